@@ -1,0 +1,83 @@
+import { hostname } from 'node:os';
+import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
+import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
+import { parseEndpoint } from '../csi/server.js';
+import { startDriver, type DriverMode } from '../driver.js';
+import { UsageError, formatHelp, get, parseFlags, type FlagSpec } from './flags.js';
+
+export const SERVE_FLAGS: FlagSpec[] = [
+  { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (one replica), the node plugin (every node), or both.' },
+  { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port (debugging only).' },
+  { name: 'driver-name', type: 'string', metavar: 'NAME', default: DEFAULT_DRIVER_NAME, help: 'CSI driver name (GetPluginInfo); must match the CSIDriver object and StorageClass provisioner.' },
+  { name: 'cluster-id', type: 'string', metavar: 'ID', help: 'Identifies this Kubernetes cluster in ownership markers on the array (1-32 of [a-z0-9-]); required for the controller.' },
+  { name: 'backends', type: 'string', metavar: 'FILE', help: 'Backends file (YAML/JSON list of {id, url, username, password, caCert?, insecureSkipVerify?, chap?, default?}); required for the controller.' },
+  { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
+  { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach, for topology (segments only with two or more).' },
+  { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'info', help: 'Log level.' },
+  { name: 'log-format', type: 'string', choices: ['json', 'pretty', 'auto'], default: 'auto', help: 'Log format; auto is pretty on a terminal, JSON otherwise.' },
+  { name: 'metrics-address', type: 'string', metavar: 'HOST:PORT', help: 'Serve Prometheus metrics on http://HOST:PORT/metrics (off when unset).' },
+  { name: 'shutdown-grace', type: 'int', metavar: 'SECONDS', default: 30, help: 'Seconds in-flight calls get to finish after SIGTERM.' },
+];
+
+const DESCRIPTION = 'Serves the CSI driver over gRPC until SIGTERM or SIGINT.';
+
+export async function serveCommand(args: string[]): Promise<number> {
+  if (args.includes('--help')) {
+    process.stdout.write(formatHelp('3par-csi serve [flags]', DESCRIPTION, SERVE_FLAGS));
+    return 0;
+  }
+  const { values, positional } = parseFlags(args, SERVE_FLAGS);
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const mode = get.str(values, 'mode') as DriverMode;
+  const endpoint = get.str(values, 'endpoint')!;
+  try {
+    parseEndpoint(endpoint);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const driverName = validateDriverName(get.str(values, 'driver-name')!);
+  const format = get.str(values, 'log-format');
+  const log = createLogger({ level: get.str(values, 'log-level') as LogLevel, pretty: format === 'auto' ? undefined : format === 'pretty' });
+  for (const id of get.list(values, 'backend-ids')) {
+    const problem = backendIdProblem(id);
+    if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
+  }
+  let clusterId: string | undefined;
+  let backends;
+  if (mode !== 'node') {
+    clusterId = validateClusterId(get.str(values, 'cluster-id'));
+    const file = get.str(values, 'backends');
+    if (!file) throw new ConfigError('--backends FILE is required for the controller (mode controller or all)');
+    backends = loadBackendsFile(file);
+  }
+  const metrics = new Metrics();
+  const metricsAddress = get.str(values, 'metrics-address');
+  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress) : undefined;
+  if (metricsServer) log.info({ url: metricsServer.url }, 'metrics served');
+  const driver = await startDriver({
+    mode,
+    endpoint,
+    driverName,
+    clusterId,
+    backends,
+    nodeName: get.str(values, 'node-name') ?? process.env['NODE_NAME'] ?? hostname(),
+    log,
+    metrics,
+    shutdownGraceMs: (get.num(values, 'shutdown-grace') ?? 30) * 1000,
+  });
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'shutting down');
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await driver.stop();
+  metricsServer?.server.close();
+  return 0;
+}

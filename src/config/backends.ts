@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * One array the controller may use, as the admin writes it in the backends file (mounted from
+ * one Secret, controller only). See DESIGN.md "Backends and IDs".
+ */
+export interface BackendConfig {
+  /** Short stable id, part of every volume/snapshot id: 1–16 of [a-z0-9-], alphanumeric ends. */
+  id: string;
+  /** WSAPI base URL, e.g. https://array.example:8080 (no path). */
+  url: string;
+  username: string;
+  password: string;
+  /** PEM CA bundle that signed the array's certificate; TLS is verified against it. */
+  caCert?: string;
+  /** Skip TLS verification (logged as a warning once). Never the default. */
+  insecureSkipVerify?: boolean;
+  /** CHAP credentials set on driver-owned hosts; the node gets them via the node-stage secret. */
+  chap?: { user: string; secret: string };
+  /** The backend used when a StorageClass names none (at most one may say so). */
+  default?: boolean;
+  /** Session keys this driver may hold on the array (default 4; arrays allow 24–36 in total). */
+  sessionPoolSize?: number;
+  /** WSAPI requests in flight at once on this array (default 8); the rest queue. */
+  maxInFlight?: number;
+}
+
+/** A configuration problem found at start; the driver refuses to run with it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const BACKEND_ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export const BACKEND_ID_MAX = 16;
+
+const KNOWN_KEYS = new Set(['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight']);
+
+/** Checks one backend id; returns a reason when it is invalid. */
+export function backendIdProblem(id: string): string | undefined {
+  if (id.length < 1 || id.length > BACKEND_ID_MAX) return `must be 1-${BACKEND_ID_MAX} characters`;
+  if (!BACKEND_ID_PATTERN.test(id)) return 'must match [a-z0-9]([a-z0-9-]*[a-z0-9])?';
+  return undefined;
+}
+
+/** Reads and validates the backends file (YAML or JSON: a list of backends). */
+export function loadBackendsFile(path: string): BackendConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the backends file ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`the backends file ${path} is not valid YAML/JSON: ${(err as Error).message}`);
+  }
+  return parseBackends(doc, path);
+}
+
+/** Validates a parsed backends document; every problem names the entry and the key. */
+export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[] {
+  const list = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc['backends']) ? doc['backends'] : undefined;
+  if (!list) throw new ConfigError(`${source}: expected a list of backends (or {backends: [...]})`);
+  if (list.length === 0) throw new ConfigError(`${source}: the list of backends is empty`);
+  const out: BackendConfig[] = [];
+  const ids = new Set<string>();
+  list.forEach((entry: unknown, i: number) => {
+    const where = `${source}: backend #${i + 1}`;
+    if (!isObject(entry)) throw new ConfigError(`${where} is not an object`);
+    for (const k of Object.keys(entry)) if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${where} has an unknown key "${k}"`);
+    const id = str(entry, 'id', where);
+    const problem = backendIdProblem(id);
+    if (problem) throw new ConfigError(`${where}: id "${id}" ${problem}`);
+    if (ids.has(id)) throw new ConfigError(`${where}: id "${id}" is used twice`);
+    ids.add(id);
+    const at = `${source}: backend "${id}"`;
+    const url = str(entry, 'url', at);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`${at}: url "${url}" is not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${at}: url must be http:// or https://`);
+    if (parsed.pathname !== '/' && parsed.pathname !== '') throw new ConfigError(`${at}: url must have no path (the driver adds /api/v1)`);
+    const backend: BackendConfig = { id, url: url.replace(/\/+$/, ''), username: str(entry, 'username', at), password: str(entry, 'password', at) };
+    if (entry['caCert'] !== undefined) {
+      backend.caCert = str(entry, 'caCert', at);
+      if (!backend.caCert.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${at}: caCert must be a PEM certificate bundle`);
+    }
+    if (entry['insecureSkipVerify'] !== undefined) backend.insecureSkipVerify = bool(entry, 'insecureSkipVerify', at);
+    if (entry['default'] !== undefined) backend.default = bool(entry, 'default', at);
+    if (entry['chap'] !== undefined) {
+      const chap = entry['chap'];
+      if (!isObject(chap)) throw new ConfigError(`${at}: chap must be {user, secret}`);
+      for (const k of Object.keys(chap)) if (k !== 'user' && k !== 'secret') throw new ConfigError(`${at}: chap has an unknown key "${k}"`);
+      const user = str(chap, 'user', `${at} chap`);
+      const secret = str(chap, 'secret', `${at} chap`);
+      // 3PAR CHAP secrets are 12-16 characters (iSCSI initiator CHAP on the host object).
+      if (secret.length < 12 || secret.length > 16) throw new ConfigError(`${at}: chap.secret must be 12-16 characters`);
+      backend.chap = { user, secret };
+    }
+    for (const k of ['sessionPoolSize', 'maxInFlight'] as const) {
+      if (entry[k] === undefined) continue;
+      const v = entry[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
+      backend[k] = v;
+    }
+    out.push(backend);
+  });
+  if (out.filter((b) => b.default).length > 1) throw new ConfigError(`${source}: more than one backend says default: true`);
+  return out;
+}
+
+/** The backend a StorageClass without `backend` uses: the only one, or the one marked default. */
+export function defaultBackend(backends: readonly BackendConfig[]): BackendConfig | undefined {
+  if (backends.length === 1) return backends[0];
+  return backends.find((b) => b.default);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function str(o: Record<string, unknown>, key: string, where: string): string {
+  const v = o[key];
+  if (v === undefined || v === null || v === '') throw new ConfigError(`${where}: "${key}" is missing`);
+  if (typeof v !== 'string') throw new ConfigError(`${where}: "${key}" must be a string`);
+  return v;
+}
+function bool(o: Record<string, unknown>, key: string, where: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') throw new ConfigError(`${where}: "${key}" must be true or false`);
+  return v;
+}

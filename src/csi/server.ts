@@ -1,0 +1,256 @@
+import { lstatSync, unlinkSync, chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { connect } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
+import { redactDeep } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { toStatus, statusName } from './errors.js';
+import { loadCsi } from './proto.js';
+import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
+import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
+import type { NodeHandlers } from '../gen/csi/v1/Node.js';
+import type { GroupControllerHandlers } from '../gen/csi/v1/GroupController.js';
+
+/** What every RPC implementation receives besides its request. */
+export interface CallContext {
+  /** RPC name, e.g. "CreateVolume". */
+  rpc: string;
+  /** Child logger carrying `rpc` and the request's ids. */
+  log: Logger;
+  /**
+   * Fires when the caller's deadline passes or the caller cancels. It stops waits and read-only
+   * work only; commands that change state finish under their own timeouts (DESIGN "Node safety").
+   */
+  signal: AbortSignal;
+  /** Milliseconds since the epoch at which the caller gives up, when it set a deadline. */
+  deadline?: number;
+}
+
+type UnaryReq<T> = T extends grpc.handleUnaryCall<infer Q, infer _R> ? Q : never;
+type UnaryRes<T> = T extends grpc.handleUnaryCall<infer _Q, infer R> ? R : never;
+
+/**
+ * A CSI service as the driver writes it: one async method per RPC of the generated handler
+ * interface `H`, so the compiler checks that every RPC is present with the right types.
+ */
+export type ServiceImpl<H> = {
+  [K in keyof H as string extends K ? never : K]: (req: UnaryReq<H[K]>, ctx: CallContext) => Promise<UnaryRes<H[K]>>;
+};
+
+export type IdentityImpl = ServiceImpl<IdentityHandlers>;
+export type ControllerImpl = ServiceImpl<ControllerHandlers>;
+export type NodeImpl = ServiceImpl<NodeHandlers>;
+export type GroupControllerImpl = ServiceImpl<GroupControllerHandlers>;
+
+export interface CsiServices {
+  identity: IdentityImpl;
+  controller?: ControllerImpl;
+  node?: NodeImpl;
+  groupController?: GroupControllerImpl;
+}
+
+/** Request fields copied into each call's logger bindings, when present. */
+const ID_FIELDS = ['volume_id', 'snapshot_id', 'node_id', 'name', 'source_volume_id', 'group_snapshot_id', 'target_path', 'staging_target_path'] as const;
+
+export interface WrapDeps {
+  log: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * Turns one async RPC implementation into a grpc-js unary handler: per-call logger, request log
+ * with secrets removed, deadline and cancellation as an AbortSignal, duration, metrics, and
+ * every error mapped to a gRPC status in one place (unexpected ones logged once with stack).
+ */
+export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => Promise<R>, deps: WrapDeps): grpc.handleUnaryCall<Q, R> {
+  return (call, callback) => {
+    const started = process.hrtime.bigint();
+    const req = call.request;
+    const bindings: Record<string, unknown> = { rpc };
+    for (const f of ID_FIELDS) {
+      const v = (req as Record<string, unknown>)[f];
+      if (typeof v === 'string' && v !== '') bindings[f] = v;
+    }
+    const log = deps.log.child(bindings);
+    const controller = new AbortController();
+    const rawDeadline = call.getDeadline();
+    const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number.isFinite(rawDeadline) ? Number(rawDeadline) : undefined;
+    let timer: NodeJS.Timeout | undefined;
+    if (deadline !== undefined) {
+      timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
+    }
+    const onCancel = (): void => controller.abort();
+    call.on('cancelled', onCancel);
+    log.debug({ request: redactDeep(req), deadlineMs: deadline === undefined ? undefined : deadline - Date.now() }, 'request');
+    const finish = (code: grpc.status): void => {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics?.rpcTotal.inc({ method: rpc, code: statusName(code) });
+      deps.metrics?.rpcSeconds.observe({ method: rpc, code: statusName(code) }, seconds);
+      return void seconds;
+    };
+    let promise: Promise<R>;
+    try {
+      promise = fn(req, { rpc, log, signal: controller.signal, deadline });
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise.then(
+      (res) => {
+        finish(grpc.status.OK);
+        log.info({ durationMs: msSince(started) }, 'done');
+        callback(null, res);
+      },
+      (err: unknown) => {
+        const mapped = toStatus(err);
+        finish(mapped.code);
+        const fields = { durationMs: msSince(started), code: statusName(mapped.code) };
+        if (mapped.unexpected) log.error({ ...fields, err }, 'unexpected error');
+        else log.warn({ ...fields, error: mapped.message }, 'failed');
+        callback({ code: mapped.code, details: mapped.message });
+      },
+    );
+  };
+}
+
+function msSince(started: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+}
+
+/** Wraps each method of a service implementation. */
+export function wrapService<H>(impl: ServiceImpl<H>, deps: WrapDeps): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [name, fn] of Object.entries(impl as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)) {
+    if (typeof fn !== 'function') continue;
+    out[name] = wrapUnary(name, fn.bind(impl), deps);
+  }
+  return out;
+}
+
+/** A parsed `--endpoint`: a unix socket path or a TCP host:port (for debugging). */
+export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; address: string };
+
+/** Parses `unix:///path`, `unix:/path`, or `host:port` / `tcp://host:port`. */
+export function parseEndpoint(endpoint: string): Endpoint {
+  const unix = /^unix:(?:\/\/)?(\/.+)$/.exec(endpoint);
+  if (unix) return { kind: 'unix', path: unix[1]! };
+  const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5})$/.exec(endpoint);
+  if (tcp) return { kind: 'tcp', address: tcp[1]! };
+  throw new Error(`endpoint "${endpoint}" must be unix:///absolute/path or host:port`);
+}
+
+/** The address string grpc-js binds or dials for an endpoint. */
+export function grpcAddress(ep: Endpoint): string {
+  return ep.kind === 'unix' ? `unix://${ep.path}` : ep.address;
+}
+
+export interface CsiServerOptions {
+  endpoint: string;
+  services: CsiServices;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+/** The gRPC server of the driver: binds the socket, serves the services, shuts down gracefully. */
+export class CsiServer {
+  private readonly server: grpc.Server;
+  private readonly ep: Endpoint;
+  private boundAddress: string | undefined;
+
+  constructor(private readonly options: CsiServerOptions) {
+    this.ep = parseEndpoint(options.endpoint);
+    this.server = new grpc.Server({
+      // CSI messages are small; 16 MiB bounds a hostile request without limiting real ones.
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    });
+    const csi = loadCsi().csi.v1;
+    const deps = { log: options.log, metrics: options.metrics };
+    this.server.addService(csi.Identity.service, wrapService(options.services.identity, deps));
+    if (options.services.controller) this.server.addService(csi.Controller.service, wrapService(options.services.controller, deps));
+    if (options.services.node) this.server.addService(csi.Node.service, wrapService(options.services.node, deps));
+    if (options.services.groupController) this.server.addService(csi.GroupController.service, wrapService(options.services.groupController, deps));
+  }
+
+  /** Binds and starts serving; resolves with the address served (unix path or host:port). */
+  async start(): Promise<string> {
+    if (this.ep.kind === 'unix') await prepareSocketPath(this.ep.path, this.options.log);
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    if (this.ep.kind === 'unix') {
+      // Only root (kubelet, the sidecars in the pod) should talk to the driver.
+      chmodSync(this.ep.path, 0o660);
+      this.boundAddress = this.ep.path;
+    } else {
+      this.boundAddress = this.ep.address.replace(/:\d+$/, `:${port}`);
+    }
+    this.options.log.info({ endpoint: this.boundAddress }, 'CSI server listening');
+    return this.boundAddress;
+  }
+
+  /**
+   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then cancels the
+   * rest and removes the socket file.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.options.log.warn({ graceMs }, 'in-flight calls did not finish in time; cancelling them');
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (this.ep.kind === 'unix') removeIfSocket(this.ep.path);
+    this.options.log.info('CSI server stopped');
+  }
+}
+
+/**
+ * Makes `path` ready to bind: a stale socket left by a previous run is removed; a socket that
+ * another process still serves, or any other kind of file, is an error and is left untouched.
+ */
+export async function prepareSocketPath(path: string, log: Logger): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      mkdirSync(dirname(path), { recursive: true });
+      return;
+    }
+    throw err;
+  }
+  if (!st.isSocket()) {
+    throw new Error(`${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
+  }
+  if (await socketAnswers(path)) throw new Error(`${path} is in use by another running process`);
+  log.info({ path }, 'removing stale socket from a previous run');
+  unlinkSync(path);
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(path);
+    const done = (answer: boolean): void => {
+      sock.destroy();
+      resolve(answer);
+    };
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+    sock.setTimeout(1000, () => done(false));
+  });
+}
+
+function removeIfSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,119 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+
+/**
+ * All Prometheus metrics of one driver process, in one registry (no global state, so tests and
+ * two drivers in one process do not collide).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** CSI RPCs by method and resulting gRPC status code name. */
+  readonly rpcTotal = new Counter({
+    name: 'threepar_csi_rpc_total',
+    help: 'CSI RPCs handled, by method and gRPC status code',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  /** CSI RPC latency. */
+  readonly rpcSeconds = new Histogram({
+    name: 'threepar_csi_rpc_duration_seconds',
+    help: 'CSI RPC latency in seconds, by method and gRPC status code',
+    labelNames: ['method', 'code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  /** WSAPI requests by backend, operation (method + path template) and outcome. */
+  readonly wsapiTotal = new Counter({
+    name: 'threepar_csi_wsapi_requests_total',
+    help: 'WSAPI requests, by backend, operation and outcome (HTTP status or error class)',
+    labelNames: ['backend', 'op', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** WSAPI request latency. */
+  readonly wsapiSeconds = new Histogram({
+    name: 'threepar_csi_wsapi_request_duration_seconds',
+    help: 'WSAPI request latency in seconds, by backend and operation',
+    labelNames: ['backend', 'op'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  /** WSAPI logins by backend and outcome. */
+  readonly wsapiLogins = new Counter({
+    name: 'threepar_csi_wsapi_logins_total',
+    help: 'WSAPI session logins, by backend and outcome',
+    labelNames: ['backend', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Session keys held now per backend. */
+  readonly wsapiKeys = new Gauge({
+    name: 'threepar_csi_wsapi_session_keys',
+    help: 'WSAPI session keys held by this process, by backend',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+
+  /** 1 when the backend answered its last request, 0 when it could not be reached. */
+  readonly backendUp = new Gauge({
+    name: 'threepar_csi_backend_up',
+    help: '1 when the array answered the last request, 0 when it was unreachable',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+
+  /** Constant 1 with the array's identity as labels. */
+  readonly backendInfo = new Gauge({
+    name: 'threepar_csi_backend_info',
+    help: 'Array identity per backend (value is always 1)',
+    labelNames: ['backend', 'name', 'serial', 'model', 'os_version', 'wsapi_version'] as const,
+    registers: [this.registry],
+  });
+
+  /** Sessions in use on the array, as its WSAPI configuration reports. */
+  readonly backendSessions = new Gauge({
+    name: 'threepar_csi_backend_sessions_in_use',
+    help: 'WSAPI sessions in use on the array (all clients), from wsapiconfiguration',
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'threepar_csi_' });
+  }
+
+  /** Serves `/metrics` on host:port; resolves with the bound address. */
+  async serve(address: string): Promise<{ server: Server; url: string }> {
+    const { host, port } = parseHostPort(address);
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found; metrics are at /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const bound = server.address();
+    const actualPort = bound && typeof bound === 'object' ? bound.port : port;
+    return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/metrics` };
+  }
+}
+
+/** Parses `host:port` or `:port` (all interfaces); throws a plain Error naming the problem. */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
+  if (!m) throw new Error(`"${address}" is not host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`port ${port} is out of range`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
