@@ -1,0 +1,284 @@
+import { invalidArgument } from '../errors.js';
+
+/**
+ * Typed parsers for StorageClass and VolumeSnapshotClass parameters, and the documented
+ * descriptors the docs (docs/parameters.md) are generated from. One source of truth: the parsers
+ * accept exactly the keys described here. Keys match case-insensitively; old spellings are
+ * aliases; any other key, or a bad value, is INVALID_ARGUMENT naming the key.
+ */
+
+/** One documented parameter. */
+export interface ParameterDescriptor {
+  /** The canonical spelling. */
+  key: string;
+  /** Other accepted spellings (all keys match case-insensitively). */
+  aliases: readonly string[];
+  /** Accepted values or their format. */
+  values: string;
+  /** What applies when the key is absent. */
+  default: string;
+  description: string;
+}
+
+/** Access protocols a StorageClass may choose; `loop` is the simulator's data plane. */
+export const ACCESS_PROTOCOLS = ['iscsi', 'fc', 'loop'] as const;
+export type AccessProtocol = (typeof ACCESS_PROTOCOLS)[number];
+
+/** 3PAR provisioning types; dedup and reduce need later array firmware (checked at create). */
+export const PROVISIONING_TYPES = ['tpvv', 'full', 'dedup', 'reduce'] as const;
+export type ProvisioningType = (typeof PROVISIONING_TYPES)[number];
+
+/** Keys the external-provisioner adds with --extra-create-metadata; recorded in the marker. */
+export const PVC_NAME_KEY = 'csi.storage.k8s.io/pvc/name';
+export const PVC_NAMESPACE_KEY = 'csi.storage.k8s.io/pvc/namespace';
+export const PV_NAME_KEY = 'csi.storage.k8s.io/pv/name';
+/** Keys the external-snapshotter adds with --extra-create-metadata. */
+export const VS_NAME_KEY = 'csi.storage.k8s.io/volumesnapshot/name';
+export const VS_NAMESPACE_KEY = 'csi.storage.k8s.io/volumesnapshot/namespace';
+export const VSC_NAME_KEY = 'csi.storage.k8s.io/volumesnapshotcontent/name';
+
+/** Longest `description` accepted; keeps the ownership marker within the 511-character comment. */
+export const DESCRIPTION_MAX = 120;
+/** Longest `fsCreateOptions` accepted. */
+export const FS_CREATE_OPTIONS_MAX = 200;
+/** Characters `fsCreateOptions` may use: mkfs flags and values, no shell metacharacters. */
+export const FS_CREATE_OPTIONS_PATTERN = /^[A-Za-z0-9 =,._:/+-]*$/;
+/** WSAPI limit for snapshot expiration: 1–43,800 hours (REFERENCE §6.1). */
+export const EXPIRATION_HOURS_MAX = 43_800;
+
+const NAME31 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,30}$/;
+const NAME27 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,26}$/;
+const BACKEND_ID = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^(?=.*:)[0-9a-fA-F:]+$/;
+const NSP = /^[0-7]:[0-9]:[0-9]$/;
+
+export const STORAGE_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
+  { key: 'backend', aliases: [], values: 'a backend id from the backends file', default: 'the only backend, or the one marked default', description: 'Which array provisions the volume.' },
+  { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: "the array's only CPG (an error when it has several)", description: 'Common provisioning group for user space.' },
+  { key: 'snapCpg', aliases: ['snap_cpg'], values: 'an existing CPG name', default: 'the value of cpg', description: 'CPG for snapshot space (needed for snapshots and clones).' },
+  { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'tpvv', description: 'Thin (tpvv), fully provisioned (full), thin dedup (dedup, 3PAR OS 3.2.1+) or data reduction (reduce, WSAPI 1.6+); refused where the array lacks it.' },
+  { key: 'compression', aliases: [], values: 'true | false', default: 'false', description: 'Compress the volume (WSAPI 1.6+; refused on older arrays).' },
+  { key: 'accessProtocol', aliases: ['access_protocol'], values: ACCESS_PROTOCOLS.join(' | '), default: 'iscsi', description: 'How nodes reach the volume; loop is the simulator data plane.' },
+  { key: 'hostSeesVLUN', aliases: ['host_sees_vlun'], values: 'true | false', default: 'true', description: 'true: one host-sees VLUN (every target port presents the LUN); false: one VLUN per chosen target port.' },
+  { key: 'qosName', aliases: ['qos_name'], values: 'an existing VV set name (≤ 27 characters)', default: 'none', description: 'VV set (carrying a QoS rule) the volume joins at create and leaves at delete.' },
+  { key: 'iscsiPortalIps', aliases: ['iscsi_portal_ips'], values: 'comma-separated IP addresses of array iSCSI ports', default: 'every ready iSCSI target port', description: 'Restricts the iSCSI targets returned to the node.' },
+  { key: 'fcPortsList', aliases: ['fc_ports_list'], values: 'comma-separated n:s:p port positions', default: 'every ready FC target port', description: 'Restricts the FC targets returned to the node.' },
+  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in the volume's ownership marker (its comment)." },
+  { key: 'fsOwner', aliases: ['fs_owner'], values: 'uid:gid (decimal)', default: 'unchanged', description: 'Owner of the filesystem root after the first format.' },
+  { key: 'fsMode', aliases: ['fs_mode'], values: 'octal mode, e.g. 0770', default: 'unchanged', description: 'Mode of the filesystem root after the first format.' },
+  { key: 'fsCreateOptions', aliases: ['fs_create_options'], values: `mkfs options from [A-Za-z0-9 =,._:/+-], ≤ ${FS_CREATE_OPTIONS_MAX} characters`, default: 'none', description: 'Extra options for mkfs when the node formats a new volume.' },
+  { key: PVC_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PVC name, recorded in the marker.' },
+  { key: PVC_NAMESPACE_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PVC namespace, recorded in the marker.' },
+  { key: PV_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PV name, recorded in the marker.' },
+];
+
+export const SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
+  { key: 'readOnly', aliases: ['read_only'], values: 'true | false', default: 'true', description: 'Create a read-only virtual copy.' },
+  { key: 'allowExpiry', aliases: ['allow_expiry'], values: 'true | false', default: 'false', description: 'Must be "true" for expirationHours to be accepted (an expired snapshot disappears from the array).' },
+  { key: 'expirationHours', aliases: ['expiration_hours'], values: `1-${EXPIRATION_HOURS_MAX}`, default: 'none', description: 'The array deletes the snapshot after this many hours; only with allowExpiry: "true". Retention is never set.' },
+  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in the snapshot's ownership marker." },
+  { key: VS_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshot name, recorded in the marker.' },
+  { key: VS_NAMESPACE_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshot namespace, recorded in the marker.' },
+  { key: VSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshotContent name, recorded in the marker.' },
+];
+
+/** Parsed StorageClass parameters. Optional fields are absent when the class does not set them. */
+export interface StorageClassParameters {
+  backend?: string;
+  cpg?: string;
+  snapCpg?: string;
+  provisioningType: ProvisioningType;
+  compression: boolean;
+  accessProtocol: AccessProtocol;
+  hostSeesVLUN: boolean;
+  qosName?: string;
+  iscsiPortalIps?: string[];
+  /** Port positions "n:s:p". */
+  fcPortsList?: string[];
+  description?: string;
+  fsOwner?: string;
+  fsMode?: string;
+  fsCreateOptions?: string;
+  pvcName?: string;
+  pvcNamespace?: string;
+  pvName?: string;
+}
+
+export interface SnapshotClassParameters {
+  readOnly: boolean;
+  expirationHours?: number;
+  description?: string;
+  snapshotName?: string;
+  snapshotNamespace?: string;
+  contentName?: string;
+}
+
+/** Maps every accepted spelling (lower case) to its canonical key. */
+function aliasTable(descriptors: readonly ParameterDescriptor[]): Map<string, string> {
+  const table = new Map<string, string>();
+  for (const d of descriptors) {
+    table.set(d.key.toLowerCase(), d.key);
+    for (const a of d.aliases) table.set(a.toLowerCase(), d.key);
+  }
+  return table;
+}
+const SC_ALIASES = aliasTable(STORAGE_CLASS_PARAMETERS);
+const VSC_ALIASES = aliasTable(SNAPSHOT_CLASS_PARAMETERS);
+
+/** Canonicalises keys; unknown or repeated (under two spellings) keys are INVALID_ARGUMENT. */
+function canonical(params: Readonly<Record<string, string>>, table: Map<string, string>, what: string): Map<string, { given: string; value: string }> {
+  const out = new Map<string, { given: string; value: string }>();
+  for (const [given, value] of Object.entries(params)) {
+    const key = table.get(given.toLowerCase());
+    if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; see docs/parameters.md for the accepted keys`);
+    const prior = out.get(key);
+    if (prior) throw invalidArgument(`${what} parameters "${prior.given}" and "${given}" name the same setting; keep one`);
+    out.set(key, { given, value });
+  }
+  return out;
+}
+
+function bad(given: string, value: string, expected: string): never {
+  throw invalidArgument(`parameter "${given}" has the invalid value "${value}": expected ${expected}`);
+}
+
+function parseBool(given: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return bad(given, value, 'true or false');
+}
+
+function parseEnum<T extends string>(given: string, value: string, allowed: readonly T[]): T {
+  const v = value.trim().toLowerCase();
+  const hit = allowed.find((a) => a === v);
+  return hit ?? bad(given, value, allowed.join(', '));
+}
+
+function parseList(given: string, value: string, item: RegExp, expected: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0 || !items.every((s) => item.test(s))) bad(given, value, expected);
+  return items;
+}
+
+function parseDescription(given: string, value: string): string {
+  // print511 on the array: printable ASCII only, and bounded so the marker fits.
+  if (value.length > DESCRIPTION_MAX || !/^[\x20-\x7e]*$/.test(value)) bad(given, value, `printable ASCII of at most ${DESCRIPTION_MAX} characters`);
+  return value;
+}
+
+/** Parses a StorageClass's parameters (CreateVolume, GetCapacity). */
+export function parseStorageClassParameters(params: Readonly<Record<string, string>> = {}): StorageClassParameters {
+  const p = canonical(params, SC_ALIASES, 'StorageClass');
+  const out: StorageClassParameters = { provisioningType: 'tpvv', compression: false, accessProtocol: 'iscsi', hostSeesVLUN: true };
+  for (const [key, { given, value }] of p) {
+    switch (key) {
+      case 'backend':
+        if (!BACKEND_ID.test(value)) bad(given, value, 'a backend id (1-16 of [a-z0-9-])');
+        out.backend = value;
+        break;
+      case 'cpg':
+      case 'snapCpg':
+        if (!NAME31.test(value)) bad(given, value, 'a CPG name of at most 31 characters of [A-Za-z0-9._-]');
+        out[key] = value;
+        break;
+      case 'provisioningType':
+        out.provisioningType = parseEnum(given, value, PROVISIONING_TYPES);
+        break;
+      case 'compression':
+        out.compression = parseBool(given, value);
+        break;
+      case 'accessProtocol':
+        out.accessProtocol = parseEnum(given, value, ACCESS_PROTOCOLS);
+        break;
+      case 'hostSeesVLUN':
+        out.hostSeesVLUN = parseBool(given, value);
+        break;
+      case 'qosName':
+        if (!NAME27.test(value)) bad(given, value, 'a VV set name of at most 27 characters of [A-Za-z0-9._-]');
+        out.qosName = value;
+        break;
+      case 'iscsiPortalIps':
+        out.iscsiPortalIps = parseList(given, value, new RegExp(`${IPV4.source}|${IPV6.source}`), 'comma-separated IP addresses');
+        break;
+      case 'fcPortsList':
+        out.fcPortsList = parseList(given, value, NSP, 'comma-separated port positions n:s:p');
+        break;
+      case 'description':
+        out.description = parseDescription(given, value);
+        break;
+      case 'fsOwner':
+        if (!/^\d{1,10}:\d{1,10}$/.test(value)) bad(given, value, 'uid:gid in decimal');
+        out.fsOwner = value;
+        break;
+      case 'fsMode':
+        if (!/^0?[0-7]{3,4}$/.test(value) || value.length > 5) bad(given, value, 'an octal mode such as 0770');
+        out.fsMode = value;
+        break;
+      case 'fsCreateOptions':
+        if (value.length > FS_CREATE_OPTIONS_MAX || !FS_CREATE_OPTIONS_PATTERN.test(value)) bad(given, value, `mkfs options of at most ${FS_CREATE_OPTIONS_MAX} characters from [A-Za-z0-9 =,._:/+-]`);
+        out.fsCreateOptions = value;
+        break;
+      case PVC_NAME_KEY:
+        out.pvcName = value;
+        break;
+      case PVC_NAMESPACE_KEY:
+        out.pvcNamespace = value;
+        break;
+      case PV_NAME_KEY:
+        out.pvName = value;
+        break;
+    }
+  }
+  if (out.compression && out.provisioningType === 'full') throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
+  return out;
+}
+
+/** Parses a VolumeSnapshotClass's parameters (CreateSnapshot). */
+export function parseSnapshotClassParameters(params: Readonly<Record<string, string>> = {}): SnapshotClassParameters {
+  const p = canonical(params, VSC_ALIASES, 'VolumeSnapshotClass');
+  const out: SnapshotClassParameters = { readOnly: true };
+  let allowExpiry = false;
+  let expiry: { given: string; value: string } | undefined;
+  for (const [key, entry] of p) {
+    const { given, value } = entry;
+    switch (key) {
+      case 'readOnly':
+        out.readOnly = parseBool(given, value);
+        break;
+      case 'allowExpiry':
+        allowExpiry = parseBool(given, value);
+        break;
+      case 'expirationHours':
+        expiry = entry;
+        break;
+      case 'description':
+        out.description = parseDescription(given, value);
+        break;
+      case VS_NAME_KEY:
+        out.snapshotName = value;
+        break;
+      case VS_NAMESPACE_KEY:
+        out.snapshotNamespace = value;
+        break;
+      case VSC_NAME_KEY:
+        out.contentName = value;
+        break;
+    }
+  }
+  if (expiry) {
+    const n = Number(expiry.value);
+    if (!/^\d+$/.test(expiry.value.trim()) || n < 1 || n > EXPIRATION_HOURS_MAX) bad(expiry.given, expiry.value, `an integer 1-${EXPIRATION_HOURS_MAX}`);
+    // An expiring snapshot vanishes from the array by itself: only when the class says so.
+    if (!allowExpiry) throw invalidArgument(`parameter "${expiry.given}" needs allowExpiry: "true" in the same VolumeSnapshotClass`);
+    out.expirationHours = n;
+  }
+  return out;
+}
+
+/** The values that make two CreateVolume requests "the same": everything but the recorded metadata. */
+export function storageClassIdentity(p: StorageClassParameters): Record<string, unknown> {
+  const { pvcName: _a, pvcNamespace: _b, pvName: _c, description: _d, ...rest } = p;
+  return rest;
+}
