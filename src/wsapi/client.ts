@@ -1,0 +1,193 @@
+import type { Logger } from 'pino';
+import { silentLogger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { BackendConfig } from '../config/backends.js';
+import { VERSION } from '../version.js';
+import { WsapiProtocolError } from './errors.js';
+import { createHttp } from './http.js';
+import { Requester, type RetryPolicy, type WsapiRequest } from './requester.js';
+import type { CallOptions, ResourceContext } from './resource.js';
+import type { WsapiResult } from './response.js';
+import { isRecord } from './response.js';
+import { CpgsResource } from './resources/cpgs.js';
+import { HostsResource } from './resources/hosts.js';
+import { PortsResource } from './resources/ports.js';
+import { HostSetsResource, VolumeSetsResource } from './resources/sets.js';
+import { SystemResource, WsapiConfigurationResource } from './resources/system.js';
+import { TasksResource } from './resources/tasks.js';
+import { VlunsResource } from './resources/vluns.js';
+import { VolumesResource } from './resources/volumes.js';
+import { waitForTask, type WaitForTaskOptions } from './task-waiter.js';
+import type { ApiVersion, FeatureGates, Task } from './types.js';
+
+/** Session keys per backend when not configured: a few, since arrays allow only 24-36 in total. */
+export const DEFAULT_SESSION_POOL_SIZE = 4;
+/** Requests in flight per backend when not configured; the rest queue in the client. */
+export const DEFAULT_MAX_IN_FLIGHT = 8;
+/** Whole-request timeout: long enough for a full volume list on a big array. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+/** Retries of idempotent requests: 4 tries, 250 ms doubling to at most 4 s, with jitter. */
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 };
+/** After the array rejects the credentials, no new login for this long (protects the account). */
+export const DEFAULT_AUTH_FAILURE_COOLDOWN_MS = 60_000;
+
+/** Builds 3PAR OS builds from the `M mm mm bbb` encoding: 3.2.1 MU2 = 30201292. */
+const BUILD_3_2_1 = 30201000;
+const BUILD_3_2_1_MU2 = 30201292;
+
+export interface WsapiClientOptions {
+  /** Backend id (logs, metrics, error messages). */
+  backendId: string;
+  /** Base URL, no path: https://array:8080. */
+  url: string;
+  username: string;
+  password: string;
+  /** PEM bundle of the CA that signed the array's certificate (replaces the system CAs). */
+  caCert?: string;
+  /** Skip TLS verification; warned about once. */
+  insecureSkipVerify?: boolean;
+  /** Session keys held at most (default 4). */
+  sessionPoolSize?: number;
+  /** Requests in flight at most (default 8). */
+  maxInFlight?: number;
+  /** Whole-request timeout (default 60 s). */
+  timeoutMs?: number;
+  /** Back-off for retried requests. */
+  retry?: Partial<RetryPolicy>;
+  /** No login for this long after bad credentials (default 60 s). */
+  authFailureCooldownMs?: number;
+  log?: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * The typed WSAPI client of one backend: one got instance, a session pool, an in-flight cap,
+ * bounded retries, and one small class per resource. See REFERENCE.md for the wire facts.
+ */
+export class WsapiClient implements ResourceContext {
+  readonly backendId: string;
+  readonly system: SystemResource;
+  readonly wsapiConfiguration: WsapiConfigurationResource;
+  readonly volumes: VolumesResource;
+  readonly volumeSets: VolumeSetsResource;
+  readonly hosts: HostsResource;
+  readonly hostSets: HostSetsResource;
+  readonly ports: PortsResource;
+  readonly vluns: VlunsResource;
+  readonly cpgs: CpgsResource;
+  readonly tasks: TasksResource;
+
+  private readonly requester: Requester;
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private version: Promise<ApiVersion> | undefined;
+
+  constructor(options: WsapiClientOptions) {
+    this.backendId = options.backendId;
+    this.log = options.log ?? silentLogger;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const baseUrl = options.url.replace(/\/+$/, '');
+    if (options.insecureSkipVerify && baseUrl.startsWith('https:')) {
+      this.log.warn({ backend: options.backendId, url: baseUrl }, 'TLS verification of the array is OFF (insecureSkipVerify): anyone on the path can read the array password');
+    }
+    this.requester = new Requester({
+      backendId: options.backendId,
+      baseUrl,
+      http: createHttp({
+        url: baseUrl,
+        ...(options.caCert !== undefined && { caCert: options.caCert }),
+        ...(options.insecureSkipVerify !== undefined && { insecureSkipVerify: options.insecureSkipVerify }),
+        timeoutMs: this.timeoutMs,
+        userAgent: `3par-csi/${VERSION}`,
+      }),
+      username: options.username,
+      password: options.password,
+      sessionPoolSize: options.sessionPoolSize ?? DEFAULT_SESSION_POOL_SIZE,
+      maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      authFailureCooldownMs: options.authFailureCooldownMs ?? DEFAULT_AUTH_FAILURE_COOLDOWN_MS,
+      log: this.log,
+      ...(options.metrics !== undefined && { metrics: options.metrics }),
+    });
+    this.system = new SystemResource(this);
+    this.wsapiConfiguration = new WsapiConfigurationResource(this);
+    this.volumes = new VolumesResource(this);
+    this.volumeSets = new VolumeSetsResource(this);
+    this.hosts = new HostsResource(this);
+    this.hostSets = new HostSetsResource(this);
+    this.ports = new PortsResource(this);
+    this.vluns = new VlunsResource(this);
+    this.cpgs = new CpgsResource(this);
+    this.tasks = new TasksResource(this);
+  }
+
+  /** A client for one entry of the backends file. */
+  static fromBackend(backend: BackendConfig, extra: Omit<WsapiClientOptions, 'backendId' | 'url' | 'username' | 'password' | 'caCert' | 'insecureSkipVerify' | 'sessionPoolSize' | 'maxInFlight'> = {}): WsapiClient {
+    return new WsapiClient({
+      backendId: backend.id,
+      url: backend.url,
+      username: backend.username,
+      password: backend.password,
+      ...(backend.caCert !== undefined && { caCert: backend.caCert }),
+      ...(backend.insecureSkipVerify !== undefined && { insecureSkipVerify: backend.insecureSkipVerify }),
+      ...(backend.sessionPoolSize !== undefined && { sessionPoolSize: backend.sessionPoolSize }),
+      ...(backend.maxInFlight !== undefined && { maxInFlight: backend.maxInFlight }),
+      ...extra,
+    });
+  }
+
+  /** Sends one request through the pipeline (resource classes use this). */
+  request(req: WsapiRequest): Promise<WsapiResult> {
+    return this.requester.request(req);
+  }
+
+  /** `GET /api` (no session): fetched once and cached; a failure is not cached. */
+  apiVersion(opts?: CallOptions): Promise<ApiVersion> {
+    if (!this.version) {
+      const op = 'api.version';
+      const p = this.requester.sendUnauthenticated({ op, method: 'GET', path: '/api', ...(opts?.signal !== undefined && { signal: opts.signal }) }).then((res) => {
+        const b = res.body;
+        if (!isRecord(b) || typeof b['major'] !== 'number' || typeof b['minor'] !== 'number' || typeof b['build'] !== 'number') {
+          throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.backendId}: expected {major, minor, build}`, { backendId: this.backendId, op }, { status: res.status });
+        }
+        return { major: b['major'], minor: b['minor'], build: b['build'] };
+      });
+      this.version = p;
+      p.catch(() => {
+        if (this.version === p) this.version = undefined;
+      });
+    }
+    return this.version;
+  }
+
+  /** Later-firmware features, from the cached `GET /api`. */
+  async features(opts?: CallOptions): Promise<FeatureGates> {
+    return featureGates(await this.apiVersion(opts));
+  }
+
+  /** Polls `GET /tasks/<id>` until the task ends; see WaitForTaskOptions. */
+  waitForTask(id: number, opts: WaitForTaskOptions): Promise<Task> {
+    return waitForTask(this.tasks, { backendId: this.backendId, op: 'tasks.wait' }, id, opts);
+  }
+
+  /** Session keys held now (for tests and diagnostics). */
+  get sessionKeys(): number {
+    return this.requester.sessions.size;
+  }
+
+  /** Refuses new requests, lets running ones finish (bounded), and logs out every key. */
+  async close(): Promise<void> {
+    await this.requester.close(this.timeoutMs);
+  }
+}
+
+/** Which later-firmware features an array version has (REFERENCE "Version landscape"). */
+export function featureGates(v: ApiVersion): FeatureGates {
+  const wsapi16 = v.major > 1 || (v.major === 1 && v.minor >= 6);
+  return {
+    vlunQueries: v.build >= BUILD_3_2_1_MU2,
+    tdvv: v.build >= BUILD_3_2_1,
+    compression: wsapi16,
+    qos: v.build >= BUILD_3_2_1,
+  };
+}

@@ -1,0 +1,266 @@
+import { performance } from 'node:perf_hooks';
+import type { Got } from 'got';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
+import { exchange, type HttpMethod, type RawResponse } from './http.js';
+import { Semaphore, abortableSleep, raceAbort } from './limiter.js';
+import { SessionPool } from './session-pool.js';
+import { parseResponse, type WsapiResult } from './response.js';
+
+/** One WSAPI call as a resource class describes it. */
+export interface WsapiRequest {
+  /** `<resource>.<method>`: the log field, metrics label and error context. */
+  op: string;
+  method: HttpMethod;
+  /** Encoded path starting with `/api` (build it with apiPath). */
+  path: string;
+  body?: object;
+  /**
+   * Safe to send again after a dropped connection or a 503: reads, and POSTs that only read
+   * (spacereporter). Default: GET only. Anything else is resent only when it surely never left.
+   */
+  idempotent?: boolean;
+  /** Stops waiting and retrying. Cuts off an idempotent request; a change already sent completes. */
+  signal?: AbortSignal;
+}
+
+/** Bounded exponential back-off with jitter for retried requests. */
+export interface RetryPolicy {
+  /** Tries in total for a retryable request (1 = no retry). */
+  attempts: number;
+  /** Delay before the second try; doubles each time. */
+  baseDelayMs: number;
+  /** Upper bound of one delay. */
+  maxDelayMs: number;
+}
+
+export interface RequesterOptions {
+  backendId: string;
+  baseUrl: string;
+  http: Got;
+  username: string;
+  password: string;
+  sessionPoolSize: number;
+  maxInFlight: number;
+  retry: RetryPolicy;
+  authFailureCooldownMs: number;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+/** Marks an error that happened before the request left (queue, login): always safe to retry. */
+class NotSent extends Error {
+  constructor(readonly inner: Error) {
+    super(inner.message);
+  }
+}
+
+/**
+ * The request pipeline of one backend: in-flight cap → session key → one HTTP exchange → parse,
+ * with one re-login on an expired key and bounded retries by the rules above. Every exchange is
+ * logged at debug (never the key, the password or a body) and counted in metrics.
+ */
+export class Requester {
+  private readonly slots: Semaphore;
+  readonly sessions: SessionPool;
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly o: RequesterOptions) {
+    this.slots = new Semaphore(o.maxInFlight);
+    this.sessions = new SessionPool({
+      backendId: o.backendId,
+      size: o.sessionPoolSize,
+      login: () => this.login(),
+      logout: (key) => this.logout(key),
+      onKeysChanged: (n) => o.metrics?.wsapiKeys.set({ backend: o.backendId }, n),
+      authFailureCooldownMs: o.authFailureCooldownMs,
+      growthPauseMs: 30_000,
+      closedError: () => this.closedError('session.login'),
+      log: o.log,
+    });
+  }
+
+  /** Sends one request through the pipeline; resolves with a 2xx result or throws a Wsapi*Error. */
+  async request(req: WsapiRequest): Promise<WsapiResult> {
+    const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
+    const idempotent = req.idempotent ?? req.method === 'GET';
+    const onAbort = (): Error => new WsapiAbortedError(`WSAPI ${req.op} on backend ${this.o.backendId} was cancelled`, ctx, { cause: req.signal?.reason });
+    let failures = 0;
+    let relogged = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const work = this.track(this.attempt(req, ctx, attempt, idempotent, onAbort));
+        // A change already on the wire is not cut off; the caller just stops waiting for it.
+        return await (idempotent ? work : raceAbort(work, req.signal, onAbort));
+      } catch (caught) {
+        const notSent = caught instanceof NotSent;
+        const err = caught instanceof NotSent ? caught.inner : (caught as Error);
+        // An expired key: the array refused before doing anything, so replaying is safe for any method.
+        if (!notSent && isWsapiCode(err, WsapiCode.INV_SESS_KEY) && !relogged) {
+          relogged = true;
+          continue;
+        }
+        failures++;
+        if (failures >= this.o.retry.attempts || !retryable(err, idempotent, notSent)) throw err;
+        const delay = backoffMs(failures, this.o.retry, err);
+        this.o.log.debug({ backend: this.o.backendId, op: req.op, attempt, delayMs: delay, reason: err.name }, 'wsapi retry');
+        await abortableSleep(delay, req.signal, onAbort);
+      }
+    }
+  }
+
+  /** Stops new requests, fails queued ones, waits (bounded) for running ones, logs out every key. */
+  async close(drainMs: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.slots.rejectAll(() => this.closedError('client.close'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.sessions.close();
+  }
+
+  /** Sends a request that needs no session key and no slot (`GET /api`), without retries. */
+  async sendUnauthenticated(req: WsapiRequest): Promise<WsapiResult> {
+    const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
+    const raw = await this.exchangeLogged(req, ctx, 1, undefined, req.path, req.signal);
+    return parseResponse(raw, ctx);
+  }
+
+  private async attempt(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, idempotent: boolean, onAbort: () => Error): Promise<WsapiResult> {
+    if (this.closed) throw new NotSent(this.closedError(req.op));
+    let release: (() => void) | undefined;
+    let lease: { key: string; release(): void } | undefined;
+    try {
+      try {
+        release = await this.slots.acquire(req.signal, onAbort);
+        lease = await this.sessions.acquire(req.signal, onAbort);
+      } catch (err) {
+        throw new NotSent(err as Error);
+      }
+      const raw = await this.exchangeLogged(req, ctx, attempt, lease.key, req.path, idempotent ? req.signal : undefined);
+      const result = parseResponse(raw, ctx);
+      return result;
+    } catch (err) {
+      if (lease && isWsapiCode(err, WsapiCode.INV_SESS_KEY)) this.sessions.invalidate(lease.key);
+      throw err;
+    } finally {
+      lease?.release();
+      release?.();
+    }
+  }
+
+  /** One exchange with its debug line and metrics. `logPath` hides what must not be logged. */
+  private async exchangeLogged(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, sessionKey: string | undefined, logPath: string, signal: AbortSignal | undefined): Promise<RawResponse> {
+    const started = performance.now();
+    const labels = { backend: this.o.backendId, op: req.op };
+    try {
+      const raw = await exchange(
+        this.o.http,
+        this.o.baseUrl,
+        { method: req.method, path: req.path, ...(req.body !== undefined && { body: req.body }), ...(sessionKey !== undefined && { sessionKey }), ...(signal !== undefined && { signal }) },
+        ctx,
+      );
+      const durationMs = Math.round(performance.now() - started);
+      this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
+      this.o.metrics?.wsapiTotal.inc({ ...labels, outcome: String(raw.status) });
+      this.o.metrics?.backendUp.set({ backend: this.o.backendId }, 1);
+      this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
+      return raw;
+    } catch (err) {
+      const durationMs = Math.round(performance.now() - started);
+      const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
+      this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
+      this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
+      if (err instanceof WsapiConnectionError) this.o.metrics?.backendUp.set({ backend: this.o.backendId }, 0);
+      this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
+      throw err;
+    }
+  }
+
+  /** `POST /credentials`: exactly one attempt; the pool shares it among waiting requests. */
+  private async login(): Promise<string> {
+    const req: WsapiRequest = { op: 'session.login', method: 'POST', path: '/api/v1/credentials', body: { user: this.o.username, password: this.o.password } };
+    const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
+    try {
+      const raw = await this.exchangeLogged(req, ctx, 1, undefined, req.path, undefined);
+      const res = parseResponse(raw, ctx);
+      const key = isRecord(res.body) ? res.body['key'] : undefined;
+      if (typeof key !== 'string' || key === '') throw new WsapiProtocolError('unexpected-shape', `WSAPI login on backend ${this.o.backendId} answered without a session key`, ctx, { status: res.status });
+      this.o.metrics?.wsapiLogins.inc({ backend: this.o.backendId, outcome: 'ok' });
+      this.o.log.debug({ backend: this.o.backendId, keys: this.sessions.size + 1 }, 'wsapi session opened');
+      return key;
+    } catch (err) {
+      const rejected = isWsapiCode(err, WsapiCode.INV_USER_PASS);
+      this.o.metrics?.wsapiLogins.inc({ backend: this.o.backendId, outcome: rejected ? 'rejected' : 'error' });
+      if (rejected) this.o.log.error({ backend: this.o.backendId, user: this.o.username }, 'wsapi login refused: bad user name or password (not retried, to avoid locking the account)');
+      throw err;
+    }
+  }
+
+  /** `DELETE /credentials/<key>`; a key the array already forgot (403/6) counts as logged out. */
+  private async logout(key: string): Promise<void> {
+    const req: WsapiRequest = { op: 'session.logout', method: 'DELETE', path: `/api/v1/credentials/${encodeURIComponent(key)}` };
+    const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
+    const raw = await this.exchangeLogged(req, ctx, 1, key, '/api/v1/credentials/{key}', undefined);
+    try {
+      parseResponse(raw, ctx);
+    } catch (err) {
+      if (!isWsapiCode(err, WsapiCode.INV_SESS_KEY)) throw err;
+    }
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.running.add(p);
+    const done = (): void => {
+      this.running.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  private closedError(op: string): Error {
+    return new WsapiAbortedError(`the WSAPI client of backend ${this.o.backendId} is closed`, { backendId: this.o.backendId, op });
+  }
+}
+
+/** Whether a failed try may be repeated (see WsapiRequest.idempotent). */
+function retryable(err: Error, idempotent: boolean, notSent: boolean): boolean {
+  if (err instanceof WsapiAbortedError) return false;
+  if (isWsapiCode(err, WsapiCode.INV_USER_PASS)) return false;
+  if (err instanceof WsapiConnectionError) {
+    if (err.reason === 'tls') return false;
+    // Refused or unresolvable: the request never reached the array, whatever its method.
+    return notSent || idempotent || err.reason === 'refused' || err.reason === 'dns';
+  }
+  if (!notSent && !idempotent) return false;
+  if (err instanceof WsapiError) return err.status === 503;
+  if (err instanceof WsapiProtocolError) return err.reason === 'truncated' || err.reason === 'success-false';
+  return false;
+}
+
+/** Equal-jitter exponential back-off, honouring a 503's Retry-After within the bound. */
+function backoffMs(failures: number, policy: RetryPolicy, err: Error): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failures - 1));
+  let delay = ceiling / 2 + Math.random() * (ceiling / 2);
+  const retryAfter = err instanceof WsapiError ? err.retryAfterMs : undefined;
+  if (retryAfter !== undefined) delay = Math.max(delay, Math.min(retryAfter, policy.maxDelayMs));
+  return Math.round(delay);
+}
+
+function errorCodeOf(raw: RawResponse): number | undefined {
+  if (raw.status < 400 || raw.text === undefined) return undefined;
+  const m = /"code"\s*:\s*(\d+)/.exec(raw.text);
+  return m ? Number(m[1]) : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

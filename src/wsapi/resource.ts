@@ -1,0 +1,68 @@
+import type { WsapiErrorContext } from './errors.js';
+import type { WsapiRequest } from './requester.js';
+import type { WsapiResult } from './response.js';
+import type { FeatureGates } from './types.js';
+
+/** Per-call options every resource method accepts. */
+export interface CallOptions {
+  /** Stops waiting and retrying (a change already sent to the array still completes there). */
+  signal?: AbortSignal;
+}
+
+/** What a resource class needs from the client. */
+export interface ResourceContext {
+  readonly backendId: string;
+  request(req: WsapiRequest): Promise<WsapiResult>;
+  features(opts?: CallOptions): Promise<FeatureGates>;
+}
+
+/** Base of the one-class-per-resource API (openai-node style). */
+export abstract class Resource {
+  constructor(protected readonly client: ResourceContext) {}
+
+  /** The error context of an operation of this resource. */
+  protected ctx(op: string): WsapiErrorContext {
+    return { backendId: this.client.backendId, op };
+  }
+
+  protected send(op: string, method: WsapiRequest['method'], path: string, opts: CallOptions | undefined, body?: object, idempotent?: boolean): Promise<WsapiResult> {
+    return this.client.request({
+      op,
+      method,
+      path,
+      ...(body !== undefined && { body }),
+      ...(idempotent !== undefined && { idempotent }),
+      ...(opts?.signal !== undefined && { signal: opts.signal }),
+    });
+  }
+}
+
+/** Drops members whose value is undefined, so optional parameters are never sent as null. */
+export function compact<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o) as [keyof T, T[keyof T]][]) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** A tiny time-bounded cache for answers that rarely change (ports, system). */
+export class TtlCache<T> {
+  private entry: { at: number; value: Promise<T> } | undefined;
+
+  /** Returns the cached value when younger than `maxAgeMs`, else loads (and caches) a new one. */
+  get(maxAgeMs: number | undefined, load: () => Promise<T>): Promise<T> {
+    const e = this.entry;
+    if (maxAgeMs !== undefined && e && Date.now() - e.at <= maxAgeMs) return e.value;
+    const value = load();
+    const entry = { at: Date.now(), value };
+    this.entry = entry;
+    // A failed load is not cached.
+    value.catch(() => {
+      if (this.entry === entry) this.entry = undefined;
+    });
+    return value;
+  }
+
+  clear(): void {
+    this.entry = undefined;
+  }
+}

@@ -1,0 +1,219 @@
+import { WsapiProtocolError } from '../errors.js';
+import { apiPath, parseNameLocation, queryParam } from '../path.js';
+import { Resource, compact, type CallOptions } from '../resource.js';
+import { hasName, isRecord, readCollection, readObject, type WsapiResult } from '../response.js';
+import type { Volume, VolumePolicies } from '../types.js';
+import { VolumeAction } from '../enums.js';
+
+/** `POST /volumes` (§5.5). Sizes in MiB; the array rounds up to 256 MiB. */
+export interface CreateVolumeParams {
+  name: string;
+  /** User-space CPG. */
+  cpg: string;
+  sizeMiB: number;
+  /** Thin (TPVV); default full. */
+  tpvv?: boolean;
+  /** Thin dedup — later firmware only (FeatureGates.tdvv). */
+  tdvv?: boolean;
+  /** Compression — WSAPI >= 1.6 only (FeatureGates.compression). */
+  compression?: boolean;
+  /** Snapshot CPG; needed before any snapshot can be taken. */
+  snapCPG?: string;
+  comment?: string;
+  policies?: Pick<VolumePolicies, 'staleSS' | 'oneHost' | 'zeroDetect'>;
+  id?: number;
+  ssSpcAllocWarningPct?: number;
+  ssSpcAllocLimitPct?: number;
+  usrSpcAllocWarningPct?: number;
+  usrSpcAllocLimitPct?: number;
+  expirationHours?: number;
+  retentionHours?: number;
+}
+
+/** `PUT /volumes/<name>` without an action (§5.6): only the members given change. */
+export interface ModifyVolumeParams {
+  newName?: string;
+  comment?: string;
+  policies?: Pick<VolumePolicies, 'staleSS' | 'oneHost' | 'zeroDetect'>;
+  snapCPG?: string;
+  userCPG?: string;
+  expirationHours?: number;
+  retentionHours?: number;
+  ssSpcAllocWarningPct?: number;
+  ssSpcAllocLimitPct?: number;
+  usrSpcAllocWarningPct?: number;
+  usrSpcAllocLimitPct?: number;
+  rmSsSpcAllocWarning?: boolean;
+  rmUsrSpcAllocWarning?: boolean;
+  rmExpTime?: boolean;
+  rmSsSpcAllocLimit?: boolean;
+  rmUsrSpcAllocLimit?: boolean;
+}
+
+/** `createSnapshot` parameters (§6.1). */
+export interface CreateSnapshotParams {
+  name: string;
+  readOnly?: boolean;
+  comment?: string;
+  expirationHours?: number;
+  retentionHours?: number;
+  id?: number;
+}
+
+/** `createPhysicalCopy` parameters (§6.2). Online-only and offline-only members are exclusive. */
+export interface CreatePhysicalCopyParams {
+  destVolume: string;
+  /** Online: the array creates the destination, usable at once. */
+  online?: boolean;
+  /** Online only (required there): CPG of the new destination. */
+  destCPG?: string;
+  /** Online only. */
+  tpvv?: boolean;
+  /** Online only, later firmware. */
+  tdvv?: boolean;
+  /** Online only, WSAPI >= 1.6. */
+  compression?: boolean;
+  /** Online only. */
+  snapCPG?: string;
+  /** Offline only. */
+  saveSnapshot?: boolean;
+  /** Offline only; see TaskPriority. */
+  priority?: number;
+}
+
+/** Tune / convert (§5.7 action 6). */
+export interface TuneVolumeParams {
+  /** See TuneOperation. */
+  tuneOperation: number;
+  userCPG?: string;
+  snapCPG?: string;
+  /** See ConversionOperation. */
+  conversionOperation?: number;
+  keepVV?: string;
+}
+
+/** A started copy: its task and the destination volume. */
+export interface PhysicalCopyStarted {
+  taskId: number;
+  destVolume: string;
+}
+
+/** Virtual volumes, snapshots and physical copies: `/api/v1/volumes`. */
+export class VolumesResource extends Resource {
+  /**
+   * `GET /volumes` — every volume and snapshot (one request; streamed, a cut-off stream is an
+   * error). With `wwns`, the 1.3 query `wwn==A OR wwn==B` asks the array to filter, and the
+   * answer is filtered again here (case-insensitively) in case the array ignored the query.
+   */
+  async list(filter: { wwns?: readonly string[] } = {}, opts?: CallOptions): Promise<Volume[]> {
+    const op = 'volumes.list';
+    const wwns = filter.wwns?.map((w) => w.toUpperCase());
+    let path = apiPath`/volumes`;
+    if (wwns && wwns.length > 0) path += `?${queryParam(wwns.map((w) => `wwn==${w}`).join(' OR '))}`;
+    const res = await this.send(op, 'GET', path, opts);
+    const all = readCollection(res, this.ctx(op), isVolume);
+    return wwns ? all.filter((v) => v.wwn !== undefined && wwns.includes(v.wwn.toUpperCase())) : all;
+  }
+
+  /** `GET /volumes/<name>` (404/23 when absent). */
+  async get(name: string, opts?: CallOptions): Promise<Volume> {
+    const op = 'volumes.get';
+    return readObject(await this.send(op, 'GET', apiPath`/volumes/${name}`, opts), this.ctx(op), isVolume);
+  }
+
+  /** The volume with this WWN, or undefined (one `GET /volumes?query=...`). */
+  async getByWwn(wwn: string, opts?: CallOptions): Promise<Volume | undefined> {
+    return (await this.list({ wwns: [wwn] }, opts))[0];
+  }
+
+  /** `POST /volumes` (201, or 200 from some firmware). A lost answer + 409/22 is the caller's to check. */
+  async create(params: CreateVolumeParams, opts?: CallOptions): Promise<void> {
+    await this.send('volumes.create', 'POST', apiPath`/volumes`, opts, compact(params));
+  }
+
+  /** `PUT /volumes/<name>`: comment, policies (e.g. oneHost), rename, CPGs, limits. */
+  async modify(name: string, changes: ModifyVolumeParams, opts?: CallOptions): Promise<void> {
+    await this.send('volumes.modify', 'PUT', apiPath`/volumes/${name}`, opts, compact(changes));
+  }
+
+  /** Grows by `deltaMiB` (a delta, not the new size; the array rounds it up to its chunk size). */
+  async grow(name: string, deltaMiB: number, opts?: CallOptions): Promise<void> {
+    await this.send('volumes.grow', 'PUT', apiPath`/volumes/${name}`, opts, { action: VolumeAction.GROW_VOLUME, sizeMiB: deltaMiB });
+  }
+
+  /** `DELETE /volumes/<name>` (also deletes snapshots; 404/23 when already gone). */
+  async delete(name: string, opts?: CallOptions): Promise<void> {
+    await this.send('volumes.delete', 'DELETE', apiPath`/volumes/${name}`, opts);
+  }
+
+  /** Takes a virtual copy of `source`; resolves with the snapshot's name (from `Location`). */
+  async createSnapshot(source: string, params: CreateSnapshotParams, opts?: CallOptions): Promise<string> {
+    const op = 'volumes.createSnapshot';
+    const res = await this.send(op, 'POST', apiPath`/volumes/${source}`, opts, { action: 'createSnapshot', parameters: compact(params) });
+    return (res.location !== undefined ? parseNameLocation(res.location, 'volumes') : undefined) ?? params.name;
+  }
+
+  /** Starts a physical copy of `source`; resolves with the copy task and the destination. */
+  async createPhysicalCopy(source: string, params: CreatePhysicalCopyParams, opts?: CallOptions): Promise<PhysicalCopyStarted> {
+    const op = 'volumes.createPhysicalCopy';
+    const res = await this.send(op, 'POST', apiPath`/volumes/${source}`, opts, { action: 'createPhysicalCopy', parameters: compact(params) });
+    const taskId = this.taskIdOf(res);
+    if (taskId === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
+    return { taskId, destVolume: (res.location !== undefined ? parseNameLocation(res.location, 'volumes') : undefined) ?? params.destVolume };
+  }
+
+  /** Stops the physical copy whose destination is `dest` (action 1). */
+  async stopPhysicalCopy(dest: string, opts?: CallOptions): Promise<void> {
+    await this.send('volumes.stopPhysicalCopy', 'PUT', apiPath`/volumes/${dest}`, opts, { action: VolumeAction.STOP_PHYSICAL_COPY });
+  }
+
+  /** Resyncs the physical copy `dest` from its source (action 2); the task id when the array gives one. */
+  async resyncPhysicalCopy(dest: string, opts?: CallOptions): Promise<number | undefined> {
+    const op = 'volumes.resyncPhysicalCopy';
+    return this.taskIdOf(await this.send(op, 'PUT', apiPath`/volumes/${dest}`, opts, { action: VolumeAction.RESYNC_PHYSICAL_COPY }));
+  }
+
+  /** Promotes a snapshot onto its base (action 4); resolves with the task id. */
+  async promoteSnapshot(snapshot: string, params: { online?: boolean; priority?: number } = {}, opts?: CallOptions): Promise<number> {
+    const op = 'volumes.promoteSnapshot';
+    const res = await this.send(op, 'PUT', apiPath`/volumes/${snapshot}`, opts, { action: VolumeAction.PROMOTE_VIRTUAL_COPY, ...compact(params) });
+    const id = this.taskIdOf(res);
+    if (id === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
+    return id;
+  }
+
+  /** Stops a running promote (action 5; 409/185 when none runs). */
+  async stopPromote(snapshot: string, opts?: CallOptions): Promise<void> {
+    await this.send('volumes.stopPromote', 'PUT', apiPath`/volumes/${snapshot}`, opts, { action: VolumeAction.STOP_PROMOTE_VIRTUAL_COPY });
+  }
+
+  /** Tunes / converts a volume (action 6, a 1.3.x action); resolves with the task id. */
+  async tune(name: string, params: TuneVolumeParams, opts?: CallOptions): Promise<number> {
+    const op = 'volumes.tune';
+    const res = await this.send(op, 'PUT', apiPath`/volumes/${name}`, opts, { action: VolumeAction.TUNE_VOLUME, ...compact(params) });
+    const id = this.taskIdOf(res);
+    if (id === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
+    return id;
+  }
+
+  /** `taskid` from the body (a `/tasks/<id>` link as a fallback). */
+  private taskIdOf(res: WsapiResult): number | undefined {
+    const body = res.body;
+    if (!isRecord(body)) return undefined;
+    const id = body['taskid'] ?? body['taskId'];
+    if (typeof id === 'number' && Number.isInteger(id)) return id;
+    const links = body['links'];
+    if (Array.isArray(links)) {
+      for (const l of links) {
+        const m = isRecord(l) && typeof l['href'] === 'string' ? /\/tasks\/(\d+)$/.exec(l['href']) : null;
+        if (m) return Number(m[1]);
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Shape check for a volume: a named object. */
+export function isVolume(m: unknown): m is Volume {
+  return hasName(m);
+}

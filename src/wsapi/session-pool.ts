@@ -1,0 +1,149 @@
+import type { Logger } from 'pino';
+import { WsapiError, isWsapiCode, WsapiCode } from './errors.js';
+import { raceAbort, type AbortErrorFactory } from './limiter.js';
+
+/** A session key lent to one request; `release` when the request is done (idempotent). */
+export interface KeyLease {
+  readonly key: string;
+  release(): void;
+}
+
+export interface SessionPoolDeps {
+  backendId: string;
+  /** Most keys held at once (arrays allow only 24-36 sessions in total on 2 nodes). */
+  size: number;
+  /** Logs in once; resolves with a new key. Never retried here. */
+  login(): Promise<string>;
+  /** Logs one key out; errors are the pool's to ignore. */
+  logout(key: string): Promise<void>;
+  /** Told the number of keys held whenever it changes (metrics). */
+  onKeysChanged(count: number): void;
+  /** After the array rejects the credentials, no login is tried for this long (account lock-out). */
+  authFailureCooldownMs: number;
+  /** After a failed extra login (e.g. the array's session limit), the pool does not grow for this long. */
+  growthPauseMs: number;
+  /** The error for a request that needs a key after close(). */
+  closedError: () => Error;
+  log: Logger;
+}
+
+interface Entry {
+  key: string;
+  inUse: number;
+}
+
+/**
+ * A small pool of session keys for one backend. The array runs one key's requests one after
+ * another, so concurrent requests get different keys while the pool can grow; beyond its size
+ * they share the least-loaded key (the array queues them). At most one login runs at a time:
+ * every request that needs a key while it runs waits for that same login.
+ */
+export class SessionPool {
+  private readonly entries: Entry[] = [];
+  private pendingLogin: Promise<void> | undefined;
+  private authFailure: { error: WsapiError; at: number } | undefined;
+  private growthPausedUntil = 0;
+  private closed = false;
+
+  constructor(private readonly deps: SessionPoolDeps) {}
+
+  /** Keys held now. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Lends a key, logging in when the pool is empty (or may grow and every key is busy). */
+  async acquire(signal: AbortSignal | undefined, onAbort: AbortErrorFactory): Promise<KeyLease> {
+    for (;;) {
+      if (this.closed) throw this.deps.closedError();
+      this.throwIfCredentialsRejected();
+      const idle = this.entries.find((e) => e.inUse === 0);
+      if (idle) return this.lend(idle);
+      const canGrow = this.entries.length < this.deps.size && (this.entries.length === 0 || Date.now() >= this.growthPausedUntil);
+      if (canGrow && this.pendingLogin === undefined) this.startLogin();
+      // Keys exist but all are busy: share the least-loaded one rather than wait for a login.
+      const least = this.entries.reduce<Entry | undefined>((best, e) => (best === undefined || e.inUse < best.inUse ? e : best), undefined);
+      if (least) return this.lend(least);
+      // No key at all: wait for the one shared login, then look again.
+      await raceAbort(this.pendingLogin!, signal, onAbort);
+    }
+  }
+
+  /**
+   * Drops a key the array called invalid (403/6: expired or unknown). No logout: the array has
+   * already forgotten it. The next acquire logs in again, once, for everybody.
+   */
+  invalidate(key: string): void {
+    const i = this.entries.findIndex((e) => e.key === key);
+    if (i < 0) return;
+    this.entries.splice(i, 1);
+    this.deps.log.debug({ backend: this.deps.backendId, keys: this.entries.length }, 'wsapi session expired; dropped');
+    this.deps.onKeysChanged(this.entries.length);
+  }
+
+  /** Stops lending, waits for a running login, and logs out every key. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pendingLogin) await this.pendingLogin.catch(() => undefined);
+    const keys = this.entries.splice(0).map((e) => e.key);
+    this.deps.onKeysChanged(0);
+    await Promise.all(keys.map((k) => this.deps.logout(k).catch(() => undefined)));
+  }
+
+  private lend(entry: Entry): KeyLease {
+    entry.inUse++;
+    let released = false;
+    return {
+      key: entry.key,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.inUse--;
+      },
+    };
+  }
+
+  private startLogin(): void {
+    const hadKeys = this.entries.length > 0;
+    const login = this.deps.login().then(
+      (key) => {
+        this.authFailure = undefined;
+        this.entries.push({ key, inUse: 0 });
+        this.deps.onKeysChanged(this.entries.length);
+      },
+      (err: unknown) => {
+        if (isWsapiCode(err, WsapiCode.INV_USER_PASS)) {
+          this.authFailure = { error: err, at: Date.now() };
+        } else if (hadKeys) {
+          // An extra key was refused (often the array's session limit): work with what we have.
+          this.growthPausedUntil = Date.now() + this.deps.growthPauseMs;
+          this.deps.log.warn({ backend: this.deps.backendId, keys: this.entries.length, err }, 'wsapi: could not open another session; continuing with fewer');
+        }
+        throw err;
+      },
+    );
+    const settled = login.finally(() => {
+      if (this.pendingLogin === settled) this.pendingLogin = undefined;
+    });
+    // A login started to grow the pool has nobody waiting on it; its failure is handled above.
+    settled.catch(() => undefined);
+    this.pendingLogin = settled;
+  }
+
+  private throwIfCredentialsRejected(): void {
+    const failure = this.authFailure;
+    if (!failure) return;
+    const age = Date.now() - failure.at;
+    if (age >= this.deps.authFailureCooldownMs) return;
+    const waitS = Math.ceil((this.deps.authFailureCooldownMs - age) / 1000);
+    throw new WsapiError(
+      failure.error.status,
+      { code: WsapiCode.INV_USER_PASS, ...(failure.error.desc !== undefined && { desc: failure.error.desc }) },
+      { backendId: failure.error.backendId, op: failure.error.op },
+      {
+        cause: failure.error,
+        message: `WSAPI login on backend ${failure.error.backendId} was refused (bad user name or password); not trying again for ${waitS}s to avoid locking the account — fix the backend's credentials`,
+      },
+    );
+  }
+}
