@@ -1,0 +1,98 @@
+import { mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { alreadyExists, failedPrecondition } from '../errors.js';
+import { isReadOnlyMount, mountAt } from '../host/mounts.js';
+import { identityOf, majorMinorOf, type NodeDeps, type StepOptions } from './node-stage.js';
+import type { PublishRequest } from './node-validate.js';
+
+/**
+ * NodePublishVolume: a bind mount of the staged filesystem at the target directory, or of the
+ * block device onto a target file; read-only when asked. Idempotent by the mount table.
+ */
+export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptions): Promise<void> {
+  const rec = await d.store.load(r.volumeId);
+  if (!rec?.steps.attached) throw failedPrecondition(`volume ${r.volumeId} is not staged on this node; NodeStageVolume first`);
+  if (rec.access !== r.capability.access) throw failedPrecondition(`volume ${r.volumeId} is staged as ${rec.access}, not ${r.capability.access}`);
+  const mounts = await d.mounter.read();
+  const existing = mountAt(mounts, r.targetPath);
+  let source: string;
+  let sourceId: { majorMinor: string; root?: string };
+  if (r.capability.access === 'mount') {
+    const staged = mountAt(mounts, r.stagingPath);
+    if (!staged) throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${r.stagingPath}; NodeStageVolume first`);
+    source = r.stagingPath;
+    sourceId = { majorMinor: staged.majorMinor, root: staged.root };
+  } else {
+    const device = await d.connectors[rec.protocol].find(identityOf(rec), o);
+    if (!device) throw failedPrecondition(`the device of volume ${r.volumeId} is gone; stage it again`);
+    source = device.path;
+    sourceId = { majorMinor: await majorMinorOf(device.path) };
+  }
+  if (existing) {
+    const same = r.capability.access === 'mount' ? existing.majorMinor === sourceId.majorMinor && existing.root === sourceId.root : await sameDevice(r.targetPath, sourceId.majorMinor);
+    // CSI NodePublishVolume repeated with the same arguments: already published here → success.
+    if (same && isReadOnlyMount(existing) === r.readOnly) {
+      await remember(d, r);
+      return;
+    }
+    // CSI NodePublishVolume at a used target path with another volume, capability or read-only flag → ALREADY_EXISTS.
+    throw alreadyExists(`${r.targetPath} is already mounted ${same ? (isReadOnlyMount(existing) ? 'read-only' : 'read-write') : `from ${existing.source}`}`);
+  }
+  if (r.capability.mode === 'SINGLE_NODE_SINGLE_WRITER') {
+    const others = rec.publishes.filter((p) => p.targetPath !== r.targetPath && mountAt(mounts, p.targetPath));
+    if (others.length > 0) throw failedPrecondition(`volume ${r.volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others[0]!.targetPath}`);
+  }
+  if (r.capability.access === 'mount') {
+    await mkdir(r.targetPath, { recursive: true });
+  } else {
+    await mkdir(dirname(r.targetPath), { recursive: true });
+    await (await open(r.targetPath, 'a', 0o600)).close();
+  }
+  await remember(d, r);
+  await d.mounter.bind(source, r.targetPath, r.readOnly);
+  o.log.info({ targetPath: r.targetPath, readOnly: r.readOnly }, 'volume published');
+}
+
+async function sameDevice(path: string, majorMinor: string): Promise<boolean> {
+  try {
+    return (await majorMinorOf(path)) === majorMinor;
+  } catch {
+    return false;
+  }
+}
+
+/** Adds the target to the record before the bind, so NodeUnstage knows every publish. */
+async function remember(d: NodeDeps, r: PublishRequest): Promise<void> {
+  const rec = await d.store.load(r.volumeId);
+  if (!rec || rec.publishes.some((p) => p.targetPath === r.targetPath && p.readOnly === r.readOnly)) return;
+  rec.publishes = [...rec.publishes.filter((p) => p.targetPath !== r.targetPath), { targetPath: r.targetPath, readOnly: r.readOnly }];
+  await d.store.save(rec);
+}
+
+/**
+ * NodeUnpublishVolume: unmount every mount stacked at the target, then remove the target (an
+ * empty directory or the block file; never recursively, so a failed unmount cannot delete data).
+ */
+export async function unpublishVolume(d: NodeDeps, volumeId: string, targetPath: string, o: StepOptions): Promise<void> {
+  const n = await d.mounter.umountAll(targetPath);
+  await removeTarget(targetPath);
+  const rec = await d.store.load(volumeId);
+  if (rec && rec.publishes.some((p) => p.targetPath === targetPath)) {
+    rec.publishes = rec.publishes.filter((p) => p.targetPath !== targetPath);
+    await d.store.save(rec);
+  }
+  // CSI NodeUnpublishVolume of a target that is not published succeeds.
+  if (n > 0) o.log.info({ targetPath }, 'volume unpublished');
+}
+
+async function removeTarget(path: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (st.isDirectory()) await rmdir(path);
+  else await unlink(path);
+}

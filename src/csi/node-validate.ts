@@ -1,0 +1,196 @@
+import { invalidArgument } from '../errors.js';
+import { PublishContext, VolumeContext } from './context.js';
+import { FS_CREATE_OPTIONS_MAX, FS_CREATE_OPTIONS_PATTERN } from './params.js';
+import { SUPPORTED_FS, type FsType } from '../host/fs.js';
+import { PROTOCOLS, type Chap, type Protocol } from '../host/connector.js';
+import type { VolumeIdentity } from '../host/connector.js';
+import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
+import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
+import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
+import type { NodePublishVolumeRequest__Output } from '../gen/csi/v1/NodePublishVolumeRequest.js';
+import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpublishVolumeRequest.js';
+import type { NodeExpandVolumeRequest__Output } from '../gen/csi/v1/NodeExpandVolumeRequest.js';
+import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVolumeStatsRequest.js';
+
+/** Access modes in which a volume is only read. */
+const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY']);
+/** Mount flags that would change what the driver's mount means; the driver sets them itself. */
+const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop']);
+/** Highest LUN a 3PAR VLUN can use. */
+const MAX_LUN = 16383;
+/** Secret keys the node reads from the node-stage secret; any other key is ignored. */
+export const CHAP_USER_KEY = 'chapUser';
+export const CHAP_SECRET_KEY = 'chapSecret';
+
+/** A volume capability as the node uses it. */
+export interface Capability {
+  access: 'mount' | 'block';
+  mode: string;
+  /** Requested filesystem; undefined when the capability left it empty (then: existing one, or ext4 for a new one). */
+  fsType?: FsType;
+  mountFlags: string[];
+}
+
+export interface StageRequest {
+  volumeId: string;
+  stagingPath: string;
+  capability: Capability;
+  readOnly: boolean;
+  identity: VolumeIdentity;
+  chap?: Chap;
+  createdEmpty: boolean;
+  isCopy: boolean;
+  mkfsExtra: string[];
+  fsOwner?: { uid: number; gid: number };
+  fsMode?: number;
+}
+
+export interface PublishRequest {
+  volumeId: string;
+  stagingPath: string;
+  targetPath: string;
+  capability: Capability;
+  readOnly: boolean;
+}
+
+function required(value: string | undefined, field: string): string {
+  if (!value) throw invalidArgument(`${field} is required`);
+  return value;
+}
+
+function absolutePath(value: string | undefined, field: string): string {
+  const v = required(value, field);
+  if (!v.startsWith('/') || v.includes('\0') || v.split('/').includes('..')) throw invalidArgument(`${field} must be an absolute path without ".."`);
+  return v.length > 1 ? v.replace(/\/+$/, '') : v;
+}
+
+/** Parses a VolumeCapability; INVALID_ARGUMENT names what is missing or unsupported. */
+export function parseCapability(cap: VolumeCapability__Output | null | undefined, readOnlyStage = false): Capability {
+  if (!cap) throw invalidArgument('volume_capability is required');
+  const mode = cap.access_mode?.mode;
+  if (!mode || mode === 'UNKNOWN') throw invalidArgument('volume_capability.access_mode is required');
+  if (cap.block) return { access: 'block', mode, mountFlags: [] };
+  if (!cap.mount) throw invalidArgument('volume_capability needs access_type block or mount');
+  const fs = cap.mount.fs_type;
+  if (fs && !(SUPPORTED_FS as readonly string[]).includes(fs)) throw invalidArgument(`fs_type "${fs}" is not supported (use ${SUPPORTED_FS.join(' or ')})`);
+  const flags = cap.mount.mount_flags ?? [];
+  for (const f of flags) {
+    if (!f || /[\s\0]/.test(f)) throw invalidArgument(`mount flag "${f}" is empty or contains whitespace`);
+    if (FORBIDDEN_FLAGS.has(f)) throw invalidArgument(`mount flag "${f}" is not allowed`);
+    if (readOnlyStage && f === 'rw') throw invalidArgument('mount flag "rw" contradicts a read-only volume');
+  }
+  return { access: 'mount', mode, fsType: (fs || undefined) as FsType | undefined, mountFlags: flags };
+}
+
+export function isReaderMode(mode: string): boolean {
+  return READER_MODES.has(mode);
+}
+
+/** The publish_context facts the connectors need. */
+export function parsePublishContext(pc: Record<string, string>): VolumeIdentity {
+  const protocol = pc[PublishContext.protocol] as Protocol | undefined;
+  if (!protocol || !PROTOCOLS.includes(protocol)) throw invalidArgument(`publish_context.${PublishContext.protocol} must be one of ${PROTOCOLS.join(', ')}`);
+  const wwn = pc[PublishContext.wwn] ?? '';
+  if (!/^[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?$/.test(wwn)) throw invalidArgument(`publish_context.${PublishContext.wwn} must be a 16- or 32-digit hex WWN`);
+  const lunText = pc[PublishContext.lun] ?? '';
+  const lun = Number(lunText);
+  if (!/^\d{1,5}$/.test(lunText) || lun > MAX_LUN) throw invalidArgument(`publish_context.${PublishContext.lun} must be a LUN number 0-${MAX_LUN}`);
+  const id: VolumeIdentity = { protocol, wwn: wwn.toUpperCase(), lun };
+  if (protocol === 'iscsi') {
+    const iqns = list(pc[PublishContext.targetIqns]);
+    const portals = list(pc[PublishContext.targetPortals]);
+    if (iqns.length === 0 || iqns.length !== portals.length) throw invalidArgument(`publish_context needs as many ${PublishContext.targetIqns} as ${PublishContext.targetPortals} (at least one)`);
+    if (!iqns.every((q) => /^(iqn\.|eui\.|naa\.)[^\s,]+$/.test(q))) throw invalidArgument(`publish_context.${PublishContext.targetIqns} holds an invalid IQN`);
+    if (!portals.every((p) => /^(\[[0-9A-Fa-f:]+\]|[0-9A-Za-z.-]+)(:\d{1,5})?$/.test(p))) throw invalidArgument(`publish_context.${PublishContext.targetPortals} holds an invalid portal`);
+    id.iscsiTargets = iqns.map((iqn, i) => ({ iqn, portal: portals[i]! }));
+  } else if (protocol === 'fc') {
+    const wwns = list(pc[PublishContext.targetWwns]).map((w) => w.toLowerCase().replace(/:/g, ''));
+    if (wwns.length === 0 || !wwns.every((w) => /^[0-9a-f]{16}$/.test(w))) throw invalidArgument(`publish_context.${PublishContext.targetWwns} must list 16-digit hex port WWNs`);
+    id.fcTargets = wwns;
+  }
+  return id;
+}
+
+function list(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** CHAP from the node-stage secret: both keys or neither. */
+export function parseChap(secrets: Record<string, string> | undefined): Chap | undefined {
+  const user = secrets?.[CHAP_USER_KEY];
+  const secret = secrets?.[CHAP_SECRET_KEY];
+  if (!user && !secret) return undefined;
+  if (!user || !secret) throw invalidArgument(`the node-stage secret must hold both ${CHAP_USER_KEY} and ${CHAP_SECRET_KEY}, or neither`);
+  return { user, secret };
+}
+
+export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Output): StageRequest {
+  const volumeId = required(req.volume_id, 'volume_id');
+  const stagingPath = absolutePath(req.staging_target_path, 'staging_target_path');
+  const pc = req.publish_context ?? {};
+  const vc = req.volume_context ?? {};
+  const mode = req.volume_capability?.access_mode?.mode;
+  const readOnly = pc[PublishContext.readonly] === 'true' || (typeof mode === 'string' && isReaderMode(mode));
+  const capability = parseCapability(req.volume_capability, readOnly);
+  const identity = parsePublishContext(pc);
+  const out: StageRequest = {
+    volumeId,
+    stagingPath,
+    capability,
+    readOnly,
+    identity,
+    chap: parseChap(req.secrets),
+    createdEmpty: vc[VolumeContext.createdEmpty] === 'true',
+    isCopy: vc[VolumeContext.isCopy] === 'true',
+    mkfsExtra: [],
+  };
+  const opts = vc[VolumeContext.fsCreateOptions];
+  if (opts) {
+    if (opts.length > FS_CREATE_OPTIONS_MAX || !FS_CREATE_OPTIONS_PATTERN.test(opts)) throw invalidArgument(`volume_context.${VolumeContext.fsCreateOptions} holds characters mkfs options may not use`);
+    out.mkfsExtra = opts.split(/\s+/).filter(Boolean);
+  }
+  const owner = vc[VolumeContext.fsOwner];
+  if (owner) {
+    const m = /^(\d{1,10}):(\d{1,10})$/.exec(owner);
+    if (!m) throw invalidArgument(`volume_context.${VolumeContext.fsOwner} must be uid:gid`);
+    out.fsOwner = { uid: Number(m[1]), gid: Number(m[2]) };
+  }
+  const fsMode = vc[VolumeContext.fsMode];
+  if (fsMode) {
+    if (!/^0?[0-7]{3,4}$/.test(fsMode)) throw invalidArgument(`volume_context.${VolumeContext.fsMode} must be an octal mode such as 0770`);
+    out.fsMode = parseInt(fsMode, 8);
+  }
+  return out;
+}
+
+export function validateNodeUnstageVolumeRequest(req: NodeUnstageVolumeRequest__Output): { volumeId: string; stagingPath: string } {
+  return { volumeId: required(req.volume_id, 'volume_id'), stagingPath: absolutePath(req.staging_target_path, 'staging_target_path') };
+}
+
+export function validateNodePublishVolumeRequest(req: NodePublishVolumeRequest__Output): PublishRequest {
+  const volumeId = required(req.volume_id, 'volume_id');
+  // The driver advertises STAGE_UNSTAGE_VOLUME, so kubelet always passes the staging path.
+  const stagingPath = absolutePath(req.staging_target_path, 'staging_target_path');
+  const targetPath = absolutePath(req.target_path, 'target_path');
+  const capability = parseCapability(req.volume_capability);
+  const pc = req.publish_context ?? {};
+  const readOnly = req.readonly === true || pc[PublishContext.readonly] === 'true' || isReaderMode(capability.mode);
+  return { volumeId, stagingPath, targetPath, capability, readOnly };
+}
+
+export function validateNodeUnpublishVolumeRequest(req: NodeUnpublishVolumeRequest__Output): { volumeId: string; targetPath: string } {
+  return { volumeId: required(req.volume_id, 'volume_id'), targetPath: absolutePath(req.target_path, 'target_path') };
+}
+
+export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Output): { volumeId: string; volumePath: string; requiredBytes: bigint; access?: 'mount' | 'block' } {
+  const volumeId = required(req.volume_id, 'volume_id');
+  const volumePath = absolutePath(req.volume_path, 'volume_path');
+  const requiredBytes = BigInt(req.capacity_range?.required_bytes || '0');
+  if (requiredBytes < 0n) throw invalidArgument('capacity_range.required_bytes must not be negative');
+  const access = req.volume_capability ? parseCapability(req.volume_capability).access : undefined;
+  return { volumeId, volumePath, requiredBytes, access };
+}
+
+export function validateNodeGetVolumeStatsRequest(req: NodeGetVolumeStatsRequest__Output): { volumeId: string; volumePath: string } {
+  return { volumeId: required(req.volume_id, 'volume_id'), volumePath: absolutePath(req.volume_path, 'volume_path') };
+}

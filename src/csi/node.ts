@@ -1,0 +1,217 @@
+import { stat, statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { invalidArgument, notFound, failedPrecondition, unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+import { InFlight } from '../util/inflight.js';
+import type { Connector, Protocol } from '../host/connector.js';
+import { DEFAULT_DISCOVERY, type DiscoveryTimings } from '../host/connector.js';
+import { hostExec as hostExecOf, type Exec } from '../host/exec.js';
+import { FcConnector } from '../host/fc.js';
+import { deviceSize, growFs } from '../host/fs.js';
+import { readInitiators } from '../host/initiators.js';
+import { IscsiConnector } from '../host/iscsi.js';
+import { LoopConnector } from '../host/loop.js';
+import { Mounter, MOUNTINFO_PATH } from '../host/mounts.js';
+import { Multipath } from '../host/multipath.js';
+import { ScsiVolumes } from '../host/scsi.js';
+import { StateStore, type VolumeRecord } from '../host/state.js';
+import { Sysfs } from '../host/sysfs.js';
+import { topologyKey } from './context.js';
+import { encodeNodeId } from './nodeid.js';
+import { identityOf, stageVolume, type NodeDeps } from './node-stage.js';
+import { unstageVolume } from './node-unstage.js';
+import { publishVolume, unpublishVolume } from './node-publish.js';
+import {
+  validateNodeExpandVolumeRequest,
+  validateNodeGetVolumeStatsRequest,
+  validateNodePublishVolumeRequest,
+  validateNodeStageVolumeRequest,
+  validateNodeUnpublishVolumeRequest,
+  validateNodeUnstageVolumeRequest,
+} from './node-validate.js';
+import type { NodeImpl } from './server.js';
+import type { NodeGetVolumeStatsResponse } from '../gen/csi/v1/NodeGetVolumeStatsResponse.js';
+
+export interface NodeServiceOptions {
+  driverName: string;
+  /** Host-name part of the node_id. */
+  nodeName: string;
+  /** Backends this node reaches, for topology (segments only with two or more). */
+  backendIds: string[];
+  /** max_volumes_per_node; 0 = no limit. */
+  maxVolumesPerNode: number;
+  /** State lives under <kubeletDir>/plugins/<driverName>/state/<sha256(volume_id)>.json. */
+  kubeletDir: string;
+  /** The simulator's data directory, for the loop protocol. */
+  simDataDir?: string;
+  exec: Exec;
+  /** How iscsiadm/multipath/multipathd run: nsenter into the host's namespaces, or directly. */
+  hostExec: 'nsenter' | 'direct';
+  /** Where /etc/iscsi, /etc/multipath.conf and /sys are read (tests: a temp dir); default '/'. */
+  hostRoot?: string;
+  log: Logger;
+  /** Multipath in use: default detected from <hostRoot>/etc/multipath.conf. */
+  multipath?: boolean;
+  /** Device discovery timings (tests shorten them). */
+  discovery?: DiscoveryTimings;
+  /** The mount table to read (tests may point elsewhere). */
+  mountinfoPath?: string;
+}
+
+/** Capabilities the node service implements (CSI NodeGetCapabilities). */
+const NODE_CAPABILITIES = ['STAGE_UNSTAGE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
+
+/** statfs errors that mean the mount is there but dead (a lost device, a stale mount). */
+const STALE_ERRNOS = new Set(['ENOTCONN', 'EIO', 'ESTALE', 'ENXIO']);
+
+export type NodeService = NodeImpl & {
+  /** Reads the node records at start-up (and logs them); tears nothing down. */
+  loadState(): Promise<VolumeRecord[]>;
+};
+
+/** Builds the CSI Node service: validate → dedup (per volume) → act → errors mapped by server.ts. */
+export function createNodeService(options: NodeServiceOptions): NodeService {
+  const hostRoot = options.hostRoot ?? '/';
+  const sys = new Sysfs(join(hostRoot, 'sys'));
+  const mounter = new Mounter(options.exec, options.mountinfoPath ?? MOUNTINFO_PATH);
+  const store = new StateStore(options.kubeletDir, options.driverName);
+  const timings = options.discovery ?? DEFAULT_DISCOVERY;
+  const inflight = new InFlight();
+  let deps: NodeDeps | undefined;
+
+  /** Connectors are built on first use: multipath detection reads the host. */
+  async function getDeps(): Promise<NodeDeps> {
+    if (deps) return deps;
+    const host = hostExecOf(options.exec, options.hostExec);
+    const multipath = new Multipath(host, options.exec, sys, mounter, options.multipath ?? (await Multipath.detect(hostRoot)));
+    const scsi = new ScsiVolumes(sys, options.exec, mounter, multipath, timings);
+    const connectors: Record<Protocol, Connector> = {
+      iscsi: new IscsiConnector(host, sys, scsi),
+      fc: new FcConnector(sys, scsi),
+      loop: new LoopConnector(options.simDataDir, options.exec, sys, mounter),
+    };
+    deps = { store, mounter, exec: options.exec, sys, connectors };
+    return deps;
+  }
+  const volumeKey = (id: string): string => `volume:${id}`;
+
+  return {
+    async loadState() {
+      const { records, unreadable } = await store.list();
+      options.log.info({ volumes: records.map((r) => r.volumeId), unreadable }, 'node state read; nothing is torn down at start-up');
+      return records;
+    },
+
+    async NodeGetInfo() {
+      const initiators = await readInitiators(hostRoot);
+      const nodeId = encodeNodeId({ hostName: options.nodeName || hostname(), iqns: initiators.iqns, wwpns: initiators.wwpns });
+      // DESIGN "Topology": segments only when the node reaches two or more backends.
+      const segments = options.backendIds.length >= 2 ? Object.fromEntries(options.backendIds.map((id) => [topologyKey(options.driverName, id), 'true'])) : undefined;
+      return {
+        node_id: nodeId,
+        max_volumes_per_node: options.maxVolumesPerNode,
+        accessible_topology: segments ? { segments } : null,
+      };
+    },
+
+    async NodeGetCapabilities() {
+      return { capabilities: NODE_CAPABILITIES.map((type) => ({ rpc: { type } })) };
+    },
+
+    async NodeStageVolume(req, ctx) {
+      const r = validateNodeStageVolumeRequest(req);
+      const d = await getDeps();
+      await inflight.run([volumeKey(r.volumeId)], () => stageVolume(d, r, ctx));
+      return {};
+    },
+
+    async NodeUnstageVolume(req, ctx) {
+      const r = validateNodeUnstageVolumeRequest(req);
+      const d = await getDeps();
+      await inflight.run([volumeKey(r.volumeId)], () => unstageVolume(d, r.volumeId, r.stagingPath, ctx));
+      return {};
+    },
+
+    async NodePublishVolume(req, ctx) {
+      const r = validateNodePublishVolumeRequest(req);
+      const d = await getDeps();
+      await inflight.run([volumeKey(r.volumeId)], () => publishVolume(d, r, ctx));
+      return {};
+    },
+
+    async NodeUnpublishVolume(req, ctx) {
+      const r = validateNodeUnpublishVolumeRequest(req);
+      const d = await getDeps();
+      await inflight.run([volumeKey(r.volumeId)], () => unpublishVolume(d, r.volumeId, r.targetPath, ctx));
+      return {};
+    },
+
+    async NodeExpandVolume(req, ctx) {
+      const r = validateNodeExpandVolumeRequest(req);
+      const d = await getDeps();
+      return inflight.run([volumeKey(r.volumeId)], async () => {
+        const rec = await store.load(r.volumeId);
+        if (!rec?.steps.attached) throw notFound(`volume ${r.volumeId} is not staged on this node`);
+        const connector = d.connectors[rec.protocol];
+        await connector.rescan(identityOf(rec), ctx);
+        const device = await connector.find(identityOf(rec), ctx);
+        if (!device) throw failedPrecondition(`the device of volume ${r.volumeId} is gone; stage it again`);
+        const size = await deviceSize(options.exec, device.path, ctx.signal);
+        if (size < r.requiredBytes) throw unavailable(`the device of volume ${r.volumeId} still reports ${size} bytes, less than ${r.requiredBytes}; retry after the array's resize is visible`);
+        if ((r.access ?? rec.access) === 'mount') {
+          if (rec.readOnly) throw failedPrecondition(`volume ${r.volumeId} is staged read-only; its filesystem cannot grow here`);
+          await growFs(options.exec, rec.fsType ?? 'ext4', device.path, rec.stagingPath);
+          ctx.log.info({ bytes: size.toString() }, 'filesystem grown');
+        }
+        return { capacity_bytes: size.toString() };
+      });
+    },
+
+    async NodeGetVolumeStats(req, ctx) {
+      const r = validateNodeGetVolumeStatsRequest(req);
+      return volumeStats(r.volumeId, r.volumePath, ctx.signal);
+    },
+  };
+
+  /** Usage from statfs (filesystem) or blockdev (raw block) only: never an array call. */
+  async function volumeStats(volumeId: string, path: string, signal: AbortSignal): Promise<NodeGetVolumeStatsResponse> {
+    let st;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`${path} does not exist`);
+      if (STALE_ERRNOS.has((err as NodeJS.ErrnoException).code ?? '')) return abnormal(`${path} is stale: ${(err as Error).message}`);
+      throw err;
+    }
+    const mount = await mounter.at(path);
+    if (st.isBlockDevice()) {
+      if (!mount) return abnormal(`${path} is not published`);
+      const total = await deviceSize(options.exec, path, signal);
+      return { usage: [{ unit: 'BYTES', total: total.toString() }], volume_condition: { abnormal: false, message: 'ok' } };
+    }
+    if (!st.isDirectory()) throw invalidArgument(`${path} is neither a directory nor a block device`);
+    if (!mount) return abnormal(`${path} is not mounted`);
+    let fs;
+    try {
+      fs = await statfs(path, { bigint: true });
+    } catch (err) {
+      if (STALE_ERRNOS.has((err as NodeJS.ErrnoException).code ?? '')) return abnormal(`the filesystem at ${path} does not answer: ${(err as Error).message}`);
+      throw err;
+    }
+    const rec = await store.load(volumeId).catch(() => undefined);
+    const usage = [
+      { unit: 'BYTES' as const, total: (fs.blocks * fs.bsize).toString(), available: (fs.bavail * fs.bsize).toString(), used: ((fs.blocks - fs.bfree) * fs.bsize).toString() },
+      { unit: 'INODES' as const, total: fs.files.toString(), available: fs.ffree.toString(), used: (fs.files - fs.ffree).toString() },
+    ];
+    // The superblock went read-only without being asked to (ext4 errors=remount-ro, xfs shutdown).
+    if (mount.superOptions.includes('ro') && rec && !rec.readOnly) {
+      return { usage, volume_condition: { abnormal: true, message: `the filesystem at ${path} went read-only; check the node's kernel log` } };
+    }
+    return { usage, volume_condition: { abnormal: false, message: 'ok' } };
+  }
+}
+
+function abnormal(message: string): NodeGetVolumeStatsResponse {
+  return { usage: [], volume_condition: { abnormal: true, message } };
+}

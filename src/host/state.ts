@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Protocol } from './connector.js';
+
+/**
+ * What the node remembers about one staged volume (DESIGN "Node safety"). Only facts that stay
+ * true across reboots and rescans: the volume's WWN, LUN, targets and multipath WWID — never a
+ * device name (/dev/sdX, dm-N, loopN), which the kernel may give to another volume tomorrow.
+ */
+export interface VolumeRecord {
+  /** Format version of this record. */
+  v: 1;
+  volumeId: string;
+  stagingPath: string;
+  protocol: Protocol;
+  /** The volume's WWN, upper-case hex as publish_context carries it. */
+  wwn: string;
+  lun: number;
+  /** iSCSI targets, aligned pairs. */
+  iscsiTargets?: { iqn: string; portal: string }[];
+  /** FC target port WWNs (16 lower-case hex). */
+  fcTargets?: string[];
+  /** Multipath WWID of the map, once one was seen ("3" + the WWN in lower case). */
+  wwid?: string;
+  /** Loop protocol: the backing file the exports link pointed to (the loop device's identity). */
+  backingFile?: string;
+  access: 'mount' | 'block';
+  fsType?: string;
+  readOnly: boolean;
+  /** Steps done so far, updated after each one, so a retry or NodeUnstage knows where it stands. */
+  steps: { attached?: boolean; formatted?: boolean; ownerApplied?: boolean; mounted?: boolean };
+  /** Target paths this volume is published at. */
+  publishes: { targetPath: string; readOnly: boolean }[];
+}
+
+/**
+ * Records under `<kubeletDir>/plugins/<driverName>/state/<sha256(volume_id)>.json`: outside
+ * kubelet's per-volume directories, which kubelet removes and fails on leftovers in. Each save is
+ * write → fsync → rename → fsync(dir), so a crash leaves the old record or the new one, never half.
+ */
+export class StateStore {
+  readonly dir: string;
+
+  constructor(kubeletDir: string, driverName: string) {
+    this.dir = join(kubeletDir, 'plugins', driverName, 'state');
+  }
+
+  /** The record's file name: a hash, since volume ids contain "/" and may be long. */
+  fileFor(volumeId: string): string {
+    return join(this.dir, `${createHash('sha256').update(volumeId).digest('hex')}.json`);
+  }
+
+  async load(volumeId: string): Promise<VolumeRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.fileFor(volumeId), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const rec = JSON.parse(text) as VolumeRecord;
+    if (rec.v !== 1 || rec.volumeId !== volumeId) throw new Error(`node state ${this.fileFor(volumeId)} is not a record of ${volumeId}`);
+    return rec;
+  }
+
+  async save(rec: VolumeRecord): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const file = this.fileFor(rec.volumeId);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(rec, null, 1));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    await syncDir(this.dir);
+  }
+
+  /** Deleting a missing record is success (NodeUnstage may run twice). */
+  async remove(volumeId: string): Promise<void> {
+    try {
+      await unlink(this.fileFor(volumeId));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    await syncDir(this.dir).catch(() => undefined);
+  }
+
+  /** Every readable record; unreadable ones are reported, not deleted (a human looks at them). */
+  async list(): Promise<{ records: VolumeRecord[]; unreadable: string[] }> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], unreadable: [] };
+      throw err;
+    }
+    const records: VolumeRecord[] = [];
+    const unreadable: string[] = [];
+    for (const n of names.filter((x) => x.endsWith('.json'))) {
+      try {
+        records.push(JSON.parse(await readFile(join(this.dir, n), 'utf8')) as VolumeRecord);
+      } catch {
+        unreadable.push(n);
+      }
+    }
+    return { records, unreadable };
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
