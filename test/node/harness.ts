@@ -117,6 +117,12 @@ export class NodeHarness {
     return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.target === path);
   }
 
+  /** Per-mount options of the topmost mount at `path`. */
+  mountOptions(path: string): string[] {
+    const all = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.target === path);
+    return all[all.length - 1]?.mountOptions ?? [];
+  }
+
   /** Unmounts everything under the base directory and detaches every loop device of its files. */
   cleanup(): void {
     for (let round = 0; round < 5; round++) {
