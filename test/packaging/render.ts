@@ -1,7 +1,7 @@
 /**
  * Rendering and validation helpers for the packaging tests: the chart through helm-render (a
  * `helm template` stand-in, found through $HELM_RENDER or ../shared/tools/helm-render), every
- * object against the Kubernetes 1.34 schemas of kubernetes-models, and the snapshot classes and
+ * object against the Kubernetes 1.34 schemas of kubernetes-models, and the snapshot objects and
  * ServiceMonitor against JSON schemas written from their CRDs (test/packaging/schemas).
  */
 import { readFileSync } from 'node:fs';
@@ -70,6 +70,8 @@ for (const [key, file] of [
   ['snapshot.storage.k8s.io/v1/VolumeSnapshotClass', 'volumesnapshotclass.v1.json'],
   ['groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshotClass', 'volumegroupsnapshotclass.v1.json'],
   ['monitoring.coreos.com/v1/ServiceMonitor', 'servicemonitor.v1.json'],
+  ['snapshot.storage.k8s.io/v1/VolumeSnapshot', 'volumesnapshot.v1.json'],
+  ['groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshot', 'volumegroupsnapshot.v1.json'],
 ] as const) {
   CRD_SCHEMAS.set(key, ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'packaging', 'schemas', file), 'utf8')) as object));
 }
