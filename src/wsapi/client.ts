@@ -3,7 +3,8 @@ import { silentLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { VERSION } from '../version.js';
-import { WsapiProtocolError } from './errors.js';
+import { WsapiAbortedError, WsapiProtocolError } from './errors.js';
+import { raceAbort } from './limiter.js';
 import { createHttp } from './http.js';
 import { Requester, type RetryPolicy, type WsapiRequest } from './requester.js';
 import type { CallOptions, ResourceContext } from './resource.js';
@@ -141,11 +142,14 @@ export class WsapiClient implements ResourceContext {
     return this.requester.request(req);
   }
 
-  /** `GET /api` (no session): fetched once and cached; a failure is not cached. */
+  /**
+   * `GET /api` (no session): fetched once and cached; a failure is not cached. Concurrent callers
+   * share one request; each caller's signal stops only its own wait.
+   */
   apiVersion(opts?: CallOptions): Promise<ApiVersion> {
+    const op = 'api.version';
     if (!this.version) {
-      const op = 'api.version';
-      const p = this.requester.sendUnauthenticated({ op, method: 'GET', path: '/api', ...(opts?.signal !== undefined && { signal: opts.signal }) }).then((res) => {
+      const p = this.requester.request({ op, method: 'GET', path: '/api', noSession: true }).then((res) => {
         const b = res.body;
         if (!isRecord(b) || typeof b['major'] !== 'number' || typeof b['minor'] !== 'number' || typeof b['build'] !== 'number') {
           throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.backendId}: expected {major, minor, build}`, { backendId: this.backendId, op }, { status: res.status });
@@ -157,7 +161,8 @@ export class WsapiClient implements ResourceContext {
         if (this.version === p) this.version = undefined;
       });
     }
-    return this.version;
+    const ctx = { backendId: this.backendId, op };
+    return raceAbort(this.version, opts?.signal, () => new WsapiAbortedError(`WSAPI ${op} on backend ${this.backendId} was cancelled`, ctx));
   }
 
   /** Later-firmware features, from the cached `GET /api`. */

@@ -159,6 +159,10 @@ export const WsapiCode = {
   INV_INPUT: 12,
   /** 403: the array user's role lacks the right. */
   PERM_DENIED: 13,
+  /** 409: CPG name already used. */
+  EXISTENT_CPG: 14,
+  /** 404: CPG not found. */
+  NON_EXISTENT_CPG: 15,
   /** 409: host name already used. */
   EXISTENT_HOST: 16,
   /** 404: host not found. */

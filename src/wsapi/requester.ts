@@ -23,6 +23,8 @@ export interface WsapiRequest {
   idempotent?: boolean;
   /** Stops waiting and retrying. Cuts off an idempotent request; a change already sent completes. */
   signal?: AbortSignal;
+  /** Send without a session key (only `GET /api` needs none). */
+  noSession?: boolean;
 }
 
 /** Bounded exponential back-off with jitter for retried requests. */
@@ -127,13 +129,6 @@ export class Requester {
     await this.sessions.close();
   }
 
-  /** Sends a request that needs no session key and no slot (`GET /api`), without retries. */
-  async sendUnauthenticated(req: WsapiRequest): Promise<WsapiResult> {
-    const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
-    const raw = await this.exchangeLogged(req, ctx, 1, undefined, req.path, req.signal);
-    return parseResponse(raw, ctx);
-  }
-
   private async attempt(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, idempotent: boolean, onAbort: () => Error): Promise<WsapiResult> {
     if (this.closed) throw new NotSent(this.closedError(req.op));
     let release: (() => void) | undefined;
@@ -141,11 +136,11 @@ export class Requester {
     try {
       try {
         release = await this.slots.acquire(req.signal, onAbort);
-        lease = await this.sessions.acquire(req.signal, onAbort);
+        if (!req.noSession) lease = await this.sessions.acquire(req.signal, onAbort);
       } catch (err) {
         throw new NotSent(err as Error);
       }
-      const raw = await this.exchangeLogged(req, ctx, attempt, lease.key, req.path, idempotent ? req.signal : undefined);
+      const raw = await this.exchangeLogged(req, ctx, attempt, lease?.key, req.path, idempotent ? req.signal : undefined);
       const result = parseResponse(raw, ctx);
       return result;
     } catch (err) {

@@ -17,6 +17,8 @@ export interface CreateVolumeParams {
   tdvv?: boolean;
   /** Compression — WSAPI >= 1.6 only (FeatureGates.compression). */
   compression?: boolean;
+  /** Data reduction — WSAPI >= 1.6 only (FeatureGates.compression). */
+  reduce?: boolean;
   /** Snapshot CPG; needed before any snapshot can be taken. */
   snapCPG?: string;
   comment?: string;
@@ -73,6 +75,8 @@ export interface CreatePhysicalCopyParams {
   tdvv?: boolean;
   /** Online only, WSAPI >= 1.6. */
   compression?: boolean;
+  /** Online only, WSAPI >= 1.6. */
+  reduce?: boolean;
   /** Online only. */
   snapCPG?: string;
   /** Offline only. */
@@ -108,8 +112,10 @@ export class VolumesResource extends Resource {
   async list(filter: { wwns?: readonly string[] } = {}, opts?: CallOptions): Promise<Volume[]> {
     const op = 'volumes.list';
     const wwns = filter.wwns?.map((w) => w.toUpperCase());
+    // No WWN can match an empty list: answer without asking.
+    if (wwns && wwns.length === 0) return [];
     let path = apiPath`/volumes`;
-    if (wwns && wwns.length > 0) path += `?${queryParam(wwns.map((w) => `wwn==${w}`).join(' OR '))}`;
+    if (wwns) path += `?${queryParam(wwns.map((w) => `wwn==${w}`).join(' OR '))}`;
     const res = await this.send(op, 'GET', path, opts);
     const all = readCollection(res, this.ctx(op), isVolume);
     return wwns ? all.filter((v) => v.wwn !== undefined && wwns.includes(v.wwn.toUpperCase())) : all;
