@@ -1,0 +1,130 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CHART_DIR, REPO_ROOT } from './render.js';
+
+/** One Dockerfile instruction, continuation lines joined, comments dropped. */
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  from: string;
+  name: string;
+  instructions: Instruction[];
+}
+
+/** A small Dockerfile parser: enough for the checks below (no heredocs, no escape directive). */
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const instructions: Instruction[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
+    if (pending !== '' && line.startsWith('#')) continue;
+    if (line.endsWith('\\')) {
+      pending += line.slice(0, -1) + ' ';
+      continue;
+    }
+    const full = (pending + line).trim();
+    pending = '';
+    const m = /^(\S+)\s*(.*)$/.exec(full);
+    if (m) instructions.push({ op: m[1]!.toUpperCase(), args: m[2]!.replace(/\s+/g, ' ') });
+  }
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const ins of instructions) {
+    if (ins.op === 'FROM') {
+      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(ins.args);
+      stages.push({ from: m![1]!, name: m![2] ?? String(stages.length), instructions: [] });
+    } else if (stages.length === 0 && ins.op === 'ARG') {
+      const [k, v] = ins.args.split('=');
+      args.set(k!, v ?? '');
+    } else {
+      stages.at(-1)?.instructions.push(ins);
+    }
+  }
+  return { args, stages };
+}
+
+const dockerfile = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+const stage = (name: string): Stage => dockerfile.stages.find((s) => s.name === name)!;
+const runtime = dockerfile.stages.at(-1)!;
+const ops = (s: Stage, op: string): string[] => s.instructions.filter((i) => i.op === op).map((i) => i.args);
+
+describe('Dockerfile', () => {
+  it('builds from an exactly pinned Node 24 slim image in every stage', () => {
+    const base = dockerfile.args.get('NODE_IMAGE');
+    expect(base).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
+    for (const s of dockerfile.stages) expect(s.from).toBe('${NODE_IMAGE}');
+  });
+
+  it('compiles in a build stage with npm ci and tsc', () => {
+    const build = stage('build');
+    const runs = ops(build, 'RUN').join('\n');
+    expect(runs).toMatch(/\bnpm ci\b/);
+    expect(runs).not.toMatch(/\bnpm install\b/);
+    expect(runs).toMatch(/\btsc\b/);
+    expect(ops(build, 'COPY')).toEqual(expect.arrayContaining(['package.json package-lock.json ./', 'src ./src']));
+  });
+
+  it('installs production dependencies only, from the lock file', () => {
+    const deps = stage('deps');
+    const runs = ops(deps, 'RUN').join('\n');
+    expect(runs).toMatch(/npm ci [^\n]*--omit=dev/);
+  });
+
+  it('ships dist/, proto/, package.json and production node_modules only in the runtime stage', () => {
+    const copies = ops(runtime, 'COPY');
+    expect(copies).toEqual(['--from=deps /app/node_modules ./node_modules', '--from=build /src/dist ./dist', 'proto ./proto', 'package.json ./']);
+    expect(ops(runtime, 'RUN').join('\n')).not.toMatch(/npm (ci|install)/);
+    // From the build context only proto/ and package.json (dist/cli/main.js reads ../package.json
+    // for its version): no sources, tests or configuration.
+    expect(copies.filter((c) => !c.startsWith('--from=')).map((c) => c.split(' ')[0])).toEqual(['proto', 'package.json']);
+  });
+
+  it('has the tools the node plugin runs itself, and nsenter to reach the host’s iscsiadm and multipath', () => {
+    const install = ops(runtime, 'RUN').join('\n');
+    for (const pkg of ['util-linux', 'mount', 'e2fsprogs', 'xfsprogs']) expect(install).toMatch(new RegExp(`apt-get install[^\\n]*\\b${pkg}\\b`));
+    // A second iscsid/multipathd in the image talking to the host's is a classic failure.
+    expect(install).not.toMatch(/open-iscsi|multipath-tools/);
+    expect(install).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
+  });
+
+  it('runs as a non-root user by default, the one the chart runs the controller as', () => {
+    const user = ops(runtime, 'USER').at(-1);
+    expect(user).toBe('10001:10001');
+    expect(ops(runtime, 'RUN').join('\n')).toMatch(/useradd [^\n]*--uid 10001/);
+    const controller = readFileSync(join(CHART_DIR, 'templates', 'controller-deployment.yaml'), 'utf8');
+    expect(controller).toMatch(/runAsUser: 10001/);
+  });
+
+  it('enters through the CLI, with OCI labels', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(ops(runtime, 'ENTRYPOINT')).toEqual([`["node", "/app/${pkg.bin['3par-csi']}"]`]);
+    const labels = ops(runtime, 'LABEL').join(' ');
+    for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'base.name']) expect(labels).toContain(`org.opencontainers.image.${key}=`);
+    expect(labels).toContain(`org.opencontainers.image.base.name="docker.io/library/${dockerfile.args.get('NODE_IMAGE')}"`);
+  });
+
+  it('the chart’s appVersion is the package version the image is built from', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const chart = parseYaml(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as { appVersion: string; version: string };
+    expect(chart.appVersion).toBe(pkg.version);
+    const versionArg = ops(runtime, 'ARG').find((a) => a.startsWith('VERSION='));
+    expect(versionArg).toBe(`VERSION=${pkg.version}`);
+  });
+});
+
+describe('.dockerignore', () => {
+  it('admits only what the build needs', () => {
+    const lines = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    expect(lines[0]).toBe('*');
+    expect(lines.filter((l) => l.startsWith('!')).sort()).toEqual(['!package-lock.json', '!package.json', '!proto/', '!src/', '!tsconfig.json']);
+  });
+});
