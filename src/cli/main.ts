@@ -11,6 +11,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
   serve: { run: async () => serveCommand, summary: 'Run the CSI driver (controller, node, or both).' },
   call: { run: async () => callCommand, summary: 'Call any CSI RPC on a socket and print the reply (debugging).' },
+  simulator: { run: async () => (await import('./simulator.js')).simulatorCommand, summary: 'Run the embedded 3PAR array (WSAPI simulator) alone.' },
 };
 
 const HELP = `3par-csi ${VERSION} — Kubernetes CSI driver for HPE 3PAR StoreServ (WSAPI 1.3.x)

@@ -1,0 +1,163 @@
+/**
+ * Fault injection, from start-up options and at run time (in process, or through the admin
+ * endpoint): added latency, a chosen {status, code} for the next N matching calls, a connection
+ * dropped before or after the change is applied, a truncated chunked list, expired sessions,
+ * failing tasks — and the run-time switches (refuseModifyDuringCopy, …).
+ */
+import type { SimArray } from './model/array.js';
+import type { ResolvedOptions } from './options.js';
+import type { Sessions } from './sessions.js';
+import type { TaskEngine } from './tasks.js';
+import { TASK_STATUS } from './model/types.js';
+
+/** Which requests a fault applies to; every given member must match. */
+export interface FaultMatch {
+  /** HTTP method, e.g. "POST". */
+  method?: string;
+  /** Regular expression (source) tested against the request path, e.g. "^/api/v1/vluns". */
+  path?: string;
+  /** The body's `action` (string actions like "createPhysicalCopy", or numeric ones). */
+  action?: string | number;
+}
+
+export type FaultSpec =
+  /** Adds `ms` to matching requests (forever unless `count`). */
+  | { type: 'latency'; ms: number; match?: FaultMatch; count?: number }
+  /** Answers the next `count` (default 1) matching requests with this error, changing nothing. */
+  | { type: 'error'; status: number; code: number; desc?: string; ref?: string; match?: FaultMatch; count?: number }
+  /** Drops the connection without an answer, before or after the change is applied. */
+  | { type: 'drop'; when: 'before' | 'after'; match?: FaultMatch; count?: number }
+  /** Truncates a chunked list after `afterMembers` members with `"success":false` (§1.6). */
+  | { type: 'truncate'; afterMembers?: number; code?: number; match?: FaultMatch; count?: number }
+  /** Fails a running task now (`taskId`), or the next `count` tasks whose name matches `name` at `atPct`. */
+  | { type: 'failTask'; taskId?: number; name?: string; atPct?: number; count?: number }
+  /** Expires every session now. */
+  | { type: 'expireSessions' };
+
+/** Run-time switches the fault controller may flip. */
+export interface Switches {
+  refuseModifyDuringCopy?: boolean;
+  snapshotCreateStatus?: 200 | 201;
+  copyTargetDeleteError?: 'code29' | 'code151';
+  unsupportedQuery?: 'reject' | 'ignore';
+  latencyMs?: number;
+  perMemberUs?: number;
+  copyRateMiBps?: number;
+  maxConcurrentTasks?: number;
+}
+
+interface ActiveFault {
+  id: number;
+  spec: Exclude<FaultSpec, { type: 'failTask' } | { type: 'expireSessions' }>;
+  remaining: number;
+}
+
+export interface RequestInfo {
+  method: string;
+  path: string;
+  action?: string | number;
+}
+
+export class FaultController {
+  private faults: ActiveFault[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly sessions: Sessions,
+    private readonly tasks: TaskEngine,
+    private readonly array: SimArray,
+  ) {}
+
+  /** Adds a fault; returns its id (0 for immediate ones: failTask with taskId, expireSessions). */
+  add(spec: FaultSpec): number {
+    if (spec.type === 'expireSessions') {
+      this.sessions.expireAll();
+      return 0;
+    }
+    if (spec.type === 'failTask') {
+      if (spec.taskId !== undefined) {
+        this.failTask(spec.taskId);
+        return 0;
+      }
+      this.tasks.failFuture(new RegExp(spec.name ?? '.*'), (spec.atPct ?? 50) / 100, spec.count ?? 1);
+      return 0;
+    }
+    if (spec.match?.path !== undefined) new RegExp(spec.match.path);
+    const remaining = spec.count ?? (spec.type === 'latency' ? Infinity : 1);
+    const id = this.nextId++;
+    this.faults.push({ id, spec, remaining });
+    return id;
+  }
+
+  /** Shorthands. */
+  addLatency(ms: number, match?: FaultMatch): number {
+    return this.add({ type: 'latency', ms, ...(match ? { match } : {}) });
+  }
+  failNext(status: number, code: number, match?: FaultMatch, count = 1): number {
+    return this.add({ type: 'error', status, code, count, ...(match ? { match } : {}) });
+  }
+  dropConnection(when: 'before' | 'after', match?: FaultMatch, count = 1): number {
+    return this.add({ type: 'drop', when, count, ...(match ? { match } : {}) });
+  }
+  expireSessions(): number {
+    return this.sessions.expireAll();
+  }
+
+  /** Fails a running task now (status 4), with the array's cleanup. False when not active. */
+  failTask(taskId: number): boolean {
+    const t = this.array.task(taskId);
+    if (!t || t.status !== TASK_STATUS.ACTIVE) return false;
+    this.tasks.end(t, TASK_STATUS.FAILED);
+    return true;
+  }
+
+  /** Makes the next `count` tasks whose name matches fail at `atPct` percent. */
+  failFutureTasks(namePattern = '.*', atPct = 50, count = 1): void {
+    this.tasks.failFuture(new RegExp(namePattern), atPct / 100, count);
+  }
+
+  /** Flips run-time switches. */
+  set(switches: Switches): void {
+    const o = this.opts as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(switches)) if (v !== undefined) o[k] = v;
+    if (switches.copyRateMiBps !== undefined) this.tasks.config.copyRateMiBps = switches.copyRateMiBps;
+    if (switches.maxConcurrentTasks !== undefined) this.tasks.config.maxConcurrentTasks = switches.maxConcurrentTasks;
+  }
+
+  remove(id: number): void {
+    this.faults = this.faults.filter((f) => f.id !== id);
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  list(): { id: number; spec: FaultSpec; remaining: number | null }[] {
+    return this.faults.map((f) => ({ id: f.id, spec: f.spec, remaining: Number.isFinite(f.remaining) ? f.remaining : null }));
+  }
+
+  /**
+   * Faults of a type that apply to this request; each use counts down (a matched fault with no
+   * uses left disappears).
+   */
+  take<T extends ActiveFault['spec']['type']>(type: T, req: RequestInfo, only?: (spec: Extract<ActiveFault['spec'], { type: T }>) => boolean): Extract<ActiveFault['spec'], { type: T }>[] {
+    const out: Extract<ActiveFault['spec'], { type: T }>[] = [];
+    for (const f of this.faults) {
+      if (f.spec.type !== type || f.remaining <= 0 || !matches(f.spec.match, req)) continue;
+      if (only && !only(f.spec as Extract<ActiveFault['spec'], { type: T }>)) continue;
+      f.remaining--;
+      out.push(f.spec as Extract<ActiveFault['spec'], { type: T }>);
+    }
+    this.faults = this.faults.filter((f) => f.remaining > 0);
+    return out;
+  }
+}
+
+function matches(m: FaultMatch | undefined, req: RequestInfo): boolean {
+  if (!m) return true;
+  if (m.method !== undefined && m.method.toUpperCase() !== req.method) return false;
+  if (m.path !== undefined && !new RegExp(m.path).test(req.path)) return false;
+  if (m.action !== undefined && m.action !== req.action) return false;
+  return true;
+}

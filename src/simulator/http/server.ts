@@ -1,0 +1,264 @@
+/**
+ * The HTTP(S) front of the simulator: transport checks (HTTP version, Accept, content type,
+ * percent-encoding, JSON), sessions, the latency model, faults, routing, and answers with the
+ * array's headers. Every response closes its connection, as on the array.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SimError } from '../errors.js';
+import type { FaultController, RequestInfo } from '../faults.js';
+import { sweepExpired } from '../model/volumes.js';
+import { credentialRoutes, systemRoutes, taskRoutes, versionAnswer } from './routes-system.js';
+import { hostRoutes, portRoutes, vlunRoutes } from './routes-hosts.js';
+import { setRoutes, volumeRoutes } from './routes-volumes.js';
+import { qosRoutes } from './routes-qos.js';
+import { isList, type Answer, type Req, type Server } from './types.js';
+import type { AdminHandler } from './admin.js';
+
+const MAX_BODY = 1024 * 1024;
+const CHUNK_MEMBERS = 500;
+
+/** One entry per WSAPI request served. */
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  status: number;
+  code?: number;
+  query?: string;
+}
+
+/** A FIFO lock: configuration changes are applied one at a time, as the array does. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+export class WsapiFront {
+  readonly log: RequestLogEntry[] = [];
+  private readonly lock = new Mutex();
+  private lastSweep = 0;
+  /** Persists after each change (set when a state file is configured). */
+  afterChange: () => Promise<void> = async () => undefined;
+
+  constructor(
+    private readonly srv: Server,
+    private readonly faults: FaultController,
+    private readonly admin?: AdminHandler,
+  ) {}
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.serve(req, res).catch((err: unknown) => {
+      if (!res.headersSent) this.sendError(res, req, new SimError('INT_SERV_ERR', { status: 500, code: 1, desc: `internal server error: ${(err as Error).message}` }));
+      else res.destroy();
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const e = this.srv.sim.errors;
+    const url = req.url ?? '/';
+    const qIdx = url.indexOf('?');
+    const rawPath = qIdx === -1 ? url : url.slice(0, qIdx);
+    if (this.admin && rawPath.startsWith('/sim/')) return this.admin.handle(req, res, rawPath);
+    const raw = await readBody(req);
+    const method = req.method ?? 'GET';
+    let segs: string[];
+    try {
+      segs = rawPath.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    } catch {
+      return this.sendError(res, req, e.err('INV_URL_PERCENT_ENCODING'));
+    }
+    if (req.httpVersion === '1.0') return this.sendError(res, req, e.err('UNSUP_HTTP'));
+    const accept = req.headers['accept'];
+    if (accept && !/application\/json|application\/\*|\*\/\*/.test(accept)) return this.sendError(res, req, e.err('UNSUP_REPRESENTATION'));
+    if (raw === 'too-long') return this.sendError(res, req, e.err('INPUT_TOO_LONG'));
+    let body: unknown;
+    if (raw.length > 0) {
+      const ctype = req.headers['content-type'] ?? '';
+      if (!/^application\/json\b/i.test(ctype)) return this.sendError(res, req, e.err('UNSUP_CONTENT'));
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return this.sendError(res, req, e.err('JSON_SYNTAX_ERR'));
+      }
+    }
+    const params = new URLSearchParams(qIdx === -1 ? '' : url.slice(qIdx + 1));
+    const info: RequestInfo = { method, path: rawPath, ...(bodyAction(body) === undefined ? {} : { action: bodyAction(body)! }) };
+    if (this.faults.take('drop', info, (f) => f.when === 'before').length > 0) {
+      this.record(req, 0);
+      res.socket?.destroy();
+      return;
+    }
+    const injected = this.faults.take('error', info)[0];
+    if (injected) return this.sendError(res, req, new SimError('CUSTOM', { status: injected.status, code: injected.code, desc: injected.desc ?? 'injected fault' }, injected.ref));
+    const extraLatency = this.faults.take('latency', info).reduce((n, f) => n + f.ms, 0);
+    const ip = req.socket.remoteAddress ?? '';
+    const isVersion = segs.length === 1 && segs[0] === 'api';
+    const isLogin = segs[0] === 'api' && segs[1] === 'v1' && segs[2] === 'credentials' && segs.length === 3;
+    if (!(isVersion || (segs[0] === 'api' && segs[1] === 'v1' && segs.length > 2))) return this.sendError(res, req, e.err('URI_RES_NOT_FOUND'));
+    const r: Req = { method, segs: segs.slice(2), params, body, ip, caller: { user: this.srv.sim.opts.username } };
+    const q = params.get('query');
+    if (q !== null) r.query = q;
+    let answer: Answer;
+    try {
+      if (isVersion || isLogin) {
+        await sleep(this.srv.sim.opts.latencyMs + extraLatency);
+        answer = isVersion ? (method === 'GET' ? versionAnswer(this.srv) : thrower(e.err('UNSUP_OP'))) : credentialRoutes(this.srv, r);
+      } else {
+        const session = this.srv.sessions.use(headerKey(req), ip);
+        if (!session) throw e.err('INV_SESS_KEY');
+        r.caller = { user: session.user };
+        answer = await this.srv.sessions.serialize(session, async () => {
+          await sleep(this.srv.sim.opts.latencyMs + extraLatency);
+          const a = method === 'GET' ? await this.route(r) : await this.lock.run(async () => this.mutate(r));
+          if (isList(a)) await sleep((this.srv.sim.opts.perMemberUs * a.members.length) / 1000);
+          return a;
+        });
+      }
+    } catch (err) {
+      if (err instanceof SimError) return this.sendError(res, req, err);
+      throw err;
+    }
+    if (this.faults.take('drop', info, (f) => f.when === 'after').length > 0) {
+      this.record(req, 0);
+      res.socket?.destroy();
+      return;
+    }
+    this.send(res, req, answer, info);
+  }
+
+  /** A change: expiry sweep first (at most once a second), then the change, then persistence. */
+  private async mutate(r: Req): Promise<Answer> {
+    if (Date.now() - this.lastSweep > 1000) {
+      this.lastSweep = Date.now();
+      await sweepExpired(this.srv.sim);
+    }
+    try {
+      return await this.route(r);
+    } finally {
+      await this.afterChange();
+    }
+  }
+
+  private async route(r: Req): Promise<Answer> {
+    const e = this.srv.sim.errors;
+    switch (r.segs[0]) {
+      case 'volumes':
+        return volumeRoutes(this.srv, r);
+      case 'volumesets':
+        return setRoutes(this.srv, 'volumesets', r);
+      case 'hostsets':
+        return setRoutes(this.srv, 'hostsets', r);
+      case 'hosts':
+        return hostRoutes(this.srv, r);
+      case 'ports':
+        return portRoutes(this.srv, r);
+      case 'vluns':
+        return vlunRoutes(this.srv, r);
+      case 'tasks':
+        return taskRoutes(this.srv, r);
+      case 'credentials':
+        return credentialRoutes(this.srv, r);
+      case 'qos':
+        if (this.srv.sim.opts.profile.qos) return qosRoutes(this.srv, r);
+        throw e.err('URI_RES_NOT_FOUND');
+      default:
+        return systemRoutes(this.srv, r);
+    }
+  }
+
+  private record(req: IncomingMessage, status: number, code?: number): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const entry: RequestLogEntry = { method: req.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), status };
+    if (code !== undefined) entry.code = code;
+    if (q !== -1) entry.query = url.slice(q + 1);
+    this.log.push(entry);
+  }
+
+  private sendError(res: ServerResponse, req: IncomingMessage, err: SimError): void {
+    this.record(req, err.status, err.code);
+    writeJson(res, err.status, err.toBody());
+  }
+
+  private send(res: ServerResponse, req: IncomingMessage, a: Answer, info: RequestInfo): void {
+    this.record(req, a.status);
+    if (!isList(a)) {
+      const headers: Record<string, string> = a.location ? { Location: encodeURI(a.location) } : {};
+      writeJson(res, a.status, a.body, headers);
+      return;
+    }
+    if (!a.stream) {
+      writeJson(res, 200, { total: a.members.length, members: a.members });
+      return;
+    }
+    // Volumes and VLUNs stream chunked (§1.6); a truncate fault cuts the stream as the array does.
+    const cut = this.faults.take('truncate', info)[0];
+    res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json' });
+    res.write(`{"total":${a.members.length},"members":[`);
+    const stop = cut ? Math.min(cut.afterMembers ?? Math.floor(a.members.length / 2), a.members.length) : a.members.length;
+    for (let i = 0; i < stop; i += CHUNK_MEMBERS) {
+      const part = a.members.slice(i, Math.min(stop, i + CHUNK_MEMBERS)).map((m) => JSON.stringify(m));
+      res.write((i === 0 ? '' : ',') + part.join(','));
+    }
+    if (cut) {
+      res.write(`],"success":false,"message":{"code":${cut.code ?? 1},"desc":"internal server error"}`);
+      // No terminating chunk: the connection is closed mid-stream.
+      setImmediate(() => res.socket?.destroy());
+      return;
+    }
+    res.end(']}');
+  }
+}
+
+const BASE_HEADERS = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache', Connection: 'close' };
+
+function writeJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, { ...BASE_HEADERS, ...extra, 'Content-Length': '0' });
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...BASE_HEADERS, ...extra, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.end(text);
+}
+
+function headerKey(req: IncomingMessage): string | undefined {
+  const v = req.headers['x-hp3par-wsapi-sessionkey'];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function bodyAction(body: unknown): string | number | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const a = (body as Record<string, unknown>)['action'];
+  return typeof a === 'string' || typeof a === 'number' ? a : undefined;
+}
+
+function thrower(err: Error): never {
+  throw err;
+}
+
+/** Reads the body as text; 'too-long' past the limit (the rest is drained). */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => resolve(size > MAX_BODY ? 'too-long' : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

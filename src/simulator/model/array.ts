@@ -1,0 +1,275 @@
+/**
+ * The simulated array's object model: the state records plus indexes by name and id, and the
+ * relations the rules need (children of a volume, VLUNs covering a volume, CPG space). Operations
+ * live in the per-resource modules; they change records here and call `touch()` so that indexes,
+ * persistence and the data plane's export links follow.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CpgRec, HostRec, SetRec, SimState, TaskRec, VlunRec, VolumeRec } from './types.js';
+import { PROV, TASK_STATUS } from './types.js';
+
+/** A fresh state: the configured CPGs and nothing else. */
+export function emptyState(cpgs: { name: string; sizeMiB: number }[]): SimState {
+  return {
+    version: 1,
+    systemId: 46750,
+    nextVolumeId: 1,
+    nextWwnSerial: 0x150,
+    nextHostId: 1,
+    nextSetId: 1,
+    nextTaskId: 1,
+    nextVlunSeq: 1,
+    cpgs: cpgs.map((c, i) => ({ id: i, uuid: randomUUID(), name: c.name, sizeMiB: c.sizeMiB })),
+    volumes: [],
+    hosts: [],
+    volumeSets: [],
+    hostSets: [],
+    vluns: [],
+    tasks: [],
+    qos: [],
+  };
+}
+
+export class SimArray {
+  readonly state: SimState;
+  private volByName = new Map<string, VolumeRec>();
+  private volById = new Map<number, VolumeRec>();
+  private hostByName = new Map<string, HostRec>();
+  private hostIdIndex = new Map<number, HostRec>();
+  private initiatorOwner = new Map<string, HostRec>();
+  private children = new Map<number, VolumeRec[]>();
+  private vlunsByVolume = new Map<number, VlunRec[]>();
+  private spaceDirty = true;
+  private cpgUsed = new Map<string, number>();
+  /** Called after every change (persistence, data-plane export links). */
+  onChange: () => void = () => undefined;
+
+  constructor(state: SimState, private readonly thinUsedPct: number) {
+    this.state = state;
+    this.reindex();
+  }
+
+  /** Rebuilds every index; cheap enough to run after each mutation of hosts, sets or VLUNs. */
+  reindex(): void {
+    this.volByName.clear();
+    this.volById.clear();
+    this.children.clear();
+    for (const v of this.state.volumes) {
+      this.volByName.set(v.name, v);
+      this.volById.set(v.id, v);
+    }
+    for (const v of this.state.volumes) {
+      if (v.parentId !== undefined) {
+        const list = this.children.get(v.parentId) ?? [];
+        list.push(v);
+        this.children.set(v.parentId, list);
+      }
+    }
+    this.reindexHosts();
+    this.reindexVluns();
+    this.spaceDirty = true;
+  }
+
+  reindexHosts(): void {
+    this.hostByName.clear();
+    this.hostIdIndex.clear();
+    this.initiatorOwner.clear();
+    for (const h of this.state.hosts) {
+      this.hostByName.set(h.name, h);
+      this.hostIdIndex.set(h.id, h);
+      for (const w of h.fcWWNs) this.initiatorOwner.set(`fc:${w}`, h);
+      for (const n of h.iSCSINames) this.initiatorOwner.set(`iscsi:${n}`, h);
+    }
+  }
+
+  reindexVluns(): void {
+    this.vlunsByVolume.clear();
+    for (const t of this.state.vluns) {
+      for (const volId of this.vlunVolumeIds(t)) {
+        const list = this.vlunsByVolume.get(volId) ?? [];
+        list.push(t);
+        this.vlunsByVolume.set(volId, list);
+      }
+    }
+  }
+
+  /** Marks a change: space figures are recomputed lazily, listeners run. */
+  touch(): void {
+    this.spaceDirty = true;
+    this.onChange();
+  }
+
+  // --- volumes -------------------------------------------------------------------------------
+  volume(name: string): VolumeRec | undefined {
+    return this.volByName.get(name);
+  }
+  volumeById(id: number): VolumeRec | undefined {
+    return this.volById.get(id);
+  }
+  childrenOf(id: number): VolumeRec[] {
+    return this.children.get(id) ?? [];
+  }
+
+  addVolume(v: VolumeRec): void {
+    this.state.volumes.push(v);
+    this.volByName.set(v.name, v);
+    this.volById.set(v.id, v);
+    if (v.parentId !== undefined) {
+      const list = this.children.get(v.parentId) ?? [];
+      list.push(v);
+      this.children.set(v.parentId, list);
+    }
+    this.spaceDirty = true;
+  }
+
+  removeVolume(v: VolumeRec): void {
+    this.state.volumes = this.state.volumes.filter((x) => x !== v);
+    for (const s of this.state.volumeSets) s.members = s.members.filter((m) => m !== v.id);
+    this.reindex();
+  }
+
+  renameVolume(v: VolumeRec, newName: string): void {
+    this.volByName.delete(v.name);
+    v.name = newName;
+    this.volByName.set(newName, v);
+  }
+
+  /** Changes the parent link of a volume (copy finished → independent base). */
+  unlinkParent(v: VolumeRec): void {
+    delete v.parentId;
+    v.baseId = v.id;
+    this.reindex();
+  }
+
+  nextVolumeIdentity(systemIdHex = this.state.systemId.toString(16)): { id: number; wwn: string } {
+    while (this.volById.has(this.state.nextVolumeId)) this.state.nextVolumeId++;
+    const id = this.state.nextVolumeId++;
+    // WWNs come from their own counter so that a reused VV id never reuses a WWN.
+    const serial = this.state.nextWwnSerial++;
+    const wwn = `60002AC${serial.toString(16).padStart(17, '0')}${systemIdHex.padStart(8, '0')}`.toUpperCase();
+    return { id, wwn };
+  }
+
+  // --- hosts and initiators ------------------------------------------------------------------
+  host(name: string): HostRec | undefined {
+    return this.hostByName.get(name);
+  }
+  hostById(id: number): HostRec | undefined {
+    return this.hostIdIndex.get(id);
+  }
+  ownerOfFc(wwn: string): HostRec | undefined {
+    return this.initiatorOwner.get(`fc:${wwn}`);
+  }
+  ownerOfIscsi(name: string): HostRec | undefined {
+    return this.initiatorOwner.get(`iscsi:${name}`);
+  }
+
+  // --- sets ----------------------------------------------------------------------------------
+  volumeSet(name: string): SetRec | undefined {
+    return this.state.volumeSets.find((s) => s.name === name);
+  }
+  hostSet(name: string): SetRec | undefined {
+    return this.state.hostSets.find((s) => s.name === name);
+  }
+  setsOfVolume(id: number): SetRec[] {
+    return this.state.volumeSets.filter((s) => s.members.includes(id));
+  }
+  setsOfHost(id: number): SetRec[] {
+    return this.state.hostSets.filter((s) => s.members.includes(id));
+  }
+  nextSetId(): number {
+    return this.state.nextSetId++;
+  }
+
+  // --- VLUNs ---------------------------------------------------------------------------------
+  /** Volume ids a template covers (its volume, or every member of its volume set). */
+  vlunVolumeIds(t: VlunRec): number[] {
+    if (t.volumeId !== undefined) return [t.volumeId];
+    return this.state.volumeSets.find((s) => s.id === t.volumeSetId)?.members ?? [];
+  }
+  /** Host ids a template covers ([] for port-presents). */
+  vlunHostIds(t: VlunRec): number[] {
+    if (t.hostId !== undefined) return [t.hostId];
+    if (t.hostSetId !== undefined) return this.state.hostSets.find((s) => s.id === t.hostSetId)?.members ?? [];
+    return [];
+  }
+  vlunsOfVolume(id: number): VlunRec[] {
+    return this.vlunsByVolume.get(id) ?? [];
+  }
+  isExported(id: number): boolean {
+    return this.vlunsOfVolume(id).length > 0;
+  }
+  vlunsOfHost(id: number): VlunRec[] {
+    return this.state.vluns.filter((t) => this.vlunHostIds(t).includes(id));
+  }
+
+  // --- CPGs and space ------------------------------------------------------------------------
+  cpg(name: string): CpgRec | undefined {
+    return this.state.cpgs.find((c) => c.name === name);
+  }
+
+  /** MiB a volume takes from its user CPG: its size if fully provisioned, its used space if thin. */
+  reservedMiB(v: VolumeRec): number {
+    if (v.provisioningType === PROV.FULL) return v.sizeMiB;
+    if (v.provisioningType === PROV.SNP) return 0;
+    return this.usedMiB(v);
+  }
+  usedMiB(v: VolumeRec): number {
+    if (v.provisioningType === PROV.SNP) return 0;
+    if (v.usedMiB !== undefined) return Math.min(v.usedMiB, v.sizeMiB);
+    if (v.provisioningType === PROV.FULL) return v.sizeMiB;
+    return Math.ceil((v.sizeMiB * this.thinUsedPct) / 100);
+  }
+  cpgUsedMiB(name: string): number {
+    if (this.spaceDirty) {
+      this.cpgUsed.clear();
+      for (const v of this.state.volumes) {
+        if (v.userCPG === undefined) continue;
+        this.cpgUsed.set(v.userCPG, (this.cpgUsed.get(v.userCPG) ?? 0) + this.reservedMiB(v));
+      }
+      this.spaceDirty = false;
+    }
+    return this.cpgUsed.get(name) ?? 0;
+  }
+  cpgFreeMiB(name: string): number {
+    const c = this.cpg(name);
+    return c ? Math.max(0, c.sizeMiB - this.cpgUsedMiB(name)) : 0;
+  }
+
+  // --- tasks ---------------------------------------------------------------------------------
+  task(id: number): TaskRec | undefined {
+    return this.state.tasks.find((t) => t.id === id);
+  }
+  activeTaskOf(volId: number, kinds?: TaskRec['kind'][]): TaskRec | undefined {
+    const v = this.volById.get(volId);
+    if (!v) return undefined;
+    for (const tid of v.busyTaskIds) {
+      const t = this.task(tid);
+      if (t && t.status === TASK_STATUS.ACTIVE && (!kinds || kinds.includes(t.kind))) return t;
+    }
+    return undefined;
+  }
+
+  // --- read-only views for audits in tests ---------------------------------------------------
+  get volumes(): readonly VolumeRec[] {
+    return this.state.volumes;
+  }
+  get hosts(): readonly HostRec[] {
+    return this.state.hosts;
+  }
+  get vluns(): readonly VlunRec[] {
+    return this.state.vluns;
+  }
+  get volumeSets(): readonly SetRec[] {
+    return this.state.volumeSets;
+  }
+  get hostSets(): readonly SetRec[] {
+    return this.state.hostSets;
+  }
+  get tasks(): readonly TaskRec[] {
+    return this.state.tasks;
+  }
+  get cpgs(): readonly CpgRec[] {
+    return this.state.cpgs;
+  }
+}

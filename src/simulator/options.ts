@@ -1,0 +1,157 @@
+import { SimulatorError, type ErrorOverrides } from './errors.js';
+import type { FaultSpec } from './faults.js';
+
+/** Start-up options of the embedded array. Every member is optional; defaults are noted. */
+export interface SimulatorOptions {
+  /** Listen address; default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Listen port; default 0 (any free port; the chosen URL is reported). */
+  port?: number;
+  /** true = HTTPS with a self-signed certificate generated at start; or a PEM cert and key. */
+  https?: boolean | { cert: string; key: string };
+  /** Array user; default 3paradm / 3pardata. */
+  username?: string;
+  password?: string;
+  /** Firmware profile: '3.1.3 MU1' (WSAPI 1.3.1, default), '3.2.2', '3.3.1' (later features). */
+  profile?: string;
+  /** CPGs and their usable capacity; default SSD_r6 and FC_r6 of 16 TiB each, NL_r6 of 64 TiB. */
+  cpgs?: { name: string; sizeMiB: number }[];
+  /** Data plane directory (sparse file per volume, exports/<WWN> links); off when unset. */
+  dataDir?: string;
+  /** Persist the object model to this file (atomic writes); off when unset. */
+  stateFile?: string;
+  /** Service time per request, milliseconds (default 0). */
+  latencyMs?: number;
+  /** Extra service time per member returned by a list, microseconds (default 0). */
+  perMemberUs?: number;
+  /** Speed of physical copies, promotes and tunes, MiB/s (default 512). */
+  copyRateMiBps?: number;
+  /** Copy/tune tasks that run at once; others wait ACTIVE with no progress (default 4). */
+  maxConcurrentTasks?: number;
+  /** Sessions the array accepts at once (default 36, a 2-node 7400). */
+  sessionLimit?: number;
+  /** A session key unused for this long expires (default 900 s, as on the array). */
+  sessionIdleTimeoutSec?: number;
+  /** Serve the admin/fault endpoint under /sim/ (loopback clients only); default off. */
+  admin?: boolean;
+  /** Faults active from start-up. */
+  faults?: FaultSpec[];
+  /** Refuse modifying (PUT) a volume while it is the target of a running online copy. */
+  refuseModifyDuringCopy?: boolean;
+  /** Status of a successful volume createSnapshot: 201 (default) or 200 (1.2 guide) [U]. */
+  snapshotCreateStatus?: 200 | 201;
+  /** Error for deleting a running online-copy target: 'code29' (400/29, default) or 'code151' (409/151) [U]. */
+  copyTargetDeleteError?: 'code29' | 'code151';
+  /** Query strings a profile does not support: 'reject' (400 INV_QUERY_STRING, default) or 'ignore' [U]. */
+  unsupportedQuery?: 'reject' | 'ignore';
+  /** Shape of GET /vluns/<id>: the bare VLUN (default) or a one-member collection [U]. */
+  vlunGetShape?: 'object' | 'collection';
+  /** Grow rounds the delta up to this (default 256 MiB; real 7400s use 1024). */
+  growChunkMiB?: number;
+  /** Largest volume, MiB (default 16 TiB). */
+  maxVolumeSizeMiB?: number;
+  /** Used share of a thin volume when there is no data plane to measure it (default 10 %). */
+  thinUsedPct?: number;
+  /** Corrections to error statuses/codes, e.g. the oneHost refusal: { VV_ONE_HOST_POLICY: { code: 123 } }. */
+  errorCodes?: ErrorOverrides;
+  /** Task progress timer period, ms (default 50). */
+  tickMs?: number;
+}
+
+/** What a firmware profile switches on. */
+export interface Profile {
+  name: string;
+  major: number;
+  minor: number;
+  build: number;
+  /** wsapiconfiguration `version`. */
+  wsapiVersion: string;
+  systemVersion: string;
+  /** `tdvv` on volume create / copy (3.2.1+). */
+  tdvv: boolean;
+  /** `reduce`/`compression` (WSAPI 1.6, 3.3.1). */
+  reduce: boolean;
+  /** `?query="volumeName EQ v"` on /vluns, `"wwn EQ"`/`"copyOf EQ"` on /volumes (3.2.1 MU2+). */
+  eqQueries: boolean;
+  /** /api/v1/qos. */
+  qos: boolean;
+  /** `sessionType` at login. */
+  sessionType: boolean;
+  /** `links` members in objects. */
+  links: boolean;
+}
+
+const PROFILES: Profile[] = [
+  { name: '3.1.3 MU1', major: 1, minor: 3, build: 30103230, wsapiVersion: '1.3.1', systemVersion: '3.1.3.230', tdvv: false, reduce: false, eqQueries: false, qos: false, sessionType: false, links: false },
+  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true },
+  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true },
+];
+
+/** Profile names accepted by the CLI. */
+export const PROFILE_NAMES = PROFILES.map((p) => p.name);
+
+/** Looks a profile up by name ('3.1.3 MU1', '3.1.3-mu1', '3.1.3mu1' are the same). */
+export function findProfile(name: string): Profile {
+  const norm = (s: string): string => s.toLowerCase().replace(/[\s_-]/g, '');
+  const p = PROFILES.find((x) => norm(x.name) === norm(name));
+  if (!p) throw new SimulatorError('SIM_BAD_OPTIONS', `unknown simulator profile "${name}" (profiles: ${PROFILE_NAMES.join(', ')})`);
+  return p;
+}
+
+export const DEFAULT_CPGS = [
+  { name: 'SSD_r6', sizeMiB: 16 * 1024 * 1024 },
+  { name: 'FC_r6', sizeMiB: 16 * 1024 * 1024 },
+  { name: 'NL_r6', sizeMiB: 64 * 1024 * 1024 },
+];
+
+/** Options with every default applied. */
+export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile'>> & {
+  dataDir?: string;
+  stateFile?: string;
+  https: false | true | { cert: string; key: string };
+  profile: Profile;
+};
+
+export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
+  const positive = (name: string, v: number | undefined, dflt: number, min = 0): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isFinite(v) || v < min) throw new SimulatorError('SIM_BAD_OPTIONS', `simulator option ${name} must be a number ≥ ${min}, not ${v}`);
+    return v;
+  };
+  const cpgs = o.cpgs ?? DEFAULT_CPGS;
+  for (const c of cpgs) {
+    if (!/^[A-Za-z0-9._][A-Za-z0-9._-]{0,30}$/.test(c.name) || !(c.sizeMiB >= 0)) {
+      throw new SimulatorError('SIM_BAD_OPTIONS', `bad CPG ${JSON.stringify(c)}: a name31 and a size in MiB`);
+    }
+  }
+  const resolved: ResolvedOptions = {
+    host: o.host ?? '127.0.0.1',
+    port: positive('port', o.port, 0),
+    https: o.https ?? false,
+    username: o.username ?? '3paradm',
+    password: o.password ?? '3pardata',
+    profile: findProfile(o.profile ?? '3.1.3 MU1'),
+    cpgs,
+    latencyMs: positive('latencyMs', o.latencyMs, 0),
+    perMemberUs: positive('perMemberUs', o.perMemberUs, 0),
+    copyRateMiBps: positive('copyRateMiBps', o.copyRateMiBps, 512, 0.001),
+    maxConcurrentTasks: positive('maxConcurrentTasks', o.maxConcurrentTasks, 4, 1),
+    sessionLimit: positive('sessionLimit', o.sessionLimit, 36, 1),
+    sessionIdleTimeoutSec: positive('sessionIdleTimeoutSec', o.sessionIdleTimeoutSec, 900, 0.001),
+    admin: o.admin ?? false,
+    faults: o.faults ?? [],
+    refuseModifyDuringCopy: o.refuseModifyDuringCopy ?? false,
+    snapshotCreateStatus: o.snapshotCreateStatus ?? 201,
+    copyTargetDeleteError: o.copyTargetDeleteError ?? 'code29',
+    unsupportedQuery: o.unsupportedQuery ?? 'reject',
+    vlunGetShape: o.vlunGetShape ?? 'object',
+    growChunkMiB: positive('growChunkMiB', o.growChunkMiB, 256, 1),
+    maxVolumeSizeMiB: positive('maxVolumeSizeMiB', o.maxVolumeSizeMiB, 16 * 1024 * 1024, 256),
+    thinUsedPct: positive('thinUsedPct', o.thinUsedPct, 10),
+    errorCodes: o.errorCodes ?? {},
+    tickMs: positive('tickMs', o.tickMs, 50, 1),
+  };
+  if (o.dataDir !== undefined) resolved.dataDir = o.dataDir;
+  if (o.stateFile !== undefined) resolved.stateFile = o.stateFile;
+  return resolved;
+}
