@@ -1,0 +1,129 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { BackendConfig } from '../config/backends.js';
+import { invalidArgument } from '../errors.js';
+import type { ApiVersion, Port, SystemInfo } from '../wsapi/types.js';
+import type { ArrayClient } from './client.js';
+import { conditionOf, toDriverError } from './errors.js';
+
+/** How long the port list is reused (ports change only when an admin recables or reconfigures). */
+export const PORTS_CACHE_MS = 5 * 60_000;
+/** How long the CPG name list is reused (for StorageClasses that name no CPG). */
+export const CPGS_CACHE_MS = 5 * 60_000;
+
+/** What the driver remembers about an array host it found or created for a node. */
+export interface KnownHost {
+  /** Array host name. */
+  name: string;
+  /** True when the host carries this cluster's marker (the driver may delete it). */
+  owned: boolean;
+}
+
+/**
+ * One configured array: its client, the facts read at start (version, system), short-lived
+ * caches (ports, CPG names, node → host), the copy tasks seen, and its up/down state for the
+ * `backend_up` metric. Every array operation runs through `run`, which maps errors once.
+ */
+export class Backend {
+  readonly id: string;
+  readonly config: BackendConfig;
+  readonly client: ArrayClient;
+  /** `GET /api` as read at start (undefined until the array answered once). */
+  version: ApiVersion | undefined;
+  system: SystemInfo | undefined;
+  /** Node host name → array host (filled by publish, invalidated on host delete or 404). */
+  readonly hosts = new Map<string, KnownHost>();
+  /**
+   * Volumes known to carry this cluster's marker, with their WWN once seen: publish skips the
+   * read of a volume it already knows (dropped on delete; the array stays the truth for the rest).
+   */
+  readonly owned = new Map<string, { wwn?: string }>();
+  /** Copy destination name → online-copy task id (found again from /tasks after a restart). */
+  readonly copyTasks = new Map<string, number>();
+  private portsCache: { at: number; ports: Port[] } | undefined;
+  private cpgCache: { at: number; names: string[] } | undefined;
+  private up: boolean | undefined;
+
+  constructor(
+    config: BackendConfig,
+    client: ArrayClient,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+  ) {
+    this.id = config.id;
+    this.config = config;
+    this.client = client;
+  }
+
+  /**
+   * Reads and logs the array's identity and WSAPI version, and exports them as metrics. Never
+   * throws: an unreachable array at start is logged and shows as backend_up 0.
+   */
+  async describe(): Promise<void> {
+    try {
+      this.version = await this.client.getApiVersion();
+      this.system = await this.client.getSystem();
+      const conf = await this.client.getWsapiConfiguration();
+      const wsapiVersion = conf.version ?? `${this.version.major}.${this.version.minor}`;
+      this.log.info({ backend: this.id, name: this.system.name, serial: this.system.serialNumber, model: this.system.model, osVersion: this.system.systemVersion, wsapiVersion, build: this.version.build, sessionsInUse: conf.sessionsInUse }, 'backend array');
+      this.metrics?.backendInfo.set({ backend: this.id, name: this.system.name ?? '', serial: this.system.serialNumber ?? '', model: this.system.model ?? '', os_version: this.system.systemVersion ?? '', wsapi_version: wsapiVersion }, 1);
+      if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
+      this.setUp(true);
+    } catch (err) {
+      this.setUp(conditionOf(err) !== 'unavailable' && conditionOf(err) !== 'bad-credentials');
+      this.log.warn({ backend: this.id, err: toDriverError(err, this.id, 'reading the array identity').message }, 'backend not described at start; operations will retry');
+    }
+  }
+
+  /** Firmware features beyond 1.3.x, from the build read at start (3.2.1 = 30201000). */
+  get features(): { tdvv: boolean; reduce: boolean } {
+    const build = this.version?.build ?? 0;
+    const v = this.version ? this.version.major * 100 + this.version.minor : 0;
+    return { tdvv: build >= 30201000, reduce: v >= 106 };
+  }
+
+  /**
+   * Runs one array operation: maps every error to a DriverError (once, here) and keeps
+   * `backend_up` current (logged on each change).
+   */
+  async run<T>(doing: string, fn: (client: ArrayClient) => Promise<T>): Promise<T> {
+    try {
+      const out = await fn(this.client);
+      this.setUp(true);
+      return out;
+    } catch (err) {
+      const c = conditionOf(err);
+      if (c === 'unavailable') this.setUp(false);
+      else if (c !== 'aborted' && c !== 'other') this.setUp(true);
+      throw toDriverError(err, this.id, doing);
+    }
+  }
+
+  /** The array's ports; cached for PORTS_CACHE_MS (a publish needs them for target lists). */
+  async ports(signal?: AbortSignal): Promise<Port[]> {
+    const now = Date.now();
+    if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
+      this.portsCache = { at: now, ports: await this.client.listPorts(signal) };
+    }
+    return this.portsCache.ports;
+  }
+
+  /** The CPG a class without `cpg` uses: the array's only CPG; INVALID_ARGUMENT when several. */
+  async defaultCpg(signal?: AbortSignal): Promise<string> {
+    const now = Date.now();
+    if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
+      this.cpgCache = { at: now, names: (await this.client.listCpgs(signal)).map((c) => c.name) };
+    }
+    const names = this.cpgCache.names;
+    if (names.length !== 1) throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}); set "cpg"`);
+    return names[0]!;
+  }
+
+  private setUp(up: boolean): void {
+    if (this.up === up) return;
+    this.up = up;
+    this.metrics?.backendUp.set({ backend: this.id }, up ? 1 : 0);
+    if (up) this.log.info({ backend: this.id }, 'backend up');
+    else this.log.warn({ backend: this.id }, 'backend down: the array cannot be reached');
+  }
+}

@@ -1,0 +1,131 @@
+import type { ApiVersion, Cpg, CpgFreeSpace, Host, HostDescriptors, Port, SystemInfo, Task, Vlun, VlunId, Volume, VolumePolicies, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
+
+/**
+ * The WSAPI calls the array layer makes, as a narrow interface (aws-ebs-csi-driver's cloud
+ * seam). `wsapi-adapter.ts` implements it over the WsapiClient; the methods map one to one to
+ * WSAPI requests, so each method call is exactly one request (the counts the tests assert).
+ * Errors are the client's (`WsapiError` and friends); `errors.ts` gives them meaning.
+ */
+export interface ArrayClient {
+  /** `GET /api`. */
+  getApiVersion(): Promise<ApiVersion>;
+  /** `GET /api/v1/system`. */
+  getSystem(): Promise<SystemInfo>;
+  /** `GET /api/v1/wsapiconfiguration`. */
+  getWsapiConfiguration(): Promise<WsapiConfiguration>;
+
+  /** `GET /volumes` (snapshots included). */
+  listVolumes(signal?: AbortSignal): Promise<Volume[]>;
+  /** `GET /volumes/<name>`; 404/23 when absent. */
+  getVolume(name: string, signal?: AbortSignal): Promise<Volume>;
+  /** `POST /volumes`. */
+  createVolume(body: CreateVolumeBody): Promise<void>;
+  /** `PUT /volumes/<name>` without action (rename, comment, policies). */
+  modifyVolume(name: string, body: ModifyVolumeBody): Promise<void>;
+  /** `PUT /volumes/<name>` action 3: grow by `deltaMiB`. */
+  growVolume(name: string, deltaMiB: number): Promise<void>;
+  /** `DELETE /volumes/<name>`. */
+  deleteVolume(name: string): Promise<void>;
+  /** `POST /volumes/<source>` createSnapshot. */
+  createSnapshot(source: string, params: SnapshotParams): Promise<void>;
+  /** `POST /volumes/<source>` createPhysicalCopy (online); resolves with the task id. */
+  createPhysicalCopy(source: string, params: PhysicalCopyParams): Promise<number>;
+
+  /** `GET /tasks/<id>`. */
+  getTask(id: number, signal?: AbortSignal): Promise<Task>;
+  /** `GET /tasks` (the last 24 hours). */
+  listTasks(signal?: AbortSignal): Promise<Task[]>;
+  /** `PUT /tasks/<id>` action 1. */
+  cancelTask(id: number): Promise<void>;
+
+  /** `GET /volumesets`. */
+  listVolumeSets(signal?: AbortSignal): Promise<VolumeSet[]>;
+  /** `PUT /volumesets/<name>` action 1 / 2. */
+  addToVolumeSet(set: string, members: string[]): Promise<void>;
+  removeFromVolumeSet(set: string, members: string[]): Promise<void>;
+
+  /** `GET /hosts?query=` by initiators (the whole list when there are none to ask about). */
+  findHostsByInitiators(iqns: readonly string[], wwns: readonly string[], signal?: AbortSignal): Promise<Host[]>;
+  /** `GET /hosts`. */
+  listHosts(signal?: AbortSignal): Promise<Host[]>;
+  /** `GET /hosts/<name>`; 404/17 when absent. */
+  getHost(name: string, signal?: AbortSignal): Promise<Host>;
+  /** `POST /hosts`. */
+  createHost(body: CreateHostBody): Promise<void>;
+  /** `PUT /hosts/<name>` (here: initiator CHAP). */
+  setHostChap(name: string, chapName: string, chapSecret: string): Promise<void>;
+  /** `DELETE /hosts/<name>`. */
+  deleteHost(name: string): Promise<void>;
+
+  /** `GET /ports`. */
+  listPorts(signal?: AbortSignal): Promise<Port[]>;
+
+  /** `GET /vluns`. */
+  listVluns(signal?: AbortSignal): Promise<Vlun[]>;
+  /** `POST /vluns`; resolves with the id from `Location` (the assigned LUN). */
+  createVlun(body: CreateVlunBody): Promise<VlunId>;
+  /** `DELETE /vluns/<id>`. */
+  deleteVlun(id: VlunId): Promise<void>;
+
+  /** `GET /cpgs`. */
+  listCpgs(signal?: AbortSignal): Promise<Cpg[]>;
+  /** `POST /spacereporter` `{cpg}`. */
+  getCpgFreeSpace(cpg: string, signal?: AbortSignal): Promise<CpgFreeSpace>;
+
+  /** Logs out every session. */
+  close(): Promise<void>;
+}
+
+export interface CreateVolumeBody {
+  name: string;
+  cpg: string;
+  sizeMiB: number;
+  snapCPG?: string;
+  comment?: string;
+  policies?: VolumePolicies;
+  tpvv?: boolean;
+  tdvv?: boolean;
+  reduce?: boolean;
+  compression?: boolean;
+}
+
+export interface ModifyVolumeBody {
+  newName?: string;
+  comment?: string;
+  policies?: VolumePolicies;
+}
+
+export interface SnapshotParams {
+  name: string;
+  readOnly?: boolean;
+  comment?: string;
+  expirationHours?: number;
+}
+
+export interface PhysicalCopyParams {
+  destVolume: string;
+  online: true;
+  destCPG: string;
+  snapCPG?: string;
+  tpvv?: boolean;
+  tdvv?: boolean;
+  reduce?: boolean;
+  compression?: boolean;
+}
+
+export interface CreateHostBody {
+  name: string;
+  iSCSINames?: string[];
+  FCWWNs?: string[];
+  persona?: number;
+  descriptors?: HostDescriptors;
+}
+
+export interface CreateVlunBody {
+  volumeName: string;
+  hostname: string;
+  lun: number;
+  autoLun: boolean;
+  maxAutoLun?: number;
+  portPos?: { node: number; slot: number; cardPort: number };
+}

@@ -1,0 +1,167 @@
+import { alreadyExists, busy, internal, notFound, outOfRange } from '../errors.js';
+import { sleep } from '../util/abort.js';
+import { TaskStatus, TaskType } from '../wsapi/enums.js';
+import type { Task, Volume } from '../wsapi/types.js';
+import type { Backend } from './backend.js';
+import type { ArrayClient, PhysicalCopyParams } from './client.js';
+import { conditionOf, isConflict } from './errors.js';
+import { parseVolumeMarker } from './marker.js';
+import { isCopyTarget, ownMarker, type OpContext } from './ops.js';
+
+/**
+ * Online physical copies (DESIGN "Copies"): a volume from a snapshot or a clone of a volume is
+ * always an online copy the array runs as a task. The destination is usable at once; the task
+ * is found again after a restart (by the destination's name in /tasks), never started twice,
+ * and waited for only when the request needs it (a larger size, or marking refused mid-copy).
+ */
+
+/** Default interval between task polls. */
+export const COPY_POLL_MS = 1000;
+/** Longest wait for a cancelled task to stop before the cleanup gives up (and the retry resumes). */
+export const CANCEL_WAIT_MS = 30_000;
+
+export interface CopySpec {
+  /** Destination array name (deterministic from the CSI name). */
+  name: string;
+  /** Source volume or snapshot array name. */
+  source: string;
+  /** Requested size, MiB; larger than the source means grow after the copy. */
+  sizeMiB: number;
+  params: Omit<PhysicalCopyParams, 'destVolume' | 'online'>;
+  /** The marker to write (never written by createPhysicalCopy, which takes no comment). */
+  comment: string;
+  /** Request identity recorded in the marker (`r`), to compare on a repeat. */
+  identity: string;
+  oneHost: boolean;
+}
+
+/** The copy task of `dest`: the one this process started, or the newest online copy named so. */
+export async function findCopyTask(backend: Backend, c: ArrayClient, dest: string, signal?: AbortSignal): Promise<Task | undefined> {
+  const known = backend.copyTasks.get(dest);
+  if (known !== undefined) {
+    try {
+      return await c.getTask(known, signal);
+    } catch (err) {
+      if (conditionOf(err) !== 'no-task') throw err;
+    }
+  }
+  const tasks = (await c.listTasks(signal)).filter((t) => t.type === TaskType.ONLINE_COPY && t.name === dest);
+  const newest = tasks.sort((a, b) => b.id - a.id)[0];
+  if (newest) backend.copyTasks.set(dest, newest.id);
+  return newest;
+}
+
+/**
+ * Waits for the copy into `dest` to end. DONE resolves; FAILED/CANCELLED removes the partial
+ * destination and rejects; the caller's deadline first → ABORTED (the task runs on, the retry
+ * resumes waiting).
+ */
+export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
+  for (;;) {
+    const task = await findCopyTask(backend, c, dest, ctx.signal);
+    if (!task || task.status === TaskStatus.DONE) return;
+    if (task.status !== TaskStatus.ACTIVE) {
+      ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
+      await removeVolumeQuietly(c, dest);
+      backend.copyTasks.delete(dest);
+      throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
+    }
+    try {
+      await sleep(pollMs, ctx.signal);
+    } catch {
+      const pct = task.totalSteps ? Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps) : undefined;
+      throw busy(`the copy into ${dest} (task ${task.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`);
+    }
+  }
+}
+
+/** Cancels the copy into `dest` (if one runs) and waits for it to stop. */
+export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
+  const task = await findCopyTask(backend, c, dest, ctx.signal);
+  if (!task || task.status !== TaskStatus.ACTIVE) return;
+  ctx.log.info({ volume: dest, task: task.id }, 'cancelling the copy task before delete');
+  try {
+    await c.cancelTask(task.id);
+  } catch (err) {
+    // A task that ended meanwhile cannot be cancelled; anything else is a real problem.
+    if (!(err instanceof Error) || conditionOf(err) === 'unavailable') throw err;
+  }
+  const until = Date.now() + CANCEL_WAIT_MS;
+  while (Date.now() < until) {
+    const t = await c.getTask(task.id, ctx.signal);
+    if (t.status !== TaskStatus.ACTIVE) return;
+    await sleep(pollMs, ctx.signal).catch(() => {
+      throw busy(`the copy into ${dest} is being cancelled; retry`);
+    });
+  }
+  throw busy(`the copy into ${dest} did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled; retry`);
+}
+
+async function removeVolumeQuietly(c: ArrayClient, name: string): Promise<void> {
+  try {
+    await c.deleteVolume(name);
+  } catch (err) {
+    if (conditionOf(err) !== 'no-volume') throw err;
+  }
+}
+
+/**
+ * Ensures the online copy `spec.name` of `spec.source` exists, carries this cluster's marker and
+ * has at least the requested size. Returns the size in MiB.
+ */
+export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpec, source: Volume, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<number> {
+  const sourceMiB = source.sizeMiB ?? 0;
+  if (spec.sizeMiB < sourceMiB) throw outOfRange(`the requested size (${spec.sizeMiB} MiB) is smaller than the source (${sourceMiB} MiB)`);
+  let dest: Volume | undefined;
+  try {
+    const started = await c.createPhysicalCopy(spec.source, { ...spec.params, destVolume: spec.name, online: true });
+    backend.copyTasks.set(spec.name, started);
+    ctx.log.info({ volume: spec.name, source: spec.source, task: started }, 'online copy started');
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond === 'no-volume') throw notFound(`the source ${spec.source} does not exist on backend ${backend.id}`);
+    if (cond !== 'volume-exists') throw err;
+    // CreateVolume is idempotent: the destination of an earlier attempt is found again.
+    dest = await c.getVolume(spec.name, ctx.signal);
+    await checkExistingCopy(backend, c, dest, spec, ctx);
+  }
+  if (!dest || !ownMarker(dest, ctx.owner)) await markCopy(backend, c, spec, ctx, pollMs);
+  const current = Math.max(dest?.sizeMiB ?? sourceMiB, sourceMiB);
+  if (spec.sizeMiB <= current) return current;
+  // A larger size: the array refuses to grow a copy target, so wait for the task, then grow.
+  await waitForCopy(backend, c, spec.name, ctx, pollMs);
+  await c.growVolume(spec.name, spec.sizeMiB - current);
+  ctx.log.info({ volume: spec.name, fromMiB: current, toMiB: spec.sizeMiB }, 'copy grown to the requested size');
+  return spec.sizeMiB;
+}
+
+/** A destination found by name: ours and compatible, or an unmarked copy of this source to adopt. */
+async function checkExistingCopy(backend: Backend, c: ArrayClient, dest: Volume, spec: CopySpec, ctx: OpContext): Promise<void> {
+  const mine = ownMarker(dest, ctx.owner);
+  if (mine) {
+    if (mine.r !== spec.identity) throw alreadyExists(`volume ${spec.name} exists with different parameters or content source`);
+    return;
+  }
+  if (parseVolumeMarker(dest.comment) !== undefined || (dest.comment ?? '') !== '') throw alreadyExists(`volume ${spec.name} exists and belongs to someone else`);
+  // Adoption: an unmarked destination with this request's deterministic name that is a copy of
+  // the requested source (still linked, or named by an online-copy task) was made by this request.
+  const linked = dest.copyOf === spec.source || isCopyTarget(dest);
+  const task = linked ? undefined : await findCopyTask(backend, c, spec.name, ctx.signal);
+  if (!linked && !task) throw alreadyExists(`volume ${spec.name} exists, is unmarked and is not a copy of ${spec.source}`);
+  ctx.log.info({ volume: spec.name, source: spec.source }, 'adopting the unmarked copy destination of an earlier attempt');
+}
+
+/** Writes the marker (and oneHost); when the array refuses it mid-copy, waits for the task first. */
+async function markCopy(backend: Backend, c: ArrayClient, spec: CopySpec, ctx: OpContext, pollMs: number): Promise<void> {
+  const body = { comment: spec.comment, ...(spec.oneHost && { policies: { oneHost: true } }) };
+  try {
+    await c.modifyVolume(spec.name, body);
+    return;
+  } catch (err) {
+    if (conditionOf(err) !== 'copy-busy' && !isConflict(err)) throw err;
+    ctx.log.info({ volume: spec.name }, 'the array refuses the marker while the copy runs; waiting for the copy');
+  }
+  // CreateVolume never returns an unmarked volume: wait (ABORTED at the deadline), then mark.
+  await waitForCopy(backend, c, spec.name, ctx, pollMs);
+  await c.modifyVolume(spec.name, body);
+}

@@ -1,0 +1,200 @@
+import { failedPrecondition, internal } from '../errors.js';
+import { KeyedMutex } from '../util/inflight.js';
+import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
+import type { Port, Vlun, VlunId } from '../wsapi/types.js';
+import type { Backend, KnownHost } from './backend.js';
+import type { ArrayClient } from './client.js';
+import { conditionOf } from './errors.js';
+import { hostOwnerTag, parseHostMarker } from './marker.js';
+import { hostNameFor } from './names.js';
+import { lookupHost, resolveHost, type NodeRef } from './hosts.js';
+import type { OpContext } from './ops.js';
+
+/** Serialises VLUN changes per array host (publish vs the host delete of an unpublish). */
+const vlunLocks = new KeyedMutex();
+
+/** Default iSCSI port (1.3.x ports do not report one; REFERENCE §10.3). */
+export const ISCSI_PORT = 3260;
+
+/** Where the node finds the LUN. */
+export interface ExportTargets {
+  iqns: string[];
+  portals: string[];
+  wwns: string[];
+}
+
+/** The export of a volume to a host. */
+export interface Exported {
+  lun: number;
+  /** The volume's WWN as the VLUN list reports it (absent on arrays that omit it). */
+  wwn?: string;
+}
+
+export interface PublishRequest {
+  name: string;
+  ref: NodeRef;
+  protocol: string;
+  /** A single-node volume: another host's VLUN means FAILED_PRECONDITION. */
+  singleNode: boolean;
+}
+
+/** Templates (the export rules) of `volume`, or every entry when the array lists no templates. */
+export function exportsOf(vluns: readonly Vlun[], volume: string): Vlun[] {
+  const all = vluns.filter((l) => l.volumeName === volume);
+  const templates = all.filter((l) => l.active === false);
+  const rules = templates.length > 0 ? templates : all;
+  const seen = new Set<string>();
+  return rules.filter((l) => {
+    const key = `${l.hostname ?? ''},${l.lun}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function vlunId(l: Vlun): VlunId {
+  return { volumeName: l.volumeName, lun: l.lun, ...(l.hostname !== undefined && { hostname: l.hostname }), ...(l.portPos !== undefined && l.active === false && { portPos: l.portPos }) };
+}
+
+/**
+ * Exports the volume to the node's host: reuses a VLUN for (volume, host) or creates one with an
+ * automatic LUN, then re-reads the VLUNs (another process may have raced) and removes a
+ * duplicate. Three requests for a new export to a known host (list, create, list); one to reuse.
+ */
+export async function exportVolume(backend: Backend, c: ArrayClient, req: PublishRequest, ctx: OpContext): Promise<Exported> {
+  for (let attempt = 1; ; attempt++) {
+    const host = await resolveHost(backend, c, req.ref, req.protocol, ctx);
+    try {
+      return await vlunLocks.run(`${backend.id}/${host.name}`, () => exportToHost(c, req, host, ctx));
+    } catch (err) {
+      // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
+      if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
+      backend.hosts.delete(req.ref.node.hostName);
+    }
+  }
+}
+
+async function exportToHost(c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
+  const before = exportsOf(await c.listVluns(ctx.signal), req.name);
+  const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
+  refuseOthers(req, host, before);
+  // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
+  if (existing) return { lun: existing.lun, wwn: existing.volumeWWN };
+  let created: VlunId | undefined;
+  let refusal: unknown;
+  try {
+    created = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0 });
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
+    // Refused (the oneHost policy, a LUN taken by a racing process, …): the re-read tells.
+    refusal = err;
+  }
+  const after = exportsOf(await c.listVluns(ctx.signal), req.name);
+  const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
+  try {
+    refuseOthers(req, host, after);
+  } catch (err) {
+    if (created) await deleteVlunQuietly(c, created);
+    throw err;
+  }
+  const keep = mine[0];
+  if (!keep) {
+    if (refusal) throw refusal;
+    throw internal(`the VLUN of ${req.name} to ${host.name} was created but is not listed by the array`);
+  }
+  // Another process exported it to this host at the same time: the lowest LUN wins everywhere.
+  if (created && created.lun !== keep.lun) await deleteVlunQuietly(c, created);
+  ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun }, 'volume exported');
+  return { lun: keep.lun, wwn: keep.volumeWWN };
+}
+
+/** A single-node volume exported to another host → FAILED_PRECONDITION. */
+function refuseOthers(req: PublishRequest, host: KnownHost, rules: readonly Vlun[]): void {
+  const other = rules.find((l) => l.hostname !== host.name);
+  if (req.singleNode && other) throw failedPrecondition(`volume ${req.name} is single-node and already published to array host ${other.hostname ?? '?'}; unpublish it there first`);
+}
+
+async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
+  try {
+    await c.deleteVlun(id);
+  } catch (err) {
+    if (conditionOf(err) !== 'no-vlun' && conditionOf(err) !== 'no-host') throw err;
+  }
+}
+
+/**
+ * Removes the volume's VLUNs of the node's host (or of every host when `ref` is undefined) and
+ * deletes a host carrying this cluster's marker once its last VLUN is gone. An unknown volume
+ * or node succeeds. Two requests on the common path (list, delete), three with the host.
+ */
+export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
+  const vluns = await c.listVluns(ctx.signal);
+  const rules = exportsOf(vluns, name);
+  if (rules.length === 0) return;
+  let hostNames: Set<string>;
+  if (ref) {
+    const cached = backend.hosts.get(ref.node.hostName);
+    hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...(cached ? [cached.name] : [])]);
+    if (!cached && rules.some((l) => !hostNames.has(l.hostname ?? ''))) {
+      const found = await lookupHost(c, ref, ctx).catch(() => undefined);
+      if (found) hostNames.add(found.name);
+    }
+  } else {
+    hostNames = new Set(rules.map((l) => l.hostname ?? ''));
+  }
+  const targets = rules.filter((l) => hostNames.has(l.hostname ?? ''));
+  const byHost = new Map<string, Vlun[]>();
+  for (const l of targets) byHost.set(l.hostname ?? '', [...(byHost.get(l.hostname ?? '') ?? []), l]);
+  for (const [hostName, list] of byHost) {
+    await vlunLocks.run(`${backend.id}/${hostName}`, async () => {
+      for (const l of list) await deleteVlunQuietly(c, vlunId(l));
+      ctx.log.info({ volume: name, host: hostName }, 'volume unexported');
+      const remaining = vluns.filter((l) => l.hostname === hostName && l.volumeName !== name);
+      if (hostName !== '' && remaining.length === 0) await deleteHostIfOwned(backend, c, hostName, ctx);
+    });
+  }
+}
+
+/** Deletes a host this cluster created, once it exports nothing (a racing export keeps it). */
+async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<void> {
+  const known = [...backend.hosts.entries()].find(([, h]) => h.name === hostName);
+  try {
+    if (!known?.[1].owned) {
+      const h = await c.getHost(hostName, ctx.signal);
+      if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return;
+    }
+    if (known) backend.hosts.delete(known[0]);
+    await c.deleteHost(hostName);
+    ctx.log.info({ host: hostName }, 'array host deleted with its last VLUN');
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use') throw err;
+  }
+}
+
+function ready(p: Port): boolean {
+  return p.mode === PortMode.TARGET && p.linkState === PortLinkState.READY;
+}
+
+/** Target ports for the node (REFERENCE §10.3), narrowed by the class's portal/port lists. */
+export function selectTargets(ports: readonly Port[], protocol: string, iscsiPortalIps?: readonly string[], fcPorts?: readonly string[]): ExportTargets {
+  const out: ExportTargets = { iqns: [], portals: [], wwns: [] };
+  if (protocol === 'iscsi') {
+    for (const p of ports) {
+      if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.IPAddr || p.IPAddr === '0.0.0.0' || !p.iSCSIName) continue;
+      if (iscsiPortalIps && !iscsiPortalIps.includes(p.IPAddr)) continue;
+      out.iqns.push(p.iSCSIName);
+      out.portals.push(`${p.IPAddr.includes(':') ? `[${p.IPAddr}]` : p.IPAddr}:${ISCSI_PORT}`);
+    }
+  } else if (protocol === 'fc') {
+    const excluded: number[] = [PortType.DISK, PortType.RCFC, PortType.PEER];
+    for (const p of ports) {
+      if (!ready(p) || p.protocol !== PortProtocol.FC || excluded.includes(p.type ?? 0) || !p.portWWN) continue;
+      const nsp = `${p.portPos.node}:${p.portPos.slot}:${p.portPos.cardPort}`;
+      if (fcPorts && !fcPorts.includes(nsp)) continue;
+      out.wwns.push(p.portWWN.toLowerCase());
+    }
+  }
+  return out;
+}

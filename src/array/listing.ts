@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { busy } from '../errors.js';
+import { CopyType } from '../wsapi/enums.js';
+import type { Volume } from '../wsapi/types.js';
+import type { Backend } from './backend.js';
+import { exportsOf } from './exports.js';
+import { hostOwnerTag, parseHostMarker, type VolumeMarker } from './marker.js';
+import { isTombstoneName } from './names.js';
+import { ownMarker, type Owner } from './ops.js';
+
+/** How long a listing stays valid for its next_token (the CO pages through it within this). */
+export const LISTING_TTL_MS = 5 * 60_000;
+/** Listings kept at once; the oldest is dropped beyond this. */
+export const LISTINGS_MAX = 32;
+
+/** A marked volume or snapshot of one backend, with what the list RPCs report about it. */
+export interface Listed {
+  backend: Backend;
+  volume: Volume;
+  marker: VolumeMarker;
+  /** Exact node_ids read back from the markers of the hosts it is exported to. */
+  publishedNodeIds: string[];
+}
+
+/** Node ids of the hosts `name` is exported to (hosts without this cluster's marker are skipped). */
+export function publishedNodeIds(name: string, vluns: Parameters<typeof exportsOf>[0], hostNodes: ReadonlyMap<string, string>): string[] {
+  const ids = exportsOf(vluns, name)
+    .map((l) => hostNodes.get(l.hostname ?? ''))
+    .filter((n): n is string => n !== undefined);
+  return [...new Set(ids)].sort();
+}
+
+/** Array host name → node_id, from host markers of this cluster. */
+export async function hostNodeIds(b: Backend, owner: Owner, signal?: AbortSignal): Promise<Map<string, string>> {
+  const tag = hostOwnerTag(owner.driverName, owner.clusterId);
+  const out = new Map<string, string>();
+  for (const h of await b.client.listHosts(signal)) {
+    const m = parseHostMarker(h.descriptors?.comment);
+    if (m?.o === tag) out.set(h.name, m.n);
+  }
+  return out;
+}
+
+/**
+ * Every marked volume (kind "volume") or snapshot (kind "snapshot") on every backend, in a stable
+ * order (backend order, then name). Tombstones are hidden. Three requests per backend for
+ * volumes (volumes, VLUNs, hosts), one for snapshots.
+ */
+export async function collect(backends: readonly Backend[], owner: Owner, kind: 'volume' | 'snapshot', signal?: AbortSignal): Promise<Listed[]> {
+  const out: Listed[] = [];
+  for (const b of backends) {
+    await b.run(`listing ${kind}s`, async (c) => {
+      const volumes = await c.listVolumes(signal);
+      const wanted = volumes.filter((v) => (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) && !isTombstoneName(v.name));
+      const marked = wanted.map((v) => ({ v, m: ownMarker(v, owner) })).filter((x): x is { v: Volume; m: VolumeMarker } => x.m !== undefined);
+      let vluns: Awaited<ReturnType<typeof c.listVluns>> = [];
+      let hosts = new Map<string, string>();
+      if (kind === 'volume' && marked.length > 0) {
+        vluns = await c.listVluns(signal);
+        hosts = await hostNodeIds(b, owner, signal);
+      }
+      for (const { v, m } of marked.sort((x, y) => (x.v.name < y.v.name ? -1 : x.v.name > y.v.name ? 1 : 0))) {
+        out.push({ backend: b, volume: v, marker: m, publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vluns, hosts) : [] });
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * Listings cached for pagination: next_token is `<listing id>:<offset>`, so paging walks one
+ * consistent snapshot of the arrays. An unknown, expired or malformed token → ABORTED (the
+ * CO restarts the listing), as the CSI spec asks.
+ */
+export class ListingCache<T> {
+  private readonly listings = new Map<string, { at: number; items: T[] }>();
+
+  /** Stores a listing; returns its id. */
+  put(items: T[]): string {
+    this.prune();
+    const id = randomBytes(6).toString('hex');
+    this.listings.set(id, { at: Date.now(), items });
+    return id;
+  }
+
+  /** The listing and offset a token names; ABORTED when it is not valid. */
+  resolve(token: string): { id: string; items: T[]; offset: number } {
+    const m = /^([0-9a-f]{12}):(\d{1,9})$/.exec(token);
+    const entry = m ? this.listings.get(m[1]!) : undefined;
+    if (!m || !entry || Date.now() - entry.at > LISTING_TTL_MS || Number(m[2]) > entry.items.length) {
+      throw busy(`starting_token "${token}" is not valid (unknown or expired after ${LISTING_TTL_MS / 1000} s); list again from the start`);
+    }
+    return { id: m[1]!, items: entry.items, offset: Number(m[2]) };
+  }
+
+  /** One page: the items from `offset`, at most `max` (0 = all), and the next token or "". */
+  page(id: string, items: T[], offset: number, max: number): { items: T[]; next: string } {
+    const end = max > 0 ? Math.min(items.length, offset + max) : items.length;
+    return { items: items.slice(offset, end), next: end < items.length ? `${id}:${end}` : '' };
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    for (const [id, e] of this.listings) if (now - e.at > LISTING_TTL_MS) this.listings.delete(id);
+    while (this.listings.size >= LISTINGS_MAX) {
+      const oldest = this.listings.keys().next().value;
+      if (oldest === undefined) break;
+      this.listings.delete(oldest);
+    }
+  }
+}

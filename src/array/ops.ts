@@ -1,0 +1,41 @@
+import type { Logger } from '../log.js';
+import type { Volume } from '../wsapi/types.js';
+import { CopyType, ObjectState, VolumeDetailedState } from '../wsapi/enums.js';
+import { parseVolumeMarker, ownedBy, type VolumeMarker } from './marker.js';
+
+/** Who owns what the driver creates: markers carry both (DESIGN "Names and ownership"). */
+export interface Owner {
+  driverName: string;
+  clusterId: string;
+}
+
+/** What every array operation receives besides its arguments. */
+export interface OpContext {
+  owner: Owner;
+  log: Logger;
+  /** The RPC's deadline: stops waits (copy tasks, retries), never a change already sent. */
+  signal: AbortSignal;
+}
+
+/** A volume's marker, when this cluster owns it. */
+export function ownMarker(v: Volume, owner: Owner): VolumeMarker | undefined {
+  const m = parseVolumeMarker(v.comment);
+  return ownedBy(m, owner.driverName, owner.clusterId) ? m : undefined;
+}
+
+/** True for a snapshot (virtual copy). */
+export function isSnapshot(v: Volume): boolean {
+  return v.copyType === CopyType.VIRTUAL_COPY;
+}
+
+/** True while the volume is the destination of a running physical copy. */
+export function isCopyTarget(v: Volume): boolean {
+  return v.copyType === CopyType.PHYSICAL_COPY || (v.additionalStates ?? []).includes(VolumeDetailedState.COPY_TARGET);
+}
+
+/** CSI VolumeCondition from the array's state (DEGRADED / FAILED are abnormal). */
+export function conditionOfVolume(v: Volume): { abnormal: boolean; message: string } {
+  if (v.state === ObjectState.FAILED) return { abnormal: true, message: `the array reports volume ${v.name} failed (states ${JSON.stringify(v.failedStates ?? [])})` };
+  if (v.state === ObjectState.DEGRADED) return { abnormal: true, message: `the array reports volume ${v.name} degraded (states ${JSON.stringify(v.degradedStates ?? [])})` };
+  return { abnormal: false, message: 'volume is normal' };
+}

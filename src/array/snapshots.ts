@@ -1,0 +1,69 @@
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import type { Volume } from '../wsapi/types.js';
+import type { ArrayClient, SnapshotParams } from './client.js';
+import { conditionOf } from './errors.js';
+import { isTombstoneName } from './names.js';
+import { isSnapshot, ownMarker, type OpContext } from './ops.js';
+
+/**
+ * Creates the read-only virtual copy, or finds the one an earlier attempt made (same name and
+ * source → it; another source → ALREADY_EXISTS). Two requests: create, then read it back for
+ * its creation time and size.
+ */
+export async function ensureSnapshot(c: ArrayClient, source: string, params: SnapshotParams, ctx: OpContext): Promise<Volume> {
+  try {
+    await c.createSnapshot(source, params);
+    ctx.log.info({ snapshot: params.name, source }, 'snapshot created');
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond === 'no-volume') throw notFound(`source volume ${source} does not exist`);
+    // CreateSnapshot is idempotent: an existing snapshot of the same source is the answer.
+    if (cond !== 'volume-exists') throw err;
+  }
+  const snap = await c.getVolume(params.name, ctx.signal);
+  if (!isSnapshot(snap) || !ownMarker(snap, ctx.owner)) throw alreadyExists(`${params.name} exists on the array and is not this cluster's snapshot`);
+  if (snap.copyOf !== source) throw alreadyExists(`snapshot ${params.name} exists for another source volume (${snap.copyOf ?? '?'})`);
+  return snap;
+}
+
+/**
+ * Deletes a snapshot this cluster owns; unknown → success. The last snapshot of a soft-deleted
+ * volume takes the tombstone with it. A member of a group snapshot is deleted with its group.
+ */
+export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
+  let snap: Volume;
+  try {
+    snap = await c.getVolume(name, ctx.signal);
+  } catch (err) {
+    // DeleteSnapshot of an unknown snapshot succeeds.
+    if (conditionOf(err) === 'no-volume') return;
+    throw err;
+  }
+  const marker = ownMarker(snap, ctx.owner);
+  if (!isSnapshot(snap) || !marker) throw failedPrecondition(`${name} is not a snapshot of this cluster; the driver never deletes it`);
+  if (marker.g !== undefined) throw invalidArgument(`snapshot ${name} is a member of group snapshot ${marker.g}; delete the group snapshot`);
+  try {
+    await c.deleteVolume(name);
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond !== 'no-volume') {
+      if (cond === 'has-children' || cond === 'in-use') throw failedPrecondition(`snapshot ${name} is in use on the array (exported or the source of a copy); retry later`);
+      throw err;
+    }
+  }
+  ctx.log.info({ snapshot: name }, 'snapshot deleted');
+  if (snap.copyOf && isTombstoneName(snap.copyOf)) await removeTombstone(c, snap.copyOf, ctx);
+}
+
+/** Removes a soft-deleted volume once its last snapshot is gone (another one keeps it). */
+export async function removeTombstone(c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
+  try {
+    const v = await c.getVolume(name, ctx.signal);
+    if (!ownMarker(v, ctx.owner)) return;
+    await c.deleteVolume(name);
+    ctx.log.info({ volume: name }, 'soft-deleted volume removed with its last snapshot');
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond !== 'no-volume' && cond !== 'has-children') throw err;
+  }
+}

@@ -1,0 +1,163 @@
+import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import type { Volume } from '../wsapi/types.js';
+import type { Backend } from './backend.js';
+import type { ArrayClient, CreateVolumeBody } from './client.js';
+import { cancelCopy } from './copies.js';
+import { conditionOf, isConflict } from './errors.js';
+import { formatVolumeMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
+import { Role, tombstoneNameFor } from './names.js';
+import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+
+/** How many times DeleteVolume retries after clearing an obstacle (set membership, copy). */
+const DELETE_ATTEMPTS = 3;
+
+export interface NewVolume {
+  body: CreateVolumeBody;
+  /** Request identity (`r` of the marker) to compare on a repeat. */
+  identity: string;
+  /** VV set to join (the class's qosName). */
+  qosName?: string;
+}
+
+/** Reads a volume; NOT_FOUND when absent. */
+export async function getVolume(c: ArrayClient, name: string, signal?: AbortSignal): Promise<Volume> {
+  try {
+    return await c.getVolume(name, signal);
+  } catch (err) {
+    if (conditionOf(err) === 'no-volume') throw notFound(`volume ${name} does not exist`);
+    throw err;
+  }
+}
+
+/**
+ * Creates the volume, or finds the one an earlier attempt created (CreateVolume is idempotent:
+ * same name and a compatible request → the existing volume; incompatible → ALREADY_EXISTS).
+ * One request when new (the marker goes in with the create), two on a repeat.
+ */
+export async function ensureVolume(c: ArrayClient, spec: NewVolume, ctx: OpContext): Promise<Volume> {
+  const name = spec.body.name;
+  try {
+    await c.createVolume(spec.body);
+    ctx.log.info({ volume: name, sizeMiB: spec.body.sizeMiB, cpg: spec.body.cpg }, 'volume created');
+    if (spec.qosName) await joinSet(c, spec.qosName, name, false);
+    return { name, sizeMiB: spec.body.sizeMiB, comment: spec.body.comment };
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond === 'no-cpg') throw invalidArgument(`CPG ${spec.body.cpg} or ${spec.body.snapCPG ?? ''} does not exist on the array`);
+    if (cond !== 'volume-exists') throw err;
+  }
+  // A repeated CreateVolume (or a retry after a lost response) finds the earlier volume.
+  const v = await c.getVolume(name, ctx.signal);
+  const m = ownMarker(v, ctx.owner);
+  if (!m || m.r !== spec.identity) throw alreadyExists(`volume ${name} exists with different parameters`);
+  if ((v.sizeMiB ?? 0) < spec.body.sizeMiB) throw alreadyExists(`volume ${name} exists with a smaller size (${v.sizeMiB} MiB)`);
+  if (spec.qosName) await joinSet(c, spec.qosName, name, true);
+  return v;
+}
+
+/** Adds a volume to a VV set; on a repeat an "already a member" refusal is fine. */
+async function joinSet(c: ArrayClient, set: string, name: string, repeat: boolean): Promise<void> {
+  try {
+    await c.addToVolumeSet(set, [name]);
+  } catch (err) {
+    if (conditionOf(err) === 'no-set') throw invalidArgument(`parameter "qosName": VV set ${set} does not exist on the array`);
+    if (!(repeat && isConflict(err))) throw err;
+  }
+}
+
+/**
+ * Deletes a volume this cluster owns (DESIGN "Copies"): an unknown volume is success; a foreign
+ * one FAILED_PRECONDITION (unless it is the unmarked destination of a copy in progress, which is
+ * cancelled first); exported → FAILED_PRECONDITION; with snapshots → soft delete.
+ */
+export async function deleteVolume(backend: Backend, c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
+  let v: Volume;
+  try {
+    v = await c.getVolume(name, ctx.signal);
+  } catch (err) {
+    // DeleteVolume of an unknown volume succeeds.
+    if (conditionOf(err) === 'no-volume') return;
+    throw err;
+  }
+  if (isSnapshot(v)) throw invalidArgument(`${name} is a snapshot; use DeleteSnapshot`);
+  const marker = ownMarker(v, ctx.owner);
+  const ourCopy = !marker && (v.comment ?? '') === '' && v.name.startsWith(`${Role.volume}-`) && isCopyTarget(v);
+  if (!marker && !ourCopy) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never deletes it`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await c.deleteVolume(name);
+      backend.copyTasks.delete(name);
+      ctx.log.info({ volume: name }, 'volume deleted');
+      return;
+    } catch (err) {
+      const cond = conditionOf(err);
+      // Gone meanwhile (a racing delete): the outcome the caller wants.
+      if (cond === 'no-volume') return;
+      if (attempt >= DELETE_ATTEMPTS) throw err;
+      if (cond === 'copy-busy') await cancelCopy(backend, c, name, ctx);
+      else if (cond === 'in-use') await clearInUse(c, name, marker, ctx);
+      else if (cond === 'has-children') return softDelete(c, v, marker!, ctx);
+      else throw err;
+    }
+  }
+}
+
+async function assertNotExported(c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
+  const vluns = (await c.listVluns(ctx.signal)).filter((l) => l.volumeName === name);
+  if (vluns.length > 0) throw failedPrecondition(`volume ${name} is still exported to ${[...new Set(vluns.map((l) => l.hostname ?? '?'))].join(', ')}; unpublish it first`);
+}
+
+/** IN_USE: exported → FAILED_PRECONDITION; in driver-managed VV sets → leave them. */
+async function clearInUse(c: ArrayClient, name: string, marker: VolumeMarker | undefined, ctx: OpContext): Promise<void> {
+  await assertNotExported(c, name, ctx);
+  const sets = (await c.listVolumeSets(ctx.signal)).filter((s) => (s.setmembers ?? []).includes(name));
+  for (const s of sets) {
+    const managed = s.name === marker?.q || s.name.startsWith(`${Role.volumeSet}-`);
+    if (!managed) throw failedPrecondition(`volume ${name} is in VV set ${s.name}, which the driver does not manage; remove it from the set first`);
+    await c.removeFromVolumeSet(s.name, [name]);
+    ctx.log.info({ volume: name, set: s.name }, 'volume left its VV set before delete');
+  }
+  if (sets.length === 0) throw busy(`volume ${name} is in use on the array; retry later`);
+}
+
+/**
+ * A volume with snapshots cannot be deleted on 3PAR (they depend on it): rename it to a
+ * tombstone and hide it; the last DeleteSnapshot removes it. The CSI name is free again.
+ */
+async function softDelete(c: ArrayClient, v: Volume, marker: VolumeMarker, ctx: OpContext): Promise<void> {
+  await assertNotExported(c, v.name, ctx);
+  const tomb = tombstoneNameFor(v.wwn ?? `${v.name}-${v.id ?? 0}`);
+  await c.modifyVolume(v.name, { newName: tomb, comment: formatVolumeMarker({ ...marker, t: 1 }) });
+  ctx.log.info({ volume: v.name, tombstone: tomb }, 'volume has snapshots: soft-deleted (renamed to a tombstone)');
+}
+
+/**
+ * Grows a volume this cluster owns to at least `wantMiB`. Already large enough → no change.
+ * Returns the size afterwards. A copy or tune in progress → ABORTED (retry later).
+ */
+export async function expandVolume(c: ArrayClient, name: string, wantMiB: number, ctx: OpContext): Promise<number> {
+  const v = await getVolume(c, name, ctx.signal);
+  if (isSnapshot(v)) throw invalidArgument(`${name} is a snapshot`);
+  if (!ownMarker(v, ctx.owner)) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never changes it`);
+  const current = v.sizeMiB ?? 0;
+  // ControllerExpandVolume of a volume already at least that large succeeds without a change.
+  if (current >= wantMiB) return current;
+  try {
+    await c.growVolume(name, wantMiB - current);
+  } catch (err) {
+    if (conditionOf(err) === 'copy-busy' || (isConflict(err) && conditionOf(err) === 'other')) throw busy(`volume ${name} is busy in a copy or tune on the array; retry later`);
+    throw err;
+  }
+  ctx.log.info({ volume: name, fromMiB: current, toMiB: wantMiB }, 'volume grown');
+  return wantMiB;
+}
+
+/** Marks an unmarked volume of a static PV as this cluster's (explicit import, at first publish). */
+export async function importVolume(c: ArrayClient, v: Volume, oneHost: boolean, ctx: OpContext): Promise<void> {
+  if (parseVolumeMarker(v.comment) !== undefined) throw failedPrecondition(`volume ${v.name} carries another driver's or cluster's marker`);
+  const marker: VolumeMarker = { v: 1, d: ctx.owner.driverName, c: ctx.owner.clusterId, im: 1, ...(oneHost && { one: 1 as const }) };
+  // The admin's own comment is kept inside the marker's bounded description.
+  if (v.comment) marker.desc = v.comment.slice(0, 120);
+  await c.modifyVolume(v.name, { comment: formatVolumeMarker(marker), ...(oneHost && { policies: { oneHost: true } }) });
+  ctx.log.info({ volume: v.name }, 'static volume imported: marked for this cluster');
+}

@@ -1,0 +1,56 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { BackendConfig } from '../config/backends.js';
+import { WsapiClient } from '../wsapi/client.js';
+import type { ArrayClient } from './client.js';
+
+/** The ArrayClient of a backend over the typed WSAPI client: one method, one request. */
+export function wsapiArrayClient(w: WsapiClient): ArrayClient {
+  const o = (signal?: AbortSignal): { signal?: AbortSignal } => (signal ? { signal } : {});
+  return {
+    getApiVersion: () => w.apiVersion(),
+    getSystem: () => w.system.get(),
+    getWsapiConfiguration: () => w.wsapiConfiguration.get(),
+    listVolumes: (signal) => w.volumes.list({}, o(signal)),
+    getVolume: (name, signal) => w.volumes.get(name, o(signal)),
+    createVolume: async (body) => {
+      const { reduce, ...rest } = body;
+      // Data reduction (WSAPI 1.6) is thin dedup with compression.
+      await w.volumes.create(reduce ? { ...rest, tdvv: true, compression: true, tpvv: undefined } : rest);
+    },
+    modifyVolume: (name, body) => w.volumes.modify(name, body),
+    growVolume: (name, deltaMiB) => w.volumes.grow(name, deltaMiB),
+    deleteVolume: (name) => w.volumes.delete(name),
+    createSnapshot: async (source, params) => {
+      await w.volumes.createSnapshot(source, params);
+    },
+    createPhysicalCopy: async (source, params) => {
+      const { reduce, ...rest } = params;
+      return (await w.volumes.createPhysicalCopy(source, reduce ? { ...rest, tdvv: true, compression: true, tpvv: undefined } : rest)).taskId;
+    },
+    getTask: (id, signal) => w.tasks.get(id, o(signal)),
+    listTasks: (signal) => w.tasks.list(o(signal)),
+    cancelTask: (id) => w.tasks.cancel(id),
+    listVolumeSets: (signal) => w.volumeSets.list(o(signal)),
+    addToVolumeSet: (set, members) => w.volumeSets.addMembers(set, members),
+    removeFromVolumeSet: (set, members) => w.volumeSets.removeMembers(set, members),
+    findHostsByInitiators: (iqns, wwns, signal) => w.hosts.queryByInitiators({ iqns, wwns }, o(signal)),
+    listHosts: (signal) => w.hosts.list(o(signal)),
+    getHost: (name, signal) => w.hosts.get(name, o(signal)),
+    createHost: (body) => w.hosts.create(body),
+    setHostChap: (name, chapName, chapSecret) => w.hosts.setInitiatorChap(name, { chapName, chapSecret }),
+    deleteHost: (name) => w.hosts.delete(name),
+    listPorts: (signal) => w.ports.list(o(signal)),
+    listVluns: (signal) => w.vluns.list({}, o(signal)),
+    createVlun: (body) => w.vluns.create(body),
+    deleteVlun: (id) => w.vluns.delete(id),
+    listCpgs: (signal) => w.cpgs.list(o(signal)),
+    getCpgFreeSpace: (cpg, signal) => w.cpgs.freeSpace(cpg, o(signal)),
+    close: () => w.close(),
+  };
+}
+
+/** The default ClientFactory: a WsapiClient per backend, with the backend's settings. */
+export function wsapiClientFactory(config: BackendConfig, log: Logger, metrics?: Metrics): ArrayClient {
+  return wsapiArrayClient(WsapiClient.fromBackend(config, { log, ...(metrics !== undefined && { metrics }) }));
+}

@@ -1,0 +1,87 @@
+import { failedPrecondition, notFound } from '../errors.js';
+import { exportVolume, selectTargets, unexportVolume } from '../array/exports.js';
+import { isSnapshot, ownMarker } from '../array/ops.js';
+import { getVolume, importVolume } from '../array/volumes.js';
+import type { NodeRef } from '../array/hosts.js';
+import { decodeNodeId } from './nodeid.js';
+import { PublishContext, VolumeContext } from './context.js';
+import { ControllerVolumeContext, lookupId, opContext, requireId, type ControllerDeps } from './controller-deps.js';
+import { SINGLE_NODE_MODES, validateControllerPublishVolumeRequest, validateControllerUnpublishVolumeRequest } from './controller-validate.js';
+import type { ControllerImpl } from './server.js';
+
+type Handlers = Pick<ControllerImpl, 'ControllerPublishVolume' | 'ControllerUnpublishVolume'>;
+
+function list(value: string | undefined): string[] | undefined {
+  return value ? value.split(',').filter((s) => s !== '') : undefined;
+}
+
+export function publishHandlers(deps: ControllerDeps): Handlers {
+  return {
+    async ControllerPublishVolume(req, ctx) {
+      validateControllerPublishVolumeRequest(req);
+      const { backend, id } = requireId(deps, req.volume_id, 'volume');
+      const node = decodeNodeId(req.node_id);
+      const protocol = req.volume_context[VolumeContext.protocol] ?? 'iscsi';
+      const hasInitiator = protocol === 'loop' || (protocol === 'fc' ? node.wwpns.length > 0 : node.iqns.length > 0);
+      if (!hasInitiator) throw notFound(`node ${req.node_id} has no ${protocol} initiator; it cannot reach this volume`);
+      const mode = req.volume_capability!.access_mode!.mode;
+      const singleNode = SINGLE_NODE_MODES.includes(mode);
+      const readonly = req.readonly || mode === 'MULTI_NODE_READER_ONLY' || mode === 'SINGLE_NODE_READER_ONLY';
+      const ref: NodeRef = { nodeId: req.node_id, node };
+      const op = opContext(deps, ctx);
+      const exported = await deps.inflight.run([`publish:${req.volume_id}:${node.hostName}`], () =>
+        deps.volumeLocks.run(req.volume_id, () =>
+          backend.run(`publishing ${id.arrayName} to ${node.hostName}`, async (c) => {
+            let known = backend.owned.get(id.arrayName);
+            if (!known) {
+              const v = await getVolume(c, id.arrayName, ctx.signal);
+              if (isSnapshot(v)) throw notFound(`volume ${req.volume_id} does not exist`);
+              if (!ownMarker(v, deps.owner)) {
+                // Import is explicit: only a static PV that says import: "true" gets the marker.
+                if (req.volume_context[VolumeContext.import] !== 'true') throw failedPrecondition(`volume ${id.arrayName} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
+                await importVolume(c, v, singleNode, op);
+              }
+              known = v.wwn ? { wwn: v.wwn } : {};
+              backend.owned.set(id.arrayName, known);
+            }
+            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode }, op);
+            const wwn = out.wwn ?? known.wwn ?? (await getVolume(c, id.arrayName, ctx.signal)).wwn ?? '';
+            backend.owned.set(id.arrayName, { wwn });
+            const ports = protocol === 'loop' ? [] : await backend.ports(ctx.signal);
+            return { lun: out.lun, wwn, targets: selectTargets(ports, protocol, list(req.volume_context[ControllerVolumeContext.iscsiPortalIps]), list(req.volume_context[ControllerVolumeContext.fcPortsList])) };
+          }),
+        ),
+      );
+      const pc: Record<string, string> = { [PublishContext.protocol]: protocol, [PublishContext.lun]: String(exported.lun), [PublishContext.wwn]: exported.wwn };
+      if (protocol === 'iscsi') {
+        pc[PublishContext.targetIqns] = exported.targets.iqns.join(',');
+        pc[PublishContext.targetPortals] = exported.targets.portals.join(',');
+      } else if (protocol === 'fc') {
+        pc[PublishContext.targetWwns] = exported.targets.wwns.join(',');
+      }
+      if (readonly) pc[PublishContext.readonly] = 'true';
+      return { publish_context: pc };
+    },
+
+    async ControllerUnpublishVolume(req, ctx) {
+      validateControllerUnpublishVolumeRequest(req);
+      const found = lookupId(deps, req.volume_id);
+      // ControllerUnpublish of an unknown volume succeeds: nothing is exported.
+      if (!found) return {};
+      const { backend, id } = found;
+      let ref: NodeRef | undefined;
+      if (req.node_id !== '') {
+        try {
+          ref = { nodeId: req.node_id, node: decodeNodeId(req.node_id) };
+        } catch {
+          // A node_id this driver never issued has no host: nothing to unpublish.
+          return {};
+        }
+      }
+      await deps.inflight.run([`unpublish:${req.volume_id}:${ref?.node.hostName ?? '*'}`], () =>
+        deps.volumeLocks.run(req.volume_id, () => backend.run(`unpublishing ${id.arrayName}`, (c) => unexportVolume(backend, c, id.arrayName, ref, opContext(deps, ctx)))),
+      );
+      return {};
+    },
+  };
+}

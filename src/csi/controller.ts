@@ -1,0 +1,92 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { BackendConfig } from '../config/backends.js';
+import { invalidArgument } from '../errors.js';
+import { BackendRegistry, type ClientFactory } from '../array/registry.js';
+import { COPY_POLL_MS } from '../array/copies.js';
+import { ListingCache, type Listed } from '../array/listing.js';
+import { wsapiClientFactory } from '../array/wsapi-adapter.js';
+import { InFlight, KeyedMutex } from '../util/inflight.js';
+import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
+import type { ControllerImpl } from './server.js';
+import type { ControllerDeps } from './controller-deps.js';
+import { volumeHandlers } from './controller-volumes.js';
+import { publishHandlers } from './controller-publish.js';
+import { snapshotHandlers } from './controller-snapshots.js';
+import { listHandlers } from './controller-list.js';
+
+export interface ControllerServiceOptions {
+  /** CSI driver name (in every marker). */
+  driverName: string;
+  /** `--cluster-id` (in every marker). */
+  clusterId: string;
+  /** The backends file's entries, or a registry built already (tests, the embedded simulator). */
+  backends: readonly BackendConfig[] | BackendRegistry;
+  log: Logger;
+  metrics?: Metrics;
+  /** How each backend's client is built; default: the WSAPI client. */
+  clientFactory?: ClientFactory;
+  /** Interval between copy-task polls (default 1 s). */
+  copyPollIntervalMs?: number;
+  /**
+   * Advertise PUBLISH_READONLY: only once the node plugin enforces read-only staging (DESIGN
+   * "Node safety"); default false.
+   */
+  publishReadonly?: boolean;
+  /** Advertise LIST_VOLUMES_PUBLISHED_NODES (exact node_ids from host markers); default true. */
+  listPublishedNodes?: boolean;
+}
+
+/** The Controller service and what its owner needs to start and stop it. */
+export interface ControllerService {
+  /** The handlers to give CsiServer as `services.controller`. */
+  service: ControllerImpl;
+  registry: BackendRegistry;
+  /** Reads each array's identity (logs, backend_info / backend_up metrics). Never throws. */
+  start(): Promise<void>;
+  /** Logs out of every array. */
+  close(): Promise<void>;
+}
+
+/** Capabilities always advertised (see ControllerServiceOptions for the two that are gated). */
+const BASE_CAPABILITIES = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'GET_SNAPSHOT'] as const;
+
+/** Builds the CSI Controller service over the configured arrays. */
+export function createControllerService(options: ControllerServiceOptions): ControllerService {
+  const log = options.log.child({ service: 'controller' });
+  const registry = options.backends instanceof BackendRegistry ? options.backends : new BackendRegistry(options.backends, options.clientFactory ?? wsapiClientFactory, log, options.metrics);
+  const deps: ControllerDeps = {
+    driverName: options.driverName,
+    owner: { driverName: options.driverName, clusterId: options.clusterId },
+    registry,
+    log,
+    inflight: new InFlight(),
+    volumeLocks: new KeyedMutex(),
+    volumeListings: new ListingCache<Listed>(),
+    snapshotListings: new ListingCache<Listed>(),
+    copyPollIntervalMs: options.copyPollIntervalMs ?? COPY_POLL_MS,
+  };
+  const capabilities: ControllerServiceCapability[] = BASE_CAPABILITIES.map((type) => ({ rpc: { type } }));
+  if (options.publishReadonly) capabilities.push({ rpc: { type: 'PUBLISH_READONLY' } });
+  if (options.listPublishedNodes ?? true) capabilities.push({ rpc: { type: 'LIST_VOLUMES_PUBLISHED_NODES' } });
+
+  const service: ControllerImpl = {
+    ...volumeHandlers(deps),
+    ...publishHandlers(deps),
+    ...snapshotHandlers(deps),
+    ...listHandlers(deps),
+    async ControllerGetCapabilities() {
+      return { capabilities };
+    },
+    // MODIFY_VOLUME is not advertised; mutable parameters are not supported.
+    async ControllerModifyVolume() {
+      throw invalidArgument('ControllerModifyVolume is not supported by this driver (no mutable parameters)');
+    },
+  };
+  return {
+    service,
+    registry,
+    start: () => registry.start(),
+    close: () => registry.close(),
+  };
+}
