@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
 import { exchange, type HttpMethod, type RawResponse } from './http.js';
 import { Semaphore, abortableSleep, raceAbort } from './limiter.js';
-import { SessionPool } from './session-pool.js';
+import { SessionPool, type KeyLease } from './session-pool.js';
 import { parseResponse, type WsapiResult } from './response.js';
 
 /** One WSAPI call as a resource class describes it. */
@@ -91,18 +91,26 @@ export class Requester {
     const onAbort = (): Error => new WsapiAbortedError(`WSAPI ${req.op} on backend ${this.o.backendId} was cancelled`, ctx, { cause: req.signal?.reason });
     let failures = 0;
     let relogged = false;
+    const startSerial = this.sessions.serial;
     for (let attempt = 1; ; attempt++) {
+      const used: { serial?: number } = {};
       try {
-        const work = this.track(this.attempt(req, ctx, attempt, idempotent, onAbort));
+        const work = this.track(this.attempt(req, ctx, attempt, idempotent, onAbort, used));
         // A change already on the wire is not cut off; the caller just stops waiting for it.
         return await (idempotent ? work : raceAbort(work, req.signal, onAbort));
       } catch (caught) {
         const notSent = caught instanceof NotSent;
         const err = caught instanceof NotSent ? caught.inner : (caught as Error);
-        // An expired key: the array refused before doing anything, so replaying is safe for any method.
-        if (!notSent && isWsapiCode(err, WsapiCode.INV_SESS_KEY) && !relogged) {
-          relogged = true;
-          continue;
+        // An expired key: the array refused before doing anything, so replaying is safe for any
+        // method. Replay once with a new key; and again whenever the key that failed predates
+        // this request (several keys of the pool expire together after an idle period). The
+        // failed key is gone from the pool, so this ends within the pool size.
+        if (!notSent && isWsapiCode(err, WsapiCode.INV_SESS_KEY)) {
+          const stale = used.serial !== undefined && used.serial <= startSerial;
+          if (stale || !relogged) {
+            if (!stale) relogged = true;
+            continue;
+          }
         }
         failures++;
         if (failures >= this.o.retry.attempts || !retryable(err, idempotent, notSent)) throw err;
@@ -129,14 +137,17 @@ export class Requester {
     await this.sessions.close();
   }
 
-  private async attempt(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, idempotent: boolean, onAbort: () => Error): Promise<WsapiResult> {
+  private async attempt(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, idempotent: boolean, onAbort: () => Error, used: { serial?: number }): Promise<WsapiResult> {
     if (this.closed) throw new NotSent(this.closedError(req.op));
     let release: (() => void) | undefined;
-    let lease: { key: string; release(): void } | undefined;
+    let lease: KeyLease | undefined;
     try {
       try {
         release = await this.slots.acquire(req.signal, onAbort);
-        if (!req.noSession) lease = await this.sessions.acquire(req.signal, onAbort);
+        if (!req.noSession) {
+          lease = await this.sessions.acquire(req.signal, onAbort);
+          used.serial = lease.serial;
+        }
       } catch (err) {
         throw new NotSent(err as Error);
       }

@@ -5,6 +5,8 @@ import { raceAbort, type AbortErrorFactory } from './limiter.js';
 /** A session key lent to one request; `release` when the request is done (idempotent). */
 export interface KeyLease {
   readonly key: string;
+  /** Order of the login that made the key (see SessionPool.serial). */
+  readonly serial: number;
   release(): void;
 }
 
@@ -29,6 +31,7 @@ export interface SessionPoolDeps {
 
 interface Entry {
   key: string;
+  serial: number;
   inUse: number;
 }
 
@@ -44,8 +47,17 @@ export class SessionPool {
   private authFailure: { error: WsapiError; at: number } | undefined;
   private growthPausedUntil = 0;
   private closed = false;
+  private logins = 0;
 
   constructor(private readonly deps: SessionPoolDeps) {}
+
+  /**
+   * Serial of the newest key (0 before any). A request that meets an expired key older than its
+   * own start may have met a key that was simply idle too long; a key newer than that was fresh.
+   */
+  get serial(): number {
+    return this.logins;
+  }
 
   /** Keys held now. */
   get size(): number {
@@ -95,6 +107,7 @@ export class SessionPool {
     let released = false;
     return {
       key: entry.key,
+      serial: entry.serial,
       release: () => {
         if (released) return;
         released = true;
@@ -108,7 +121,7 @@ export class SessionPool {
     const login = this.deps.login().then(
       (key) => {
         this.authFailure = undefined;
-        this.entries.push({ key, inUse: 0 });
+        this.entries.push({ key, serial: ++this.logins, inUse: 0 });
         this.deps.onKeysChanged(this.entries.length);
       },
       (err: unknown) => {

@@ -72,6 +72,19 @@ describe('session keys', () => {
     expect(fake.requests.filter((r) => r.url === '/api/v1/credentials')).toHaveLength(1);
   });
 
+  it('hides the expiry of every key of a full pool at once (keys older than the call are replayed past)', async () => {
+    const h = withSessions((req, res) => setTimeout(() => reply(res, 200, system), 5));
+    const fake = await startFake(h);
+    fakes.push(fake);
+    const c = client(fake, { sessionPoolSize: 3 });
+    await Promise.all(Array.from({ length: 30 }, () => c.system.get()));
+    expect(h.keys.size).toBe(3);
+    h.expireAll();
+    const before = h.logins;
+    await expect(Promise.all(Array.from({ length: 30 }, () => c.system.get()))).resolves.toHaveLength(30);
+    expect(h.logins - before).toBeLessThanOrEqual(3);
+  });
+
   it('gives up after one re-login when the new key is refused as well', async () => {
     const fake = await startFake((req, res) => (req.url === '/api/v1/credentials' ? reply(res, 201, { key: `k${fake.requests.length}` }) : reply(res, 403, { code: 6, desc: 'invalid session key' })));
     fakes.push(fake);
