@@ -1,6 +1,8 @@
+/** Transport, sessions and the read-only system resources, with a plain HTTP client. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { RunningSimulator } from '../../src/simulator/index.js';
-import { call, session, type Res, type CallOptions } from './helpers.js';
+import net from 'node:net';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { call, login, session, sleep, type CallOptions, type Res } from './helpers.js';
 
 let sim: RunningSimulator;
 let api: (method: string, path: string, body?: unknown, o?: CallOptions) => Promise<Res>;
@@ -10,39 +12,169 @@ beforeAll(async () => {
 });
 afterAll(async () => sim.close());
 
+function rawHttp(s: RunningSimulator, text: string): Promise<string> {
+  const { port, hostname } = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname, () => sock.write(text));
+    const chunks: Buffer[] = [];
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    sock.on('error', reject);
+  });
+}
+
 describe('transport', () => {
-  test('GET /api needs no session and reports the 3.1.3 MU1 build', async () => {
+  test('GET /api needs no session; every answer carries the array headers', async () => {
     const r = await call(sim, 'GET', '/api');
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ major: 1, minor: 3, build: 30103230 });
-    expect(r.headers['server']).toBe('hp3par-wsapi');
-    expect(r.headers['cache-control']).toBe('no-cache');
-    expect(r.headers['pragma']).toBe('no-cache');
-    expect(r.headers['connection']).toBe('close');
-    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers).toMatchObject({ server: 'hp3par-wsapi', 'cache-control': 'no-cache', pragma: 'no-cache', connection: 'close', 'content-type': 'application/json' });
+    const err = await api('GET', '/volumes/none');
+    expect(err.headers).toMatchObject({ server: 'hp3par-wsapi', connection: 'close' });
   });
 
-  test('errors: unknown path 404/11, wrong method 501/9', async () => {
-    expect((await api('GET', '/nothing')).body.code).toBe(11);
-    const r = await api('PATCH', '/volumes');
-    expect([r.status, r.body.code]).toEqual([501, 9]);
+  test.each([
+    ['unknown path', 'GET', '/api/v1/nothing', undefined, {}, 404, 11],
+    ['path outside /api', 'GET', '/foo', undefined, {}, 404, 11],
+    ['method not supported', 'PATCH', '/api/v1/volumes', undefined, {}, 501, 9],
+    ['DELETE on a collection', 'DELETE', '/api/v1/hosts', undefined, {}, 501, 9],
+    ['non-JSON content type', 'POST', '/api/v1/hosts', undefined, { rawBody: 'name=x', headers: { 'Content-Type': 'text/plain' } }, 415, 51],
+    ['malformed JSON', 'POST', '/api/v1/hosts', undefined, { rawBody: '{"name":abc}' }, 400, 60],
+    ['body not an object', 'POST', '/api/v1/hosts', [1, 2], {}, 400, 52],
+    ['bad percent-encoding', 'GET', '/api/v1/volumes/%E0%A4%A', undefined, {}, 400, 56],
+    ['unacceptable Accept', 'GET', '/api/v1/system', undefined, { headers: { Accept: 'text/html' } }, 406, 35],
+  ] as const)('%s', async (_what, method, path, body, o, status, code) => {
+    const r = await call(sim, method, path, body, { ...(o as CallOptions), key: (await login(sim)) });
+    expect([r.status, r.body?.code]).toEqual([status, code]);
+  });
+
+  test('HTTP/1.0 → 505/8', async () => {
+    const text = await rawHttp(sim, 'GET /api HTTP/1.0\r\n\r\n');
+    expect(text).toMatch(/^HTTP\/1\.1 505/);
+    expect(text).toContain('"code":8');
+  });
+
+  test('a body over 1 MiB → 413/4', async () => {
+    const r = await api('POST', '/hosts', undefined, { rawBody: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }) });
+    expect([r.status, r.body.code]).toEqual([413, 4]);
   });
 });
 
-describe('volumes', () => {
-  test('create, get, list, delete', async () => {
-    const c = await api('POST', '/volumes', { name: 'v1', cpg: 'SSD_r6', sizeMiB: 1000, tpvv: true, snapCPG: 'SSD_r6', comment: 'hello' });
-    expect(c.status).toBe(201);
-    expect(c.headers['location']).toBe('/api/v1/volumes/v1');
-    expect(c.headers['content-type']).toBeUndefined();
-    const g = await api('GET', '/volumes/v1');
-    expect(g.body).toMatchObject({ name: 'v1', sizeMiB: 1024, provisioningType: 2, copyType: 1, userCPG: 'SSD_r6', snapCPG: 'SSD_r6', comment: 'hello' });
-    expect(g.body.wwn).toMatch(/^60002AC[0-9A-F]{25}$/);
-    const l = await api('GET', '/volumes');
-    expect(l.headers['transfer-encoding']).toBe('chunked');
-    expect(l.body.total).toBe(1);
-    const d = await api('DELETE', '/volumes/v1');
-    expect(d.status).toBe(200);
-    expect((await api('GET', '/volumes/v1')).status).toBe(404);
+describe('sessions', () => {
+  test('login: 201, Location and key; bad password 403/5; missing members 400/40', async () => {
+    const r = await call(sim, 'POST', '/api/v1/credentials', { user: '3paradm', password: '3pardata' });
+    expect(r.status).toBe(201);
+    expect(r.body.key).toMatch(/^0-[0-9a-f]{32}-[0-9a-f]{8}$/);
+    expect(r.headers['location']).toBe(`/api/v1/credentials/${r.body.key}`);
+    const bad = await call(sim, 'POST', '/api/v1/credentials', { user: '3paradm', password: 'nope' });
+    expect([bad.status, bad.body.code]).toEqual([403, 5]);
+    const missing = await call(sim, 'POST', '/api/v1/credentials', { user: '3paradm' });
+    expect([missing.status, missing.body.code, missing.body.ref]).toEqual([400, 40, 'password']);
+    const unknown = await call(sim, 'POST', '/api/v1/credentials', { user: '3paradm', password: '3pardata', sessionType: 1 });
+    expect([unknown.status, unknown.body.code, unknown.body.ref]).toEqual([400, 12, 'sessionType']);
+  });
+
+  test('missing or unknown key → 403/6; logout then the key is dead', async () => {
+    expect((await call(sim, 'GET', '/api/v1/system')).body).toMatchObject({ code: 6 });
+    expect((await call(sim, 'GET', '/api/v1/system', undefined, { key: 'nope' })).status).toBe(403);
+    const key = await login(sim);
+    expect((await call(sim, 'GET', '/api/v1/system', undefined, { key })).status).toBe(200);
+    expect((await call(sim, 'DELETE', `/api/v1/credentials/${key}`, undefined, { key })).status).toBe(200);
+    expect((await call(sim, 'GET', '/api/v1/system', undefined, { key })).body.code).toBe(6);
+    expect((await call(sim, 'DELETE', `/api/v1/credentials/${key}`)).body.code).toBe(6);
+  });
+
+  test('idle expiry and the session limit', async () => {
+    const s = await startSimulator({ sessionIdleTimeoutSec: 0.3, sessionLimit: 2 });
+    try {
+      const a = await login(s);
+      await login(s);
+      const third = await call(s, 'POST', '/api/v1/credentials', { user: s.username, password: s.password });
+      expect([third.status, third.body.code]).toEqual([503, 31]);
+      await sleep(450);
+      expect((await call(s, 'GET', '/api/v1/system', undefined, { key: a })).body.code).toBe(6);
+      // Expired sessions free their slots.
+      await login(s);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('requests on one key are served one at a time', async () => {
+    const s = await startSimulator({ latencyMs: 60 });
+    try {
+      const key = await login(s);
+      const t0 = Date.now();
+      await Promise.all([1, 2, 3].map(() => call(s, 'GET', '/api/v1/system', undefined, { key })));
+      const serial = Date.now() - t0;
+      const keys = await Promise.all([1, 2, 3].map(() => login(s)));
+      const t1 = Date.now();
+      await Promise.all(keys.map((k) => call(s, 'GET', '/api/v1/system', undefined, { key: k })));
+      const parallel = Date.now() - t1;
+      expect(serial).toBeGreaterThanOrEqual(175);
+      expect(parallel).toBeLessThan(serial);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('system resources', () => {
+  test('system, wsapiconfiguration, capacity', async () => {
+    const s = await api('GET', '/system');
+    expect(s.body).toMatchObject({ id: 46750, model: 'HP_3PAR 7400', systemVersion: '3.1.3.230', totalNodes: 2 });
+    const w = await api('GET', '/wsapiconfiguration');
+    expect(w.body).toMatchObject({ version: '1.3.1', httpState: 'Enabled', httpsState: 'Disabled', systemResourceUsage: 36 });
+    expect(w.body.sessionsInUse).toBeGreaterThanOrEqual(1);
+    const c = await api('GET', '/capacity');
+    expect(c.body.allCapacity.totalMiB).toBeGreaterThan(0);
+    expect(Object.keys(c.body)).toEqual(['allCapacity', 'FCCapacity', 'NLCapacity', 'SSDCapacity']);
+  });
+
+  test('CPGs and the space reporter', async () => {
+    const l = await api('GET', '/cpgs');
+    expect(l.body.members.map((c: { name: string }) => c.name)).toEqual(['SSD_r6', 'FC_r6', 'NL_r6']);
+    const one = await api('GET', '/cpgs/FC_r6');
+    expect(one.body).toMatchObject({ name: 'FC_r6', numFPVVs: 0, state: 1, SDGrowth: { limitMiB: 16 * 1024 * 1024 } });
+    expect((await api('GET', '/cpgs/none')).body.code).toBe(15);
+    const free = await api('POST', '/spacereporter', { cpg: 'FC_r6' });
+    expect(free.body).toEqual({ rawFreeMiB: 2 * 16 * 1024 * 1024, usableFreeMiB: 16 * 1024 * 1024 });
+    await api('POST', '/volumes', { name: 'full', cpg: 'FC_r6', sizeMiB: 1024 });
+    expect((await api('POST', '/spacereporter', { cpg: 'FC_r6' })).body.usableFreeMiB).toBe(16 * 1024 * 1024 - 1024);
+    expect((await api('POST', '/spacereporter', {})).body.code).toBe(78);
+    expect((await api('POST', '/spacereporter', { cpg: 'nope' })).body.code).toBe(15);
+    await api('DELETE', '/volumes/full');
+  });
+
+  test('ports: FC and iSCSI targets, portals on 127.0.0.x only', async () => {
+    const l = await api('GET', '/ports');
+    const iscsi = l.body.members.filter((p: { protocol: number }) => p.protocol === 2);
+    const fc = l.body.members.filter((p: { protocol: number }) => p.protocol === 1);
+    expect(iscsi.length).toBeGreaterThanOrEqual(2);
+    expect(fc.length).toBeGreaterThanOrEqual(2);
+    for (const p of l.body.members) if (p.IPAddr) expect(p.IPAddr).toMatch(/^127\.0\.0\.\d+$/);
+    expect(iscsi[0]).toMatchObject({ mode: 2, linkState: 4, type: 8, iSCSIName: expect.stringMatching(/^iqn\.2000-05\.com\.3pardata:/) });
+    expect(fc[0].portWWN).toMatch(/^[0-9A-F]{16}$/);
+    expect((await api('GET', '/ports/0:2:1')).body.IPAddr).toBe('127.0.0.2');
+    expect((await api('GET', '/ports/9:9:9')).body.code).toBe(20);
+    expect((await api('GET', '/ports/x')).body.code).toBe(55);
+  });
+
+  test('HTTPS with a generated certificate', async () => {
+    const s = await startSimulator({ https: true });
+    try {
+      expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(s.caCert).toContain('BEGIN CERTIFICATE');
+      const r = await call(s, 'GET', '/api');
+      expect(r.status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('request log', async () => {
+    sim.resetRequests();
+    await api('GET', '/volumes/none');
+    expect(sim.requests).toEqual([{ method: 'GET', path: '/api/v1/volumes/none', status: 404, code: 23 }]);
   });
 });
