@@ -1,0 +1,68 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { Metrics } from '../../src/metrics.js';
+import * as params from '../../src/csi/params.js';
+import { PARAMETERS_DOC, REPO_ROOT, renderParametersDoc, type ParameterDoc } from '../../scripts/gen-deploy-lib.mjs';
+import { CHART_DIR } from './render.js';
+
+const DOCS = join(REPO_ROOT, 'docs');
+const doc = (name: string): string => readFileSync(join(DOCS, name), 'utf8');
+/** Descriptor lists that later issues add to src/csi/params.ts, when they exist. */
+const optional = (name: string): readonly ParameterDoc[] | undefined => (params as Record<string, unknown>)[name] as readonly ParameterDoc[] | undefined;
+
+describe('docs', () => {
+  it('docs/parameters.md is generated from the parsers’ descriptors (run `npm run gen:deploy`)', () => {
+    const expected = renderParametersDoc({
+      storageClass: params.STORAGE_CLASS_PARAMETERS,
+      snapshotClass: params.SNAPSHOT_CLASS_PARAMETERS,
+      groupSnapshotClass: optional('GROUP_SNAPSHOT_CLASS_PARAMETERS'),
+      mutable: optional('MUTABLE_PARAMETERS'),
+    });
+    expect(readFileSync(PARAMETERS_DOC, 'utf8')).toBe(expected);
+    for (const p of params.STORAGE_CLASS_PARAMETERS) expect(expected).toContain(`| \`${p.key}\` |`);
+  });
+
+  it('troubleshooting.md explains every metric the driver exports, and only those', async () => {
+    const registered = (await new Metrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name).sort();
+    const text = doc('troubleshooting.md');
+    const documented = [...new Set([...text.matchAll(/`(threepar_csi_[a-z_]+)`/g)].map((m) => m[1]!))].filter((n) => !n.endsWith('_'));
+    for (const name of registered) expect([name, text.includes(`| \`${name}\` |`)]).toEqual([name, true]);
+    for (const name of documented) expect(registered).toContain(name);
+  });
+
+  it('install.md names the sidecar versions the chart pins', () => {
+    const values = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as { sidecars: Record<string, { image?: string }> };
+    const text = doc('install.md');
+    for (const sidecar of Object.values(values.sidecars)) {
+      if (!sidecar.image) continue;
+      const [repo, tag] = sidecar.image.split(':');
+      const name = repo!.split('/').at(-1)!;
+      expect([name, text.includes(`${name} ${tag}`)]).toEqual([name, true]);
+    }
+    expect(text).toMatch(/external-snapshotter v8\.6/);
+    expect(text).toMatch(/snapshot-controller/);
+  });
+
+  it('relative links between the docs resolve', () => {
+    const files = new Set(readdirSync(DOCS));
+    for (const name of files) {
+      if (!name.endsWith('.md')) continue;
+      for (const m of doc(name).matchAll(/\]\(([a-z0-9-]+\.md)(#[^)]*)?\)/g)) expect([name, files.has(m[1]!)]).toEqual([name, true]);
+    }
+  });
+
+  it('every top-level value in values.yaml is documented by a comment', () => {
+    const lines = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (!/^[a-zA-Z]+:/.test(line)) return;
+      let j = i - 1;
+      while (j >= 0 && lines[j] === '') j--;
+      const commented = j >= 0 && lines[j]!.startsWith('#');
+      // Sections whose every member carries its own comment are fine too.
+      const sectionDocumented = lines.slice(i + 1, i + 4).some((l) => l.trim().startsWith('# --'));
+      expect([line, commented || sectionDocumented]).toEqual([line, true]);
+    });
+  });
+});
