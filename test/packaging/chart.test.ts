@@ -107,11 +107,12 @@ d('chart renders and every object is valid', () => {
         'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshotClass\nmetadata: {name: x}\ndriver: d\ndeletionPolicy: Keep',
         'apiVersion: groupsnapshot.storage.k8s.io/v1\nkind: VolumeGroupSnapshotClass\nmetadata: {name: x}\ndeletionPolicy: Delete\nparameters: {a: 1}',
         'apiVersion: example.com/v1\nkind: Unknown\nmetadata: {name: x}',
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: {any.key/x: y}}\nspec: {containers: [{name: a, image: b, volumeMounts: [{name: v, mountPath: /v, mountPropogation: Bidirectional}]}]}',
       ].join('\n---\n'),
     );
     const problems = validateAll(broken);
-    expect(problems).toHaveLength(5);
-    expect(problems.join('\n')).toMatch(/containerPort must be integer[\s\S]*deletionPolicy[\s\S]*driver[\s\S]*parameters\/a[\s\S]*no schema for example.com\/v1\/Unknown/);
+    expect(problems).toHaveLength(6);
+    expect(problems.join('\n')).toMatch(/containerPort must be integer[\s\S]*deletionPolicy[\s\S]*driver[\s\S]*parameters\/a[\s\S]*no schema for example.com\/v1\/Unknown[\s\S]*unknown field .spec.containers\[0\].volumeMounts\[0\].mountPropogation/);
   });
 
   it('the class parameters the values give are accepted by the driver parsers', () => {

@@ -4,8 +4,9 @@
  * object against the Kubernetes 1.34 schemas of kubernetes-models, and the snapshot objects and
  * ServiceMonitor against JSON schemas written from their CRDs (test/packaging/schemas).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import type { Model } from '@kubernetes-models/base';
@@ -98,12 +99,50 @@ export function validateObject(obj: K8sObject): string[] {
   }
 }
 
+/**
+ * Field names the Kubernetes API knows, gathered from the kubernetes-models type declarations.
+ * The compiled schemas accept unknown fields, while the API server (strict field validation, the
+ * default of kubectl apply) refuses them: this catches a misspelt field such as
+ * `mountPropogation`. Coarse (any known name passes anywhere) but cheap.
+ */
+let knownFields: Set<string> | undefined;
+function fieldNames(): Set<string> {
+  if (knownFields) return knownFields;
+  const require = createRequire(import.meta.url);
+  const roots = [dirname(require.resolve('kubernetes-models/package.json')), dirname(require.resolve('@kubernetes-models/apimachinery/package.json'))];
+  knownFields = new Set();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith('.d.ts')) for (const m of readFileSync(join(dir, e.name), 'utf8').matchAll(/^\s*"([A-Za-z0-9$_-]+)"\??:/gm)) knownFields!.add(m[1]!);
+    }
+  };
+  for (const root of roots) walk(root);
+  return knownFields;
+}
+
+/** Maps whose keys are data, not field names. */
+const FREE_FORM = new Set(['labels', 'annotations', 'data', 'stringData', 'binaryData', 'parameters', 'nodeSelector', 'matchLabels', 'requests', 'limits', 'volumeAttributes', 'selector']);
+
+/** Keys of a built-in object that no Kubernetes type declares. */
+export function unknownFields(obj: unknown, path = ''): string[] {
+  if (Array.isArray(obj)) return obj.flatMap((v, i) => unknownFields(v, `${path}[${i}]`));
+  if (obj === null || typeof obj !== 'object') return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (!fieldNames().has(k)) out.push(`${path}.${k}`);
+    else if (!(FREE_FORM.has(k) && v !== null && typeof v === 'object' && !('matchLabels' in v) && !('matchExpressions' in v))) out.push(...unknownFields(v, `${path}.${k}`));
+  }
+  return out;
+}
+
 /** Every problem of every object, plus metadata every object must have. */
 export function validateAll(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
   for (const obj of objects) {
     problems.push(...validateObject(obj));
+    if (!CRD_SCHEMAS.has(`${obj.apiVersion}/${obj.kind}`)) for (const f of unknownFields(obj)) problems.push(`${obj.kind} ${obj.metadata?.name}: unknown field ${f}`);
     const id = `${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`;
     if (names.has(id)) problems.push(`${id} is rendered twice`);
     names.add(id);
