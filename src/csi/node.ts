@@ -57,6 +57,8 @@ export interface NodeServiceOptions {
   discovery?: DiscoveryTimings;
   /** The mount table to read (tests may point elsewhere). */
   mountinfoPath?: string;
+  /** sysfs access; default <hostRoot>/sys (tests inject one that plays the kernel's part). */
+  sysfs?: Sysfs;
 }
 
 /** Capabilities the node service implements (CSI NodeGetCapabilities). */
@@ -73,7 +75,7 @@ export type NodeService = NodeImpl & {
 /** Builds the CSI Node service: validate → dedup (per volume) → act → errors mapped by server.ts. */
 export function createNodeService(options: NodeServiceOptions): NodeService {
   const hostRoot = options.hostRoot ?? '/';
-  const sys = new Sysfs(join(hostRoot, 'sys'));
+  const sys = options.sysfs ?? new Sysfs(join(hostRoot, 'sys'));
   const mounter = new Mounter(options.exec, options.mountinfoPath ?? MOUNTINFO_PATH);
   const store = new StateStore(options.kubeletDir, options.driverName);
   const timings = options.discovery ?? DEFAULT_DISCOVERY;

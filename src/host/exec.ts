@@ -129,14 +129,15 @@ export const spawnExec: Exec = (command, args, options = {}) => {
       signal?.removeEventListener('abort', onAbort);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
-      if (spawnError && code === null && !ended) {
+      // A command that never started reports 'error' and then 'close' with a negative errno.
+      if (spawnError && !ended) {
         reject(new ExecError({ commandLine: line, failure: 'spawn', exitCode: null, stdout, stderr, cause: spawnError }));
       } else if (ended) {
         reject(new ExecError({ commandLine: line, failure: ended, exitCode: code, stdout, stderr }));
       } else if (code === 0 || (code !== null && options.okCodes?.includes(code))) {
         resolve({ code, stdout, stderr });
       } else {
-        reject(new ExecError({ commandLine: line, failure: code === null ? 'spawn' : 'exit', exitCode: code, stdout, stderr, cause: spawnError }));
+        reject(new ExecError({ commandLine: line, failure: 'exit', exitCode: code, stdout, stderr }));
       }
     });
   });
