@@ -49,7 +49,9 @@ export class SessionPool {
   private closed = false;
   private logins = 0;
 
-  constructor(private readonly deps: SessionPoolDeps) {}
+  constructor(private readonly deps: SessionPoolDeps) {
+    if (!Number.isInteger(deps.size) || deps.size < 1) throw new RangeError(`sessionPoolSize must be a positive integer, got ${deps.size}`);
+  }
 
   /**
    * Serial of the newest key (0 before any). A request that meets an expired key older than its
@@ -64,20 +66,26 @@ export class SessionPool {
     return this.entries.length;
   }
 
-  /** Lends a key, logging in when the pool is empty (or may grow and every key is busy). */
+  /**
+   * Lends a key, logging in when the pool is empty (or may grow and every key is busy). After the
+   * array rejected the credentials, keys already held are still lent, but no login is tried
+   * until the cool-down has passed.
+   */
   async acquire(signal: AbortSignal | undefined, onAbort: AbortErrorFactory): Promise<KeyLease> {
     for (;;) {
       if (this.closed) throw this.deps.closedError();
-      this.throwIfCredentialsRejected();
       const idle = this.entries.find((e) => e.inUse === 0);
       if (idle) return this.lend(idle);
-      const canGrow = this.entries.length < this.deps.size && (this.entries.length === 0 || Date.now() >= this.growthPausedUntil);
+      const rejected = this.credentialsRejected();
+      const canGrow = !rejected && this.entries.length < this.deps.size && (this.entries.length === 0 || Date.now() >= this.growthPausedUntil);
       if (canGrow && this.pendingLogin === undefined) this.startLogin();
       // Keys exist but all are busy: share the least-loaded one rather than wait for a login.
       const least = this.entries.reduce<Entry | undefined>((best, e) => (best === undefined || e.inUse < best.inUse ? e : best), undefined);
       if (least) return this.lend(least);
+      // Only suspended logins leave no key and no login to wait for.
+      if (this.pendingLogin === undefined) throw rejected ?? new RangeError('session pool has no key and cannot log in');
       // No key at all: wait for the one shared login, then look again.
-      await raceAbort(this.pendingLogin!, signal, onAbort);
+      await raceAbort(this.pendingLogin, signal, onAbort);
     }
   }
 
@@ -143,13 +151,14 @@ export class SessionPool {
     this.pendingLogin = settled;
   }
 
-  private throwIfCredentialsRejected(): void {
+  /** The error to give while logins are suspended after bad credentials; undefined otherwise. */
+  private credentialsRejected(): WsapiError | undefined {
     const failure = this.authFailure;
-    if (!failure) return;
+    if (!failure) return undefined;
     const age = Date.now() - failure.at;
-    if (age >= this.deps.authFailureCooldownMs) return;
+    if (age >= this.deps.authFailureCooldownMs) return undefined;
     const waitS = Math.ceil((this.deps.authFailureCooldownMs - age) / 1000);
-    throw new WsapiError(
+    return new WsapiError(
       failure.error.status,
       { code: WsapiCode.INV_USER_PASS, ...(failure.error.desc !== undefined && { desc: failure.error.desc }) },
       { backendId: failure.error.backendId, op: failure.error.op },

@@ -116,6 +116,22 @@ describe('session keys', () => {
     expect(logins).toContain('outcome="rejected"} 1');
   });
 
+  it('keeps using the keys it holds when an extra login is refused, and suspends logins', async () => {
+    const opts = { password: 'secret' };
+    const h = withSessions((req, res) => setTimeout(() => reply(res, 200, system), 10), opts);
+    const fake = await startFake(h);
+    fakes.push(fake);
+    const c = client(fake, { sessionPoolSize: 2 });
+    await c.system.get();
+    opts.password = 'changed-on-the-array';
+    await expect(Promise.all(Array.from({ length: 6 }, () => c.system.get()))).resolves.toHaveLength(6);
+    expect(h.logins).toBe(2);
+    h.expireAll();
+    const err = await c.system.get().catch((e: unknown) => e);
+    expect(isWsapiCode(err, WsapiCode.INV_USER_PASS)).toBe(true);
+    expect(h.logins).toBe(2);
+  });
+
   it('logs out every key on close and refuses calls afterwards', async () => {
     const h = withSessions((req, res) => setTimeout(() => reply(res, 200, system), 10));
     const fake = await startFake(h);
