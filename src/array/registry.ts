@@ -15,8 +15,7 @@ export class BackendRegistry {
 
   constructor(configs: readonly BackendConfig[], factory: ClientFactory, log: Logger, metrics?: Metrics) {
     for (const config of configs) {
-      const blog = log.child({ backend: config.id });
-      this.byId.set(config.id, new Backend(config, factory(config, blog, metrics), blog, metrics));
+      this.byId.set(config.id, new Backend(config, factory(config, log, metrics), log, metrics));
     }
     const def = defaultBackend(configs);
     this.fallback = def ? this.byId.get(def.id) : undefined;
