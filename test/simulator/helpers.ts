@@ -65,7 +65,7 @@ export async function session(options: SimulatorOptions = {}): Promise<{ sim: Ru
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `fn` returns a truthy value or the timeout passes. */
-export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 20): Promise<T> {
+export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, intervalMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
