@@ -265,9 +265,12 @@ d('what the YAML says', () => {
       for (const spec of [controllerOf(objects), ...findAll<K8sObject>(objects, 'DaemonSet').map(podSpec)]) {
         const driver = container(spec, '3par-csi');
         expect(driver.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'healthz' });
-        const port = spec.containers.flatMap((c) => (c.ports ?? []).map((p) => ({ c, p }))).find((x) => x.p.name === 'healthz');
+        // kubelet resolves a probe's named port among the probed container's own ports.
+        const port = (driver.ports ?? []).find((p) => p.name === 'healthz');
         const probe = container(spec, 'liveness-probe');
-        expect(arg(probe, 'http-endpoint')).toBe(`:${port!.p.containerPort}`);
+        expect(arg(probe, 'http-endpoint')).toBe(`:${port!.containerPort}`);
+        const declared = spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+        expect(new Set(declared).size).toBe(declared.length);
         expect(arg(probe, 'probe-timeout')).toMatch(/^\d+s$/);
         if (spec.hostNetwork) {
           const registrar = container(spec, 'node-driver-registrar');
