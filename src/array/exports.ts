@@ -65,7 +65,7 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
   for (let attempt = 1; ; attempt++) {
     const host = await resolveHost(backend, c, req.ref, req.protocol, ctx);
     try {
-      return await vlunLocks.run(`${backend.id}/${host.name}`, () => exportToHost(c, req, host, ctx));
+      return await vlunLocks.run(`${backend.id}/${host.name}`, () => exportToHost(backend, c, req, host, ctx));
     } catch (err) {
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
       if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
@@ -74,10 +74,15 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
   }
 }
 
-async function exportToHost(c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
+async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
   const before = exportsOf(await c.listVluns(ctx.signal), req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
-  refuseOthers(req, host, before);
+  try {
+    refuseOthers(req, host, before);
+  } catch (err) {
+    if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
+    throw err;
+  }
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
   if (existing) return { lun: existing.lun, wwn: existing.volumeWWN };
   let created: VlunId | undefined;
@@ -96,6 +101,8 @@ async function exportToHost(c: ArrayClient, req: PublishRequest, host: KnownHost
     refuseOthers(req, host, after);
   } catch (err) {
     if (created) await deleteVlunQuietly(c, created);
+    // A host this call created for nothing is not left behind.
+    if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
     throw err;
   }
   const keep = mine[0];
@@ -150,8 +157,9 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
     await vlunLocks.run(`${backend.id}/${hostName}`, async () => {
       for (const l of list) await deleteVlunQuietly(c, vlunId(l));
       ctx.log.info({ volume: name, host: hostName }, 'volume unexported');
-      const remaining = vluns.filter((l) => l.hostname === hostName && l.volumeName !== name);
-      if (hostName !== '' && remaining.length === 0) await deleteHostIfOwned(backend, c, hostName, ctx);
+      // The listing above may be stale (parallel unpublishes from this host): the array itself
+      // refuses to delete a host that still exports something, so the delete is always tried.
+      if (hostName !== '') await deleteHostIfOwned(backend, c, hostName, ctx);
     });
   }
 }
@@ -164,8 +172,8 @@ async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: str
       const h = await c.getHost(hostName, ctx.signal);
       if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return;
     }
-    if (known) backend.hosts.delete(known[0]);
     await c.deleteHost(hostName);
+    if (known) backend.hosts.delete(known[0]);
     ctx.log.info({ host: hostName }, 'array host deleted with its last VLUN');
   } catch (err) {
     const cond = conditionOf(err);
