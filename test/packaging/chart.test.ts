@@ -159,6 +159,9 @@ d('values are refused with a clear message', () => {
     ['ambiguous class backend', ['backends[1].id=b2', 'backends[1].url=https://b', 'backends[1].username=u', 'backends[1].password=p', 'storageClasses[0].name=sc'], /class "sc" names no backend/],
     ['unknown group backend', ['nodeGroups[0].name=g', 'nodeGroups[0].nodeSelector.a=b', 'nodeGroups[0].backendIds[0]=zz'], /group "g" lists backend "zz"/],
     ['long cluster id', ['clusterId=this-cluster-id-is-far-too-long-for-3par'], /clusterId/],
+    ['unpinned sidecar image', ['sidecars.attacher.image=registry.k8s.io/sig-storage/csi-attacher'], /sidecars\.attacher\.image/],
+    ['latest sidecar image', ['sidecars.attacher.image=registry.k8s.io/sig-storage/csi-attacher:latest'], /sidecars\.attacher\.image/],
+    ['latest driver tag', ['image.tag=latest'], /image\.tag/],
     ['bad duration', ['sidecars.provisioner.timeout=soon'], /sidecars\.provisioner\.timeout/],
   ])('%s is refused', (_label, set, message) => {
     const files = set[0]!.startsWith('clusterId=a') ? [] : [fixture('minimal.yaml')];
