@@ -251,6 +251,42 @@ export const WsapiCode = {
   TOO_BUSY: 270,
 } as const;
 
+/**
+ * Codes the guide names but whose numbers were never recovered (REFERENCE §4.4, [U]). These are
+ * PLACEHOLDERS equal to the simulator's defaults (9000 range, never a confirmed number), so the
+ * driver's handling can be exercised against it; on a real array they match nothing until a log
+ * shows the true number and it is corrected here and in the simulator's catalog. Classify on
+ * them only where falling through to a generic error is also acceptable.
+ */
+export const WsapiPlaceholderCode = {
+  /** 409: snapshot of a volume without a snapshot CPG. */
+  NO_SNAP_CPG: 9001,
+  /** 409: a tune runs on the volume. */
+  INV_OPERATION_VV_TUNE_IN_PROGRESS: 9008,
+  /** 409: a conversion runs on the volume. */
+  INV_OPERATION_VV_VOLUME_CONV_IN_PROGRESS: 9009,
+  /** 409: an (offline) physical copy runs on the volume. */
+  INV_OPERATION_VV_VOLUME_COPY_IN_PROGRESS: 9010,
+  /** 409: an online copy runs on the volume. */
+  INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS: 9011,
+  /** 403: the volume is being removed. */
+  VV_IS_BEING_REMOVED: 9012,
+  /** 409: a promote runs on the volume. */
+  INV_OPERATION_VV_PROMOTE_IN_PROGRESS: 9014,
+  /** 409: no free LUN for an automatic LUN. */
+  AUTO_LUN_ID_UNAVAILABLE: 9021,
+  /** 400: cancel of a task that already ended. */
+  NON_ACTIVE_TASK: 9028,
+  /** 409: the task cannot be cancelled. */
+  INV_OPERATION_CANNOT_CANCEL_TASK: 9029,
+  /** 400: a query string the firmware does not support. */
+  INV_QUERY_STRING: 9030,
+  /** 409: a VLUN to a second host of a volume with `policies.oneHost`. */
+  VV_ONE_HOST_POLICY: 9033,
+  /** 409: the volume is busy. */
+  INV_OPERATION_VV_IS_BUSY: 9037,
+} as const;
+
 /** One of the documented codes. */
 export type WsapiCodeValue = (typeof WsapiCode)[keyof typeof WsapiCode];
 
