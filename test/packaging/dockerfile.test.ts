@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CHART_DIR, REPO_ROOT } from './render.js';
@@ -83,6 +84,29 @@ describe('Dockerfile', () => {
     // From the build context only proto/ and package.json (dist/cli/main.js reads ../package.json
     // for its version): no sources, tests or configuration.
     expect(copies.filter((c) => !c.startsWith('--from=')).map((c) => c.split(' ')[0])).toEqual(['proto', 'package.json']);
+  });
+
+  it('the runtime stage has every package the compiled code imports: all are production dependencies', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const imported = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) walk(path);
+        else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
+          const text = readFileSync(path, 'utf8');
+          // Value imports and re-exports (type-only ones vanish at compile time), and dynamic imports.
+          for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type[\s{])[^;]*?\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gms)) {
+            const spec = m[1] ?? m[2]!;
+            if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+            imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+          }
+        }
+      }
+    };
+    walk(join(REPO_ROOT, 'src'));
+    expect(imported.size).toBeGreaterThan(3);
+    for (const name of imported) expect([name, name in pkg.dependencies]).toEqual([name, true]);
   });
 
   it('has the tools the node plugin runs itself, and nsenter to reach the host’s iscsiadm and multipath', () => {
