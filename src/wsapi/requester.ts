@@ -51,6 +51,12 @@ export interface RequesterOptions {
   metrics?: Metrics;
 }
 
+/**
+ * After the array refuses an extra session (usually its session limit, shared with every other
+ * client), the pool works with the keys it has for this long before trying to grow again.
+ */
+const GROWTH_PAUSE_MS = 30_000;
+
 /** Marks an error that happened before the request left (queue, login): always safe to retry. */
 class NotSent extends Error {
   constructor(readonly inner: Error) {
@@ -61,7 +67,8 @@ class NotSent extends Error {
 /**
  * The request pipeline of one backend: in-flight cap → session key → one HTTP exchange → parse,
  * with one re-login on an expired key and bounded retries by the rules above. Every exchange is
- * logged at debug (never the key, the password or a body) and counted in metrics.
+ * logged at debug (never the key, the password or a body) and counted in metrics. `backend_up`
+ * is not set here: the array layer owns it (one writer, with a log line on each change).
  */
 export class Requester {
   private readonly slots: Semaphore;
@@ -78,7 +85,7 @@ export class Requester {
       logout: (key) => this.logout(key),
       onKeysChanged: (n) => o.metrics?.wsapiKeys.set({ backend: o.backendId }, n),
       authFailureCooldownMs: o.authFailureCooldownMs,
-      growthPauseMs: 30_000,
+      growthPauseMs: GROWTH_PAUSE_MS,
       closedError: () => this.closedError('session.login'),
       log: o.log,
     });
@@ -152,8 +159,7 @@ export class Requester {
         throw new NotSent(err as Error);
       }
       const raw = await this.exchangeLogged(req, ctx, attempt, lease?.key, req.path, idempotent ? req.signal : undefined);
-      const result = parseResponse(raw, ctx);
-      return result;
+      return parseResponse(raw, ctx);
     } catch (err) {
       if (lease && isWsapiCode(err, WsapiCode.INV_SESS_KEY)) this.sessions.invalidate(lease.key);
       throw err;
@@ -177,7 +183,6 @@ export class Requester {
       const durationMs = Math.round(performance.now() - started);
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome: String(raw.status) });
-      this.o.metrics?.backendUp.set({ backend: this.o.backendId }, 1);
       this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
       return raw;
     } catch (err) {
@@ -185,7 +190,6 @@ export class Requester {
       const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
-      if (err instanceof WsapiConnectionError) this.o.metrics?.backendUp.set({ backend: this.o.backendId }, 0);
       this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
       throw err;
     }

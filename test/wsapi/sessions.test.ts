@@ -31,6 +31,8 @@ describe('session keys', () => {
     expect(logins.length).toBeLessThanOrEqual(3);
     expect(apiRequests(fake)).toHaveLength(10);
     for (const r of apiRequests(fake)) expect(h.keys.has(r.key ?? '')).toBe(true);
+    // No keep-alive: the array closes every connection anyway.
+    for (const r of fake.requests) expect(r.headers.connection).toBe('close');
     // Logins never overlap: each starts after the previous answered.
     const firstApi = fake.requests.findIndex((r) => r.url === '/api/v1/system');
     expect(fake.requests.slice(0, firstApi).filter((r) => r.url === '/api/v1/credentials')).toHaveLength(1);
