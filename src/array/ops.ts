@@ -36,6 +36,7 @@ export function isCopyTarget(v: Volume): boolean {
 /** CSI VolumeCondition from the array's state (DEGRADED / FAILED are abnormal). */
 export function conditionOfVolume(v: Volume): { abnormal: boolean; message: string } {
   if (v.state === ObjectState.FAILED) return { abnormal: true, message: `the array reports volume ${v.name} failed (states ${JSON.stringify(v.failedStates ?? [])})` };
+  if ((v.failedStates ?? []).length > 0) return { abnormal: true, message: `the array reports failed states ${JSON.stringify(v.failedStates)} on volume ${v.name} (9 = a copy into it failed)` };
   if (v.state === ObjectState.DEGRADED) return { abnormal: true, message: `the array reports volume ${v.name} degraded (states ${JSON.stringify(v.degradedStates ?? [])})` };
   return { abnormal: false, message: 'volume is normal' };
 }

@@ -1,7 +1,7 @@
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../errors.js';
+import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
 import type { ArrayClient, SnapshotParams } from './client.js';
-import { conditionOf } from './errors.js';
+import { conditionOf, isConflict } from './errors.js';
 import { isTombstoneName } from './names.js';
 import { isSnapshot, ownMarker, type OpContext } from './ops.js';
 
@@ -17,6 +17,9 @@ export async function ensureSnapshot(c: ArrayClient, source: string, params: Sna
   } catch (err) {
     const cond = conditionOf(err);
     if (cond === 'no-volume') throw notFound(`source volume ${source} does not exist`);
+    // The array refuses a snapshot of a volume a copy is still filling (its code is unknown on
+    // 1.3.x, hence any other 409): retry later.
+    if (cond !== 'volume-exists' && isConflict(err)) throw busy(`volume ${source} is busy in a copy on the array; retry the snapshot later`);
     // CreateSnapshot is idempotent: an existing snapshot of the same source is the answer.
     if (cond !== 'volume-exists') throw err;
   }

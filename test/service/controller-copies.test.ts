@@ -1,0 +1,270 @@
+/**
+ * Snapshots, clones and soft delete over gRPC against the simulator: CreateSnapshot /
+ * DeleteSnapshot / GetSnapshot / ListSnapshots, volumes from snapshots and clones as online
+ * copies tracked as tasks (larger sizes, restarts, lost answers, refused markers, adoption,
+ * failures, cancellation), and the soft delete of volumes with snapshots.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { RunningSimulator } from '../../src/simulator/index.js';
+import { WsapiClient } from '../../src/wsapi/client.js';
+import { arrayNameFor, isTombstoneName } from '../../src/array/names.js';
+import { codeOf, grpcStatus } from '../helpers/grpc.js';
+import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+
+interface Vol {
+  volume_id: string;
+  capacity_bytes: string;
+  volume_context: Record<string, string>;
+}
+interface Snap {
+  snapshot_id: string;
+  source_volume_id: string;
+  size_bytes: string;
+  ready_to_use: boolean;
+  creation_time: { seconds: string } | null;
+}
+
+let sim: RunningSimulator;
+let d: Driver;
+let wsapi: WsapiClient;
+
+beforeAll(async () => {
+  sim = await startSim();
+  d = await startDriver([backendOf(sim, 'sim')]);
+  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+});
+afterAll(async () => {
+  await wsapi.close();
+  await d.stop();
+  await sim.close();
+});
+
+const arrayName = (id: string) => id.split('/')[1]!;
+async function volume(name: string, extra: Record<string, unknown> = {}, drv: Driver = d, deadlineMs?: number): Promise<Vol> {
+  const res = await drv.client.call<{ volume: Vol }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' }, ...extra }, deadlineMs ? { deadlineMs } : {});
+  return res.volume;
+}
+const snapshot = (name: string, source: string, parameters: Record<string, string> = {}) => d.client.call<{ snapshot: Snap }>('CreateSnapshot', { name, source_volume_id: source, parameters }).then((r) => r.snapshot);
+const fromSnapshot = (snapshotId: string) => ({ volume_content_source: { snapshot: { snapshot_id: snapshotId } } });
+const fromVolume = (volumeId: string) => ({ volume_content_source: { volume: { volume_id: volumeId } } });
+const activeTasks = () => sim.array.tasks.filter((t) => t.status === 2);
+
+describe('snapshots', () => {
+  test('CreateSnapshot takes two WSAPI requests, is idempotent, and is listed', async () => {
+    const v = await volume('pvc-snap-src');
+    sim.resetRequests();
+    const s = await snapshot('snapshot-1', v.volume_id, { 'csi.storage.k8s.io/volumesnapshot/name': 'snap', 'csi.storage.k8s.io/volumesnapshot/namespace': 'ns' });
+    expect(arrayRequests(sim).length).toBeLessThanOrEqual(2);
+    expect(s).toMatchObject({ source_volume_id: v.volume_id, size_bytes: String(GiB), ready_to_use: true });
+    expect(s.snapshot_id).toMatch(/^sim\/css-/);
+    expect(Number(s.creation_time!.seconds)).toBeGreaterThan(0);
+    const rec = sim.array.volume(arrayName(s.snapshot_id))!;
+    expect(rec.readOnly).toBe(true);
+    expect(JSON.parse(rec.comment!)).toMatchObject({ c: CLUSTER, n: 'snapshot-1', pvc: 'ns/snap' });
+    sim.resetRequests();
+    expect((await snapshot('snapshot-1', v.volume_id)).snapshot_id).toBe(s.snapshot_id);
+    expect(arrayRequests(sim).length).toBeLessThanOrEqual(2);
+    const other = await volume('pvc-snap-other');
+    expect(await codeOf(snapshot('snapshot-1', other.volume_id))).toBe(grpcStatus.ALREADY_EXISTS);
+    const got = await d.client.call<{ snapshot: Snap }>('GetSnapshot', { snapshot_id: s.snapshot_id });
+    expect(got.snapshot.snapshot_id).toBe(s.snapshot_id);
+    const bySource = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { source_volume_id: v.volume_id });
+    expect(bySource.entries.map((e) => e.snapshot.snapshot_id)).toEqual([s.snapshot_id]);
+    const byId = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { snapshot_id: s.snapshot_id });
+    expect(byId.entries).toHaveLength(1);
+    const none = await d.client.call<{ entries: unknown[] }>('ListSnapshots', { snapshot_id: 'sim/css-nothere' });
+    expect(none.entries).toHaveLength(0);
+  });
+
+  test('spec error codes and class parameters', async () => {
+    const v = await volume('pvc-snap-errs');
+    expect(await codeOf(snapshot('snap-x', 'sim/csv-nothere'))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(snapshot('snap-x', 'garbage'))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(snapshot('', v.volume_id))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(snapshot('snap-x', v.volume_id, { expirationHours: '2' }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(snapshot('snap-x', v.volume_id, { retentionHours: '2' }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    const expiring = await snapshot('snap-exp', v.volume_id, { allowExpiry: 'true', expirationHours: '2' });
+    expect(sim.array.volume(arrayName(expiring.snapshot_id))!.expirationTimeSec).toBeGreaterThan(0);
+    expect(await codeOf(d.client.call('GetSnapshot', { snapshot_id: 'sim/css-nothere' }))).toBe(grpcStatus.NOT_FOUND);
+    await d.client.call('DeleteSnapshot', { snapshot_id: 'sim/css-nothere' });
+    await d.client.call('DeleteSnapshot', { snapshot_id: 'garbage' });
+    sim.resetRequests();
+    await d.client.call('DeleteSnapshot', { snapshot_id: expiring.snapshot_id });
+    expect(arrayRequests(sim).length).toBeLessThanOrEqual(2);
+    expect(sim.array.volume(arrayName(expiring.snapshot_id))).toBeUndefined();
+  });
+
+  test('pagination: max_entries, next_token, invalid token → ABORTED', async () => {
+    const v = await volume('pvc-snap-page');
+    for (let i = 0; i < 5; i++) await snapshot(`snap-page-${i}`, v.volume_id);
+    const seen: string[] = [];
+    let token = '';
+    do {
+      const page = await d.client.call<{ entries: { snapshot: Snap }[]; next_token: string }>('ListSnapshots', { source_volume_id: v.volume_id, max_entries: 2, starting_token: token });
+      expect(page.entries.length).toBeLessThanOrEqual(2);
+      seen.push(...page.entries.map((e) => e.snapshot.snapshot_id));
+      token = page.next_token;
+    } while (token !== '');
+    expect(new Set(seen).size).toBe(5);
+    expect(await codeOf(d.client.call('ListSnapshots', { starting_token: 'bogus' }))).toBe(grpcStatus.ABORTED);
+    expect(await codeOf(d.client.call('ListVolumes', { starting_token: 'ffffffffffff:1' }))).toBe(grpcStatus.ABORTED);
+  });
+});
+
+describe('volumes from snapshots and clones', () => {
+  test('a volume from a snapshot is a marked online copy, not created empty', async () => {
+    const v = await volume('pvc-restore-src');
+    const s = await snapshot('snap-restore', v.volume_id);
+    const r = await volume('pvc-restored', fromSnapshot(s.snapshot_id));
+    expect(r.volume_context).toMatchObject({ isCopy: 'true' });
+    expect(r.volume_context['createdEmpty']).toBeUndefined();
+    const rec = sim.array.volume(arrayName(r.volume_id))!;
+    expect(JSON.parse(rec.comment!)).toMatchObject({ c: CLUSTER, n: 'pvc-restored' });
+    expect(JSON.parse(rec.comment!).e).toBeUndefined();
+    expect(rec.policies.oneHost).toBe(true);
+    expect(sim.array.tasks.filter((t) => t.name === rec.name)).toHaveLength(1);
+    expect((await volume('pvc-restored', fromSnapshot(s.snapshot_id))).volume_id).toBe(r.volume_id);
+    expect(sim.array.tasks.filter((t) => t.name === rec.name)).toHaveLength(1);
+    expect(await codeOf(volume('pvc-restored', fromVolume(v.volume_id)))).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(await codeOf(volume('pvc-restore-missing', fromSnapshot('sim/css-nothere')))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(volume('pvc-restore-missing', fromVolume('sim/csv-nothere')))).toBe(grpcStatus.NOT_FOUND);
+  });
+
+  test('a larger clone waits for the copy, then grows', async () => {
+    const v = await volume('pvc-clone-src');
+    const c = await volume('pvc-clone-big', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(2 * GiB) } });
+    expect(c.capacity_bytes).toBe(String(2 * GiB));
+    expect(sim.array.volume(arrayName(c.volume_id))!.sizeMiB).toBe(2048);
+    expect(activeTasks()).toHaveLength(0);
+  });
+
+  test('a clone survives a driver restart mid-copy: ABORTED at the deadline, resumed, never copied twice', async () => {
+    const v = await volume('pvc-restart-src', { capacity_range: { required_bytes: String(4 * GiB) } });
+    sim.faults.set({ copyRateMiBps: 200 });
+    try {
+      const d1 = await startDriver([backendOf(sim, 'sim')], { copyPollIntervalMs: 20 });
+      const first = await codeOf(volume('pvc-restart', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } }, d1, 300));
+      expect([grpcStatus.ABORTED, grpcStatus.DEADLINE_EXCEEDED]).toContain(first);
+      await d1.stop();
+      const name = arrayNameFor('volume', CLUSTER, 'pvc-restart');
+      expect(sim.array.volume(name)).toBeDefined();
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+      const r = await volume('pvc-restart', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } });
+      expect(r.capacity_bytes).toBe(String(5 * GiB));
+      expect(sim.array.tasks.filter((t) => t.name === name)).toHaveLength(1);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+  });
+
+  test('a clone whose marker the array refuses mid-copy is marked after the copy', async () => {
+    sim.faults.set({ refuseModifyDuringCopy: true, copyRateMiBps: 2000 });
+    try {
+      const v = await volume('pvc-refuse-src', { capacity_range: { required_bytes: String(4 * GiB) } });
+      sim.resetRequests();
+      const c = await volume('pvc-refuse', fromVolume(v.volume_id));
+      expect(sim.requests.some((r) => r.method === 'PUT' && r.status === 409)).toBe(true);
+      const rec = sim.array.volume(arrayName(c.volume_id))!;
+      expect(JSON.parse(rec.comment!)).toMatchObject({ c: CLUSTER, n: 'pvc-refuse' });
+    } finally {
+      sim.faults.set({ refuseModifyDuringCopy: false, copyRateMiBps: 1_000_000 });
+    }
+  });
+
+  test('an unmarked copy destination left by a crash is adopted by the retry', async () => {
+    const v = await volume('pvc-adopt-src');
+    const name = arrayNameFor('volume', CLUSTER, 'pvc-adopt');
+    await wsapi.volumes.createPhysicalCopy(arrayName(v.volume_id), { destVolume: name, online: true, destCPG: 'CPG1', tpvv: true, snapCPG: 'CPG1' });
+    const c = await volume('pvc-adopt', fromVolume(v.volume_id));
+    expect(arrayName(c.volume_id)).toBe(name);
+    expect(JSON.parse(sim.array.volume(name)!.comment!)).toMatchObject({ c: CLUSTER, n: 'pvc-adopt' });
+  });
+
+  test('a create whose answer is lost is retried to the same volume', async () => {
+    const fault = sim.faults.dropConnection('after', { method: 'POST', path: '^/api/v1/volumes$' });
+    try {
+      const lost = await codeOf(volume('pvc-lost'));
+      expect(lost).toBe(grpcStatus.UNAVAILABLE);
+    } finally {
+      sim.faults.remove(fault);
+    }
+    const v = await volume('pvc-lost');
+    expect(sim.array.volumes.filter((x) => x.name === arrayName(v.volume_id))).toHaveLength(1);
+  });
+
+  test('a failing copy task leaves nothing behind', async () => {
+    const v = await volume('pvc-fail-src');
+    const name = arrayNameFor('volume', CLUSTER, 'pvc-fail');
+    sim.faults.failFutureTasks(`^${name}$`, 10);
+    sim.faults.set({ copyRateMiBps: 200 });
+    try {
+      expect(await codeOf(volume('pvc-fail', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(2 * GiB) } }))).toBe(grpcStatus.INTERNAL);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    expect(sim.array.volume(name)).toBeUndefined();
+  });
+
+  test('deleting a clone still copying cancels the task and removes it', async () => {
+    const v = await volume('pvc-cancel-src', { capacity_range: { required_bytes: String(4 * GiB) } });
+    sim.faults.set({ copyRateMiBps: 50 });
+    try {
+      const c = await volume('pvc-cancel', fromVolume(v.volume_id));
+      expect(activeTasks().some((t) => t.name === arrayName(c.volume_id))).toBe(true);
+      await d.client.call('DeleteVolume', { volume_id: c.volume_id });
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+      expect(activeTasks()).toHaveLength(0);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+  });
+});
+
+describe('soft delete', () => {
+  test('a volume with snapshots is hidden, and disappears with its last snapshot', async () => {
+    const v = await volume('pvc-soft');
+    const s1 = await snapshot('snap-soft-1', v.volume_id);
+    const s2 = await snapshot('snap-soft-2', v.volume_id);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+    const tomb = sim.array.volumes.filter((x) => isTombstoneName(x.name));
+    expect(tomb).toHaveLength(1);
+    const list = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
+    expect(list.entries.some((e) => isTombstoneName(arrayName(e.volume.volume_id)))).toBe(false);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    const again = await volume('pvc-soft');
+    expect(again.volume_id).toBe(v.volume_id);
+    await d.client.call('DeleteSnapshot', { snapshot_id: s1.snapshot_id });
+    expect(sim.array.volumes.filter((x) => isTombstoneName(x.name))).toHaveLength(1);
+    await d.client.call('DeleteSnapshot', { snapshot_id: s2.snapshot_id });
+    expect(sim.array.volumes.filter((x) => isTombstoneName(x.name))).toHaveLength(0);
+    await d.client.call('DeleteVolume', { volume_id: again.volume_id });
+  });
+
+  test("another cluster's snapshots are never deleted", async () => {
+    const other = await startDriver([backendOf(sim, 'sim')], { clusterId: 'cluster-b' });
+    try {
+      const v = (await other.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-b', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } })).volume;
+      const s = (await other.client.call<{ snapshot: Snap }>('CreateSnapshot', { name: 'snap-b', source_volume_id: v.volume_id })).snapshot;
+      expect(await codeOf(d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+      const mine = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', {});
+      expect(mine.entries.some((e) => e.snapshot.snapshot_id === s.snapshot_id)).toBe(false);
+      await other.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id });
+      await other.client.call('DeleteVolume', { volume_id: v.volume_id });
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe('the end of the suite', () => {
+  test('deleting everything leaves no volume, snapshot, task or host behind', async () => {
+    const snaps = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', {});
+    for (const e of snaps.entries) await d.client.call('DeleteSnapshot', { snapshot_id: e.snapshot.snapshot_id });
+    const vols = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
+    for (const e of vols.entries) await d.client.call('DeleteVolume', { volume_id: e.volume.volume_id });
+    expect(sim.array.volumes.map((v) => v.name)).toEqual([]);
+    expect(activeTasks()).toHaveLength(0);
+    expect(sim.array.hosts).toHaveLength(0);
+  });
+});
