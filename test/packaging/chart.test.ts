@@ -168,6 +168,12 @@ d('values are refused with a clear message', () => {
     expect(fail(files, set)).toMatch(message);
   });
 
+  it('a cluster older than Kubernetes 1.34 is refused', () => {
+    const r = renderChart(helmRender!, { valuesFiles: [fixture('minimal.yaml')], extraArgs: ['--kube-version', 'v1.33.4'] });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/kube.*version|1\.33/i);
+  });
+
   it('values.yaml and the fixtures satisfy values.schema.json (checked independently with ajv)', () => {
     const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as object;
     const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
