@@ -1,3 +1,5 @@
+import type { Task } from './types.js';
+
 /**
  * The WSAPI layer's own error vocabulary. Nothing here knows what an error *means* for a CSI
  * operation: the array layer (src/array) decides that from `instanceof` and the numeric `code`.
@@ -132,9 +134,9 @@ export class WsapiTaskError extends WsapiBaseError {
   override name = 'WsapiTaskError';
   readonly reason: WsapiTaskFailure;
   readonly taskId: number;
-  readonly task?: import('./types.js').Task;
+  readonly task?: Task;
 
-  constructor(reason: WsapiTaskFailure, taskId: number, message: string, context: WsapiErrorContext, task?: import('./types.js').Task) {
+  constructor(reason: WsapiTaskFailure, taskId: number, message: string, context: WsapiErrorContext, task?: Task) {
     super(message, context);
     this.reason = reason;
     this.taskId = taskId;

@@ -1,4 +1,17 @@
-/** The typed WSAPI client: the only code that speaks HTTP to a 3PAR array. */
+/**
+ * The typed WSAPI client: the only code that speaks HTTP to a 3PAR array.
+ *
+ *   const wsapi = WsapiClient.fromBackend(backend, { log, metrics });
+ *   await wsapi.volumes.create({ name, cpg, sizeMiB, tpvv: true, snapCPG: cpg, comment });
+ *   const { taskId } = await wsapi.volumes.createPhysicalCopy(src, { destVolume, online: true, destCPG: cpg });
+ *   await wsapi.waitForTask(taskId, { intervalMs: 1000, timeoutMs: 60_000, signal });
+ *   try { await wsapi.volumes.delete(name); } catch (e) { if (!isWsapiCode(e, WsapiCode.NON_EXISTENT_VOL)) throw e; }
+ *   await wsapi.close(); // logs out every session key
+ *
+ * Errors: WsapiError (HTTP status + the array's numeric code), WsapiConnectionError (no answer),
+ * WsapiProtocolError (an answer that cannot be trusted: cut off, invalid, "success": false),
+ * WsapiTaskError (waitForTask), WsapiAbortedError (the caller's signal) — all WsapiBaseError.
+ */
 export * from './client.js';
 export * from './errors.js';
 export * from './enums.js';
