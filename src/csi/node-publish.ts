@@ -2,7 +2,7 @@ import { mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition } from '../errors.js';
 import { isReadOnlyMount, mountAt } from '../host/mounts.js';
-import { identityOf, majorMinorOf, type NodeDeps, type StepOptions } from './node-stage.js';
+import { identityOf, majorMinorOf, volumeMajorMinors, type NodeDeps, type StepOptions } from './node-stage.js';
 import type { PublishRequest } from './node-validate.js';
 
 /**
@@ -13,10 +13,13 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
   const rec = await d.store.load(r.volumeId);
   if (!rec?.steps.attached) throw failedPrecondition(`volume ${r.volumeId} is not staged on this node; NodeStageVolume first`);
   if (rec.access !== r.capability.access) throw failedPrecondition(`volume ${r.volumeId} is staged as ${rec.access}, not ${r.capability.access}`);
+  // A volume staged read-only is published read-only whatever the request says.
+  if (rec.readOnly) r = { ...r, readOnly: true };
   const mounts = await d.mounter.read();
   const existing = mountAt(mounts, r.targetPath);
   let source: string;
   let sourceId: { majorMinor: string; root?: string };
+  let ours = new Set<string>();
   if (r.capability.access === 'mount') {
     const staged = mountAt(mounts, r.stagingPath);
     if (!staged) throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${r.stagingPath}; NodeStageVolume first`);
@@ -27,9 +30,10 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
     if (!device) throw failedPrecondition(`the device of volume ${r.volumeId} is gone; stage it again`);
     source = device.path;
     sourceId = { majorMinor: await majorMinorOf(device.path) };
+    ours = await volumeMajorMinors(d, identityOf(rec));
   }
   if (existing) {
-    const same = r.capability.access === 'mount' ? existing.majorMinor === sourceId.majorMinor && existing.root === sourceId.root : await sameDevice(r.targetPath, sourceId.majorMinor);
+    const same = r.capability.access === 'mount' ? existing.majorMinor === sourceId.majorMinor && existing.root === sourceId.root : await sameDevice(r.targetPath, ours);
     // CSI NodePublishVolume repeated with the same arguments: already published here → success.
     if (same && isReadOnlyMount(existing) === r.readOnly) {
       await remember(d, r);
@@ -53,9 +57,10 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
   o.log.info({ targetPath: r.targetPath, readOnly: r.readOnly }, 'volume published');
 }
 
-async function sameDevice(path: string, majorMinor: string): Promise<boolean> {
+/** Whether the device node at `path` (a raw block publish) is one of the volume's devices. */
+async function sameDevice(path: string, ours: Set<string>): Promise<boolean> {
   try {
-    return (await majorMinorOf(path)) === majorMinor;
+    return ours.has(await majorMinorOf(path));
   } catch {
     return false;
   }

@@ -37,6 +37,16 @@ export async function majorMinorOf(path: string): Promise<string> {
   return `${major}:${minor}`;
 }
 
+/** "major:minor" of every device that is this volume now, as sysfs reports them. */
+export async function volumeMajorMinors(d: NodeDeps, id: VolumeIdentity): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const name of await d.connectors[id.protocol].deviceNames(id)) {
+    const mm = await d.sys.read(`block/${name}/dev`);
+    if (mm) out.add(mm);
+  }
+  return out;
+}
+
 /**
  * NodeStageVolume: record → attach → verify → (filesystem) blank test → format only a blank,
  * created-empty, writable volume → mount → owner/mode after the first format. Each step is
@@ -87,11 +97,11 @@ function checkCompatible(prev: VolumeRecord, r: StageRequest, mounts: readonly M
 }
 
 async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, device: AttachedDevice, o: StepOptions): Promise<void> {
-  const deviceId = await majorMinorOf(device.path);
   const current = await d.mounter.at(r.stagingPath);
   if (current) {
+    const ours = await volumeMajorMinors(d, identityOf(rec));
     // CSI NodeStageVolume repeated with the same arguments: the volume is already mounted here.
-    if (current.majorMinor === deviceId && isReadOnlyMount(current) === r.readOnly) {
+    if (ours.has(current.majorMinor) && isReadOnlyMount(current) === r.readOnly) {
       await finishFirstFormat(d, r, rec, o);
       return;
     }

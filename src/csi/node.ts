@@ -172,12 +172,12 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
     async NodeGetVolumeStats(req, ctx) {
       const r = validateNodeGetVolumeStatsRequest(req);
-      return volumeStats(r.volumeId, r.volumePath, ctx.signal);
+      return volumeStats(r.volumePath, ctx.signal);
     },
   };
 
   /** Usage from statfs (filesystem) or blockdev (raw block) only: never an array call. */
-  async function volumeStats(volumeId: string, path: string, signal: AbortSignal): Promise<NodeGetVolumeStatsResponse> {
+  async function volumeStats(path: string, signal: AbortSignal): Promise<NodeGetVolumeStatsResponse> {
     let st;
     try {
       st = await stat(path);
@@ -201,13 +201,15 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       if (STALE_ERRNOS.has((err as NodeJS.ErrnoException).code ?? '')) return abnormal(`the filesystem at ${path} does not answer: ${(err as Error).message}`);
       throw err;
     }
-    const rec = await store.load(volumeId).catch(() => undefined);
     const usage = [
       { unit: 'BYTES' as const, total: (fs.blocks * fs.bsize).toString(), available: (fs.bavail * fs.bsize).toString(), used: ((fs.blocks - fs.bfree) * fs.bsize).toString() },
       { unit: 'INODES' as const, total: fs.files.toString(), available: fs.ffree.toString(), used: (fs.files - fs.ffree).toString() },
     ];
-    // The superblock went read-only without being asked to (ext4 errors=remount-ro, xfs shutdown).
-    if (mount.superOptions.includes('ro') && rec && !rec.readOnly) {
+    // The filesystem went read-only under a read-write mount (ext4 errors=remount-ro, an xfs
+    // shutdown); a read-only mount or bind shows "ro" in its own options instead.
+    // (ext4 on recent kernels reports the latter as "emergency_ro" in the superblock options.)
+    const superRo = mount.superOptions.includes('ro') || mount.superOptions.includes('emergency_ro');
+    if (superRo && mount.mountOptions.includes('rw')) {
       return { usage, volume_condition: { abnormal: true, message: `the filesystem at ${path} went read-only; check the node's kernel log` } };
     }
     return { usage, volume_condition: { abnormal: false, message: 'ok' } };

@@ -42,6 +42,11 @@ export interface Connector {
   /** The volume's device now, re-resolved from its identity; undefined when not attached. */
   find(id: VolumeIdentity, o: ConnectorCallOptions): Promise<AttachedDevice | undefined>;
   /**
+   * Kernel names of every device that is this volume now (the map and its paths; all loop
+   * devices of the file), to recognise the volume in the mount table.
+   */
+  deviceNames(id: VolumeIdentity): Promise<string[]>;
+  /**
    * Removes this volume's devices (only those whose identity still matches) and disconnects
    * what nothing else uses. Refuses (FAILED_PRECONDITION) while a device is in use. A volume
    * already gone is success.

@@ -33,6 +33,10 @@ export class FcConnector implements Connector {
     return this.scsi.find(id.wwn);
   }
 
+  deviceNames(id: VolumeIdentity): Promise<string[]> {
+    return this.scsi.deviceNames(id.wwn);
+  }
+
   async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
     await this.scsi.remove(id.wwn, o);
   }

@@ -77,6 +77,10 @@ export class IscsiConnector implements Connector {
     return this.scsi.find(id.wwn);
   }
 
+  deviceNames(id: VolumeIdentity): Promise<string[]> {
+    return this.scsi.deviceNames(id.wwn);
+  }
+
   async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
     await this.scsi.remove(id.wwn, o);
     for (const t of id.iscsiTargets ?? []) {
@@ -95,6 +99,7 @@ export class IscsiConnector implements Connector {
 
   private async loginAndScan(t: IscsiTarget, lun: number, chap: Chap | undefined, o: ConnectorCallOptions): Promise<void> {
     let session = await this.findSession(t);
+    // Already logged in (another LUN of this target, or a repeated NodeStage): only scan.
     if (!session) {
       await this.ensureNodeRecord(t, chap);
       // iscsiadm -m node -T <iqn> -p <portal> --login      (15: already logged in)

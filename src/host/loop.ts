@@ -1,10 +1,17 @@
 import { readlink, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors.js';
+import { KeyedMutex } from '../util/inflight.js';
 import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
 import { deviceInUse, type Sysfs } from './sysfs.js';
 import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
+
+/**
+ * One kernel has one set of loop devices: attaches of the same file are serialised process-wide,
+ * so two node services in one process (the demo, tests) do not make two devices of one volume.
+ */
+const attachLocks = new KeyedMutex();
 
 /** losetup talks to the loop driver only. */
 const LOSETUP_TIMEOUT_MS = 30_000;
@@ -25,6 +32,10 @@ export class LoopConnector implements Connector {
 
   async attach(id: VolumeIdentity, _chap: Chap | undefined, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
     const file = await this.exportedFile(id.wwn);
+    return attachLocks.run(file, () => this.attachFile(file, readOnly, o));
+  }
+
+  private async attachFile(file: string, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
     // NodeStage repeated: the file is already attached; use that device.
     const existing = await this.devicesOf(file);
     if (existing.length > 0) return { path: `/dev/${existing[0]!}`, name: existing[0]!, backingFile: file };
@@ -39,6 +50,10 @@ export class LoopConnector implements Connector {
     }
     o.log.info({ device: path, backingFile: file }, 'loop device attached');
     return { path, name, backingFile: file };
+  }
+
+  async deviceNames(id: VolumeIdentity): Promise<string[]> {
+    return id.backingFile ? this.devicesOf(id.backingFile) : [];
   }
 
   async find(id: VolumeIdentity): Promise<AttachedDevice | undefined> {

@@ -48,6 +48,12 @@ export class ScsiVolumes {
     return { path: `/dev/${disks[0]!.name}`, name: disks[0]!.name };
   }
 
+  /** The map (if any) and the path disks of a volume. */
+  async deviceNames(wwn: string): Promise<string[]> {
+    const map = await this.multipath.mapOf(wwn);
+    return [...(map ? [map.name] : []), ...(await this.disks(wwn)).map((d) => d.name)];
+  }
+
   /** The volume's device now, without waiting. */
   async find(wwn: string): Promise<AttachedDevice | undefined> {
     const map = await this.multipath.mapOf(wwn);
