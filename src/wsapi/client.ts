@@ -32,6 +32,12 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDe
 /** After the array rejects the credentials, no new login for this long (protects the account). */
 export const DEFAULT_AUTH_FAILURE_COOLDOWN_MS = 60_000;
 
+/**
+ * Keys unused this long are retired before the array's idle expiry (15 min by default) would make
+ * their next request fail with 403/6.
+ */
+export const DEFAULT_KEY_IDLE_MS = 14 * 60_000;
+
 /** Builds 3PAR OS builds from the `M mm mm bbb` encoding: 3.2.1 MU2 = 30201292. */
 const BUILD_3_2_1 = 30201000;
 const BUILD_3_2_1_MU2 = 30201292;
@@ -57,6 +63,8 @@ export interface WsapiClientOptions {
   retry?: Partial<RetryPolicy>;
   /** No login for this long after bad credentials (default 60 s). */
   authFailureCooldownMs?: number;
+  /** Retire keys unused this long (default 14 min, under the array's 15-min idle expiry). */
+  keyIdleMs?: number;
   log?: Logger;
   metrics?: Metrics;
 }
@@ -107,6 +115,7 @@ export class WsapiClient implements ResourceContext {
       maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
       retry: { ...DEFAULT_RETRY, ...options.retry },
       authFailureCooldownMs: options.authFailureCooldownMs ?? DEFAULT_AUTH_FAILURE_COOLDOWN_MS,
+      keyIdleMs: options.keyIdleMs ?? DEFAULT_KEY_IDLE_MS,
       log: this.log,
       ...(options.metrics !== undefined && { metrics: options.metrics }),
     });

@@ -47,6 +47,7 @@ export interface RequesterOptions {
   maxInFlight: number;
   retry: RetryPolicy;
   authFailureCooldownMs: number;
+  keyIdleMs: number;
   log: Logger;
   metrics?: Metrics;
 }
@@ -86,6 +87,7 @@ export class Requester {
       onKeysChanged: (n) => o.metrics?.wsapiKeys.set({ backend: o.backendId }, n),
       authFailureCooldownMs: o.authFailureCooldownMs,
       growthPauseMs: GROWTH_PAUSE_MS,
+      keyIdleMs: o.keyIdleMs,
       closedError: () => this.closedError('session.login'),
       log: o.log,
     });

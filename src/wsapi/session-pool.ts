@@ -24,6 +24,11 @@ export interface SessionPoolDeps {
   authFailureCooldownMs: number;
   /** After a failed extra login (e.g. the array's session limit), the pool does not grow for this long. */
   growthPauseMs: number;
+  /**
+   * A key unused for this long is retired (logged out in the background) instead of lent: the
+   * array expires idle keys (15 min by default), and lending one costs a refused request.
+   */
+  keyIdleMs: number;
   /** The error for a request that needs a key after close(). */
   closedError: () => Error;
   log: Logger;
@@ -33,6 +38,8 @@ interface Entry {
   key: string;
   serial: number;
   inUse: number;
+  /** When the key was last lent or given back. */
+  lastUsedAt: number;
 }
 
 /**
@@ -74,6 +81,7 @@ export class SessionPool {
   async acquire(signal: AbortSignal | undefined, onAbort: AbortErrorFactory): Promise<KeyLease> {
     for (;;) {
       if (this.closed) throw this.deps.closedError();
+      this.retireIdleKeys();
       const idle = this.entries.find((e) => e.inUse === 0);
       if (idle) return this.lend(idle);
       const rejected = this.credentialsRejected();
@@ -110,8 +118,21 @@ export class SessionPool {
     await Promise.all(keys.map((k) => this.deps.logout(k).catch(() => undefined)));
   }
 
+  /** Logs out (in the background) keys idle past keyIdleMs; their next use would likely fail. */
+  private retireIdleKeys(): void {
+    const now = Date.now();
+    const old = this.entries.filter((e) => e.inUse === 0 && now - e.lastUsedAt > this.deps.keyIdleMs);
+    if (old.length === 0) return;
+    for (const e of old) this.entries.splice(this.entries.indexOf(e), 1);
+    this.deps.onKeysChanged(this.entries.length);
+    this.deps.log.debug({ backend: this.deps.backendId, retired: old.length, keys: this.entries.length }, 'wsapi: retired idle session keys');
+    // The array may keep sessions longer than its default (setwsapi -timeout): log out to free them.
+    for (const e of old) void this.deps.logout(e.key).catch(() => undefined);
+  }
+
   private lend(entry: Entry): KeyLease {
     entry.inUse++;
+    entry.lastUsedAt = Date.now();
     let released = false;
     return {
       key: entry.key,
@@ -120,6 +141,7 @@ export class SessionPool {
         if (released) return;
         released = true;
         entry.inUse--;
+        entry.lastUsedAt = Date.now();
       },
     };
   }
@@ -129,7 +151,7 @@ export class SessionPool {
     const login = this.deps.login().then(
       (key) => {
         this.authFailure = undefined;
-        this.entries.push({ key, serial: ++this.logins, inUse: 0 });
+        this.entries.push({ key, serial: ++this.logins, inUse: 0, lastUsedAt: Date.now() });
         this.deps.onKeysChanged(this.entries.length);
       },
       (err: unknown) => {

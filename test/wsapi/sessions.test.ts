@@ -50,6 +50,22 @@ describe('session keys', () => {
     expect(fake.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /api/v1/system', 'POST /api/v1/credentials', 'GET /api/v1/system']);
   });
 
+  it('retires a key idle past keyIdleMs (logging it out) instead of meeting a refusal', async () => {
+    const h = withSessions((req, res) => reply(res, 200, system));
+    const fake = await startFake(h);
+    fakes.push(fake);
+    const c = client(fake, { keyIdleMs: 50 });
+    await c.system.get();
+    const first = [...h.keys][0]!;
+    await new Promise((r) => setTimeout(r, 80));
+    fake.requests.length = 0;
+    await c.system.get();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fake.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['DELETE /api/v1/credentials/' + first, 'GET /api/v1/system', 'POST /api/v1/credentials'].sort());
+    expect(fake.requests.some((r) => r.url === '/api/v1/system' && r.key === first)).toBe(false);
+    expect(h.keys.has(first)).toBe(false);
+  });
+
   it('replays a POST after 403/6 too (the array refused it before doing anything)', async () => {
     const h = withSessions((req, res) => reply(res, 201, undefined, { Location: '/api/v1/volumes/v1' }));
     const fake = await startFake(h);
