@@ -53,6 +53,29 @@ describe('docs', () => {
     }
   });
 
+  it('every value in values.yaml is used by a template', () => {
+    const values = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const dir = join(CHART_DIR, 'templates');
+    const text = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('\n');
+    // `{{- $sc := .Values.sidecars -}}` makes `$sc.x` mean `.Values.sidecars.x`.
+    const aliases = [...text.matchAll(/\$(\w+) := \.Values\.([\w.]+)/g)].map((m) => ({ alias: m[1]!, prefix: m[2]! }));
+    const leaves: string[] = [];
+    const walk = (o: Record<string, unknown>, path: string): void => {
+      for (const [k, v] of Object.entries(o)) {
+        const p = path ? `${path}.${k}` : k;
+        if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && !['resources', 'tolerations', 'affinity'].includes(k) && !(p.endsWith('.requests') || p.endsWith('.limits'))) walk(v as Record<string, unknown>, p);
+        else leaves.push(p);
+      }
+    };
+    walk(values, '');
+    const used = (p: string): boolean =>
+      text.includes(`.Values.${p}`) || aliases.some(({ alias, prefix }) => p.startsWith(`${prefix}.`) && text.includes(`$${alias}.${p.slice(prefix.length + 1)}`));
+    expect(leaves.filter((p) => !used(p))).toEqual([]);
+    expect(leaves.length).toBeGreaterThan(50);
+  });
+
   it('every top-level value in values.yaml is documented by a comment', () => {
     const lines = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8').split('\n');
     lines.forEach((line, i) => {
