@@ -135,7 +135,7 @@ export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; address: 
 
 /** Parses `unix:///path`, `unix:/path`, or `host:port` / `tcp://host:port`. */
 export function parseEndpoint(endpoint: string): Endpoint {
-  const unix = /^unix:(?:\/\/)?(\/.+)$/.exec(endpoint);
+  const unix = /^unix:\/\/(\/[^/].*)$/.exec(endpoint) ?? /^unix:(\/[^/].*)$/.exec(endpoint);
   if (unix) return { kind: 'unix', path: unix[1]! };
   const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5})$/.exec(endpoint);
   if (tcp) return { kind: 'tcp', address: tcp[1]! };
