@@ -9,15 +9,6 @@ import { CopyType, HostPersona, TaskStatus, TuneOperation, WsapiClient, WsapiCod
 let sim: RunningSimulator;
 let c: WsapiClient;
 
-beforeAll(async () => {
-  sim = await startSimulator({ copyRateMiBps: 100_000, tickMs: 10 });
-  c = new WsapiClient({ backendId: 'sim', url: sim.url, username: sim.username, password: sim.password });
-});
-afterAll(async () => {
-  await c.close();
-  await sim.close();
-});
-
 /** Runs `fn` and checks the API requests it made, as `METHOD /path[?query]`. */
 async function exactly<T>(expected: string[], fn: () => Promise<T>): Promise<T> {
   sim.resetRequests();
@@ -30,7 +21,17 @@ async function exactly<T>(expected: string[], fn: () => Promise<T>): Promise<T> 
 const IQN = 'iqn.1994-05.com.redhat:node-a';
 const WWN = '10000000C9ABCDEF';
 
-describe('simulator: every resource method, one request each', () => {
+describe.each(['http', 'https'])('simulator over %s: every resource method, one request each', (scheme) => {
+  beforeAll(async () => {
+    sim = await startSimulator({ copyRateMiBps: 100_000, tickMs: 10, https: scheme === 'https' });
+    c = new WsapiClient({ backendId: 'sim', url: sim.url, username: sim.username, password: sim.password, ...(sim.caCert !== undefined && { caCert: sim.caCert }) });
+    expect(sim.url.startsWith(`${scheme}:`)).toBe(true);
+  });
+  afterAll(async () => {
+    await c.close();
+    await sim.close();
+  });
+
   it('version and feature gates: one GET /api, then cached', async () => {
     const v = await exactly(['GET /api'], () => c.apiVersion());
     expect(v).toEqual({ major: 1, minor: 3, build: 30103230 });
