@@ -32,6 +32,24 @@ describe('docs', () => {
     for (const name of documented) expect(registered).toContain(name);
   });
 
+  it('the log messages troubleshooting.md quotes are messages the driver logs', () => {
+    const text = doc('troubleshooting.md');
+    const start = text.indexOf('Milestones in between');
+    const paragraph = text.slice(start, text.indexOf('\n\n', start));
+    const quoted = [...paragraph.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    expect(quoted.length).toBeGreaterThan(10);
+    const sources: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name));
+        else if (e.name.endsWith('.ts')) sources.push(readFileSync(join(dir, e.name), 'utf8'));
+      }
+    };
+    walk(join(REPO_ROOT, 'src'));
+    const all = sources.join('\n');
+    for (const message of [...quoted, 'done', 'failed', 'unexpected error']) expect([message, all.includes(`'${message}'`)]).toEqual([message, true]);
+  });
+
   it('install.md names the sidecar versions the chart pins', () => {
     const values = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as { sidecars: Record<string, { image?: string }> };
     const text = doc('install.md');
