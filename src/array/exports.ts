@@ -1,7 +1,7 @@
 import { failedPrecondition, internal } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
-import type { Port, Vlun, VlunId } from '../wsapi/types.js';
+import type { Port, PortPos, Vlun, VlunId } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf } from './errors.js';
@@ -21,6 +21,8 @@ export interface ExportTargets {
   iqns: string[];
   portals: string[];
   wwns: string[];
+  /** The chosen ports' positions (for one VLUN per port when the host must not see all). */
+  positions: PortPos[];
 }
 
 /** The export of a volume to a host. */
@@ -36,21 +38,32 @@ export interface PublishRequest {
   protocol: string;
   /** A single-node volume: another host's VLUN means FAILED_PRECONDITION. */
   singleNode: boolean;
+  /**
+   * The class's hostSeesVLUN: "false": one VLUN per target port (matched sets), so the host sees the
+   * LUN only through these ports. Undefined or empty: one host-sees VLUN.
+   */
+  ports?: PortPos[];
 }
 
-/** Templates (the export rules) of `volume`, or every entry when the array lists no templates. */
+/**
+ * Templates (the export rules) of `volume`, one per (host, LUN, port), or — on an array that
+ * lists no templates — one per (host, LUN) of the live paths.
+ */
 export function exportsOf(vluns: readonly Vlun[], volume: string): Vlun[] {
   const all = vluns.filter((l) => l.volumeName === volume);
   const templates = all.filter((l) => l.active === false);
   const rules = templates.length > 0 ? templates : all;
   const seen = new Set<string>();
   return rules.filter((l) => {
-    const key = `${l.hostname ?? ''},${l.lun}`;
+    const port = templates.length > 0 && l.portPos ? `${l.portPos.node}:${l.portPos.slot}:${l.portPos.cardPort}` : '';
+    const key = `${l.hostname ?? ''},${l.lun},${port}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
 }
+
+const samePort = (a: PortPos | undefined, b: PortPos): boolean => a !== undefined && a.node === b.node && a.slot === b.slot && a.cardPort === b.cardPort;
 
 function vlunId(l: Vlun): VlunId {
   return { volumeName: l.volumeName, lun: l.lun, ...(l.hostname !== undefined && { hostname: l.hostname }), ...(l.portPos !== undefined && l.active === false && { portPos: l.portPos }) };
@@ -83,12 +96,20 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
     if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
     throw err;
   }
+  const ports = req.ports ?? [];
+  const missing = (lun: number): PortPos[] => ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
-  if (existing) return { lun: existing.lun, wwn: existing.volumeWWN };
-  let created: VlunId | undefined;
+  if (existing && missing(existing.lun).length === 0) return { lun: existing.lun, wwn: existing.volumeWWN };
+  const created: VlunId[] = [];
   let refusal: unknown;
   try {
-    created = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0 });
+    if (existing) {
+      for (const portPos of missing(existing.lun)) created.push(await c.createVlun({ volumeName: req.name, hostname: host.name, lun: existing.lun, autoLun: false, portPos }));
+    } else {
+      const first = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0, ...(ports[0] && { portPos: ports[0] }) });
+      created.push(first);
+      for (const portPos of ports.slice(1)) created.push(await c.createVlun({ volumeName: req.name, hostname: host.name, lun: first.lun, autoLun: false, portPos }));
+    }
   } catch (err) {
     const cond = conditionOf(err);
     if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
@@ -100,7 +121,7 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   try {
     refuseOthers(req, host, after);
   } catch (err) {
-    if (created) await deleteVlunQuietly(c, created);
+    for (const id of created) await deleteVlunQuietly(c, id);
     // A host this call created for nothing is not left behind.
     if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
     throw err;
@@ -111,8 +132,8 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
     throw internal(`the VLUN of ${req.name} to ${host.name} was created but is not listed by the array`);
   }
   // Another process exported it to this host at the same time: the lowest LUN wins everywhere.
-  if (created && created.lun !== keep.lun) await deleteVlunQuietly(c, created);
-  ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun }, 'volume exported');
+  for (const id of created) if (id.lun !== keep.lun) await deleteVlunQuietly(c, id);
+  ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined }, 'volume exported');
   return { lun: keep.lun, wwn: keep.volumeWWN };
 }
 
@@ -187,12 +208,13 @@ function ready(p: Port): boolean {
 
 /** Target ports for the node (REFERENCE §10.3), narrowed by the class's portal/port lists. */
 export function selectTargets(ports: readonly Port[], protocol: string, iscsiPortalIps?: readonly string[], fcPorts?: readonly string[]): ExportTargets {
-  const out: ExportTargets = { iqns: [], portals: [], wwns: [] };
+  const out: ExportTargets = { iqns: [], portals: [], wwns: [], positions: [] };
   if (protocol === 'iscsi') {
     for (const p of ports) {
       if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.IPAddr || p.IPAddr === '0.0.0.0' || !p.iSCSIName) continue;
       if (iscsiPortalIps && !iscsiPortalIps.includes(p.IPAddr)) continue;
       out.iqns.push(p.iSCSIName);
+      out.positions.push(p.portPos);
       out.portals.push(`${p.IPAddr.includes(':') ? `[${p.IPAddr}]` : p.IPAddr}:${ISCSI_PORT}`);
     }
   } else if (protocol === 'fc') {
@@ -202,6 +224,7 @@ export function selectTargets(ports: readonly Port[], protocol: string, iscsiPor
       const nsp = `${p.portPos.node}:${p.portPos.slot}:${p.portPos.cardPort}`;
       if (fcPorts && !fcPorts.includes(nsp)) continue;
       out.wwns.push(p.portWWN.toLowerCase());
+      out.positions.push(p.portPos);
     }
   }
   return out;

@@ -17,6 +17,8 @@ export const ControllerVolumeContext = {
   iscsiPortalIps: 'iscsiPortalIps',
   /** Comma-separated FC port positions n:s:p the class allows (absent: all ready FC ports). */
   fcPortsList: 'fcPortsList',
+  /** "false" when the class wants one VLUN per target port instead of one host-sees VLUN. */
+  hostSeesVLUN: 'hostSeesVLUN',
 } as const;
 
 /** What every controller handler shares. */

@@ -44,11 +44,13 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
               known = v.wwn ? { wwn: v.wwn } : {};
               backend.owned.set(id.arrayName, known);
             }
-            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode }, op);
+            const ports = protocol === 'loop' ? [] : await backend.ports(ctx.signal);
+            const targets = selectTargets(ports, protocol, list(req.volume_context[ControllerVolumeContext.iscsiPortalIps]), list(req.volume_context[ControllerVolumeContext.fcPortsList]));
+            const perPort = req.volume_context[ControllerVolumeContext.hostSeesVLUN] === 'false' && targets.positions.length > 0;
+            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode, ...(perPort && { ports: targets.positions }) }, op);
             const wwn = out.wwn ?? known.wwn ?? (await getVolume(c, id.arrayName, ctx.signal)).wwn ?? '';
             backend.owned.set(id.arrayName, { wwn });
-            const ports = protocol === 'loop' ? [] : await backend.ports(ctx.signal);
-            return { lun: out.lun, wwn, targets: selectTargets(ports, protocol, list(req.volume_context[ControllerVolumeContext.iscsiPortalIps]), list(req.volume_context[ControllerVolumeContext.fcPortsList])) };
+            return { lun: out.lun, wwn, targets };
           }),
         ),
       );

@@ -26,6 +26,7 @@ function volumeContext(p: StorageClassParameters, backend: Backend, createdEmpty
   if (p.fsMode) out[VolumeContext.fsMode] = p.fsMode;
   if (p.iscsiPortalIps) out[ControllerVolumeContext.iscsiPortalIps] = p.iscsiPortalIps.join(',');
   if (p.fcPortsList) out[ControllerVolumeContext.fcPortsList] = p.fcPortsList.join(',');
+  if (!p.hostSeesVLUN) out[ControllerVolumeContext.hostSeesVLUN] = 'false';
   return out;
 }
 
