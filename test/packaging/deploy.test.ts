@@ -56,7 +56,8 @@ describe('deploy/ manifests', () => {
     const driver = container(podSpec(find(deployObjects(), 'Deployment', '3par-csi-controller')), '3par-csi');
     const id = arg(driver, 'cluster-id')!;
     expect(id).toBe('change-me');
-    // docs/install.md patches it by position in a kustomize overlay.
+    // docs/install.md patches it by position in a kustomize overlay: containers/0/args/4.
+    expect(podSpec(find(deployObjects(), 'Deployment', '3par-csi-controller')).containers[0]!.name).toBe('3par-csi');
     expect(driver.args?.[4]).toBe('--cluster-id=change-me');
     expect(() => validateClusterId(id)).toThrow(ConfigError);
     expect(() => validateClusterId('CHANGE-ME')).toThrow(/placeholder/);
