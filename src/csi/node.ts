@@ -87,7 +87,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     if (deps) return deps;
     const host = hostExecOf(options.exec, options.hostExec);
     const multipath = new Multipath(host, options.exec, sys, mounter, options.multipath ?? (await Multipath.detect(hostRoot)));
-    const scsi = new ScsiVolumes(sys, options.exec, mounter, multipath, timings);
+    const scsi = new ScsiVolumes(sys, options.exec, mounter, multipath, timings, join(hostRoot, 'dev/disk/by-id'));
     const connectors: Record<Protocol, Connector> = {
       iscsi: new IscsiConnector(host, sys, scsi),
       fc: new FcConnector(sys, scsi),

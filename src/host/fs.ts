@@ -1,3 +1,7 @@
+/**
+ * Filesystem and block-device commands. All of them run in the node plugin's own namespaces
+ * (the image's e2fsprogs, xfsprogs, util-linux), which see the host's /dev and kubelet directory.
+ */
 import { open, constants } from 'node:fs/promises';
 import { ExecError, type Exec } from './exec.js';
 import { failedPrecondition } from '../errors.js';

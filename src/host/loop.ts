@@ -1,3 +1,4 @@
+/** The loop connector; losetup and blockdev run in the node plugin's own namespaces. */
 import { readlink, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors.js';

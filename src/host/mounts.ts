@@ -1,3 +1,7 @@
+/**
+ * The mount table and mount/umount. mount and umount run in the node plugin's own mount
+ * namespace, which shares kubelet's directory with the host (bidirectional propagation).
+ */
 import { readFile } from 'node:fs/promises';
 import type { Exec } from './exec.js';
 

@@ -1,3 +1,5 @@
+import { realpath } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors.js';
 import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
@@ -19,6 +21,8 @@ export class ScsiVolumes {
     private readonly mounter: Mounter,
     private readonly multipath: Multipath,
     private readonly timings: DiscoveryTimings,
+    /** udev's persistent names (the host's /dev/disk/by-id), a second opinion on the device. */
+    private readonly byIdDir = '/dev/disk/by-id',
   ) {}
 
   disks(wwn: string): Promise<ScsiDisk[]> {
@@ -40,12 +44,29 @@ export class ScsiVolumes {
     if (this.multipath.enabled) {
       const map = await waitFor(() => this.multipath.mapOf(wwn), { intervalMs, timeoutMs: mapTimeoutMs, signal: o.signal });
       if (!map) throw unavailable(`multipathd built no map for WWID ${multipathWwid(wwn)} within ${mapTimeoutMs} ms (paths: ${disks.map((d) => d.name).join(',')})`);
+      await this.crossCheck(`dm-uuid-mpath-${multipathWwid(wwn)}`, map.name);
       return { path: `/dev/${map.name}`, name: map.name, wwid: multipathWwid(wwn) };
     }
     if (disks.length > 1) {
       throw failedPrecondition(`volume ${wwn} has ${disks.length} paths (${disks.map((d) => d.name).join(',')}) but the host runs no multipath; configure multipath`);
     }
+    await this.crossCheck(`wwn-0x${wwn.toLowerCase()}`, disks[0]!.name);
     return { path: `/dev/${disks[0]!.name}`, name: disks[0]!.name };
+  }
+
+  /**
+   * When udev already made the volume's by-id link, it must name the device sysfs found; a
+   * disagreement means a stale or reused device name, and the driver touches neither.
+   */
+  private async crossCheck(link: string, name: string): Promise<void> {
+    let target: string;
+    try {
+      target = basename(await realpath(join(this.byIdDir, link)));
+    } catch {
+      // udev has not made the link yet (or runs without by-id links): sysfs alone decides.
+      return;
+    }
+    if (target !== name) throw failedPrecondition(`${join(this.byIdDir, link)} names ${target} but sysfs found ${name} for the volume; not using either`);
   }
 
   /** The map (if any) and the path disks of a volume. */

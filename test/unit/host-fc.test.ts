@@ -103,6 +103,24 @@ describe('FC connector with multipath', () => {
     expect(h.commands()).toEqual(['nsenter --target 1 --mount --net -- multipathd resize map mpatha']);
   });
 
+  it('a /dev/disk/by-id link naming another device: refused, sysfs alone is not trusted against udev', async () => {
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const byId = join(h.root, 'dev/disk/by-id');
+    mkdirSync(byId, { recursive: true });
+    mkdirSync(join(h.root, 'dev/dm-7'), { recursive: true });
+    symlinkSync('../../dm-7', join(byId, `dm-uuid-mpath-3${WWN.toLowerCase()}`));
+    const mounter = new Mounter(h.exec, h.mountinfo);
+    const mp = new Multipath(hostExec(h.exec, 'nsenter'), h.exec, h.sys, mounter, true);
+    const c = new FcConnector(h.sys, new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS, byId));
+    await expect(c.attach(vol(), undefined, false, { log })).rejects.toMatchObject({ kind: 'failed-precondition' });
+    mkdirSync(join(h.root, 'dev/dm-0'), { recursive: true });
+    symlinkSync('../../dm-0', join(byId, 'agreeing'));
+    const { renameSync } = await import('node:fs');
+    renameSync(join(byId, 'agreeing'), join(byId, `dm-uuid-mpath-3${WWN.toLowerCase()}`));
+    await expect(c.attach(vol(), undefined, false, { log })).resolves.toMatchObject({ name: 'dm-0' });
+  });
+
   it('without multipath: one path is the device; two unmanaged paths are refused', async () => {
     h.multipath = false;
     const c = build(h);
