@@ -93,15 +93,20 @@ describe('retries', () => {
 
   it('stops waiting for a slow POST on abort, but lets it complete on the array', async () => {
     let answered = false;
-    const { c } = await setup((req, res) =>
+    let arrived!: () => void;
+    const onArrival = new Promise<void>((r) => (arrived = r));
+    const { c } = await setup((req, res) => {
+      arrived();
       setTimeout(() => {
         reply(res, 201, undefined, { Location: '/api/v1/volumes/v1' });
         answered = true;
-      }, 150),
-    );
+      }, 150);
+    });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 30);
-    await expect(c.volumes.create({ name: 'v1', cpg: 'c', sizeMiB: 1 }, { signal: ac.signal })).rejects.toBeInstanceOf(WsapiAbortedError);
+    const call = c.volumes.create({ name: 'v1', cpg: 'c', sizeMiB: 1 }, { signal: ac.signal });
+    await onArrival;
+    ac.abort();
+    await expect(call).rejects.toBeInstanceOf(WsapiAbortedError);
     expect(answered).toBe(false);
     await c.close();
     expect(answered).toBe(true);
