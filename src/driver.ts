@@ -1,26 +1,53 @@
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { CsiServer, type CsiServices } from './csi/server.js';
 import { createIdentity, Readiness } from './csi/identity.js';
+import { createControllerService, type ControllerService } from './csi/controller.js';
+import { createNodeService } from './csi/node.js';
+import { spawnExec, type Exec } from './host/exec.js';
 import type { BackendConfig } from './config/backends.js';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from './simulator/index.js';
 import { VERSION } from './version.js';
 
 export type DriverMode = 'controller' | 'node' | 'all';
+
+/** The backend id of the embedded simulator (`serve --simulator`). */
+export const SIM_BACKEND_ID = 'sim';
+/** CPG used by classes that name none on the embedded simulator (one of its default CPGs). */
+export const SIM_DEFAULT_CPG = 'SSD_r6';
+/** Cluster id used with the embedded simulator when none is given. */
+export const SIM_CLUSTER_ID = 'sim-cluster';
 
 /** Everything `serve` needs, already validated by the CLI. */
 export interface DriverOptions {
   mode: DriverMode;
   endpoint: string;
   driverName: string;
-  /** Required for controller modes (validated by the caller). */
+  /** Required for controller modes (validated by the caller), except with `simulator`. */
   clusterId?: string;
   backends?: BackendConfig[];
   /** Host-name part of the node_id. */
   nodeName?: string;
+  /** Node plugin: backends this node reaches (topology). */
+  backendIds?: string[];
+  /** Node plugin: kubelet root; default /var/lib/kubelet (a temp dir with `simulator`). */
+  kubeletDir?: string;
+  maxVolumesPerNode?: number;
+  hostExec?: 'nsenter' | 'direct';
+  /** Node plugin: the simulator's data directory (loop protocol). */
+  simDataDir?: string;
+  /** Run an embedded simulator as backend `sim` (with its data plane); options for it. */
+  simulator?: SimulatorOptions;
+  /** Advertise PUBLISH_READONLY (the node enforces read-only staging). */
+  publishReadonly?: boolean;
+  /** Host command runner for the node plugin (tests); default spawns real processes. */
+  exec?: Exec;
   log: Logger;
   metrics?: Metrics;
-  /** Seconds in-flight calls get to finish on shutdown. */
+  /** Milliseconds in-flight calls get to finish on shutdown. */
   shutdownGraceMs?: number;
 }
 
@@ -29,6 +56,11 @@ export interface RunningDriver {
   /** The socket path or host:port served. */
   address: string;
   readiness: Readiness;
+  /** The embedded simulator, when `simulator` was given. */
+  simulator?: RunningSimulator;
+  controller?: ControllerService;
+  /** Node state directory (kubelet dir) in use. */
+  kubeletDir: string;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -36,27 +68,105 @@ export interface RunningDriver {
 export async function startDriver(options: DriverOptions): Promise<RunningDriver> {
   const readiness = new Readiness();
   const metrics = options.metrics ?? new Metrics({ processMetrics: false });
-  const controller = options.mode !== 'node';
-  const services: CsiServices = {
-    identity: createIdentity({
-      driverName: options.driverName,
-      vendorVersion: VERSION,
-      controller: false,
-      groupController: false,
-      topology: controller && (options.backends?.length ?? 0) > 1,
+  const log = options.log;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  let simulator: RunningSimulator | undefined;
+  let backends = options.backends;
+  let simDataDir = options.simDataDir;
+  let kubeletDir = options.kubeletDir;
+  let clusterId = options.clusterId;
+  try {
+    if (options.simulator) {
+      const dataDir = options.simulator.dataDir ?? mkdtempSync(join(tmpdir(), '3par-sim-'));
+      if (!options.simulator.dataDir) cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      simulator = await startSimulator({ ...options.simulator, dataDir });
+      const sim = simulator;
+      cleanups.push(() => sim.close());
+      backends = [
+        { id: SIM_BACKEND_ID, url: sim.url, username: sim.username, password: sim.password, default: true, defaultAccessProtocol: 'loop', defaultCpg: SIM_DEFAULT_CPG, ...(sim.caCert ? { caCert: sim.caCert } : {}) },
+        ...(backends ?? []),
+      ];
+      simDataDir ??= dataDir;
+      clusterId ??= SIM_CLUSTER_ID;
+      if (!kubeletDir) {
+        const dir = mkdtempSync(join(tmpdir(), '3par-kubelet-'));
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        kubeletDir = dir;
+      }
+      log.info({ url: sim.url, username: sim.username, dataDir }, 'embedded simulator started as backend "sim"');
+    }
+    kubeletDir ??= '/var/lib/kubelet';
+
+    const withController = options.mode !== 'node';
+    const withNode = options.mode !== 'controller';
+    let controller: ControllerService | undefined;
+    if (withController) {
+      if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
+      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? false });
+      const c = controller;
+      cleanups.push(() => c.close());
+    }
+    const node = withNode
+      ? createNodeService({
+          driverName: options.driverName,
+          nodeName: options.nodeName ?? hostname(),
+          backendIds: options.backendIds ?? (options.simulator ? [SIM_BACKEND_ID] : []),
+          maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+          kubeletDir,
+          simDataDir,
+          exec: options.exec ?? spawnExec,
+          hostExec: options.hostExec ?? 'nsenter',
+          log,
+        })
+      : undefined;
+
+    const services: CsiServices = {
+      identity: createIdentity({
+        driverName: options.driverName,
+        vendorVersion: VERSION,
+        controller: withController,
+        groupController: false,
+        topology: withController ? (backends?.length ?? 0) > 1 : (options.backendIds?.length ?? 0) > 1,
+        readiness,
+      }),
+      controller: controller?.service,
+      node,
+    };
+    const server = new CsiServer({ endpoint: options.endpoint, services, log, metrics });
+    const address = await server.start();
+    let graceMs = options.shutdownGraceMs ?? 30_000;
+    cleanups.push(() => server.stop(graceMs));
+    // Ready as soon as the socket serves: Probe never waits for an array (DESIGN "Probe").
+    readiness.setReady();
+    // Array identity is read in the background; an unreachable array shows in backend_up and logs.
+    void controller?.start();
+    if (node) void node.loadState().catch((err: unknown) => log.warn({ err }, 'could not read node state at start-up'));
+    log.info({ mode: options.mode, driver: options.driverName, version: VERSION, node: options.nodeName ?? hostname(), endpoint: address }, 'driver ready');
+    return {
+      address,
       readiness,
-    }),
-  };
-  const server = new CsiServer({ endpoint: options.endpoint, services, log: options.log, metrics });
-  const address = await server.start();
-  readiness.setReady();
-  options.log.info({ mode: options.mode, driver: options.driverName, version: VERSION, node: options.nodeName ?? hostname() }, 'driver ready');
-  return {
-    address,
-    readiness,
-    async stop(graceMs = options.shutdownGraceMs ?? 30_000) {
-      readiness.setNotReady('shutting down');
-      await server.stop(graceMs);
-    },
-  };
+      simulator,
+      controller,
+      kubeletDir,
+      async stop(grace) {
+        readiness.setNotReady('shutting down');
+        if (grace !== undefined) graceMs = grace;
+        await runCleanups(cleanups, log);
+      },
+    };
+  } catch (err) {
+    await runCleanups(cleanups, log);
+    throw err;
+  }
+}
+
+/** Runs cleanups last-first; one failing does not stop the others. */
+async function runCleanups(cleanups: (() => Promise<void> | void)[], log: Logger): Promise<void> {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()!();
+    } catch (err) {
+      log.warn({ err }, 'cleanup step failed');
+    }
+  }
 }

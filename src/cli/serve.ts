@@ -4,7 +4,7 @@ import { Metrics } from '../metrics.js';
 import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { parseEndpoint } from '../csi/server.js';
-import { startDriver, type DriverMode } from '../driver.js';
+import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
@@ -15,7 +15,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'backends', type: 'string', metavar: 'FILE', help: 'Backends file (YAML/JSON list of {id, url, username, password, caCert?, insecureSkipVerify?, chap?, default?}); required for the controller.' },
   { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
   { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach, for topology (segments only with two or more).' },
-  { name: 'kubelet-dir', type: 'string', metavar: 'DIR', default: '/var/lib/kubelet', help: 'Node plugin: kubelet root directory; node state lives in <dir>/plugins/<driver-name>/state.' },
+  { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
   { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'Node plugin: max_volumes_per_node reported by NodeGetInfo (0 = no limit).' },
   { name: 'host-exec', type: 'string', choices: ['nsenter', 'direct'], default: 'nsenter', help: "Node plugin: how iscsiadm/multipath/multipathd run: 'nsenter' into PID 1's mount and network namespaces (the host's own tools; needs hostPID), or 'direct' (tests, or when the image's tools are the host's)." },
   { name: 'sim-data-dir', type: 'string', metavar: 'DIR', help: "Node plugin: the simulator's data directory, for the loop protocol (exports/<WWN> links)." },
@@ -49,13 +49,16 @@ export async function serveCommand(args: string[]): Promise<number> {
     const problem = backendIdProblem(id);
     if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
   }
+  const simulator = get.bool(values, 'simulator');
   let clusterId: string | undefined;
   let backends;
   if (mode !== 'node') {
-    clusterId = validateClusterId(get.str(values, 'cluster-id'));
+    const given = get.str(values, 'cluster-id');
+    // The embedded simulator is private to this process: a cluster id is optional there.
+    clusterId = simulator && given === undefined ? undefined : validateClusterId(given);
     const file = get.str(values, 'backends');
-    if (!file) throw new ConfigError('--backends FILE is required for the controller (mode controller or all)');
-    backends = loadBackendsFile(file);
+    if (file) backends = loadBackendsFile(file);
+    else if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
   }
   const metrics = new Metrics();
   const metricsAddress = get.str(values, 'metrics-address');
@@ -68,10 +71,24 @@ export async function serveCommand(args: string[]): Promise<number> {
     clusterId,
     backends,
     nodeName: get.str(values, 'node-name') ?? process.env['NODE_NAME'] ?? hostname(),
+    backendIds: get.list(values, 'backend-ids'),
+    kubeletDir: get.str(values, 'kubelet-dir'),
+    maxVolumesPerNode: get.num(values, 'max-volumes-per-node'),
+    hostExec: get.str(values, 'host-exec') as 'nsenter' | 'direct',
+    simDataDir: get.str(values, 'sim-data-dir'),
+    simulator: simulator ? {} : undefined,
     log,
     metrics,
     shutdownGraceMs: (get.num(values, 'shutdown-grace') ?? 30) * 1000,
   });
+  if (driver.simulator) {
+    process.stdout.write(
+      `3par-csi is serving on unix://${driver.address} with the embedded simulator as backend "${SIM_BACKEND_ID}":\n` +
+        `  WSAPI ${driver.simulator.url}  user ${driver.simulator.username}  password ${driver.simulator.password}\n` +
+        `  data plane ${driver.simulator.dataDir ?? '(off)'}, node state ${driver.kubeletDir}\n` +
+        `  try: 3par-csi call CreateVolume --endpoint unix://${driver.address} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
+    );
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'shutting down');

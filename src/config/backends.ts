@@ -20,6 +20,14 @@ export interface BackendConfig {
   chap?: { user: string; secret: string };
   /** The backend used when a StorageClass names none (at most one may say so). */
   default?: boolean;
+  /**
+   * Access protocol for StorageClasses of this backend that do not set `accessProtocol`
+   * (default iscsi). `serve --simulator` sets "loop", so a class with no parameters — as
+   * conformance tools use — exercises the node side on the simulator's data plane.
+   */
+  defaultAccessProtocol?: 'iscsi' | 'fc' | 'loop';
+  /** CPG for StorageClasses of this backend that do not set `cpg` (needed when the array has several). */
+  defaultCpg?: string;
   /** Session keys this driver may hold on the array (default 4; arrays allow 24–36 in total). */
   sessionPoolSize?: number;
   /** WSAPI requests in flight at once on this array (default 8); the rest queue. */
@@ -34,7 +42,7 @@ export class ConfigError extends Error {
 export const BACKEND_ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const BACKEND_ID_MAX = 16;
 
-const KNOWN_KEYS = new Set(['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight']);
+const KNOWN_KEYS = new Set(['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg']);
 
 /** Checks one backend id; returns a reason when it is invalid. */
 export function backendIdProblem(id: string): string | undefined {
@@ -103,6 +111,12 @@ export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[
       if (secret.length < 12 || secret.length > 16) throw new ConfigError(`${at}: chap.secret must be 12-16 characters`);
       backend.chap = { user, secret };
     }
+    if (entry['defaultAccessProtocol'] !== undefined) {
+      const p = entry['defaultAccessProtocol'];
+      if (p !== 'iscsi' && p !== 'fc' && p !== 'loop') throw new ConfigError(`${at}: defaultAccessProtocol must be iscsi, fc or loop`);
+      backend.defaultAccessProtocol = p;
+    }
+    if (entry['defaultCpg'] !== undefined) backend.defaultCpg = str(entry, 'defaultCpg', at);
     for (const k of ['sessionPoolSize', 'maxInFlight'] as const) {
       if (entry[k] === undefined) continue;
       const v = entry[k];
