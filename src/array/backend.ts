@@ -75,6 +75,11 @@ export class Backend {
     }
   }
 
+  /** Reads the array's identity when start-up could not (the array was down then). */
+  async ensureDescribed(): Promise<void> {
+    if (!this.version) await this.describe();
+  }
+
   /** Firmware features beyond 1.3.x, from the build read at start (3.2.1 = 30201000). */
   get features(): { tdvv: boolean; reduce: boolean } {
     const build = this.version?.build ?? 0;

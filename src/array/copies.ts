@@ -124,6 +124,12 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
     // CreateVolume is idempotent: the destination of an earlier attempt is found again.
     dest = await c.getVolume(spec.name, ctx.signal);
     await checkExistingCopy(backend, c, dest, spec, ctx);
+    if ((dest.failedStates ?? []).length > 0) {
+      // The earlier attempt's copy failed after the call returned: never hand out a partial copy.
+      await removeVolumeQuietly(c, spec.name);
+      backend.copyTasks.delete(spec.name);
+      throw internal(`the earlier copy into ${spec.name} failed on the array; the partial volume was removed, retry to copy again`);
+    }
   }
   if (!dest || !ownMarker(dest, ctx.owner)) await markCopy(backend, c, spec, ctx, pollMs);
   const current = Math.max(dest?.sizeMiB ?? sourceMiB, sourceMiB);

@@ -67,6 +67,7 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
       const op = opContext(deps, ctx);
       const finalMiB = await deps.inflight.run([`volume:${backend.id}/${name}`], () =>
         backend.run(`creating volume ${name}`, async (c) => {
+          await backend.ensureDescribed();
           const cpg = params.cpg ?? (await backend.defaultCpg(ctx.signal));
           const common = { snapCPG: params.snapCpg ?? cpg, ...provisioning(params, backend) };
           if (!source) {

@@ -205,6 +205,37 @@ describe('volumes from snapshots and clones', () => {
     expect(sim.array.volume(name)).toBeUndefined();
   });
 
+  test('a copy that fails after CreateVolume returned shows abnormal, and a retry never returns it', async () => {
+    const v = await volume('pvc-late-src', { capacity_range: { required_bytes: String(4 * GiB) } });
+    sim.faults.set({ copyRateMiBps: 50 });
+    try {
+      const c = await volume('pvc-late', fromVolume(v.volume_id));
+      const task = activeTasks().find((t) => t.name === arrayName(c.volume_id))!;
+      expect(sim.faults.failTask(task.id)).toBe(true);
+      const got = await d.client.call<{ status: { volume_condition: { abnormal: boolean } } }>('ControllerGetVolume', { volume_id: c.volume_id });
+      expect(got.status.volume_condition.abnormal).toBe(true);
+      expect(await codeOf(volume('pvc-late', fromVolume(v.volume_id)))).toBe(grpcStatus.INTERNAL);
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    const again = await volume('pvc-late', fromVolume(v.volume_id));
+    expect(sim.array.volume(arrayName(again.volume_id))!.failedStates).toEqual([]);
+  });
+
+  test('growing or snapshotting a clone still copying → ABORTED', async () => {
+    const v = await volume('pvc-busy-src', { capacity_range: { required_bytes: String(4 * GiB) } });
+    sim.faults.set({ copyRateMiBps: 50 });
+    try {
+      const c = await volume('pvc-busy', fromVolume(v.volume_id));
+      expect(await codeOf(d.client.call('ControllerExpandVolume', { volume_id: c.volume_id, capacity_range: { required_bytes: String(8 * GiB) } }))).toBe(grpcStatus.ABORTED);
+      expect(await codeOf(snapshot('snap-busy', c.volume_id))).toBe(grpcStatus.ABORTED);
+      await d.client.call('DeleteVolume', { volume_id: c.volume_id });
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+  });
+
   test('deleting a clone still copying cancels the task and removes it', async () => {
     const v = await volume('pvc-cancel-src', { capacity_range: { required_bytes: String(4 * GiB) } });
     sim.faults.set({ copyRateMiBps: 50 });
