@@ -12,11 +12,15 @@ import type { PublishRequest } from './node-validate.js';
 export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptions): Promise<void> {
   const rec = await d.store.load(r.volumeId);
   if (!rec?.steps.attached) throw failedPrecondition(`volume ${r.volumeId} is not staged on this node; NodeStageVolume first`);
-  if (rec.access !== r.capability.access) throw failedPrecondition(`volume ${r.volumeId} is staged as ${rec.access}, not ${r.capability.access}`);
-  // A volume staged read-only is published read-only whatever the request says.
-  if (rec.readOnly) r = { ...r, readOnly: true };
   const mounts = await d.mounter.read();
   const existing = mountAt(mounts, r.targetPath);
+  if (rec.access !== r.capability.access) {
+    // CSI NodePublishVolume at a published target with an incompatible capability → ALREADY_EXISTS.
+    if (existing) throw alreadyExists(`${r.targetPath} is already published as ${rec.access}`);
+    throw failedPrecondition(`volume ${r.volumeId} is staged as ${rec.access}, not ${r.capability.access}`);
+  }
+  // A volume staged read-only is published read-only whatever the request says.
+  if (rec.readOnly) r = { ...r, readOnly: true };
   let source: string;
   let sourceId: { majorMinor: string; root?: string };
   let ours = new Set<string>();

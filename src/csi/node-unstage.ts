@@ -18,6 +18,9 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
     await unstageWithoutRecord(d, stagingPath, o);
     return;
   }
+  if (rec.stagingPath !== stagingPath && mountAt(mounts, rec.stagingPath)) {
+    throw failedPrecondition(`volume ${volumeId} is staged at ${rec.stagingPath}, not ${stagingPath}`);
+  }
   const published = rec.publishes.filter((p) => mountAt(mounts, p.targetPath));
   if (published.length > 0) {
     throw failedPrecondition(`volume ${volumeId} is still published at ${published.map((p) => p.targetPath).join(', ')}; unpublish it first`);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
-import { NodeHarness, MiB, blockCap, publishReq, rootSkipReason, sha256File, stageReq } from './harness.js';
+import { NodeHarness, MiB, blockCap, mountCap, publishReq, rootSkipReason, sha256File, stageReq } from './harness.js';
 
 const skip = rootSkipReason();
 if (skip) console.log(`skipping node block tests: ${skip}`);
@@ -34,6 +34,8 @@ d('node service: raw block volumes on loop devices', () => {
     expect(h.isMounted(staging)).toBe(false);
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
+    // Same target with an incompatible capability (mount instead of block) → ALREADY_EXISTS.
+    await expect(node.NodePublishVolume(publishReq(v, staging, target, mountCap('ext4')), h.ctx())).rejects.toMatchObject({ kind: 'already-exists' });
     const payload = Buffer.from('raw block payload');
     const fd = openSync(target, 'r+');
     writeSync(fd, payload, 0, payload.length, MiB);
