@@ -70,7 +70,7 @@ d('node safety on loop devices', () => {
     expect(h.loopsOf(copy.file)).toEqual([]);
   });
 
-  it('a probe error never leads to a format: blkid failing, blkid 2 with stderr, device in use, unknown data', async () => {
+  it('a probe error never leads to a format: blkid failing, blkid 2 with stderr, device in use, partition table, unknown data', async () => {
     // blkid exits 4 ("usage or I/O error") / exits 2 but prints an error: neither proves blank.
     for (const [i, answer] of [
       { code: 4, stdout: '', stderr: 'blkid: error: /dev/loopX: Input/output error\n' },
@@ -96,6 +96,27 @@ d('node safety on loop devices', () => {
       expect(mkfsCalls(calls)).toEqual([]);
     } finally {
       await holder.close();
+    }
+    // A partition table (no filesystem on the whole device): something, not blank.
+    const parted = h.volume('probe-gpt', 64);
+    // An MBR with one Linux partition (type 0x83 from LBA 2048) and the 0x55AA signature.
+    const mbr = Buffer.alloc(512);
+    Buffer.from([0, 0, 0, 0, 0x83, 0, 0, 0]).copy(mbr, 446);
+    mbr.writeUInt32LE(2048, 454);
+    mbr.writeUInt32LE(4096, 458);
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    const pfd = openSync(parted.file, 'r+');
+    writeSync(pfd, mbr, 0, 512, 0);
+    closeSync(pfd);
+    const partedSum = await sha256File(parted.file);
+    {
+      const { exec, calls } = recording();
+      const node = h.node('node-a', { exec });
+      await expect(node.NodeStageVolume(stageReq(parted, h.path('staging-gpt'), { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+      expect(mkfsCalls(calls)).toEqual([]);
+      await unstage(node, parted, h.path('staging-gpt'));
+      expect(await sha256File(parted.file)).toBe(partedSum);
     }
     // Data blkid does not recognise, at the start and at the end: still data.
     for (const at of ['start', 'end'] as const) {
