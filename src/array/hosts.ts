@@ -1,6 +1,5 @@
 import { failedPrecondition } from '../errors.js';
 import type { NodeIdentity } from '../csi/nodeid.js';
-import { decodeNodeId } from '../csi/nodeid.js';
 import { KeyedMutex } from '../util/inflight.js';
 import { HostPersona } from '../wsapi/enums.js';
 import type { Host } from '../wsapi/types.js';
@@ -36,19 +35,17 @@ export function judgeHost(h: Host, ref: NodeRef, ownerTag: string): KnownHost {
   const marker = parseHostMarker(h.descriptors?.comment);
   if (marker) {
     if (marker.o !== ownerTag) throw failedPrecondition(`array host ${h.name} belongs to another cluster or driver; it cannot serve node ${ref.node.hostName}`);
-    let markedHost: string;
-    try {
-      markedHost = decodeNodeId(marker.n).hostName;
-    } catch {
-      markedHost = marker.n;
-    }
+    // The node_id starts with the node's host name (nodeid.ts); initiators may change over time.
+    const markedHost = marker.n.split(';')[0] ?? '';
     if (markedHost !== ref.node.hostName) throw failedPrecondition(`array host ${h.name} is marked for node ${markedHost}, not ${ref.node.hostName}; two nodes share initiators (cloned machines?)`);
     return { name: h.name, owned: true };
   }
   const have = initiatorsOf(h);
   const want = ref.node;
-  const same = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
-  if (!same(have.iqns, want.iqns) && !same(have.wwns, want.wwpns)) {
+  const same = (a: string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
+  // Per family the host has paths in (iSCSI, FC), exactly the node's initiators of that family.
+  const exact = (have.iqns.length > 0 || have.wwns.length > 0) && (have.iqns.length === 0 || same(have.iqns, want.iqns)) && (have.wwns.length === 0 || same(have.wwns, want.wwpns));
+  if (!exact) {
     throw failedPrecondition(`array host ${h.name} (not created by the driver) owns some but not exactly the initiators of node ${ref.node.hostName}; fix the host on the array`);
   }
   return { name: h.name, owned: false };

@@ -1,0 +1,138 @@
+import { describe, expect, it } from '@jest/globals';
+import { conditionOf, toDriverError } from '../../src/array/errors.js';
+import { exportsOf, selectTargets } from '../../src/array/exports.js';
+import { judgeHost } from '../../src/array/hosts.js';
+import { ListingCache, publishedNodeIds } from '../../src/array/listing.js';
+import { conditionOfVolume } from '../../src/array/ops.js';
+import { DriverError } from '../../src/errors.js';
+import { WsapiAbortedError, WsapiConnectionError, WsapiError } from '../../src/wsapi/errors.js';
+import type { Host, Port, Vlun } from '../../src/wsapi/types.js';
+
+const ctx = { backendId: 'b1', op: 'test' };
+const wsapiErr = (status: number, code: number) => new WsapiError(status, { code, desc: 'x' }, ctx);
+
+describe('WSAPI errors → array conditions → driver kinds', () => {
+  it.each([
+    [wsapiErr(404, 23), 'no-volume', 'not-found'],
+    [wsapiErr(404, 17), 'no-host', 'not-found'],
+    [wsapiErr(409, 22), 'volume-exists', 'already-exists'],
+    [wsapiErr(409, 73), 'path-exists', 'failed-precondition'],
+    [wsapiErr(409, 32), 'has-children', 'failed-precondition'],
+    [wsapiErr(409, 34), 'in-use', 'failed-precondition'],
+    [wsapiErr(400, 29), 'copy-busy', 'busy'],
+    [wsapiErr(409, 151), 'copy-busy', 'busy'],
+    [wsapiErr(400, 24), 'no-space', 'resource-exhausted'],
+    [wsapiErr(400, 28), 'too-large', 'out-of-range'],
+    [wsapiErr(503, 31), 'unavailable', 'unavailable'],
+    [wsapiErr(503, 270), 'unavailable', 'unavailable'],
+    [wsapiErr(503, 9999), 'unavailable', 'unavailable'],
+    [wsapiErr(404, 15), 'no-cpg', 'invalid-argument'],
+    [wsapiErr(400, 12), 'other', 'internal'],
+    [new WsapiConnectionError('refused', 'ECONNREFUSED', 'no', ctx), 'unavailable', 'unavailable'],
+    [new WsapiAbortedError('stop', ctx), 'aborted', 'cancelled'],
+  ])('%s → %s → %s', (err, condition, kind) => {
+    expect(conditionOf(err)).toBe(condition);
+    expect(toDriverError(err, 'b1', 'testing').kind).toBe(kind);
+  });
+
+  it('names the backend and never the password on bad credentials', () => {
+    const e = toDriverError(wsapiErr(403, 5), 'array-7', 'creating a volume');
+    expect(e.kind).toBe('unavailable');
+    expect(e.message).toContain('array-7');
+  });
+
+  it('passes DriverErrors through unchanged', () => {
+    const e = new DriverError('busy', 'x');
+    expect(toDriverError(e, 'b', 'y')).toBe(e);
+  });
+});
+
+describe('exportsOf', () => {
+  const v = (o: Partial<Vlun>): Vlun => ({ lun: 0, volumeName: 'vol', ...o });
+  it('keeps templates, one per (host, LUN, port)', () => {
+    const list = [
+      v({ hostname: 'h1', active: false }),
+      v({ hostname: 'h1', active: true, remoteName: 'iqn.a', portPos: { node: 0, slot: 2, cardPort: 1 } }),
+      v({ hostname: 'h2', lun: 3, active: false, portPos: { node: 0, slot: 2, cardPort: 1 } }),
+      v({ hostname: 'h2', lun: 3, active: false, portPos: { node: 1, slot: 2, cardPort: 1 } }),
+      v({ volumeName: 'other', hostname: 'h1', active: false }),
+    ];
+    expect(exportsOf(list, 'vol').map((l) => `${l.hostname}:${l.lun}`)).toEqual(['h1:0', 'h2:3', 'h2:3']);
+  });
+  it('falls back to live paths, one per (host, LUN), when the array lists no templates', () => {
+    const list = [v({ hostname: 'h1', active: true, portPos: { node: 0, slot: 2, cardPort: 1 } }), v({ hostname: 'h1', active: true, portPos: { node: 1, slot: 2, cardPort: 1 } })];
+    expect(exportsOf(list, 'vol')).toHaveLength(1);
+  });
+  it('maps hosts to the node ids in their markers', () => {
+    const list = [v({ hostname: 'h1', active: false }), v({ hostname: 'foreign', lun: 1, active: false })];
+    expect(publishedNodeIds('vol', list, new Map([['h1', 'node-1']]))).toEqual(['node-1']);
+  });
+});
+
+describe('selectTargets', () => {
+  const port = (o: Partial<Port>): Port => ({ portPos: { node: 0, slot: 2, cardPort: 1 }, mode: 2, linkState: 4, ...o });
+  const ports = [
+    port({ protocol: 2, type: 8, IPAddr: '10.0.0.1', iSCSIName: 'iqn.t1' }),
+    port({ portPos: { node: 1, slot: 2, cardPort: 1 }, protocol: 2, type: 8, IPAddr: '10.0.0.2', iSCSIName: 'iqn.t2' }),
+    port({ protocol: 2, type: 8, IPAddr: '0.0.0.0', iSCSIName: 'iqn.unset' }),
+    port({ protocol: 2, type: 7, IPAddr: '10.0.0.9', iSCSIName: 'iqn.rcip' }),
+    port({ protocol: 2, type: 8, IPAddr: '10.0.0.3', iSCSIName: 'iqn.down', linkState: 5 }),
+    port({ portPos: { node: 0, slot: 1, cardPort: 1 }, protocol: 1, type: 3, portWWN: '20210002AC000001' }),
+    port({ portPos: { node: 0, slot: 1, cardPort: 2 }, protocol: 1, type: 2, portWWN: '20220002AC000001' }),
+  ];
+  it('chooses ready iSCSI targets, honouring iscsiPortalIps', () => {
+    expect(selectTargets(ports, 'iscsi')).toMatchObject({ iqns: ['iqn.t1', 'iqn.t2'], portals: ['10.0.0.1:3260', '10.0.0.2:3260'] });
+    expect(selectTargets(ports, 'iscsi', ['10.0.0.2']).iqns).toEqual(['iqn.t2']);
+  });
+  it('chooses FC target ports (free ones too, never disk ports), honouring fcPortsList', () => {
+    expect(selectTargets(ports, 'fc').wwns).toEqual(['20210002ac000001']);
+    expect(selectTargets(ports, 'fc', undefined, ['1:1:1']).wwns).toEqual([]);
+  });
+  it('has no targets for the loop protocol', () => {
+    expect(selectTargets(ports, 'loop')).toEqual({ iqns: [], portals: [], wwns: [], positions: [] });
+  });
+});
+
+describe('judgeHost', () => {
+  const ref = { nodeId: 'n1;i=iqn.x:n1', node: { hostName: 'n1', iqns: ['iqn.x:n1'], wwpns: [] } };
+  const tag = '0123456789abcdef';
+  const host = (o: Partial<Host>): Host => ({ name: 'h', iSCSIPaths: [{ name: 'iqn.x:n1' }], ...o });
+  it.each([
+    ['ours for this node', host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n1;i=iqn.x:n1' }) } }), 'owned'],
+    ['ours for another node', host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n2' }) } }), 'failed-precondition'],
+    ['another cluster', host({ descriptors: { comment: JSON.stringify({ v: 1, o: 'ffffffffffffffff', n: 'n1' }) } }), 'failed-precondition'],
+    ['foreign with exactly these initiators', host({}), 'foreign'],
+    ['foreign with more initiators', host({ iSCSIPaths: [{ name: 'iqn.x:n1' }, { name: 'iqn.x:other' }] }), 'failed-precondition'],
+  ])('%s', (_what, h, outcome) => {
+    let got: string;
+    try {
+      got = judgeHost(h, ref, tag).owned ? 'owned' : 'foreign';
+    } catch (err) {
+      got = (err as DriverError).kind;
+    }
+    expect(got).toBe(outcome);
+  });
+});
+
+describe('ListingCache', () => {
+  it('pages through a listing and refuses bad tokens', () => {
+    const cache = new ListingCache<number>();
+    const id = cache.put([1, 2, 3, 4, 5]);
+    const p1 = cache.page(id, [1, 2, 3, 4, 5], 0, 2);
+    expect(p1).toEqual({ items: [1, 2], next: `${id}:2` });
+    const r = cache.resolve(p1.next);
+    expect(cache.page(r.id, r.items, r.offset, 0)).toEqual({ items: [3, 4, 5], next: '' });
+    for (const bad of ['', 'x', `${id}:9`, 'aaaaaaaaaaaa:1']) expect(() => cache.resolve(bad)).toThrow(DriverError);
+  });
+});
+
+describe('volume condition', () => {
+  it.each([
+    [{ name: 'v', state: 1 }, false],
+    [{ name: 'v', state: 2 }, true],
+    [{ name: 'v', state: 3 }, true],
+    [{ name: 'v', state: 1, failedStates: [9] }, true],
+  ])('%j abnormal: %p', (v, abnormal) => {
+    expect(conditionOfVolume(v).abnormal).toBe(abnormal);
+  });
+});
