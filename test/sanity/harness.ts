@@ -1,0 +1,190 @@
+/**
+ * Shared set-up of the conformance suite: the whole driver (`startDriver`, mode all) with its
+ * embedded simulator as backend "sim", served on a temporary unix socket, and one client per
+ * CSI service — the way the sidecars and kubelet reach it. Also: request builders for the
+ * shapes the spec describes, a root check for the node steps, the audit of what the array
+ * holds, and a clean-up that undoes every mount and loop device even after a failed test.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDriver, type DriverOptions, type RunningDriver } from '../../src/driver.js';
+import { silentLogger, createLogger } from '../../src/log.js';
+import { parseMountInfo } from '../../src/host/mounts.js';
+import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.js';
+import { CsiTestClient } from '../helpers/grpc.js';
+
+export const DRIVER = 'csi.3par.sanity.example.com';
+export const NODE = 'node-1';
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+/** Copies finish in a few ticks: the suite tests protocol, not copy speed. */
+export const FAST_SIM: SimulatorOptions = { copyRateMiBps: 1_000_000, tickMs: 10 };
+
+export type Obj = Record<string, unknown>;
+
+/** The driver under test and a client per service. */
+export interface Sanity {
+  driver: RunningDriver;
+  sim: RunningSimulator;
+  identity: CsiTestClient;
+  controller: CsiTestClient;
+  node: CsiTestClient;
+  /** A private temp dir (staging and target paths live here). */
+  base: string;
+  /** Stops the driver (and its simulator); unmounts and detaches what the test left. */
+  close(): Promise<void>;
+}
+
+/** Starts the full driver on a temp socket with the embedded simulator. */
+export async function startSanity(extra: Partial<DriverOptions> = {}, sim: SimulatorOptions = {}): Promise<Sanity> {
+  const base = mkdtempSync(join(tmpdir(), '3par-sanity-'));
+  const log = process.env['TEST_LOG_LEVEL'] ? createLogger({ level: process.env['TEST_LOG_LEVEL'] as 'debug' }) : silentLogger;
+  const driver = await startDriver({
+    mode: 'all',
+    endpoint: `unix://${join(base, 'csi.sock')}`,
+    driverName: DRIVER,
+    simulator: { ...FAST_SIM, ...sim },
+    hostExec: 'direct',
+    log,
+    nodeName: NODE,
+    kubeletDir: join(base, 'kubelet'),
+    shutdownGraceMs: 2000,
+    ...extra,
+  });
+  const endpoint = `unix://${driver.address.replace(/^unix:\/\//, '')}`;
+  const clients = [new CsiTestClient('Identity', endpoint), new CsiTestClient('Controller', endpoint), new CsiTestClient('Node', endpoint)] as const;
+  return {
+    driver,
+    sim: driver.simulator!,
+    identity: clients[0],
+    controller: clients[1],
+    node: clients[2],
+    base,
+    async close() {
+      for (const c of clients) c.close();
+      unmountUnder(base);
+      const dataDir = driver.simulator?.dataDir;
+      await driver.stop(1000);
+      if (dataDir) detachLoopsUnder(dataDir);
+      detachLoopsUnder(base);
+      rmSync(base, { recursive: true, force: true, maxRetries: 3 });
+    },
+  };
+}
+
+/** Why the node steps cannot run here, or undefined when they can (root, loop devices, mkfs). */
+export function nodeSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'node steps need root (losetup, mkfs, mount)';
+  if (!existsSync('/dev/loop-control')) return 'node steps need loop devices (/dev/loop-control is missing)';
+  for (const tool of ['losetup', 'mkfs.ext4', 'mkfs.xfs', 'blkid', 'blockdev', 'xfs_growfs']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `node steps need ${tool} (install e2fsprogs and xfsprogs)`;
+    }
+  }
+  return undefined;
+}
+
+/** Unmounts everything mounted under `dir`, deepest first. */
+export function unmountUnder(dir: string): void {
+  for (let round = 0; round < 5; round++) {
+    const mounts = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+      .filter((m) => m.target.startsWith(dir))
+      .sort((a, b) => b.target.length - a.target.length);
+    if (mounts.length === 0) return;
+    for (const m of mounts) {
+      try {
+        execFileSync('umount', [m.target], { stdio: 'ignore' });
+      } catch {
+        try {
+          execFileSync('umount', ['-l', m.target], { stdio: 'ignore' });
+        } catch {
+          // another round, or the next test's clean-up, gets it
+        }
+      }
+    }
+  }
+}
+
+/** Detaches every loop device whose backing file lies under `dir`. */
+export function detachLoopsUnder(dir: string): void {
+  for (const n of loopsUnder(dir)) {
+    try {
+      execFileSync('blockdev', ['--setrw', `/dev/${n}`], { stdio: 'ignore' });
+      execFileSync('losetup', ['-d', `/dev/${n}`], { stdio: 'ignore' });
+    } catch {
+      // autoclear finishes it once the last user goes
+    }
+  }
+}
+
+/** Loop devices (names) whose backing file lies under `dir`. */
+export function loopsUnder(dir: string): string[] {
+  if (!existsSync('/sys/block')) return [];
+  return readdirSync('/sys/block')
+    .filter((n) => /^loop\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim().startsWith(dir);
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** True when something is mounted exactly at `path`. */
+export function isMounted(path: string): boolean {
+  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.target === path);
+}
+
+/** A staging directory as kubelet makes it (the CO creates it; the SP mounts on it). */
+export function stagingDir(s: Sanity, name: string): string {
+  const dir = join(s.base, 'kubelet', 'plugins', 'kubernetes.io', 'csi', DRIVER, name, 'globalmount');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A target path as kubelet passes it: the parent exists, the SP creates the path itself. */
+export function targetPath(s: Sanity, name: string): string {
+  const parent = join(s.base, 'kubelet', 'pods', name, 'volumes', 'kubernetes.io~csi', 'pv');
+  mkdirSync(parent, { recursive: true });
+  return join(parent, 'mount');
+}
+
+export const mountCap = (mode = 'SINGLE_NODE_WRITER', fsType = '', mountFlags: string[] = []) => ({ mount: { fs_type: fsType, mount_flags: mountFlags }, access_mode: { mode } });
+export const blockCap = (mode = 'SINGLE_NODE_WRITER') => ({ block: {}, access_mode: { mode } });
+
+/** What the array holds that a finished test must not leave behind. */
+export interface Leftovers {
+  volumes: string[];
+  hosts: string[];
+  vluns: number;
+  activeTasks: number;
+}
+
+export function leftovers(sim: RunningSimulator): Leftovers {
+  return {
+    volumes: sim.array.volumes.map((v) => v.name),
+    hosts: sim.array.hosts.map((h) => h.name),
+    vluns: sim.array.vluns.length,
+    activeTasks: sim.array.tasks.filter((t) => t.status === 2).length,
+  };
+}
+
+export const NOTHING_LEFT: Leftovers = { volumes: [], hosts: [], vluns: 0, activeTasks: 0 };
+
+/** The array name inside a `<backend>/<arrayName>` id. */
+export const arrayName = (id: string): string => id.split('/')[1] ?? '';
+
+/** Polls `fn` until it returns true (bounded). */
+export async function eventually(fn: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 50): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

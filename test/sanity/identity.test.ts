@@ -1,0 +1,113 @@
+/**
+ * Conformance: the Identity service of the full driver, and the transport rules kubelet and the
+ * sidecars rely on (unix socket, `:authority` of `localhost` or — older kubelets — the path).
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CsiTestClient } from '../helpers/grpc.js';
+import { startSanity, DRIVER, type Sanity } from './harness.js';
+
+interface PluginCapability {
+  service?: { type: string } | null;
+  volume_expansion?: { type: string } | null;
+}
+
+let s: Sanity;
+beforeAll(async () => {
+  s = await startSanity();
+});
+afterAll(async () => {
+  await s.close();
+});
+
+describe('GetPluginInfo', () => {
+  test('name is the configured driver name: at most 63 characters, domain-name notation', async () => {
+    const info = await s.identity.call<{ name: string; vendor_version: string; manifest: Record<string, string> }>('GetPluginInfo');
+    expect(info.name).toBe(DRIVER);
+    expect(info.name.length).toBeLessThanOrEqual(63);
+    // Spec: begins and ends with an alphanumeric character, dashes, dots and alphanumerics between.
+    expect(info.name).toMatch(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/);
+  });
+
+  test('vendor_version is present and a semantic version', async () => {
+    const info = await s.identity.call<{ vendor_version: string }>('GetPluginInfo');
+    expect(info.vendor_version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/);
+  });
+
+  test('repeated calls return the same answer (the CO may cache it)', async () => {
+    const a = await s.identity.call('GetPluginInfo');
+    const b = await s.identity.call('GetPluginInfo');
+    expect(b).toEqual(a);
+  });
+});
+
+describe('GetPluginCapabilities', () => {
+  test('advertises the controller service and only known capability types', async () => {
+    const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    const services = res.capabilities.filter((c) => c.service).map((c) => c.service!.type);
+    const expansion = res.capabilities.filter((c) => c.volume_expansion).map((c) => c.volume_expansion!.type);
+    expect(services).toContain('CONTROLLER_SERVICE');
+    for (const t of services) expect(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS', 'GROUP_CONTROLLER_SERVICE']).toContain(t);
+    for (const t of expansion) expect(['ONLINE', 'OFFLINE']).toContain(t);
+    // Each capability carries exactly one of its oneof members.
+    for (const c of res.capabilities) expect(Number(!!c.service) + Number(!!c.volume_expansion)).toBe(1);
+  });
+
+  test('one backend: no topology constraints are advertised', async () => {
+    const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    expect(res.capabilities.map((c) => c.service?.type)).not.toContain('VOLUME_ACCESSIBILITY_CONSTRAINTS');
+  });
+
+  test('volume expansion is advertised together with the controller EXPAND_VOLUME capability', async () => {
+    const plugin = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    const ctl = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
+    const expands = ctl.capabilities.some((c) => c.rpc.type === 'EXPAND_VOLUME');
+    expect(plugin.capabilities.some((c) => c.volume_expansion)).toBe(expands);
+  });
+});
+
+describe('Probe', () => {
+  test('a running driver is ready', async () => {
+    const res = await s.identity.call<{ ready: { value: boolean } | null }>('Probe');
+    // ready is optional; when present it says true for a driver that serves.
+    if (res.ready !== null) expect(res.ready.value).toBe(true);
+  });
+
+  test('answers without calling the array', async () => {
+    s.sim.resetRequests();
+    for (let i = 0; i < 5; i++) await s.identity.call('Probe');
+    expect(s.sim.requests).toHaveLength(0);
+  });
+
+  test('stays ready while the array does not answer', async () => {
+    // Every array request now hangs for 10 s; Probe must not wait for any of them.
+    s.sim.faults.addLatency(10_000);
+    try {
+      const started = Date.now();
+      const res = await s.identity.call<{ ready: { value: boolean } | null }>('Probe', {}, { deadlineMs: 2000 });
+      expect(res.ready?.value ?? true).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      s.sim.faults.clear();
+    }
+  });
+});
+
+describe(':authority over the unix socket', () => {
+  test.each([['localhost'], ['the socket path']])('a client that sends %s as :authority is served by every service', async (kind) => {
+    const path = s.driver.address.replace(/^unix:\/\//, '');
+    const authority = kind === 'localhost' ? 'localhost' : path;
+    const options = { 'grpc.default_authority': authority };
+    const id = new CsiTestClient('Identity', `unix://${path}`, options);
+    const ctl = new CsiTestClient('Controller', `unix://${path}`, options);
+    const node = new CsiTestClient('Node', `unix://${path}`, options);
+    try {
+      expect(await id.call('GetPluginInfo')).toMatchObject({ name: DRIVER });
+      expect(await ctl.call<{ capabilities: unknown[] }>('ControllerGetCapabilities')).toHaveProperty('capabilities');
+      expect(await node.call<{ node_id: string }>('NodeGetInfo')).toHaveProperty('node_id');
+    } finally {
+      id.close();
+      ctl.close();
+      node.close();
+    }
+  });
+});
