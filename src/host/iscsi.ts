@@ -101,7 +101,7 @@ export class IscsiConnector implements Connector {
     let session = await this.findSession(t);
     // Already logged in (another LUN of this target, or a repeated NodeStage): only scan.
     if (!session) {
-      await this.ensureNodeRecord(t, chap);
+      await this.ensureNodeRecord(t, chap, o.signal);
       // iscsiadm -m node -T <iqn> -p <portal> --login      (15: already logged in)
       await this.iscsiadm('iscsiadm', ['-m', 'node', '-T', t.iqn, '-p', t.portal, '--login'], { timeoutMs: LOGIN_TIMEOUT_MS, okCodes: [ISCSI_ERR.sessExists] });
       session = await this.findSession(t);
@@ -124,9 +124,9 @@ export class IscsiConnector implements Connector {
    *   iscsiadm -m node -T <iqn> -p <portal> -o update -n node.session.auth.username -v <user>
    *   iscsiadm -m node -T <iqn> -p <portal> -o update -n node.session.auth.password -v <secret>
    */
-  private async ensureNodeRecord(t: IscsiTarget, chap: Chap | undefined): Promise<void> {
+  private async ensureNodeRecord(t: IscsiTarget, chap: Chap | undefined, signal?: AbortSignal): Promise<void> {
     const node = ['-m', 'node', '-T', t.iqn, '-p', t.portal];
-    const found = await this.iscsiadm('iscsiadm', node, { readOnly: true, timeoutMs: RECORD_TIMEOUT_MS, okCodes: [ISCSI_ERR.noObjsFound] });
+    const found = await this.iscsiadm('iscsiadm', node, { readOnly: true, signal, timeoutMs: RECORD_TIMEOUT_MS, okCodes: [ISCSI_ERR.noObjsFound] });
     if (found.code === ISCSI_ERR.noObjsFound) await this.iscsiadm('iscsiadm', [...node, '-o', 'new'], { timeoutMs: RECORD_TIMEOUT_MS });
     const update = async (name: string, value: string, secret = false): Promise<void> => {
       const args = [...node, '-o', 'update', '-n', name, '-v', value];
