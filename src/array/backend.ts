@@ -113,15 +113,31 @@ export class Backend {
     return this.portsCache.ports;
   }
 
-  /** The CPG a class without `cpg` uses: the array's only CPG; INVALID_ARGUMENT when several. */
-  async defaultCpg(signal?: AbortSignal): Promise<string> {
+  /** The array's CPG names; cached for CPGS_CACHE_MS. */
+  private async cpgNames(signal?: AbortSignal): Promise<string[]> {
     const now = Date.now();
     if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
       this.cpgCache = { at: now, names: (await this.client.listCpgs(signal)).map((c) => c.name) };
     }
-    const names = this.cpgCache.names;
-    if (names.length !== 1) throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}); set "cpg"`);
-    return names[0]!;
+    return this.cpgCache.names;
+  }
+
+  /** The array's only CPG, or undefined when it has several (or none). */
+  async onlyCpg(signal?: AbortSignal): Promise<string | undefined> {
+    const names = await this.cpgNames(signal);
+    return names.length === 1 ? names[0] : undefined;
+  }
+
+  /**
+   * The CPG a class without `cpg` uses: the backend's configured `defaultCpg`, else the array's
+   * only CPG; INVALID_ARGUMENT when there are several.
+   */
+  async defaultCpg(signal?: AbortSignal): Promise<string> {
+    if (this.config.defaultCpg) return this.config.defaultCpg;
+    const only = await this.onlyCpg(signal);
+    if (only !== undefined) return only;
+    const names = await this.cpgNames(signal);
+    throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}); set "cpg"`);
   }
 
   private setUp(up: boolean): void {

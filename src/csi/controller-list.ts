@@ -42,7 +42,9 @@ export function listHandlers(deps: ControllerDeps): Handlers {
       }
       const backend = deps.registry.forClass(backendId);
       const freeMiB = await backend.run('reading CPG free space', async (c) => {
-        const cpg = params.cpg ?? (await backend.defaultCpg(ctx.signal));
+        const cpg = params.cpg ?? (await backend.onlyCpg(ctx.signal));
+        // A class without a CPG on an array with several: the array's free space as a whole.
+        if (cpg === undefined) return (await c.getSystem()).freeCapacityMiB ?? 0;
         return (await c.getCpgFreeSpace(cpg, ctx.signal)).usableFreeMiB;
       });
       const free = BigInt(Math.max(0, Math.floor(freeMiB))) * BigInt(MiB);

@@ -91,6 +91,22 @@ describe('two backends', () => {
     expect(paged).toEqual(ids);
   });
 
+  test('GetCapacity without a CPG: the only CPG, or the array free space when there are several', async () => {
+    const one = await d.client.call<{ available_capacity: string }>('GetCapacity', {});
+    expect(Number(one.available_capacity)).toBeGreaterThan(0);
+    const sim = await startSim({ cpgs: [{ name: 'X', sizeMiB: 1024 * 1024 }, { name: 'Y', sizeMiB: 1024 * 1024 }] });
+    const multi = await startDriver([backendOf(sim, 'm')]);
+    try {
+      const all = await multi.client.call<{ available_capacity: string }>('GetCapacity', {});
+      expect(Number(all.available_capacity)).toBeGreaterThan(0);
+      const err = await failure(multi.client.call('CreateVolume', { name: 'pvc-nocpg', volume_capabilities: [mountCap()] }));
+      expect(err.code).toBe(grpcStatus.INVALID_ARGUMENT);
+    } finally {
+      await multi.stop();
+      await sim.close();
+    }
+  });
+
   test('GetCapacity follows the topology segment', async () => {
     const a = await d.client.call<{ available_capacity: string }>('GetCapacity', { parameters: { cpg: 'CPG1' }, accessible_topology: seg('a') });
     expect(Number(a.available_capacity)).toBeGreaterThan(0);
