@@ -122,6 +122,19 @@ describe('ControllerPublishVolume', () => {
     expect(sim.array.volume('legacy-vol')).toBeUndefined();
   });
 
+  test('an FC volume is exported to an FC host and returns the target WWNs', async () => {
+    const v = await volume('pvc-fc', mountCap(), { accessProtocol: 'fc' });
+    const node = 'fc-node;w=10000000c9abcd01,10000000c9abcd02';
+    const res = await publish(v, node);
+    expect(res.publish_context).toMatchObject({ protocol: 'fc', targetWwns: expect.stringMatching(/^[0-9a-f]{16}(,[0-9a-f]{16})*$/) });
+    const host = sim.array.hosts.find((h) => h.fcWWNs.length > 0 && JSON.parse(h.descriptors?.['comment'] ?? '{}').n === node)!;
+    expect(host.fcWWNs.map((w) => w.toLowerCase()).sort()).toEqual(['10000000c9abcd01', '10000000c9abcd02']);
+    expect(host.initiatorChap).toBeUndefined();
+    expect((await publish(v, node)).publish_context['lun']).toBe(res.publish_context['lun']);
+    await unpublish(v.volume_id, node);
+    expect(sim.array.hosts.some((h) => h.name === host.name)).toBe(false);
+  });
+
   // Skipped: the simulator counts a LUN as used per host, not per (host, port), so the second
   // matched-set VLUN at the same LUN gets EXISTENT_LUN (REFERENCE §4.2 says "for that host/port").
   // Reported to the simulator's owner; enable once matched sets may share a LUN across ports.
