@@ -11,6 +11,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
   serve: { run: async () => serveCommand, summary: 'Run the CSI driver (controller, node, or both).' },
   call: { run: async () => callCommand, summary: 'Call any CSI RPC on a socket and print the reply (debugging).' },
+  demo: { run: async () => (await import('./demo.js')).demoCommand, summary: 'Play the whole volume lifecycle against the embedded simulator and show what happened.' },
   simulator: { run: async () => (await import('./simulator.js')).simulatorCommand, summary: 'Run the embedded 3PAR array (WSAPI simulator) alone.' },
 };
 

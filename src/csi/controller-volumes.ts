@@ -52,6 +52,9 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
       const srcId = src?.type === 'snapshot' ? src.snapshot!.snapshot_id : src?.type === 'volume' ? src.volume!.volume_id : undefined;
       const source = srcId === undefined ? undefined : requireId(deps, srcId, src?.type === 'snapshot' ? 'snapshot' : 'source volume');
       const backend = chooseBackend(deps, params.backend, source?.backend.id, req.accessibility_requirements);
+      // A class that names no protocol gets the backend's default (loop on the embedded simulator).
+      const protocolGiven = Object.keys(req.parameters ?? {}).some((k) => /^access_?protocol$/i.test(k));
+      if (!protocolGiven && backend.config.defaultAccessProtocol) params.accessProtocol = backend.config.defaultAccessProtocol;
       const sizeMiB = volumeSizeMiB(req.capacity_range, fsTypeOf(req.volume_capabilities));
       const singleNode = isSingleNode(req.volume_capabilities);
       const name = arrayNameFor('volume', deps.owner.clusterId, req.name);
