@@ -6,7 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CpgRec, HostRec, SetRec, SimState, TaskRec, VlunRec, VolumeRec } from './types.js';
-import { PROV, TASK_STATUS } from './types.js';
+import { COPY, PROV, TASK_STATUS } from './types.js';
+
+export interface CpgStats {
+  numFPVVs: number;
+  numTPVVs: number;
+  /** Size of the fully provisioned volumes. */
+  fullMiB: number;
+  /** Used space of the thin volumes. */
+  thinUsedMiB: number;
+}
 
 /** A fresh state: the configured CPGs and nothing else. */
 export function emptyState(cpgs: { name: string; sizeMiB: number }[]): SimState {
@@ -39,8 +48,10 @@ export class SimArray {
   private initiatorOwner = new Map<string, HostRec>();
   private children = new Map<number, VolumeRec[]>();
   private vlunsByVolume = new Map<number, VlunRec[]>();
+  private vlunsByHost = new Map<number, VlunRec[]>();
+  /** Per-CPG space figures; recomputed after changes that are not simple additions. */
   private spaceDirty = true;
-  private cpgUsed = new Map<string, number>();
+  private cpgStatsByName = new Map<string, CpgStats>();
   /** Called after every change (persistence, data-plane export links). */
   onChange: () => void = () => undefined;
 
@@ -84,19 +95,46 @@ export class SimArray {
 
   reindexVluns(): void {
     this.vlunsByVolume.clear();
-    for (const t of this.state.vluns) {
-      for (const volId of this.vlunVolumeIds(t)) {
-        const list = this.vlunsByVolume.get(volId) ?? [];
-        list.push(t);
-        this.vlunsByVolume.set(volId, list);
-      }
+    this.vlunsByHost.clear();
+    for (const t of this.state.vluns) this.indexVlun(t);
+  }
+
+  private indexVlun(t: VlunRec): void {
+    for (const volId of this.vlunVolumeIds(t)) {
+      const list = this.vlunsByVolume.get(volId) ?? [];
+      list.push(t);
+      this.vlunsByVolume.set(volId, list);
+    }
+    for (const hostId of this.vlunHostIds(t)) {
+      const list = this.vlunsByHost.get(hostId) ?? [];
+      list.push(t);
+      this.vlunsByHost.set(hostId, list);
     }
   }
 
-  /** Marks a change: space figures are recomputed lazily, listeners run. */
+  /** Adds a template VLUN, updating the indexes incrementally (20,000 VLUNs stay cheap). */
+  addVlun(t: VlunRec): void {
+    this.state.vluns.push(t);
+    this.indexVlun(t);
+  }
+
+  removeVlun(t: VlunRec): void {
+    this.state.vluns = this.state.vluns.filter((x) => x !== t);
+    for (const [index, key] of [...this.vlunVolumeIds(t).map((id) => [this.vlunsByVolume, id] as const), ...this.vlunHostIds(t).map((id) => [this.vlunsByHost, id] as const)]) {
+      const list = (index.get(key) ?? []).filter((x) => x !== t);
+      if (list.length > 0) index.set(key, list);
+      else index.delete(key);
+    }
+  }
+
+  /** Marks a change; listeners run. */
   touch(): void {
-    this.spaceDirty = true;
     this.onChange();
+  }
+
+  /** A volume's size, provisioning, CPG or used space changed: CPG figures are recomputed lazily. */
+  spaceChanged(): void {
+    this.spaceDirty = true;
   }
 
   // --- volumes -------------------------------------------------------------------------------
@@ -119,7 +157,8 @@ export class SimArray {
       list.push(v);
       this.children.set(v.parentId, list);
     }
-    this.spaceDirty = true;
+    // Additions are accounted incrementally, so that creating 10,000 volumes stays linear.
+    if (!this.spaceDirty) this.account(v);
   }
 
   removeVolume(v: VolumeRec): void {
@@ -200,7 +239,7 @@ export class SimArray {
     return this.vlunsOfVolume(id).length > 0;
   }
   vlunsOfHost(id: number): VlunRec[] {
-    return this.state.vluns.filter((t) => this.vlunHostIds(t).includes(id));
+    return this.vlunsByHost.get(id) ?? [];
   }
 
   // --- CPGs and space ------------------------------------------------------------------------
@@ -220,16 +259,35 @@ export class SimArray {
     if (v.provisioningType === PROV.FULL) return v.sizeMiB;
     return Math.ceil((v.sizeMiB * this.thinUsedPct) / 100);
   }
-  cpgUsedMiB(name: string): number {
+  private account(v: VolumeRec): void {
+    if (v.userCPG === undefined || v.copyType === COPY.VIRTUAL_COPY) return;
+    let st = this.cpgStatsByName.get(v.userCPG);
+    if (!st) {
+      st = { numFPVVs: 0, numTPVVs: 0, fullMiB: 0, thinUsedMiB: 0 };
+      this.cpgStatsByName.set(v.userCPG, st);
+    }
+    if (v.provisioningType === PROV.FULL) {
+      st.numFPVVs++;
+      st.fullMiB += v.sizeMiB;
+    } else {
+      st.numTPVVs++;
+      st.thinUsedMiB += this.usedMiB(v);
+    }
+  }
+
+  /** Volume counts and space of a CPG (user space of full volumes, used space of thin ones). */
+  cpgStats(name: string): CpgStats {
     if (this.spaceDirty) {
-      this.cpgUsed.clear();
-      for (const v of this.state.volumes) {
-        if (v.userCPG === undefined) continue;
-        this.cpgUsed.set(v.userCPG, (this.cpgUsed.get(v.userCPG) ?? 0) + this.reservedMiB(v));
-      }
+      this.cpgStatsByName.clear();
+      for (const v of this.state.volumes) this.account(v);
       this.spaceDirty = false;
     }
-    return this.cpgUsed.get(name) ?? 0;
+    return this.cpgStatsByName.get(name) ?? { numFPVVs: 0, numTPVVs: 0, fullMiB: 0, thinUsedMiB: 0 };
+  }
+
+  cpgUsedMiB(name: string): number {
+    const st = this.cpgStats(name);
+    return st.fullMiB + st.thinUsedMiB;
   }
   cpgFreeMiB(name: string): number {
     const c = this.cpg(name);

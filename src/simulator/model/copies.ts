@@ -227,4 +227,5 @@ function finishTune(sim: Sim, v: VolumeRec, tune: NonNullable<TaskRec['tune']>):
     delete v.usedMiB;
   }
   if (tune.conversion === 3) v.provisioningType = PROV.TDVV;
+  sim.array.spaceChanged();
 }

@@ -100,32 +100,18 @@ export function renderPort(sim: Sim, p: PortDef): Record<string, unknown> {
 }
 
 export function renderCpg(sim: Sim, c: CpgRec): Record<string, unknown> {
-  const a = sim.array;
-  let fp = 0;
-  let tp = 0;
-  let usr = 0;
-  let thinUsed = 0;
-  for (const v of a.volumes) {
-    if (v.userCPG !== c.name || v.copyType === COPY.VIRTUAL_COPY) continue;
-    if (v.provisioningType === PROV.FULL) {
-      fp++;
-      usr += v.sizeMiB;
-    } else {
-      tp++;
-      thinUsed += a.usedMiB(v);
-    }
-  }
+  const st = sim.array.cpgStats(c.name);
   const usage = (total: number, used: number): Record<string, number> => ({ totalMiB: total, rawTotalMiB: total * 2, usedMiB: used, rawUsedMiB: used * 2 });
   const growth = { incrementMiB: 32768, LDLayout: { RAIDType: 4, HA: 2, diskPatterns: [{ diskType: c.name.startsWith('SSD') ? 3 : c.name.startsWith('NL') ? 2 : 1 }] } };
   return {
     id: c.id,
     uuid: c.uuid,
     name: c.name,
-    numFPVVs: fp,
-    numTPVVs: tp,
-    UsrUsage: usage(usr, usr),
+    numFPVVs: st.numFPVVs,
+    numTPVVs: st.numTPVVs,
+    UsrUsage: usage(st.fullMiB, st.fullMiB),
     SAUsage: usage(0, 0),
-    SDUsage: usage(thinUsed, thinUsed),
+    SDUsage: usage(st.thinUsedMiB, st.thinUsedMiB),
     SAGrowth: growth,
     SDGrowth: { ...growth, limitMiB: c.sizeMiB },
     state: 1,

@@ -90,10 +90,11 @@ function portOf(sim: Sim, ports: PortDef[], pos: PortPos): PortDef {
 /** LUNs in use by any template reaching these hosts (or, for port-presents, this port). */
 function usedLuns(sim: Sim, hostIds: number[], pos?: PortPos): Set<number> {
   const used = new Set<number>();
-  for (const t of sim.array.vluns) {
-    const th = sim.array.vlunHostIds(t);
-    if (hostIds.length > 0 ? th.some((h) => hostIds.includes(h)) : th.length === 0 && samePos(t.portPos, pos)) used.add(t.lun);
+  if (hostIds.length > 0) {
+    for (const h of hostIds) for (const t of sim.array.vlunsOfHost(h)) used.add(t.lun);
+    return used;
   }
+  for (const t of sim.array.vluns) if (sim.array.vlunHostIds(t).length === 0 && samePos(t.portPos, pos)) used.add(t.lun);
   return used;
 }
 
@@ -148,8 +149,7 @@ export function createVlun(sim: Sim, ports: PortDef[], body: unknown): Reply {
     if (v.policies.oneHost) checkOneHost(sim, id, hostIds);
   }
   tpl.lun = chooseLun(sim, b, lunIn, usedLuns(sim, hostIds, tpl.portPos));
-  sim.array.state.vluns.push(tpl);
-  sim.array.reindexVluns();
+  sim.array.addVlun(tpl);
   sim.array.touch();
   const port = tpl.portPos ? `,${nsp(tpl.portPos)}` : '';
   return { status: 201, location: `/api/v1/vluns/${volumeName},${tpl.lun},${hostname ?? ''}${port}` };
@@ -204,8 +204,7 @@ export function findVlun(sim: Sim, ports: PortDef[], id: string): VlunRec {
 }
 
 export function deleteVlun(sim: Sim, t: VlunRec): Reply {
-  sim.array.state.vluns = sim.array.state.vluns.filter((x) => x !== t);
-  sim.array.reindexVluns();
+  sim.array.removeVlun(t);
   sim.array.touch();
   return { status: 200 };
 }

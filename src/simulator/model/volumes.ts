@@ -195,7 +195,10 @@ export function modifyVolume(sim: Sim, v: VolumeRec, body: unknown): Reply {
   applyOptionalFields(v, b, now);
   const pol = read.obj(b, 'policies');
   if (pol) v.policies = policiesFrom(pol, v.policies);
-  if (userCPG !== undefined) v.userCPG = userCPG;
+  if (userCPG !== undefined) {
+    v.userCPG = userCPG;
+    sim.array.spaceChanged();
+  }
   const snapCPG = read.str(b, 'snapCPG');
   if (snapCPG !== undefined) v.snapCPG = snapCPG;
   if (b['rmExpTime'] === true) delete v.expirationTimeSec;
@@ -225,6 +228,7 @@ export async function growVolume(sim: Sim, v: VolumeRec, body: unknown): Promise
   if (newSize > sim.opts.maxVolumeSizeMiB) throw e.err('VV_NEW_SIZE_EXCEEDS_LIMITS', 'sizeMiB');
   if (v.provisioningType === PROV.FULL && v.userCPG !== undefined && add > sim.array.cpgFreeMiB(v.userCPG)) throw e.err('NO_SPACE');
   v.sizeMiB = newSize;
+  sim.array.spaceChanged();
   await sim.data?.resize(v.wwn, newSize);
   sim.array.touch();
   return { status: 200, location: `/api/v1/volumes/${v.name}` };
