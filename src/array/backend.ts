@@ -43,6 +43,7 @@ export class Backend {
   private portsCache: { at: number; ports: Port[] } | undefined;
   private cpgCache: { at: number; names: string[] } | undefined;
   private up: boolean | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
     config: BackendConfig,
@@ -73,6 +74,31 @@ export class Backend {
       this.setUp(conditionOf(err) !== 'unavailable' && conditionOf(err) !== 'bad-credentials');
       this.log.warn({ backend: this.id, err: toDriverError(err, this.id, 'reading the array identity').message }, 'backend not described at start; operations will retry');
     }
+  }
+
+  /**
+   * Refreshes the sessions-in-use gauge (and backend_up) every `ms` from wsapiconfiguration: one
+   * light request, never from Probe. The timer does not keep the process alive.
+   */
+  startRefresh(ms: number): void {
+    this.stopRefresh();
+    this.refreshTimer = setInterval(() => {
+      this.client.getWsapiConfiguration().then(
+        (conf) => {
+          if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
+          this.setUp(true);
+        },
+        (err: unknown) => {
+          if (conditionOf(err) === 'unavailable') this.setUp(false);
+        },
+      );
+    }, ms);
+    this.refreshTimer.unref();
+  }
+
+  stopRefresh(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
   }
 
   /** Reads the array's identity when start-up could not (the array was down then). */

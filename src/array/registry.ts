@@ -42,13 +42,18 @@ export class BackendRegistry {
     return [...this.byId.values()];
   }
 
-  /** Reads every array's identity (logs and metrics); never throws. */
-  async start(): Promise<void> {
+  /**
+   * Reads every array's identity (logs and metrics) and, with `refreshMs`, keeps the sessions
+   * gauge and backend_up current in the background. Never throws.
+   */
+  async start(refreshMs?: number): Promise<void> {
     await Promise.all(this.all().map((b) => b.describe()));
+    if (refreshMs) for (const b of this.all()) b.startRefresh(refreshMs);
   }
 
-  /** Logs out of every array. */
+  /** Stops the refresh and logs out of every array. */
   async close(): Promise<void> {
+    for (const b of this.all()) b.stopRefresh();
     await Promise.allSettled(this.all().map((b) => b.client.close()));
   }
 }

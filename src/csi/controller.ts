@@ -35,7 +35,12 @@ export interface ControllerServiceOptions {
   publishReadonly?: boolean;
   /** Advertise LIST_VOLUMES_PUBLISHED_NODES (exact node_ids from host markers); default true. */
   listPublishedNodes?: boolean;
+  /** How often each array's sessions-in-use gauge is refreshed (default 60 s; 0 = only at start). */
+  metricsRefreshMs?: number;
 }
+
+/** Default period of the sessions-in-use refresh: one light request per array per minute. */
+export const METRICS_REFRESH_MS = 60_000;
 
 /** The Controller service and what its owner needs to start and stop it. */
 export interface ControllerService {
@@ -86,7 +91,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   return {
     service,
     registry,
-    start: () => registry.start(),
+    start: () => registry.start(options.metricsRefreshMs ?? METRICS_REFRESH_MS),
     close: () => registry.close(),
   };
 }

@@ -24,7 +24,7 @@ export interface Driver {
 
 /** Starts one controller process (in-process) against the given backends. */
 export async function startDriver(backends: BackendConfig[], extra: Partial<ControllerServiceOptions> = {}): Promise<Driver> {
-  const controller = createControllerService({ driverName: DRIVER, clusterId: CLUSTER, backends, log: process.env.DBG ? createLogger({level:'debug'}) : silentLogger, copyPollIntervalMs: 20, ...extra });
+  const controller = createControllerService({ driverName: DRIVER, clusterId: CLUSTER, backends, log: process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger, copyPollIntervalMs: 20, metricsRefreshMs: 0, ...extra });
   await controller.start();
   const sock = tempSocket('ctl-');
   const readiness = new Readiness();

@@ -23,7 +23,7 @@ const seg = (id: string) => ({ segments: { [topologyKey(DRIVER, id)]: 'true' } }
 
 beforeAll(async () => {
   [simA, simB] = await Promise.all([startSim(), startSim()]);
-  d = await startDriver([backendOf(simA, 'a', { default: true }), backendOf(simB, 'b')], { metrics });
+  d = await startDriver([backendOf(simA, 'a', { default: true }), backendOf(simB, 'b')], { metrics, metricsRefreshMs: 50 });
 });
 afterAll(async () => {
   await d.stop();
@@ -118,6 +118,7 @@ describe('two backends', () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/threepar_csi_backend_info\{backend="a",name="[^"]+",serial="[^"]+",model="[^"]+",os_version="[^"]+",wsapi_version="1\.3\.1"\} 1/);
     expect(text).toContain('threepar_csi_backend_up{backend="b"} 1');
+    expect(text).toMatch(/threepar_csi_backend_sessions_in_use\{backend="a"\} [1-9]/);
   });
 });
 
@@ -145,6 +146,7 @@ describe('array trouble', () => {
       const err = await failure(two.client.call('CreateVolume', { name: 'pvc-y', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1', backend: 'gone' } }));
       expect(err.code).toBe(grpcStatus.UNAVAILABLE);
       expect(await m.registry.metrics()).toContain('threepar_csi_backend_up{backend="gone"} 0');
+      expect(await m.registry.metrics()).toContain('threepar_csi_backend_up{backend="a"} 1');
       const ok = await two.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-y', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } });
       await two.client.call('DeleteVolume', { volume_id: ok.volume.volume_id });
     } finally {
