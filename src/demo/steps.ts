@@ -37,7 +37,7 @@ export class StepRunner {
   constructor(private readonly sim: RunningSimulator) {}
 
   /** Runs `fn` as a step; its return value is the detail line. Never throws. */
-  async run(name: string, fn: () => Promise<string | void>): Promise<boolean> {
+  async run(name: string, fn: () => Promise<string | undefined>): Promise<boolean> {
     const from = this.sim.requests.length;
     const started = performance.now();
     let status: StepResult['status'] = 'ok';

@@ -145,7 +145,7 @@ describeWire('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
         }
         if (f.id !== wf.number) problems.push(`${at}: number ${f.id} != ${wf.number}`);
         if (wf.label === 'map') {
-          const mf = f as protobuf.MapField;
+          const mf = f as unknown as protobuf.MapField;
           if (!f.map) problems.push(`${at}: not a map`);
           else if (mf.keyType !== wf.mapKeyType) problems.push(`${at}: map key ${mf.keyType}`);
           if (f.type !== wf.mapValueType && strip(f.resolvedType?.fullName ?? '') !== wf.mapValueType) problems.push(`${at}: map value ${f.type}`);
