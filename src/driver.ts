@@ -41,7 +41,7 @@ export interface DriverOptions {
   simDataDir?: string;
   /** Run an embedded simulator as backend `sim` (with its data plane); options for it. */
   simulator?: SimulatorOptions;
-  /** Advertise PUBLISH_READONLY (the node enforces read-only staging). */
+  /** Advertise PUBLISH_READONLY (default true: the node enforces read-only staging, and its concurrent-stage test passes). */
   publishReadonly?: boolean;
   /** Host command runner for the node plugin (tests); default spawns real processes. */
   exec?: Exec;
@@ -102,7 +102,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
     let controller: ControllerService | undefined;
     if (withController) {
       if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
-      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? false });
+      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true });
       const c = controller;
       cleanups.push(() => c.close());
     }
