@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
+import { KeyedMutex } from '../util/inflight.js';
 import type { ApiVersion, Port, SystemInfo } from '../wsapi/types.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
@@ -40,6 +41,10 @@ export class Backend {
   readonly owned = new Map<string, { wwn?: string }>();
   /** Copy destination name → online-copy task id (found again from /tasks after a restart). */
   readonly copyTasks = new Map<string, number>();
+  /** One host lookup-or-create per node at a time: 50 publishes to a new node make one host. */
+  readonly hostLocks = new KeyedMutex();
+  /** VLUN changes per array host (publish vs the host delete of an unpublish). */
+  readonly vlunLocks = new KeyedMutex();
   private portsCache: { at: number; ports: Port[] } | undefined;
   private cpgCache: { at: number; names: string[] } | undefined;
   private up: boolean | undefined;

@@ -1,5 +1,4 @@
 import { failedPrecondition, internal } from '../errors.js';
-import { KeyedMutex } from '../util/inflight.js';
 import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
 import type { Port, PortPos, Vlun, VlunId } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
@@ -9,9 +8,6 @@ import { hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
 import { lookupHost, resolveHost, type NodeRef } from './hosts.js';
 import type { OpContext } from './ops.js';
-
-/** Serialises VLUN changes per array host (publish vs the host delete of an unpublish). */
-const vlunLocks = new KeyedMutex();
 
 /** Default iSCSI port (1.3.x ports do not report one; REFERENCE §10.3). */
 export const ISCSI_PORT = 3260;
@@ -78,7 +74,7 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
   for (let attempt = 1; ; attempt++) {
     const host = await resolveHost(backend, c, req.ref, req.protocol, ctx);
     try {
-      return await vlunLocks.run(`${backend.id}/${host.name}`, () => exportToHost(backend, c, req, host, ctx));
+      return await backend.vlunLocks.run(host.name, () => exportToHost(backend, c, req, host, ctx));
     } catch (err) {
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
       if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
@@ -175,7 +171,7 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
   const byHost = new Map<string, Vlun[]>();
   for (const l of targets) byHost.set(l.hostname ?? '', [...(byHost.get(l.hostname ?? '') ?? []), l]);
   for (const [hostName, list] of byHost) {
-    await vlunLocks.run(`${backend.id}/${hostName}`, async () => {
+    await backend.vlunLocks.run(hostName, async () => {
       for (const l of list) await deleteVlunQuietly(c, vlunId(l));
       ctx.log.info({ volume: name, host: hostName }, 'volume unexported');
       // The listing above may be stale (parallel unpublishes from this host): the array itself

@@ -1,6 +1,5 @@
 import { failedPrecondition } from '../errors.js';
 import type { NodeIdentity } from '../csi/nodeid.js';
-import { KeyedMutex } from '../util/inflight.js';
 import { HostPersona } from '../wsapi/enums.js';
 import type { Host } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
@@ -9,9 +8,6 @@ import { conditionOf } from './errors.js';
 import { formatHostMarker, hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
 import type { OpContext } from './ops.js';
-
-/** One lookup-or-create per (backend, node) at a time: 50 publishes to a new node make one host. */
-const hostLocks = new KeyedMutex();
 
 /** A node as publish sees it: the raw node_id (recorded in the host marker) and its parts. */
 export interface NodeRef {
@@ -58,7 +54,7 @@ export function judgeHost(h: Host, ref: NodeRef, ownerTag: string): KnownHost {
 export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext): Promise<KnownHost> {
   const cached = backend.hosts.get(ref.node.hostName);
   if (cached) return cached;
-  return hostLocks.run(`${backend.id}/${ref.node.hostName}`, async () => {
+  return backend.hostLocks.run(ref.node.hostName, async () => {
     const again = backend.hosts.get(ref.node.hostName);
     if (again) return again;
     const found = await lookupHost(c, ref, ctx) ?? (await createHost(backend, c, ref, protocol, ctx));
