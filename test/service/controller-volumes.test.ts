@@ -93,6 +93,20 @@ describe('CreateVolume', () => {
   });
 });
 
+describe('concurrency', () => {
+  test('a duplicate CreateVolume while the first runs → ABORTED; one volume results', async () => {
+    const fault = sim.faults.addLatency(300, { method: 'POST', path: '^/api/v1/volumes$' });
+    try {
+      const outcomes = await Promise.allSettled([create('pvc-dup'), new Promise((r) => setTimeout(r, 100)).then(() => create('pvc-dup'))]);
+      expect(outcomes[0].status).toBe('fulfilled');
+      expect(outcomes[1].status === 'rejected' && (outcomes[1].reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+    } finally {
+      sim.faults.remove(fault);
+    }
+    expect((await create('pvc-dup')).volume.volume_id).toMatch(/^sim\//);
+  });
+});
+
 describe('DeleteVolume', () => {
   test('deletes in two WSAPI requests; unknown ids and repeats succeed', async () => {
     const res = await create('pvc-del');
@@ -111,7 +125,13 @@ describe('DeleteVolume', () => {
     try {
       const res = await other.client.call<VolumeRes>('CreateVolume', { name: 'pvc-foreign', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } });
       expect(await codeOf(d.client.call('DeleteVolume', { volume_id: res.volume.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
-      expect(sim.array.volume(res.volume.volume_id.split('/')[1]!)).toBeDefined();
+      expect(await codeOf(d.client.call('ControllerExpandVolume', { volume_id: res.volume.volume_id, capacity_range: { required_bytes: String(4 * GiB) } }))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await codeOf(d.client.call('ControllerPublishVolume', { volume_id: res.volume.volume_id, node_id: 'n1;i=iqn.2020-01.com.example:n1', volume_capability: mountCap(), volume_context: {} }))).toBe(grpcStatus.FAILED_PRECONDITION);
+      const listed = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
+      expect(listed.entries.map((e) => e.volume.volume_id)).not.toContain(res.volume.volume_id);
+      const rec = sim.array.volume(res.volume.volume_id.split('/')[1]!)!;
+      expect(rec.sizeMiB).toBe(1024);
+      expect(sim.array.vluns.filter((l) => l.volumeId === rec.id)).toHaveLength(0);
       await other.client.call('DeleteVolume', { volume_id: res.volume.volume_id });
     } finally {
       await other.stop();
