@@ -178,3 +178,20 @@ describe('system resources', () => {
     expect(sim.requests).toEqual([{ method: 'GET', path: '/api/v1/volumes/none', status: 404, code: 23 }]);
   });
 });
+
+describe('CPG administration', () => {
+  test('create, modify (limit, rename carried to volumes), delete guarded by use', async () => {
+    const c = await api('POST', '/cpgs', { name: 'NEW_r1', growthLimitMiB: 4096, LDLayout: { RAIDType: 2, diskPatterns: [{ diskType: 1 }] } });
+    expect([c.status, c.headers['location']]).toEqual([201, '/api/v1/cpgs/NEW_r1']);
+    expect((await api('POST', '/cpgs', { name: 'NEW_r1' })).body.code).toBe(14);
+    expect((await api('POST', '/spacereporter', { cpg: 'NEW_r1' })).body.usableFreeMiB).toBe(4096);
+    await api('POST', '/volumes', { name: 'on-new', cpg: 'NEW_r1', sizeMiB: 1024 });
+    expect((await api('PUT', '/cpgs/NEW_r1', { newName: 'RENAMED', growthLimitMiB: 8192 })).headers['location']).toBe('/api/v1/cpgs/RENAMED');
+    expect((await api('GET', '/volumes/on-new')).body.userCPG).toBe('RENAMED');
+    expect((await api('POST', '/spacereporter', { cpg: 'RENAMED' })).body.usableFreeMiB).toBe(8192 - 1024);
+    expect((await api('DELETE', '/cpgs/RENAMED')).body.code).toBe(34);
+    await api('DELETE', '/volumes/on-new');
+    expect((await api('DELETE', '/cpgs/RENAMED')).status).toBe(200);
+    expect((await api('GET', '/cpgs/RENAMED')).body.code).toBe(15);
+  });
+});

@@ -144,3 +144,12 @@ describe('VLUNs', () => {
     expect((await api('DELETE', '/hosts/h-set-member')).status).toBe(200);
   });
 });
+
+describe('VLUN names', () => {
+  test('volume and host names are name31, set names Name27', async () => {
+    expect((await api('POST', '/vluns', { volumeName: 'v'.repeat(32), hostname: 'h-fc', lun: 0 })).body).toMatchObject({ code: 57, ref: 'volumeName' });
+    expect((await api('POST', '/vluns', { volumeName: 'vl-1', hostname: 'a b', lun: 0 })).body).toMatchObject({ code: 69, ref: 'hostname' });
+    expect((await api('POST', '/vluns', { volumeName: `set:${'s'.repeat(28)}`, hostname: 'h-fc', lun: 0 })).body.code).toBe(57);
+    expect((await api('POST', '/vluns', { volumeName: 'set:none', hostname: 'h-fc', lun: 0 })).body.code).toBe(102);
+  });
+});

@@ -2,6 +2,7 @@
  * Routes for sessions, system information, CPGs and capacity, tasks and (later profiles) QoS
  * (REFERENCE.md §2, §3, §8, §12, §13).
  */
+import { createCpg, deleteCpg, modifyCpg } from '../model/cpgs.js';
 import { renderCapacity, renderCpg, renderSystem } from '../model/render.js';
 import { TASK_STATUS } from '../model/types.js';
 import { renderTask } from '../tasks.js';
@@ -76,16 +77,21 @@ export function systemRoutes(srv: Server, req: Req): Answer {
       const free = cpg !== undefined ? sim.array.cpgFreeMiB(cpg) : sim.array.cpgs.reduce((n, c) => n + sim.array.cpgFreeMiB(c.name), 0);
       return { status: 200, body: { rawFreeMiB: free * 2, usableFreeMiB: free } };
     }
-    case 'cpgs':
+    case 'cpgs': {
       if (extra !== undefined) break;
-      if (!get) throw sim.errors.err('UNSUP_OP');
-      if (name === undefined) return { status: 200, members: sim.array.cpgs.map((c) => renderCpg(sim, c)), stream: false };
-      checkName(sim.errors, name, 31, 'name');
-      {
-        const c = sim.array.cpg(name);
-        if (!c) throw sim.errors.err('NON_EXISTENT_CPG');
-        return { status: 200, body: renderCpg(sim, c) };
+      if (name === undefined) {
+        if (get) return { status: 200, members: sim.array.cpgs.map((c) => renderCpg(sim, c)), stream: false };
+        if (req.method === 'POST') return createCpg(sim, req.body);
+        throw sim.errors.err('UNSUP_OP');
       }
+      checkName(sim.errors, name, 31, 'name');
+      const c = sim.array.cpg(name);
+      if (!c) throw sim.errors.err('NON_EXISTENT_CPG');
+      if (get) return { status: 200, body: renderCpg(sim, c) };
+      if (req.method === 'PUT') return modifyCpg(sim, c, req.body);
+      if (req.method === 'DELETE') return deleteCpg(sim, c);
+      throw sim.errors.err('UNSUP_OP');
+    }
   }
   throw sim.errors.err('URI_RES_NOT_FOUND');
 }

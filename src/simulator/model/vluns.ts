@@ -4,7 +4,7 @@
  * of its protocol (hosts without paths — the loop protocol — have only the template). The
  * assigned LUN is reported only in the Location header.
  */
-import { F, PORT_POS_SCHEMA, read, validate, type Body, type Schema } from '../validate.js';
+import { F, PORT_POS_SCHEMA, checkName, read, validate, type Body, type Schema } from '../validate.js';
 import type { Reply, Sim } from './context.js';
 import type { PortPos, SetRec, VlunRec } from './types.js';
 
@@ -103,6 +103,12 @@ export function createVlun(sim: Sim, ports: PortDef[], body: unknown): Reply {
   const b = validate(e, body, CREATE_SCHEMA);
   const volumeName = read.str(b, 'volumeName')!;
   const hostname = read.str(b, 'hostname');
+  // Names are name31, or `set:` and a Name27.
+  for (const [ref, n] of [['volumeName', volumeName], ['hostname', hostname]] as const) {
+    if (n === undefined) continue;
+    if (n.startsWith('set:')) checkName(e, n.slice(4), 27, ref);
+    else checkName(e, n, 31, ref);
+  }
   const posBody = read.obj(b, 'portPos');
   if (hostname === undefined && posBody === undefined) throw e.err('INV_INPUT', 'hostname', 'one of hostname and portPos is required');
   if (b['overrideLowerPriority'] === true && hostname === undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'overrideLowerPriority');
