@@ -39,7 +39,15 @@ export async function ensureVolume(c: ArrayClient, spec: NewVolume, ctx: OpConte
   try {
     await c.createVolume(spec.body);
     ctx.log.info({ volume: name, sizeMiB: spec.body.sizeMiB, cpg: spec.body.cpg }, 'volume created');
-    if (spec.qosName) await joinSet(c, spec.qosName, name, false);
+    if (spec.qosName) {
+      try {
+        await joinSet(c, spec.qosName, name, false);
+      } catch (err) {
+        // A class naming a missing VV set must not leave volumes behind on every retry.
+        await c.deleteVolume(name).catch(() => undefined);
+        throw err;
+      }
+    }
     return { name, sizeMiB: spec.body.sizeMiB, comment: spec.body.comment };
   } catch (err) {
     const cond = conditionOf(err);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
+import { WsapiClient } from '../../src/wsapi/client.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, MiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 
@@ -14,12 +15,15 @@ interface VolumeRes {
 
 let sim: RunningSimulator;
 let d: Driver;
+let wsapi: WsapiClient;
 
 beforeAll(async () => {
   sim = await startSim();
   d = await startDriver([backendOf(sim, 'sim')]);
+  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
 });
 afterAll(async () => {
+  await wsapi.close();
   await d.stop();
   await sim.close();
 });
@@ -90,6 +94,22 @@ describe('CreateVolume', () => {
     expect(xfs.volume.capacity_bytes).toBe(String(512 * MiB));
     const def = await create('pvc-default', { capacity_range: null });
     expect(def.volume.capacity_bytes).toBe(String(GiB));
+  });
+});
+
+describe('qosName', () => {
+  test('the volume joins the VV set and leaves it before delete; a missing set leaves nothing', async () => {
+    await wsapi.volumeSets.create('gold');
+    const res = await create('pvc-qos', { parameters: { cpg: 'CPG1', qosName: 'gold' } });
+    const rec = sim.array.volume(res.volume.volume_id.split('/')[1]!)!;
+    expect(sim.array.volumeSet('gold')!.members).toEqual([rec.id]);
+    await d.client.call('DeleteVolume', { volume_id: res.volume.volume_id });
+    expect(sim.array.volume(rec.name)).toBeUndefined();
+    expect(sim.array.volumeSet('gold')!.members).toEqual([]);
+    await wsapi.volumeSets.delete('gold');
+    const before = sim.array.volumes.length;
+    expect(await codeOf(create('pvc-qos-missing', { parameters: { cpg: 'CPG1', qosName: 'silver' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(sim.array.volumes.length).toBe(before);
   });
 });
 
@@ -177,5 +197,15 @@ describe('GetCapacity', () => {
     expect(Number(cap.available_capacity)).toBeGreaterThan(0);
     expect(arrayRequests(sim)).toEqual(['POST /api/v1/spacereporter']);
     expect(await codeOf(d.client.call('GetCapacity', { parameters: { cpg: 'CPG1', bogus: 'x' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+  });
+});
+
+describe('the end of the suite', () => {
+  test('deleting every listed volume leaves nothing of this cluster on the array', async () => {
+    const res = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
+    for (const e of res.entries) await d.client.call('DeleteVolume', { volume_id: e.volume.volume_id });
+    expect(sim.array.volumes.map((v) => v.name)).toEqual([]);
+    expect(sim.array.vluns).toHaveLength(0);
+    expect(sim.array.hosts).toHaveLength(0);
   });
 });
