@@ -101,6 +101,11 @@ describe('VLUNs', () => {
     expect(p.headers['location']).toBe('/api/v1/vluns/vl-2,7,,1:1:1');
     expect((await api('GET', '/vluns/vl-2,7,,1:1:1')).body).toMatchObject({ type: 2, lun: 7, volumeName: 'vl-2', active: false });
     expect((await api('DELETE', '/vluns/vl-2,7,,1:1:1')).status).toBe(200);
+    // A host sees LUNs per port: the same LUN through another port is another matched set.
+    expect((await api('POST', '/vluns', { volumeName: 'vl-1', hostname: 'h-fc', lun: 3, portPos: { node: 1, slot: 1, cardPort: 1 } })).status).toBe(201);
+    expect((await api('POST', '/vluns', { volumeName: 'vl-2', hostname: 'h-fc', lun: 3, portPos: { node: 1, slot: 1, cardPort: 1 } })).body.code).toBe(18);
+    expect((await api('POST', '/vluns', { volumeName: 'vl-2', hostname: 'h-fc', lun: 3 })).body.code).toBe(18);
+    expect((await api('DELETE', '/vluns/vl-1,3,h-fc,1:1:1')).status).toBe(200);
     expect((await api('DELETE', '/vluns/vl-1,3,h-fc')).body.code).toBe(19);
     expect((await api('DELETE', '/vluns/vl-1,3,h-fc,0:1:1')).status).toBe(200);
   });

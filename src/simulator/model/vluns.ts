@@ -87,11 +87,16 @@ function portOf(sim: Sim, ports: PortDef[], pos: PortPos): PortDef {
   return p;
 }
 
-/** LUNs in use by any template reaching these hosts (or, for port-presents, this port). */
+/**
+ * LUNs a new template would collide with. A host sees LUNs per target port: a host-sees template
+ * (no port) collides with every template of its hosts, a matched-set template only with the
+ * hosts' templates on all ports or on the same port — so one volume may be exported to a host
+ * at the same LUN through several ports. Port-presents templates collide on their port.
+ */
 function usedLuns(sim: Sim, hostIds: number[], pos?: PortPos): Set<number> {
   const used = new Set<number>();
   if (hostIds.length > 0) {
-    for (const h of hostIds) for (const t of sim.array.vlunsOfHost(h)) used.add(t.lun);
+    for (const h of hostIds) for (const t of sim.array.vlunsOfHost(h)) if (pos === undefined || t.portPos === undefined || samePos(t.portPos, pos)) used.add(t.lun);
     return used;
   }
   for (const t of sim.array.vluns) if (sim.array.vlunHostIds(t).length === 0 && samePos(t.portPos, pos)) used.add(t.lun);
