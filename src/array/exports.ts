@@ -155,6 +155,7 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
 export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
   const vluns = await c.listVluns(ctx.signal);
   const rules = exportsOf(vluns, name);
+  // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds.
   if (rules.length === 0) return;
   let hostNames: Set<string>;
   if (ref) {
@@ -185,7 +186,8 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
 async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<void> {
   const known = [...backend.hosts.entries()].find(([, h]) => h.name === hostName);
   try {
-    if (!known?.[1].owned) {
+    if (known && !known[1].owned) return;
+    if (!known) {
       const h = await c.getHost(hostName, ctx.signal);
       if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return;
     }
