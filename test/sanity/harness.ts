@@ -188,3 +188,9 @@ export async function eventually(fn: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** CapEff bit 24 (CAP_SYS_RESOURCE): the kernel's online ext4 resize needs it. */
+export function hasCapSysResource(): boolean {
+  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+  return line !== undefined && (BigInt(`0x${line.split(/\s+/)[1]}`) & (1n << 24n)) !== 0n;
+}
