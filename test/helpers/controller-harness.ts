@@ -30,7 +30,7 @@ export async function startDriver(backends: BackendConfig[], extra: Partial<Cont
   const readiness = new Readiness();
   // CONTROLLER_TEST_TCP=1 serves on loopback TCP instead (to bisect socket-layer problems).
   const endpoint = process.env['CONTROLLER_TEST_TCP'] ? '127.0.0.1:0' : sock.endpoint;
-  const server = new CsiServer({ endpoint, services: { identity: createIdentity({ driverName: DRIVER, vendorVersion: 't', controller: true, groupController: false, topology: backends.length > 1, readiness }), controller: controller.service }, log: process.env.DBG ? createLogger({ level: 'debug' }) : silentLogger });
+  const server = new CsiServer({ endpoint, services: { identity: createIdentity({ driverName: DRIVER, vendorVersion: 't', controller: true, groupController: false, topology: backends.length > 1, readiness }), controller: controller.service }, log: process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger });
   const bound = await server.start();
   const client = new CsiTestClient('Controller', endpoint === sock.endpoint ? sock.endpoint : bound);
   return {
