@@ -5,7 +5,7 @@ import type { Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import { exportsOf } from './exports.js';
 import { hostOwnerTag, parseHostMarker, type VolumeMarker } from './marker.js';
-import { isTombstoneName } from './names.js';
+import { arrayNameFor, isTombstoneName } from './names.js';
 import { ownMarker, type Owner } from './ops.js';
 
 /** How long a listing stays valid for its next_token (the CO pages through it within this). */
@@ -20,6 +20,14 @@ export interface Listed {
   marker: VolumeMarker;
   /** Exact node_ids read back from the markers of the hosts it is exported to. */
   publishedNodeIds: string[];
+  /** Snapshots: the source's array name as the CO knew it (a tombstone's original name). */
+  sourceName?: string;
+}
+
+/** The name a soft-deleted volume had before it became a tombstone (from its marker). */
+export function originalName(tomb: Volume, owner: Owner): string | undefined {
+  const m = ownMarker(tomb, owner);
+  return m?.n !== undefined ? arrayNameFor('volume', owner.clusterId, m.n) : undefined;
 }
 
 /** Node ids of the hosts `name` is exported to (hosts without this cluster's marker are skipped). */
@@ -60,7 +68,12 @@ export async function collect(backends: readonly Backend[], owner: Owner, kind: 
         hosts = await hostNodeIds(b, owner, signal);
       }
       for (const { v, m } of marked.sort((x, y) => (x.v.name < y.v.name ? -1 : x.v.name > y.v.name ? 1 : 0))) {
-        out.push({ backend: b, volume: v, marker: m, publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vluns, hosts) : [] });
+        const entry: Listed = { backend: b, volume: v, marker: m, publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vluns, hosts) : [] };
+        // Snapshots of a soft-deleted volume keep naming the volume the CO deleted.
+        const tomb = v.copyOf !== undefined && isTombstoneName(v.copyOf) ? volumes.find((x) => x.name === v.copyOf) : undefined;
+        const original = tomb ? originalName(tomb, owner) : undefined;
+        if (original) entry.sourceName = original;
+        out.push(entry);
       }
     });
   }

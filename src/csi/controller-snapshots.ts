@@ -1,7 +1,7 @@
 import { notFound } from '../errors.js';
 import { formatVolumeMarker, type VolumeMarker } from '../array/marker.js';
-import { arrayNameFor, formatId, parseId } from '../array/names.js';
-import { collect, type Listed } from '../array/listing.js';
+import { arrayNameFor, formatId, isTombstoneName, parseId } from '../array/names.js';
+import { collect, originalName, type Listed } from '../array/listing.js';
 import { isSnapshot, ownMarker } from '../array/ops.js';
 import { deleteSnapshot, ensureSnapshot } from '../array/snapshots.js';
 import { getVolume } from '../array/volumes.js';
@@ -16,11 +16,11 @@ import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 type Handlers = Pick<ControllerImpl, 'CreateSnapshot' | 'DeleteSnapshot' | 'ListSnapshots' | 'GetSnapshot'>;
 
 /** The CSI Snapshot of an array snapshot (ready at once: a virtual copy needs no copying). */
-export function toSnapshot(backend: Backend, snap: Volume, marker: VolumeMarker | undefined): Snapshot {
+export function toSnapshot(backend: Backend, snap: Volume, marker: VolumeMarker | undefined, sourceName = snap.copyOf): Snapshot {
   const seconds = snap.creationTimeSec ?? Math.floor(Date.parse(snap.creationTime8601 ?? '') / 1000);
   return {
     snapshot_id: formatId(backend.id, snap.name),
-    source_volume_id: snap.copyOf ? formatId(backend.id, snap.copyOf) : '',
+    source_volume_id: sourceName ? formatId(backend.id, sourceName) : '',
     size_bytes: String(BigInt(snap.sizeMiB ?? 0) * BigInt(MiB)),
     creation_time: Number.isFinite(seconds) ? { seconds: String(seconds), nanos: 0 } : null,
     ready_to_use: true,
@@ -60,10 +60,14 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
     async GetSnapshot(req, ctx) {
       validateGetSnapshotRequest(req);
       const { backend, id } = requireId(deps, req.snapshot_id, 'snapshot');
-      const snap = await backend.run(`reading snapshot ${id.arrayName}`, (c) => getVolume(c, id.arrayName, ctx.signal));
-      const marker = ownMarker(snap, deps.owner);
-      if (!isSnapshot(snap) || !marker) throw notFound(`snapshot ${req.snapshot_id} does not exist`);
-      return { snapshot: toSnapshot(backend, snap, marker) };
+      return backend.run(`reading snapshot ${id.arrayName}`, async (c) => {
+        const snap = await getVolume(c, id.arrayName, ctx.signal);
+        const marker = ownMarker(snap, deps.owner);
+        if (!isSnapshot(snap) || !marker) throw notFound(`snapshot ${req.snapshot_id} does not exist`);
+        // A snapshot of a soft-deleted volume keeps naming the volume the CO deleted.
+        const source = snap.copyOf && isTombstoneName(snap.copyOf) ? originalName(await getVolume(c, snap.copyOf, ctx.signal), deps.owner) : undefined;
+        return { snapshot: toSnapshot(backend, snap, marker, source ?? snap.copyOf) };
+      });
     },
 
     async ListSnapshots(req, ctx) {
@@ -79,11 +83,11 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
         const backendId = byId?.backendId ?? bySource?.backendId;
         const backends = backendId !== undefined ? deps.registry.all().filter((b) => b.id === backendId) : deps.registry.all();
         const all = impossible ? [] : await collect(backends, deps.owner, 'snapshot', ctx.signal);
-        const items = all.filter((l) => (!byId || l.volume.name === byId.arrayName) && (!bySource || (l.backend.id === bySource.backendId && l.volume.copyOf === bySource.arrayName)));
+        const items = all.filter((l) => (!byId || l.volume.name === byId.arrayName) && (!bySource || (l.backend.id === bySource.backendId && (l.sourceName ?? l.volume.copyOf) === bySource.arrayName)));
         listing = { id: deps.snapshotListings.put(items), items, offset: 0 };
       }
       const page = deps.snapshotListings.page(listing.id, listing.items, listing.offset, req.max_entries);
-      return { entries: page.items.map((l) => ({ snapshot: toSnapshot(l.backend, l.volume, l.marker) })), next_token: page.next };
+      return { entries: page.items.map((l) => ({ snapshot: toSnapshot(l.backend, l.volume, l.marker, l.sourceName ?? l.volume.copyOf) })), next_token: page.next };
     },
   };
 }

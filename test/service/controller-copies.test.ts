@@ -263,6 +263,10 @@ describe('soft delete', () => {
     const list = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
     expect(list.entries.some((e) => isTombstoneName(arrayName(e.volume.volume_id)))).toBe(false);
     await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    const listed = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { source_volume_id: v.volume_id });
+    expect(listed.entries.map((e) => e.snapshot.snapshot_id).sort()).toEqual([s1.snapshot_id, s2.snapshot_id].sort());
+    const one = await d.client.call<{ snapshot: Snap }>('GetSnapshot', { snapshot_id: s1.snapshot_id });
+    expect(one.snapshot.source_volume_id).toBe(v.volume_id);
     const again = await volume('pvc-soft');
     expect(again.volume_id).toBe(v.volume_id);
     await d.client.call('DeleteSnapshot', { snapshot_id: s1.snapshot_id });
