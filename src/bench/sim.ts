@@ -101,8 +101,11 @@ async function main(): Promise<void> {
     await pool(1500, async (i) => check(await request(url, 'GET', '/api/v1/cpgs/SSD_r6', key(i)), 'warm-up'));
     const gets = 6000;
     let cpu0 = cpuSeconds(child.pid);
+    const client0 = process.cpuUsage();
     const tGet = await pool(gets, async (i) => check(await request(url, 'GET', '/api/v1/cpgs/SSD_r6', key(i)), 'GET cpg'));
     const cpuGet = cpuSeconds(child.pid) - cpu0;
+    const clientCpu = process.cpuUsage(client0);
+    const clientGet = (clientCpu.user + clientCpu.system) / 1e6;
     const creates = VOLUMES;
     cpu0 = cpuSeconds(child.pid);
     const tCreate = await pool(creates, async (i) => check(await request(url, 'POST', '/api/v1/volumes', key(i), { name: `bench-${i}`, cpg: 'SSD_r6', sizeMiB: 1024, tpvv: true }), 'create'));
@@ -140,6 +143,7 @@ async function main(): Promise<void> {
     const lines = [
       `simulator bench (server in its own process; ${CONCURRENCY} requests in flight over ${SESSIONS} sessions; a new connection per request)`,
       `  simple GETs      ${getRate.toFixed(0).padStart(7)} /s   (${gets} GET /cpgs/SSD_r6)            target ≥ 2000/s  ${ok(getRate >= 2000)}; ${perCpu(gets, cpuGet)}`,
+      `                   (during the GETs: server ${cpuGet.toFixed(2)} CPU-s, this client ${clientGet.toFixed(2)} CPU-s, wall ${tGet.toFixed(2)} s)`,
       `  volume creates   ${createRate.toFixed(0).padStart(7)} /s   (${creates} POST /volumes)            target ≥ 500/s   ${ok(createRate >= 500)}; ${perCpu(creates, cpuCreate)}`,
       `  VLUN creates     ${(VLUNS / tVlun).toFixed(0).padStart(7)} /s   (${VLUNS} POST /vluns, autoLun)`,
       `  GET /api         ${api.ms.toFixed(1).padStart(7)} ms`,
