@@ -91,6 +91,20 @@ describe('ControllerPublishVolume', () => {
     expect(vlunsOf(arrayName(many.volume_id))).toHaveLength(2);
   });
 
+  test('DeleteVolume of an exported volume → FAILED_PRECONDITION, with or without snapshots', async () => {
+    const v = await volume('pvc-exported');
+    const node = iscsiNode('worker-del');
+    await publish(v, node);
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    const snap = await d.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-exported', source_volume_id: v.volume_id });
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeDefined();
+    await unpublish(v.volume_id, node);
+    await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id });
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
   test('spec error codes', async () => {
     const v = await volume('pvc-errs');
     expect(await codeOf(publish({ volume_id: 'sim/csv-nothere', volume_context: {} }, iscsiNode('worker-5')))).toBe(grpcStatus.NOT_FOUND);
