@@ -113,6 +113,14 @@ describe('qosName', () => {
   });
 });
 
+describe('sessions', () => {
+  test('expired array sessions are renewed transparently', async () => {
+    sim.faults.expireSessions();
+    const res = await create('pvc-after-expiry');
+    expect(res.volume.volume_id).toMatch(/^sim\//);
+  });
+});
+
 describe('concurrency', () => {
   test('a duplicate CreateVolume while the first runs → ABORTED; one volume results', async () => {
     const fault = sim.faults.addLatency(300, { method: 'POST', path: '^/api/v1/volumes$' });
