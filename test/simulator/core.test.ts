@@ -48,6 +48,11 @@ describe('transport', () => {
     expect([r.status, r.body?.code]).toEqual([status, code]);
   });
 
+  test('malformed JSON names the member when it can (the guide\'s example)', async () => {
+    const r = await api('POST', '/hosts', undefined, { rawBody: '{"name":abc}' });
+    expect([r.status, r.body.code, r.body.ref]).toEqual([400, 60, 'name']);
+  });
+
   test('HTTP/1.0 → 505/8', async () => {
     const text = await rawHttp(sim, 'GET /api HTTP/1.0\r\n\r\n');
     expect(text).toMatch(/^HTTP\/1\.1 505/);

@@ -65,6 +65,13 @@ describe('lifecycle', () => {
     expect((await api('POST', '/volumes', { ...base, name: 'r2', id: 900 })).status).toBe(201);
     expect((await api('GET', '/volumes/r2')).body.id).toBe(900);
     expect((await api('POST', '/volumes', { ...base, name: 'r3', id: 900 })).body.code).toBe(59);
+    // The WWN carries the VV id (60002AC + 17 hex digits of the id + the system id) …
+    const r2 = (await api('GET', '/volumes/r2')).body;
+    expect(r2.wwn).toBe(`60002AC${(900).toString(16).toUpperCase().padStart(17, '0')}0000B69E`);
+    // … but a reused id never reuses a WWN.
+    await api('DELETE', '/volumes/r2');
+    await api('POST', '/volumes', { ...base, name: 'r2b', id: 900 });
+    expect((await api('GET', '/volumes/r2b')).body.wwn).not.toBe(r2.wwn);
     expect((await api('GET', '/volumes/a%20b')).body.code).toBe(69);
     expect((await api('GET', '/volumes/missing')).body.code).toBe(23);
   });

@@ -89,7 +89,7 @@ export class WsapiFront {
       try {
         body = JSON.parse(raw);
       } catch {
-        return this.sendError(res, req, e.err('JSON_SYNTAX_ERR'));
+        return this.sendError(res, req, e.err('JSON_SYNTAX_ERR', badMember(raw)));
       }
     }
     const params = new URLSearchParams(qIdx === -1 ? '' : url.slice(qIdx + 1));
@@ -243,6 +243,12 @@ function bodyAction(body: unknown): string | number | undefined {
   if (body === null || typeof body !== 'object') return undefined;
   const a = (body as Record<string, unknown>)['action'];
   return typeof a === 'string' || typeof a === 'number' ? a : undefined;
+}
+
+/** The member whose value is malformed, when one can be named (`{"name":abc}` → "name"). */
+function badMember(raw: string): string | undefined {
+  const m = /"([^"\\]+)"\s*:\s*(?![\s"{[\-\d]|true\b|false\b|null\b)/.exec(raw);
+  return m?.[1];
 }
 
 function thrower(err: Error): never {

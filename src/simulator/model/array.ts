@@ -23,7 +23,7 @@ export function emptyState(cpgs: { name: string; sizeMiB: number }[]): SimState 
     version: 1,
     systemId: 46750,
     nextVolumeId: 1,
-    nextWwnSerial: 0x150,
+    nextWwnSerial: 1,
     nextHostId: 1,
     nextSetId: 1,
     nextTaskId: 1,
@@ -180,14 +180,24 @@ export class SimArray {
     this.reindex();
   }
 
-  nextVolumeIdentity(systemIdHex = this.state.systemId.toString(16)): { id: number; wwn: string } {
-    while (this.volById.has(this.state.nextVolumeId)) this.state.nextVolumeId++;
-    const id = this.state.nextVolumeId++;
-    // WWNs come from their own counter so that a reused VV id never reuses a WWN.
-    const serial = this.state.nextWwnSerial++;
-    const wwn = `60002AC${serial.toString(16).padStart(17, '0')}${systemIdHex.padStart(8, '0')}`.toUpperCase();
+  /**
+   * An id (the explicit one, or the next free) and a WWN: `60002AC` + a 17-hex-digit serial +
+   * the system id in 8 hex digits, as real arrays form them. The serial is the VV id unless that
+   * serial was already used (an explicit id reusing a deleted volume's id), so a WWN is never
+   * handed out twice.
+   */
+  nextVolumeIdentity(explicitId?: number): { id: number; wwn: string } {
+    let id = explicitId;
+    if (id === undefined) {
+      while (this.volById.has(this.state.nextVolumeId)) this.state.nextVolumeId++;
+      id = this.state.nextVolumeId++;
+    }
+    const serial = Math.max(id, this.state.nextWwnSerial);
+    this.state.nextWwnSerial = serial + 1;
+    const wwn = `60002AC${serial.toString(16).padStart(17, '0')}${this.state.systemId.toString(16).padStart(8, '0')}`.toUpperCase();
     return { id, wwn };
   }
+
 
   // --- hosts and initiators ------------------------------------------------------------------
   host(name: string): HostRec | undefined {

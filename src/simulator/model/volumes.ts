@@ -84,8 +84,8 @@ export function checkSpace(sim: Sim, cpg: string, sizeMiB: number, thin: boolean
 
 /** Builds a volume record with a fresh id and WWN (the caller adds it). */
 export function newVolumeRecord(sim: Sim, fields: Omit<VolumeRec, 'id' | 'uuid' | 'wwn' | 'baseId' | 'creationTimeSec' | 'busyTaskIds' | 'failedStates'> & { id?: number; baseId?: number }): VolumeRec {
-  const ident = sim.array.nextVolumeIdentity();
-  const id = fields.id ?? ident.id;
+  const ident = sim.array.nextVolumeIdentity(fields.id);
+  const id = ident.id;
   return { ...fields, id, uuid: randomUUID(), wwn: ident.wwn, baseId: fields.baseId ?? id, creationTimeSec: nowSec(), busyTaskIds: [], failedStates: [] };
 }
 
