@@ -1,0 +1,157 @@
+/**
+ * The benchmark's fixtures: the simulators (in this process, so their request logs and object
+ * models can be read exactly), the driver in a child process (so its RSS, CPU and start-up are
+ * its own), a wire-byte counter on the simulators' HTTP servers, and /proc readings.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CsiClient } from '../csi/client.js';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../simulator/index.js';
+import { sleep } from '../util/abort.js';
+
+/** Driver name and cluster id the benchmark's driver runs with. */
+export const BENCH_DRIVER = 'csi.bench.3par.example.com';
+export const BENCH_CLUSTER = 'bench';
+/** Backend ids: the plain array (W1, W2, W4) and the one with a data plane (W3, node). */
+export const PLAIN = 'bench';
+export const DATA = 'data';
+/** The CPG every benchmark volume lives in (one of the simulator's defaults). */
+export const CPG = 'SSD_r6';
+
+/**
+ * Bytes on the wire (request and response, headers included) of every HTTP exchange the
+ * simulators in this process serve. Each exchange has its own connection (the array closes it),
+ * so the socket's counters at `finish` are exactly that exchange's bytes.
+ */
+export class WireBytes {
+  total = 0;
+  private readonly onFinish = (message: unknown): void => {
+    const m = message as { request: IncomingMessage; response: ServerResponse };
+    const s = m.response.socket ?? m.request.socket;
+    if (s) this.total += s.bytesRead + s.bytesWritten;
+  };
+
+  constructor() {
+    diagnostics.subscribe('http.server.response.finish', this.onFinish);
+  }
+
+  close(): void {
+    diagnostics.unsubscribe('http.server.response.finish', this.onFinish);
+  }
+}
+
+/** CPU seconds (user + system) and RSS figures of a process, from /proc (Linux only). */
+export interface ProcSample {
+  cpuSec: number;
+  rssMiB: number;
+  /** Peak RSS since the process started (VmHWM). */
+  hwmMiB: number;
+}
+
+export function procSample(pid: number | undefined): ProcSample {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return { cpuSec: (Number(stat[11]) + Number(stat[12])) / 100, rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return { cpuSec: 0, rssMiB: 0, hwmMiB: 0 };
+  }
+}
+
+export interface Sims {
+  plain: RunningSimulator;
+  data: RunningSimulator;
+  dataDir: string;
+}
+
+/** Starts both simulators on loopback with the latency model. */
+export async function startSims(workDir: string, model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs'>): Promise<Sims> {
+  const dataDir = join(workDir, 'sim-data');
+  // Room for the 20,000 VLUNs' volumes, W2 and W4's 10,000 volumes (thin, so only the used share counts).
+  const cpgs = [{ name: CPG, sizeMiB: 1024 * 1024 * 1024 }];
+  const plain = await startSimulator({ ...model, cpgs, sessionLimit: 64, maxConcurrentTasks: 64 });
+  const data = await startSimulator({ ...model, cpgs, dataDir, sessionLimit: 64, maxConcurrentTasks: 64 });
+  return { plain, data, dataDir };
+}
+
+export interface DriverProcess {
+  child: ChildProcess;
+  endpoint: string;
+  client: CsiClient;
+  /** Spawn to the first successful Probe, ms. */
+  startupMs: number;
+  /** Where the driver's log goes. */
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `3par-csi serve` in its own process against both simulators and waits for the first
+ * successful Probe. The node plugin is served too when `node` (root only: it needs loop devices).
+ */
+export async function startDriverProcess(workDir: string, sims: Sims, opts: { node: boolean; sessionPoolSize: number; maxInFlight: number }): Promise<DriverProcess> {
+  const backendsFile = join(workDir, 'backends.json');
+  const common = { username: sims.plain.username, password: sims.plain.password, defaultCpg: CPG, sessionPoolSize: opts.sessionPoolSize, maxInFlight: opts.maxInFlight };
+  writeFileSync(
+    backendsFile,
+    JSON.stringify([
+      { id: PLAIN, url: sims.plain.url, default: true, defaultAccessProtocol: 'iscsi', ...common },
+      { id: DATA, url: sims.data.url, defaultAccessProtocol: 'loop', ...common },
+    ]),
+  );
+  const sock = join(workDir, 'csi.sock');
+  const kubeletDir = join(workDir, 'kubelet');
+  mkdirSync(kubeletDir, { recursive: true });
+  const logFile = join(workDir, 'driver.log');
+  const logFd = openSync(logFile, 'a');
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const args = [main, 'serve', '--mode', opts.node ? 'all' : 'controller', '--endpoint', `unix://${sock}`, '--driver-name', BENCH_DRIVER, '--cluster-id', BENCH_CLUSTER, '--backends', backendsFile, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
+  if (opts.node) args.push('--node-name', 'bench-node', '--kubelet-dir', kubeletDir, '--sim-data-dir', sims.dataDir, '--backend-ids', DATA, '--host-exec', 'direct');
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const endpoint = `unix://${sock}`;
+  // A fresh client per attempt: grpc-js backs off for a second after a failed connect.
+  let client: CsiClient | undefined;
+  for (;;) {
+    if (exited) throw new Error(`the driver exited during start-up; see ${logFile}`);
+    if (performance.now() - t0 > 30_000) throw new Error(`the driver did not answer Probe within 30 s; see ${logFile}`);
+    if (existsSync(sock)) {
+      const c = new CsiClient(endpoint);
+      try {
+        const r = await c.call<{ ready: { value: boolean } | null }>('Probe', {}, { timeoutMs: 1000 });
+        if (r.ready?.value !== false) {
+          client = c;
+          break;
+        }
+      } catch {
+        // Not serving yet.
+      }
+      c.close();
+    }
+    await sleep(2);
+  }
+  const startupMs = performance.now() - t0;
+  return {
+    child,
+    endpoint,
+    client,
+    startupMs,
+    logFile,
+    async stop() {
+      client.close();
+      if (exited) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await Promise.race([done, sleep(10_000)]);
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
+}
