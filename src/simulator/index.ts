@@ -93,6 +93,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const srv = { sim, sessions, ports: makePorts(state.systemId), https: tls !== undefined };
   const front = new WsapiFront(srv, faults, opts.admin ? new AdminHandler(faults, array) : undefined);
   front.afterChange = afterChange;
+  front.startHousekeeping();
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => front.handle(req, res));
   await new Promise<void>((resolve, reject) => {
@@ -118,6 +119,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     },
     close: async () => {
       tasks.close();
+      front.stopHousekeeping();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,7 +1,7 @@
 /** Volumes: create/modify/grow/delete, every invalid-input class with its code, and the guards. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
-import { session, type CallOptions, type Res } from './helpers.js';
+import { session, until, type CallOptions, type Res } from './helpers.js';
 
 let sim: RunningSimulator;
 let api: (method: string, path: string, body?: unknown, o?: CallOptions) => Promise<Res>;
@@ -134,5 +134,12 @@ describe('lifecycle', () => {
     expect((await api('DELETE', '/volumes/d1')).status).toBe(404);
     await api('POST', '/volumes', { ...base, name: 'ret', retentionHours: 1, expirationHours: 2 });
     expect((await api('DELETE', '/volumes/ret')).status).toBe(409);
+  });
+
+  test('expired volumes vanish by themselves', async () => {
+    await api('POST', '/volumes', { ...base, name: 'exp', expirationHours: 1 });
+    // Move the expiry into the past instead of waiting an hour.
+    sim.array.volumes.find((v) => v.name === 'exp')!.expirationTimeSec = 1;
+    await until(async () => (await api('GET', '/volumes/exp')).status === 404, 4000, 100);
   });
 });

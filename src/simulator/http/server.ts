@@ -48,8 +48,27 @@ export class WsapiFront {
   readonly log: RequestLogEntry[] = [];
   private readonly lock = new Mutex();
   private lastSweep = 0;
+  private housekeeping?: NodeJS.Timeout;
   /** Persists after each change (set when a state file is configured). */
   afterChange: () => Promise<void> = async () => undefined;
+
+  /** Expired volumes vanish within a second even when nobody changes anything. */
+  startHousekeeping(): void {
+    this.housekeeping = setInterval(() => {
+      if (Date.now() - this.lastSweep < 1000) return;
+      void this.lock
+        .run(async () => {
+          this.lastSweep = Date.now();
+          if (await sweepExpired(this.srv.sim)) await this.afterChange();
+        })
+        .catch(() => undefined);
+    }, 1000);
+    this.housekeeping.unref();
+  }
+
+  stopHousekeeping(): void {
+    if (this.housekeeping) clearInterval(this.housekeeping);
+  }
 
   constructor(
     private readonly srv: Server,

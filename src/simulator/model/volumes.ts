@@ -258,13 +258,23 @@ export function removeVolumeNow(sim: Sim, v: VolumeRec): void {
   sim.array.touch();
 }
 
-/** Expired volumes vanish, as on the array, unless something still depends on them. */
-export async function sweepExpired(sim: Sim): Promise<void> {
+/** Expired volumes vanish, as on the array, unless something still depends on them. True when any did. */
+export async function sweepExpired(sim: Sim): Promise<boolean> {
   const now = nowSec();
+  let removed = false;
   for (const v of sim.array.volumes.filter((x) => x.expirationTimeSec !== undefined && x.expirationTimeSec <= now)) {
     if (sim.array.childrenOf(v.id).length > 0 || sim.array.isExported(v.id) || v.busyTaskIds.length > 0) continue;
     if (sim.array.setsOfVolume(v.id).length > 0) continue;
     removeVolumeNow(sim, v);
     await sim.data?.remove(v.wwn);
+    removed = true;
   }
+  // Tasks are listed for 24 hours; older finished ones are forgotten.
+  const before = Date.now() / 1000 - 24 * 3600;
+  const tasks = sim.array.state.tasks;
+  if (tasks.some((t) => t.finishTimeSec !== undefined && t.finishTimeSec < before)) {
+    sim.array.state.tasks = tasks.filter((t) => t.finishTimeSec === undefined || t.finishTimeSec >= before);
+    removed = true;
+  }
+  return removed;
 }
