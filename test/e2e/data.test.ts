@@ -234,6 +234,8 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
     await rig.stop();
     await rig.start();
     expect(rig.sim.array.volumes.map((v) => v.name).sort()).toEqual(ids);
+    // CreateVolume repeated after the restart finds the same volume (the array's marker is the truth).
+    expect((await createVolume('e2e-source')).volume_id).toBe(src.v.volume_id);
     // The node's mounts were never torn down: reads go on while the driver is new.
     expectFiles(src, written.get('source')!);
     write(src, 'source', 'after-restart.bin', MiB);

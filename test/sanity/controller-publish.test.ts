@@ -43,6 +43,9 @@ describe('ControllerPublishVolume', () => {
     expect(vlunsOf(v)).toHaveLength(1);
     expect(s.sim.array.hosts).toHaveLength(1);
     expect(await publishedNodes(v)).toEqual([nodeId]);
+    // LIST_VOLUMES_PUBLISHED_NODES: ListVolumes reports the node too.
+    const listed = await s.controller.call<{ entries: { volume: { volume_id: string }; status: { published_node_ids: string[] } }[] }>('ListVolumes', {});
+    expect(listed.entries.find((e) => e.volume.volume_id === v.volume_id)?.status.published_node_ids).toEqual([nodeId]);
     await unpublish(v.volume_id, nodeId);
     await del(v.volume_id);
   });

@@ -109,6 +109,24 @@ describe('CreateVolume', () => {
     await del(a.volume_id);
   });
 
+  test('concurrent identical requests: each succeeds with the one volume or is ABORTED (operation pending); one volume on the array', async () => {
+    const before = s.sim.array.volumes.length;
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => create('sanity-concurrent')));
+    const ids = new Set<string>();
+    for (const r of results) {
+      if (r.status === 'fulfilled') ids.add(r.value.volume_id);
+      else expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+    }
+    expect(ids.size).toBeLessThanOrEqual(1);
+    const v = await create('sanity-concurrent');
+    if (ids.size === 1) expect([...ids][0]).toBe(v.volume_id);
+    expect(s.sim.array.volumes.length).toBe(before + 1);
+    const deletes = await Promise.allSettled(Array.from({ length: 4 }, () => del(v.volume_id)));
+    for (const r of deletes) if (r.status === 'rejected') expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+    await del(v.volume_id);
+    expect(onArray(v)).toBeUndefined();
+  });
+
   test('a name of 128 bytes (the length the spec asks SPs to support) works', async () => {
     const name = `sanity-maxlen-${'a'.repeat(128 - 'sanity-maxlen-'.length)}`;
     expect(Buffer.byteLength(name)).toBe(128);
@@ -362,6 +380,27 @@ describe('ListVolumes', () => {
     const rest = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { starting_token: first.next_token });
     expect(rest.entries).toHaveLength(total - 2);
     expect(rest.next_token).toBe('');
+  });
+
+  test('a token stays usable when volumes are created or deleted between pages; no entry twice, none invented', async () => {
+    const first = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { max_entries: 2 });
+    expect(first.next_token).not.toBe('');
+    const extra = await create('sanity-list-between');
+    const victim = await create('sanity-list-victim');
+    await del(victim.volume_id);
+    const seen = first.entries.map((e) => e.volume.volume_id);
+    let token = first.next_token;
+    while (token !== '') {
+      const res = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { max_entries: 2, starting_token: token });
+      seen.push(...res.entries.map((e) => e.volume.volume_id));
+      token = res.next_token;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    const existing = new Set((await listAll()).ids);
+    // Entries may be stale (the deleted one) or miss the new one, but all were real volumes.
+    for (const id of seen) expect(existing.has(id) || id === victim.volume_id).toBe(true);
+    for (const id of ids) expect(seen).toContain(id);
+    await del(extra.volume_id);
   });
 
   test('a starting_token the driver never issued → ABORTED', async () => {

@@ -159,7 +159,9 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
       expect(Number(bytes.total)).toBeLessThanOrEqual(Number(a.v.capacity_bytes));
       expect(Number(bytes.used)).toBeGreaterThan(0);
       expect(stats.usage.find((u) => u.unit === 'INODES')).toBeDefined();
-      expect(stats.volume_condition?.abnormal ?? false).toBe(false);
+      // VOLUME_CONDITION is advertised: the condition is reported, and normal.
+      expect(stats.volume_condition).not.toBeNull();
+      expect(stats.volume_condition!.abnormal).toBe(false);
     }
 
     for (let i = 0; i < 2; i++) await s.node.call('NodeUnpublishVolume', { volume_id: a.v.volume_id, target_path: a.target });
