@@ -153,8 +153,9 @@ export class Backend {
     return this.cpgCache.names;
   }
 
-  /** The array's only CPG, or undefined when it has several (or none). */
+  /** The backend's `defaultCpg`, else the array's only CPG; undefined when it has several. */
   async onlyCpg(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.config.defaultCpg) return this.config.defaultCpg;
     const names = await this.cpgNames(signal);
     return names.length === 1 ? names[0] : undefined;
   }
@@ -168,7 +169,7 @@ export class Backend {
     const only = await this.onlyCpg(signal);
     if (only !== undefined) return only;
     const names = await this.cpgNames(signal);
-    throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}); set "cpg"`);
+    throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}) and no defaultCpg; set "cpg"`);
   }
 
   private setUp(up: boolean): void {

@@ -103,6 +103,14 @@ describe('two backends', () => {
       expect(err.code).toBe(grpcStatus.INVALID_ARGUMENT);
     } finally {
       await multi.stop();
+    }
+    const withDefault = await startDriver([backendOf(sim, 'm', { defaultCpg: 'Y' })]);
+    try {
+      const res = await withDefault.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-defcpg', volume_capabilities: [mountCap()] });
+      expect(sim.array.volume(res.volume.volume_id.split('/')[1]!)!.userCPG).toBe('Y');
+      await withDefault.client.call('DeleteVolume', { volume_id: res.volume.volume_id });
+    } finally {
+      await withDefault.stop();
       await sim.close();
     }
   });
