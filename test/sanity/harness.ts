@@ -31,6 +31,8 @@ export interface Sanity {
   identity: CsiTestClient;
   controller: CsiTestClient;
   node: CsiTestClient;
+  /** unix://<socket path> the driver serves. */
+  endpoint: string;
   /** A private temp dir (staging and target paths live here). */
   base: string;
   /** Stops the driver (and its simulator); unmounts and detaches what the test left. */
@@ -61,6 +63,7 @@ export async function startSanity(extra: Partial<DriverOptions> = {}, sim: Simul
     identity: clients[0],
     controller: clients[1],
     node: clients[2],
+    endpoint,
     base,
     async close() {
       for (const c of clients) c.close();

@@ -3,7 +3,7 @@
  * sidecars rely on (unix socket, `:authority` of `localhost` or — older kubelets — the path).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CsiTestClient } from '../helpers/grpc.js';
+import { CsiTestClient, codeOf, grpcStatus } from '../helpers/grpc.js';
 import { startSanity, DRIVER, type Sanity } from './harness.js';
 
 interface PluginCapability {
@@ -94,7 +94,7 @@ describe('Probe', () => {
 
 describe(':authority over the unix socket', () => {
   test.each([['localhost'], ['the socket path']])('a client that sends %s as :authority is served by every service', async (kind) => {
-    const path = s.driver.address.replace(/^unix:\/\//, '');
+    const path = s.endpoint.replace(/^unix:\/\//, '');
     const authority = kind === 'localhost' ? 'localhost' : path;
     const options = { 'grpc.default_authority': authority };
     const id = new CsiTestClient('Identity', `unix://${path}`, options);
@@ -108,6 +108,40 @@ describe(':authority over the unix socket', () => {
       id.close();
       ctl.close();
       node.close();
+    }
+  });
+});
+
+describe('capabilities match the services a process serves', () => {
+  test('GroupController is not advertised, and its RPCs answer UNIMPLEMENTED', async () => {
+    const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    expect(res.capabilities.map((c) => c.service?.type)).not.toContain('GROUP_CONTROLLER_SERVICE');
+    const gc = new CsiTestClient('GroupController', s.endpoint);
+    try {
+      expect(await codeOf(gc.call('GroupControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
+    } finally {
+      gc.close();
+    }
+  });
+
+  test.each([['node'], ['controller']] as const)('mode %s: only that service is served and advertised', async (mode) => {
+    const one = await startSanity({ mode });
+    try {
+      const caps = await one.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+      const services = caps.capabilities.map((c) => c.service?.type);
+      if (mode === 'node') {
+        expect(services).not.toContain('CONTROLLER_SERVICE');
+        expect(await codeOf(one.controller.call('ControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
+        expect(await one.node.call<{ node_id: string }>('NodeGetInfo')).toHaveProperty('node_id');
+      } else {
+        expect(services).toContain('CONTROLLER_SERVICE');
+        expect(await codeOf(one.node.call('NodeGetInfo'))).toBe(grpcStatus.UNIMPLEMENTED);
+        expect(await one.controller.call('ControllerGetCapabilities')).toHaveProperty('capabilities');
+      }
+      // Identity and Probe are served in every mode.
+      expect(await one.identity.call('Probe')).toHaveProperty('ready');
+    } finally {
+      await one.close();
     }
   });
 });
