@@ -31,6 +31,7 @@ export const SIMULATOR_FLAGS: FlagSpec[] = [
   { name: 'grow-chunk', type: 'int', metavar: 'MIB', default: 256, help: 'Grow rounds the added size up to this.' },
   { name: 'max-volume-size', type: 'int', metavar: 'MIB', default: 16777216, help: 'Largest volume (400/28 TOO_LARGE beyond).' },
   { name: 'thin-used-pct', type: 'int', default: 10, help: 'Used share of thin volumes when there is no data plane to measure it.' },
+  { name: 'log-requests', type: 'boolean', default: false, help: 'Print one line per WSAPI request served (method, path, status, code).' },
   { name: 'error-code', type: 'list', metavar: 'NAME=STATUS/CODE,...', default: [], help: 'Correct uncertain error codes, e.g. VV_ONE_HOST_POLICY=409/123 (the oneHost refusal).' },
 ];
 
@@ -100,6 +101,9 @@ export function simulatorOptionsFromFlags(args: string[]): { options: SimulatorO
   if (stateFile) options.stateFile = stateFile;
   const faultsFile = get.str(values, 'faults-file');
   if (faultsFile) options.faults = JSON.parse(readFileSync(faultsFile, 'utf8')) as FaultSpec[];
+  if (get.bool(values, 'log-requests')) {
+    options.onRequest = (r) => process.stdout.write(`${new Date().toISOString()} ${r.method} ${r.path}${r.query ? `?${decodeURIComponent(r.query)}` : ''} → ${r.status}${r.code === undefined ? '' : ` code ${r.code}`}\n`);
+  }
   const caOut = get.str(values, 'ca-out');
   return caOut ? { options, caOut } : { options };
 }

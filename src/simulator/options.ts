@@ -56,6 +56,10 @@ export interface SimulatorOptions {
   errorCodes?: ErrorOverrides;
   /** Task progress timer period, ms (default 50). */
   tickMs?: number;
+  /** Entries kept in `requests` (default 100,000; the oldest half goes when it is full). */
+  requestLogLimit?: number;
+  /** Called after every WSAPI request served (the CLI's --log-requests). */
+  onRequest?: (entry: { method: string; path: string; status: number; code?: number; query?: string }) => void;
 }
 
 /** What a firmware profile switches on. */
@@ -105,7 +109,8 @@ export const DEFAULT_CPGS = [
 ];
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile'>> & {
+export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile' | 'onRequest'>> & {
+  onRequest?: SimulatorOptions['onRequest'];
   dataDir?: string;
   stateFile?: string;
   https: false | true | { cert: string; key: string };
@@ -150,7 +155,9 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     thinUsedPct: positive('thinUsedPct', o.thinUsedPct, 10),
     errorCodes: o.errorCodes ?? {},
     tickMs: positive('tickMs', o.tickMs, 50, 1),
+    requestLogLimit: positive('requestLogLimit', o.requestLogLimit, 100_000, 2),
   };
+  if (o.onRequest) resolved.onRequest = o.onRequest;
   if (o.dataDir !== undefined) resolved.dataDir = o.dataDir;
   if (o.stateFile !== undefined) resolved.stateFile = o.stateFile;
   return resolved;

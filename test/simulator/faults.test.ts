@@ -130,3 +130,18 @@ describe('latency model', () => {
     }
   });
 });
+
+describe('request log', () => {
+  test('bounded, with a per-request callback', async () => {
+    const seen: string[] = [];
+    const s = await startSimulator({ requestLogLimit: 10, onRequest: (r) => seen.push(`${r.method} ${r.path} ${r.status}`) });
+    try {
+      for (let i = 0; i < 25; i++) await call(s, 'GET', '/api');
+      expect(s.requests.length).toBeLessThanOrEqual(10);
+      expect(seen).toHaveLength(25);
+      expect(seen[0]).toBe('GET /api 200');
+    } finally {
+      await s.close();
+    }
+  });
+});

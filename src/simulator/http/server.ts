@@ -203,6 +203,10 @@ export class WsapiFront {
     if (code !== undefined) entry.code = code;
     if (q !== -1) entry.query = url.slice(q + 1);
     this.log.push(entry);
+    // A long-running simulator must not grow without bound: keep the newest entries.
+    const limit = this.srv.sim.opts.requestLogLimit;
+    if (this.log.length > limit) this.log.splice(0, this.log.length - Math.floor(limit / 2));
+    this.srv.sim.opts.onRequest?.(entry);
   }
 
   private sendError(res: ServerResponse, req: IncomingMessage, err: SimError): void {
