@@ -230,5 +230,24 @@ describe('volume sets', () => {
     expect(r.status).toBe(201);
     expect((await api('GET', '/volumes/pd-b')).body.copyOf).toBe('ps-b');
     expect((await api('POST', '/volumesets/src-set', { action: 'createPhysicalCopy', parameters: { destVolume: 'dst-set', online: true } })).body.code).toBe(44);
+    // Set actions on the destination set: resync (3) returns the task ids, stop (4) unlinks.
+    for (const t of (await api('GET', '/tasks')).body.members.filter((x: { name: string; status: number }) => x.name.startsWith('pd-') && x.status === 2)) await done(t.id);
+    const rs = await api('PUT', '/volumesets/dst-set', { action: 3, priority: 1 });
+    expect(rs.body.taskids).toHaveLength(2);
+    for (const id of rs.body.taskids) expect((await done(id)).type).toBe(2);
+    expect((await api('PUT', '/volumesets/dst-set', { action: 4 })).status).toBe(200);
+    expect((await api('GET', '/volumes/pd-a')).body.copyType).toBe(1);
+    expect((await api('PUT', '/volumesets/dst-set', { priority: 1 })).body.code).toBe(44);
+  });
+
+  test('promote a set of snapshots (action 5) and stop it (action 6)', async () => {
+    await vol('sp-a');
+    await snap('sp-a', { name: 'sp-a-s', readOnly: true });
+    await api('POST', '/volumesets', { name: 'snapset', setmembers: ['sp-a-s'] });
+    const r = await api('PUT', '/volumesets/snapset', { action: 5 });
+    expect(r.body.tasks).toHaveLength(1);
+    expect((await api('PUT', '/volumesets/snapset', { action: 6 })).status).toBe(200);
+    expect((await task(r.body.tasks[0].taskid)).status).toBe(3);
+    expect((await api('PUT', '/hostsets/none', { action: 3 })).status).toBe(404);
   });
 });
