@@ -132,7 +132,8 @@ export class WsapiFront {
     try {
       if (isVersion || isLogin) {
         await sleep(this.srv.sim.opts.latencyMs + extraLatency);
-        answer = isVersion ? (method === 'GET' ? versionAnswer(this.srv) : thrower(e.err('UNSUP_OP'))) : credentialRoutes(this.srv, r);
+        if (isVersion && method !== 'GET') throw e.err('UNSUP_OP');
+        answer = isVersion ? versionAnswer(this.srv) : credentialRoutes(this.srv, r);
       } else {
         const session = this.srv.sessions.use(headerKey(req), ip);
         if (!session) throw e.err('INV_SESS_KEY');
@@ -272,10 +273,6 @@ function bodyAction(body: unknown): string | number | undefined {
 function badMember(raw: string): string | undefined {
   const m = /"([^"\\]+)"\s*:\s*(?![\s"{[\-\d]|true\b|false\b|null\b)/.exec(raw);
   return m?.[1];
-}
-
-function thrower(err: Error): never {
-  throw err;
 }
 
 /** Reads the body as text; 'too-long' past the limit (the rest is drained). */

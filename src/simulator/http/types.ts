@@ -1,3 +1,4 @@
+/** Types shared by the HTTP front and the route modules. */
 import type { Caller, Reply, Sim } from '../model/context.js';
 import type { PortDef } from '../model/vluns.js';
 import type { Sessions } from '../sessions.js';
