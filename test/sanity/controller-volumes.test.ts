@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayName, GiB, MiB, mountCap, blockCap, startSanity, type Obj, type Sanity } from './harness.js';
+import { arrayName, eventually, GiB, MiB, mountCap, blockCap, startSanity, type Obj, type Sanity } from './harness.js';
 
 interface Volume {
   volume_id: string;
@@ -125,6 +125,29 @@ describe('CreateVolume', () => {
     for (const r of deletes) if (r.status === 'rejected') expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
     await del(v.volume_id);
     expect(onArray(v)).toBeUndefined();
+  });
+
+  test('a call that times out on a slow array is retried (as the provisioner does) into the one volume', async () => {
+    const before = s.sim.array.volumes.length;
+    s.sim.faults.addLatency(1500, { method: 'POST', path: '^/api/v1/volumes$' });
+    try {
+      expect(await codeOf(s.controller.call('CreateVolume', { name: 'sanity-timeout', volume_capabilities: [mountCap()] }, { deadlineMs: 300 }))).toBe(grpcStatus.DEADLINE_EXCEEDED);
+    } finally {
+      s.sim.faults.clear();
+    }
+    // While the first attempt still runs, a retry may be ABORTED; then it succeeds.
+    let v: Volume | undefined;
+    await eventually(async () => {
+      try {
+        v = await create('sanity-timeout');
+        return true;
+      } catch (err) {
+        expect((err as { code: number }).code).toBe(grpcStatus.ABORTED);
+        return false;
+      }
+    }, 10_000, 100);
+    expect(s.sim.array.volumes.length).toBe(before + 1);
+    await del(v!.volume_id);
   });
 
   test('a name of 128 bytes (the length the spec asks SPs to support) works', async () => {
