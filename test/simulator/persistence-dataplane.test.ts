@@ -100,6 +100,8 @@ describe('data plane', () => {
     await fh2.write(Buffer.alloc(16, 0xcd), 0, 16, 512 * MiB);
     await fh2.close();
     expect((await read(snapFile, 512 * MiB))[0]).toBe(0xab);
+    // Thin volumes report what their files hold (measured in the background).
+    await until(async () => (await api('GET', '/volumes/d1')).body.userSpace.usedMiB >= 1, 8000, 200);
     // A volume from the snapshot (online copy) holds the snapshot's content, sparsely.
     const r = await api('POST', '/volumes/d1-snap', { action: 'createPhysicalCopy', parameters: { destVolume: 'd1-clone', destCPG: 'SSD_r6', online: true, tpvv: true } });
     expect(r.status).toBe(200);

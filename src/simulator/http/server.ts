@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SimError } from '../errors.js';
 import type { FaultController, RequestInfo } from '../faults.js';
+import { PROV } from '../model/types.js';
 import { sweepExpired } from '../model/volumes.js';
 import { credentialRoutes, systemRoutes, taskRoutes, versionAnswer } from './routes-system.js';
 import { hostRoutes, portRoutes, vlunRoutes } from './routes-hosts.js';
@@ -49,6 +50,7 @@ export class WsapiFront {
   private readonly lock = new Mutex();
   private lastSweep = 0;
   private housekeeping?: NodeJS.Timeout;
+  private lastMeasure = 0;
   /** Persists after each change (set when a state file is configured). */
   afterChange: () => Promise<void> = async () => undefined;
 
@@ -59,11 +61,34 @@ export class WsapiFront {
       void this.lock
         .run(async () => {
           this.lastSweep = Date.now();
-          if (await sweepExpired(this.srv.sim)) await this.afterChange();
+          const expired = await sweepExpired(this.srv.sim);
+          const measured = await this.measureThin();
+          if (expired || measured) await this.afterChange();
         })
         .catch(() => undefined);
     }, 1000);
     this.housekeeping.unref();
+  }
+
+  /**
+   * With the data plane, thin volumes use what their files hold: refresh `usedMiB` (and so the
+   * CPG figures) from the allocation of the sparse files, at most every few seconds.
+   */
+  private async measureThin(): Promise<boolean> {
+    const { data, array } = this.srv.sim;
+    if (!data || Date.now() - this.lastMeasure < 5000) return false;
+    this.lastMeasure = Date.now();
+    let changed = false;
+    for (const v of array.volumes) {
+      if (v.provisioningType !== PROV.TPVV && v.provisioningType !== PROV.TDVV) continue;
+      const used = await data.allocatedMiB(v.wwn);
+      if (used !== v.usedMiB) {
+        v.usedMiB = used;
+        changed = true;
+      }
+    }
+    if (changed) array.spaceChanged();
+    return changed;
   }
 
   stopHousekeeping(): void {
