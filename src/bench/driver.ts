@@ -9,6 +9,7 @@
  *
  *   npm run bench [-- --quick] [--json] [--volumes N] [--skip w1-20k,node] ...   (--help)
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -145,13 +146,14 @@ async function main(): Promise<number> {
   const started = new Date();
   try {
     sims = await startSims(workDir, model);
+    const nodeBootMs = await nodeBoot();
     const skipNode = nodeSkipReason(o);
     driver = await startDriverProcess(workDir, sims, { node: skipNode === undefined, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight });
     say(o, `driver pid ${driver.child.pid} answered Probe ${driver.startupMs.toFixed(0)} ms after spawn; log ${driver.logFile}`);
     const meter = new Meter([sims.plain, sims.data], bytes);
     const ctx: Ctx = { client: driver.client, sims, meter, concurrency: o.concurrency, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight, workDir };
     const phases: PhaseResult[] = [];
-    const extra: Extra = { startupMs: driver.startupMs, rss: {}, cpuSecPer1000Rpc: {}, nodeSkipped: skipNode, clones: [], listings: [], seedSec: {}, loadStart, loadEnd: 0, started, options: o };
+    const extra: Extra = { startupMs: driver.startupMs, nodeBootMs, rssStartMiB: procSample(driver.child.pid).rssMiB, rss: {}, cpuSecPer1000Rpc: {}, nodeSkipped: skipNode, clones: [], listings: [], seedSec: {}, loadStart, loadEnd: 0, started, options: o };
     const pid = driver.child.pid;
     const w1Run = async (workload: string, count: number): Promise<void> => {
       const before = procSample(pid);
@@ -219,6 +221,16 @@ async function main(): Promise<number> {
     bytes.close();
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** How long a bare `node -e 0` takes from spawn to exit here: the part of start-up that is Node's own. */
+function nodeBoot(): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    c.on('error', reject);
+    c.on('exit', () => resolve(performance.now() - t0));
+  });
 }
 
 /** Logins made by this process's own bare clients (baseline and seeding), which are not the driver's. */

@@ -113,7 +113,9 @@ export async function startDriverProcess(workDir: string, sims: Sims, opts: { no
   const args = [main, 'serve', '--mode', opts.node ? 'all' : 'controller', '--endpoint', `unix://${sock}`, '--driver-name', BENCH_DRIVER, '--cluster-id', BENCH_CLUSTER, '--backends', backendsFile, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
   if (opts.node) args.push('--node-name', 'bench-node', '--kubelet-dir', kubeletDir, '--sim-data-dir', sims.dataDir, '--backend-ids', DATA, '--host-exec', 'direct');
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd] });
+  // BENCH_DRIVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the driver process.
+  const nodeArgs = (process.env['BENCH_DRIVER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   let exited = false;
   child.on('exit', () => (exited = true));

@@ -9,6 +9,10 @@ import { percentile, shapeDiff, type PhaseResult } from './stats.js';
 /** Figures measured outside the phases. */
 export interface Extra {
   startupMs: number;
+  /** A bare `node -e 0`, spawn to exit, on this machine now. */
+  nodeBootMs: number;
+  /** Driver RSS right after its first Probe. */
+  rssStartMiB: number;
   /** Driver VmHWM (peak RSS since start), MiB, after each W1 run and at the end. */
   rss: Record<string, number>;
   cpuSecPer1000Rpc: Record<string, number>;
@@ -174,6 +178,8 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     rssPeakMiB: round(rssW1, 1),
     rssEndMiB: round(extra.rss['end'] ?? NaN, 1),
     startupMs: round(extra.startupMs, 1),
+    nodeBootMs: round(extra.nodeBootMs, 1),
+    rssStartMiB: round(extra.rssStartMiB, 1),
     cpuSecPer1000Rpc: Object.fromEntries(Object.entries(extra.cpuSecPer1000Rpc).map(([k, v]) => [k, round(v, 2)])),
     driverLogins: extra.driverLogins ?? {},
     listings: listing.map((l) => ({ ms: round(l.ms, 1), entries: l.entries, pages: l.pages, wsapi: l.wsapi })),
@@ -209,7 +215,8 @@ export function formatTable(r: Report): string {
   }
   for (const l of r.extra.listings) lines.push(`W4 listing: ${l.entries} volumes in ${l.pages} pages, ${l.ms.toFixed(0)} ms, ${l.wsapi} WSAPI requests`);
   if (r.extra.nodeSkipped) lines.push('', `node: skipped — ${r.extra.nodeSkipped}`);
-  lines.push('', `driver: start-up to first Probe ${r.extra.startupMs.toFixed(0)} ms; peak RSS ${Object.entries(r.extra.rss).map(([k, v]) => `${v.toFixed(1)} MiB after ${k}`).join(', ')}; CPU ${Object.entries(r.extra.cpuSecPer1000Rpc).map(([k, v]) => `${v.toFixed(2)} s per 1,000 RPCs in ${k}`).join(', ')}; logins ${JSON.stringify(r.extra.driverLogins ?? {})}`);
+  for (const [what, sec] of Object.entries(r.extra.seedSec)) lines.push(`set-up (latency model off, not measured): ${what} seeded in ${sec.toFixed(1)} s`);
+  lines.push('', `driver: start-up to first Probe ${r.extra.startupMs.toFixed(0)} ms (a bare node -e 0: ${r.extra.nodeBootMs.toFixed(0)} ms); RSS ${r.extra.rssStartMiB.toFixed(1)} MiB after start-up; peak RSS ${Object.entries(r.extra.rss).map(([k, v]) => `${v.toFixed(1)} MiB after ${k}`).join(', ')}; CPU ${Object.entries(r.extra.cpuSecPer1000Rpc).map(([k, v]) => `${v.toFixed(2)} s per 1,000 RPCs in ${k}`).join(', ')}; logins ${JSON.stringify(r.extra.driverLogins ?? {})}`);
   lines.push('', 'targets');
   for (const t of r.targets) lines.push(`  ${t.ok ? 'ok   ' : 'SHORT'} ${t.name}: ${t.measured} (target ${t.target})`);
   return lines.join('\n') + '\n';
