@@ -91,8 +91,20 @@ export class DataPlane {
     }
   }
 
-  /** Makes exports/ hold exactly one link per exported volume WWN. */
-  async syncExports(exported: ReadonlySet<string>): Promise<void> {
+  private syncing: Promise<void> = Promise.resolve();
+
+  /**
+   * Makes exports/ hold exactly one link per exported volume WWN. Runs one at a time and reads
+   * the exported set only when its turn comes, so that a late sync never removes a link that a
+   * newer VLUN needs.
+   */
+  syncExports(exported: () => ReadonlySet<string>): Promise<void> {
+    const run = this.syncing.then(() => this.syncNow(exported()));
+    this.syncing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async syncNow(exported: ReadonlySet<string>): Promise<void> {
     const present = new Set(await fs.readdir(this.exportsDir));
     for (const wwn of exported) {
       if (present.has(wwn)) continue;

@@ -79,10 +79,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   if (data) {
     await data.init();
     for (const v of array.volumes) await data.create(v.wwn, v.sizeMiB);
-    await data.syncExports(exportedWwns());
+    await data.syncExports(exportedWwns);
   }
   const afterChange = async (): Promise<void> => {
-    await data?.syncExports(exportedWwns());
+    await data?.syncExports(exportedWwns);
     await saver?.save();
   };
   tasks.onPersist = () => void afterChange().catch(() => undefined);
