@@ -4,7 +4,8 @@
  * snapshot, because an array snapshots only what reached the LUN — must read back intact after
  * snapshot → restore, clone, expand (xfs: online ext4 growth needs CAP_SYS_RESOURCE), unstage →
  * restage, and a restart of the driver (and its array) on the same state file, data directory
- * and kubelet directory. At the end the array must hold no VLUN, host, volume or running task.
+ * and kubelet directory; bytes written to a raw block volume must survive snapshot → restore.
+ * At the end the array must hold no VLUN, host, volume or running task.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
