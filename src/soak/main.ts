@@ -1,0 +1,210 @@
+/**
+ * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--keep]`
+ *
+ * Drives many volumes through their whole lifecycle against the embedded simulator (HTTPS, its
+ * CA in the backends file) while the simulator injects faults and driver processes are SIGKILLed
+ * and restarted; a second phase runs two controller processes at once (a rolling update, split
+ * sidecar leaders). Then audits the array and the node. The last line is
+ * `soak: N ops, N faults, N restarts, N leaked, N lost`; the exit code is 1 unless leaked and
+ * lost are 0 and every lifecycle finished.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSimulator, type RunningSimulator } from '../simulator/index.js';
+import { audit, tasksSettled, type AuditResult } from './audit.js';
+import { Chaos } from './faults.js';
+import { Ledger, finishKeeper, runLifecycle, type LifecycleEnv } from './lifecycle.js';
+import { cleanUpNode, mountsUnder, nodeStepsUnavailable } from './node-fs.js';
+import { Prng, seedFrom } from './prng.js';
+import { DriverProcess } from './processes.js';
+import { Sidecar } from './sidecar.js';
+
+const DRIVER = 'csi.3par.soak.example.com';
+const CLUSTER = 'soak';
+const BACKEND = 'sim';
+const NODE_NAME = 'soak-node';
+
+interface SoakConfig {
+  quick: boolean;
+  seed: number;
+  /** Lifecycles with one driver process, then with two controllers. */
+  volumes: [number, number];
+  concurrency: number;
+  keepWork: boolean;
+  faultEveryMs: number;
+  killEveryMs: [number, number];
+}
+
+function parseArgs(argv: string[]): SoakConfig {
+  const quick = argv.includes('--quick');
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i === -1 ? undefined : argv[i + 1];
+  };
+  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!known.has(a)) throw new Error(`unknown argument ${a} (usage: soak [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep])`);
+    if (a !== '--quick' && a !== '--keep') i++;
+  }
+  const total = Number(value('--volumes') ?? (quick ? 5 : 40));
+  const first = Math.ceil(total * 0.6);
+  return {
+    quick,
+    seed: seedFrom(value('--seed') ?? process.env['SOAK_SEED']),
+    volumes: [first, total - first],
+    concurrency: Number(value('--concurrency') ?? (quick ? 3 : 4)),
+    keepWork: argv.includes('--keep'),
+    faultEveryMs: quick ? 1200 : 1000,
+    killEveryMs: quick ? [4000, 10000] : [4000, 12000],
+  };
+}
+
+/** Runs `count` lifecycles, `concurrency` at a time. */
+async function runLifecycles(env: Omit<LifecycleEnv, 'race' | 'rng'>, rng: Prng, names: string[], keepers: Set<string>, concurrency: number, raceShare: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    const wrng = rng.fork();
+    while (next < names.length) {
+      const name = names[next++]!;
+      await runLifecycle({ ...env, rng: wrng, race: wrng.chance(raceShare) }, name, keepers.has(name));
+      process.stdout.write(`  ${name} done\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+const stamp = (started: number): string => `[${((Date.now() - started) / 1000).toFixed(0)} s]`;
+
+function report(label: string, r: AuditResult): void {
+  for (const l of r.leaked) process.stdout.write(`  ${label}: LEAKED ${l}\n`);
+  for (const l of r.lost) process.stdout.write(`  ${label}: LOST ${l}\n`);
+  for (const l of r.anomalies) process.stdout.write(`  ${label}: anomaly: ${l}\n`);
+}
+
+async function main(): Promise<number> {
+  const cfg = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+  const work = mkdtempSync(join(tmpdir(), '3par-soak-'));
+  const noNode = nodeStepsUnavailable();
+  const rng = new Prng(cfg.seed);
+  process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
+  process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
+
+  const dataDir = join(work, 'array');
+  const kubeletDir = join(work, 'kubelet');
+  let sim: RunningSimulator | undefined;
+  const processes: DriverProcess[] = [];
+  let sidecar: Sidecar | undefined;
+  const ledger = new Ledger();
+  let chaos: Chaos | undefined;
+  const audits: AuditResult[] = [];
+  const problems: string[] = [];
+  try {
+    // Abandoned sessions of killed processes expire after 20 s (the array's 15 min would exhaust
+    // its session limit within a few restarts; that is what the real array's idle timeout does, slowly).
+    sim = await startSimulator({ dataDir, https: true, copyRateMiBps: 32, tickMs: 20, sessionIdleTimeoutSec: 20, cpgs: [{ name: 'SOAK_CPG', sizeMiB: 8 * 1024 * 1024 }] });
+    const backendsFile = join(work, 'backends.json');
+    writeFileSync(backendsFile, JSON.stringify([{ id: BACKEND, url: sim.url, username: sim.username, password: sim.password, caCert: sim.caCert, default: true, defaultAccessProtocol: 'loop', defaultCpg: 'SOAK_CPG' }]), { mode: 0o600 });
+    const common = ['--endpoint', '', '--backends', backendsFile, '--cluster-id', CLUSTER, '--driver-name', DRIVER, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
+    const argsFor = (mode: string, sock: string): string[] => {
+      const args = [...common, '--mode', mode, '--node-name', NODE_NAME, '--kubelet-dir', kubeletDir, '--sim-data-dir', dataDir, '--host-exec', 'direct'];
+      args[1] = `unix://${sock}`;
+      return args;
+    };
+    const a = new DriverProcess({ label: 'a', cliPath, args: argsFor('all', join(work, 'a.sock')), endpoint: `unix://${join(work, 'a.sock')}`, logFile: join(work, 'driver-a.log') });
+    const b = new DriverProcess({ label: 'b', cliPath, args: argsFor('controller', join(work, 'b.sock')), endpoint: `unix://${join(work, 'b.sock')}`, logFile: join(work, 'driver-b.log') });
+    processes.push(a, b);
+    await a.start();
+    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), { timeoutMs: 15_000, budgetMs: cfg.quick ? 90_000 : 180_000, maxBackoffMs: cfg.quick ? 1000 : 5000 });
+    const info = await sidecar.nodeCall<{ node_id: string }>('NodeGetInfo', {});
+    chaos = new Chaos(sim.faults, rng.fork());
+    const env = { sidecar, ledger, chaos, faults: sim.faults, driverName: DRIVER, clusterId: CLUSTER, nodeId: info.node_id, kubeletDir, node: noNode === undefined };
+    const names = Array.from({ length: cfg.volumes[0] + cfg.volumes[1] }, (_, i) => `pvc-soak-${String(i).padStart(3, '0')}`);
+    const keepers = new Set(names.filter((_, i) => i % 4 === 1));
+
+    process.stdout.write(`${stamp(started)} phase 1: one driver process (controller + node), faults and SIGKILLs\n`);
+    const ch = chaos;
+    ch.start(() => [a], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
+    await runLifecycles(env, rng, names.slice(0, cfg.volumes[0]), keepers, cfg.concurrency, 0);
+    await ch.stop([a]);
+
+    process.stdout.write(`${stamp(started)} phase 2: two controller processes against one array (rolling update / split leaders), faults and SIGKILLs\n`);
+    await b.start();
+    sidecar.setControllers([a.endpoint, b.endpoint]);
+    ch.start(() => [a, b], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
+    await runLifecycles(env, rng, names.slice(cfg.volumes[0]), keepers, Math.max(1, cfg.concurrency - 1), 0.5);
+    await ch.stop([a, b]);
+    await b.stop();
+    sidecar.setControllers([a.endpoint]);
+
+    // Everything that should exist exists exactly once; everything deleted is gone.
+    await tasksSettled(sim.array, 60_000);
+    const scope = { array: sim.array, ledger, kubeletDir, dataDir, driverName: DRIVER };
+    const mid = audit(scope);
+    report('audit after the chaos', mid);
+    audits.push(mid);
+
+    process.stdout.write(`${stamp(started)} final: reading back the ${[...keepers].filter((k) => ledger.volumes.has(k)).length} kept volumes, then deleting them\n`);
+    for (const k of keepers) await finishKeeper({ ...env, rng, race: false }, k);
+    await a.stop();
+    await tasksSettled(sim.array, 30_000);
+    const fin = audit(scope);
+    report('final audit', fin);
+    audits.push(fin);
+
+    // The array password must never reach a log line.
+    for (const p of processes) {
+      const text = readFileSync(p.options.logFile, 'utf8');
+      if (text.includes(sim.password)) problems.push(`the array password appears in ${p.options.logFile}`);
+      problems.push(...p.crashes);
+    }
+    problems.push(...ch.restartErrors.map((e) => `restart failed: ${e}`), ...sidecar.stats.disagreements.map((d) => `two controllers disagreed: ${d}`));
+  } catch (err) {
+    problems.push(`soak aborted: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    for (const p of processes) {
+      await p.stop(5000).catch(() => undefined);
+      p.close();
+    }
+    sidecar?.close();
+    if (noNode === undefined) cleanUpNode(work);
+    await sim?.close();
+  }
+
+  const leaked = new Set(audits.flatMap((r) => r.leaked)).size;
+  const lost = new Set([...ledger.lost, ...audits.flatMap((r) => r.lost)]).size;
+  const ops = sidecar?.stats.ops ?? 0;
+  const faults = chaos?.faults ?? 0;
+  const restarts = chaos?.restarts ?? 0;
+  for (const l of ledger.lost) process.stdout.write(`  LOST ${l}\n`);
+  for (const f of ledger.failed) process.stdout.write(`  lifecycle failed: ${f}\n`);
+  for (const x of ledger.anomalies) process.stdout.write(`  anomaly: ${x}\n`);
+  for (const p of problems) process.stdout.write(`  problem: ${p}\n`);
+  if (sidecar) {
+    const failures = [...sidecar.stats.failures].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ×${n}`);
+    process.stdout.write(`failed attempts (retried): ${failures.join(', ') || 'none'}\n`);
+    process.stdout.write(`${sidecar.stats.attempts} attempts for ${ops} operations\n`);
+  }
+  if (chaos) process.stdout.write(`faults: ${[...chaos.byKind].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}\n`);
+  process.stdout.write(`duration ${((Date.now() - started) / 1000).toFixed(0)} s, seed ${cfg.seed}\n`);
+  const clean = mountsUnder(work).length === 0;
+  if (cfg.keepWork || !clean || leaked > 0 || lost > 0) process.stdout.write(`work dir kept for inspection: ${work}\n`);
+  else rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`soak: ${ops} ops, ${faults} faults, ${restarts} restarts, ${leaked} leaked, ${lost} lost\n`);
+  return leaked === 0 && lost === 0 && ledger.failed.length === 0 && problems.length === 0 ? 0 : 1;
+}
+
+// Ctrl-C: exit through the 'exit' handler that kills the driver process groups.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
