@@ -110,7 +110,9 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
       ? createNodeService({
           driverName: options.driverName,
           nodeName: options.nodeName ?? hostname(),
-          backendIds: options.backendIds ?? (options.simulator ? [SIM_BACKEND_ID] : []),
+          // A node served with the controller reaches the controller's backends; a node alone
+          // knows only its --backend-ids (it has no backends file).
+          backendIds: options.backendIds?.length ? options.backendIds : withController ? (backends ?? []).map((b) => b.id) : [],
           maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
           kubeletDir,
           simDataDir,

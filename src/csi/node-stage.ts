@@ -90,9 +90,12 @@ function checkCompatible(prev: VolumeRecord, r: StageRequest, mounts: readonly M
   if (prev.stagingPath !== r.stagingPath && mounts.some((m) => m.target === prev.stagingPath)) {
     throw failedPrecondition(`volume ${r.volumeId} is already staged at ${prev.stagingPath}`);
   }
-  if (stillStaged && (prev.access !== r.capability.access || prev.readOnly !== r.readOnly || prev.wwn !== r.identity.wwn)) {
+  // A requested filesystem type differing from the one mounted is incompatible too (an empty
+  // fs_type accepts whatever the volume holds).
+  const otherFs = r.capability.access === 'mount' && r.capability.fsType !== undefined && prev.fsType !== undefined && prev.fsType !== r.capability.fsType;
+  if (stillStaged && (prev.access !== r.capability.access || prev.readOnly !== r.readOnly || prev.wwn !== r.identity.wwn || otherFs)) {
     // CSI NodeStageVolume: staged with an incompatible capability → ALREADY_EXISTS.
-    throw alreadyExists(`volume ${r.volumeId} is staged as ${prev.access}${prev.readOnly ? ' read-only' : ''}; unstage it before staging it differently`);
+    throw alreadyExists(`volume ${r.volumeId} is staged as ${prev.access}${prev.fsType ? ` (${prev.fsType})` : ''}${prev.readOnly ? ' read-only' : ''}; unstage it before staging it differently`);
   }
 }
 

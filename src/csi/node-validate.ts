@@ -184,7 +184,9 @@ export function validateNodeUnpublishVolumeRequest(req: NodeUnpublishVolumeReque
 
 export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Output): { volumeId: string; volumePath: string; requiredBytes: bigint; access?: 'mount' | 'block' } {
   const volumeId = required(req.volume_id, 'volume_id');
-  const volumePath = absolutePath(req.volume_path, 'volume_path');
+  // Not checked for being absolute here: a path that is not where the volume is staged or
+  // published is NOT_FOUND (CSI: "volume does not exist on the specified volume_path").
+  const volumePath = required(req.volume_path, 'volume_path');
   const requiredBytes = BigInt(req.capacity_range?.required_bytes || '0');
   if (requiredBytes < 0n) throw invalidArgument('capacity_range.required_bytes must not be negative');
   const access = req.volume_capability ? parseCapability(req.volume_capability).access : undefined;
@@ -192,5 +194,6 @@ export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Ou
 }
 
 export function validateNodeGetVolumeStatsRequest(req: NodeGetVolumeStatsRequest__Output): { volumeId: string; volumePath: string } {
-  return { volumeId: required(req.volume_id, 'volume_id'), volumePath: absolutePath(req.volume_path, 'volume_path') };
+  // As for NodeExpandVolume: a path that is not this volume's is NOT_FOUND, found by the handler.
+  return { volumeId: required(req.volume_id, 'volume_id'), volumePath: required(req.volume_path, 'volume_path') };
 }

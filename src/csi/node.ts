@@ -1,6 +1,6 @@
 import { stat, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { invalidArgument, notFound, failedPrecondition, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { InFlight } from '../util/inflight.js';
@@ -155,6 +155,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return inflight.run([volumeKey(r.volumeId)], async () => {
         const rec = await store.load(r.volumeId);
         if (!rec?.steps.attached) throw notFound(`volume ${r.volumeId} is not staged on this node`);
+        requireOwnPath(rec, r.volumePath);
         const connector = d.connectors[rec.protocol];
         await connector.rescan(identityOf(rec), ctx);
         const device = await connector.find(identityOf(rec), ctx);
@@ -172,9 +173,20 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
     async NodeGetVolumeStats(req, ctx) {
       const r = validateNodeGetVolumeStatsRequest(req);
+      // CSI NodeGetVolumeStats: a volume that does not exist on volume_path → NOT_FOUND.
+      const rec = await store.load(r.volumeId);
+      if (!rec) throw notFound(`volume ${r.volumeId} is not staged on this node`);
+      requireOwnPath(rec, r.volumePath);
       return volumeStats(r.volumePath, ctx.signal);
     },
   };
+
+  /** volume_path must be where this volume is staged or published (per its record); else NOT_FOUND. */
+  function requireOwnPath(rec: VolumeRecord, volumePath: string): void {
+    const want = isAbsolute(volumePath) ? resolve(volumePath) : undefined;
+    const own = [rec.stagingPath, ...rec.publishes.map((p) => p.targetPath)].map((p) => resolve(p));
+    if (want === undefined || !own.includes(want)) throw notFound(`volume ${rec.volumeId} is not staged or published at ${volumePath}`);
+  }
 
   /** Usage from statfs (filesystem) or blockdev (raw block) only: never an array call. */
   async function volumeStats(path: string, signal: AbortSignal): Promise<NodeGetVolumeStatsResponse> {

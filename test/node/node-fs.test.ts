@@ -171,13 +171,28 @@ d('node service: filesystem volumes on loop devices', () => {
     await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
   });
 
-  it('stats: a missing path is NOT_FOUND; an unmounted directory is abnormal', async () => {
+  it('stats: NOT_FOUND for a volume that is not at volume_path; abnormal when its mount vanished', async () => {
     const node = h.node();
+    // A volume this node never staged, at a missing path and at an existing directory.
     await expect(node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: h.path('nowhere'), staging_target_path: '' }, h.ctx())).rejects.toMatchObject({ kind: 'not-found' });
     const dir = h.path('plain-dir');
     execFileSync('mkdir', ['-p', dir]);
-    const res = await node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: dir, staging_target_path: '' }, h.ctx());
+    await expect(node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: dir, staging_target_path: '' }, h.ctx())).rejects.toMatchObject({ kind: 'not-found' });
+    // A staged and published volume whose publish mount disappeared behind the driver's back.
+    const v = h.volume('stats-vanished', 512);
+    const staging = h.path('staging-vanished');
+    const target = h.path('pods/vanished/mount');
+    const cap = mountCap('ext4');
+    await node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx());
+    await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
+    // Another volume's id at this volume's path is NOT_FOUND too.
+    await expect(node.NodeGetVolumeStats({ volume_id: 'sim/other', volume_path: target, staging_target_path: staging }, h.ctx())).rejects.toMatchObject({ kind: 'not-found' });
+    execFileSync('umount', [target]);
+    const res = await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging }, h.ctx());
     expect(res.volume_condition?.abnormal).toBe(true);
+    await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: target }, h.ctx());
+    await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
+    expect(h.isMounted(staging)).toBe(false);
   });
 });
 

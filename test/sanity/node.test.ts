@@ -108,12 +108,10 @@ describe('volumes unknown to the node → NOT_FOUND', () => {
   });
 
   // csi-sanity sends the relative path "some/path" in these two checks and expects NOT_FOUND.
-  // The driver answers INVALID_ARGUMENT (the spec requires volume_path to be absolute), so
-  // csi-sanity's "should fail when volume is not found" fails for both RPCs.
-  test.failing('csi-sanity: NodeGetVolumeStats of an unknown volume at "some/path" → NOT_FOUND (driver: INVALID_ARGUMENT)', async () => {
+  test('csi-sanity: NodeGetVolumeStats of an unknown volume at "some/path" → NOT_FOUND', async () => {
     expect(await codeOf(s.node.call('NodeGetVolumeStats', { volume_id: 'fake-vol-id-0123456789', volume_path: 'some/path' }))).toBe(grpcStatus.NOT_FOUND);
   });
-  test.failing('csi-sanity: NodeExpandVolume of an unknown volume at "some/path" → NOT_FOUND (driver: INVALID_ARGUMENT)', async () => {
+  test('csi-sanity: NodeExpandVolume of an unknown volume at "some/path" → NOT_FOUND', async () => {
     expect(await codeOf(s.node.call('NodeExpandVolume', { volume_id: 'fake-vol-id-0123456789', volume_path: 'some/path' }))).toBe(grpcStatus.NOT_FOUND);
   });
 
@@ -186,9 +184,8 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
   });
 
   // Spec (NodeGetVolumeStats errors): "Volume does not exist — NOT_FOUND: a volume corresponding
-  // to the specified volume_id does not exist on specified volume_path". The driver ignores
-  // volume_id and reports whatever is mounted at the path.
-  test.failing('NodeGetVolumeStats naming another volume than the one at volume_path → NOT_FOUND (driver bug: reports the other volume’s stats)', async () => {
+  // to the specified volume_id does not exist on specified volume_path".
+  test('NodeGetVolumeStats naming another volume than the one at volume_path → NOT_FOUND', async () => {
     const a = await attachable('sanity-node-stats-other');
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
@@ -233,9 +230,8 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
 
   // Spec (NodeStageVolume errors): "Volume published but is incompatible — ALREADY_EXISTS: the
   // volume has already been published at the specified staging_target_path but is incompatible
-  // with the specified volume_capability". The driver compares access type and read-only only,
-  // so a repeat asking for xfs on a volume staged as ext4 succeeds (and leaves ext4 mounted).
-  test.failing('NodeStageVolume again at the same path with another fs_type → ALREADY_EXISTS (driver bug: succeeds)', async () => {
+  // with the specified volume_capability".
+  test('NodeStageVolume again at the same path with another fs_type → ALREADY_EXISTS', async () => {
     const a = await attachable('sanity-node-stage-fstype', mountCap('SINGLE_NODE_WRITER', 'ext4'));
     await s.node.call('NodeStageVolume', a.stageReq);
     try {

@@ -108,11 +108,9 @@ describe('with topology advertised', () => {
 
 describe('one process serving both controller and node (mode all) with two backends', () => {
   // csi-sanity ("NodeGetInfo should return appropriate values") requires a topology from
-  // NodeGetInfo whenever the plugin advertises VOLUME_ACCESSIBILITY_CONSTRAINTS on that socket.
-  // Driver bug (src/driver.ts, mode all): Identity advertises topology from the controller's
-  // backends, while the node reports segments only for --backend-ids, which defaults to ["sim"]
-  // (or []), so NodeGetInfo returns no topology and a topology-aware CO cannot place the volume.
-  test.failing('advertised topology implies NodeGetInfo reports segments, even without an explicit backend-id list', async () => {
+  // NodeGetInfo whenever the plugin advertises VOLUME_ACCESSIBILITY_CONSTRAINTS on that socket:
+  // in mode all the node reports the controller's backends.
+  test('advertised topology implies NodeGetInfo reports segments, even without an explicit backend-id list', async () => {
     const one = await startSanity({ backends: [{ id: 'b2', url: b2.url, username: b2.username, password: b2.password, defaultCpg: 'SSD_r6' }] });
     try {
       const caps = await one.identity.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities');
