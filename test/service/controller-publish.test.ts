@@ -149,10 +149,8 @@ describe('ControllerPublishVolume', () => {
     expect(sim.array.hosts.some((h) => h.name === host.name)).toBe(false);
   });
 
-  // Skipped: the simulator counts a LUN as used per host, not per (host, port), so the second
-  // matched-set VLUN at the same LUN gets EXISTENT_LUN (REFERENCE §4.2 says "for that host/port").
-  // Reported to the simulator's owner; enable once matched sets may share a LUN across ports.
-  test.skip('hostSeesVLUN "false" exports through each chosen port at one LUN', async () => {
+  // Matched-set VLUNs share one LUN across ports (EXISTENT_LUN is "for that host/port", §4.2).
+  test('hostSeesVLUN "false" exports through each chosen port at one LUN', async () => {
     const v = await volume('pvc-ports', mountCap(), { hostSeesVLUN: 'false' });
     const node = iscsiNode('worker-ports');
     const res = await publish(v, node);
