@@ -227,5 +227,7 @@ function finishTune(sim: Sim, v: VolumeRec, tune: NonNullable<TaskRec['tune']>):
     delete v.usedMiB;
   }
   if (tune.conversion === 3) v.provisioningType = PROV.TDVV;
+  if (tune.compression !== undefined) v.compression = tune.compression;
+  if (v.provisioningType === PROV.FULL) delete v.compression;
   sim.array.spaceChanged();
 }

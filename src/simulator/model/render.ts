@@ -7,63 +7,74 @@ import { encryptedSecret } from './hosts.js';
 import { COPY, PROV, VSTATE, type CpgRec, type HostRec, type SetRec, type VolumeRec } from './types.js';
 import type { PortDef } from './vluns.js';
 
-const iso8601 = (sec: number): string => new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+const iso8601 = (sec: number): string => `${new Date(sec * 1000).toISOString().slice(0, 19)}+00:00`;
 
 function space(reserved: number, used: number): Record<string, number> {
   return { reservedMiB: reserved, rawReservedMiB: reserved * 2, usedMiB: used, freeMiB: Math.max(0, reserved - used) };
 }
 
+/** Detailed states a volume shows while tasks hold it (copy target/source, tune, promote). */
+function taskStates(sim: Sim, v: VolumeRec): number[] {
+  const states: number[] = [];
+  for (const tid of v.busyTaskIds) {
+    const t = sim.array.task(tid);
+    if (!t) continue;
+    if (t.kind === 'tune') states.push(t.tune?.conversion !== undefined ? VSTATE.CONVERTING : VSTATE.TUNING);
+    else if (t.kind === 'promote') states.push(VSTATE.PROMOTING);
+    else states.push(t.destId === v.id ? VSTATE.COPY_TARGET : VSTATE.COPY_SOURCE);
+  }
+  return states;
+}
+
+/** The volume object (§5.2). Built member by member: a list of 10,000 renders it 10,000 times. */
 export function renderVolume(sim: Sim, v: VolumeRec): Record<string, unknown> {
   const a = sim.array;
-  const parent = v.parentId === undefined ? undefined : a.volumeById(v.parentId);
-  const additional: number[] = [];
-  for (const tid of v.busyTaskIds) {
-    const t = a.task(tid);
-    if (!t) continue;
-    if (t.kind === 'tune') additional.push(t.tune?.conversion !== undefined ? VSTATE.CONVERTING : VSTATE.TUNING);
-    else if (t.kind === 'promote') additional.push(VSTATE.PROMOTING);
-    else additional.push(t.destId === v.id ? VSTATE.COPY_TARGET : VSTATE.COPY_SOURCE);
+  const isSnap = v.copyType === COPY.VIRTUAL_COPY;
+  const out: Record<string, unknown> = { id: v.id, uuid: v.uuid, name: v.name, provisioningType: v.provisioningType, copyType: v.copyType };
+  if (v.parentId !== undefined) {
+    const parent = a.volumeById(v.parentId);
+    if (parent) out['copyOf'] = parent.name;
   }
-  const snaps = a.childrenOf(v.id).filter((c) => c.copyType === COPY.VIRTUAL_COPY);
-  const newestRo = snaps.filter((c) => c.readOnly).at(-1);
-  const newestRw = snaps.filter((c) => !c.readOnly).at(-1);
-  const used = a.usedMiB(v);
-  const reserved = a.reservedMiB(v);
-  const out: Record<string, unknown> = {
-    id: v.id,
-    uuid: v.uuid,
-    name: v.name,
-    provisioningType: v.provisioningType,
-    copyType: v.copyType,
-    ...(parent ? { copyOf: parent.name } : {}),
-    baseId: v.baseId,
-    ...(v.copyType === COPY.VIRTUAL_COPY && v.parentId !== undefined ? { parentId: v.parentId } : {}),
-    ...(v.copyType === COPY.PHYSICAL_COPY && v.parentId !== undefined ? { physParentId: v.parentId } : {}),
-    ...(newestRo ? { roChildId: newestRo.id } : {}),
-    ...(newestRw ? { rwChildId: newestRw.id } : {}),
-    readOnly: v.readOnly,
-    state: v.failedStates.length > 0 ? 3 : 1,
-    failedStates: v.failedStates,
-    degradedStates: [],
-    additionalStates: additional,
-    adminSpace: space(v.provisioningType === PROV.SNP ? 0 : 256, v.provisioningType === PROV.SNP ? 0 : 32),
-    snapshotSpace: space(0, 0),
-    userSpace: space(reserved, used),
-    sizeMiB: v.sizeMiB,
-    wwn: v.wwn,
-    creationTimeSec: v.creationTimeSec,
-    creationTime8601: iso8601(v.creationTimeSec),
-    ...(v.expirationTimeSec === undefined ? {} : { expirationTimeSec: v.expirationTimeSec, expirationTime8601: iso8601(v.expirationTimeSec) }),
-    ...(v.retentionTimeSec === undefined ? {} : { retentionTimeSec: v.retentionTimeSec, retentionTime8601: iso8601(v.retentionTimeSec) }),
-    ssSpcAllocWarningPct: v.ssSpcAllocWarningPct ?? 0,
-    ssSpcAllocLimitPct: v.ssSpcAllocLimitPct ?? 0,
-    usrSpcAllocWarningPct: v.usrSpcAllocWarningPct ?? 0,
-    usrSpcAllocLimitPct: v.usrSpcAllocLimitPct ?? 0,
-    policies: { ...v.policies, system: false, caching: true },
-    ...(v.userCPG === undefined || v.copyType === COPY.VIRTUAL_COPY ? {} : { userCPG: v.userCPG }),
-    ...(v.snapCPG === undefined ? {} : { snapCPG: v.snapCPG }),
-    ...(v.comment === undefined ? {} : { comment: v.comment }),
-  };
+  out['baseId'] = v.baseId;
+  if (v.parentId !== undefined) out[isSnap ? 'parentId' : 'physParentId'] = v.parentId;
+  let newestRo: VolumeRec | undefined;
+  let newestRw: VolumeRec | undefined;
+  for (const c of a.childrenOf(v.id)) {
+    if (c.copyType !== COPY.VIRTUAL_COPY) continue;
+    if (c.readOnly) newestRo = c;
+    else newestRw = c;
+  }
+  if (newestRo) out['roChildId'] = newestRo.id;
+  if (newestRw) out['rwChildId'] = newestRw.id;
+  out['readOnly'] = v.readOnly;
+  out['state'] = v.failedStates.length > 0 ? 3 : 1;
+  out['failedStates'] = v.failedStates;
+  out['degradedStates'] = [];
+  out['additionalStates'] = v.busyTaskIds.length > 0 ? taskStates(sim, v) : [];
+  const snp = v.provisioningType === PROV.SNP;
+  out['adminSpace'] = space(snp ? 0 : 256, snp ? 0 : 32);
+  out['snapshotSpace'] = space(0, 0);
+  out['userSpace'] = space(a.reservedMiB(v), a.usedMiB(v));
+  out['sizeMiB'] = v.sizeMiB;
+  out['wwn'] = v.wwn;
+  out['creationTimeSec'] = v.creationTimeSec;
+  out['creationTime8601'] = iso8601(v.creationTimeSec);
+  if (v.expirationTimeSec !== undefined) {
+    out['expirationTimeSec'] = v.expirationTimeSec;
+    out['expirationTime8601'] = iso8601(v.expirationTimeSec);
+  }
+  if (v.retentionTimeSec !== undefined) {
+    out['retentionTimeSec'] = v.retentionTimeSec;
+    out['retentionTime8601'] = iso8601(v.retentionTimeSec);
+  }
+  out['ssSpcAllocWarningPct'] = v.ssSpcAllocWarningPct ?? 0;
+  out['ssSpcAllocLimitPct'] = v.ssSpcAllocLimitPct ?? 0;
+  out['usrSpcAllocWarningPct'] = v.usrSpcAllocWarningPct ?? 0;
+  out['usrSpcAllocLimitPct'] = v.usrSpcAllocLimitPct ?? 0;
+  out['policies'] = { staleSS: v.policies.staleSS, oneHost: v.policies.oneHost, zeroDetect: v.policies.zeroDetect, system: false, caching: true };
+  if (v.userCPG !== undefined && !isSnap) out['userCPG'] = v.userCPG;
+  if (v.snapCPG !== undefined) out['snapCPG'] = v.snapCPG;
+  if (v.comment !== undefined) out['comment'] = v.comment;
   if (sim.opts.profile.links) out['links'] = [{ href: `/api/v1/volumes/${v.name}`, rel: 'self' }];
   if (sim.opts.profile.reduce) out['compressionState'] = v.compression ? 1 : 2;
   return out;

@@ -54,6 +54,8 @@ function tuneSchema(sim: Sim): Schema {
     snapCPG: F.name31(),
     conversionOperation: F.enumOf(sim.opts.profile.tdvv ? [1, 2, 3] : [1, 2]),
     keepVV: F.name31(),
+    // WSAPI 1.6: compression on or off while the space moves.
+    ...(sim.opts.profile.reduce ? { compression: F.bool() } : {}),
   };
 }
 
@@ -94,6 +96,12 @@ export function tuneVolume(sim: Sim, v: VolumeRec, body: unknown, caller: Caller
   if (snapCPG !== undefined) tune.snapCPG = snapCPG;
   if (conversion !== undefined) tune.conversion = conversion;
   if (keepVV !== undefined) tune.keepVV = keepVV;
+  const compression = read.bool(b, 'compression');
+  if (compression !== undefined) {
+    if (op !== 1) throw e.err('INV_INPUT_PARAM_CONFLICT', 'compression');
+    if (compression && (conversion === 2 || (!thin && conversion === undefined))) throw e.err('INV_INPUT', 'compression', 'compression needs a thin volume');
+    tune.compression = compression;
+  }
   const task = sim.tasks.start({
     kind: 'tune',
     type: conversion !== undefined ? TASK_TYPE.CONVERT_VV : TASK_TYPE.MOVE_REGIONS,

@@ -110,7 +110,7 @@ export interface TaskRec {
   sourceId?: number;
   destId?: number;
   /** tune: target settings. */
-  tune?: { userCPG?: string; snapCPG?: string; conversion?: number; keepVV?: string };
+  tune?: { userCPG?: string; snapCPG?: string; conversion?: number; keepVV?: string; compression?: boolean };
   /** offline copy: keep the intermediate snapshot. */
   saveSnapshot?: boolean;
   /** Fail when progress reaches this fraction (fault injection). */
