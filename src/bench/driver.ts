@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DATA, PLAIN, startDriverProcess, startSims, procSample, WireBytes, type DriverProcess, type Sims } from './harness.js';
-import { Meter, type PhaseResult } from './stats.js';
+import { Meter, percentile, type PhaseResult } from './stats.js';
 import { markerOf, nodeSteps, seedVluns, w1, w2, w3, w4, warmUp, type Ctx } from './workloads.js';
 import { buildReport, formatTable, type Extra } from './report.js';
 
@@ -143,6 +143,15 @@ async function main(): Promise<number> {
   let sims: Sims | undefined;
   let driver: DriverProcess | undefined;
   const loadStart = loadavg()[0]!;
+  // An interrupted run still stops its driver process and simulators.
+  const onSignal = (): void => {
+    say(o, 'interrupted: stopping the driver');
+    driver?.child.kill('SIGKILL');
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const started = new Date();
   try {
     sims = await startSims(workDir, model);
@@ -150,7 +159,9 @@ async function main(): Promise<number> {
     const skipNode = nodeSkipReason(o);
     driver = await startDriverProcess(workDir, sims, { node: skipNode === undefined, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight });
     say(o, `driver pid ${driver.child.pid} answered Probe ${driver.startupMs.toFixed(0)} ms after spawn; log ${driver.logFile}`);
-    const meter = new Meter([sims.plain, sims.data], bytes);
+    const meter = new Meter([sims.plain, sims.data], bytes, (p) =>
+      say(o, `  ${p.workload} ${p.who.padEnd(8)} ${p.label.padEnd(42)} n=${p.calls} err=${p.errors} WSAPI/call=${(p.wsapi / Math.max(1, p.calls)).toFixed(2)} p50=${percentile(p.latencies, 50).toFixed(1)} ms p99=${percentile(p.latencies, 99).toFixed(1)} ms ${p.elapsedSec.toFixed(1)} s`),
+    );
     const ctx: Ctx = { client: driver.client, sims, meter, concurrency: o.concurrency, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight, workDir };
     const phases: PhaseResult[] = [];
     const extra: Extra = { startupMs: driver.startupMs, nodeBootMs, rssStartMiB: procSample(driver.child.pid).rssMiB, rss: {}, cpuSecPer1000Rpc: {}, nodeSkipped: skipNode, clones: [], listings: [], seedSec: {}, loadStart, loadEnd: 0, started, options: o };

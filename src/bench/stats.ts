@@ -75,6 +75,8 @@ export class Meter {
   constructor(
     private readonly sims: readonly RunningSimulator[],
     private readonly bytes: WireBytes,
+    /** Told each phase's result as it ends (progress lines on long runs). */
+    private readonly onPhase: (p: PhaseResult) => void = () => undefined,
   ) {}
 
   async phase<T>(workload: string, label: string, who: 'driver' | 'baseline', items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<PhaseResult> {
@@ -91,6 +93,7 @@ export class Meter {
         result.shapes.set(shape, (result.shapes.get(shape) ?? 0) + 1);
       }
     });
+    this.onPhase(result);
     return result;
   }
 }
