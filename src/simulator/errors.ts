@@ -80,6 +80,8 @@ export const ERRORS = {
   INV_INPUT_VV_GROW_SIZE: { status: 400, code: 152, desc: 'invalid grow size' },
   VV_NEW_SIZE_EXCEEDS_CPG_LIMIT: { status: 403, code: 153, desc: 'new size exceeds CPG limit' },
   INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS: { status: 409, code: 185, desc: 'no promote in progress' },
+  NON_EXISTENT_OBJECT_KEY: { status: 404, code: 180, desc: 'object key does not exist' },
+  EXISTENT_OBJECT_KEY: { status: 409, code: 181, desc: 'object key exists' },
   TOO_BUSY: { status: 503, code: 270, desc: 'System is too busy. Please try again later' },
   // §4.4 names without recovered numbers: placeholders (configurable)
   NO_SNAP_CPG: { status: 409, code: 9001, desc: 'volume has no snapshot CPG' },

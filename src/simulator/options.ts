@@ -83,12 +83,14 @@ export interface Profile {
   sessionType: boolean;
   /** `links` members in objects. */
   links: boolean;
+  /** /api/v1/volumes/<v>/objectKeyValues. */
+  objectKeyValues: boolean;
 }
 
 const PROFILES: Profile[] = [
-  { name: '3.1.3 MU1', major: 1, minor: 3, build: 30103230, wsapiVersion: '1.3.1', systemVersion: '3.1.3.230', tdvv: false, reduce: false, eqQueries: false, qos: false, sessionType: false, links: false },
-  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true },
-  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true },
+  { name: '3.1.3 MU1', major: 1, minor: 3, build: 30103230, wsapiVersion: '1.3.1', systemVersion: '3.1.3.230', tdvv: false, reduce: false, eqQueries: false, qos: false, sessionType: false, links: false, objectKeyValues: false },
+  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true, objectKeyValues: true },
+  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true, objectKeyValues: true },
 ];
 
 /** Profile names accepted by the CLI. */

@@ -28,6 +28,17 @@ describe('profile 3.2.2', () => {
     expect((await api('GET', `/vluns?${q('hostname EQ other')}`)).body.total).toBe(0);
   });
 
+  test('object key/values on volumes', async () => {
+    const c = await api('POST', '/volumes/dd/objectKeyValues', { key: 'k1', value: 'v1' });
+    expect([c.status, c.headers['location']]).toEqual([201, '/api/v1/volumes/dd/objectKeyValues/k1']);
+    expect((await api('POST', '/volumes/dd/objectKeyValues', { key: 'k1', value: 'v2' })).body.code).toBe(181);
+    expect((await api('PUT', '/volumes/dd/objectKeyValues/k1', { value: 'v3' })).status).toBe(200);
+    expect((await api('GET', '/volumes/dd/objectKeyValues/k1')).body).toEqual({ key: 'k1', value: 'v3' });
+    expect((await api('GET', '/volumes/dd/objectKeyValues')).body).toEqual({ total: 1, members: [{ key: 'k1', value: 'v3' }] });
+    expect((await api('DELETE', '/volumes/dd/objectKeyValues/k1')).status).toBe(200);
+    expect((await api('GET', '/volumes/dd/objectKeyValues/k1')).body.code).toBe(180);
+  });
+
   test('QoS rules on VV sets', async () => {
     await api('POST', '/volumesets', { name: 'qset', setmembers: ['dd'] });
     expect((await api('POST', '/qos', { name: 'nope', type: 1, ioMaxLimit: 100 })).body.code).toBe(117);
@@ -50,6 +61,8 @@ describe('profiles 3.1.3 MU1 and 3.3.1', () => {
     try {
       const k = (await call(old, 'POST', '/api/v1/credentials', { user: old.username, password: old.password })).body.key;
       expect((await call(old, 'GET', '/api/v1/qos', undefined, { key: k })).body.code).toBe(11);
+      await call(old, 'POST', '/api/v1/volumes', { name: 'o', cpg: 'SSD_r6', sizeMiB: 256 }, { key: k });
+      expect((await call(old, 'GET', '/api/v1/volumes/o/objectKeyValues', undefined, { key: k })).body.code).toBe(11);
       const r = await call(later, 'POST', '/api/v1/credentials', { user: later.username, password: later.password, sessionType: 1 });
       expect(r.status).toBe(201);
       const key = r.body.key as string;

@@ -6,6 +6,7 @@ import { promoteSnapshot, stopPromote, tuneVolume } from '../model/tune.js';
 import type { SetRec, VolumeRec } from '../model/types.js';
 import { createVolume, deleteVolume, growVolume, modifyVolume } from '../model/volumes.js';
 import { checkName, validate, F, type Schema } from '../validate.js';
+import { keyValueRoutes } from './routes-keyvalues.js';
 import type { Answer, Req, Server } from './types.js';
 
 const ACTION_SCHEMA: Schema = { action: { type: { t: 'action' }, required: true }, parameters: F.object({}, true) };
@@ -108,8 +109,9 @@ export async function putVolume(srv: Server, req: Req, name: string): Promise<An
 }
 
 export async function volumeRoutes(srv: Server, req: Req): Promise<Answer> {
-  const [, name, extra] = req.segs;
+  const [, name, extra, key, more] = req.segs;
   const m = req.method;
+  if (name !== undefined && extra === 'objectKeyValues' && more === undefined && srv.sim.opts.profile.objectKeyValues) return keyValueRoutes(srv, req, volumeByPath(srv, name), key);
   if (extra !== undefined) throw srv.sim.errors.err('URI_RES_NOT_FOUND');
   if (name === undefined) {
     if (m === 'GET') return listVolumes(srv, req);

@@ -52,6 +52,8 @@ export interface VolumeRec {
   busyTaskIds: number[];
   /** Detailed states from a failed task (COPY_FAILED). */
   failedStates: number[];
+  /** Later firmware: object key/values. */
+  keyValues?: Record<string, string>;
 }
 
 export interface HostRec {
