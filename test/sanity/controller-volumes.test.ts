@@ -52,11 +52,26 @@ describe('ControllerGetCapabilities', () => {
     );
   });
 
-  test('MODIFY_VOLUME is not advertised, and ControllerModifyVolume is refused', async () => {
+  test('ControllerModifyVolume matches MODIFY_VOLUME: refused when not advertised; otherwise the spec’s errors', async () => {
     const res = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    expect(res.capabilities.map((c) => c.rpc.type)).not.toContain('MODIFY_VOLUME');
-    const code = await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: MISSING, mutable_parameters: { a: 'b' } }));
-    expect([grpcStatus.UNIMPLEMENTED, grpcStatus.INVALID_ARGUMENT]).toContain(code);
+    if (!res.capabilities.some((c) => c.rpc.type === 'MODIFY_VOLUME')) {
+      const code = await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: MISSING, mutable_parameters: { a: 'b' } }));
+      expect([grpcStatus.UNIMPLEMENTED, grpcStatus.INVALID_ARGUMENT]).toContain(code);
+      return;
+    }
+    // As csi-sanity checks them: no id → INVALID_ARGUMENT, unknown volume → NOT_FOUND, unknown
+    // mutable parameter → INVALID_ARGUMENT (on modify and on create), the volume unchanged.
+    expect(await codeOf(s.controller.call('ControllerModifyVolume', { mutable_parameters: {} }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: 'non-existing-volume-id', mutable_parameters: {} }))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: MISSING, mutable_parameters: {} }))).toBe(grpcStatus.NOT_FOUND);
+    const v = await create('sanity-modify');
+    const before = JSON.stringify(onArray(v));
+    expect(await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: { XXX_FakeKey: 'XXX_FakeValue' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(JSON.stringify(onArray(v))).toBe(before);
+    expect(await codeOf(create('sanity-modify-create', { mutable_parameters: { XXX_FakeKey: 'XXX_FakeValue' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    // An empty change is a no-op that succeeds.
+    await s.controller.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: {} });
+    await del(v.volume_id);
   });
 });
 

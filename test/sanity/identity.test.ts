@@ -113,12 +113,17 @@ describe(':authority over the unix socket', () => {
 });
 
 describe('capabilities match the services a process serves', () => {
-  test('GroupController is not advertised, and its RPCs answer UNIMPLEMENTED', async () => {
+  test('GroupController: served when advertised (capabilities of known types), UNIMPLEMENTED otherwise', async () => {
     const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
-    expect(res.capabilities.map((c) => c.service?.type)).not.toContain('GROUP_CONTROLLER_SERVICE');
+    const advertised = res.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE');
     const gc = new CsiTestClient('GroupController', s.endpoint);
     try {
-      expect(await codeOf(gc.call('GroupControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
+      if (advertised) {
+        const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
+        for (const c of caps.capabilities) expect(c.rpc.type).toBe('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
+      } else {
+        expect(await codeOf(gc.call('GroupControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
+      }
     } finally {
       gc.close();
     }
