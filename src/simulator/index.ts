@@ -93,7 +93,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const srv = { sim, sessions, ports: makePorts(state.systemId), https: tls !== undefined };
   const front = new WsapiFront(srv, faults, opts.admin ? new AdminHandler(faults, array) : undefined);
   front.afterChange = afterChange;
-  front.startHousekeeping();
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => front.handle(req, res));
   await new Promise<void>((resolve, reject) => {
@@ -107,6 +106,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const hostPart = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   if (saver) await saver.save();
   tasks.resume();
+  front.startHousekeeping();
   const running: RunningSimulator = {
     url: `${tls ? 'https' : 'http'}://${hostPart}:${port}`,
     username: opts.username,

@@ -200,3 +200,29 @@ describe('CPG administration', () => {
     expect((await api('GET', '/cpgs/RENAMED')).body.code).toBe(15);
   });
 });
+
+describe('start-up', () => {
+  test('a port in use is an error; bad options are errors', async () => {
+    const port = Number(new URL(sim.url).port);
+    await expect(startSimulator({ port })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startSimulator({ latencyMs: -1 })).rejects.toMatchObject({ code: 'SIM_BAD_OPTIONS' });
+    await expect(startSimulator({ cpgs: [{ name: '-bad', sizeMiB: 1 }] })).rejects.toMatchObject({ code: 'SIM_BAD_OPTIONS' });
+  });
+
+  test('HTTPS with a supplied certificate', async () => {
+    const gen = await startSimulator({ https: true });
+    const cert = gen.caCert!;
+    await gen.close();
+    // The generated certificate's key is not exposed; a fresh pair from selfsigned stands in.
+    const { generate } = await import('selfsigned');
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+    const s = await startSimulator({ https: { cert: pems.cert, key: pems.private } });
+    try {
+      expect(s.caCert).toBe(pems.cert);
+      expect(s.caCert).not.toBe(cert);
+      expect((await call(s, 'GET', '/api')).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});
