@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, test } from '@jest/globals';
 import { CsiServer } from '../../src/csi/server.js';
 import { createIdentity, Readiness } from '../../src/csi/identity.js';
 import { silentLogger } from '../../src/log.js';
@@ -76,6 +76,16 @@ describe('simulator admin endpoint', () => {
     const res = await request(admin.url, 'GET', '/sim/state');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toMatchObject({ volumes: 0, hosts: 0 });
+  });
+
+  // BUG (src/simulator/http/admin.ts): the admin endpoint buffers request bodies without a limit
+  // (the WSAPI front stops at 1 MiB with 413); a loopback client can make the simulator hold any
+  // amount of memory. Enabled and loopback-only, so minor.
+  test.failing('limits request bodies like the WSAPI front does (413 over 1 MiB)', async () => {
+    const body = JSON.stringify({ type: 'latency', ms: 0, count: 1, match: { path: 'x'.repeat(3 * 1024 * 1024) } });
+    const res = await request(admin.url, 'POST', '/sim/faults', body);
+    admin.faults.clear();
+    expect(res.status).toBe(413);
   });
 
   it('refuses a client that is not on loopback, whatever it asks', async () => {
