@@ -127,11 +127,12 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
         driverName: options.driverName,
         vendorVersion: VERSION,
         controller: withController,
-        groupController: false,
+        groupController: withController,
         topology: withController ? (backends?.length ?? 0) > 1 : (options.backendIds?.length ?? 0) > 1,
         readiness,
       }),
       controller: controller?.service,
+      groupController: controller?.groupService,
       node,
     };
     const server = new CsiServer({ endpoint: options.endpoint, services, log, metrics });

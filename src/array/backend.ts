@@ -41,6 +41,8 @@ export class Backend {
   readonly owned = new Map<string, { wwn?: string }>();
   /** Copy destination name → online-copy task id (found again from /tasks after a restart). */
   readonly copyTasks = new Map<string, number>();
+  /** Tuned volume name → tune task id (found again from /tasks after a restart). */
+  readonly tuneTasks = new Map<string, number>();
   /** One host lookup-or-create per node at a time: 50 publishes to a new node make one host. */
   readonly hostLocks = new KeyedMutex();
   /** VLUN changes per array host (publish vs the host delete of an unpublish). */
@@ -151,6 +153,13 @@ export class Backend {
       this.cpgCache = { at: now, names: (await this.client.listCpgs(signal)).map((c) => c.name) };
     }
     return this.cpgCache.names;
+  }
+
+  /** True when the array has a CPG of that name (the cached list, read again once on a miss). */
+  async hasCpg(name: string, signal?: AbortSignal): Promise<boolean> {
+    if ((await this.cpgNames(signal)).includes(name)) return true;
+    this.cpgCache = undefined;
+    return (await this.cpgNames(signal)).includes(name);
   }
 
   /** The backend's `defaultCpg`, else the array's only CPG; undefined when it has several. */

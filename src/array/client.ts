@@ -22,6 +22,8 @@ export interface ArrayClient {
   createVolume(body: CreateVolumeBody): Promise<void>;
   /** `PUT /volumes/<name>` without action (rename, comment, policies). */
   modifyVolume(name: string, body: ModifyVolumeBody): Promise<void>;
+  /** `PUT /volumes/<name>` action 6 (tune / conversion); resolves with the task id. */
+  tuneVolume(name: string, body: TuneVolumeBody): Promise<number>;
   /** `PUT /volumes/<name>` action 3: grow by `deltaMiB`. */
   growVolume(name: string, deltaMiB: number): Promise<void>;
   /** `DELETE /volumes/<name>`. */
@@ -40,6 +42,12 @@ export interface ArrayClient {
 
   /** `GET /volumesets`. */
   listVolumeSets(signal?: AbortSignal): Promise<VolumeSet[]>;
+  /** `POST /volumesets` with its initial members. */
+  createVolumeSet(name: string, members: string[]): Promise<void>;
+  /** `DELETE /volumesets/<name>`. */
+  deleteVolumeSet(name: string): Promise<void>;
+  /** `POST /volumesets/<name>` createSnapshot: one snapshot per member, `name` is a pattern (`@count@`). */
+  snapshotVolumeSet(name: string, params: SnapshotParams): Promise<void>;
   /** `PUT /volumesets/<name>` action 1 / 2. */
   addToVolumeSet(set: string, members: string[]): Promise<void>;
   removeFromVolumeSet(set: string, members: string[]): Promise<void>;
@@ -93,6 +101,19 @@ export interface ModifyVolumeBody {
   newName?: string;
   comment?: string;
   policies?: VolumePolicies;
+  /** Snapshot CPG for new snapshot space. */
+  snapCPG?: string;
+}
+
+/** Tune (§5.7 action 6): move user space to `userCPG`, optionally converting it. */
+export interface TuneVolumeBody {
+  /** 1 USR_CPG (the only operation the driver uses). */
+  tuneOperation: number;
+  userCPG: string;
+  /** 1 TPVV, 2 FPVV, 3 TDVV (3.2.1+). */
+  conversionOperation?: number;
+  /** WSAPI 1.6+: turn compression on or off while the space moves. */
+  compression?: boolean;
 }
 
 export interface SnapshotParams {

@@ -37,17 +37,25 @@ export interface CopySpec {
 
 /** The copy task of `dest`: the one this process started, or the newest online copy named so. */
 export async function findCopyTask(backend: Backend, c: ArrayClient, dest: string, signal?: AbortSignal): Promise<Task | undefined> {
-  const known = backend.copyTasks.get(dest);
-  if (known !== undefined) {
+  return findNamedTask(c, backend.copyTasks, dest, [TaskType.ONLINE_COPY], signal);
+}
+
+/**
+ * The task of one of `types` named `name` (copies and tunes name their volume): the one recorded
+ * in `known`, else the newest such task in /tasks (after a restart), which is then recorded.
+ */
+export async function findNamedTask(c: ArrayClient, known: Map<string, number>, name: string, types: readonly number[], signal?: AbortSignal): Promise<Task | undefined> {
+  const id = known.get(name);
+  if (id !== undefined) {
     try {
-      return await c.getTask(known, signal);
+      return await c.getTask(id, signal);
     } catch (err) {
       if (conditionOf(err) !== 'no-task') throw err;
     }
   }
-  const tasks = (await c.listTasks(signal)).filter((t) => t.type === TaskType.ONLINE_COPY && t.name === dest);
+  const tasks = (await c.listTasks(signal)).filter((t) => t.type !== undefined && types.includes(t.type) && t.name === name);
   const newest = tasks.sort((a, b) => b.id - a.id)[0];
-  if (newest) backend.copyTasks.set(dest, newest.id);
+  if (newest) known.set(name, newest.id);
   return newest;
 }
 

@@ -1,5 +1,5 @@
 import { DriverError, type DriverErrorKind } from '../errors.js';
-import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiCode, WsapiProtocolError, WsapiTaskError } from '../wsapi/errors.js';
+import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiCode, WsapiPlaceholderCode, WsapiProtocolError, WsapiTaskError } from '../wsapi/errors.js';
 
 /**
  * The one place where WSAPI error codes get a meaning (DESIGN "Layers": WsapiError → the array
@@ -21,6 +21,8 @@ export type ArrayCondition =
   | 'no-task'
   /** A volume of that name exists. */
   | 'volume-exists'
+  /** A VV set of that name exists. */
+  | 'set-exists'
   /** A host of that name exists. */
   | 'host-exists'
   /** An initiator already belongs to another host. */
@@ -58,6 +60,7 @@ const BY_CODE = new Map<number, ArrayCondition>([
   [WsapiCode.NON_EXISTENT_TASK, 'no-task'],
   [WsapiCode.EXISTENT_VOL, 'volume-exists'],
   [WsapiCode.EXISTENT_HOST, 'host-exists'],
+  [WsapiCode.EXISTENT_SET, 'set-exists'],
   [WsapiCode.EXISTENT_PATH, 'path-exists'],
   [WsapiCode.EXISTENT_LUN, 'lun-exists'],
   [WsapiCode.HAS_CHILD, 'has-children'],
@@ -68,6 +71,9 @@ const BY_CODE = new Map<number, ArrayCondition>([
   [WsapiCode.VV_BUSY_ONLINE_COPY, 'copy-busy'],
   [WsapiCode.INV_OPERATION_UNSUPPORTED_VV_TYPE, 'copy-busy'],
   [WsapiCode.INV_OPERATION_VLUN_PCOPY_TARGET_VV, 'copy-busy'],
+  // Placeholders (REFERENCE §4.4): a tune or conversion holds the volume; any other 409 still reads as a conflict.
+  [WsapiPlaceholderCode.INV_OPERATION_VV_TUNE_IN_PROGRESS, 'copy-busy'],
+  [WsapiPlaceholderCode.INV_OPERATION_VV_VOLUME_CONV_IN_PROGRESS, 'copy-busy'],
   [WsapiCode.NO_SPACE, 'no-space'],
   [WsapiCode.VV_NEW_SIZE_EXCEED_CPG_LIMIT, 'no-space'],
   [WsapiCode.TOO_LARGE, 'too-large'],
@@ -104,6 +110,7 @@ const KIND: Partial<Record<ArrayCondition, DriverErrorKind>> = {
   'no-task': 'not-found',
   'volume-exists': 'already-exists',
   'host-exists': 'already-exists',
+  'set-exists': 'already-exists',
   'path-exists': 'failed-precondition',
   'lun-exists': 'busy',
   'has-children': 'failed-precondition',

@@ -19,6 +19,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
       await w.volumes.create(reduce ? { ...rest, tdvv: true, compression: true, tpvv: undefined } : rest);
     },
     modifyVolume: (name, body) => w.volumes.modify(name, body),
+    tuneVolume: (name, body) => w.volumes.tune(name, body),
     growVolume: (name, deltaMiB) => w.volumes.grow(name, deltaMiB),
     deleteVolume: (name) => w.volumes.delete(name),
     createSnapshot: async (source, params) => {
@@ -32,6 +33,11 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     listTasks: (signal) => w.tasks.list(o(signal)),
     cancelTask: (id) => w.tasks.cancel(id),
     listVolumeSets: (signal) => w.volumeSets.list(o(signal)),
+    createVolumeSet: (name, members) => w.volumeSets.create(name, { setmembers: members }),
+    deleteVolumeSet: (name) => w.volumeSets.delete(name),
+    snapshotVolumeSet: async (name, params) => {
+      await w.volumeSets.createSnapshot(name, params);
+    },
     addToVolumeSet: (set, members) => w.volumeSets.addMembers(set, members),
     removeFromVolumeSet: (set, members) => w.volumeSets.removeMembers(set, members),
     findHostsByInitiators: (iqns, wwns, signal) => w.hosts.queryByInitiators({ iqns, wwns }, o(signal)),

@@ -8,7 +8,8 @@ import { exportsOf } from '../array/exports.js';
 import { hostNodeIds, publishedNodeIds } from '../array/listing.js';
 import type { Backend } from '../array/backend.js';
 import type { CreateVolumeBody } from '../array/client.js';
-import { parseStorageClassParameters, storageClassIdentity, type StorageClassParameters } from './params.js';
+import { parseMutableParameters, parseStorageClassParameters, storageClassIdentity, type StorageClassParameters } from './params.js';
+import { applyMutableParameters } from './controller-modify.js';
 import { VolumeContext } from './context.js';
 import { ControllerVolumeContext, accessibleTopology, chooseBackend, lookupId, opContext, requireId, type ControllerDeps } from './controller-deps.js';
 import { MiB, capabilityProblem, expandSizeMiB, fsTypeOf, isSingleNode, sizeFits, validateControllerExpandVolumeRequest, validateControllerGetVolumeRequest, validateCreateVolumeRequest, validateDeleteVolumeRequest, validateValidateVolumeCapabilitiesRequest, volumeSizeMiB } from './controller-validate.js';
@@ -48,6 +49,7 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
     async CreateVolume(req, ctx) {
       validateCreateVolumeRequest(req);
       const params = parseStorageClassParameters(req.parameters);
+      applyMutableParameters(params, parseMutableParameters(req.mutable_parameters));
       const src = req.volume_content_source;
       const srcId = src?.type === 'snapshot' ? src.snapshot!.snapshot_id : src?.type === 'volume' ? src.volume!.volume_id : undefined;
       const source = srcId === undefined ? undefined : requireId(deps, srcId, src?.type === 'snapshot' ? 'snapshot' : 'source volume');
@@ -148,10 +150,11 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
       if (v.policies?.oneHost && !isSingleNode(req.volume_capabilities)) return { confirmed: null, message: 'the volume is single-node (policies.oneHost); multi-node access modes are not supported for it' };
       try {
         parseStorageClassParameters(req.parameters);
+        parseMutableParameters(req.mutable_parameters);
       } catch (err) {
         return { confirmed: null, message: (err as Error).message };
       }
-      return { confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters, mutable_parameters: {} }, message: '' };
+      return { confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters, mutable_parameters: req.mutable_parameters }, message: '' };
     },
   };
 }

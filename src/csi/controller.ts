@@ -1,19 +1,20 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
-import { invalidArgument } from '../errors.js';
 import { BackendRegistry, type ClientFactory } from '../array/registry.js';
 import { COPY_POLL_MS } from '../array/copies.js';
 import { ListingCache, type Listed } from '../array/listing.js';
 import { wsapiClientFactory } from '../array/wsapi-adapter.js';
 import { InFlight, KeyedMutex } from '../util/inflight.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
-import type { ControllerImpl } from './server.js';
+import type { ControllerImpl, GroupControllerImpl } from './server.js';
 import type { ControllerDeps } from './controller-deps.js';
 import { volumeHandlers } from './controller-volumes.js';
 import { publishHandlers } from './controller-publish.js';
 import { snapshotHandlers } from './controller-snapshots.js';
 import { listHandlers } from './controller-list.js';
+import { modifyHandlers } from './controller-modify.js';
+import { createGroupControllerService } from './group-controller.js';
 
 export interface ControllerServiceOptions {
   /** CSI driver name (in every marker). */
@@ -46,6 +47,8 @@ export const METRICS_REFRESH_MS = 60_000;
 export interface ControllerService {
   /** The handlers to give CsiServer as `services.controller`. */
   service: ControllerImpl;
+  /** The GroupController handlers (`services.groupController`), sharing the controller's state. */
+  groupService: GroupControllerImpl;
   registry: BackendRegistry;
   /** Reads each array's identity (logs, backend_info / backend_up metrics). Never throws. */
   start(): Promise<void>;
@@ -54,7 +57,7 @@ export interface ControllerService {
 }
 
 /** Capabilities always advertised (see ControllerServiceOptions for the two that are gated). */
-const BASE_CAPABILITIES = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'GET_SNAPSHOT'] as const;
+const BASE_CAPABILITIES = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'GET_SNAPSHOT', 'MODIFY_VOLUME'] as const;
 
 /** Builds the CSI Controller service over the configured arrays. */
 export function createControllerService(options: ControllerServiceOptions): ControllerService {
@@ -80,16 +83,14 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     ...publishHandlers(deps),
     ...snapshotHandlers(deps),
     ...listHandlers(deps),
+    ...modifyHandlers(deps),
     async ControllerGetCapabilities() {
       return { capabilities };
-    },
-    // MODIFY_VOLUME is not advertised; mutable parameters are not supported.
-    async ControllerModifyVolume() {
-      throw invalidArgument('ControllerModifyVolume is not supported by this driver (no mutable parameters)');
     },
   };
   return {
     service,
+    groupService: createGroupControllerService(deps),
     registry,
     start: () => registry.start(options.metricsRefreshMs ?? METRICS_REFRESH_MS),
     close: () => registry.close(),

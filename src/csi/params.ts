@@ -36,6 +36,10 @@ export const PV_NAME_KEY = 'csi.storage.k8s.io/pv/name';
 export const VS_NAME_KEY = 'csi.storage.k8s.io/volumesnapshot/name';
 export const VS_NAMESPACE_KEY = 'csi.storage.k8s.io/volumesnapshot/namespace';
 export const VSC_NAME_KEY = 'csi.storage.k8s.io/volumesnapshotcontent/name';
+/** Keys the external-snapshotter adds to CreateVolumeGroupSnapshot with --extra-create-metadata. */
+export const VGS_NAME_KEY = 'csi.storage.k8s.io/volumegroupsnapshot/name';
+export const VGS_NAMESPACE_KEY = 'csi.storage.k8s.io/volumegroupsnapshot/namespace';
+export const VGSC_NAME_KEY = 'csi.storage.k8s.io/volumegroupsnapshotcontent/name';
 
 /** Longest `description` accepted; keeps the ownership marker within the 511-character comment. */
 export const DESCRIPTION_MAX = 120;
@@ -83,6 +87,30 @@ export const SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
   { key: VSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshotContent name, recorded in the marker.' },
 ];
 
+/** VolumeGroupSnapshotClass: the snapshot class's settings, and the group's extra-metadata keys. */
+export const GROUP_SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
+  { key: 'readOnly', aliases: ['read_only'], values: 'true | false', default: 'true', description: 'Members are read-only virtual copies.' },
+  { key: 'allowExpiry', aliases: ['allow_expiry'], values: 'true | false', default: 'false', description: 'Must be "true" for expirationHours to be accepted (expired members disappear from the array).' },
+  { key: 'expirationHours', aliases: ['expiration_hours'], values: `1-${EXPIRATION_HOURS_MAX}`, default: 'none', description: 'The array deletes the members after this many hours; only with allowExpiry: "true". Retention is never set.' },
+  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in every member's ownership marker." },
+  { key: VGS_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshot name, recorded in every member's marker." },
+  { key: VGS_NAMESPACE_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshot namespace, recorded in every member's marker." },
+  { key: VGSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshotContent name, recorded in every member's marker." },
+];
+
+/**
+ * VolumeAttributesClass parameters (CreateVolume `mutable_parameters`, ControllerModifyVolume).
+ * Keys absent from a request leave that setting as it is.
+ */
+export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
+  { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'unchanged', description: "Converts the volume (the array's tune, a background task; the call answers ABORTED until it ends and succeeds on the retry that finds it done). dedup needs 3PAR OS 3.2.1+, reduce WSAPI 1.6+." },
+  { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: 'unchanged', description: "Moves the volume's user space to this CPG (the array's tune, a background task, as above)." },
+  { key: 'snapCpg', aliases: ['snap_cpg'], values: 'an existing CPG name', default: 'unchanged', description: 'CPG for new snapshot space (immediate).' },
+  { key: 'compression', aliases: [], values: 'true | false', default: 'unchanged', description: 'Compression on or off (WSAPI 1.6+ and a thin volume; refused elsewhere); applied by a tune, as above.' },
+  { key: 'qosName', aliases: ['qos_name'], values: 'an existing VV set name (≤ 27 characters), or "" for none', default: 'unchanged', description: 'Moves the volume to this VV set (which carries a QoS rule), leaving the one it was in.' },
+  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'unchanged', description: "Replaces the description in the volume's ownership marker." },
+];
+
 /** Parsed StorageClass parameters. Optional fields are absent when the class does not set them. */
 export interface StorageClassParameters {
   backend?: string;
@@ -109,9 +137,21 @@ export interface SnapshotClassParameters {
   readOnly: boolean;
   expirationHours?: number;
   description?: string;
+  /** VolumeSnapshot (or VolumeGroupSnapshot) name, namespace, and its content's name. */
   snapshotName?: string;
   snapshotNamespace?: string;
   contentName?: string;
+}
+
+/** Parsed mutable parameters: only the keys the request carries are present. */
+export interface MutableParameters {
+  provisioningType?: ProvisioningType;
+  cpg?: string;
+  snapCpg?: string;
+  compression?: boolean;
+  /** "" = in no VV set. */
+  qosName?: string;
+  description?: string;
 }
 
 /** Maps every accepted spelling (lower case) to its canonical key. */
@@ -125,6 +165,8 @@ function aliasTable(descriptors: readonly ParameterDescriptor[]): Map<string, st
 }
 const SC_ALIASES = aliasTable(STORAGE_CLASS_PARAMETERS);
 const VSC_ALIASES = aliasTable(SNAPSHOT_CLASS_PARAMETERS);
+const VGSC_ALIASES = aliasTable(GROUP_SNAPSHOT_CLASS_PARAMETERS);
+const MUTABLE_ALIASES = aliasTable(MUTABLE_PARAMETERS);
 
 /** Canonicalises keys; unknown or repeated (under two spellings) keys are INVALID_ARGUMENT. */
 function canonical(params: Readonly<Record<string, string>>, table: Map<string, string>, what: string): Map<string, { given: string; value: string }> {
@@ -237,7 +279,15 @@ export function parseStorageClassParameters(params: Readonly<Record<string, stri
 
 /** Parses a VolumeSnapshotClass's parameters (CreateSnapshot). */
 export function parseSnapshotClassParameters(params: Readonly<Record<string, string>> = {}): SnapshotClassParameters {
-  const p = canonical(params, VSC_ALIASES, 'VolumeSnapshotClass');
+  return parseSnapshotLike(canonical(params, VSC_ALIASES, 'VolumeSnapshotClass'));
+}
+
+/** Parses a VolumeGroupSnapshotClass's parameters (CreateVolumeGroupSnapshot). */
+export function parseGroupSnapshotClassParameters(params: Readonly<Record<string, string>> = {}): SnapshotClassParameters {
+  return parseSnapshotLike(canonical(params, VGSC_ALIASES, 'VolumeGroupSnapshotClass'));
+}
+
+function parseSnapshotLike(p: Map<string, { given: string; value: string }>): SnapshotClassParameters {
   const out: SnapshotClassParameters = { readOnly: true };
   let allowExpiry = false;
   let expiry: { given: string; value: string } | undefined;
@@ -257,12 +307,15 @@ export function parseSnapshotClassParameters(params: Readonly<Record<string, str
         out.description = parseDescription(given, value);
         break;
       case VS_NAME_KEY:
+      case VGS_NAME_KEY:
         out.snapshotName = value;
         break;
       case VS_NAMESPACE_KEY:
+      case VGS_NAMESPACE_KEY:
         out.snapshotNamespace = value;
         break;
       case VSC_NAME_KEY:
+      case VGSC_NAME_KEY:
         out.contentName = value;
         break;
     }
@@ -274,6 +327,35 @@ export function parseSnapshotClassParameters(params: Readonly<Record<string, str
     if (!allowExpiry) throw invalidArgument(`parameter "${expiry.given}" needs allowExpiry: "true" in the same VolumeSnapshotClass`);
     out.expirationHours = n;
   }
+  return out;
+}
+
+/** Parses mutable parameters (CreateVolume `mutable_parameters`, ControllerModifyVolume). */
+export function parseMutableParameters(params: Readonly<Record<string, string>> = {}): MutableParameters {
+  const out: MutableParameters = {};
+  for (const [key, { given, value }] of canonical(params, MUTABLE_ALIASES, 'VolumeAttributesClass')) {
+    switch (key) {
+      case 'provisioningType':
+        out.provisioningType = parseEnum(given, value, PROVISIONING_TYPES);
+        break;
+      case 'cpg':
+      case 'snapCpg':
+        if (!NAME31.test(value)) bad(given, value, 'a CPG name of at most 31 characters of [A-Za-z0-9._-]');
+        out[key] = value;
+        break;
+      case 'compression':
+        out.compression = parseBool(given, value);
+        break;
+      case 'qosName':
+        if (value !== '' && !NAME27.test(value)) bad(given, value, 'a VV set name of at most 27 characters of [A-Za-z0-9._-], or ""');
+        out.qosName = value;
+        break;
+      case 'description':
+        out.description = parseDescription(given, value);
+        break;
+    }
+  }
+  if (out.compression === true && out.provisioningType === 'full') throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
   return out;
 }
 

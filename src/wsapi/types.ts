@@ -95,6 +95,8 @@ export interface Volume {
   userCPG?: string;
   snapCPG?: string;
   comment?: string;
+  /** WSAPI >= 1.6: 1 compressed, 2 not (absent on older arrays). */
+  compressionState?: number;
 }
 
 /** A VV set or host set (§7.4). */

@@ -19,6 +19,8 @@ export const FAST_SIM: SimulatorOptions = { cpgs: [{ name: 'CPG1', sizeMiB: 4 * 
 export interface Driver {
   controller: ControllerService;
   client: CsiTestClient;
+  /** A GroupController client on the same socket. */
+  group: CsiTestClient;
   stop(): Promise<void>;
 }
 
@@ -30,14 +32,17 @@ export async function startDriver(backends: BackendConfig[], extra: Partial<Cont
   const readiness = new Readiness();
   // CONTROLLER_TEST_TCP=1 serves on loopback TCP instead (to bisect socket-layer problems).
   const endpoint = process.env['CONTROLLER_TEST_TCP'] ? '127.0.0.1:0' : sock.endpoint;
-  const server = new CsiServer({ endpoint, services: { identity: createIdentity({ driverName: DRIVER, vendorVersion: 't', controller: true, groupController: false, topology: backends.length > 1, readiness }), controller: controller.service }, log: process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger });
+  const server = new CsiServer({ endpoint, services: { identity: createIdentity({ driverName: DRIVER, vendorVersion: 't', controller: true, groupController: true, topology: backends.length > 1, readiness }), controller: controller.service, groupController: controller.groupService }, log: process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger });
   const bound = await server.start();
   const client = new CsiTestClient('Controller', endpoint === sock.endpoint ? sock.endpoint : bound);
+  const group = new CsiTestClient('GroupController', endpoint === sock.endpoint ? sock.endpoint : bound);
   return {
     controller,
     client,
+    group,
     async stop() {
       client.close();
+      group.close();
       await server.stop(1000);
       await controller.close();
       rmSync(sock.dir, { recursive: true, force: true });

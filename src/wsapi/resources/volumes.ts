@@ -94,6 +94,8 @@ export interface TuneVolumeParams {
   /** See ConversionOperation. */
   conversionOperation?: number;
   keepVV?: string;
+  /** WSAPI >= 1.6 (FeatureGates.compression): compression on or off while the space moves. */
+  compression?: boolean;
 }
 
 /** A started copy: its task and the destination volume. */
