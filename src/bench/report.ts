@@ -41,6 +41,8 @@ interface Row {
   p99: number;
   elapsedSec: number;
   floorSec: number;
+  /** Driver CPU per call, ms (the figure that does not depend on the machine's other load). */
+  cpuMsPerCall: number;
   baselineP50?: number;
   ratio?: number;
   baselineSameRequests?: string;
@@ -87,6 +89,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
       elapsedSec: p.elapsedSec,
       // The theoretical floor: requests on the critical path × L ÷ sessions.
       floorSec: (p.wsapi * o.latencyMs) / 1000 / o.sessionPool,
+      cpuMsPerCall: (p.driverCpuSec * 1000) / Math.max(1, p.calls),
     };
     if (base) {
       row.baselineP50 = percentile(base.latencies, 50);
@@ -108,6 +111,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     w['bytesPerRpc']![r.label] = Math.round(r.bytesPerCall);
     w['p50Ms']![r.label] = round(r.p50, 1);
     w['p99Ms']![r.label] = round(r.p99, 1);
+    (w['driverCpuMsPerCall'] ??= {})[r.label] = round(r.cpuMsPerCall, 2);
     if (r.baselineP50 !== undefined) {
       w['baselineP50Ms']![r.label] = round(r.baselineP50, 1);
       w['ratioToBaselineP50']![r.label] = round(r.ratio!, 3);
@@ -196,8 +200,8 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
 export function formatTable(r: Report): string {
   const o = r.extra.options;
   const lines: string[] = [];
-  const head = ['call', 'n', 'err', 'WSAPI/call', 'bytes/call', 'p50 ms', 'p99 ms', 'base p50', 'ratio', 'time s', 'floor s'];
-  const widths = [44, 6, 4, 10, 10, 8, 8, 9, 6, 7, 7];
+  const head = ['call', 'n', 'err', 'WSAPI/call', 'bytes/call', 'p50 ms', 'p99 ms', 'base p50', 'ratio', 'time s', 'floor s', 'CPU ms'];
+  const widths = [44, 6, 4, 10, 10, 8, 8, 9, 6, 7, 7, 7];
   const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
   lines.push(`3par-csi bench — L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.quick ? ' (--quick sizes)' : ''}`);
   lines.push(`machine: ${r.extra.machine ?? ''}; load average ${r.extra.loadStart.toFixed(1)} → ${r.extra.loadEnd.toFixed(1)} (a shared machine: wall-clock figures vary)`);
@@ -205,7 +209,7 @@ export function formatTable(r: Report): string {
     lines.push('', `${w}`, fmt(head));
     for (const x of r.rows.filter((y) => y.workload === w)) {
       const f = (n: number | undefined, d = 1): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
-      lines.push(fmt([x.label, String(x.calls), String(x.errors), f(x.wsapiPerCall, 2), f(x.bytesPerCall, 0), f(x.p50), f(x.p99), f(x.baselineP50), f(x.ratio, 2), f(x.elapsedSec), f(x.floorSec)]));
+      lines.push(fmt([x.label, String(x.calls), String(x.errors), f(x.wsapiPerCall, 2), f(x.bytesPerCall, 0), f(x.p50), f(x.p99), f(x.baselineP50), f(x.ratio, 2), f(x.elapsedSec), f(x.floorSec), f(x.cpuMsPerCall)]));
       if (x.baselineSameRequests) lines.push(`    baseline requests differ: ${x.baselineSameRequests}`);
     }
   }

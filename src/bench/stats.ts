@@ -26,6 +26,8 @@ export interface PhaseResult {
   logins: number;
   /** Wire bytes (both directions, headers included). */
   bytes: number;
+  /** CPU seconds the driver process used during the phase (user + system). */
+  driverCpuSec: number;
   /** Requests by "METHOD /path-template", for checking the baseline against the driver. */
   shapes: Map<string, number>;
 }
@@ -48,8 +50,15 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i]!;
 }
 
+/** What a pool of workers measured: sorted latencies (ms), error messages, wall time. */
+export interface PoolRun {
+  latencies: number[];
+  errors: string[];
+  elapsedSec: number;
+}
+
 /** Runs `job` over `items` with `concurrency` in flight; returns latencies and errors. */
-export async function runPool<T>(items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<{ latencies: number[]; errors: string[]; elapsedSec: number }> {
+export async function runPool<T>(items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<PoolRun> {
   let next = 0;
   const latencies: number[] = [];
   const errors: string[] = [];
@@ -77,13 +86,21 @@ export class Meter {
     private readonly bytes: WireBytes,
     /** Told each phase's result as it ends (progress lines on long runs). */
     private readonly onPhase: (p: PhaseResult) => void = () => undefined,
+    /** The driver process's CPU seconds so far. */
+    private readonly driverCpu: () => number = () => 0,
   ) {}
 
-  async phase<T>(workload: string, label: string, who: 'driver' | 'baseline', items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<PhaseResult> {
+  phase<T>(workload: string, label: string, who: 'driver' | 'baseline', items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<PhaseResult> {
+    return this.measure(workload, label, who, items.length, () => runPool(items, concurrency, job));
+  }
+
+  /** Measures a phase whose calls `run` makes (here or in the baseline's worker thread). */
+  async measure(workload: string, label: string, who: 'driver' | 'baseline', calls: number, run: () => Promise<PoolRun>): Promise<PhaseResult> {
     const marks = this.sims.map((s) => s.requests.length);
     const b0 = this.bytes.total;
-    const run = await runPool(items, concurrency, job);
-    const result: PhaseResult = { label, workload, who, calls: items.length, errors: run.errors.length, errorSamples: [...new Set(run.errors)].slice(0, 3), latencies: run.latencies, elapsedSec: run.elapsedSec, wsapi: 0, logins: 0, bytes: this.bytes.total - b0, shapes: new Map() };
+    const cpu0 = this.driverCpu();
+    const pool = await run();
+    const result: PhaseResult = { label, workload, who, calls, errors: pool.errors.length, errorSamples: [...new Set(pool.errors)].slice(0, 3), latencies: pool.latencies, elapsedSec: pool.elapsedSec, wsapi: 0, logins: 0, bytes: this.bytes.total - b0, driverCpuSec: this.driverCpu() - cpu0, shapes: new Map() };
     this.sims.forEach((s, i) => {
       for (const r of s.requests.slice(marks[i])) {
         if (r.method === 'POST' && r.path === '/api/v1/credentials') result.logins++;

@@ -11,9 +11,11 @@ import type { CsiClient } from '../csi/client.js';
 import type { RunningSimulator } from '../simulator/index.js';
 import { TASK_STATUS } from '../simulator/model/types.js';
 import { sleep } from '../util/abort.js';
-import { BareClient, BaselineW1, type BaseNode } from './baseline.js';
+import { Worker } from 'node:worker_threads';
+import { BareClient, type BaseNode } from './baseline.js';
+import type { BaselinePhase, BaselineWorkerData } from './baseline-worker.js';
 import { CPG, DATA, type Sims } from './harness.js';
-import type { Meter, PhaseResult } from './stats.js';
+import type { Meter, PhaseResult, PoolRun } from './stats.js';
 
 export const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -55,6 +57,32 @@ async function tasksIdle(sim: RunningSimulator, timeoutMs = 300_000): Promise<vo
   }
 }
 
+/** The bare-client baseline on its own thread (see baseline-worker.ts); one phase at a time. */
+class BaselineThread {
+  private readonly worker: Worker;
+
+  constructor(data: BaselineWorkerData) {
+    this.worker = new Worker(new URL('./baseline-worker.js', import.meta.url), { workerData: data });
+  }
+
+  run(phase: BaselinePhase): Promise<PoolRun> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.worker.once('error', onError);
+      this.worker.once('message', (m: PoolRun) => {
+        this.worker.off('error', onError);
+        resolve(m);
+      });
+      this.worker.postMessage(phase);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.run({ op: 'close', items: [], concurrency: 1 });
+    await this.worker.terminate();
+  }
+}
+
 /**
  * W1: CreateVolume, ControllerPublish (first to each node, then the rest), ControllerUnpublish,
  * DeleteVolume — each followed by its repeat (every call once more, as a sidecar retry would)
@@ -70,14 +98,18 @@ export async function w1(ctx: Ctx, workload: string, count: number, nodes: numbe
   const ids: string[] = [];
   const ctxs: Record<string, string>[] = [];
   const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
-  const bare = new BareClient(ctx.sims.plain.url, ctx.sims.plain.username, ctx.sims.plain.password, ctx.sessionPoolSize, ctx.maxInFlight);
-  await bare.open();
+  const base = new BaselineThread({ url: ctx.sims.plain.url, username: ctx.sims.plain.username, password: ctx.sims.plain.password, sessionPoolSize: ctx.sessionPoolSize, maxInFlight: ctx.maxInFlight, cpg: CPG });
   const phases: PhaseResult[] = [];
   let driverCalls = 0;
-  const both = async (label: string, items: readonly number[], driver: (i: number) => Promise<void>, base: (i: number) => Promise<void>): Promise<void> => {
+  // The baseline writes a comment as long as the driver's marker (learned from the first create).
+  let comment = '';
+  const baseName = (i: number): string => `${prefix}-base-${i}`;
+  const both = async (label: string, items: readonly number[], driver: (i: number) => Promise<void>, op: BaselinePhase['op']): Promise<void> => {
     phases.push(await ctx.meter.phase(workload, label, 'driver', items, ctx.concurrency, driver));
     driverCalls += items.length;
-    phases.push(await ctx.meter.phase(workload, label, 'baseline', items, ctx.concurrency, base));
+    if (label === 'CreateVolume') comment = markerOf(ctx.sims.plain, csiName(0))?.comment ?? '';
+    const phase: BaselinePhase = { op, items: items.map((i) => ({ name: baseName(i), node: baseNodes[i % nodes]! })), concurrency: ctx.concurrency, comment };
+    phases.push(await ctx.meter.measure(workload, label, 'baseline', items.length, () => base.run(phase)));
   };
   const csiName = (i: number): string => `${prefix}-pvc-${i}`;
   const create = async (i: number): Promise<void> => {
@@ -85,31 +117,21 @@ export async function w1(ctx: Ctx, workload: string, count: number, nodes: numbe
     ids[i] = r.volume.volume_id;
     ctxs[i] = r.volume.volume_context;
   };
-  // The baseline writes a comment as long as the driver's marker (learned from the first create).
-  let comment = '';
-  let baseline: BaselineW1 | undefined;
-  const bl = (): BaselineW1 => (baseline ??= new BaselineW1(bare, CPG, comment));
-  const baseName = (i: number): string => `${prefix}-base-${i}`;
-  phases.push(await ctx.meter.phase(workload, 'CreateVolume', 'driver', idx, ctx.concurrency, create));
-  driverCalls += count;
-  comment = markerOf(ctx.sims.plain, csiName(0))?.comment ?? '';
-  phases.push(await ctx.meter.phase(workload, 'CreateVolume', 'baseline', idx, ctx.concurrency, (i) => bl().create(baseName(i), 1024)));
-  await both('CreateVolume (repeat)', idx, create, (i) => bl().create(baseName(i), 1024));
+  await both('CreateVolume', idx, create, 'create');
+  await both('CreateVolume (repeat)', idx, create, 'create');
   const publish = async (i: number): Promise<void> => {
     await call('ControllerPublishVolume', { volume_id: ids[i], node_id: nodeIds[i % nodes], volume_capability: mountCap, readonly: false, volume_context: ctxs[i] });
   };
-  const basePublish = async (i: number): Promise<void> => void (await bl().publish(baseName(i), baseNodes[i % nodes]!));
-  await both('ControllerPublishVolume (new host)', firstPerNode, publish, basePublish);
-  await both('ControllerPublishVolume', rest, publish, basePublish);
-  await both('ControllerPublishVolume (repeat)', idx, publish, basePublish);
+  await both('ControllerPublishVolume (new host)', firstPerNode, publish, 'publish');
+  await both('ControllerPublishVolume', rest, publish, 'publish');
+  await both('ControllerPublishVolume (repeat)', idx, publish, 'publish');
   const unpublish = async (i: number): Promise<void> => void (await call('ControllerUnpublishVolume', { volume_id: ids[i], node_id: nodeIds[i % nodes] }));
-  const baseUnpublish = (i: number): Promise<void> => bl().unpublish(baseName(i), baseNodes[i % nodes]!);
-  await both('ControllerUnpublishVolume', idx, unpublish, baseUnpublish);
-  await both('ControllerUnpublishVolume (repeat)', idx, unpublish, baseUnpublish);
+  await both('ControllerUnpublishVolume', idx, unpublish, 'unpublish');
+  await both('ControllerUnpublishVolume (repeat)', idx, unpublish, 'unpublish');
   const del = async (i: number): Promise<void> => void (await call('DeleteVolume', { volume_id: ids[i] }));
-  await both('DeleteVolume', idx, del, (i) => bl().delete(baseName(i)));
-  await both('DeleteVolume (repeat)', idx, del, (i) => bl().delete(baseName(i)));
-  await bare.close();
+  await both('DeleteVolume', idx, del, 'delete');
+  await both('DeleteVolume (repeat)', idx, del, 'delete');
+  await base.close();
   return { phases, driverCalls };
 }
 
