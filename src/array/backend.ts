@@ -25,6 +25,13 @@ export interface KnownHost {
  * caches (ports, CPG names, node → host), the copy tasks seen, and its up/down state for the
  * `backend_up` metric. Every array operation runs through `run`, which maps errors once.
  */
+/** What the driver remembers of a volume it knows carries this cluster's marker. */
+export interface OwnedVolume {
+  wwn?: string;
+  /** The marker's read-only-exports flag (see VolumeMarker.ro), as last read or written. */
+  ro?: boolean;
+}
+
 export class Backend {
   readonly id: string;
   readonly config: BackendConfig;
@@ -38,7 +45,7 @@ export class Backend {
    * Volumes known to carry this cluster's marker, with their WWN once seen: publish skips the
    * read of a volume it already knows (dropped on delete; the array stays the truth for the rest).
    */
-  readonly owned = new Map<string, { wwn?: string }>();
+  readonly owned = new Map<string, OwnedVolume>();
   /** Copy destination name → online-copy task id (found again from /tasks after a restart). */
   readonly copyTasks = new Map<string, number>();
   /** Tuned volume name → tune task id (found again from /tasks after a restart). */

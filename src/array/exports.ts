@@ -1,4 +1,4 @@
-import { failedPrecondition, internal } from '../errors.js';
+import { failedPrecondition, internal, unavailable } from '../errors.js';
 import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
 import type { Port, PortPos, Vlun, VlunId } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
@@ -34,6 +34,11 @@ export interface PublishRequest {
   protocol: string;
   /** A single-node volume: another host's VLUN means FAILED_PRECONDITION. */
   singleNode: boolean;
+  /**
+   * Checks the request's readonly flag against the volume's existing exports (`exported`: the
+   * volume has a VLUN to any host) and records it for a first export; throws ALREADY_EXISTS.
+   */
+  readonlyGuard?: (exported: boolean) => Promise<void>;
   /**
    * The class's hostSeesVLUN: "false": one VLUN per target port (matched sets), so the host sees the
    * LUN only through these ports. Undefined or empty: one host-sees VLUN.
@@ -92,6 +97,7 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
     if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
     throw err;
   }
+  await req.readonlyGuard?.(before.length > 0);
   const ports = req.ports ?? [];
   const missing = (lun: number): PortPos[] => ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
@@ -129,6 +135,13 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   }
   // Another process exported it to this host at the same time: the lowest LUN wins everywhere.
   for (const id of created) if (id.lun !== keep.lun) await deleteVlunQuietly(c, id);
+  // Every chosen port must present the LUN, or the node would log in to targets without it: fail,
+  // and the retried publish creates only the ports still missing.
+  const uncovered = ports.filter((p) => !mine.some((l) => l.lun === keep.lun && samePort(l.portPos, p)));
+  if (uncovered.length > 0) {
+    if (refusal) throw refusal;
+    throw unavailable(`the VLUN of ${req.name} to ${host.name} is missing on ports ${uncovered.map((p) => `${p.node}:${p.slot}:${p.cardPort}`).join(', ')}; retry`);
+  }
   ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined }, 'volume exported');
   return { lun: keep.lun, wwn: keep.volumeWWN };
 }

@@ -42,6 +42,12 @@ export interface VolumeMarker {
   g?: string;
   i?: number;
   k?: number;
+  /**
+   * 1 while the volume's exports were made by a read-only ControllerPublish. A 3PAR VLUN cannot be
+   * read-only, so this is where the flag lives: a publish with the other flag while any export
+   * exists is ALREADY_EXISTS (CSI "published but incompatible … readonly flag").
+   */
+  ro?: 1;
   /** 1 on a soft-deleted volume (renamed to a tombstone). */
   t?: 1;
   /** Admin-supplied description (bounded). */

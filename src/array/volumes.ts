@@ -6,7 +6,7 @@ import { cancelCopy } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
-import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { isCopyTarget, isSnapshot, ownMarker, type OpContext, type Owner } from './ops.js';
 
 /** How many times DeleteVolume retries after clearing an obstacle (set membership, copy). */
 const DELETE_ATTEMPTS = 3;
@@ -168,4 +168,18 @@ export async function importVolume(c: ArrayClient, v: Volume, oneHost: boolean, 
   if (v.comment) marker.desc = v.comment.slice(0, 120);
   await c.modifyVolume(v.name, { comment: formatVolumeMarker(marker), ...(oneHost && { policies: { oneHost: true } }) });
   ctx.log.info({ volume: v.name }, 'static volume imported: marked for this cluster');
+}
+
+/**
+ * Records in the volume's marker whether its exports are read-only (one GET, one PUT); called
+ * only when the first export is made with the flag the marker does not say already.
+ */
+export async function setReadOnlyExports(c: ArrayClient, name: string, readonly: boolean, owner: Owner, signal?: AbortSignal): Promise<void> {
+  const v = await getVolume(c, name, signal);
+  const marker = ownMarker(v, owner);
+  if (!marker) throw failedPrecondition(`volume ${name} does not carry this cluster's marker`);
+  const next: VolumeMarker = { ...marker };
+  if (readonly) next.ro = 1;
+  else delete next.ro;
+  await c.modifyVolume(name, { comment: formatVolumeMarker(next) });
 }

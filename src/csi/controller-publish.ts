@@ -1,7 +1,7 @@
-import { failedPrecondition, notFound } from '../errors.js';
+import { alreadyExists, failedPrecondition, notFound } from '../errors.js';
 import { exportVolume, selectTargets, unexportVolume } from '../array/exports.js';
 import { isSnapshot, ownMarker } from '../array/ops.js';
-import { getVolume, importVolume } from '../array/volumes.js';
+import { getVolume, importVolume, setReadOnlyExports } from '../array/volumes.js';
 import type { NodeRef } from '../array/hosts.js';
 import { decodeNodeId } from './nodeid.js';
 import { PublishContext, VolumeContext } from './context.js';
@@ -41,15 +41,29 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
                 if (req.volume_context[VolumeContext.import] !== 'true') throw failedPrecondition(`volume ${id.arrayName} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
                 await importVolume(c, v, singleNode, op);
               }
-              known = v.wwn ? { wwn: v.wwn } : {};
+              known = { ...(v.wwn && { wwn: v.wwn }), ro: ownMarker(v, deps.owner)?.ro === 1 };
               backend.owned.set(id.arrayName, known);
             }
+            const remembered = known;
+            // CSI ControllerPublish: published with an incompatible readonly flag → ALREADY_EXISTS.
+            // A VLUN cannot be read-only, so the flag of the volume's exports lives in its marker.
+            const readonlyGuard = async (exported: boolean): Promise<void> => {
+              if ((remembered.ro ?? false) === req.readonly) return;
+              if (!exported) {
+                await setReadOnlyExports(c, id.arrayName, req.readonly, deps.owner, ctx.signal);
+                remembered.ro = req.readonly;
+                return;
+              }
+              // The remembered flag may be stale (another driver process): the marker decides.
+              remembered.ro = ownMarker(await getVolume(c, id.arrayName, ctx.signal), deps.owner)?.ro === 1;
+              if (remembered.ro !== req.readonly) throw alreadyExists(`volume ${req.volume_id} is published ${remembered.ro ? 'read-only' : 'read-write'}; unpublish it everywhere before publishing it ${req.readonly ? 'read-only' : 'read-write'}`);
+            };
             const ports = protocol === 'loop' ? [] : await backend.ports(ctx.signal);
             const targets = selectTargets(ports, protocol, list(req.volume_context[ControllerVolumeContext.iscsiPortalIps]), list(req.volume_context[ControllerVolumeContext.fcPortsList]));
             const perPort = req.volume_context[ControllerVolumeContext.hostSeesVLUN] === 'false' && targets.positions.length > 0;
-            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode, ...(perPort && { ports: targets.positions }) }, op);
+            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode, readonlyGuard, ...(perPort && { ports: targets.positions }) }, op);
             const wwn = out.wwn ?? known.wwn ?? (await getVolume(c, id.arrayName, ctx.signal)).wwn ?? '';
-            backend.owned.set(id.arrayName, { wwn });
+            backend.owned.set(id.arrayName, { ...remembered, wwn });
             return { lun: out.lun, wwn, targets };
           }),
         ),

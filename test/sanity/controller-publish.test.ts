@@ -106,10 +106,9 @@ describe('ControllerPublishVolume', () => {
 
   // Spec (ControllerPublishVolume errors): "Volume published but is incompatible — ALREADY_EXISTS:
   // published to the node … but incompatible with the specified volume_capability or readonly
-  // flag"; csi-sanity checks it whenever PUBLISH_READONLY is advertised (now the default). The
-  // driver keeps no record of the flag (a 3PAR VLUN cannot be read-only) and answers OK with the
-  // new publish_context.
-  test.failing('with PUBLISH_READONLY advertised: a repeat with the other readonly flag → ALREADY_EXISTS (driver bug: OK)', async () => {
+  // flag"; csi-sanity checks it whenever PUBLISH_READONLY is advertised. A 3PAR VLUN cannot be
+  // read-only: the flag of the volume's exports is kept in its marker.
+  test('with PUBLISH_READONLY advertised: a repeat with the other readonly flag → ALREADY_EXISTS', async () => {
     const caps = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
     expect(caps.capabilities.map((c) => c.rpc.type)).toContain('PUBLISH_READONLY');
     const v = await create('sanity-publish-ro-flip');

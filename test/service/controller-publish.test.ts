@@ -165,6 +165,43 @@ describe('ControllerPublishVolume', () => {
     expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(0);
   });
 
+  test('hostSeesVLUN "false": a port whose VLUN the array refuses fails the publish; the retry completes it', async () => {
+    const v = await volume('pvc-ports-partial', mountCap(), { hostSeesVLUN: 'false' });
+    const node = iscsiNode('worker-ports-2');
+    const res = await publish(v, node);
+    const ports = res.publish_context['targetPortals']!.split(',').length;
+    expect(ports).toBeGreaterThan(1);
+    // One port's export disappears (an admin removed it); the next publish must recreate it.
+    const one = (await wsapi.vluns.list()).find((l) => l.volumeName === arrayName(v.volume_id) && l.portPos !== undefined)!;
+    await wsapi.vluns.delete({ volumeName: one.volumeName, lun: one.lun, hostname: one.hostname!, portPos: one.portPos });
+    expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(ports - 1);
+    sim.faults.add({ type: 'error', status: 409, code: 29, match: { method: 'POST', path: '^/api/v1/vluns$' }, count: 1 });
+    expect(await codeOf(publish(v, node))).not.toBe(grpcStatus.OK);
+    expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(ports - 1);
+    expect((await publish(v, node)).publish_context['lun']).toBe(res.publish_context['lun']);
+    expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(ports);
+    await unpublish(v.volume_id, node);
+    expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(0);
+  });
+
+  test('the readonly flag of a volume’s exports is kept in its marker: the other flag while exported → ALREADY_EXISTS', async () => {
+    const v = await volume('pvc-ro-flag', mountCap('MULTI_NODE_READER_ONLY'));
+    const [a, b] = [iscsiNode('worker-ro-a'), iscsiNode('worker-ro-b')];
+    const marker = () => JSON.parse(sim.array.volume(arrayName(v.volume_id))!.comment!) as { ro?: number };
+    await publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true });
+    expect(marker().ro).toBe(1);
+    expect((await publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true })).publish_context['readonly']).toBe('true');
+    expect(await codeOf(publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false }))).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(await codeOf(publish(v, b, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false }))).toBe(grpcStatus.ALREADY_EXISTS);
+    await publish(v, b, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true });
+    await unpublish(v.volume_id, '');
+    // Exported nowhere: a read-write publish clears the flag.
+    await publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false });
+    expect(marker().ro).toBeUndefined();
+    await unpublish(v.volume_id, a);
+    expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(0);
+  });
+
   test('a node without initiators (loop) is found by host name and marker', async () => {
     const v = await volume('pvc-loop', mountCap(), { accessProtocol: 'loop' });
     const res = await publish(v, 'loop-node');
