@@ -51,6 +51,12 @@ export interface CsiServices {
   groupController?: GroupControllerImpl;
 }
 
+/**
+ * RPCs the sidecars and kubelet call periodically (livenessprobe, capability discovery, kubelet's
+ * volume stats every minute per volume): their successes are logged at debug, not info.
+ */
+const CHATTY_RPCS = new Set(['Probe', 'GetPluginInfo', 'GetPluginCapabilities', 'ControllerGetCapabilities', 'NodeGetCapabilities', 'GroupControllerGetCapabilities', 'NodeGetInfo', 'NodeGetVolumeStats']);
+
 /** Request fields copied into each call's logger bindings, when present. */
 const ID_FIELDS = ['volume_id', 'snapshot_id', 'node_id', 'name', 'source_volume_id', 'group_snapshot_id', 'target_path', 'staging_target_path'] as const;
 
@@ -101,7 +107,8 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
     promise.then(
       (res) => {
         finish(grpc.status.OK);
-        log.info({ durationMs: msSince(started) }, 'done');
+        if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
+        else log.info({ durationMs: msSince(started) }, 'done');
         callback(null, res);
       },
       (err: unknown) => {
