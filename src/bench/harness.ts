@@ -119,6 +119,9 @@ export async function startDriverProcess(workDir: string, sims: Sims, opts: { no
   closeSync(logFd);
   let exited = false;
   child.on('exit', () => (exited = true));
+  // However this process ends (an exception, a closed stdout), the driver does not outlive it.
+  const reap = (): void => void (exited || child.kill('SIGKILL'));
+  process.once('exit', reap);
   const endpoint = `unix://${sock}`;
   // A fresh client per attempt: grpc-js backs off for a second after a failed connect.
   let client: CsiClient | undefined;
