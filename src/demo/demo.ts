@@ -35,6 +35,12 @@ function xfsUnavailable(): string | undefined {
 
 const mountCap = (fsType: string) => ({ mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } });
 
+interface GroupSnapshot {
+  group_snapshot_id: string;
+  snapshots: { snapshot_id: string; source_volume_id: string }[];
+  ready_to_use: boolean;
+}
+
 interface Vol {
   id: string;
   context: Record<string, string>;
@@ -197,10 +203,22 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         return `${(Number(bytes.total) / MiB).toFixed(0)} MiB total, ${(Number(bytes.available) / MiB).toFixed(0)} MiB free, ${inodes?.total ?? '?'} inodes; condition ${res.volume_condition.abnormal ? 'ABNORMAL' : 'normal'}`;
       });
     } else steps.skip('NodeExpandVolume + NodeGetVolumeStats pvc-xfs', noXfs ?? 'not staged');
-    steps.skip('CreateVolumeGroupSnapshot', 'the GroupController service is not built yet (issue 11)');
 
-    // 5. Teardown, then an audit of the array.
+    // 5. A crash-consistent snapshot of two volumes at one point in time (one VV-set snapshot).
+    let group: GroupSnapshot | undefined;
+    await steps.run('CreateVolumeGroupSnapshot of pvc-a and pvc-xfs', async () => {
+      const sources = ['pvc-a', 'pvc-xfs'].map((n) => vols.get(n)?.id ?? `sim/missing-${n}`);
+      const res = await csi.call<{ group_snapshot: GroupSnapshot }>('CreateVolumeGroupSnapshot', { name: 'group-a-xfs', source_volume_ids: sources, parameters: {} });
+      group = res.group_snapshot;
+      return `${group.group_snapshot_id}: ${group.snapshots.map((m) => `${m.snapshot_id} of ${m.source_volume_id}`).join(', ')}; ready_to_use ${group.ready_to_use}`;
+    });
+
+    // 6. Teardown, then an audit of the array.
     for (const name of ['pvc-xfs', 'pvc-clone', 'pvc-restored', 'pvc-a']) await detach(name);
+    if (group) {
+      const g = group;
+      await steps.run('DeleteVolumeGroupSnapshot group-a-xfs', async () => void (await csi.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) })));
+    }
     await steps.run('DeleteSnapshot snap-a', async () => void (await csi.call('DeleteSnapshot', { snapshot_id: snapshotId })));
     for (const name of ['pvc-xfs', 'pvc-clone', 'pvc-restored', 'pvc-a']) {
       await steps.run(`DeleteVolume ${name}`, async () => void (await csi.call('DeleteVolume', { volume_id: vols.get(name)?.id ?? `sim/missing-${name}` })));
