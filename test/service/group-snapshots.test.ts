@@ -221,6 +221,27 @@ describe('errors leave nothing behind', () => {
     expect(members()).toEqual([]);
   });
 
+  test('an attempt stopped before marking (its clean-up failed too): the retry finishes the members, nothing extra', async () => {
+    // The answer to the set snapshot is lost, and the clean-up's deletes fail: the members stay,
+    // carrying only the group-wide marker (no index), as after a crash at that point.
+    sim.faults.add({ type: 'drop', when: 'after', match: { method: 'POST', path: '^/api/v1/volumesets/', action: 'createSnapshot' }, count: 1 });
+    sim.faults.add({ type: 'error', status: 503, code: 270, match: { method: 'DELETE', path: '^/api/v1/volumes/csg-' }, count: 2 });
+    await codeOf(createGroup('g-crash', [a, b]));
+    const left = members();
+    expect(left).toHaveLength(2);
+    for (const name of left) expect(JSON.parse(sim.array.volume(name)!.comment!)).toMatchObject({ k: 2 });
+    for (const name of left) expect(JSON.parse(sim.array.volume(name)!.comment!)['i']).toBeUndefined();
+    // A member alone still cannot be deleted: it already names its group.
+    expect(await codeOf(d.client.call('DeleteSnapshot', { snapshot_id: `sim/${left[0]}` }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    const g = await createGroup('g-crash', [a, b]);
+    expect(g.snapshots.map((s) => s.source_volume_id)).toEqual([a, b]);
+    g.snapshots.forEach((s, i) => expect(JSON.parse(sim.array.volume(arrayName(s.snapshot_id))!.comment!)).toMatchObject({ i, k: 2 }));
+    expect(members()).toHaveLength(2);
+    expect(leftoverSets()).toEqual([]);
+    await deleteGroup(g);
+    expect(members()).toEqual([]);
+  });
+
   test('a member the array will not delete (it has a child) → FAILED_PRECONDITION; the retry finishes', async () => {
     const g = await createGroup('g-busy', [a, b]);
     sim.faults.add({ type: 'error', status: 409, code: 32, match: { method: 'DELETE', path: '^/api/v1/volumes/csg-.*-0$' }, count: 1 });
