@@ -170,6 +170,7 @@ export async function deleteGroupSnapshot(c: ArrayClient, group: GroupSnapshot, 
     } catch (err) {
       const cond = conditionOf(err);
       if (cond === 'has-children' || cond === 'in-use' || cond === 'copy-busy') throw failedPrecondition(`member ${v.name} of group snapshot ${group.name} is in use (exported or the source of a copy); retry later`);
+      // A member gone meanwhile (a racing delete) is the outcome the caller wants.
       if (cond !== 'no-volume') throw err;
     }
     if (v.copyOf && isTombstoneName(v.copyOf)) await removeTombstone(c, v.copyOf, ctx);
