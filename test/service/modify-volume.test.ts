@@ -76,6 +76,10 @@ describe('each mutable parameter', () => {
     sim.resetRequests();
     await modify(id, { cpg: 'CPG2' });
     const requests = arrayRequests(sim);
+    // GET the volume, GET the CPG names (cached 5 minutes), PUT the tune, then task polls until done.
+    const name = arrayName(id);
+    expect(requests.slice(0, 3)).toEqual([`GET /api/v1/volumes/${name}`, 'GET /api/v1/cpgs', `PUT /api/v1/volumes/${name}`]);
+    expect(requests.slice(3).every((r) => /^GET \/api\/v1\/tasks\/\d+$/.test(r))).toBe(true);
     expect(requests.filter((r) => r.startsWith('PUT'))).toEqual([`PUT /api/v1/volumes/${arrayName(id)}`]);
     expect(requests.filter((r) => r.startsWith('GET /api/v1/tasks/')).length).toBeGreaterThanOrEqual(1);
     expect(rec(id).userCPG).toBe('CPG2');
