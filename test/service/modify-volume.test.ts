@@ -78,8 +78,10 @@ describe('each mutable parameter', () => {
     const requests = arrayRequests(sim);
     // GET the volume, GET the CPG names (cached 5 minutes), PUT the tune, then task polls until done.
     const name = arrayName(id);
-    expect(requests.slice(0, 3)).toEqual([`GET /api/v1/volumes/${name}`, 'GET /api/v1/cpgs', `PUT /api/v1/volumes/${name}`]);
-    expect(requests.slice(3).every((r) => /^GET \/api\/v1\/tasks\/\d+$/.test(r))).toBe(true);
+    const uncached = requests.filter((r) => r !== 'GET /api/v1/cpgs');
+    expect(requests.length - uncached.length).toBeLessThanOrEqual(1);
+    expect(uncached.slice(0, 2)).toEqual([`GET /api/v1/volumes/${name}`, `PUT /api/v1/volumes/${name}`]);
+    expect(uncached.slice(2).every((r) => /^GET \/api\/v1\/tasks\/\d+$/.test(r))).toBe(true);
     expect(requests.filter((r) => r.startsWith('PUT'))).toEqual([`PUT /api/v1/volumes/${arrayName(id)}`]);
     expect(requests.filter((r) => r.startsWith('GET /api/v1/tasks/')).length).toBeGreaterThanOrEqual(1);
     expect(rec(id).userCPG).toBe('CPG2');
