@@ -103,7 +103,7 @@ export const GROUP_SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
  * Keys absent from a request leave that setting as it is.
  */
 export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
-  { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'unchanged', description: "Converts the volume (the array's tune, a background task; the call answers ABORTED until it ends and succeeds on the retry that finds it done). dedup needs 3PAR OS 3.2.1+, reduce WSAPI 1.6+." },
+  { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'unchanged', description: "Converts the volume by the array's tune, a background task: the call waits for it within its deadline, then answers ABORTED, and a retry (also after a driver restart) finds the task and succeeds once it is done. dedup needs 3PAR OS 3.2.1+, reduce WSAPI 1.6+." },
   { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: 'unchanged', description: "Moves the volume's user space to this CPG (the array's tune, a background task, as above)." },
   { key: 'snapCpg', aliases: ['snap_cpg'], values: 'an existing CPG name', default: 'unchanged', description: 'CPG for new snapshot space (immediate).' },
   { key: 'compression', aliases: [], values: 'true | false', default: 'unchanged', description: 'Compression on or off (WSAPI 1.6+ and a thin volume; refused elsewhere); applied by a tune, as above.' },
