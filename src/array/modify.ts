@@ -125,7 +125,8 @@ export async function modifyVolume(backend: Backend, c: ArrayClient, name: strin
     await c.modifyVolume(name, { ...(p.marker && { comment: formatVolumeMarker(p.marker) }), ...(p.snapCpg && { snapCPG: p.snapCpg }) });
     ctx.log.info({ volume: name, snapCpg: p.snapCpg, qosName: p.marker?.q, description: p.marker?.desc }, 'volume settings changed');
   }
-  if (p.tune) await waitForTune(backend, c, name, ctx, pollMs);
+  // A tune just started is still running: the first poll comes one interval later.
+  if (p.tune) await waitForTune(backend, c, name, ctx, pollMs, true);
 }
 
 async function read(c: ArrayClient, name: string, ctx: OpContext): Promise<Volume> {
@@ -182,7 +183,8 @@ function isNotFound(err: unknown): boolean {
  * leaves the volume as it was; a retry starts the tune again); the deadline first → ABORTED
  * (the tune runs on; the retry resumes waiting).
  */
-export async function waitForTune(backend: Backend, c: ArrayClient, name: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
+export async function waitForTune(backend: Backend, c: ArrayClient, name: string, ctx: OpContext, pollMs = COPY_POLL_MS, justStarted = false): Promise<void> {
+  if (justStarted) await pause(name, pollMs, ctx);
   for (;;) {
     const task = await findNamedTask(c, backend.tuneTasks, name, TUNE_TASK_TYPES, ctx.signal);
     if (!task || task.status === TaskStatus.DONE) {
@@ -193,11 +195,16 @@ export async function waitForTune(backend: Backend, c: ArrayClient, name: string
       backend.tuneTasks.delete(name);
       throw internal(`the array's tune of ${name} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the volume keeps its previous settings, retry to tune again`);
     }
-    try {
-      await sleep(pollMs, ctx.signal);
-    } catch {
-      const pct = task.totalSteps ? Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps) : undefined;
-      throw busy(`the array is still applying the change to ${name} (tune task ${task.id}${pct === undefined ? '' : `, ${pct}%`}); the retried call resumes waiting`);
-    }
+    const pct = task.totalSteps ? Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps) : undefined;
+    await pause(name, pollMs, ctx, ` (tune task ${task.id}${pct === undefined ? '' : `, ${pct}%`})`);
+  }
+}
+
+/** One poll interval; the deadline first → ABORTED (the tune runs on, the retry resumes waiting). */
+async function pause(name: string, pollMs: number, ctx: OpContext, progress = ''): Promise<void> {
+  try {
+    await sleep(pollMs, ctx.signal);
+  } catch {
+    throw busy(`the array is still applying the change to ${name}${progress}; the retried call resumes waiting`);
   }
 }
