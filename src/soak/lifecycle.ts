@@ -63,15 +63,20 @@ interface CreatedVolume {
   volume: { volume_id: string; capacity_bytes: string; volume_context: Record<string, string> };
 }
 
-/** Runs one lifecycle; never throws (failures go to the ledger, and a best-effort teardown runs). */
-export async function runLifecycle(env: LifecycleEnv, name: string, keep: boolean): Promise<void> {
+/**
+ * Runs one lifecycle; never throws (failures go to the ledger, and a best-effort teardown runs).
+ * Resolves true when every step succeeded.
+ */
+export async function runLifecycle(env: LifecycleEnv, name: string, keep: boolean): Promise<boolean> {
   const vols: Vol[] = [];
   const snaps: { name: string; id: string }[] = [];
   try {
     await lifecycle(env, name, keep, vols, snaps);
+    return true;
   } catch (err) {
     env.ledger.failed.push(`${name}: ${(err as Error).message}`);
     await teardown(env, vols, snaps, keep ? name : undefined).catch((e: unknown) => env.ledger.failed.push(`${name} teardown: ${(e as Error).message}`));
+    return false;
   }
 }
 

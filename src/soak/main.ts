@@ -49,7 +49,7 @@ function parseArgs(argv: string[]): SoakConfig {
     if (!known.has(a)) throw new Error(`unknown argument ${a} (usage: soak [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep])`);
     if (a !== '--quick' && a !== '--keep') i++;
   }
-  const total = Number(value('--volumes') ?? (quick ? 5 : 40));
+  const total = Number(value('--volumes') ?? (quick ? 5 : 60));
   const first = Math.ceil(total * 0.6);
   return {
     quick,
@@ -57,8 +57,8 @@ function parseArgs(argv: string[]): SoakConfig {
     volumes: [first, total - first],
     concurrency: Number(value('--concurrency') ?? (quick ? 3 : 4)),
     keepWork: argv.includes('--keep'),
-    faultEveryMs: quick ? 1200 : 1000,
-    killEveryMs: quick ? [4000, 10000] : [4000, 12000],
+    faultEveryMs: quick ? 900 : 1000,
+    killEveryMs: quick ? [3000, 8000] : [4000, 12000],
   };
 }
 
@@ -69,8 +69,10 @@ async function runLifecycles(env: Omit<LifecycleEnv, 'race' | 'rng'>, rng: Prng,
     const wrng = rng.fork();
     while (next < names.length) {
       const name = names[next++]!;
-      await runLifecycle({ ...env, rng: wrng, race: wrng.chance(raceShare) }, name, keepers.has(name));
-      process.stdout.write(`  ${name} done\n`);
+      const race = wrng.chance(raceShare);
+      const t0 = Date.now();
+      const ok = await runLifecycle({ ...env, rng: wrng, race }, name, keepers.has(name));
+      process.stdout.write(`  ${name}${keepers.has(name) ? ' (kept)' : ''}${race ? ' (raced to both controllers)' : ''}: ${ok ? 'done' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

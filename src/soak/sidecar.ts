@@ -71,6 +71,7 @@ export class Sidecar {
     const timeoutMs = opts.timeoutMs ?? this.defaults.timeoutMs;
     const end = Date.now() + (opts.budgetMs ?? this.defaults.budgetMs);
     let backoff = 100;
+    const seen = new Map<string, number>();
     for (let attempt = 1; ; attempt++) {
       this.stats.attempts++;
       const eps = targets();
@@ -80,13 +81,20 @@ export class Sidecar {
       for (const e of errors) {
         const key = `${rpc} ${e instanceof CsiCallError ? e.codeName : 'client error'}`;
         this.stats.failures.set(key, (this.stats.failures.get(key) ?? 0) + 1);
+        if (e instanceof CsiCallError) {
+          const what = `${e.codeName}: ${e.details.slice(0, 200)}`;
+          seen.set(what, (seen.get(what) ?? 0) + 1);
+        }
       }
       if (ok.length > 1) this.compare(rpc, ok);
       if (ok.length > 0) return ok[0]!;
       const last = errors.at(-1);
       if (last instanceof CsiCallError && FINAL_CODES.has(last.code)) throw new OperationFailed(rpc, `${rpc} failed with ${last.codeName}: ${last.details}`, last);
       if (!(last instanceof CsiCallError)) throw last;
-      if (Date.now() + backoff > end) throw new OperationFailed(rpc, `${rpc} did not succeed within its budget after ${attempt} attempts; last: ${last.codeName}: ${last.details}`, last);
+      if (Date.now() + backoff > end) {
+        const [common, n] = [...seen].sort((x, y) => y[1] - x[1])[0] ?? ['', 0];
+        throw new OperationFailed(rpc, `${rpc} did not succeed within its budget after ${attempt} attempts; most often (×${n}) ${common}; last: ${last.codeName}: ${last.details.slice(0, 200)}`, last);
+      }
       await sleep(backoff / 2 + this.rng.next() * (backoff / 2));
       backoff = Math.min(backoff * 2, this.defaults.maxBackoffMs);
     }
