@@ -159,7 +159,7 @@ async function main(): Promise<number> {
     const skipNode = nodeSkipReason(o);
     driver = await startDriverProcess(workDir, sims, { node: skipNode === undefined, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight });
     say(o, `driver pid ${driver.child.pid} answered Probe ${driver.startupMs.toFixed(0)} ms after spawn; log ${driver.logFile}`);
-    const meter = new Meter([sims.plain, sims.data], bytes, (p) =>
+    const meter = new Meter([sims.plain, sims.data, sims.base], bytes, (p) =>
       say(o, `  ${p.workload} ${p.who.padEnd(8)} ${p.label.padEnd(42)} n=${p.calls} err=${p.errors} WSAPI/call=${(p.wsapi / Math.max(1, p.calls)).toFixed(2)} p50=${percentile(p.latencies, 50).toFixed(1)} ms p99=${percentile(p.latencies, 99).toFixed(1)} ms ${p.elapsedSec.toFixed(1)} s, driver CPU ${((p.driverCpuSec * 1000) / Math.max(1, p.calls)).toFixed(1)} ms/call`),
       () => procSample(driver?.child.pid).cpuSec,
     );
@@ -200,6 +200,7 @@ async function main(): Promise<number> {
     if (!o.skip.has('w1-20k')) {
       say(o, `W1-20k: seeding ${o.vluns} VLUNs of other hosts ...`);
       extra.seedSec['vluns'] = await seedVluns(sims.plain, o.vluns, model);
+      extra.seedSec['vluns (baseline array)'] = await seedVluns(sims.base, o.vluns, model);
       await w1Run('W1-20k', o.volumes20k);
     }
     if (!o.skip.has('w4')) {
@@ -215,7 +216,7 @@ async function main(): Promise<number> {
     extra.rss['end'] = procSample(pid).hwmMiB;
     extra.loadEnd = loadavg()[0]!;
     const logins = (s: Sims['plain']): number => s.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/credentials').length;
-    // The bare clients (baseline, seeding) log in on the plain array only.
+    // Seeding logs in on the plain array too; the baseline uses its own array.
     extra.driverLogins = { [PLAIN]: logins(sims.plain) - ownLogins(o, extra), [DATA]: logins(sims.data) };
     extra.machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
     const report = buildReport(phases, extra);
@@ -230,6 +231,7 @@ async function main(): Promise<number> {
     await driver?.stop();
     await sims?.plain.close();
     await sims?.data.close();
+    await sims?.base.close();
     bytes.close();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -245,12 +247,10 @@ function nodeBoot(): Promise<number> {
   });
 }
 
-/** Logins made by this process's own bare clients (baseline and seeding), which are not the driver's. */
-function ownLogins(o: BenchOptions, extra: Extra): number {
-  const w1Runs = (o.skip.has('w1') ? 0 : 1) + (o.skip.has('w1-20k') ? 0 : 1);
-  // Each W1 run opens one baseline pool (counted outside its phases); seeding uses pools of 16.
+/** Logins on the plain array made by this process's seeding clients (pools of 16), not the driver's. */
+function ownLogins(_o: BenchOptions, extra: Extra): number {
   const seeds = (extra.seedSec['vluns'] !== undefined ? 3 : 0) + (extra.seedSec['w4'] !== undefined ? 1 : 0);
-  return w1Runs * o.sessionPool + seeds * 16;
+  return seeds * 16;
 }
 
 main().then(

@@ -66,17 +66,24 @@ export function procSample(pid: number | undefined): ProcSample {
 export interface Sims {
   plain: RunningSimulator;
   data: RunningSimulator;
+  /**
+   * The baseline's own array, in the same state as `plain` at each step: the driver's and the
+   * baseline's VLUN lists then hold the same number of exports (a shared array would make one
+   * side list the other's exports too).
+   */
+  base: RunningSimulator;
   dataDir: string;
 }
 
-/** Starts both simulators on loopback with the latency model. */
+/** Starts the simulators on loopback with the latency model. */
 export async function startSims(workDir: string, model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs'>): Promise<Sims> {
   const dataDir = join(workDir, 'sim-data');
   // Room for the 20,000 VLUNs' volumes, W2 and W4's 10,000 volumes (thin, so only the used share counts).
   const cpgs = [{ name: CPG, sizeMiB: 1024 * 1024 * 1024 }];
   const plain = await startSimulator({ ...model, cpgs, sessionLimit: 64, maxConcurrentTasks: 64 });
   const data = await startSimulator({ ...model, cpgs, dataDir, sessionLimit: 64, maxConcurrentTasks: 64 });
-  return { plain, data, dataDir };
+  const base = await startSimulator({ ...model, cpgs, sessionLimit: 64, maxConcurrentTasks: 64 });
+  return { plain, data, base, dataDir };
 }
 
 export interface DriverProcess {

@@ -98,7 +98,7 @@ export async function w1(ctx: Ctx, workload: string, count: number, nodes: numbe
   const ids: string[] = [];
   const ctxs: Record<string, string>[] = [];
   const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
-  const base = new BaselineThread({ url: ctx.sims.plain.url, username: ctx.sims.plain.username, password: ctx.sims.plain.password, sessionPoolSize: ctx.sessionPoolSize, maxInFlight: ctx.maxInFlight, cpg: CPG });
+  const base = new BaselineThread({ url: ctx.sims.base.url, username: ctx.sims.base.username, password: ctx.sims.base.password, sessionPoolSize: ctx.sessionPoolSize, maxInFlight: ctx.maxInFlight, cpg: CPG });
   const phases: PhaseResult[] = [];
   let driverCalls = 0;
   // The baseline writes a comment as long as the driver's marker (learned from the first create).
