@@ -57,6 +57,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const noXfs = noNode ?? xfsUnavailable();
   let driver: RunningDriver | undefined;
   let client: CsiClient | undefined;
+  let onInterrupt: ((signal: NodeJS.Signals) => void) | undefined;
+  let interrupted = false;
+  // Output piped into a reader that quits (| head) must not kill the demo before its teardown.
+  const ignoreEpipe = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  process.stdout.on('error', ignoreEpipe);
   try {
     process.stdout.write(bold('3par-csi demo') + dim(` — the driver against its embedded 3PAR simulator (work dir ${work})\n`));
     driver = await startDriver({
@@ -77,6 +84,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const csi = new CsiClient(`unix://${driver.address}`);
     client = csi;
     const steps = new StepRunner(sim);
+    // Ctrl-C (or SIGTERM) ends the lifecycle early but still tears down what was set up.
+    onInterrupt = (signal: NodeJS.Signals) => {
+      if (interrupted) return;
+      interrupted = true;
+      process.stdout.write(`\n${signal}: skipping the remaining steps, tearing down what was set up…\n`);
+      steps.interrupt(`skipped: interrupted by ${signal}`);
+    };
+    process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onInterrupt);
     const vols = new Map<string, Vol>();
     let nodeId = 'demo-node';
 
@@ -131,109 +147,130 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const detach = async (name: string): Promise<void> => {
       const v = vols.get(name);
       if (!v) return;
-      if (v.target) await steps.run(`NodeUnpublishVolume ${name}`, async () => void (await csi.call('NodeUnpublishVolume', { volume_id: v.id, target_path: v.target })));
-      if (v.staging) await steps.run(`NodeUnstageVolume ${name}`, async () => void (await csi.call('NodeUnstageVolume', { volume_id: v.id, staging_target_path: v.staging })));
-      if (v.publish) await steps.run(`ControllerUnpublishVolume ${name}`, async () => void (await csi.call('ControllerUnpublishVolume', { volume_id: v.id, node_id: nodeId })));
+      const always = { always: true };
+      if (v.target) await steps.run(`NodeUnpublishVolume ${name}`, async () => void (await csi.call('NodeUnpublishVolume', { volume_id: v.id, target_path: v.target })), always);
+      if (v.staging) await steps.run(`NodeUnstageVolume ${name}`, async () => void (await csi.call('NodeUnstageVolume', { volume_id: v.id, staging_target_path: v.staging })), always);
+      if (v.publish) await steps.run(`ControllerUnpublishVolume ${name}`, async () => void (await csi.call('ControllerUnpublishVolume', { volume_id: v.id, node_id: nodeId })), always);
     };
 
-    // 1. A new volume, attached and mounted, with data on it.
-    await create('CreateVolume pvc-a', 'pvc-a', 1 * GiB, 'ext4');
-    await attach('pvc-a');
-    const payload = randomBytes(options.dataMiB * MiB);
-    const digest = createHash('sha256').update(payload).digest('hex');
-    if (!noNode) {
-      await steps.run('write data to pvc-a', async () => {
-        const file = join(vols.get('pvc-a')!.target!, 'data.bin');
-        writeFileSync(file, payload);
-        const fd = openSync(file, 'r');
-        fsyncSync(fd);
-        closeSync(fd);
-        // An array snapshots only what reached the LUN: flush before snapshotting (the user's job).
-        spawnSync('sync');
-        return `${options.dataMiB} MiB, sha256 ${digest.slice(0, 16)}…, flushed`;
-      });
-    }
-
-    // 2. Snapshot and restore.
     let snapshotId = '';
-    await steps.run('CreateSnapshot snap-a of pvc-a', async () => {
-      const res = await csi.call<{ snapshot: { snapshot_id: string; ready_to_use: boolean } }>('CreateSnapshot', { source_volume_id: vols.get('pvc-a')!.id, name: 'snap-a', parameters: {} });
-      snapshotId = res.snapshot.snapshot_id;
-      return `${snapshotId}, ready_to_use ${res.snapshot.ready_to_use}`;
-    });
-    await create('CreateVolume pvc-restored from snap-a', 'pvc-restored', 1 * GiB, 'ext4', { snapshot: { snapshot_id: snapshotId } });
-    await attach('pvc-restored');
-    if (!noNode) await steps.run('check data on pvc-restored', async () => checkFile(join(vols.get('pvc-restored')!.target!, 'data.bin'), digest));
-
-    // 3. A clone, with the array's copy task followed live.
-    await steps.run('CreateVolume pvc-clone (clone of pvc-a)', async () => {
-      const res = await csi.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', {
-        name: 'pvc-clone',
-        capacity_range: { required_bytes: String(1 * GiB) },
-        volume_capabilities: [mountCap('ext4')],
-        parameters: {},
-        volume_content_source: { volume: { volume_id: vols.get('pvc-a')!.id } },
-      });
-      vols.set('pvc-clone', { id: res.volume.volume_id, context: res.volume.volume_context, fsType: 'ext4' });
-      return `${res.volume.volume_id}: usable at once (online physical copy)`;
-    });
-    await steps.run('copy task of pvc-clone', async () => followCopy(driver!, vols.get('pvc-clone')!.id));
-    await attach('pvc-clone');
-    if (!noNode) await steps.run('check data on pvc-clone', async () => checkFile(join(vols.get('pvc-clone')!.target!, 'data.bin'), digest));
-
-    // 4. Growing an xfs volume online.
-    await create('CreateVolume pvc-xfs', 'pvc-xfs', 512 * MiB, 'xfs');
-    if (noXfs && !noNode) {
-      steps.skip('stage pvc-xfs', noXfs);
-    } else await attach('pvc-xfs');
-    await steps.run('ControllerExpandVolume pvc-xfs to 1 GiB', async () => {
-      const res = await csi.call<{ capacity_bytes: string; node_expansion_required: boolean }>('ControllerExpandVolume', { volume_id: vols.get('pvc-xfs')!.id, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') });
-      return `${Number(res.capacity_bytes) / MiB} MiB on the array, node expansion required: ${res.node_expansion_required}`;
-    });
-    const xfs = vols.get('pvc-xfs')!;
-    if (xfs.target) {
-      await steps.run('NodeExpandVolume pvc-xfs (xfs_growfs, online)', async () => {
-        const res = await csi.call<{ capacity_bytes: string }>('NodeExpandVolume', { volume_id: xfs.id, volume_path: xfs.target, staging_target_path: xfs.staging, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') });
-        return `filesystem grown, device ${Number(res.capacity_bytes) / MiB} MiB`;
-      });
-      await steps.run('NodeGetVolumeStats pvc-xfs', async () => {
-        const res = await csi.call<{ usage: { total: string; available: string; unit: string }[]; volume_condition: { abnormal: boolean; message: string } }>('NodeGetVolumeStats', { volume_id: xfs.id, volume_path: xfs.target });
-        const bytes = res.usage.find((u) => u.unit === 'BYTES')!;
-        const inodes = res.usage.find((u) => u.unit === 'INODES');
-        return `${(Number(bytes.total) / MiB).toFixed(0)} MiB total, ${(Number(bytes.available) / MiB).toFixed(0)} MiB free, ${inodes?.total ?? '?'} inodes; condition ${res.volume_condition.abnormal ? 'ABNORMAL' : 'normal'}`;
-      });
-    } else steps.skip('NodeExpandVolume + NodeGetVolumeStats pvc-xfs', noXfs ?? 'not staged');
-
-    // 5. A crash-consistent snapshot of two volumes at one point in time (one VV-set snapshot).
     let group: GroupSnapshot | undefined;
-    await steps.run('CreateVolumeGroupSnapshot of pvc-a and pvc-xfs', async () => {
-      const sources = ['pvc-a', 'pvc-xfs'].map((n) => vols.get(n)?.id ?? `sim/missing-${n}`);
-      const res = await csi.call<{ group_snapshot: GroupSnapshot }>('CreateVolumeGroupSnapshot', { name: 'group-a-xfs', source_volume_ids: sources, parameters: {} });
-      group = res.group_snapshot;
-      return `${group.group_snapshot_id}: ${group.snapshots.map((m) => `${m.snapshot_id} of ${m.source_volume_id}`).join(', ')}; ready_to_use ${group.ready_to_use}`;
-    });
+    try {
+      // 1. A new volume, attached and mounted, with data on it.
+      await create('CreateVolume pvc-a', 'pvc-a', 1 * GiB, 'ext4');
+      await attach('pvc-a');
+      const payload = randomBytes(options.dataMiB * MiB);
+      const digest = createHash('sha256').update(payload).digest('hex');
+      if (!noNode) {
+        await steps.run('write data to pvc-a', async () => {
+          const file = join(vols.get('pvc-a')!.target!, 'data.bin');
+          writeFileSync(file, payload);
+          const fd = openSync(file, 'r');
+          fsyncSync(fd);
+          closeSync(fd);
+          // An array snapshots only what reached the LUN: flush before snapshotting (the user's job).
+          spawnSync('sync');
+          return `${options.dataMiB} MiB, sha256 ${digest.slice(0, 16)}…, flushed`;
+        });
+      }
+
+      // 2. Snapshot and restore.
+      await steps.run('CreateSnapshot snap-a of pvc-a', async () => {
+        const res = await csi.call<{ snapshot: { snapshot_id: string; ready_to_use: boolean } }>('CreateSnapshot', { source_volume_id: vols.get('pvc-a')!.id, name: 'snap-a', parameters: {} });
+        snapshotId = res.snapshot.snapshot_id;
+        return `${snapshotId}, ready_to_use ${res.snapshot.ready_to_use}`;
+      });
+      await create('CreateVolume pvc-restored from snap-a', 'pvc-restored', 1 * GiB, 'ext4', { snapshot: { snapshot_id: snapshotId } });
+      await attach('pvc-restored');
+      if (!noNode) await steps.run('check data on pvc-restored', async () => checkFile(join(vols.get('pvc-restored')!.target!, 'data.bin'), digest));
+
+      // 3. A clone, with the array's copy task followed live.
+      await steps.run('CreateVolume pvc-clone (clone of pvc-a)', async () => {
+        const res = await csi.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', {
+          name: 'pvc-clone',
+          capacity_range: { required_bytes: String(1 * GiB) },
+          volume_capabilities: [mountCap('ext4')],
+          parameters: {},
+          volume_content_source: { volume: { volume_id: vols.get('pvc-a')!.id } },
+        });
+        vols.set('pvc-clone', { id: res.volume.volume_id, context: res.volume.volume_context, fsType: 'ext4' });
+        return `${res.volume.volume_id}: usable at once (online physical copy)`;
+      });
+      await steps.run('copy task of pvc-clone', async () => followCopy(driver!, vols.get('pvc-clone')?.id ?? '', () => interrupted));
+      await attach('pvc-clone');
+      if (!noNode) await steps.run('check data on pvc-clone', async () => checkFile(join(vols.get('pvc-clone')!.target!, 'data.bin'), digest));
+
+      // 4. Growing an xfs volume online.
+      await create('CreateVolume pvc-xfs', 'pvc-xfs', 512 * MiB, 'xfs');
+      if (noXfs && !noNode) {
+        steps.skip('stage pvc-xfs', noXfs);
+      } else await attach('pvc-xfs');
+      await steps.run('ControllerExpandVolume pvc-xfs to 1 GiB', async () => {
+        const xfsId = vols.get('pvc-xfs')?.id;
+        if (!xfsId) throw new Error('pvc-xfs was not created');
+        const res = await csi.call<{ capacity_bytes: string; node_expansion_required: boolean }>('ControllerExpandVolume', { volume_id: xfsId, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') });
+        return `${Number(res.capacity_bytes) / MiB} MiB on the array, node expansion required: ${res.node_expansion_required}`;
+      });
+      const xfs = vols.get('pvc-xfs');
+      if (xfs?.target) {
+        await steps.run('NodeExpandVolume pvc-xfs (xfs_growfs, online)', async () => {
+          const res = await csi.call<{ capacity_bytes: string }>('NodeExpandVolume', { volume_id: xfs.id, volume_path: xfs.target, staging_target_path: xfs.staging, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') });
+          return `filesystem grown, device ${Number(res.capacity_bytes) / MiB} MiB`;
+        });
+        await steps.run('NodeGetVolumeStats pvc-xfs', async () => {
+          const res = await csi.call<{ usage: { total: string; available: string; unit: string }[]; volume_condition: { abnormal: boolean; message: string } }>('NodeGetVolumeStats', { volume_id: xfs.id, volume_path: xfs.target });
+          const bytes = res.usage.find((u) => u.unit === 'BYTES')!;
+          const inodes = res.usage.find((u) => u.unit === 'INODES');
+          return `${(Number(bytes.total) / MiB).toFixed(0)} MiB total, ${(Number(bytes.available) / MiB).toFixed(0)} MiB free, ${inodes?.total ?? '?'} inodes; condition ${res.volume_condition.abnormal ? 'ABNORMAL' : 'normal'}`;
+        });
+      } else steps.skip('NodeExpandVolume + NodeGetVolumeStats pvc-xfs', noXfs ?? 'not staged');
+
+      // 5. A crash-consistent snapshot of two volumes at one point in time (one VV-set snapshot).
+      await steps.run('CreateVolumeGroupSnapshot of pvc-a and pvc-xfs', async () => {
+        const sources = ['pvc-a', 'pvc-xfs'].map((n) => vols.get(n)?.id ?? `sim/missing-${n}`);
+        const res = await csi.call<{ group_snapshot: GroupSnapshot }>('CreateVolumeGroupSnapshot', { name: 'group-a-xfs', source_volume_ids: sources, parameters: {} });
+        group = res.group_snapshot;
+        return `${group.group_snapshot_id}: ${group.snapshots.map((m) => `${m.snapshot_id} of ${m.source_volume_id}`).join(', ')}; ready_to_use ${group.ready_to_use}`;
+      });
+
+    } catch (err) {
+      // Whatever went wrong, the teardown below still runs.
+      await steps.run('lifecycle', async () => {
+        throw err;
+      });
+      steps.interrupt('skipped: an unexpected error stopped the lifecycle');
+    }
 
     // 6. Teardown, then an audit of the array.
     for (const name of ['pvc-xfs', 'pvc-clone', 'pvc-restored', 'pvc-a']) await detach(name);
     if (group) {
       const g = group;
-      await steps.run('DeleteVolumeGroupSnapshot group-a-xfs', async () => void (await csi.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) })));
+      await steps.run('DeleteVolumeGroupSnapshot group-a-xfs', async () => void (await csi.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) })), { always: true });
     }
-    await steps.run('DeleteSnapshot snap-a', async () => void (await csi.call('DeleteSnapshot', { snapshot_id: snapshotId })));
-    for (const name of ['pvc-xfs', 'pvc-clone', 'pvc-restored', 'pvc-a']) {
-      await steps.run(`DeleteVolume ${name}`, async () => void (await csi.call('DeleteVolume', { volume_id: vols.get(name)?.id ?? `sim/missing-${name}` })));
-    }
-    await steps.run('the array holds nothing left over', async () => auditArray(driver!));
+    const deleteVolume = async (name: string): Promise<void> => {
+      const id = vols.get(name)?.id;
+      if (id) await steps.run(`DeleteVolume ${name}`, async () => void (await csi.call('DeleteVolume', { volume_id: id })), { always: true });
+    };
+    // Copies first (deleting one cancels a copy still running), then the snapshot, then its source.
+    for (const name of ['pvc-clone', 'pvc-restored', 'pvc-xfs']) await deleteVolume(name);
+    if (snapshotId) await steps.run('DeleteSnapshot snap-a', async () => void (await csi.call('DeleteSnapshot', { snapshot_id: snapshotId })), { always: true });
+    await deleteVolume('pvc-a');
+    await steps.run('the array holds nothing left over', async () => auditArray(driver!), { always: true });
 
     process.stdout.write(`\n${steps.table()}\n\n`);
     const skipped = steps.results.filter((r) => r.status === 'skipped').length;
     const ok = steps.results.filter((r) => r.status === 'ok').length;
     process.stdout.write(`${ok} steps OK, ${steps.failed} failed, ${skipped} skipped.\n`);
-    return steps.failed > 0 ? 1 : 0;
+    return steps.failed > 0 ? 1 : interrupted ? 130 : 0;
   } finally {
+    if (onInterrupt) {
+      process.removeListener('SIGINT', onInterrupt);
+      process.removeListener('SIGTERM', onInterrupt);
+    }
+    process.stdout.removeListener('error', ignoreEpipe);
     client?.close();
     await driver?.stop(5000);
-    rmSync(work, { recursive: true, force: true });
+    removeWorkDir(work);
   }
 }
 
@@ -244,7 +281,7 @@ function checkFile(path: string, digest: string): string {
 }
 
 /** Follows the array's copy task for a volume until it ends, drawing a progress bar. */
-async function followCopy(driver: RunningDriver, volumeId: string): Promise<string> {
+async function followCopy(driver: RunningDriver, volumeId: string, stop: () => boolean): Promise<string> {
   const sim = driver.simulator!;
   const arrayName = volumeId.slice(volumeId.indexOf('/') + 1);
   const vol = sim.array.volume(arrayName);
@@ -254,15 +291,16 @@ async function followCopy(driver: RunningDriver, volumeId: string): Promise<stri
   const started = Date.now();
   const tty = process.stdout.isTTY === true;
   let lastPrinted = -1;
-  while (task.status === 2) {
+  while (task.status === 2 && !stop()) {
     const fraction = task.totalMiB > 0 ? task.doneMiB / task.totalMiB : 0;
     const bucket = Math.floor(fraction * 4);
-    if (tty) process.stdout.write(`\r    task ${task.id} ${progressBar(fraction)} ${task.doneMiB}/${task.totalMiB} MiB`);
-    else if (bucket !== lastPrinted) process.stdout.write(`    task ${task.id} ${progressBar(fraction)} ${task.doneMiB}/${task.totalMiB} MiB\n`);
+    if (tty) process.stdout.write(`\r    task ${task.id} ${progressBar(fraction)} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB`);
+    else if (bucket !== lastPrinted) process.stdout.write(`    task ${task.id} ${progressBar(fraction)} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB\n`);
     lastPrinted = bucket;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (tty) process.stdout.write(`\r    task ${task.id} ${progressBar(task.status === 1 ? 1 : task.doneMiB / Math.max(1, task.totalMiB))} ${task.doneMiB}/${task.totalMiB} MiB\n`);
+  if (tty) process.stdout.write(`\r    task ${task.id} ${progressBar(task.status === 1 ? 1 : task.doneMiB / Math.max(1, task.totalMiB))} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB\n`);
+  if (task.status === 2) return `left running: interrupted at ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB (DeleteVolume cancels it)`;
   if (task.status !== 1) throw new Error(`copy task ${task.id} ended with status ${task.status}`);
   return `task ${task.id} copied ${task.totalMiB} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
@@ -279,4 +317,17 @@ function auditArray(driver: RunningDriver): string {
   ];
   if (left.length > 0) throw new Error(`left on the array: ${left.join(', ')}`);
   return `0 volumes, 0 VLUNs, 0 hosts, 0 VV sets, 0 running tasks (${s.tasks.length} finished tasks in the log)`;
+}
+
+/** Removes the demo's work dir, unless something is still mounted inside it (never delete through a mount). */
+function removeWorkDir(work: string): void {
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((target) => target === work || target.startsWith(`${work}/`));
+  if (mounted.length > 0) {
+    process.stdout.write(`left ${work} in place: still mounted there: ${mounted.join(', ')}\n`);
+    return;
+  }
+  rmSync(work, { recursive: true, force: true });
 }

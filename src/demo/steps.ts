@@ -33,11 +33,24 @@ export function summarizeWsapi(requests: readonly RequestLogEntry[]): string {
 /** Runs steps in order, printing each outcome, its duration and the WSAPI calls it made. */
 export class StepRunner {
   readonly results: StepResult[] = [];
+  private interrupted: string | undefined;
 
   constructor(private readonly sim: RunningSimulator) {}
 
-  /** Runs `fn` as a step; its return value is the detail line. Never throws. */
-  async run(name: string, fn: () => Promise<string | undefined>): Promise<boolean> {
+  /** After this, only `always` steps (the teardown) still run; the others are skipped. */
+  interrupt(reason: string): void {
+    this.interrupted ??= reason;
+  }
+
+  /**
+   * Runs `fn` as a step; its return value is the detail line. Never throws. After an interrupt,
+   * only steps marked `always` (unpublish, unstage, delete, audit) run, so nothing is left behind.
+   */
+  async run(name: string, fn: () => Promise<string | undefined>, options: { always?: boolean } = {}): Promise<boolean> {
+    if (this.interrupted && !options.always) {
+      this.skip(name, this.interrupted);
+      return false;
+    }
     const from = this.sim.requests.length;
     const started = performance.now();
     let status: StepResult['status'] = 'ok';
