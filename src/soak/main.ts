@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--keep]`
+ * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--keep] [--no-node]`
  *
  * Drives many volumes through their whole lifecycle against the embedded simulator (HTTPS, its
  * CA in the backends file) while the simulator injects faults and driver processes are SIGKILLed
@@ -33,6 +33,8 @@ interface SoakConfig {
   volumes: [number, number];
   concurrency: number;
   keepWork: boolean;
+  /** Control plane only, even as root. */
+  noNode: boolean;
   faultEveryMs: number;
   killEveryMs: [number, number];
 }
@@ -43,13 +45,16 @@ function parseArgs(argv: string[]): SoakConfig {
     const i = argv.indexOf(flag);
     return i === -1 ? undefined : argv[i + 1];
   };
-  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep']);
+  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!known.has(a)) throw new Error(`unknown argument ${a} (usage: soak [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep])`);
-    if (a !== '--quick' && a !== '--keep') i++;
+    if (!known.has(a)) throw new Error(`unknown argument ${a} (usage: soak [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep] [--no-node])`);
+    if (a !== '--quick' && a !== '--keep' && a !== '--no-node') i++;
   }
-  const total = Number(value('--volumes') ?? (quick ? 5 : 60));
+  // Without node steps a lifecycle takes a fraction of the time: four times as many keep the
+  // run long enough for restarts to land.
+  const noNode = argv.includes('--no-node') || nodeStepsUnavailable() !== undefined;
+  const total = Number(value('--volumes') ?? (quick ? 5 : 60) * (noNode ? 4 : 1));
   const first = Math.ceil(total * 0.6);
   return {
     quick,
@@ -57,6 +62,7 @@ function parseArgs(argv: string[]): SoakConfig {
     volumes: [first, total - first],
     concurrency: Number(value('--concurrency') ?? (quick ? 3 : 4)),
     keepWork: argv.includes('--keep'),
+    noNode: argv.includes('--no-node'),
     faultEveryMs: quick ? 900 : 1000,
     killEveryMs: quick ? [3000, 8000] : [4000, 12000],
   };
@@ -91,7 +97,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
   const work = mkdtempSync(join(tmpdir(), '3par-soak-'));
-  const noNode = nodeStepsUnavailable();
+  const noNode = cfg.noNode ? '--no-node was given' : nodeStepsUnavailable();
   const rng = new Prng(cfg.seed);
   process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
   process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
