@@ -55,9 +55,17 @@ export interface VolumeMarker {
 }
 
 /** Serialises a marker, shortening optional text (description, then PVC/PV, then name) to fit 511. */
+/**
+ * JSON in printable ASCII only: WSAPI comments are `print511`/`print255` (the array refuses other
+ * characters with 400/69), while CSI names may hold any Unicode. JSON.parse reads the escapes back.
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatVolumeMarker(marker: VolumeMarker): string {
   const m: VolumeMarker = { ...marker };
-  let text = JSON.stringify(m);
+  let text = asciiJson(m);
   const shrinkable: (keyof VolumeMarker)[] = ['desc', 'pvc', 'pv', 'n'];
   for (const key of shrinkable) {
     if (text.length <= VOLUME_COMMENT_MAX) break;
@@ -66,7 +74,7 @@ export function formatVolumeMarker(marker: VolumeMarker): string {
     const keep = Math.max(0, value.length - (text.length - VOLUME_COMMENT_MAX));
     // JSON.stringify drops undefined members.
     (m as unknown as Record<string, string | undefined>)[key] = keep === 0 ? undefined : value.slice(0, keep);
-    text = JSON.stringify(m);
+    text = asciiJson(m);
   }
   if (text.length > VOLUME_COMMENT_MAX) throw invalidArgument(`the ownership marker would be ${text.length} characters, over the array's ${VOLUME_COMMENT_MAX}; shorten the driver name or cluster id`);
   return text;

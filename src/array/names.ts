@@ -84,7 +84,8 @@ export function isTombstoneName(name: string): boolean {
 
 /** A name the array accepts as name31 (or Name27 with `max`). */
 export function isArrayName(name: string, max = NAME_MAX): boolean {
-  return name.length >= 1 && name.length <= max && /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name);
+  // "." and ".." are path segments, never objects the driver can reach over WSAPI.
+  return name.length >= 1 && name.length <= max && /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name) && !/^\.{1,2}$/.test(name);
 }
 
 /** A parsed `<backendId>/<arrayName>` id. */

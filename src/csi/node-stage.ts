@@ -105,6 +105,12 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
     const ours = await volumeMajorMinors(d, identityOf(rec));
     // CSI NodeStageVolume repeated with the same arguments: the volume is already mounted here.
     if (ours.has(current.majorMinor) && isReadOnlyMount(current) === r.readOnly) {
+      // A kill between the mount and the record's save leaves the record without these.
+      if (rec.fsType !== current.fsType || !rec.steps.mounted) {
+        rec.fsType = current.fsType;
+        rec.steps.mounted = true;
+        await d.store.save(rec);
+      }
       await finishFirstFormat(d, r, rec, o);
       return;
     }

@@ -58,9 +58,17 @@ function required(value: string | undefined, field: string): string {
   return value;
 }
 
+/** Linux limits: PATH_MAX (with its NUL) and NAME_MAX bytes. */
+const PATH_MAX_BYTES = 4095;
+const NAME_MAX_BYTES = 255;
+
 function absolutePath(value: string | undefined, field: string): string {
   const v = required(value, field);
   if (!v.startsWith('/') || v.includes('\0') || v.split('/').includes('..')) throw invalidArgument(`${field} must be an absolute path without ".."`);
+  // Paths the kernel would refuse (ENAMETOOLONG) are malformed requests, not internal errors.
+  if (Buffer.byteLength(v) > PATH_MAX_BYTES || v.split('/').some((c) => Buffer.byteLength(c) > NAME_MAX_BYTES)) {
+    throw invalidArgument(`${field} is longer than the kernel allows (${PATH_MAX_BYTES} bytes, ${NAME_MAX_BYTES} per component)`);
+  }
   return v.length > 1 ? v.replace(/\/+$/, '') : v;
 }
 

@@ -164,7 +164,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         if (size < r.requiredBytes) throw unavailable(`the device of volume ${r.volumeId} still reports ${size} bytes, less than ${r.requiredBytes}; retry after the array's resize is visible`);
         if ((r.access ?? rec.access) === 'mount') {
           if (rec.readOnly) throw failedPrecondition(`volume ${r.volumeId} is staged read-only; its filesystem cannot grow here`);
-          await growFs(options.exec, rec.fsType ?? 'ext4', device.path, rec.stagingPath);
+          // The filesystem mounted at the staging path says what to grow (never a guessed type).
+          const mounted = await mounter.at(rec.stagingPath);
+          if (!mounted) throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${rec.stagingPath}; stage it again`);
+          await growFs(options.exec, mounted.fsType, device.path, rec.stagingPath);
           ctx.log.info({ bytes: size.toString() }, 'filesystem grown');
         }
         return { capacity_bytes: size.toString() };

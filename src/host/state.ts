@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Protocol } from './connector.js';
 
@@ -39,6 +39,9 @@ export interface VolumeRecord {
  * kubelet's per-volume directories, which kubelet removes and fails on leftovers in. Each save is
  * write → fsync → rename → fsync(dir), so a crash leaves the old record or the new one, never half.
  */
+/** Age after which another process's temp file is a leftover of a kill, not a save in flight. */
+const STALE_TEMP_MS = 60_000;
+
 export class StateStore {
   readonly dir: string;
 
@@ -77,6 +80,31 @@ export class StateStore {
     }
     await rename(tmp, file);
     await syncDir(this.dir);
+    await this.removeStaleTemps();
+  }
+
+  /**
+   * Removes temp files a killed process left between write and rename (any pid but ours, older
+   * than a minute, so a save in flight in another process is never touched). Cheap: the
+   * directory holds one file per staged volume.
+   */
+  async removeStaleTemps(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    const own = `.${process.pid}.tmp`;
+    for (const n of names) {
+      if (!n.endsWith('.tmp') || n.endsWith(own)) continue;
+      const path = join(this.dir, n);
+      try {
+        if (Date.now() - (await stat(path)).mtimeMs > STALE_TEMP_MS) await unlink(path);
+      } catch {
+        // gone already, or removed by another sweep
+      }
+    }
   }
 
   /** Deleting a missing record is success (NodeUnstage may run twice). */
@@ -98,6 +126,7 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], unreadable: [] };
       throw err;
     }
+    await this.removeStaleTemps();
     const records: VolumeRecord[] = [];
     const unreadable: string[] = [];
     for (const n of names.filter((x) => x.endsWith('.json'))) {

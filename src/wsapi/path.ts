@@ -11,9 +11,18 @@ export function apiPath(strings: TemplateStringsArray, ...values: (string | numb
   let out = '/api/v1';
   strings.forEach((s, i) => {
     out += s;
-    if (i < values.length) out += encodeURIComponent(String(values[i]));
+    if (i < values.length) out += segment(String(values[i]));
   });
   return out;
+}
+
+/**
+ * One encoded path segment. "", "." and ".." (also as %2E, which URL parsers treat alike) would
+ * turn `/volumes/<name>` into the collection or its parent, so they are refused outright.
+ */
+function segment(value: string): string {
+  if (value === '' || /^\.{1,2}$/.test(value)) throw new RangeError(`"${value}" cannot name a WSAPI object (it would change the request path)`);
+  return encodeURIComponent(value);
 }
 
 /** `n:s:p`, the form WSAPI uses for port positions in URLs and VLUN ids. */

@@ -1,7 +1,5 @@
 /**
- * Driver bugs the CSI fuzzer found, pinned as deterministic tests. Each is `test.failing` while
- * the bug stands (so CI stays green and the test flips to a failure once fixed: then make it a
- * plain `it`).
+ * Driver bugs the CSI fuzzer found, pinned as deterministic tests (all fixed; these keep them so).
  */
 import { afterAll, beforeAll, describe, expect, it, test } from '@jest/globals';
 import { startSanity, type Sanity } from '../sanity/harness.js';
@@ -31,19 +29,19 @@ function paths(): string[] {
 }
 
 describe('ids whose array name is a URL dot segment', () => {
-  // BUG (src/array/names.ts isArrayName/parseId, src/wsapi/path.ts): "sim/." and "sim/.." parse as
+  // Was a bug (src/array/names.ts isArrayName/parseId, src/wsapi/path.ts): "sim/." and "sim/.." parse as
   // ids of array objects named "." and "..", and the WSAPI URL /api/v1/volumes/.. is normalised to
   // /api/v1/ (and /volumes/. to /volumes/, the full list). DeleteVolume of such an unknown id
   // answers INTERNAL or UNAVAILABLE instead of success, marks the backend down, and sends
   // requests to other resources than the one named.
-  test.failing.each(['sim/.', 'sim/..'])('DeleteVolume and DeleteSnapshot of %s succeed without leaving /volumes/<name>', async (id) => {
+  test.each(['sim/.', 'sim/..'])('DeleteVolume and DeleteSnapshot of %s succeed without leaving /volumes/<name>', async (id) => {
     s.sim.resetRequests();
     expect(await code(s.controller.call('DeleteVolume', { volume_id: id }))).toBe(0);
     expect(await code(s.controller.call('DeleteSnapshot', { snapshot_id: id }))).toBe(0);
     for (const p of paths()) expect(p).toMatch(/^(GET|DELETE) \/api\/v1\/volumes\/[^/]+$|^GET \/api(\/v1\/(system|wsapiconfiguration))?$/);
   });
 
-  test.failing('ControllerGetVolume of sim/.. is NOT_FOUND', async () => {
+  test('ControllerGetVolume of sim/.. is NOT_FOUND', async () => {
     expect(await code(s.controller.call('ControllerGetVolume', { volume_id: 'sim/..' }))).toBe(5);
   });
 
@@ -53,11 +51,11 @@ describe('ids whose array name is a URL dot segment', () => {
 });
 
 describe('node paths with an over-long component', () => {
-  // BUG (src/csi/node-publish.ts / src/host/mounts.ts): a target_path with a component over 255
+  // Was a bug (src/csi/node-publish.ts / src/host/mounts.ts): a target_path with a component over 255
   // bytes reaches stat(), whose ENAMETOOLONG is not mapped: the call is logged as an
   // "unexpected error" and answered INTERNAL instead of INVALID_ARGUMENT (or success for a path
   // that cannot exist).
-  test.failing('NodeUnpublishVolume answers a mapped status and logs no unexpected error', async () => {
+  test('NodeUnpublishVolume answers a mapped status and logs no unexpected error', async () => {
     const from = cap.lines().length;
     const c = await code(s.node.call('NodeUnpublishVolume', { volume_id: 'sim/csv-aaaaaaaaaaaaaaaaaaaa', target_path: `${s.base}/${'n'.repeat(300)}/mount` }));
     expect([0, 3, 5]).toContain(c);

@@ -78,10 +78,8 @@ describe('simulator admin endpoint', () => {
     expect(JSON.parse(res.text)).toMatchObject({ volumes: 0, hosts: 0 });
   });
 
-  // BUG (src/simulator/http/admin.ts): the admin endpoint buffers request bodies without a limit
-  // (the WSAPI front stops at 1 MiB with 413); a loopback client can make the simulator hold any
-  // amount of memory. Enabled and loopback-only, so minor.
-  test.failing('limits request bodies like the WSAPI front does (413 over 1 MiB)', async () => {
+  // The admin endpoint reads bodies with the WSAPI front's reader and its 1 MiB limit.
+  test('limits request bodies like the WSAPI front does (413 over 1 MiB)', async () => {
     const body = JSON.stringify({ type: 'latency', ms: 0, count: 1, match: { path: 'x'.repeat(3 * 1024 * 1024) } });
     const res = await request(admin.url, 'POST', '/sim/faults', body);
     admin.faults.clear();

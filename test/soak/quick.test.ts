@@ -14,23 +14,6 @@ const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const missing = [SOAK, CLI].find((f) => !existsSync(f));
 if (missing) process.stdout.write(`soak --quick skipped: ${missing} is missing (run npm run build first)\n`);
 
-/**
- * Leaks that are known driver bugs, reported to the lead, which a quick run may or may not hit
- * (they depend on where a SIGKILL lands). Listed ones are printed and tolerated; anything else fails.
- */
-const KNOWN_LEAKS: [string, RegExp][] = [
-  // src/host/state.ts writes <record>.json.<pid>.tmp, then renames it; a SIGKILL in between leaves
-  // the temp file in the node state directory forever (start-up neither removes nor reads it).
-  ['node state temp file left by a SIGKILL between write and rename', /LEAKED node state record [0-9a-f]{64}\.json\.\d+\.tmp$/],
-];
-
-/** Lifecycle failures that are known driver bugs (same rules as KNOWN_LEAKS). */
-const KNOWN_FAILURES: [string, RegExp][] = [
-  // src/csi/node-stage.ts: a kill between mount and the record save leaves no fsType; the
-  // retried stage does not record it and NodeExpandVolume runs resize2fs on xfs (restart-regressions.test.ts).
-  ['NodeExpandVolume runs resize2fs on xfs after a kill between mount and record save', /lifecycle failed: .*NodeExpandVolume did not succeed.*most often \(×\d+\) INTERNAL: resize2fs/],
-];
-
 function runSoak(): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [SOAK, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
@@ -55,15 +38,12 @@ describe('soak --quick', () => {
       expect(ops).toBeGreaterThan(0);
       expect(lost).toBe(0);
       const leakLines = lines.filter((l) => l.includes('LEAKED')).map((l) => l.trim());
-      const unknown = leakLines.filter((l) => !KNOWN_LEAKS.some(([, re]) => re.test(l)));
-      if (leaked > 0 && unknown.length === 0) process.stdout.write(`tolerated known driver bug: ${KNOWN_LEAKS.filter(([, re]) => leakLines.some((l) => re.test(l))).map(([n]) => n).join('; ')}\n`);
-      else expect(leaked).toBe(0);
+      expect(leakLines).toEqual([]);
+      expect(leaked).toBe(0);
       const failures = lines.filter((l) => l.includes('lifecycle failed:')).map((l) => l.trim());
-      const unknownFailures = failures.filter((l) => !KNOWN_FAILURES.some(([, re]) => re.test(l)));
-      if (failures.length > 0 && unknownFailures.length === 0) process.stdout.write(`tolerated known driver bug: ${KNOWN_FAILURES.filter(([, re]) => failures.some((l) => re.test(l))).map(([n]) => n).join('; ')}\n`);
-      expect(unknownFailures).toEqual([]);
-      // Exit 1 with nothing leaked, lost or failed means another problem the soak printed (a crash, a restart that failed).
-      if (leaked === 0 && failures.length === 0) expect(code).toBe(0);
+      expect(failures).toEqual([]);
+      // Exit 1 with nothing leaked, lost or failed would mean another problem the soak printed.
+      expect(code).toBe(0);
     },
     420_000,
   );

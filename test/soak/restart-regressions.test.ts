@@ -1,11 +1,11 @@
 /**
  * Driver bugs the soak found where a SIGKILL lands between two steps of the node plugin, pinned
  * as deterministic tests: the crash is reproduced by putting the node state directory in the
- * state the kill leaves. `test.failing` while the bug stands; make it a plain `it` once fixed.
+ * state the kill leaves. (Both were bugs; they are fixed and these tests keep them fixed.)
  * Needs root (loop devices, mkfs, mount) for the staging test; it says so and skips otherwise.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, test } from '@jest/globals';
 import { DRIVER, GiB, MiB, mountCap, nodeSkipReason, stagingDir, startSanity, targetPath, type Sanity } from '../sanity/harness.js';
@@ -26,12 +26,11 @@ const stateDir = (): string => join(s.base, 'kubelet', 'plugins', DRIVER, 'state
 const recordFile = (volumeId: string): string => join(stateDir(), `${createHash('sha256').update(volumeId).digest('hex')}.json`);
 
 maybe('SIGKILL between two node steps', () => {
-  // BUG (src/csi/node-stage.ts stageFilesystem): the record gets fsType only after the mount; a
-  // kill between `mount` and that save leaves a record without fsType. The retried NodeStage
-  // finds the staging path mounted and returns early without recording the type, and
-  // NodeExpandVolume then grows with `rec.fsType ?? 'ext4'`: resize2fs on an xfs filesystem,
-  // INTERNAL on every retry until the volume is unstaged. (Found by npm run soak, seed 42.)
-  test.failing('a retried NodeStage after a kill right after mount lets NodeExpandVolume grow xfs', async () => {
+  // Was a bug (found by npm run soak, seed 42): a kill between `mount` and the record's save left
+  // a record without fsType; the retried NodeStage returned early without recording it, and
+  // NodeExpandVolume ran resize2fs on xfs. Now the retry records the mounted type and expand
+  // grows the filesystem the mount table names.
+  test('a retried NodeStage after a kill right after mount lets NodeExpandVolume grow xfs', async () => {
     const cap = mountCap('SINGLE_NODE_WRITER', 'xfs');
     const v = await s.controller.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', { name: 'pvc-kill-after-mount', capacity_range: { required_bytes: String(512 * MiB) }, volume_capabilities: [cap], parameters: {} });
     const id = v.volume.volume_id;
@@ -59,13 +58,14 @@ maybe('SIGKILL between two node steps', () => {
     }
   });
 
-  // BUG (src/host/state.ts save): records are written to <record>.json.<pid>.tmp and renamed; a
-  // kill in between leaves the temp file forever — nothing removes it, at start-up or later.
-  // (Found by npm run soak: one or two per run.)
-  test.failing('a temp file left by a kill during a record write is gone after the next stage and unstage', async () => {
+  // Was a bug (found by npm run soak): a kill between write and rename left <record>.json.<pid>.tmp
+  // forever. Saves and start-up now remove another process's temp files older than a minute.
+  test('a temp file left by a kill during a record write is gone after the next stage and unstage', async () => {
     mkdirSync(stateDir(), { recursive: true });
-    const stale = `${'0'.repeat(64)}.json.999999.tmp`;
-    writeFileSync(join(stateDir(), stale), '{"v":1,"volumeId":"sim/csv-');
+    const stale = join(stateDir(), `${'0'.repeat(64)}.json.999999.tmp`);
+    writeFileSync(stale, '{"v":1,"volumeId":"sim/csv-');
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(stale, twoMinutesAgo, twoMinutesAgo);
     const cap = mountCap('SINGLE_NODE_WRITER', 'ext4');
     const v = await s.controller.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', { name: 'pvc-tmp', capacity_range: { required_bytes: String(64 * MiB) }, volume_capabilities: [cap], parameters: {} });
     const info = await s.node.call<{ node_id: string }>('NodeGetInfo', {});

@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultController, FaultSpec, Switches } from '../faults.js';
 import type { SimArray } from '../model/array.js';
+import { readBody } from './body.js';
 
 const FAULT_TYPES = ['latency', 'error', 'drop', 'truncate', 'failTask', 'expireSessions'];
 
@@ -31,12 +32,8 @@ export class AdminHandler {
     if (!(ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.'))) return reply(403, { error: 'the admin endpoint answers loopback clients only' });
     let body: unknown;
     try {
-      const text = await new Promise<string>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-        req.on('error', reject);
-      });
+      const text = await readBody(req);
+      if (text === 'too-long') return reply(413, { error: 'request body over 1 MiB' });
       body = text ? JSON.parse(text) : undefined;
     } catch {
       return reply(400, { error: 'body is not JSON' });

@@ -14,8 +14,8 @@ import { setRoutes, volumeRoutes } from './routes-volumes.js';
 import { qosRoutes } from './routes-qos.js';
 import { isList, type Answer, type Req, type Server } from './types.js';
 import type { AdminHandler } from './admin.js';
+import { readBody } from './body.js';
 
-const MAX_BODY = 1024 * 1024;
 const CHUNK_MEMBERS = 500;
 
 /** One entry per WSAPI request served. */
@@ -300,16 +300,3 @@ function badMember(raw: string): string | undefined {
   return m?.[1];
 }
 
-/** Reads the body as text; 'too-long' past the limit (the rest is drained). */
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('end', () => resolve(size > MAX_BODY ? 'too-long' : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
