@@ -39,6 +39,21 @@ interface SoakConfig {
   killEveryMs: [number, number];
 }
 
+const USAGE = `usage: npm run soak -- [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep] [--no-node]
+  --quick        a few minutes, for CI
+  --seed N       repeat a run (the seed is printed at the start)
+  --volumes N    lifecycles in all (the first 60% with one driver, the rest with two controllers)
+  --concurrency N  lifecycles at once
+  --keep         keep the work directory (kept anyway when something leaked)
+  --no-node      control plane only, even as root
+Last line: soak: N ops, N faults, N restarts, N leaked, N lost (exit 1 unless leaked and lost are 0)
+`;
+
+/** A bad command line: printed on one line, exit code 2. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 function parseArgs(argv: string[]): SoakConfig {
   const quick = argv.includes('--quick');
   const value = (flag: string): string | undefined => {
@@ -48,7 +63,7 @@ function parseArgs(argv: string[]): SoakConfig {
   const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!known.has(a)) throw new Error(`unknown argument ${a} (usage: soak [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep] [--no-node])`);
+    if (!known.has(a)) throw new UsageError(`unknown argument ${a} (see --help)`);
     if (a !== '--quick' && a !== '--keep' && a !== '--no-node') i++;
   }
   // Without node steps a lifecycle takes a fraction of the time: four times as many keep the
@@ -209,9 +224,17 @@ async function main(): Promise<number> {
 // Ctrl-C: exit through the 'exit' handler that kills the driver process groups.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`soak: ${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   },
