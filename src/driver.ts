@@ -9,7 +9,7 @@ import { createControllerService, type ControllerService } from './csi/controlle
 import { createNodeService } from './csi/node.js';
 import { spawnExec, type Exec } from './host/exec.js';
 import type { BackendConfig } from './config/backends.js';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from './simulator/index.js';
+import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
 import { VERSION } from './version.js';
 
 export type DriverMode = 'controller' | 'node' | 'all';
@@ -79,6 +79,8 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
     if (options.simulator) {
       const dataDir = options.simulator.dataDir ?? mkdtempSync(join(tmpdir(), '3par-sim-'));
       if (!options.simulator.dataDir) cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+      // Loaded only when asked for: a production driver does not pay for the simulator's modules.
+      const { startSimulator } = await import('./simulator/index.js');
       simulator = await startSimulator({ ...options.simulator, dataDir });
       const sim = simulator;
       cleanups.push(() => sim.close());

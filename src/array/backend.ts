@@ -3,7 +3,8 @@ import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
-import type { ApiVersion, Port, SystemInfo } from '../wsapi/types.js';
+import { abortable } from '../util/abort.js';
+import type { ApiVersion, Cpg, Port, SystemInfo } from '../wsapi/types.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
@@ -56,6 +57,9 @@ export class Backend {
   readonly vlunLocks = new KeyedMutex();
   private portsCache: { at: number; ports: Port[] } | undefined;
   private cpgCache: { at: number; names: string[] } | undefined;
+  /** Reads in flight, shared by concurrent callers. */
+  private portsLoading: Promise<Port[]> | undefined;
+  private cpgsLoading: Promise<Cpg[]> | undefined;
   private up: boolean | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
 
@@ -148,7 +152,10 @@ export class Backend {
   async ports(signal?: AbortSignal): Promise<Port[]> {
     const now = Date.now();
     if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
-      this.portsCache = { at: now, ports: await this.client.listPorts(signal) };
+      // Concurrent callers share one read when the cache has expired (no stampede of GET /ports);
+      // the shared read is not tied to one caller's deadline, each caller's wait is.
+      this.portsLoading ??= this.client.listPorts().finally(() => (this.portsLoading = undefined));
+      this.portsCache = { at: now, ports: await abortable(this.portsLoading, signal) };
     }
     return this.portsCache.ports;
   }
@@ -157,7 +164,8 @@ export class Backend {
   private async cpgNames(signal?: AbortSignal): Promise<string[]> {
     const now = Date.now();
     if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
-      this.cpgCache = { at: now, names: (await this.client.listCpgs(signal)).map((c) => c.name) };
+      this.cpgsLoading ??= this.client.listCpgs().finally(() => (this.cpgsLoading = undefined));
+      this.cpgCache = { at: now, names: (await abortable(this.cpgsLoading, signal)).map((c) => c.name) };
     }
     return this.cpgCache.names;
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { busy } from '../errors.js';
 import { CopyType } from '../wsapi/enums.js';
-import type { Volume } from '../wsapi/types.js';
+import type { Vlun, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import { exportsOf } from './exports.js';
 import { hostOwnerTag, parseHostMarker, type VolumeMarker } from './marker.js';
@@ -61,14 +61,20 @@ export async function collect(backends: readonly Backend[], owner: Owner, kind: 
       const volumes = await c.listVolumes(signal);
       const wanted = volumes.filter((v) => (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) && !isTombstoneName(v.name));
       const marked = wanted.map((v) => ({ v, m: ownMarker(v, owner) })).filter((x): x is { v: Volume; m: VolumeMarker } => x.m !== undefined);
-      let vluns: Awaited<ReturnType<typeof c.listVluns>> = [];
+      // VLUNs grouped by volume once: a listing beside tens of thousands of VLUNs must not scan
+      // the whole VLUN list once per volume.
+      const vlunsByVolume = new Map<string, Vlun[]>();
       let hosts = new Map<string, string>();
       if (kind === 'volume' && marked.length > 0) {
-        vluns = await c.listVluns(signal);
+        for (const l of await c.listVluns(signal)) {
+          const list = vlunsByVolume.get(l.volumeName);
+          if (list) list.push(l);
+          else vlunsByVolume.set(l.volumeName, [l]);
+        }
         hosts = await hostNodeIds(b, owner, signal);
       }
       for (const { v, m } of marked.sort((x, y) => (x.v.name < y.v.name ? -1 : x.v.name > y.v.name ? 1 : 0))) {
-        const entry: Listed = { backend: b, volume: v, marker: m, publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vluns, hosts) : [] };
+        const entry: Listed = { backend: b, volume: v, marker: m, publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vlunsByVolume.get(v.name) ?? [], hosts) : [] };
         // Snapshots of a soft-deleted volume keep naming the volume the CO deleted.
         const tomb = v.copyOf !== undefined && isTombstoneName(v.copyOf) ? volumes.find((x) => x.name === v.copyOf) : undefined;
         const original = tomb ? originalName(tomb, owner) : undefined;

@@ -29,3 +29,23 @@ function abortReason(signal: AbortSignal): Error {
   if (reason instanceof Error && reason.name === 'DriverError') return reason;
   return cancelled('the call was cancelled or its deadline passed', { cause: reason });
 }
+
+/** Waits for `promise`, or rejects with a `cancelled` DriverError when `signal` aborts first. */
+export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
