@@ -4,7 +4,7 @@ import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import { abortable } from '../util/abort.js';
-import type { ApiVersion, Cpg, Port, SystemInfo } from '../wsapi/types.js';
+import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
@@ -60,6 +60,8 @@ export class Backend {
   /** Reads in flight, shared by concurrent callers. */
   private portsLoading: Promise<Port[]> | undefined;
   private cpgsLoading: Promise<Cpg[]> | undefined;
+  private vlunsInFlight: Promise<Vlun[]> | undefined;
+  private vlunsNext: Promise<Vlun[]> | undefined;
   private up: boolean | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
 
@@ -158,6 +160,34 @@ export class Backend {
       this.portsCache = { at: now, ports: await abortable(this.portsLoading, signal) };
     }
     return this.portsCache.ports;
+  }
+
+  /**
+   * The VLUN list, shared by concurrent callers and always started after the call: with no
+   * listing in flight one starts now; otherwise the caller waits for the next listing, which
+   * starts when the one in flight ends and serves everyone who asked meanwhile. A listing that
+   * was already on its way could predate the caller's own changes, so it is never joined. On
+   * WSAPI 1.3.x every VLUN lookup is a full list (REFERENCE §11.4): under load, many publishes
+   * share one list instead of each fetching and parsing its own.
+   */
+  vluns(signal?: AbortSignal): Promise<readonly Vlun[]> {
+    if (!this.vlunsInFlight) return abortable(this.startVlunListing(), signal);
+    this.vlunsNext ??= this.vlunsInFlight.then(
+      () => this.startVlunListing(),
+      () => this.startVlunListing(),
+    );
+    return abortable(this.vlunsNext, signal);
+  }
+
+  private startVlunListing(): Promise<Vlun[]> {
+    this.vlunsNext = undefined;
+    const list = this.client.listVluns();
+    this.vlunsInFlight = list;
+    const clear = (): void => {
+      if (this.vlunsInFlight === list) this.vlunsInFlight = undefined;
+    };
+    list.then(clear, clear);
+    return list;
   }
 
   /** The array's CPG names; cached for CPGS_CACHE_MS. */

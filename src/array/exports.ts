@@ -89,7 +89,7 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
 }
 
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
-  const before = exportsOf(await c.listVluns(ctx.signal), req.name);
+  const before = exportsOf(await backend.vluns(ctx.signal), req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
   try {
     refuseOthers(req, host, before);
@@ -118,7 +118,8 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
     // Refused (the oneHost policy, a LUN taken by a racing process, …): the re-read tells.
     refusal = err;
   }
-  const after = exportsOf(await c.listVluns(ctx.signal), req.name);
+  // Re-read after our own changes: backend.vluns only hands out a listing started after this call.
+  const after = exportsOf(await backend.vluns(ctx.signal), req.name);
   const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
   try {
     refuseOthers(req, host, after);
@@ -166,7 +167,7 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
  * or node succeeds. Two requests on the common path (list, delete), three with the host.
  */
 export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
-  const vluns = await c.listVluns(ctx.signal);
+  const vluns = await backend.vluns(ctx.signal);
   const rules = exportsOf(vluns, name);
   // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds.
   if (rules.length === 0) return;
