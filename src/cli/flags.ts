@@ -126,3 +126,16 @@ export const get = {
     return Array.isArray(x) ? x : [];
   },
 };
+
+/** Resolves with the first SIGTERM or SIGINT the process receives (long-running commands). */
+export function untilShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -5,7 +5,7 @@ import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backe
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { parseEndpoint } from '../csi/server.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
-import { UsageError, formatHelp, get, parseFlags, type FlagSpec } from './flags.js';
+import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (one replica), the node plugin (every node), or both.' },
@@ -89,16 +89,7 @@ export async function serveCommand(args: string[]): Promise<number> {
         `  try: 3par-csi call CreateVolume --endpoint unix://${driver.address} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
     );
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'shutting down');
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  log.info({ signal: await untilShutdownSignal() }, 'shutting down');
   await driver.stop();
   metricsServer?.server.close();
   return 0;

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ERRORS, PROFILE_NAMES, startSimulator, type ErrorName, type ErrorOverrides, type FaultSpec, type SimulatorOptions } from '../simulator/index.js';
-import { UsageError, formatHelp, get, parseFlags, type FlagSpec } from './flags.js';
+import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SIMULATOR_FLAGS: FlagSpec[] = [
   { name: 'host', type: 'string', metavar: 'ADDR', default: '127.0.0.1', help: 'Listen address (loopback by default; the simulator has no real security).' },
@@ -127,15 +127,7 @@ export async function simulatorCommand(args: string[]): Promise<number> {
   if (options.stateFile) lines.push(`  state:    ${options.stateFile}`);
   if (options.admin) lines.push(`  admin:    ${sim.url}/sim/ (loopback only)`);
   process.stdout.write(lines.join('\n') + '\n');
-  await new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilShutdownSignal();
   await sim.close();
   return 0;
 }
