@@ -77,11 +77,18 @@ export const STORAGE_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
   { key: PV_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PV name, recorded in the marker.' },
 ];
 
+/** The settings VolumeSnapshotClass and VolumeGroupSnapshotClass share, worded for what they make. */
+function snapshotSettings(w: { readOnly: string; expired: string; deletes: string; marker: string }): ParameterDescriptor[] {
+  return [
+    { key: 'readOnly', aliases: ['read_only'], values: 'true | false', default: 'true', description: w.readOnly },
+    { key: 'allowExpiry', aliases: ['allow_expiry'], values: 'true | false', default: 'false', description: `Must be "true" for expirationHours to be accepted (${w.expired}).` },
+    { key: 'expirationHours', aliases: ['expiration_hours'], values: `1-${EXPIRATION_HOURS_MAX}`, default: 'none', description: `The array deletes ${w.deletes} after this many hours; only with allowExpiry: "true". Retention is never set.` },
+    { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: `Recorded in ${w.marker}.` },
+  ];
+}
+
 export const SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
-  { key: 'readOnly', aliases: ['read_only'], values: 'true | false', default: 'true', description: 'Create a read-only virtual copy.' },
-  { key: 'allowExpiry', aliases: ['allow_expiry'], values: 'true | false', default: 'false', description: 'Must be "true" for expirationHours to be accepted (an expired snapshot disappears from the array).' },
-  { key: 'expirationHours', aliases: ['expiration_hours'], values: `1-${EXPIRATION_HOURS_MAX}`, default: 'none', description: 'The array deletes the snapshot after this many hours; only with allowExpiry: "true". Retention is never set.' },
-  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in the snapshot's ownership marker." },
+  ...snapshotSettings({ readOnly: 'Create a read-only virtual copy.', expired: 'an expired snapshot disappears from the array', deletes: 'the snapshot', marker: "the snapshot's ownership marker" }),
   { key: VS_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshot name, recorded in the marker.' },
   { key: VS_NAMESPACE_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshot namespace, recorded in the marker.' },
   { key: VSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshotContent name, recorded in the marker.' },
@@ -89,10 +96,7 @@ export const SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
 
 /** VolumeGroupSnapshotClass: the snapshot class's settings, and the group's extra-metadata keys. */
 export const GROUP_SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
-  { key: 'readOnly', aliases: ['read_only'], values: 'true | false', default: 'true', description: 'Members are read-only virtual copies.' },
-  { key: 'allowExpiry', aliases: ['allow_expiry'], values: 'true | false', default: 'false', description: 'Must be "true" for expirationHours to be accepted (expired members disappear from the array).' },
-  { key: 'expirationHours', aliases: ['expiration_hours'], values: `1-${EXPIRATION_HOURS_MAX}`, default: 'none', description: 'The array deletes the members after this many hours; only with allowExpiry: "true". Retention is never set.' },
-  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in every member's ownership marker." },
+  ...snapshotSettings({ readOnly: 'Members are read-only virtual copies.', expired: 'expired members disappear from the array', deletes: 'the members', marker: "every member's ownership marker" }),
   { key: VGS_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshot name, recorded in every member's marker." },
   { key: VGS_NAMESPACE_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshot namespace, recorded in every member's marker." },
   { key: VGSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshotContent name, recorded in every member's marker." },
