@@ -33,11 +33,23 @@ interface Volume {
 
 /** The driver process and its clients; restartable on the same state. */
 class Rig {
-  readonly base = mkdtempSync(join(tmpdir(), '3par-e2e-'));
-  readonly dataDir = join(this.base, 'array');
-  readonly stateFile = join(this.base, 'array-state.json');
-  readonly kubeletDir = join(this.base, 'kubelet');
-  readonly endpoint = `unix://${join(this.base, 'csi.sock')}`;
+  private baseDir: string | undefined;
+  /** Made on first use, so a skipped run (not root) leaves no directory behind. */
+  get base(): string {
+    return (this.baseDir ??= mkdtempSync(join(tmpdir(), '3par-e2e-')));
+  }
+  get dataDir(): string {
+    return join(this.base, 'array');
+  }
+  get stateFile(): string {
+    return join(this.base, 'array-state.json');
+  }
+  get kubeletDir(): string {
+    return join(this.base, 'kubelet');
+  }
+  get endpoint(): string {
+    return `unix://${join(this.base, 'csi.sock')}`;
+  }
   driver!: RunningDriver;
   controller!: CsiTestClient;
   node!: CsiTestClient;
