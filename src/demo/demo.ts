@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
 import { startDriver, type RunningDriver } from '../driver.js';
 import { CsiClient } from '../csi/client.js';
+import { MOUNTINFO_PATH, parseMountInfo } from '../host/mounts.js';
 import { StepRunner, bold, dim, progressBar } from './steps.js';
 
 const MiB = 1024 * 1024;
@@ -321,9 +322,8 @@ function auditArray(driver: RunningDriver): string {
 
 /** Removes the demo's work dir, unless something is still mounted inside it (never delete through a mount). */
 function removeWorkDir(work: string): void {
-  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
+  const mounted = parseMountInfo(readFileSync(MOUNTINFO_PATH, 'utf8'))
+    .map((m) => m.target)
     .filter((target) => target === work || target.startsWith(`${work}/`));
   if (mounted.length > 0) {
     process.stdout.write(`left ${work} in place: still mounted there: ${mounted.join(', ')}\n`);

@@ -14,6 +14,7 @@ import { createNodeService, type NodeService, type NodeServiceOptions } from '..
 import { spawnExec, type Exec } from '../../src/host/exec.js';
 import type { CallContext } from '../../src/csi/server.js';
 import { parseMountInfo } from '../../src/host/mounts.js';
+import { detachLoopsUnder, unmountUnder } from '../helpers/host.js';
 import type { VolumeCapability__Output, _csi_v1_VolumeCapability_AccessMode_Mode__Output } from '../../src/gen/csi/v1/VolumeCapability.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
 import type { NodePublishVolumeRequest__Output } from '../../src/gen/csi/v1/NodePublishVolumeRequest.js';
@@ -125,39 +126,8 @@ export class NodeHarness {
 
   /** Unmounts everything under the base directory and detaches every loop device of its files. */
   cleanup(): void {
-    for (let round = 0; round < 5; round++) {
-      const mounts = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
-        .filter((m) => m.target.startsWith(this.base))
-        .sort((a, b) => b.target.length - a.target.length);
-      if (mounts.length === 0) break;
-      for (const m of mounts) {
-        try {
-          execFileSync('umount', [m.target], { stdio: 'ignore' });
-        } catch {
-          try {
-            execFileSync('umount', ['-l', m.target], { stdio: 'ignore' });
-          } catch {
-            // reported below if it stays
-          }
-        }
-      }
-    }
-    for (const n of readdirSync('/sys/block').filter((x) => /^loop\d+$/.test(x))) {
-      let backing = '';
-      try {
-        backing = readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim();
-      } catch {
-        continue;
-      }
-      if (backing.startsWith(this.base)) {
-        try {
-          execFileSync('blockdev', ['--setrw', `/dev/${n}`], { stdio: 'ignore' });
-          execFileSync('losetup', ['-d', `/dev/${n}`], { stdio: 'ignore' });
-        } catch {
-          // autoclear finishes it once the last user goes
-        }
-      }
-    }
+    unmountUnder(this.base);
+    detachLoopsUnder(this.base);
     rmSync(this.base, { recursive: true, force: true, maxRetries: 3 });
   }
 }

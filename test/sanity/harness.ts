@@ -6,14 +6,16 @@
  * holds, and a clean-up that undoes every mount and loop device even after a failed test.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDriver, type DriverOptions, type RunningDriver } from '../../src/driver.js';
 import { silentLogger, createLogger } from '../../src/log.js';
-import { parseMountInfo } from '../../src/host/mounts.js';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.js';
 import { CsiTestClient } from '../helpers/grpc.js';
+import { detachLoopsUnder, isMounted, loopsUnder, unmountUnder } from '../helpers/host.js';
+
+export { detachLoopsUnder, isMounted, loopsUnder, unmountUnder };
 
 export const DRIVER = 'csi.3par.sanity.example.com';
 export const NODE = 'node-1';
@@ -89,58 +91,6 @@ export function nodeSkipReason(): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Unmounts everything mounted under `dir`, deepest first. */
-export function unmountUnder(dir: string): void {
-  for (let round = 0; round < 5; round++) {
-    const mounts = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'))
-      .filter((m) => m.target.startsWith(dir))
-      .sort((a, b) => b.target.length - a.target.length);
-    if (mounts.length === 0) return;
-    for (const m of mounts) {
-      try {
-        execFileSync('umount', [m.target], { stdio: 'ignore' });
-      } catch {
-        try {
-          execFileSync('umount', ['-l', m.target], { stdio: 'ignore' });
-        } catch {
-          // another round, or the next test's clean-up, gets it
-        }
-      }
-    }
-  }
-}
-
-/** Detaches every loop device whose backing file lies under `dir`. */
-export function detachLoopsUnder(dir: string): void {
-  for (const n of loopsUnder(dir)) {
-    try {
-      execFileSync('blockdev', ['--setrw', `/dev/${n}`], { stdio: 'ignore' });
-      execFileSync('losetup', ['-d', `/dev/${n}`], { stdio: 'ignore' });
-    } catch {
-      // autoclear finishes it once the last user goes
-    }
-  }
-}
-
-/** Loop devices (names) whose backing file lies under `dir`. */
-export function loopsUnder(dir: string): string[] {
-  if (!existsSync('/sys/block')) return [];
-  return readdirSync('/sys/block')
-    .filter((n) => /^loop\d+$/.test(n))
-    .filter((n) => {
-      try {
-        return readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim().startsWith(dir);
-      } catch {
-        return false;
-      }
-    });
-}
-
-/** True when something is mounted exactly at `path`. */
-export function isMounted(path: string): boolean {
-  return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.target === path);
 }
 
 /** A staging directory as kubelet makes it (the CO creates it; the SP mounts on it). */
