@@ -9,4 +9,6 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }] },
   testTimeout: 30000,
+  // The default reporter, then a summary of skipped tests and why (test/helpers/skip.ts).
+  reporters: ['default', '<rootDir>/test/helpers/skip-reporter.js'],
 };

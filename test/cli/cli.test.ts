@@ -1,7 +1,7 @@
 /**
  * The `3par-csi` binary as an admin runs it (from dist/: `npm run build` first; .ci/run does).
  */
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, expect, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { SERVE_FLAGS } from '../../src/cli/serve.js';
 import { envName } from '../../src/cli/flags.js';
 import { sleep } from '../../src/util/abort.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const built = existsSync(BIN);
-if (!built) console.log(`CLI tests skipped: ${BIN} is missing — run "npm run build" first`);
-const d = built ? describe : describe.skip;
+const d = describeUnless(existsSync(BIN) ? undefined : `${BIN} is missing — run "npm run build" first`);
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -7,7 +7,7 @@
  * and kubelet directory; bytes written to a raw block volume must survive snapshot → restore.
  * At the end the array must hold no VLUN, host, volume or running task.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdtempSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
@@ -17,13 +17,13 @@ import { startDriver, type RunningDriver } from '../../src/driver.js';
 import { silentLogger, createLogger } from '../../src/log.js';
 import { CsiTestClient } from '../helpers/grpc.js';
 import { detachLoopsUnder, eventually, isMounted, loopsUnder, MiB, GiB, mountCap, nodeSkipReason, unmountUnder } from '../sanity/harness.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const DRIVER = 'csi.3par.e2e.example.com';
 const XFS = mountCap('SINGLE_NODE_WRITER', 'xfs');
 
 const skipReason = nodeSkipReason();
-if (skipReason) console.warn(`test/e2e/data: skipped: ${skipReason}`);
-const describeRoot = skipReason ? describe.skip : describe;
+const describeRoot = describeUnless(skipReason);
 
 interface Volume {
   volume_id: string;

@@ -3,14 +3,13 @@
  * xfs stage → publish → read-only publish → data → stats → expand → unpublish → unstage, every
  * step repeated, and a node-service restart between stage and unstage. Needs root.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { NodeHarness, MiB, hasCapSysResource, mountCap, publishReq, rootSkipReason, stageReq, type TestVolume } from './harness.js';
+import { declareSkip, describeUnless, itUnless } from '../helpers/skip.js';
 
-const skip = rootSkipReason();
-if (skip) console.log(`skipping node filesystem tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const d = describeUnless(rootSkipReason());
 jest.setTimeout(120_000);
 
 d('node service: filesystem volumes on loop devices', () => {
@@ -93,9 +92,7 @@ d('node service: filesystem volumes on loop devices', () => {
     await expandCase('xfs');
   });
 
-  const ext4Online = hasCapSysResource();
-  if (!ext4Online) console.log('skipping online ext4 expand: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4');
-  (ext4Online ? it : it.skip)('ext4: online expand (rescan + resize2fs)', async () => {
+  itUnless(hasCapSysResource() ? undefined : 'online ext4 expand: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4')('ext4: online expand (rescan + resize2fs)', async () => {
     await expandCase('ext4');
   });
 
@@ -164,7 +161,7 @@ d('node service: filesystem volumes on loop devices', () => {
       writeFileSync(trigger, 'test error');
       expect((await stats()).volume_condition?.abnormal).toBe(true);
     } else {
-      console.log(`skipping the fs-error half: ${trigger} does not exist on this kernel`);
+      declareSkip(`the fs-error half of the stats test: ${trigger} does not exist on this kernel`);
     }
     await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: target }, h.ctx());
     expect((await stats().catch((e: unknown) => e))).toMatchObject({ kind: 'not-found' });

@@ -5,16 +5,15 @@
  * staged concurrently on two "nodes" and twice on one are never written; mkfs runs without
  * discard; mount flags (SELinux context=) reach mount; XFS copies mount with nouuid. Needs root.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync, constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { NodeHarness, MiB, interceptExec, mountCap, publishReq, rootSkipReason, sha256File, stageReq, type TestVolume } from './harness.js';
 import { ExecError, spawnExec, type Exec } from '../../src/host/exec.js';
+import { describeUnless } from '../helpers/skip.js';
 
-const skip = rootSkipReason();
-if (skip) console.log(`skipping node safety tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const d = describeUnless(rootSkipReason());
 jest.setTimeout(120_000);
 
 /** An Exec that records every command line it runs. */

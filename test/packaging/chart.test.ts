@@ -13,9 +13,9 @@ import { envName } from '../../src/cli/flags.js';
 import { parseSnapshotClassParameters, parseStorageClassParameters } from '../../src/csi/params.js';
 import { renderChart } from '../../scripts/gen-deploy-lib.mjs';
 import { CHART_DIR, arg, container, find, findAll, fixture, helmMissing, helmRender, parseObjects, podSpec, render, secretsReadBy, validateAll, volume, type K8sObject } from './render.js';
+import { describeUnless } from '../helpers/skip.js';
 
-const d = helmRender ? describe : describe.skip;
-if (!helmRender) console.warn(`test/packaging: chart tests skipped: ${helmMissing}`);
+const d = describeUnless(helmMissing);
 
 /** The sidecar images and versions the chart must pin (issue 8). */
 const SIDECARS = {

@@ -9,9 +9,9 @@ import { DEFAULT_DRIVER_NAME, validateClusterId } from '../../src/config/identit
 import { STORAGE_CLASS_PARAMETERS, parseSnapshotClassParameters, parseStorageClassParameters } from '../../src/csi/params.js';
 import { DEPLOY_DIR, DEPLOY_NAMESPACE, generateDeployFiles } from '../../scripts/gen-deploy-lib.mjs';
 import { arg, container, find, findAll, helmMissing, helmRender, parseObjects, podSpec, secretsReadBy, validateAll, type K8sObject } from './render.js';
+import { describeUnless } from '../helpers/skip.js';
 
-const d = helmRender ? describe : describe.skip;
-if (!helmRender) console.warn(`test/packaging: deploy/ tests skipped: ${helmMissing}`);
+const d = describeUnless(helmMissing);
 
 const EXAMPLES = join(DEPLOY_DIR, 'examples');
 const read = (path: string): string => readFileSync(path, 'utf8');

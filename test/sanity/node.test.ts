@@ -10,6 +10,7 @@ import { existsSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { blockCap, GiB, hasCapSysResource, isMounted, loopsUnder, MiB, mountCap, nodeSkipReason, stagingDir, startSanity, targetPath, type Obj, type Sanity } from './harness.js';
+import { describeUnless, itUnless } from '../helpers/skip.js';
 
 interface Volume {
   volume_id: string;
@@ -22,8 +23,7 @@ interface Stats {
 }
 
 const skipReason = nodeSkipReason();
-if (skipReason) console.warn(`test/sanity/node: node steps skipped: ${skipReason}`);
-const describeRoot = skipReason ? describe.skip : describe;
+const describeRoot = describeUnless(skipReason);
 
 let s: Sanity;
 let nodeId: string;
@@ -307,7 +307,7 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     await teardown(a);
   });
 
-  (hasCapSysResource() ? test : test.skip)('csi-sanity’s node expansion: default filesystem (ext4), ControllerExpand to size + 1 GiB, NodeExpand at the target', async () => {
+  itUnless(hasCapSysResource() ? undefined : 'csi-sanity’s ext4 node expansion: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4')('csi-sanity’s node expansion: default filesystem (ext4), ControllerExpand to size + 1 GiB, NodeExpand at the target', async () => {
     const a = await attachable('sanity-node-expand-ext4', mountCap(), { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) } });
     await s.controller.call('ControllerExpandVolume', { volume_id: a.v.volume_id, capacity_range: { required_bytes: String(2 * GiB) } });
     await s.node.call('NodeStageVolume', a.stageReq);

@@ -6,13 +6,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
+import { itUnless } from '../helpers/skip.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SOAK = join(ROOT, 'dist', 'soak', 'main.js');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const missing = [SOAK, CLI].find((f) => !existsSync(f));
-if (missing) process.stdout.write(`soak --quick skipped: ${missing} is missing (run npm run build first)\n`);
 
 function runSoak(): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -25,7 +25,7 @@ function runSoak(): Promise<{ code: number | null; out: string }> {
 }
 
 describe('soak --quick', () => {
-  (missing ? it.skip : it)(
+  itUnless(missing && `${missing} is missing (run npm run build first)`)(
     'ends with 0 leaked and 0 lost',
     async () => {
       const { code, out } = await runSoak();

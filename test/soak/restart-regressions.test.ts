@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, test } from '@jest/globals';
 import { DRIVER, GiB, MiB, mountCap, nodeSkipReason, stagingDir, startSanity, targetPath, type Sanity } from '../sanity/harness.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const skip = nodeSkipReason();
-if (skip) process.stdout.write(`restart regressions skipped: ${skip}\n`);
-const maybe = skip ? describe.skip : describe;
+const maybe = describeUnless(skip);
 
 let s: Sanity;
 beforeAll(async () => {
