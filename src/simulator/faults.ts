@@ -2,7 +2,8 @@
  * Fault injection, from start-up options and at run time (in process, or through the admin
  * endpoint): added latency, a chosen {status, code} for the next N matching calls, a connection
  * dropped before or after the change is applied, a truncated chunked list, expired sessions,
- * failing tasks — and the run-time switches (refuseModifyDuringCopy, …).
+ * failing tasks — and the run-time switches (refuseModifyDuringCopy, …). In process only, a hold
+ * keeps matching requests waiting until the test releases them.
  */
 import type { SimArray } from './model/array.js';
 import type { ResolvedOptions } from './options.js';
@@ -61,6 +62,7 @@ export interface RequestInfo {
 export class FaultController {
   private faults: ActiveFault[] = [];
   private nextId = 1;
+  private holds: Hold[] = [];
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -104,6 +106,19 @@ export class FaultController {
     return this.sessions.expireAll();
   }
 
+  /** Holds the next `count` matching requests until the returned hold is released (see Hold). */
+  hold(match?: FaultMatch, count = 1): Hold {
+    if (match?.path !== undefined) new RegExp(match.path);
+    const h = new Hold(match, count);
+    this.holds.push(h);
+    return h;
+  }
+
+  /** Waits while a hold takes this request (the server calls it before doing the request's work). */
+  async passHolds(req: RequestInfo): Promise<void> {
+    for (const h of this.holds) await h.pass(req);
+  }
+
   /** Fails a running task now (status 4), with the array's cleanup. False when not active. */
   failTask(taskId: number): boolean {
     const t = this.array.task(taskId);
@@ -131,6 +146,8 @@ export class FaultController {
 
   clear(): void {
     this.faults = [];
+    for (const h of this.holds) h.release();
+    this.holds = [];
   }
 
   list(): { id: number; spec: FaultSpec; remaining: number | null }[] {
@@ -151,6 +168,49 @@ export class FaultController {
     }
     this.faults = this.faults.filter((f) => f.remaining > 0);
     return out;
+  }
+}
+
+/**
+ * A request held in the simulator until the test releases it (in process only; no admin
+ * endpoint, no option): the way a test puts the array "in the middle of" a request without
+ * guessing how long anything takes. Held after the session check, inside the key's one-at-a-time
+ * queue (logins and GET /api before their answer), before the request changes anything.
+ */
+export class Hold {
+  /** The requests held so far, in arrival order. */
+  readonly held: RequestInfo[] = [];
+  private readonly gate: Promise<void>;
+  private open!: () => void;
+  private released = false;
+  private readonly waiters: { n: number; resolve: () => void }[] = [];
+
+  constructor(
+    readonly match: FaultMatch | undefined,
+    /** How many matching requests to hold; later ones pass. */
+    readonly count: number,
+  ) {
+    this.gate = new Promise<void>((r) => (this.open = r));
+  }
+
+  /** Resolves once `n` matching requests are held (at once or one after another). */
+  arrived(n = 1): Promise<void> {
+    if (this.held.length >= n) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push({ n, resolve }));
+  }
+
+  /** Lets every held request go on; holds nothing more. */
+  release(): void {
+    this.released = true;
+    this.open();
+  }
+
+  /** The server's side: waits at the gate when this hold takes the request. */
+  async pass(req: RequestInfo): Promise<void> {
+    if (this.released || this.held.length >= this.count || !matches(this.match, req)) return;
+    this.held.push(req);
+    for (const w of this.waiters.filter((x) => this.held.length >= x.n)) w.resolve();
+    await this.gate;
   }
 }
 

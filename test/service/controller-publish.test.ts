@@ -277,14 +277,17 @@ describe('races', () => {
 
   test('a duplicate publish while the first runs → ABORTED', async () => {
     const v = await volume('pvc-dup');
-    const fault = sim.faults.addLatency(300, { method: 'POST', path: '^/api/v1/vluns' });
+    // The first call is held at the array's POST /vluns, so it is surely still running.
+    const hold = sim.faults.hold({ method: 'POST', path: '^/api/v1/vluns' });
     try {
       const node = iscsiNode('worker-dup');
-      const outcomes = await Promise.allSettled([publish(v, node), new Promise((r) => setTimeout(r, 100)).then(() => publish(v, node))]);
-      expect(outcomes[0].status).toBe('fulfilled');
-      expect(outcomes[1].status === 'rejected' && (outcomes[1].reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+      const first = publish(v, node);
+      await hold.arrived();
+      expect(await codeOf(publish(v, node))).toBe(grpcStatus.ABORTED);
+      hold.release();
+      await first;
     } finally {
-      sim.faults.remove(fault);
+      hold.release();
     }
   });
 });

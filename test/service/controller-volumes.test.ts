@@ -123,13 +123,16 @@ describe('sessions', () => {
 
 describe('concurrency', () => {
   test('a duplicate CreateVolume while the first runs → ABORTED; one volume results', async () => {
-    const fault = sim.faults.addLatency(300, { method: 'POST', path: '^/api/v1/volumes$' });
+    // The first call is held at the array's POST /volumes, so it is surely still running.
+    const hold = sim.faults.hold({ method: 'POST', path: '^/api/v1/volumes$' });
     try {
-      const outcomes = await Promise.allSettled([create('pvc-dup'), new Promise((r) => setTimeout(r, 100)).then(() => create('pvc-dup'))]);
-      expect(outcomes[0].status).toBe('fulfilled');
-      expect(outcomes[1].status === 'rejected' && (outcomes[1].reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+      const first = create('pvc-dup');
+      await hold.arrived();
+      expect(await codeOf(create('pvc-dup'))).toBe(grpcStatus.ABORTED);
+      hold.release();
+      expect((await first).volume.volume_id).toMatch(/^sim\//);
     } finally {
-      sim.faults.remove(fault);
+      hold.release();
     }
     expect((await create('pvc-dup')).volume.volume_id).toMatch(/^sim\//);
   });

@@ -90,6 +90,14 @@ export class FakeHost {
   private readonly sdWwn = new Map<string, string>();
   private readonly sdHctl = new Map<string, string>();
 
+  private readonly heldWaiters: (() => void)[] = [];
+
+  /** Resolves once a scan is held: the attach that wrote it is then waiting for its device. */
+  scanHeld(): Promise<void> {
+    if (this.held.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.heldWaiters.push(resolve));
+  }
+
   /** Lets held scans complete. */
   release(): void {
     this.holdScans.clear();
@@ -99,8 +107,10 @@ export class FakeHost {
   private onWrite(rel: string, value: string): void {
     if (/^class\/scsi_host\/host\d+\/scan$/.test(rel)) {
       const h = Number(/host(\d+)/.exec(rel)![1]);
-      if (this.holdScans.has(h)) this.held.push(`${h} ${value}`);
-      else this.applyScan(`${h} ${value}`);
+      if (this.holdScans.has(h)) {
+        this.held.push(`${h} ${value}`);
+        for (const w of this.heldWaiters.splice(0)) w();
+      } else this.applyScan(`${h} ${value}`);
       return;
     }
     const del = /^block\/(sd[a-z]+)\/device\/delete$/.exec(rel);

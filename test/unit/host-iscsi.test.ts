@@ -112,7 +112,7 @@ describe('iSCSI connector', () => {
     await c.attach(vol(WWN1, 1), undefined, false, { log });
     h.holdScans.add(3);
     const staging = c.attach(vol(WWN2, 2), undefined, false, { log });
-    await new Promise((r) => setTimeout(r, 20));
+    await h.scanHeld();
     expect(c.isStaging({ iqn: IQN, portal: PORTAL })).toBe(true);
     await c.detach(vol(WWN1, 1), { log });
     expect(h.commands('--logout')).toEqual([]);
@@ -123,9 +123,8 @@ describe('iSCSI connector', () => {
   });
 
   it('a LUN that never appears: UNAVAILABLE after the bounded wait', async () => {
-    const t0 = Date.now();
+    // Bounded: it rejects (an unbounded wait would end in jest's timeout instead).
     await expect(build(h).attach(vol('60002AC0000000000000009999999999', 9), undefined, false, { log })).rejects.toMatchObject({ kind: 'unavailable' });
-    expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it('a dead portal fails alone: the other path attaches, multipath builds the map', async () => {

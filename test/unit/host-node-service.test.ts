@@ -142,7 +142,7 @@ describe('NodeStage/NodeUnstage of an iSCSI block volume on the fake host', () =
         volume_context: {},
       };
       const first = s.NodeStageVolume(req, ctx);
-      await new Promise((r) => setTimeout(r, 30));
+      await h.scanHeld();
       await expect(s.NodeStageVolume(req, ctx)).rejects.toMatchObject({ kind: 'busy' });
       h.release();
       await first;

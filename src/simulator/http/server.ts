@@ -156,6 +156,7 @@ export class WsapiFront {
     let answer: Answer;
     try {
       if (isVersion || isLogin) {
+        await this.faults.passHolds(info);
         await sleep(this.srv.sim.opts.latencyMs + extraLatency);
         if (isVersion && method !== 'GET') throw e.err('UNSUP_OP');
         answer = isVersion ? versionAnswer(this.srv) : credentialRoutes(this.srv, r);
@@ -164,6 +165,7 @@ export class WsapiFront {
         if (!session) throw e.err('INV_SESS_KEY');
         r.caller = { user: session.user };
         answer = await this.srv.sessions.serialize(session, async () => {
+          await this.faults.passHolds(info);
           await sleep(this.srv.sim.opts.latencyMs + extraLatency);
           const a = method === 'GET' ? await this.route(r) : await this.lock.run(async () => this.mutate(r));
           if (isList(a)) await sleep((this.srv.sim.opts.perMemberUs * a.members.length) / 1000);
