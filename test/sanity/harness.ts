@@ -14,6 +14,7 @@ import { silentLogger, createLogger } from '../../src/log.js';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.js';
 import { CsiTestClient } from '../helpers/grpc.js';
 import { detachLoopsUnder, isMounted, loopsUnder, unmountUnder } from '../helpers/host.js';
+import { SAFETY_NET_MS, waitFor } from '../helpers/wait.js';
 
 export { detachLoopsUnder, isMounted, loopsUnder, unmountUnder };
 
@@ -132,14 +133,9 @@ export const NOTHING_LEFT: Leftovers = { volumes: [], hosts: [], vluns: 0, activ
 /** The array name inside a `<backend>/<arrayName>` id. */
 export const arrayName = (id: string): string => id.split('/')[1] ?? '';
 
-/** Polls `fn` until it returns true (bounded). */
-export async function eventually(fn: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 50): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/** Polls `fn` until it returns true; the limit only catches a hang (see helpers/wait.ts). */
+export async function eventually(fn: () => boolean | Promise<boolean>, safetyNetMs = SAFETY_NET_MS, intervalMs = 50): Promise<void> {
+  await waitFor('a condition of the sanity test', fn, { safetyNetMs, intervalMs });
 }
 
 /** CapEff bit 24 (CAP_SYS_RESOURCE): the kernel's online ext4 resize needs it. */

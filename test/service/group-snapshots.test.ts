@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Snap {
   snapshot_id: string;
@@ -141,7 +142,7 @@ describe('CreateVolumeGroupSnapshot', () => {
       volume_content_source: { snapshot: { snapshot_id: member.snapshot_id } },
     });
     const id = restored.volume.volume_id;
-    for (let i = 0; i < 100 && sim.array.tasks.some((t) => t.status === 2); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the restore copy task to end', () => !sim.array.tasks.some((t) => t.status === 2));
     expect(readAt(id, 15, 8192)).toBe('volume-c-before');
     await d.client.call('DeleteVolume', { volume_id: id });
   });

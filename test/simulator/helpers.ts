@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { SAFETY_NET_MS, waitFor } from '../helpers/wait.js';
 
 export interface Res {
   status: number;
@@ -64,13 +65,7 @@ export async function session(options: SimulatorOptions = {}): Promise<{ sim: Ru
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `fn` returns a truthy value or the timeout passes. */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 5000, intervalMs = 20): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(intervalMs);
-  }
+/** Polls until `fn` returns a truthy value; `safetyNetMs` only catches a hang (see helpers/wait.ts). */
+export function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, safetyNetMs = SAFETY_NET_MS, intervalMs = 20): Promise<T> {
+  return waitFor('a simulator state', fn, { safetyNetMs, intervalMs });
 }

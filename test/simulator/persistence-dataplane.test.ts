@@ -40,7 +40,7 @@ describe('persistence', () => {
     expect((await api('GET', '/vluns/p1,0,ph')).status).toBe(200);
     expect((await api('GET', '/volumesets/pset')).body.setmembers).toEqual(['p1']);
     expect((await api('GET', '/hosts/ph')).body.iSCSIPaths[0].name).toBe('iqn.p');
-    await until(async () => (await api('GET', `/tasks/${taskId}`)).body.status === 1, 8000);
+    await until(async () => (await api('GET', `/tasks/${taskId}`)).body.status === 1);
     expect((await api('GET', '/volumes/p1-copy')).body.copyType).toBe(1);
     await api('DELETE', '/vluns/p1,0,ph');
     await api('PUT', '/volumesets/pset', { action: 2, setmembers: ['p1'] });
@@ -101,7 +101,7 @@ describe('data plane', () => {
     await fh2.close();
     expect((await read(snapFile, 512 * MiB))[0]).toBe(0xab);
     // Thin volumes report what their files hold (measured in the background).
-    await until(async () => (await api('GET', '/volumes/d1')).body.userSpace.usedMiB >= 1, 8000, 200);
+    await until(async () => (await api('GET', '/volumes/d1')).body.userSpace.usedMiB >= 1);
     // A volume from the snapshot (online copy) holds the snapshot's content, sparsely.
     const r = await api('POST', '/volumes/d1-snap', { action: 'createPhysicalCopy', parameters: { destVolume: 'd1-clone', destCPG: 'SSD_r6', online: true, tpvv: true } });
     expect(r.status).toBe(200);

@@ -140,6 +140,6 @@ describe('lifecycle', () => {
     await api('POST', '/volumes', { ...base, name: 'exp', expirationHours: 1 });
     // Move the expiry into the past instead of waiting an hour.
     sim.array.volumes.find((v) => v.name === 'exp')!.expirationTimeSec = 1;
-    await until(async () => (await api('GET', '/volumes/exp')).status === 404, 4000, 100);
+    await until(async () => (await api('GET', '/volumes/exp')).status === 404);
   });
 });

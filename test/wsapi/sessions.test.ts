@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { WsapiAbortedError, WsapiClient, WsapiCode, WsapiError, isWsapiCode } from '../../src/wsapi/index.js';
 import { Metrics } from '../../src/metrics.js';
 import { apiRequests, reply, startFake, withSessions, type FakeArray } from './fake-array.js';
+import { waitFor } from '../helpers/wait.js';
 
 const fakes: FakeArray[] = [];
 const clients: WsapiClient[] = [];
@@ -60,8 +61,8 @@ describe('session keys', () => {
     await new Promise((r) => setTimeout(r, 80));
     fake.requests.length = 0;
     await c.system.get();
-    // The logout runs in the background: give it a moment to land.
-    for (let i = 0; i < 50 && h.keys.has(first); i++) await new Promise((r) => setTimeout(r, 10));
+    // The logout runs in the background.
+    await waitFor('the logout of the idle key', () => !h.keys.has(first));
     expect(fake.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['DELETE /api/v1/credentials/' + first, 'GET /api/v1/system', 'POST /api/v1/credentials'].sort());
     expect(fake.requests.some((r) => r.url === '/api/v1/system' && r.key === first)).toBe(false);
     expect(h.keys.has(first)).toBe(false);

@@ -1,0 +1,25 @@
+/**
+ * Waiting for a state the test cannot be told about directly (an array task ending, a
+ * background logout). The limit is a safety net against a hang, never a statement about speed:
+ * it is long, and when it fires the error says it timed out and what it waited for.
+ */
+
+/** Default safety net: long enough for a loaded 2-core CI machine, under jest's 30 s test timeout. */
+export const SAFETY_NET_MS = 25_000;
+
+/** The safety net fired. */
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError';
+}
+
+/** Polls `fn` until it returns a truthy value, which it returns. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, options: { safetyNetMs?: number; intervalMs?: number } = {}): Promise<T> {
+  const safetyNetMs = options.safetyNetMs ?? SAFETY_NET_MS;
+  const end = Date.now() + safetyNetMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new WaitTimeoutError(`timed out: still waiting for ${what} after the ${safetyNetMs / 1000} s safety net`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 20));
+  }
+}
