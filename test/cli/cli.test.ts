@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVE_FLAGS } from '../../src/cli/serve.js';
 import { envName } from '../../src/cli/flags.js';
-import { sleep } from '../../src/util/abort.js';
 import { describeUnless } from '../helpers/skip.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const d = describeUnless(existsSync(BIN) ? undefined : `${BIN} is missing — run "npm run build" first`);
@@ -77,8 +77,7 @@ d('3par-csi CLI', () => {
     const sock = join(dir, 'node.sock');
     const child = spawn(process.execPath, [BIN, 'serve', '--mode', 'node', '--endpoint', `unix://${sock}`, '--log-format', 'json', '--node-name', 'worker-1'], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(100);
-      expect(existsSync(sock)).toBe(true);
+      await waitFor('the socket of `serve`', () => existsSync(sock), { intervalMs: 50 });
       const r = run(['call', 'GetPluginInfo', '--endpoint', `unix://${sock}`]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ name: 'csi.3par.hpe.example.com' });

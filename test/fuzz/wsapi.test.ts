@@ -173,13 +173,12 @@ describe('WSAPI client fuzzing', () => {
     });
     const c = new WsapiClient({ backendId: 'fz', url: endless.url, username: 'u', password: PASSWORD, timeoutMs: TIMEOUT_MS, retry: { attempts: 1 } });
     try {
-      const started = Date.now();
+      // The body never ends: only the client's timeout can end the call.
       const err = await c.apiVersion().then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(WsapiBaseError);
-      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 10);
     } finally {
       await c.close();
       await endless.close();

@@ -116,7 +116,8 @@ describe('the RPC wrapper', () => {
       identity: identity(),
       controller: fakeController(async (_req, ctx) => {
         try {
-          await sleep(5000, ctx.signal);
+          // Only the abort can end this wait.
+          await sleep(600_000, ctx.signal);
           aborted = false;
         } catch {
           aborted = ctx.signal.aborted;
@@ -125,11 +126,9 @@ describe('the RPC wrapper', () => {
         return {};
       }),
     });
-    const started = Date.now();
     expect(await codeOf(client('Controller').call('DeleteVolume', { volume_id: 'x/y' }, { deadlineMs: 200 }))).toBe(grpcStatus.DEADLINE_EXCEEDED);
     await seen;
     expect(aborted).toBe(true);
-    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   test('secrets in a request never reach the logs', async () => {
@@ -157,13 +156,18 @@ describe('lifecycle and the socket path', () => {
   test('stop lets an in-flight RPC finish, then removes the socket', async () => {
     const sock = tempSocket();
     cleanups.push(() => rmSync(sock.dir, { recursive: true, force: true }));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => (entered = r));
+    let finish!: () => void;
+    const finished = new Promise<void>((r) => (finish = r));
     const server = new CsiServer({
       endpoint: sock.endpoint,
       log: silentLogger,
       services: {
         identity: identity(),
         controller: fakeController(async () => {
-          await sleep(400);
+          entered();
+          await finished;
           return { volume: { volume_id: 'sim/done', capacity_bytes: '1' } };
         }),
       },
@@ -171,8 +175,11 @@ describe('lifecycle and the socket path', () => {
     await server.start();
     const c = new CsiTestClient('Controller', `unix://${sock.path}`);
     const inFlight = c.call<{ volume: { volume_id: string } }>('CreateVolume', { name: 'x' });
-    await sleep(100);
-    await server.stop(5000);
+    await inHandler;
+    // The grace period is a safety net; the RPC ends when the test lets it, after stop began.
+    const stopped = server.stop(60_000);
+    finish();
+    await stopped;
     expect((await inFlight).volume.volume_id).toBe('sim/done');
     expect(existsSync(sock.path)).toBe(false);
     c.close();

@@ -15,6 +15,7 @@ import { startSimulator, type RunningSimulator, type SimulatorOptions } from '..
 import { WsapiClient, DEFAULT_SESSION_POOL_SIZE } from '../../src/wsapi/index.js';
 import { CsiTestClient, grpcStatus } from '../helpers/grpc.js';
 import { scannedLog } from '../helpers/secrets.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cap = scannedLog({ level: 'info' });
 const mount = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
@@ -96,20 +97,17 @@ describe('one of two backends unreachable', () => {
     const linesBefore = cap.lines().length;
 
     for (const call of [() => create('pvc-new-on-b', 'b'), () => ctl.call('ControllerGetVolume', { volume_id: volB }), () => ctl.call('DeleteVolume', { volume_id: volB }), () => ctl.call('ControllerExpandVolume', { volume_id: volB, capacity_range: { required_bytes: String(2 * GiB) } })]) {
-      const started = Date.now();
+      // Connection refused is retried briefly (a restarting WSAPI service), then reported: a call
+      // that kept waiting would end in DEADLINE_EXCEEDED at the client's deadline instead.
       expect(await code(call())).toBe(grpcStatus.UNAVAILABLE);
-      // Connection refused is retried briefly (a restarting WSAPI service), then reported.
-      expect(Date.now() - started).toBeLessThan(8000);
     }
 
     const onA = await create('pvc-on-a', 'a');
     expect(onA.volume.volume_id).toMatch(/^a\//);
     await ctl.call('DeleteVolume', { volume_id: onA.volume.volume_id });
 
-    const started = Date.now();
     const probe = await identity.call<{ ready: { value: boolean } }>('Probe', {});
     expect(probe.ready.value).toBe(true);
-    expect(Date.now() - started).toBeLessThan(500);
 
     expect(await backendUp('b')).toBe(0);
     expect(await backendUp('a')).toBe(1);
@@ -118,10 +116,7 @@ describe('one of two backends unreachable', () => {
 
     // Back on the same address with the same state: no driver restart needed.
     simB = await startSimulator({ ...simBOptions, port: Number(port) });
-    const end = Date.now() + 15_000;
-    let got = -1;
-    while (Date.now() < end && (got = await code(ctl.call('ControllerGetVolume', { volume_id: volB }))) !== 0) await new Promise((r) => setTimeout(r, 200));
-    expect(got).toBe(0);
+    await waitFor('backend b to answer again', async () => (await code(ctl.call('ControllerGetVolume', { volume_id: volB }))) === 0, { intervalMs: 200 });
     expect(await backendUp('b')).toBe(1);
     expect(cap.lines().slice(linesBefore).filter((l) => l.includes('"backend up"') && l.includes('"backend":"b"'))).toHaveLength(1);
 
