@@ -1,6 +1,6 @@
 /**
- * Conformance: the GroupController service (volume group snapshots), checked only when the
- * driver advertises GROUP_CONTROLLER_SERVICE and CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT —
+ * Conformance: the GroupController service (volume group snapshots), which the driver in mode
+ * all advertises (GROUP_CONTROLLER_SERVICE, CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT; asserted) —
  * create / get / delete with their repeats and errors, members as snapshots of their sources,
  * restore from a member, and nothing left on the array.
  */
@@ -23,27 +23,22 @@ interface Group {
 
 let s: Sanity;
 let gc: CsiTestClient;
-let supported = false;
 beforeAll(async () => {
   s = await startSanity();
   gc = new CsiTestClient('GroupController', s.endpoint);
-  const plugin = await s.identity.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities');
-  if (plugin.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE')) {
-    const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
-    supported = caps.capabilities.some((c) => c.rpc.type === 'CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
-  }
-  if (!supported) console.warn('test/sanity/group-snapshots: the driver does not advertise volume group snapshots; checks skipped');
 });
 afterAll(async () => {
   gc.close();
   await s.close();
 });
 
-/** Runs the body only when group snapshots are advertised (decided in beforeAll). */
-const it = (name: string, fn: () => Promise<void>) =>
-  test(name, async () => {
-    if (supported) await fn();
-  });
+// The suite's configuration is fixed (mode all): the capability is asserted, not tested for.
+test('GROUP_CONTROLLER_SERVICE and CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT are advertised', async () => {
+  const plugin = await s.identity.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities');
+  expect(plugin.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE')).toBe(true);
+  const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
+  expect(caps.capabilities.map((c) => c.rpc.type)).toContain('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
+});
 
 const create = (name: string) => s.controller.call<{ volume: { volume_id: string } }>('CreateVolume', { name, volume_capabilities: [mountCap()] }).then((r) => r.volume.volume_id);
 const group = (name: string, sources: string[], extra: Obj = {}) => gc.call<{ group_snapshot: Group }>('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, ...extra }).then((r) => r.group_snapshot);
@@ -51,7 +46,7 @@ const delGroup = (g: Group) => gc.call('DeleteVolumeGroupSnapshot', { group_snap
 const activeTasks = () => s.sim.array.tasks.filter((t) => t.status === 2).length;
 
 describe('CreateVolumeGroupSnapshot', () => {
-  it('one snapshot per source, each naming its source and the group; ready; a repeat returns the same group', async () => {
+  test('one snapshot per source, each naming its source and the group; ready; a repeat returns the same group', async () => {
     const a = await create('sanity-group-a');
     const b = await create('sanity-group-b');
     const g = await group('sanity-group-1', [a, b]);
@@ -85,7 +80,7 @@ describe('CreateVolumeGroupSnapshot', () => {
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
   });
 
-  it('the same name with other sources → ALREADY_EXISTS', async () => {
+  test('the same name with other sources → ALREADY_EXISTS', async () => {
     const a = await create('sanity-group-clash-a');
     const b = await create('sanity-group-clash-b');
     const g = await group('sanity-group-clash', [a]);
@@ -94,7 +89,7 @@ describe('CreateVolumeGroupSnapshot', () => {
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
   });
 
-  it('no name, or no source volumes → INVALID_ARGUMENT; a source that does not exist → NOT_FOUND', async () => {
+  test('no name, or no source volumes → INVALID_ARGUMENT; a source that does not exist → NOT_FOUND', async () => {
     const a = await create('sanity-group-errors');
     expect(await codeOf(gc.call('CreateVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(await codeOf(gc.call('CreateVolumeGroupSnapshot', { source_volume_ids: [a] }))).toBe(grpcStatus.INVALID_ARGUMENT);
@@ -105,7 +100,7 @@ describe('CreateVolumeGroupSnapshot', () => {
 });
 
 describe('GetVolumeGroupSnapshot and DeleteVolumeGroupSnapshot', () => {
-  it('get returns the group; no id → INVALID_ARGUMENT; unknown → NOT_FOUND; a snapshot list that does not match → INVALID_ARGUMENT', async () => {
+  test('get returns the group; no id → INVALID_ARGUMENT; unknown → NOT_FOUND; a snapshot list that does not match → INVALID_ARGUMENT', async () => {
     const a = await create('sanity-group-get-a');
     const b = await create('sanity-group-get-b');
     const g = await group('sanity-group-get', [a, b]);
@@ -123,7 +118,7 @@ describe('GetVolumeGroupSnapshot and DeleteVolumeGroupSnapshot', () => {
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
   });
 
-  it('delete: no id → INVALID_ARGUMENT; an unknown or malformed id succeeds', async () => {
+  test('delete: no id → INVALID_ARGUMENT; an unknown or malformed id succeeds', async () => {
     expect(await codeOf(gc.call('DeleteVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
     await gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' });
     await gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: 'sim/csg-aaaaaaaaaaaaaaaaaaaa' });
@@ -131,7 +126,7 @@ describe('GetVolumeGroupSnapshot and DeleteVolumeGroupSnapshot', () => {
 });
 
 describe('at the end', () => {
-  it('the array holds no volume, snapshot or volume set', async () => {
+  test('the array holds no volume, snapshot or volume set', async () => {
     expect(s.sim.array.volumes.map((v) => v.name)).toEqual([]);
     expect(s.sim.array.volumeSets.map((x) => x.name)).toEqual([]);
   });

@@ -112,17 +112,14 @@ describe(':authority over the unix socket', () => {
 });
 
 describe('capabilities match the services a process serves', () => {
-  test('GroupController: served when advertised (capabilities of known types), UNIMPLEMENTED otherwise', async () => {
+  // Mode all (this suite's fixed configuration) advertises it; group.test.ts checks mode node.
+  test('GroupController: advertised and served, with capabilities of known types', async () => {
     const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
-    const advertised = res.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE');
+    expect(res.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE')).toBe(true);
     const gc = new CsiTestClient('GroupController', s.endpoint);
     try {
-      if (advertised) {
-        const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
-        for (const c of caps.capabilities) expect(c.rpc.type).toBe('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
-      } else {
-        expect(await codeOf(gc.call('GroupControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
-      }
+      const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
+      expect(caps.capabilities.map((c) => c.rpc.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
     } finally {
       gc.close();
     }

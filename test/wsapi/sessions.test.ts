@@ -55,10 +55,12 @@ describe('session keys', () => {
     const h = withSessions((req, res) => reply(res, 200, system));
     const fake = await startFake(h);
     fakes.push(fake);
-    const c = client(fake, { keyIdleMs: 50 });
+    // 1 s: the login and the first call land within it even on a loaded machine.
+    const c = client(fake, { keyIdleMs: 1000 });
     await c.system.get();
     const first = [...h.keys][0]!;
-    await new Promise((r) => setTimeout(r, 80));
+    // At least keyIdleMs (a lower bound: a slow machine only waits longer).
+    await new Promise((r) => setTimeout(r, 1200));
     fake.requests.length = 0;
     await c.system.get();
     // The logout runs in the background.
