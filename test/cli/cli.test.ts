@@ -74,6 +74,13 @@ d('3par-csi CLI', () => {
     expect(existsSync(join(dir, 'never.sock'))).toBe(false);
   });
 
+  test('a node plugin with --topology=on refuses to start without --backend-ids (it would report no segment)', () => {
+    const r = run(['serve', '--mode', 'node', '--endpoint', `unix://${dir}/never-node.sock`, '--topology', 'on', '--node-name', 'w1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--topology=on needs --backend-ids/);
+    expect(existsSync(join(dir, 'never-node.sock'))).toBe(false);
+  });
+
   test('serve answers `call`, and SIGTERM stops it and removes the socket', async () => {
     const sock = join(dir, 'node.sock');
     const child = spawn(process.execPath, [BIN, 'serve', '--mode', 'node', '--endpoint', `unix://${sock}`, '--log-format', 'json', '--node-name', 'worker-1'], { stdio: 'ignore' });

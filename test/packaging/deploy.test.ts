@@ -64,6 +64,20 @@ describe('deploy/ manifests', () => {
   });
 });
 
+describe('deploy/ topology', () => {
+  it('is off on both sides, at the argument positions docs/configuration.md patches (controller args/9, node args/5)', () => {
+    const objects = deployObjects();
+    const controller = container(podSpec(find(objects, 'Deployment', '3par-csi-controller')), '3par-csi');
+    const node = container(podSpec(find(objects, 'DaemonSet', '3par-csi-node')), '3par-csi');
+    expect(controller.args?.[9]).toBe('--topology=off');
+    expect(node.args?.[5]).toBe('--topology=off');
+    expect(arg(node, 'backend-ids')).toBeUndefined();
+    const doc = read(join(DEPLOY_DIR, '..', 'docs', 'configuration.md'));
+    expect(doc).toContain('path: /spec/template/spec/containers/0/args/9\n        value: --topology=on');
+    expect(doc).toContain('path: /spec/template/spec/containers/0/args/5\n        value: --topology=on');
+  });
+});
+
 describe('deploy/examples', () => {
   it.each(exampleFiles)('%s is valid against its schema', (file) => {
     expect(validateAll(example(file))).toEqual([]);

@@ -162,3 +162,21 @@ describe('array trouble', () => {
     }
   }, 60_000);
 });
+
+describe('--topology, one setting for the controller and every node', () => {
+  test('on with one backend: volumes carry its segment and the plugin advertises constraints; off with two: no segments', async () => {
+    const on = await startDriver([backendOf(simA, 'a')], { topology: 'on' });
+    const off = await startDriver([backendOf(simA, 'a', { default: true }), backendOf(simB, 'b')], { topology: 'off' });
+    try {
+      const v = (await on.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-topo-on', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } })).volume;
+      expect(v.accessible_topology).toEqual([seg('a')]);
+      const w = (await off.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-topo-off', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1', backend: 'b' } })).volume;
+      expect(w.volume_id).toMatch(/^b\//);
+      expect(w.accessible_topology).toEqual([]);
+      await on.client.call('DeleteVolume', { volume_id: v.volume_id });
+      await off.client.call('DeleteVolume', { volume_id: w.volume_id });
+    } finally {
+      await Promise.all([on.stop(), off.stop()]);
+    }
+  });
+});
