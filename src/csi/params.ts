@@ -50,9 +50,12 @@ export const FS_CREATE_OPTIONS_PATTERN = /^[A-Za-z0-9 =,._:/+-]*$/;
 /** WSAPI limit for snapshot expiration: 1–43,800 hours (REFERENCE §6.1). */
 export const EXPIRATION_HOURS_MAX = 43_800;
 
-const NAME31 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,30}$/;
-const NAME27 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,26}$/;
-const BACKEND_ID = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
+/** A CPG name (and the values.schema.json pattern for it: src/csi/params-schema.ts). */
+export const NAME31 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,30}$/;
+/** A VV set name. */
+export const NAME27 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,26}$/;
+/** A backend id. */
+export const BACKEND_ID = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const IPV6 = /^(?=.*:)[0-9a-fA-F:]+$/;
 const NSP = /^[0-7]:[0-9]:[0-9]$/;

@@ -174,6 +174,10 @@ d('values are refused with a clear message', () => {
     ['latest sidecar image', ['sidecars.attacher.image=registry.k8s.io/sig-storage/csi-attacher:latest'], /sidecars\.attacher\.image/],
     ['latest driver tag', ['image.tag=latest'], /image\.tag/],
     ['bad duration', ['sidecars.provisioner.timeout=soon'], /sidecars\.provisioner\.timeout/],
+    ['a provisioningType the driver does not know', ['storageClasses[0].name=sc', 'storageClasses[0].parameters.provisioningType=tdvv'], /storageClasses\.0\.parameters\.provisioningType/],
+    ['an unknown StorageClass parameter', ['storageClasses[0].name=sc', 'storageClasses[0].parameters.provisionType=tpvv'], /provisionType/],
+    ['a snapshot expiry that is not a number', ['volumeSnapshotClasses[0].name=vs', 'volumeSnapshotClasses[0].parameters.expirationHours=soon'], /expirationHours/],
+    ['a backend default protocol the driver does not know', ['backends[0].defaultAccessProtocol=nvme'], /defaultAccessProtocol/],
   ])('%s is refused', (_label, set, message) => {
     const files = set[0]!.startsWith('clusterId=a') ? [] : [fixture('minimal.yaml')];
     expect(fail(files, set)).toMatch(message);

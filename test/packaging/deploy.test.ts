@@ -36,6 +36,15 @@ describe('deploy/ manifests', () => {
     expect([...k.resources].sort()).toEqual(topLevelYaml().filter((f) => f !== 'kustomization.yaml'));
   });
 
+  it('says how to set the image: an `images:` entry naming the driver image every driver container uses', () => {
+    const k = parseYaml(read(join(DEPLOY_DIR, 'kustomization.yaml'))) as { images: { name: string; newName: string; newTag: string }[] };
+    expect(k.images).toHaveLength(1);
+    const images = new Set<string>();
+    for (const o of deployObjects()) if (o.kind === 'Deployment' || o.kind === 'DaemonSet') images.add(container(podSpec(o), '3par-csi').image!);
+    expect([...images]).toEqual([`${k.images[0]!.name}:${k.images[0]!.newTag}`]);
+    expect(read(join(DEPLOY_DIR, '..', 'docs', 'install.md'))).toMatch(/kustomize edit set image/);
+  });
+
   it('every object is valid against the Kubernetes 1.34 schemas', () => {
     expect(validateAll(deployObjects())).toEqual([]);
   });
