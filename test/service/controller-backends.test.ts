@@ -180,3 +180,14 @@ describe('--topology, one setting for the controller and every node', () => {
     }
   });
 });
+
+describe('GetCapacity as external-provisioner\'s capacity controller calls it', () => {
+  // pkg/capacity/capacity.go passes the StorageClass's parameters unchanged (sc.Parameters), so
+  // the keys Kubernetes reads (fstype, secrets) arrive too, unlike in CreateVolume.
+  test('the class’s csi.storage.k8s.io/ keys are ignored, its driver parameters still checked', async () => {
+    const params = { cpg: 'CPG1', backend: 'b', 'csi.storage.k8s.io/fstype': 'xfs', 'csi.storage.k8s.io/node-stage-secret-name': 'chap', 'csi.storage.k8s.io/node-stage-secret-namespace': 'storage' };
+    const r = await d.client.call<{ available_capacity: string }>('GetCapacity', { parameters: params, volume_capabilities: [mountCap()], accessible_topology: seg('b') });
+    expect(Number(r.available_capacity)).toBeGreaterThan(0);
+    expect((await failure(d.client.call('GetCapacity', { parameters: { ...params, provisioningType: 'tdvv' } }))).code).toBe(grpcStatus.INVALID_ARGUMENT);
+  });
+});
