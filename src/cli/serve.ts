@@ -9,7 +9,7 @@ import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
-  { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (one replica), the node plugin (every node), or both.' },
+  { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (a Deployment; its sidecars elect leaders), the node plugin (every node), or both.' },
   { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port (debugging only).' },
   { name: 'driver-name', type: 'string', metavar: 'NAME', default: DEFAULT_DRIVER_NAME, help: 'CSI driver name (GetPluginInfo); must match the CSIDriver object and StorageClass provisioner.' },
   { name: 'cluster-id', type: 'string', metavar: 'ID', help: 'Identifies this Kubernetes cluster in ownership markers on the array (1-32 of [a-z0-9-]); required for the controller.' },

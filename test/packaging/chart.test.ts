@@ -74,6 +74,7 @@ d('chart renders and every object is valid', () => {
         'ClusterRoleBinding/3par-csi-snapshotter',
         'DaemonSet/3par-csi-node',
         'Deployment/3par-csi-controller',
+        'PodDisruptionBudget/3par-csi-controller',
         'Role/3par-csi-attacher',
         'Role/3par-csi-provisioner',
         'Role/3par-csi-resizer',
@@ -225,17 +226,51 @@ d('what the YAML says', () => {
     for (const image of images.values()) expect(image).not.toMatch(/:latest$|^[^:]+$/);
   });
 
-  it('runs the controller as one replica with strategy Recreate and leader election in every sidecar', () => {
-    const deployment = find<{ spec: { replicas: number; strategy: { type: string } } } & K8sObject>(minimal(), 'Deployment', '3par-csi-controller');
-    expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+  it('runs two controller replicas with RollingUpdate, a PodDisruptionBudget, spread, and tunable leader election in every sidecar', () => {
+    const objects = minimal();
+    const deployment = find<{ spec: { replicas: number; strategy: unknown; selector: { matchLabels: Record<string, string> } } } & K8sObject>(objects, 'Deployment', '3par-csi-controller');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+    const pdb = find<{ spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } } } & K8sObject>(objects, 'PodDisruptionBudget', '3par-csi-controller');
+    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
     const spec = podSpec(deployment);
+    expect(spec.topologySpreadConstraints?.map((t) => [t.topologyKey, t.whenUnsatisfiable, t.labelSelector?.matchLabels])).toEqual([
+      ['topology.kubernetes.io/zone', 'ScheduleAnyway', deployment.spec.selector.matchLabels],
+      ['kubernetes.io/hostname', 'ScheduleAnyway', deployment.spec.selector.matchLabels],
+    ]);
+    expect(spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
     for (const name of CONTROLLER_SIDECARS) {
       const c = container(spec, name);
-      expect([name, arg(c, 'leader-election')]).toEqual([name, 'true']);
-      expect([name, arg(c, 'leader-election-namespace')]).toEqual([name, '$(NAMESPACE)']);
+      expect([name, arg(c, 'leader-election'), arg(c, 'leader-election-namespace')]).toEqual([name, 'true', '$(NAMESPACE)']);
+      expect([name, arg(c, 'leader-election-lease-duration'), arg(c, 'leader-election-renew-deadline'), arg(c, 'leader-election-retry-period')]).toEqual([name, '15s', '10s', '5s']);
       expect(c.env).toContainEqual({ name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     }
+    const node = find<{ spec: { updateStrategy: unknown } } & K8sObject>(objects, 'DaemonSet', '3par-csi-node');
+    expect(node.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    expect(arg(container(nodeOf(objects), '3par-csi'), 'max-volumes-per-node')).toBe('128');
+    // Tunable: one replica renders no PDB; durations, spread and node rollout follow the values.
+    const tuned = render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage', set: ['controller.replicas=1', 'controller.leaderElection.leaseDuration=60s', 'node.updateStrategy.maxUnavailable=10%'] });
+    expect(findAll(tuned, 'PodDisruptionBudget')).toEqual([]);
+    expect(arg(container(podSpec(find(tuned, 'Deployment', '3par-csi-controller')), 'csi-attacher'), 'leader-election-lease-duration')).toBe('60s');
+    expect(find<{ spec: { updateStrategy: { rollingUpdate: unknown } } } & K8sObject>(tuned, 'DaemonSet', '3par-csi-node').spec.updateStrategy.rollingUpdate).toEqual({ maxUnavailable: '10%' });
+    // all-options sets its own affinity: it replaces the default anti-affinity.
+    expect(controllerOf(all()).affinity?.podAntiAffinity).toBeUndefined();
+  });
+
+  it('tracks storage capacity: the CSIDriver says so and the provisioner publishes it, owned by the Deployment', () => {
+    const objects = minimal();
+    expect(find<ICSIDriver>(objects, 'CSIDriver').spec.storageCapacity).toBe(true);
+    const provisioner = container(controllerOf(objects), 'csi-provisioner');
+    expect([arg(provisioner, 'enable-capacity'), arg(provisioner, 'capacity-ownerref-level'), arg(provisioner, 'capacity-poll-interval')]).toEqual(['true', '2', '1m']);
+    expect(provisioner.env).toEqual(
+      expect.arrayContaining([
+        { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ]),
+    );
+    const off = render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage', set: ['storageCapacity.enabled=false'] });
+    expect(find<ICSIDriver>(off, 'CSIDriver').spec.storageCapacity).toBe(false);
+    expect(arg(container(podSpec(find(off, 'Deployment', '3par-csi-controller')), 'csi-provisioner'), 'enable-capacity')).toBeUndefined();
   });
 
   it('gives the sidecars timeouts, workers, extra metadata and feature gates that fit 3PAR', () => {
@@ -419,7 +454,7 @@ d('what the YAML says', () => {
 
   it('declares the CSIDriver as the design says', () => {
     const driver = find<ICSIDriver>(minimal(), 'CSIDriver');
-    expect(driver.spec).toEqual({ attachRequired: true, podInfoOnMount: false, fsGroupPolicy: 'File', seLinuxMount: true, volumeLifecycleModes: ['Persistent'] });
+    expect(driver.spec).toEqual({ attachRequired: true, podInfoOnMount: false, fsGroupPolicy: 'File', seLinuxMount: true, storageCapacity: true, volumeLifecycleModes: ['Persistent'] });
   });
 
   it('serves the controller metrics through a Service (and a ServiceMonitor when asked)', () => {
