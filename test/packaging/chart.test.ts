@@ -11,7 +11,7 @@ import { SIMULATOR_FLAGS } from '../../src/cli/simulator.js';
 import { envName } from '../../src/cli/flags.js';
 import { parseSnapshotClassParameters, parseStorageClassParameters } from '../../src/csi/params.js';
 import { renderChart } from '../../scripts/gen-deploy-lib.mjs';
-import { CHART_DIR, arg, container, find, findAll, fixture, helmMissing, helmRender, parseObjects, podSpec, render, secretsReadBy, validateAll, volume, type K8sObject } from './render.js';
+import { CHART_DIR, CRD_APIS, arg, container, find, findAll, fixture, helmMissing, helmRender, parseObjects, podSpec, render, secretsReadBy, validateAll, volume, type K8sObject } from './render.js';
 
 const d = helmRender ? describe : describe.skip;
 if (!helmRender) console.warn(`test/packaging: chart tests skipped: ${helmMissing}`);
@@ -42,8 +42,9 @@ function decode(secret: ISecret, key: string): string {
   return Buffer.from(v, 'base64').toString('utf8');
 }
 
+/** A render on a cluster that serves the snapshot and ServiceMonitor APIs. */
 function rendered(valuesFile: string): K8sObject[] {
-  return render([fixture(valuesFile)], { release: '3par-csi', namespace: 'storage' });
+  return render([fixture(valuesFile)], { release: '3par-csi', namespace: 'storage', extraArgs: CRD_APIS });
 }
 
 describe('helm-render', () => {
@@ -480,5 +481,34 @@ d('what the YAML says', () => {
     const node = container(nodeOf(objects, '3par-csi-node-rack-a'), '3par-csi');
     expect(arg(node, 'sim-data-dir')).toBe('/var/lib/3par-sim/data');
     expect(node.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: '/var/lib/3par-sim' }));
+  });
+});
+
+d('objects of CRDs render only where their API is served', () => {
+  const base = ['--set', 'volumeSnapshotClasses[0].name=snap', '--set', 'volumeGroupSnapshotClasses[0].name=group', '--set', 'metrics.serviceMonitor.enabled=true'];
+  const run = (apis: string[]) => renderChart(helmRender!, { valuesFiles: [fixture('minimal.yaml')], release: '3par-csi', namespace: 'storage', extraArgs: [...base, ...apis] });
+
+  it('with the APIs served: the classes and the ServiceMonitor render and validate', () => {
+    const r = run(CRD_APIS);
+    expect(r.stderr).toBe('');
+    const objects = parseObjects(r.stdout);
+    expect(validateAll(objects)).toEqual([]);
+    for (const kind of ['VolumeSnapshotClass', 'VolumeGroupSnapshotClass', 'ServiceMonitor']) expect(findAll(objects, kind)).toHaveLength(1);
+  });
+
+  it.each([
+    ['snapshot.storage.k8s.io/v1', /volumeSnapshotClasses: the cluster does not serve snapshot\.storage\.k8s\.io\/v1\. Install external-snapshotter v8\.6's CRDs \(volumesnapshotclasses, volumesnapshots and volumesnapshotcontents\.snapshot\.storage\.k8s\.io\)/],
+    ['groupsnapshot.storage.k8s.io/v1', /volumeGroupSnapshotClasses: the cluster does not serve groupsnapshot\.storage\.k8s\.io\/v1\. Install external-snapshotter v8\.6's CRDs \(volumegroupsnapshotclasses, volumegroupsnapshots and volumegroupsnapshotcontents/],
+    ['monitoring.coreos.com/v1', /metrics\.serviceMonitor\.enabled: the cluster does not serve monitoring\.coreos\.com\/v1\. Install the Prometheus Operator's CRDs \(servicemonitors\.monitoring\.coreos\.com\)/],
+  ])('without %s: the render fails naming the CRDs to install', (missing, message) => {
+    const apis: string[] = [];
+    for (let i = 0; i < CRD_APIS.length; i += 2) if (CRD_APIS[i + 1] !== missing) apis.push(CRD_APIS[i]!, CRD_APIS[i + 1]!);
+    const r = run(apis);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('values that ask for none of them need none of the APIs', () => {
+    expect(validateAll(render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage' }))).toEqual([]);
   });
 });

@@ -22,6 +22,9 @@ export { CHART_DIR, REPO_ROOT };
 export const FIXTURES = join(REPO_ROOT, 'test', 'packaging', 'fixtures');
 export const fixture = (name: string): string => join(FIXTURES, name);
 
+/** `helm template` flags saying the cluster serves the snapshot and Prometheus Operator APIs. */
+export const CRD_APIS = ['--api-versions', 'snapshot.storage.k8s.io/v1', '--api-versions', 'groupsnapshot.storage.k8s.io/v1', '--api-versions', 'monitoring.coreos.com/v1'];
+
 const found = findHelmRender();
 /** Path of helm-render, or undefined (then `helmMissing` says why and chart tests skip). */
 export const helmRender: string | undefined = found.path;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { renderChart } from '../../scripts/gen-deploy-lib.mjs';
-import { arg, container, find, findAll, helmMissing, helmRender, parseObjects, podSpec, validateAll, type K8sObject } from './render.js';
+import { CRD_APIS, arg, container, find, findAll, helmMissing, helmRender, parseObjects, podSpec, validateAll, type K8sObject } from './render.js';
 
 const d = helmRender ? describe : describe.skip;
 if (!helmRender) console.warn(`test/packaging: topology and class tests skipped: ${helmMissing}`);
@@ -26,7 +26,7 @@ let n = 0;
 function run(values: Record<string, unknown>): { status: number; stdout: string; stderr: string } {
   const file = join(dir, `values-${n++}.yaml`);
   writeFileSync(file, stringify({ clusterId: 'prod', ...values }));
-  return renderChart(helmRender!, { valuesFiles: [file], release: '3par-csi', namespace: 'storage' });
+  return renderChart(helmRender!, { valuesFiles: [file], release: '3par-csi', namespace: 'storage', extraArgs: CRD_APIS });
 }
 function objects(values: Record<string, unknown>): K8sObject[] {
   const r = run(values);
