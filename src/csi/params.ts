@@ -118,6 +118,36 @@ export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
   { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'unchanged', description: "Replaces the description in the volume's ownership marker." },
 ];
 
+/**
+ * StorageClass parameters of HPE's CSI driver (its 3PAR/Primera CSP and common parameters, as
+ * documented on scod.hpedev.io) that 3par-csi does not take, with what to use instead: a class
+ * copied from HPE's driver fails with INVALID_ARGUMENT naming the key and the alternative
+ * (docs/migrating-from-hpe.md). Keys the two drivers share are ordinary descriptors above.
+ */
+export const HPE_ONLY_PARAMETERS: Readonly<Record<string, string>> = {
+  importVolumeName: 'take over an existing array volume as a static PV whose volumeAttributes carry import: "true" (docs/migrating-from-hpe.md)',
+  importVolAsClone: 'take over the source volume as a static PV with import: "true", then clone that PVC (a PVC dataSource)',
+  cloneOf: 'clone with a PVC dataSource of kind PersistentVolumeClaim',
+  virtualCopyOf: 'take a VolumeSnapshot and restore it with a PVC dataSource',
+  remoteCopyGroup: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  replicationDevices: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  allowBatchReplicatedVolumeCreation: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  oneRcgPerPvc: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  virtualDomain: 'volumes go to the domain of their CPG: name a cpg in that domain',
+  allowOverrides: 'PVC annotations do not override class parameters; use another StorageClass',
+  allowMutations: 'change cpg, snapCpg, provisioningType, compression, qosName or description with a VolumeAttributesClass',
+  nfsResources: 'HPE’s NFS Server Provisioner is not part of 3par-csi; it serves block volumes (ReadWriteMany as raw block)',
+  nfsNamespace: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsMountOptions: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsProvisionerImage: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsResourceLimitsCpuM: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsResourceLimitsMemoryMi: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  hostEncryption: 'host (LUKS) encryption is not supported by 3par-csi',
+  hostEncryptionSecretName: 'host (LUKS) encryption is not supported by 3par-csi',
+  hostEncryptionSecretNamespace: 'host (LUKS) encryption is not supported by 3par-csi',
+};
+const HPE_ONLY = new Map(Object.entries(HPE_ONLY_PARAMETERS).map(([k, v]) => [k.toLowerCase(), { key: k, instead: v }]));
+
 /** Parsed StorageClass parameters. Optional fields are absent when the class does not set them. */
 export interface StorageClassParameters {
   backend?: string;
@@ -180,6 +210,8 @@ function canonical(params: Readonly<Record<string, string>>, table: Map<string, 
   const out = new Map<string, { given: string; value: string }>();
   for (const [given, value] of Object.entries(params)) {
     const key = table.get(given.toLowerCase());
+    const hpe = key === undefined ? HPE_ONLY.get(given.toLowerCase()) : undefined;
+    if (hpe) throw invalidArgument(`${what} parameter "${given}" belongs to HPE's CSI driver and is not supported: ${hpe.instead}`);
     if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; see docs/parameters.md for the accepted keys`);
     const prior = out.get(key);
     if (prior) throw invalidArgument(`${what} parameters "${prior.given}" and "${given}" name the same setting; keep one`);
