@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
 import { Metrics } from '../metrics.js';
-import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
+import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { parseEndpoint } from '../csi/server.js';
 import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
@@ -13,7 +13,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port (debugging only).' },
   { name: 'driver-name', type: 'string', metavar: 'NAME', default: DEFAULT_DRIVER_NAME, help: 'CSI driver name (GetPluginInfo); must match the CSIDriver object and StorageClass provisioner.' },
   { name: 'cluster-id', type: 'string', metavar: 'ID', help: 'Identifies this Kubernetes cluster in ownership markers on the array (1-32 of [a-z0-9-]); required for the controller.' },
-  { name: 'backends', type: 'string', metavar: 'FILE', help: 'Backends file (YAML/JSON list of {id, url, username, password, caCert?, insecureSkipVerify?, chap?, default?}); required for the controller.' },
+  { name: 'backends', type: 'string', metavar: 'FILE', help: `Backends file: a YAML/JSON list of {${BACKEND_KEYS.map((k) => (['id', 'url', 'username', 'password'].includes(k) ? k : `${k}?`)).join(', ')}} (chap: {user, secret}); required for the controller.` },
   { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
   { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach; with topology on, NodeGetInfo reports a segment <driver-name>/backend-<id> for each.' },
   { name: 'topology', type: 'string', choices: [...TOPOLOGY_MODES], default: 'auto', help: "Topology, the same on the controller and every node plugin: 'on' (a backend segment on every volume; every node reports the backends of its --backend-ids, which it then needs), 'off', or 'auto' (controller: on with two or more backends; node: on when --backend-ids is given)." },

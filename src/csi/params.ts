@@ -125,7 +125,7 @@ export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
  * (docs/migrating-from-hpe.md). Keys the two drivers share are ordinary descriptors above.
  */
 export const HPE_ONLY_PARAMETERS: Readonly<Record<string, string>> = {
-  importVolumeName: 'take over an existing array volume as a static PV whose volumeAttributes carry import: "true" (docs/migrating-from-hpe.md)',
+  importVolumeName: 'take over an existing array volume as a static PV whose volumeAttributes carry import: "true"',
   importVolAsClone: 'take over the source volume as a static PV with import: "true", then clone that PVC (a PVC dataSource)',
   cloneOf: 'clone with a PVC dataSource of kind PersistentVolumeClaim',
   virtualCopyOf: 'take a VolumeSnapshot and restore it with a PVC dataSource',
@@ -212,7 +212,8 @@ function canonical(params: Readonly<Record<string, string>>, table: Map<string, 
     const key = table.get(given.toLowerCase());
     const hpe = key === undefined ? HPE_ONLY.get(given.toLowerCase()) : undefined;
     if (hpe) throw invalidArgument(`${what} parameter "${given}" belongs to HPE's CSI driver and is not supported: ${hpe.instead}`);
-    if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; see docs/parameters.md for the accepted keys`);
+    // The accepted keys themselves, not a document: cluster users read this in a PVC's events.
+    if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; accepted: ${[...new Set(table.values())].filter((k) => !k.startsWith('csi.storage.k8s.io/')).join(', ')}`);
     const prior = out.get(key);
     if (prior) throw invalidArgument(`${what} parameters "${prior.given}" and "${given}" name the same setting; keep one`);
     out.set(key, { given, value });

@@ -123,3 +123,17 @@ describe('classes copied from HPE’s CSI driver (issue 19, item 9)', () => {
     expect(parseSnapshotClassParameters({ read_only: 'false' }).readOnly).toBe(false);
   });
 });
+
+describe('messages a cluster user reads in a PVC’s events', () => {
+  it('an unknown key names the accepted keys, not a file of the repository', () => {
+    let message = '';
+    try {
+      parseStorageClassParameters({ provisionType: 'tpvv' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/unknown StorageClass parameter "provisionType"; accepted: backend, cpg, snapCpg, provisioningType/);
+    expect(message).not.toMatch(/docs\/|\.md\b|csi\.storage\.k8s\.io/);
+    for (const instead of Object.values(HPE_ONLY_PARAMETERS)) expect(instead).not.toMatch(/docs\/|\.md\b/);
+  });
+});
