@@ -48,6 +48,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends util-linux mount e2fsprogs xfsprogs ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
+# The Node image brings npm and corepack; the driver runs `node` only, so the runtime stage drops
+# them (less to patch, nothing that could install code at run time).
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
+
 # The non-root user the controller and the simulator run as (the chart sets runAsUser 10001
 # and a read-only root filesystem); the node plugin's pod runs as root, privileged, as it must.
 RUN groupadd --system --gid 10001 csi \

@@ -35,3 +35,5 @@ export function renderParametersDoc(descriptors: {
   groupSnapshotClass?: readonly ParameterDoc[];
   mutable?: readonly ParameterDoc[];
 }): string;
+export const VALUES_SCHEMA: string;
+export function withParameterSchemas(schemaText: string, definitions: Record<string, unknown>): string;

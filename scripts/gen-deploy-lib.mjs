@@ -77,9 +77,13 @@ export function generateDeployFiles(helmRender) {
     files.set(template, GENERATED + texts.map((t) => `---\n${t}`).join(''));
   }
   const resources = [...files.keys()].map((f) => `  - ${f}`).join('\n');
+  // The driver image as rendered (one image for the controller and the node plugin).
+  const image = /^\s+image: (\S+):(\S+)$/m.exec(byFile.get('controller-deployment.yaml')?.join('') ?? '');
+  if (!image) throw new Error('gen:deploy: no driver image in the rendered controller Deployment');
   files.set(
     'kustomization.yaml',
-    `${GENERATED}# Apply with: kubectl apply -k deploy/ (after creating the backends Secret and setting the\n# cluster id; see docs/install.md).\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${DEPLOY_NAMESPACE}\nresources:\n${resources}\n`,
+    `${GENERATED}# Apply with: kubectl apply -k deploy/ (after creating the backends Secret and setting the\n# cluster id; see docs/install.md).\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: ${DEPLOY_NAMESPACE}\nresources:\n${resources}\n` +
+      `# The driver image you built from the Dockerfile: set newName (your registry) and newTag here, or\n# in an overlay (\`kustomize edit set image ${image[1]}=<registry>/3par-csi:<tag>\`).\nimages:\n  - name: ${image[1]}\n    newName: ${image[1]}\n    newTag: ${JSON.stringify(image[2])}\n`,
   );
   return files;
 }
@@ -115,4 +119,16 @@ export function renderParametersDoc({ storageClass, snapshotClass, groupSnapshot
   if (groupSnapshotClass) parts.push('## VolumeGroupSnapshotClass (`parameters`)', '', table(groupSnapshotClass), '');
   if (mutable) parts.push('## VolumeAttributesClass (`parameters`, applied with ControllerModifyVolume)', '', table(mutable), '');
   return parts.join('\n');
+}
+
+export const VALUES_SCHEMA = join(CHART_DIR, 'values.schema.json');
+
+/**
+ * values.schema.json with its generated class-parameter definitions replaced by `definitions`
+ * (src/csi/params-schema.ts parameterSchemas()); everything else in the file is kept as written.
+ */
+export function withParameterSchemas(schemaText, definitions) {
+  const schema = JSON.parse(schemaText);
+  schema.definitions = { ...schema.definitions, ...definitions };
+  return `${JSON.stringify(schema, null, 2)}\n`;
 }

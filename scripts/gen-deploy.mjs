@@ -1,17 +1,27 @@
 #!/usr/bin/env node
-// Regenerates deploy/ (plain manifests for `kubectl apply -k`) from charts/3par-csi and
-// docs/parameters.md from the parameter descriptors in src/csi/params.ts (through dist/, so run
+// Regenerates the class-parameter schemas in charts/3par-csi/values.schema.json, deploy/ (plain
+// manifests for `kubectl apply -k`) from charts/3par-csi and docs/parameters.md from the
+// parameter descriptors in src/csi/params.ts (through dist/, so run
 // `tsc` first: `npm run gen:deploy` does both). test/packaging fails when either is stale.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEPLOY_DIR, PARAMETERS_DOC, REPO_ROOT, findHelmRender, generateDeployFiles, renderParametersDoc } from './gen-deploy-lib.mjs';
+import { DEPLOY_DIR, PARAMETERS_DOC, REPO_ROOT, VALUES_SCHEMA, findHelmRender, generateDeployFiles, renderParametersDoc, withParameterSchemas } from './gen-deploy-lib.mjs';
 
 const helm = findHelmRender();
 if (!helm.path) {
   process.stderr.write(`gen:deploy: ${helm.reason}\n`);
   process.exit(1);
 }
+
+const schemaModule = join(REPO_ROOT, 'dist', 'csi', 'params-schema.js');
+if (!existsSync(schemaModule)) {
+  process.stderr.write('gen:deploy: dist/csi/params-schema.js is missing; run `npm run build` first\n');
+  process.exit(1);
+}
+const { parameterSchemas } = await import(pathToFileURL(schemaModule).href);
+writeFileSync(VALUES_SCHEMA, withParameterSchemas(readFileSync(VALUES_SCHEMA, 'utf8'), parameterSchemas()));
+process.stdout.write('gen:deploy: wrote the class-parameter schemas in charts/3par-csi/values.schema.json\n');
 
 const files = generateDeployFiles(helm.path);
 mkdirSync(DEPLOY_DIR, { recursive: true });

@@ -5,8 +5,9 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { CsiServer, type CsiServices } from './csi/server.js';
 import { createIdentity, Readiness } from './csi/identity.js';
-import { createControllerService, type ControllerService } from './csi/controller.js';
-import { createNodeService } from './csi/node.js';
+import { controllerTopology, createControllerService, type ControllerService } from './csi/controller.js';
+import { createNodeService, nodeTopology } from './csi/node.js';
+import type { TopologyMode } from './csi/context.js';
 import { spawnExec, type Exec } from './host/exec.js';
 import type { BackendConfig } from './config/backends.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
@@ -33,6 +34,8 @@ export interface DriverOptions {
   nodeName?: string;
   /** Node plugin: backends this node reaches (topology). */
   backendIds?: string[];
+  /** Topology, shared by the controller and every node plugin (`--topology`; default auto). */
+  topology?: TopologyMode;
   /** Node plugin: kubelet root; default /var/lib/kubelet (a temp dir with `simulator`). */
   kubeletDir?: string;
   maxVolumesPerNode?: number;
@@ -101,10 +104,13 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
 
     const withController = options.mode !== 'node';
     const withNode = options.mode !== 'controller';
+    // One decision for the whole process: a node served with its controller follows it.
+    const nodeIds = options.backendIds?.length ? options.backendIds : withController ? (backends ?? []).map((b) => b.id) : [];
+    const topology = withController ? controllerTopology(options.topology ?? 'auto', backends?.length ?? 0) : nodeTopology(options.topology ?? 'auto', nodeIds);
     let controller: ControllerService | undefined;
     if (withController) {
       if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
-      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true });
+      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true, topology: options.topology ?? 'auto' });
       const c = controller;
       cleanups.push(() => c.close());
     }
@@ -114,7 +120,8 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           nodeName: options.nodeName ?? hostname(),
           // A node served with the controller reaches the controller's backends; a node alone
           // knows only its --backend-ids (it has no backends file).
-          backendIds: options.backendIds?.length ? options.backendIds : withController ? (backends ?? []).map((b) => b.id) : [],
+          backendIds: nodeIds,
+          topology: topology ? 'on' : 'off',
           maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
           kubeletDir,
           simDataDir,
@@ -130,7 +137,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
         vendorVersion: VERSION,
         controller: withController,
         groupController: withController,
-        topology: withController ? (backends?.length ?? 0) > 1 : (options.backendIds?.length ?? 0) > 1,
+        topology,
         readiness,
       }),
       controller: controller?.service,

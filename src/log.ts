@@ -21,6 +21,8 @@ export const REDACT_PATHS = [
   '*.*.secrets',
   'chapSecret',
   '*.chapSecret',
+  'chapPassword',
+  '*.chapPassword',
   'chap.secret',
   '*.chap.secret',
   'key',
@@ -32,7 +34,7 @@ export const REDACT_PATHS = [
 ];
 
 /** Keys whose values never leave the process in a log line, at any depth (see redactDeep). */
-const SECRET_KEY = /^(secrets?|password|passwd|chapSecret|chap_secret|sessionKey|key|authorization|x-hp3par-wsapi-sessionkey)$/i;
+const SECRET_KEY = /^(secrets?|password|passwd|chapSecret|chapPassword|chap_secret|sessionKey|key|authorization|x-hp3par-wsapi-sessionkey)$/i;
 
 /**
  * Returns a copy of `value` with every secret-bearing key replaced, at any depth. Used for the

@@ -1,20 +1,22 @@
 import { hostname } from 'node:os';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
 import { Metrics } from '../metrics.js';
-import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
+import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { parseEndpoint } from '../csi/server.js';
+import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
-  { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (one replica), the node plugin (every node), or both.' },
+  { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (a Deployment; its sidecars elect leaders), the node plugin (every node), or both.' },
   { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port (debugging only).' },
   { name: 'driver-name', type: 'string', metavar: 'NAME', default: DEFAULT_DRIVER_NAME, help: 'CSI driver name (GetPluginInfo); must match the CSIDriver object and StorageClass provisioner.' },
   { name: 'cluster-id', type: 'string', metavar: 'ID', help: 'Identifies this Kubernetes cluster in ownership markers on the array (1-32 of [a-z0-9-]); required for the controller.' },
-  { name: 'backends', type: 'string', metavar: 'FILE', help: 'Backends file (YAML/JSON list of {id, url, username, password, caCert?, insecureSkipVerify?, chap?, default?}); required for the controller.' },
+  { name: 'backends', type: 'string', metavar: 'FILE', help: `Backends file: a YAML/JSON list of {${BACKEND_KEYS.map((k) => (['id', 'url', 'username', 'password'].includes(k) ? k : `${k}?`)).join(', ')}} (chap: {user, secret}); required for the controller.` },
   { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
-  { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach, for topology (segments only with two or more).' },
+  { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach; with topology on, NodeGetInfo reports a segment <driver-name>/backend-<id> for each.' },
+  { name: 'topology', type: 'string', choices: [...TOPOLOGY_MODES], default: 'auto', help: "Topology, the same on the controller and every node plugin: 'on' (a backend segment on every volume; every node reports the backends of its --backend-ids, which it then needs), 'off', or 'auto' (controller: on with two or more backends; node: on when --backend-ids is given)." },
   { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
   { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'Node plugin: max_volumes_per_node reported by NodeGetInfo (0 = no limit).' },
   { name: 'host-exec', type: 'string', choices: ['nsenter', 'direct'], default: 'nsenter', help: "Node plugin: how iscsiadm/multipath/multipathd run: 'nsenter' into PID 1's mount and network namespaces (the host's own tools; needs hostPID), or 'direct' (tests, or when the image's tools are the host's)." },
@@ -49,6 +51,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     const problem = backendIdProblem(id);
     if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
   }
+  const topology = get.str(values, 'topology') as TopologyMode;
+  if (mode === 'node' && topology === 'on' && get.list(values, 'backend-ids').length === 0) throw new ConfigError('--topology=on needs --backend-ids on a node plugin: the ids of the backends this node reaches');
   const simulator = get.bool(values, 'simulator');
   let clusterId: string | undefined;
   let backends;
@@ -72,6 +76,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     backends,
     nodeName: get.str(values, 'node-name') ?? process.env['NODE_NAME'] ?? hostname(),
     backendIds: get.list(values, 'backend-ids'),
+    topology,
     kubeletDir: get.str(values, 'kubelet-dir'),
     maxVolumesPerNode: get.num(values, 'max-volumes-per-node'),
     hostExec: get.str(values, 'host-exec') as 'nsenter' | 'direct',

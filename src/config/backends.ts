@@ -42,7 +42,9 @@ export class ConfigError extends Error {
 export const BACKEND_ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const BACKEND_ID_MAX = 16;
 
-const KNOWN_KEYS = new Set(['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg']);
+/** Every key a backend entry may have (values.schema.json's backend schema lists the same; a test checks). */
+export const BACKEND_KEYS: readonly string[] = ['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg'];
+const KNOWN_KEYS = new Set(BACKEND_KEYS);
 
 /** Checks one backend id; returns a reason when it is invalid. */
 export function backendIdProblem(id: string): string | undefined {

@@ -43,6 +43,17 @@ export const VolumeContext = {
   isCopy: 'isCopy',
 } as const;
 
+/**
+ * Whether topology is on (DESIGN "Topology"): one setting that the controller and every node
+ * plugin of a cluster must share (`--topology`). `on`: the controller puts a backend segment on
+ * every volume and each node reports a segment per backend it reaches, also with one backend or
+ * one id; `off`: neither does. `auto` (a driver run by hand): the controller turns it on with two
+ * or more backends, a node alone when it is given `--backend-ids`, a process serving both follows
+ * its controller.
+ */
+export const TOPOLOGY_MODES = ['auto', 'on', 'off'] as const;
+export type TopologyMode = (typeof TOPOLOGY_MODES)[number];
+
 /** Topology segment key for a backend: `<driverName>/backend-<id>` (DESIGN "Topology"); permanent. */
 export function topologyKey(driverName: string, backendId: string): string {
   return `${driverName}/backend-${backendId}`;

@@ -34,6 +34,8 @@ export interface ControllerDeps {
   volumeListings: ListingCache<Listed>;
   snapshotListings: ListingCache<Listed>;
   copyPollIntervalMs: number;
+  /** Topology advertised (the controller's `--topology`, resolved at start). */
+  topology: boolean;
 }
 
 export function opContext(deps: ControllerDeps, ctx: CallContext): OpContext {
@@ -54,9 +56,9 @@ export function requireId(deps: ControllerDeps, id: string, what: string): { bac
   return found;
 }
 
-/** True when more than one backend is configured: topology is advertised (DESIGN "Topology"). */
+/** True when topology is advertised (DESIGN "Topology"; `--topology`, auto: two or more backends). */
 export function topologyOn(deps: ControllerDeps): boolean {
-  return deps.registry.all().length > 1;
+  return deps.topology;
 }
 
 export function accessibleTopology(deps: ControllerDeps, backend: Backend): Topology[] {

@@ -31,7 +31,10 @@ export function listHandlers(deps: ControllerDeps): Handlers {
     },
 
     async GetCapacity(req, ctx) {
-      const params = parseStorageClassParameters(req.parameters);
+      // external-provisioner's capacity controller sends the StorageClass's parameters as they
+      // are (pkg/capacity/capacity.go), with the csi.storage.k8s.io/ keys Kubernetes reads
+      // (fstype, secrets) that CreateVolume never sees: leave those out before checking the rest.
+      const params = parseStorageClassParameters(withoutKubernetesKeys(req.parameters));
       let backendId = params.backend;
       const segments = req.accessible_topology?.segments ?? {};
       if (topologyOn(deps) && Object.keys(segments).length > 0) {
@@ -55,4 +58,9 @@ export function listHandlers(deps: ControllerDeps): Handlers {
       };
     },
   };
+}
+
+/** The class parameters without the `csi.storage.k8s.io/` keys Kubernetes reserves for itself. */
+function withoutKubernetesKeys(params: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(params ?? {}).filter(([k]) => !k.toLowerCase().startsWith('csi.storage.k8s.io/')));
 }

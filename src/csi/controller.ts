@@ -9,6 +9,7 @@ import { InFlight, KeyedMutex } from '../util/inflight.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
 import type { ControllerImpl, GroupControllerImpl } from './server.js';
 import type { ControllerDeps } from './controller-deps.js';
+import type { TopologyMode } from './context.js';
 import { volumeHandlers } from './controller-volumes.js';
 import { publishHandlers } from './controller-publish.js';
 import { snapshotHandlers } from './controller-snapshots.js';
@@ -34,6 +35,8 @@ export interface ControllerServiceOptions {
    * "Node safety"); default false.
    */
   publishReadonly?: boolean;
+  /** Topology (see TopologyMode); default auto: on with two or more backends. */
+  topology?: TopologyMode;
   /** Advertise LIST_VOLUMES_PUBLISHED_NODES (exact node_ids from host markers); default true. */
   listPublishedNodes?: boolean;
   /** How often each array's sessions-in-use gauge is refreshed (default 60 s; 0 = only at start). */
@@ -59,6 +62,11 @@ export interface ControllerService {
 /** Capabilities always advertised (see ControllerServiceOptions for the two that are gated). */
 const BASE_CAPABILITIES = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'GET_SNAPSHOT', 'MODIFY_VOLUME'] as const;
 
+/** Whether the controller advertises topology: `auto` turns it on with two or more backends. */
+export function controllerTopology(mode: TopologyMode, backendCount: number): boolean {
+  return mode === 'auto' ? backendCount > 1 : mode === 'on';
+}
+
 /** Builds the CSI Controller service over the configured arrays. */
 export function createControllerService(options: ControllerServiceOptions): ControllerService {
   const log = options.log.child({ service: 'controller' });
@@ -73,6 +81,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     volumeListings: new ListingCache<Listed>(),
     snapshotListings: new ListingCache<Listed>(),
     copyPollIntervalMs: options.copyPollIntervalMs ?? COPY_POLL_MS,
+    topology: controllerTopology(options.topology ?? 'auto', registry.all().length),
   };
   const capabilities: ControllerServiceCapability[] = BASE_CAPABILITIES.map((type) => ({ rpc: { type } }));
   if (options.publishReadonly) capabilities.push({ rpc: { type: 'PUBLISH_READONLY' } });

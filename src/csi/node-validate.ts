@@ -21,6 +21,8 @@ const MAX_LUN = 16383;
 /** Secret keys the node reads from the node-stage secret; any other key is ignored. */
 export const CHAP_USER_KEY = 'chapUser';
 export const CHAP_SECRET_KEY = 'chapSecret';
+/** HPE's CSI driver names the CHAP secret `chapPassword`: accepted as another name of chapSecret. */
+export const CHAP_SECRET_ALIAS = 'chapPassword';
 
 /** A volume capability as the node uses it. */
 export interface Capability {
@@ -126,7 +128,10 @@ function list(v: string | undefined): string[] {
 /** CHAP from the node-stage secret: both keys or neither. */
 export function parseChap(secrets: Record<string, string> | undefined): Chap | undefined {
   const user = secrets?.[CHAP_USER_KEY];
-  const secret = secrets?.[CHAP_SECRET_KEY];
+  const given = secrets?.[CHAP_SECRET_KEY];
+  const alias = secrets?.[CHAP_SECRET_ALIAS];
+  if (given && alias && given !== alias) throw invalidArgument(`the node-stage secret holds both ${CHAP_SECRET_KEY} and ${CHAP_SECRET_ALIAS} with different values; keep one`);
+  const secret = given || alias;
   if (!user && !secret) return undefined;
   if (!user || !secret) throw invalidArgument(`the node-stage secret must hold both ${CHAP_USER_KEY} and ${CHAP_SECRET_KEY}, or neither`);
   return { user, secret };

@@ -17,7 +17,7 @@ import { Multipath } from '../host/multipath.js';
 import { ScsiVolumes } from '../host/scsi.js';
 import { StateStore, type VolumeRecord } from '../host/state.js';
 import { Sysfs } from '../host/sysfs.js';
-import { topologyKey } from './context.js';
+import { topologyKey, type TopologyMode } from './context.js';
 import { encodeNodeId } from './nodeid.js';
 import { identityOf, stageVolume, type NodeDeps } from './node-stage.js';
 import { unstageVolume } from './node-unstage.js';
@@ -33,12 +33,19 @@ import {
 import type { NodeImpl } from './server.js';
 import type { NodeGetVolumeStatsResponse } from '../gen/csi/v1/NodeGetVolumeStatsResponse.js';
 
+/** Whether a node plugin reports topology segments: `auto` does when it was given backend ids. */
+export function nodeTopology(mode: TopologyMode, backendIds: readonly string[]): boolean {
+  return mode === 'auto' ? backendIds.length > 0 : mode === 'on' && backendIds.length > 0;
+}
+
 export interface NodeServiceOptions {
   driverName: string;
   /** Host-name part of the node_id. */
   nodeName: string;
-  /** Backends this node reaches, for topology (segments only with two or more). */
+  /** Backends this node reaches: a topology segment each when topology is on. */
   backendIds: string[];
+  /** Topology (see TopologyMode); default auto: segments whenever backendIds is not empty. */
+  topology?: TopologyMode;
   /** max_volumes_per_node; 0 = no limit. */
   maxVolumesPerNode: number;
   /** State lives under <kubeletDir>/plugins/<driverName>/state/<sha256(volume_id)>.json. */
@@ -108,8 +115,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     async NodeGetInfo() {
       const initiators = await readInitiators(hostRoot);
       const nodeId = encodeNodeId({ hostName: options.nodeName || hostname(), iqns: initiators.iqns, wwpns: initiators.wwpns });
-      // DESIGN "Topology": segments only when the node reaches two or more backends.
-      const segments = options.backendIds.length >= 2 ? Object.fromEntries(options.backendIds.map((id) => [topologyKey(options.driverName, id), 'true'])) : undefined;
+      // DESIGN "Topology": with topology on, a segment for every backend the node reaches, also
+      // for one: the controller's volumes carry a backend segment whatever this node's count.
+      const segments = nodeTopology(options.topology ?? 'auto', options.backendIds) ? Object.fromEntries(options.backendIds.map((id) => [topologyKey(options.driverName, id), 'true'])) : undefined;
       return {
         node_id: nodeId,
         max_volumes_per_node: options.maxVolumesPerNode,

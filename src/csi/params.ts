@@ -50,9 +50,12 @@ export const FS_CREATE_OPTIONS_PATTERN = /^[A-Za-z0-9 =,._:/+-]*$/;
 /** WSAPI limit for snapshot expiration: 1–43,800 hours (REFERENCE §6.1). */
 export const EXPIRATION_HOURS_MAX = 43_800;
 
-const NAME31 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,30}$/;
-const NAME27 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,26}$/;
-const BACKEND_ID = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
+/** A CPG name (and the values.schema.json pattern for it: src/csi/params-schema.ts). */
+export const NAME31 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,30}$/;
+/** A VV set name. */
+export const NAME27 = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,26}$/;
+/** A backend id. */
+export const BACKEND_ID = /^[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const IPV6 = /^(?=.*:)[0-9a-fA-F:]+$/;
 const NSP = /^[0-7]:[0-9]:[0-9]$/;
@@ -114,6 +117,36 @@ export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
   { key: 'qosName', aliases: ['qos_name'], values: 'an existing VV set name (≤ 27 characters), or "" for none', default: 'unchanged', description: 'Moves the volume to this VV set (which carries a QoS rule), leaving the one it was in.' },
   { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'unchanged', description: "Replaces the description in the volume's ownership marker." },
 ];
+
+/**
+ * StorageClass parameters of HPE's CSI driver (its 3PAR/Primera CSP and common parameters, as
+ * documented on scod.hpedev.io) that 3par-csi does not take, with what to use instead: a class
+ * copied from HPE's driver fails with INVALID_ARGUMENT naming the key and the alternative
+ * (docs/migrating-from-hpe.md). Keys the two drivers share are ordinary descriptors above.
+ */
+export const HPE_ONLY_PARAMETERS: Readonly<Record<string, string>> = {
+  importVolumeName: 'take over an existing array volume as a static PV whose volumeAttributes carry import: "true"',
+  importVolAsClone: 'take over the source volume as a static PV with import: "true", then clone that PVC (a PVC dataSource)',
+  cloneOf: 'clone with a PVC dataSource of kind PersistentVolumeClaim',
+  virtualCopyOf: 'take a VolumeSnapshot and restore it with a PVC dataSource',
+  remoteCopyGroup: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  replicationDevices: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  allowBatchReplicatedVolumeCreation: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  oneRcgPerPvc: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
+  virtualDomain: 'volumes go to the domain of their CPG: name a cpg in that domain',
+  allowOverrides: 'PVC annotations do not override class parameters; use another StorageClass',
+  allowMutations: 'change cpg, snapCpg, provisioningType, compression, qosName or description with a VolumeAttributesClass',
+  nfsResources: 'HPE’s NFS Server Provisioner is not part of 3par-csi; it serves block volumes (ReadWriteMany as raw block)',
+  nfsNamespace: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsMountOptions: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsProvisionerImage: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsResourceLimitsCpuM: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  nfsResourceLimitsMemoryMi: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
+  hostEncryption: 'host (LUKS) encryption is not supported by 3par-csi',
+  hostEncryptionSecretName: 'host (LUKS) encryption is not supported by 3par-csi',
+  hostEncryptionSecretNamespace: 'host (LUKS) encryption is not supported by 3par-csi',
+};
+const HPE_ONLY = new Map(Object.entries(HPE_ONLY_PARAMETERS).map(([k, v]) => [k.toLowerCase(), { key: k, instead: v }]));
 
 /** Parsed StorageClass parameters. Optional fields are absent when the class does not set them. */
 export interface StorageClassParameters {
@@ -177,7 +210,10 @@ function canonical(params: Readonly<Record<string, string>>, table: Map<string, 
   const out = new Map<string, { given: string; value: string }>();
   for (const [given, value] of Object.entries(params)) {
     const key = table.get(given.toLowerCase());
-    if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; see docs/parameters.md for the accepted keys`);
+    const hpe = key === undefined ? HPE_ONLY.get(given.toLowerCase()) : undefined;
+    if (hpe) throw invalidArgument(`${what} parameter "${given}" belongs to HPE's CSI driver and is not supported: ${hpe.instead}`);
+    // The accepted keys themselves, not a document: cluster users read this in a PVC's events.
+    if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; accepted: ${[...new Set(table.values())].filter((k) => !k.startsWith('csi.storage.k8s.io/')).join(', ')}`);
     const prior = out.get(key);
     if (prior) throw invalidArgument(`${what} parameters "${prior.given}" and "${given}" name the same setting; keep one`);
     out.set(key, { given, value });

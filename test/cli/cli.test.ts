@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVE_FLAGS } from '../../src/cli/serve.js';
+import { BACKEND_KEYS } from '../../src/config/backends.js';
 import { envName } from '../../src/cli/flags.js';
 import { describeUnless } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
@@ -71,6 +72,20 @@ d('3par-csi CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(existsSync(join(dir, 'never.sock'))).toBe(false);
+  });
+
+  test('serve --help lists every key a backends file may have', () => {
+    const r = run(['serve', '--help']);
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.includes('Backends file'))!;
+    for (const key of BACKEND_KEYS) expect([key, line.includes(key)]).toEqual([key, true]);
+  });
+
+  test('a node plugin with --topology=on refuses to start without --backend-ids (it would report no segment)', () => {
+    const r = run(['serve', '--mode', 'node', '--endpoint', `unix://${dir}/never-node.sock`, '--topology', 'on', '--node-name', 'w1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--topology=on needs --backend-ids/);
+    expect(existsSync(join(dir, 'never-node.sock'))).toBe(false);
   });
 
   test('serve answers `call`, and SIGTERM stops it and removes the socket', async () => {

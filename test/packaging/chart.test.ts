@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import type { IClusterRole, IRole, IClusterRoleBinding, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import type { IContainer, IPodSpec, ISecret } from 'kubernetes-models/v1';
 import type { IStorageClass, ICSIDriver } from 'kubernetes-models/storage.k8s.io/v1';
 import { parseBackends } from '../../src/config/backends.js';
@@ -12,7 +11,7 @@ import { SIMULATOR_FLAGS } from '../../src/cli/simulator.js';
 import { envName } from '../../src/cli/flags.js';
 import { parseSnapshotClassParameters, parseStorageClassParameters } from '../../src/csi/params.js';
 import { renderChart } from '../../scripts/gen-deploy-lib.mjs';
-import { CHART_DIR, arg, container, find, findAll, fixture, helmMissing, helmRender, parseObjects, podSpec, render, secretsReadBy, validateAll, volume, type K8sObject } from './render.js';
+import { CHART_DIR, CRD_APIS, arg, container, find, findAll, fixture, helmMissing, helmRender, parseObjects, podSpec, render, secretsReadBy, validateAll, volume, type K8sObject } from './render.js';
 import { describeUnless } from '../helpers/skip.js';
 
 const d = describeUnless(helmMissing);
@@ -43,8 +42,9 @@ function decode(secret: ISecret, key: string): string {
   return Buffer.from(v, 'base64').toString('utf8');
 }
 
+/** A render on a cluster that serves the snapshot and ServiceMonitor APIs. */
 function rendered(valuesFile: string): K8sObject[] {
-  return render([fixture(valuesFile)], { release: '3par-csi', namespace: 'storage' });
+  return render([fixture(valuesFile)], { release: '3par-csi', namespace: 'storage', extraArgs: CRD_APIS });
 }
 
 describe('helm-render', () => {
@@ -75,8 +75,15 @@ d('chart renders and every object is valid', () => {
         'ClusterRoleBinding/3par-csi-snapshotter',
         'DaemonSet/3par-csi-node',
         'Deployment/3par-csi-controller',
-        'Role/3par-csi-leader-election',
-        'RoleBinding/3par-csi-leader-election',
+        'PodDisruptionBudget/3par-csi-controller',
+        'Role/3par-csi-attacher',
+        'Role/3par-csi-provisioner',
+        'Role/3par-csi-resizer',
+        'Role/3par-csi-snapshotter',
+        'RoleBinding/3par-csi-attacher',
+        'RoleBinding/3par-csi-provisioner',
+        'RoleBinding/3par-csi-resizer',
+        'RoleBinding/3par-csi-snapshotter',
         'Secret/3par-csi-backends',
         'Service/3par-csi-controller-metrics',
         'ServiceAccount/3par-csi-controller',
@@ -169,6 +176,10 @@ d('values are refused with a clear message', () => {
     ['latest sidecar image', ['sidecars.attacher.image=registry.k8s.io/sig-storage/csi-attacher:latest'], /sidecars\.attacher\.image/],
     ['latest driver tag', ['image.tag=latest'], /image\.tag/],
     ['bad duration', ['sidecars.provisioner.timeout=soon'], /sidecars\.provisioner\.timeout/],
+    ['a provisioningType the driver does not know', ['storageClasses[0].name=sc', 'storageClasses[0].parameters.provisioningType=tdvv'], /storageClasses\.0\.parameters\.provisioningType/],
+    ['an unknown StorageClass parameter', ['storageClasses[0].name=sc', 'storageClasses[0].parameters.provisionType=tpvv'], /provisionType/],
+    ['a snapshot expiry that is not a number', ['volumeSnapshotClasses[0].name=vs', 'volumeSnapshotClasses[0].parameters.expirationHours=soon'], /expirationHours/],
+    ['a backend default protocol the driver does not know', ['backends[0].defaultAccessProtocol=nvme'], /defaultAccessProtocol/],
   ])('%s is refused', (_label, set, message) => {
     const files = set[0]!.startsWith('clusterId=a') ? [] : [fixture('minimal.yaml')];
     expect(fail(files, set)).toMatch(message);
@@ -216,17 +227,51 @@ d('what the YAML says', () => {
     for (const image of images.values()) expect(image).not.toMatch(/:latest$|^[^:]+$/);
   });
 
-  it('runs the controller as one replica with strategy Recreate and leader election in every sidecar', () => {
-    const deployment = find<{ spec: { replicas: number; strategy: { type: string } } } & K8sObject>(minimal(), 'Deployment', '3par-csi-controller');
-    expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+  it('runs two controller replicas with RollingUpdate, a PodDisruptionBudget, spread, and tunable leader election in every sidecar', () => {
+    const objects = minimal();
+    const deployment = find<{ spec: { replicas: number; strategy: unknown; selector: { matchLabels: Record<string, string> } } } & K8sObject>(objects, 'Deployment', '3par-csi-controller');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+    const pdb = find<{ spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } } } & K8sObject>(objects, 'PodDisruptionBudget', '3par-csi-controller');
+    expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deployment.spec.selector.matchLabels } });
     const spec = podSpec(deployment);
+    expect(spec.topologySpreadConstraints?.map((t) => [t.topologyKey, t.whenUnsatisfiable, t.labelSelector?.matchLabels])).toEqual([
+      ['topology.kubernetes.io/zone', 'ScheduleAnyway', deployment.spec.selector.matchLabels],
+      ['kubernetes.io/hostname', 'ScheduleAnyway', deployment.spec.selector.matchLabels],
+    ]);
+    expect(spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
     for (const name of CONTROLLER_SIDECARS) {
       const c = container(spec, name);
-      expect([name, arg(c, 'leader-election')]).toEqual([name, 'true']);
-      expect([name, arg(c, 'leader-election-namespace')]).toEqual([name, '$(NAMESPACE)']);
+      expect([name, arg(c, 'leader-election'), arg(c, 'leader-election-namespace')]).toEqual([name, 'true', '$(NAMESPACE)']);
+      expect([name, arg(c, 'leader-election-lease-duration'), arg(c, 'leader-election-renew-deadline'), arg(c, 'leader-election-retry-period')]).toEqual([name, '15s', '10s', '5s']);
       expect(c.env).toContainEqual({ name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     }
+    const node = find<{ spec: { updateStrategy: unknown } } & K8sObject>(objects, 'DaemonSet', '3par-csi-node');
+    expect(node.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    expect(arg(container(nodeOf(objects), '3par-csi'), 'max-volumes-per-node')).toBe('128');
+    // Tunable: one replica renders no PDB; durations, spread and node rollout follow the values.
+    const tuned = render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage', set: ['controller.replicas=1', 'controller.leaderElection.leaseDuration=60s', 'node.updateStrategy.maxUnavailable=10%'] });
+    expect(findAll(tuned, 'PodDisruptionBudget')).toEqual([]);
+    expect(arg(container(podSpec(find(tuned, 'Deployment', '3par-csi-controller')), 'csi-attacher'), 'leader-election-lease-duration')).toBe('60s');
+    expect(find<{ spec: { updateStrategy: { rollingUpdate: unknown } } } & K8sObject>(tuned, 'DaemonSet', '3par-csi-node').spec.updateStrategy.rollingUpdate).toEqual({ maxUnavailable: '10%' });
+    // all-options sets its own affinity: it replaces the default anti-affinity.
+    expect(controllerOf(all()).affinity?.podAntiAffinity).toBeUndefined();
+  });
+
+  it('tracks storage capacity: the CSIDriver says so and the provisioner publishes it, owned by the Deployment', () => {
+    const objects = minimal();
+    expect(find<ICSIDriver>(objects, 'CSIDriver').spec.storageCapacity).toBe(true);
+    const provisioner = container(controllerOf(objects), 'csi-provisioner');
+    expect([arg(provisioner, 'enable-capacity'), arg(provisioner, 'capacity-ownerref-level'), arg(provisioner, 'capacity-poll-interval')]).toEqual(['true', '2', '1m']);
+    expect(provisioner.env).toEqual(
+      expect.arrayContaining([
+        { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ]),
+    );
+    const off = render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage', set: ['storageCapacity.enabled=false'] });
+    expect(find<ICSIDriver>(off, 'CSIDriver').spec.storageCapacity).toBe(false);
+    expect(arg(container(podSpec(find(off, 'Deployment', '3par-csi-controller')), 'csi-provisioner'), 'enable-capacity')).toBeUndefined();
   });
 
   it('gives the sidecars timeouts, workers, extra metadata and feature gates that fit 3PAR', () => {
@@ -333,58 +378,6 @@ d('what the YAML says', () => {
     expect((noMultipath.volumes ?? []).map((v) => v.hostPath?.path)).not.toContain('/etc/multipath.conf');
   });
 
-  it('gives every RBAC component exactly the verbs it needs', () => {
-    const objects = minimal();
-    const rules = (name: string): string[] =>
-      (find<IClusterRole>(objects, 'ClusterRole', name).rules ?? []).flatMap((r) => r.resources!.map((res) => `${r.apiGroups![0] || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`)).sort();
-    expect(rules('3par-csi-provisioner')).toEqual(
-      [
-        'core/persistentvolumes: create,delete,get,list,patch,watch',
-        'core/persistentvolumeclaims: get,list,update,watch',
-        'storage.k8s.io/storageclasses: get,list,watch',
-        'storage.k8s.io/csinodes: get,list,watch',
-        'storage.k8s.io/volumeattributesclasses: get,list,watch',
-        'core/events: create,list,patch,update,watch',
-        'snapshot.storage.k8s.io/volumesnapshots: get,list',
-        'snapshot.storage.k8s.io/volumesnapshotcontents: get,list',
-        'core/nodes: get,list,watch',
-        'storage.k8s.io/volumeattachments: get,list,watch',
-      ].sort(),
-    );
-    expect(rules('3par-csi-attacher')).toEqual(
-      ['core/persistentvolumes: get,list,patch,watch', 'storage.k8s.io/csinodes: get,list,watch', 'storage.k8s.io/volumeattachments: get,list,patch,watch', 'storage.k8s.io/volumeattachments/status: patch'].sort(),
-    );
-    expect(rules('3par-csi-resizer')).toEqual(
-      [
-        'core/persistentvolumes: get,list,patch,watch',
-        'core/persistentvolumeclaims: get,list,watch',
-        'core/persistentvolumeclaims/status: patch',
-        'core/events: create,list,patch,update,watch',
-        'storage.k8s.io/volumeattributesclasses: get,list,watch',
-      ].sort(),
-    );
-    expect(rules('3par-csi-snapshotter')).toEqual(
-      [
-        'core/events: create,list,patch,update,watch',
-        'snapshot.storage.k8s.io/volumesnapshotclasses: get,list,watch',
-        'snapshot.storage.k8s.io/volumesnapshotcontents: create,get,list,patch,update,watch',
-        'snapshot.storage.k8s.io/volumesnapshotcontents/status: patch,update',
-        'groupsnapshot.storage.k8s.io/volumegroupsnapshotclasses: get,list,watch',
-        'groupsnapshot.storage.k8s.io/volumegroupsnapshotcontents: get,list,patch,update,watch',
-        'groupsnapshot.storage.k8s.io/volumegroupsnapshotcontents/status: patch,update',
-      ].sort(),
-    );
-    const role = find<IRole>(objects, 'Role', '3par-csi-leader-election');
-    expect(role.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'watch', 'list', 'delete', 'update', 'create'] }]);
-    // Every binding is to the controller's account; nothing is bound to the node's.
-    for (const b of [...findAll<IClusterRoleBinding>(objects, 'ClusterRoleBinding'), ...findAll<IRoleBinding>(objects, 'RoleBinding')]) {
-      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: '3par-csi-controller', namespace: 'storage' }]);
-      expect(b.roleRef.name).toBe(b.metadata!.name);
-    }
-    const everything = JSON.stringify([...findAll<IClusterRole>(objects, 'ClusterRole'), role]);
-    expect(everything).not.toMatch(/"secrets"|"\*"|"pods"/);
-  });
-
   it('lets only the controller read the backends Secret, and no pod read a CHAP Secret', () => {
     const objects = all();
     const controller = controllerOf(objects);
@@ -462,7 +455,7 @@ d('what the YAML says', () => {
 
   it('declares the CSIDriver as the design says', () => {
     const driver = find<ICSIDriver>(minimal(), 'CSIDriver');
-    expect(driver.spec).toEqual({ attachRequired: true, podInfoOnMount: false, fsGroupPolicy: 'File', seLinuxMount: true, volumeLifecycleModes: ['Persistent'] });
+    expect(driver.spec).toEqual({ attachRequired: true, podInfoOnMount: false, fsGroupPolicy: 'File', seLinuxMount: true, storageCapacity: true, volumeLifecycleModes: ['Persistent'] });
   });
 
   it('serves the controller metrics through a Service (and a ServiceMonitor when asked)', () => {
@@ -488,5 +481,34 @@ d('what the YAML says', () => {
     const node = container(nodeOf(objects, '3par-csi-node-rack-a'), '3par-csi');
     expect(arg(node, 'sim-data-dir')).toBe('/var/lib/3par-sim/data');
     expect(node.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: '/var/lib/3par-sim' }));
+  });
+});
+
+d('objects of CRDs render only where their API is served', () => {
+  const base = ['--set', 'volumeSnapshotClasses[0].name=snap', '--set', 'volumeGroupSnapshotClasses[0].name=group', '--set', 'metrics.serviceMonitor.enabled=true'];
+  const run = (apis: string[]) => renderChart(helmRender!, { valuesFiles: [fixture('minimal.yaml')], release: '3par-csi', namespace: 'storage', extraArgs: [...base, ...apis] });
+
+  it('with the APIs served: the classes and the ServiceMonitor render and validate', () => {
+    const r = run(CRD_APIS);
+    expect(r.stderr).toBe('');
+    const objects = parseObjects(r.stdout);
+    expect(validateAll(objects)).toEqual([]);
+    for (const kind of ['VolumeSnapshotClass', 'VolumeGroupSnapshotClass', 'ServiceMonitor']) expect(findAll(objects, kind)).toHaveLength(1);
+  });
+
+  it.each([
+    ['snapshot.storage.k8s.io/v1', /volumeSnapshotClasses: the cluster does not serve snapshot\.storage\.k8s\.io\/v1\. Install external-snapshotter v8\.6's CRDs \(volumesnapshotclasses, volumesnapshots and volumesnapshotcontents\.snapshot\.storage\.k8s\.io\)/],
+    ['groupsnapshot.storage.k8s.io/v1', /volumeGroupSnapshotClasses: the cluster does not serve groupsnapshot\.storage\.k8s\.io\/v1\. Install external-snapshotter v8\.6's CRDs \(volumegroupsnapshotclasses, volumegroupsnapshots and volumegroupsnapshotcontents/],
+    ['monitoring.coreos.com/v1', /metrics\.serviceMonitor\.enabled: the cluster does not serve monitoring\.coreos\.com\/v1\. Install the Prometheus Operator's CRDs \(servicemonitors\.monitoring\.coreos\.com\)/],
+  ])('without %s: the render fails naming the CRDs to install', (missing, message) => {
+    const apis: string[] = [];
+    for (let i = 0; i < CRD_APIS.length; i += 2) if (CRD_APIS[i + 1] !== missing) apis.push(CRD_APIS[i]!, CRD_APIS[i + 1]!);
+    const r = run(apis);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('values that ask for none of them need none of the APIs', () => {
+    expect(validateAll(render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage' }))).toEqual([]);
   });
 });

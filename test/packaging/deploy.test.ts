@@ -36,6 +36,15 @@ describe('deploy/ manifests', () => {
     expect([...k.resources].sort()).toEqual(topLevelYaml().filter((f) => f !== 'kustomization.yaml'));
   });
 
+  it('says how to set the image: an `images:` entry naming the driver image every driver container uses', () => {
+    const k = parseYaml(read(join(DEPLOY_DIR, 'kustomization.yaml'))) as { images: { name: string; newName: string; newTag: string }[] };
+    expect(k.images).toHaveLength(1);
+    const images = new Set<string>();
+    for (const o of deployObjects()) if (o.kind === 'Deployment' || o.kind === 'DaemonSet') images.add(container(podSpec(o), '3par-csi').image!);
+    expect([...images]).toEqual([`${k.images[0]!.name}:${k.images[0]!.newTag}`]);
+    expect(read(join(DEPLOY_DIR, '..', 'docs', 'install.md'))).toMatch(/kustomize edit set image/);
+  });
+
   it('every object is valid against the Kubernetes 1.34 schemas', () => {
     expect(validateAll(deployObjects())).toEqual([]);
   });
@@ -61,6 +70,20 @@ describe('deploy/ manifests', () => {
     expect(driver.args?.[4]).toBe('--cluster-id=change-me');
     expect(() => validateClusterId(id)).toThrow(ConfigError);
     expect(() => validateClusterId('CHANGE-ME')).toThrow(/placeholder/);
+  });
+});
+
+describe('deploy/ topology', () => {
+  it('is off on both sides, at the argument positions docs/configuration.md patches (controller args/9, node args/5)', () => {
+    const objects = deployObjects();
+    const controller = container(podSpec(find(objects, 'Deployment', '3par-csi-controller')), '3par-csi');
+    const node = container(podSpec(find(objects, 'DaemonSet', '3par-csi-node')), '3par-csi');
+    expect(controller.args?.[9]).toBe('--topology=off');
+    expect(node.args?.[5]).toBe('--topology=off');
+    expect(arg(node, 'backend-ids')).toBeUndefined();
+    const doc = read(join(DEPLOY_DIR, '..', 'docs', 'configuration.md'));
+    expect(doc).toContain('path: /spec/template/spec/containers/0/args/9\n        value: --topology=on');
+    expect(doc).toContain('path: /spec/template/spec/containers/0/args/5\n        value: --topology=on');
   });
 });
 

@@ -86,6 +86,15 @@ describe('Dockerfile', () => {
     expect(copies.filter((c) => !c.startsWith('--from=')).map((c) => c.split(' ')[0])).toEqual(['proto', 'package.json']);
   });
 
+  it('the runtime stage carries no npm or corepack (removed from the Node image), and never runs them', () => {
+    const runtime = stage('runtime');
+    const runs = ops(runtime, 'RUN').join('\n');
+    for (const path of ['/usr/local/lib/node_modules/npm', '/usr/local/lib/node_modules/corepack', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack']) expect(runs).toMatch(new RegExp(`rm -rf [^\\n]*${path.replace(/\//g, '\\/')}(\\s|$)`));
+    // Not run as a command (first word, or after && or ;).
+    expect(runs).not.toMatch(/(^|&&|;)\s*(npm|npx|corepack)\b/m);
+    expect(ops(runtime, 'ENTRYPOINT').join('')).toMatch(/"node"/);
+  });
+
   it('the runtime stage has every package the compiled code imports: all are production dependencies', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     const imported = new Set<string>();

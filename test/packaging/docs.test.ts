@@ -107,3 +107,27 @@ describe('docs', () => {
     });
   });
 });
+
+describe('docs/migrating-from-hpe.md', () => {
+  const rows = doc('migrating-from-hpe.md')
+    .split('\n')
+    .filter((l) => l.startsWith('| `'))
+    .map((l) => l.slice(1, -1).split(' | ').map((c) => c.trim()))
+    .map(([key, status, notes]) => ({ key: /^`([^`]+)`/.exec(key!)![1]!, status: status!, notes: notes ?? '' }));
+
+  it('lists every HPE-only key the driver refuses, and the driver refuses each with the reason the table gives', () => {
+    const unsupported = rows.filter((r) => r.status === 'not supported');
+    expect(unsupported.map((r) => r.key).sort()).toEqual(Object.keys(params.HPE_ONLY_PARAMETERS).sort());
+    for (const r of unsupported) {
+      expect([r.key, r.notes]).toEqual([r.key, params.HPE_ONLY_PARAMETERS[r.key]]);
+      expect(() => params.parseStorageClassParameters({ [r.key]: 'x' })).toThrow(r.notes);
+    }
+  });
+
+  it('every key marked `same` is a StorageClass parameter the driver takes', () => {
+    const same = rows.filter((r) => r.status === 'same').map((r) => r.key);
+    expect(same.length).toBeGreaterThanOrEqual(13);
+    const known = new Set(params.STORAGE_CLASS_PARAMETERS.flatMap((p) => [p.key, ...p.aliases]));
+    for (const key of same) expect([key, known.has(key)]).toEqual([key, true]);
+  });
+});

@@ -14,12 +14,16 @@ import * as core from 'kubernetes-models/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as storage from 'kubernetes-models/storage.k8s.io/v1';
+import * as policy from 'kubernetes-models/policy/v1';
 import type { IContainer, IPodSpec, IVolume } from 'kubernetes-models/v1';
 import { CHART_DIR, REPO_ROOT, findHelmRender, renderChart, type RenderOptions } from '../../scripts/gen-deploy-lib.mjs';
 
 export { CHART_DIR, REPO_ROOT };
 export const FIXTURES = join(REPO_ROOT, 'test', 'packaging', 'fixtures');
 export const fixture = (name: string): string => join(FIXTURES, name);
+
+/** `helm template` flags saying the cluster serves the snapshot and Prometheus Operator APIs. */
+export const CRD_APIS = ['--api-versions', 'snapshot.storage.k8s.io/v1', '--api-versions', 'groupsnapshot.storage.k8s.io/v1', '--api-versions', 'monitoring.coreos.com/v1'];
 
 const found = findHelmRender();
 /** Path of helm-render, or undefined (then `helmMissing` says why and chart tests skip). */
@@ -59,6 +63,7 @@ for (const [group, mod] of [
   ['apps/v1', apps],
   ['rbac.authorization.k8s.io/v1', rbac],
   ['storage.k8s.io/v1', storage],
+  ['policy/v1', policy],
 ] as const) {
   for (const [name, value] of Object.entries(mod)) {
     if (typeof value === 'function') MODELS.set(`${group}/${name}`, value as unknown as ModelClass);

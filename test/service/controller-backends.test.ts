@@ -162,3 +162,32 @@ describe('array trouble', () => {
     }
   }, 60_000);
 });
+
+describe('--topology, one setting for the controller and every node', () => {
+  test('on with one backend: volumes carry its segment and the plugin advertises constraints; off with two: no segments', async () => {
+    const on = await startDriver([backendOf(simA, 'a')], { topology: 'on' });
+    const off = await startDriver([backendOf(simA, 'a', { default: true }), backendOf(simB, 'b')], { topology: 'off' });
+    try {
+      const v = (await on.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-topo-on', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } })).volume;
+      expect(v.accessible_topology).toEqual([seg('a')]);
+      const w = (await off.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-topo-off', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1', backend: 'b' } })).volume;
+      expect(w.volume_id).toMatch(/^b\//);
+      expect(w.accessible_topology).toEqual([]);
+      await on.client.call('DeleteVolume', { volume_id: v.volume_id });
+      await off.client.call('DeleteVolume', { volume_id: w.volume_id });
+    } finally {
+      await Promise.all([on.stop(), off.stop()]);
+    }
+  });
+});
+
+describe('GetCapacity as external-provisioner\'s capacity controller calls it', () => {
+  // pkg/capacity/capacity.go passes the StorageClass's parameters unchanged (sc.Parameters), so
+  // the keys Kubernetes reads (fstype, secrets) arrive too, unlike in CreateVolume.
+  test('the class’s csi.storage.k8s.io/ keys are ignored, its driver parameters still checked', async () => {
+    const params = { cpg: 'CPG1', backend: 'b', 'csi.storage.k8s.io/fstype': 'xfs', 'csi.storage.k8s.io/node-stage-secret-name': 'chap', 'csi.storage.k8s.io/node-stage-secret-namespace': 'storage' };
+    const r = await d.client.call<{ available_capacity: string }>('GetCapacity', { parameters: params, volume_capabilities: [mountCap()], accessible_topology: seg('b') });
+    expect(Number(r.available_capacity)).toBeGreaterThan(0);
+    expect((await failure(d.client.call('GetCapacity', { parameters: { ...params, provisioningType: 'tdvv' } }))).code).toBe(grpcStatus.INVALID_ARGUMENT);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseSnapshotClassParameters, parseStorageClassParameters, STORAGE_CLASS_PARAMETERS, SNAPSHOT_CLASS_PARAMETERS } from '../../src/csi/params.js';
+import { HPE_ONLY_PARAMETERS, parseSnapshotClassParameters, parseStorageClassParameters, STORAGE_CLASS_PARAMETERS, SNAPSHOT_CLASS_PARAMETERS } from '../../src/csi/params.js';
 import { DriverError } from '../../src/errors.js';
 
 function kindOf(fn: () => unknown): string {
@@ -101,5 +101,39 @@ describe('parameter descriptors', () => {
       expect(d.values.length).toBeGreaterThan(0);
     }
     expect(STORAGE_CLASS_PARAMETERS.map((d) => d.key)).toEqual(expect.arrayContaining(['cpg', 'snapCpg', 'provisioningType', 'accessProtocol', 'hostSeesVLUN', 'qosName', 'iscsiPortalIps', 'fcPortsList', 'fsOwner', 'fsMode', 'fsCreateOptions', 'description', 'compression', 'backend']));
+  });
+});
+
+describe('classes copied from HPE’s CSI driver (issue 19, item 9)', () => {
+  it.each(Object.entries(HPE_ONLY_PARAMETERS))('%s → INVALID_ARGUMENT naming the key and what to use instead', (key, instead) => {
+    let err: unknown;
+    try {
+      parseStorageClassParameters({ [key]: 'x' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DriverError);
+    expect((err as DriverError).kind).toBe('invalid-argument');
+    expect((err as Error).message).toContain(`"${key}"`);
+    expect((err as Error).message).toContain(instead);
+  });
+
+  it('the keys both drivers share are taken as they are', () => {
+    expect(parseStorageClassParameters({ accessProtocol: 'iscsi', cpg: 'SSD_r6', snapCpg: 'SSD_r6', provisioningType: 'tpvv', hostSeesVLUN: 'true', compression: 'false', qosName: 'gold', iscsiPortalIps: '10.0.0.1', description: 'Volume created by the HPE CSI Driver for Kubernetes', fsOwner: '1000:1000', fsMode: '0770' })).toMatchObject({ cpg: 'SSD_r6', hostSeesVLUN: true });
+    expect(parseSnapshotClassParameters({ read_only: 'false' }).readOnly).toBe(false);
+  });
+});
+
+describe('messages a cluster user reads in a PVC’s events', () => {
+  it('an unknown key names the accepted keys, not a file of the repository', () => {
+    let message = '';
+    try {
+      parseStorageClassParameters({ provisionType: 'tpvv' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/unknown StorageClass parameter "provisionType"; accepted: backend, cpg, snapCpg, provisioningType/);
+    expect(message).not.toMatch(/docs\/|\.md\b|csi\.storage\.k8s\.io/);
+    for (const instead of Object.values(HPE_ONLY_PARAMETERS)) expect(instead).not.toMatch(/docs\/|\.md\b/);
   });
 });

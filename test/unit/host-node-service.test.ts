@@ -1,7 +1,7 @@
 /**
  * The Node service without a host: NodeGetInfo (node_id from the host name, the IQN in
  * /etc/iscsi/initiatorname.iscsi and the FC WWPNs in /sys/class/fc_host under a temporary
- * host root; topology only with two or more backends), NodeGetCapabilities, and every
+ * host root; topology segments for every backend id when topology is on), NodeGetCapabilities, and every
  * validate*Request: each missing or malformed field → INVALID_ARGUMENT before any host work.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -33,9 +33,18 @@ function service(extra: Partial<NodeServiceOptions> = {}) {
 }
 
 describe('NodeGetInfo', () => {
-  it('a node without initiators reports only its host name; no topology with fewer than two backends', async () => {
-    const res = await service({ backendIds: ['a'], maxVolumesPerNode: 0 }).NodeGetInfo({}, ctx);
+  it('a node without initiators reports only its host name; no topology without backend ids or with topology off', async () => {
+    const res = await service({ backendIds: [], maxVolumesPerNode: 0 }).NodeGetInfo({}, ctx);
     expect(res).toEqual({ node_id: 'worker-1', max_volumes_per_node: 0, accessible_topology: null });
+    expect((await service({ backendIds: ['a', 'b'], topology: 'off' }).NodeGetInfo({}, ctx)).accessible_topology).toBeNull();
+  });
+
+  // Issue 19: the controller puts a backend segment on every volume once topology is on, so a
+  // node that reaches a single backend must report it too, or its PVs are unschedulable there.
+  it('with topology on, a node that reaches one backend reports that backend’s segment', async () => {
+    const res = await service({ backendIds: ['east'], topology: 'on' }).NodeGetInfo({}, ctx);
+    expect(res.accessible_topology).toEqual({ segments: { 'csi.3par.hpe.com/backend-east': 'true' } });
+    expect((await service({ backendIds: ['east'] }).NodeGetInfo({}, ctx)).accessible_topology).toEqual({ segments: { 'csi.3par.hpe.com/backend-east': 'true' } });
   });
 
   it('reads the IQN and FC WWPNs under the host root; topology segments for two or more backends', async () => {

@@ -111,6 +111,64 @@ or empty (the driver then picks the only or the default backend).
 {{- $id -}}
 {{- end -}}
 
+{{/*
+Topology, "on" or "off": one decision for the controller and every node plugin (--topology).
+values `topology`: true, false, or auto (on with two or more backends or any nodeGroups). With it
+on, every node plugin must know its backend ids, or it reports no segment and the volumes of the
+controller (all with a backend segment) could not be scheduled there.
+*/}}
+{{- define "3par-csi.topology" -}}
+{{- $t := .Values.topology -}}
+{{- $on := false -}}
+{{- if kindIs "bool" $t -}}
+{{- $on = $t -}}
+{{- else -}}
+{{- $on = or (gt (len (include "3par-csi.backends" . | fromYamlArray)) 1) (gt (len .Values.nodeGroups) 0) -}}
+{{- end -}}
+{{- ternary "on" "off" $on -}}
+{{- end -}}
+
+{{/*
+The access protocol a StorageClass asks for (its accessProtocol parameter, any spelling the driver
+accepts, else the backend's defaultAccessProtocol, else iscsi): pass (list $ class backendId).
+*/}}
+{{- define "3par-csi.classProtocol" -}}
+{{- $ := index . 0 -}}
+{{- $class := index . 1 -}}
+{{- $id := index . 2 -}}
+{{- $protocol := "" -}}
+{{- range $k, $v := ($class.parameters | default dict) -}}
+{{- if has (lower $k) (list "accessprotocol" "access_protocol") -}}{{- $protocol = lower (toString $v) -}}{{- end -}}
+{{- end -}}
+{{- if not $protocol -}}
+{{- range (include "3par-csi.backends" $ | fromYamlArray) -}}
+{{- if and (eq .id $id) .defaultAccessProtocol -}}{{- $protocol = .defaultAccessProtocol -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $protocol | default "iscsi" -}}
+{{- end -}}
+
+{{/*
+Refuses class parameters that name a Secret for a sidecar to read (csi.storage.k8s.io/*-secret-*):
+the driver takes array credentials from the backends Secret only, and the controller's RBAC (as
+upstream's) reads no Secret, so such a class would fail with 403 at its first volume. The
+node-stage secret is the exception: kubelet reads it, not a sidecar. Pass (list kind name params
+allowNodeStage).
+*/}}
+{{- define "3par-csi.refuseClassSecrets" -}}
+{{- $kind := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $allowNodeStage := index . 3 -}}
+{{- range $k, $_ := (index . 2 | default dict) -}}
+{{- $key := lower $k -}}
+{{- if and (hasPrefix "csi.storage.k8s.io/" $key) (contains "secret" $key) -}}
+{{- if not (and $allowNodeStage (hasPrefix "csi.storage.k8s.io/node-stage-secret-" $key)) -}}
+{{- fail (printf "%s %q: parameter %q names a Secret that a sidecar would have to read. 3par-csi takes array credentials only from the backends Secret and its RBAC (the sidecars' own) reads no Secret; remove the parameter (for iSCSI CHAP set chap on the backend: the chart then adds the node-stage secret)" $kind $name $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The chap settings of one backend id as YAML ({} when none): pass (list $ id). */}}
 {{- define "3par-csi.backendChap" -}}
 {{- $ := index . 0 -}}
@@ -158,6 +216,9 @@ Deployment, so every render runs it.
 {{- end -}}
 {{- range .Values.storageClasses -}}
 {{- $_ := include "3par-csi.classBackend" (list $ .) -}}
+{{- end -}}
+{{- if and (eq (include "3par-csi.topology" .) "on") (not .Values.nodeGroups) (not (include "3par-csi.backendIds" .)) -}}
+{{- fail "topology is on but the chart knows no backend ids for the node plugins: list the ids under backends (with existingBackendsSecret, entries need only their id) or in nodeGroups" -}}
 {{- end -}}
 {{- end -}}
 
