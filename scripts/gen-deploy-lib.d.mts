@@ -34,4 +34,5 @@ export function renderParametersDoc(descriptors: {
   snapshotClass: readonly ParameterDoc[];
   groupSnapshotClass?: readonly ParameterDoc[];
   mutable?: readonly ParameterDoc[];
+  fsCreateOptions?: readonly { fsType: string; option: string; values: string; meaning: string }[];
 }): string;

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { PublishContext, VolumeContext } from './context.js';
-import { FS_CREATE_OPTIONS_MAX, FS_CREATE_OPTIONS_PATTERN } from './params.js';
-import { SUPPORTED_FS, type FsType } from '../host/fs.js';
+import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
+import { parseMkfsOptions } from '../host/mkfs-options.js';
 import { PROTOCOLS, type Chap, type Protocol } from '../host/connector.js';
 import type { VolumeIdentity } from '../host/connector.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
@@ -154,8 +154,10 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
   };
   const opts = vc[VolumeContext.fsCreateOptions];
   if (opts) {
-    if (opts.length > FS_CREATE_OPTIONS_MAX || !FS_CREATE_OPTIONS_PATTERN.test(opts)) throw invalidArgument(`volume_context.${VolumeContext.fsCreateOptions} holds characters mkfs options may not use`);
-    out.mkfsExtra = opts.split(/\s+/).filter(Boolean);
+    // Checked again here: a static PV sets volume_context itself, without CreateVolume (DESIGN).
+    const where = `volume_context.${VolumeContext.fsCreateOptions}`;
+    if (capability.access === 'mount') out.mkfsExtra = parseMkfsOptions(opts, capability.fsType ?? DEFAULT_FS, where);
+    else if (!SUPPORTED_FS.some((fs) => parses(opts, fs, where))) parseMkfsOptions(opts, DEFAULT_FS, where);
   }
   const owner = vc[VolumeContext.fsOwner];
   if (owner) {
@@ -169,6 +171,15 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
     out.fsMode = parseInt(fsMode, 8);
   }
   return out;
+}
+
+function parses(opts: string, fs: FsType, where: string): boolean {
+  try {
+    parseMkfsOptions(opts, fs, where);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function validateNodeUnstageVolumeRequest(req: NodeUnstageVolumeRequest__Output): { volumeId: string; stagingPath: string } {
