@@ -132,6 +132,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
         groupController: withController,
         topology: withController ? (backends?.length ?? 0) > 1 : (options.backendIds?.length ?? 0) > 1,
         readiness,
+        nodeHealth: node?.health,
       }),
       controller: controller?.service,
       groupController: controller?.groupService,

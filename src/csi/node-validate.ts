@@ -14,8 +14,12 @@ import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVol
 
 /** Access modes in which a volume is only read. */
 const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY']);
-/** Mount flags that would change what the driver's mount means; the driver sets them itself. */
-const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop']);
+/**
+ * Mount options (by name, before any "=") that would change what the driver's mount means or what
+ * it mounts: the driver sets bind/remount itself; loop options (mount(8): loop, offset, sizelimit)
+ * would attach something else; X-mount.* (util-linux) creates or chowns paths and maps ids.
+ */
+const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper']);
 /** Highest LUN a 3PAR VLUN can use. */
 const MAX_LUN = 16383;
 /** Secret keys the node reads from the node-stage secret; any other key is ignored. */
@@ -84,8 +88,13 @@ export function parseCapability(cap: VolumeCapability__Output | null | undefined
   const flags = cap.mount.mount_flags ?? [];
   for (const f of flags) {
     if (!f || /[\s\0]/.test(f)) throw invalidArgument(`mount flag "${f}" is empty or contains whitespace`);
-    if (FORBIDDEN_FLAGS.has(f)) throw invalidArgument(`mount flag "${f}" is not allowed`);
-    if (readOnlyStage && f === 'rw') throw invalidArgument('mount flag "rw" contradicts a read-only volume');
+    // mount(8) joins the flags with commas into one -o list: each comma-separated option counts.
+    for (const opt of f.split(',')) {
+      const name = opt.split('=')[0]!.toLowerCase();
+      if (opt === '') throw invalidArgument(`mount flag "${f}" holds an empty option`);
+      if (FORBIDDEN_FLAGS.has(name) || name.startsWith('x-mount.')) throw invalidArgument(`mount flag "${f}" is not allowed (it holds "${opt}")`);
+      if (readOnlyStage && opt === 'rw') throw invalidArgument(`mount flag "${f}" contradicts a read-only volume (it holds "rw")`);
+    }
   }
   return { access: 'mount', mode, fsType: (fs || undefined) as FsType | undefined, mountFlags: flags };
 }
