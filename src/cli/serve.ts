@@ -15,7 +15,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'backends', type: 'string', metavar: 'FILE', help: 'Backends file (YAML/JSON list of {id, url, username, password, caCert?, insecureSkipVerify?, chap?, default?}); required for the controller.' },
   { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
   { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach, for topology (segments only with two or more).' },
-  { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
+  { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; every staging and target path must resolve below it, and node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
   { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'Node plugin: max_volumes_per_node reported by NodeGetInfo (0 = no limit).' },
   { name: 'host-exec', type: 'string', choices: ['nsenter', 'direct'], default: 'nsenter', help: "Node plugin: how iscsiadm/multipath/multipathd run: 'nsenter' into PID 1's mount and network namespaces (the host's own tools; needs hostPID), or 'direct' (tests, or when the image's tools are the host's)." },
   { name: 'sim-data-dir', type: 'string', metavar: 'DIR', help: "Node plugin: the simulator's data directory, for the loop protocol (exports/<WWN> links)." },
