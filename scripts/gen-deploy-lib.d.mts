@@ -34,6 +34,7 @@ export function renderParametersDoc(descriptors: {
   snapshotClass: readonly ParameterDoc[];
   groupSnapshotClass?: readonly ParameterDoc[];
   mutable?: readonly ParameterDoc[];
+  fsCreateOptions?: readonly { fsType: string; option: string; values: string; meaning: string }[];
 }): string;
 export const VALUES_SCHEMA: string;
 export function withParameterSchemas(schemaText: string, definitions: Record<string, unknown>): string;

@@ -47,6 +47,7 @@ writeFileSync(
     snapshotClass: params.SNAPSHOT_CLASS_PARAMETERS,
     groupSnapshotClass: params.GROUP_SNAPSHOT_CLASS_PARAMETERS,
     mutable: params.MUTABLE_PARAMETERS,
+    fsCreateOptions: params.FS_CREATE_OPTIONS,
   }),
 );
 process.stdout.write('gen:deploy: wrote docs/parameters.md\n');

@@ -139,6 +139,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
         groupController: withController,
         topology,
         readiness,
+        nodeHealth: node?.health,
       }),
       controller: controller?.service,
       groupController: controller?.groupService,

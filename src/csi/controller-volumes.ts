@@ -8,7 +8,7 @@ import { exportsOf } from '../array/exports.js';
 import { hostNodeIds, publishedNodeIds } from '../array/listing.js';
 import type { Backend } from '../array/backend.js';
 import type { CreateVolumeBody } from '../array/client.js';
-import { parseMutableParameters, parseStorageClassParameters, storageClassIdentity, type StorageClassParameters } from './params.js';
+import { mountFsTypes, parseMutableParameters, parseStorageClassParameters, storageClassIdentity, type StorageClassParameters } from './params.js';
 import { applyMutableParameters } from './controller-modify.js';
 import { VolumeContext } from './context.js';
 import { ControllerVolumeContext, accessibleTopology, chooseBackend, lookupId, opContext, requireId, type ControllerDeps } from './controller-deps.js';
@@ -48,7 +48,7 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
   return {
     async CreateVolume(req, ctx) {
       validateCreateVolumeRequest(req);
-      const params = parseStorageClassParameters(req.parameters);
+      const params = parseStorageClassParameters(req.parameters, mountFsTypes(req.volume_capabilities));
       applyMutableParameters(params, parseMutableParameters(req.mutable_parameters));
       const src = req.volume_content_source;
       const srcId = src?.type === 'snapshot' ? src.snapshot!.snapshot_id : src?.type === 'volume' ? src.volume!.volume_id : undefined;
@@ -149,7 +149,7 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
       if (problem) return { confirmed: null, message: problem };
       if (v.policies?.oneHost && !isSingleNode(req.volume_capabilities)) return { confirmed: null, message: 'the volume is single-node (policies.oneHost); multi-node access modes are not supported for it' };
       try {
-        parseStorageClassParameters(req.parameters);
+        parseStorageClassParameters(req.parameters, mountFsTypes(req.volume_capabilities));
         parseMutableParameters(req.mutable_parameters);
       } catch (err) {
         return { confirmed: null, message: (err as Error).message };

@@ -31,6 +31,8 @@ export interface IdentityOptions {
   /** VOLUME_ACCESSIBILITY_CONSTRAINTS: only with more than one backend (DESIGN "Topology"). */
   topology: boolean;
   readiness: Readiness;
+  /** The node service's own check (its mount table is readable): a reason when not ready. */
+  nodeHealth?: () => Promise<string | undefined>;
 }
 
 /** The Identity service: plugin name and version, capabilities, and a process-local Probe. */
@@ -53,7 +55,10 @@ export function createIdentity(options: IdentityOptions): IdentityImpl {
     // Probe answers from process state only (DESIGN "Probe"): an array outage must not make
     // livenessprobe restart the driver, which would only burn the array's sessions.
     async Probe() {
-      return { ready: { value: options.readiness.isReady } };
+      // A node plugin that cannot read the mount table fails every node call: not ready, so
+      // livenessprobe restarts it (the check is a local file read, never an array call).
+      const ready = options.readiness.isReady && (options.nodeHealth === undefined || (await options.nodeHealth()) === undefined);
+      return { ready: { value: ready } };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdir, open, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition } from '../errors.js';
 import { isReadOnlyMount, mountAt } from '../host/mounts.js';
@@ -25,6 +25,8 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
   let sourceId: { majorMinor: string; root?: string };
   let ours = new Set<string>();
   if (r.capability.access === 'mount') {
+    // Only the volume's own staging mount is ever bound (another volume's would be exposed).
+    if (r.stagingPath !== rec.stagingPath) throw failedPrecondition(`volume ${r.volumeId} is staged at ${rec.stagingPath}, not ${r.stagingPath}`);
     const staged = mountAt(mounts, r.stagingPath);
     if (!staged) throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${r.stagingPath}; NodeStageVolume first`);
     source = r.stagingPath;
@@ -50,13 +52,14 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
     const others = rec.publishes.filter((p) => p.targetPath !== r.targetPath && mountAt(mounts, p.targetPath));
     if (others.length > 0) throw failedPrecondition(`volume ${r.volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others[0]!.targetPath}`);
   }
+  // Recorded before the target is made: NodeUnpublish removes only what a record names.
+  await remember(d, r);
   if (r.capability.access === 'mount') {
     await mkdir(r.targetPath, { recursive: true });
   } else {
     await mkdir(dirname(r.targetPath), { recursive: true });
     await (await open(r.targetPath, 'a', 0o600)).close();
   }
-  await remember(d, r);
   await d.mounter.bind(source, r.targetPath, r.readOnly);
   o.log.info({ targetPath: r.targetPath, readOnly: r.readOnly }, 'volume published');
 }
@@ -79,19 +82,36 @@ async function remember(d: NodeDeps, r: PublishRequest): Promise<void> {
 }
 
 /**
- * NodeUnpublishVolume: unmount every mount stacked at the target, then remove the target (an
- * empty directory or the block file; never recursively, so a failed unmount cannot delete data).
+ * NodeUnpublishVolume: only a target the node record says this volume was published at is
+ * touched: unmount every mount stacked there, then remove the target (an empty directory or the
+ * block file; never recursively, so a failed unmount cannot delete data). `targetPath` is resolved.
  */
 export async function unpublishVolume(d: NodeDeps, volumeId: string, targetPath: string, o: StepOptions): Promise<void> {
+  const rec = await d.store.load(volumeId);
+  if (!rec?.publishes.some((p) => p.targetPath === targetPath)) {
+    // CSI NodeUnpublishVolume of a target that is not published succeeds: only when nothing is
+    // there. Anything else at the path is not the driver's (no record names it): left alone.
+    if (await isNothing(d, targetPath)) return;
+    throw failedPrecondition(`${targetPath} is not a target volume ${volumeId} was published at by this driver (no node record names it); refusing to unmount or remove it`);
+  }
   const n = await d.mounter.umountAll(targetPath);
   await removeTarget(targetPath);
-  const rec = await d.store.load(volumeId);
-  if (rec && rec.publishes.some((p) => p.targetPath === targetPath)) {
-    rec.publishes = rec.publishes.filter((p) => p.targetPath !== targetPath);
-    await d.store.save(rec);
-  }
-  // CSI NodeUnpublishVolume of a target that is not published succeeds.
+  rec.publishes = rec.publishes.filter((p) => p.targetPath !== targetPath);
+  await d.store.save(rec);
   if (n > 0) o.log.info({ targetPath }, 'volume unpublished');
+}
+
+/** Nothing at `path`: it does not exist, or it is an empty directory that is not a mount point. */
+async function isNothing(d: NodeDeps, path: string): Promise<boolean> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
+  }
+  if (!st.isDirectory() || mountAt(await d.mounter.read(), path)) return false;
+  return (await readdir(path)).length === 0;
 }
 
 async function removeTarget(path: string): Promise<void> {

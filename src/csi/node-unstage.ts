@@ -1,25 +1,27 @@
-import { basename } from 'node:path';
 import { failedPrecondition } from '../errors.js';
-import type { VolumeIdentity } from '../host/connector.js';
 import { flushBuffers } from '../host/fs.js';
 import { mountAt } from '../host/mounts.js';
-import { identityOf, type NodeDeps, type StepOptions } from './node-stage.js';
+import { identityOf, volumeMajorMinors, type NodeDeps, type StepOptions } from './node-stage.js';
 
 /**
  * NodeUnstageVolume: refuse while published, unmount, flush, remove only this volume's devices
  * (re-resolved from the record's WWN / backing file, never from a remembered device name),
  * log out per the target rule, delete the record. Works after a restart and when the device
- * is already gone; with no record it falls back to the mount table and sysfs.
+ * is already gone. Only what the node record says this driver staged is unmounted or detached:
+ * with no record, nothing is touched (`stagingPath` is resolved and below the kubelet root).
  */
 export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: string, o: StepOptions): Promise<void> {
   const rec = await d.store.load(volumeId);
   const mounts = await d.mounter.read();
   if (!rec) {
-    await unstageWithoutRecord(d, stagingPath, o);
+    // CSI NodeUnstageVolume of a volume that is not staged here succeeds: only when nothing is
+    // mounted there. A mount no record names is not known to be this volume's: left alone.
+    if (mountAt(mounts, stagingPath)) throw failedPrecondition(`${stagingPath} holds a mount that no node record of volume ${volumeId} names; refusing to unmount it or detach its device`);
     return;
   }
-  if (rec.stagingPath !== stagingPath && mountAt(mounts, rec.stagingPath)) {
-    throw failedPrecondition(`volume ${volumeId} is staged at ${rec.stagingPath}, not ${stagingPath}`);
+  if (rec.stagingPath !== stagingPath) {
+    if (mountAt(mounts, rec.stagingPath)) throw failedPrecondition(`volume ${volumeId} is staged at ${rec.stagingPath}, not ${stagingPath}`);
+    if (mountAt(mounts, stagingPath)) throw failedPrecondition(`${stagingPath} holds a mount that is not volume ${volumeId}'s (it was staged at ${rec.stagingPath}); refusing to unmount it`);
   }
   const published = rec.publishes.filter((p) => mountAt(mounts, p.targetPath));
   if (published.length > 0) {
@@ -27,12 +29,16 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
   }
   const identity = identityOf(rec);
   const connector = d.connectors[rec.protocol];
-  const staged = mountAt(mounts, stagingPath);
+  const staged = mountAt(mounts, rec.stagingPath);
   if (staged) {
+    // The record says the driver mounted here, or (killed before saving that) the mount is of this volume's device.
+    if (!rec.steps.mounted && !(await volumeMajorMinors(d, identity)).has(staged.majorMinor)) {
+      throw failedPrecondition(`${rec.stagingPath} holds a mount of ${staged.source}, which is not volume ${volumeId}'s device; refusing to unmount it`);
+    }
     const device = await connector.find(identity, o);
     if (device && !rec.readOnly) await flushBuffers(d.exec, device.path).catch((err: unknown) => o.log.warn({ err }, 'flushing buffers before unmount failed'));
-    await d.mounter.umountAll(stagingPath);
-    o.log.info({ stagingPath }, 'staging path unmounted');
+    await d.mounter.umountAll(rec.stagingPath);
+    o.log.info({ stagingPath: rec.stagingPath }, 'staging path unmounted');
     rec.steps.mounted = false;
     await d.store.save(rec);
   }
@@ -40,37 +46,4 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
   o.log.info({ wwn: rec.wwn }, 'volume detached');
   // CSI NodeUnstageVolume: once undone, a repeated call finds no record and succeeds.
   await d.store.remove(volumeId);
-}
-
-/**
- * No record (staged by a version without records, or the state directory was lost): the mount
- * table says which device is staged here, and sysfs says what volume that device is.
- */
-async function unstageWithoutRecord(d: NodeDeps, stagingPath: string, o: StepOptions): Promise<void> {
-  const mounted = await d.mounter.at(stagingPath);
-  // CSI NodeUnstageVolume of a volume that is not staged here succeeds.
-  if (!mounted) return;
-  const name = basename(mounted.source);
-  const identity = await identityFromSysfs(d, name);
-  await d.mounter.umountAll(stagingPath);
-  o.log.info({ stagingPath, device: mounted.source }, 'staging path unmounted (no node record)');
-  if (!identity) {
-    o.log.warn({ device: mounted.source }, 'no node record and the device is not a recognisable volume; left attached');
-    return;
-  }
-  // iSCSI logout needs the targets, which only a record holds; a leftover idle session is harmless.
-  const connector = identity.protocol === 'loop' ? d.connectors.loop : d.connectors.fc;
-  await connector.detach(identity, o);
-}
-
-/** A volume's identity from its device's sysfs: loop backing file, dm-multipath uuid, or SCSI WWID. */
-async function identityFromSysfs(d: NodeDeps, name: string): Promise<VolumeIdentity | undefined> {
-  if (/^loop\d+$/.test(name)) {
-    const backingFile = await d.sys.read(`block/${name}/loop/backing_file`);
-    return backingFile ? { protocol: 'loop', wwn: '', lun: 0, backingFile } : undefined;
-  }
-  let wwn: string | undefined;
-  if (name.startsWith('dm-')) wwn = /^mpath-3([0-9a-f]{16,32})$/.exec((await d.sys.read(`block/${name}/dm/uuid`)) ?? '')?.[1];
-  else wwn = /^naa\.([0-9a-f]{16,32})$/.exec((await d.sys.read(`block/${name}/device/wwid`)) ?? '')?.[1];
-  return wwn ? { protocol: 'fc', wwn: wwn.toUpperCase(), lun: 0 } : undefined;
 }

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { PublishContext, VolumeContext } from './context.js';
-import { FS_CREATE_OPTIONS_MAX, FS_CREATE_OPTIONS_PATTERN } from './params.js';
-import { SUPPORTED_FS, type FsType } from '../host/fs.js';
+import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
+import { parseMkfsOptions } from '../host/mkfs-options.js';
 import { PROTOCOLS, type Chap, type Protocol } from '../host/connector.js';
 import type { VolumeIdentity } from '../host/connector.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
@@ -14,8 +14,12 @@ import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVol
 
 /** Access modes in which a volume is only read. */
 const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY']);
-/** Mount flags that would change what the driver's mount means; the driver sets them itself. */
-const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop']);
+/**
+ * Mount options (by name, before any "=") that would change what the driver's mount means or what
+ * it mounts: the driver sets bind/remount itself; loop options (mount(8): loop, offset, sizelimit)
+ * would attach something else; X-mount.* (util-linux) creates or chowns paths and maps ids.
+ */
+const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper']);
 /** Highest LUN a 3PAR VLUN can use. */
 const MAX_LUN = 16383;
 /** Secret keys the node reads from the node-stage secret; any other key is ignored. */
@@ -86,8 +90,13 @@ export function parseCapability(cap: VolumeCapability__Output | null | undefined
   const flags = cap.mount.mount_flags ?? [];
   for (const f of flags) {
     if (!f || /[\s\0]/.test(f)) throw invalidArgument(`mount flag "${f}" is empty or contains whitespace`);
-    if (FORBIDDEN_FLAGS.has(f)) throw invalidArgument(`mount flag "${f}" is not allowed`);
-    if (readOnlyStage && f === 'rw') throw invalidArgument('mount flag "rw" contradicts a read-only volume');
+    // mount(8) joins the flags with commas into one -o list: each comma-separated option counts.
+    for (const opt of f.split(',')) {
+      const name = opt.split('=')[0]!.toLowerCase();
+      if (opt === '') throw invalidArgument(`mount flag "${f}" holds an empty option`);
+      if (FORBIDDEN_FLAGS.has(name) || name.startsWith('x-mount.')) throw invalidArgument(`mount flag "${f}" is not allowed (it holds "${opt}")`);
+      if (readOnlyStage && opt === 'rw') throw invalidArgument(`mount flag "${f}" contradicts a read-only volume (it holds "rw")`);
+    }
   }
   return { access: 'mount', mode, fsType: (fs || undefined) as FsType | undefined, mountFlags: flags };
 }
@@ -159,8 +168,10 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
   };
   const opts = vc[VolumeContext.fsCreateOptions];
   if (opts) {
-    if (opts.length > FS_CREATE_OPTIONS_MAX || !FS_CREATE_OPTIONS_PATTERN.test(opts)) throw invalidArgument(`volume_context.${VolumeContext.fsCreateOptions} holds characters mkfs options may not use`);
-    out.mkfsExtra = opts.split(/\s+/).filter(Boolean);
+    // Checked again here: a static PV sets volume_context itself, without CreateVolume (DESIGN).
+    const where = `volume_context.${VolumeContext.fsCreateOptions}`;
+    if (capability.access === 'mount') out.mkfsExtra = parseMkfsOptions(opts, capability.fsType ?? DEFAULT_FS, where);
+    else if (!SUPPORTED_FS.some((fs) => parses(opts, fs, where))) parseMkfsOptions(opts, DEFAULT_FS, where);
   }
   const owner = vc[VolumeContext.fsOwner];
   if (owner) {
@@ -174,6 +185,15 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
     out.fsMode = parseInt(fsMode, 8);
   }
   return out;
+}
+
+function parses(opts: string, fs: FsType, where: string): boolean {
+  try {
+    parseMkfsOptions(opts, fs, where);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function validateNodeUnstageVolumeRequest(req: NodeUnstageVolumeRequest__Output): { volumeId: string; stagingPath: string } {

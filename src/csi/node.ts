@@ -17,6 +17,7 @@ import { Multipath } from '../host/multipath.js';
 import { ScsiVolumes } from '../host/scsi.js';
 import { StateStore, type VolumeRecord } from '../host/state.js';
 import { Sysfs } from '../host/sysfs.js';
+import { KubeletRoot, resolvePath } from '../host/paths.js';
 import { topologyKey, type TopologyMode } from './context.js';
 import { encodeNodeId } from './nodeid.js';
 import { identityOf, stageVolume, type NodeDeps } from './node-stage.js';
@@ -48,8 +49,13 @@ export interface NodeServiceOptions {
   topology?: TopologyMode;
   /** max_volumes_per_node; 0 = no limit. */
   maxVolumesPerNode: number;
-  /** State lives under <kubeletDir>/plugins/<driverName>/state/<sha256(volume_id)>.json. */
+  /**
+   * The kubelet root: every path a node call touches must resolve below it. State lives under
+   * <kubeletDir>/plugins/<driverName>/state/<sha256(volume_id)>.json.
+   */
   kubeletDir: string;
+  /** Where node records live instead (tests that run two nodes on one kernel and kubelet root). */
+  stateDir?: string;
   /** The simulator's data directory, for the loop protocol. */
   simDataDir?: string;
   exec: Exec;
@@ -77,6 +83,8 @@ const STALE_ERRNOS = new Set(['ENOTCONN', 'EIO', 'ESTALE', 'ENXIO']);
 export type NodeService = NodeImpl & {
   /** Reads the node records at start-up (and logs them); tears nothing down. */
   loadState(): Promise<VolumeRecord[]>;
+  /** Why node calls cannot work now (the mount table is unreadable), or undefined; for Probe. */
+  health(): Promise<string | undefined>;
 };
 
 /** Builds the CSI Node service: validate → dedup (per volume) → act → errors mapped by server.ts. */
@@ -84,7 +92,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const hostRoot = options.hostRoot ?? '/';
   const sys = options.sysfs ?? new Sysfs(join(hostRoot, 'sys'));
   const mounter = new Mounter(options.exec, options.mountinfoPath ?? MOUNTINFO_PATH);
-  const store = new StateStore(options.kubeletDir, options.driverName);
+  const store = new StateStore(options.kubeletDir, options.driverName, options.stateDir);
+  const kubelet = new KubeletRoot(options.kubeletDir);
   const timings = options.discovery ?? DEFAULT_DISCOVERY;
   const inflight = new InFlight();
   let deps: NodeDeps | undefined;
@@ -112,6 +121,16 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return records;
     },
 
+    async health() {
+      // Without the mount table every node call fails (and unmount checks are blind): not ready.
+      try {
+        await mounter.read();
+        return undefined;
+      } catch (err) {
+        return `the mount table (${options.mountinfoPath ?? MOUNTINFO_PATH}) cannot be read: ${(err as Error).message}`;
+      }
+    },
+
     async NodeGetInfo() {
       const initiators = await readInitiators(hostRoot);
       const nodeId = encodeNodeId({ hostName: options.nodeName || hostname(), iqns: initiators.iqns, wwpns: initiators.wwpns });
@@ -131,6 +150,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
     async NodeStageVolume(req, ctx) {
       const r = validateNodeStageVolumeRequest(req);
+      r.stagingPath = await kubelet.resolve(r.stagingPath, 'staging_target_path');
       const d = await getDeps();
       await inflight.run([volumeKey(r.volumeId)], () => stageVolume(d, r, ctx));
       return {};
@@ -138,6 +158,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
     async NodeUnstageVolume(req, ctx) {
       const r = validateNodeUnstageVolumeRequest(req);
+      r.stagingPath = await kubelet.resolve(r.stagingPath, 'staging_target_path');
       const d = await getDeps();
       await inflight.run([volumeKey(r.volumeId)], () => unstageVolume(d, r.volumeId, r.stagingPath, ctx));
       return {};
@@ -145,6 +166,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
     async NodePublishVolume(req, ctx) {
       const r = validateNodePublishVolumeRequest(req);
+      r.stagingPath = await kubelet.resolve(r.stagingPath, 'staging_target_path');
+      r.targetPath = await kubelet.resolve(r.targetPath, 'target_path');
+      // The staging path is the volume's own mount: publishing "there" would bind nothing.
+      if (r.targetPath === r.stagingPath) throw invalidArgument(`target_path ${req.target_path} is the staging path; kubelet passes a separate path per pod`);
       const d = await getDeps();
       await inflight.run([volumeKey(r.volumeId)], () => publishVolume(d, r, ctx));
       return {};
@@ -152,6 +177,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
     async NodeUnpublishVolume(req, ctx) {
       const r = validateNodeUnpublishVolumeRequest(req);
+      r.targetPath = await kubelet.resolve(r.targetPath, 'target_path');
       const d = await getDeps();
       await inflight.run([volumeKey(r.volumeId)], () => unpublishVolume(d, r.volumeId, r.targetPath, ctx));
       return {};
@@ -163,7 +189,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return inflight.run([volumeKey(r.volumeId)], async () => {
         const rec = await store.load(r.volumeId);
         if (!rec?.steps.attached) throw notFound(`volume ${r.volumeId} is not staged on this node`);
-        requireOwnPath(rec, r.volumePath);
+        await requireOwnPath(rec, r.volumePath);
         const connector = d.connectors[rec.protocol];
         await connector.rescan(identityOf(rec), ctx);
         const device = await connector.find(identityOf(rec), ctx);
@@ -187,14 +213,15 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       // CSI NodeGetVolumeStats: a volume that does not exist on volume_path → NOT_FOUND.
       const rec = await store.load(r.volumeId);
       if (!rec) throw notFound(`volume ${r.volumeId} is not staged on this node`);
-      requireOwnPath(rec, r.volumePath);
+      await requireOwnPath(rec, r.volumePath);
       return volumeStats(r.volumePath, ctx.signal);
     },
   };
 
   /** volume_path must be where this volume is staged or published (per its record); else NOT_FOUND. */
-  function requireOwnPath(rec: VolumeRecord, volumePath: string): void {
-    const want = isAbsolute(volumePath) ? resolve(volumePath) : undefined;
+  async function requireOwnPath(rec: VolumeRecord, volumePath: string): Promise<void> {
+    // Records hold resolved paths; a caller may name one through a symlink.
+    const want = isAbsolute(volumePath) && !volumePath.split('/').includes('..') ? await resolvePath(resolve(volumePath), 'volume_path') : undefined;
     const own = [rec.stagingPath, ...rec.publishes.map((p) => p.targetPath)].map((p) => resolve(p));
     if (want === undefined || !own.includes(want)) throw notFound(`volume ${rec.volumeId} is not staged or published at ${volumePath}`);
   }

@@ -1,4 +1,8 @@
 import { invalidArgument } from '../errors.js';
+import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
+import { FS_CREATE_OPTIONS_MAX, mkfsOptionDocs, parseMkfsOptions, type MkfsOptionDoc } from '../host/mkfs-options.js';
+
+export { FS_CREATE_OPTIONS_MAX };
 
 /**
  * Typed parsers for StorageClass and VolumeSnapshotClass parameters, and the documented
@@ -43,10 +47,6 @@ export const VGSC_NAME_KEY = 'csi.storage.k8s.io/volumegroupsnapshotcontent/name
 
 /** Longest `description` accepted; keeps the ownership marker within the 511-character comment. */
 export const DESCRIPTION_MAX = 120;
-/** Longest `fsCreateOptions` accepted. */
-export const FS_CREATE_OPTIONS_MAX = 200;
-/** Characters `fsCreateOptions` may use: mkfs flags and values, no shell metacharacters. */
-export const FS_CREATE_OPTIONS_PATTERN = /^[A-Za-z0-9 =,._:/+-]*$/;
 /** WSAPI limit for snapshot expiration: 1–43,800 hours (REFERENCE §6.1). */
 export const EXPIRATION_HOURS_MAX = 43_800;
 
@@ -74,11 +74,14 @@ export const STORAGE_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
   { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in the volume's ownership marker (its comment)." },
   { key: 'fsOwner', aliases: ['fs_owner'], values: 'uid:gid (decimal)', default: 'unchanged', description: 'Owner of the filesystem root after the first format.' },
   { key: 'fsMode', aliases: ['fs_mode'], values: 'octal mode, e.g. 0770', default: 'unchanged', description: 'Mode of the filesystem root after the first format.' },
-  { key: 'fsCreateOptions', aliases: ['fs_create_options'], values: `mkfs options from [A-Za-z0-9 =,._:/+-], ≤ ${FS_CREATE_OPTIONS_MAX} characters`, default: 'none', description: 'Extra options for mkfs when the node formats a new volume.' },
+  { key: 'fsCreateOptions', aliases: ['fs_create_options'], values: `mkfs options from the allowlist below (per filesystem), ≤ ${FS_CREATE_OPTIONS_MAX} characters`, default: 'none', description: 'Extra options for mkfs when the node formats a new volume: only options that tune the filesystem being made, never a path or another device; checked at CreateVolume and again at NodeStage.' },
   { key: PVC_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PVC name, recorded in the marker.' },
   { key: PVC_NAMESPACE_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PVC namespace, recorded in the marker.' },
   { key: PV_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PV name, recorded in the marker.' },
 ];
+
+/** The mkfs options `fsCreateOptions` accepts, per filesystem (docs/parameters.md). */
+export const FS_CREATE_OPTIONS: readonly MkfsOptionDoc[] = mkfsOptionDocs();
 
 /** The settings VolumeSnapshotClass and VolumeGroupSnapshotClass share, worded for what they make. */
 function snapshotSettings(w: { readOnly: string; expired: string; deletes: string; marker: string }): ParameterDescriptor[] {
@@ -250,8 +253,40 @@ function parseDescription(given: string, value: string): string {
   return value;
 }
 
-/** Parses a StorageClass's parameters (CreateVolume, GetCapacity). */
-export function parseStorageClassParameters(params: Readonly<Record<string, string>> = {}): StorageClassParameters {
+/** The fs_type of each mount capability (empty when the capability leaves it to the driver). */
+export function mountFsTypes(caps: readonly { mount?: { fs_type?: string } | null }[] | undefined): string[] {
+  return (caps ?? []).flatMap((c) => (c.mount ? [c.mount.fs_type ?? ''] : []));
+}
+
+/**
+ * Checks `fsCreateOptions` against the allowlist of each filesystem the volume may be formatted
+ * with (the mount capabilities' fs_type, empty meaning the default); with none known (block only,
+ * GetCapacity), the options must suit at least one supported filesystem.
+ */
+function checkFsCreateOptions(given: string, value: string, fsTypes: readonly string[]): void {
+  const known = [...new Set(fsTypes.map((f) => f || DEFAULT_FS))].filter((f): f is FsType => (SUPPORTED_FS as readonly string[]).includes(f));
+  const where = `parameter "${given}"`;
+  if (known.length > 0) {
+    for (const fs of known) parseMkfsOptions(value, fs, where);
+    return;
+  }
+  let firstError: unknown;
+  for (const fs of SUPPORTED_FS) {
+    try {
+      parseMkfsOptions(value, fs, where);
+      return;
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  throw firstError;
+}
+
+/**
+ * Parses a StorageClass's parameters (CreateVolume, GetCapacity). `fsTypes`: the fs_type of each
+ * mount capability of the request, against which `fsCreateOptions` is checked.
+ */
+export function parseStorageClassParameters(params: Readonly<Record<string, string>> = {}, fsTypes: readonly string[] = []): StorageClassParameters {
   const p = canonical(params, SC_ALIASES, 'StorageClass');
   const out: StorageClassParameters = { provisioningType: 'tpvv', compression: false, accessProtocol: 'iscsi', hostSeesVLUN: true };
   for (const [key, { given, value }] of p) {
@@ -299,7 +334,8 @@ export function parseStorageClassParameters(params: Readonly<Record<string, stri
         out.fsMode = value;
         break;
       case 'fsCreateOptions':
-        if (value.length > FS_CREATE_OPTIONS_MAX || !FS_CREATE_OPTIONS_PATTERN.test(value)) bad(given, value, `mkfs options of at most ${FS_CREATE_OPTIONS_MAX} characters from [A-Za-z0-9 =,._:/+-]`);
+        // Tenant-controlled and run by the privileged node plugin: only the allowlist (DESIGN).
+        checkFsCreateOptions(given, value, fsTypes);
         out.fsCreateOptions = value;
         break;
       case PVC_NAME_KEY:

@@ -1,13 +1,12 @@
 import { lstatSync, unlinkSync, chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { connect, createServer, type Server as NetServer } from 'node:net';
+import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { redactDeep } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { toStatus, statusName } from './errors.js';
 import { loadCsi } from './proto.js';
-import { rewriteAuthority } from './authority.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
@@ -166,8 +165,6 @@ export class CsiServer {
   private readonly server: grpc.Server;
   private readonly ep: Endpoint;
   private boundAddress: string | undefined;
-  /** Unix endpoints: our own listener, so each connection passes the :authority rewriter. */
-  private listener: NetServer | undefined;
 
   constructor(private readonly options: CsiServerOptions) {
     this.ep = parseEndpoint(options.endpoint);
@@ -188,13 +185,11 @@ export class CsiServer {
     if (this.ep.kind === 'unix') {
       const path = this.ep.path;
       await prepareSocketPath(path, this.options.log);
-      const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-      const listener = createServer((socket) => injector.injectConnection(rewriteAuthority(socket)));
+      // grpc-js serves the socket itself: the supported clients (kubelet ≥ 1.26, the sidecars,
+      // all grpc-go) send `:authority: localhost` (docs/security.md "Socket and endpoint").
       await new Promise<void>((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(path, () => resolve());
+        this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
       });
-      this.listener = listener;
       // Only root (kubelet, the sidecars in the pod) should talk to the driver.
       chmodSync(path, 0o660);
       this.boundAddress = path;
@@ -213,7 +208,6 @@ export class CsiServer {
    * rest and removes the socket file.
    */
   async stop(graceMs = 30_000): Promise<void> {
-    this.listener?.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.options.log.warn({ graceMs }, 'in-flight calls did not finish in time; cancelling them');

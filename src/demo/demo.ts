@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
 import { startDriver, type RunningDriver } from '../driver.js';
 import { CsiClient } from '../csi/client.js';
@@ -131,10 +131,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         steps.skip(`NodeStageVolume + NodePublishVolume ${name}`, noNode);
         return;
       }
-      v.staging = join(work, 'staging', name);
-      v.target = join(work, 'pods', name, 'mount');
+      // Where kubelet puts them: the node plugin acts only below its kubelet directory.
+      v.staging = join(work, 'kubelet', 'plugins', 'kubernetes.io', 'csi', DRIVER, name, 'globalmount');
+      v.target = join(work, 'kubelet', 'pods', name, 'volumes', 'kubernetes.io~csi', name, 'mount');
       mkdirSync(v.staging, { recursive: true });
-      mkdirSync(join(work, 'pods', name), { recursive: true });
+      mkdirSync(dirname(v.target), { recursive: true });
       await steps.run(`NodeStageVolume ${name}`, async () => {
         await csi.call('NodeStageVolume', { volume_id: v.id, publish_context: v.publish, staging_target_path: v.staging, volume_capability: mountCap(v.fsType), volume_context: v.context });
         return `${v.fsType} mounted at ${v.staging}`;

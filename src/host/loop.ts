@@ -1,10 +1,11 @@
 /** The loop connector; losetup and blockdev run in the node plugin's own namespaces. */
-import { readlink, realpath } from 'node:fs/promises';
+import { readlink, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
+import { isUnder } from './paths.js';
 import { deviceInUse, type Sysfs } from './sysfs.js';
 import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
 
@@ -94,16 +95,26 @@ export class LoopConnector implements Connector {
     }
   }
 
-  /** Resolves `exports/<WWN>` to the canonical path of the backing file. */
+  /**
+   * Resolves `exports/<WWN>` to the canonical path of the backing file, which must be a regular
+   * file inside the simulator's data directory: a link pointing anywhere else (another image, a
+   * device node) is never attached.
+   */
   private async exportedFile(wwn: string): Promise<string> {
     if (!this.simDataDir) throw failedPrecondition('protocol "loop" needs --sim-data-dir on the node plugin');
     const link = join(this.simDataDir, 'exports', wwn.toUpperCase());
+    let file: string;
     try {
       const target = resolve(join(this.simDataDir, 'exports'), await readlink(link));
-      return await realpath(target);
+      file = await realpath(target);
     } catch (err) {
       throw unavailable(`volume ${wwn} is not exported by the simulator (${link}): is it published to this node?`, { cause: err });
     }
+    const dataDir = await realpath(this.simDataDir);
+    if (!isUnder(dataDir, file) || !(await stat(file)).isFile()) {
+      throw failedPrecondition(`${link} points to ${file}, which is not a file inside the simulator's data directory ${dataDir}; not attaching it`);
+    }
+    return file;
   }
 
   /** Loop devices attached to `file`, by their backing_file in sysfs. */

@@ -45,8 +45,9 @@ const STALE_TEMP_MS = 60_000;
 export class StateStore {
   readonly dir: string;
 
-  constructor(kubeletDir: string, driverName: string) {
-    this.dir = join(kubeletDir, 'plugins', driverName, 'state');
+  /** `dir` overrides the default location (two test "nodes" sharing one kernel and kubelet root). */
+  constructor(kubeletDir: string, driverName: string, dir?: string) {
+    this.dir = dir ?? join(kubeletDir, 'plugins', driverName, 'state');
   }
 
   /** The record's file name: a hash, since volume ids contain "/" and may be long. */

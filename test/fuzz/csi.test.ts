@@ -11,7 +11,7 @@
  * FUZZ_SEED=<n> repeats a run; FUZZ_CASES scales it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -61,6 +61,12 @@ beforeAll(async () => {
   process.stdout.write(`CSI fuzz seed ${SEED} (repeat with FUZZ_SEED=${SEED})\n`);
   process.on('unhandledRejection', onUnhandled);
   base = mkdtempSync(join(tmpdir(), 'fuzz-csi-'));
+  // Symlinks inside the kubelet root for the path generator (see FuzzPools.base).
+  mkdirSync(join(base, 'outside'), { recursive: true });
+  mkdirSync(join(base, 'kubelet', 'pods'), { recursive: true });
+  symlinkSync(join(base, 'outside'), join(base, 'kubelet', 'escape'));
+  symlinkSync(join(base, 'kubelet', 'pods'), join(base, 'kubelet', 'inner'));
+  symlinkSync(join(base, 'nowhere'), join(base, 'kubelet', 'dangling'));
   driver = await startDriver({
     mode: 'all',
     endpoint: `unix://${join(base, 'csi.sock')}`,
@@ -177,6 +183,10 @@ describe('CSI fuzzing', () => {
     expect(sim.array.volumes.some((x) => x.name === v.volume.volume_id.split('/')[1])).toBe(false);
     const outside = hostCommands.flatMap((c) => c.args.filter((a) => a.startsWith('/') && !a.startsWith(base + '/') && !/^\/dev\/[a-z0-9-]+$/.test(a)).map((a) => `${c.command} ${a}`));
     expect(outside).toEqual([]);
+    // mount/umount only ever act below the kubelet root, however a path was spelled.
+    const kubelet = `${base}/kubelet/`;
+    const mounts = hostCommands.filter((c) => c.command === 'mount' || c.command === 'umount').flatMap((c) => c.args.filter((a) => a.startsWith('/') && !a.startsWith('/dev/') && !a.startsWith(kubelet)));
+    expect(mounts).toEqual([]);
   });
 });
 

@@ -9,7 +9,12 @@ export interface FuzzPools {
   volumeIds: string[];
   snapshotIds: string[];
   nodeIds: string[];
-  /** A temporary directory: every absolute path the fuzzer sends is inside it. */
+  /**
+   * A temporary directory: every absolute path the fuzzer sends is inside it, but for a few host
+   * paths (/proc, /etc/passwd) the driver must refuse before touching anything. `<base>/kubelet`
+   * is the driver's kubelet root; `<base>/kubelet/escape` links to `<base>/outside`,
+   * `<base>/kubelet/inner` to `<base>/kubelet/pods`, `<base>/kubelet/dangling` to nowhere.
+   */
   base: string;
   /** Sent in secrets maps; must never reach a log. */
   chapSecret: string;
@@ -93,7 +98,7 @@ function mode(rng: Prng): unknown {
 }
 
 function capability(rng: Prng): unknown {
-  const mount = { fs_type: rng.pick(['', 'ext4', 'xfs', 'ntfs', 'ext4 ', 'btrfs', str(rng)]), mount_flags: rng.pick([[], ['noatime'], ['bind'], ['rw', 'ro'], ['a b'], [''], ['loop'], [str(rng)]]), volume_mount_group: rng.pick(['', '1000', 'x']) };
+  const mount = { fs_type: rng.pick(['', 'ext4', 'xfs', 'ntfs', 'ext4 ', 'btrfs', str(rng)]), mount_flags: rng.pick([[], ['noatime'], ['bind'], ['rw', 'ro'], ['a b'], [''], ['loop'], [str(rng)], ['noatime,bind'], ['noatime,rw'], ['ro,remount'], ['defaults,loop=/dev/loop0'], ['noatime,,nodev'], [`noatime,${str(rng)}`]]), volume_mount_group: rng.pick(['', '1000', 'x']) };
   return rng.pick<unknown>([
     { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
     { mount, access_mode: { mode: mode(rng) } },
@@ -135,6 +140,15 @@ function path(rng: Prng, pools: FuzzPools): unknown {
     `${b}/kubelet/pods/p${rng.int(0, 5)}/volumes/kubernetes.io~csi/pv/mount`,
     `${b}/kubelet/plugins/kubernetes.io/csi/d/s${rng.int(0, 5)}/globalmount`,
     `${b}/t${rng.int(0, 100)}`,
+    // Outside the kubelet root, directly or through symlinks the fuzz set-up made inside it.
+    `${b}/outside/o${rng.int(0, 3)}`,
+    `${b}/kubelet/escape/s${rng.int(0, 3)}`,
+    `${b}/kubelet/escape`,
+    `${b}/kubelet/inner/p${rng.int(0, 3)}`,
+    `${b}/kubelet/dangling/x`,
+    `${b}/kubelet`,
+    '/proc',
+    '/etc/passwd',
     `${b}/../${b.split('/').pop()}/x`,
     `${b}/a/../../b`,
     'relative/path',

@@ -84,7 +84,10 @@ export class NodeHarness {
       nodeName: name,
       backendIds: [],
       maxVolumesPerNode: 0,
-      kubeletDir: join(this.base, `kubelet-${name}`),
+      // Staging and target paths live anywhere under the base directory, the kubelet root of
+      // every test node; each node keeps its own records (two nodes share one kernel here).
+      kubeletDir: this.base,
+      stateDir: join(this.base, `kubelet-${name}`, 'plugins', DRIVER, 'state'),
       simDataDir: this.simDataDir,
       exec: spawnExec,
       hostExec: 'direct',

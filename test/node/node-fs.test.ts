@@ -133,16 +133,17 @@ d('node service: filesystem volumes on loop devices', () => {
     expect(h.loopsOf(v.file)).toHaveLength(0);
   });
 
-  it('no node record (state lost): NodeUnstage falls back to the mount table and sysfs', async () => {
+  it('no node record (state lost): NodeUnstage refuses, naming the path, and leaves the mount and the device alone', async () => {
+    // Issue #14: without a record nothing says the mount is this volume's (NodeUnstage carries no WWN).
     const node = h.node('node-lost');
     const v = h.volume('lost', 64);
     const staging = h.path('staging-lost');
     await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
     execFileSync('rm', ['-rf', h.path('kubelet-node-lost/plugins/csi.3par.test/state')]);
-    await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
-    expect(h.isMounted(staging)).toBe(false);
-    expect(h.loopsOf(v.file)).toEqual([]);
-    await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
+    const refused = node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
+    await expect(refused).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringContaining(staging) });
+    expect(h.isMounted(staging)).toBe(true);
+    expect(h.loopsOf(v.file)).toHaveLength(1);
   });
 
   it('volume condition: a filesystem that went read-only after an error is abnormal', async () => {

@@ -19,6 +19,7 @@ describe('docs', () => {
       snapshotClass: params.SNAPSHOT_CLASS_PARAMETERS,
       groupSnapshotClass: optional('GROUP_SNAPSHOT_CLASS_PARAMETERS'),
       mutable: optional('MUTABLE_PARAMETERS'),
+      fsCreateOptions: params.FS_CREATE_OPTIONS,
     });
     expect(readFileSync(PARAMETERS_DOC, 'utf8')).toBe(expected);
     for (const p of params.STORAGE_CLASS_PARAMETERS) expect(expected).toContain(`| \`${p.key}\` |`);

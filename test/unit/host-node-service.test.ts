@@ -144,7 +144,7 @@ describe('NodeStage/NodeUnstage of an iSCSI block volume on the fake host', () =
       const s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'worker-1', backendIds: [], maxVolumesPerNode: 0, kubeletDir, exec: h.exec, hostExec: 'direct', hostRoot: h.root, sysfs: h.sys, mountinfoPath: h.mountinfo, log, discovery: { intervalMs: 5, deviceTimeoutMs: 2000, mapTimeoutMs: 100 } });
       const req: NodeStageVolumeRequest__Output = {
         volume_id: 'prod/pvc-1',
-        staging_target_path: join(h.root, 'staging'),
+        staging_target_path: join(h.root, 'kubelet', 'staging'),
         volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' },
         publish_context: { protocol: 'iscsi', wwn: '60002AC000000000000000160001C0A1', lun: '1', targetIqns: 'iqn.2000-05.com.3pardata:20210002ac00383d', targetPortals: '10.1.1.10:3260' },
         secrets: { chapUser: 'u', chapSecret: 'chap-secret-123', unrelated: 'ignored' },
@@ -161,10 +161,10 @@ describe('NodeStage/NodeUnstage of an iSCSI block volume on the fake host', () =
       expect(rec).toMatchObject({ protocol: 'iscsi', wwn: '60002AC000000000000000160001C0A1', lun: 1, access: 'block', steps: { attached: true } });
       const text = JSON.stringify(rec);
       expect(text).not.toMatch(/sd[a-z]\b|dm-\d|chap-secret/);
-      await s.NodeUnstageVolume({ volume_id: 'prod/pvc-1', staging_target_path: join(h.root, 'staging') }, ctx);
+      await s.NodeUnstageVolume({ volume_id: 'prod/pvc-1', staging_target_path: join(h.root, 'kubelet', 'staging') }, ctx);
       expect(h.commands('--logout')).toHaveLength(1);
       expect(await store.load('prod/pvc-1')).toBeUndefined();
-      await s.NodeUnstageVolume({ volume_id: 'prod/pvc-1', staging_target_path: join(h.root, 'staging') }, ctx);
+      await s.NodeUnstageVolume({ volume_id: 'prod/pvc-1', staging_target_path: join(h.root, 'kubelet', 'staging') }, ctx);
     } finally {
       h.cleanup();
     }
