@@ -7,6 +7,7 @@ import { CsiServer, type CsiServices } from './csi/server.js';
 import { createIdentity, Readiness } from './csi/identity.js';
 import { createControllerService, type ControllerService } from './csi/controller.js';
 import { createNodeService } from './csi/node.js';
+import type { MultipathMode } from './host/multipath.js';
 import { spawnExec, type Exec } from './host/exec.js';
 import type { BackendConfig } from './config/backends.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
@@ -37,6 +38,8 @@ export interface DriverOptions {
   kubeletDir?: string;
   maxVolumesPerNode?: number;
   hostExec?: 'nsenter' | 'direct';
+  /** Node plugin: --multipath auto|on|off. */
+  multipath?: MultipathMode;
   /** Node plugin: the simulator's data directory (loop protocol). */
   simDataDir?: string;
   /** Run an embedded simulator as backend `sim` (with its data plane); options for it. */
@@ -120,6 +123,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           simDataDir,
           exec: options.exec ?? spawnExec,
           hostExec: options.hostExec ?? 'nsenter',
+          multipath: options.multipath,
           log,
         })
       : undefined;
