@@ -164,4 +164,20 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
     expect(existsSync(marker)).toBe(false);
     expect((await spawnExec('blkid', ['-p', '-s', 'UUID', '-o', 'value', v.file])).stdout.trim()).toBe(uuid);
   });
+
+  it('a record left "formatting" for another LUN (the volume id now names a volume with data) never formats it', async () => {
+    const v = h.volume('reused-id', 64);
+    await spawnExec('mkfs.ext4', ['-q', '-F', v.file], { timeoutMs: SAFETY_MS });
+    const uuid = (await spawnExec('blkid', ['-p', '-s', 'UUID', '-o', 'value', v.file])).stdout.trim();
+    const node = h.node('node-b');
+    const store = new StateStore(h.path('kubelet-node-b'), DRIVER);
+    const staging = h.path('staging-reused-id');
+    // A leftover "formatting" of an earlier volume under this id, on another LUN (while that one
+    // is still attached the stage is refused as incompatible; this is the record without it).
+    await store.save({ v: 1, volumeId: `sim/${v.name}`, stagingPath: staging, protocol: 'loop', wwn: '60002AC0000000000000000000000001', lun: 0, access: 'mount', readOnly: false, steps: {}, publishes: [], formatting: { fsType: 'ext4', blankCheck: 'blank' } });
+    await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
+    expect((await store.load(`sim/${v.name}`))?.formatting).toBeUndefined();
+    await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
+    expect((await spawnExec('blkid', ['-p', '-s', 'UUID', '-o', 'value', v.file])).stdout.trim()).toBe(uuid);
+  });
 });
