@@ -505,6 +505,15 @@ export class FakeHost {
       return ok();
     }
     if (cmd === 'blockdev') return ok();
+    if (cmd === 'umount' && a.length === 1) {
+      // The mount at the target leaves the table (the last line for it: mounts stack).
+      const lines = readFileSync(this.mountinfo, 'utf8').split('\n');
+      const i = lines.map((l) => l.split(' ')[4]).lastIndexOf(a[0]);
+      if (i < 0) return this.reject(full, options, 32, '', `umount: ${a[0]}: not mounted.\n`);
+      lines.splice(i, 1);
+      writeFileSync(this.mountinfo, lines.join('\n'));
+      return ok();
+    }
     return this.reject(full, options, 127, '', `${cmd}: not found in the fake host\n`);
   }
 

@@ -282,6 +282,27 @@ describe('case 4: unstage with dead paths', () => {
   });
 });
 
+describe('case 4 through NodeUnstage: a filesystem on a dead map', () => {
+  it('no flush of the dead map before the unmount; queueing disabled before the flush at detach; nothing hangs', async () => {
+    h.multipath = true;
+    h.addFcTarget(5, 0, 0, PORT_A);
+    h.addFcTarget(6, 0, 2, PORT_B);
+    h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A }, { host: 6, target: 2, lun: 4, wwn: WWN_A });
+    const ctx: CallContext = { rpc: 'test', log, signal: new AbortController().signal };
+    const s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'w1', backendIds: [], maxVolumesPerNode: 0, kubeletDir: join(h.root, 'kubelet'), exec: h.exec, hostExec: 'nsenter', hostRoot: h.root, sysfs: h.sys, mountinfoPath: h.mountinfo, log, discovery: TIMINGS });
+    const staging = join(h.root, 'staging');
+    await s.NodeStageVolume({ volume_id: 'prod/a', staging_target_path: staging, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' }, publish_context: { protocol: 'fc', wwn: WWN_A, lun: '4', targetWwns: `${PORT_A},${PORT_B}` }, secrets: {}, volume_context: {} }, ctx);
+    // The volume's filesystem is mounted at the staging path (as a mount volume is).
+    h.addMount('253:0', staging);
+    h.killPaths(WWN_A);
+    h.calls.length = 0;
+    await s.NodeUnstageVolume({ volume_id: 'prod/a', staging_target_path: staging }, ctx);
+    expect(h.hung).toEqual([]);
+    expect(h.commands()).toEqual([`umount ${staging}`, `${NS} multipathd disablequeueing map mpatha`, 'blockdev --flushbufs /dev/dm-0', `${NS} multipath -f mpatha`]);
+    expect(h.devicesOf(WWN_A)).toEqual([]);
+  });
+});
+
 describe('case 5: the SES enclosure LUN does not keep a target logged in', () => {
   it('logout once the last disk LUN is gone, although the SES LUN (no block device) remains', async () => {
     h.iscsiHosts.set(PORTAL, 3);
