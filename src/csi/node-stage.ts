@@ -3,7 +3,7 @@ import { alreadyExists, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Connector, Protocol, VolumeIdentity, AttachedDevice } from '../host/connector.js';
 import type { Exec } from '../host/exec.js';
-import { DEFAULT_FS, fsMountOptions, mkfs, probeDevice, ProbeError, setReadOnly } from '../host/fs.js';
+import { DEFAULT_FS, fsMountOptions, mkfs, probeDevice, ProbeError, setReadOnly, type Probe } from '../host/fs.js';
 import { isReadOnlyMount, type Mounter, type MountInfo } from '../host/mounts.js';
 import type { StateStore, VolumeRecord } from '../host/state.js';
 import type { Sysfs } from '../host/sysfs.js';
@@ -118,14 +118,12 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
     }
     throw alreadyExists(`${r.stagingPath} already holds another mount (${current.source}, ${isReadOnlyMount(current) ? 'ro' : 'rw'})`);
   }
-  let fsType: string;
-  if (rec.formatting) {
-    // DESIGN "Node safety": killed during its own mkfs of this device, proven blank before; the
-    // half-made filesystem (xfs "inprogress", an ext4 without its superblock) is made again.
-    o.log.warn({ device: device.path, fsType: rec.formatting.fsType }, 'the driver was stopped while formatting this blank volume; formatting it again');
-    fsType = await formatBlank(d, r, rec, device, o, true);
-  } else {
-    let probe;
+  // DESIGN "Node safety": killed during its own mkfs of this device, proven blank then; the
+  // half-made filesystem (xfs "inprogress", ext4 without its superblock) is made again (forced).
+  const again = rec.formatting !== undefined;
+  if (again) o.log.warn({ device: device.path, fsType: rec.formatting?.fsType }, 'the driver was stopped while formatting this blank volume; formatting it again');
+  let probe: Probe = { kind: 'blank' };
+  if (!again) {
     try {
       probe = await probeDevice(d.exec, device.path, o.signal);
     } catch (err) {
@@ -133,15 +131,28 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
       if (err instanceof ProbeError) throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
       throw err;
     }
-    if (probe.kind === 'other') {
-      throw failedPrecondition(`volume ${r.volumeId} holds ${probe.what}, not a filesystem; refusing to format or mount it`);
-    } else if (probe.kind === 'blank') {
-      fsType = await formatBlank(d, r, rec, device, o, false);
-    } else {
-      fsType = probe.fsType;
-      if (r.capability.fsType && r.capability.fsType !== fsType) {
-        throw failedPrecondition(`volume ${r.volumeId} holds ${fsType}, not the requested ${r.capability.fsType}; refusing to reformat it`);
-      }
+  }
+  let fsType: string;
+  if (probe.kind === 'other') {
+    throw failedPrecondition(`volume ${r.volumeId} holds ${probe.what}, not a filesystem; refusing to format or mount it`);
+  } else if (probe.kind === 'blank') {
+    if (r.readOnly) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and is read-only; nothing to mount`);
+    if (r.isCopy) throw failedPrecondition(`volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`);
+    if (!r.createdEmpty) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`);
+    fsType = r.capability.fsType ?? DEFAULT_FS;
+    // "formatting started" before mkfs, cleared with "formatted": a kill in between formats this device again.
+    rec.formatting = { fsType, blankCheck: 'blank' };
+    await d.store.save(rec);
+    o.log.info({ device: device.path, fsType, options: r.mkfsExtra }, 'formatting blank volume');
+    await mkfs(d.exec, device.path, { fsType: fsType as typeof DEFAULT_FS, extra: r.mkfsExtra, force: again });
+    rec.steps.formatted = true;
+    rec.steps.ownerApplied = false;
+    delete rec.formatting;
+    await d.store.save(rec);
+  } else {
+    fsType = probe.fsType;
+    if (r.capability.fsType && r.capability.fsType !== fsType) {
+      throw failedPrecondition(`volume ${r.volumeId} holds ${fsType}, not the requested ${r.capability.fsType}; refusing to reformat it`);
     }
   }
   await mkdir(r.stagingPath, { recursive: true });
@@ -152,27 +163,6 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
   await d.store.save(rec);
   o.log.info({ device: device.path, fsType, options }, 'volume mounted at staging path');
   await finishFirstFormat(d, r, rec, o);
-}
-
-/**
- * Formats a blank, created-empty, writable volume. "formatting started" is recorded before mkfs
- * and cleared with "formatted" after it, so a driver killed in between formats this device
- * again on the retry (`again`: forced over the half-made filesystem) and never any other.
- */
-async function formatBlank(d: NodeDeps, r: StageRequest, rec: VolumeRecord, device: AttachedDevice, o: StepOptions, again: boolean): Promise<string> {
-  if (r.readOnly) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and is read-only; nothing to mount`);
-  if (r.isCopy) throw failedPrecondition(`volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`);
-  if (!r.createdEmpty) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`);
-  const fsType = r.capability.fsType ?? DEFAULT_FS;
-  rec.formatting = { fsType, blankCheck: 'blank' };
-  await d.store.save(rec);
-  o.log.info({ device: device.path, fsType, options: r.mkfsExtra }, 'formatting blank volume');
-  await mkfs(d.exec, device.path, { fsType: fsType as typeof DEFAULT_FS, extra: r.mkfsExtra, force: again });
-  rec.steps.formatted = true;
-  rec.steps.ownerApplied = false;
-  delete rec.formatting;
-  await d.store.save(rec);
-  return fsType;
 }
 
 /** fsOwner/fsMode apply once, right after the driver's own format (a retry after a crash too). */
