@@ -149,7 +149,8 @@ export class ScsiVolumes {
   /**
    * Removes the volume's devices. Only the device the volume was used through is flushed: the
    * map (see Multipath.flush: queueing disabled first when every path is dead) or the single
-   * path; paths under a map are not (os-brick flushes the multipath device, not its paths). For
+   * path; paths under a map are not (os-brick's LinuxSCSI.requires_flush: a path is flushed only
+   * when it was used directly for I/O). For
    * each disk of this LUN: checks it is unused, re-reads its WWID right before deleting (the
    * name may have been reused), and
    *   echo 1 > /sys/block/<sdX>/device/delete

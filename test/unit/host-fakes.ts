@@ -86,6 +86,12 @@ export class FakeHost {
   readonly records = new Set<string>();
   /** Whether multipathd runs on the host. */
   multipath = false;
+  /**
+   * How the multipathd client answers without a daemon: 'refused' (exit 1, a connect error) or
+   * 'packet-error' (exit 0 with "error receiving packet" on stdout, which os-brick's
+   * is_multipath_running also checks for). [U] the exact words vary by version.
+   */
+  multipathdDown: 'refused' | 'packet-error' = 'refused';
   /** multipathd's find_multipaths; 'no' builds a map for every path (as the tests before this model assumed). */
   findMultipaths: FindMultipaths = 'no';
   /** /etc/multipath/wwids. */
@@ -458,7 +464,7 @@ export class FakeHost {
       return ok(`# BEGIN RECORD 2.1.8\nnode.name = ${iqn}\nnode.startup = manual\nnode.conn[0].address = ${portal.split(':')[0]}\n# END RECORD\n`);
     }
     if (cmd === 'multipathd') {
-      // [U] the client's exact words without a daemon vary by version; it exits non-zero.
+      if (!this.multipath && this.multipathdDown === 'packet-error') return ok('error receiving packet\n');
       if (!this.multipath) return this.reject(full, options, 1, '', "can't connect to the multipathd socket\n");
       const verb = a.join(' ');
       if (verb === 'show status') return ok('path checker states:\nup                  2\n\npaths: 2\nbusy: False\n');

@@ -146,6 +146,15 @@ describe('case 2: multipath decided by asking multipathd', () => {
     expect(h.commands('multipath')).toEqual([]);
   });
 
+  it.each(['refused', 'packet-error'] as const)('multipathd down (%s): auto uses the single path, on refuses', async (how) => {
+    h.multipathdDown = how;
+    h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A });
+    const cap = captureLog('info');
+    expect(await fc(h).attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log: cap.log })).toEqual({ path: '/dev/sdb', name: 'sdb' });
+    expect(cap.text()).toContain('multipathd is not running on the host; using single-path devices');
+    await expect(fc(h, 'on').attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log })).rejects.toMatchObject({ kind: 'failed-precondition' });
+  });
+
   it('maps are found through the paths’ holders (/sys/block/sdX/holders/dm-N)', async () => {
     h.multipath = true;
     h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A }, { host: 6, target: 2, lun: 4, wwn: WWN_A });
