@@ -8,6 +8,7 @@ import { createIdentity, Readiness } from './csi/identity.js';
 import { controllerTopology, createControllerService, type ControllerService } from './csi/controller.js';
 import { createNodeService, nodeTopology } from './csi/node.js';
 import type { TopologyMode } from './csi/context.js';
+import type { MultipathMode } from './host/multipath.js';
 import { spawnExec, type Exec } from './host/exec.js';
 import type { BackendConfig } from './config/backends.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
@@ -40,6 +41,8 @@ export interface DriverOptions {
   kubeletDir?: string;
   maxVolumesPerNode?: number;
   hostExec?: 'nsenter' | 'direct';
+  /** Node plugin: --multipath auto|on|off. */
+  multipath?: MultipathMode;
   /** Node plugin: the simulator's data directory (loop protocol). */
   simDataDir?: string;
   /** Run an embedded simulator as backend `sim` (with its data plane); options for it. */
@@ -127,6 +130,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
           simDataDir,
           exec: options.exec ?? spawnExec,
           hostExec: options.hostExec ?? 'nsenter',
+          multipath: options.multipath,
           log,
         })
       : undefined;

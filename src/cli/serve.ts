@@ -5,6 +5,7 @@ import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '.
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { parseEndpoint } from '../csi/server.js';
 import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
+import type { MultipathMode } from '../host/multipath.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
@@ -20,6 +21,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; every staging and target path must resolve below it, and node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
   { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'Node plugin: max_volumes_per_node reported by NodeGetInfo (0 = no limit).' },
   { name: 'host-exec', type: 'string', choices: ['nsenter', 'direct'], default: 'nsenter', help: "Node plugin: how iscsiadm/multipath/multipathd run: 'nsenter' into PID 1's mount and network namespaces (the host's own tools; needs hostPID), or 'direct' (tests, or when the image's tools are the host's)." },
+  { name: 'multipath', type: 'string', choices: ['auto', 'on', 'off'], default: 'auto', help: "Node plugin: dm-multipath use. 'auto' asks the host's multipathd ('multipathd show status') at each stage and uses single-path devices when it does not answer; 'on' fails a stage while multipathd does not answer; 'off' never uses maps." },
   { name: 'sim-data-dir', type: 'string', metavar: 'DIR', help: "Node plugin: the simulator's data directory, for the loop protocol (exports/<WWN> links)." },
   { name: 'simulator', type: 'boolean', default: false, help: 'Run an embedded WSAPI simulator (with its data plane) as backend "sim"; no backends file or cluster id needed. For trying the driver and for conformance tools.' },
   { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'info', help: 'Log level.' },
@@ -80,6 +82,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     kubeletDir: get.str(values, 'kubelet-dir'),
     maxVolumesPerNode: get.num(values, 'max-volumes-per-node'),
     hostExec: get.str(values, 'host-exec') as 'nsenter' | 'direct',
+    multipath: get.str(values, 'multipath') as MultipathMode,
     simDataDir: get.str(values, 'sim-data-dir'),
     simulator: simulator ? {} : undefined,
     log,

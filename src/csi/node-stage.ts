@@ -3,7 +3,7 @@ import { alreadyExists, failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Connector, Protocol, VolumeIdentity, AttachedDevice } from '../host/connector.js';
 import type { Exec } from '../host/exec.js';
-import { DEFAULT_FS, fsMountOptions, mkfs, probeDevice, ProbeError, setReadOnly } from '../host/fs.js';
+import { DEFAULT_FS, fsMountOptions, mkfs, probeDevice, ProbeError, setReadOnly, type Probe } from '../host/fs.js';
 import { isReadOnlyMount, type Mounter, type MountInfo } from '../host/mounts.js';
 import type { StateStore, VolumeRecord } from '../host/state.js';
 import type { Sysfs } from '../host/sysfs.js';
@@ -67,6 +67,8 @@ export async function stageVolume(d: NodeDeps, r: StageRequest, o: StepOptions):
     readOnly: r.readOnly,
     steps: previous?.steps ?? {},
     publishes: previous?.publishes ?? [],
+    // A format this driver started from blank on this very LUN, and never finished.
+    formatting: previous?.formatting && previous.wwn === r.identity.wwn ? previous.formatting : undefined,
   };
   // DESIGN "Node safety": the record exists before the first host change.
   await d.store.save(rec);
@@ -116,13 +118,19 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
     }
     throw alreadyExists(`${r.stagingPath} already holds another mount (${current.source}, ${isReadOnlyMount(current) ? 'ro' : 'rw'})`);
   }
-  let probe;
-  try {
-    probe = await probeDevice(d.exec, device.path, o.signal);
-  } catch (err) {
-    // DESIGN "Node safety": anything but a proven blank device is a probe error: fail, never format.
-    if (err instanceof ProbeError) throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
-    throw err;
+  // DESIGN "Node safety": killed during its own mkfs of this device, proven blank then; the
+  // half-made filesystem (xfs "inprogress", ext4 without its superblock) is made again (forced).
+  const again = rec.formatting !== undefined;
+  if (again) o.log.warn({ device: device.path, fsType: rec.formatting?.fsType }, 'the driver was stopped while formatting this blank volume; formatting it again');
+  let probe: Probe = { kind: 'blank' };
+  if (!again) {
+    try {
+      probe = await probeDevice(d.exec, device.path, o.signal);
+    } catch (err) {
+      // DESIGN "Node safety": anything but a proven blank device is a probe error: fail, never format.
+      if (err instanceof ProbeError) throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
+      throw err;
+    }
   }
   let fsType: string;
   if (probe.kind === 'other') {
@@ -132,10 +140,14 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
     if (r.isCopy) throw failedPrecondition(`volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`);
     if (!r.createdEmpty) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`);
     fsType = r.capability.fsType ?? DEFAULT_FS;
+    // "formatting started" before mkfs, cleared with "formatted": a kill in between formats this device again.
+    rec.formatting = { fsType, blankCheck: 'blank' };
+    await d.store.save(rec);
     o.log.info({ device: device.path, fsType, options: r.mkfsExtra }, 'formatting blank volume');
-    await mkfs(d.exec, device.path, { fsType: fsType as typeof DEFAULT_FS, extra: r.mkfsExtra });
+    await mkfs(d.exec, device.path, { fsType: fsType as typeof DEFAULT_FS, extra: r.mkfsExtra, force: again });
     rec.steps.formatted = true;
     rec.steps.ownerApplied = false;
+    delete rec.formatting;
     await d.store.save(rec);
   } else {
     fsType = probe.fsType;

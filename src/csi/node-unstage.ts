@@ -1,5 +1,6 @@
 import { failedPrecondition } from '../errors.js';
 import { flushBuffers } from '../host/fs.js';
+import { anyPathLive } from '../host/multipath.js';
 import { mountAt } from '../host/mounts.js';
 import { identityOf, volumeMajorMinors, type NodeDeps, type StepOptions } from './node-stage.js';
 
@@ -36,7 +37,11 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
       throw failedPrecondition(`${rec.stagingPath} holds a mount of ${staged.source}, which is not volume ${volumeId}'s device; refusing to unmount it`);
     }
     const device = await connector.find(identity, o);
-    if (device && !rec.readOnly) await flushBuffers(d.exec, device.path).catch((err: unknown) => o.log.warn({ err }, 'flushing buffers before unmount failed'));
+    // A device without a running path cannot take the flush (a queueing map would hold it in D
+    // state); the unmount below writes what it can.
+    const dead = device !== undefined && !(await deviceLive(d, device.name));
+    if (dead) o.log.warn({ device: device.path }, 'no path of the device is running; not flushing it before the unmount');
+    if (device && !rec.readOnly && !dead) await flushBuffers(d.exec, device.path).catch((err: unknown) => o.log.warn({ err }, 'flushing buffers before unmount failed'));
     await d.mounter.umountAll(rec.stagingPath);
     o.log.info({ stagingPath: rec.stagingPath }, 'staging path unmounted');
     rec.steps.mounted = false;
@@ -46,4 +51,11 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
   o.log.info({ wwn: rec.wwn }, 'volume detached');
   // CSI NodeUnstageVolume: once undone, a repeated call finds no record and succeeds.
   await d.store.remove(volumeId);
+}
+
+/** Whether a SCSI disk, or any path of a dm map, carries I/O; other devices (loop) count as live. */
+async function deviceLive(d: NodeDeps, name: string): Promise<boolean> {
+  if (name.startsWith('dm-')) return anyPathLive(d.sys, await d.sys.list(`block/${name}/slaves`));
+  if (/^sd[a-z]+$/.test(name)) return anyPathLive(d.sys, [name]);
+  return true;
 }

@@ -13,7 +13,7 @@ import { readInitiators } from '../host/initiators.js';
 import { IscsiConnector } from '../host/iscsi.js';
 import { LoopConnector } from '../host/loop.js';
 import { Mounter, MOUNTINFO_PATH } from '../host/mounts.js';
-import { Multipath } from '../host/multipath.js';
+import { Multipath, type MultipathMode } from '../host/multipath.js';
 import { ScsiVolumes } from '../host/scsi.js';
 import { StateStore, type VolumeRecord } from '../host/state.js';
 import { Sysfs } from '../host/sysfs.js';
@@ -61,11 +61,11 @@ export interface NodeServiceOptions {
   exec: Exec;
   /** How iscsiadm/multipath/multipathd run: nsenter into the host's namespaces, or directly. */
   hostExec: 'nsenter' | 'direct';
-  /** Where /etc/iscsi, /etc/multipath.conf and /sys are read (tests: a temp dir); default '/'. */
+  /** Where /etc/iscsi, /sys and /dev are read (tests: a temp dir); default '/'. */
   hostRoot?: string;
   log: Logger;
-  /** Multipath in use: default detected from <hostRoot>/etc/multipath.conf. */
-  multipath?: boolean;
+  /** `--multipath`: auto (ask multipathd at each stage, the default), on (require it), off. */
+  multipath?: MultipathMode;
   /** Device discovery timings (tests shorten them). */
   discovery?: DiscoveryTimings;
   /** The mount table to read (tests may point elsewhere). */
@@ -98,12 +98,12 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const inflight = new InFlight();
   let deps: NodeDeps | undefined;
 
-  /** Connectors are built on first use: multipath detection reads the host. */
+  /** Connectors are built on first use. */
   async function getDeps(): Promise<NodeDeps> {
     if (deps) return deps;
     const host = hostExecOf(options.exec, options.hostExec);
-    const multipath = new Multipath(host, options.exec, sys, mounter, options.multipath ?? (await Multipath.detect(hostRoot)));
-    const scsi = new ScsiVolumes(sys, options.exec, mounter, multipath, timings, join(hostRoot, 'dev/disk/by-id'));
+    const multipath = new Multipath(host, options.exec, sys, mounter, options.multipath ?? 'auto');
+    const scsi = new ScsiVolumes(sys, options.exec, mounter, multipath, timings, join(hostRoot, 'dev'));
     const connectors: Record<Protocol, Connector> = {
       iscsi: new IscsiConnector(host, sys, scsi),
       fc: new FcConnector(sys, scsi),

@@ -63,7 +63,12 @@ export interface DiscoveryTimings {
   deviceTimeoutMs: number;
   /** For the multipath map after the paths appeared. */
   mapTimeoutMs: number;
+  /** For the device nodes and by-id links to go after a detach (default {@link DEFAULT_REMOVAL_TIMEOUT_MS}). */
+  removalTimeoutMs?: number;
 }
+
+/** udev removes a deleted disk's links within a second or two; bounded well inside NodeUnstage's budget. */
+export const DEFAULT_REMOVAL_TIMEOUT_MS = 10_000;
 
 /** Defaults: the whole NodeStage stays well inside kubelet's 2-minute deadline. */
 export const DEFAULT_DISCOVERY: DiscoveryTimings = { intervalMs: 250, deviceTimeoutMs: 30_000, mapTimeoutMs: 20_000 };

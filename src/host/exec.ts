@@ -64,7 +64,9 @@ export class ExecError extends DriverError {
           : init.failure === 'cancelled'
             ? 'was cancelled'
             : `could not be started${init.cause instanceof Error ? `: ${init.cause.message}` : ''}`;
-    super(init.failure === 'cancelled' ? 'cancelled' : 'internal', `${init.commandLine} ${what}`, {
+    // A command past its own timeout is the call's deadline too (DEADLINE_EXCEEDED): the stuck
+    // child is left to the kernel and the retried call finds what it did.
+    super(init.failure === 'cancelled' || init.failure === 'timeout' ? 'cancelled' : 'internal', `${init.commandLine} ${what}`, {
       cause: init.cause,
       details: { command: init.commandLine, exitCode: init.exitCode },
     });
@@ -111,11 +113,18 @@ export const spawnExec: Exec = (command, args, options = {}) => {
       errBytes += b.length;
     });
     let ended: ExecFailure | undefined;
+    let settled = false;
     const kill = (why: ExecFailure): void => {
       if (ended) return;
       ended = why;
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+      if (why !== 'timeout') return;
+      // A child in uninterruptible sleep (I/O queued on a dead multipath map: D state) ignores
+      // even SIGKILL, and 'close' never comes. The call fails now; the child is left to the
+      // kernel, which ends it when the I/O completes or fails.
+      settled = true;
+      reject(new ExecError({ commandLine: line, failure: 'timeout', exitCode: null, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
     };
     const timer = setTimeout(() => kill('timeout'), timeoutMs);
     const onAbort = (): void => kill('cancelled');
@@ -127,6 +136,7 @@ export const spawnExec: Exec = (command, args, options = {}) => {
     child.on('close', (code) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      if (settled) return;
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       // A command that never started reports 'error' and then 'close' with a negative errno.

@@ -22,8 +22,9 @@ export class FcConnector implements Connector {
       throw unavailable(`none of the array ports ${[...wanted].join(',')} is visible from this node's FC HBAs; check zoning`);
     }
     for (const t of targets) {
-      // echo "<channel> <target> <lun>" > /sys/class/scsi_host/host<H>/scan
-      await this.sys.write(`class/scsi_host/host${t.host}/scan`, `${t.channel} ${t.target} ${id.lun}`);
+      // The address checked for a stale device first, then
+      //   echo "<channel> <target> <lun>" > /sys/class/scsi_host/host<H>/scan
+      await this.scsi.scan({ host: t.host, channel: t.channel, target: t.target, lun: id.lun }, id.wwn, o);
       o.log.debug({ host: t.host, channel: t.channel, target: t.target, lun: id.lun }, 'FC LUN scanned');
     }
     return this.scsi.waitForDevice(id.wwn, o);

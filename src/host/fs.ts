@@ -113,17 +113,23 @@ export interface MkfsOptions {
   fsType: FsType;
   /** Extra options from the StorageClass, already split and validated by the controller. */
   extra: readonly string[];
+  /**
+   * Overwrite what is there (-F / -f): only for a device the node record says this driver was
+   * formatting from blank when it was killed (a half-made filesystem the tools would refuse).
+   */
+  force?: boolean;
 }
 
 /**
  * Creates a filesystem without discard (a full discard of a thin LUN is slow and pointless).
  *   mkfs.ext4 -E nodiscard [extra...] <device>
  *   mkfs.xfs -K [extra...] <device>
- * Neither forces (-F/-f): both refuse a device that already holds a filesystem.
+ * Neither forces (-F/-f) unless `force`: both refuse a device that already holds a filesystem.
  */
 export async function mkfs(exec: Exec, device: string, o: MkfsOptions): Promise<void> {
-  if (o.fsType === 'ext4') await exec('mkfs.ext4', ['-E', 'nodiscard', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
-  else await exec('mkfs.xfs', ['-K', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
+  const force = o.force ? [o.fsType === 'ext4' ? '-F' : '-f'] : [];
+  if (o.fsType === 'ext4') await exec('mkfs.ext4', [...force, '-E', 'nodiscard', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
+  else await exec('mkfs.xfs', [...force, '-K', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
 }
 
 /** Mount options for a filesystem: read-only without journal replay, and nouuid for XFS copies. */

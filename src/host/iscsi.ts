@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { invalidArgument, unavailable } from '../errors.js';
+import { invalidArgument, isKind, unavailable } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import type { Exec } from './exec.js';
 import type { ScsiVolumes } from './scsi.js';
@@ -57,9 +57,12 @@ export class IscsiConnector implements Connector {
     const keys = targets.map(targetKey);
     for (const k of keys) this.staging.set(k, (this.staging.get(k) ?? 0) + 1);
     try {
-      const results = await Promise.allSettled(targets.map((t) => this.targetLocks.run(targetKey(t), () => this.loginAndScan(t, id.lun, chap, o))));
+      const results = await Promise.allSettled(targets.map((t) => this.targetLocks.run(targetKey(t), () => this.loginAndScan(t, id.lun, id.wwn, chap, o))));
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ target: targets[i]!, err: r.reason as unknown }] : []));
       for (const f of failed) o.log.warn({ iqn: f.target.iqn, portal: f.target.portal, err: f.err }, 'iSCSI path failed; continuing with the others');
+      // A stale device in use at the LUN's address is for the admin to resolve: say so, not "unavailable".
+      const blocked = failed.find((f) => isKind(f.err, 'failed-precondition'));
+      if (failed.length === targets.length && blocked) throw blocked.err;
       if (failed.length === targets.length) {
         throw unavailable(`could not log in to any iSCSI target of volume ${id.wwn}`, { cause: failed[0]!.err });
       }
@@ -97,19 +100,21 @@ export class IscsiConnector implements Connector {
     return this.staging.has(targetKey(t));
   }
 
-  private async loginAndScan(t: IscsiTarget, lun: number, chap: Chap | undefined, o: ConnectorCallOptions): Promise<void> {
-    let session = await this.findSession(t);
+  private async loginAndScan(t: IscsiTarget, lun: number, wwn: string, chap: Chap | undefined, o: ConnectorCallOptions): Promise<void> {
+    let sessions = await this.findSessions(t);
     // Already logged in (another LUN of this target, or a repeated NodeStage): only scan.
-    if (!session) {
+    if (sessions.length === 0) {
       await this.ensureNodeRecord(t, chap, o.signal);
       // iscsiadm -m node -T <iqn> -p <portal> --login      (15: already logged in)
+      // Logs in every node record of the target at the portal: one session per bound iface.
       await this.iscsiadm('iscsiadm', ['-m', 'node', '-T', t.iqn, '-p', t.portal, '--login'], { timeoutMs: LOGIN_TIMEOUT_MS, okCodes: [ISCSI_ERR.sessExists] });
-      session = await this.findSession(t);
-      if (!session) throw unavailable(`logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`);
-      o.log.info({ iqn: t.iqn, portal: t.portal, session: session.name }, 'iSCSI login');
+      sessions = await this.findSessions(t);
+      if (sessions.length === 0) throw unavailable(`logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`);
+      o.log.info({ iqn: t.iqn, portal: t.portal, sessions: sessions.map((s) => s.name) }, 'iSCSI login');
     }
-    // Only this LUN: echo "0 <target id> <lun>" > /sys/class/scsi_host/host<H>/scan
-    await this.sys.write(`class/scsi_host/host${session.host}/scan`, `0 ${session.targetId} ${lun}`);
+    // Every session of (IQN, portal) is a path of its own (iface binding: one SCSI host each),
+    // as os-brick's _get_connection_devices walks each session. Only this LUN on each.
+    for (const s of sessions) await this.scsi.scan({ host: s.host, channel: 0, target: s.targetId, lun }, wwn, o);
   }
 
   /**
@@ -153,9 +158,10 @@ export class IscsiConnector implements Connector {
       o.log.info({ iqn: t.iqn, portal: t.portal }, 'logout withheld: another LUN of the target is being staged');
       return;
     }
-    const session = await this.findSession(t);
-    if (!session) return;
-    const luns = await this.sessionLuns(session);
+    const sessions = await this.findSessions(t);
+    if (sessions.length === 0) return;
+    // The logout by target and portal below ends every session of it, so every session counts.
+    const luns = (await Promise.all(sessions.map((s) => this.sessionLuns(s)))).flat();
     if (luns.length > 0) {
       o.log.info({ iqn: t.iqn, portal: t.portal, luns }, 'logout withheld: other LUNs of the target are in use');
       return;
@@ -167,12 +173,13 @@ export class IscsiConnector implements Connector {
   }
 
   /**
-   * The session of a target at a portal, from sysfs:
-   * /sys/class/iscsi_session/sessionN/targetname, the connection's persistent_address/port, and
-   * the SCSI host in the session's device path (.../hostH/sessionN).
+   * The sessions of a target at a portal, from sysfs: /sys/class/iscsi_session/sessionN/targetname,
+   * the connection's persistent_address/port, and the SCSI host in the session's device path
+   * (.../hostH/sessionN). Several with iface binding (one per bound interface).
    */
-  private async findSession(t: IscsiTarget): Promise<Session | undefined> {
+  private async findSessions(t: IscsiTarget): Promise<Session[]> {
     const { address, port } = splitPortal(t.portal);
+    const out: Session[] = [];
     for (const name of await this.sys.list('class/iscsi_session')) {
       if ((await this.sys.read(`class/iscsi_session/${name}/targetname`)) !== t.iqn) continue;
       const conn = `class/iscsi_connection/connection${name.replace('session', '')}:0`;
@@ -183,18 +190,25 @@ export class IscsiConnector implements Connector {
       const host = dev ? /\/host(\d+)(?:\/|$)/.exec(dev)?.[1] : undefined;
       if (host === undefined) continue;
       const targetId = Number((await this.sys.read(`class/iscsi_session/${name}/target_id`)) ?? '0');
-      return { name, host: Number(host), targetId: Number.isInteger(targetId) ? targetId : 0 };
+      out.push({ name, host: Number(host), targetId: Number.isInteger(targetId) ? targetId : 0 });
     }
-    return undefined;
+    return out;
   }
 
-  /** The LUNs (H:C:T:L) currently present under a session. */
+  /**
+   * The disk LUNs (H:C:T:L) present under a session: only those with a block device
+   * (<H:C:T:L>/block/<sdX>), as os-brick's .../target*\/*:*:*:*\/block/* glob. Other LUNs — the
+   * 3PAR SES enclosure LUN, a scsi_generic-only device — keep no volume in use.
+   */
   private async sessionLuns(s: Session): Promise<string[]> {
     const base = `class/iscsi_session/${s.name}/device`;
     const out: string[] = [];
     for (const target of await this.sys.list(base)) {
       if (!/^target\d+:\d+:\d+$/.test(target)) continue;
-      for (const lun of await this.sys.list(`${base}/${target}`)) if (/^\d+:\d+:\d+:\d+$/.test(lun)) out.push(basename(lun));
+      for (const lun of await this.sys.list(`${base}/${target}`)) {
+        if (!/^\d+:\d+:\d+:\d+$/.test(lun)) continue;
+        if ((await this.sys.list(`${base}/${target}/${lun}/block`)).length > 0) out.push(basename(lun));
+      }
     }
     return out;
   }

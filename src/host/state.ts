@@ -32,6 +32,12 @@ export interface VolumeRecord {
   steps: { attached?: boolean; formatted?: boolean; ownerApplied?: boolean; mounted?: boolean };
   /** Target paths this volume is published at. */
   publishes: { targetPath: string; readOnly: boolean }[];
+  /**
+   * Saved right before mkfs of a device this driver proved blank, removed in the same save that
+   * sets steps.formatted. Still present at the next stage: the driver was killed during mkfs,
+   * and the half-made filesystem on this device (same WWN) is formatted again.
+   */
+  formatting?: { fsType: string; blankCheck: 'blank' };
 }
 
 /**

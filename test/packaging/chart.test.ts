@@ -365,7 +365,7 @@ d('what the YAML says', () => {
     const driver = container(spec, '3par-csi');
     const mounts = new Map((driver.volumeMounts ?? []).map((m) => [m.mountPath, m]));
     const hostPaths = new Map((spec.volumes ?? []).filter((v) => v.hostPath).map((v) => [v.name, v.hostPath!.path]));
-    for (const path of ['/dev', '/sys', '/etc/iscsi', '/var/lib/iscsi', '/etc/multipath.conf', '/etc/multipath', '/run/udev', '/lib/modules', '/var/lib/kubelet']) {
+    for (const path of ['/dev', '/sys', '/etc/iscsi', '/var/lib/iscsi', '/run/udev', '/lib/modules', '/var/lib/kubelet']) {
       const m = mounts.get(path);
       expect([path, m && hostPaths.get(m.name)]).toEqual([path, path]);
     }
@@ -374,8 +374,14 @@ d('what the YAML says', () => {
     const bidirectional = spec.containers.flatMap((c) => (c.volumeMounts ?? []).filter((m) => m.mountPropagation === 'Bidirectional').map((m) => `${c.name}:${m.mountPath}`));
     expect(bidirectional).toEqual(['3par-csi:/var/lib/kubelet']);
     expect(controllerOf(minimal()).containers.flatMap((c) => (c.volumeMounts ?? []).filter((m) => m.mountPropagation))).toEqual([]);
-    const noMultipath = nodeOf(all(), '3par-csi-node-rack-a');
-    expect((noMultipath.volumes ?? []).map((v) => v.hostPath?.path)).not.toContain('/etc/multipath.conf');
+    // Multipath is decided by asking the host's multipathd (nsenter), never by a file: no
+    // multipath.conf mount, and no hostPath that creates a file on the host.
+    for (const s of [spec, nodeOf(all(), '3par-csi-node-rack-a')]) {
+      expect((s.volumes ?? []).map((v) => v.hostPath?.path)).not.toContain('/etc/multipath.conf');
+      expect((s.volumes ?? []).filter((v) => v.hostPath?.type === 'FileOrCreate')).toEqual([]);
+    }
+    expect(driver.args).toContain('--multipath=auto');
+    expect(container(nodeOf(all(), '3par-csi-node-rack-a'), '3par-csi').args).toContain('--multipath=on');
   });
 
   it('lets only the controller read the backends Secret, and no pod read a CHAP Secret', () => {

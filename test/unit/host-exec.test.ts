@@ -28,9 +28,23 @@ describe('spawnExec', () => {
     expect(stdout).toBe('$(id) ; rm -rf / `x`\n');
   });
 
-  it('a command past its own timeout is killed: failure "timeout"', async () => {
+  it('a command past its own timeout is killed: failure "timeout", the call\'s deadline (kind cancelled → DEADLINE_EXCEEDED)', async () => {
     // `sleep 5` cannot end by itself within 100 ms: the rejection is the kill.
-    await expect(spawnExec('sleep', ['5'], { timeoutMs: 100 })).rejects.toMatchObject({ failure: 'timeout', kind: 'internal' });
+    await expect(spawnExec('sleep', ['5'], { timeoutMs: 100 })).rejects.toMatchObject({ failure: 'timeout', kind: 'cancelled' });
+  });
+
+  it('a child that never ends (D state: even SIGKILL waits) fails the call at its timeout and is left behind', async () => {
+    // The grandchild keeps the output pipe open after the shell is killed, so 'close' never
+    // comes — as for a blockdev stuck on a queueing multipath map. Before the fix the promise
+    // waited for 'close' (here: 120 s, past the jest timeout).
+    const err = (await spawnExec('sh', ['-c', 'sleep 120 & echo $!; wait'], { timeoutMs: 200 }).catch((e: unknown) => e)) as ExecError;
+    const stuck = Number(err.stdout?.trim());
+    try {
+      expect(err).toBeInstanceOf(ExecError);
+      expect(err).toMatchObject({ failure: 'timeout', kind: 'cancelled', exitCode: null });
+    } finally {
+      if (Number.isInteger(stuck) && stuck > 0) process.kill(stuck, 'SIGKILL');
+    }
   });
 
   it('cancellation stops read-only commands only; a state-changing command runs to completion', async () => {

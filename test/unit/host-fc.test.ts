@@ -21,7 +21,7 @@ const TIMINGS = { intervalMs: 5, deviceTimeoutMs: 300, mapTimeoutMs: 300 };
 
 function build(h: FakeHost): FcConnector {
   const mounter = new Mounter(h.exec, h.mountinfo);
-  const mp = new Multipath(hostExec(h.exec, 'nsenter'), h.exec, h.sys, mounter, h.multipath);
+  const mp = new Multipath(hostExec(h.exec, 'nsenter'), h.exec, h.sys, mounter, 'auto');
   return new FcConnector(h.sys, new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS));
 }
 
@@ -48,7 +48,8 @@ describe('FC connector with multipath', () => {
       { path: 'class/scsi_host/host6/scan', value: '0 2 4' },
     ]);
     expect(h.devicesOf(OTHER_WWN)).toEqual([]);
-    expect(h.commands()).toEqual([]);
+    // multipathd is asked, never a file: `multipathd show status` in the host's namespaces.
+    expect(h.commands()).toEqual(['nsenter --target 1 --mount --net -- multipathd show status']);
   });
 
   it('no zoned port visible: UNAVAILABLE, nothing scanned', async () => {
@@ -57,7 +58,7 @@ describe('FC connector with multipath', () => {
     expect(h.writes).toEqual([]);
   });
 
-  it('detach: multipath -f on the unused map (host namespaces), then only this LUN’s disks', async () => {
+  it('detach: multipath -f on the unused map (host namespaces), then only this LUN’s disks (paths under a map are not flushed)', async () => {
     const c = build(h);
     await c.attach(vol(), undefined, false, { log });
     const other = await c.attach({ protocol: 'fc', wwn: OTHER_WWN, lun: 4, fcTargets: [OTHER_PORT] }, undefined, false, { log });
@@ -68,8 +69,6 @@ describe('FC connector with multipath', () => {
     expect(h.commands()).toEqual([
       'blockdev --flushbufs /dev/dm-0',
       'nsenter --target 1 --mount --net -- multipath -f mpatha',
-      'blockdev --flushbufs /dev/sdb',
-      'blockdev --flushbufs /dev/sdc',
     ]);
     expect(h.writes).toEqual([
       { path: 'block/sdb/device/delete', value: '1' },
@@ -104,20 +103,21 @@ describe('FC connector with multipath', () => {
   });
 
   it('a /dev/disk/by-id link naming another device: refused, sysfs alone is not trusted against udev', async () => {
-    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const { writeFileSync, symlinkSync, renameSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const byId = join(h.root, 'dev/disk/by-id');
-    mkdirSync(byId, { recursive: true });
-    mkdirSync(join(h.root, 'dev/dm-7'), { recursive: true });
-    symlinkSync('../../dm-7', join(byId, `dm-uuid-mpath-3${WWN.toLowerCase()}`));
+    // udev is behind: the link still names dm-7, a device of another volume.
+    h.holdUdev = true;
+    writeFileSync(join(h.devRoot, 'dm-7'), '');
+    symlinkSync('../../dm-7', join(h.byId, `dm-uuid-mpath-3${WWN.toLowerCase()}`));
     const mounter = new Mounter(h.exec, h.mountinfo);
-    const mp = new Multipath(hostExec(h.exec, 'nsenter'), h.exec, h.sys, mounter, true);
-    const c = new FcConnector(h.sys, new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS, byId));
+    const mp = new Multipath(hostExec(h.exec, 'nsenter'), h.exec, h.sys, mounter, 'auto');
+    const c = new FcConnector(h.sys, new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS, h.devRoot));
     await expect(c.attach(vol(), undefined, false, { log })).rejects.toMatchObject({ kind: 'failed-precondition' });
-    mkdirSync(join(h.root, 'dev/dm-0'), { recursive: true });
-    symlinkSync('../../dm-0', join(byId, 'agreeing'));
-    const { renameSync } = await import('node:fs');
-    renameSync(join(byId, 'agreeing'), join(byId, `dm-uuid-mpath-3${WWN.toLowerCase()}`));
+    // udev catches up: the link names the map sysfs found.
+    h.releaseUdev();
+    writeFileSync(join(h.devRoot, 'agreeing'), '');
+    symlinkSync('../../dm-0', join(h.byId, 'agreeing'));
+    renameSync(join(h.byId, 'agreeing'), join(h.byId, `dm-uuid-mpath-3${WWN.toLowerCase()}`));
     await expect(c.attach(vol(), undefined, false, { log })).resolves.toMatchObject({ name: 'dm-0' });
   });
 
@@ -132,7 +132,7 @@ describe('FC connector with multipath', () => {
       const dev = await build(single).attach(vol(), undefined, false, { log });
       expect(dev).toEqual({ path: '/dev/sdb', name: 'sdb' });
       await build(single).detach(vol(), { log });
-      expect(single.commands()).toEqual(['blockdev --flushbufs /dev/sdb']);
+      expect(single.commands()).toEqual(['nsenter --target 1 --mount --net -- multipathd show status', 'blockdev --flushbufs /dev/sdb']);
       expect(single.devicesOf(WWN)).toEqual([]);
     } finally {
       single.cleanup();

@@ -23,7 +23,7 @@ const TIMINGS = { intervalMs: 5, deviceTimeoutMs: 300, mapTimeoutMs: 300 };
 function build(h: FakeHost, mode: 'direct' | 'nsenter' = 'direct'): IscsiConnector {
   const mounter = new Mounter(h.exec, h.mountinfo);
   const host = hostExec(h.exec, mode);
-  const mp = new Multipath(host, h.exec, h.sys, mounter, h.multipath);
+  const mp = new Multipath(host, h.exec, h.sys, mounter, 'auto');
   return new IscsiConnector(host, h.sys, new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS));
 }
 
@@ -49,9 +49,11 @@ describe('iSCSI connector', () => {
       `iscsiadm ${node} -o update -n node.session.scan -v manual`,
       `iscsiadm ${node} -o update -n node.session.auth.authmethod -v None`,
       `iscsiadm ${node} --login`,
+      // multipathd is asked whether it runs (it does not here): the single path is the device.
+      'multipathd show status',
     ]);
-    // Only the record lookup is read-only (cancellable); login and edits run to completion.
-    expect(h.calls.map((c) => c.options.readOnly === true)).toEqual([true, false, false, false, false, false]);
+    // Only the record lookup and the status query are read-only (cancellable); login and edits run to completion.
+    expect(h.calls.map((c) => c.options.readOnly === true)).toEqual([true, false, false, false, false, false, true]);
     expect(h.writes).toEqual([{ path: 'class/scsi_host/host3/scan', value: '0 0 1' }]);
   });
 
