@@ -221,7 +221,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   /** volume_path must be where this volume is staged or published (per its record); else NOT_FOUND. */
   async function requireOwnPath(rec: VolumeRecord, volumePath: string): Promise<void> {
     // Records hold resolved paths; a caller may name one through a symlink.
-    const want = isAbsolute(volumePath) && !volumePath.split('/').includes('..') ? await resolvePath(resolve(volumePath), 'volume_path') : undefined;
+    const want = isAbsolute(volumePath) && !volumePath.split('/').includes('..') ? await resolvePath(resolve(volumePath), 'volume_path').catch(() => undefined) : undefined;
     const own = [rec.stagingPath, ...rec.publishes.map((p) => p.targetPath)].map((p) => resolve(p));
     if (want === undefined || !own.includes(want)) throw notFound(`volume ${rec.volumeId} is not staged or published at ${volumePath}`);
   }

@@ -122,14 +122,29 @@ export interface MkfsOptions {
 
 /**
  * Creates a filesystem without discard (a full discard of a thin LUN is slow and pointless).
- *   mkfs.ext4 -E nodiscard [extra...] <device>
+ *   mkfs.ext4 -E nodiscard[,extended options of extra] [other extra...] <device>
  *   mkfs.xfs -K [extra...] <device>
  * Neither forces (-F/-f) unless `force`: both refuse a device that already holds a filesystem.
  */
 export async function mkfs(exec: Exec, device: string, o: MkfsOptions): Promise<void> {
   const force = o.force ? [o.fsType === 'ext4' ? '-F' : '-f'] : [];
-  if (o.fsType === 'ext4') await exec('mkfs.ext4', [...force, '-E', 'nodiscard', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
+  if (o.fsType === 'ext4') await exec('mkfs.ext4', [...force, ...ext4Args(o.extra), device], { timeoutMs: MKFS_TIMEOUT_MS });
   else await exec('mkfs.xfs', [...force, '-K', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
+}
+
+/**
+ * mke2fs keeps only the last -E it is given (a StorageClass's `-E stride=16` would silently drop
+ * the driver's nodiscard), so every -E of the extra options joins the driver's into one.
+ */
+export function ext4Args(extra: readonly string[]): string[] {
+  const ext = ['nodiscard'];
+  const rest: string[] = [];
+  for (let i = 0; i < extra.length; i++) {
+    if (extra[i] === '-E' && i + 1 < extra.length) {
+      for (const opt of extra[++i]!.split(',')) if (!ext.includes(opt)) ext.push(opt);
+    } else rest.push(extra[i]!);
+  }
+  return ['-E', ext.join(','), ...rest];
 }
 
 /** Mount options for a filesystem: read-only without journal replay, and nouuid for XFS copies. */

@@ -134,6 +134,28 @@ if (skip) {
       }
     });
 
+    it('finding 1: allowlisted options still tune the filesystem made (ext4 -E joined with the driver\'s nodiscard; xfs sub-options)', async () => {
+      const e = h.volume('f1-ok-ext4', 64);
+      const es = join(kubelet, 'f1-ok-ext4', 'globalmount');
+      await node.NodeStageVolume(stageReq(e, es, { cap: mountCap('ext4'), volumeContext: { fsCreateOptions: '-m 0 -E stride=4,stripe_width=8 -L tuned' } }), h.ctx());
+      const x = h.volume('f1-ok-xfs', 320);
+      const xs = join(kubelet, 'f1-ok-xfs', 'globalmount');
+      await node.NodeStageVolume(stageReq(x, xs, { cap: mountCap('xfs'), volumeContext: { fsCreateOptions: '-d agcount=2 -m reflink=0 -L tuned' } }), h.ctx());
+      try {
+        const sb = execFileSync('dumpe2fs', ['-h', `/dev/${h.loopsOf(e.file)[0]}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        expect(sb).toMatch(/RAID stride:\s+4\n/);
+        expect(sb).toMatch(/RAID stripe width:\s+8\n/);
+        expect(sb).toMatch(/Reserved block count:\s+0\n/);
+        expect(sb).toMatch(/Filesystem volume name:\s+tuned\n/);
+        const info = execFileSync('xfs_info', [xs], { encoding: 'utf8' });
+        expect(info).toMatch(/agcount=2,/);
+        expect(info).toMatch(/reflink=0/);
+      } finally {
+        await node.NodeUnstageVolume({ volume_id: vid(e), staging_target_path: es }, h.ctx());
+        await node.NodeUnstageVolume({ volume_id: vid(x), staging_target_path: xs }, h.ctx());
+      }
+    });
+
     it('finding 2: NodeUnpublish with an unknown volume id at a file under the kubelet root: FAILED_PRECONDITION naming the path, the file kept', async () => {
       const target = join(kubelet, 'pods', 'p1', 'data.txt');
       mkdirSync(join(kubelet, 'pods', 'p1'), { recursive: true });

@@ -2,6 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseMkfsOptions } from '../../src/host/mkfs-options.js';
 import { parseStorageClassParameters } from '../../src/csi/params.js';
+import { ext4Args } from '../../src/host/fs.js';
 
 describe('fsCreateOptions allowlist', () => {
   test.each([
@@ -63,5 +64,10 @@ describe('fsCreateOptions allowlist', () => {
     expect(() => parseStorageClassParameters({ fsCreateOptions: '-m 1' }, ['ext4', 'xfs'])).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
     expect(parseStorageClassParameters({ fsCreateOptions: '-m crc=1' }, []).fsCreateOptions).toBe('-m crc=1');
     expect(() => parseStorageClassParameters({ fsCreateOptions: '-d /etc' }, [])).toThrow(expect.objectContaining({ kind: 'invalid-argument' }));
+  });
+
+  test('mke2fs keeps only its last -E: the class\'s extended options join the driver\'s nodiscard in one -E', () => {
+    expect(ext4Args([])).toEqual(['-E', 'nodiscard']);
+    expect(ext4Args(['-b', '4096', '-E', 'stride=16,stripe_width=64', '-m', '0', '-E', 'lazy_itable_init=1,nodiscard'])).toEqual(['-E', 'nodiscard,stride=16,stripe_width=64,lazy_itable_init=1', '-b', '4096', '-m', '0']);
   });
 });
