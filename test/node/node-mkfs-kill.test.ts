@@ -100,7 +100,7 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
     ['xfs', 320],
   ] as const)('%s: the retried NodeStage formats the half-made filesystem again and mounts it clean', async (fsType, sizeMiB) => {
     const v = h.volume(`kill-${fsType}`, sizeMiB);
-    const staging = h.path(`staging-${fsType}`);
+    const staging = h.path(`kubelet/staging-${fsType}`);
     const req = stageReq(v, staging, { cap: mountCap(fsType) });
     const marker = h.path(`in-mkfs-${fsType}`);
 
@@ -152,7 +152,7 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
     const uuid = (await spawnExec('blkid', ['-p', '-s', 'UUID', '-o', 'value', v.file])).stdout.trim();
     const marker = h.path('in-mkfs-had-data');
     const s = await serve('had-data', true, marker);
-    const staging = h.path('staging-had-data');
+    const staging = h.path('kubelet/staging-had-data');
     try {
       await s.client.call('NodeStageVolume', stageReq(v, staging, { cap: mountCap('ext4') }), { deadlineMs: SAFETY_MS });
       expect(h.isMounted(staging)).toBe(true);
@@ -171,7 +171,7 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
     const uuid = (await spawnExec('blkid', ['-p', '-s', 'UUID', '-o', 'value', v.file])).stdout.trim();
     const node = h.node('node-b');
     const store = new StateStore(h.path('kubelet-node-b'), DRIVER);
-    const staging = h.path('staging-reused-id');
+    const staging = h.path('kubelet-node-b/staging-reused-id');
     // A leftover "formatting" of an earlier volume under this id, on another LUN (while that one
     // is still attached the stage is refused as incompatible; this is the record without it).
     await store.save({ v: 1, volumeId: `sim/${v.name}`, stagingPath: staging, protocol: 'loop', wwn: '60002AC0000000000000000000000001', lun: 0, access: 'mount', readOnly: false, steps: {}, publishes: [], formatting: { fsType: 'ext4', blankCheck: 'blank' } });

@@ -109,7 +109,7 @@ describe('case 2: multipath decided by asking multipathd', () => {
   }
   const stage = (wwn: string, lun: number): NodeStageVolumeRequest__Output => ({
     volume_id: `prod/${wwn}`,
-    staging_target_path: join(h.root, 'staging', wwn),
+    staging_target_path: join(h.root, 'kubelet', 'staging', wwn),
     volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' },
     publish_context: { protocol: 'fc', wwn, lun: String(lun), targetWwns: `${PORT_A},${PORT_B}` },
     secrets: {},
@@ -299,7 +299,7 @@ describe('case 4 through NodeUnstage: a filesystem on a dead map', () => {
     h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A }, { host: 6, target: 2, lun: 4, wwn: WWN_A });
     const ctx: CallContext = { rpc: 'test', log, signal: new AbortController().signal };
     const s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'w1', backendIds: [], maxVolumesPerNode: 0, kubeletDir: join(h.root, 'kubelet'), exec: h.exec, hostExec: 'nsenter', hostRoot: h.root, sysfs: h.sys, mountinfoPath: h.mountinfo, log, discovery: TIMINGS });
-    const staging = join(h.root, 'staging');
+    const staging = join(h.root, 'kubelet', 'staging');
     await s.NodeStageVolume({ volume_id: 'prod/a', staging_target_path: staging, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' }, publish_context: { protocol: 'fc', wwn: WWN_A, lun: '4', targetWwns: `${PORT_A},${PORT_B}` }, secrets: {}, volume_context: {} }, ctx);
     // The volume's filesystem is mounted at the staging path (as a mount volume is).
     h.addMount('253:0', staging);
