@@ -66,7 +66,10 @@ export function createLogger(config: LoggerConfig = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     base: config.name ? { name: config.name } : undefined,
   };
-  if (config.destination) return pino(options, config.destination);
+  // JSON lines carry the level's name ("level":"warn"), which log collectors and people read
+  // without pino's numbers; pino-pretty formats the numbers itself.
+  const json: LoggerOptions = { ...options, formatters: { level: (label) => ({ level: label }) } };
+  if (config.destination) return pino(json, config.destination);
   const pretty = config.pretty ?? process.stdout.isTTY === true;
   if (pretty) {
     return pino({
@@ -74,7 +77,7 @@ export function createLogger(config: LoggerConfig = {}): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
-  return pino(options);
+  return pino(json);
 }
 
 /** A logger that drops everything (library defaults, tests that do not look at logs). */

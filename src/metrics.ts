@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { VERSION } from './version.js';
 
 /**
  * All Prometheus metrics of one driver process, in one registry (no global state, so tests and
@@ -82,8 +83,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Array tasks (copies, tunes) this process follows, counted at each scrape from `taskSources`. */
+  readonly arrayTasks = new Gauge({
+    name: 'threepar_csi_array_tasks',
+    help: 'Array tasks this process waits for (a copy grown after it ends, a tune), by backend, type (copy, tune) and state (active; done, failed, cancelled for 10 minutes after they end)',
+    labelNames: ['backend', 'type', 'state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.arrayTasks.reset();
+      for (const source of this.taskSources) for (const c of source()) this.arrayTasks.set({ backend: c.backend, type: c.type, state: c.state }, c.count);
+    },
+  });
+
+  /** What fills `arrayTasks`: one source per backend (src/array/task-progress.ts). */
+  readonly taskSources = new Set<() => readonly { backend: string; type: string; state: string; count: number }[]>();
+
+  /** Constant 1 naming the driver version and the Node.js running it. */
+  readonly buildInfo = new Gauge({
+    name: 'threepar_csi_build_info',
+    help: 'The driver build (value is always 1): version and Node.js version',
+    labelNames: ['version', 'node_version'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'threepar_csi_' });
+    this.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
+    // Without a prefix: process_cpu_seconds_total, nodejs_heap_size_used_bytes, … are the names
+    // the standard process and Node.js dashboards query.
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Serves `/metrics` on host:port; resolves with the bound address. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { TaskProgress } from './task-progress.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
@@ -51,6 +52,8 @@ export class Backend {
   readonly copyTasks = new Map<string, number>();
   /** Tuned volume name → tune task id (found again from /tasks after a restart). */
   readonly tuneTasks = new Map<string, number>();
+  /** Progress logs and the array-tasks gauge of the copies and tunes waited for. */
+  readonly tasks: TaskProgress;
   /** One host lookup-or-create per node at a time: 50 publishes to a new node make one host. */
   readonly hostLocks = new KeyedMutex();
   /** VLUN changes per array host (publish vs the host delete of an unpublish). */
@@ -74,6 +77,7 @@ export class Backend {
     this.id = config.id;
     this.config = config;
     this.client = client;
+    this.tasks = new TaskProgress(config.id, metrics);
   }
 
   /**

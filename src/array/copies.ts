@@ -67,6 +67,7 @@ export async function findNamedTask(c: ArrayClient, known: Map<string, number>, 
 export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
   for (;;) {
     const task = await findCopyTask(backend, c, dest, ctx.signal);
+    if (task) backend.tasks.observe('copy', dest, task, ctx.log);
     if (!task || task.status === TaskStatus.DONE) return;
     if (task.status !== TaskStatus.ACTIVE) {
       ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');

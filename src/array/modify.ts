@@ -187,6 +187,7 @@ export async function waitForTune(backend: Backend, c: ArrayClient, name: string
   if (justStarted) await pause(name, pollMs, ctx);
   for (;;) {
     const task = await findNamedTask(c, backend.tuneTasks, name, TUNE_TASK_TYPES, ctx.signal);
+    if (task) backend.tasks.observe('tune', name, task, ctx.log);
     if (!task || task.status === TaskStatus.DONE) {
       backend.tuneTasks.delete(name);
       return;

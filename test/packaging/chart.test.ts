@@ -464,15 +464,36 @@ d('what the YAML says', () => {
     expect(driver.spec).toEqual({ attachRequired: true, podInfoOnMount: false, fsGroupPolicy: 'File', seLinuxMount: true, storageCapacity: true, volumeLifecycleModes: ['Persistent'] });
   });
 
-  it('serves the controller metrics through a Service (and a ServiceMonitor when asked)', () => {
+  it('serves the driver’s and every sidecar’s metrics through a Service and ServiceMonitor, the node plugins’ through a Service and PodMonitor', () => {
     const objects = all();
-    const driver = container(controllerOf(objects), '3par-csi');
-    expect(arg(driver, 'metrics-address')).toBe('0.0.0.0:9911');
-    const service = find<{ spec: { ports: { port: number; targetPort: string }[]; selector: Record<string, string> } } & K8sObject>(objects, 'Service', '3par-csi-controller-metrics');
-    expect(service.spec.ports).toEqual([{ name: 'metrics', port: 9911, targetPort: 'metrics', protocol: 'TCP' }]);
+    const spec = controllerOf(objects);
+    expect(arg(container(spec, '3par-csi'), 'metrics-address')).toBe('0.0.0.0:9911');
+    const service = find<{ spec: { ports: { name: string; port: number; targetPort: string }[]; selector: Record<string, string> } } & K8sObject>(objects, 'Service', '3par-csi-controller-metrics');
     expect(service.spec.selector).toEqual(find<{ spec: { selector: { matchLabels: Record<string, string> } } } & K8sObject>(objects, 'Deployment', '3par-csi-controller').spec.selector.matchLabels);
-    const monitor = find<{ spec: { selector: { matchLabels: Record<string, string> } } } & K8sObject>(objects, 'ServiceMonitor');
+    // Every Service port targets a container port of that name, serving what the sidecar's --http-endpoint says.
+    const declared = new Map(spec.containers.flatMap((c) => (c.ports ?? []).map((p) => [p.name!, { container: c, port: p.containerPort }] as const)));
+    expect(service.spec.ports.map((p) => p.name).sort()).toEqual(['http-attach', 'http-provision', 'http-resize', 'http-snapshot', 'metrics']);
+    for (const p of service.spec.ports) {
+      const target = declared.get(p.targetPort)!;
+      expect([p.name, target.port]).toEqual([p.name, p.port]);
+      if (p.name !== 'metrics') {
+        expect([p.name, arg(target.container, 'http-endpoint')]).toEqual([p.name, `:${p.port}`]);
+        expect(target.container.livenessProbe?.httpGet).toEqual({ path: '/healthz/leader-election', port: p.name });
+      }
+    }
+    const monitor = find<{ spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } } & K8sObject>(objects, 'ServiceMonitor');
     for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) expect(service.metadata.labels?.[k]).toBe(v);
+    expect(monitor.spec.endpoints.map((e) => e.port).sort()).toEqual(service.spec.ports.map((p) => p.name).sort());
+    // The node plugins (node.metricsPort set in all-options): every group's pods.
+    const nodeService = find<{ spec: { clusterIP: string; selector: Record<string, string>; ports: { port: number }[] } } & K8sObject>(objects, 'Service', '3par-csi-node-metrics');
+    const podMonitor = find<{ spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string }[] } } & K8sObject>(objects, 'PodMonitor', '3par-csi-node');
+    expect(nodeService.spec.ports[0]!.port).toBe(9942);
+    expect(podMonitor.spec.podMetricsEndpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '15s' }]);
+    for (const ds of findAll<{ spec: { template: { metadata: { labels: Record<string, string> } } } } & K8sObject>(objects, 'DaemonSet')) {
+      for (const selector of [nodeService.spec.selector, podMonitor.spec.selector.matchLabels]) for (const [k, v] of Object.entries(selector)) expect([ds.metadata.name, k, ds.spec.template.metadata.labels[k]]).toEqual([ds.metadata.name, k, v]);
+      expect(container(podSpec(ds), '3par-csi').ports?.find((p) => p.name === 'metrics')?.containerPort).toBe(9942);
+    }
+    expect(findAll(minimal(), 'PodMonitor')).toEqual([]);
   });
 
   it('lets the simulator and the node plugin share the simulator data directory at the same path', () => {

@@ -76,6 +76,7 @@ for (const [key, file] of [
   ['snapshot.storage.k8s.io/v1/VolumeSnapshotClass', 'volumesnapshotclass.v1.json'],
   ['groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshotClass', 'volumegroupsnapshotclass.v1.json'],
   ['monitoring.coreos.com/v1/ServiceMonitor', 'servicemonitor.v1.json'],
+  ['monitoring.coreos.com/v1/PodMonitor', 'podmonitor.v1.json'],
   ['snapshot.storage.k8s.io/v1/VolumeSnapshot', 'volumesnapshot.v1.json'],
   ['groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshot', 'volumegroupsnapshot.v1.json'],
 ] as const) {

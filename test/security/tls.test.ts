@@ -84,8 +84,8 @@ describe('TLS to the array', () => {
     const warnings = cap
       .lines()
       .slice(from)
-      .map((l) => JSON.parse(l) as { level: number; msg: string })
-      .filter((l) => l.level === 40 && /insecureSkipVerify/.test(l.msg));
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .filter((l) => l.level === 'warn' && /insecureSkipVerify/.test(l.msg));
     expect(warnings).toHaveLength(1);
   });
 

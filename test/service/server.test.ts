@@ -101,7 +101,7 @@ describe('the RPC wrapper', () => {
       cap.log,
     );
     expect(await codeOf(client('Controller').call('DeleteVolume', { volume_id: 'x/y' }))).toBe(grpcStatus.INTERNAL);
-    const errors = cap.lines().filter((l) => l.includes('"level":50'));
+    const errors = cap.lines().filter((l) => l.includes('"level":"error"'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('TypeError: boom');
   });
