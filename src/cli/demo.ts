@@ -6,6 +6,7 @@ export const DEMO_FLAGS: FlagSpec[] = [
   { name: 'copy-rate', type: 'int', metavar: 'MIBPS', default: 16, help: "The simulated array's copy rate in MiB/s (how long the clone's copy task runs)." },
   { name: 'data', type: 'int', metavar: 'MIB', default: 48, help: 'MiB of data written to the first volume and checked on its restore and clone (node steps only).' },
   { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'silent', help: "The driver's log level (its logs go to stderr)." },
+  { name: 'print-metrics', type: 'boolean', default: false, help: "After the summary, print the driver's Prometheus metrics (what a scrape of its /metrics returns)." },
 ];
 
 const DESCRIPTION = `Starts the embedded simulator and the driver on a temporary socket, then plays what Kubernetes'
@@ -26,5 +27,5 @@ export async function demoCommand(args: string[]): Promise<number> {
   if (copyRate < 1) throw new UsageError('--copy-rate must be at least 1');
   if (dataMiB < 1 || dataMiB > 512) throw new UsageError('--data must be 1-512');
   const log = createLogger({ level: get.str(values, 'log-level') as LogLevel, destination: process.stderr });
-  return runDemo({ copyRateMiBps: copyRate, dataMiB, log });
+  return runDemo({ copyRateMiBps: copyRate, dataMiB, log, printMetrics: get.bool(values, 'print-metrics') });
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
 import { startDriver, type RunningDriver } from '../driver.js';
+import { Metrics } from '../metrics.js';
 import { CsiClient } from '../csi/client.js';
 import { MOUNTINFO_PATH, parseMountInfo } from '../host/mounts.js';
 import { StepRunner, bold, dim, progressBar } from './steps.js';
@@ -19,6 +20,8 @@ export interface DemoOptions {
   /** MiB of data written to the first volume (the clone copies it). */
   dataMiB: number;
   log?: Logger;
+  /** After the summary, print the driver's Prometheus metrics as a scrape of /metrics would. */
+  printMetrics?: boolean;
 }
 
 /** Why node steps cannot run here, or undefined when they can (root and the tools present). */
@@ -65,6 +68,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (err.code !== 'EPIPE') throw err;
   };
   process.stdout.on('error', ignoreEpipe);
+  const metrics = new Metrics();
   try {
     process.stdout.write(bold('3par-csi demo') + dim(` — the driver against its embedded 3PAR simulator (work dir ${work})\n`));
     driver = await startDriver({
@@ -76,6 +80,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       kubeletDir: join(work, 'kubelet'),
       simulator: { dataDir: join(work, 'array'), copyRateMiBps: options.copyRateMiBps },
       log: options.log ?? silentLogger,
+      metrics,
       shutdownGraceMs: 5000,
     });
     const sim = driver.simulator!;
@@ -263,6 +268,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const skipped = steps.results.filter((r) => r.status === 'skipped').length;
     const ok = steps.results.filter((r) => r.status === 'ok').length;
     process.stdout.write(`${ok} steps OK, ${steps.failed} failed, ${skipped} skipped.\n`);
+    if (options.printMetrics) process.stdout.write(`\n${bold("The driver's /metrics after the run")}\n${await metrics.registry.metrics()}`);
     return steps.failed > 0 ? 1 : interrupted ? 130 : 0;
   } finally {
     if (onInterrupt) {

@@ -539,3 +539,38 @@ d('objects of CRDs render only where their API is served', () => {
     expect(validateAll(render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage' }))).toEqual([]);
   });
 });
+
+d('a production-like install (fixtures/production.yaml)', () => {
+  it('renders 35 valid objects: what each kind is for is in docs/install.md', () => {
+    const objects = rendered('production.yaml');
+    expect(validateAll(objects)).toEqual([]);
+    const kinds: Record<string, number> = {};
+    for (const o of objects) kinds[o.kind] = (kinds[o.kind] ?? 0) + 1;
+    expect(kinds).toEqual({
+      CSIDriver: 1,
+      ClusterRole: 4,
+      ClusterRoleBinding: 4,
+      Role: 4,
+      RoleBinding: 4,
+      ServiceAccount: 2,
+      Secret: 2,
+      Deployment: 1,
+      PodDisruptionBudget: 1,
+      DaemonSet: 2,
+      Service: 2,
+      ServiceMonitor: 1,
+      PodMonitor: 1,
+      ConfigMap: 1,
+      StorageClass: 2,
+      VolumeSnapshotClass: 1,
+      VolumeGroupSnapshotClass: 1,
+      VolumeAttributesClass: 1,
+    });
+    // Each data centre's nodes report their own array; each class is limited to its array's nodes.
+    const node = (group: string) => container(podSpec(find(objects, 'DaemonSet', `3par-csi-node-${group}`)), '3par-csi');
+    expect([arg(node('dc1'), 'backend-ids'), arg(node('dc2'), 'backend-ids')]).toEqual(['dc1-a', 'dc2-b']);
+    expect(find<IStorageClass>(objects, 'StorageClass', '3par-fc-dc2').allowedTopologies).toEqual([{ matchLabelExpressions: [{ key: 'csi.3par.hpe.example.com/backend-dc2-b', values: ['true'] }] }]);
+    expect(Object.keys(find<IStorageClass>(objects, 'StorageClass', '3par-fc-dc2').parameters ?? {})).not.toContain('csi.storage.k8s.io/node-stage-secret-name');
+    expect(find<IStorageClass>(objects, 'StorageClass', '3par-gold').parameters?.['csi.storage.k8s.io/node-stage-secret-name']).toBe('3par-csi-chap-dc1-a');
+  });
+});
