@@ -8,6 +8,10 @@ import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js'
 import type { ArrayClient } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
+/** First firmware build with dedup (tdvv) volumes, as cinder gates it. */
+export const DEDUP_BUILD = 30201120;
+/** First firmware build with compression, as cinder gates it. */
+export const COMPRESSION_BUILD = 30301215;
 /** How long the port list is reused (ports change only when an admin recables or reconfigures). */
 export const PORTS_CACHE_MS = 5 * 60_000;
 /** How long the CPG name list is reused (for StorageClasses that name no CPG). */
@@ -31,6 +35,13 @@ export interface OwnedVolume {
   wwn?: string;
   /** The marker's read-only-exports flag (see VolumeMarker.ro), as last read or written. */
   ro?: boolean;
+  /** The access protocol the marker records (`p`), for a publish without volume_context. */
+  protocol?: string;
+  /**
+   * A copy destination whose copy has not been seen to end well: publish and snapshot read it
+   * again (a copy can fail after CreateVolume returned) until it is a normal volume.
+   */
+  copying?: boolean;
 }
 
 export class Backend {
@@ -126,11 +137,15 @@ export class Backend {
     if (!this.version) await this.describe();
   }
 
-  /** Firmware features beyond 1.3.x, from the build read at start (3.2.1 = 30201000). */
-  get features(): { tdvv: boolean; reduce: boolean } {
+  /**
+   * Firmware features beyond 1.3.x, from the build read at start, with cinder's thresholds
+   * [S CIN hpe_3par_common.py DEDUP_API_VERSION, COMPRESSION_API_VERSION]: dedup (tdvv) from
+   * build 30201120 (3.2.1 MU1), compression from 30301215 (3.3.1); `reduce` from WSAPI 1.6.
+   */
+  get features(): { tdvv: boolean; reduce: boolean; compression: boolean } {
     const build = this.version?.build ?? 0;
     const v = this.version ? this.version.major * 100 + this.version.minor : 0;
-    return { tdvv: build >= 30201000, reduce: v >= 106 };
+    return { tdvv: build >= DEDUP_BUILD, reduce: v >= 106, compression: build >= COMPRESSION_BUILD };
   }
 
   /**

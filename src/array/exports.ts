@@ -1,4 +1,4 @@
-import { failedPrecondition, internal, unavailable } from '../errors.js';
+import { failedPrecondition, internal, resourceExhausted, unavailable } from '../errors.js';
 import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
 import type { Port, PortPos, Vlun, VlunId } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
@@ -44,6 +44,11 @@ export interface PublishRequest {
    * LUN only through these ports. Undefined or empty: one host-sees VLUN.
    */
   ports?: PortPos[];
+  /**
+   * The node's attach limit (`--max-volumes-per-node`; 0 or absent: none): a new export to a host
+   * that already exports this many volumes → RESOURCE_EXHAUSTED.
+   */
+  maxVolumes?: number;
 }
 
 /**
@@ -89,8 +94,10 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
 }
 
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
-  const before = exportsOf(await backend.vluns(ctx.signal), req.name);
+  const listing = await backend.vluns(ctx.signal);
+  const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
+  if (!existing) refuseOverLimit(req, host, listing);
   try {
     refuseOthers(req, host, before);
   } catch (err) {
@@ -147,6 +154,17 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   return { lun: keep.lun, wwn: keep.volumeWWN };
 }
 
+/**
+ * The node's attach limit, counted from the VLUN listing the publish reads anyway: the volumes
+ * the host already exports. The scheduler normally keeps within it (CSINode allocatable); this
+ * is the check for calls that bypass it (a static PV, a manual VolumeAttachment).
+ */
+function refuseOverLimit(req: PublishRequest, host: KnownHost, listing: readonly Vlun[]): void {
+  if (!req.maxVolumes || req.maxVolumes <= 0) return;
+  const volumes = new Set(listing.filter((l) => l.hostname === host.name && l.volumeName !== req.name).map((l) => l.volumeName));
+  if (volumes.size >= req.maxVolumes) throw resourceExhausted(`node ${req.ref.node.hostName} already has ${volumes.size} volumes attached (array host ${host.name}); its limit is ${req.maxVolumes}`);
+}
+
 /** A single-node volume exported to another host → FAILED_PRECONDITION. */
 function refuseOthers(req: PublishRequest, host: KnownHost, rules: readonly Vlun[]): void {
   const other = rules.find((l) => l.hostname !== host.name);
@@ -169,8 +187,13 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
 export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
   const vluns = await backend.vluns(ctx.signal);
   const rules = exportsOf(vluns, name);
-  // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds.
-  if (rules.length === 0) return;
+  // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds; a host of this node
+  // that an earlier attempt emptied but could not delete (a 500, a dropped connection, a kill
+  // between the VLUN delete and the host delete) is removed now, or it stays forever.
+  if (rules.length === 0) {
+    if (ref) await removeIdleHost(backend, c, vluns, ref, ctx);
+    return;
+  }
   let hostNames: Set<string>;
   if (ref) {
     const cached = backend.hosts.get(ref.node.hostName);
@@ -196,6 +219,19 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
   }
 }
 
+/**
+ * The node's own host (the driver names its hosts deterministically) when the listing shows it
+ * exports nothing: deleted if it carries this cluster's marker. One request when no such host
+ * exists (the GET that finds none), two when it is deleted.
+ */
+async function removeIdleHost(backend: Backend, c: ArrayClient, vluns: readonly Vlun[], ref: NodeRef, ctx: OpContext): Promise<void> {
+  const cached = backend.hosts.get(ref.node.hostName);
+  if (cached && !cached.owned) return;
+  const hostName = cached?.name ?? hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
+  if (vluns.some((l) => l.hostname === hostName)) return;
+  await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
+}
+
 /** Deletes a host this cluster created, once it exports nothing (a racing export keeps it). */
 async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<void> {
   const known = [...backend.hosts.entries()].find(([, h]) => h.name === hostName);
@@ -210,7 +246,9 @@ async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: str
     ctx.log.info({ host: hostName }, 'array host deleted with its last VLUN');
   } catch (err) {
     const cond = conditionOf(err);
-    if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use') throw err;
+    if (cond === 'no-host' && known) backend.hosts.delete(known[0]);
+    // Gone, still exporting (a racing publish), or in a host set an admin made (77): left alone.
+    if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use' && cond !== 'host-in-set') throw err;
   }
 }
 

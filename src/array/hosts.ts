@@ -57,7 +57,16 @@ export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef
   return backend.hostLocks.run(ref.node.hostName, async () => {
     const again = backend.hosts.get(ref.node.hostName);
     if (again) return again;
-    const found = await lookupHost(c, ref, ctx) ?? (await createHost(backend, c, ref, protocol, ctx));
+    const existing = await findHost(c, ref, ctx);
+    let found: KnownHost;
+    if (existing) {
+      // A host enters the cache only with the backend's CHAP settings (issue 14 finding 5): a
+      // host left without them by a failed CHAP PUT or by a racing process is fixed here.
+      await reconcileChap(backend, c, existing.host, existing.known, ref, protocol, ctx);
+      found = existing.known;
+    } else {
+      found = await createHost(backend, c, ref, protocol, ctx);
+    }
     backend.hosts.set(ref.node.hostName, found);
     return found;
   });
@@ -65,21 +74,46 @@ export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef
 
 /** Finds the node's host on the array without creating one; undefined when none exists. */
 export async function lookupHost(c: ArrayClient, ref: NodeRef, ctx: OpContext): Promise<KnownHost | undefined> {
+  return (await findHost(c, ref, ctx))?.known;
+}
+
+async function findHost(c: ArrayClient, ref: NodeRef, ctx: OpContext): Promise<{ host: Host; known: KnownHost } | undefined> {
   const tag = hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId);
   const { iqns, wwpns } = ref.node;
   if (iqns.length > 0 || wwpns.length > 0) {
     const hosts = await c.findHostsByInitiators(iqns, wwpns, ctx.signal);
     if (hosts.length > 1) throw failedPrecondition(`the initiators of node ${ref.node.hostName} are split over array hosts ${hosts.map((h) => h.name).join(', ')}; fix the hosts on the array`);
-    return hosts[0] ? judgeHost(hosts[0], ref, tag) : undefined;
+    return hosts[0] ? { host: hosts[0], known: judgeHost(hosts[0], ref, tag) } : undefined;
   }
   // A node without initiators (loop protocol) is known by its deterministic host name and marker.
   try {
     const h = await c.getHost(hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ctx.signal);
-    return judgeHost(h, ref, tag);
+    return { host: h, known: judgeHost(h, ref, tag) };
   } catch (err) {
     if (conditionOf(err) === 'no-host') return undefined;
     throw err;
   }
+}
+
+/**
+ * CHAP on every host a publish is about to use for iSCSI (DESIGN "Hosts and publish"): a host
+ * this cluster owns carries the backend's `chap` (set, or removed when the backend has none); a
+ * foreign host with other settings → FAILED_PRECONDITION, since the node logs in with the
+ * backend's. The array returns the secret encrypted only, so the name and the enabled flag are
+ * what can be compared ([U] whether two secrets differ cannot be read back).
+ */
+async function reconcileChap(backend: Backend, c: ArrayClient, h: Host, known: KnownHost, ref: NodeRef, protocol: string, ctx: OpContext): Promise<void> {
+  if (protocol !== 'iscsi' || ref.node.iqns.length === 0) return;
+  const chap = backend.config.chap;
+  const enabled = h.initiatorChapEnabled === true;
+  const matches = chap ? enabled && h.initiatorChapName === chap.user : !enabled;
+  if (matches) return;
+  if (!known.owned) {
+    throw failedPrecondition(`array host ${h.name} (not created by the driver) has initiator CHAP ${enabled ? `for user ${h.initiatorChapName ?? '?'}` : 'off'}, but backend ${backend.id} ${chap ? `logs in as ${chap.user}` : 'uses no CHAP'}; align the host's CHAP with the backend`);
+  }
+  if (chap) await c.setHostChap(h.name, chap.user, chap.secret);
+  else await c.removeHostChap(h.name);
+  ctx.log.info({ host: h.name, chap: chap !== undefined }, 'initiator CHAP of the array host reconciled with the backend');
 }
 
 async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext): Promise<KnownHost> {
@@ -95,9 +129,16 @@ async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protoc
     const cond = conditionOf(err);
     if (cond !== 'host-exists' && cond !== 'path-exists') throw err;
     // Another driver process created it first: look again and judge what is there.
-    const found = cond === 'host-exists' ? judgeHost(await c.getHost(name, ctx.signal), ref, hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) : await lookupHost(c, ref, ctx);
+    let found: { host: Host; known: KnownHost } | undefined;
+    if (cond === 'host-exists') {
+      const host = await c.getHost(name, ctx.signal);
+      found = { host, known: judgeHost(host, ref, hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) };
+    } else {
+      found = await findHost(c, ref, ctx);
+    }
     if (!found) throw err;
-    return found;
+    await reconcileChap(backend, c, found.host, found.known, ref, protocol, ctx);
+    return found.known;
   }
   const chap = backend.config.chap;
   if (chap && !useFc && ref.node.iqns.length > 0) {

@@ -48,6 +48,8 @@ export interface VolumeMarker {
    * exists is ALREADY_EXISTS (CSI "published but incompatible … readonly flag").
    */
   ro?: 1;
+  /** Access protocol of the StorageClass (iscsi, fc, loop): a publish without volume_context uses it. */
+  p?: string;
   /** 1 on a soft-deleted volume (renamed to a tombstone). */
   t?: 1;
   /** Admin-supplied description (bounded). */

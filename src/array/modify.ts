@@ -62,10 +62,9 @@ function plan(backend: Backend, v: Volume, marker: VolumeMarker, want: VolumeCha
   const compressed = v.compressionState === COMPRESSED;
   const targetProv = want.provisioningType ? PROVISIONING_OF[want.provisioningType] : prov;
   const targetCompressed = want.compression ?? (want.provisioningType === 'reduce' ? true : want.provisioningType !== undefined && targetProv === Prov.FULL ? false : compressed);
-  if (want.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 or later; backend ${backend.id} runs an older release`);
-  if ((want.provisioningType === 'reduce' || (want.compression !== undefined && want.compression !== compressed)) && !f.reduce) {
-    throw invalidArgument(`parameter "${want.provisioningType === 'reduce' ? 'provisioningType' : 'compression'}": needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
-  }
+  if (want.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
+  if (want.provisioningType === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
+  if (want.compression !== undefined && want.compression !== compressed && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
   if (targetCompressed && targetProv === Prov.FULL) throw invalidArgument('parameter "compression" needs a thin volume; convert it (provisioningType) as well');
   const move = want.cpg !== undefined && want.cpg !== v.userCPG;
   const convert = targetProv !== prov;

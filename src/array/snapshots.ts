@@ -17,6 +17,7 @@ export async function ensureSnapshot(c: ArrayClient, source: string, params: Sna
   } catch (err) {
     const cond = conditionOf(err);
     if (cond === 'no-volume') throw notFound(`source volume ${source} does not exist`);
+    if (cond === 'no-snap-cpg') throw failedPrecondition(`volume ${source} has no snapshot CPG on the array; set one (PUT snapCPG) before taking snapshots`, { cause: err });
     // The array refuses a snapshot of a volume a copy is still filling (its code is unknown on
     // 1.3.x, hence any other 409): retry later.
     if (cond !== 'volume-exists' && isConflict(err)) throw busy(`volume ${source} is busy in a copy on the array; retry the snapshot later`);

@@ -45,6 +45,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     getHost: (name, signal) => w.hosts.get(name, o(signal)),
     createHost: (body) => w.hosts.create(body),
     setHostChap: (name, chapName, chapSecret) => w.hosts.setInitiatorChap(name, { chapName, chapSecret }),
+    removeHostChap: (name) => w.hosts.removeChap(name),
     deleteHost: (name) => w.hosts.delete(name),
     listPorts: (signal) => w.ports.list(o(signal)),
     listVluns: (signal) => w.vluns.list({}, o(signal)),

@@ -16,7 +16,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
   { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach, for topology (segments only with two or more).' },
   { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
-  { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'Node plugin: max_volumes_per_node reported by NodeGetInfo (0 = no limit).' },
+  { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'max_volumes_per_node reported by NodeGetInfo; the controller refuses a publish beyond it (0 = no limit).' },
   { name: 'host-exec', type: 'string', choices: ['nsenter', 'direct'], default: 'nsenter', help: "Node plugin: how iscsiadm/multipath/multipathd run: 'nsenter' into PID 1's mount and network namespaces (the host's own tools; needs hostPID), or 'direct' (tests, or when the image's tools are the host's)." },
   { name: 'sim-data-dir', type: 'string', metavar: 'DIR', help: "Node plugin: the simulator's data directory, for the loop protocol (exports/<WWN> links)." },
   { name: 'simulator', type: 'boolean', default: false, help: 'Run an embedded WSAPI simulator (with its data plane) as backend "sim"; no backends file or cluster id needed. For trying the driver and for conformance tools.' },

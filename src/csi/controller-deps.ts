@@ -34,6 +34,8 @@ export interface ControllerDeps {
   volumeListings: ListingCache<Listed>;
   snapshotListings: ListingCache<Listed>;
   copyPollIntervalMs: number;
+  /** The node attach limit ControllerPublish enforces (0 = none). */
+  maxVolumesPerNode: number;
 }
 
 export function opContext(deps: ControllerDeps, ctx: CallContext): OpContext {

@@ -36,6 +36,8 @@ export interface ControllerServiceOptions {
   publishReadonly?: boolean;
   /** Advertise LIST_VOLUMES_PUBLISHED_NODES (exact node_ids from host markers); default true. */
   listPublishedNodes?: boolean;
+  /** `--max-volumes-per-node`: ControllerPublish refuses a new export beyond it (0 = no limit). */
+  maxVolumesPerNode?: number;
   /** How often each array's sessions-in-use gauge is refreshed (default 60 s; 0 = only at start). */
   metricsRefreshMs?: number;
 }
@@ -73,6 +75,7 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     volumeListings: new ListingCache<Listed>(),
     snapshotListings: new ListingCache<Listed>(),
     copyPollIntervalMs: options.copyPollIntervalMs ?? COPY_POLL_MS,
+    maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
   };
   const capabilities: ControllerServiceCapability[] = BASE_CAPABILITIES.map((type) => ({ rpc: { type } }));
   if (options.publishReadonly) capabilities.push({ rpc: { type: 'PUBLISH_READONLY' } });

@@ -25,7 +25,8 @@ describe('WSAPI errors → array conditions → driver kinds', () => {
     [wsapiErr(400, 28), 'too-large', 'out-of-range'],
     [wsapiErr(503, 31), 'unavailable', 'unavailable'],
     [wsapiErr(503, 270), 'unavailable', 'unavailable'],
-    [wsapiErr(503, 9999), 'unavailable', 'unavailable'],
+    // Any other 503 code is a limit (VV_LIMIT_REACHED, SNAPSHOT_LIMIT_REACHED, …: issue 16 item 13).
+    [wsapiErr(503, 9999), 'limit', 'resource-exhausted'],
     [wsapiErr(404, 15), 'no-cpg', 'invalid-argument'],
     [wsapiErr(400, 12), 'other', 'internal'],
     [new WsapiConnectionError('refused', 'ECONNREFUSED', 'no', ctx), 'unavailable', 'unavailable'],
