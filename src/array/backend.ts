@@ -51,7 +51,7 @@ export class Backend {
   /** `GET /api` as read at start (undefined until the array answered once). */
   version: ApiVersion | undefined;
   system: SystemInfo | undefined;
-  /** Node host name → array host (filled by publish, invalidated on host delete or 404). */
+  /** Node host name (per path family: hosts.ts hostKey) → array host (filled by publish, invalidated on host delete or 404). */
   readonly hosts = new Map<string, KnownHost>();
   /**
    * Volumes known to carry this cluster's marker, with their WWN once seen: publish skips the

@@ -62,6 +62,8 @@ export interface ArrayClient {
   createHost(body: CreateHostBody): Promise<void>;
   /** `PUT /hosts/<name>` (here: initiator CHAP). */
   setHostChap(name: string, chapName: string, chapSecret: string): Promise<void>;
+  /** `PUT /hosts/<name>` with `pathOperation` ADD: the host gains these initiators. */
+  addHostPaths(name: string, paths: { iSCSINames?: string[]; FCWWNs?: string[] }): Promise<void>;
   /** `PUT /hosts/<name>` with `chapOperation` REMOVE: the host's CHAP settings go. */
   removeHostChap(name: string): Promise<void>;
   /** `DELETE /hosts/<name>`. */

@@ -6,7 +6,7 @@ import type { ArrayClient } from './client.js';
 import { conditionOf } from './errors.js';
 import { hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
-import { lookupHost, resolveHost, type NodeRef } from './hosts.js';
+import { cachedHostsOfNode, forgetNode, lookupHosts, resolveHost, type NodeRef } from './hosts.js';
 import type { OpContext } from './ops.js';
 
 /** Default iSCSI port (1.3.x ports do not report one; REFERENCE §10.3). */
@@ -88,7 +88,7 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
     } catch (err) {
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
       if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
-      backend.hosts.delete(req.ref.node.hostName);
+      forgetNode(backend, req.ref.node.hostName);
     }
   }
 }
@@ -196,12 +196,9 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
   }
   let hostNames: Set<string>;
   if (ref) {
-    const cached = backend.hosts.get(ref.node.hostName);
-    hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...(cached ? [cached.name] : [])]);
-    if (!cached && rules.some((l) => !hostNames.has(l.hostname ?? ''))) {
-      const found = await lookupHost(c, ref, ctx).catch(() => undefined);
-      if (found) hostNames.add(found.name);
-    }
+    hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...cachedHostsOfNode(backend, ref.node.hostName).map((h) => h.name)]);
+    // Hosts made one per protocol by another tool: each holds some of the node's initiators.
+    if (rules.some((l) => !hostNames.has(l.hostname ?? ''))) for (const found of await lookupHosts(c, ref, ctx)) hostNames.add(found.name);
   } else {
     hostNames = new Set(rules.map((l) => l.hostname ?? ''));
   }
@@ -225,28 +222,29 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
  * exists (the GET that finds none), two when it is deleted.
  */
 async function removeIdleHost(backend: Backend, c: ArrayClient, vluns: readonly Vlun[], ref: NodeRef, ctx: OpContext): Promise<void> {
-  const cached = backend.hosts.get(ref.node.hostName);
-  if (cached && !cached.owned) return;
-  const hostName = cached?.name ?? hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
+  // The driver's own host of a node always has the deterministic name.
+  const hostName = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
   if (vluns.some((l) => l.hostname === hostName)) return;
   await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
 }
 
 /** Deletes a host this cluster created, once it exports nothing (a racing export keeps it). */
 async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<void> {
-  const known = [...backend.hosts.entries()].find(([, h]) => h.name === hostName);
+  const keys = [...backend.hosts.entries()].filter(([, h]) => h.name === hostName).map(([k]) => k);
+  const known = keys.length > 0 ? backend.hosts.get(keys[0]!) : undefined;
+  const forget = (): void => keys.forEach((k) => backend.hosts.delete(k));
   try {
-    if (known && !known[1].owned) return;
+    if (known && !known.owned) return;
     if (!known) {
       const h = await c.getHost(hostName, ctx.signal);
       if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return;
     }
     await c.deleteHost(hostName);
-    if (known) backend.hosts.delete(known[0]);
+    forget();
     ctx.log.info({ host: hostName }, 'array host deleted with its last VLUN');
   } catch (err) {
     const cond = conditionOf(err);
-    if (cond === 'no-host' && known) backend.hosts.delete(known[0]);
+    if (cond === 'no-host') forget();
     // Gone, still exporting (a racing publish), or in a host set an admin made (77): left alone.
     if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use' && cond !== 'host-in-set') throw err;
   }

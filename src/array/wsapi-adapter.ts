@@ -1,3 +1,4 @@
+import { HostEditOperation } from '../wsapi/enums.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
@@ -46,6 +47,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     createHost: (body) => w.hosts.create(body),
     setHostChap: (name, chapName, chapSecret) => w.hosts.setInitiatorChap(name, { chapName, chapSecret }),
     removeHostChap: (name) => w.hosts.removeChap(name),
+    addHostPaths: (name, paths) => w.hosts.modify(name, { pathOperation: HostEditOperation.ADD, ...paths }),
     deleteHost: (name) => w.hosts.delete(name),
     listPorts: (signal) => w.ports.list(o(signal)),
     listVluns: (signal) => w.vluns.list({}, o(signal)),

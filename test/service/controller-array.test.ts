@@ -195,3 +195,64 @@ describe('CHAP on every publish (issue 14 finding 5)', () => {
     }
   });
 });
+
+describe('hosts with both protocols, changed initiators, hosts per protocol (issue 16 items 1-2)', () => {
+  test('an FC publish then an iSCSI publish to one node: one host that gains the IQN (with CHAP)', async () => {
+    const node = 'dual;i=iqn.1994-05.com.redhat:dual;w=10000000c9d0a101';
+    const fc = await volume('pvc-dual-fc', { accessProtocol: 'fc' });
+    const iscsi = await volume('pvc-dual-iscsi', { accessProtocol: 'iscsi' });
+    await publish(fc.volume_id, node, fc.volume_context);
+    expect(ownHost('dual')!.fcWWNs).toHaveLength(1);
+    expect(ownHost('dual')!.iSCSINames).toHaveLength(0);
+    await publish(iscsi.volume_id, node, iscsi.volume_context);
+    const h = ownHost('dual')!;
+    expect(h.iSCSINames).toEqual(['iqn.1994-05.com.redhat:dual']);
+    expect(h.fcWWNs).toHaveLength(1);
+    expect(h.initiatorChap).toEqual({ name: CHAP.user, secret: CHAP.secret });
+    expect(sim.array.hosts.filter((x) => x.iSCSINames.includes('iqn.1994-05.com.redhat:dual') || x.fcWWNs.length > 0 && x.name === h.name)).toHaveLength(1);
+    await unpublish(fc.volume_id, node);
+    await unpublish(iscsi.volume_id, node);
+    expect(ownHost('dual')).toBeUndefined();
+  });
+
+  test('a node with a new IQN: its host gains it, also in a driver process that never saw the node', async () => {
+    const a = await volume('pvc-new-iqn-a');
+    const b = await volume('pvc-new-iqn-b');
+    await publish(a.volume_id, iscsiNode('reiqn'), a.volume_context);
+    const renewed = 'reiqn;i=iqn.2024-01.com.example:reiqn-new';
+    const other = await startDriver([backendOf(sim, 'sim', { chap: CHAP })]);
+    try {
+      await other.client.call('ControllerPublishVolume', { volume_id: b.volume_id, node_id: renewed, volume_capability: mountCap(), readonly: false, volume_context: b.volume_context });
+    } finally {
+      await other.stop();
+    }
+    expect(ownHost('reiqn')!.iSCSINames.sort()).toEqual(['iqn.1994-05.com.redhat:reiqn', 'iqn.2024-01.com.example:reiqn-new']);
+    await unpublish(a.volume_id, iscsiNode('reiqn'));
+    await unpublish(b.volume_id, renewed);
+    expect(ownHost('reiqn')).toBeUndefined();
+  });
+
+  test('hosts made one per protocol by another tool (iqn-<node>, wwn-<node>): the requested protocol’s host is used, unchanged', async () => {
+    await wsapi.hosts.create({ name: 'iqn-perproto', iSCSINames: ['iqn.1994-05.com.redhat:perproto'] });
+    await wsapi.hosts.setInitiatorChap('iqn-perproto', { chapName: CHAP.user, chapSecret: CHAP.secret });
+    await wsapi.hosts.create({ name: 'wwn-perproto', FCWWNs: ['10000000C9E0E001', '10000000C9E0E002'] });
+    const node = 'perproto;i=iqn.1994-05.com.redhat:perproto;w=10000000c9e0e001';
+    const iscsi = await volume('pvc-perproto-i');
+    const fc = await volume('pvc-perproto-f', { accessProtocol: 'fc' });
+    try {
+      await publish(iscsi.volume_id, node, iscsi.volume_context);
+      // The node lists only its online FC port: the tool's host with both WWNs is a superset.
+      await publish(fc.volume_id, node, fc.volume_context);
+      const hostOf = (v: Vol) => sim.array.hosts.find((h) => h.id === sim.array.vluns.find((l) => l.volumeId === sim.array.volume(arrayName(v.volume_id))!.id)?.hostId)?.name;
+      expect(hostOf(iscsi)).toBe('iqn-perproto');
+      expect(hostOf(fc)).toBe('wwn-perproto');
+      expect(ownHost('perproto')).toBeUndefined();
+      expect(sim.array.hosts.find((h) => h.name === 'wwn-perproto')!.iSCSINames).toEqual([]);
+    } finally {
+      await unpublish(iscsi.volume_id, node);
+      await unpublish(fc.volume_id, node);
+      await wsapi.hosts.delete('iqn-perproto');
+      await wsapi.hosts.delete('wwn-perproto');
+    }
+  });
+});
