@@ -2,7 +2,7 @@ import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } fr
 import type { Volume } from '../wsapi/types.js';
 import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
-import { cancelCopy } from './copies.js';
+import { cancelCopy, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
@@ -96,6 +96,8 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
       await c.deleteVolume(name);
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
+      // A copy of a read-only snapshot leaves its temporary source at the latest here.
+      if (marker?.s) await removeCopySource(c, name, ctx);
       return;
     } catch (err) {
       const cond = conditionOf(err);
@@ -136,6 +138,7 @@ async function softDelete(c: ArrayClient, v: Volume, marker: VolumeMarker, ctx: 
   await assertNotExported(c, v.name, ctx);
   const tomb = tombstoneNameFor(v.wwn ?? `${v.name}-${v.id ?? 0}`);
   await c.modifyVolume(v.name, { newName: tomb, comment: formatVolumeMarker({ ...marker, t: 1 }) });
+  if (marker.s) await removeCopySource(c, v.name, ctx);
   ctx.log.info({ volume: v.name, tombstone: tomb }, 'volume has snapshots: soft-deleted (renamed to a tombstone)');
 }
 
@@ -203,10 +206,19 @@ export async function publishableVolume(backend: Backend, c: ArrayClient, name: 
     marker = await importVolume(c, v, importSpec, ctx);
   }
   const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
-  if (isCopyTarget(v)) known.copying = true;
-  else delete known.copying;
+  await settleCopy(c, v, marker, known, ctx);
   backend.owned.set(name, known);
   return known;
+}
+
+/** Records whether `v` is still a copy target; once its copy ended, its temporary source goes. */
+async function settleCopy(c: ArrayClient, v: Volume, marker: VolumeMarker, known: OwnedVolume, ctx: OpContext): Promise<void> {
+  if (isCopyTarget(v)) {
+    known.copying = true;
+    return;
+  }
+  if (known.copying && marker.s) await removeCopySource(c, v.name, ctx);
+  delete known.copying;
 }
 
 /**
@@ -231,8 +243,7 @@ export async function checkSnapshotSource(backend: Backend, c: ArrayClient, name
   }
   if (isSnapshot(v)) return;
   const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
-  if (isCopyTarget(v)) known.copying = true;
-  else delete known.copying;
+  await settleCopy(c, v, marker, known, ctx);
   backend.owned.set(name, known);
 }
 

@@ -36,6 +36,12 @@ export interface SimulatorOptions {
   admin?: boolean;
   /** Faults active from start-up. */
   faults?: FaultSpec[];
+  /**
+   * A physical copy whose parent is a read-only snapshot: 'refuse' (403
+   * INV_OPERATION_VV_READONLY_SNAPSHOT, documented by python-3parclient's copyVolume; default) or
+   * 'allow' ([U] whether older firmware accepted it).
+   */
+  copyFromReadOnlySnapshot?: 'refuse' | 'allow';
   /** Refuse modifying (PUT) a volume while it is the target of a running online copy. */
   refuseModifyDuringCopy?: boolean;
   /** Status of a successful volume createSnapshot: 201 (default) or 200 (1.2 guide) [U]. */
@@ -148,6 +154,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     admin: o.admin ?? false,
     faults: o.faults ?? [],
     refuseModifyDuringCopy: o.refuseModifyDuringCopy ?? false,
+    copyFromReadOnlySnapshot: o.copyFromReadOnlySnapshot ?? 'refuse',
     snapshotCreateStatus: o.snapshotCreateStatus ?? 201,
     copyTargetDeleteError: o.copyTargetDeleteError ?? 'code29',
     unsupportedQuery: o.unsupportedQuery ?? 'reject',

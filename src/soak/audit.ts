@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVolumeMarker } from '../array/marker.js';
-import { isTombstoneName } from '../array/names.js';
+import { isCopySourceName, isTombstoneName } from '../array/names.js';
 import type { SimArray } from '../simulator/index.js';
 import type { Ledger } from './lifecycle.js';
 import { loopsUnder, mountsUnder } from './node-fs.js';
@@ -51,7 +51,7 @@ export function audit(s: AuditScope): AuditResult {
       continue;
     }
     if (!marker?.n) {
-      if (v.copyType === VIRTUAL_COPY && marker?.d !== s.driverName) out.counts.helperSnapshots++;
+      if (v.copyType === VIRTUAL_COPY && (marker?.d !== s.driverName || isCopySourceName(v.name))) out.counts.helperSnapshots++;
       out.leaked.push(`volume ${v.name} carries no marker with a CSI name`);
       continue;
     }

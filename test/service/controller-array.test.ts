@@ -256,3 +256,56 @@ describe('hosts with both protocols, changed initiators, hosts per protocol (iss
     }
   });
 });
+
+/** Waits for the simulator's copy into `dest` to end (its tick runs it); a safety net reports a timeout. */
+async function copyEnded(dest: string): Promise<void> {
+  for (let i = 0; sim.array.tasks.some((t) => t.status === 2 && t.name === dest); i++) {
+    if (i > 1000) throw new Error(`timed out waiting for the simulator's copy into ${dest} to end`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
+  test('copies through a temporary read-write child with an expiration, removed once the copy ended', async () => {
+    const src = await volume('pvc-ro-src', {}, { capacity_range: { required_bytes: String(4 * GiB) } });
+    const snap = (await snapshot('snap-ro-src', src.volume_id)).snapshot;
+    expect(sim.array.volume(arrayName(snap.snapshot_id))!.readOnly).toBe(true);
+    const tmpOf = (dest: string) => sim.array.volumes.find((v) => v.name.startsWith('cst-') && sim.array.volumes.some((d) => d.name === dest && d.parentId === v.id));
+    sim.faults.set({ copyRateMiBps: 50 });
+    let restored: Vol;
+    try {
+      restored = await volume('pvc-ro-restored', {}, { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } }, capacity_range: { required_bytes: String(4 * GiB) } });
+      const tmp = tmpOf(arrayName(restored.volume_id));
+      expect(tmp).toBeDefined();
+      expect(tmp!.readOnly).toBe(false);
+      expect(tmp!.expirationTimeSec).toBeGreaterThan(0);
+      // Not a snapshot the CO sees.
+      const listed = await d.client.call<{ entries: { snapshot: { snapshot_id: string } }[] }>('ListSnapshots', { source_volume_id: src.volume_id });
+      expect(listed.entries.map((e) => e.snapshot.snapshot_id)).toEqual([snap.snapshot_id]);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    // The copy ends (the rate is high again); the next publish sees it and removes the child.
+    const node = iscsiNode('ro-restore');
+    await copyEnded(arrayName(restored.volume_id));
+    await publish(restored.volume_id, node, restored.volume_context);
+    expect(sim.array.volumes.filter((v) => v.name.startsWith('cst-'))).toHaveLength(0);
+    await unpublish(restored.volume_id, node);
+    await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot_id });
+    await d.client.call('DeleteVolume', { volume_id: restored.volume_id });
+    await d.client.call('DeleteVolume', { volume_id: src.volume_id });
+  });
+
+  test('DeleteSnapshot removes a leftover temporary child whose copy ended', async () => {
+    const src = await volume('pvc-ro-src2');
+    const snap = (await snapshot('snap-ro-src2', src.volume_id)).snapshot;
+    const restored = await volume('pvc-ro-restored2', {}, { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } } });
+    await copyEnded(arrayName(restored.volume_id));
+    expect(sim.array.volumes.filter((v) => v.name.startsWith('cst-'))).toHaveLength(1);
+    await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot_id });
+    expect(sim.array.volume(arrayName(snap.snapshot_id))).toBeUndefined();
+    expect(sim.array.volumes.filter((v) => v.name.startsWith('cst-'))).toHaveLength(0);
+    await d.client.call('DeleteVolume', { volume_id: restored.volume_id });
+    await d.client.call('DeleteVolume', { volume_id: src.volume_id });
+  });
+});

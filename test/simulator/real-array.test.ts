@@ -1,0 +1,45 @@
+/**
+ * Where the simulator now answers as a real 3PAR does (issue 16; evidence in
+ * src/simulator/README.md "Meeting the real array"): a read-only snapshot is no physical-copy
+ * parent (switchable, [U] on older firmware); a read-write child of it is.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { RunningSimulator } from '../../src/simulator/index.js';
+import { session, type CallOptions, type Res } from './helpers.js';
+
+let sim: RunningSimulator;
+let api: (method: string, path: string, body?: unknown, o?: CallOptions) => Promise<Res>;
+
+beforeAll(async () => {
+  ({ sim, api } = await session({ copyRateMiBps: 1_000_000, tickMs: 10 }));
+});
+afterAll(async () => sim.close());
+
+const vol = (name: string) => api('POST', '/volumes', { name, cpg: 'SSD_r6', snapCPG: 'SSD_r6', sizeMiB: 1024, tpvv: true });
+const snap = (src: string, parameters: Record<string, unknown>) => api('POST', `/volumes/${src}`, { action: 'createSnapshot', parameters });
+const copy = (src: string, destVolume: string) => api('POST', `/volumes/${src}`, { action: 'createPhysicalCopy', parameters: { destVolume, online: true, destCPG: 'SSD_r6', tpvv: true } });
+
+describe('a physical copy whose parent is a read-only snapshot', () => {
+  test('is refused 403 (python-3parclient INV_OPERATION_VV_READONLY_SNAPSHOT); a read-write child of it is a parent', async () => {
+    await vol('ro-base');
+    await snap('ro-base', { name: 'ro-snap', readOnly: true });
+    const refused = await copy('ro-snap', 'ro-copy');
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe(9050);
+    expect(sim.array.volume('ro-copy')).toBeUndefined();
+    expect((await snap('ro-snap', { name: 'rw-child', readOnly: false, expirationHours: 1 })).status).toBe(201);
+    expect((await copy('rw-child', 'rw-copy')).status).toBe(200);
+    expect(sim.array.volume('rw-copy')).toBeDefined();
+  });
+
+  test("is accepted with copyFromReadOnlySnapshot: 'allow'", async () => {
+    const lenient = await session({ copyRateMiBps: 1_000_000, tickMs: 10, copyFromReadOnlySnapshot: 'allow' });
+    try {
+      await lenient.api('POST', '/volumes', { name: 'l-base', cpg: 'SSD_r6', snapCPG: 'SSD_r6', sizeMiB: 1024, tpvv: true });
+      await lenient.api('POST', '/volumes/l-base', { action: 'createSnapshot', parameters: { name: 'l-snap', readOnly: true } });
+      expect((await lenient.api('POST', '/volumes/l-snap', { action: 'createPhysicalCopy', parameters: { destVolume: 'l-copy', online: true, destCPG: 'SSD_r6' } })).status).toBe(200);
+    } finally {
+      await lenient.sim.close();
+    }
+  });
+});
