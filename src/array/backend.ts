@@ -67,7 +67,7 @@ export class Backend {
   /** VLUN changes per array host (publish vs the host delete of an unpublish). */
   readonly vlunLocks = new KeyedMutex();
   private portsCache: { at: number; ports: Port[] } | undefined;
-  private cpgCache: { at: number; names: string[] } | undefined;
+  private cpgCache: { at: number; cpgs: Cpg[] } | undefined;
   /** Reads in flight, shared by concurrent callers. */
   private portsLoading: Promise<Port[]> | undefined;
   private cpgsLoading: Promise<Cpg[]> | undefined;
@@ -205,14 +205,23 @@ export class Backend {
     return list;
   }
 
-  /** The array's CPG names; cached for CPGS_CACHE_MS. */
-  private async cpgNames(signal?: AbortSignal): Promise<string[]> {
+  /** The array's CPGs as last listed; cached for CPGS_CACHE_MS (names and settings, not usage). */
+  private async cpgList(signal?: AbortSignal): Promise<Cpg[]> {
     const now = Date.now();
     if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
       this.cpgsLoading ??= this.client.listCpgs().finally(() => (this.cpgsLoading = undefined));
-      this.cpgCache = { at: now, names: (await abortable(this.cpgsLoading, signal)).map((c) => c.name) };
+      this.cpgCache = { at: now, cpgs: await abortable(this.cpgsLoading, signal) };
     }
-    return this.cpgCache.names;
+    return this.cpgCache.cpgs;
+  }
+
+  private async cpgNames(signal?: AbortSignal): Promise<string[]> {
+    return (await this.cpgList(signal)).map((c) => c.name);
+  }
+
+  /** True when the cached CPG list shows a growth limit (`SDGrowth.limitMiB`) on the CPG. */
+  async hasGrowthLimit(name: string, signal?: AbortSignal): Promise<boolean> {
+    return (await this.cpgList(signal)).find((c) => c.name === name)?.SDGrowth?.limitMiB !== undefined;
   }
 
   /** True when the array has a CPG of that name (the cached list, read again once on a miss). */

@@ -81,6 +81,8 @@ export interface ArrayClient {
 
   /** `GET /cpgs`. */
   listCpgs(signal?: AbortSignal): Promise<Cpg[]>;
+  /** `GET /cpgs/<name>`. */
+  getCpg(name: string, signal?: AbortSignal): Promise<Cpg>;
   /** `POST /spacereporter` `{cpg}`. */
   getCpgFreeSpace(cpg: string, signal?: AbortSignal): Promise<CpgFreeSpace>;
 

@@ -45,6 +45,8 @@ export type ArrayCondition =
   | 'host-in-set'
   /** The volume has no snapshot CPG (an imported one): the array refuses snapshots of it. */
   | 'no-snap-cpg'
+  /** A conversion of a volume with snapshots without keepVV (400/40 with ref keepVV). */
+  | 'needs-keep-vv'
   /** An array-wide limit (volumes, snapshots, VV ids, a CPG's allocation warning): a 503 other than "unavailable". */
   | 'limit'
   /** The array cannot serve now (sessions, busy, unreachable). */
@@ -103,6 +105,8 @@ export function conditionOf(err: unknown): ArrayCondition {
   if (err instanceof WsapiError) {
     const byCode = err.code === undefined ? undefined : BY_CODE.get(err.code);
     if (byCode) return byCode;
+    // Code 40 (a required member is missing) naming keepVV: cinder reads the same refusal [S CIN l.3726].
+    if (err.code === WsapiCode.INV_INPUT_MISSING_REQUIRED && err.ref === 'keepVV') return 'needs-keep-vv';
     // Only the service-unavailable codes of a 503 (31, 270: in BY_CODE) and a 503 without a code
     // mean "unavailable". The guide answers 503 also for VV_LIMIT_REACHED, SNAPSHOT_LIMIT_REACHED,
     // CPG_ALLOCATION_WARNING_REACHED and VV_ID_LIMIT_REACHED (numbers [U], REFERENCE §4.4): a
@@ -140,6 +144,7 @@ const KIND: Partial<Record<ArrayCondition, DriverErrorKind>> = {
   limit: 'resource-exhausted',
   'host-in-set': 'failed-precondition',
   'no-snap-cpg': 'failed-precondition',
+  'needs-keep-vv': 'failed-precondition',
   'too-large': 'out-of-range',
   unavailable: 'unavailable',
   'bad-credentials': 'unavailable',

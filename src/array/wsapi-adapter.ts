@@ -54,6 +54,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     createVlun: (body) => w.vluns.create(body),
     deleteVlun: (id) => w.vluns.delete(id),
     listCpgs: (signal) => w.cpgs.list(o(signal)),
+    getCpg: (name, signal) => w.cpgs.get(name, o(signal)),
     getCpgFreeSpace: (cpg, signal) => w.cpgs.freeSpace(cpg, o(signal)),
     close: () => w.close(),
   };

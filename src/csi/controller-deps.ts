@@ -36,6 +36,8 @@ export interface ControllerDeps {
   copyPollIntervalMs: number;
   /** The node attach limit ControllerPublish enforces (0 = none). */
   maxVolumesPerNode: number;
+  /** See ControllerServiceOptions.loopNodes. */
+  loopNodes?: string[];
 }
 
 export function opContext(deps: ControllerDeps, ctx: CallContext): OpContext {

@@ -35,7 +35,10 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
           backend.run(`publishing ${id.arrayName} to ${node.hostName}`, async (c) => {
             const known = await publishableVolume(backend, c, id.arrayName, importSpec, op);
             const protocol = given ?? known.protocol ?? backend.config.defaultAccessProtocol ?? 'iscsi';
-            const hasInitiator = protocol === 'loop' || (protocol === 'fc' ? node.wwpns.length > 0 : node.iqns.length > 0);
+            // Without a volume_context, a loop node cannot be told from one that does not exist:
+            // only the nodes known to share the simulator's data plane are reachable then.
+            const loopReachable = given !== undefined || !deps.loopNodes || deps.loopNodes.includes(node.hostName);
+            const hasInitiator = protocol === 'loop' ? loopReachable : protocol === 'fc' ? node.wwpns.length > 0 : node.iqns.length > 0;
             if (!hasInitiator) throw notFound(`node ${req.node_id} has no ${protocol} initiator; it cannot reach volume ${req.volume_id}`);
             const remembered = known;
             // CSI ControllerPublish: published with an incompatible readonly flag → ALREADY_EXISTS.

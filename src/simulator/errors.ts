@@ -133,6 +133,8 @@ export const ERRORS = {
   INV_OPERATION_PARAM_CONFLICT: { status: 409, code: 9044, desc: 'operation parameters conflict' },
   /** A physical copy whose parent is a read-only snapshot ([S] python-3parclient copyVolume; number [U]). */
   INV_OPERATION_VV_READONLY_SNAPSHOT: { status: 403, code: 9050, desc: 'the parent volume is a read-only snapshot' },
+  /** Changing the snapshot CPG of a volume that has snapshots (issue 16 item 12; name and number [U]). */
+  INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS: { status: 409, code: 9051, desc: 'the snapshot CPG cannot change while the volume has snapshots' },
   // Array-wide limits: 503 per the guide's VV-set snapshot table (G131 p119-121), numbers [U].
   VV_LIMIT_REACHED: { status: 503, code: 9046, desc: 'maximum number of volumes has been reached' },
   SNAPSHOT_LIMIT_REACHED: { status: 503, code: 9047, desc: 'maximum number of snapshots has been reached' },

@@ -15,7 +15,12 @@ export interface SimulatorOptions {
   /** Firmware profile: '3.1.3 MU1' (WSAPI 1.3.1, default), '3.2.2', '3.3.1' (later features). */
   profile?: string;
   /** CPGs and their usable capacity; default SSD_r6 and FC_r6 of 16 TiB each, NL_r6 of 64 TiB. */
-  cpgs?: { name: string; sizeMiB: number }[];
+  /**
+   * CPGs: `sizeMiB` is the physical space their LD layout can use (what the space reporter shows);
+   * `growthLimitMiB`, when set, is the CPG's growth limit (`SDGrowth.limitMiB`), which allocations
+   * respect and the space reporter does not [S CIN hpe_3par_common.py get_volume_stats].
+   */
+  cpgs?: { name: string; sizeMiB: number; growthLimitMiB?: number }[];
   /** Data plane directory (sparse file per volume, exports/<WWN> links); off when unset. */
   dataDir?: string;
   /** Persist the object model to this file (atomic writes); off when unset. */
@@ -111,9 +116,9 @@ export function findProfile(name: string): Profile {
 }
 
 export const DEFAULT_CPGS = [
-  { name: 'SSD_r6', sizeMiB: 16 * 1024 * 1024 },
-  { name: 'FC_r6', sizeMiB: 16 * 1024 * 1024 },
-  { name: 'NL_r6', sizeMiB: 64 * 1024 * 1024 },
+  { name: 'SSD_r6', sizeMiB: 16 * 1024 * 1024, growthLimitMiB: 16 * 1024 * 1024 },
+  { name: 'FC_r6', sizeMiB: 16 * 1024 * 1024, growthLimitMiB: 16 * 1024 * 1024 },
+  { name: 'NL_r6', sizeMiB: 64 * 1024 * 1024, growthLimitMiB: 64 * 1024 * 1024 },
 ];
 
 /** Options with every default applied. */

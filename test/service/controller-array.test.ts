@@ -309,3 +309,44 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
     await d.client.call('DeleteVolume', { volume_id: src.volume_id });
   });
 });
+
+describe('GetCapacity and a CPG growth limit (issue 16 item 13)', () => {
+  test('the space reporter ignores the growth limit; GetCapacity does not', async () => {
+    const limited = await startSim({ cpgs: [{ name: 'LIM', sizeMiB: 1024 * 1024, growthLimitMiB: 10 * 1024 }] });
+    const drv = await startDriver([backendOf(limited, 'lim')]);
+    try {
+      const cap = async () => (await drv.client.call<{ available_capacity: string; maximum_volume_size: { value: string } }>('GetCapacity', { parameters: { cpg: 'LIM' } }));
+      expect(Number((await cap()).available_capacity)).toBe(10 * GiB);
+      await drv.client.call('CreateVolume', { name: 'pvc-in-limit', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(4 * GiB) }, parameters: { cpg: 'LIM', provisioningType: 'full' } });
+      const after = await cap();
+      expect(Number(after.available_capacity)).toBe(6 * GiB);
+      expect(Number(after.maximum_volume_size.value)).toBe(6 * GiB);
+    } finally {
+      await drv.stop();
+      await limited.close();
+    }
+  });
+});
+
+describe('tune with snapshots (issue 16 item 12)', () => {
+  test('a conversion or another snapshot CPG while snapshots exist → FAILED_PRECONDITION, nothing started', async () => {
+    const two = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: 1024 * 1024 }, { name: 'CPG2', sizeMiB: 1024 * 1024 }] });
+    const drv = await startDriver([backendOf(two, 'two')]);
+    try {
+      const v = (await drv.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-tune-snaps', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', provisioningType: 'tpvv' } })).volume;
+      const s = (await drv.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-tune', source_volume_id: v.volume_id })).snapshot;
+      const modify = (mutable: Record<string, string>) => drv.client.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: mutable });
+      expect(await codeOf(modify({ provisioningType: 'full' }))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await codeOf(modify({ snapCpg: 'CPG2' }))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(two.array.tasks.filter((t) => t.kind === 'tune')).toHaveLength(0);
+      expect(two.array.volume(arrayName(v.volume_id))!.snapCPG).toBe('CPG1');
+      // Without snapshots both go through.
+      await drv.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id });
+      await modify({ snapCpg: 'CPG2' });
+      expect(two.array.volume(arrayName(v.volume_id))!.snapCPG).toBe('CPG2');
+    } finally {
+      await drv.stop();
+      await two.close();
+    }
+  });
+});

@@ -43,3 +43,15 @@ describe('a physical copy whose parent is a read-only snapshot', () => {
     }
   });
 });
+
+describe('tunes of a volume with snapshots', () => {
+  test('a conversion needs keepVV (400/40 naming it); another snapshot CPG is refused (409, code [U])', async () => {
+    await vol('t-base');
+    await snap('t-base', { name: 't-snap', readOnly: true });
+    const convert = await api('PUT', '/volumes/t-base', { action: 6, tuneOperation: 1, userCPG: 'SSD_r6', conversionOperation: 2 });
+    expect([convert.status, convert.body.code, convert.body.ref]).toEqual([400, 40, 'keepVV']);
+    expect((await api('PUT', '/volumes/t-base', { action: 6, tuneOperation: 2, snapCPG: 'FC_r6' })).status).toBe(409);
+    expect((await api('PUT', '/volumes/t-base', { snapCPG: 'FC_r6' })).status).toBe(409);
+    expect((await api('PUT', '/volumes/t-base', { action: 6, tuneOperation: 1, userCPG: 'SSD_r6', conversionOperation: 2, keepVV: 't-kept' })).status).toBe(200);
+  });
+});

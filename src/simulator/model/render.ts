@@ -124,7 +124,8 @@ export function renderCpg(sim: Sim, c: CpgRec): Record<string, unknown> {
     SAUsage: usage(0, 0),
     SDUsage: usage(st.thinUsedMiB, st.thinUsedMiB),
     SAGrowth: growth,
-    SDGrowth: { ...growth, limitMiB: c.sizeMiB },
+    // limitMiB is present only when a growth limit is set (REFERENCE §15).
+    SDGrowth: { ...growth, ...(c.growthLimitMiB !== undefined && { limitMiB: c.growthLimitMiB }) },
     state: 1,
     failedStates: [],
     degradedStates: [],
