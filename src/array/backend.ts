@@ -4,6 +4,7 @@ import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import { abortable } from '../util/abort.js';
+import { PortProtocol } from '../wsapi/enums.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
@@ -171,10 +172,23 @@ export class Backend {
     if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
       // Concurrent callers share one read when the cache has expired (no stampede of GET /ports);
       // the shared read is not tied to one caller's deadline, each caller's wait is.
-      this.portsLoading ??= this.client.listPorts().finally(() => (this.portsLoading = undefined));
+      this.portsLoading ??= this.loadPorts().finally(() => (this.portsLoading = undefined));
       this.portsCache = { at: now, ports: await abortable(this.portsLoading, signal) };
     }
     return this.portsCache.ports;
+  }
+
+  /**
+   * The port list, with the VLAN addresses of each VLAN-tagged iSCSI port (`iSCSIPortInfo.vlan`
+   * 1: its portals live on VLAN interfaces, `/ports/<n:s:p>/iSCSIVlans`, as HPE's clients read
+   * them [S python-3parclient getPorts]). One more request per tagged port, cached with the list.
+   */
+  private async loadPorts(): Promise<Port[]> {
+    const ports = await this.client.listPorts();
+    for (const p of ports) {
+      if (p.protocol === PortProtocol.ISCSI && p.iSCSIPortInfo?.vlan === 1) p.iSCSIVlans = await this.client.getIscsiVlans(p.portPos);
+    }
+    return ports;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ApiVersion, Cpg, CpgFreeSpace, Host, HostDescriptors, Port, SystemInfo, Task, Vlun, VlunId, Volume, VolumePolicies, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
+import type { ApiVersion, Cpg, CpgFreeSpace, Host, HostDescriptors, IscsiVlan, Port, PortPos, SystemInfo, Task, Vlun, VlunId, Volume, VolumePolicies, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
 
 /**
  * The WSAPI calls the array layer makes, as a narrow interface (aws-ebs-csi-driver's cloud
@@ -69,6 +69,8 @@ export interface ArrayClient {
   /** `DELETE /hosts/<name>`. */
   deleteHost(name: string): Promise<void>;
 
+  /** `GET /ports/<n:s:p>/iSCSIVlans`: a tagged iSCSI port's VLAN addresses. */
+  getIscsiVlans(pos: PortPos, signal?: AbortSignal): Promise<IscsiVlan[]>;
   /** `GET /ports`. */
   listPorts(signal?: AbortSignal): Promise<Port[]>;
 

@@ -59,12 +59,6 @@ export type ArrayCondition =
   | 'aborted'
   | 'other';
 
-/**
- * 409 NO_SNAP_CPG as issue 16 reports it from a real array (33; the reference has no number, [U]).
- * The simulator's placeholder (9001) is mapped as well.
- */
-const NO_SNAP_CPG = 33;
-
 const BY_CODE = new Map<number, ArrayCondition>([
   [WsapiCode.NON_EXISTENT_VOL, 'no-volume'],
   [WsapiCode.NON_EXISTENT_HOST, 'no-host'],
@@ -89,8 +83,7 @@ const BY_CODE = new Map<number, ArrayCondition>([
   [WsapiPlaceholderCode.INV_OPERATION_VV_TUNE_IN_PROGRESS, 'copy-busy'],
   [WsapiPlaceholderCode.INV_OPERATION_VV_VOLUME_CONV_IN_PROGRESS, 'copy-busy'],
   [WsapiCode.HOST_IN_SET, 'host-in-set'],
-  [NO_SNAP_CPG, 'no-snap-cpg'],
-  [WsapiPlaceholderCode.NO_SNAP_CPG, 'no-snap-cpg'],
+  [WsapiCode.NO_SNAP_CPG, 'no-snap-cpg'],
   [WsapiCode.NO_SPACE, 'no-space'],
   [WsapiCode.VV_NEW_SIZE_EXCEED_CPG_LIMIT, 'no-space'],
   [WsapiCode.TOO_LARGE, 'too-large'],

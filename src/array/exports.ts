@@ -9,7 +9,7 @@ import { hostNameFor } from './names.js';
 import { cachedHostsOfNode, forgetNode, lookupHosts, resolveHost, type NodeRef } from './hosts.js';
 import type { OpContext } from './ops.js';
 
-/** Default iSCSI port (1.3.x ports do not report one; REFERENCE §10.3). */
+/** Default iSCSI port (1.3.x ports do not report one; later ones say `iSCSIPortInfo.tcpPort`; REFERENCE §10.3). */
 export const ISCSI_PORT = 3260;
 
 /** Where the node finds the LUN. */
@@ -259,11 +259,17 @@ export function selectTargets(ports: readonly Port[], protocol: string, iscsiPor
   const out: ExportTargets = { iqns: [], portals: [], wwns: [], positions: [] };
   if (protocol === 'iscsi') {
     for (const p of ports) {
-      if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.IPAddr || p.IPAddr === '0.0.0.0' || !p.iSCSIName) continue;
-      if (iscsiPortalIps && !iscsiPortalIps.includes(p.IPAddr)) continue;
-      out.iqns.push(p.iSCSIName);
-      out.positions.push(p.portPos);
-      out.portals.push(`${p.IPAddr.includes(':') ? `[${p.IPAddr}]` : p.IPAddr}:${ISCSI_PORT}`);
+      if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.iSCSIName) continue;
+      // The port's own address and, on a VLAN-tagged port, each VLAN interface's.
+      const addresses = [{ ip: p.IPAddr, tcp: p.iSCSIPortInfo?.tcpPort }, ...(p.iSCSIVlans ?? []).map((v) => ({ ip: v.IPAddr, tcp: v.tcpPort ?? p.iSCSIPortInfo?.tcpPort }))];
+      let chosen = false;
+      for (const a of addresses) {
+        if (!a.ip || a.ip === '0.0.0.0' || (iscsiPortalIps && !iscsiPortalIps.includes(a.ip))) continue;
+        out.iqns.push(p.iSCSIName);
+        out.portals.push(`${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.tcp ?? ISCSI_PORT}`);
+        chosen = true;
+      }
+      if (chosen) out.positions.push(p.portPos);
     }
   } else if (protocol === 'fc') {
     const excluded: number[] = [PortType.DISK, PortType.RCFC, PortType.PEER];

@@ -50,6 +50,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     addHostPaths: (name, paths) => w.hosts.modify(name, { pathOperation: HostEditOperation.ADD, ...paths }),
     deleteHost: (name) => w.hosts.delete(name),
     listPorts: (signal) => w.ports.list(o(signal)),
+    getIscsiVlans: (pos, signal) => w.ports.iscsiVlans(pos, o(signal)),
     listVluns: (signal) => w.vluns.list({}, o(signal)),
     createVlun: (body) => w.vluns.create(body),
     deleteVlun: (id) => w.vluns.delete(id),

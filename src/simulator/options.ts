@@ -96,12 +96,19 @@ export interface Profile {
   links: boolean;
   /** /api/v1/volumes/<v>/objectKeyValues. */
   objectKeyValues: boolean;
+  /**
+   * iSCSI ports report `iSCSIPortInfo` (with `vlan`, `tcpPort`) and serve
+   * `/ports/<n:s:p>/iSCSIVlans` (later firmware; REFERENCE §10); with `vlanTaggedPort`, node 1's
+   * iSCSI port is VLAN-tagged: no untagged address, its portal is on VLAN 100.
+   */
+  iscsiPortInfo?: boolean;
+  vlanTaggedPort?: boolean;
 }
 
 const PROFILES: Profile[] = [
   { name: '3.1.3 MU1', major: 1, minor: 3, build: 30103230, wsapiVersion: '1.3.1', systemVersion: '3.1.3.230', tdvv: false, reduce: false, eqQueries: false, qos: false, sessionType: false, links: false, objectKeyValues: false },
-  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true, objectKeyValues: true },
-  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true, objectKeyValues: true },
+  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true, objectKeyValues: true, iscsiPortInfo: true },
+  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true, objectKeyValues: true, iscsiPortInfo: true, vlanTaggedPort: true },
 ];
 
 /** Profile names accepted by the CLI. */

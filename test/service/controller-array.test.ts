@@ -350,3 +350,20 @@ describe('tune with snapshots (issue 16 item 12)', () => {
     }
   });
 });
+
+describe('VLAN-tagged iSCSI ports (issue 16 item 4)', () => {
+  test('a tagged port’s VLAN address and the reported TCP port become portals; no 0.0.0.0', async () => {
+    const later = await startSim({ profile: '3.3.1' });
+    const drv = await startDriver([backendOf(later, 'later')]);
+    try {
+      const v = (await drv.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-vlan', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume;
+      const res = await drv.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('vlan-node'), volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
+      const portals = res.publish_context['targetPortals']!.split(',');
+      expect(portals.sort()).toEqual(['127.0.0.2:3260', '127.0.0.5:3260']);
+      expect(res.publish_context['targetIqns']!.split(',')).toHaveLength(2);
+    } finally {
+      await drv.stop();
+      await later.close();
+    }
+  });
+});

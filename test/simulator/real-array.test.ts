@@ -55,3 +55,23 @@ describe('tunes of a volume with snapshots', () => {
     expect((await api('PUT', '/volumes/t-base', { action: 6, tuneOperation: 1, userCPG: 'SSD_r6', conversionOperation: 2, keepVV: 't-kept' })).status).toBe(200);
   });
 });
+
+describe('VLAN-tagged iSCSI ports (later firmware)', () => {
+  test('3.3.1: iSCSIPortInfo with vlan and tcpPort; the tagged port’s address is on /ports/<n:s:p>/iSCSIVlans', async () => {
+    const later = await session({ profile: '3.3.1' });
+    try {
+      const ports = (await later.api('GET', '/ports')).body.members as { portPos: { node: number }; protocol: number; IPAddr?: string; iSCSIPortInfo?: { vlan: number; tcpPort: number } }[];
+      const iscsi = ports.filter((p) => p.protocol === 2);
+      expect(iscsi.map((p) => [p.portPos.node, p.iSCSIPortInfo?.vlan, p.iSCSIPortInfo?.tcpPort])).toEqual([[0, 2, 3260], [1, 1, 3260]]);
+      expect(iscsi[1]!.IPAddr).toBe('0.0.0.0');
+      const vlans = await later.api('GET', '/ports/1:2:1/iSCSIVlans');
+      expect(vlans.body.iSCSIVlans).toMatchObject([{ IPAddr: '127.0.0.5', vlanTag: 100, tcpPort: 3260 }]);
+      expect((await later.api('GET', '/ports/0:1:1/iSCSIVlans')).status).toBe(404);
+    } finally {
+      await later.sim.close();
+    }
+    // 1.3.x has neither.
+    expect((await api('GET', '/ports/1:2:1/iSCSIVlans')).body.code).toBe(11);
+    expect(((await api('GET', '/ports/1:2:1')).body as Record<string, unknown>)['iSCSIPortInfo']).toBeUndefined();
+  });
+});

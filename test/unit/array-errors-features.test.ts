@@ -24,7 +24,6 @@ describe('conditionOf', () => {
     [503, 12345, 'limit'],
     [409, 77, 'host-in-set'],
     [409, 33, 'no-snap-cpg'],
-    [409, 9001, 'no-snap-cpg'],
   ])('HTTP %d code %p → %s', (status, code, want) => {
     expect(conditionOf(wsapiError(status, code))).toBe(want);
   });
