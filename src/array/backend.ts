@@ -5,10 +5,15 @@ import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import { abortable } from '../util/abort.js';
+import { PortProtocol } from '../wsapi/enums.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
+/** First firmware build with dedup (tdvv) volumes, as cinder gates it. */
+export const DEDUP_BUILD = 30201120;
+/** First firmware build with compression, as cinder gates it. */
+export const COMPRESSION_BUILD = 30301215;
 /** How long the port list is reused (ports change only when an admin recables or reconfigures). */
 export const PORTS_CACHE_MS = 5 * 60_000;
 /** How long the CPG name list is reused (for StorageClasses that name no CPG). */
@@ -32,6 +37,13 @@ export interface OwnedVolume {
   wwn?: string;
   /** The marker's read-only-exports flag (see VolumeMarker.ro), as last read or written. */
   ro?: boolean;
+  /** The access protocol the marker records (`p`), for a publish without volume_context. */
+  protocol?: string;
+  /**
+   * A copy destination whose copy has not been seen to end well: publish and snapshot read it
+   * again (a copy can fail after CreateVolume returned) until it is a normal volume.
+   */
+  copying?: boolean;
 }
 
 export class Backend {
@@ -41,7 +53,7 @@ export class Backend {
   /** `GET /api` as read at start (undefined until the array answered once). */
   version: ApiVersion | undefined;
   system: SystemInfo | undefined;
-  /** Node host name → array host (filled by publish, invalidated on host delete or 404). */
+  /** Node host name (per path family: hosts.ts hostKey) → array host (filled by publish, invalidated on host delete or 404). */
   readonly hosts = new Map<string, KnownHost>();
   /**
    * Volumes known to carry this cluster's marker, with their WWN once seen: publish skips the
@@ -59,7 +71,7 @@ export class Backend {
   /** VLUN changes per array host (publish vs the host delete of an unpublish). */
   readonly vlunLocks = new KeyedMutex();
   private portsCache: { at: number; ports: Port[] } | undefined;
-  private cpgCache: { at: number; names: string[] } | undefined;
+  private cpgCache: { at: number; cpgs: Cpg[] } | undefined;
   /** Reads in flight, shared by concurrent callers. */
   private portsLoading: Promise<Port[]> | undefined;
   private cpgsLoading: Promise<Cpg[]> | undefined;
@@ -130,11 +142,15 @@ export class Backend {
     if (!this.version) await this.describe();
   }
 
-  /** Firmware features beyond 1.3.x, from the build read at start (3.2.1 = 30201000). */
-  get features(): { tdvv: boolean; reduce: boolean } {
+  /**
+   * Firmware features beyond 1.3.x, from the build read at start, with cinder's thresholds
+   * [S CIN hpe_3par_common.py DEDUP_API_VERSION, COMPRESSION_API_VERSION]: dedup (tdvv) from
+   * build 30201120 (3.2.1 MU1), compression from 30301215 (3.3.1); `reduce` from WSAPI 1.6.
+   */
+  get features(): { tdvv: boolean; reduce: boolean; compression: boolean } {
     const build = this.version?.build ?? 0;
     const v = this.version ? this.version.major * 100 + this.version.minor : 0;
-    return { tdvv: build >= 30201000, reduce: v >= 106 };
+    return { tdvv: build >= DEDUP_BUILD, reduce: v >= 106, compression: build >= COMPRESSION_BUILD };
   }
 
   /**
@@ -160,10 +176,23 @@ export class Backend {
     if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
       // Concurrent callers share one read when the cache has expired (no stampede of GET /ports);
       // the shared read is not tied to one caller's deadline, each caller's wait is.
-      this.portsLoading ??= this.client.listPorts().finally(() => (this.portsLoading = undefined));
+      this.portsLoading ??= this.loadPorts().finally(() => (this.portsLoading = undefined));
       this.portsCache = { at: now, ports: await abortable(this.portsLoading, signal) };
     }
     return this.portsCache.ports;
+  }
+
+  /**
+   * The port list, with the VLAN addresses of each VLAN-tagged iSCSI port (`iSCSIPortInfo.vlan`
+   * 1: its portals live on VLAN interfaces, `/ports/<n:s:p>/iSCSIVlans`, as HPE's clients read
+   * them [S python-3parclient getPorts]). One more request per tagged port, cached with the list.
+   */
+  private async loadPorts(): Promise<Port[]> {
+    const ports = await this.client.listPorts();
+    for (const p of ports) {
+      if (p.protocol === PortProtocol.ISCSI && p.iSCSIPortInfo?.vlan === 1) p.iSCSIVlans = await this.client.getIscsiVlans(p.portPos);
+    }
+    return ports;
   }
 
   /**
@@ -194,14 +223,23 @@ export class Backend {
     return list;
   }
 
-  /** The array's CPG names; cached for CPGS_CACHE_MS. */
-  private async cpgNames(signal?: AbortSignal): Promise<string[]> {
+  /** The array's CPGs as last listed; cached for CPGS_CACHE_MS (names and settings, not usage). */
+  private async cpgList(signal?: AbortSignal): Promise<Cpg[]> {
     const now = Date.now();
     if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
       this.cpgsLoading ??= this.client.listCpgs().finally(() => (this.cpgsLoading = undefined));
-      this.cpgCache = { at: now, names: (await abortable(this.cpgsLoading, signal)).map((c) => c.name) };
+      this.cpgCache = { at: now, cpgs: await abortable(this.cpgsLoading, signal) };
     }
-    return this.cpgCache.names;
+    return this.cpgCache.cpgs;
+  }
+
+  private async cpgNames(signal?: AbortSignal): Promise<string[]> {
+    return (await this.cpgList(signal)).map((c) => c.name);
+  }
+
+  /** True when the cached CPG list shows a growth limit (`SDGrowth.limitMiB`) on the CPG. */
+  async hasGrowthLimit(name: string, signal?: AbortSignal): Promise<boolean> {
+    return (await this.cpgList(signal)).find((c) => c.name === name)?.SDGrowth?.limitMiB !== undefined;
   }
 
   /** True when the array has a CPG of that name (the cached list, read again once on a miss). */

@@ -1,4 +1,4 @@
-import type { ApiVersion, Cpg, CpgFreeSpace, Host, HostDescriptors, Port, SystemInfo, Task, Vlun, VlunId, Volume, VolumePolicies, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
+import type { ApiVersion, Cpg, CpgFreeSpace, Host, HostDescriptors, IscsiVlan, Port, PortPos, SystemInfo, Task, Vlun, VlunId, Volume, VolumePolicies, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
 
 /**
  * The WSAPI calls the array layer makes, as a narrow interface (aws-ebs-csi-driver's cloud
@@ -62,9 +62,15 @@ export interface ArrayClient {
   createHost(body: CreateHostBody): Promise<void>;
   /** `PUT /hosts/<name>` (here: initiator CHAP). */
   setHostChap(name: string, chapName: string, chapSecret: string): Promise<void>;
+  /** `PUT /hosts/<name>` with `pathOperation` ADD: the host gains these initiators. */
+  addHostPaths(name: string, paths: { iSCSINames?: string[]; FCWWNs?: string[] }): Promise<void>;
+  /** `PUT /hosts/<name>` with `chapOperation` REMOVE: the host's CHAP settings go. */
+  removeHostChap(name: string): Promise<void>;
   /** `DELETE /hosts/<name>`. */
   deleteHost(name: string): Promise<void>;
 
+  /** `GET /ports/<n:s:p>/iSCSIVlans`: a tagged iSCSI port's VLAN addresses. */
+  getIscsiVlans(pos: PortPos, signal?: AbortSignal): Promise<IscsiVlan[]>;
   /** `GET /ports`. */
   listPorts(signal?: AbortSignal): Promise<Port[]>;
 
@@ -77,6 +83,8 @@ export interface ArrayClient {
 
   /** `GET /cpgs`. */
   listCpgs(signal?: AbortSignal): Promise<Cpg[]>;
+  /** `GET /cpgs/<name>`. */
+  getCpg(name: string, signal?: AbortSignal): Promise<Cpg>;
   /** `POST /spacereporter` `{cpg}`. */
   getCpgFreeSpace(cpg: string, signal?: AbortSignal): Promise<CpgFreeSpace>;
 

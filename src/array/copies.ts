@@ -5,8 +5,9 @@ import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient, PhysicalCopyParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
-import { parseVolumeMarker } from './marker.js';
-import { isCopyTarget, ownMarker, type OpContext } from './ops.js';
+import { formatVolumeMarker, parseVolumeMarker } from './marker.js';
+import { copySourceNameFor } from './names.js';
+import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
 
 /**
  * Online physical copies (DESIGN "Copies"): a volume from a snapshot or a clone of a volume is
@@ -14,6 +15,12 @@ import { isCopyTarget, ownMarker, type OpContext } from './ops.js';
  * is found again after a restart (by the destination's name in /tasks), never started twice,
  * and waited for only when the request needs it (a larger size, or marking refused mid-copy).
  */
+
+/**
+ * Hours until the array removes a temporary copy source by itself (if the driver never gets to):
+ * cinder gives its temporary snapshots of a copy source one hour [S CIN create_group_from_src].
+ */
+export const COPY_SOURCE_EXPIRATION_HOURS = 1;
 
 /** Default interval between task polls. */
 export const COPY_POLL_MS = 1000;
@@ -72,6 +79,7 @@ export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string
     if (task.status !== TaskStatus.ACTIVE) {
       ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
       await removeVolumeQuietly(c, dest);
+      await removeCopySource(c, dest, ctx);
       backend.copyTasks.delete(dest);
       throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
     }
@@ -106,6 +114,41 @@ export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string,
   throw busy(`the copy into ${dest} did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled; retry`);
 }
 
+/**
+ * What the copy into `dest` reads from: the source itself, or — for a read-only snapshot, which
+ * real arrays refuse as the parent of a physical copy (403 INV_OPERATION_VV_READONLY_SNAPSHOT,
+ * python-3parclient's copyVolume) — a read-write child of it with an expiration, as cinder copies
+ * only from read-write sources. One more request (the child's create) for such a copy.
+ */
+async function copySource(c: ArrayClient, source: Volume, dest: string, ctx: OpContext): Promise<string> {
+  if (!isSnapshot(source) || source.readOnly !== true) return source.name;
+  const name = copySourceNameFor(dest);
+  const comment = formatVolumeMarker({ v: 1, d: ctx.owner.driverName, c: ctx.owner.clusterId, desc: `temporary read-write source of the copy into ${dest}` });
+  try {
+    await c.createSnapshot(source.name, { name, readOnly: false, expirationHours: COPY_SOURCE_EXPIRATION_HOURS, comment });
+    ctx.log.info({ snapshot: source.name, copySource: name, volume: dest }, 'read-write copy source made of a read-only snapshot');
+  } catch (err) {
+    // A retried CreateVolume made it already.
+    if (conditionOf(err) !== 'volume-exists') throw err;
+  }
+  return name;
+}
+
+/**
+ * Removes the temporary copy source of `dest` once its copy no longer needs it; absent, or
+ * still the parent of a running copy (the array refuses: it has a child), → nothing to do.
+ */
+export async function removeCopySource(c: ArrayClient, dest: string, ctx: OpContext): Promise<void> {
+  const name = copySourceNameFor(dest);
+  try {
+    await c.deleteVolume(name);
+    ctx.log.info({ copySource: name, volume: dest }, 'temporary copy source removed');
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond !== 'no-volume' && cond !== 'has-children' && cond !== 'in-use' && cond !== 'copy-busy') throw err;
+  }
+}
+
 async function removeVolumeQuietly(c: ArrayClient, name: string): Promise<void> {
   try {
     await c.deleteVolume(name);
@@ -122,8 +165,13 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
   const sourceMiB = source.sizeMiB ?? 0;
   if (spec.sizeMiB < sourceMiB) throw outOfRange(`the requested size (${spec.sizeMiB} MiB) is smaller than the source (${sourceMiB} MiB)`);
   let dest: Volume | undefined;
+  const from = await copySource(c, source, spec.name, ctx);
+  if (from !== source.name) {
+    const m = parseVolumeMarker(spec.comment);
+    if (m) spec = { ...spec, comment: formatVolumeMarker({ ...m, s: 1 }) };
+  }
   try {
-    const started = await c.createPhysicalCopy(spec.source, { ...spec.params, destVolume: spec.name, online: true });
+    const started = await c.createPhysicalCopy(from, { ...spec.params, destVolume: spec.name, online: true });
     backend.copyTasks.set(spec.name, started);
     ctx.log.info({ volume: spec.name, source: spec.source, task: started }, 'online copy started');
   } catch (err) {
@@ -132,10 +180,11 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
     if (cond !== 'volume-exists') throw err;
     // CreateVolume is idempotent: the destination of an earlier attempt is found again.
     dest = await c.getVolume(spec.name, ctx.signal);
-    await checkExistingCopy(backend, c, dest, spec, ctx);
+    await checkExistingCopy(backend, c, dest, spec, from, ctx);
     if ((dest.failedStates ?? []).length > 0) {
       // The earlier attempt's copy failed after the call returned: never hand out a partial copy.
       await removeVolumeQuietly(c, spec.name);
+      await removeCopySource(c, spec.name, ctx);
       backend.copyTasks.delete(spec.name);
       throw internal(`the earlier copy into ${spec.name} failed on the array; the partial volume was removed, retry to copy again`);
     }
@@ -145,13 +194,14 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
   if (spec.sizeMiB <= current) return current;
   // A larger size: the array refuses to grow a copy target, so wait for the task, then grow.
   await waitForCopy(backend, c, spec.name, ctx, pollMs);
+  await removeCopySource(c, spec.name, ctx);
   await c.growVolume(spec.name, spec.sizeMiB - current);
   ctx.log.info({ volume: spec.name, fromMiB: current, toMiB: spec.sizeMiB }, 'copy grown to the requested size');
   return spec.sizeMiB;
 }
 
 /** A destination found by name: ours and compatible, or an unmarked copy of this source to adopt. */
-async function checkExistingCopy(backend: Backend, c: ArrayClient, dest: Volume, spec: CopySpec, ctx: OpContext): Promise<void> {
+async function checkExistingCopy(backend: Backend, c: ArrayClient, dest: Volume, spec: CopySpec, from: string, ctx: OpContext): Promise<void> {
   const mine = ownMarker(dest, ctx.owner);
   if (mine) {
     if (mine.r !== spec.identity) throw alreadyExists(`volume ${spec.name} exists with different parameters or content source`);
@@ -160,7 +210,7 @@ async function checkExistingCopy(backend: Backend, c: ArrayClient, dest: Volume,
   if (parseVolumeMarker(dest.comment) !== undefined || (dest.comment ?? '') !== '') throw alreadyExists(`volume ${spec.name} exists and belongs to someone else`);
   // Adoption: an unmarked destination with this request's deterministic name that is a copy of
   // the requested source (still linked, or named by an online-copy task) was made by this request.
-  const linked = dest.copyOf === spec.source || isCopyTarget(dest);
+  const linked = dest.copyOf === spec.source || dest.copyOf === from || isCopyTarget(dest);
   const task = linked ? undefined : await findCopyTask(backend, c, spec.name, ctx.signal);
   if (!linked && !task) throw alreadyExists(`volume ${spec.name} exists, is unmarked and is not a copy of ${spec.source}`);
   ctx.log.info({ volume: spec.name, source: spec.source }, 'adopting the unmarked copy destination of an earlier attempt');

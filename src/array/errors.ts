@@ -41,6 +41,14 @@ export type ArrayCondition =
   | 'no-space'
   /** A size beyond the array's limit. */
   | 'too-large'
+  /** The host is a member of a host set (a host delete is refused). */
+  | 'host-in-set'
+  /** The volume has no snapshot CPG (an imported one): the array refuses snapshots of it. */
+  | 'no-snap-cpg'
+  /** A conversion of a volume with snapshots without keepVV (400/40 with ref keepVV). */
+  | 'needs-keep-vv'
+  /** An array-wide limit (volumes, snapshots, VV ids, a CPG's allocation warning): a 503 other than "unavailable". */
+  | 'limit'
   /** The array cannot serve now (sessions, busy, unreachable). */
   | 'unavailable'
   /** Wrong credentials. */
@@ -74,6 +82,8 @@ const BY_CODE = new Map<number, ArrayCondition>([
   // Placeholders (REFERENCE §4.4): a tune or conversion holds the volume; any other 409 still reads as a conflict.
   [WsapiPlaceholderCode.INV_OPERATION_VV_TUNE_IN_PROGRESS, 'copy-busy'],
   [WsapiPlaceholderCode.INV_OPERATION_VV_VOLUME_CONV_IN_PROGRESS, 'copy-busy'],
+  [WsapiCode.HOST_IN_SET, 'host-in-set'],
+  [WsapiCode.NO_SNAP_CPG, 'no-snap-cpg'],
   [WsapiCode.NO_SPACE, 'no-space'],
   [WsapiCode.VV_NEW_SIZE_EXCEED_CPG_LIMIT, 'no-space'],
   [WsapiCode.TOO_LARGE, 'too-large'],
@@ -88,7 +98,13 @@ export function conditionOf(err: unknown): ArrayCondition {
   if (err instanceof WsapiError) {
     const byCode = err.code === undefined ? undefined : BY_CODE.get(err.code);
     if (byCode) return byCode;
-    if (err.status === 503) return 'unavailable';
+    // Code 40 (a required member is missing) naming keepVV: cinder reads the same refusal [S CIN l.3726].
+    if (err.code === WsapiCode.INV_INPUT_MISSING_REQUIRED && err.ref === 'keepVV') return 'needs-keep-vv';
+    // Only the service-unavailable codes of a 503 (31, 270: in BY_CODE) and a 503 without a code
+    // mean "unavailable". The guide answers 503 also for VV_LIMIT_REACHED, SNAPSHOT_LIMIT_REACHED,
+    // CPG_ALLOCATION_WARNING_REACHED and VV_ID_LIMIT_REACHED (numbers [U], REFERENCE §4.4): a
+    // limit, which retrying does not lift.
+    if (err.status === 503) return err.code === undefined ? 'unavailable' : 'limit';
     return 'other';
   }
   if (err instanceof WsapiConnectionError || err instanceof WsapiProtocolError) return 'unavailable';
@@ -118,6 +134,10 @@ const KIND: Partial<Record<ArrayCondition, DriverErrorKind>> = {
   exported: 'failed-precondition',
   'copy-busy': 'busy',
   'no-space': 'resource-exhausted',
+  limit: 'resource-exhausted',
+  'host-in-set': 'failed-precondition',
+  'no-snap-cpg': 'failed-precondition',
+  'needs-keep-vv': 'failed-precondition',
   'too-large': 'out-of-range',
   unavailable: 'unavailable',
   'bad-credentials': 'unavailable',

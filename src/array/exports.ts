@@ -1,4 +1,4 @@
-import { failedPrecondition, internal, unavailable } from '../errors.js';
+import { failedPrecondition, internal, resourceExhausted, unavailable } from '../errors.js';
 import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
 import type { Port, PortPos, Vlun, VlunId } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
@@ -6,10 +6,10 @@ import type { ArrayClient } from './client.js';
 import { conditionOf } from './errors.js';
 import { hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
-import { lookupHost, resolveHost, type NodeRef } from './hosts.js';
+import { cachedHostsOfNode, forgetNode, lookupHosts, resolveHost, type NodeRef } from './hosts.js';
 import type { OpContext } from './ops.js';
 
-/** Default iSCSI port (1.3.x ports do not report one; REFERENCE §10.3). */
+/** Default iSCSI port (1.3.x ports do not report one; later ones say `iSCSIPortInfo.tcpPort`; REFERENCE §10.3). */
 export const ISCSI_PORT = 3260;
 
 /** Where the node finds the LUN. */
@@ -44,6 +44,11 @@ export interface PublishRequest {
    * LUN only through these ports. Undefined or empty: one host-sees VLUN.
    */
   ports?: PortPos[];
+  /**
+   * The node's attach limit (`--max-volumes-per-node`; 0 or absent: none): a new export to a host
+   * that already exports this many volumes → RESOURCE_EXHAUSTED.
+   */
+  maxVolumes?: number;
 }
 
 /**
@@ -83,14 +88,16 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
     } catch (err) {
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
       if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
-      backend.hosts.delete(req.ref.node.hostName);
+      forgetNode(backend, req.ref.node.hostName);
     }
   }
 }
 
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
-  const before = exportsOf(await backend.vluns(ctx.signal), req.name);
+  const listing = await backend.vluns(ctx.signal);
+  const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
+  if (!existing) refuseOverLimit(req, host, listing);
   try {
     refuseOthers(req, host, before);
   } catch (err) {
@@ -147,6 +154,17 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   return { lun: keep.lun, wwn: keep.volumeWWN };
 }
 
+/**
+ * The node's attach limit, counted from the VLUN listing the publish reads anyway: the volumes
+ * the host already exports. The scheduler normally keeps within it (CSINode allocatable); this
+ * is the check for calls that bypass it (a static PV, a manual VolumeAttachment).
+ */
+function refuseOverLimit(req: PublishRequest, host: KnownHost, listing: readonly Vlun[]): void {
+  if (!req.maxVolumes || req.maxVolumes <= 0) return;
+  const volumes = new Set(listing.filter((l) => l.hostname === host.name && l.volumeName !== req.name).map((l) => l.volumeName));
+  if (volumes.size >= req.maxVolumes) throw resourceExhausted(`node ${req.ref.node.hostName} already has ${volumes.size} volumes attached (array host ${host.name}); its limit is ${req.maxVolumes}`);
+}
+
 /** A single-node volume exported to another host → FAILED_PRECONDITION. */
 function refuseOthers(req: PublishRequest, host: KnownHost, rules: readonly Vlun[]): void {
   const other = rules.find((l) => l.hostname !== host.name);
@@ -169,16 +187,18 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
 export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
   const vluns = await backend.vluns(ctx.signal);
   const rules = exportsOf(vluns, name);
-  // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds.
-  if (rules.length === 0) return;
+  // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds; a host of this node
+  // that an earlier attempt emptied but could not delete (a 500, a dropped connection, a kill
+  // between the VLUN delete and the host delete) is removed now, or it stays forever.
+  if (rules.length === 0) {
+    if (ref) await removeIdleHost(backend, c, vluns, ref, ctx);
+    return;
+  }
   let hostNames: Set<string>;
   if (ref) {
-    const cached = backend.hosts.get(ref.node.hostName);
-    hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...(cached ? [cached.name] : [])]);
-    if (!cached && rules.some((l) => !hostNames.has(l.hostname ?? ''))) {
-      const found = await lookupHost(c, ref, ctx).catch(() => undefined);
-      if (found) hostNames.add(found.name);
-    }
+    hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...cachedHostsOfNode(backend, ref.node.hostName).map((h) => h.name)]);
+    // Hosts made one per protocol by another tool: each holds some of the node's initiators.
+    if (rules.some((l) => !hostNames.has(l.hostname ?? ''))) for (const found of await lookupHosts(c, ref, ctx)) hostNames.add(found.name);
   } else {
     hostNames = new Set(rules.map((l) => l.hostname ?? ''));
   }
@@ -196,21 +216,37 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
   }
 }
 
+/**
+ * The node's own host (the driver names its hosts deterministically) when the listing shows it
+ * exports nothing: deleted if it carries this cluster's marker. One request when no such host
+ * exists (the GET that finds none), two when it is deleted.
+ */
+async function removeIdleHost(backend: Backend, c: ArrayClient, vluns: readonly Vlun[], ref: NodeRef, ctx: OpContext): Promise<void> {
+  // The driver's own host of a node always has the deterministic name.
+  const hostName = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
+  if (vluns.some((l) => l.hostname === hostName)) return;
+  await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
+}
+
 /** Deletes a host this cluster created, once it exports nothing (a racing export keeps it). */
 async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<void> {
-  const known = [...backend.hosts.entries()].find(([, h]) => h.name === hostName);
+  const keys = [...backend.hosts.entries()].filter(([, h]) => h.name === hostName).map(([k]) => k);
+  const known = keys.length > 0 ? backend.hosts.get(keys[0]!) : undefined;
+  const forget = (): void => keys.forEach((k) => backend.hosts.delete(k));
   try {
-    if (known && !known[1].owned) return;
+    if (known && !known.owned) return;
     if (!known) {
       const h = await c.getHost(hostName, ctx.signal);
       if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return;
     }
     await c.deleteHost(hostName);
-    if (known) backend.hosts.delete(known[0]);
+    forget();
     ctx.log.info({ host: hostName }, 'array host deleted with its last VLUN');
   } catch (err) {
     const cond = conditionOf(err);
-    if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use') throw err;
+    if (cond === 'no-host') forget();
+    // Gone, still exporting (a racing publish), or in a host set an admin made (77): left alone.
+    if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use' && cond !== 'host-in-set') throw err;
   }
 }
 
@@ -223,11 +259,17 @@ export function selectTargets(ports: readonly Port[], protocol: string, iscsiPor
   const out: ExportTargets = { iqns: [], portals: [], wwns: [], positions: [] };
   if (protocol === 'iscsi') {
     for (const p of ports) {
-      if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.IPAddr || p.IPAddr === '0.0.0.0' || !p.iSCSIName) continue;
-      if (iscsiPortalIps && !iscsiPortalIps.includes(p.IPAddr)) continue;
-      out.iqns.push(p.iSCSIName);
-      out.positions.push(p.portPos);
-      out.portals.push(`${p.IPAddr.includes(':') ? `[${p.IPAddr}]` : p.IPAddr}:${ISCSI_PORT}`);
+      if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.iSCSIName) continue;
+      // The port's own address and, on a VLAN-tagged port, each VLAN interface's.
+      const addresses = [{ ip: p.IPAddr, tcp: p.iSCSIPortInfo?.tcpPort }, ...(p.iSCSIVlans ?? []).map((v) => ({ ip: v.IPAddr, tcp: v.tcpPort ?? p.iSCSIPortInfo?.tcpPort }))];
+      let chosen = false;
+      for (const a of addresses) {
+        if (!a.ip || a.ip === '0.0.0.0' || (iscsiPortalIps && !iscsiPortalIps.includes(a.ip))) continue;
+        out.iqns.push(p.iSCSIName);
+        out.portals.push(`${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.tcp ?? ISCSI_PORT}`);
+        chosen = true;
+      }
+      if (chosen) out.positions.push(p.portPos);
     }
   } else if (protocol === 'fc') {
     const excluded: number[] = [PortType.DISK, PortType.RCFC, PortType.PEER];

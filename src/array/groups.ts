@@ -4,7 +4,7 @@ import type { ArrayClient } from './client.js';
 import { conditionOf } from './errors.js';
 import { formatVolumeMarker, type VolumeMarker } from './marker.js';
 import { hashedName, isTombstoneName } from './names.js';
-import { isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { isSnapshot, ownMarker, requireOwnedSource, type OpContext } from './ops.js';
 import { removeTombstone } from './snapshots.js';
 
 /**
@@ -88,7 +88,9 @@ export async function ensureGroupSnapshot(c: ArrayClient, spec: NewGroup, ctx: O
   }
   for (const source of spec.sources) {
     const v = await getOrUndefined(c, source, ctx.signal);
-    if (!v || isSnapshot(v) || isTombstoneName(source) || !ownMarker(v, ctx.owner)) throw notFound(`source volume ${source} does not exist`);
+    if (!v || isSnapshot(v) || isTombstoneName(source)) throw notFound(`source volume ${source} does not exist`);
+    // Only this cluster's (or imported) volumes, never a failed one (issue 14 finding 6).
+    requireOwnedSource(v, ctx.owner);
   }
   await createSet(c, set, spec.sources);
   try {

@@ -5,7 +5,7 @@ import type { Vlun, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import { exportsOf } from './exports.js';
 import { hostOwnerTag, parseHostMarker, type VolumeMarker } from './marker.js';
-import { arrayNameFor, isTombstoneName } from './names.js';
+import { arrayNameFor, isCopySourceName, isTombstoneName } from './names.js';
 import { ownMarker, type Owner } from './ops.js';
 
 /** How long a listing stays valid for its next_token (the CO pages through it within this). */
@@ -59,7 +59,7 @@ export async function collect(backends: readonly Backend[], owner: Owner, kind: 
   for (const b of backends) {
     await b.run(`listing ${kind}s`, async (c) => {
       const volumes = await c.listVolumes(signal);
-      const wanted = volumes.filter((v) => (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) && !isTombstoneName(v.name));
+      const wanted = volumes.filter((v) => (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) && !isTombstoneName(v.name) && !isCopySourceName(v.name));
       const marked = wanted.map((v) => ({ v, m: ownMarker(v, owner) })).filter((x): x is { v: Volume; m: VolumeMarker } => x.m !== undefined);
       // VLUNs grouped by volume once: a listing beside tens of thousands of VLUNs must not scan
       // the whole VLUN list once per volume.

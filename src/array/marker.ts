@@ -48,6 +48,10 @@ export interface VolumeMarker {
    * exists is ALREADY_EXISTS (CSI "published but incompatible … readonly flag").
    */
   ro?: 1;
+  /** Access protocol of the StorageClass (iscsi, fc, loop): a publish without volume_context uses it. */
+  p?: string;
+  /** 1 on a copy made through a temporary read-write snapshot of a read-only one (removed with it at the latest). */
+  s?: 1;
   /** 1 on a soft-deleted volume (renamed to a tombstone). */
   t?: 1;
   /** Admin-supplied description (bounded). */

@@ -62,10 +62,9 @@ function plan(backend: Backend, v: Volume, marker: VolumeMarker, want: VolumeCha
   const compressed = v.compressionState === COMPRESSED;
   const targetProv = want.provisioningType ? PROVISIONING_OF[want.provisioningType] : prov;
   const targetCompressed = want.compression ?? (want.provisioningType === 'reduce' ? true : want.provisioningType !== undefined && targetProv === Prov.FULL ? false : compressed);
-  if (want.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 or later; backend ${backend.id} runs an older release`);
-  if ((want.provisioningType === 'reduce' || (want.compression !== undefined && want.compression !== compressed)) && !f.reduce) {
-    throw invalidArgument(`parameter "${want.provisioningType === 'reduce' ? 'provisioningType' : 'compression'}": needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
-  }
+  if (want.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
+  if (want.provisioningType === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
+  if (want.compression !== undefined && want.compression !== compressed && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
   if (targetCompressed && targetProv === Prov.FULL) throw invalidArgument('parameter "compression" needs a thin volume; convert it (provisioningType) as well');
   const move = want.cpg !== undefined && want.cpg !== v.userCPG;
   const convert = targetProv !== prov;
@@ -116,6 +115,12 @@ export async function modifyVolume(backend: Backend, c: ArrayClient, name: strin
   // ControllerModifyVolume of settings the volume already has succeeds without a change.
   if (!p.tune && !p.snapCpg && !p.marker) return;
   await checkNames(backend, c, want, p, ctx);
+  // The array refuses a conversion of a volume with snapshots (400/40 naming keepVV) and another
+  // snapshot CPG while snapshots live in the old one: answered before anything changes.
+  const hasSnapshots = v.roChildId !== undefined || v.rwChildId !== undefined;
+  if (hasSnapshots && (p.tune?.conversionOperation !== undefined || p.snapCpg)) {
+    throw failedPrecondition(`volume ${name} has snapshots: ${p.snapCpg ? 'its snapshot CPG' : 'its provisioning type'} cannot change while they exist; delete its snapshots first`);
+  }
   if (p.tune) {
     if (isCopyTarget(v)) throw busy(`volume ${name} is still being copied; retry the change once the copy ends`);
     await startTune(backend, c, name, p.tune, ctx);
@@ -149,6 +154,8 @@ async function startTune(backend: Backend, c: ArrayClient, name: string, body: T
     const cond = conditionOf(err);
     if (cond === 'copy-busy' || (cond === 'other' && isConflict(err))) throw busy(`volume ${name} is busy on the array (a copy, promote or tune runs); retry the change later`);
     if (cond === 'no-cpg') throw invalidArgument(`parameter "cpg": CPG ${body.userCPG} does not exist on backend ${backend.id}`);
+    // A conversion the array wants keepVV for: snapshots appeared since the pre-check.
+    if (cond === 'needs-keep-vv') throw failedPrecondition(`volume ${name} has snapshots: the array converts it only keeping the original (keepVV); delete its snapshots first`, { cause: err });
     throw err;
   }
 }

@@ -30,6 +30,8 @@ export const Role = {
   tombstone: 'csx',
   /** An array host created for a node. */
   host: 'csh',
+  /** A temporary read-write child of a read-only snapshot, the source of one copy (DESIGN "Copies"). */
+  copySource: 'cst',
 } as const;
 export type RoleName = keyof typeof Role;
 
@@ -70,6 +72,15 @@ export function arrayNameFor(role: 'volume' | 'snapshot' | 'group', clusterId: s
 /** The array host name for a node: stable per (driver, cluster, node host name). */
 export function hostNameFor(driverName: string, clusterId: string, nodeHostName: string): string {
   return hashedName('host', driverName, clusterId, nodeHostName);
+}
+
+/** The temporary read-write copy source of the copy into `dest` (one per destination). */
+export function copySourceNameFor(dest: string): string {
+  return hashedName('copySource', dest);
+}
+
+export function isCopySourceName(name: string): boolean {
+  return name.startsWith(`${Role.copySource}-`);
 }
 
 /** A tombstone name, unique per volume (its WWN never repeats on an array). */

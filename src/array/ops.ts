@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { failedPrecondition } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
 import { CopyType, ObjectState, VolumeDetailedState } from '../wsapi/enums.js';
 import { parseVolumeMarker, ownedBy, type VolumeMarker } from './marker.js';
@@ -39,4 +40,27 @@ export function conditionOfVolume(v: Volume): { abnormal: boolean; message: stri
   if ((v.failedStates ?? []).length > 0) return { abnormal: true, message: `the array reports failed states ${JSON.stringify(v.failedStates)} on volume ${v.name} (9 = a copy into it failed)` };
   if (v.state === ObjectState.DEGRADED) return { abnormal: true, message: `the array reports volume ${v.name} degraded (states ${JSON.stringify(v.degradedStates ?? [])})` };
   return { abnormal: false, message: 'volume is normal' };
+}
+
+/**
+ * A volume the array reports failed (a clone whose copy failed after CreateVolume returned:
+ * `failedStates` [9], state FAILED) is no source of a publish, snapshot or copy:
+ * FAILED_PRECONDITION naming the state.
+ */
+export function refuseFailed(v: Volume): void {
+  const failedStates = v.failedStates ?? [];
+  if (v.state !== ObjectState.FAILED && failedStates.length === 0) return;
+  throw failedPrecondition(`volume ${v.name} is failed on the array (state ${v.state ?? '?'}, failed states ${JSON.stringify(failedStates)}; 9 = a copy into it failed): delete it and create it again`);
+}
+
+/**
+ * An operation that reads from `v` (CreateSnapshot, CreateVolume from it, a group snapshot)
+ * needs this cluster's marker (an imported volume has one): FAILED_PRECONDITION otherwise, so
+ * that nothing made from a foreign volume is ever marked as the driver's own (issue 14 finding 6).
+ */
+export function requireOwnedSource(v: Volume, owner: Owner): VolumeMarker {
+  const m = ownMarker(v, owner);
+  if (!m) throw failedPrecondition(`${v.name} does not carry this cluster's marker; the driver reads only its own volumes (import a static volume first: volumeAttributes import: "true")`);
+  refuseFailed(v);
+  return m;
 }

@@ -2,7 +2,7 @@ import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } fr
 import type { Volume } from '../wsapi/types.js';
 import type { ArrayClient, SnapshotParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
-import { isTombstoneName } from './names.js';
+import { isCopySourceName, isTombstoneName } from './names.js';
 import { isSnapshot, ownMarker, type OpContext } from './ops.js';
 
 /**
@@ -17,6 +17,7 @@ export async function ensureSnapshot(c: ArrayClient, source: string, params: Sna
   } catch (err) {
     const cond = conditionOf(err);
     if (cond === 'no-volume') throw notFound(`source volume ${source} does not exist`);
+    if (cond === 'no-snap-cpg') throw failedPrecondition(`volume ${source} has no snapshot CPG on the array; set one (PUT snapCPG) before taking snapshots`, { cause: err });
     // The array refuses a snapshot of a volume a copy is still filling (its code is unknown on
     // 1.3.x, hence any other 409): retry later.
     if (cond !== 'volume-exists' && isConflict(err)) throw busy(`volume ${source} is busy in a copy on the array; retry the snapshot later`);
@@ -45,17 +46,39 @@ export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContex
   const marker = ownMarker(snap, ctx.owner);
   if (!isSnapshot(snap) || !marker) throw failedPrecondition(`${name} is not a snapshot of this cluster; the driver never deletes it`);
   if (marker.g !== undefined) throw invalidArgument(`snapshot ${name} is a member of group snapshot ${marker.g}; delete the group snapshot`);
-  try {
-    await c.deleteVolume(name);
-  } catch (err) {
-    const cond = conditionOf(err);
-    if (cond !== 'no-volume') {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await c.deleteVolume(name);
+      break;
+    } catch (err) {
+      const cond = conditionOf(err);
+      if (cond === 'no-volume') break;
+      // Temporary copy sources of copies that have ended go first (one listing, on this path only).
+      if (cond === 'has-children' && attempt === 1 && (await removeEndedCopySources(c, name, ctx)) > 0) continue;
       if (cond === 'has-children' || cond === 'in-use') throw failedPrecondition(`snapshot ${name} is in use on the array (exported or the source of a copy); retry later`);
       throw err;
     }
   }
   ctx.log.info({ snapshot: name }, 'snapshot deleted');
   if (snap.copyOf && isTombstoneName(snap.copyOf)) await removeTombstone(c, snap.copyOf, ctx);
+}
+
+/** Deletes the driver's temporary copy sources made of `snapshot` that no running copy reads; returns how many. */
+async function removeEndedCopySources(c: ArrayClient, snapshot: string, ctx: OpContext): Promise<number> {
+  const all = await c.listVolumes(ctx.signal);
+  const parents = new Set(all.map((v) => v.copyOf).filter((n): n is string => n !== undefined));
+  let removed = 0;
+  for (const v of all) {
+    if (v.copyOf !== snapshot || !isCopySourceName(v.name) || !ownMarker(v, ctx.owner) || parents.has(v.name)) continue;
+    try {
+      await c.deleteVolume(v.name);
+      removed++;
+      ctx.log.info({ copySource: v.name, snapshot }, 'temporary copy source removed before its snapshot');
+    } catch (err) {
+      if (conditionOf(err) !== 'no-volume' && conditionOf(err) !== 'has-children') throw err;
+    }
+  }
+  return removed;
 }
 
 /** Removes a soft-deleted volume once its last snapshot is gone (another one keeps it). */

@@ -1,12 +1,12 @@
 import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
-import type { Backend } from './backend.js';
+import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
-import { cancelCopy } from './copies.js';
+import { cancelCopy, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
-import { isCopyTarget, isSnapshot, ownMarker, type OpContext, type Owner } from './ops.js';
+import { isCopyTarget, isSnapshot, ownMarker, refuseFailed, requireOwnedSource, type OpContext, type Owner } from './ops.js';
 
 /** How many times DeleteVolume retries after clearing an obstacle (set membership, copy). */
 const DELETE_ATTEMPTS = 3;
@@ -96,6 +96,8 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
       await c.deleteVolume(name);
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
+      // A copy of a read-only snapshot leaves its temporary source at the latest here.
+      if (marker?.s) await removeCopySource(c, name, ctx);
       return;
     } catch (err) {
       const cond = conditionOf(err);
@@ -136,6 +138,7 @@ async function softDelete(c: ArrayClient, v: Volume, marker: VolumeMarker, ctx: 
   await assertNotExported(c, v.name, ctx);
   const tomb = tombstoneNameFor(v.wwn ?? `${v.name}-${v.id ?? 0}`);
   await c.modifyVolume(v.name, { newName: tomb, comment: formatVolumeMarker({ ...marker, t: 1 }) });
+  if (marker.s) await removeCopySource(c, v.name, ctx);
   ctx.log.info({ volume: v.name, tombstone: tomb }, 'volume has snapshots: soft-deleted (renamed to a tombstone)');
 }
 
@@ -160,14 +163,88 @@ export async function expandVolume(c: ArrayClient, name: string, wantMiB: number
   return wantMiB;
 }
 
-/** Marks an unmarked volume of a static PV as this cluster's (explicit import, at first publish). */
-export async function importVolume(c: ArrayClient, v: Volume, oneHost: boolean, ctx: OpContext): Promise<void> {
+export interface ImportSpec {
+  /** A single-node access mode: the volume gets `policies.oneHost`. */
+  oneHost: boolean;
+  /** The static PV's protocol, recorded in the marker. */
+  protocol?: string;
+}
+
+/**
+ * Marks an unmarked volume of a static PV as this cluster's (explicit import, at first publish).
+ * A volume without a snapshot CPG gets its user CPG as one: the array refuses snapshots of a
+ * volume without (409 NO_SNAP_CPG), and cinder sets one on every volume it creates [S CIN].
+ * Returns the marker written.
+ */
+export async function importVolume(c: ArrayClient, v: Volume, spec: ImportSpec, ctx: OpContext): Promise<VolumeMarker> {
   if (parseVolumeMarker(v.comment) !== undefined) throw failedPrecondition(`volume ${v.name} carries another driver's or cluster's marker`);
-  const marker: VolumeMarker = { v: 1, d: ctx.owner.driverName, c: ctx.owner.clusterId, im: 1, ...(oneHost && { one: 1 as const }) };
+  const marker: VolumeMarker = { v: 1, d: ctx.owner.driverName, c: ctx.owner.clusterId, im: 1, ...(spec.oneHost && { one: 1 as const }), ...(spec.protocol !== undefined && { p: spec.protocol }) };
   // The admin's own comment is kept inside the marker's bounded description.
   if (v.comment) marker.desc = v.comment.slice(0, 120);
-  await c.modifyVolume(v.name, { comment: formatVolumeMarker(marker), ...(oneHost && { policies: { oneHost: true } }) });
-  ctx.log.info({ volume: v.name }, 'static volume imported: marked for this cluster');
+  const snapCPG = v.snapCPG === undefined && v.userCPG !== undefined ? v.userCPG : undefined;
+  await c.modifyVolume(v.name, { comment: formatVolumeMarker(marker), ...(spec.oneHost && { policies: { oneHost: true } }), ...(snapCPG !== undefined && { snapCPG }) });
+  ctx.log.info({ volume: v.name, snapCPG }, 'static volume imported: marked for this cluster');
+  return marker;
+}
+
+/**
+ * The volume a ControllerPublish exports, as far as publish needs it: from the cache of owned
+ * volumes, or read (NOT_FOUND when absent or a snapshot; a failed volume → FAILED_PRECONDITION;
+ * an unmarked one is imported when the static PV says so, else FAILED_PRECONDITION). A copy
+ * destination is read again on each publish until its copy has ended well.
+ */
+export async function publishableVolume(backend: Backend, c: ArrayClient, name: string, importSpec: ImportSpec | undefined, ctx: OpContext): Promise<OwnedVolume> {
+  const cached = backend.owned.get(name);
+  if (cached && !cached.copying) return cached;
+  const v = await getVolume(c, name, ctx.signal);
+  if (isSnapshot(v)) throw notFound(`volume ${name} does not exist`);
+  refuseFailed(v);
+  let marker = ownMarker(v, ctx.owner);
+  if (!marker) {
+    // Import is explicit: only a static PV that says import: "true" gets the marker.
+    if (!importSpec) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
+    marker = await importVolume(c, v, importSpec, ctx);
+  }
+  const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
+  await settleCopy(c, v, marker, known, ctx);
+  backend.owned.set(name, known);
+  return known;
+}
+
+/** Records whether `v` is still a copy target; once its copy ended, its temporary source goes. */
+async function settleCopy(c: ArrayClient, v: Volume, marker: VolumeMarker, known: OwnedVolume, ctx: OpContext): Promise<void> {
+  if (isCopyTarget(v)) {
+    known.copying = true;
+    return;
+  }
+  if (known.copying && marker.s) await removeCopySource(c, v.name, ctx);
+  delete known.copying;
+}
+
+/**
+ * The source of CreateSnapshot: owned (or imported), not failed, with a snapshot CPG (an
+ * imported volume from before imports set one gets its user CPG). Skipped for a volume this
+ * process knows carries the marker and is no unfinished copy (no extra request on that path).
+ */
+export async function checkSnapshotSource(backend: Backend, c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
+  const cached = backend.owned.get(name);
+  if (cached && !cached.copying) return;
+  let v: Volume;
+  try {
+    v = await c.getVolume(name, ctx.signal);
+  } catch (err) {
+    if (conditionOf(err) === 'no-volume') throw notFound(`source volume ${name} does not exist`);
+    throw err;
+  }
+  const marker = requireOwnedSource(v, ctx.owner);
+  if (!isSnapshot(v) && v.snapCPG === undefined && v.userCPG !== undefined) {
+    await c.modifyVolume(name, { snapCPG: v.userCPG });
+    ctx.log.info({ volume: name, snapCPG: v.userCPG }, 'volume had no snapshot CPG: its user CPG was set');
+  }
+  if (isSnapshot(v)) return;
+  const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
+  await settleCopy(c, v, marker, known, ctx);
+  backend.owned.set(name, known);
 }
 
 /**

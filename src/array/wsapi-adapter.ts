@@ -1,3 +1,4 @@
+import { HostEditOperation } from '../wsapi/enums.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
@@ -45,12 +46,16 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     getHost: (name, signal) => w.hosts.get(name, o(signal)),
     createHost: (body) => w.hosts.create(body),
     setHostChap: (name, chapName, chapSecret) => w.hosts.setInitiatorChap(name, { chapName, chapSecret }),
+    removeHostChap: (name) => w.hosts.removeChap(name),
+    addHostPaths: (name, paths) => w.hosts.modify(name, { pathOperation: HostEditOperation.ADD, ...paths }),
     deleteHost: (name) => w.hosts.delete(name),
     listPorts: (signal) => w.ports.list(o(signal)),
+    getIscsiVlans: (pos, signal) => w.ports.iscsiVlans(pos, o(signal)),
     listVluns: (signal) => w.vluns.list({}, o(signal)),
     createVlun: (body) => w.vluns.create(body),
     deleteVlun: (id) => w.vluns.delete(id),
     listCpgs: (signal) => w.cpgs.list(o(signal)),
+    getCpg: (name, signal) => w.cpgs.get(name, o(signal)),
     getCpgFreeSpace: (cpg, signal) => w.cpgs.freeSpace(cpg, o(signal)),
     close: () => w.close(),
   };

@@ -36,6 +36,10 @@ export interface ControllerDeps {
   copyPollIntervalMs: number;
   /** Topology advertised (the controller's `--topology`, resolved at start). */
   topology: boolean;
+  /** The node attach limit ControllerPublish enforces (0 = none). */
+  maxVolumesPerNode: number;
+  /** See ControllerServiceOptions.loopNodes. */
+  loopNodes?: string[];
 }
 
 export function opContext(deps: ControllerDeps, ctx: CallContext): OpContext {

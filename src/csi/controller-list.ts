@@ -4,6 +4,7 @@ import { conditionOfVolume } from '../array/ops.js';
 import { topologyKey } from './context.js';
 import { parseStorageClassParameters } from './params.js';
 import { accessibleTopology, topologyOn, type ControllerDeps } from './controller-deps.js';
+import { cpgFreeMiB } from '../array/capacity.js';
 import { CREATE_GRANULARITY_MIB, MAX_VOLUME_MIB, MiB, validateListVolumesRequest } from './controller-validate.js';
 import type { ControllerImpl } from './server.js';
 
@@ -48,7 +49,7 @@ export function listHandlers(deps: ControllerDeps): Handlers {
         const cpg = params.cpg ?? (await backend.onlyCpg(ctx.signal));
         // A class without a CPG on an array with several: the array's free space as a whole.
         if (cpg === undefined) return (await c.getSystem()).freeCapacityMiB ?? 0;
-        return (await c.getCpgFreeSpace(cpg, ctx.signal)).usableFreeMiB;
+        return cpgFreeMiB(backend, c, cpg, ctx.signal);
       });
       const free = BigInt(Math.max(0, Math.floor(freeMiB))) * BigInt(MiB);
       return {

@@ -1,7 +1,7 @@
-import { alreadyExists, failedPrecondition, notFound } from '../errors.js';
+import { alreadyExists, notFound } from '../errors.js';
 import { exportVolume, selectTargets, unexportVolume } from '../array/exports.js';
-import { isSnapshot, ownMarker } from '../array/ops.js';
-import { getVolume, importVolume, setReadOnlyExports } from '../array/volumes.js';
+import { ownMarker } from '../array/ops.js';
+import { getVolume, publishableVolume, setReadOnlyExports } from '../array/volumes.js';
 import type { NodeRef } from '../array/hosts.js';
 import { decodeNodeId } from './nodeid.js';
 import { PublishContext, VolumeContext } from './context.js';
@@ -21,29 +21,25 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
       validateControllerPublishVolumeRequest(req);
       const { backend, id } = requireId(deps, req.volume_id, 'volume');
       const node = decodeNodeId(req.node_id);
-      const protocol = req.volume_context[VolumeContext.protocol] ?? 'iscsi';
-      const hasInitiator = protocol === 'loop' || (protocol === 'fc' ? node.wwpns.length > 0 : node.iqns.length > 0);
-      if (!hasInitiator) throw notFound(`node ${req.node_id} has no ${protocol} initiator; it cannot reach this volume`);
       const mode = req.volume_capability!.access_mode!.mode;
       const singleNode = SINGLE_NODE_MODES.includes(mode);
       const readonly = req.readonly || mode === 'MULTI_NODE_READER_ONLY' || mode === 'SINGLE_NODE_READER_ONLY';
       const ref: NodeRef = { nodeId: req.node_id, node };
       const op = opContext(deps, ctx);
+      // volume_context is OPTIONAL (CSI): the protocol comes from it, else the volume's marker,
+      // else the backend's defaultAccessProtocol.
+      const given = req.volume_context[VolumeContext.protocol];
+      const importSpec = req.volume_context[VolumeContext.import] === 'true' ? { oneHost: singleNode, ...(given !== undefined && { protocol: given }) } : undefined;
       const exported = await deps.inflight.run([`publish:${req.volume_id}:${node.hostName}`], () =>
         deps.volumeLocks.run(req.volume_id, () =>
           backend.run(`publishing ${id.arrayName} to ${node.hostName}`, async (c) => {
-            let known = backend.owned.get(id.arrayName);
-            if (!known) {
-              const v = await getVolume(c, id.arrayName, ctx.signal);
-              if (isSnapshot(v)) throw notFound(`volume ${req.volume_id} does not exist`);
-              if (!ownMarker(v, deps.owner)) {
-                // Import is explicit: only a static PV that says import: "true" gets the marker.
-                if (req.volume_context[VolumeContext.import] !== 'true') throw failedPrecondition(`volume ${id.arrayName} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
-                await importVolume(c, v, singleNode, op);
-              }
-              known = { ...(v.wwn && { wwn: v.wwn }), ro: ownMarker(v, deps.owner)?.ro === 1 };
-              backend.owned.set(id.arrayName, known);
-            }
+            const known = await publishableVolume(backend, c, id.arrayName, importSpec, op);
+            const protocol = given ?? known.protocol ?? backend.config.defaultAccessProtocol ?? 'iscsi';
+            // Without a volume_context, a loop node cannot be told from one that does not exist:
+            // only the nodes known to share the simulator's data plane are reachable then.
+            const loopReachable = given !== undefined || !deps.loopNodes || deps.loopNodes.includes(node.hostName);
+            const hasInitiator = protocol === 'loop' ? loopReachable : protocol === 'fc' ? node.wwpns.length > 0 : node.iqns.length > 0;
+            if (!hasInitiator) throw notFound(`node ${req.node_id} has no ${protocol} initiator; it cannot reach volume ${req.volume_id}`);
             const remembered = known;
             // CSI ControllerPublish: published with an incompatible readonly flag → ALREADY_EXISTS.
             // A VLUN cannot be read-only, so the flag of the volume's exports lives in its marker.
@@ -61,13 +57,14 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
             const ports = protocol === 'loop' ? [] : await backend.ports(ctx.signal);
             const targets = selectTargets(ports, protocol, list(req.volume_context[ControllerVolumeContext.iscsiPortalIps]), list(req.volume_context[ControllerVolumeContext.fcPortsList]));
             const perPort = req.volume_context[ControllerVolumeContext.hostSeesVLUN] === 'false' && targets.positions.length > 0;
-            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode, readonlyGuard, ...(perPort && { ports: targets.positions }) }, op);
+            const out = await exportVolume(backend, c, { name: id.arrayName, ref, protocol, singleNode, readonlyGuard, maxVolumes: deps.maxVolumesPerNode, ...(perPort && { ports: targets.positions }) }, op);
             const wwn = out.wwn ?? known.wwn ?? (await getVolume(c, id.arrayName, ctx.signal)).wwn ?? '';
             backend.owned.set(id.arrayName, { ...remembered, wwn });
-            return { lun: out.lun, wwn, targets };
+            return { lun: out.lun, wwn, targets, protocol };
           }),
         ),
       );
+      const protocol = exported.protocol;
       const pc: Record<string, string> = { [PublishContext.protocol]: protocol, [PublishContext.lun]: String(exported.lun), [PublishContext.wwn]: exported.wwn };
       if (protocol === 'iscsi') {
         pc[PublishContext.targetIqns] = exported.targets.iqns.join(',');

@@ -4,7 +4,7 @@ import { arrayNameFor, formatId, isTombstoneName, parseId } from '../array/names
 import { collect, originalName, type Listed } from '../array/listing.js';
 import { isSnapshot, ownMarker } from '../array/ops.js';
 import { deleteSnapshot, ensureSnapshot } from '../array/snapshots.js';
-import { getVolume } from '../array/volumes.js';
+import { checkSnapshotSource, getVolume } from '../array/volumes.js';
 import type { Backend } from '../array/backend.js';
 import type { Volume } from '../wsapi/types.js';
 import { parseSnapshotClassParameters } from './params.js';
@@ -40,9 +40,10 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
       if (params.contentName) marker.pv = params.contentName;
       if (params.description) marker.desc = params.description;
       const snap = await deps.inflight.run([`snapshot:${backend.id}/${name}`], () =>
-        backend.run(`creating snapshot ${name}`, (c) =>
-          ensureSnapshot(c, id.arrayName, { name, readOnly: params.readOnly, comment: formatVolumeMarker(marker), ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }) }, opContext(deps, ctx)),
-        ),
+        backend.run(`creating snapshot ${name}`, async (c) => {
+          await checkSnapshotSource(backend, c, id.arrayName, opContext(deps, ctx));
+          return ensureSnapshot(c, id.arrayName, { name, readOnly: params.readOnly, comment: formatVolumeMarker(marker), ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }) }, opContext(deps, ctx));
+        }),
       );
       return { snapshot: toSnapshot(backend, snap, marker) };
     },

@@ -2,7 +2,7 @@ import { alreadyExists, invalidArgument, notFound, outOfRange } from '../errors.
 import { ensureCopy } from '../array/copies.js';
 import { formatVolumeMarker, requestIdentity, type VolumeMarker } from '../array/marker.js';
 import { arrayNameFor, formatId } from '../array/names.js';
-import { conditionOfVolume, isSnapshot, ownMarker } from '../array/ops.js';
+import { conditionOfVolume, isSnapshot, ownMarker, requireOwnedSource } from '../array/ops.js';
 import { deleteVolume, ensureVolume, expandVolume, getVolume } from '../array/volumes.js';
 import { exportsOf } from '../array/exports.js';
 import { hostNodeIds, publishedNodeIds } from '../array/listing.js';
@@ -34,8 +34,9 @@ function volumeContext(p: StorageClassParameters, backend: Backend, createdEmpty
 /** Volume fields of the create request that only the array's firmware decides. */
 function provisioning(p: StorageClassParameters, backend: Backend): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
   const f = backend.features;
-  if (p.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 or later; backend ${backend.id} runs an older release`);
-  if ((p.provisioningType === 'reduce' || p.compression) && !f.reduce) throw invalidArgument(`parameter "${p.compression ? 'compression' : 'provisioningType'}": needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
+  if (p.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
+  if (p.provisioningType === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
+  if (p.compression && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
   const out: Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> = {};
   if (p.provisioningType === 'tpvv') out.tpvv = true;
   if (p.provisioningType === 'dedup') out.tdvv = true;
@@ -61,7 +62,7 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
       const singleNode = isSingleNode(req.volume_capabilities);
       const name = arrayNameFor('volume', deps.owner.clusterId, req.name);
       const identity = requestIdentity({ p: storageClassIdentity(params), b: backend.id, s: srcId ?? '', one: singleNode });
-      const marker: VolumeMarker = { v: 1, d: deps.driverName, c: deps.owner.clusterId, n: req.name, r: identity };
+      const marker: VolumeMarker = { v: 1, d: deps.driverName, c: deps.owner.clusterId, n: req.name, r: identity, p: params.accessProtocol };
       if (!source) marker.e = 1;
       if (singleNode) marker.one = 1;
       if (params.qosName) marker.q = params.qosName;
@@ -78,16 +79,18 @@ export function volumeHandlers(deps: ControllerDeps): Handlers {
           if (!source) {
             const policies = singleNode ? { oneHost: true } : undefined;
             const v = await ensureVolume(c, { body: { name, cpg, sizeMiB, comment, ...common, ...(policies && { policies }) }, identity, ...(params.qosName && { qosName: params.qosName }) }, op);
-            backend.owned.set(name, v.wwn ? { wwn: v.wwn } : {});
+            backend.owned.set(name, { ...(v.wwn && { wwn: v.wwn }), protocol: params.accessProtocol });
             return v.sizeMiB ?? sizeMiB;
           }
           const sv = await getVolume(c, source.id.arrayName, ctx.signal);
-          if ((src?.type === 'snapshot') !== isSnapshot(sv) || !ownMarker(sv, deps.owner)) throw notFound(`${src?.type} ${srcId} does not exist`);
+          if ((src?.type === 'snapshot') !== isSnapshot(sv)) throw notFound(`${src?.type} ${srcId} does not exist`);
+          // Only this cluster's (or imported) sources, and never a failed one (issue 14 finding 6).
+          requireOwnedSource(sv, deps.owner);
           // A copy is at least as large as its source; a larger request grows it after the copy.
           const copyMiB = Math.max(sizeMiB, sv.sizeMiB ?? 0);
           if (!sizeFits(copyMiB, { required_bytes: '0', limit_bytes: req.capacity_range?.limit_bytes ?? '0' })) throw outOfRange(`the source is ${sv.sizeMiB} MiB, above limit_bytes`);
           const size = await ensureCopy(backend, c, { name, source: sv.name, sizeMiB: copyMiB, params: { destCPG: cpg, ...common }, comment, identity, oneHost: singleNode }, sv, op, deps.copyPollIntervalMs);
-          backend.owned.set(name, {});
+          backend.owned.set(name, { protocol: params.accessProtocol, copying: true });
           return size;
         }),
       );

@@ -39,6 +39,13 @@ export interface ControllerServiceOptions {
   topology?: TopologyMode;
   /** Advertise LIST_VOLUMES_PUBLISHED_NODES (exact node_ids from host markers); default true. */
   listPublishedNodes?: boolean;
+  /**
+   * Nodes known to share the loop data plane (the embedded simulator's node in mode all). A publish
+   * whose protocol is not in volume_context and resolves to loop reaches only these; unset: any.
+   */
+  loopNodes?: string[];
+  /** `--max-volumes-per-node`: ControllerPublish refuses a new export beyond it (0 = no limit). */
+  maxVolumesPerNode?: number;
   /** How often each array's sessions-in-use gauge is refreshed (default 60 s; 0 = only at start). */
   metricsRefreshMs?: number;
 }
@@ -82,6 +89,8 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     snapshotListings: new ListingCache<Listed>(),
     copyPollIntervalMs: options.copyPollIntervalMs ?? COPY_POLL_MS,
     topology: controllerTopology(options.topology ?? 'auto', registry.all().length),
+    maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+    ...(options.loopNodes && { loopNodes: options.loopNodes }),
   };
   const capabilities: ControllerServiceCapability[] = BASE_CAPABILITIES.map((type) => ({ rpc: { type } }));
   if (options.publishReadonly) capabilities.push({ rpc: { type: 'PUBLISH_READONLY' } });

@@ -9,6 +9,7 @@ import { Metrics } from '../metrics.js';
 import { CsiClient } from '../csi/client.js';
 import { MOUNTINFO_PATH, parseMountInfo } from '../host/mounts.js';
 import { StepRunner, bold, dim, progressBar } from './steps.js';
+import { copySourceNameFor } from '../array/names.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -188,6 +189,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         return `${snapshotId}, ready_to_use ${res.snapshot.ready_to_use}`;
       });
       await create('CreateVolume pvc-restored from snap-a', 'pvc-restored', 1 * GiB, 'ext4', { snapshot: { snapshot_id: snapshotId } });
+      await steps.run('how pvc-restored was copied', async () => describeCopySource(driver!, vols.get('pvc-restored')?.id ?? ''));
       await attach('pvc-restored');
       if (!noNode) await steps.run('check data on pvc-restored', async () => checkFile(join(vols.get('pvc-restored')!.target!, 'data.bin'), digest));
 
@@ -311,6 +313,21 @@ async function followCopy(driver: RunningDriver, volumeId: string, stop: () => b
   if (task.status === 2) return `left running: interrupted at ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB (DeleteVolume cancels it)`;
   if (task.status !== 1) throw new Error(`copy task ${task.id} ended with status ${task.status}`);
   return `task ${task.id} copied ${task.totalMiB} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
+
+/**
+ * A read-only snapshot is no physical-copy parent on a real array (403
+ * INV_OPERATION_VV_READONLY_SNAPSHOT): the driver copies through a temporary read-write child
+ * with an expiration, removed once the copy ended (at the latest with the volume or snapshot).
+ */
+function describeCopySource(driver: RunningDriver, volumeId: string): string {
+  const a = driver.simulator!.array;
+  const dest = volumeId.split('/')[1] ?? '';
+  const child = a.volume(copySourceNameFor(dest));
+  if (!child) throw new Error(`no temporary copy source of ${dest} on the array`);
+  const parent = a.volumeById(child.parentId ?? -1);
+  const expires = child.expirationTimeSec === undefined ? 'no expiration' : `expires ${new Date(child.expirationTimeSec * 1000).toISOString()}`;
+  return `through ${child.name}, a ${child.readOnly ? 'read-only' : 'read-write'} child of read-only ${parent?.name ?? '?'} (${expires}); the array refuses a read-only snapshot as copy parent`;
 }
 
 /** Nothing of the demo may remain on the array: volumes, VLUNs, hosts, running tasks. */

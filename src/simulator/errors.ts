@@ -83,8 +83,9 @@ export const ERRORS = {
   NON_EXISTENT_OBJECT_KEY: { status: 404, code: 180, desc: 'object key does not exist' },
   EXISTENT_OBJECT_KEY: { status: 409, code: 181, desc: 'object key exists' },
   TOO_BUSY: { status: 503, code: 270, desc: 'System is too busy. Please try again later' },
+  /** The number issue 16 reports from a real array ([U]: not in the reference; configurable). */
+  NO_SNAP_CPG: { status: 409, code: 33, desc: 'volume has no snapshot CPG' },
   // §4.4 names without recovered numbers: placeholders (configurable)
-  NO_SNAP_CPG: { status: 409, code: 9001, desc: 'volume has no snapshot CPG' },
   RETAINED: { status: 409, code: 9002, desc: 'volume retention time has not expired' },
   INV_INPUT_WARN_GT_LIMIT: { status: 400, code: 9003, desc: 'allocation warning greater than limit' },
   INV_INPUT_USR_ALRT_NON_TPVV: { status: 400, code: 9004, desc: 'user space allocation alerts only apply to thin volumes' },
@@ -130,6 +131,15 @@ export const ERRORS = {
   VV_SIZE_CANNOT_REDUCE: { status: 403, code: 9043, desc: 'volume size cannot be reduced' },
   VV_NEW_SIZE_EXCEEDS_LIMITS: { status: 403, code: 9045, desc: 'new size exceeds the volume size limit' },
   INV_OPERATION_PARAM_CONFLICT: { status: 409, code: 9044, desc: 'operation parameters conflict' },
+  /** A physical copy whose parent is a read-only snapshot ([S] python-3parclient copyVolume; number [U]). */
+  INV_OPERATION_VV_READONLY_SNAPSHOT: { status: 403, code: 9050, desc: 'the parent volume is a read-only snapshot' },
+  /** Changing the snapshot CPG of a volume that has snapshots (issue 16 item 12; name and number [U]). */
+  INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS: { status: 409, code: 9051, desc: 'the snapshot CPG cannot change while the volume has snapshots' },
+  // Array-wide limits: 503 per the guide's VV-set snapshot table (G131 p119-121), numbers [U].
+  VV_LIMIT_REACHED: { status: 503, code: 9046, desc: 'maximum number of volumes has been reached' },
+  SNAPSHOT_LIMIT_REACHED: { status: 503, code: 9047, desc: 'maximum number of snapshots has been reached' },
+  CPG_ALLOCATION_WARNING_REACHED: { status: 503, code: 9048, desc: 'the CPG has reached the allocation warning' },
+  VV_ID_LIMIT_REACHED: { status: 503, code: 9049, desc: 'maximum number of volume IDs has been reached' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorName = keyof typeof ERRORS;

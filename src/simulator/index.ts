@@ -90,7 +90,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const faults = new FaultController(opts, sessions, tasks, array);
   for (const f of opts.faults) faults.add(f);
   const tls = opts.https === false ? undefined : await tlsMaterial(opts.https, opts.host);
-  const srv = { sim, sessions, ports: makePorts(state.systemId), https: tls !== undefined };
+  const srv = { sim, sessions, ports: makePorts(state.systemId, opts.profile.vlanTaggedPort === true), https: tls !== undefined };
   const front = new WsapiFront(srv, faults, opts.admin ? new AdminHandler(faults, array) : undefined);
   front.afterChange = afterChange;
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();

@@ -15,7 +15,12 @@ export interface SimulatorOptions {
   /** Firmware profile: '3.1.3 MU1' (WSAPI 1.3.1, default), '3.2.2', '3.3.1' (later features). */
   profile?: string;
   /** CPGs and their usable capacity; default SSD_r6 and FC_r6 of 16 TiB each, NL_r6 of 64 TiB. */
-  cpgs?: { name: string; sizeMiB: number }[];
+  /**
+   * CPGs: `sizeMiB` is the physical space their LD layout can use (what the space reporter shows);
+   * `growthLimitMiB`, when set, is the CPG's growth limit (`SDGrowth.limitMiB`), which allocations
+   * respect and the space reporter does not [S CIN hpe_3par_common.py get_volume_stats].
+   */
+  cpgs?: { name: string; sizeMiB: number; growthLimitMiB?: number }[];
   /** Data plane directory (sparse file per volume, exports/<WWN> links); off when unset. */
   dataDir?: string;
   /** Persist the object model to this file (atomic writes); off when unset. */
@@ -36,6 +41,12 @@ export interface SimulatorOptions {
   admin?: boolean;
   /** Faults active from start-up. */
   faults?: FaultSpec[];
+  /**
+   * A physical copy whose parent is a read-only snapshot: 'refuse' (403
+   * INV_OPERATION_VV_READONLY_SNAPSHOT, documented by python-3parclient's copyVolume; default) or
+   * 'allow' ([U] whether older firmware accepted it).
+   */
+  copyFromReadOnlySnapshot?: 'refuse' | 'allow';
   /** Refuse modifying (PUT) a volume while it is the target of a running online copy. */
   refuseModifyDuringCopy?: boolean;
   /** Status of a successful volume createSnapshot: 201 (default) or 200 (1.2 guide) [U]. */
@@ -85,12 +96,19 @@ export interface Profile {
   links: boolean;
   /** /api/v1/volumes/<v>/objectKeyValues. */
   objectKeyValues: boolean;
+  /**
+   * iSCSI ports report `iSCSIPortInfo` (with `vlan`, `tcpPort`) and serve
+   * `/ports/<n:s:p>/iSCSIVlans` (later firmware; REFERENCE §10); with `vlanTaggedPort`, node 1's
+   * iSCSI port is VLAN-tagged: no untagged address, its portal is on VLAN 100.
+   */
+  iscsiPortInfo?: boolean;
+  vlanTaggedPort?: boolean;
 }
 
 const PROFILES: Profile[] = [
   { name: '3.1.3 MU1', major: 1, minor: 3, build: 30103230, wsapiVersion: '1.3.1', systemVersion: '3.1.3.230', tdvv: false, reduce: false, eqQueries: false, qos: false, sessionType: false, links: false, objectKeyValues: false },
-  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true, objectKeyValues: true },
-  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true, objectKeyValues: true },
+  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true, objectKeyValues: true, iscsiPortInfo: true },
+  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true, objectKeyValues: true, iscsiPortInfo: true, vlanTaggedPort: true },
 ];
 
 /** Profile names accepted by the CLI. */
@@ -105,9 +123,9 @@ export function findProfile(name: string): Profile {
 }
 
 export const DEFAULT_CPGS = [
-  { name: 'SSD_r6', sizeMiB: 16 * 1024 * 1024 },
-  { name: 'FC_r6', sizeMiB: 16 * 1024 * 1024 },
-  { name: 'NL_r6', sizeMiB: 64 * 1024 * 1024 },
+  { name: 'SSD_r6', sizeMiB: 16 * 1024 * 1024, growthLimitMiB: 16 * 1024 * 1024 },
+  { name: 'FC_r6', sizeMiB: 16 * 1024 * 1024, growthLimitMiB: 16 * 1024 * 1024 },
+  { name: 'NL_r6', sizeMiB: 64 * 1024 * 1024, growthLimitMiB: 64 * 1024 * 1024 },
 ];
 
 /** Options with every default applied. */
@@ -148,6 +166,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     admin: o.admin ?? false,
     faults: o.faults ?? [],
     refuseModifyDuringCopy: o.refuseModifyDuringCopy ?? false,
+    copyFromReadOnlySnapshot: o.copyFromReadOnlySnapshot ?? 'refuse',
     snapshotCreateStatus: o.snapshotCreateStatus ?? 201,
     copyTargetDeleteError: o.copyTargetDeleteError ?? 'code29',
     unsupportedQuery: o.unsupportedQuery ?? 'reject',

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVolumeMarker } from '../array/marker.js';
-import { isTombstoneName } from '../array/names.js';
+import { isCopySourceName, isTombstoneName } from '../array/names.js';
 import type { SimArray } from '../simulator/index.js';
 import type { Ledger } from './lifecycle.js';
 import { loopsUnder, mountsUnder } from './node-fs.js';
@@ -30,20 +30,28 @@ export interface AuditResult {
   leaked: string[];
   lost: string[];
   anomalies: string[];
+  /**
+   * What issue 16 watches for (each also appears in `leaked`): snapshots without this driver's
+   * marker (the array's helper snapshots of an online copy, or a foreign snapshot), soft-deleted
+   * volumes still on the array, and hosts that export nothing.
+   */
+  counts: { helperSnapshots: number; tombstones: number; emptyHosts: number };
 }
 
 /** Audits now; call when nothing is published and no operation runs. */
 export function audit(s: AuditScope): AuditResult {
-  const out: AuditResult = { leaked: [], lost: [], anomalies: [] };
+  const out: AuditResult = { leaked: [], lost: [], anomalies: [], counts: { helperSnapshots: 0, tombstones: 0, emptyHosts: 0 } };
   const a = s.array;
   const byName = new Map<string, { name: string; snapshot: boolean; sizeMiB: number }[]>();
   for (const v of a.volumes) {
     const marker = parseVolumeMarker(v.comment);
     if (isTombstoneName(v.name)) {
+      out.counts.tombstones++;
       out.leaked.push(`tombstone ${v.name} (soft-deleted volume ${marker?.n ?? '?'}) is still on the array`);
       continue;
     }
     if (!marker?.n) {
+      if (v.copyType === VIRTUAL_COPY && (marker?.d !== s.driverName || isCopySourceName(v.name))) out.counts.helperSnapshots++;
       out.leaked.push(`volume ${v.name} carries no marker with a CSI name`);
       continue;
     }
@@ -70,7 +78,11 @@ export function audit(s: AuditScope): AuditResult {
     const host = a.hosts.find((h) => h.id === v.hostId);
     out.leaked.push(`VLUN lun ${v.lun} of volume ${vol ? `${vol.name} (${parseVolumeMarker(vol.comment)?.n ?? 'no marker'})` : `set id ${v.volumeSetId}`} to host ${host?.name ?? '-'}`);
   }
-  for (const h of a.hosts) out.leaked.push(`host ${h.name}`);
+  for (const h of a.hosts) {
+    const empty = !a.vluns.some((l) => l.hostId === h.id);
+    if (empty) out.counts.emptyHosts++;
+    out.leaked.push(`host ${h.name}${empty ? ' (exports nothing)' : ''}`);
+  }
   for (const vs of a.volumeSets) out.leaked.push(`VV set ${vs.name}`);
   for (const t of a.tasks) if (t.status === TASK_ACTIVE) out.leaked.push(`running task ${t.id} (${t.kind} ${t.name})`);
   for (const m of mountsUnder(s.kubeletDir)) out.leaked.push(`mount ${m}`);

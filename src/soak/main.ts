@@ -105,6 +105,7 @@ function report(label: string, r: AuditResult): void {
   for (const l of r.leaked) process.stdout.write(`  ${label}: LEAKED ${l}\n`);
   for (const l of r.lost) process.stdout.write(`  ${label}: LOST ${l}\n`);
   for (const l of r.anomalies) process.stdout.write(`  ${label}: anomaly: ${l}\n`);
+  process.stdout.write(`  ${label}: ${r.counts.helperSnapshots} helper snapshots, ${r.counts.tombstones} tombstones, ${r.counts.emptyHosts} empty hosts\n`);
 }
 
 async function main(): Promise<number> {

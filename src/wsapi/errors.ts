@@ -223,6 +223,8 @@ export const WsapiCode = {
   EXISTENT_PATH: 73,
   /** 409: host delete while the host is in a host set. */
   HOST_IN_SET: 77,
+  /** 409: snapshot of a volume without a snapshot CPG: 33 as issue 16 reports from a real array (the reference has no number). */
+  NO_SNAP_CPG: 33,
   /** 400: at least one of several members is needed. */
   INV_INPUT_ONE_REQUIRED: 78,
   /** 400: path removal of a path the host does not have. */
@@ -261,8 +263,6 @@ export const WsapiCode = {
  * them only where falling through to a generic error is also acceptable.
  */
 export const WsapiPlaceholderCode = {
-  /** 409: snapshot of a volume without a snapshot CPG. */
-  NO_SNAP_CPG: 9001,
   /** 409: a tune runs on the volume. */
   INV_OPERATION_VV_TUNE_IN_PROGRESS: 9008,
   /** 409: a conversion runs on the volume. */

@@ -184,6 +184,17 @@ export interface Port {
   IPAddr?: string;
   /** The target IQN of an iSCSI port. */
   iSCSIName?: string;
+  /** Later firmware: the iSCSI port's settings; `vlan` 1 = VLAN-tagged (its addresses are in iSCSIVlans). */
+  iSCSIPortInfo?: { ipAddr?: string; vlan?: number; tcpPort?: number; iSCSIName?: string; mtu?: number };
+  /** Filled by the driver from `/ports/<n:s:p>/iSCSIVlans` for a tagged port. */
+  iSCSIVlans?: IscsiVlan[];
+}
+
+/** One VLAN interface of a tagged iSCSI port (`/ports/<n:s:p>/iSCSIVlans`). */
+export interface IscsiVlan {
+  IPAddr: string;
+  vlanTag?: number;
+  tcpPort?: number;
 }
 
 /** A VLUN: a template (`active: false`, the export rule) or a live path (`active: true`). */

@@ -202,10 +202,14 @@ describe('ControllerGetVolume and ValidateVolumeCapabilities', () => {
 });
 
 describe('GetCapacity', () => {
-  test('reports the CPG free space in one request', async () => {
+  test('reports the CPG free space in one request (two while the CPG list is not cached)', async () => {
     sim.resetRequests();
     const cap = await d.client.call<{ available_capacity: string }>('GetCapacity', { parameters: { cpg: 'CPG1' }, volume_capabilities: [mountCap()] });
     expect(Number(cap.available_capacity)).toBeGreaterThan(0);
+    // The CPG list (cached 5 min) tells whether the CPG has a growth limit (issue 16 item 13).
+    expect(arrayRequests(sim).sort()).toEqual(['GET /api/v1/cpgs', 'POST /api/v1/spacereporter']);
+    sim.resetRequests();
+    await d.client.call('GetCapacity', { parameters: { cpg: 'CPG1' }, volume_capabilities: [mountCap()] });
     expect(arrayRequests(sim)).toEqual(['POST /api/v1/spacereporter']);
     expect(await codeOf(d.client.call('GetCapacity', { parameters: { cpg: 'CPG1', bogus: 'x' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
   });

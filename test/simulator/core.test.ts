@@ -202,11 +202,13 @@ describe('CPG administration', () => {
     const c = await api('POST', '/cpgs', { name: 'NEW_r1', growthLimitMiB: 4096, LDLayout: { RAIDType: 2, diskPatterns: [{ diskType: 1 }] } });
     expect([c.status, c.headers['location']]).toEqual([201, '/api/v1/cpgs/NEW_r1']);
     expect((await api('POST', '/cpgs', { name: 'NEW_r1' })).body.code).toBe(14);
-    expect((await api('POST', '/spacereporter', { cpg: 'NEW_r1' })).body.usableFreeMiB).toBe(4096);
+    // The growth limit is the CPG's (SDGrowth.limitMiB); the space reporter shows physical space.
+    expect((await api('GET', '/cpgs/NEW_r1')).body.SDGrowth.limitMiB).toBe(4096);
     await api('POST', '/volumes', { name: 'on-new', cpg: 'NEW_r1', sizeMiB: 1024 });
     expect((await api('PUT', '/cpgs/NEW_r1', { newName: 'RENAMED', growthLimitMiB: 8192 })).headers['location']).toBe('/api/v1/cpgs/RENAMED');
     expect((await api('GET', '/volumes/on-new')).body.userCPG).toBe('RENAMED');
-    expect((await api('POST', '/spacereporter', { cpg: 'RENAMED' })).body.usableFreeMiB).toBe(8192 - 1024);
+    expect((await api('GET', '/cpgs/RENAMED')).body.SDGrowth.limitMiB).toBe(8192);
+    expect((await api('POST', '/spacereporter', { cpg: 'RENAMED' })).body.usableFreeMiB).toBe(16 * 1024 * 1024 - 1024);
     expect((await api('DELETE', '/cpgs/RENAMED')).body.code).toBe(34);
     await api('DELETE', '/volumes/on-new');
     expect((await api('DELETE', '/cpgs/RENAMED')).status).toBe(200);

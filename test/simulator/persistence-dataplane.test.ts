@@ -102,14 +102,17 @@ describe('data plane', () => {
     expect((await read(snapFile, 512 * MiB))[0]).toBe(0xab);
     // Thin volumes report what their files hold (measured in the background).
     await until(async () => (await api('GET', '/volumes/d1')).body.userSpace.usedMiB >= 1);
-    // A volume from the snapshot (online copy) holds the snapshot's content, sparsely.
-    const r = await api('POST', '/volumes/d1-snap', { action: 'createPhysicalCopy', parameters: { destVolume: 'd1-clone', destCPG: 'SSD_r6', online: true, tpvv: true } });
+    // A volume from the snapshot (online copy, through a read-write child: a read-only snapshot is
+    // no copy parent on a real array) holds the snapshot's content, sparsely.
+    expect((await api('POST', '/volumes/d1-snap', { action: 'createSnapshot', parameters: { name: 'd1-snap-rw', readOnly: false } })).status).toBe(201);
+    const r = await api('POST', '/volumes/d1-snap-rw', { action: 'createPhysicalCopy', parameters: { destVolume: 'd1-clone', destCPG: 'SSD_r6', online: true, tpvv: true } });
     expect(r.status).toBe(200);
     const clone = (await api('GET', '/volumes/d1-clone')).body;
     const cloneFile = path.join(dataDir, 'volumes', `${clone.wwn}.img`);
     expect((await read(cloneFile, 512 * MiB))[0]).toBe(0xab);
     expect((await fs.stat(cloneFile)).blocks * 512).toBeLessThan(8 * MiB);
     await until(async () => (await api('GET', `/tasks/${r.body.taskid}`)).body.status === 1);
+    expect((await api('DELETE', '/volumes/d1-snap-rw')).status).toBe(200);
     // Grow extends the file; the content stays.
     await api('PUT', '/volumes/d1', { action: 3, sizeMiB: 1024 });
     expect((await fs.stat(file)).size).toBe(2048 * MiB);

@@ -25,7 +25,8 @@ describe('WSAPI errors → array conditions → driver kinds', () => {
     [wsapiErr(400, 28), 'too-large', 'out-of-range'],
     [wsapiErr(503, 31), 'unavailable', 'unavailable'],
     [wsapiErr(503, 270), 'unavailable', 'unavailable'],
-    [wsapiErr(503, 9999), 'unavailable', 'unavailable'],
+    // Any other 503 code is a limit (VV_LIMIT_REACHED, SNAPSHOT_LIMIT_REACHED, …: issue 16 item 13).
+    [wsapiErr(503, 9999), 'limit', 'resource-exhausted'],
     [wsapiErr(404, 15), 'no-cpg', 'invalid-argument'],
     [wsapiErr(400, 12), 'other', 'internal'],
     [new WsapiConnectionError('refused', 'ECONNREFUSED', 'no', ctx), 'unavailable', 'unavailable'],
@@ -102,11 +103,33 @@ describe('judgeHost', () => {
     ['ours for another node', host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n2' }) } }), 'failed-precondition'],
     ['another cluster', host({ descriptors: { comment: JSON.stringify({ v: 1, o: 'ffffffffffffffff', n: 'n1' }) } }), 'failed-precondition'],
     ['foreign with exactly these initiators', host({}), 'foreign'],
-    ['foreign with more initiators', host({ iSCSIPaths: [{ name: 'iqn.x:n1' }, { name: 'iqn.x:other' }] }), 'failed-precondition'],
+    // A superset is fine (issue 16 item 2): the node's initiators are all on the host.
+    ['foreign with more initiators', host({ iSCSIPaths: [{ name: 'iqn.x:n1' }, { name: 'iqn.x:other' }] }), 'foreign'],
+    ['foreign with other initiators only', host({ iSCSIPaths: [{ name: 'iqn.x:other' }] }), 'failed-precondition'],
+    ['foreign, IQN in another case', host({ iSCSIPaths: [{ name: 'IQN.X:N1' }] }), 'foreign'],
   ])('%s', (_what, h, outcome) => {
     let got: string;
     try {
       got = judgeHost(h, ref, tag).owned ? 'owned' : 'foreign';
+    } catch (err) {
+      got = (err as DriverError).kind;
+    }
+    expect(got).toBe(outcome);
+  });
+});
+
+describe('judgeHost per protocol (issue 16 item 2)', () => {
+  const ref = { nodeId: 'n1;i=iqn.x:n1;w=10000000c9000001', node: { hostName: 'n1', iqns: ['iqn.x:n1'], wwpns: ['10000000c9000001'] } };
+  const tag = '0123456789abcdef';
+  it.each([
+    ['an iSCSI-only host for iscsi', { name: 'iqn-n1', iSCSIPaths: [{ name: 'iqn.x:n1' }] }, 'iscsi', 'foreign'],
+    ['an FC-only host for fc', { name: 'wwn-n1', FCPaths: [{ wwn: '10000000C9000001' }] }, 'fc', 'foreign'],
+    ['an FC-only host for iscsi', { name: 'wwn-n1', FCPaths: [{ wwn: '10000000C9000001' }] }, 'iscsi', 'failed-precondition'],
+    ['a host with the IQN but another WWN, for iscsi', { name: 'mixed', iSCSIPaths: [{ name: 'iqn.x:n1' }], FCPaths: [{ wwn: '10000000C9FFFFFF' }] }, 'iscsi', 'foreign'],
+  ] as [string, Host, 'iscsi' | 'fc', string][])('%s', (_what, h, family, outcome) => {
+    let got: string;
+    try {
+      got = judgeHost(h, ref, tag, family).owned ? 'owned' : 'foreign';
     } catch (err) {
       got = (err as DriverError).kind;
     }

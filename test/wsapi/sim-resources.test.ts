@@ -75,9 +75,10 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
   });
 
   it('volumes: snapshot, online copy + task wait, offline copy, resync, promote, tune', async () => {
-    const snap = await exactly(['POST /api/v1/volumes/vol-a'], () => c.volumes.createSnapshot('vol-a', { name: 'snap-a', readOnly: true, comment: 's' }));
+    // Read-write: a read-only snapshot is no physical-copy parent on a real array (issue 16 item 9).
+    const snap = await exactly(['POST /api/v1/volumes/vol-a'], () => c.volumes.createSnapshot('vol-a', { name: 'snap-a', readOnly: false, comment: 's' }));
     expect(snap).toBe('snap-a');
-    expect(await c.volumes.get('snap-a')).toMatchObject({ copyOf: 'vol-a', copyType: CopyType.VIRTUAL_COPY, readOnly: true });
+    expect(await c.volumes.get('snap-a')).toMatchObject({ copyOf: 'vol-a', copyType: CopyType.VIRTUAL_COPY, readOnly: false });
 
     const copy = await exactly(['POST /api/v1/volumes/snap-a'], () => c.volumes.createPhysicalCopy('snap-a', { destVolume: 'clone-a', online: true, destCPG: 'FC_r6', tpvv: true }));
     expect(copy.destVolume).toBe('clone-a');

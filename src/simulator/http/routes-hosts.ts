@@ -1,6 +1,6 @@
 /** Routes for /hosts, /ports and /vluns (REFERENCE.md §9–11). */
 import { createHost, deleteHost, modifyHost, queryHosts } from '../model/hosts.js';
-import { renderHost, renderPort } from '../model/render.js';
+import { renderHost, renderIscsiVlans, renderPort } from '../model/render.js';
 import { createVlun, deleteVlun, findVlun, nsp, parseNsp, renderVlun } from '../model/vluns.js';
 import type { HostRec, VlunRec } from '../model/types.js';
 import { checkName } from '../validate.js';
@@ -40,13 +40,17 @@ export function hostRoutes(srv: Server, req: Req): Answer {
 export function portRoutes(srv: Server, req: Req): Answer {
   const [, pos, extra] = req.segs;
   const { sim, ports } = srv;
-  if (extra !== undefined) throw sim.errors.err('URI_RES_NOT_FOUND');
+  if (extra !== undefined && (extra !== 'iSCSIVlans' || !sim.opts.profile.iscsiPortInfo || req.segs.length > 3)) throw sim.errors.err('URI_RES_NOT_FOUND');
   if (req.method !== 'GET') throw sim.errors.err('UNSUP_OP');
   if (pos === undefined) return { status: 200, members: ports.map((p) => renderPort(sim, p)), stream: false };
   const parsed = parseNsp(pos);
   if (!parsed) throw sim.errors.err('INV_INPUT_PORT_SPECIFICATION');
   const p = ports.find((x) => nsp(x.portPos) === nsp(parsed));
   if (!p) throw sim.errors.err('NON_EXISTENT_PORT');
+  if (extra !== undefined) {
+    if (p.protocol !== 2) throw sim.errors.err('BAD_PORT_TYPE');
+    return { status: 200, body: renderIscsiVlans(p) };
+  }
   return { status: 200, body: renderPort(sim, p) };
 }
 

@@ -74,7 +74,7 @@ export function systemRoutes(srv: Server, req: Req): Answer {
       if (cpg !== undefined && layout) throw sim.errors.err('INV_INPUT_PARAM_CONFLICT', 'cpg');
       if (cpg === undefined && !layout) throw sim.errors.err('INV_INPUT_ONE_REQUIRED', 'cpg');
       if (cpg !== undefined && !sim.array.cpg(cpg)) throw sim.errors.err('NON_EXISTENT_CPG', 'cpg');
-      const free = cpg !== undefined ? sim.array.cpgFreeMiB(cpg) : sim.array.cpgs.reduce((n, c) => n + sim.array.cpgFreeMiB(c.name), 0);
+      const free = cpg !== undefined ? sim.array.cpgPhysicalFreeMiB(cpg) : sim.array.cpgs.reduce((n, c) => n + sim.array.cpgPhysicalFreeMiB(c.name), 0);
       return { status: 200, body: { rawFreeMiB: free * 2, usableFreeMiB: free } };
     }
     case 'cpgs': {

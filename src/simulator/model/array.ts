@@ -18,7 +18,7 @@ export interface CpgStats {
 }
 
 /** A fresh state: the configured CPGs and nothing else. */
-export function emptyState(cpgs: { name: string; sizeMiB: number }[]): SimState {
+export function emptyState(cpgs: { name: string; sizeMiB: number; growthLimitMiB?: number }[]): SimState {
   return {
     version: 1,
     systemId: 46750,
@@ -28,7 +28,7 @@ export function emptyState(cpgs: { name: string; sizeMiB: number }[]): SimState 
     nextSetId: 1,
     nextTaskId: 1,
     nextVlunSeq: 1,
-    cpgs: cpgs.map((c, i) => ({ id: i, uuid: randomUUID(), name: c.name, sizeMiB: c.sizeMiB })),
+    cpgs: cpgs.map((c, i) => ({ id: i, uuid: randomUUID(), name: c.name, sizeMiB: c.sizeMiB, ...(c.growthLimitMiB !== undefined && { growthLimitMiB: c.growthLimitMiB }) })),
     volumes: [],
     hosts: [],
     volumeSets: [],
@@ -299,7 +299,13 @@ export class SimArray {
     const st = this.cpgStats(name);
     return st.fullMiB + st.thinUsedMiB;
   }
+  /** What an allocation in the CPG may still take: its physical space, bounded by its growth limit. */
   cpgFreeMiB(name: string): number {
+    const c = this.cpg(name);
+    return c ? Math.max(0, Math.min(c.sizeMiB, c.growthLimitMiB ?? Infinity) - this.cpgUsedMiB(name)) : 0;
+  }
+  /** The space reporter's answer: physical space left for the CPG's layout, growth limit ignored. */
+  cpgPhysicalFreeMiB(name: string): number {
     const c = this.cpg(name);
     return c ? Math.max(0, c.sizeMiB - this.cpgUsedMiB(name)) : 0;
   }

@@ -102,6 +102,7 @@ export async function createPhysicalCopy(sim: Sim, src: VolumeRec, params: unkno
   const destName = read.str(p, 'destVolume')!;
   if (sim.array.activeTaskOf(src.id, ['tune'])) throw e.err('INV_OPERATION_VV_TUNE_IN_PROGRESS');
   if (isOnlineCopyTarget(sim, src)) throw e.err('INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS');
+  if (src.copyType === COPY.VIRTUAL_COPY && src.readOnly && sim.opts.copyFromReadOnlySnapshot === 'refuse') throw e.err('INV_OPERATION_VV_READONLY_SNAPSHOT');
   if (online) return onlineCopy(sim, src, destName, p, caller);
   const dest = sim.array.volume(destName);
   if (!dest) throw e.err('NON_EXISTENT_VOL', 'destVolume');

@@ -18,7 +18,8 @@ export function createCpg(sim: Sim, body: unknown): Reply {
   const name = read.str(b, 'name')!;
   if (read.str(b, 'domain') !== undefined) throw e.err('NON_EXISTENT_DOMAIN', 'domain');
   if (sim.array.cpg(name)) throw e.err('EXISTENT_CPG', 'name');
-  const c: CpgRec = { id: sim.array.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0), uuid: randomUUID(), name, sizeMiB: read.num(b, 'growthLimitMiB') ?? DEFAULT_LIMIT_MiB };
+  const limit = read.num(b, 'growthLimitMiB');
+  const c: CpgRec = { id: sim.array.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0), uuid: randomUUID(), name, sizeMiB: DEFAULT_LIMIT_MiB, ...(limit !== undefined && { growthLimitMiB: limit }) };
   sim.array.state.cpgs.push(c);
   sim.array.spaceChanged();
   sim.array.touch();
@@ -32,8 +33,8 @@ export function modifyCpg(sim: Sim, c: CpgRec, body: unknown): Reply {
   if (newName !== undefined && newName !== c.name && sim.array.cpg(newName)) throw e.err('EXISTENT_CPG', 'newName');
   if (b['rmGrowthLimit'] === true && b['growthLimitMiB'] !== undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'rmGrowthLimit');
   const limit = read.num(b, 'growthLimitMiB');
-  if (limit !== undefined) c.sizeMiB = limit;
-  if (b['rmGrowthLimit'] === true) c.sizeMiB = DEFAULT_LIMIT_MiB;
+  if (limit !== undefined) c.growthLimitMiB = limit;
+  if (b['rmGrowthLimit'] === true) delete c.growthLimitMiB;
   if (newName !== undefined && newName !== c.name) {
     // Volumes name their CPGs: a rename follows through.
     for (const v of sim.array.volumes) {

@@ -104,10 +104,20 @@ export function renderSet(sim: Sim, s: SetRec, kind: 'volumesets' | 'hostsets'):
 }
 
 export function renderPort(sim: Sim, p: PortDef): Record<string, unknown> {
-  const { label, ...rest } = p;
+  const { label, vlans, ...rest } = p;
+  // Later firmware: iSCSIPortInfo with vlan (1 = tagged, 2 = not [U]) and the TCP port.
+  const info = p.protocol === 2 && sim.opts.profile.iscsiPortInfo ? { iSCSIPortInfo: { ipAddr: p.IPAddr ?? '0.0.0.0', netmask: '255.255.255.0', gateway: '0.0.0.0', mtu: 1500, vlan: vlans ? 1 : 2, tcpPort: ISCSI_TCP_PORT, iSCSIName: p.iSCSIName, iSNSAddr: '0.0.0.0', iSNSPort: 3205 } } : {};
   // `device` lists the hosts with initiators on the port's protocol (they are all "logged in").
   const devices = p.type === 1 || p.type === 8 ? sim.array.hosts.filter((h) => (p.protocol === 1 ? h.fcWWNs.length > 0 : h.iSCSINames.length > 0)).map((h) => h.name) : [];
-  return { ...rest, mode: p.type === 2 ? 3 : 2, linkState: 4, label, device: devices, failoverState: 1 };
+  return { ...rest, mode: p.type === 2 ? 3 : 2, linkState: 4, label, device: devices, failoverState: 1, ...info };
+}
+
+/** The iSCSI TCP port the simulated portals listen on (reported, not served). */
+export const ISCSI_TCP_PORT = 3260;
+
+/** `/ports/<n:s:p>/iSCSIVlans` of an iSCSI port (later firmware). */
+export function renderIscsiVlans(p: PortDef): Record<string, unknown> {
+  return { iSCSIVlans: (p.vlans ?? []).map((v) => ({ IPAddr: v.IPAddr, vlanTag: v.vlanTag, netmask: '255.255.255.0', gateway: '0.0.0.0', mtu: 1500, tcpPort: ISCSI_TCP_PORT, iSNSAddr: '0.0.0.0', iSNSPort: 3205 })) };
 }
 
 export function renderCpg(sim: Sim, c: CpgRec): Record<string, unknown> {
@@ -124,7 +134,8 @@ export function renderCpg(sim: Sim, c: CpgRec): Record<string, unknown> {
     SAUsage: usage(0, 0),
     SDUsage: usage(st.thinUsedMiB, st.thinUsedMiB),
     SAGrowth: growth,
-    SDGrowth: { ...growth, limitMiB: c.sizeMiB },
+    // limitMiB is present only when a growth limit is set (REFERENCE §15).
+    SDGrowth: { ...growth, ...(c.growthLimitMiB !== undefined && { limitMiB: c.growthLimitMiB }) },
     state: 1,
     failedStates: [],
     degradedStates: [],

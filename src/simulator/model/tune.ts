@@ -87,6 +87,11 @@ export function tuneVolume(sim: Sim, v: VolumeRec, body: unknown, caller: Caller
   if (v.copyType === COPY.PHYSICAL_COPY) throw e.err('INV_OPERATION_VV_IS_PCOPY');
   const keepVV = read.str(b, 'keepVV');
   if (keepVV !== undefined && sim.array.volume(keepVV)) throw e.err('EXISTENT_VOL', 'keepVV');
+  // A conversion of a volume with snapshots needs keepVV (cinder retries with it on code 40
+  // naming keepVV [S CIN hpe_3par_common.py _convert_to_base_volume / tune]).
+  const hasSnapshots = sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.VIRTUAL_COPY);
+  if (conversion !== undefined && hasSnapshots && keepVV === undefined) throw e.err('INV_INPUT_MISSING_REQUIRED', 'keepVV');
+  if (op === 2 && hasSnapshots) throw e.err('INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS', 'snapCPG');
   const targetCpg = userCPG ?? v.userCPG;
   const willBeFull = conversion === 2 || (!thin && conversion === undefined);
   const need = willBeFull ? v.sizeMiB : sim.array.usedMiB(v);

@@ -123,7 +123,10 @@ export interface CpgRec {
   id: number;
   uuid: string;
   name: string;
+  /** Physical space the CPG's layout can use. */
   sizeMiB: number;
+  /** The growth limit (`SDGrowth.limitMiB`), when one is set. */
+  growthLimitMiB?: number;
 }
 
 export interface QosRec {

@@ -23,10 +23,12 @@ export interface PortDef {
   nodeWWN?: string;
   HWAddr?: string;
   partnerPos?: PortPos;
+  /** VLAN interfaces of a tagged iSCSI port (`/ports/<n:s:p>/iSCSIVlans`). */
+  vlans?: { IPAddr: string; vlanTag: number }[];
 }
 
 /** The array's target ports: four FC, two iSCSI (portals on 127.0.0.x only), one remote-copy, one disk port. */
-export function makePorts(systemId: number): PortDef[] {
+export function makePorts(systemId: number, vlanTagged = false): PortDef[] {
   const serial = systemId.toString(16).toUpperCase().padStart(6, '0');
   const fc = (node: number, slot: number, cardPort: number): PortDef => ({
     portPos: { node, slot, cardPort },
@@ -53,7 +55,8 @@ export function makePorts(systemId: number): PortDef[] {
     fc(0, 1, 2),
     fc(1, 1, 2),
     iscsi(0, '127.0.0.2'),
-    iscsi(1, '127.0.0.3'),
+    // A VLAN-tagged port has no untagged address [U]: its portal lives on the VLAN interface.
+    vlanTagged ? { ...iscsi(1, '0.0.0.0'), vlans: [{ IPAddr: '127.0.0.5', vlanTag: 100 }] } : iscsi(1, '127.0.0.3'),
     { portPos: { node: 0, slot: 3, cardPort: 1 }, protocol: 4, type: 7, label: 'RCIP0', IPAddr: '127.0.0.4', HWAddr: `2C27D7${serial}9`.slice(0, 12) },
     { portPos: { node: 0, slot: 0, cardPort: 1 }, protocol: 5, type: 2, label: 'DISK0' },
   ];

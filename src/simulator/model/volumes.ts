@@ -184,6 +184,9 @@ export function modifyVolume(sim: Sim, v: VolumeRec, body: unknown): Reply {
     const c = read.str(b, k);
     if (c !== undefined && !sim.array.cpg(c)) throw e.err('NON_EXISTENT_CPG', k);
   }
+  const newSnapCpg = read.str(b, 'snapCPG');
+  // Another snapshot CPG while snapshots live in the current one (issue 16 item 12; code [U]).
+  if (newSnapCpg !== undefined && v.snapCPG !== undefined && newSnapCpg !== v.snapCPG && sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.VIRTUAL_COPY)) throw e.err('INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS', 'snapCPG');
   const newName = read.str(b, 'newName');
   if (newName !== undefined && newName !== v.name && sim.array.volume(newName)) throw e.err('EXISTENT_VOL', 'newName');
   const now = nowSec();

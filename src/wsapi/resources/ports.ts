@@ -3,7 +3,7 @@ import { Resource, TtlCache, type CallOptions } from '../resource.js';
 import { isRecord, readCollection, readObject } from '../response.js';
 import { raceAbort } from '../limiter.js';
 import { WsapiAbortedError } from '../errors.js';
-import type { Port, PortPos } from '../types.js';
+import type { IscsiVlan, Port, PortPos } from '../types.js';
 
 /** List options: `maxAgeMs` accepts a cached answer that young (ports rarely change). */
 export interface CachedCallOptions extends CallOptions {
@@ -31,6 +31,14 @@ export class PortsResource extends Resource {
     const op = 'ports.get';
     // n:s:p stays literal: it is the id's own syntax, and its parts are numbers.
     return readObject(await this.send(op, 'GET', `${apiPath`/ports`}/${formatPortPos(pos)}`, opts), this.ctx(op), isPort);
+  }
+
+  /** The VLAN interfaces of a tagged iSCSI port (later firmware; 404 on 1.3.x). */
+  async iscsiVlans(pos: PortPos, opts?: CallOptions): Promise<IscsiVlan[]> {
+    const op = 'ports.iscsiVlans';
+    const body = readObject(await this.send(op, 'GET', `${apiPath`/ports`}/${formatPortPos(pos)}/iSCSIVlans`, opts), this.ctx(op), (b): b is { iSCSIVlans?: unknown } => isRecord(b));
+    const list = Array.isArray(body.iSCSIVlans) ? body.iSCSIVlans : [];
+    return list.filter((v): v is IscsiVlan => isRecord(v) && typeof v['IPAddr'] === 'string');
   }
 
   /** Forgets the cached list. */
