@@ -5,13 +5,15 @@ import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import { abortable } from '../util/abort.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
-import type { ArrayClient } from './client.js';
+import type { ArrayClient, ArrayState, ArrayStatus } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
 /** How long the port list is reused (ports change only when an admin recables or reconfigures). */
 export const PORTS_CACHE_MS = 5 * 60_000;
 /** How long the CPG name list is reused (for StorageClasses that name no CPG). */
 export const CPGS_CACHE_MS = 5 * 60_000;
+
+const ARRAY_STATES: readonly ArrayState[] = ['reachable', 'unreachable', 'auth-refused', 'tls-refused'];
 
 /** What the driver remembers about an array host it found or created for a node. */
 export interface KnownHost {
@@ -62,7 +64,9 @@ export class Backend {
   private cpgsLoading: Promise<Cpg[]> | undefined;
   private vlunsInFlight: Promise<Vlun[]> | undefined;
   private vlunsNext: Promise<Vlun[]> | undefined;
-  private up: boolean | undefined;
+  private state: ArrayState | undefined;
+  /** True when the client reports its status itself (the WSAPI client); else operations do. */
+  private readonly pushed: boolean;
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -74,6 +78,13 @@ export class Backend {
     this.id = config.id;
     this.config = config;
     this.client = client;
+    this.pushed = client.onStatus !== undefined;
+    client.onStatus?.((status) => this.setStatus(status));
+  }
+
+  /** The backend's reachability as last proved (undefined until a request proved anything). */
+  get status(): ArrayState | undefined {
+    return this.state;
   }
 
   /**
@@ -89,9 +100,9 @@ export class Backend {
       this.log.info({ backend: this.id, name: this.system.name, serial: this.system.serialNumber, model: this.system.model, osVersion: this.system.systemVersion, wsapiVersion, build: this.version.build, sessionsInUse: conf.sessionsInUse }, 'backend array');
       this.metrics?.backendInfo.set({ backend: this.id, name: this.system.name ?? '', serial: this.system.serialNumber ?? '', model: this.system.model ?? '', os_version: this.system.systemVersion ?? '', wsapi_version: wsapiVersion }, 1);
       if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
-      this.setUp(true);
+      this.fromOutcome(undefined);
     } catch (err) {
-      this.setUp(conditionOf(err) !== 'unavailable' && conditionOf(err) !== 'bad-credentials');
+      this.fromOutcome(err);
       this.log.warn({ backend: this.id, err: toDriverError(err, this.id, 'reading the array identity').message }, 'backend not described at start; operations will retry');
     }
   }
@@ -106,11 +117,9 @@ export class Backend {
       this.client.getWsapiConfiguration().then(
         (conf) => {
           if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
-          this.setUp(true);
+          this.fromOutcome(undefined);
         },
-        (err: unknown) => {
-          if (conditionOf(err) === 'unavailable') this.setUp(false);
-        },
+        (err: unknown) => this.fromOutcome(err),
       );
     }, ms);
     this.refreshTimer.unref();
@@ -140,12 +149,10 @@ export class Backend {
   async run<T>(doing: string, fn: (client: ArrayClient) => Promise<T>): Promise<T> {
     try {
       const out = await fn(this.client);
-      this.setUp(true);
+      this.fromOutcome(undefined);
       return out;
     } catch (err) {
-      const c = conditionOf(err);
-      if (c === 'unavailable') this.setUp(false);
-      else if (c !== 'aborted' && c !== 'other') this.setUp(true);
+      this.fromOutcome(err);
       throw toDriverError(err, this.id, doing);
     }
   }
@@ -226,11 +233,30 @@ export class Backend {
     throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}) and no defaultCpg; set "cpg"`);
   }
 
-  private setUp(up: boolean): void {
-    if (this.up === up) return;
-    this.up = up;
-    this.metrics?.backendUp.set({ backend: this.id }, up ? 1 : 0);
-    if (up) this.log.info({ backend: this.id }, 'backend up');
-    else this.log.warn({ backend: this.id }, 'backend down: the array cannot be reached');
+  /**
+   * For a client that does not report its status (test doubles): an operation's outcome is the
+   * evidence. Success, or an answer the array gave, means reachable; bad credentials and no
+   * answer mean down; a cancelled call proves nothing.
+   */
+  private fromOutcome(err: unknown): void {
+    if (this.pushed) return;
+    if (err === undefined) return this.setStatus({ state: 'reachable' });
+    const c = conditionOf(err);
+    if (c === 'bad-credentials') this.setStatus({ state: 'auth-refused', detail: (err as Error).message });
+    else if (c === 'unavailable') this.setStatus({ state: 'unreachable', detail: (err as Error).message });
+    else if (c !== 'aborted' && c !== 'other') this.setStatus({ state: 'reachable' });
+  }
+
+  /** Records a state change: backend_up, the status label, and one log line. */
+  private setStatus(status: ArrayStatus): void {
+    if (this.state === status.state) return;
+    this.state = status.state;
+    this.metrics?.backendUp.set({ backend: this.id }, status.state === 'reachable' ? 1 : 0);
+    for (const s of ARRAY_STATES) this.metrics?.backendStatus.set({ backend: this.id, status: s }, s === status.state ? 1 : 0);
+    const fields = { backend: this.id, status: status.state, reason: status.detail };
+    if (status.state === 'reachable') this.log.info({ backend: this.id, status: status.state }, 'backend up');
+    else if (status.state === 'unreachable') this.log.warn(fields, 'backend down: the array cannot be reached');
+    else if (status.state === 'auth-refused') this.log.error(fields, "backend down: the array refused the driver's user name or password; fix the backends file");
+    else this.log.error(fields, "backend down: TLS with the array failed; check the URL's scheme and port and the backend's caCert");
   }
 }

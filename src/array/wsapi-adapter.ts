@@ -53,6 +53,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     listCpgs: (signal) => w.cpgs.list(o(signal)),
     getCpgFreeSpace: (cpg, signal) => w.cpgs.freeSpace(cpg, o(signal)),
     close: () => w.close(),
+    onStatus: (listener) => w.onStatus(listener),
   };
 }
 

@@ -32,6 +32,12 @@ export interface BackendConfig {
   sessionPoolSize?: number;
   /** WSAPI requests in flight at once on this array (default 8); the rest queue. */
   maxInFlight?: number;
+  /** Seconds to connect (TCP + TLS) to the array (default 10). */
+  connectTimeoutSeconds?: number;
+  /** Seconds from a request sent to the first byte of the answer; a hung array shows here (default 30). */
+  responseTimeoutSeconds?: number;
+  /** Seconds for a whole request, body included (default 120). */
+  requestTimeoutSeconds?: number;
 }
 
 /** A configuration problem found at start; the driver refuses to run with it. */
@@ -42,7 +48,11 @@ export class ConfigError extends Error {
 export const BACKEND_ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const BACKEND_ID_MAX = 16;
 
-const KNOWN_KEYS = new Set(['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg']);
+const TIMEOUT_KEYS = ['connectTimeoutSeconds', 'responseTimeoutSeconds', 'requestTimeoutSeconds'] as const;
+/** Upper bound of any timeout key (an hour: beyond it a "timeout" no longer protects anything). */
+const TIMEOUT_MAX_SECONDS = 3600;
+
+const KNOWN_KEYS = new Set(['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg', ...TIMEOUT_KEYS]);
 
 /** Checks one backend id; returns a reason when it is invalid. */
 export function backendIdProblem(id: string): string | undefined {
@@ -123,6 +133,13 @@ export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
       backend[k] = v;
     }
+    for (const k of TIMEOUT_KEYS) {
+      if (entry[k] === undefined) continue;
+      const v = entry[k];
+      if (typeof v !== 'number' || !(v > 0) || v > TIMEOUT_MAX_SECONDS) throw new ConfigError(`${at}: ${k} must be a number of seconds, more than 0 and at most ${TIMEOUT_MAX_SECONDS}`);
+      backend[k] = v;
+    }
+    if ((backend.responseTimeoutSeconds ?? 0) > (backend.requestTimeoutSeconds ?? Infinity)) throw new ConfigError(`${at}: responseTimeoutSeconds must not exceed requestTimeoutSeconds`);
     out.push(backend);
   });
   if (out.filter((b) => b.default).length > 1) throw new ConfigError(`${source}: more than one backend says default: true`);

@@ -115,6 +115,8 @@ export class WsapiFront {
     const rawPath = qIdx === -1 ? url : url.slice(0, qIdx);
     if (this.admin && rawPath.startsWith('/sim/')) return this.admin.handle(req, res, rawPath);
     const raw = await readBody(req);
+    // A hung array: the request is accepted and read, and nothing is answered until the hang ends.
+    await this.faults.whileHung();
     const method = req.method ?? 'GET';
     let segs: string[];
     try {
