@@ -23,8 +23,11 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'info', help: 'Log level.' },
   { name: 'log-format', type: 'string', choices: ['json', 'pretty', 'auto'], default: 'auto', help: 'Log format; auto is pretty on a terminal, JSON otherwise.' },
   { name: 'metrics-address', type: 'string', metavar: 'HOST:PORT', help: 'Serve Prometheus metrics on http://HOST:PORT/metrics (off when unset).' },
-  { name: 'shutdown-grace', type: 'int', metavar: 'SECONDS', default: 30, help: 'Seconds in-flight calls get to finish after SIGTERM.' },
+  { name: 'shutdown-grace', type: 'int', metavar: 'SECONDS', default: 30, help: 'Seconds in-flight calls get to finish after SIGTERM; the rest are answered UNAVAILABLE, array sessions are logged out (each bounded to 3 s) and the process exits.' },
 ];
+
+/** After the grace period, how long shutdown may still take (client drain 2 s + logouts 3 s + margin). */
+const SHUTDOWN_BACKSTOP_MS = 8_000;
 
 const DESCRIPTION = 'Serves the CSI driver over gRPC until SIGTERM or SIGINT.';
 
@@ -89,8 +92,17 @@ export async function serveCommand(args: string[]): Promise<number> {
         `  try: 3par-csi call CreateVolume --endpoint unix://${driver.address} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
     );
   }
-  log.info({ signal: await untilShutdownSignal() }, 'shutting down');
+  const graceMs = (get.num(values, 'shutdown-grace') ?? 30) * 1000;
+  log.info({ signal: await untilShutdownSignal(), graceMs }, 'shutting down');
+  // A backstop only: stop() is bounded by the grace period plus the arrays' short close limits.
+  const backstop = setTimeout(() => {
+    log.error({ graceMs }, 'shutdown did not finish in time; exiting anyway');
+    process.exit(0);
+  }, graceMs + SHUTDOWN_BACKSTOP_MS);
+  backstop.unref();
   await driver.stop();
+  metricsServer?.server.closeAllConnections();
   metricsServer?.server.close();
+  log.info('stopped');
   return 0;
 }

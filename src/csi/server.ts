@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { redactDeep } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { toStatus, statusName } from './errors.js';
+import { unavailable } from '../errors.js';
 import { loadCsi } from './proto.js';
 import { rewriteAuthority } from './authority.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
@@ -63,7 +64,18 @@ const ID_FIELDS = ['volume_id', 'snapshot_id', 'node_id', 'name', 'source_volume
 export interface WrapDeps {
   log: Logger;
   metrics?: Metrics;
+  /** Calls being served, so that shutdown can answer the ones left after the grace period. */
+  inFlight?: Set<InFlightCall>;
 }
+
+/** A call being served: `shutdown` answers it UNAVAILABLE now and aborts its signal. */
+export interface InFlightCall {
+  rpc: string;
+  shutdown(): void;
+}
+
+/** What a caller whose call outlived the shutdown grace period is told (it retries later). */
+const SHUTDOWN_MESSAGE = 'the driver is shutting down; the call was stopped and may be retried';
 
 /**
  * Turns one async RPC implementation into a grpc-js unary handler: per-call logger, request log
@@ -98,6 +110,20 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
       deps.metrics?.rpcSeconds.observe({ method: rpc, code: statusName(code) }, seconds);
       return void seconds;
     };
+    // Answered by shutdown already: the handler's own outcome is only logged.
+    let answered = false;
+    const entry: InFlightCall = {
+      rpc,
+      shutdown: () => {
+        if (answered) return;
+        answered = true;
+        controller.abort(unavailable(SHUTDOWN_MESSAGE));
+        finish(grpc.status.UNAVAILABLE);
+        log.warn({ durationMs: msSince(started), code: 'UNAVAILABLE' }, 'stopped by shutdown');
+        callback({ code: grpc.status.UNAVAILABLE, details: SHUTDOWN_MESSAGE });
+      },
+    };
+    deps.inFlight?.add(entry);
     let promise: Promise<R>;
     try {
       promise = fn(req, { rpc, log, signal: controller.signal, deadline });
@@ -106,12 +132,18 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
     }
     promise.then(
       (res) => {
+        deps.inFlight?.delete(entry);
+        if (answered) return void log.info({ durationMs: msSince(started) }, 'finished after shutdown answered the caller; the retry finds the result');
+        answered = true;
         finish(grpc.status.OK);
         if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
         else log.info({ durationMs: msSince(started) }, 'done');
         callback(null, res);
       },
       (err: unknown) => {
+        deps.inFlight?.delete(entry);
+        if (answered) return void log.debug({ durationMs: msSince(started), error: err instanceof Error ? err.message : String(err) }, 'ended after shutdown answered the caller');
+        answered = true;
         const mapped = toStatus(err);
         finish(mapped.code);
         const fields = { durationMs: msSince(started), code: statusName(mapped.code) };
@@ -166,6 +198,7 @@ export class CsiServer {
   private readonly server: grpc.Server;
   private readonly ep: Endpoint;
   private boundAddress: string | undefined;
+  private readonly inFlight = new Set<InFlightCall>();
   /** Unix endpoints: our own listener, so each connection passes the :authority rewriter. */
   private listener: NetServer | undefined;
 
@@ -176,7 +209,7 @@ export class CsiServer {
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
     });
     const csi = loadCsi().csi.v1;
-    const deps = { log: options.log, metrics: options.metrics };
+    const deps = { log: options.log, metrics: options.metrics, inFlight: this.inFlight };
     this.server.addService(csi.Identity.service, wrapService(options.services.identity, deps));
     if (options.services.controller) this.server.addService(csi.Controller.service, wrapService(options.services.controller, deps));
     if (options.services.node) this.server.addService(csi.Node.service, wrapService(options.services.node, deps));
@@ -209,16 +242,23 @@ export class CsiServer {
   }
 
   /**
-   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then cancels the
-   * rest and removes the socket file.
+   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then answers the
+   * rest UNAVAILABLE (their work is told to stop through its signal; a change already sent to an
+   * array finishes there, and the caller's retry finds it), closes the connections and removes
+   * the socket file.
    */
   async stop(graceMs = 30_000): Promise<void> {
     this.listener?.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.options.log.warn({ graceMs }, 'in-flight calls did not finish in time; cancelling them');
-        this.server.forceShutdown();
-        resolve();
+        const left = [...this.inFlight];
+        this.options.log.warn({ graceMs, calls: left.map((c) => c.rpc) }, 'in-flight calls did not finish in time; answering them UNAVAILABLE');
+        for (const call of left) call.shutdown();
+        // Let the answers leave before the connections close.
+        setImmediate(() => {
+          this.server.forceShutdown();
+          resolve();
+        });
       }, graceMs);
       this.server.tryShutdown(() => {
         clearTimeout(timer);

@@ -91,7 +91,7 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
     const sentBefore = hung.requests.length;
 
     const t0 = performance.now();
-    const res = await failure(d.client.call('CreateVolume', createReq('pvc-hung'), { timeoutMs: 60_000 }));
+    const res = await failure(d.client.call('CreateVolume', createReq('pvc-hung'), { deadlineMs: 60_000 }));
     const rpcMs = performance.now() - t0;
     expect(res.code).toBe(grpc.status.UNAVAILABLE);
     expect(res.details).toMatch(/stopped answering/);
