@@ -3,13 +3,16 @@ import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
-import { parseEndpoint } from '../csi/server.js';
+import { isLocalEndpoint, parseEndpoint, type Endpoint } from '../csi/server.js';
+import { listenError } from '../errors.js';
+import { parseHostPort } from '../metrics.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (one replica), the node plugin (every node), or both.' },
-  { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port (debugging only).' },
+  { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port on loopback (debugging only). A missing last directory of the path is created (and logged).' },
+  { name: 'allow-remote-endpoint', type: 'boolean', default: false, help: 'Allow a TCP --endpoint on a non-loopback address: anyone who reaches it can call every CSI service, unauthenticated (logged as a warning).' },
   { name: 'driver-name', type: 'string', metavar: 'NAME', default: DEFAULT_DRIVER_NAME, help: 'CSI driver name (GetPluginInfo); must match the CSIDriver object and StorageClass provisioner.' },
   { name: 'cluster-id', type: 'string', metavar: 'ID', help: 'Identifies this Kubernetes cluster in ownership markers on the array (1-32 of [a-z0-9-]); required for the controller.' },
   { name: 'backends', type: 'string', metavar: 'FILE', help: 'Backends file (YAML/JSON list of {id, url, username, password, caCert?, insecureSkipVerify?, chap?, default?, defaultCpg?, sessionPoolSize?, maxInFlight?, connectTimeoutSeconds? (10), responseTimeoutSeconds? (30, first byte), requestTimeoutSeconds? (120)}; see docs/configuration.md); required for the controller.' },
@@ -40,14 +43,28 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const mode = get.str(values, 'mode') as DriverMode;
   const endpoint = get.str(values, 'endpoint')!;
+  let ep: Endpoint;
   try {
-    parseEndpoint(endpoint);
+    ep = parseEndpoint(endpoint);
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+  const remote = !isLocalEndpoint(ep);
+  if (remote && !get.bool(values, 'allow-remote-endpoint')) {
+    throw new UsageError(`--endpoint ${endpoint} is not on loopback: the CSI services have no authentication, so anyone who reaches it could call them; use a unix socket or 127.0.0.1, or add --allow-remote-endpoint`);
+  }
+  const metricsAddress = get.str(values, 'metrics-address');
+  if (metricsAddress !== undefined) {
+    try {
+      parseHostPort(metricsAddress);
+    } catch (err) {
+      throw new UsageError(`--metrics-address: ${(err as Error).message} (e.g. 0.0.0.0:9810 or 127.0.0.1:9810)`);
+    }
   }
   const driverName = validateDriverName(get.str(values, 'driver-name')!);
   const format = get.str(values, 'log-format');
   const log = createLogger({ level: get.str(values, 'log-level') as LogLevel, pretty: format === 'auto' ? undefined : format === 'pretty' });
+  if (remote) log.warn({ endpoint }, 'the CSI endpoint is not on loopback (--allow-remote-endpoint): anyone who reaches it can call every CSI service, unauthenticated');
   for (const id of get.list(values, 'backend-ids')) {
     const problem = backendIdProblem(id);
     if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
@@ -64,8 +81,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     else if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
   }
   const metrics = new Metrics();
-  const metricsAddress = get.str(values, 'metrics-address');
-  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress) : undefined;
+  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress).catch((err: unknown) => Promise.reject(listenError(err, '--metrics-address', metricsAddress))) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics served');
   const driver = await startDriver({
     mode,

@@ -73,7 +73,13 @@ export function loadBackendsFile(path: string): BackendConfig[] {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`the backends file ${path} is not valid YAML/JSON: ${(err as Error).message}`);
+    // The parser's message quotes the offending line, which may hold a password: only the
+    // position and the parser's error code are shown.
+    const e = err as { code?: unknown; linePos?: { line: number; col: number }[] };
+    const pos = e.linePos?.[0];
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    const code = typeof e.code === 'string' ? ` (${e.code})` : '';
+    throw new ConfigError(`the backends file ${path} is not valid YAML/JSON${where}${code}; the file's content is not shown, since it holds passwords`);
   }
   return parseBackends(doc, path);
 }

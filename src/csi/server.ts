@@ -1,4 +1,4 @@
-import { lstatSync, unlinkSync, chmodSync, mkdirSync } from 'node:fs';
+import { lstatSync, unlinkSync, chmodSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { redactDeep } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { toStatus, statusName } from './errors.js';
-import { unavailable } from '../errors.js';
+import { StartupError, listenError, unavailable } from '../errors.js';
 import { loadCsi } from './proto.js';
 import { rewriteAuthority } from './authority.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
@@ -176,9 +176,21 @@ export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; address: 
 export function parseEndpoint(endpoint: string): Endpoint {
   const unix = /^unix:\/\/(\/[^/].*)$/.exec(endpoint) ?? /^unix:(\/[^/].*)$/.exec(endpoint);
   if (unix) return { kind: 'unix', path: unix[1]! };
-  const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5})$/.exec(endpoint);
-  if (tcp) return { kind: 'tcp', address: tcp[1]! };
+  const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(\d{1,5}))$/.exec(endpoint);
+  if (tcp) {
+    const address = tcp[1]!;
+    if (address.startsWith(':')) throw new Error(`endpoint "${endpoint}" needs a host: use 127.0.0.1${address} (loopback) or unix:///absolute/path`);
+    if (Number(tcp[2]) > 65535) throw new Error(`endpoint "${endpoint}": port ${tcp[2]} is out of range`);
+    return { kind: 'tcp', address };
+  }
   throw new Error(`endpoint "${endpoint}" must be unix:///absolute/path or host:port`);
+}
+
+/** True for a unix socket or a TCP endpoint on a loopback address (only this machine can call it). */
+export function isLocalEndpoint(ep: Endpoint): boolean {
+  if (ep.kind === 'unix') return true;
+  const host = ep.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** The address string grpc-js binds or dials for an endpoint. */
@@ -224,7 +236,7 @@ export class CsiServer {
       const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
       const listener = createServer((socket) => injector.injectConnection(rewriteAuthority(socket)));
       await new Promise<void>((resolve, reject) => {
-        listener.once('error', reject);
+        listener.once('error', (err) => reject(listenError(err, '--endpoint', path)));
         listener.listen(path, () => resolve());
       });
       this.listener = listener;
@@ -232,6 +244,8 @@ export class CsiServer {
       chmodSync(path, 0o660);
       this.boundAddress = path;
     } else {
+      // grpc-js reports a failed bind without the system error code: find it out first.
+      await assertCanListen(this.ep.address);
       const port = await new Promise<number>((resolve, reject) => {
         this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
       });
@@ -280,17 +294,44 @@ export async function prepareSocketPath(path: string, log: Logger): Promise<void
     st = lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      mkdirSync(dirname(path), { recursive: true });
+      ensureSocketDir(dirname(path), log);
       return;
     }
-    throw err;
+    throw listenError(err, '--endpoint', path);
   }
   if (!st.isSocket()) {
-    throw new Error(`${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
+    throw new StartupError(`--endpoint: ${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
   }
-  if (await socketAnswers(path)) throw new Error(`${path} is in use by another running process`);
+  if (await socketAnswers(path)) throw new StartupError(`--endpoint: ${path} is in use by another running process (another driver?); stop it or choose another path`);
   log.info({ path }, 'removing stale socket from a previous run');
   unlinkSync(path);
+}
+
+/**
+ * Creates the socket's directory when only that last level is missing (e.g. /csi when a
+ * container has no volume mounted there), and says so; a deeper missing path is refused, since
+ * it usually means a wrong --endpoint.
+ */
+function ensureSocketDir(dir: string, log: Logger): void {
+  if (existsSync(dir)) return;
+  if (!existsSync(dirname(dir))) throw new StartupError(`--endpoint: the directory ${dir} does not exist, and neither does ${dirname(dir)}; create it or choose another --endpoint`);
+  try {
+    mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    throw listenError(err, '--endpoint', dir);
+  }
+  log.info({ dir }, 'created the socket directory');
+}
+
+/** Listens on host:port once and closes again, so a bind failure carries its system error code. */
+async function assertCanListen(address: string): Promise<void> {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (!m || m[3] === '0') return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err) => reject(listenError(err, '--endpoint', address)));
+    probe.listen(Number(m[3]), m[1] ?? m[2], () => probe.close(() => resolve()));
+  });
 }
 
 function socketAnswers(path: string): Promise<boolean> {

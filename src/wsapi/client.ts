@@ -125,6 +125,9 @@ export class WsapiClient implements ResourceContext {
     if (options.insecureSkipVerify && baseUrl.startsWith('https:')) {
       this.log.warn({ backend: options.backendId, url: baseUrl }, 'TLS verification of the array is OFF (insecureSkipVerify): anyone on the path can read the array password');
     }
+    if (baseUrl.startsWith('http:') && !isLoopbackUrl(baseUrl)) {
+      this.log.warn({ backend: options.backendId, url: baseUrl }, 'the backend URL is http://: the array password travels in clear on the network; use https:// (port 8080)');
+    }
     this.requester = new Requester({
       backendId: options.backendId,
       baseUrl,
@@ -238,6 +241,12 @@ export class WsapiClient implements ResourceContext {
   async close(): Promise<void> {
     await this.requester.close(this.closeDrainMs);
   }
+}
+
+/** True when the URL's host is a loopback address (nothing leaves the machine). */
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** The effective limits: defaults, then `timeouts`, with `timeoutMs` capping all three. */
