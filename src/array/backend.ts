@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
-import { abortable } from '../util/abort.js';
+import { SharedRead } from '../util/shared-read.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
 import type { ArrayClient, ArrayState, ArrayStatus } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
@@ -59,11 +59,11 @@ export class Backend {
   readonly vlunLocks = new KeyedMutex();
   private portsCache: { at: number; ports: Port[] } | undefined;
   private cpgCache: { at: number; names: string[] } | undefined;
-  /** Reads in flight, shared by concurrent callers. */
-  private portsLoading: Promise<Port[]> | undefined;
-  private cpgsLoading: Promise<Cpg[]> | undefined;
-  private vlunsInFlight: Promise<Vlun[]> | undefined;
-  private vlunsNext: Promise<Vlun[]> | undefined;
+  /** Reads in flight, shared by concurrent callers (cut off when every caller has left). */
+  private portsLoading: SharedRead<Port[]> | undefined;
+  private cpgsLoading: SharedRead<Cpg[]> | undefined;
+  private vlunsInFlight: SharedRead<Vlun[]> | undefined;
+  private vlunsNext: SharedRead<Vlun[]> | undefined;
   private state: ArrayState | undefined;
   /** True when the client reports its status itself (the WSAPI client); else operations do. */
   private readonly pushed: boolean;
@@ -162,9 +162,16 @@ export class Backend {
     const now = Date.now();
     if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
       // Concurrent callers share one read when the cache has expired (no stampede of GET /ports);
-      // the shared read is not tied to one caller's deadline, each caller's wait is.
-      this.portsLoading ??= this.client.listPorts().finally(() => (this.portsLoading = undefined));
-      this.portsCache = { at: now, ports: await abortable(this.portsLoading, signal) };
+      // each caller waits with its own deadline, and the read stops when all of them have left.
+      if (!this.portsLoading || this.portsLoading.abandoned) {
+        const read: SharedRead<Port[]> = new SharedRead((s) => this.client.listPorts(s));
+        this.portsLoading = read;
+        const clear = (): void => {
+          if (this.portsLoading === read) this.portsLoading = undefined;
+        };
+        read.start().then(clear, clear);
+      }
+      this.portsCache = { at: now, ports: await this.portsLoading.join(signal) };
     }
     return this.portsCache.ports;
   }
@@ -175,25 +182,27 @@ export class Backend {
    * starts when the one in flight ends and serves everyone who asked meanwhile. A listing that
    * was already on its way could predate the caller's own changes, so it is never joined. On
    * WSAPI 1.3.x every VLUN lookup is a full list (REFERENCE §11.4): under load, many publishes
-   * share one list instead of each fetching and parsing its own.
+   * share one list instead of each fetching and parsing its own. A listing whose callers have
+   * all left (their deadlines passed) is cut off, or never sent.
    */
   vluns(signal?: AbortSignal): Promise<readonly Vlun[]> {
-    if (!this.vlunsInFlight) return abortable(this.startVlunListing(), signal);
-    this.vlunsNext ??= this.vlunsInFlight.then(
-      () => this.startVlunListing(),
-      () => this.startVlunListing(),
-    );
-    return abortable(this.vlunsNext, signal);
+    if (!this.vlunsInFlight) return this.startVlunListing(new SharedRead((s) => this.client.listVluns(s), false)).join(signal);
+    if (!this.vlunsNext || this.vlunsNext.abandoned) {
+      const next: SharedRead<Vlun[]> = new SharedRead((s) => this.client.listVluns(s), false);
+      this.vlunsNext = next;
+      const after = (): void => void this.startVlunListing(next);
+      this.vlunsInFlight.start().then(after, after);
+    }
+    return this.vlunsNext.join(signal);
   }
 
-  private startVlunListing(): Promise<Vlun[]> {
-    this.vlunsNext = undefined;
-    const list = this.client.listVluns();
+  private startVlunListing(list: SharedRead<Vlun[]>): SharedRead<Vlun[]> {
+    if (this.vlunsNext === list) this.vlunsNext = undefined;
     this.vlunsInFlight = list;
     const clear = (): void => {
       if (this.vlunsInFlight === list) this.vlunsInFlight = undefined;
     };
-    list.then(clear, clear);
+    list.start().then(clear, clear);
     return list;
   }
 
@@ -201,8 +210,15 @@ export class Backend {
   private async cpgNames(signal?: AbortSignal): Promise<string[]> {
     const now = Date.now();
     if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
-      this.cpgsLoading ??= this.client.listCpgs().finally(() => (this.cpgsLoading = undefined));
-      this.cpgCache = { at: now, names: (await abortable(this.cpgsLoading, signal)).map((c) => c.name) };
+      if (!this.cpgsLoading || this.cpgsLoading.abandoned) {
+        const read: SharedRead<Cpg[]> = new SharedRead((s) => this.client.listCpgs(s));
+        this.cpgsLoading = read;
+        const clear = (): void => {
+          if (this.cpgsLoading === read) this.cpgsLoading = undefined;
+        };
+        read.start().then(clear, clear);
+      }
+      this.cpgCache = { at: now, names: (await this.cpgsLoading.join(signal)).map((c) => c.name) };
     }
     return this.cpgCache.names;
   }

@@ -101,6 +101,7 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
     }
     const onCancel = (): void => controller.abort();
     call.on('cancelled', onCancel);
+    controller.signal.addEventListener('abort', () => log.debug({ durationMs: msSince(started) }, 'the caller gave up (deadline or cancel): waits and reads stop, a change already sent finishes'), { once: true });
     log.debug({ request: redactDeep(req), deadlineMs: deadline === undefined ? undefined : deadline - Date.now() }, 'request');
     const finish = (code: grpc.status): void => {
       if (timer) clearTimeout(timer);
@@ -136,7 +137,10 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
         if (answered) return void log.info({ durationMs: msSince(started) }, 'finished after shutdown answered the caller; the retry finds the result');
         answered = true;
         finish(grpc.status.OK);
-        if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
+        // The caller's deadline passed or it cancelled, yet the work finished (a change already
+        // sent to an array is never cut off): the caller's retry finds the result.
+        if (controller.signal.aborted) log.info({ durationMs: msSince(started) }, 'finished after the caller gave up; its retry finds the result');
+        else if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
         else log.info({ durationMs: msSince(started) }, 'done');
         callback(null, res);
       },

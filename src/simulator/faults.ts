@@ -41,7 +41,7 @@ export type FaultSpec =
    * recovers is not documented; serving them late means a change may happen after the client
    * gave up, the case a driver must survive.
    */
-  | { type: 'hang'; ms?: number };
+  | { type: 'hang'; ms?: number; match?: FaultMatch };
 
 /** Run-time switches the fault controller may flip. */
 export interface Switches {
@@ -153,9 +153,19 @@ export class FaultController {
     return out;
   }
 
-  /** Resolves at once, or when the running hang ends (the server holds each request here). */
-  async whileHung(): Promise<void> {
-    while (this.hang) await this.hang.ended;
+  /** Requests held by a hang right now. */
+  held = 0;
+
+  /** Resolves at once, or when the running hang ends (the server holds each matching request here). */
+  async whileHung(req: RequestInfo): Promise<void> {
+    while (this.hang && matches((this.hang.spec as { match?: FaultMatch }).match, req)) {
+      this.held++;
+      try {
+        await this.hang.ended;
+      } finally {
+        this.held--;
+      }
+    }
   }
 
   /** True while a hang fault holds requests. */
@@ -165,6 +175,7 @@ export class FaultController {
 
   private startHang(spec: FaultSpec & { type: 'hang' }): number {
     if (spec.ms !== undefined && !(spec.ms > 0)) throw new RangeError('hang.ms must be more than 0');
+    if (spec.match?.path !== undefined) new RegExp(spec.match.path);
     this.hang?.end();
     const id = this.nextId++;
     let release!: () => void;
