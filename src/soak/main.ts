@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-max S] [--keep] [--no-node]`
+ * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]`
  *
  * Drives many volumes through their whole lifecycle against the embedded simulator (HTTPS, its
  * CA in the backends file) while the simulator injects faults and driver processes are SIGKILLed
@@ -19,7 +19,7 @@ import { Ledger, finishKeeper, runLifecycle, type LifecycleEnv } from './lifecyc
 import { cleanUpNode, mountsUnder, nodeStepsUnavailable } from './node-fs.js';
 import { Prng, seedFrom } from './prng.js';
 import { DriverProcess } from './processes.js';
-import { RETRY_INTERVAL_MAX_MS, Sidecar } from './sidecar.js';
+import { RETRY_INTERVAL_MAX_MS, RETRY_INTERVAL_START_MS, Sidecar } from './sidecar.js';
 
 const DRIVER = 'csi.3par.soak.example.com';
 const CLUSTER = 'soak';
@@ -41,28 +41,32 @@ interface SoakConfig {
   killEveryMs: [number, number] | undefined;
   /** Add `hang` faults: the array stops answering for a while. */
   hang: boolean;
-  /** Upper bound of the client's retry interval. */
+  /** First and longest interval of the client's retries. */
+  retryStartMs: number;
   retryMaxMs: number;
 }
 
 /**
- * --quick caps the retry interval at 10 s: its chaos (a SIGKILL every few seconds) is far denser
- * than a cluster's, and at the sidecars' 5 min the few minutes of CI would stretch to half an
- * hour of sleeping. A full run uses the sidecars' own maximum.
+ * --quick retries from 100 ms up to 1 s: its chaos (a SIGKILL every few seconds) is far denser
+ * than a cluster's, and with the sidecars' 1 s doubling to 5 min the few minutes of CI stretch to
+ * many more of sleeping (measured: seed 7 had not finished after 12 min). A full run uses the
+ * sidecars' own interval.
  */
-const QUICK_RETRY_MAX_MS = 10_000;
+const QUICK_RETRY_START_MS = 100;
+const QUICK_RETRY_MAX_MS = 1_000;
 
 /** The driver's first-byte limit in the soak with --hang, so that hangs exceed it. */
 const HANG_RESPONSE_TIMEOUT_S = 2;
 
-const USAGE = `usage: npm run soak -- [--quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-max S] [--keep] [--no-node]
+const USAGE = `usage: npm run soak -- [--quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]
   --quick        a few minutes, for CI
   --seed N       repeat a run (the seed is printed at the start)
   --volumes N    lifecycles in all (the first 60% with one driver, the rest with two controllers)
   --concurrency N  lifecycles at once
   --fault-rate N   array faults per second on average (default 1.1 quick, 1 otherwise; 0 = none)
   --kill-rate N    SIGKILLs of a driver process per minute on average (default 11 quick, 7.5 otherwise; 0 = none)
-  --retry-max S  the client's longest retry interval in seconds (default 10 quick, else 300 as external-provisioner)
+  --retry-start S  the client's first retry interval in seconds (default 0.1 quick, else 1 as external-provisioner)
+  --retry-max S  the client's longest retry interval in seconds (default 1 quick, else 300 as external-provisioner)
   --hang         also make the array stop answering for 0.5-4 s at a time (the driver's first-byte limit is ${HANG_RESPONSE_TIMEOUT_S} s then)
   --keep         keep the work directory (kept anyway when something leaked)
   --no-node      control plane only, even as root
@@ -80,7 +84,7 @@ function parseArgs(argv: string[]): SoakConfig {
     const i = argv.indexOf(flag);
     return i === -1 ? undefined : argv[i + 1];
   };
-  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node', '--fault-rate', '--kill-rate', '--hang', '--retry-max']);
+  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node', '--fault-rate', '--kill-rate', '--hang', '--retry-start', '--retry-max']);
   const switches = new Set(['--quick', '--keep', '--no-node', '--hang']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -112,6 +116,7 @@ function parseArgs(argv: string[]): SoakConfig {
     faultEveryMs: faultRate > 0 ? 1000 / faultRate : 0,
     killEveryMs: killRate > 0 ? [Math.round(killMeanMs * 0.55), Math.round(killMeanMs * 1.45)] : undefined,
     hang: argv.includes('--hang'),
+    retryStartMs: rate('--retry-start', (quick ? QUICK_RETRY_START_MS : RETRY_INTERVAL_START_MS) / 1000) * 1000,
     retryMaxMs: rate('--retry-max', (quick ? QUICK_RETRY_MAX_MS : RETRY_INTERVAL_MAX_MS) / 1000) * 1000,
   };
 }
@@ -148,7 +153,7 @@ async function main(): Promise<number> {
   const noNode = cfg.noNode ? '--no-node was given' : nodeStepsUnavailable();
   const rng = new Prng(cfg.seed);
   process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
-  process.stdout.write(`chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (1 s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`);
+  process.stdout.write(`chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (${cfg.retryStartMs / 1000} s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`);
   process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
 
   const dataDir = join(work, 'array');
@@ -178,7 +183,7 @@ async function main(): Promise<number> {
     await a.start();
     // Retries as external-provisioner does; an operation still failing after this long is a
     // stuck driver (reported as a failure), far beyond what any fault here lasts.
-    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), { timeoutMs: 15_000, stuckAfterMs: cfg.quick ? 5 * 60_000 : 15 * 60_000, retryMaxMs: cfg.retryMaxMs });
+    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), { timeoutMs: 15_000, stuckAfterMs: cfg.quick ? 5 * 60_000 : 15 * 60_000, retryStartMs: cfg.retryStartMs, retryMaxMs: cfg.retryMaxMs });
     const info = await sidecar.nodeCall<{ node_id: string }>('NodeGetInfo', {});
     chaos = new Chaos(sim.faults, rng.fork(), { hang: cfg.hang });
     const env = { sidecar, ledger, chaos, faults: sim.faults, driverName: DRIVER, clusterId: CLUSTER, nodeId: info.node_id, kubeletDir, node: noNode === undefined };
