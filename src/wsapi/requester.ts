@@ -313,7 +313,7 @@ export class Requester {
     const req: WsapiRequest = { op: 'api.probe', method: 'GET', path: '/api', noSession: true };
     while (this.unresponsive && !this.closing.signal.aborted) {
       try {
-        await abortableSleep(this.o.probeIntervalMs, this.closing.signal, () => this.closedError('api.probe'));
+        await this.probePause();
         await exchange(this.o.http, this.o.baseUrl, { method: 'GET', path: req.path, signal: this.closing.signal }, ctx, this.o.timeouts);
         this.unresponsive = undefined;
         this.o.log.info({ backend: this.o.backendId }, 'wsapi: the array answers again');
@@ -321,6 +321,24 @@ export class Requester {
         // Still no answer (or closed): the loop condition decides.
       }
     }
+  }
+
+  /** Waits one probe interval, or until close; the timer never keeps the process alive. */
+  private probePause(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const signal = this.closing.signal;
+      if (signal.aborted) return reject(this.closedError('api.probe'));
+      const onClose = (): void => {
+        clearTimeout(timer);
+        reject(this.closedError('api.probe'));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onClose);
+        resolve();
+      }, this.o.probeIntervalMs);
+      timer.unref();
+      signal.addEventListener('abort', onClose, { once: true });
+    });
   }
 
   private failFast(ctx: WsapiErrorContext): WsapiConnectionError {
