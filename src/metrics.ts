@@ -59,11 +59,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** 1 when the backend answered its last request, 0 when it could not be reached. */
+  /** 1 after a successful authenticated request to the backend, 0 after a failure to reach or log in. */
   readonly backendUp = new Gauge({
     name: 'threepar_csi_backend_up',
-    help: '1 when the array answered the last request, 0 when it was unreachable',
+    help: '1 when the last request to the array proved it reachable with valid credentials, 0 otherwise',
     labelNames: ['backend'] as const,
+    registers: [this.registry],
+  });
+
+  /** 1 for the backend's current state (reachable, unreachable, auth-refused, tls-refused), 0 for the others. */
+  readonly backendStatus = new Gauge({
+    name: 'threepar_csi_backend_status',
+    help: "Backend reachability: 1 on the current status (reachable, unreachable, auth-refused, tls-refused), 0 on the others",
+    labelNames: ['backend', 'status'] as const,
     registers: [this.registry],
   });
 

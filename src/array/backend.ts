@@ -4,10 +4,10 @@ import { TaskProgress } from './task-progress.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
-import { abortable } from '../util/abort.js';
 import { PortProtocol } from '../wsapi/enums.js';
+import { SharedRead } from '../util/shared-read.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
-import type { ArrayClient } from './client.js';
+import type { ArrayClient, ArrayState, ArrayStatus } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
 /** First firmware build with dedup (tdvv) volumes, as cinder gates it. */
@@ -18,6 +18,8 @@ export const COMPRESSION_BUILD = 30301215;
 export const PORTS_CACHE_MS = 5 * 60_000;
 /** How long the CPG name list is reused (for StorageClasses that name no CPG). */
 export const CPGS_CACHE_MS = 5 * 60_000;
+
+const ARRAY_STATES: readonly ArrayState[] = ['reachable', 'unreachable', 'auth-refused', 'tls-refused'];
 
 /** What the driver remembers about an array host it found or created for a node. */
 export interface KnownHost {
@@ -72,12 +74,14 @@ export class Backend {
   readonly vlunLocks = new KeyedMutex();
   private portsCache: { at: number; ports: Port[] } | undefined;
   private cpgCache: { at: number; cpgs: Cpg[] } | undefined;
-  /** Reads in flight, shared by concurrent callers. */
-  private portsLoading: Promise<Port[]> | undefined;
-  private cpgsLoading: Promise<Cpg[]> | undefined;
-  private vlunsInFlight: Promise<Vlun[]> | undefined;
-  private vlunsNext: Promise<Vlun[]> | undefined;
-  private up: boolean | undefined;
+  /** Reads in flight, shared by concurrent callers (cut off when every caller has left). */
+  private portsLoading: SharedRead<Port[]> | undefined;
+  private cpgsLoading: SharedRead<Cpg[]> | undefined;
+  private vlunsInFlight: SharedRead<Vlun[]> | undefined;
+  private vlunsNext: SharedRead<Vlun[]> | undefined;
+  private state: ArrayState | undefined;
+  /** True when the client reports its status itself (the WSAPI client); else operations do. */
+  private readonly pushed: boolean;
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -90,6 +94,13 @@ export class Backend {
     this.config = config;
     this.client = client;
     this.tasks = new TaskProgress(config.id, metrics);
+    this.pushed = client.onStatus !== undefined;
+    client.onStatus?.((status) => this.setStatus(status));
+  }
+
+  /** The backend's reachability as last proved (undefined until a request proved anything). */
+  get status(): ArrayState | undefined {
+    return this.state;
   }
 
   /**
@@ -105,9 +116,9 @@ export class Backend {
       this.log.info({ backend: this.id, name: this.system.name, serial: this.system.serialNumber, model: this.system.model, osVersion: this.system.systemVersion, wsapiVersion, build: this.version.build, sessionsInUse: conf.sessionsInUse }, 'backend array');
       this.metrics?.backendInfo.set({ backend: this.id, name: this.system.name ?? '', serial: this.system.serialNumber ?? '', model: this.system.model ?? '', os_version: this.system.systemVersion ?? '', wsapi_version: wsapiVersion }, 1);
       if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
-      this.setUp(true);
+      this.fromOutcome(undefined);
     } catch (err) {
-      this.setUp(conditionOf(err) !== 'unavailable' && conditionOf(err) !== 'bad-credentials');
+      this.fromOutcome(err);
       this.log.warn({ backend: this.id, err: toDriverError(err, this.id, 'reading the array identity').message }, 'backend not described at start; operations will retry');
     }
   }
@@ -122,11 +133,9 @@ export class Backend {
       this.client.getWsapiConfiguration().then(
         (conf) => {
           if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
-          this.setUp(true);
+          this.fromOutcome(undefined);
         },
-        (err: unknown) => {
-          if (conditionOf(err) === 'unavailable') this.setUp(false);
-        },
+        (err: unknown) => this.fromOutcome(err),
       );
     }, ms);
     this.refreshTimer.unref();
@@ -160,12 +169,10 @@ export class Backend {
   async run<T>(doing: string, fn: (client: ArrayClient) => Promise<T>): Promise<T> {
     try {
       const out = await fn(this.client);
-      this.setUp(true);
+      this.fromOutcome(undefined);
       return out;
     } catch (err) {
-      const c = conditionOf(err);
-      if (c === 'unavailable') this.setUp(false);
-      else if (c !== 'aborted' && c !== 'other') this.setUp(true);
+      this.fromOutcome(err);
       throw toDriverError(err, this.id, doing);
     }
   }
@@ -175,9 +182,16 @@ export class Backend {
     const now = Date.now();
     if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
       // Concurrent callers share one read when the cache has expired (no stampede of GET /ports);
-      // the shared read is not tied to one caller's deadline, each caller's wait is.
-      this.portsLoading ??= this.loadPorts().finally(() => (this.portsLoading = undefined));
-      this.portsCache = { at: now, ports: await abortable(this.portsLoading, signal) };
+      // each caller waits with its own deadline, and the read stops when all of them have left.
+      if (!this.portsLoading || this.portsLoading.abandoned) {
+        const read: SharedRead<Port[]> = new SharedRead((s) => this.loadPorts(s));
+        this.portsLoading = read;
+        const clear = (): void => {
+          if (this.portsLoading === read) this.portsLoading = undefined;
+        };
+        read.start().then(clear, clear);
+      }
+      this.portsCache = { at: now, ports: await this.portsLoading.join(signal) };
     }
     return this.portsCache.ports;
   }
@@ -187,10 +201,10 @@ export class Backend {
    * 1: its portals live on VLAN interfaces, `/ports/<n:s:p>/iSCSIVlans`, as HPE's clients read
    * them [S python-3parclient getPorts]). One more request per tagged port, cached with the list.
    */
-  private async loadPorts(): Promise<Port[]> {
-    const ports = await this.client.listPorts();
+  private async loadPorts(signal?: AbortSignal): Promise<Port[]> {
+    const ports = await this.client.listPorts(signal);
     for (const p of ports) {
-      if (p.protocol === PortProtocol.ISCSI && p.iSCSIPortInfo?.vlan === 1) p.iSCSIVlans = await this.client.getIscsiVlans(p.portPos);
+      if (p.protocol === PortProtocol.ISCSI && p.iSCSIPortInfo?.vlan === 1) p.iSCSIVlans = await this.client.getIscsiVlans(p.portPos, signal);
     }
     return ports;
   }
@@ -201,25 +215,27 @@ export class Backend {
    * starts when the one in flight ends and serves everyone who asked meanwhile. A listing that
    * was already on its way could predate the caller's own changes, so it is never joined. On
    * WSAPI 1.3.x every VLUN lookup is a full list (REFERENCE §11.4): under load, many publishes
-   * share one list instead of each fetching and parsing its own.
+   * share one list instead of each fetching and parsing its own. A listing whose callers have
+   * all left (their deadlines passed) is cut off, or never sent.
    */
   vluns(signal?: AbortSignal): Promise<readonly Vlun[]> {
-    if (!this.vlunsInFlight) return abortable(this.startVlunListing(), signal);
-    this.vlunsNext ??= this.vlunsInFlight.then(
-      () => this.startVlunListing(),
-      () => this.startVlunListing(),
-    );
-    return abortable(this.vlunsNext, signal);
+    if (!this.vlunsInFlight) return this.startVlunListing(new SharedRead((s) => this.client.listVluns(s), false)).join(signal);
+    if (!this.vlunsNext || this.vlunsNext.abandoned) {
+      const next: SharedRead<Vlun[]> = new SharedRead((s) => this.client.listVluns(s), false);
+      this.vlunsNext = next;
+      const after = (): void => void this.startVlunListing(next);
+      this.vlunsInFlight.start().then(after, after);
+    }
+    return this.vlunsNext.join(signal);
   }
 
-  private startVlunListing(): Promise<Vlun[]> {
-    this.vlunsNext = undefined;
-    const list = this.client.listVluns();
+  private startVlunListing(list: SharedRead<Vlun[]>): SharedRead<Vlun[]> {
+    if (this.vlunsNext === list) this.vlunsNext = undefined;
     this.vlunsInFlight = list;
     const clear = (): void => {
       if (this.vlunsInFlight === list) this.vlunsInFlight = undefined;
     };
-    list.then(clear, clear);
+    list.start().then(clear, clear);
     return list;
   }
 
@@ -227,8 +243,15 @@ export class Backend {
   private async cpgList(signal?: AbortSignal): Promise<Cpg[]> {
     const now = Date.now();
     if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
-      this.cpgsLoading ??= this.client.listCpgs().finally(() => (this.cpgsLoading = undefined));
-      this.cpgCache = { at: now, cpgs: await abortable(this.cpgsLoading, signal) };
+      if (!this.cpgsLoading || this.cpgsLoading.abandoned) {
+        const read: SharedRead<Cpg[]> = new SharedRead((s) => this.client.listCpgs(s));
+        this.cpgsLoading = read;
+        const clear = (): void => {
+          if (this.cpgsLoading === read) this.cpgsLoading = undefined;
+        };
+        read.start().then(clear, clear);
+      }
+      this.cpgCache = { at: now, cpgs: await this.cpgsLoading.join(signal) };
     }
     return this.cpgCache.cpgs;
   }
@@ -268,11 +291,30 @@ export class Backend {
     throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}) and no defaultCpg; set "cpg"`);
   }
 
-  private setUp(up: boolean): void {
-    if (this.up === up) return;
-    this.up = up;
-    this.metrics?.backendUp.set({ backend: this.id }, up ? 1 : 0);
-    if (up) this.log.info({ backend: this.id }, 'backend up');
-    else this.log.warn({ backend: this.id }, 'backend down: the array cannot be reached');
+  /**
+   * For a client that does not report its status (test doubles): an operation's outcome is the
+   * evidence. Success, or an answer the array gave, means reachable; bad credentials and no
+   * answer mean down; a cancelled call proves nothing.
+   */
+  private fromOutcome(err: unknown): void {
+    if (this.pushed) return;
+    if (err === undefined) return this.setStatus({ state: 'reachable' });
+    const c = conditionOf(err);
+    if (c === 'bad-credentials') this.setStatus({ state: 'auth-refused', detail: (err as Error).message });
+    else if (c === 'unavailable') this.setStatus({ state: 'unreachable', detail: (err as Error).message });
+    else if (c !== 'aborted' && c !== 'other') this.setStatus({ state: 'reachable' });
+  }
+
+  /** Records a state change: backend_up, the status label, and one log line. */
+  private setStatus(status: ArrayStatus): void {
+    if (this.state === status.state) return;
+    this.state = status.state;
+    this.metrics?.backendUp.set({ backend: this.id }, status.state === 'reachable' ? 1 : 0);
+    for (const s of ARRAY_STATES) this.metrics?.backendStatus.set({ backend: this.id, status: s }, s === status.state ? 1 : 0);
+    const fields = { backend: this.id, status: status.state, reason: status.detail };
+    if (status.state === 'reachable') this.log.info({ backend: this.id, status: status.state }, 'backend up');
+    else if (status.state === 'unreachable') this.log.warn(fields, 'backend down: the array cannot be reached');
+    else if (status.state === 'auth-refused') this.log.error(fields, "backend down: the array refused the driver's user name or password; fix the backends file");
+    else this.log.error(fields, "backend down: TLS with the array failed; check the URL's scheme and port and the backend's caCert");
   }
 }

@@ -90,6 +90,21 @@ export interface ArrayClient {
 
   /** Logs out every session. */
   close(): Promise<void>;
+
+  /**
+   * Subscribes to what each request proves about the array (optional: a client without it gets
+   * its status from the outcome of operations instead).
+   */
+  onStatus?(listener: (status: ArrayStatus) => void): void;
+}
+
+/** The reachability states of a backend (the `status` label of threepar_csi_backend_status). */
+export type ArrayState = 'reachable' | 'unreachable' | 'auth-refused' | 'tls-refused';
+
+/** A backend's reachability, with what proved it (the last failure's text, never a secret). */
+export interface ArrayStatus {
+  state: ArrayState;
+  detail?: string;
 }
 
 export interface CreateVolumeBody {

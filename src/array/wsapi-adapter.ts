@@ -58,6 +58,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     getCpg: (name, signal) => w.cpgs.get(name, o(signal)),
     getCpgFreeSpace: (cpg, signal) => w.cpgs.freeSpace(cpg, o(signal)),
     close: () => w.close(),
+    onStatus: (listener) => w.onStatus(listener),
   };
 }
 

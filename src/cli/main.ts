@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config/backends.js';
+import { StartupError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './flags.js';
 import { serveCommand } from './serve.js';
@@ -54,6 +55,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`3par-csi ${name}: configuration error: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof StartupError) {
+      process.stderr.write(`3par-csi ${name}: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

@@ -3,18 +3,21 @@ import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
-import { parseEndpoint } from '../csi/server.js';
+import { isLocalEndpoint, parseEndpoint, type Endpoint } from '../csi/server.js';
 import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
 import type { MultipathMode } from '../host/multipath.js';
+import { listenError } from '../errors.js';
+import { parseHostPort } from '../metrics.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (a Deployment; its sidecars elect leaders), the node plugin (every node), or both.' },
-  { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port (debugging only).' },
+  { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Where to listen: unix:///absolute/path (what kubelet and the sidecars use) or host:port on loopback (debugging only). A missing last directory of the path is created (and logged).' },
+  { name: 'allow-remote-endpoint', type: 'boolean', default: false, help: 'Allow a TCP --endpoint on a non-loopback address: anyone who reaches it can call every CSI service, unauthenticated (logged as a warning).' },
   { name: 'driver-name', type: 'string', metavar: 'NAME', default: DEFAULT_DRIVER_NAME, help: 'CSI driver name (GetPluginInfo); must match the CSIDriver object and StorageClass provisioner.' },
   { name: 'cluster-id', type: 'string', metavar: 'ID', help: 'Identifies this Kubernetes cluster in ownership markers on the array (1-32 of [a-z0-9-]); required for the controller.' },
-  { name: 'backends', type: 'string', metavar: 'FILE', help: `Backends file: a YAML/JSON list of {${BACKEND_KEYS.map((k) => (['id', 'url', 'username', 'password'].includes(k) ? k : `${k}?`)).join(', ')}} (chap: {user, secret}); required for the controller.` },
+  { name: 'backends', type: 'string', metavar: 'FILE', help: `Backends file: a YAML/JSON list of {${BACKEND_KEYS.map((k) => (['id', 'url', 'username', 'password'].includes(k) ? k : `${k}?`)).join(', ')}} (chap: {user, secret}; timeouts in seconds: connect 10, response 30 to the first byte, request 120 in all; see docs/configuration.md); required for the controller.` },
   { name: 'node-name', type: 'string', metavar: 'NAME', help: 'Host-name part of the node_id (default: $NODE_NAME, then the host name).' },
   { name: 'backend-ids', type: 'list', metavar: 'ID,ID', default: [], help: 'Node plugin: ids of the backends this node can reach; with topology on, NodeGetInfo reports a segment <driver-name>/backend-<id> for each.' },
   { name: 'topology', type: 'string', choices: [...TOPOLOGY_MODES], default: 'auto', help: "Topology, the same on the controller and every node plugin: 'on' (a backend segment on every volume; every node reports the backends of its --backend-ids, which it then needs), 'off', or 'auto' (controller: on with two or more backends; node: on when --backend-ids is given)." },
@@ -27,8 +30,11 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'info', help: 'Log level.' },
   { name: 'log-format', type: 'string', choices: ['json', 'pretty', 'auto'], default: 'auto', help: 'Log format; auto is pretty on a terminal, JSON otherwise.' },
   { name: 'metrics-address', type: 'string', metavar: 'HOST:PORT', help: 'Serve Prometheus metrics on http://HOST:PORT/metrics (off when unset).' },
-  { name: 'shutdown-grace', type: 'int', metavar: 'SECONDS', default: 30, help: 'Seconds in-flight calls get to finish after SIGTERM.' },
+  { name: 'shutdown-grace', type: 'int', metavar: 'SECONDS', default: 30, help: 'Seconds in-flight calls get to finish after SIGTERM; the rest are answered UNAVAILABLE, array sessions are logged out (each bounded to 3 s) and the process exits.' },
 ];
+
+/** After the grace period, how long shutdown may still take (client drain 2 s + logouts 3 s + margin). */
+const SHUTDOWN_BACKSTOP_MS = 8_000;
 
 const DESCRIPTION = 'Serves the CSI driver over gRPC until SIGTERM or SIGINT.';
 
@@ -41,14 +47,28 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const mode = get.str(values, 'mode') as DriverMode;
   const endpoint = get.str(values, 'endpoint')!;
+  let ep: Endpoint;
   try {
-    parseEndpoint(endpoint);
+    ep = parseEndpoint(endpoint);
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+  const remote = !isLocalEndpoint(ep);
+  if (remote && !get.bool(values, 'allow-remote-endpoint')) {
+    throw new UsageError(`--endpoint ${endpoint} is not on loopback: the CSI services have no authentication, so anyone who reaches it could call them; use a unix socket or 127.0.0.1, or add --allow-remote-endpoint`);
+  }
+  const metricsAddress = get.str(values, 'metrics-address');
+  if (metricsAddress !== undefined) {
+    try {
+      parseHostPort(metricsAddress);
+    } catch (err) {
+      throw new UsageError(`--metrics-address: ${(err as Error).message} (e.g. 0.0.0.0:9810 or 127.0.0.1:9810)`);
+    }
   }
   const driverName = validateDriverName(get.str(values, 'driver-name')!);
   const format = get.str(values, 'log-format');
   const log = createLogger({ level: get.str(values, 'log-level') as LogLevel, pretty: format === 'auto' ? undefined : format === 'pretty' });
+  if (remote) log.warn({ endpoint }, 'the CSI endpoint is not on loopback (--allow-remote-endpoint): anyone who reaches it can call every CSI service, unauthenticated');
   for (const id of get.list(values, 'backend-ids')) {
     const problem = backendIdProblem(id);
     if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
@@ -67,8 +87,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     else if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
   }
   const metrics = new Metrics();
-  const metricsAddress = get.str(values, 'metrics-address');
-  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress) : undefined;
+  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress).catch((err: unknown) => Promise.reject(listenError(err, '--metrics-address', metricsAddress))) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics served');
   const driver = await startDriver({
     mode,
@@ -97,8 +116,17 @@ export async function serveCommand(args: string[]): Promise<number> {
         `  try: 3par-csi call CreateVolume --endpoint unix://${driver.address} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
     );
   }
-  log.info({ signal: await untilShutdownSignal() }, 'shutting down');
+  const graceMs = (get.num(values, 'shutdown-grace') ?? 30) * 1000;
+  log.info({ signal: await untilShutdownSignal(), graceMs }, 'shutting down');
+  // A backstop only: stop() is bounded by the grace period plus the arrays' short close limits.
+  const backstop = setTimeout(() => {
+    log.error({ graceMs }, 'shutdown did not finish in time; exiting anyway');
+    process.exit(0);
+  }, graceMs + SHUTDOWN_BACKSTOP_MS);
+  backstop.unref();
   await driver.stop();
+  metricsServer?.server.closeAllConnections();
   metricsServer?.server.close();
+  log.info('stopped');
   return 0;
 }

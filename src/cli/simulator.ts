@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ERRORS, PROFILE_NAMES, startSimulator, type ErrorName, type ErrorOverrides, type FaultSpec, type SimulatorOptions } from '../simulator/index.js';
+import { listenError } from '../errors.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
 export const SIMULATOR_FLAGS: FlagSpec[] = [
@@ -114,7 +115,7 @@ export async function simulatorCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { options, caOut } = simulatorOptionsFromFlags(args);
-  const sim = await startSimulator(options);
+  const sim = await startSimulator(options).catch((err: unknown) => Promise.reject(listenError(err, '--port', `${options.host ?? '127.0.0.1'}:${options.port ?? 0}`)));
   if (caOut && sim.caCert) writeFileSync(caOut, sim.caCert);
   const lines = [
     `3PAR WSAPI simulator (profile ${options.profile}) listening`,

@@ -32,6 +32,12 @@ export interface BackendConfig {
   sessionPoolSize?: number;
   /** WSAPI requests in flight at once on this array (default 8); the rest queue. */
   maxInFlight?: number;
+  /** Seconds to connect (TCP + TLS) to the array (default 10). */
+  connectTimeoutSeconds?: number;
+  /** Seconds from a request sent to the first byte of the answer; a hung array shows here (default 30). */
+  responseTimeoutSeconds?: number;
+  /** Seconds for a whole request, body included (default 120). */
+  requestTimeoutSeconds?: number;
 }
 
 /** A configuration problem found at start; the driver refuses to run with it. */
@@ -42,8 +48,12 @@ export class ConfigError extends Error {
 export const BACKEND_ID_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const BACKEND_ID_MAX = 16;
 
+const TIMEOUT_KEYS = ['connectTimeoutSeconds', 'responseTimeoutSeconds', 'requestTimeoutSeconds'] as const;
+/** Upper bound of any timeout key (an hour: beyond it a "timeout" no longer protects anything). */
+const TIMEOUT_MAX_SECONDS = 3600;
+
 /** Every key a backend entry may have (values.schema.json's backend schema lists the same; a test checks). */
-export const BACKEND_KEYS: readonly string[] = ['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg'];
+export const BACKEND_KEYS: readonly string[] = ['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg', ...TIMEOUT_KEYS];
 const KNOWN_KEYS = new Set(BACKEND_KEYS);
 
 /** Checks one backend id; returns a reason when it is invalid. */
@@ -65,7 +75,13 @@ export function loadBackendsFile(path: string): BackendConfig[] {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`the backends file ${path} is not valid YAML/JSON: ${(err as Error).message}`);
+    // The parser's message quotes the offending line, which may hold a password: only the
+    // position and the parser's error code are shown.
+    const e = err as { code?: unknown; linePos?: { line: number; col: number }[] };
+    const pos = e.linePos?.[0];
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    const code = typeof e.code === 'string' ? ` (${e.code})` : '';
+    throw new ConfigError(`the backends file ${path} is not valid YAML/JSON${where}${code}; the file's content is not shown, since it holds passwords`);
   }
   return parseBackends(doc, path);
 }
@@ -125,6 +141,13 @@ export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
       backend[k] = v;
     }
+    for (const k of TIMEOUT_KEYS) {
+      if (entry[k] === undefined) continue;
+      const v = entry[k];
+      if (typeof v !== 'number' || !(v > 0) || v > TIMEOUT_MAX_SECONDS) throw new ConfigError(`${at}: ${k} must be a number of seconds, more than 0 and at most ${TIMEOUT_MAX_SECONDS}`);
+      backend[k] = v;
+    }
+    if ((backend.responseTimeoutSeconds ?? 0) > (backend.requestTimeoutSeconds ?? Infinity)) throw new ConfigError(`${at}: responseTimeoutSeconds must not exceed requestTimeoutSeconds`);
     out.push(backend);
   });
   if (out.filter((b) => b.default).length > 1) throw new ConfigError(`${source}: more than one backend says default: true`);

@@ -1,11 +1,12 @@
-import { lstatSync, unlinkSync, chmodSync, mkdirSync } from 'node:fs';
+import { lstatSync, unlinkSync, chmodSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { redactDeep } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { toStatus, statusName } from './errors.js';
+import { StartupError, listenError, unavailable } from '../errors.js';
 import { loadCsi } from './proto.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
@@ -62,7 +63,18 @@ const ID_FIELDS = ['volume_id', 'snapshot_id', 'node_id', 'name', 'source_volume
 export interface WrapDeps {
   log: Logger;
   metrics?: Metrics;
+  /** Calls being served, so that shutdown can answer the ones left after the grace period. */
+  inFlight?: Set<InFlightCall>;
 }
+
+/** A call being served: `shutdown` answers it UNAVAILABLE now and aborts its signal. */
+export interface InFlightCall {
+  rpc: string;
+  shutdown(): void;
+}
+
+/** What a caller whose call outlived the shutdown grace period is told (it retries later). */
+const SHUTDOWN_MESSAGE = 'the driver is shutting down; the call was stopped and may be retried';
 
 /**
  * Turns one async RPC implementation into a grpc-js unary handler: per-call logger, request log
@@ -88,6 +100,7 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
     }
     const onCancel = (): void => controller.abort();
     call.on('cancelled', onCancel);
+    controller.signal.addEventListener('abort', () => log.debug({ durationMs: msSince(started) }, 'the caller gave up (deadline or cancel): waits and reads stop, a change already sent finishes'), { once: true });
     log.debug({ request: redactDeep(req), deadlineMs: deadline === undefined ? undefined : deadline - Date.now() }, 'request');
     const finish = (code: grpc.status): void => {
       if (timer) clearTimeout(timer);
@@ -97,6 +110,20 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
       deps.metrics?.rpcSeconds.observe({ method: rpc, code: statusName(code) }, seconds);
       return void seconds;
     };
+    // Answered by shutdown already: the handler's own outcome is only logged.
+    let answered = false;
+    const entry: InFlightCall = {
+      rpc,
+      shutdown: () => {
+        if (answered) return;
+        answered = true;
+        controller.abort(unavailable(SHUTDOWN_MESSAGE));
+        finish(grpc.status.UNAVAILABLE);
+        log.warn({ durationMs: msSince(started), code: 'UNAVAILABLE' }, 'stopped by shutdown');
+        callback({ code: grpc.status.UNAVAILABLE, details: SHUTDOWN_MESSAGE });
+      },
+    };
+    deps.inFlight?.add(entry);
     let promise: Promise<R>;
     try {
       promise = fn(req, { rpc, log, signal: controller.signal, deadline });
@@ -105,12 +132,21 @@ export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => P
     }
     promise.then(
       (res) => {
+        deps.inFlight?.delete(entry);
+        if (answered) return void log.info({ durationMs: msSince(started) }, 'finished after shutdown answered the caller; the retry finds the result');
+        answered = true;
         finish(grpc.status.OK);
-        if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
+        // The caller's deadline passed or it cancelled, yet the work finished (a change already
+        // sent to an array is never cut off): the caller's retry finds the result.
+        if (controller.signal.aborted) log.info({ durationMs: msSince(started) }, 'finished after the caller gave up; its retry finds the result');
+        else if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
         else log.info({ durationMs: msSince(started) }, 'done');
         callback(null, res);
       },
       (err: unknown) => {
+        deps.inFlight?.delete(entry);
+        if (answered) return void log.debug({ durationMs: msSince(started), error: err instanceof Error ? err.message : String(err) }, 'ended after shutdown answered the caller');
+        answered = true;
         const mapped = toStatus(err);
         finish(mapped.code);
         const fields = { durationMs: msSince(started), code: statusName(mapped.code) };
@@ -143,9 +179,21 @@ export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; address: 
 export function parseEndpoint(endpoint: string): Endpoint {
   const unix = /^unix:\/\/(\/[^/].*)$/.exec(endpoint) ?? /^unix:(\/[^/].*)$/.exec(endpoint);
   if (unix) return { kind: 'unix', path: unix[1]! };
-  const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5})$/.exec(endpoint);
-  if (tcp) return { kind: 'tcp', address: tcp[1]! };
+  const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(\d{1,5}))$/.exec(endpoint);
+  if (tcp) {
+    const address = tcp[1]!;
+    if (address.startsWith(':')) throw new Error(`endpoint "${endpoint}" needs a host: use 127.0.0.1${address} (loopback) or unix:///absolute/path`);
+    if (Number(tcp[2]) > 65535) throw new Error(`endpoint "${endpoint}": port ${tcp[2]} is out of range`);
+    return { kind: 'tcp', address };
+  }
   throw new Error(`endpoint "${endpoint}" must be unix:///absolute/path or host:port`);
+}
+
+/** True for a unix socket or a TCP endpoint on a loopback address (only this machine can call it). */
+export function isLocalEndpoint(ep: Endpoint): boolean {
+  if (ep.kind === 'unix') return true;
+  const host = ep.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** The address string grpc-js binds or dials for an endpoint. */
@@ -165,6 +213,7 @@ export class CsiServer {
   private readonly server: grpc.Server;
   private readonly ep: Endpoint;
   private boundAddress: string | undefined;
+  private readonly inFlight = new Set<InFlightCall>();
 
   constructor(private readonly options: CsiServerOptions) {
     this.ep = parseEndpoint(options.endpoint);
@@ -173,7 +222,7 @@ export class CsiServer {
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
     });
     const csi = loadCsi().csi.v1;
-    const deps = { log: options.log, metrics: options.metrics };
+    const deps = { log: options.log, metrics: options.metrics, inFlight: this.inFlight };
     this.server.addService(csi.Identity.service, wrapService(options.services.identity, deps));
     if (options.services.controller) this.server.addService(csi.Controller.service, wrapService(options.services.controller, deps));
     if (options.services.node) this.server.addService(csi.Node.service, wrapService(options.services.node, deps));
@@ -185,6 +234,8 @@ export class CsiServer {
     if (this.ep.kind === 'unix') {
       const path = this.ep.path;
       await prepareSocketPath(path, this.options.log);
+      // grpc-js reports a failed bind without the system error code: find it out first.
+      await assertCanListen(path);
       // grpc-js serves the socket itself: the supported clients (kubelet ≥ 1.26, the sidecars,
       // all grpc-go) send `:authority: localhost` (docs/security.md "Socket and endpoint").
       await new Promise<void>((resolve, reject) => {
@@ -194,6 +245,8 @@ export class CsiServer {
       chmodSync(path, 0o660);
       this.boundAddress = path;
     } else {
+      // grpc-js reports a failed bind without the system error code: find it out first.
+      await assertCanListen(this.ep.address);
       const port = await new Promise<number>((resolve, reject) => {
         this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
       });
@@ -204,15 +257,22 @@ export class CsiServer {
   }
 
   /**
-   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then cancels the
-   * rest and removes the socket file.
+   * Stops accepting calls, lets in-flight calls finish for up to `graceMs`, then answers the
+   * rest UNAVAILABLE (their work is told to stop through its signal; a change already sent to an
+   * array finishes there, and the caller's retry finds it), closes the connections and removes
+   * the socket file.
    */
   async stop(graceMs = 30_000): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.options.log.warn({ graceMs }, 'in-flight calls did not finish in time; cancelling them');
-        this.server.forceShutdown();
-        resolve();
+        const left = [...this.inFlight];
+        this.options.log.warn({ graceMs, calls: left.map((c) => c.rpc) }, 'in-flight calls did not finish in time; answering them UNAVAILABLE');
+        for (const call of left) call.shutdown();
+        // Let the answers leave before the connections close.
+        setImmediate(() => {
+          this.server.forceShutdown();
+          resolve();
+        });
       }, graceMs);
       this.server.tryShutdown(() => {
         clearTimeout(timer);
@@ -234,17 +294,52 @@ export async function prepareSocketPath(path: string, log: Logger): Promise<void
     st = lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      mkdirSync(dirname(path), { recursive: true });
+      ensureSocketDir(dirname(path), log);
       return;
     }
-    throw err;
+    throw listenError(err, '--endpoint', path);
   }
   if (!st.isSocket()) {
-    throw new Error(`${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
+    throw new StartupError(`--endpoint: ${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
   }
-  if (await socketAnswers(path)) throw new Error(`${path} is in use by another running process`);
+  if (await socketAnswers(path)) throw new StartupError(`--endpoint: ${path} is in use by another running process (another driver?); stop it or choose another path`);
   log.info({ path }, 'removing stale socket from a previous run');
   unlinkSync(path);
+}
+
+/**
+ * Creates the socket's directory when only that last level is missing (e.g. /csi when a
+ * container has no volume mounted there), and says so; a deeper missing path is refused, since
+ * it usually means a wrong --endpoint.
+ */
+function ensureSocketDir(dir: string, log: Logger): void {
+  if (existsSync(dir)) return;
+  if (!existsSync(dirname(dir))) throw new StartupError(`--endpoint: the directory ${dir} does not exist, and neither does ${dirname(dir)}; create it or choose another --endpoint`);
+  try {
+    mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    throw listenError(err, '--endpoint', dir);
+  }
+  log.info({ dir }, 'created the socket directory');
+}
+
+/** Listens on host:port once and closes again, so a bind failure carries its system error code. */
+/**
+ * Listens on `address` (host:port, or a unix socket path) and closes again, so that a failure
+ * (in use, permission, read-only) is reported with its system error code as one line. A unix
+ * socket file made by the probe is removed by its close.
+ */
+async function assertCanListen(address: string): Promise<void> {
+  const unix = address.startsWith('/');
+  const m = unix ? null : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (!unix && (!m || m[3] === '0')) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err) => reject(listenError(err, '--endpoint', address)));
+    const done = (): void => void probe.close(() => resolve());
+    if (unix) probe.listen(address, done);
+    else probe.listen(Number(m![3]), m![1] ?? m![2], done);
+  });
 }
 
 function socketAnswers(path: string): Promise<boolean> {

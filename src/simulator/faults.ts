@@ -33,7 +33,16 @@ export type FaultSpec =
   /** Fails a running task now (`taskId`), or the next `count` tasks whose name matches `name` at `atPct`. */
   | { type: 'failTask'; taskId?: number; name?: string; atPct?: number; count?: number }
   /** Expires every session now. */
-  | { type: 'expireSessions' };
+  | { type: 'expireSessions' }
+  /**
+   * The array stops answering: every WSAPI request that arrives (GET /api included) is accepted
+   * and held without a byte of answer until the hang ends — after `ms`, or when the fault is
+   * removed — and is then served normally. Models a WSAPI service that hangs (issue 18: connections
+   * accepted, nothing answered). [U] What a real array does with the held requests when it
+   * recovers is not documented; serving them late means a change may happen after the client
+   * gave up, the case a driver must survive.
+   */
+  | { type: 'hang'; ms?: number; match?: FaultMatch };
 
 /** Run-time switches the fault controller may flip. */
 export interface Switches {
@@ -49,7 +58,7 @@ export interface Switches {
 
 interface ActiveFault {
   id: number;
-  spec: Exclude<FaultSpec, { type: 'failTask' } | { type: 'expireSessions' }>;
+  spec: Exclude<FaultSpec, { type: 'failTask' } | { type: 'expireSessions' } | { type: 'hang' }>;
   remaining: number;
 }
 
@@ -63,6 +72,8 @@ export class FaultController {
   private faults: ActiveFault[] = [];
   private nextId = 1;
   private holds: Hold[] = [];
+  /** The running hang: its fault id, its end, and what releases the held requests. */
+  private hang: { id: number; spec: FaultSpec; ended: Promise<void>; end: () => void } | undefined;
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -85,6 +96,7 @@ export class FaultController {
       this.tasks.failFuture(new RegExp(spec.name ?? '.*'), (spec.atPct ?? 50) / 100, spec.count ?? 1);
       return 0;
     }
+    if (spec.type === 'hang') return this.startHang(spec);
     if (spec.match?.path !== undefined) new RegExp(spec.match.path);
     const remaining = spec.count ?? (spec.type === 'latency' ? Infinity : 1);
     const id = this.nextId++;
@@ -142,16 +154,59 @@ export class FaultController {
 
   remove(id: number): void {
     this.faults = this.faults.filter((f) => f.id !== id);
+    if (this.hang?.id === id) this.hang.end();
   }
 
   clear(): void {
     this.faults = [];
     for (const h of this.holds) h.release();
     this.holds = [];
+    this.hang?.end();
   }
 
   list(): { id: number; spec: FaultSpec; remaining: number | null }[] {
-    return this.faults.map((f) => ({ id: f.id, spec: f.spec, remaining: Number.isFinite(f.remaining) ? f.remaining : null }));
+    const out: { id: number; spec: FaultSpec; remaining: number | null }[] = this.faults.map((f) => ({ id: f.id, spec: f.spec, remaining: Number.isFinite(f.remaining) ? f.remaining : null }));
+    if (this.hang) out.push({ id: this.hang.id, spec: this.hang.spec, remaining: null });
+    return out;
+  }
+
+  /** Requests held by a hang right now. */
+  held = 0;
+
+  /** Resolves at once, or when the running hang ends (the server holds each matching request here). */
+  async whileHung(req: RequestInfo): Promise<void> {
+    while (this.hang && matches((this.hang.spec as { match?: FaultMatch }).match, req)) {
+      this.held++;
+      try {
+        await this.hang.ended;
+      } finally {
+        this.held--;
+      }
+    }
+  }
+
+  /** True while a hang fault holds requests. */
+  get hung(): boolean {
+    return this.hang !== undefined;
+  }
+
+  private startHang(spec: FaultSpec & { type: 'hang' }): number {
+    if (spec.ms !== undefined && !(spec.ms > 0)) throw new RangeError('hang.ms must be more than 0');
+    if (spec.match?.path !== undefined) new RegExp(spec.match.path);
+    this.hang?.end();
+    const id = this.nextId++;
+    let release!: () => void;
+    const ended = new Promise<void>((resolve) => (release = resolve));
+    const timer = spec.ms === undefined ? undefined : setTimeout(() => end(), spec.ms);
+    timer?.unref();
+    const end = (): void => {
+      if (this.hang?.id !== id) return;
+      if (timer) clearTimeout(timer);
+      this.hang = undefined;
+      release();
+    };
+    this.hang = { id, spec, ended, end };
+    return id;
   }
 
   /**

@@ -26,10 +26,10 @@ const READS: { method: string; path: string }[] = [
 ];
 
 export interface ChaosOptions {
-  /** Mean milliseconds between array faults. */
+  /** Mean milliseconds between array faults (0: none). */
   faultEveryMs: number;
-  /** Milliseconds between SIGKILLs: [min, max]. */
-  killEveryMs: [number, number];
+  /** Milliseconds between SIGKILLs: [min, max] (undefined: none). */
+  killEveryMs: [number, number] | undefined;
 }
 
 export class Chaos {
@@ -43,12 +43,15 @@ export class Chaos {
   constructor(
     private readonly array: FaultController,
     private readonly rng: Prng,
+    private readonly kinds: { hang?: boolean } = {},
   ) {}
 
   /** Runs both loops until stop(). */
   start(processes: () => DriverProcess[], options: ChaosOptions): void {
     this.stopped = false;
-    this.loops = [this.faultLoop(options.faultEveryMs), this.killLoop(processes, options.killEveryMs)];
+    this.loops = [];
+    if (options.faultEveryMs > 0) this.loops.push(this.faultLoop(options.faultEveryMs));
+    if (options.killEveryMs) this.loops.push(this.killLoop(processes, options.killEveryMs));
   }
 
   /** Stops injecting, clears pending faults, and restarts any process left down. */
@@ -78,6 +81,9 @@ export class Chaos {
   private randomFault(): [string, FaultSpec] {
     const r = this.rng;
     const change = r.pick(CHANGES);
+    // With --hang, one fault in nine makes the array stop answering for 0.5-4 s (past the
+    // driver's first-byte limit at times); the held requests are served when it ends.
+    if (this.kinds.hang && r.int(0, 8) === 0) return ['hang', { type: 'hang', ms: r.int(500, 4000) }];
     switch (r.int(0, 7)) {
       case 0:
         return ['latency', { type: 'latency', ms: r.int(200, 3000), count: r.int(1, 6) }];

@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--keep] [--no-node]`
+ * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]`
  *
  * Drives many volumes through their whole lifecycle against the embedded simulator (HTTPS, its
  * CA in the backends file) while the simulator injects faults and driver processes are SIGKILLed
@@ -19,7 +19,7 @@ import { Ledger, finishKeeper, runLifecycle, type LifecycleEnv } from './lifecyc
 import { cleanUpNode, mountsUnder, nodeStepsUnavailable } from './node-fs.js';
 import { Prng, seedFrom } from './prng.js';
 import { DriverProcess } from './processes.js';
-import { Sidecar } from './sidecar.js';
+import { RETRY_INTERVAL_MAX_MS, RETRY_INTERVAL_START_MS, Sidecar } from './sidecar.js';
 
 const DRIVER = 'csi.3par.soak.example.com';
 const CLUSTER = 'soak';
@@ -35,15 +35,39 @@ interface SoakConfig {
   keepWork: boolean;
   /** Control plane only, even as root. */
   noNode: boolean;
+  /** Mean ms between array faults; 0 = none. */
   faultEveryMs: number;
-  killEveryMs: [number, number];
+  /** ms between SIGKILLs, [min, max]; undefined = none. */
+  killEveryMs: [number, number] | undefined;
+  /** Add `hang` faults: the array stops answering for a while. */
+  hang: boolean;
+  /** First and longest interval of the client's retries. */
+  retryStartMs: number;
+  retryMaxMs: number;
 }
 
-const USAGE = `usage: npm run soak -- [--quick] [--seed N] [--volumes N] [--concurrency N] [--keep] [--no-node]
+/**
+ * --quick retries from 100 ms up to 1 s: its chaos (a SIGKILL every few seconds) is far denser
+ * than a cluster's, and with the sidecars' 1 s doubling to 5 min the few minutes of CI stretch to
+ * many more of sleeping (measured: seed 7 had not finished after 12 min). A full run uses the
+ * sidecars' own interval.
+ */
+const QUICK_RETRY_START_MS = 100;
+const QUICK_RETRY_MAX_MS = 1_000;
+
+/** The driver's first-byte limit in the soak with --hang, so that hangs exceed it. */
+const HANG_RESPONSE_TIMEOUT_S = 2;
+
+const USAGE = `usage: npm run soak -- [--quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]
   --quick        a few minutes, for CI
   --seed N       repeat a run (the seed is printed at the start)
   --volumes N    lifecycles in all (the first 60% with one driver, the rest with two controllers)
   --concurrency N  lifecycles at once
+  --fault-rate N   array faults per second on average (default 1.1 quick, 1 otherwise; 0 = none)
+  --kill-rate N    SIGKILLs of a driver process per minute on average (default 11 quick, 7.5 otherwise; 0 = none)
+  --retry-start S  the client's first retry interval in seconds (default 0.1 quick, else 1 as external-provisioner)
+  --retry-max S  the client's longest retry interval in seconds (default 1 quick, else 300 as external-provisioner)
+  --hang         also make the array stop answering for 0.5-4 s at a time (the driver's first-byte limit is ${HANG_RESPONSE_TIMEOUT_S} s then)
   --keep         keep the work directory (kept anyway when something leaked)
   --no-node      control plane only, even as root
 Last line: soak: N ops, N faults, N restarts, N leaked, N lost (exit 1 unless leaked and lost are 0)
@@ -60,12 +84,23 @@ function parseArgs(argv: string[]): SoakConfig {
     const i = argv.indexOf(flag);
     return i === -1 ? undefined : argv[i + 1];
   };
-  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node']);
+  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node', '--fault-rate', '--kill-rate', '--hang', '--retry-start', '--retry-max']);
+  const switches = new Set(['--quick', '--keep', '--no-node', '--hang']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!known.has(a)) throw new UsageError(`unknown argument ${a} (see --help)`);
-    if (a !== '--quick' && a !== '--keep' && a !== '--no-node') i++;
+    if (!switches.has(a)) i++;
   }
+  const rate = (flag: string, fallback: number): number => {
+    const v = value(flag);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number ≥ 0, not "${v}"`);
+    return n;
+  };
+  const faultRate = rate('--fault-rate', quick ? 1000 / 900 : 1);
+  const killRate = rate('--kill-rate', quick ? 60 / 5.5 : 7.5);
+  const killMeanMs = killRate > 0 ? 60_000 / killRate : 0;
   // Without node steps a lifecycle takes a fraction of the time: four times as many keep the
   // run long enough for restarts to land.
   const noNode = argv.includes('--no-node') || nodeStepsUnavailable() !== undefined;
@@ -78,8 +113,11 @@ function parseArgs(argv: string[]): SoakConfig {
     concurrency: Number(value('--concurrency') ?? (quick ? 3 : 4)),
     keepWork: argv.includes('--keep'),
     noNode: argv.includes('--no-node'),
-    faultEveryMs: quick ? 900 : 1000,
-    killEveryMs: quick ? [3000, 8000] : [4000, 12000],
+    faultEveryMs: faultRate > 0 ? 1000 / faultRate : 0,
+    killEveryMs: killRate > 0 ? [Math.round(killMeanMs * 0.55), Math.round(killMeanMs * 1.45)] : undefined,
+    hang: argv.includes('--hang'),
+    retryStartMs: rate('--retry-start', (quick ? QUICK_RETRY_START_MS : RETRY_INTERVAL_START_MS) / 1000) * 1000,
+    retryMaxMs: rate('--retry-max', (quick ? QUICK_RETRY_MAX_MS : RETRY_INTERVAL_MAX_MS) / 1000) * 1000,
   };
 }
 
@@ -116,6 +154,7 @@ async function main(): Promise<number> {
   const noNode = cfg.noNode ? '--no-node was given' : nodeStepsUnavailable();
   const rng = new Prng(cfg.seed);
   process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
+  process.stdout.write(`chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (${cfg.retryStartMs / 1000} s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`);
   process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
 
   const dataDir = join(work, 'array');
@@ -132,7 +171,7 @@ async function main(): Promise<number> {
     // its session limit within a few restarts; that is what the real array's idle timeout does, slowly).
     sim = await startSimulator({ dataDir, https: true, copyRateMiBps: 32, tickMs: 20, sessionIdleTimeoutSec: 20, cpgs: [{ name: 'SOAK_CPG', sizeMiB: 8 * 1024 * 1024 }] });
     const backendsFile = join(work, 'backends.json');
-    writeFileSync(backendsFile, JSON.stringify([{ id: BACKEND, url: sim.url, username: sim.username, password: sim.password, caCert: sim.caCert, default: true, defaultAccessProtocol: 'loop', defaultCpg: 'SOAK_CPG' }]), { mode: 0o600 });
+    writeFileSync(backendsFile, JSON.stringify([{ id: BACKEND, url: sim.url, username: sim.username, password: sim.password, caCert: sim.caCert, default: true, defaultAccessProtocol: 'loop', defaultCpg: 'SOAK_CPG', ...(cfg.hang && { responseTimeoutSeconds: HANG_RESPONSE_TIMEOUT_S }) }]), { mode: 0o600 });
     const common = ['--endpoint', '', '--backends', backendsFile, '--cluster-id', CLUSTER, '--driver-name', DRIVER, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
     const argsFor = (mode: string, sock: string): string[] => {
       const args = [...common, '--mode', mode, '--node-name', NODE_NAME, '--kubelet-dir', kubeletDir, '--sim-data-dir', dataDir, '--host-exec', 'direct'];
@@ -143,9 +182,11 @@ async function main(): Promise<number> {
     const b = new DriverProcess({ label: 'b', cliPath, args: argsFor('controller', join(work, 'b.sock')), endpoint: `unix://${join(work, 'b.sock')}`, logFile: join(work, 'driver-b.log') });
     processes.push(a, b);
     await a.start();
-    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), { timeoutMs: 15_000, budgetMs: cfg.quick ? 90_000 : 180_000, maxBackoffMs: cfg.quick ? 1000 : 5000 });
+    // Retries as external-provisioner does; an operation still failing after this long is a
+    // stuck driver (reported as a failure), far beyond what any fault here lasts.
+    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), { timeoutMs: 15_000, stuckAfterMs: cfg.quick ? 5 * 60_000 : 15 * 60_000, retryStartMs: cfg.retryStartMs, retryMaxMs: cfg.retryMaxMs });
     const info = await sidecar.nodeCall<{ node_id: string }>('NodeGetInfo', {});
-    chaos = new Chaos(sim.faults, rng.fork());
+    chaos = new Chaos(sim.faults, rng.fork(), { hang: cfg.hang });
     const env = { sidecar, ledger, chaos, faults: sim.faults, driverName: DRIVER, clusterId: CLUSTER, nodeId: info.node_id, kubeletDir, node: noNode === undefined };
     const names = Array.from({ length: cfg.volumes[0] + cfg.volumes[1] }, (_, i) => `pvc-soak-${String(i).padStart(3, '0')}`);
     const keepers = new Set(names.filter((_, i) => i % 4 === 1));
@@ -211,7 +252,7 @@ async function main(): Promise<number> {
   if (sidecar) {
     const failures = [...sidecar.stats.failures].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ×${n}`);
     process.stdout.write(`failed attempts (retried): ${failures.join(', ') || 'none'}\n`);
-    process.stdout.write(`${sidecar.stats.attempts} attempts for ${ops} operations\n`);
+    process.stdout.write(`${sidecar.stats.attempts} attempts for ${ops} operations; longest back-off ${(sidecar.stats.maxBackoffMs / 1000).toFixed(0)} s\n`);
   }
   if (chaos) process.stdout.write(`faults: ${[...chaos.byKind].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}\n`);
   process.stdout.write(`duration ${((Date.now() - started) / 1000).toFixed(0)} s, seed ${cfg.seed}\n`);

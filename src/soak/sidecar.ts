@@ -1,7 +1,11 @@
 /**
  * Calls CSI the way the sidecars and kubelet do: the same request again after any failure (same
- * name, same ids), exponential back-off with jitter, a deadline per call, and a time budget per
- * operation. Counts what it saw, so the soak can report unexpected status codes.
+ * name, same ids), exponential back-off, a deadline per call, and no giving up while the object
+ * exists — external-provisioner retries a PVC's CreateVolume/DeleteVolume until it succeeds,
+ * from --retry-interval-start (default 1 s) doubling up to --retry-interval-max (default 5 min)
+ * (cmd/csi-provisioner/csi-provisioner.go). Only a final code (the request itself is wrong)
+ * ends an operation, or `stuckAfterMs` without success, which the soak reports as a failure of
+ * the driver — never as a leak. Counts what it saw, so the soak can report unexpected codes.
  */
 import { CsiCallError, CsiClient } from '../csi/client.js';
 import type { Prng } from './prng.js';
@@ -9,16 +13,19 @@ import type { Prng } from './prng.js';
 /** gRPC codes that mean the request itself is wrong: retrying cannot help, so the soak stops. */
 const FINAL_CODES = new Set([3 /* INVALID_ARGUMENT */, 6 /* ALREADY_EXISTS */, 11 /* OUT_OF_RANGE */, 12 /* UNIMPLEMENTED */]);
 
+/** external-provisioner's --retry-interval-start default. */
+export const RETRY_INTERVAL_START_MS = 1000;
+/** external-provisioner's --retry-interval-max default. */
+export const RETRY_INTERVAL_MAX_MS = 5 * 60_000;
+
 export interface CallOptions {
   /** Per-attempt deadline (the sidecars' --timeout; kubelet uses 2 min for node calls). */
   timeoutMs?: number;
-  /** Give up after this long in total. */
-  budgetMs?: number;
   /** Send each attempt to every controller at once (split leaders); all answers must agree. */
   race?: boolean;
 }
 
-/** An operation that did not succeed within its budget, or failed with a final code. */
+/** An operation that failed with a final code, or did not succeed within `stuckAfterMs`. */
 export class OperationFailed extends Error {
   override name = 'OperationFailed';
   constructor(
@@ -38,17 +45,19 @@ export interface SidecarStats {
   failures: Map<string, number>;
   /** Answers of raced calls that disagreed (two controllers returned different objects). */
   disagreements: string[];
+  /** The longest back-off waited. */
+  maxBackoffMs: number;
 }
 
 export class Sidecar {
   private readonly clients = new Map<string, CsiClient>();
-  readonly stats: SidecarStats = { ops: 0, attempts: 0, failures: new Map(), disagreements: [] };
+  readonly stats: SidecarStats = { ops: 0, attempts: 0, failures: new Map(), disagreements: [], maxBackoffMs: 0 };
 
   constructor(
     private controllers: string[],
     private readonly node: string,
     private readonly rng: Prng,
-    private readonly defaults: { timeoutMs: number; budgetMs: number; maxBackoffMs: number },
+    private readonly defaults: { timeoutMs: number; stuckAfterMs: number; retryStartMs?: number; retryMaxMs?: number },
   ) {}
 
   /** Switches the controller endpoints (a phase with one or two controller processes). */
@@ -69,8 +78,9 @@ export class Sidecar {
   private async run<T>(rpc: string, req: unknown, opts: CallOptions, targets: () => string[]): Promise<T> {
     this.stats.ops++;
     const timeoutMs = opts.timeoutMs ?? this.defaults.timeoutMs;
-    const end = Date.now() + (opts.budgetMs ?? this.defaults.budgetMs);
-    let backoff = 100;
+    const stuckAt = Date.now() + this.defaults.stuckAfterMs;
+    const maxBackoff = this.defaults.retryMaxMs ?? RETRY_INTERVAL_MAX_MS;
+    let backoff = this.defaults.retryStartMs ?? RETRY_INTERVAL_START_MS;
     const seen = new Map<string, number>();
     for (let attempt = 1; ; attempt++) {
       this.stats.attempts++;
@@ -91,12 +101,13 @@ export class Sidecar {
       const last = errors.at(-1);
       if (last instanceof CsiCallError && FINAL_CODES.has(last.code)) throw new OperationFailed(rpc, `${rpc} failed with ${last.codeName}: ${last.details}`, last);
       if (!(last instanceof CsiCallError)) throw last;
-      if (Date.now() + backoff > end) {
+      if (Date.now() + backoff > stuckAt) {
         const [common, n] = [...seen].sort((x, y) => y[1] - x[1])[0] ?? ['', 0];
-        throw new OperationFailed(rpc, `${rpc} did not succeed within its budget after ${attempt} attempts; most often (×${n}) ${common}; last: ${last.codeName}: ${last.details.slice(0, 200)}`, last);
+        throw new OperationFailed(rpc, `${rpc} STUCK: no success in ${Math.round(this.defaults.stuckAfterMs / 1000)} s of retrying (${attempt} attempts); most often (×${n}) ${common}; last: ${last.codeName}: ${last.details.slice(0, 200)}`, last);
       }
-      await sleep(backoff / 2 + this.rng.next() * (backoff / 2));
-      backoff = Math.min(backoff * 2, this.defaults.maxBackoffMs);
+      this.stats.maxBackoffMs = Math.max(this.stats.maxBackoffMs, backoff);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, maxBackoff);
     }
   }
 

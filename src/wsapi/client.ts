@@ -5,8 +5,8 @@ import type { BackendConfig } from '../config/backends.js';
 import { VERSION } from '../version.js';
 import { WsapiAbortedError, WsapiProtocolError } from './errors.js';
 import { raceAbort } from './limiter.js';
-import { createHttp } from './http.js';
-import { Requester, type RetryPolicy, type WsapiRequest } from './requester.js';
+import { createHttp, type WsapiTimeouts } from './http.js';
+import { Requester, type RetryPolicy, type WsapiRequest, type WsapiStatus } from './requester.js';
 import type { CallOptions, ResourceContext } from './resource.js';
 import type { WsapiResult } from './response.js';
 import { isRecord } from './response.js';
@@ -25,8 +25,22 @@ import type { ApiVersion, FeatureGates, Task } from './types.js';
 export const DEFAULT_SESSION_POOL_SIZE = 4;
 /** Requests in flight per backend when not configured; the rest queue in the client. */
 export const DEFAULT_MAX_IN_FLIGHT = 8;
-/** Whole-request timeout: long enough for a full volume list on a big array. */
-export const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * Time limits of every request. Connect: a TCP + TLS handshake with a LAN management port takes
+ * milliseconds; 10 s tolerates a busy one. Response (first byte): the array answers single-object
+ * requests in well under a second and starts streaming lists at once; 30 s is far beyond a
+ * healthy array and reports a hung one in half a minute. Total: a full volume list of a big
+ * array streams for a while, so the whole exchange gets 120 s. [U] No vendor figures are
+ * published; each is configurable per backend (connectTimeoutSeconds, responseTimeoutSeconds,
+ * requestTimeoutSeconds).
+ */
+export const DEFAULT_TIMEOUTS: WsapiTimeouts = { connectMs: 10_000, responseMs: 30_000, totalMs: 120_000 };
+/** How often a hung array is probed (`GET /api`) to find out that it answers again. */
+export const DEFAULT_PROBE_INTERVAL_MS = 5_000;
+/** At close: how long running requests may finish before they are cut off. */
+export const DEFAULT_CLOSE_DRAIN_MS = 2_000;
+/** At close: the bound of each session logout (the array may be hung). */
+export const DEFAULT_LOGOUT_TIMEOUT_MS = 3_000;
 /** Retries of idempotent requests: 4 tries, 250 ms doubling to at most 4 s, with jitter. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4_000 };
 /** After the array rejects the credentials, no new login for this long (protects the account). */
@@ -57,8 +71,17 @@ export interface WsapiClientOptions {
   sessionPoolSize?: number;
   /** Requests in flight at most (default 8). */
   maxInFlight?: number;
-  /** Whole-request timeout (default 60 s). */
+  /** Connect, first-byte and whole-request limits (defaults DEFAULT_TIMEOUTS). */
+  timeouts?: Partial<WsapiTimeouts>;
+  /** Shorthand: one limit for the whole request, which also caps connect and first byte. */
   timeoutMs?: number;
+  /** How often a hung array is probed (default 5 s). */
+  probeIntervalMs?: number;
+  /** At close: drain time for running requests (default 2 s) and the bound of each logout (3 s). */
+  closeDrainMs?: number;
+  logoutTimeoutMs?: number;
+  /** Told what each request proved about the array's reachability (see WsapiStatus). */
+  onStatus?: (status: WsapiStatus) => void;
   /** Back-off for retried requests. */
   retry?: Partial<RetryPolicy>;
   /** No login for this long after bad credentials (default 60 s). */
@@ -88,16 +111,22 @@ export class WsapiClient implements ResourceContext {
 
   private readonly requester: Requester;
   private readonly log: Logger;
-  private readonly timeoutMs: number;
+  private readonly closeDrainMs: number;
+  private readonly statusListeners: ((status: WsapiStatus) => void)[] = [];
   private version: Promise<ApiVersion> | undefined;
 
   constructor(options: WsapiClientOptions) {
     this.backendId = options.backendId;
     this.log = options.log ?? silentLogger;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.closeDrainMs = options.closeDrainMs ?? DEFAULT_CLOSE_DRAIN_MS;
+    const timeouts = resolveTimeouts(options);
+    if (options.onStatus) this.statusListeners.push(options.onStatus);
     const baseUrl = options.url.replace(/\/+$/, '');
     if (options.insecureSkipVerify && baseUrl.startsWith('https:')) {
       this.log.warn({ backend: options.backendId, url: baseUrl }, 'TLS verification of the array is OFF (insecureSkipVerify): anyone on the path can read the array password');
+    }
+    if (baseUrl.startsWith('http:') && !isLoopbackUrl(baseUrl)) {
+      this.log.warn({ backend: options.backendId, url: baseUrl }, 'the backend URL is http://: the array password travels in clear on the network; use https:// (port 8080)');
     }
     this.requester = new Requester({
       backendId: options.backendId,
@@ -106,9 +135,15 @@ export class WsapiClient implements ResourceContext {
         url: baseUrl,
         ...(options.caCert !== undefined && { caCert: options.caCert }),
         ...(options.insecureSkipVerify !== undefined && { insecureSkipVerify: options.insecureSkipVerify }),
-        timeoutMs: this.timeoutMs,
+        timeouts,
         userAgent: `3par-csi/${VERSION}`,
       }),
+      timeouts,
+      probeIntervalMs: options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+      logoutTimeoutMs: options.logoutTimeoutMs ?? DEFAULT_LOGOUT_TIMEOUT_MS,
+      onStatus: (status) => {
+        for (const l of this.statusListeners) l(status);
+      },
       username: options.username,
       password: options.password,
       sessionPoolSize: options.sessionPoolSize ?? DEFAULT_SESSION_POOL_SIZE,
@@ -132,7 +167,7 @@ export class WsapiClient implements ResourceContext {
   }
 
   /** A client for one entry of the backends file. */
-  static fromBackend(backend: BackendConfig, extra: Omit<WsapiClientOptions, 'backendId' | 'url' | 'username' | 'password' | 'caCert' | 'insecureSkipVerify' | 'sessionPoolSize' | 'maxInFlight'> = {}): WsapiClient {
+  static fromBackend(backend: BackendConfig, extra: Omit<WsapiClientOptions, 'backendId' | 'url' | 'username' | 'password' | 'caCert' | 'insecureSkipVerify' | 'sessionPoolSize' | 'maxInFlight' | 'timeouts'> = {}): WsapiClient {
     return new WsapiClient({
       backendId: backend.id,
       url: backend.url,
@@ -142,6 +177,11 @@ export class WsapiClient implements ResourceContext {
       ...(backend.insecureSkipVerify !== undefined && { insecureSkipVerify: backend.insecureSkipVerify }),
       ...(backend.sessionPoolSize !== undefined && { sessionPoolSize: backend.sessionPoolSize }),
       ...(backend.maxInFlight !== undefined && { maxInFlight: backend.maxInFlight }),
+      timeouts: {
+        ...(backend.connectTimeoutSeconds !== undefined && { connectMs: backend.connectTimeoutSeconds * 1000 }),
+        ...(backend.responseTimeoutSeconds !== undefined && { responseMs: backend.responseTimeoutSeconds * 1000 }),
+        ...(backend.requestTimeoutSeconds !== undefined && { totalMs: backend.requestTimeoutSeconds * 1000 }),
+      },
       ...extra,
     });
   }
@@ -189,10 +229,31 @@ export class WsapiClient implements ResourceContext {
     return this.requester.sessions.size;
   }
 
-  /** Refuses new requests, lets running ones finish (bounded), and logs out every key. */
-  async close(): Promise<void> {
-    await this.requester.close(this.timeoutMs);
+  /** Adds a listener for what requests prove about the array's reachability. */
+  onStatus(listener: (status: WsapiStatus) => void): void {
+    this.statusListeners.push(listener);
   }
+
+  /**
+   * Refuses new requests, lets running ones finish for closeDrainMs, cuts off the rest, and logs
+   * out every key (each logout bounded; none when the array is not answering).
+   */
+  async close(): Promise<void> {
+    await this.requester.close(this.closeDrainMs);
+  }
+}
+
+/** True when the URL's host is a loopback address (nothing leaves the machine). */
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The effective limits: defaults, then `timeouts`, with `timeoutMs` capping all three. */
+function resolveTimeouts(options: WsapiClientOptions): WsapiTimeouts {
+  const t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  if (options.timeoutMs === undefined) return t;
+  return { connectMs: Math.min(t.connectMs, options.timeoutMs), responseMs: Math.min(t.responseMs, options.timeoutMs), totalMs: options.timeoutMs };
 }
 
 /** Which later-firmware features an array version has (REFERENCE "Version landscape"). */

@@ -3,7 +3,7 @@ import type { Got } from 'got';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
-import { exchange, type HttpMethod, type RawResponse } from './http.js';
+import { exchange, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
 import { Semaphore, abortableSleep, raceAbort } from './limiter.js';
 import { SessionPool, type KeyLease } from './session-pool.js';
 import { parseResponse, type WsapiResult } from './response.js';
@@ -37,10 +37,34 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/**
+ * What the client last learnt about the array's reachability, told to `onStatus` on every request
+ * that proves something (the array layer turns changes into `backend_up`, a status label and a log).
+ */
+export type WsapiStatus =
+  /** An authenticated request (or a login) succeeded: the array answers and accepts the credentials. */
+  | { state: 'reachable' }
+  /** No answer: refused, unresolvable, dropped, or timed out (`detail` says which, and the limit). */
+  | { state: 'unreachable'; detail: string }
+  /** The array refused the user name or password (403 code 5). */
+  | { state: 'auth-refused'; detail: string }
+  /** The TLS handshake failed (unknown CA, wrong name, or a plain-HTTP server behind an https URL). */
+  | { state: 'tls-refused'; detail: string };
+
 export interface RequesterOptions {
   backendId: string;
   baseUrl: string;
   http: Got;
+  timeouts: WsapiTimeouts;
+  /**
+   * After a request timed out, new requests fail at once (UNAVAILABLE for the caller) until a
+   * `GET /api` probe, sent this often, gets an answer: one hung array costs one timeout, not one
+   * per request.
+   */
+  probeIntervalMs: number;
+  /** Bound of each logout at close (the array may be hung; shutdown must not wait for it). */
+  logoutTimeoutMs: number;
+  onStatus?: (status: WsapiStatus) => void;
   username: string;
   password: string;
   sessionPoolSize: number;
@@ -57,6 +81,9 @@ export interface RequesterOptions {
  * client), the pool works with the keys it has for this long before trying to grow again.
  */
 const GROWTH_PAUSE_MS = 30_000;
+
+/** The code of the error given at once, without sending, while the array is considered hung. */
+export const UNRESPONSIVE = 'EUNRESPONSIVE';
 
 /** Marks an error that happened before the request left (queue, login): always safe to retry. */
 class NotSent extends Error {
@@ -76,6 +103,11 @@ export class Requester {
   readonly sessions: SessionPool;
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
+  /** Fires at close, after the drain: cuts off every exchange still waiting for the array. */
+  private readonly closing = new AbortController();
+  /** Set while the array is considered hung (a request timed out and no probe answered since). */
+  private unresponsive: WsapiConnectionError | undefined;
+  private probing: Promise<void> | undefined;
 
   constructor(private readonly o: RequesterOptions) {
     this.slots = new Semaphore(o.maxInFlight);
@@ -83,7 +115,7 @@ export class Requester {
       backendId: o.backendId,
       size: o.sessionPoolSize,
       login: () => this.login(),
-      logout: (key) => this.logout(key),
+      logout: (key) => this.logout(key, this.closed ? o.logoutTimeoutMs : o.timeouts.totalMs),
       onKeysChanged: (n) => o.metrics?.wsapiKeys.set({ backend: o.backendId }, n),
       authFailureCooldownMs: o.authFailureCooldownMs,
       growthPauseMs: GROWTH_PAUSE_MS,
@@ -130,7 +162,12 @@ export class Requester {
     }
   }
 
-  /** Stops new requests, fails queued ones, waits (bounded) for running ones, logs out every key. */
+  /**
+   * Stops new requests, fails queued ones, waits up to `drainMs` for running ones, then cuts off
+   * what is still waiting for the array (its callers get WsapiAbortedError), and logs out every
+   * key, each logout bounded by `logoutTimeoutMs`. Whatever the array does, this ends within
+   * about drainMs + connect + logoutTimeoutMs.
+   */
   async close(drainMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -143,11 +180,19 @@ export class Requester {
       }),
     ]);
     clearTimeout(timer);
+    this.closing.abort(this.closedError('client.close'));
+    // A hung array is not logged out of: its sessions expire on their own (idle timeout).
+    if (this.unresponsive) {
+      this.o.log.warn({ backend: this.o.backendId, keys: this.sessions.size }, 'wsapi: array not answering; sessions not logged out (the array expires them)');
+      this.sessions.forget();
+      return;
+    }
     await this.sessions.close();
   }
 
   private async attempt(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, idempotent: boolean, onAbort: () => Error, used: { serial?: number }): Promise<WsapiResult> {
     if (this.closed) throw new NotSent(this.closedError(req.op));
+    if (this.unresponsive) throw new NotSent(this.failFast(ctx));
     let release: (() => void) | undefined;
     let lease: KeyLease | undefined;
     try {
@@ -172,16 +217,23 @@ export class Requester {
   }
 
   /** One exchange with its debug line and metrics. `logPath` hides what must not be logged. */
-  private async exchangeLogged(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, sessionKey: string | undefined, logPath: string, signal: AbortSignal | undefined): Promise<RawResponse> {
+  private async exchangeLogged(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, sessionKey: string | undefined, logPath: string, signal: AbortSignal | undefined, logoutMs?: number): Promise<RawResponse> {
     const started = performance.now();
     const labels = { backend: this.o.backendId, op: req.op };
+    // Every exchange ends when the client closes (after its drain), whatever the array does;
+    // the logouts of the close itself run after that, each under its own short limit.
+    const closing = logoutMs === undefined ? this.closing.signal : undefined;
+    const cut = signal && closing ? AbortSignal.any([signal, closing]) : (signal ?? closing);
+    const totalMs = logoutMs;
     try {
       const raw = await exchange(
         this.o.http,
         this.o.baseUrl,
-        { method: req.method, path: req.path, ...(req.body !== undefined && { body: req.body }), ...(sessionKey !== undefined && { sessionKey }), ...(signal !== undefined && { signal }) },
+        { method: req.method, path: req.path, ...(req.body !== undefined && { body: req.body }), ...(sessionKey !== undefined && { sessionKey }), ...(cut !== undefined && { signal: cut }), ...(totalMs !== undefined && { totalMs }) },
         ctx,
+        this.o.timeouts,
       );
+      this.observe(raw, req, sessionKey !== undefined);
       const durationMs = Math.round(performance.now() - started);
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome: String(raw.status) });
@@ -193,6 +245,7 @@ export class Requester {
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
       this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
+      if (err instanceof WsapiConnectionError) this.connectionFailed(err);
       throw err;
     }
   }
@@ -218,15 +271,79 @@ export class Requester {
   }
 
   /** `DELETE /credentials/<key>`; a key the array already forgot (403/6) counts as logged out. */
-  private async logout(key: string): Promise<void> {
+  private async logout(key: string, totalMs?: number): Promise<void> {
     const req: WsapiRequest = { op: 'session.logout', method: 'DELETE', path: `/api/v1/credentials/${encodeURIComponent(key)}` };
     const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
-    const raw = await this.exchangeLogged(req, ctx, 1, key, '/api/v1/credentials/{key}', undefined);
+    const raw = await this.exchangeLogged(req, ctx, 1, key, '/api/v1/credentials/{key}', undefined, totalMs);
     try {
       parseResponse(raw, ctx);
     } catch (err) {
       if (!isWsapiCode(err, WsapiCode.INV_SESS_KEY)) throw err;
     }
+  }
+
+  /** What an HTTP answer proves about the array (see WsapiStatus). */
+  private observe(raw: RawResponse, req: WsapiRequest, withKey: boolean): void {
+    if (req.op === 'session.login') {
+      if (raw.status === 201) this.o.onStatus?.({ state: 'reachable' });
+      else if (raw.status === 403 && errorCodeOf(raw) === WsapiCode.INV_USER_PASS) {
+        this.o.onStatus?.({ state: 'auth-refused', detail: `the array refused the user name or password of backend ${this.o.backendId} (403 code 5)` });
+      }
+      return;
+    }
+    // Any answer but a refused key or a server error proves the array works with our session.
+    if (withKey && raw.status < 500 && !(raw.status === 403 || raw.status === 401)) this.o.onStatus?.({ state: 'reachable' });
+  }
+
+  /** A request got no answer: report it, and after a timeout stop sending until a probe answers. */
+  private connectionFailed(err: WsapiConnectionError): void {
+    if (this.closing.signal.aborted) return;
+    if (err.reason === 'tls') this.o.onStatus?.({ state: 'tls-refused', detail: err.message });
+    else this.o.onStatus?.({ state: 'unreachable', detail: err.message });
+    if (err.reason === 'timeout' && err.code !== UNRESPONSIVE && !this.unresponsive) {
+      this.unresponsive = err;
+      this.o.log.warn({ backend: this.o.backendId, op: err.op, probeIntervalMs: this.o.probeIntervalMs }, 'wsapi: the array did not answer in time; failing requests at once until it answers a probe');
+      this.probing ??= this.probe().finally(() => (this.probing = undefined));
+    }
+  }
+
+  /** `GET /api` every probeIntervalMs until the array answers anything, or the client closes. */
+  private async probe(): Promise<void> {
+    const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: 'api.probe' };
+    const req: WsapiRequest = { op: 'api.probe', method: 'GET', path: '/api', noSession: true };
+    while (this.unresponsive && !this.closing.signal.aborted) {
+      try {
+        await this.probePause();
+        await exchange(this.o.http, this.o.baseUrl, { method: 'GET', path: req.path, signal: this.closing.signal }, ctx, this.o.timeouts);
+        this.unresponsive = undefined;
+        this.o.log.info({ backend: this.o.backendId }, 'wsapi: the array answers again');
+      } catch {
+        // Still no answer (or closed): the loop condition decides.
+      }
+    }
+  }
+
+  /** Waits one probe interval, or until close; the timer never keeps the process alive. */
+  private probePause(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const signal = this.closing.signal;
+      if (signal.aborted) return reject(this.closedError('api.probe'));
+      const onClose = (): void => {
+        clearTimeout(timer);
+        reject(this.closedError('api.probe'));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onClose);
+        resolve();
+      }, this.o.probeIntervalMs);
+      timer.unref();
+      signal.addEventListener('abort', onClose, { once: true });
+    });
+  }
+
+  private failFast(ctx: WsapiErrorContext): WsapiConnectionError {
+    const first = this.unresponsive!;
+    return new WsapiConnectionError('timeout', UNRESPONSIVE, `WSAPI ${ctx.op} on backend ${ctx.backendId} not sent: the array stopped answering (${first.message}); waiting for it to answer a probe`, ctx, { cause: first });
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -248,7 +365,8 @@ function retryable(err: Error, idempotent: boolean, notSent: boolean): boolean {
   if (err instanceof WsapiAbortedError) return false;
   if (isWsapiCode(err, WsapiCode.INV_USER_PASS)) return false;
   if (err instanceof WsapiConnectionError) {
-    if (err.reason === 'tls') return false;
+    // A timeout means a hung array: another try would only add one more timeout.
+    if (err.reason === 'tls' || err.reason === 'timeout') return false;
     // Refused or unresolvable: the request never reached the array, whatever its method.
     return notSent || idempotent || err.reason === 'refused' || err.reason === 'dns';
   }

@@ -118,6 +118,13 @@ export class SessionPool {
     await Promise.all(keys.map((k) => this.deps.logout(k).catch(() => undefined)));
   }
 
+  /** Stops lending and drops every key without logging out (the array is not answering). */
+  forget(): void {
+    this.closed = true;
+    this.entries.splice(0);
+    this.deps.onKeysChanged(0);
+  }
+
   /** Logs out (in the background) keys idle past keyIdleMs; their next use would likely fail. */
   private retireIdleKeys(): void {
     const now = Date.now();

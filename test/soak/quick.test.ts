@@ -1,7 +1,9 @@
 /**
  * `soak --quick` in CI: runs the built soak (dist/soak/main.js) in its own process and checks
  * its last line, `soak: N ops, N faults, N restarts, N leaked, N lost`, for 0 leaked and 0 lost.
- * Skipped, saying why, when dist/ has not been built (npm run build).
+ * SOAK_SEEDS=a,b,c runs it once per seed (.ci/run passes three, and prints them); without it,
+ * once with a random seed (printed by the soak). Skipped, saying why, when dist/ has not been
+ * built (npm run build).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,9 +16,11 @@ const SOAK = join(ROOT, 'dist', 'soak', 'main.js');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const missing = [SOAK, CLI].find((f) => !existsSync(f));
 
-function runSoak(): Promise<{ code: number | null; out: string }> {
+const SEEDS = (process.env['SOAK_SEEDS'] ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+function runSoak(seed: string | undefined): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SOAK, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const child = spawn(process.execPath, [SOAK, '--quick', ...(seed === undefined ? [] : ['--seed', seed])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -25,10 +29,11 @@ function runSoak(): Promise<{ code: number | null; out: string }> {
 }
 
 describe('soak --quick', () => {
-  itUnless(missing && `${missing} is missing (run npm run build first)`)(
-    'ends with 0 leaked and 0 lost',
-    async () => {
-      const { code, out } = await runSoak();
+  const seeds: (string | undefined)[] = SEEDS.length > 0 ? SEEDS : [undefined];
+  itUnless(missing && `${missing} is missing (run npm run build first)`).each(seeds.map((seed) => [seed ?? 'random']))(
+    'ends with 0 leaked and 0 lost (seed %s)',
+    async (seedName) => {
+      const { code, out } = await runSoak(seedName === 'random' ? undefined : seedName);
       const lines = out.trimEnd().split('\n');
       const last = lines.at(-1) ?? '';
       process.stdout.write(`${lines.slice(-12).join('\n')}\n`);

@@ -14,7 +14,7 @@ import type { FaultController, FaultSpec, Switches } from '../faults.js';
 import type { SimArray } from '../model/array.js';
 import { readBody } from './body.js';
 
-const FAULT_TYPES = ['latency', 'error', 'drop', 'truncate', 'failTask', 'expireSessions'];
+const FAULT_TYPES = ['latency', 'error', 'drop', 'truncate', 'failTask', 'expireSessions', 'hang'];
 
 export class AdminHandler {
   constructor(

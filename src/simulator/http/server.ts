@@ -138,6 +138,8 @@ export class WsapiFront {
     }
     const params = new URLSearchParams(qIdx === -1 ? '' : url.slice(qIdx + 1));
     const info: RequestInfo = { method, path: rawPath, ...(bodyAction(body) === undefined ? {} : { action: bodyAction(body)! }) };
+    // A hung array: the request is accepted and read, and nothing is answered until the hang ends.
+    await this.faults.whileHung(info);
     if (this.faults.take('drop', info, (f) => f.when === 'before').length > 0) {
       this.record(req, 0);
       res.socket?.destroy();
