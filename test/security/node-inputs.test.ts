@@ -6,7 +6,8 @@
  * that records every command, and each case asserts the gRPC code, that no host command ran and
  * that no node record was written.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
@@ -147,6 +148,19 @@ describe('node inputs a tenant or a forged call controls are refused before any 
     expect(code).not.toBe(grpcStatus.INVALID_ARGUMENT);
     expect(ran[0]).toMatch(/^iscsiadm -m node -T iqn\.2000-05\.com\.3pardata:21210002ac01e1f1 -p 10\.0\.0\.1:3260/);
     rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('loop protocol: exports/<WWN> linking to a fifo inside the data directory is never attached (no losetup), and unstage leaves nothing', async () => {
+    const sim = join(base, 'sim');
+    mkdirSync(join(sim, 'exports'), { recursive: true });
+    execFileSync('mkfifo', [join(sim, 'pipe')]);
+    symlinkSync(join(sim, 'pipe'), join(sim, 'exports', WWN));
+    expect(await codeOf(node.NodeStageVolume(stage({}), ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(ran).toEqual([]);
+    // The record written before the attach names no device: the unstage removes it and runs nothing.
+    expect(await codeOf(node.NodeUnstageVolume({ volume_id: 'sim/attack', staging_target_path: join(kubelet, 'attack', 'globalmount') }, ctx()))).toBe(grpcStatus.OK);
+    untouched();
+    rmSync(join(sim, 'exports', WWN));
   });
 
   // Volume ids name node records by their sha256: "..", "/", NUL or a long id never leave the state directory.
