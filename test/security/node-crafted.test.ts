@@ -8,7 +8,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { NodeHarness, mountCap, rootSkipReason, stageReq } from '../node/harness.js';
 import { describeUnless } from '../helpers/skip.js';
