@@ -17,13 +17,14 @@ const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY
 /**
  * Mount options (by name, before any "=") that would change what the driver's mount means or what
  * it mounts: the driver sets bind/remount itself; loop options (mount(8): loop, offset, sizelimit)
- * would attach something else; X-mount.* (util-linux) creates or chowns paths and maps ids; and
+ * would attach something else; helper=/uhelper= (mount(8)) run /sbin/mount.<type> or
+ * /sbin/umount.<type>; X-mount.* (util-linux) creates or chowns paths and maps ids; and
  * the options that name another device for the filesystem's log or journal (xfs(5) logdev=,
  * rtdev=; ext4(5) journal_path=, journal_dev=): a filesystem with an external log, which a tenant
  * can write into a raw block volume and clone, makes the kernel write its log there (an xfs
  * mounted with logdev=<a blank loop device> wrote to that device on this project's test kernel).
  */
-const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper', 'logdev', 'rtdev', 'journal_path', 'journal_dev']);
+const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper', 'uhelper', 'logdev', 'rtdev', 'journal_path', 'journal_dev']);
 /** ext4 errors=panic: a damaged (or crafted) filesystem would crash the node (mkfs -e panic is refused too). */
 const FORBIDDEN_OPTIONS = new Set(['errors=panic']);
 /** Highest uid/gid chown(2) can set (2^32 - 2; 2^32 - 1 is "leave unchanged"). */

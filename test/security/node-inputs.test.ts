@@ -78,7 +78,8 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   // zeroed log ... Ending clean mount" and changed 978 bytes of that device. ext4's journal_path
   // and journal_dev name a journal device the same way; rtdev= is xfs's realtime device.
   // errors=panic lets a damaged (or crafted) filesystem crash the node: mkfs -e panic is refused too.
-  it.each([['noatime,logdev=/dev/loop0'], ['rtdev=/dev/sdb'], ['journal_path=/dev/sdb'], ['journal_dev=2049'], ['errors=panic'], ['noatime,Errors=panic']])(
+  // uhelper= (mount(8)) makes a later umount run /sbin/umount.<type>, as helper= does for mount.
+  it.each([['noatime,logdev=/dev/loop0'], ['rtdev=/dev/sdb'], ['journal_path=/dev/sdb'], ['journal_dev=2049'], ['errors=panic'], ['noatime,Errors=panic'], ['uhelper=udisks2']])(
     'mount flag %j (StorageClass mountOptions): INVALID_ARGUMENT, nothing run or recorded',
     async (flag) => {
       expect(await codeOf(node.NodeStageVolume(stage({ flags: [flag], fs: flag.includes('journal') || flag.toLowerCase().includes('errors') ? 'ext4' : 'xfs' }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
