@@ -17,9 +17,18 @@ const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY
 /**
  * Mount options (by name, before any "=") that would change what the driver's mount means or what
  * it mounts: the driver sets bind/remount itself; loop options (mount(8): loop, offset, sizelimit)
- * would attach something else; X-mount.* (util-linux) creates or chowns paths and maps ids.
+ * would attach something else; helper=/uhelper= (mount(8)) run /sbin/mount.<type> or
+ * /sbin/umount.<type>; X-mount.* (util-linux) creates or chowns paths and maps ids; and
+ * the options that name another device for the filesystem's log or journal (xfs(5) logdev=,
+ * rtdev=; ext4(5) journal_path=, journal_dev=): a filesystem with an external log, which a tenant
+ * can write into a raw block volume and clone, makes the kernel write its log there (an xfs
+ * mounted with logdev=<a blank loop device> wrote to that device on this project's test kernel).
  */
-const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper']);
+const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper', 'uhelper', 'logdev', 'rtdev', 'journal_path', 'journal_dev']);
+/** ext4 errors=panic: a damaged (or crafted) filesystem would crash the node (mkfs -e panic is refused too). */
+const FORBIDDEN_OPTIONS = new Set(['errors=panic']);
+/** Highest uid/gid chown(2) can set (2^32 - 2; 2^32 - 1 is "leave unchanged"). */
+export const MAX_ID = 4294967294;
 /** Highest LUN a 3PAR VLUN can use. */
 const MAX_LUN = 16383;
 /** Secret keys the node reads from the node-stage secret; any other key is ignored. */
@@ -94,7 +103,7 @@ export function parseCapability(cap: VolumeCapability__Output | null | undefined
     for (const opt of f.split(',')) {
       const name = opt.split('=')[0]!.toLowerCase();
       if (opt === '') throw invalidArgument(`mount flag "${f}" holds an empty option`);
-      if (FORBIDDEN_FLAGS.has(name) || name.startsWith('x-mount.')) throw invalidArgument(`mount flag "${f}" is not allowed (it holds "${opt}")`);
+      if (FORBIDDEN_FLAGS.has(name) || FORBIDDEN_OPTIONS.has(opt.toLowerCase()) || name.startsWith('x-mount.')) throw invalidArgument(`mount flag "${f}" is not allowed (it holds "${opt}")`);
       if (readOnlyStage && opt === 'rw') throw invalidArgument(`mount flag "${f}" contradicts a read-only volume (it holds "rw")`);
     }
   }
@@ -119,7 +128,7 @@ export function parsePublishContext(pc: Record<string, string>): VolumeIdentity 
     const iqns = list(pc[PublishContext.targetIqns]);
     const portals = list(pc[PublishContext.targetPortals]);
     if (iqns.length === 0 || iqns.length !== portals.length) throw invalidArgument(`publish_context needs as many ${PublishContext.targetIqns} as ${PublishContext.targetPortals} (at least one)`);
-    if (!iqns.every((q) => /^(iqn\.|eui\.|naa\.)[^\s,]+$/.test(q))) throw invalidArgument(`publish_context.${PublishContext.targetIqns} holds an invalid IQN`);
+    if (!iqns.every(isIscsiName)) throw invalidArgument(`publish_context.${PublishContext.targetIqns} holds an invalid IQN`);
     if (!portals.every((p) => /^(\[[0-9A-Fa-f:]+\]|[0-9A-Za-z.-]+)(:\d{1,5})?$/.test(p))) throw invalidArgument(`publish_context.${PublishContext.targetPortals} holds an invalid portal`);
     id.iscsiTargets = iqns.map((iqn, i) => ({ iqn, portal: portals[i]! }));
   } else if (protocol === 'fc') {
@@ -130,9 +139,22 @@ export function parsePublishContext(pc: Record<string, string>): VolumeIdentity 
   return id;
 }
 
+/**
+ * An iSCSI name (RFC 3720 3.2.6): iqn.<yyyy-mm>.<reversed domain>[:<anything>] of letters, digits,
+ * '-', '.', ':' (at most 223 bytes), eui.<16 hex> or naa.<16 or 32 hex>. iscsiadm names its node
+ * record directory after it (/etc/iscsi/nodes/<IQN>/...): nothing else, "/" above all, may pass.
+ */
+function isIscsiName(q: string): boolean {
+  return q.length <= 223 && /^(iqn\.\d{4}-\d{2}\.[A-Za-z0-9][A-Za-z0-9.:-]*|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?)$/.test(q);
+}
+
 function list(v: string | undefined): string[] {
   return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
+
+/** ASCII control characters (C0 and DEL): matching them is the point here. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 
 /** CHAP from the node-stage secret: both keys or neither. */
 export function parseChap(secrets: Record<string, string> | undefined): Chap | undefined {
@@ -143,6 +165,9 @@ export function parseChap(secrets: Record<string, string> | undefined): Chap | u
   const secret = given || alias;
   if (!user && !secret) return undefined;
   if (!user || !secret) throw invalidArgument(`the node-stage secret must hold both ${CHAP_USER_KEY} and ${CHAP_SECRET_KEY}, or neither`);
+  // iscsiadm stores each setting as a "name = value" line of the node record: a line break in a
+  // value would be read back as another setting. (The value itself is never echoed.)
+  if (CONTROL_CHARS.test(user) || CONTROL_CHARS.test(secret)) throw invalidArgument(`the node-stage secret's ${CHAP_USER_KEY} or ${CHAP_SECRET_KEY} holds a control character (a line break?)`);
   return { user, secret };
 }
 
@@ -176,7 +201,8 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
   const owner = vc[VolumeContext.fsOwner];
   if (owner) {
     const m = /^(\d{1,10}):(\d{1,10})$/.exec(owner);
-    if (!m) throw invalidArgument(`volume_context.${VolumeContext.fsOwner} must be uid:gid`);
+    // chown(2) ids are 32-bit and (uid_t)-1 means "unchanged": anything above MAX_ID is not an id.
+    if (!m || Number(m[1]) > MAX_ID || Number(m[2]) > MAX_ID) throw invalidArgument(`volume_context.${VolumeContext.fsOwner} must be uid:gid, each 0-${MAX_ID}`);
     out.fsOwner = { uid: Number(m[1]), gid: Number(m[2]) };
   }
   const fsMode = vc[VolumeContext.fsMode];

@@ -93,7 +93,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const sys = options.sysfs ?? new Sysfs(join(hostRoot, 'sys'));
   const mounter = new Mounter(options.exec, options.mountinfoPath ?? MOUNTINFO_PATH);
   const store = new StateStore(options.kubeletDir, options.driverName, options.stateDir);
-  const kubelet = new KubeletRoot(options.kubeletDir);
+  const kubelet = new KubeletRoot(options.kubeletDir, () => mounter.read());
   const timings = options.discovery ?? DEFAULT_DISCOVERY;
   const inflight = new InFlight();
   let deps: NodeDeps | undefined;

@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
 import { FS_CREATE_OPTIONS_MAX, mkfsOptionDocs, parseMkfsOptions, type MkfsOptionDoc } from '../host/mkfs-options.js';
+import { MAX_ID } from './node-validate.js';
 
 export { FS_CREATE_OPTIONS_MAX };
 
@@ -326,7 +327,8 @@ export function parseStorageClassParameters(params: Readonly<Record<string, stri
         out.description = parseDescription(given, value);
         break;
       case 'fsOwner':
-        if (!/^\d{1,10}:\d{1,10}$/.test(value)) bad(given, value, 'uid:gid in decimal');
+        // The node refuses ids above 2^32 - 2 (chown(2)); refused here already, at CreateVolume.
+        if (!/^\d{1,10}:\d{1,10}$/.test(value) || value.split(':').some((id) => Number(id) > MAX_ID)) bad(given, value, `uid:gid in decimal, each 0-${MAX_ID}`);
         out.fsOwner = value;
         break;
       case 'fsMode':

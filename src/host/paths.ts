@@ -8,6 +8,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { invalidArgument } from '../errors.js';
+import type { MountInfo } from './mounts.js';
 
 /**
  * Resolves an absolute path without ".." through every symlink: the realpath of its longest
@@ -51,7 +52,11 @@ export function isUnder(root: string, path: string): boolean {
 export class KubeletRoot {
   private resolved: Promise<string> | undefined;
 
-  constructor(readonly dir: string) {}
+  /** `mounts` reads the mount table (the node plugin's own view); without it the mount rule is off. */
+  constructor(
+    readonly dir: string,
+    private readonly mounts?: () => Promise<MountInfo[]>,
+  ) {}
 
   root(): Promise<string> {
     this.resolved ??= resolvePath(this.dir, 'kubelet directory').catch((err: unknown) => {
@@ -72,6 +77,41 @@ export class KubeletRoot {
       const how = real === path ? '' : ` (it resolves to ${real})`;
       throw invalidArgument(`${field} ${path} is not below the kubelet directory ${this.dir}${how}; the node plugin acts only there`);
     }
+    await this.requireUnswappable(root, real, field);
     return real;
+  }
+
+  /**
+   * The path is resolved now, but mkdir, mount, umount and unlink walk it again later: whoever can
+   * rename one of its directories in between (a symlink put in place of a component) redirects
+   * them anywhere on the host. Tenants can write below the kubelet root: an emptyDir (mode 0777)
+   * and every mounted volume's contents. So each existing directory between the root and the last
+   * component must be writable by root only (owned by root or this process, not writable by
+   * others, group-writable only for group root) and must not be a mount point (a volume, another
+   * volume's staging mount, a subPath bind). kubelet's own paths (pods/<uid>/volumes/<plugin>/<pv>/,
+   * plugins/kubernetes.io/csi/...) are root's 0750 directories and pass; a forged path through a
+   * tenant's directory is INVALID_ARGUMENT, so nothing an unprivileged process does can move it.
+   */
+  private async requireUnswappable(root: string, real: string, field: string): Promise<void> {
+    const table = this.mounts ? await this.mounts() : [];
+    const euid = process.geteuid?.() ?? 0;
+    const egid = process.getegid?.() ?? 0;
+    for (let dir = dirname(real); dir !== root && isUnder(root, dir); dir = dirname(dir)) {
+      let st;
+      try {
+        st = await lstat(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // made later by the driver (root, 0755)
+        throw err;
+      }
+      const owner = st.uid === 0 || st.uid === euid;
+      const groupOk = (st.mode & 0o020) === 0 || st.gid === 0 || st.gid === egid;
+      if (!st.isDirectory() || !owner || !groupOk || (st.mode & 0o002) !== 0) {
+        throw invalidArgument(`${field} ${real} passes through ${dir}, which is not a directory only root can change (owner ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); the node plugin acts only on kubelet's own directories`);
+      }
+      if (table.some((m) => m.target === dir)) {
+        throw invalidArgument(`${field} ${real} passes through the mount point ${dir} (a volume's contents are its users'); the node plugin acts only on kubelet's own directories`);
+      }
+    }
   }
 }

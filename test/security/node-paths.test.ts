@@ -1,0 +1,129 @@
+/**
+ * Paths through directories a tenant can change. The node plugin resolves a request path once and
+ * requires it below the kubelet root, but mkdir, mount, umount and unlink walk the path again
+ * later: whoever can rename a directory on it in between (putting a symlink in its place) sends
+ * them anywhere on the host. Below the kubelet root, tenants write emptyDirs (kubelet makes them
+ * mode 0777) and the contents of every mounted volume; a forged call (a compromised sidecar on the
+ * socket) can name a path through either. Such paths are refused before anything is looked at.
+ * The cases that need another owner or a mount need root; the rest run anywhere.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { toStatus } from '../../src/csi/errors.js';
+import { createNodeService, type NodeService } from '../../src/csi/node.js';
+import type { Exec } from '../../src/host/exec.js';
+import { parseMountInfo } from '../../src/host/mounts.js';
+import { silentLogger } from '../../src/log.js';
+import { itUnless } from '../helpers/skip.js';
+import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
+
+const DRIVER = 'csi.sec.paths';
+const WWN = '60002AC0000000000000000000005678';
+const rootReason = process.getuid?.() === 0 ? undefined : 'needs root (a directory of another owner, a tmpfs mount under the kubelet root)';
+
+async function codeOf(p: Promise<unknown>): Promise<grpcStatus> {
+  try {
+    await p;
+    return grpcStatus.OK;
+  } catch (err) {
+    return toStatus(err).code;
+  }
+}
+
+describe('node paths through directories a tenant can change are refused', () => {
+  let base: string;
+  let kubelet: string;
+  let stateDir: string;
+  let node: NodeService;
+  const ran: string[] = [];
+  const exec: Exec = async (command, args) => {
+    ran.push([command, ...args].join(' '));
+    throw new Error(`test exec: ${command} must not run in this case`);
+  };
+  const ctx = () => ({ rpc: 'test', log: silentLogger, signal: new AbortController().signal });
+  const isMounted = (p: string): boolean => parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.target === p);
+
+  beforeAll(() => {
+    base = mkdtempSync(join(tmpdir(), '3par-sec-paths-'));
+    kubelet = join(base, 'kubelet');
+    stateDir = join(kubelet, 'plugins', DRIVER, 'state');
+    mkdirSync(kubelet, { recursive: true });
+    node = createNodeService({ driverName: DRIVER, nodeName: 'n', backendIds: [], maxVolumesPerNode: 0, kubeletDir: kubelet, simDataDir: join(base, 'sim'), exec, hostExec: 'direct', log: silentLogger, mountinfoPath: '/proc/self/mountinfo' });
+  });
+  afterAll(() => {
+    for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).reverse()) if (m.target.startsWith(`${base}/`)) execFileSync('umount', [m.target]);
+    rmSync(base, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    ran.length = 0;
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const noRecord = (): void => {
+    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+  };
+
+  function stage(stagingPath: string): NodeStageVolumeRequest__Output {
+    return {
+      volume_id: 'sim/paths',
+      staging_target_path: stagingPath,
+      publish_context: { protocol: 'loop', wwn: WWN, lun: '1' },
+      volume_context: { createdEmpty: 'true' },
+      volume_capability: { mount: { fs_type: 'ext4', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'mount' },
+      secrets: {},
+    };
+  }
+
+  it('a staging path inside an emptyDir (mode 0777, the tenant renames in it at will): INVALID_ARGUMENT, nothing run or recorded', async () => {
+    const emptyDir = join(kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~empty-dir', 'scratch');
+    mkdirSync(join(emptyDir, 'a'), { recursive: true });
+    chmodSync(emptyDir, 0o777);
+    expect(await codeOf(node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(ran).toEqual([]);
+    noRecord();
+    // NodeUnpublish / NodeUnstage of a path there are refused the same way (a tenant's file is never removed).
+    writeFileSync(join(emptyDir, 'a', 'file'), 'tenant');
+    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(readFileSync(join(emptyDir, 'a', 'file'), 'utf8')).toBe('tenant');
+  });
+
+  itUnless(rootReason)('a staging path inside a directory a tenant\'s uid owns (mode 0755): INVALID_ARGUMENT, nothing run or recorded', async () => {
+    const dir = join(kubelet, 'pods', 'uid-2', 'volumes', 'kubernetes.io~empty-dir', 'owned', 'sub');
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, 1000, 1000);
+    expect(await codeOf(node.NodeStageVolume(stage(join(dir, 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(ran).toEqual([]);
+    noRecord();
+  });
+
+  itUnless(rootReason)('a staging or target path inside a mounted volume (its users own its contents): INVALID_ARGUMENT, nothing run, the volume untouched', async () => {
+    const volume = join(kubelet, 'pods', 'uid-3', 'volumes', 'kubernetes.io~csi', 'pv-other', 'mount');
+    mkdirSync(volume, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', volume]);
+    mkdirSync(join(volume, 'dir'));
+    writeFileSync(join(volume, 'dir', 'data'), 'other tenant');
+    expect(await codeOf(node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(ran).toEqual([]);
+    noRecord();
+    expect(readFileSync(join(volume, 'dir', 'data'), 'utf8')).toBe('other tenant');
+    expect(isMounted(volume)).toBe(true);
+    // The volume's own mount point stays a valid target: kubelet unpublishes exactly there.
+    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(isMounted(volume)).toBe(true);
+  });
+
+  it("kubelet's own paths (root's 0750 directories) pass the path checks", async () => {
+    const staging = join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d', 'globalmount');
+    mkdirSync(join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d'), { recursive: true, mode: 0o750 });
+    // The loop export does not exist: the call gets past every path check to the connector.
+    expect(await codeOf(node.NodeStageVolume(stage(staging), ctx()))).toBe(grpcStatus.UNAVAILABLE);
+    const target = join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x', 'mount');
+    mkdirSync(join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x'), { recursive: true, mode: 0o750 });
+    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, ctx()))).toBe(grpcStatus.OK);
+  });
+});
