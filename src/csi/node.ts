@@ -116,6 +116,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
   return {
     async loadState() {
+      // A save this process's predecessor was killed in the middle of leaves a temp file.
+      await store.removeStaleTemps();
       const { records, unreadable } = await store.list();
       options.log.info({ volumes: records.map((r) => r.volumeId), unreadable }, 'node state read; nothing is torn down at start-up');
       return records;

@@ -91,9 +91,11 @@ export class StateStore {
   }
 
   /**
-   * Removes temp files a killed process left between write and rename (any pid but ours, older
-   * than a minute, so a save in flight in another process is never touched). Cheap: the
-   * directory holds one file per staged volume.
+   * Removes temp files a killed process left between write and rename: any pid but ours whose
+   * process is gone (the node plugin runs in the host's PID namespace, so a writer in another
+   * pod is seen too), or older than a minute whatever the pid says (a pid reused after the
+   * kill). A save in flight in a live process is never touched. Cheap: the directory holds one
+   * file per staged volume.
    */
   async removeStaleTemps(): Promise<void> {
     let names: string[];
@@ -107,7 +109,7 @@ export class StateStore {
       if (!n.endsWith('.tmp') || n.endsWith(own)) continue;
       const path = join(this.dir, n);
       try {
-        if (Date.now() - (await stat(path)).mtimeMs > STALE_TEMP_MS) await unlink(path);
+        if (!writerAlive(n) || Date.now() - (await stat(path)).mtimeMs > STALE_TEMP_MS) await unlink(path);
       } catch {
         // gone already, or removed by another sweep
       }
@@ -153,5 +155,18 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** Whether the process that writes temp file `name` (`<record>.<pid>.tmp`) still runs. */
+function writerAlive(name: string): boolean {
+  const pid = Number(/\.(\d+)\.tmp$/.exec(name)?.[1]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
