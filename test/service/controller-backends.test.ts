@@ -160,5 +160,5 @@ describe('array trouble', () => {
     } finally {
       await two.stop();
     }
-  }, 60_000);
+  });
 });
