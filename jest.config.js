@@ -8,7 +8,9 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }] },
-  testTimeout: 30000,
+  // A safety net against a hung test, not a speed budget: CI is a loaded 2-core machine, where a
+  // test may take many times as long as on a laptop. Tests set no shorter limits of their own.
+  testTimeout: 300_000,
   // The default reporter, then a summary of skipped tests and why (test/helpers/skip.ts).
   reporters: ['default', '<rootDir>/test/helpers/skip-reporter.js'],
 };

@@ -176,10 +176,10 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
 
   beforeAll(async () => {
     await rig.start();
-  }, 60_000);
+  });
   afterAll(async () => {
     await rig.destroy();
-  }, 60_000);
+  });
 
   test('write to a new xfs volume through its mount', async () => {
     const v = await createVolume('e2e-source');
@@ -231,7 +231,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
     expect(statSync(join(src.target, 'big-520m.bin')).blocks * 512).toBeGreaterThanOrEqual(520 * MiB);
     write(src, 'source', 'after-expand.bin', MiB);
     expectFiles(src, written.get('source')!);
-  }, 120_000);
+  });
 
   test('unstage → restage: the data is there after the device was detached and attached again', async () => {
     execFileSync('sync', ['-f', src.target]);
@@ -239,7 +239,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
     expect(loopsUnder(rig.dataDir).length).toBe(others.length);
     await stage(src);
     expectFiles(src, written.get('source')!);
-  }, 60_000);
+  });
 
   test('driver restart (same array state file, data directory and kubelet directory): mounts keep serving, and the new process unpublishes, unstages and restages them', async () => {
     execFileSync('sync', ['-f', src.target]);
@@ -262,7 +262,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
       await stage(o);
     }
     expectFiles(others[0]!, atSnapshot);
-  }, 120_000);
+  });
 
   test('raw block: bytes written at both ends of the device survive snapshot → restore', async () => {
     const cap = { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
@@ -319,7 +319,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
     await r.detach();
     await rig.controller.call('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id });
     await b.detach();
-  }, 60_000);
+  });
 
   test('teardown: everything unpublished and deleted; the array holds no VLUN, host, volume or running task', async () => {
     for (const a of [src, ...others]) await detach(a);
@@ -332,5 +332,5 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
     expect(sim.array.hosts.map((h) => h.name)).toEqual([]);
     expect(sim.array.volumes.map((v) => v.name)).toEqual([]);
     expect(activeTasks()).toBe(0);
-  }, 60_000);
+  });
 });

@@ -34,5 +34,5 @@ d('3par-csi demo', () => {
       expect(r.stdout).toMatch(/check data on pvc-clone +OK/);
       expect(r.stdout).toMatch(/NodeExpandVolume pvc-xfs .*OK/);
     }
-  }, 200_000);
+  });
 });

@@ -139,7 +139,7 @@ describe('CSI fuzzing', () => {
     expect(changedByRejected).toEqual([]);
     expect(unexpected.filter((l) => !known(l))).toEqual([]);
     expect(unhandled).toEqual([]);
-  }, 60_000);
+  });
 
   it('answers raw bytes that are not valid protobuf on every method with a status, and keeps serving', async () => {
     const rng = new Prng(SEED ^ 0x5eed);
@@ -171,7 +171,7 @@ describe('CSI fuzzing', () => {
     }
     process.stdout.write(`raw fuzz: ${[...statuses].map(([c, n]) => `${grpc.status[c]} ×${n}`).join(', ')}\n`);
     expect(unhandled).toEqual([]);
-  }, 60_000);
+  });
 
   it('still serves normal requests afterwards, and ran no host command with a fuzzed path outside its directory', async () => {
     const probe = await clients.get('Identity')!.call<{ ready: { value: boolean } }>('Probe', {});

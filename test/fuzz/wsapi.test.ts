@@ -163,7 +163,7 @@ describe('WSAPI client fuzzing', () => {
     expect(untyped).toEqual([]);
     expect(slow).toEqual([]);
     expect(unhandled).toEqual([]);
-  }, 120_000);
+  });
 
   it('stops an endless body at its timeout', async () => {
     const endless = await startFake((_req, res) => {

@@ -3,14 +3,13 @@
  * published device and read back from the backing file, read-only publish, stats, expand (rescan
  * only), and two volumes whose loop devices are swapped between stage and unstage. Needs root.
  */
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { NodeHarness, MiB, blockCap, mountCap, publishReq, rootSkipReason, sha256File, stageReq } from './harness.js';
 import { describeUnless } from '../helpers/skip.js';
 
 const d = describeUnless(rootSkipReason());
-jest.setTimeout(120_000);
 
 d('node service: raw block volumes on loop devices', () => {
   let h: NodeHarness;

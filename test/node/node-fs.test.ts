@@ -3,14 +3,13 @@
  * xfs stage → publish → read-only publish → data → stats → expand → unpublish → unstage, every
  * step repeated, and a node-service restart between stage and unstage. Needs root.
  */
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { NodeHarness, MiB, hasCapSysResource, mountCap, publishReq, rootSkipReason, stageReq, type TestVolume } from './harness.js';
 import { declareSkip, describeUnless, itUnless } from '../helpers/skip.js';
 
 const d = describeUnless(rootSkipReason());
-jest.setTimeout(120_000);
 
 d('node service: filesystem volumes on loop devices', () => {
   let h: NodeHarness;

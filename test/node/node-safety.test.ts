@@ -5,7 +5,7 @@
  * staged concurrently on two "nodes" and twice on one are never written; mkfs runs without
  * discard; mount flags (SELinux context=) reach mount; XFS copies mount with nouuid. Needs root.
  */
-import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync, constants } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -14,7 +14,6 @@ import { ExecError, spawnExec, type Exec } from '../../src/host/exec.js';
 import { describeUnless } from '../helpers/skip.js';
 
 const d = describeUnless(rootSkipReason());
-jest.setTimeout(120_000);
 
 /** An Exec that records every command line it runs. */
 function recording(inner: Exec = spawnExec): { exec: Exec; calls: string[][] } {

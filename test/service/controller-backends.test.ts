@@ -160,7 +160,7 @@ describe('array trouble', () => {
     } finally {
       await two.stop();
     }
-  }, 60_000);
+  });
 });
 
 describe('--topology, one setting for the controller and every node', () => {
