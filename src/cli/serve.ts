@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
-import { Metrics } from '../metrics.js';
 import { ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { parseEndpoint } from '../csi/server.js';
@@ -60,9 +59,10 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (file) backends = loadBackendsFile(file);
     else if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
   }
-  const metrics = new Metrics();
   const metricsAddress = get.str(values, 'metrics-address');
-  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress) : undefined;
+  // The registry (prom-client) is loaded only when metrics are served: it costs start-up CPU.
+  const metrics = metricsAddress ? new (await import('../metrics.js')).Metrics() : undefined;
+  const metricsServer = metricsAddress && metrics ? await metrics.serve(metricsAddress) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics served');
   const driver = await startDriver({
     mode,
