@@ -20,7 +20,7 @@ d('npm run bench -- --quick --json', () => {
     const last = r.stdout.trim().split('\n').pop() ?? '';
     expect(r.stderr).not.toContain('bench failed');
     const json = JSON.parse(last) as Record<string, unknown>;
-    for (const key of ['wsapiPerRpc', 'bytesPerRpc', 'p50Ms', 'p99Ms', 'ratioToBaselineP50', 'throughputPerSec', 'cloneReadyRatio', 'rssPeakMiB', 'startupMs', 'errors']) expect(json).toHaveProperty(key);
+    for (const key of ['wsapiPerRpc', 'bytesPerRpc', 'p50Ms', 'p99Ms', 'ratioToBaselineP50', 'cpuMsPerRpc', 'publishAtVluns', 'throughputPerSec', 'cloneReadyRatio', 'rssPeakMiB', 'startupMs', 'startupCpuMs', 'errors']) expect(json).toHaveProperty(key);
     expect(json['errors']).toBe(0);
     const perRpc = json['wsapiPerRpc'] as Record<string, Record<string, number>>;
     expect(perRpc['CreateVolume']?.['first']).toBeGreaterThan(0);
