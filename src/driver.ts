@@ -2,7 +2,7 @@ import { hostname, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from './log.js';
-import { Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { CsiServer, type CsiServices } from './csi/server.js';
 import { createIdentity, Readiness } from './csi/identity.js';
 import { controllerTopology, createControllerService, type ControllerService } from './csi/controller.js';
@@ -73,7 +73,8 @@ export interface RunningDriver {
 /** Builds the services for the mode, starts the gRPC server, and reports ready. */
 export async function startDriver(options: DriverOptions): Promise<RunningDriver> {
   const readiness = new Readiness();
-  const metrics = options.metrics ?? new Metrics({ processMetrics: false });
+  // No registry unless the caller brings one: prom-client is loaded only where metrics are served.
+  const metrics = options.metrics;
   const log = options.log;
   const cleanups: (() => Promise<void> | void)[] = [];
   let simulator: RunningSimulator | undefined;

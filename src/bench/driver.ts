@@ -165,7 +165,7 @@ async function main(): Promise<number> {
     );
     const ctx: Ctx = { client: driver.client, sims, meter, concurrency: o.concurrency, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight, workDir };
     const phases: PhaseResult[] = [];
-    const extra: Extra = { startupMs: driver.startupMs, nodeBootMs, rssStartMiB: procSample(driver.child.pid).rssMiB, rss: {}, cpuSecPer1000Rpc: {}, nodeSkipped: skipNode, clones: [], listings: [], seedSec: {}, loadStart, loadEnd: 0, started, options: o };
+    const extra: Extra = { startupMs: driver.startupMs, startupCpuSec: procSample(driver.child.pid).cpuSec, rssNow: {}, nodeBootMs, rssStartMiB: procSample(driver.child.pid).rssMiB, rss: {}, cpuSecPer1000Rpc: {}, nodeSkipped: skipNode, clones: [], listings: [], seedSec: {}, loadStart, loadEnd: 0, started, options: o };
     const pid = driver.child.pid;
     const w1Run = async (workload: string, count: number): Promise<void> => {
       const before = procSample(pid);
@@ -209,7 +209,11 @@ async function main(): Promise<number> {
       await driver.client.call('CreateVolume', { name: csiName, capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }], parameters: {} });
       marker = { comment: markerOf(sims.plain, csiName)?.comment ?? '', csiName };
       say(o, `W4: seeding ${o.listVolumes - 1} marked volumes, then listing with pages of ${o.pageSize} ...`);
+      const cpu0 = procSample(pid).cpuSec;
       const r = await w4(ctx, o.listVolumes - 1, o.pageSize, marker, model, o.listRuns);
+      // Includes the driver's idle time while the volumes are seeded on the simulator directly.
+      extra.w4CpuMsPerListing = ((procSample(pid).cpuSec - cpu0) * 1000) / Math.max(1, o.listRuns);
+      extra.rssNow!['W4'] = procSample(pid).rssMiB;
       extra.listings = r.listings;
       extra.seedSec['w4'] = r.seedSec;
     }

@@ -16,6 +16,11 @@ export interface Extra {
   /** Driver VmHWM (peak RSS since start), MiB, after each W1 run and at the end. */
   rss: Record<string, number>;
   cpuSecPer1000Rpc: Record<string, number>;
+  /** Driver CPU at its first Probe answered, s. */
+  startupCpuSec?: number;
+  /** Driver RSS now (VmRSS, not the peak) after a workload, MiB. */
+  rssNow?: Record<string, number>;
+  w4CpuMsPerListing?: number;
   nodeSkipped: string | undefined;
   clones: CloneFigure[];
   pollIntervalMs?: number;
@@ -105,6 +110,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
   const p50Ms: Record<string, number> = {};
   const p99Ms: Record<string, number> = {};
   const ratio: Record<string, number> = {};
+  const cpuMsPerRpc: Record<string, number> = {};
   for (const r of rows) {
     const w = (byWorkload[r.workload] ??= { wsapiPerRpc: {}, bytesPerRpc: {}, p50Ms: {}, p99Ms: {}, baselineP50Ms: {}, ratioToBaselineP50: {} });
     w['wsapiPerRpc']![r.label] = round(r.wsapiPerCall);
@@ -124,6 +130,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
       p50Ms[r.label] = round(r.p50, 1);
       p99Ms[r.label] = round(r.p99, 1);
       if (r.ratio !== undefined) ratio[r.label] = round(r.ratio, 3);
+      cpuMsPerRpc[r.label] = round(r.cpuMsPerCall, 2);
     }
   }
   const throughputPerSec: Record<string, number> = {};
@@ -177,11 +184,21 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     p50Ms,
     p99Ms,
     ratioToBaselineP50: ratio,
+    /** Driver CPU (user + system, from /proc) per call of each W1 and W2 phase, ms: the load-independent figure. */
+    cpuMsPerRpc,
+    /** Publish at the --vluns scale point (W1-20k): driver CPU per ControllerPublishVolume beside N foreign VLUNs. */
+    publishAtVluns: w1('ControllerPublishVolume', 'W1-20k') ? { vluns: o.vluns, cpuMsPerRpc: round(w1('ControllerPublishVolume', 'W1-20k')!.cpuMsPerCall, 2), wsapiPerRpc: round(w1('ControllerPublishVolume', 'W1-20k')!.wsapiPerCall) } : null,
     throughputPerSec,
     cloneReadyRatio,
     rssPeakMiB: round(rssW1, 1),
     rssEndMiB: round(extra.rss['end'] ?? NaN, 1),
     startupMs: round(extra.startupMs, 1),
+    /** Driver CPU from spawn to the first Probe answered, ms (10 ms resolution). */
+    startupCpuMs: round((extra.startupCpuSec ?? NaN) * 1000, 0),
+    /** Driver RSS now (not the peak) after W4's listings. */
+    rssAfterW4MiB: round(extra.rssNow?.['W4'] ?? NaN, 1),
+    /** Driver CPU per W4 listing (all its pages), ms. */
+    cpuMsPerListing: round(extra.w4CpuMsPerListing ?? NaN, 1),
     nodeBootMs: round(extra.nodeBootMs, 1),
     rssStartMiB: round(extra.rssStartMiB, 1),
     cpuSecPer1000Rpc: Object.fromEntries(Object.entries(extra.cpuSecPer1000Rpc).map(([k, v]) => [k, round(v, 2)])),

@@ -1,13 +1,11 @@
 import { hostname } from 'node:os';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
-import { Metrics } from '../metrics.js';
 import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { isLocalEndpoint, parseEndpoint, type Endpoint } from '../csi/server.js';
 import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
 import type { MultipathMode } from '../host/multipath.js';
 import { listenError } from '../errors.js';
-import { parseHostPort } from '../metrics.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
 
@@ -59,6 +57,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const metricsAddress = get.str(values, 'metrics-address');
   if (metricsAddress !== undefined) {
+    // metrics.js (and prom-client with it) is loaded only when metrics are served.
+    const { parseHostPort } = await import('../metrics.js');
     try {
       parseHostPort(metricsAddress);
     } catch (err) {
@@ -86,8 +86,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (file) backends = loadBackendsFile(file);
     else if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
   }
-  const metrics = new Metrics();
-  const metricsServer = metricsAddress ? await metrics.serve(metricsAddress).catch((err: unknown) => Promise.reject(listenError(err, '--metrics-address', metricsAddress))) : undefined;
+  // The registry (prom-client) is loaded only when metrics are served: it costs start-up CPU.
+  const metrics = metricsAddress ? new (await import('../metrics.js')).Metrics() : undefined;
+  const metricsServer = metricsAddress && metrics ? await metrics.serve(metricsAddress).catch((err: unknown) => Promise.reject(listenError(err, '--metrics-address', metricsAddress))) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics served');
   const driver = await startDriver({
     mode,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 
 /**
  * One array the controller may use, as the admin writes it in the backends file (mounted from
@@ -73,7 +73,8 @@ export function loadBackendsFile(path: string): BackendConfig[] {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // yaml is loaded on first use (the node plugin never reads a backends file).
+    doc = (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
   } catch (err) {
     // The parser's message quotes the offending line, which may hold a password: only the
     // position and the parser's error code are shown.

@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import { notFound, invalidArgument, resourceExhausted } from '../errors.js';
 import type { BackendRegistry } from '../array/registry.js';
 import type { Backend } from '../array/backend.js';
-import type { Listed, ListingCache } from '../array/listing.js';
+import type { ListingCache } from '../array/listing.js';
 import type { OpContext, Owner } from '../array/ops.js';
 import { parseId, type ObjectId } from '../array/names.js';
 import { InFlight, KeyedMutex } from '../util/inflight.js';
@@ -10,6 +10,8 @@ import type { CallContext } from './server.js';
 import { topologyKey } from './context.js';
 import type { TopologyRequirement__Output } from '../gen/csi/v1/TopologyRequirement.js';
 import type { Topology } from '../gen/csi/v1/Topology.js';
+import type { _csi_v1_ListVolumesResponse_Entry as ListVolumesEntry } from '../gen/csi/v1/ListVolumesResponse.js';
+import type { _csi_v1_ListSnapshotsResponse_Entry as ListSnapshotsEntry } from '../gen/csi/v1/ListSnapshotsResponse.js';
 
 /** Controller-only volume_context keys: what ControllerPublish needs from the StorageClass. */
 export const ControllerVolumeContext = {
@@ -31,8 +33,10 @@ export interface ControllerDeps {
   inflight: InFlight;
   /** Per-volume serialisation of publish/unpublish to different nodes. */
   volumeLocks: KeyedMutex;
-  volumeListings: ListingCache<Listed>;
-  snapshotListings: ListingCache<Listed>;
+  /** ListVolumes pages not served yet: the response entries themselves. */
+  volumeListings: ListingCache<ListVolumesEntry>;
+  /** ListSnapshots pages not served yet: the response entries themselves. */
+  snapshotListings: ListingCache<ListSnapshotsEntry>;
   copyPollIntervalMs: number;
   /** Topology advertised (the controller's `--topology`, resolved at start). */
   topology: boolean;

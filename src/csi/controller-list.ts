@@ -1,4 +1,4 @@
-import { collect, type Listed } from '../array/listing.js';
+import { collect } from '../array/listing.js';
 import { formatId } from '../array/names.js';
 import { conditionOfVolume } from '../array/ops.js';
 import { topologyKey } from './context.js';
@@ -6,6 +6,7 @@ import { parseStorageClassParameters } from './params.js';
 import { accessibleTopology, topologyOn, type ControllerDeps } from './controller-deps.js';
 import { cpgFreeMiB } from '../array/capacity.js';
 import { CREATE_GRANULARITY_MIB, MAX_VOLUME_MIB, MiB, validateListVolumesRequest } from './controller-validate.js';
+import type { _csi_v1_ListVolumesResponse_Entry as ListVolumesResponse_Entry } from '../gen/csi/v1/ListVolumesResponse.js';
 import type { ControllerImpl } from './server.js';
 
 type Handlers = Pick<ControllerImpl, 'ListVolumes' | 'GetCapacity'>;
@@ -14,21 +15,24 @@ export function listHandlers(deps: ControllerDeps): Handlers {
   return {
     async ListVolumes(req, ctx) {
       validateListVolumesRequest(req);
-      let listing: { id: string; items: Listed[]; offset: number };
       if (req.starting_token !== '') {
-        listing = deps.volumeListings.resolve(req.starting_token);
-      } else {
-        const items = await collect(deps.registry.all(), deps.owner, 'volume', ctx.signal);
-        listing = { id: deps.volumeListings.put(items), items, offset: 0 };
+        const page = deps.volumeListings.continue(req.starting_token, req.max_entries);
+        return { entries: page.items, next_token: page.next };
       }
-      const page = deps.volumeListings.page(listing.id, listing.items, listing.offset, req.max_entries);
-      return {
-        entries: page.items.map((l) => ({
-          volume: { volume_id: formatId(l.backend.id, l.volume.name), capacity_bytes: String(BigInt(l.volume.sizeMiB ?? 0) * BigInt(MiB)), volume_context: {}, content_source: null, accessible_topology: accessibleTopology(deps, l.backend) },
+      // The cache keeps the response entries themselves (ids, capacity, topology, status), not
+      // the arrays' volume objects: a 10,000-volume listing held for its next pages stays small.
+      const listed = await collect(deps.registry.all(), deps.owner, 'volume', ctx.signal);
+      const topology = new Map<string, ReturnType<typeof accessibleTopology>>();
+      const entries = listed.map((l): ListVolumesResponse_Entry => {
+        let t = topology.get(l.backend.id);
+        if (!t) topology.set(l.backend.id, (t = accessibleTopology(deps, l.backend)));
+        return {
+          volume: { volume_id: formatId(l.backend.id, l.volume.name), capacity_bytes: String(BigInt(l.volume.sizeMiB ?? 0) * BigInt(MiB)), volume_context: {}, content_source: null, accessible_topology: t },
           status: { published_node_ids: l.publishedNodeIds, volume_condition: conditionOfVolume(l.volume) },
-        })),
-        next_token: page.next,
-      };
+        };
+      });
+      const page = deps.volumeListings.start(entries, req.max_entries);
+      return { entries: page.items, next_token: page.next };
     },
 
     async GetCapacity(req, ctx) {

@@ -1,7 +1,7 @@
 import { notFound } from '../errors.js';
 import { formatVolumeMarker, type VolumeMarker } from '../array/marker.js';
 import { arrayNameFor, formatId, isTombstoneName, parseId } from '../array/names.js';
-import { collect, originalName, type Listed } from '../array/listing.js';
+import { collect, originalName } from '../array/listing.js';
 import { isSnapshot, ownMarker } from '../array/ops.js';
 import { deleteSnapshot, ensureSnapshot } from '../array/snapshots.js';
 import { checkSnapshotSource, getVolume } from '../array/volumes.js';
@@ -73,22 +73,24 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
 
     async ListSnapshots(req, ctx) {
       validateListSnapshotsRequest(req);
-      let listing: { id: string; items: Listed[]; offset: number };
       if (req.starting_token !== '') {
-        listing = deps.snapshotListings.resolve(req.starting_token);
-      } else {
-        const byId = req.snapshot_id !== '' ? parseId(req.snapshot_id) : undefined;
-        const bySource = req.source_volume_id !== '' ? parseId(req.source_volume_id) : undefined;
-        // A filter naming nothing this driver could have made matches nothing.
-        const impossible = (req.snapshot_id !== '' && !byId) || (req.source_volume_id !== '' && !bySource);
-        const backendId = byId?.backendId ?? bySource?.backendId;
-        const backends = backendId !== undefined ? deps.registry.all().filter((b) => b.id === backendId) : deps.registry.all();
-        const all = impossible ? [] : await collect(backends, deps.owner, 'snapshot', ctx.signal);
-        const items = all.filter((l) => (!byId || l.volume.name === byId.arrayName) && (!bySource || (l.backend.id === bySource.backendId && (l.sourceName ?? l.volume.copyOf) === bySource.arrayName)));
-        listing = { id: deps.snapshotListings.put(items), items, offset: 0 };
+        const page = deps.snapshotListings.continue(req.starting_token, req.max_entries);
+        return { entries: page.items, next_token: page.next };
       }
-      const page = deps.snapshotListings.page(listing.id, listing.items, listing.offset, req.max_entries);
-      return { entries: page.items.map((l) => ({ snapshot: toSnapshot(l.backend, l.volume, l.marker, l.sourceName ?? l.volume.copyOf) })), next_token: page.next };
+      const byId = req.snapshot_id !== '' ? parseId(req.snapshot_id) : undefined;
+      const bySource = req.source_volume_id !== '' ? parseId(req.source_volume_id) : undefined;
+      // A filter naming nothing this driver could have made matches nothing.
+      const impossible = (req.snapshot_id !== '' && !byId) || (req.source_volume_id !== '' && !bySource);
+      const backendId = byId?.backendId ?? bySource?.backendId;
+      const backends = backendId !== undefined ? deps.registry.all().filter((b) => b.id === backendId) : deps.registry.all();
+      const all = impossible ? [] : await collect(backends, deps.owner, 'snapshot', ctx.signal);
+      const items = all.filter((l) => (!byId || l.volume.name === byId.arrayName) && (!bySource || (l.backend.id === bySource.backendId && (l.sourceName ?? l.volume.copyOf) === bySource.arrayName)));
+      // The cache keeps the response entries, not the arrays' volume objects.
+      const page = deps.snapshotListings.start(
+        items.map((l) => ({ snapshot: toSnapshot(l.backend, l.volume, l.marker, l.sourceName ?? l.volume.copyOf) })),
+        req.max_entries,
+      );
+      return { entries: page.items, next_token: page.next };
     },
   };
 }

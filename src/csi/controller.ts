@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { BackendRegistry, type ClientFactory } from '../array/registry.js';
 import { COPY_POLL_MS } from '../array/copies.js';
-import { ListingCache, type Listed } from '../array/listing.js';
+import { ListingCache } from '../array/listing.js';
 import { wsapiClientFactory } from '../array/wsapi-adapter.js';
 import { InFlight, KeyedMutex } from '../util/inflight.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
@@ -85,8 +85,8 @@ export function createControllerService(options: ControllerServiceOptions): Cont
     log,
     inflight: new InFlight(),
     volumeLocks: new KeyedMutex(),
-    volumeListings: new ListingCache<Listed>(),
-    snapshotListings: new ListingCache<Listed>(),
+    volumeListings: new ListingCache(),
+    snapshotListings: new ListingCache(),
     copyPollIntervalMs: options.copyPollIntervalMs ?? COPY_POLL_MS,
     topology: controllerTopology(options.topology ?? 'auto', registry.all().length),
     maxVolumesPerNode: options.maxVolumesPerNode ?? 0,

@@ -24,7 +24,7 @@ d('npm run bench -- --quick --json', () => {
       expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
       const last = r.stdout.trim().split('\n').pop() ?? '';
       const json = JSON.parse(last) as Record<string, unknown>;
-      for (const key of ['wsapiPerRpc', 'bytesPerRpc', 'p50Ms', 'p99Ms', 'ratioToBaselineP50', 'throughputPerSec', 'cloneReadyRatio', 'rssPeakMiB', 'startupMs', 'errors']) expect(json).toHaveProperty(key);
+      for (const key of ['wsapiPerRpc', 'bytesPerRpc', 'p50Ms', 'p99Ms', 'ratioToBaselineP50', 'cpuMsPerRpc', 'publishAtVluns', 'throughputPerSec', 'cloneReadyRatio', 'rssPeakMiB', 'startupMs', 'startupCpuMs', 'errors']) expect(json).toHaveProperty(key);
       expect(json['errors']).toBe(0);
       const perRpc = json['wsapiPerRpc'] as Record<string, Record<string, number>>;
       expect(perRpc['CreateVolume']?.['first']).toBeGreaterThan(0);

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { conditionOf, toDriverError } from '../../src/array/errors.js';
 import { exportsOf, selectTargets } from '../../src/array/exports.js';
 import { judgeHost } from '../../src/array/hosts.js';
-import { ListingCache, publishedNodeIds } from '../../src/array/listing.js';
+import { estimateBytes, LISTING_TTL_MS, ListingCache, publishedNodeIds } from '../../src/array/listing.js';
 import { conditionOfVolume } from '../../src/array/ops.js';
 import { DriverError } from '../../src/errors.js';
 import { WsapiAbortedError, WsapiConnectionError, WsapiError } from '../../src/wsapi/errors.js';
@@ -140,12 +140,73 @@ describe('judgeHost per protocol (issue 16 item 2)', () => {
 describe('ListingCache', () => {
   it('pages through a listing and refuses bad tokens', () => {
     const cache = new ListingCache<number>();
-    const id = cache.put([1, 2, 3, 4, 5]);
-    const p1 = cache.page(id, [1, 2, 3, 4, 5], 0, 2);
-    expect(p1).toEqual({ items: [1, 2], next: `${id}:2` });
-    const r = cache.resolve(p1.next);
-    expect(cache.page(r.id, r.items, r.offset, 0)).toEqual({ items: [3, 4, 5], next: '' });
-    for (const bad of ['', 'x', `${id}:9`, 'aaaaaaaaaaaa:1']) expect(() => cache.resolve(bad)).toThrow(DriverError);
+    const p1 = cache.start([1, 2, 3, 4, 5], 2);
+    expect(p1.items).toEqual([1, 2]);
+    const id = p1.next.split(':')[0]!;
+    expect(p1.next).toBe(`${id}:2`);
+    expect(cache.continue(p1.next, 0)).toEqual({ items: [3, 4, 5], next: '' });
+    for (const bad of ['', 'x', `${id}:9`, 'aaaaaaaaaaaa:1']) expect(() => cache.continue(bad, 1)).toThrow(DriverError);
+  });
+
+  it('keeps nothing for a listing served in one page', () => {
+    const cache = new ListingCache<number>();
+    expect(cache.start([1, 2, 3], 0)).toEqual({ items: [1, 2, 3], next: '' });
+    expect(cache.start([1, 2, 3], 3)).toEqual({ items: [1, 2, 3], next: '' });
+    expect(cache.stats()).toEqual({ listings: 0, bytes: 0 });
+  });
+
+  it('drops a listing when its last page is served: its tokens are then refused', () => {
+    const cache = new ListingCache<number>({ sizeOf: () => 10 });
+    const p1 = cache.start([1, 2, 3, 4, 5], 2);
+    expect(cache.stats()).toEqual({ listings: 1, bytes: 50 });
+    const p2 = cache.continue(p1.next, 2);
+    expect(p2.items).toEqual([3, 4]);
+    expect(cache.stats().listings).toBe(1);
+    const p3 = cache.continue(p2.next, 2);
+    expect(p3).toEqual({ items: [5], next: '' });
+    expect(cache.stats()).toEqual({ listings: 0, bytes: 0 });
+    // Neither the last page's token nor an earlier one names a listing any more.
+    expect(() => cache.continue(p2.next, 2)).toThrow(DriverError);
+    expect(() => cache.continue(p1.next, 2)).toThrow(DriverError);
+  });
+
+  it('drops the oldest listings to stay within its byte bound, keeping the newest', () => {
+    const cache = new ListingCache<number>({ maxBytes: 100, sizeOf: () => 10 });
+    const a = cache.start([1, 2, 3, 4], 1); // 40 bytes
+    const b = cache.start([1, 2, 3, 4], 1); // 80
+    expect(cache.stats()).toEqual({ listings: 2, bytes: 80 });
+    const c = cache.start([1, 2, 3, 4], 1); // 120 > 100: a goes
+    expect(cache.stats()).toEqual({ listings: 2, bytes: 80 });
+    expect(() => cache.continue(a.next, 1)).toThrow(DriverError);
+    expect(cache.continue(b.next, 1).items).toEqual([2]);
+    expect(cache.continue(c.next, 1).items).toEqual([2]);
+    // One listing larger than the bound alone is still kept (it is the one being paged).
+    const big = cache.start(Array.from({ length: 20 }, (_, i) => i), 5);
+    expect(cache.stats()).toEqual({ listings: 1, bytes: 200 });
+    expect(cache.continue(big.next, 5).items).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it('drops the oldest beyond its count bound and expired listings', () => {
+    let now = 1_000;
+    const cache = new ListingCache<number>({ maxListings: 2, now: () => now });
+    const a = cache.start([1, 2], 1);
+    const b = cache.start([1, 2], 1);
+    const c = cache.start([1, 2], 1);
+    expect(cache.stats().listings).toBe(2);
+    expect(() => cache.continue(a.next, 1)).toThrow(DriverError);
+    now += LISTING_TTL_MS + 1;
+    expect(() => cache.continue(b.next, 1)).toThrow(DriverError);
+    cache.start([1, 2], 1);
+    expect(cache.stats().listings).toBe(1);
+    expect(() => cache.continue(c.next, 1)).toThrow(DriverError);
+  });
+
+  it('estimates bytes from the strings and members an entry holds', () => {
+    const small = estimateBytes({ volume: { volume_id: 'b1/pvc-1', capacity_bytes: '1073741824' } });
+    const large = estimateBytes({ volume: { volume_id: `b1/${'x'.repeat(1000)}`, capacity_bytes: '1073741824' } });
+    expect(small).toBeGreaterThan(0);
+    expect(large - small).toBe(1000 - 'pvc-1'.length);
+    expect(estimateBytes([1, 2])).toBe(estimateBytes([]) + 2 * (8 + 8));
   });
 });
 

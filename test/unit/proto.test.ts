@@ -4,7 +4,8 @@
  * csi.proto at tag v1.12.0; the file names its source commit and sha256): every service, rpc,
  * message, field and enum value.
  * The proto is parsed by protobufjs with keepCase — the parser @grpc/proto-loader uses at run
- * time — and the services are also checked through proto-loader with the server's options.
+ * time — and the services are also checked through proto-loader with the server's options, from
+ * proto/csi.descriptor.json (what the driver loads), which must equal what proto-loader makes from csi.proto.
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -13,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { CSI_PROTO_PATH, loadCsiDefinition } from '../../src/csi/proto.js';
+import { isDeepStrictEqual } from 'node:util';
+import { CSI_DESCRIPTOR_PATH, CSI_PROTO_PATH, loadCsiDefinition, parseCsiProto } from '../../src/csi/proto.js';
+import { descriptorJson } from '../../scripts/gen-csi-descriptor-lib.mjs';
 
 interface WireField {
   name: string;
@@ -211,6 +214,51 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('the built descriptor (proto/csi.descriptor.json) the driver loads at start', () => {
+  test('regenerating it from proto/csi.proto (npm run gen:descriptor) changes nothing', () => {
+    expect(readFileSync(CSI_DESCRIPTOR_PATH, 'utf8')).toBe(descriptorJson(CSI_PROTO_PATH));
+  });
+
+  test('proto-loader makes the same definitions from it as from proto/csi.proto', () => {
+    const fromProto = parseCsiProto();
+    const built = loadCsiDefinition();
+    expect(Object.keys(built).sort()).toEqual(Object.keys(fromProto).sort());
+    const problems: string[] = [];
+    let messages = 0;
+    let methods = 0;
+    for (const [name, want] of Object.entries(fromProto)) {
+      const got = built[name]!;
+      if ('format' in want && 'format' in got) {
+        const fdp = (d: typeof want): Buffer[] => d.fileDescriptorProtos as Buffer[];
+        messages++;
+        // The message or enum itself and the encoded FileDescriptorProtos (what reflection serves).
+        if (!isDeepStrictEqual(got.type, want.type)) problems.push(`${name}: type`);
+        const same = fdp(got as typeof want).length === fdp(want).length && fdp(got as typeof want).every((b, i) => b.equals(fdp(want)[i]!));
+        if (!same) problems.push(`${name}: fileDescriptorProtos`);
+      } else if (!('format' in want) && !('format' in got)) {
+        for (const [rpc, m] of Object.entries(want)) {
+          methods++;
+          const g = (got as typeof want)[rpc];
+          if (!g || g.path !== m.path || g.requestStream !== m.requestStream || g.responseStream !== m.responseStream || g.originalName !== m.originalName) problems.push(`${name}.${rpc}: method`);
+          else if (!isDeepStrictEqual(g.requestType.type, m.requestType.type) || !isDeepStrictEqual(g.responseType.type, m.responseType.type)) problems.push(`${name}.${rpc}: message types`);
+        }
+      } else problems.push(`${name}: kind`);
+    }
+    expect(problems).toEqual([]);
+    expect(messages).toBeGreaterThan(100);
+    expect(methods).toBeGreaterThan(30);
+  });
+
+  test('a request encoded by one decodes the same by the other', () => {
+    const fromProto = parseCsiProto()['csi.v1.Controller'] as Record<string, { requestSerialize: (v: unknown) => Buffer; requestDeserialize: (b: Buffer) => unknown }>;
+    const built = loadCsiDefinition()['csi.v1.Controller'] as typeof fromProto;
+    const req = { name: 'pvc-1', capacity_range: { required_bytes: '1073741824', limit_bytes: '0' }, parameters: { cpg: 'SSD_r6' }, secrets: { password: 'x' }, volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] };
+    const wire = fromProto['CreateVolume']!.requestSerialize(req);
+    expect(built['CreateVolume']!.requestSerialize(req).equals(wire)).toBe(true);
+    expect(built['CreateVolume']!.requestDeserialize(wire)).toEqual(fromProto['CreateVolume']!.requestDeserialize(wire));
   });
 });
 

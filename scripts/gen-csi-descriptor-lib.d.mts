@@ -1,0 +1,1 @@
+export function descriptorJson(protoPath: string): string;
