@@ -63,11 +63,11 @@ const NSP = /^[0-7]:[0-9]:[0-9]$/;
 
 export const STORAGE_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
   { key: 'backend', aliases: [], values: 'a backend id from the backends file', default: 'the only backend, or the one marked default', description: 'Which array provisions the volume.' },
-  { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: "the array's only CPG (an error when it has several)", description: 'Common provisioning group for user space.' },
+  { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: "the backend's defaultCpg, else the array's only CPG (an error when it has several)", description: 'Common provisioning group for user space.' },
   { key: 'snapCpg', aliases: ['snap_cpg'], values: 'an existing CPG name', default: 'the value of cpg', description: 'CPG for snapshot space (needed for snapshots and clones).' },
   { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'tpvv', description: 'Thin (tpvv), fully provisioned (full), thin dedup (dedup, 3PAR OS 3.2.1+) or data reduction (reduce, WSAPI 1.6+); refused where the array lacks it.' },
   { key: 'compression', aliases: [], values: 'true | false', default: 'false', description: 'Compress the volume (WSAPI 1.6+; refused on older arrays).' },
-  { key: 'accessProtocol', aliases: ['access_protocol'], values: ACCESS_PROTOCOLS.join(' | '), default: 'iscsi', description: 'How nodes reach the volume; loop is the simulator data plane.' },
+  { key: 'accessProtocol', aliases: ['access_protocol'], values: ACCESS_PROTOCOLS.join(' | '), default: "the backend's defaultAccessProtocol, else iscsi", description: 'How nodes reach the volume; loop is the simulator data plane.' },
   { key: 'hostSeesVLUN', aliases: ['host_sees_vlun'], values: 'true | false', default: 'true', description: 'true: one host-sees VLUN (every target port presents the LUN); false: one VLUN per chosen target port.' },
   { key: 'qosName', aliases: ['qos_name'], values: 'an existing VV set name (≤ 27 characters)', default: 'none', description: 'VV set (carrying a QoS rule) the volume joins at create and leaves at delete.' },
   { key: 'iscsiPortalIps', aliases: ['iscsi_portal_ips'], values: 'comma-separated IP addresses of array iSCSI ports', default: 'every ready iSCSI target port', description: 'Restricts the iSCSI targets returned to the node.' },

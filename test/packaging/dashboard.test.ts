@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { CsiTestClient } from '../helpers/grpc.js';
-import { CHART_DIR, find, fixture, helmMissing, helmRender, render, validateAll } from './render.js';
+import { CHART_DIR, find, fixture, helmMissing, render, validateAll } from './render.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const DASHBOARD = join(CHART_DIR, 'dashboards', '3par-csi.json');
@@ -37,8 +38,7 @@ describe('the Grafana dashboard', () => {
   });
 });
 
-(helmRender ? describe : describe.skip)('the dashboard ConfigMap', () => {
-  if (!helmRender) console.warn(`test/packaging: dashboard ConfigMap test skipped: ${helmMissing}`);
+describeUnless(helmMissing)('the dashboard ConfigMap', () => {
   it('renders only when asked, for Grafana’s sidecar, holding the file unchanged', () => {
     expect(() => find(render([fixture('minimal.yaml')]), 'ConfigMap')).toThrow();
     const objects = render([fixture('minimal.yaml')], { set: ['metrics.grafanaDashboard.enabled=true'] });

@@ -1,12 +1,12 @@
-import { describe, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { IClusterRole, IClusterRoleBinding, IPolicyRule, IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { FIXTURES, find, findAll, fixture, helmMissing, helmRender, render, type K8sObject } from './render.js';
+import { FIXTURES, find, findAll, fixture, helmMissing, render, type K8sObject } from './render.js';
+import { describeUnless } from '../helpers/skip.js';
 
-const d = helmRender ? describe : describe.skip;
-if (!helmRender) console.warn(`test/packaging: RBAC tests skipped: ${helmMissing}`);
+const d = describeUnless(helmMissing);
 
 /** The sidecars whose upstream RBAC the chart reproduces, with their fixture (facts; see its README). */
 const SIDECARS = ['provisioner', 'attacher', 'snapshotter', 'resizer'] as const;

@@ -3,7 +3,7 @@
  * the controller and every node plugin, the node's backend ids, allowedTopologies for classes
  * that name a backend; the fstype rendered once; class secrets refused or (node-stage) kept.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +11,9 @@ import { stringify } from 'yaml';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { renderChart } from '../../scripts/gen-deploy-lib.mjs';
 import { CRD_APIS, arg, container, find, findAll, helmMissing, helmRender, parseObjects, podSpec, validateAll, type K8sObject } from './render.js';
+import { describeUnless } from '../helpers/skip.js';
 
-const d = helmRender ? describe : describe.skip;
-if (!helmRender) console.warn(`test/packaging: topology and class tests skipped: ${helmMissing}`);
+const d = describeUnless(helmMissing);
 
 let dir: string;
 beforeAll(() => {

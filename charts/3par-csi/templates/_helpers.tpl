@@ -186,6 +186,20 @@ Deployment, so every render runs it.
 */}}
 {{- define "3par-csi.validate" -}}
 {{- $backends := include "3par-csi.backends" . | fromYamlArray -}}
+{{- /* Shapes a JSON-schema pattern would only report as "Does not match pattern": each message
+says what to write instead (the likely slips: a tag in the repository, python-3parclient's
+https://host:8080/api/v1 or HPE's bare IP as url, a file path as caCert). */ -}}
+{{- if not (regexMatch "^[^\\s:@]+(:[0-9]+/[^\\s:@]+)?$" .Values.image.repository) -}}
+{{- fail (printf "image.repository %q: give the registry and path only, e.g. registry.example.com/storage/3par-csi, and the tag in image.tag" .Values.image.repository) -}}
+{{- end -}}
+{{- range $i, $b := .Values.backends -}}
+{{- if and (hasKey $b "url") (not (regexMatch "^https?://[^/\\s]+/?$" (toString $b.url))) -}}
+{{- fail (printf "backends.%d.url %q: give the WSAPI base URL, scheme, host and port with no path, e.g. https://3par-a.example.com:8080 (the driver adds /api/v1)" $i $b.url) -}}
+{{- end -}}
+{{- if and (hasKey $b "caCert") (not (contains "-----BEGIN CERTIFICATE-----" (toString $b.caCert))) -}}
+{{- fail (printf "backends.%d.caCert: give the PEM text of the CA bundle (-----BEGIN CERTIFICATE----- ...), not a file name; e.g. --set-file backends[%d].caCert=ca.pem" $i $i) -}}
+{{- end -}}
+{{- end -}}
 {{- if and (eq (len $backends) 0) (not .Values.existingBackendsSecret) -}}
 {{- fail "backends: list at least one array (or name your own Secret in existingBackendsSecret, or set simulator.enabled=true to try the chart without an array)" -}}
 {{- end -}}
