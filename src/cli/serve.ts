@@ -110,11 +110,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     shutdownGraceMs: (get.num(values, 'shutdown-grace') ?? 30) * 1000,
   });
   if (driver.simulator) {
+    // The address is a socket path, or host:port for a TCP endpoint.
+    const served = driver.address.startsWith('/') ? `unix://${driver.address}` : driver.address;
     process.stdout.write(
-      `3par-csi is serving on unix://${driver.address} with the embedded simulator as backend "${SIM_BACKEND_ID}":\n` +
+      `3par-csi is serving on ${served} with the embedded simulator as backend "${SIM_BACKEND_ID}":\n` +
         `  WSAPI ${driver.simulator.url}  user ${driver.simulator.username}  password ${driver.simulator.password}\n` +
         `  data plane ${driver.simulator.dataDir ?? '(off)'}, node state ${driver.kubeletDir}\n` +
-        `  try: 3par-csi call CreateVolume --endpoint unix://${driver.address} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
+        `  try: 3par-csi call CreateVolume --endpoint ${served} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
     );
   }
   const graceMs = (get.num(values, 'shutdown-grace') ?? 30) * 1000;
