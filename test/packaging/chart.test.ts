@@ -345,7 +345,7 @@ d('what the YAML says', () => {
         'storage.k8s.io/csinodes: get,list,watch',
         'storage.k8s.io/volumeattributesclasses: get,list,watch',
         'core/events: create,list,patch,update,watch',
-        'snapshot.storage.k8s.io/volumesnapshots: get,list',
+        'snapshot.storage.k8s.io/volumesnapshots: get,list,watch',
         'snapshot.storage.k8s.io/volumesnapshotcontents: get,list',
         'core/nodes: get,list,watch',
         'storage.k8s.io/volumeattachments: get,list,watch',
