@@ -274,20 +274,28 @@ export type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: 
  * events are the object's current state). `timeoutMs` is a safety net: it fails naming what was
  * awaited and the last state seen. `pred` may throw to fail the wait at once (a terminal state).
  */
-export async function waitFor<T = Obj>(kc: KubeConfig, listPath: string, name: string, what: string, pred: (o: T) => boolean, timeoutMs = 120_000): Promise<T> {
+export async function waitFor<T = Obj>(kc: KubeConfig, listPath: string, name: string, what: string, pred: (o: T) => boolean, timeoutMs = 120_000, diagnose?: () => string): Promise<T> {
+  return waitForAny<T>(kc, listPath, `metadata.name=${name}`, what, pred, timeoutMs, diagnose);
+}
+
+/** As waitFor, for the first object a field selector matches that satisfies `pred`. */
+export async function waitForAny<T = Obj>(kc: KubeConfig, listPath: string, fieldSelector: string, what: string, pred: (o: T) => boolean, timeoutMs = 120_000, diagnose?: () => string): Promise<T> {
   const watch = new Watch(kc);
   let last: T | undefined;
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let settled = false;
   try {
     return await new Promise<T>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last ?? null)}`)), timeoutMs);
-      let settled = false;
+      timer = setTimeout(() => {
+        settled = true;
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last ?? null)}${diagnose ? diagnose() : ''}`));
+      }, timeoutMs);
       const start = (): void => {
         watch
           .watch(
             listPath,
-            { fieldSelector: `metadata.name=${name}` },
+            { fieldSelector },
             (phase, obj: T) => {
               // ERROR carries a Status (e.g. a watch the server expired): the watch ends and is opened again.
               if (phase === 'DELETED' || phase === 'ERROR' || settled) return;
@@ -307,11 +315,15 @@ export async function waitFor<T = Obj>(kc: KubeConfig, listPath: string, name: s
               if (!settled) start();
             },
           )
-          .then((c) => (controller = c), reject);
+          .then((c) => {
+            controller = c;
+            if (settled) c.abort();
+          }, reject);
       };
       start();
     });
   } finally {
+    settled = true;
     clearTimeout(timer);
     controller?.abort();
   }
@@ -338,10 +350,13 @@ export async function waitGone(kc: KubeConfig, ref: Ref, listPath: string, timeo
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
   let rv = list.metadata?.resourceVersion;
+  let settled = false;
   try {
     await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-      let settled = false;
+      timer = setTimeout(() => {
+        settled = true;
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
       const start = (): void => {
         watch
           .watch(
@@ -359,11 +374,15 @@ export async function waitGone(kc: KubeConfig, ref: Ref, listPath: string, timeo
               if (!settled) start();
             },
           )
-          .then((c) => (controller = c), reject);
+          .then((c) => {
+            controller = c;
+            if (settled) c.abort();
+          }, reject);
       };
       start();
     });
   } finally {
+    settled = true;
     clearTimeout(timer);
     controller?.abort();
   }

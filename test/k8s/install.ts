@@ -104,7 +104,7 @@ export interface Controller {
 }
 
 /** Waits until a process's log holds a line matching `re` (bounded; fails if the process exits). */
-async function logLine(proc: Proc, re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+export async function logLine(proc: Proc, re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const m = re.exec(readFileSync(proc.logFile, 'utf8'));
