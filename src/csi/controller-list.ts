@@ -31,7 +31,10 @@ export function listHandlers(deps: ControllerDeps): Handlers {
     },
 
     async GetCapacity(req, ctx) {
-      const params = parseStorageClassParameters(req.parameters);
+      // external-provisioner's capacity controller passes the StorageClass parameters verbatim,
+      // with the `csi.storage.k8s.io/` keys Kubernetes reads itself (fstype, secret names) that
+      // CreateVolume never sees (seen with the real v6.3.0 sidecar in test/k8s): they are not ours.
+      const params = parseStorageClassParameters(Object.fromEntries(Object.entries(req.parameters ?? {}).filter(([k]) => !k.startsWith('csi.storage.k8s.io/'))));
       let backendId = params.backend;
       const segments = req.accessible_topology?.segments ?? {};
       if (topologyOn(deps) && Object.keys(segments).length > 0) {
