@@ -148,6 +148,8 @@ export async function startController(cluster: Cluster, objects: K8sObject[], op
     const m = await logLine(driver, /WSAPI (\S+) {2}user (\S+) {2}password (\S+)\n {2}data plane (\S+),/);
     const sim: EmbeddedSim = { url: m[1]!, username: m[2]!, password: m[3]!, dataDir: m[4]! };
     const kubeconfig = await cluster.serviceAccountKubeconfig(NAMESPACE, spec.serviceAccountName!);
+    const provisioner = spec.containers.find((c) => c.name === 'csi-provisioner');
+    if (provisioner?.args?.includes('--enable-capacity') || provisioner?.args?.includes('--enable-capacity=true')) await createOwnerChain(cluster, deployment, podName);
     const sidecars = new Map<string, Proc>();
     const sidecarArgs = new Map<string, string[]>();
     for (const c of spec.containers) {
@@ -166,6 +168,21 @@ export async function startController(cluster: Cluster, objects: K8sObject[], op
     await stop();
     throw err;
   }
+}
+
+/**
+ * With capacity tracking the provisioner owns its CSIStorageCapacity objects through its pod's
+ * owners (--capacity-ownerref-level: 0 the pod, 1 its ReplicaSet, 2 the Deployment): the
+ * Deployment as rendered, a ReplicaSet and the pod (POD_NAME) are created as the Deployment and
+ * ReplicaSet controllers would (those controllers are not run: nothing here runs pods).
+ */
+async function createOwnerChain(cluster: Cluster, deployment: K8sObject, podName: string): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(cluster.admin);
+  const dep = (await api.create(deployment as never)) as K8sObject & { metadata: { uid: string } };
+  const template = (deployment as unknown as { spec: { selector: unknown; template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } } }).spec;
+  const owner = (o: { apiVersion: string; kind: string; metadata: { name: string; uid?: string } }) => [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid!, controller: true }];
+  const rs = (await api.create({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `${dep.metadata.name}-0`, namespace: NAMESPACE, ownerReferences: owner(dep) }, spec: { replicas: 1, selector: template.selector, template: template.template } } as never)) as K8sObject & { metadata: { uid: string } };
+  await api.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace: NAMESPACE, labels: template.template.metadata.labels, ownerReferences: owner(rs) }, spec: { ...template.template.spec, nodeName: 'node-1' } } as never);
 }
 
 /** The rendered backends Secret's entries other than `sim`, as a backends file (or undefined). */
