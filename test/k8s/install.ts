@@ -37,7 +37,9 @@ const API_KINDS = new Set(['ServiceAccount', 'Secret', 'ClusterRole', 'ClusterRo
 export function renderValues(dir: string, name: string, values: unknown): K8sObject[] {
   const file = join(dir, `${name}.values.yaml`);
   writeFileSync(file, stringify(values));
-  return render([file], { release: RELEASE, namespace: NAMESPACE });
+  // The cluster serves the snapshotter's release CRDs (installCrds), which the chart's CRD gate
+  // asks for; it has no Prometheus operator.
+  return render([file], { release: RELEASE, namespace: NAMESPACE, extraArgs: ['--api-versions', 'snapshot.storage.k8s.io/v1', '--api-versions', 'groupsnapshot.storage.k8s.io/v1'] });
 }
 
 /** Creates the snapshotter's release CRDs and waits until the API serves each. */
