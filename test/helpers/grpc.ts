@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toStatus } from '../../src/csi/errors.js';
 import { loadCsi } from '../../src/csi/proto.js';
 
 export type CsiServiceName = 'Identity' | 'Controller' | 'Node' | 'GroupController';
@@ -41,6 +42,19 @@ export async function codeOf(p: Promise<unknown>): Promise<grpc.status> {
     return (err as grpc.ServiceError).code;
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * The gRPC status a handler called directly ends with (OK when it succeeds), mapped as server.ts
+ * maps it: for tests that call a service object without a socket.
+ */
+export async function handlerCodeOf(p: Promise<unknown>): Promise<grpc.status> {
+  try {
+    await p;
+    return grpc.status.OK;
+  } catch (err) {
+    return toStatus(err).code;
+  }
 }
 
 /** A fresh temp dir and a unix endpoint inside it. */

@@ -280,37 +280,49 @@ export async function waitFor<T = Obj>(kc: KubeConfig, listPath: string, name: s
 
 /** As waitFor, for the first object a field selector matches that satisfies `pred`. */
 export async function waitForAny<T = Obj>(kc: KubeConfig, listPath: string, fieldSelector: string, what: string, pred: (o: T) => boolean, timeoutMs = 120_000, diagnose?: () => string): Promise<T> {
-  const watch = new Watch(kc);
   let last: T | undefined;
+  return watchUntil<T, T>(kc, listPath, () => ({ fieldSelector }), timeoutMs, () => `${what}; last seen: ${JSON.stringify(last ?? null)}${diagnose ? diagnose() : ''}`, (phase, obj) => {
+    // ERROR carries a Status (e.g. a watch the server expired): the watch ends and is opened again.
+    if (phase === 'DELETED' || phase === 'ERROR') return undefined;
+    last = obj;
+    return pred(obj) ? { value: obj } : undefined;
+  });
+}
+
+/**
+ * Watches `listPath` until `onEvent` returns a result (or throws, which fails the wait at once).
+ * A watch the server closes (its timeout, an expired version) is opened again with `query()`;
+ * `timeoutMs` is a safety net whose error names `what()`.
+ */
+async function watchUntil<T, R>(kc: KubeConfig, listPath: string, query: () => Record<string, string | undefined>, timeoutMs: number, what: () => string, onEvent: (phase: string, obj: T) => { value: R } | undefined): Promise<R> {
+  const watch = new Watch(kc);
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
   let settled = false;
   try {
-    return await new Promise<T>((resolve, reject) => {
+    return await new Promise<R>((resolve, reject) => {
       timer = setTimeout(() => {
         settled = true;
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last ?? null)}${diagnose ? diagnose() : ''}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`));
       }, timeoutMs);
       const start = (): void => {
         watch
           .watch(
             listPath,
-            { fieldSelector },
+            query(),
             (phase, obj: T) => {
-              // ERROR carries a Status (e.g. a watch the server expired): the watch ends and is opened again.
-              if (phase === 'DELETED' || phase === 'ERROR' || settled) return;
-              last = obj;
+              if (settled) return;
               try {
-                if (pred(obj)) {
+                const r = onEvent(phase, obj);
+                if (r) {
                   settled = true;
-                  resolve(obj);
+                  resolve(r.value);
                 }
               } catch (err) {
                 settled = true;
                 reject(err instanceof Error ? err : new Error(String(err)));
               }
             },
-            // A watch the server closes (its timeout) is opened again.
             () => {
               if (!settled) start();
             },
@@ -346,44 +358,10 @@ export async function waitGone(kc: KubeConfig, ref: Ref, listPath: string, timeo
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const list = await objects.list(ref.apiVersion, ref.kind, ref.namespace, undefined, undefined, undefined, `metadata.name=${ref.name}`);
   if (list.items.length === 0) return;
-  const watch = new Watch(kc);
-  let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let rv = list.metadata?.resourceVersion;
-  let settled = false;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => {
-        settled = true;
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const start = (): void => {
-        watch
-          .watch(
-            listPath,
-            { fieldSelector: `metadata.name=${ref.name}`, resourceVersion: rv },
-            (phase, obj: Obj) => {
-              if (settled || phase === 'ERROR') return;
-              rv = obj.metadata?.resourceVersion ?? rv;
-              if (phase === 'DELETED') {
-                settled = true;
-                resolve();
-              }
-            },
-            () => {
-              if (!settled) start();
-            },
-          )
-          .then((c) => {
-            controller = c;
-            if (settled) c.abort();
-          }, reject);
-      };
-      start();
-    });
-  } finally {
-    settled = true;
-    clearTimeout(timer);
-    controller?.abort();
-  }
+  await watchUntil<Obj, true>(kc, listPath, () => ({ fieldSelector: `metadata.name=${ref.name}`, resourceVersion: rv }), timeoutMs, () => what, (phase, obj) => {
+    if (phase === 'ERROR') return undefined;
+    rv = obj.metadata?.resourceVersion ?? rv;
+    return phase === 'DELETED' ? { value: true } : undefined;
+  });
 }

@@ -12,7 +12,7 @@ import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { toStatus } from '../../src/csi/errors.js';
+import { handlerCodeOf } from '../helpers/grpc.js';
 import { createIdentity, Readiness } from '../../src/csi/identity.js';
 import { createNodeService, type NodeService } from '../../src/csi/node.js';
 import { spawnExec } from '../../src/host/exec.js';
@@ -20,16 +20,6 @@ import { silentLogger } from '../../src/log.js';
 import { NodeHarness, MiB, mountCap, publishReq, rootSkipReason, stageReq, type TestVolume } from '../node/harness.js';
 import { backendOf, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
-
-/** The gRPC status a node-service call ends with (OK when it succeeds), as server.ts maps it. */
-async function codeOf(p: Promise<unknown>): Promise<grpcStatus> {
-  try {
-    await p;
-    return grpcStatus.OK;
-  } catch (err) {
-    return toStatus(err).code;
-  }
-}
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -107,7 +97,7 @@ if (skip) {
     it('finding 1: NodeStage with volume_context fsCreateOptions "-d /etc" (ext4, static PV): INVALID_ARGUMENT, nothing formatted, attached or mounted', async () => {
       const v = h.volume('f1-ext4', 64);
       const staging = join(kubelet, 'f1-ext4', 'globalmount');
-      const code = await codeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4'), volumeContext: { fsCreateOptions: '-d /etc' } }), h.ctx()));
+      const code = await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4'), volumeContext: { fsCreateOptions: '-d /etc' } }), h.ctx()));
       expect(code).toBe(grpcStatus.INVALID_ARGUMENT);
       expect(blkidType(v.file)).toBe('');
       expect(h.isMounted(staging)).toBe(false);
@@ -122,7 +112,7 @@ if (skip) {
       const before = sha256(victimFile);
       try {
         const staging = join(kubelet, 'f1-xfs', 'globalmount');
-        const code = await codeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('xfs'), volumeContext: { fsCreateOptions: `-f -l logdev=${victim}` } }), h.ctx()));
+        const code = await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('xfs'), volumeContext: { fsCreateOptions: `-f -l logdev=${victim}` } }), h.ctx()));
         expect(code).toBe(grpcStatus.INVALID_ARGUMENT);
         execFileSync('blockdev', ['--flushbufs', victim]);
         expect(sha256(victimFile)).toBe(before);
@@ -162,10 +152,10 @@ if (skip) {
       writeFileSync(target, 'tenant data');
       const call = node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: target }, h.ctx());
       await expect(call).rejects.toMatchObject({ message: expect.stringContaining(target) });
-      expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: target }, h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: target }, h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(readFileSync(target, 'utf8')).toBe('tenant data');
       // Nothing there at all: success (CSI: unpublishing what is not published succeeds).
-      expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: join(kubelet, 'pods', 'p1', 'none') }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: join(kubelet, 'pods', 'p1', 'none') }, h.ctx()))).toBe(grpcStatus.OK);
     });
 
     it('finding 2: NodeUnstage with a volume id the driver never staged, at a tmpfs and at a loop mount: FAILED_PRECONDITION, both still mounted, the loop device attached', async () => {
@@ -184,7 +174,7 @@ if (skip) {
       try {
         for (const path of [tmpfsAt, loopAt]) {
           const call = node.NodeUnstageVolume({ volume_id: 'sim/never-staged', staging_target_path: path }, h.ctx());
-          expect(await codeOf(call)).toBe(grpcStatus.FAILED_PRECONDITION);
+          expect(await handlerCodeOf(call)).toBe(grpcStatus.FAILED_PRECONDITION);
           await expect(node.NodeUnstageVolume({ volume_id: 'sim/never-staged', staging_target_path: path }, h.ctx())).rejects.toMatchObject({ message: expect.stringContaining(path) });
           expect(h.isMounted(path)).toBe(true);
         }
@@ -201,8 +191,8 @@ if (skip) {
       mkdirSync(proc, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', proc]);
       try {
-        expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/any', target_path: proc }, h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-        expect(await codeOf(node.NodeUnstageVolume({ volume_id: 'sim/any', staging_target_path: proc }, h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+        expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/any', target_path: proc }, h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+        expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: 'sim/any', staging_target_path: proc }, h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
         expect(h.isMounted(proc)).toBe(true);
         // (The host's real /proc is never used here: on a regressed driver this test would unmount it.)
       } finally {
@@ -227,11 +217,11 @@ if (skip) {
       mkdirSync(real, { recursive: true });
       symlinkSync(real, link);
       const req = stageReq(v, link, { cap: mountCap('ext4') });
-      expect(await codeOf(node.NodeStageVolume(req, h.ctx()))).toBe(grpcStatus.OK);
+      expect(await handlerCodeOf(node.NodeStageVolume(req, h.ctx()))).toBe(grpcStatus.OK);
       expect(h.isMounted(real)).toBe(true);
       // Repeated with the same arguments: the same volume is found mounted there.
-      expect(await codeOf(node.NodeStageVolume(req, h.ctx()))).toBe(grpcStatus.OK);
-      expect(await codeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: link }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(await handlerCodeOf(node.NodeStageVolume(req, h.ctx()))).toBe(grpcStatus.OK);
+      expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: link }, h.ctx()))).toBe(grpcStatus.OK);
       expect(h.isMounted(real)).toBe(false);
       expect(h.loopsOf(v.file)).toEqual([]);
     });
@@ -242,7 +232,7 @@ if (skip) {
       mkdirSync(away, { recursive: true });
       const link = join(kubelet, 'f3-escape');
       symlinkSync(away, link);
-      expect(await codeOf(node.NodeStageVolume(stageReq(v, link, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, link, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
       expect(h.isMounted(away)).toBe(false);
       expect(h.loopsOf(v.file)).toEqual([]);
       expect(blkidType(v.file)).toBe('');
@@ -252,8 +242,8 @@ if (skip) {
       const v = h.volume('f4', 64);
       const staging = join(kubelet, 'f4', 'globalmount');
       await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
-      expect(await codeOf(node.NodePublishVolume(publishReq(v, staging, staging, mountCap('ext4')), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-      expect(await codeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(await handlerCodeOf(node.NodePublishVolume(publishReq(v, staging, staging, mountCap('ext4')), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx()))).toBe(grpcStatus.OK);
       expect(h.isMounted(staging)).toBe(false);
       expect(h.loopsOf(v.file)).toEqual([]);
     });
@@ -269,16 +259,16 @@ if (skip) {
       unlinkSync(join(h.simDataDir, 'exports', v.wwn));
       symlinkSync(img, join(h.simDataDir, 'exports', v.wwn));
       const staging = join(kubelet, 'f8', 'globalmount');
-      expect(await codeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(h.loopsOf(img)).toEqual([]);
       expect(h.isMounted(staging)).toBe(false);
       expect(sha256(img)).toBe(before);
       // A link to a device node is refused the same way (not a file in the data directory).
       unlinkSync(join(h.simDataDir, 'exports', v.wwn));
       symlinkSync('/dev/null', join(h.simDataDir, 'exports', v.wwn));
-      expect(await codeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
       // No record is left that could make a later unstage act.
-      expect(await codeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx()))).toBe(grpcStatus.OK);
       expect(existsSync(img)).toBe(true);
     });
 
@@ -291,7 +281,7 @@ if (skip) {
       const v = h.volume(`f9-${readonly ? 'ro' : 'rw'}-${flag.replace(/[^a-z]/g, '')}`, 16);
       const staging = join(kubelet, `f9-${v.name}`, 'globalmount');
       const mode = readonly ? 'MULTI_NODE_READER_ONLY' : 'SINGLE_NODE_WRITER';
-      expect(await codeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4', mode, [flag]), readonly }), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4', mode, [flag]), readonly }), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
       expect(h.loopsOf(v.file)).toEqual([]);
       expect(h.isMounted(staging)).toBe(false);
       rmSync(v.file);

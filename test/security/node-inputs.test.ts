@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { toStatus } from '../../src/csi/errors.js';
+import { handlerCodeOf } from '../helpers/grpc.js';
 import { createNodeService, type NodeService } from '../../src/csi/node.js';
 import type { Exec } from '../../src/host/exec.js';
 import { silentLogger } from '../../src/log.js';
@@ -20,15 +20,6 @@ import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeSt
 
 const DRIVER = 'csi.sec.inputs';
 const WWN = '60002AC0000000000000000000001234';
-
-async function codeOf(p: Promise<unknown>): Promise<grpcStatus> {
-  try {
-    await p;
-    return grpcStatus.OK;
-  } catch (err) {
-    return toStatus(err).code;
-  }
-}
 
 describe('node inputs a tenant or a forged call controls are refused before any host command', () => {
   let base: string;
@@ -82,7 +73,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   it.each([['noatime,logdev=/dev/loop0'], ['rtdev=/dev/sdb'], ['journal_path=/dev/sdb'], ['journal_dev=2049'], ['errors=panic'], ['noatime,Errors=panic'], ['uhelper=udisks2']])(
     'mount flag %j (StorageClass mountOptions): INVALID_ARGUMENT, nothing run or recorded',
     async (flag) => {
-      expect(await codeOf(node.NodeStageVolume(stage({ flags: [flag], fs: flag.includes('journal') || flag.toLowerCase().includes('errors') ? 'ext4' : 'xfs' }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(await handlerCodeOf(node.NodeStageVolume(stage({ flags: [flag], fs: flag.includes('journal') || flag.toLowerCase().includes('errors') ? 'ext4' : 'xfs' }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
       untouched();
     },
   );
@@ -114,13 +105,13 @@ describe('node inputs a tenant or a forged call controls are refused before any 
     ['xfs', '-c options=/etc/passwd'],
     ['xfs', '-d su=64k -- -f'],
   ] as [string, string][]).map(([fs, options]) => [fs, JSON.stringify(options).slice(0, 60), options] as const))('%s fsCreateOptions %s (static PV volumeAttributes): INVALID_ARGUMENT, nothing run or recorded', async (fs, _label, options) => {
-    expect(await codeOf(node.NodeStageVolume(stage({ fs, vc: { fsCreateOptions: options } }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage({ fs, vc: { fsCreateOptions: options } }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     untouched();
   });
 
   // chown(2) takes a 32-bit id and (uid_t)-1 means "leave unchanged": larger values are not ids.
   it.each([['4294967296:0'], ['0:9999999999'], ['4294967295:4294967295']])('fsOwner %j: INVALID_ARGUMENT before anything is attached', async (owner) => {
-    expect(await codeOf(node.NodeStageVolume(stage({ vc: { fsOwner: owner } }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage({ vc: { fsOwner: owner } }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     untouched();
   });
 
@@ -130,7 +121,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   // letters, digits, '-', '.', ':' only.
   const iscsi = (iqns: string): Record<string, string> => ({ protocol: 'iscsi', targetIqns: iqns, targetPortals: '10.0.0.1:3260' });
   it.each([['iqn.2000-05.com.3pardata:x/../../../../tmp/evil'], ['iqn.2000-05.com.3pardata:a\u0000b'], ['naa.2FF70002AC01E1/../x'], ['eui.zz']])('target IQN %j (publish_context of a forged call): INVALID_ARGUMENT, no iscsiadm', async (iqn) => {
-    expect(await codeOf(node.NodeStageVolume(stage({ pc: iscsi(iqn) }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage({ pc: iscsi(iqn) }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     untouched();
   });
 
@@ -139,12 +130,12 @@ describe('node inputs a tenant or a forged call controls are refused before any 
     [{ chapUser: 'csi', chapSecret: 'abcdefghijkl\nnode.session.auth.authmethod = None' }],
     [{ chapUser: 'csi', chapPassword: 'abcdefghijk\r' }],
   ])('CHAP from a node-stage Secret with a control character: INVALID_ARGUMENT, no iscsiadm', async (secrets) => {
-    expect(await codeOf(node.NodeStageVolume(stage({ pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'), secrets }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage({ pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'), secrets }), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     untouched();
   });
 
   it('a well-formed 3PAR IQN and CHAP are not refused by validation (they reach iscsiadm)', async () => {
-    const code = await codeOf(node.NodeStageVolume(stage({ pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'), secrets: { chapUser: 'csi-node', chapSecret: 'abc!@#$%^&*()12' } }), ctx()));
+    const code = await handlerCodeOf(node.NodeStageVolume(stage({ pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'), secrets: { chapUser: 'csi-node', chapSecret: 'abc!@#$%^&*()12' } }), ctx()));
     // The fake Exec refuses to run anything: the call got past validation to the first iscsiadm.
     expect(code).not.toBe(grpcStatus.INVALID_ARGUMENT);
     expect(ran[0]).toMatch(/^iscsiadm -m node -T iqn\.2000-05\.com\.3pardata:21210002ac01e1f1 -p 10\.0\.0\.1:3260/);
@@ -156,17 +147,17 @@ describe('node inputs a tenant or a forged call controls are refused before any 
     mkdirSync(join(sim, 'exports'), { recursive: true });
     execFileSync('mkfifo', [join(sim, 'pipe')]);
     symlinkSync(join(sim, 'pipe'), join(sim, 'exports', WWN));
-    expect(await codeOf(node.NodeStageVolume(stage({}), ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage({}), ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
     expect(ran).toEqual([]);
     // The record written before the attach names no device: the unstage removes it and runs nothing.
-    expect(await codeOf(node.NodeUnstageVolume({ volume_id: 'sim/attack', staging_target_path: join(kubelet, 'attack', 'globalmount') }, ctx()))).toBe(grpcStatus.OK);
+    expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: 'sim/attack', staging_target_path: join(kubelet, 'attack', 'globalmount') }, ctx()))).toBe(grpcStatus.OK);
     untouched();
     rmSync(join(sim, 'exports', WWN));
   });
 
   // Volume ids name node records by their sha256: "..", "/", NUL or a long id never leave the state directory.
   it.each([['"../../../../etc/passwd"', '../../../../etc/passwd'], ['"a/../../b"', 'a/../../b'], ['with a NUL', 'x\u0000y'], ['of 4096 characters', 'v'.repeat(4096)]])('NodeUnstage of volume id %s (never staged, nothing at the path): OK, nothing run', async (_label, id) => {
-    expect(await codeOf(node.NodeUnstageVolume({ volume_id: id, staging_target_path: join(kubelet, 'nothing-here') }, ctx()))).toBe(grpcStatus.OK);
+    expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: id, staging_target_path: join(kubelet, 'nothing-here') }, ctx()))).toBe(grpcStatus.OK);
     untouched();
   });
 });

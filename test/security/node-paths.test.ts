@@ -13,26 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { toStatus } from '../../src/csi/errors.js';
+import { handlerCodeOf } from '../helpers/grpc.js';
 import { createNodeService, type NodeService } from '../../src/csi/node.js';
 import type { Exec } from '../../src/host/exec.js';
-import { parseMountInfo } from '../../src/host/mounts.js';
 import { silentLogger } from '../../src/log.js';
 import { itUnless } from '../helpers/skip.js';
+import { isMounted, unmountUnder } from '../helpers/host.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
 
 const DRIVER = 'csi.sec.paths';
 const WWN = '60002AC0000000000000000000005678';
 const rootReason = process.getuid?.() === 0 ? undefined : 'needs root (a directory of another owner, a tmpfs mount under the kubelet root)';
-
-async function codeOf(p: Promise<unknown>): Promise<grpcStatus> {
-  try {
-    await p;
-    return grpcStatus.OK;
-  } catch (err) {
-    return toStatus(err).code;
-  }
-}
 
 describe('node paths through directories a tenant can change are refused', () => {
   let base: string;
@@ -45,7 +36,6 @@ describe('node paths through directories a tenant can change are refused', () =>
     throw new Error(`test exec: ${command} must not run in this case`);
   };
   const ctx = () => ({ rpc: 'test', log: silentLogger, signal: new AbortController().signal });
-  const isMounted = (p: string): boolean => parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.target === p);
 
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), '3par-sec-paths-'));
@@ -55,7 +45,7 @@ describe('node paths through directories a tenant can change are refused', () =>
     node = createNodeService({ driverName: DRIVER, nodeName: 'n', backendIds: [], maxVolumesPerNode: 0, kubeletDir: kubelet, simDataDir: join(base, 'sim'), exec, hostExec: 'direct', log: silentLogger, mountinfoPath: '/proc/self/mountinfo' });
   });
   afterAll(() => {
-    for (const m of parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).reverse()) if (m.target.startsWith(`${base}/`)) execFileSync('umount', [m.target]);
+    unmountUnder(`${base}/`);
     rmSync(base, { recursive: true, force: true });
   });
   beforeEach(() => {
@@ -81,13 +71,13 @@ describe('node paths through directories a tenant can change are refused', () =>
     const emptyDir = join(kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~empty-dir', 'scratch');
     mkdirSync(join(emptyDir, 'a'), { recursive: true });
     chmodSync(emptyDir, 0o777);
-    expect(await codeOf(node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(ran).toEqual([]);
     noRecord();
     // NodeUnpublish / NodeUnstage of a path there are refused the same way (a tenant's file is never removed).
     writeFileSync(join(emptyDir, 'a', 'file'), 'tenant');
-    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(readFileSync(join(emptyDir, 'a', 'file'), 'utf8')).toBe('tenant');
   });
 
@@ -95,7 +85,7 @@ describe('node paths through directories a tenant can change are refused', () =>
     const dir = join(kubelet, 'pods', 'uid-2', 'volumes', 'kubernetes.io~empty-dir', 'owned', 'sub');
     mkdirSync(dir, { recursive: true });
     chownSync(dir, 1000, 1000);
-    expect(await codeOf(node.NodeStageVolume(stage(join(dir, 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(dir, 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(ran).toEqual([]);
     noRecord();
   });
@@ -106,14 +96,14 @@ describe('node paths through directories a tenant can change are refused', () =>
     execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', volume]);
     mkdirSync(join(volume, 'dir'));
     writeFileSync(join(volume, 'dir', 'data'), 'other tenant');
-    expect(await codeOf(node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(ran).toEqual([]);
     noRecord();
     expect(readFileSync(join(volume, 'dir', 'data'), 'utf8')).toBe('other tenant');
     expect(isMounted(volume)).toBe(true);
     // The volume's own mount point stays a valid target: kubelet unpublishes exactly there.
-    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
     expect(isMounted(volume)).toBe(true);
   });
 
@@ -121,9 +111,9 @@ describe('node paths through directories a tenant can change are refused', () =>
     const staging = join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d', 'globalmount');
     mkdirSync(join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d'), { recursive: true, mode: 0o750 });
     // The loop export does not exist: the call gets past every path check to the connector.
-    expect(await codeOf(node.NodeStageVolume(stage(staging), ctx()))).toBe(grpcStatus.UNAVAILABLE);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage(staging), ctx()))).toBe(grpcStatus.UNAVAILABLE);
     const target = join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x', 'mount');
     mkdirSync(join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x'), { recursive: true, mode: 0o750 });
-    expect(await codeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, ctx()))).toBe(grpcStatus.OK);
+    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, ctx()))).toBe(grpcStatus.OK);
   });
 });
