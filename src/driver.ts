@@ -114,7 +114,7 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
     let controller: ControllerService | undefined;
     if (withController) {
       if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
-      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true, topology: options.topology ?? 'auto', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, ...(simulator && withNode && { loopNodes: [options.nodeName ?? hostname()] }) });
+      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true, topology: topology ? 'on' : 'off', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, ...(simulator && withNode && { loopNodes: [options.nodeName ?? hostname()] }) });
       const c = controller;
       cleanups.push(() => c.close());
     }

@@ -197,8 +197,10 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
   let hostNames: Set<string>;
   if (ref) {
     hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...cachedHostsOfNode(backend, ref.node.hostName).map((h) => h.name)]);
-    // Hosts made one per protocol by another tool: each holds some of the node's initiators.
-    if (rules.some((l) => !hostNames.has(l.hostname ?? ''))) for (const found of await lookupHosts(c, ref, ctx)) hostNames.add(found.name);
+    // Hosts made one per protocol by another tool: each holds some of the node's initiators. A
+    // volume is exported to a node through one host (its protocol's), so once a rule names a
+    // known host of this node the others are other nodes' exports: no lookup.
+    if (!rules.some((l) => hostNames.has(l.hostname ?? ''))) for (const found of await lookupHosts(c, ref, ctx)) hostNames.add(found.name);
   } else {
     hostNames = new Set(rules.map((l) => l.hostname ?? ''));
   }

@@ -38,14 +38,17 @@ export function hostKey(nodeHost: string, family: PathFamily): string {
   return family ? `${nodeHost}/${family}` : nodeHost;
 }
 
+/** The host-cache families of a node: the host found without a protocol, then one per protocol. */
+const FAMILIES: readonly PathFamily[] = [undefined, 'iscsi', 'fc'];
+
 /** Every cached host of a node (any family). */
 export function cachedHostsOfNode(backend: Backend, nodeHost: string): KnownHost[] {
-  return [undefined, 'iscsi', 'fc'].map((f) => backend.hosts.get(hostKey(nodeHost, f as PathFamily))).filter((h): h is KnownHost => h !== undefined);
+  return FAMILIES.map((f) => backend.hosts.get(hostKey(nodeHost, f))).filter((h): h is KnownHost => h !== undefined);
 }
 
 /** Forgets a node's cached hosts (one was reported missing). */
 export function forgetNode(backend: Backend, nodeHost: string): void {
-  for (const f of [undefined, 'iscsi', 'fc'] as PathFamily[]) backend.hosts.delete(hostKey(nodeHost, f));
+  for (const f of FAMILIES) backend.hosts.delete(hostKey(nodeHost, f));
 }
 
 /** The node's initiators of `family` that `h` lacks (IQNs compared case-insensitively). */

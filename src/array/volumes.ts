@@ -237,11 +237,11 @@ export async function checkSnapshotSource(backend: Backend, c: ArrayClient, name
     throw err;
   }
   const marker = requireOwnedSource(v, ctx.owner);
-  if (!isSnapshot(v) && v.snapCPG === undefined && v.userCPG !== undefined) {
+  if (isSnapshot(v)) return;
+  if (v.snapCPG === undefined && v.userCPG !== undefined) {
     await c.modifyVolume(name, { snapCPG: v.userCPG });
     ctx.log.info({ volume: name, snapCPG: v.userCPG }, 'volume had no snapshot CPG: its user CPG was set');
   }
-  if (isSnapshot(v)) return;
   const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
   await settleCopy(c, v, marker, known, ctx);
   backend.owned.set(name, known);

@@ -41,8 +41,9 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
       if (params.description) marker.desc = params.description;
       const snap = await deps.inflight.run([`snapshot:${backend.id}/${name}`], () =>
         backend.run(`creating snapshot ${name}`, async (c) => {
-          await checkSnapshotSource(backend, c, id.arrayName, opContext(deps, ctx));
-          return ensureSnapshot(c, id.arrayName, { name, readOnly: params.readOnly, comment: formatVolumeMarker(marker), ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }) }, opContext(deps, ctx));
+          const op = opContext(deps, ctx);
+          await checkSnapshotSource(backend, c, id.arrayName, op);
+          return ensureSnapshot(c, id.arrayName, { name, readOnly: params.readOnly, comment: formatVolumeMarker(marker), ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }) }, op);
         }),
       );
       return { snapshot: toSnapshot(backend, snap, marker) };

@@ -224,12 +224,11 @@ export class Requester {
     // the logouts of the close itself run after that, each under its own short limit.
     const closing = logoutMs === undefined ? this.closing.signal : undefined;
     const cut = signal && closing ? AbortSignal.any([signal, closing]) : (signal ?? closing);
-    const totalMs = logoutMs;
     try {
       const raw = await exchange(
         this.o.http,
         this.o.baseUrl,
-        { method: req.method, path: req.path, ...(req.body !== undefined && { body: req.body }), ...(sessionKey !== undefined && { sessionKey }), ...(cut !== undefined && { signal: cut }), ...(totalMs !== undefined && { totalMs }) },
+        { method: req.method, path: req.path, ...(req.body !== undefined && { body: req.body }), ...(sessionKey !== undefined && { sessionKey }), ...(cut !== undefined && { signal: cut }), ...(logoutMs !== undefined && { totalMs: logoutMs }) },
         ctx,
         this.o.timeouts,
       );

@@ -48,6 +48,8 @@ export function portRoutes(srv: Server, req: Req): Answer {
   const p = ports.find((x) => nsp(x.portPos) === nsp(parsed));
   if (!p) throw sim.errors.err('NON_EXISTENT_PORT');
   if (extra !== undefined) {
+    // [U] The answer for a port that is not iSCSI is not documented: BAD_PORT_TYPE (the code of
+    // a wrong port type elsewhere in the API) is this simulator's choice. Protocol 2 is iSCSI.
     if (p.protocol !== 2) throw sim.errors.err('BAD_PORT_TYPE');
     return { status: 200, body: renderIscsiVlans(p) };
   }
