@@ -4,7 +4,7 @@ import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '.
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { isLocalEndpoint, parseEndpoint, type Endpoint } from '../csi/server.js';
 import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
-import type { MultipathMode } from '../host/multipath.js';
+import { MULTIPATH_MODES, type MultipathMode } from '../host/multipath.js';
 import { listenError } from '../errors.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
 import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
@@ -22,7 +22,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'kubelet-dir', type: 'string', metavar: 'DIR', help: 'Node plugin: kubelet root directory; every staging and target path must resolve below it, and node state lives in <dir>/plugins/<driver-name>/state (default /var/lib/kubelet; a temporary directory with --simulator).' },
   { name: 'max-volumes-per-node', type: 'int', metavar: 'N', default: 0, help: 'max_volumes_per_node reported by NodeGetInfo; the controller refuses a publish beyond it (0 = no limit).' },
   { name: 'host-exec', type: 'string', choices: ['nsenter', 'direct'], default: 'nsenter', help: "Node plugin: how iscsiadm/multipath/multipathd run: 'nsenter' into PID 1's mount and network namespaces (the host's own tools; needs hostPID), or 'direct' (tests, or when the image's tools are the host's)." },
-  { name: 'multipath', type: 'string', choices: ['auto', 'on', 'off'], default: 'auto', help: "Node plugin: dm-multipath use. 'auto' asks the host's multipathd ('multipathd show status') at each stage and uses single-path devices when it does not answer; 'on' fails a stage while multipathd does not answer; 'off' never uses maps." },
+  { name: 'multipath', type: 'string', choices: [...MULTIPATH_MODES], default: 'auto', help: "Node plugin: dm-multipath use. 'auto' asks the host's multipathd ('multipathd show status') at each stage and uses single-path devices when it does not answer; 'on' fails a stage while multipathd does not answer; 'off' never asks multipathd nor waits for a map (a map that already exists is still found, and flushed at unstage)." },
   { name: 'sim-data-dir', type: 'string', metavar: 'DIR', help: "Node plugin: the simulator's data directory, for the loop protocol (exports/<WWN> links)." },
   { name: 'simulator', type: 'boolean', default: false, help: 'Run an embedded WSAPI simulator (with its data plane) as backend "sim"; no backends file or cluster id needed. For trying the driver and for conformance tools.' },
   { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'info', help: 'Log level.' },
@@ -90,6 +90,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const metrics = metricsAddress ? new (await import('../metrics.js')).Metrics() : undefined;
   const metricsServer = metricsAddress && metrics ? await metrics.serve(metricsAddress).catch((err: unknown) => Promise.reject(listenError(err, '--metrics-address', metricsAddress))) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics served');
+  const graceMs = (get.num(values, 'shutdown-grace') ?? 30) * 1000;
   const driver = await startDriver({
     mode,
     endpoint,
@@ -107,7 +108,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     simulator: simulator ? {} : undefined,
     log,
     metrics,
-    shutdownGraceMs: (get.num(values, 'shutdown-grace') ?? 30) * 1000,
+    shutdownGraceMs: graceMs,
   });
   if (driver.simulator) {
     // The address is a socket path, or host:port for a TCP endpoint.
@@ -119,7 +120,6 @@ export async function serveCommand(args: string[]): Promise<number> {
         `  try: 3par-csi call CreateVolume --endpoint ${served} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
     );
   }
-  const graceMs = (get.num(values, 'shutdown-grace') ?? 30) * 1000;
   log.info({ signal: await untilShutdownSignal(), graceMs }, 'shutting down');
   // A backstop only: stop() is bounded by the grace period plus the arrays' short close limits.
   const backstop = setTimeout(() => {

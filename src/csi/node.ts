@@ -36,7 +36,7 @@ import type { NodeGetVolumeStatsResponse } from '../gen/csi/v1/NodeGetVolumeStat
 
 /** Whether a node plugin reports topology segments: `auto` does when it was given backend ids. */
 export function nodeTopology(mode: TopologyMode, backendIds: readonly string[]): boolean {
-  return mode === 'auto' ? backendIds.length > 0 : mode === 'on' && backendIds.length > 0;
+  return mode !== 'off' && backendIds.length > 0;
 }
 
 export interface NodeServiceOptions {

@@ -92,6 +92,8 @@ export class ScsiVolumes {
     }, { intervalMs, timeoutMs: deviceTimeoutMs, signal: o.signal });
     if (!disks) throw unavailable(`no SCSI device with WWID ${scsiWwid(wwn)} appeared within ${deviceTimeoutMs} ms; check the array's VLUN and the host's paths`);
     const names = disks.map((d) => d.name);
+    // The paths as last read: re-read after a wait for multipathd, else the scan above.
+    let current = disks;
     if (await this.multipath.active(o.log, o.signal)) {
       let map = await this.multipath.mapOf(wwn, names);
       if (!map) {
@@ -102,11 +104,11 @@ export class ScsiVolumes {
         await this.crossCheck(`dm-uuid-mpath-${multipathWwid(wwn)}`, map.name);
         return { path: `/dev/${map.name}`, name: map.name, wwid: multipathWwid(wwn) };
       }
-      const now = await this.disks(wwn);
-      if (now.length > 1) throw unavailable(`multipathd built no map for WWID ${multipathWwid(wwn)} within ${mapTimeoutMs} ms (paths: ${now.map((d) => d.name).join(',')}); check multipathd's log and blacklist`);
-      o.log.warn({ wwid: multipathWwid(wwn), device: now[0]?.name ?? names[0] }, 'multipathd built no map for the single path; using the path device directly');
+      current = await this.disks(wwn);
+      if (current.length > 1) throw unavailable(`multipathd built no map for WWID ${multipathWwid(wwn)} within ${mapTimeoutMs} ms (paths: ${current.map((d) => d.name).join(',')}); check multipathd's log and blacklist`);
+      o.log.warn({ wwid: multipathWwid(wwn), device: current[0]?.name ?? names[0] }, 'multipathd built no map for the single path; using the path device directly');
     }
-    const single = await this.disks(wwn);
+    const single = current;
     if (single.length > 1) {
       throw failedPrecondition(`volume ${wwn} has ${single.length} paths (${single.map((d) => d.name).join(',')}) but the host runs no multipath; start multipathd`);
     }
