@@ -92,67 +92,79 @@ export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[
   const list = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc['backends']) ? doc['backends'] : undefined;
   if (!list) throw new ConfigError(`${source}: expected a list of backends (or {backends: [...]})`);
   if (list.length === 0) throw new ConfigError(`${source}: the list of backends is empty`);
-  const out: BackendConfig[] = [];
   const ids = new Set<string>();
-  list.forEach((entry: unknown, i: number) => {
-    const where = `${source}: backend #${i + 1}`;
-    if (!isObject(entry)) throw new ConfigError(`${where} is not an object`);
-    for (const k of Object.keys(entry)) if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${where} has an unknown key "${k}"`);
-    const id = str(entry, 'id', where);
-    const problem = backendIdProblem(id);
-    if (problem) throw new ConfigError(`${where}: id "${id}" ${problem}`);
-    if (ids.has(id)) throw new ConfigError(`${where}: id "${id}" is used twice`);
-    ids.add(id);
-    const at = `${source}: backend "${id}"`;
-    const url = str(entry, 'url', at);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConfigError(`${at}: url "${url}" is not a URL`);
-    }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${at}: url must be http:// or https://`);
-    if (parsed.pathname !== '/' && parsed.pathname !== '') throw new ConfigError(`${at}: url must have no path (the driver adds /api/v1)`);
-    const backend: BackendConfig = { id, url: url.replace(/\/+$/, ''), username: str(entry, 'username', at), password: str(entry, 'password', at) };
-    if (entry['caCert'] !== undefined) {
-      backend.caCert = str(entry, 'caCert', at);
-      if (!backend.caCert.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${at}: caCert must be a PEM certificate bundle`);
-    }
-    if (entry['insecureSkipVerify'] !== undefined) backend.insecureSkipVerify = bool(entry, 'insecureSkipVerify', at);
-    if (entry['default'] !== undefined) backend.default = bool(entry, 'default', at);
-    if (entry['chap'] !== undefined) {
-      const chap = entry['chap'];
-      if (!isObject(chap)) throw new ConfigError(`${at}: chap must be {user, secret}`);
-      for (const k of Object.keys(chap)) if (k !== 'user' && k !== 'secret') throw new ConfigError(`${at}: chap has an unknown key "${k}"`);
-      const user = str(chap, 'user', `${at} chap`);
-      const secret = str(chap, 'secret', `${at} chap`);
-      // 3PAR CHAP secrets are 12-16 characters (iSCSI initiator CHAP on the host object).
-      if (secret.length < 12 || secret.length > 16) throw new ConfigError(`${at}: chap.secret must be 12-16 characters`);
-      backend.chap = { user, secret };
-    }
-    if (entry['defaultAccessProtocol'] !== undefined) {
-      const p = entry['defaultAccessProtocol'];
-      if (p !== 'iscsi' && p !== 'fc' && p !== 'loop') throw new ConfigError(`${at}: defaultAccessProtocol must be iscsi, fc or loop`);
-      backend.defaultAccessProtocol = p;
-    }
-    if (entry['defaultCpg'] !== undefined) backend.defaultCpg = str(entry, 'defaultCpg', at);
-    for (const k of ['sessionPoolSize', 'maxInFlight'] as const) {
-      if (entry[k] === undefined) continue;
-      const v = entry[k];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
-      backend[k] = v;
-    }
-    for (const k of TIMEOUT_KEYS) {
-      if (entry[k] === undefined) continue;
-      const v = entry[k];
-      if (typeof v !== 'number' || !(v > 0) || v > TIMEOUT_MAX_SECONDS) throw new ConfigError(`${at}: ${k} must be a number of seconds, more than 0 and at most ${TIMEOUT_MAX_SECONDS}`);
-      backend[k] = v;
-    }
-    if ((backend.responseTimeoutSeconds ?? 0) > (backend.requestTimeoutSeconds ?? Infinity)) throw new ConfigError(`${at}: responseTimeoutSeconds must not exceed requestTimeoutSeconds`);
-    out.push(backend);
-  });
+  const out = list.map((entry: unknown, i: number) => parseBackend(entry, `${source}: backend #${i + 1}`, source, ids));
   if (out.filter((b) => b.default).length > 1) throw new ConfigError(`${source}: more than one backend says default: true`);
   return out;
+}
+
+/** One entry of the list; `ids` holds the ids seen before it (each id is used once). */
+function parseBackend(entry: unknown, where: string, source: string, ids: Set<string>): BackendConfig {
+  if (!isObject(entry)) throw new ConfigError(`${where} is not an object`);
+  for (const k of Object.keys(entry)) if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${where} has an unknown key "${k}"`);
+  const id = str(entry, 'id', where);
+  const problem = backendIdProblem(id);
+  if (problem) throw new ConfigError(`${where}: id "${id}" ${problem}`);
+  if (ids.has(id)) throw new ConfigError(`${where}: id "${id}" is used twice`);
+  ids.add(id);
+  const at = `${source}: backend "${id}"`;
+  const backend: BackendConfig = { id, url: backendUrl(entry, at), username: str(entry, 'username', at), password: str(entry, 'password', at) };
+  if (entry['caCert'] !== undefined) {
+    backend.caCert = str(entry, 'caCert', at);
+    if (!backend.caCert.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${at}: caCert must be a PEM certificate bundle`);
+  }
+  if (entry['insecureSkipVerify'] !== undefined) backend.insecureSkipVerify = bool(entry, 'insecureSkipVerify', at);
+  if (entry['default'] !== undefined) backend.default = bool(entry, 'default', at);
+  if (entry['chap'] !== undefined) backend.chap = backendChap(entry['chap'], at);
+  if (entry['defaultAccessProtocol'] !== undefined) {
+    const p = entry['defaultAccessProtocol'];
+    if (p !== 'iscsi' && p !== 'fc' && p !== 'loop') throw new ConfigError(`${at}: defaultAccessProtocol must be iscsi, fc or loop`);
+    backend.defaultAccessProtocol = p;
+  }
+  if (entry['defaultCpg'] !== undefined) backend.defaultCpg = str(entry, 'defaultCpg', at);
+  backendLimits(entry, backend, at);
+  return backend;
+}
+
+/** The array's base URL: http(s), no path (the driver adds /api/v1), without a trailing slash. */
+function backendUrl(entry: Record<string, unknown>, at: string): string {
+  const url = str(entry, 'url', at);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`${at}: url "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${at}: url must be http:// or https://`);
+  if (parsed.pathname !== '/' && parsed.pathname !== '') throw new ConfigError(`${at}: url must have no path (the driver adds /api/v1)`);
+  return url.replace(/\/+$/, '');
+}
+
+function backendChap(chap: unknown, at: string): { user: string; secret: string } {
+  if (!isObject(chap)) throw new ConfigError(`${at}: chap must be {user, secret}`);
+  for (const k of Object.keys(chap)) if (k !== 'user' && k !== 'secret') throw new ConfigError(`${at}: chap has an unknown key "${k}"`);
+  const user = str(chap, 'user', `${at} chap`);
+  const secret = str(chap, 'secret', `${at} chap`);
+  // 3PAR CHAP secrets are 12-16 characters (iSCSI initiator CHAP on the host object).
+  if (secret.length < 12 || secret.length > 16) throw new ConfigError(`${at}: chap.secret must be 12-16 characters`);
+  return { user, secret };
+}
+
+/** The session and concurrency limits and the timeouts, each checked against its range. */
+function backendLimits(entry: Record<string, unknown>, backend: BackendConfig, at: string): void {
+  for (const k of ['sessionPoolSize', 'maxInFlight'] as const) {
+    if (entry[k] === undefined) continue;
+    const v = entry[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
+    backend[k] = v;
+  }
+  for (const k of TIMEOUT_KEYS) {
+    if (entry[k] === undefined) continue;
+    const v = entry[k];
+    if (typeof v !== 'number' || !(v > 0) || v > TIMEOUT_MAX_SECONDS) throw new ConfigError(`${at}: ${k} must be a number of seconds, more than 0 and at most ${TIMEOUT_MAX_SECONDS}`);
+    backend[k] = v;
+  }
+  if ((backend.responseTimeoutSeconds ?? 0) > (backend.requestTimeoutSeconds ?? Infinity)) throw new ConfigError(`${at}: responseTimeoutSeconds must not exceed requestTimeoutSeconds`);
 }
 
 /** The backend a StorageClass without `backend` uses: the only one, or the one marked default. */

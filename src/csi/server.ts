@@ -83,79 +83,116 @@ const SHUTDOWN_MESSAGE = 'the driver is shutting down; the call was stopped and 
  */
 export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => Promise<R>, deps: WrapDeps): grpc.handleUnaryCall<Q, R> {
   return (call, callback) => {
-    const started = process.hrtime.bigint();
-    const req = call.request;
-    const bindings: Record<string, unknown> = { rpc };
-    for (const f of ID_FIELDS) {
-      const v = (req as Record<string, unknown>)[f];
-      if (typeof v === 'string' && v !== '') bindings[f] = v;
-    }
-    const log = deps.log.child(bindings);
-    const controller = new AbortController();
-    const rawDeadline = call.getDeadline();
-    const deadline = rawDeadline instanceof Date ? rawDeadline.getTime() : Number.isFinite(rawDeadline) ? Number(rawDeadline) : undefined;
-    let timer: NodeJS.Timeout | undefined;
-    if (deadline !== undefined) {
-      timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
-    }
-    const onCancel = (): void => controller.abort();
-    call.on('cancelled', onCancel);
-    controller.signal.addEventListener('abort', () => log.debug({ durationMs: msSince(started) }, 'the caller gave up (deadline or cancel): waits and reads stop, a change already sent finishes'), { once: true });
-    log.debug({ request: redactDeep(req), deadlineMs: deadline === undefined ? undefined : deadline - Date.now() }, 'request');
-    const finish = (code: grpc.status): void => {
-      if (timer) clearTimeout(timer);
-      call.removeListener('cancelled', onCancel);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics?.rpcTotal.inc({ method: rpc, code: statusName(code) });
-      deps.metrics?.rpcSeconds.observe({ method: rpc, code: statusName(code) }, seconds);
-      return void seconds;
-    };
-    // Answered by shutdown already: the handler's own outcome is only logged.
-    let answered = false;
-    const entry: InFlightCall = {
-      rpc,
-      shutdown: () => {
-        if (answered) return;
-        answered = true;
-        controller.abort(unavailable(SHUTDOWN_MESSAGE));
-        finish(grpc.status.UNAVAILABLE);
-        log.warn({ durationMs: msSince(started), code: 'UNAVAILABLE' }, 'stopped by shutdown');
-        callback({ code: grpc.status.UNAVAILABLE, details: SHUTDOWN_MESSAGE });
-      },
-    };
-    deps.inFlight?.add(entry);
+    const served = new ServedCall<R>(rpc, call, callback, deps);
     let promise: Promise<R>;
     try {
-      promise = fn(req, { rpc, log, signal: controller.signal, deadline });
+      promise = fn(call.request, { rpc, log: served.log, signal: served.signal, deadline: served.deadline });
     } catch (err) {
       promise = Promise.reject(err);
     }
     promise.then(
-      (res) => {
-        deps.inFlight?.delete(entry);
-        if (answered) return void log.info({ durationMs: msSince(started) }, 'finished after shutdown answered the caller; the retry finds the result');
-        answered = true;
-        finish(grpc.status.OK);
-        // The caller's deadline passed or it cancelled, yet the work finished (a change already
-        // sent to an array is never cut off): the caller's retry finds the result.
-        if (controller.signal.aborted) log.info({ durationMs: msSince(started) }, 'finished after the caller gave up; its retry finds the result');
-        else if (CHATTY_RPCS.has(rpc)) log.debug({ durationMs: msSince(started) }, 'done');
-        else log.info({ durationMs: msSince(started) }, 'done');
-        callback(null, res);
-      },
-      (err: unknown) => {
-        deps.inFlight?.delete(entry);
-        if (answered) return void log.debug({ durationMs: msSince(started), error: err instanceof Error ? err.message : String(err) }, 'ended after shutdown answered the caller');
-        answered = true;
-        const mapped = toStatus(err);
-        finish(mapped.code);
-        const fields = { durationMs: msSince(started), code: statusName(mapped.code) };
-        if (mapped.unexpected) log.error({ ...fields, err }, 'unexpected error');
-        else log.warn({ ...fields, error: mapped.message }, 'failed');
-        callback({ code: mapped.code, details: mapped.message });
-      },
+      (res) => served.succeed(res),
+      (err: unknown) => served.fail(err),
     );
   };
+}
+
+/** The deadline grpc-js gives a call, as epoch milliseconds (undefined: none). */
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const raw = call.getDeadline();
+  if (raw instanceof Date) return raw.getTime();
+  return Number.isFinite(raw) ? Number(raw) : undefined;
+}
+
+/** The logger bindings of one call: the RPC name and the request's identifying fields. */
+function callBindings(rpc: string, req: unknown): Record<string, unknown> {
+  const bindings: Record<string, unknown> = { rpc };
+  for (const f of ID_FIELDS) {
+    const v = (req as Record<string, unknown>)[f];
+    if (typeof v === 'string' && v !== '') bindings[f] = v;
+  }
+  return bindings;
+}
+
+/**
+ * One call being served: its logger, its abort signal (deadline, cancel, shutdown), and the one
+ * answer it gives — from the handler (`succeed`/`fail`) or from shutdown, whichever comes first.
+ */
+class ServedCall<R> implements InFlightCall {
+  readonly log: Logger;
+  readonly deadline: number | undefined;
+  private readonly started = process.hrtime.bigint();
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly onCancel = (): void => this.controller.abort();
+  /** Answered already (by shutdown or the handler): later outcomes are only logged. */
+  private answered = false;
+
+  constructor(
+    readonly rpc: string,
+    private readonly call: grpc.ServerUnaryCall<unknown, R>,
+    private readonly callback: grpc.sendUnaryData<R>,
+    private readonly deps: WrapDeps,
+  ) {
+    this.log = deps.log.child(callBindings(rpc, call.request));
+    this.deadline = deadlineOf(call);
+    if (this.deadline !== undefined) this.timer = setTimeout(this.onCancel, Math.max(0, this.deadline - Date.now()));
+    call.on('cancelled', this.onCancel);
+    this.signal.addEventListener('abort', () => this.log.debug({ durationMs: this.ms() }, 'the caller gave up (deadline or cancel): waits and reads stop, a change already sent finishes'), { once: true });
+    this.log.debug({ request: redactDeep(call.request), deadlineMs: this.deadline === undefined ? undefined : this.deadline - Date.now() }, 'request');
+    deps.inFlight?.add(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  shutdown(): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.controller.abort(unavailable(SHUTDOWN_MESSAGE));
+    this.finish(grpc.status.UNAVAILABLE);
+    this.log.warn({ durationMs: this.ms(), code: 'UNAVAILABLE' }, 'stopped by shutdown');
+    this.callback({ code: grpc.status.UNAVAILABLE, details: SHUTDOWN_MESSAGE });
+  }
+
+  succeed(res: R): void {
+    this.deps.inFlight?.delete(this);
+    if (this.answered) return void this.log.info({ durationMs: this.ms() }, 'finished after shutdown answered the caller; the retry finds the result');
+    this.answered = true;
+    this.finish(grpc.status.OK);
+    // The caller's deadline passed or it cancelled, yet the work finished (a change already
+    // sent to an array is never cut off): the caller's retry finds the result.
+    if (this.signal.aborted) this.log.info({ durationMs: this.ms() }, 'finished after the caller gave up; its retry finds the result');
+    else if (CHATTY_RPCS.has(this.rpc)) this.log.debug({ durationMs: this.ms() }, 'done');
+    else this.log.info({ durationMs: this.ms() }, 'done');
+    this.callback(null, res);
+  }
+
+  fail(err: unknown): void {
+    this.deps.inFlight?.delete(this);
+    if (this.answered) return void this.log.debug({ durationMs: this.ms(), error: err instanceof Error ? err.message : String(err) }, 'ended after shutdown answered the caller');
+    this.answered = true;
+    const mapped = toStatus(err);
+    this.finish(mapped.code);
+    const fields = { durationMs: this.ms(), code: statusName(mapped.code) };
+    if (mapped.unexpected) this.log.error({ ...fields, err }, 'unexpected error');
+    else this.log.warn({ ...fields, error: mapped.message }, 'failed');
+    this.callback({ code: mapped.code, details: mapped.message });
+  }
+
+  /** Stops the deadline timer and the cancel listener, and counts the call with its code. */
+  private finish(code: grpc.status): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.call.removeListener('cancelled', this.onCancel);
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    this.deps.metrics?.rpcTotal.inc({ method: this.rpc, code: statusName(code) });
+    this.deps.metrics?.rpcSeconds.observe({ method: this.rpc, code: statusName(code) }, seconds);
+  }
+
+  private ms(): number {
+    return msSince(this.started);
+  }
 }
 
 function msSince(started: bigint): number {

@@ -60,6 +60,18 @@ async function tlsMaterial(option: true | { cert: string; key: string }, host: s
   return { cert: pems.cert, key: pems.private };
 }
 
+/** Listens on host:port (0: any free port) and answers the port it got. */
+async function listen(server: http.Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const opts = resolveOptions(options);
   const loaded = opts.stateFile ? await loadState(opts.stateFile) : undefined;
@@ -95,14 +107,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   front.afterChange = afterChange;
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => front.handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port, opts.host);
   const hostPart = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   if (saver) await saver.save();
   tasks.resume();

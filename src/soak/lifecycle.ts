@@ -87,49 +87,18 @@ async function lifecycle(env: LifecycleEnv, name: string, keep: boolean, vols: V
   ledger.volumes.set(name, { id: a.id, context: a.context, minBytes: START_BYTES });
   await attach(env, a);
 
-  let digest: string | undefined;
-  const file = 'data.bin';
+  const written: Written = { file: 'data.bin' };
   if (a.target) {
-    digest = writeFlushed(a.target, file, rng.bytes(rng.int(64, 2048) * 1024));
-    ledger.volumes.set(name, { id: a.id, context: a.context, minBytes: START_BYTES, file, digest });
+    written.digest = writeFlushed(a.target, written.file, rng.bytes(rng.int(64, 2048) * 1024));
+    ledger.volumes.set(name, { id: a.id, context: a.context, minBytes: START_BYTES, file: written.file, digest: written.digest });
   }
 
   const snapName = `${name}-snap`;
   const snap = await env.sidecar.controller<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { source_volume_id: a.id, name: snapName, parameters: {} }, { race: env.race });
   snaps.push({ name: snapName, id: snap.snapshot.snapshot_id });
   ledger.snapshots.set(snapName, snap.snapshot.snapshot_id);
-
-  // A restore larger than the snapshot makes CreateVolume wait for the copy: a task failing then
-  // must be cleaned up and copied afresh on the retry.
-  const larger = rng.chance(0.5);
-  const restoreName = `${name}-restore`;
-  if (larger && rng.chance(0.5)) {
-    env.faults.failFutureTasks(`^${arrayNameFor('volume', env.clusterId, restoreName)}$`, rng.int(10, 90), 1);
-    env.chaos.count('copy task failed');
-  }
-  const restored = await createVolume(env, restoreName, larger ? GROWN_BYTES : START_BYTES, { snapshot: { snapshot_id: snap.snapshot.snapshot_id } });
-  vols.push(restored);
-  const clone = await createVolume(env, `${name}-clone`, START_BYTES, { volume: { volume_id: a.id } });
-  vols.push(clone);
-
-  for (const copy of [restored, clone]) {
-    await attach(env, copy);
-    if (copy.target && digest) checkData(env, copy, file, digest, `${copy.name} (copy of ${name})`);
-    await detach(env, copy);
-    await deleteVolume(env, copy);
-    vols.splice(vols.indexOf(copy), 1);
-  }
-
-  // Grow the xfs volume online: the array first, then the filesystem.
-  await env.sidecar.controller('ControllerExpandVolume', { volume_id: a.id, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap }, { race: env.race });
-  ledger.volumes.get(name)!.minBytes = GROWN_BYTES;
-  if (a.target) {
-    const before = fsBytes(a.target);
-    await env.sidecar.nodeCall('NodeExpandVolume', { volume_id: a.id, volume_path: a.target, staging_target_path: a.staging, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap });
-    const after = fsBytes(a.target);
-    if (after <= before) ledger.anomalies.push(`${name}: xfs did not grow (${before} → ${after} bytes)`);
-    if (digest) checkData(env, a, file, digest, `${name} after growing`);
-  }
+  await copyAndCheck(env, name, a, snap.snapshot.snapshot_id, written, vols);
+  await growOnline(env, name, a, written);
 
   await detach(env, a);
   await env.sidecar.controller('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id }, { race: env.race });
@@ -140,6 +109,49 @@ async function lifecycle(env: LifecycleEnv, name: string, keep: boolean, vols: V
     await deleteVolume(env, a);
     vols.length = 0;
   }
+}
+
+/** The file a lifecycle wrote on its volume, and its digest (none when the volume has no node side). */
+interface Written {
+  file: string;
+  digest?: string;
+}
+
+/** A restore of the snapshot and a clone of the volume: each attached, its data checked, then deleted. */
+async function copyAndCheck(env: LifecycleEnv, name: string, a: Vol, snapshotId: string, written: Written, vols: Vol[]): Promise<void> {
+  const { rng } = env;
+  // A restore larger than the snapshot makes CreateVolume wait for the copy: a task failing then
+  // must be cleaned up and copied afresh on the retry.
+  const larger = rng.chance(0.5);
+  const restoreName = `${name}-restore`;
+  if (larger && rng.chance(0.5)) {
+    env.faults.failFutureTasks(`^${arrayNameFor('volume', env.clusterId, restoreName)}$`, rng.int(10, 90), 1);
+    env.chaos.count('copy task failed');
+  }
+  const restored = await createVolume(env, restoreName, larger ? GROWN_BYTES : START_BYTES, { snapshot: { snapshot_id: snapshotId } });
+  vols.push(restored);
+  const clone = await createVolume(env, `${name}-clone`, START_BYTES, { volume: { volume_id: a.id } });
+  vols.push(clone);
+
+  for (const copy of [restored, clone]) {
+    await attach(env, copy);
+    if (copy.target && written.digest) checkData(env, copy, written.file, written.digest, `${copy.name} (copy of ${name})`);
+    await detach(env, copy);
+    await deleteVolume(env, copy);
+    vols.splice(vols.indexOf(copy), 1);
+  }
+}
+
+/** Grows the xfs volume online: the array first, then the filesystem; the data must survive it. */
+async function growOnline(env: LifecycleEnv, name: string, a: Vol, written: Written): Promise<void> {
+  await env.sidecar.controller('ControllerExpandVolume', { volume_id: a.id, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap }, { race: env.race });
+  env.ledger.volumes.get(name)!.minBytes = GROWN_BYTES;
+  if (!a.target) return;
+  const before = fsBytes(a.target);
+  await env.sidecar.nodeCall('NodeExpandVolume', { volume_id: a.id, volume_path: a.target, staging_target_path: a.staging, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap });
+  const after = fsBytes(a.target);
+  if (after <= before) env.ledger.anomalies.push(`${name}: xfs did not grow (${before} → ${after} bytes)`);
+  if (written.digest) checkData(env, a, written.file, written.digest, `${name} after growing`);
 }
 
 /** Attaches, reads back and deletes a kept volume at the end of the run. */

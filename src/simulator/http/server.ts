@@ -43,6 +43,15 @@ class Mutex {
   }
 }
 
+/** A request that passed the transport checks. */
+interface Parsed {
+  method: string;
+  segs: string[];
+  params: URLSearchParams;
+  body: unknown;
+  info: RequestInfo;
+}
+
 const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
 export class WsapiFront {
@@ -109,81 +118,95 @@ export class WsapiFront {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const e = this.srv.sim.errors;
     const url = req.url ?? '/';
     const qIdx = url.indexOf('?');
     const rawPath = qIdx === -1 ? url : url.slice(0, qIdx);
     if (this.admin && rawPath.startsWith('/sim/')) return this.admin.handle(req, res, rawPath);
+    const parsed = await this.parse(req, rawPath, qIdx === -1 ? '' : url.slice(qIdx + 1));
+    if (parsed instanceof SimError) return this.sendError(res, req, parsed);
+    const { info } = parsed;
+    // A hung array: the request is accepted and read, and nothing is answered until the hang ends.
+    await this.faults.whileHung(info);
+    if (this.dropped(req, res, info, 'before')) return;
+    const injected = this.faults.take('error', info)[0];
+    if (injected) return this.sendError(res, req, new SimError('CUSTOM', { status: injected.status, code: injected.code, desc: injected.desc ?? 'injected fault' }, injected.ref));
+    const extraLatency = this.faults.take('latency', info).reduce((n, f) => n + f.ms, 0);
+    let answer: Answer;
+    try {
+      answer = await this.answer(req, parsed, extraLatency);
+    } catch (err) {
+      if (err instanceof SimError) return this.sendError(res, req, err);
+      throw err;
+    }
+    if (this.dropped(req, res, info, 'after')) return;
+    this.send(res, req, answer, info);
+  }
+
+  /** The transport checks, in the array's order: percent-encoding, HTTP version, Accept, size, JSON. */
+  private async parse(req: IncomingMessage, rawPath: string, search: string): Promise<Parsed | SimError> {
+    const e = this.srv.sim.errors;
     const raw = await readBody(req);
     const method = req.method ?? 'GET';
     let segs: string[];
     try {
       segs = rawPath.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
     } catch {
-      return this.sendError(res, req, e.err('INV_URL_PERCENT_ENCODING'));
+      return e.err('INV_URL_PERCENT_ENCODING');
     }
-    if (req.httpVersion === '1.0') return this.sendError(res, req, e.err('UNSUP_HTTP'));
+    if (req.httpVersion === '1.0') return e.err('UNSUP_HTTP');
     const accept = req.headers['accept'];
-    if (accept && !/application\/json|application\/\*|\*\/\*/.test(accept)) return this.sendError(res, req, e.err('UNSUP_REPRESENTATION'));
-    if (raw === 'too-long') return this.sendError(res, req, e.err('INPUT_TOO_LONG'));
+    if (accept && !/application\/json|application\/\*|\*\/\*/.test(accept)) return e.err('UNSUP_REPRESENTATION');
+    if (raw === 'too-long') return e.err('INPUT_TOO_LONG');
     let body: unknown;
     if (raw.length > 0) {
       const ctype = req.headers['content-type'] ?? '';
-      if (!/^application\/json\b/i.test(ctype)) return this.sendError(res, req, e.err('UNSUP_CONTENT'));
+      if (!/^application\/json\b/i.test(ctype)) return e.err('UNSUP_CONTENT');
       try {
         body = JSON.parse(raw);
       } catch {
-        return this.sendError(res, req, e.err('JSON_SYNTAX_ERR', badMember(raw)));
+        return e.err('JSON_SYNTAX_ERR', badMember(raw));
       }
     }
-    const params = new URLSearchParams(qIdx === -1 ? '' : url.slice(qIdx + 1));
-    const info: RequestInfo = { method, path: rawPath, ...(bodyAction(body) === undefined ? {} : { action: bodyAction(body)! }) };
-    // A hung array: the request is accepted and read, and nothing is answered until the hang ends.
-    await this.faults.whileHung(info);
-    if (this.faults.take('drop', info, (f) => f.when === 'before').length > 0) {
-      this.record(req, 0);
-      res.socket?.destroy();
-      return;
-    }
-    const injected = this.faults.take('error', info)[0];
-    if (injected) return this.sendError(res, req, new SimError('CUSTOM', { status: injected.status, code: injected.code, desc: injected.desc ?? 'injected fault' }, injected.ref));
-    const extraLatency = this.faults.take('latency', info).reduce((n, f) => n + f.ms, 0);
+    const action = bodyAction(body);
+    const info: RequestInfo = { method, path: rawPath, ...(action === undefined ? {} : { action }) };
+    return { method, segs, params: new URLSearchParams(search), body, info };
+  }
+
+  /** A `drop` fault for this moment of the request: the connection is cut without an answer. */
+  private dropped(req: IncomingMessage, res: ServerResponse, info: RequestInfo, when: 'before' | 'after'): boolean {
+    if (this.faults.take('drop', info, (f) => f.when === when).length === 0) return false;
+    this.record(req, 0);
+    res.socket?.destroy();
+    return true;
+  }
+
+  /** Routes a parsed request: version and login need no session; the rest runs in its session's order. */
+  private async answer(req: IncomingMessage, p: Parsed, extraLatency: number): Promise<Answer> {
+    const e = this.srv.sim.errors;
+    const { method, segs, params, body, info } = p;
     const ip = req.socket.remoteAddress ?? '';
     const isVersion = segs.length === 1 && segs[0] === 'api';
     const isLogin = segs[0] === 'api' && segs[1] === 'v1' && segs[2] === 'credentials' && segs.length === 3;
-    if (!(isVersion || (segs[0] === 'api' && segs[1] === 'v1' && segs.length > 2))) return this.sendError(res, req, e.err('URI_RES_NOT_FOUND'));
+    if (!(isVersion || (segs[0] === 'api' && segs[1] === 'v1' && segs.length > 2))) throw e.err('URI_RES_NOT_FOUND');
     const r: Req = { method, segs: segs.slice(2), params, body, ip, caller: { user: this.srv.sim.opts.username } };
     const q = params.get('query');
     if (q !== null) r.query = q;
-    let answer: Answer;
-    try {
-      if (isVersion || isLogin) {
-        await this.faults.passHolds(info);
-        await sleep(this.srv.sim.opts.latencyMs + extraLatency);
-        if (isVersion && method !== 'GET') throw e.err('UNSUP_OP');
-        answer = isVersion ? versionAnswer(this.srv) : credentialRoutes(this.srv, r);
-      } else {
-        const session = this.srv.sessions.use(headerKey(req), ip);
-        if (!session) throw e.err('INV_SESS_KEY');
-        r.caller = { user: session.user };
-        answer = await this.srv.sessions.serialize(session, async () => {
-          await this.faults.passHolds(info);
-          await sleep(this.srv.sim.opts.latencyMs + extraLatency);
-          const a = method === 'GET' ? await this.route(r) : await this.lock.run(async () => this.mutate(r));
-          if (isList(a)) await sleep((this.srv.sim.opts.perMemberUs * a.members.length) / 1000);
-          return a;
-        });
-      }
-    } catch (err) {
-      if (err instanceof SimError) return this.sendError(res, req, err);
-      throw err;
+    if (isVersion || isLogin) {
+      await this.faults.passHolds(info);
+      await sleep(this.srv.sim.opts.latencyMs + extraLatency);
+      if (isVersion && method !== 'GET') throw e.err('UNSUP_OP');
+      return isVersion ? versionAnswer(this.srv) : credentialRoutes(this.srv, r);
     }
-    if (this.faults.take('drop', info, (f) => f.when === 'after').length > 0) {
-      this.record(req, 0);
-      res.socket?.destroy();
-      return;
-    }
-    this.send(res, req, answer, info);
+    const session = this.srv.sessions.use(headerKey(req), ip);
+    if (!session) throw e.err('INV_SESS_KEY');
+    r.caller = { user: session.user };
+    return this.srv.sessions.serialize(session, async () => {
+      await this.faults.passHolds(info);
+      await sleep(this.srv.sim.opts.latencyMs + extraLatency);
+      const a = method === 'GET' ? await this.route(r) : await this.lock.run(async () => this.mutate(r));
+      if (isList(a)) await sleep((this.srv.sim.opts.perMemberUs * a.members.length) / 1000);
+      return a;
+    });
   }
 
   /** A change: expiry sweep first (at most once a second), then the change, then persistence. */
