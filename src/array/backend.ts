@@ -27,6 +27,8 @@ export interface KnownHost {
   name: string;
   /** True when the host carries this cluster's marker (the driver may delete it). */
   owned: boolean;
+  /** The host's virtual domain (absent: none); it serves volumes of that domain only. */
+  domain?: string;
 }
 
 /**
@@ -46,6 +48,8 @@ export interface OwnedVolume {
    * again (a copy can fail after CreateVolume returned) until it is a normal volume.
    */
   copying?: boolean;
+  /** The volume's virtual domain once read (null: none; absent: not read yet; domains.ts). */
+  domain?: string | null;
 }
 
 export class Backend {
@@ -263,6 +267,14 @@ export class Backend {
   /** True when the cached CPG list shows a growth limit (`SDGrowth.limitMiB`) on the CPG. */
   async hasGrowthLimit(name: string, signal?: AbortSignal): Promise<boolean> {
     return (await this.cpgList(signal)).find((c) => c.name === name)?.SDGrowth?.limitMiB !== undefined;
+  }
+
+  /**
+   * True when some CPG of the cached list is in a virtual domain (`domain`): only then can a
+   * volume be in one (it takes its CPG's), so only then does publish need the volume's.
+   */
+  async usesDomains(signal?: AbortSignal): Promise<boolean> {
+    return (await this.cpgList(signal)).some((c) => c.domain !== undefined);
   }
 
   /** True when the array has a CPG of that name (the cached list, read again once on a miss). */

@@ -42,8 +42,8 @@ export interface ArrayClient {
 
   /** `GET /volumesets`. */
   listVolumeSets(signal?: AbortSignal): Promise<VolumeSet[]>;
-  /** `POST /volumesets` with its initial members. */
-  createVolumeSet(name: string, members: string[]): Promise<void>;
+  /** `POST /volumesets` with its initial members, in `domain` when given (the members'). */
+  createVolumeSet(name: string, members: string[], domain?: string): Promise<void>;
   /** `DELETE /volumesets/<name>`. */
   deleteVolumeSet(name: string): Promise<void>;
   /** `POST /volumesets/<name>` createSnapshot: one snapshot per member, `name` is a pattern (`@count@`). */
@@ -163,6 +163,8 @@ export interface CreateHostBody {
   FCWWNs?: string[];
   persona?: number;
   descriptors?: HostDescriptors;
+  /** Virtual domain (the volume's): a host serves volumes of its own domain only. */
+  domain?: string;
 }
 
 export interface CreateVlunBody {

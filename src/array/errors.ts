@@ -47,6 +47,8 @@ export type ArrayCondition =
   | 'no-snap-cpg'
   /** A conversion of a volume with snapshots without keepVV (400/40 with ref keepVV). */
   | 'needs-keep-vv'
+  /** Objects of different virtual domains (a VLUN, a set member, a volume's CPGs). */
+  | 'domain'
   /** An array-wide limit (volumes, snapshots, VV ids, a CPG's allocation warning): a 503 other than "unavailable". */
   | 'limit'
   /** The array cannot serve now (sessions, busy, unreachable). */
@@ -83,6 +85,9 @@ const BY_CODE = new Map<number, ArrayCondition>([
   [WsapiPlaceholderCode.INV_OPERATION_VV_TUNE_IN_PROGRESS, 'copy-busy'],
   [WsapiPlaceholderCode.INV_OPERATION_VV_VOLUME_CONV_IN_PROGRESS, 'copy-busy'],
   [WsapiCode.HOST_IN_SET, 'host-in-set'],
+  [WsapiCode.VV_NOT_IN_SAME_DOMAIN, 'domain'],
+  [WsapiPlaceholderCode.MEMBER_NOT_IN_SAME_DOMAIN, 'domain'],
+  [WsapiPlaceholderCode.CPG_NOT_IN_SAME_DOMAIN, 'domain'],
   [WsapiCode.NO_SNAP_CPG, 'no-snap-cpg'],
   [WsapiCode.NO_SPACE, 'no-space'],
   [WsapiCode.VV_NEW_SIZE_EXCEED_CPG_LIMIT, 'no-space'],
@@ -138,6 +143,7 @@ const KIND: Partial<Record<ArrayCondition, DriverErrorKind>> = {
   'host-in-set': 'failed-precondition',
   'no-snap-cpg': 'failed-precondition',
   'needs-keep-vv': 'failed-precondition',
+  domain: 'failed-precondition',
   'too-large': 'out-of-range',
   unavailable: 'unavailable',
   'bad-credentials': 'unavailable',

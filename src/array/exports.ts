@@ -7,6 +7,7 @@ import { conditionOf } from './errors.js';
 import { hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
 import { cachedHostsOfNode, forgetNode, lookupHosts, resolveHost, type NodeRef } from './hosts.js';
+import { domainMismatch, refuseOtherDomain, volumeDomain } from './domains.js';
 import type { OpContext } from './ops.js';
 
 /** Default iSCSI port (1.3.x ports do not report one; later ones say `iSCSIPortInfo.tcpPort`; REFERENCE §10.3). */
@@ -76,15 +77,17 @@ function vlunId(l: Vlun): VlunId {
 }
 
 /**
- * Exports the volume to the node's host: reuses a VLUN for (volume, host) or creates one with an
- * automatic LUN, then re-reads the VLUNs (another process may have raced) and removes a
+ * Exports the volume to the node's host (made in the volume's virtual domain; a host of another
+ * domain → FAILED_PRECONDITION, domains.ts): reuses a VLUN for (volume, host) or creates one with
+ * an automatic LUN, then re-reads the VLUNs (another process may have raced) and removes a
  * duplicate. Three requests for a new export to a known host (list, create, list); one to reuse.
  */
 export async function exportVolume(backend: Backend, c: ArrayClient, req: PublishRequest, ctx: OpContext): Promise<Exported> {
+  const domain = await volumeDomain(backend, c, req.name, ctx.signal);
   for (let attempt = 1; ; attempt++) {
-    const host = await resolveHost(backend, c, req.ref, req.protocol, ctx);
+    const host = await resolveHost(backend, c, req.ref, req.protocol, ctx, domain);
     try {
-      return await backend.vlunLocks.run(host.name, () => exportToHost(backend, c, req, host, ctx));
+      return await backend.vlunLocks.run(host.name, () => exportToHost(backend, c, req, host, ctx, domain));
     } catch (err) {
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
       if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
@@ -93,12 +96,14 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
   }
 }
 
-async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
+async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined): Promise<Exported> {
   const listing = await backend.vluns(ctx.signal);
   const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
   if (!existing) refuseOverLimit(req, host, listing);
   try {
+    // An owned host left empty in another domain goes, so that a retry makes it in this one.
+    refuseOtherDomain(req.name, domain, host);
     refuseOthers(req, host, before);
   } catch (err) {
     if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
@@ -109,22 +114,7 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   const missing = (lun: number): PortPos[] => ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
   if (existing && missing(existing.lun).length === 0) return { lun: existing.lun, wwn: existing.volumeWWN };
-  const created: VlunId[] = [];
-  let refusal: unknown;
-  try {
-    if (existing) {
-      for (const portPos of missing(existing.lun)) created.push(await c.createVlun({ volumeName: req.name, hostname: host.name, lun: existing.lun, autoLun: false, portPos }));
-    } else {
-      const first = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0, ...(ports[0] && { portPos: ports[0] }) });
-      created.push(first);
-      for (const portPos of ports.slice(1)) created.push(await c.createVlun({ volumeName: req.name, hostname: host.name, lun: first.lun, autoLun: false, portPos }));
-    }
-  } catch (err) {
-    const cond = conditionOf(err);
-    if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
-    // Refused (the oneHost policy, a LUN taken by a racing process, …): the re-read tells.
-    refusal = err;
-  }
+  const { created, refusal } = await createVluns(c, req, host, existing ? { lun: existing.lun, ports: missing(existing.lun) } : { ports }, domain);
   // Re-read after our own changes: backend.vluns only hands out a listing started after this call.
   const after = exportsOf(await backend.vluns(ctx.signal), req.name);
   const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
@@ -152,6 +142,37 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   }
   ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined }, 'volume exported');
   return { lun: keep.lun, wwn: keep.volumeWWN };
+}
+
+/**
+ * Creates the VLUNs of an export: the missing ports' at the existing LUN, or a new one with an
+ * automatic LUN and then the further ports' at it. A refusal the re-read may explain (the oneHost
+ * policy, a LUN a racing process took, …) is returned; the array's domain refusal (a host in no
+ * domain is left to it: domains.ts) is FAILED_PRECONDITION, with what was made removed.
+ */
+async function createVluns(c: ArrayClient, req: PublishRequest, host: KnownHost, at: { lun?: number; ports: PortPos[] }, domain: string | undefined): Promise<{ created: VlunId[]; refusal?: unknown }> {
+  const created: VlunId[] = [];
+  const vlun = (lun: number, portPos: PortPos): Promise<VlunId> => c.createVlun({ volumeName: req.name, hostname: host.name, lun, autoLun: false, portPos });
+  try {
+    let lun = at.lun;
+    let rest = at.ports;
+    if (lun === undefined) {
+      const first = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0, ...(at.ports[0] && { portPos: at.ports[0] }) });
+      created.push(first);
+      lun = first.lun;
+      rest = at.ports.slice(1);
+    }
+    for (const portPos of rest) created.push(await vlun(lun, portPos));
+    return { created };
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
+    if (cond === 'domain') {
+      for (const id of created) await deleteVlunQuietly(c, id);
+      throw domainMismatch(req.name, domain, host, err);
+    }
+    return { created, refusal: err };
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { formatVolumeMarker, type VolumeMarker } from './marker.js';
 import { hashedName, isTombstoneName } from './names.js';
 import { isSnapshot, ownMarker, requireOwnedSource, type OpContext } from './ops.js';
 import { removeTombstone } from './snapshots.js';
+import { sourcesDomain } from './domains.js';
 
 /**
  * Group snapshots (DESIGN "Groups"): the sources go into a temporary VV set, the set is
@@ -86,13 +87,16 @@ export async function ensureGroupSnapshot(c: ArrayClient, spec: NewGroup, ctx: O
     await deleteSetQuietly(c, set);
     return markMembers(c, spec, ctx);
   }
+  const read: Volume[] = [];
   for (const source of spec.sources) {
     const v = await getOrUndefined(c, source, ctx.signal);
     if (!v || isSnapshot(v) || isTombstoneName(source)) throw notFound(`source volume ${source} does not exist`);
     // Only this cluster's (or imported) volumes, never a failed one (issue 14 finding 6).
     requireOwnedSource(v, ctx.owner);
+    read.push(v);
   }
-  await createSet(c, set, spec.sources);
+  // The temporary set is made in the sources' virtual domain (a set holds one domain's volumes).
+  await createSet(c, set, spec.sources, sourcesDomain(spec.name, read));
   try {
     const shared: VolumeMarker = { ...spec.marker, g: spec.name, k: spec.sources.length };
     await c.snapshotVolumeSet(set, { name: `${spec.name}-@count@`, readOnly: spec.readOnly, comment: formatVolumeMarker(shared), ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }) });
@@ -109,14 +113,14 @@ export async function ensureGroupSnapshot(c: ArrayClient, spec: NewGroup, ctx: O
   }
 }
 
-/** Creates the temporary set; one left by an interrupted attempt is replaced. */
-async function createSet(c: ArrayClient, set: string, members: string[]): Promise<void> {
+/** Creates the temporary set (in `domain`, the members'); one left by an interrupted attempt is replaced. */
+async function createSet(c: ArrayClient, set: string, members: string[], domain: string | undefined): Promise<void> {
   try {
-    await c.createVolumeSet(set, members);
+    await c.createVolumeSet(set, members, domain);
   } catch (err) {
     if (conditionOf(err) !== 'set-exists') throw err;
     await c.deleteVolumeSet(set);
-    await c.createVolumeSet(set, members);
+    await c.createVolumeSet(set, members, domain);
   }
 }
 

@@ -72,7 +72,7 @@ export function judgeHost(h: Host, ref: NodeRef, ownerTag: string, family?: Path
     // The node_id starts with the node's host name (nodeid.ts); initiators may change over time.
     const markedHost = marker.n.split(';')[0] ?? '';
     if (markedHost !== ref.node.hostName) throw failedPrecondition(`array host ${h.name} is marked for node ${markedHost}, not ${ref.node.hostName}; two nodes share initiators (cloned machines?)`);
-    return { name: h.name, owned: true };
+    return { name: h.name, owned: true, ...domainOf(h) };
   }
   const have = initiatorsOf(h);
   const families: ('iscsi' | 'fc')[] = family ? [family] : [...(have.iqns.length > 0 ? (['iscsi'] as const) : []), ...(have.wwns.length > 0 ? (['fc'] as const) : [])];
@@ -81,17 +81,21 @@ export function judgeHost(h: Host, ref: NodeRef, ownerTag: string, family?: Path
   if (!holds) {
     throw failedPrecondition(`array host ${h.name} (not created by the driver) holds some but not all ${family ? `${family} ` : ''}initiators of node ${ref.node.hostName}; fix the host on the array`);
   }
-  return { name: h.name, owned: false };
+  return { name: h.name, owned: false, ...domainOf(h) };
 }
+
+/** The host's virtual domain as KnownHost records it (absent: none). */
+const domainOf = (h: Host): { domain?: string } => (h.domain !== undefined ? { domain: h.domain } : {});
 
 /**
  * The array host of a node for a protocol: from the cache (once checked for that protocol),
  * else found by that protocol's initiators (or by its deterministic name for a node without
- * initiators), else created with the marker and, for iSCSI, CHAP. A host the driver owns gains
+ * initiators), else created with the marker, in `domain` (the volume's virtual domain; the
+ * caller checks a found host's, domains.ts) and, for iSCSI, CHAP. A host the driver owns gains
  * the node's missing paths of that protocol (PUT pathOperation add, as cinder does [S CIN
  * hpe_3par_iscsi.py/hpe_3par_fc.py]); paths are never removed (VLUNs may use them).
  */
-export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext): Promise<KnownHost> {
+export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext, domain?: string): Promise<KnownHost> {
   const family = familyOf(protocol);
   const key = hostKey(ref.node.hostName, family);
   const cached = backend.hosts.get(key);
@@ -103,8 +107,8 @@ export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef
     // A host this driver made for the node's other protocol holds none of these initiators yet.
     const ownedOther = cachedHostsOfNode(backend, ref.node.hostName).find((h) => h.owned);
     if (!existing && ownedOther) existing = { host: await c.getHost(ownedOther.name, ctx.signal), known: ownedOther };
-    const found = existing ? await adopt(backend, c, existing, ref, protocol, ctx) : await createHost(backend, c, ref, protocol, ctx);
-    const known: KnownHost = { name: found.name, owned: found.owned };
+    const found = existing ? await adopt(backend, c, existing, ref, protocol, ctx) : await createHost(backend, c, ref, protocol, ctx, domain);
+    const known: KnownHost = { name: found.name, owned: found.owned, ...(found.domain !== undefined && { domain: found.domain }) };
     backend.hosts.set(key, known);
     return known;
   });
@@ -187,15 +191,15 @@ async function reconcileChap(backend: Backend, c: ArrayClient, h: Host, known: K
   ctx.log.info({ host: h.name, chap: chap !== undefined }, 'initiator CHAP of the array host reconciled with the backend');
 }
 
-async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext): Promise<KnownHost> {
+async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext, domain?: string): Promise<KnownHost> {
   const name = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
   const comment = formatHostMarker(hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId), ref.nodeId);
   // FC and iSCSI paths cannot be given together: the volume's protocol picks (iSCSI first).
   const useFc = ref.node.wwpns.length > 0 && (protocol === 'fc' || ref.node.iqns.length === 0);
   const paths = useFc ? { FCWWNs: ref.node.wwpns.map((w) => w.toUpperCase()) } : ref.node.iqns.length > 0 ? { iSCSINames: ref.node.iqns } : {};
   try {
-    await c.createHost({ name, ...paths, persona: HostPersona.GENERIC_ALUA, descriptors: { comment } });
-    ctx.log.info({ host: name, node: ref.node.hostName }, 'array host created');
+    await c.createHost({ name, ...paths, persona: HostPersona.GENERIC_ALUA, descriptors: { comment }, ...(domain !== undefined && { domain }) });
+    ctx.log.info({ host: name, node: ref.node.hostName, domain }, 'array host created');
   } catch (err) {
     const cond = conditionOf(err);
     if (cond !== 'host-exists' && cond !== 'path-exists') throw err;
@@ -216,5 +220,5 @@ async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protoc
     await c.setHostChap(name, chap.user, chap.secret);
     ctx.log.info({ host: name }, 'initiator CHAP set on the array host');
   }
-  return { name, owned: true };
+  return { name, owned: true, ...(domain !== undefined && { domain }) };
 }

@@ -34,7 +34,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     listTasks: (signal) => w.tasks.list(o(signal)),
     cancelTask: (id) => w.tasks.cancel(id),
     listVolumeSets: (signal) => w.volumeSets.list(o(signal)),
-    createVolumeSet: (name, members) => w.volumeSets.create(name, { setmembers: members }),
+    createVolumeSet: (name, members, domain) => w.volumeSets.create(name, { setmembers: members, ...(domain !== undefined && { domain }) }),
     deleteVolumeSet: (name) => w.volumeSets.delete(name),
     snapshotVolumeSet: async (name, params) => {
       await w.volumeSets.createSnapshot(name, params);

@@ -14,6 +14,8 @@ export const SIMULATOR_FLAGS: FlagSpec[] = [
   { name: 'password', type: 'string', default: '3pardata', help: 'Array password.' },
   { name: 'profile', type: 'string', choices: PROFILE_NAMES, default: '3.1.3 MU1', help: 'Firmware profile; later ones enable tdvv, compression, VLUN queries, QoS.' },
   { name: 'cpg', type: 'list', metavar: 'NAME:SIZE,...', default: [], help: 'CPGs and their usable size in MiB, or with a G/T suffix (GiB/TiB), e.g. SSD_r6:16T,FC_r6:2048G (default SSD_r6:16T,FC_r6:16T,NL_r6:64T).' },
+  { name: 'cpg-domain', type: 'string', metavar: 'DOMAIN', help: 'Put every CPG in this virtual domain (volumes take their CPG\'s; hosts and VV sets must match it).' },
+  { name: 'domain-export', type: 'string', choices: ['same', 'hostWithoutDomain'], default: 'same', help: 'A VLUN of a volume in a domain to a host in none: refused (same) or allowed (uncertain on real arrays).' },
   { name: 'data-dir', type: 'string', metavar: 'DIR', help: 'Turn the data plane on: a sparse file per volume, exports/<WWN> links while exported.' },
   { name: 'state-file', type: 'string', metavar: 'FILE', help: 'Persist the array here (atomic writes); a restart resumes it. A corrupt file is an error.' },
   { name: 'latency-ms', type: 'int', default: 0, help: 'Service time added to every request (ms).' },
@@ -87,7 +89,10 @@ export function simulatorOptionsFromFlags(args: string[]): { options: SimulatorO
     maxVolumeSizeMiB: get.num(values, 'max-volume-size')!,
     thinUsedPct: get.num(values, 'thin-used-pct')!,
     errorCodes: parseErrorCodes(get.list(values, 'error-code')),
+    domainExport: get.str(values, 'domain-export') as 'same' | 'hostWithoutDomain',
   };
+  const cpgDomain = get.str(values, 'cpg-domain');
+  if (cpgDomain) options.cpgDomain = cpgDomain;
   const cpgs = get.list(values, 'cpg');
   if (cpgs.length > 0) {
     options.cpgs = cpgs.map((c) => {

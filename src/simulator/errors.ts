@@ -83,6 +83,11 @@ export const ERRORS = {
   NON_EXISTENT_OBJECT_KEY: { status: 404, code: 180, desc: 'object key does not exist' },
   EXISTENT_OBJECT_KEY: { status: 409, code: 181, desc: 'object key exists' },
   TOO_BUSY: { status: 503, code: 270, desc: 'System is too busy. Please try again later' },
+  /**
+   * A VLUN of a volume to a host of another virtual domain: 403/118 "Volume not in same domain",
+   * as real arrays answered HPE's Docker plugin [S python-hpedockerplugin issues #232, #322].
+   */
+  VV_NOT_IN_SAME_DOMAIN: { status: 403, code: 118, desc: 'Volume not in same domain' },
   /** The number issue 16 reports from a real array ([U]: not in the reference; configurable). */
   NO_SNAP_CPG: { status: 409, code: 33, desc: 'volume has no snapshot CPG' },
   // §4.4 names without recovered numbers: placeholders (configurable)
@@ -135,6 +140,10 @@ export const ERRORS = {
   INV_OPERATION_VV_READONLY_SNAPSHOT: { status: 403, code: 9050, desc: 'the parent volume is a read-only snapshot' },
   /** Changing the snapshot CPG of a volume that has snapshots (issue 16 item 12; name and number [U]). */
   INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS: { status: 409, code: 9051, desc: 'the snapshot CPG cannot change while the volume has snapshots' },
+  /** A set member of another domain than the set's ([S] python-3parclient createVolumeSet docstring; number [U]). */
+  MEMBER_NOT_IN_SAME_DOMAIN: { status: 409, code: 9060, desc: 'the member is not in the domain of the set' },
+  /** A volume whose user and snapshot CPGs are in different domains (REFERENCE §4.4 names it; number [U]). */
+  CPG_NOT_IN_SAME_DOMAIN: { status: 403, code: 9061, desc: 'the CPGs are not in the same domain' },
   // Array-wide limits: 503 per the guide's VV-set snapshot table (G131 p119-121), numbers [U].
   VV_LIMIT_REACHED: { status: 503, code: 9046, desc: 'maximum number of volumes has been reached' },
   SNAPSHOT_LIMIT_REACHED: { status: 503, code: 9047, desc: 'maximum number of snapshots has been reached' },

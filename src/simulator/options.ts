@@ -20,7 +20,20 @@ export interface SimulatorOptions {
    * `growthLimitMiB`, when set, is the CPG's growth limit (`SDGrowth.limitMiB`), which allocations
    * respect and the space reporter does not [S CIN hpe_3par_common.py get_volume_stats].
    */
-  cpgs?: { name: string; sizeMiB: number; growthLimitMiB?: number }[];
+  cpgs?: { name: string; sizeMiB: number; growthLimitMiB?: number; domain?: string }[];
+  /**
+   * Virtual domains: every CPG of `cpgs` without a `domain` of its own is put in this one (volumes
+   * take their CPG's domain). Unset: no CPG is in a domain, as on an array without the license.
+   */
+  cpgDomain?: string;
+  /** Further domains that exist (for hosts and sets made in them); CPGs' domains exist anyway. */
+  domains?: string[];
+  /**
+   * A VLUN of a volume in a domain to a host in none: 'same' (refused 403/118 like any host of
+   * another domain, as the concepts guide's rule reads: VVs are exported only to hosts of their
+   * domain; default) or 'hostWithoutDomain' (allowed; [U] whether any firmware does).
+   */
+  domainExport?: 'same' | 'hostWithoutDomain';
   /** Data plane directory (sparse file per volume, exports/<WWN> links); off when unset. */
   dataDir?: string;
   /** Persist the object model to this file (atomic writes); off when unset. */
@@ -122,14 +135,14 @@ export function findProfile(name: string): Profile {
   return p;
 }
 
-export const DEFAULT_CPGS = [
+export const DEFAULT_CPGS: NonNullable<SimulatorOptions['cpgs']> = [
   { name: 'SSD_r6', sizeMiB: 16 * 1024 * 1024, growthLimitMiB: 16 * 1024 * 1024 },
   { name: 'FC_r6', sizeMiB: 16 * 1024 * 1024, growthLimitMiB: 16 * 1024 * 1024 },
   { name: 'NL_r6', sizeMiB: 64 * 1024 * 1024, growthLimitMiB: 64 * 1024 * 1024 },
 ];
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile' | 'onRequest'>> & {
+export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile' | 'onRequest' | 'cpgDomain'>> & {
   onRequest?: SimulatorOptions['onRequest'];
   dataDir?: string;
   stateFile?: string;
@@ -143,12 +156,15 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     if (!Number.isFinite(v) || v < min) throw new SimulatorError('SIM_BAD_OPTIONS', `simulator option ${name} must be a number ≥ ${min}, not ${v}`);
     return v;
   };
-  const cpgs = o.cpgs ?? DEFAULT_CPGS;
+  const name31 = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,30}$/;
+  const cpgs = (o.cpgs ?? DEFAULT_CPGS).map((c) => (c.domain === undefined && o.cpgDomain !== undefined ? { ...c, domain: o.cpgDomain } : c));
   for (const c of cpgs) {
-    if (!/^[A-Za-z0-9._][A-Za-z0-9._-]{0,30}$/.test(c.name) || !(c.sizeMiB >= 0)) {
-      throw new SimulatorError('SIM_BAD_OPTIONS', `bad CPG ${JSON.stringify(c)}: a name31 and a size in MiB`);
+    if (!name31.test(c.name) || !(c.sizeMiB >= 0) || (c.domain !== undefined && !name31.test(c.domain))) {
+      throw new SimulatorError('SIM_BAD_OPTIONS', `bad CPG ${JSON.stringify(c)}: a name31, a size in MiB and an optional name31 domain`);
     }
   }
+  const domains = o.domains ?? [];
+  for (const d of domains) if (!name31.test(d)) throw new SimulatorError('SIM_BAD_OPTIONS', `bad domain name "${d}": a name31`);
   const resolved: ResolvedOptions = {
     host: o.host ?? '127.0.0.1',
     port: positive('port', o.port, 0),
@@ -157,6 +173,8 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     password: o.password ?? '3pardata',
     profile: findProfile(o.profile ?? '3.1.3 MU1'),
     cpgs,
+    domains,
+    domainExport: o.domainExport ?? 'same',
     latencyMs: positive('latencyMs', o.latencyMs, 0),
     perMemberUs: positive('perMemberUs', o.perMemberUs, 0),
     copyRateMiBps: positive('copyRateMiBps', o.copyRateMiBps, 512, 0.001),

@@ -239,6 +239,8 @@ export const WsapiCode = {
   NON_EXISTENT_SET: 102,
   /** 400: value below range (e.g. task id <= 0). */
   INV_INPUT_BELOW_RANGE: 115,
+  /** 403: a VLUN of a volume to a host of another virtual domain ("Volume not in same domain", seen on real arrays). */
+  VV_NOT_IN_SAME_DOMAIN: 118,
   /** 404: task not found. */
   NON_EXISTENT_TASK: 145,
   /** 403: grow not allowed for this volume type (e.g. still a copy child). */
@@ -287,6 +289,10 @@ export const WsapiPlaceholderCode = {
   VV_ONE_HOST_POLICY: 9033,
   /** 409: the volume is busy. */
   INV_OPERATION_VV_IS_BUSY: 9037,
+  /** 409: a set member of another virtual domain than the set's. */
+  MEMBER_NOT_IN_SAME_DOMAIN: 9060,
+  /** 403: a volume's user and snapshot CPGs are in different virtual domains. */
+  CPG_NOT_IN_SAME_DOMAIN: 9061,
 } as const;
 
 /** One of the documented codes. */

@@ -34,11 +34,13 @@ describe('simulator flags', () => {
       '--snapshot-create-status', '200',
       '--ca-out', path.join(dir, 'ca.pem'),
       '--https',
+      '--cpg-domain', 'TENANT_A',
+      '--domain-export', 'hostWithoutDomain',
     ]);
     expect(options.cpgs).toEqual([{ name: 'SSD_r6', sizeMiB: 2 * 1024 * 1024 }, { name: 'FC_r6', sizeMiB: 512 * 1024 }, { name: 'TINY', sizeMiB: 300 }]);
     expect(options.errorCodes).toEqual({ VV_ONE_HOST_POLICY: { status: 409, code: 123 } });
     expect(options.faults).toEqual([{ type: 'latency', ms: 5 }]);
-    expect(options).toMatchObject({ profile: '3.2.2', latencyMs: 3, perMemberUs: 7, copyRateMiBps: 64, maxConcurrentTasks: 2, sessionIdleTimeoutSec: 60, admin: true, refuseModifyDuringCopy: true, snapshotCreateStatus: 200, https: true, dataDir: dir });
+    expect(options).toMatchObject({ profile: '3.2.2', latencyMs: 3, perMemberUs: 7, copyRateMiBps: 64, maxConcurrentTasks: 2, sessionIdleTimeoutSec: 60, admin: true, refuseModifyDuringCopy: true, snapshotCreateStatus: 200, https: true, dataDir: dir, cpgDomain: 'TENANT_A', domainExport: 'hostWithoutDomain' });
     expect(caOut).toBe(path.join(dir, 'ca.pem'));
     for (const f of SIMULATOR_FLAGS) expect(f.help.length).toBeGreaterThan(10);
   });

@@ -24,6 +24,10 @@ describe('conditionOf', () => {
     [503, 12345, 'limit'],
     [409, 77, 'host-in-set'],
     [409, 33, 'no-snap-cpg'],
+    // Issue 16 item 3: VV_NOT_IN_SAME_DOMAIN as real arrays send it; the set and CPG refusals' numbers are [U].
+    [403, 118, 'domain'],
+    [409, 9060, 'domain'],
+    [403, 9061, 'domain'],
   ])('HTTP %d code %p → %s', (status, code, want) => {
     expect(conditionOf(wsapiError(status, code))).toBe(want);
   });
@@ -33,6 +37,7 @@ describe('conditionOf', () => {
     expect(limit.kind).toBe('resource-exhausted');
     expect(limit.message).toContain('maximum number of snapshots has been reached');
     expect(toDriverError(wsapiError(409, 33), 'b', 'x').kind).toBe('failed-precondition');
+    expect(toDriverError(wsapiError(403, 118, 'Volume not in same domain'), 'b', 'x').kind).toBe('failed-precondition');
     expect(toDriverError(wsapiError(503, 31), 'b', 'x').kind).toBe('unavailable');
   });
 });

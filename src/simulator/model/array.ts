@@ -18,7 +18,7 @@ export interface CpgStats {
 }
 
 /** A fresh state: the configured CPGs and nothing else. */
-export function emptyState(cpgs: { name: string; sizeMiB: number; growthLimitMiB?: number }[]): SimState {
+export function emptyState(cpgs: { name: string; sizeMiB: number; growthLimitMiB?: number; domain?: string }[]): SimState {
   return {
     version: 1,
     systemId: 46750,
@@ -28,7 +28,7 @@ export function emptyState(cpgs: { name: string; sizeMiB: number; growthLimitMiB
     nextSetId: 1,
     nextTaskId: 1,
     nextVlunSeq: 1,
-    cpgs: cpgs.map((c, i) => ({ id: i, uuid: randomUUID(), name: c.name, sizeMiB: c.sizeMiB, ...(c.growthLimitMiB !== undefined && { growthLimitMiB: c.growthLimitMiB }) })),
+    cpgs: cpgs.map((c, i) => ({ id: i, uuid: randomUUID(), name: c.name, sizeMiB: c.sizeMiB, ...(c.growthLimitMiB !== undefined && { growthLimitMiB: c.growthLimitMiB }), ...(c.domain !== undefined && { domain: c.domain }) })),
     volumes: [],
     hosts: [],
     volumeSets: [],

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { F, read, validate, type Schema } from '../validate.js';
 import type { Reply, Sim } from './context.js';
 import type { CpgRec } from './types.js';
+import { requestedDomain } from './domains.js';
 
 const LAYOUT: Schema = { RAIDType: F.enumOf([1, 2, 3, 4]), setSize: F.uint32(), HA: F.enumOf([1, 2, 3]), chunkletPosPref: F.enumOf([1, 2]), diskPatterns: F.strings({ t: 'object', schema: { diskType: F.enumOf([1, 2, 3]) } }) };
 const CREATE: Schema = { name: F.name31(true), domain: F.name31(), growthIncrementMiB: F.uint32(), growthLimitMiB: F.uint32(), usedLDWarningAlertMiB: F.uint32(), LDLayout: F.object(LAYOUT) };
@@ -16,10 +17,10 @@ export function createCpg(sim: Sim, body: unknown): Reply {
   const e = sim.errors;
   const b = validate(e, body, CREATE);
   const name = read.str(b, 'name')!;
-  if (read.str(b, 'domain') !== undefined) throw e.err('NON_EXISTENT_DOMAIN', 'domain');
+  const domain = requestedDomain(sim, b);
   if (sim.array.cpg(name)) throw e.err('EXISTENT_CPG', 'name');
   const limit = read.num(b, 'growthLimitMiB');
-  const c: CpgRec = { id: sim.array.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0), uuid: randomUUID(), name, sizeMiB: DEFAULT_LIMIT_MiB, ...(limit !== undefined && { growthLimitMiB: limit }) };
+  const c: CpgRec = { id: sim.array.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0), uuid: randomUUID(), name, sizeMiB: DEFAULT_LIMIT_MiB, ...(limit !== undefined && { growthLimitMiB: limit }), ...(domain !== undefined && { domain }) };
   sim.array.state.cpgs.push(c);
   sim.array.spaceChanged();
   sim.array.touch();

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { F, read, validate, type Body, type Schema } from '../validate.js';
 import type { Reply, Sim } from './context.js';
 import type { HostRec } from './types.js';
+import { requestedDomain } from './domains.js';
 
 const PERSONAS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const DESCRIPTORS: Schema = { location: F.text(255), IPAddr: F.text(255), os: F.text(255), model: F.text(255), contact: F.text(255), comment: F.text(255) };
@@ -62,12 +63,12 @@ export function createHost(sim: Sim, body: unknown): Reply {
   const e = sim.errors;
   const b = validate(e, body, CREATE_SCHEMA);
   const name = read.str(b, 'name')!;
-  if (read.str(b, 'domain') !== undefined) throw e.err('NON_EXISTENT_DOMAIN', 'domain');
+  const domain = requestedDomain(sim, b);
   const { fc, iscsi } = paths(sim, b);
   if (sim.array.host(name)) throw e.err('EXISTENT_HOST', 'name');
   for (const w of fc) if (sim.array.ownerOfFc(w)) throw e.err('EXISTENT_PATH', 'FCWWNs', w);
   for (const n of iscsi) if (sim.array.ownerOfIscsi(n)) throw e.err('EXISTENT_PATH', 'iSCSINames', n);
-  const h: HostRec = { id: sim.array.state.nextHostId++, name, persona: read.num(b, 'persona') ?? 2, fcWWNs: fc, iSCSINames: iscsi };
+  const h: HostRec = { id: sim.array.state.nextHostId++, name, persona: read.num(b, 'persona') ?? 2, fcWWNs: fc, iSCSINames: iscsi, ...(domain !== undefined && { domain }) };
   const d = read.obj(b, 'descriptors');
   if (d) h.descriptors = d as Record<string, string>;
   sim.array.state.hosts.push(h);

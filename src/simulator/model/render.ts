@@ -4,6 +4,7 @@
  */
 import type { Sim } from './context.js';
 import { encryptedSecret } from './hosts.js';
+import { volumeDomain } from './domains.js';
 import { COPY, PROV, VSTATE, type CpgRec, type HostRec, type SetRec, type VolumeRec } from './types.js';
 import type { PortDef } from './vluns.js';
 
@@ -31,6 +32,9 @@ export function renderVolume(sim: Sim, v: VolumeRec): Record<string, unknown> {
   const a = sim.array;
   const isSnap = v.copyType === COPY.VIRTUAL_COPY;
   const out: Record<string, unknown> = { id: v.id, uuid: v.uuid, name: v.name, provisioningType: v.provisioningType, copyType: v.copyType };
+  // `domain` is omitted when the volume is in none (REFERENCE §5.2).
+  const domain = volumeDomain(sim, v);
+  if (domain !== undefined) out['domain'] = domain;
   if (v.parentId !== undefined) {
     const parent = a.volumeById(v.parentId);
     if (parent) out['copyOf'] = parent.name;
@@ -87,6 +91,7 @@ export function renderHost(sim: Sim, h: HostRec, ports: PortDef[]): Record<strin
     id: h.id,
     name: h.name,
     persona: h.persona,
+    ...(h.domain !== undefined && { domain: h.domain }),
     ...(h.descriptors ? { descriptors: h.descriptors } : {}),
     FCPaths: h.fcWWNs.map((wwn) => ({ wwn, ...(fcPort ? { portPos: fcPort.portPos } : {}), hostSpeed: 0 })),
     iSCSIPaths: h.iSCSINames.map((name) => ({ name, IPAddr: '127.0.0.1', ...(iscsiPort ? { portPos: iscsiPort.portPos } : {}), hostSpeed: 0 })),
@@ -100,7 +105,7 @@ export function renderHost(sim: Sim, h: HostRec, ports: PortDef[]): Record<strin
 
 export function renderSet(sim: Sim, s: SetRec, kind: 'volumesets' | 'hostsets'): Record<string, unknown> {
   const names = s.members.map((id) => (kind === 'volumesets' ? sim.array.volumeById(id)?.name : sim.array.hostById(id)?.name)).filter((n): n is string => n !== undefined);
-  return { id: s.id, name: s.name, ...(s.comment ? { comment: s.comment } : {}), ...(names.length > 0 ? { setmembers: names } : {}) };
+  return { id: s.id, name: s.name, ...(s.domain !== undefined && { domain: s.domain }), ...(s.comment ? { comment: s.comment } : {}), ...(names.length > 0 ? { setmembers: names } : {}) };
 }
 
 export function renderPort(sim: Sim, p: PortDef): Record<string, unknown> {
@@ -128,6 +133,7 @@ export function renderCpg(sim: Sim, c: CpgRec): Record<string, unknown> {
     id: c.id,
     uuid: c.uuid,
     name: c.name,
+    ...(c.domain !== undefined && { domain: c.domain }),
     numFPVVs: st.numFPVVs,
     numTPVVs: st.numTPVVs,
     UsrUsage: usage(st.fullMiB, st.fullMiB),

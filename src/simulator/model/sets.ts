@@ -9,6 +9,7 @@ import { checkPoliciesAndLimits } from './volumes.js';
 import { promoteSnapshot, stopPromote } from './tune.js';
 import type { Caller, Reply, Sim } from './context.js';
 import type { SetRec } from './types.js';
+import { checkMemberDomains, requestedDomain } from './domains.js';
 
 export type SetKind = 'volumesets' | 'hostsets';
 
@@ -56,10 +57,11 @@ export function createSet(sim: Sim, kind: SetKind, body: unknown): Reply {
   const e = sim.errors;
   const b = validate(e, body, CREATE_SCHEMA);
   const name = read.str(b, 'name')!;
-  if (read.str(b, 'domain') !== undefined) throw e.err('NON_EXISTENT_DOMAIN', 'domain');
+  const domain = requestedDomain(sim, b);
   if (setsOf(sim, kind).some((s) => s.name === name)) throw e.err('EXISTENT_SET', 'name');
   const members = resolveMembers(sim, kind, read.strs(b, 'setmembers') ?? [], true);
-  const s: SetRec = { id: sim.array.nextSetId(), name, members };
+  checkMemberDomains(sim, kind, domain, members);
+  const s: SetRec = { id: sim.array.nextSetId(), name, members, ...(domain !== undefined && { domain }) };
   const comment = read.str(b, 'comment');
   if (comment) s.comment = comment;
   setsOf(sim, kind).push(s);
@@ -84,6 +86,7 @@ export async function modifySet(sim: Sim, kind: SetKind, s: SetRec, body: unknow
     const ids = resolveMembers(sim, kind, names ?? [], true);
     const dup = ids.find((id) => s.members.includes(id));
     if (dup !== undefined) throw e.err('MEMBER_IN_SET', 'setmembers');
+    checkMemberDomains(sim, kind, s.domain, ids);
     s.members.push(...ids);
   } else if (action === 2) {
     const ids = resolveMembers(sim, kind, names ?? [], false);

@@ -63,6 +63,8 @@ export interface HostRec {
   fcWWNs: string[];
   iSCSINames: string[];
   descriptors?: Record<string, string>;
+  /** Virtual domain (none when absent). */
+  domain?: string;
   initiatorChap?: { name: string; secret: string };
   targetChap?: { name: string; secret: string };
 }
@@ -71,6 +73,8 @@ export interface SetRec {
   id: number;
   name: string;
   comment?: string;
+  /** Virtual domain (none when absent); every member is in it. */
+  domain?: string;
   /** Member ids (volume ids or host ids), in order. */
   members: number[];
 }
@@ -127,6 +131,8 @@ export interface CpgRec {
   sizeMiB: number;
   /** The growth limit (`SDGrowth.limitMiB`), when one is set. */
   growthLimitMiB?: number;
+  /** Virtual domain (none when absent); the volumes drawn from the CPG are in it. */
+  domain?: string;
 }
 
 export interface QosRec {

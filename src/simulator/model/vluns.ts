@@ -7,6 +7,7 @@
 import { F, PORT_POS_SCHEMA, checkName, read, validate, type Body, type Schema } from '../validate.js';
 import type { Reply, Sim } from './context.js';
 import type { PortPos, SetRec, VlunRec } from './types.js';
+import { checkExportDomains } from './domains.js';
 
 /** §11.1 VLUN types. */
 export const VLUN_TYPE = { PORT: 2, HOST: 3, MATCHED_SET: 4, HOST_SET: 5 } as const;
@@ -125,29 +126,35 @@ export function createVlun(sim: Sim, ports: PortDef[], body: unknown): Reply {
   if (lunIn > MAX_LUN) throw e.err('TOO_LARGE', 'lun');
   const tpl: VlunRec = { lun: lunIn, type: VLUN_TYPE.HOST, creationSeq: sim.array.state.nextVlunSeq++ };
   let volIds: number[];
+  const volSide: Parameters<typeof checkExportDomains>[1] = {};
   if (volumeName.startsWith('set:')) {
     const set = sim.array.volumeSet(volumeName.slice(4));
     if (!set) throw e.err('NON_EXISTENT_SET', 'volumeName');
     if (set.members.length === 0) throw e.err('INV_INPUT_EMPTY_VVSET', 'volumeName');
     tpl.volumeSetId = set.id;
+    volSide.set = set;
     volIds = set.members;
   } else {
     const v = sim.array.volume(volumeName);
     if (!v) throw e.err('NON_EXISTENT_VOL', 'volumeName');
     tpl.volumeId = v.id;
+    volSide.vol = v;
     volIds = [v.id];
   }
   let hostIds: number[] = [];
+  let hostSide: { domain?: string } | undefined;
   if (hostname?.startsWith('set:')) {
     const hs: SetRec | undefined = sim.array.hostSet(hostname.slice(4));
     if (!hs) throw e.err('NON_EXISTENT_SET', 'hostname');
     tpl.hostSetId = hs.id;
+    hostSide = hs;
     tpl.type = VLUN_TYPE.HOST_SET;
     hostIds = hs.members;
   } else if (hostname !== undefined) {
     const h = sim.array.host(hostname);
     if (!h) throw e.err('NON_EXISTENT_HOST', 'hostname');
     tpl.hostId = h.id;
+    hostSide = h;
     hostIds = [h.id];
   }
   if (posBody) {
@@ -156,6 +163,7 @@ export function createVlun(sim: Sim, ports: PortDef[], body: unknown): Reply {
     tpl.portPos = port.portPos;
     tpl.type = hostname === undefined ? VLUN_TYPE.PORT : VLUN_TYPE.MATCHED_SET;
   }
+  checkExportDomains(sim, volSide, hostSide);
   for (const id of volIds) {
     const v = sim.array.volumeById(id)!;
     const task = sim.array.activeTaskOf(id, ['offline-copy', 'resync']);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { F, read, validate, type Body, type Schema } from '../validate.js';
 import { nowSec, roundUp, type Reply, type Sim } from './context.js';
 import { COPY, PROV, type Policies, type VolumeRec } from './types.js';
+import { checkCpgDomains } from './domains.js';
 
 const MAX_HOURS = 43800;
 
@@ -101,6 +102,7 @@ export async function createVolume(sim: Sim, body: unknown): Promise<Reply> {
   if (!sim.array.cpg(cpg)) throw e.err('NON_EXISTENT_CPG', 'cpg');
   const snapCPG = read.str(b, 'snapCPG');
   if (snapCPG !== undefined && !sim.array.cpg(snapCPG)) throw e.err('NON_EXISTENT_CPG', 'snapCPG');
+  checkCpgDomains(sim, cpg, snapCPG);
   const requested = read.num(b, 'sizeMiB')!;
   if (requested === 0) throw e.err('INV_INPUT_EXCEEDS_RANGE', 'sizeMiB');
   const sizeMiB = roundUp(requested, 256);
