@@ -15,10 +15,12 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.image.json ./
 COPY proto ./proto
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+# tsconfig.image.json: the driver, the simulator and the CLI; src/bench and src/soak (tools run
+# from the repository) are not compiled into the image.
+RUN npx tsc -p tsconfig.image.json
 
 # ---------------------------------------------------------------------------------------------
 # deps: production dependencies only, installed from the same lock file.

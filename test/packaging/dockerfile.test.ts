@@ -158,6 +158,6 @@ describe('.dockerignore', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(lines[0]).toBe('*');
-    expect(lines.filter((l) => l.startsWith('!')).sort()).toEqual(['!package-lock.json', '!package.json', '!proto/', '!src/', '!tsconfig.json']);
+    expect(lines.filter((l) => l.startsWith('!')).sort()).toEqual(['!package-lock.json', '!package.json', '!proto/', '!src/', '!tsconfig.image.json', '!tsconfig.json']);
   });
 });
