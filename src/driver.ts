@@ -6,7 +6,7 @@ import type { Metrics } from './metrics.js';
 import { CsiServer, type CsiServices } from './csi/server.js';
 import { createIdentity, Readiness } from './csi/identity.js';
 import { controllerTopology, createControllerService, type ControllerService } from './csi/controller.js';
-import { createNodeService, nodeTopology } from './csi/node.js';
+import { createNodeService, nodeTopology, type NodeService } from './csi/node.js';
 import type { TopologyMode } from './csi/context.js';
 import type { MultipathMode } from './host/multipath.js';
 import { spawnExec, type Exec } from './host/exec.js';
@@ -77,79 +77,10 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
   const metrics = options.metrics;
   const log = options.log;
   const cleanups: (() => Promise<void> | void)[] = [];
-  let simulator: RunningSimulator | undefined;
-  let backends = options.backends;
-  let simDataDir = options.simDataDir;
-  let kubeletDir = options.kubeletDir;
-  let clusterId = options.clusterId;
   try {
-    if (options.simulator) {
-      const dataDir = options.simulator.dataDir ?? mkdtempSync(join(tmpdir(), '3par-sim-'));
-      if (!options.simulator.dataDir) cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      // Loaded only when asked for: a production driver does not pay for the simulator's modules.
-      const { startSimulator } = await import('./simulator/index.js');
-      simulator = await startSimulator({ ...options.simulator, dataDir });
-      const sim = simulator;
-      cleanups.push(() => sim.close());
-      backends = [
-        { id: SIM_BACKEND_ID, url: sim.url, username: sim.username, password: sim.password, default: true, defaultAccessProtocol: 'loop', defaultCpg: SIM_DEFAULT_CPG, ...(sim.caCert ? { caCert: sim.caCert } : {}) },
-        ...(backends ?? []),
-      ];
-      simDataDir ??= dataDir;
-      clusterId ??= SIM_CLUSTER_ID;
-      if (!kubeletDir) {
-        const dir = mkdtempSync(join(tmpdir(), '3par-kubelet-'));
-        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-        kubeletDir = dir;
-      }
-      log.info({ url: sim.url, username: sim.username, dataDir }, 'embedded simulator started as backend "sim"');
-    }
-    kubeletDir ??= '/var/lib/kubelet';
+    const { simulator, backends, simDataDir, kubeletDir, clusterId } = options.simulator ? await startEmbedded(options, options.simulator, cleanups) : { ...options, simulator: undefined, kubeletDir: options.kubeletDir ?? '/var/lib/kubelet' };
 
-    const withController = options.mode !== 'node';
-    const withNode = options.mode !== 'controller';
-    // One decision for the whole process: a node served with its controller follows it.
-    const nodeIds = options.backendIds?.length ? options.backendIds : withController ? (backends ?? []).map((b) => b.id) : [];
-    const topology = withController ? controllerTopology(options.topology ?? 'auto', backends?.length ?? 0) : nodeTopology(options.topology ?? 'auto', nodeIds);
-    let controller: ControllerService | undefined;
-    if (withController) {
-      if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
-      controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true, topology: topology ? 'on' : 'off', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, ...(simulator && withNode && { loopNodes: [options.nodeName ?? hostname()] }) });
-      const c = controller;
-      cleanups.push(() => c.close());
-    }
-    const node = withNode
-      ? createNodeService({
-          driverName: options.driverName,
-          nodeName: options.nodeName ?? hostname(),
-          // A node served with the controller reaches the controller's backends; a node alone
-          // knows only its --backend-ids (it has no backends file).
-          backendIds: nodeIds,
-          topology: topology ? 'on' : 'off',
-          maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
-          kubeletDir,
-          simDataDir,
-          exec: options.exec ?? spawnExec,
-          hostExec: options.hostExec ?? 'nsenter',
-          multipath: options.multipath,
-          log,
-        })
-      : undefined;
-
-    const services: CsiServices = {
-      identity: createIdentity({
-        driverName: options.driverName,
-        vendorVersion: VERSION,
-        controller: withController,
-        groupController: withController,
-        topology,
-        readiness,
-        nodeHealth: node?.health,
-      }),
-      controller: controller?.service,
-      groupController: controller?.groupService,
-      node,
-    };
+    const { services, controller, node } = buildServices(options, { simulator, backends, simDataDir, kubeletDir, clusterId, readiness, cleanups });
     const server = new CsiServer({ endpoint: options.endpoint, services, log, metrics });
     const address = await server.start();
     let graceMs = options.shutdownGraceMs ?? 30_000;
@@ -176,6 +107,61 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
     await runCleanups(cleanups, log);
     throw err;
   }
+}
+
+/** The services of the mode: the controller's (with their cleanup), the node plugin's, identity. */
+function buildServices(options: DriverOptions, ctx: Partial<Embedded> & { kubeletDir: string; readiness: Readiness; cleanups: (() => Promise<void> | void)[] }): { services: CsiServices; controller?: ControllerService; node?: NodeService } {
+  const { simulator, backends, simDataDir, kubeletDir, clusterId, readiness, cleanups } = ctx;
+  const { log, metrics } = options;
+  const withController = options.mode !== 'node';
+  const withNode = options.mode !== 'controller';
+  // One decision for the whole process: a node served with its controller follows it.
+  const nodeIds = options.backendIds?.length ? options.backendIds : withController ? (backends ?? []).map((b) => b.id) : [];
+  const topology = withController ? controllerTopology(options.topology ?? 'auto', backends?.length ?? 0) : nodeTopology(options.topology ?? 'auto', nodeIds);
+  let controller: ControllerService | undefined;
+  if (withController) {
+    if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
+    controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true, topology: topology ? 'on' : 'off', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, ...(simulator && withNode && { loopNodes: [options.nodeName ?? hostname()] }) });
+    const c = controller;
+    cleanups.push(() => c.close());
+  }
+  // A node served with the controller reaches the controller's backends; a node alone
+  // knows only its --backend-ids (it has no backends file).
+  const node = withNode ? createNodeService({ driverName: options.driverName, nodeName: options.nodeName ?? hostname(), backendIds: nodeIds, topology: topology ? 'on' : 'off', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, kubeletDir, simDataDir, exec: options.exec ?? spawnExec, hostExec: options.hostExec ?? 'nsenter', multipath: options.multipath, log }) : undefined;
+  const identity = createIdentity({ driverName: options.driverName, vendorVersion: VERSION, controller: withController, groupController: withController, topology, readiness, nodeHealth: node?.health });
+  const services: CsiServices = { identity, controller: controller?.service, groupController: controller?.groupService, node };
+  return { services, controller, node };
+}
+
+/** What the embedded simulator changes in the options: it is the first backend, and brings temp dirs. */
+interface Embedded {
+  simulator: RunningSimulator;
+  backends: BackendConfig[];
+  simDataDir: string;
+  kubeletDir: string;
+  clusterId: string;
+}
+
+/** Starts the embedded simulator (`serve --simulator`) as backend "sim"; its cleanups join the driver's. */
+async function startEmbedded(options: DriverOptions, simOptions: SimulatorOptions, cleanups: (() => Promise<void> | void)[]): Promise<Embedded> {
+  const dataDir = simOptions.dataDir ?? mkdtempSync(join(tmpdir(), '3par-sim-'));
+  if (!simOptions.dataDir) cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  // Loaded only when asked for: a production driver does not pay for the simulator's modules.
+  const { startSimulator } = await import('./simulator/index.js');
+  const sim = await startSimulator({ ...simOptions, dataDir });
+  cleanups.push(() => sim.close());
+  const backends: BackendConfig[] = [
+    { id: SIM_BACKEND_ID, url: sim.url, username: sim.username, password: sim.password, default: true, defaultAccessProtocol: 'loop', defaultCpg: SIM_DEFAULT_CPG, ...(sim.caCert ? { caCert: sim.caCert } : {}) },
+    ...(options.backends ?? []),
+  ];
+  let kubeletDir = options.kubeletDir;
+  if (!kubeletDir) {
+    const dir = mkdtempSync(join(tmpdir(), '3par-kubelet-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    kubeletDir = dir;
+  }
+  options.log.info({ url: sim.url, username: sim.username, dataDir }, 'embedded simulator started as backend "sim"');
+  return { simulator: sim, backends, simDataDir: options.simDataDir ?? dataDir, kubeletDir, clusterId: options.clusterId ?? SIM_CLUSTER_ID };
 }
 
 /** Runs cleanups last-first; one failing does not stop the others. */

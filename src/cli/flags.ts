@@ -1,10 +1,16 @@
 /**
- * A small, strict command-line parser: `--name value` and `--name=value`, booleans as `--name`
- * (or `--name=false`), every flag with an environment-variable twin. Unknown flags and bad values
- * are usage errors (exit code 2).
+ * The one command-line parser of the project (the CLI's commands, `npm run soak`, `npm run bench`):
+ * `--name value` and `--name=value`, booleans as `--name` (or `--name=false`), each flag with an
+ * environment-variable twin unless its spec says otherwise. Unknown flags and bad values are usage
+ * errors (exit code 2).
+ *
+ * Not `node:util` parseArgs: it refuses `--flag=false` for a boolean and, strict, a value that
+ * starts with a dash (`--max-volumes-per-node -1`), both of which the CLI has always accepted;
+ * the scan below is the part parseArgs would replace, and the twins, types, choices and help
+ * are on top either way.
  */
 
-export type FlagType = 'string' | 'boolean' | 'int' | 'list';
+export type FlagType = 'string' | 'boolean' | 'int' | 'number' | 'list';
 
 export interface FlagSpec {
   /** Long name without dashes, e.g. "cluster-id". */
@@ -12,10 +18,14 @@ export interface FlagSpec {
   type: FlagType;
   help: string;
   default?: string | number | boolean | string[];
-  /** Allowed values (string flags). */
+  /** Allowed values (string flags; each item of a list flag). */
   choices?: readonly string[];
+  /** Smallest value (int and number flags). */
+  min?: number;
   /** Placeholder shown in help, e.g. FILE. */
   metavar?: string;
+  /** Environment twin: default THREEPAR_CSI_<NAME> (envName); a name of its own; false for none. */
+  env?: string | false;
 }
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
@@ -28,6 +38,11 @@ export class UsageError extends Error {
 /** Environment twin of a flag: THREEPAR_CSI_ + upper-case name with '_' for '-'. */
 export function envName(flag: string): string {
   return `THREEPAR_CSI_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** The environment variable a flag is read from when not given, if any. */
+export function twinOf(spec: FlagSpec): string | undefined {
+  return spec.env === false ? undefined : (spec.env ?? envName(spec.name));
 }
 
 /** Parses args against specs; flags beat environment twins, which beat defaults. */
@@ -67,8 +82,9 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[], 
   }
   for (const spec of specs) {
     if (values[spec.name] !== undefined) continue;
-    const fromEnv = env[envName(spec.name)];
-    if (fromEnv !== undefined && fromEnv !== '') values[spec.name] = convert(spec, fromEnv, envName(spec.name));
+    const twin = twinOf(spec);
+    const fromEnv = twin === undefined ? undefined : env[twin];
+    if (twin !== undefined && fromEnv !== undefined && fromEnv !== '') values[spec.name] = convert(spec, fromEnv, twin);
     else if (spec.default !== undefined) values[spec.name] = spec.default;
   }
   return { values, positional };
@@ -82,30 +98,45 @@ function convert(spec: FlagSpec, raw: string, where: string): string | number | 
       throw new UsageError(`${where} must be true or false, not "${raw}"`);
     case 'int': {
       if (!/^-?\d+$/.test(raw)) throw new UsageError(`${where} must be an integer, not "${raw}"`);
-      return Number(raw);
+      return atLeast(spec, Number(raw), raw, where);
     }
-    case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    case 'number': {
+      const n = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isFinite(n)) throw new UsageError(`${where} must be a number, not "${raw}"`);
+      return atLeast(spec, n, raw, where);
+    }
+    case 'list': {
+      const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const bad = spec.choices ? items.find((i) => !spec.choices!.includes(i)) : undefined;
+      if (bad !== undefined) throw new UsageError(`${where}: unknown value "${bad}" (one of: ${spec.choices!.join(', ')})`);
+      return items;
+    }
     default:
       if (spec.choices && !spec.choices.includes(raw)) throw new UsageError(`${where} must be one of ${spec.choices.join(', ')}, not "${raw}"`);
       return raw;
   }
 }
 
+function atLeast(spec: FlagSpec, n: number, raw: string, where: string): number {
+  if (spec.min !== undefined && n < spec.min) throw new UsageError(`${where} must be a number ≥ ${spec.min}, not "${raw}"`);
+  return n;
+}
+
 /** Help text for a command: usage line, description, and one entry per flag with its env twin. */
-export function formatHelp(usage: string, description: string, specs: readonly FlagSpec[]): string {
+export function formatHelp(usage: string, description: string, specs: readonly FlagSpec[], footer?: string): string {
   const lines = [`Usage: ${usage}`, '', description, '', 'Flags:'];
   for (const s of specs) {
-    const meta = s.type === 'boolean' ? '' : ` ${s.metavar ?? (s.type === 'int' ? 'N' : s.type === 'list' ? 'A,B' : 'VALUE')}`;
+    const meta = s.type === 'boolean' ? '' : ` ${s.metavar ?? (s.type === 'int' || s.type === 'number' ? 'N' : s.type === 'list' ? 'A,B' : 'VALUE')}`;
     lines.push(`  --${s.name}${meta}`);
     let help = s.help;
     if (s.choices) help += ` (one of: ${s.choices.join(', ')})`;
     if (s.default !== undefined && s.default !== '' && !(Array.isArray(s.default) && s.default.length === 0)) help += ` [default: ${String(s.default)}]`;
     lines.push(`      ${help}`);
-    lines.push(`      env: ${envName(s.name)}`);
+    const twin = twinOf(s);
+    if (twin !== undefined) lines.push(`      env: ${twin}`);
   }
   lines.push('  --help', '      Show this help.');
-  return lines.join('\n') + '\n';
+  return lines.join('\n') + '\n' + (footer ? `\n${footer}\n` : '');
 }
 
 /** Typed accessors that fail loudly on programming errors. */

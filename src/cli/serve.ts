@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../log.js';
-import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem } from '../config/backends.js';
+import { BACKEND_KEYS, ConfigError, loadBackendsFile, backendIdProblem, type BackendConfig } from '../config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId, validateDriverName } from '../config/identity.js';
 import { isLocalEndpoint, parseEndpoint, type Endpoint } from '../csi/server.js';
 import { TOPOLOGY_MODES, type TopologyMode } from '../csi/context.js';
 import { MULTIPATH_MODES, type MultipathMode } from '../host/multipath.js';
 import { listenError } from '../errors.js';
 import { SIM_BACKEND_ID, startDriver, type DriverMode } from '../driver.js';
-import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec } from './flags.js';
+import { UsageError, formatHelp, get, parseFlags, untilShutdownSignal, type FlagSpec, type FlagValues } from './flags.js';
+import type { RunningSimulator } from '../simulator/index.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'mode', type: 'string', choices: ['controller', 'node', 'all'], default: 'all', help: 'Which CSI services to serve: the controller (a Deployment; its sidecars elect leaders), the node plugin (every node), or both.' },
@@ -36,6 +37,62 @@ const SHUTDOWN_BACKSTOP_MS = 8_000;
 
 const DESCRIPTION = 'Serves the CSI driver over gRPC until SIGTERM or SIGINT.';
 
+/** Parses --endpoint; refuses one off loopback unless allowed. Whether it is off loopback. */
+function checkEndpoint(endpoint: string, allowRemote: boolean): boolean {
+  let ep: Endpoint;
+  try {
+    ep = parseEndpoint(endpoint);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const remote = !isLocalEndpoint(ep);
+  if (remote && !allowRemote) {
+    throw new UsageError(`--endpoint ${endpoint} is not on loopback: the CSI services have no authentication, so anyone who reaches it could call them; use a unix socket or 127.0.0.1, or add --allow-remote-endpoint`);
+  }
+  return remote;
+}
+
+async function checkMetricsAddress(metricsAddress: string): Promise<void> {
+  // metrics.js (and prom-client with it) is loaded only when metrics are served.
+  const { parseHostPort } = await import('../metrics.js');
+  try {
+    parseHostPort(metricsAddress);
+  } catch (err) {
+    throw new UsageError(`--metrics-address: ${(err as Error).message} (e.g. 0.0.0.0:9810 or 127.0.0.1:9810)`);
+  }
+}
+
+function checkBackendIds(mode: DriverMode, topology: TopologyMode, ids: string[]): void {
+  for (const id of ids) {
+    const problem = backendIdProblem(id);
+    if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
+  }
+  if (mode === 'node' && topology === 'on' && ids.length === 0) throw new ConfigError('--topology=on needs --backend-ids on a node plugin: the ids of the backends this node reaches');
+}
+
+/** The controller's cluster id and backends file (both optional with the embedded simulator). */
+function controllerConfig(values: FlagValues, simulator: boolean): { clusterId?: string; backends?: BackendConfig[] } {
+  const given = get.str(values, 'cluster-id');
+  // The embedded simulator is private to this process: a cluster id is optional there.
+  const clusterId = simulator && given === undefined ? undefined : validateClusterId(given);
+  const file = get.str(values, 'backends');
+  if (file) return { clusterId, backends: loadBackendsFile(file) };
+  if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
+  return { clusterId };
+}
+
+/** With --simulator: where it serves, the array's address and credentials, and a first call to try. */
+function printSimulatorBanner(address: string, sim: RunningSimulator, kubeletDir: string): void {
+  // The address is a socket path, or host:port for a TCP endpoint.
+  const served = address.startsWith('/') ? `unix://${address}` : address;
+  process.stdout.write(
+    `3par-csi is serving on ${served} with the embedded simulator as backend "${SIM_BACKEND_ID}":\n` +
+      `  WSAPI ${sim.url}  user ${sim.username}  password ${sim.password}\n` +
+      `  data plane ${sim.dataDir ?? '(off)'}, node state ${kubeletDir}\n` +
+      `  try: 3par-csi call CreateVolume --endpoint ${served} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
+  );
+}
+
 export async function serveCommand(args: string[]): Promise<number> {
   if (args.includes('--help')) {
     process.stdout.write(formatHelp('3par-csi serve [flags]', DESCRIPTION, SERVE_FLAGS));
@@ -45,47 +102,17 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const mode = get.str(values, 'mode') as DriverMode;
   const endpoint = get.str(values, 'endpoint')!;
-  let ep: Endpoint;
-  try {
-    ep = parseEndpoint(endpoint);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const remote = !isLocalEndpoint(ep);
-  if (remote && !get.bool(values, 'allow-remote-endpoint')) {
-    throw new UsageError(`--endpoint ${endpoint} is not on loopback: the CSI services have no authentication, so anyone who reaches it could call them; use a unix socket or 127.0.0.1, or add --allow-remote-endpoint`);
-  }
+  const remote = checkEndpoint(endpoint, get.bool(values, 'allow-remote-endpoint'));
   const metricsAddress = get.str(values, 'metrics-address');
-  if (metricsAddress !== undefined) {
-    // metrics.js (and prom-client with it) is loaded only when metrics are served.
-    const { parseHostPort } = await import('../metrics.js');
-    try {
-      parseHostPort(metricsAddress);
-    } catch (err) {
-      throw new UsageError(`--metrics-address: ${(err as Error).message} (e.g. 0.0.0.0:9810 or 127.0.0.1:9810)`);
-    }
-  }
+  if (metricsAddress !== undefined) await checkMetricsAddress(metricsAddress);
   const driverName = validateDriverName(get.str(values, 'driver-name')!);
   const format = get.str(values, 'log-format');
   const log = createLogger({ level: get.str(values, 'log-level') as LogLevel, pretty: format === 'auto' ? undefined : format === 'pretty' });
   if (remote) log.warn({ endpoint }, 'the CSI endpoint is not on loopback (--allow-remote-endpoint): anyone who reaches it can call every CSI service, unauthenticated');
-  for (const id of get.list(values, 'backend-ids')) {
-    const problem = backendIdProblem(id);
-    if (problem) throw new ConfigError(`--backend-ids: "${id}" ${problem}`);
-  }
   const topology = get.str(values, 'topology') as TopologyMode;
-  if (mode === 'node' && topology === 'on' && get.list(values, 'backend-ids').length === 0) throw new ConfigError('--topology=on needs --backend-ids on a node plugin: the ids of the backends this node reaches');
+  checkBackendIds(mode, topology, get.list(values, 'backend-ids'));
   const simulator = get.bool(values, 'simulator');
-  let clusterId: string | undefined;
-  let backends;
-  if (mode !== 'node') {
-    const given = get.str(values, 'cluster-id');
-    // The embedded simulator is private to this process: a cluster id is optional there.
-    clusterId = simulator && given === undefined ? undefined : validateClusterId(given);
-    const file = get.str(values, 'backends');
-    if (file) backends = loadBackendsFile(file);
-    else if (!simulator) throw new ConfigError('--backends FILE is required for the controller (mode controller or all), unless --simulator is given');
-  }
+  const { clusterId, backends } = mode === 'node' ? {} : controllerConfig(values, simulator);
   // The registry (prom-client) is loaded only when metrics are served: it costs start-up CPU.
   const metrics = metricsAddress ? new (await import('../metrics.js')).Metrics() : undefined;
   const metricsServer = metricsAddress && metrics ? await metrics.serve(metricsAddress).catch((err: unknown) => Promise.reject(listenError(err, '--metrics-address', metricsAddress))) : undefined;
@@ -110,16 +137,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     metrics,
     shutdownGraceMs: graceMs,
   });
-  if (driver.simulator) {
-    // The address is a socket path, or host:port for a TCP endpoint.
-    const served = driver.address.startsWith('/') ? `unix://${driver.address}` : driver.address;
-    process.stdout.write(
-      `3par-csi is serving on ${served} with the embedded simulator as backend "${SIM_BACKEND_ID}":\n` +
-        `  WSAPI ${driver.simulator.url}  user ${driver.simulator.username}  password ${driver.simulator.password}\n` +
-        `  data plane ${driver.simulator.dataDir ?? '(off)'}, node state ${driver.kubeletDir}\n` +
-        `  try: 3par-csi call CreateVolume --endpoint ${served} --json '{"name":"pvc-1","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}]}'\n`,
-    );
-  }
+  if (driver.simulator) printSimulatorBanner(driver.address, driver.simulator, driver.kubeletDir);
   log.info({ signal: await untilShutdownSignal(), graceMs }, 'shutting down');
   // A backstop only: stop() is bounded by the grace period plus the arrays' short close limits.
   const backstop = setTimeout(() => {

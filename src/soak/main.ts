@@ -17,108 +17,52 @@ import { audit, tasksSettled, type AuditResult } from './audit.js';
 import { Chaos } from './faults.js';
 import { Ledger, finishKeeper, runLifecycle, type LifecycleEnv } from './lifecycle.js';
 import { cleanUpNode, mountsUnder, nodeStepsUnavailable } from './node-fs.js';
-import { Prng, seedFrom } from './prng.js';
+import { HANG_RESPONSE_TIMEOUT_S, SOAK_HELP, parseSoakArgs, type SoakConfig } from './options.js';
+import { Prng } from './prng.js';
 import { DriverProcess } from './processes.js';
-import { RETRY_INTERVAL_MAX_MS, RETRY_INTERVAL_START_MS, Sidecar } from './sidecar.js';
+import { Sidecar } from './sidecar.js';
+import { UsageError } from '../cli/flags.js';
 
 const DRIVER = 'csi.3par.soak.example.com';
 const CLUSTER = 'soak';
 const BACKEND = 'sim';
 const NODE_NAME = 'soak-node';
 
-interface SoakConfig {
-  quick: boolean;
-  seed: number;
-  /** Lifecycles with one driver process, then with two controllers. */
-  volumes: [number, number];
-  concurrency: number;
-  keepWork: boolean;
-  /** Control plane only, even as root. */
-  noNode: boolean;
-  /** Mean ms between array faults; 0 = none. */
-  faultEveryMs: number;
-  /** ms between SIGKILLs, [min, max]; undefined = none. */
-  killEveryMs: [number, number] | undefined;
-  /** Add `hang` faults: the array stops answering for a while. */
-  hang: boolean;
-  /** First and longest interval of the client's retries. */
-  retryStartMs: number;
-  retryMaxMs: number;
+interface PhaseScope {
+  env: Omit<LifecycleEnv, 'race' | 'rng'>;
+  rng: Prng;
+  names: string[];
+  keepers: Set<string>;
+  chaos: Chaos;
+  sidecar: Sidecar;
+  /** The driver process serving controller and node, and the second controller. */
+  a: DriverProcess;
+  b: DriverProcess;
 }
 
-/**
- * --quick retries from 100 ms up to 1 s: its chaos (a SIGKILL every few seconds) is far denser
- * than a cluster's, and with the sidecars' 1 s doubling to 5 min the few minutes of CI stretch to
- * many more of sleeping (measured: seed 7 had not finished after 12 min). A full run uses the
- * sidecars' own interval.
- */
-const QUICK_RETRY_START_MS = 100;
-const QUICK_RETRY_MAX_MS = 1_000;
+/** Phase 1 with one driver process, phase 2 with a second controller beside it; chaos in both. */
+async function runPhases(cfg: SoakConfig, p: PhaseScope, started: number): Promise<void> {
+  const { chaos: ch, a, b } = p;
+  process.stdout.write(`${stamp(started)} phase 1: one driver process (controller + node), faults and SIGKILLs\n`);
+  ch.start(() => [a], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
+  await runLifecycles(p.env, p.rng, p.names.slice(0, cfg.volumes[0]), p.keepers, cfg.concurrency, 0);
+  await ch.stop([a]);
 
-/** The driver's first-byte limit in the soak with --hang, so that hangs exceed it. */
-const HANG_RESPONSE_TIMEOUT_S = 2;
-
-const USAGE = `usage: npm run soak -- [--quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]
-  --quick        a few minutes, for CI
-  --seed N       repeat a run (the seed is printed at the start)
-  --volumes N    lifecycles in all (the first 60% with one driver, the rest with two controllers)
-  --concurrency N  lifecycles at once
-  --fault-rate N   array faults per second on average (default 1.1 quick, 1 otherwise; 0 = none)
-  --kill-rate N    SIGKILLs of a driver process per minute on average (default 11 quick, 7.5 otherwise; 0 = none)
-  --retry-start S  the client's first retry interval in seconds (default 0.1 quick, else 1 as external-provisioner)
-  --retry-max S  the client's longest retry interval in seconds (default 1 quick, else 300 as external-provisioner)
-  --hang         also make the array stop answering for 0.5-4 s at a time (the driver's first-byte limit is ${HANG_RESPONSE_TIMEOUT_S} s then)
-  --keep         keep the work directory (kept anyway when something leaked)
-  --no-node      control plane only, even as root
-Last line: soak: N ops, N faults, N restarts, N leaked, N lost (exit 1 unless leaked and lost are 0)
-`;
-
-/** A bad command line: printed on one line, exit code 2. */
-class UsageError extends Error {
-  override name = 'UsageError';
+  process.stdout.write(`${stamp(started)} phase 2: two controller processes against one array (rolling update / split leaders), faults and SIGKILLs\n`);
+  await b.start();
+  p.sidecar.setControllers([a.endpoint, b.endpoint]);
+  ch.start(() => [a, b], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
+  await runLifecycles(p.env, p.rng, p.names.slice(cfg.volumes[0]), p.keepers, Math.max(1, cfg.concurrency - 1), 0.5);
+  await ch.stop([a, b]);
+  await b.stop();
+  p.sidecar.setControllers([a.endpoint]);
 }
 
-function parseArgs(argv: string[]): SoakConfig {
-  const quick = argv.includes('--quick');
-  const value = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i === -1 ? undefined : argv[i + 1];
-  };
-  const known = new Set(['--quick', '--seed', '--volumes', '--concurrency', '--keep', '--no-node', '--fault-rate', '--kill-rate', '--hang', '--retry-start', '--retry-max']);
-  const switches = new Set(['--quick', '--keep', '--no-node', '--hang']);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!known.has(a)) throw new UsageError(`unknown argument ${a} (see --help)`);
-    if (!switches.has(a)) i++;
-  }
-  const rate = (flag: string, fallback: number): number => {
-    const v = value(flag);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number ≥ 0, not "${v}"`);
-    return n;
-  };
-  const faultRate = rate('--fault-rate', quick ? 1000 / 900 : 1);
-  const killRate = rate('--kill-rate', quick ? 60 / 5.5 : 7.5);
-  const killMeanMs = killRate > 0 ? 60_000 / killRate : 0;
-  // Without node steps a lifecycle takes a fraction of the time: four times as many keep the
-  // run long enough for restarts to land.
-  const noNode = argv.includes('--no-node') || nodeStepsUnavailable() !== undefined;
-  const total = Number(value('--volumes') ?? (quick ? 5 : 60) * (noNode ? 4 : 1));
-  const first = Math.ceil(total * 0.6);
-  return {
-    quick,
-    seed: seedFrom(value('--seed') ?? process.env['SOAK_SEED']),
-    volumes: [first, total - first],
-    concurrency: Number(value('--concurrency') ?? (quick ? 3 : 4)),
-    keepWork: argv.includes('--keep'),
-    noNode: argv.includes('--no-node'),
-    faultEveryMs: faultRate > 0 ? 1000 / faultRate : 0,
-    killEveryMs: killRate > 0 ? [Math.round(killMeanMs * 0.55), Math.round(killMeanMs * 1.45)] : undefined,
-    hang: argv.includes('--hang'),
-    retryStartMs: rate('--retry-start', (quick ? QUICK_RETRY_START_MS : RETRY_INTERVAL_START_MS) / 1000) * 1000,
-    retryMaxMs: rate('--retry-max', (quick ? QUICK_RETRY_MAX_MS : RETRY_INTERVAL_MAX_MS) / 1000) * 1000,
-  };
+/** The run's settings, first thing on stdout (the seed repeats a run). */
+function printPlan(cfg: SoakConfig, work: string, noNode: string | undefined): void {
+  process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
+  process.stdout.write(`chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (${cfg.retryStartMs / 1000} s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`);
+  process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
 }
 
 /** Runs `count` lifecycles, `concurrency` at a time. */
@@ -146,16 +90,87 @@ function report(label: string, r: AuditResult): void {
   process.stdout.write(`  ${label}: ${r.counts.helperSnapshots} helper snapshots, ${r.counts.tombstones} tombstones, ${r.counts.emptyHosts} empty hosts\n`);
 }
 
+/**
+ * The array: abandoned sessions of killed processes expire after 20 s (the array's 15 min would
+ * exhaust its session limit within a few restarts; that is what the real array's idle timeout
+ * does, slowly).
+ */
+function startSoakSimulator(dataDir: string): Promise<RunningSimulator> {
+  return startSimulator({ dataDir, https: true, copyRateMiBps: 32, tickMs: 20, sessionIdleTimeoutSec: 20, cpgs: [{ name: 'SOAK_CPG', sizeMiB: 8 * 1024 * 1024 }] });
+}
+
+/** The driver's backends file (the simulator's CA in it), mode 0600. */
+function writeBackendsFile(work: string, sim: RunningSimulator, hang: boolean): string {
+  const backendsFile = join(work, 'backends.json');
+  writeFileSync(backendsFile, JSON.stringify([{ id: BACKEND, url: sim.url, username: sim.username, password: sim.password, caCert: sim.caCert, default: true, defaultAccessProtocol: 'loop', defaultCpg: 'SOAK_CPG', ...(hang && { responseTimeoutSeconds: HANG_RESPONSE_TIMEOUT_S }) }]), { mode: 0o600 });
+  return backendsFile;
+}
+
+/** Driver process a (controller and node) and b (a second controller), not yet started. */
+function driverProcesses(p: { work: string; cliPath: string; backendsFile: string; dataDir: string; kubeletDir: string }): [DriverProcess, DriverProcess] {
+  const { work, cliPath, backendsFile, dataDir, kubeletDir } = p;
+  const common = ['--endpoint', '', '--backends', backendsFile, '--cluster-id', CLUSTER, '--driver-name', DRIVER, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
+  const argsFor = (mode: string, sock: string): string[] => {
+    const args = [...common, '--mode', mode, '--node-name', NODE_NAME, '--kubelet-dir', kubeletDir, '--sim-data-dir', dataDir, '--host-exec', 'direct'];
+    args[1] = `unix://${sock}`;
+    return args;
+  };
+  const a = new DriverProcess({ label: 'a', cliPath, args: argsFor('all', join(work, 'a.sock')), endpoint: `unix://${join(work, 'a.sock')}`, logFile: join(work, 'driver-a.log') });
+  const b = new DriverProcess({ label: 'b', cliPath, args: argsFor('controller', join(work, 'b.sock')), endpoint: `unix://${join(work, 'b.sock')}`, logFile: join(work, 'driver-b.log') });
+  return [a, b];
+}
+
+interface FinishScope {
+  sim: RunningSimulator;
+  ledger: Ledger;
+  kubeletDir: string;
+  dataDir: string;
+  keepers: Set<string>;
+  env: Omit<LifecycleEnv, 'race' | 'rng'>;
+  rng: Prng;
+  a: DriverProcess;
+  started: number;
+}
+
+/**
+ * Audits after the chaos (everything that should exist exists exactly once; everything deleted
+ * is gone), reads back and deletes the kept volumes, stops the driver, audits again.
+ */
+async function auditAndFinish(f: FinishScope): Promise<AuditResult[]> {
+  const { sim, ledger, keepers, env, rng, a, started } = f;
+  await tasksSettled(sim.array, 60_000);
+  const scope = { array: sim.array, ledger, kubeletDir: f.kubeletDir, dataDir: f.dataDir, driverName: DRIVER };
+  const mid = audit(scope);
+  report('audit after the chaos', mid);
+
+  process.stdout.write(`${stamp(started)} final: reading back the ${[...keepers].filter((k) => ledger.volumes.has(k)).length} kept volumes, then deleting them\n`);
+  for (const k of keepers) await finishKeeper({ ...env, rng, race: false }, k);
+  await a.stop();
+  await tasksSettled(sim.array, 30_000);
+  const fin = audit(scope);
+  report('final audit', fin);
+  return [mid, fin];
+}
+
+/** Crashes of the driver processes, and the array password if it reached a log line (it must never). */
+function processProblems(processes: DriverProcess[], password: string): string[] {
+  const problems: string[] = [];
+  for (const p of processes) {
+    const text = readFileSync(p.options.logFile, 'utf8');
+    if (text.includes(password)) problems.push(`the array password appears in ${p.options.logFile}`);
+    problems.push(...p.crashes);
+  }
+  return problems;
+}
+
 async function main(): Promise<number> {
-  const cfg = parseArgs(process.argv.slice(2));
+  const cfg = parseSoakArgs(process.argv.slice(2));
   const started = Date.now();
   const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
   const work = mkdtempSync(join(tmpdir(), '3par-soak-'));
   const noNode = cfg.noNode ? '--no-node was given' : nodeStepsUnavailable();
   const rng = new Prng(cfg.seed);
-  process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
-  process.stdout.write(`chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (${cfg.retryStartMs / 1000} s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`);
-  process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
+  printPlan(cfg, work, noNode);
 
   const dataDir = join(work, 'array');
   const kubeletDir = join(work, 'kubelet');
@@ -167,19 +182,9 @@ async function main(): Promise<number> {
   const audits: AuditResult[] = [];
   const problems: string[] = [];
   try {
-    // Abandoned sessions of killed processes expire after 20 s (the array's 15 min would exhaust
-    // its session limit within a few restarts; that is what the real array's idle timeout does, slowly).
-    sim = await startSimulator({ dataDir, https: true, copyRateMiBps: 32, tickMs: 20, sessionIdleTimeoutSec: 20, cpgs: [{ name: 'SOAK_CPG', sizeMiB: 8 * 1024 * 1024 }] });
-    const backendsFile = join(work, 'backends.json');
-    writeFileSync(backendsFile, JSON.stringify([{ id: BACKEND, url: sim.url, username: sim.username, password: sim.password, caCert: sim.caCert, default: true, defaultAccessProtocol: 'loop', defaultCpg: 'SOAK_CPG', ...(cfg.hang && { responseTimeoutSeconds: HANG_RESPONSE_TIMEOUT_S }) }]), { mode: 0o600 });
-    const common = ['--endpoint', '', '--backends', backendsFile, '--cluster-id', CLUSTER, '--driver-name', DRIVER, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
-    const argsFor = (mode: string, sock: string): string[] => {
-      const args = [...common, '--mode', mode, '--node-name', NODE_NAME, '--kubelet-dir', kubeletDir, '--sim-data-dir', dataDir, '--host-exec', 'direct'];
-      args[1] = `unix://${sock}`;
-      return args;
-    };
-    const a = new DriverProcess({ label: 'a', cliPath, args: argsFor('all', join(work, 'a.sock')), endpoint: `unix://${join(work, 'a.sock')}`, logFile: join(work, 'driver-a.log') });
-    const b = new DriverProcess({ label: 'b', cliPath, args: argsFor('controller', join(work, 'b.sock')), endpoint: `unix://${join(work, 'b.sock')}`, logFile: join(work, 'driver-b.log') });
+    sim = await startSoakSimulator(dataDir);
+    const backendsFile = writeBackendsFile(work, sim, cfg.hang);
+    const [a, b] = driverProcesses({ work, cliPath, backendsFile, dataDir, kubeletDir });
     processes.push(a, b);
     await a.start();
     // Retries as external-provisioner does; an operation still failing after this long is a
@@ -191,43 +196,12 @@ async function main(): Promise<number> {
     const names = Array.from({ length: cfg.volumes[0] + cfg.volumes[1] }, (_, i) => `pvc-soak-${String(i).padStart(3, '0')}`);
     const keepers = new Set(names.filter((_, i) => i % 4 === 1));
 
-    process.stdout.write(`${stamp(started)} phase 1: one driver process (controller + node), faults and SIGKILLs\n`);
     const ch = chaos;
-    ch.start(() => [a], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
-    await runLifecycles(env, rng, names.slice(0, cfg.volumes[0]), keepers, cfg.concurrency, 0);
-    await ch.stop([a]);
+    await runPhases(cfg, { env, rng, names, keepers, chaos: ch, sidecar, a, b }, started);
 
-    process.stdout.write(`${stamp(started)} phase 2: two controller processes against one array (rolling update / split leaders), faults and SIGKILLs\n`);
-    await b.start();
-    sidecar.setControllers([a.endpoint, b.endpoint]);
-    ch.start(() => [a, b], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
-    await runLifecycles(env, rng, names.slice(cfg.volumes[0]), keepers, Math.max(1, cfg.concurrency - 1), 0.5);
-    await ch.stop([a, b]);
-    await b.stop();
-    sidecar.setControllers([a.endpoint]);
+    audits.push(...(await auditAndFinish({ sim, ledger, kubeletDir, dataDir, keepers, env, rng, a, started })));
 
-    // Everything that should exist exists exactly once; everything deleted is gone.
-    await tasksSettled(sim.array, 60_000);
-    const scope = { array: sim.array, ledger, kubeletDir, dataDir, driverName: DRIVER };
-    const mid = audit(scope);
-    report('audit after the chaos', mid);
-    audits.push(mid);
-
-    process.stdout.write(`${stamp(started)} final: reading back the ${[...keepers].filter((k) => ledger.volumes.has(k)).length} kept volumes, then deleting them\n`);
-    for (const k of keepers) await finishKeeper({ ...env, rng, race: false }, k);
-    await a.stop();
-    await tasksSettled(sim.array, 30_000);
-    const fin = audit(scope);
-    report('final audit', fin);
-    audits.push(fin);
-
-    // The array password must never reach a log line.
-    for (const p of processes) {
-      const text = readFileSync(p.options.logFile, 'utf8');
-      if (text.includes(sim.password)) problems.push(`the array password appears in ${p.options.logFile}`);
-      problems.push(...p.crashes);
-    }
-    problems.push(...ch.restartErrors.map((e) => `restart failed: ${e}`), ...sidecar.stats.disagreements.map((d) => `two controllers disagreed: ${d}`));
+    problems.push(...processProblems(processes, sim.password), ...ch.restartErrors.map((e) => `restart failed: ${e}`), ...sidecar.stats.disagreements.map((d) => `two controllers disagreed: ${d}`));
   } catch (err) {
     problems.push(`soak aborted: ${(err as Error).stack ?? String(err)}`);
   } finally {
@@ -240,6 +214,23 @@ async function main(): Promise<number> {
     await sim?.close();
   }
 
+  return summarize({ cfg, started, work, ledger, audits, problems, sidecar, chaos });
+}
+
+interface Outcome {
+  cfg: SoakConfig;
+  started: number;
+  work: string;
+  ledger: Ledger;
+  audits: AuditResult[];
+  problems: string[];
+  sidecar: Sidecar | undefined;
+  chaos: Chaos | undefined;
+}
+
+/** Prints what went wrong and the last line; removes the work dir unless kept; the exit code. */
+function summarize(o: Outcome): number {
+  const { cfg, started, work, ledger, audits, problems, sidecar, chaos } = o;
   const leaked = new Set(audits.flatMap((r) => r.leaked)).size;
   const lost = new Set([...ledger.lost, ...audits.flatMap((r) => r.lost)]).size;
   const ops = sidecar?.stats.ops ?? 0;
@@ -267,7 +258,7 @@ async function main(): Promise<number> {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 
 if (process.argv.includes('--help')) {
-  process.stdout.write(USAGE);
+  process.stdout.write(SOAK_HELP);
   process.exit(0);
 }
 main().then(

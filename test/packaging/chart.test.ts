@@ -108,6 +108,10 @@ d('chart renders and every object is valid', () => {
       'VolumeSnapshotClass/3par-snap',
       'VolumeGroupSnapshotClass/3par-group-snap',
       'VolumeAttributesClass/3par-gold-qos',
+      'ClusterRole/3par-csi-health-monitor',
+      'ClusterRoleBinding/3par-csi-health-monitor',
+      'Role/3par-csi-health-monitor',
+      'RoleBinding/3par-csi-health-monitor',
     ]) {
       expect(names).toContain(expected);
     }

@@ -54,12 +54,62 @@ const stage = (name: string): Stage => dockerfile.stages.find((s) => s.name === 
 const runtime = dockerfile.stages.at(-1)!;
 const ops = (s: Stage, op: string): string[] => s.instructions.filter((i) => i.op === op).map((i) => i.args);
 
+/**
+ * Base images that may be used without a digest, each with the reason (none today). A FROM
+ * without a digest that is not a previous stage and not listed here fails the test below.
+ */
+const UNPINNED_BASES: Record<string, string> = {};
+
+/** The stages whose FROM (ARG defaults substituted) is neither a digest, a previous stage nor an explained exception. */
+function unpinnedBases(df: { args: Map<string, string>; stages: Stage[] }): string[] {
+  const problems: string[] = [];
+  df.stages.forEach((s, i) => {
+    const image = s.from.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => df.args.get((a ?? b)!) ?? '');
+    if (df.stages.slice(0, i).some((p) => p.name === image)) return;
+    if (/^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$/.test(image)) return;
+    if (UNPINNED_BASES[image]) return;
+    problems.push(`stage ${s.name}: FROM ${image || s.from} has no tag@sha256 digest and no explained exception`);
+  });
+  return problems;
+}
+
+/** The packages of every `apt-get install` in these RUN lines, as written (name or name=version). */
+function aptPackages(runs: string): string[] {
+  const out: string[] = [];
+  for (const m of runs.matchAll(/apt-get install\s+([^&;|]*)/g)) out.push(...m[1]!.split(/\s+/).filter((w) => w !== '' && !w.startsWith('-')));
+  return out;
+}
+
+/** Packages not pinned to an exact Debian version (`name=version`). */
+const unpinnedPackages = (pkgs: string[]): string[] => pkgs.filter((p) => !/^[a-z0-9][a-z0-9.+-]*=(\d+:)?\d[A-Za-z0-9.+~-]*$/.test(p));
+
 describe('Dockerfile', () => {
-  it('builds from an exactly pinned Node 24 slim image in every stage', () => {
+  it('builds from an exactly pinned Node 24 slim image, by tag and digest, in every stage', () => {
     const base = dockerfile.args.get('NODE_IMAGE');
-    expect(base).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(base).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim@sha256:[0-9a-f]{64}$/);
     expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
     for (const s of dockerfile.stages) expect(s.from).toBe('${NODE_IMAGE}');
+    expect(unpinnedBases(dockerfile)).toEqual([]);
+  });
+
+  it('the base check catches a FROM by tag only, and allows a previous stage', () => {
+    const df = parseDockerfile('ARG B=node:24.1.0-trixie-slim\nFROM ${B} AS one\nRUN true\nFROM one AS two\nFROM debian:trixie-slim\n');
+    expect(unpinnedBases(df)).toEqual(['stage one: FROM node:24.1.0-trixie-slim has no tag@sha256 digest and no explained exception', 'stage 2: FROM debian:trixie-slim has no tag@sha256 digest and no explained exception']);
+  });
+
+  it('installs every apt package at an exact version', () => {
+    const pkgs = aptPackages(dockerfile.stages.flatMap((s) => ops(s, 'RUN')).join('\n'));
+    expect(pkgs.map((p) => p.split('=')[0]).sort()).toEqual(['ca-certificates', 'e2fsprogs', 'mount', 'util-linux', 'xfsprogs']);
+    expect(unpinnedPackages(pkgs)).toEqual([]);
+    // util-linux and mount come from one source package: one version.
+    const v = (name: string): string | undefined => pkgs.find((p) => p.startsWith(`${name}=`))?.split('=')[1];
+    expect(v('mount')).toBe(v('util-linux'));
+  });
+
+  it('the apt check catches a package without a version', () => {
+    const pkgs = aptPackages('apt-get update && apt-get install -y --no-install-recommends xfsprogs=6.13.0-2+deb13u1 mount e2fsprogs=1:1.0 && rm -rf x');
+    expect(pkgs).toEqual(['xfsprogs=6.13.0-2+deb13u1', 'mount', 'e2fsprogs=1:1.0']);
+    expect(unpinnedPackages(pkgs)).toEqual(['mount']);
   });
 
   it('compiles in a build stage with npm ci and tsc', () => {
@@ -139,7 +189,9 @@ describe('Dockerfile', () => {
     expect(ops(runtime, 'ENTRYPOINT')).toEqual([`["node", "/app/${pkg.bin['3par-csi']}"]`]);
     const labels = ops(runtime, 'LABEL').join(' ');
     for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'base.name']) expect(labels).toContain(`org.opencontainers.image.${key}=`);
-    expect(labels).toContain(`org.opencontainers.image.base.name="docker.io/library/${dockerfile.args.get('NODE_IMAGE')}"`);
+    const [tag, digest] = dockerfile.args.get('NODE_IMAGE')!.split('@');
+    expect(labels).toContain(`org.opencontainers.image.base.name="docker.io/library/${tag}"`);
+    expect(labels).toContain(`org.opencontainers.image.base.digest="${digest}"`);
   });
 
   it('the chart’s appVersion is the package version the image is built from', () => {
@@ -158,6 +210,6 @@ describe('.dockerignore', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(lines[0]).toBe('*');
-    expect(lines.filter((l) => l.startsWith('!')).sort()).toEqual(['!package-lock.json', '!package.json', '!proto/', '!src/', '!tsconfig.json']);
+    expect(lines.filter((l) => l.startsWith('!')).sort()).toEqual(['!package-lock.json', '!package.json', '!proto/', '!src/', '!tsconfig.image.json', '!tsconfig.json']);
   });
 });

@@ -10,6 +10,8 @@ const d = describeUnless(helmMissing);
 
 /** The sidecars whose upstream RBAC the chart reproduces, with their fixture (facts; see its README). */
 const SIDECARS = ['provisioner', 'attacher', 'snapshotter', 'resizer'] as const;
+/** The optional one (sidecars.healthMonitor.enabled), off by default. */
+const HEALTH_MONITOR = 'health-monitor';
 
 interface UpstreamRbac {
   clusterRole: IPolicyRule[];
@@ -76,5 +78,36 @@ d('RBAC is exactly the pinned sidecars’ own', () => {
     // The same grants split over rules differently are equal.
     const split = base.flatMap((r) => r.verbs.map((v) => ({ ...r, verbs: [v] })));
     expect(grants(split)).toEqual(grants(base));
+  });
+});
+
+d('the optional health monitor’s RBAC is exactly upstream’s, and only when it runs', () => {
+  const on = (): K8sObject[] => render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage', set: ['sidecars.healthMonitor.enabled=true'] });
+
+  it('off by default: no container, no role', () => {
+    const all = render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage' });
+    expect(all.filter((o) => o.metadata.name === `3par-csi-${HEALTH_MONITOR}`)).toEqual([]);
+    expect(JSON.stringify(all)).not.toContain('external-health-monitor');
+  });
+
+  it('on: its ClusterRole and Role grant what upstream’s do, bound to the controller’s ServiceAccount', () => {
+    const all = on();
+    const fixtureRules = upstream(HEALTH_MONITOR);
+    expect(grants(find<IClusterRole>(all, 'ClusterRole', `3par-csi-${HEALTH_MONITOR}`).rules)).toEqual(grants(fixtureRules.clusterRole));
+    const role = find<IRole & K8sObject>(all, 'Role', `3par-csi-${HEALTH_MONITOR}`);
+    expect(role.metadata.namespace).toBe('storage');
+    expect(grants(role.rules)).toEqual(grants(fixtureRules.role));
+    for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+      const b = find<IClusterRoleBinding>(all, kind, `3par-csi-${HEALTH_MONITOR}`);
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: '3par-csi-controller', namespace: 'storage' }]);
+      expect(b.roleRef.name).toBe(`3par-csi-${HEALTH_MONITOR}`);
+    }
+  });
+
+  it('on: the sidecar runs in the controller pod on the driver’s socket, pinned, with leader election', () => {
+    const deployment = find<K8sObject & { spec: { template: { spec: { containers: { name: string; image: string; args: string[] }[] } } } }>(on(), 'Deployment', '3par-csi-controller');
+    const c = deployment.spec.template.spec.containers.find((x) => x.name === 'csi-external-health-monitor-controller')!;
+    expect(c.image).toBe('registry.k8s.io/sig-storage/csi-external-health-monitor-controller:v0.18.0');
+    expect(c.args).toEqual(expect.arrayContaining(['--csi-address=/csi/csi.sock', '--leader-election=true', '--list-volumes-interval=5m', '--enable-node-watcher=false']));
   });
 });
