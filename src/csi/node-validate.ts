@@ -68,6 +68,14 @@ export interface PublishRequest {
   readOnly: boolean;
 }
 
+export interface ExpandRequest {
+  volumeId: string;
+  volumePath: string;
+  requiredBytes: bigint;
+  /** The capability's access type, when the request carries one (else the record's). */
+  access?: 'mount' | 'block';
+}
+
 function required(value: string | undefined, field: string): string {
   if (!value) throw invalidArgument(`${field} is required`);
   return value;
@@ -241,7 +249,7 @@ export function validateNodeUnpublishVolumeRequest(req: NodeUnpublishVolumeReque
   return { volumeId: required(req.volume_id, 'volume_id'), targetPath: absolutePath(req.target_path, 'target_path') };
 }
 
-export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Output): { volumeId: string; volumePath: string; requiredBytes: bigint; access?: 'mount' | 'block' } {
+export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Output): ExpandRequest {
   const volumeId = required(req.volume_id, 'volume_id');
   // Not checked for being absolute here: a path that is not where the volume is staged or
   // published is NOT_FOUND (CSI: "volume does not exist on the specified volume_path").

@@ -61,6 +61,8 @@ export class ScsiVolumes {
     const found = await this.sys.read(`${dev}/wwid`);
     if (found !== undefined && found !== scsiWwid(wwn)) {
       const blocks = await this.sys.list(`${dev}/block`);
+      // Read fresh, not the call's snapshot: the device is another volume's, which other
+      // processes may be mounting; a rare path (a stale device at the address) worth the read.
       const mounts = await this.mounter.read();
       for (const name of blocks) {
         const use = await deviceInUse(this.sys, name, mounts);
@@ -162,9 +164,11 @@ export class ScsiVolumes {
   async remove(wwn: string, o: ConnectorCallOptions): Promise<ScsiDisk[]> {
     const disks = await this.disks(wwn);
     const map = await this.multipath.mapOf(wwn, disks.map((d) => d.name));
-    if (map) await this.multipath.flush(map, wwn, o.log);
+    const table = o.mounts ?? this.mounter;
+    if (map) await this.multipath.flush(map, wwn, o.log, table);
     const removed: ScsiDisk[] = [];
-    const mounts = await this.mounter.read();
+    // flush changed no mount: the same snapshot serves (a mount or unmount meanwhile makes it re-read).
+    const mounts = await table.read();
     for (const disk of disks) {
       const use = await deviceInUse(this.sys, disk.name, mounts);
       if (use) throw failedPrecondition(`device ${disk.name} of volume ${wwn} is ${use}; unpublish it first`);
