@@ -9,19 +9,11 @@
  * stage 1, publish 3, unpublish 3, unstage 3.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Mounter, type MountInfo } from '../../src/host/mounts.js';
+import type { VolumeCapability__Output } from '../../src/gen/csi/v1/VolumeCapability.js';
 import { spawnExec } from '../../src/host/exec.js';
 import { NodeHarness, blockCap, mountCap, publishReq, rootSkipReason, stageReq } from './harness.js';
 import { describeUnless } from '../helpers/skip.js';
-
-/** A Mounter that counts its reads of the mount table (each one a read of /proc/self/mountinfo). */
-class CountingMounter extends Mounter {
-  reads = 0;
-  override read(): Promise<MountInfo[]> {
-    this.reads++;
-    return super.read();
-  }
-}
+import { CountingMounter } from '../helpers/mount-reads.js';
 
 const d = describeUnless(rootSkipReason());
 
@@ -32,55 +24,40 @@ d('mount-table reads per node call', () => {
   });
   afterAll(() => h?.cleanup());
 
-  /** Runs one call and returns how many times it read the mount table. */
-  async function reads(m: CountingMounter, call: () => Promise<unknown>): Promise<number> {
-    const before = m.reads;
-    await call();
-    return m.reads - before;
+  type Step = 'stage' | 'publish' | 'unpublish' | 'unstage';
+
+  /**
+   * Runs the steps on a new volume (a node service with a counting Mounter, one staging path,
+   * one pod's target) and returns each step with its reads of the mount table.
+   */
+  async function readsPerStep(name: string, cap: VolumeCapability__Output, steps: Step[]) {
+    const m = new CountingMounter(spawnExec);
+    const node = h.node(name, { mounter: m });
+    const v = h.volume(name, 64);
+    const staging = h.path(name, 'staging');
+    const target = h.path(name, 'pods/a', cap.block ? 'dev' : 'mnt');
+    const ids = { volume_id: `sim/${v.name}` };
+    const calls: Record<Step, () => Promise<unknown>> = {
+      stage: () => node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx()),
+      publish: () => node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx()),
+      unpublish: () => node.NodeUnpublishVolume({ ...ids, target_path: target }, h.ctx()),
+      unstage: () => node.NodeUnstageVolume({ ...ids, staging_target_path: staging }, h.ctx()),
+    };
+    const counts: [Step, number][] = [];
+    for (const step of steps) counts.push([step, await m.readsOf(calls[step])]);
+    expect(h.isMounted(staging) || h.isMounted(target)).toBe(false);
+    expect(h.loopsOf(v.file)).toEqual([]);
+    return counts;
   }
 
+  // Unpublish and unstage read once more after their unmount: umountAll checks nothing is left stacked.
   it('ext4: stage, publish, unpublish, unstage (each repeated) read the table once, or once more after their own unmount', async () => {
-    const m = new CountingMounter(spawnExec);
-    const node = h.node('reads-fs', { mounter: m });
-    const v = h.volume('reads-fs', 64);
-    const staging = h.path('reads-fs/staging');
-    const target = h.path('reads-fs/pods/a');
-    const cap = mountCap('ext4');
-    const stage = stageReq(v, staging, { cap });
-    const publish = publishReq(v, staging, target, cap);
-    const ids = { volume_id: stage.volume_id };
-    const counts = {
-      stage: await reads(m, () => node.NodeStageVolume(stage, h.ctx())),
-      stageAgain: await reads(m, () => node.NodeStageVolume(stage, h.ctx())),
-      publish: await reads(m, () => node.NodePublishVolume(publish, h.ctx())),
-      publishAgain: await reads(m, () => node.NodePublishVolume(publish, h.ctx())),
-      unpublish: await reads(m, () => node.NodeUnpublishVolume({ ...ids, target_path: target }, h.ctx())),
-      unpublishAgain: await reads(m, () => node.NodeUnpublishVolume({ ...ids, target_path: target }, h.ctx())),
-      unstage: await reads(m, () => node.NodeUnstageVolume({ ...ids, staging_target_path: staging }, h.ctx())),
-      unstageAgain: await reads(m, () => node.NodeUnstageVolume({ ...ids, staging_target_path: staging }, h.ctx())),
-    };
-    expect(h.isMounted(staging)).toBe(false);
-    expect(h.loopsOf(v.file)).toEqual([]);
-    // Unpublish and unstage read once more after their unmount: umountAll checks nothing is left stacked.
-    expect(counts).toEqual({ stage: 1, stageAgain: 1, publish: 1, publishAgain: 1, unpublish: 2, unpublishAgain: 1, unstage: 2, unstageAgain: 1 });
+    const counts = await readsPerStep('reads-fs', mountCap('ext4'), ['stage', 'stage', 'publish', 'publish', 'unpublish', 'unpublish', 'unstage', 'unstage']);
+    expect(counts).toEqual([['stage', 1], ['stage', 1], ['publish', 1], ['publish', 1], ['unpublish', 2], ['unpublish', 1], ['unstage', 2], ['unstage', 1]]);
   });
 
   it('block: stage, publish, unpublish, unstage read the table once, or once more after their own unmount', async () => {
-    const m = new CountingMounter(spawnExec);
-    const node = h.node('reads-block', { mounter: m });
-    const v = h.volume('reads-block', 16);
-    const staging = h.path('reads-block/staging');
-    const target = h.path('reads-block/pods/a/dev');
-    const cap = blockCap();
-    const ids = { volume_id: `sim/${v.name}` };
-    const counts = {
-      stage: await reads(m, () => node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx())),
-      publish: await reads(m, () => node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx())),
-      unpublish: await reads(m, () => node.NodeUnpublishVolume({ ...ids, target_path: target }, h.ctx())),
-      unstage: await reads(m, () => node.NodeUnstageVolume({ ...ids, staging_target_path: staging }, h.ctx())),
-    };
-    expect(h.isMounted(target)).toBe(false);
-    expect(h.loopsOf(v.file)).toEqual([]);
-    expect(counts).toEqual({ stage: 1, publish: 1, unpublish: 2, unstage: 1 });
+    const counts = await readsPerStep('reads-block', blockCap(), ['stage', 'publish', 'unpublish', 'unstage']);
+    expect(counts).toEqual([['stage', 1], ['publish', 1], ['unpublish', 2], ['unstage', 1]]);
   });
 });

@@ -33,39 +33,33 @@ function bothSides(key: string, value: string, block = false): [boolean, boolean
   return [accepts(() => parseStorageClassParameters({ [key]: value }, block ? [] : [''])), accepts(() => validateNodeStageVolumeRequest(stage({ [key]: value }, block)))];
 }
 
-describe('fsOwner', () => {
-  it.each([
-    ['0:0', { uid: 0, gid: 0 }],
-    ['1000:2000', { uid: 1000, gid: 2000 }],
-    [`${MAX_ID}:${MAX_ID}`, { uid: MAX_ID, gid: MAX_ID }],
-    ['4294967295:0', undefined], // (uid_t)-1 means "unchanged" to chown(2)
-    ['0:9999999999', undefined],
-    ['root:root', undefined],
-    ['1000', undefined],
-    ['-1:0', undefined],
-    [' 1:1', undefined],
-  ])('%j → %j, on both sides', (text, want) => {
-    expect(parseFsOwner(text)).toEqual(want);
-    expect(bothSides('fsOwner', text)).toEqual([want !== undefined, want !== undefined]);
-  });
-  it('NodeStage gets the parsed ids', () => {
-    expect(validateNodeStageVolumeRequest(stage({ fsOwner: '1000:2000' })).fsOwner).toEqual({ uid: 1000, gid: 2000 });
-  });
-});
+const parsers: Record<'fsOwner' | 'fsMode', (text: string) => unknown> = { fsOwner: parseFsOwner, fsMode: parseFsMode };
 
-describe('fsMode', () => {
+describe('fsOwner and fsMode', () => {
   it.each([
-    ['0770', 0o770],
-    ['770', 0o770],
-    ['2775', 0o2775],
-    ['02775', 0o2775],
-    ['999', undefined],
-    ['77', undefined],
-    ['007700', undefined],
-    ['0o770', undefined],
-  ])('%j → %j, on both sides', (text, want) => {
-    expect(parseFsMode(text)).toBe(want);
-    expect(bothSides('fsMode', text)).toEqual([want !== undefined, want !== undefined]);
+    ['fsOwner', '0:0', { uid: 0, gid: 0 }],
+    ['fsOwner', '1000:2000', { uid: 1000, gid: 2000 }],
+    ['fsOwner', `${MAX_ID}:${MAX_ID}`, { uid: MAX_ID, gid: MAX_ID }],
+    ['fsOwner', '4294967295:0', undefined], // (uid_t)-1 means "unchanged" to chown(2)
+    ['fsOwner', '0:9999999999', undefined],
+    ['fsOwner', 'root:root', undefined],
+    ['fsOwner', '1000', undefined],
+    ['fsOwner', '-1:0', undefined],
+    ['fsOwner', ' 1:1', undefined],
+    ['fsMode', '0770', 0o770],
+    ['fsMode', '770', 0o770],
+    ['fsMode', '2775', 0o2775],
+    ['fsMode', '02775', 0o2775],
+    ['fsMode', '999', undefined],
+    ['fsMode', '77', undefined],
+    ['fsMode', '007700', undefined],
+    ['fsMode', '0o770', undefined],
+  ] as const)('%s %j → %j, on both sides', (key, text, want) => {
+    expect(parsers[key](text)).toEqual(want);
+    expect(bothSides(key, text)).toEqual([want !== undefined, want !== undefined]);
+  });
+  it('NodeStage gets the parsed values', () => {
+    expect(validateNodeStageVolumeRequest(stage({ fsOwner: '1000:2000', fsMode: '0750' }))).toMatchObject({ fsOwner: { uid: 1000, gid: 2000 }, fsMode: 0o750 });
   });
 });
 

@@ -9,21 +9,13 @@
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { createNodeService } from '../../src/csi/node.js';
-import { Mounter, type MountInfo } from '../../src/host/mounts.js';
+import { Mounter } from '../../src/host/mounts.js';
 import type { CallContext } from '../../src/csi/server.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
 import { FakeHost, log } from './host-fakes.js';
+import { CountingMounter } from '../helpers/mount-reads.js';
 
 const WWN = '60002AC000000000000000160001C0A1';
-
-/** A Mounter that counts its reads of the mount table. */
-class CountingMounter extends Mounter {
-  reads = 0;
-  override read(): Promise<MountInfo[]> {
-    this.reads++;
-    return super.read();
-  }
-}
 
 let h: FakeHost;
 beforeEach(() => {
@@ -48,11 +40,7 @@ it('iSCSI block volume with a map: stage and unstage read the mount table once e
     secrets: {},
     volume_context: {},
   };
-  const reads = async (call: () => Promise<unknown>): Promise<number> => {
-    const before = m.reads;
-    await call();
-    return m.reads - before;
-  };
+  const reads = (call: () => Promise<unknown>): Promise<number> => m.readsOf(call);
   const counts = {
     stage: await reads(() => s.NodeStageVolume(req, ctx)),
     stageAgain: await reads(() => s.NodeStageVolume(req, ctx)),
