@@ -6,7 +6,7 @@ import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
 import { anyPathLive, type Multipath } from './multipath.js';
 import { deviceInUse, multipathWwid, scsiDisksByWwn, scsiWwid, waitFor, type ScsiDisk, type Sysfs } from './sysfs.js';
-import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type ConnectorCallOptions, type DiscoveryTimings } from './connector.js';
+import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type Chap, type Connector, type ConnectorCallOptions, type DiscoveryTimings, type VolumeIdentity } from './connector.js';
 
 /** blockdev --flushbufs on the device about to be removed. */
 const FLUSH_TIMEOUT_MS = 30_000;
@@ -224,6 +224,32 @@ export class ScsiVolumes {
     const disks = await this.disks(wwn);
     for (const disk of disks) await this.sys.write(`block/${disk.name}/device/rescan`, '1');
     if (this.multipath.mode !== 'off') await this.multipath.resize(wwn, disks.map((d) => d.name));
+  }
+}
+
+/**
+ * A connector of SCSI LUNs (iSCSI, FC): each attaches its own way; finding, rescanning and
+ * removing the LUN's devices go by its WWN through {@link ScsiVolumes}.
+ */
+export abstract class ScsiConnector implements Connector {
+  constructor(protected readonly scsi: ScsiVolumes) {}
+
+  abstract attach(id: VolumeIdentity, chap: Chap | undefined, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice>;
+
+  find(id: VolumeIdentity): Promise<AttachedDevice | undefined> {
+    return this.scsi.find(id.wwn);
+  }
+
+  deviceNames(id: VolumeIdentity): Promise<string[]> {
+    return this.scsi.deviceNames(id.wwn);
+  }
+
+  async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
+    await this.scsi.remove(id.wwn, o);
+  }
+
+  async rescan(id: VolumeIdentity): Promise<void> {
+    await this.scsi.rescan(id.wwn);
   }
 }
 
