@@ -1,7 +1,7 @@
 import { lstat, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition } from '../errors.js';
-import { isReadOnlyMount, mountAt } from '../host/mounts.js';
+import { isReadOnlyMount, mountAt, type MountTable } from '../host/mounts.js';
 import { identityOf, majorMinorOf, volumeMajorMinors, type NodeDeps, type StepOptions } from './node-stage.js';
 import type { PublishRequest } from './node-validate.js';
 
@@ -12,7 +12,7 @@ import type { PublishRequest } from './node-validate.js';
 export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptions): Promise<void> {
   const rec = await d.store.load(r.volumeId);
   if (!rec?.steps.attached) throw failedPrecondition(`volume ${r.volumeId} is not staged on this node; NodeStageVolume first`);
-  const mounts = await d.mounter.read();
+  const mounts = await o.mounts.read();
   const existing = mountAt(mounts, r.targetPath);
   if (rec.access !== r.capability.access) {
     // CSI NodePublishVolume at a published target with an incompatible capability → ALREADY_EXISTS.
@@ -91,10 +91,10 @@ export async function unpublishVolume(d: NodeDeps, volumeId: string, targetPath:
   if (!rec?.publishes.some((p) => p.targetPath === targetPath)) {
     // CSI NodeUnpublishVolume of a target that is not published succeeds: only when nothing is
     // there. Anything else at the path is not the driver's (no record names it): left alone.
-    if (await isNothing(d, targetPath)) return;
+    if (await isNothing(o.mounts, targetPath)) return;
     throw failedPrecondition(`${targetPath} is not a target volume ${volumeId} was published at by this driver (no node record names it); refusing to unmount or remove it`);
   }
-  const n = await d.mounter.umountAll(targetPath);
+  const n = await d.mounter.umountAll(targetPath, o.mounts);
   await removeTarget(targetPath);
   rec.publishes = rec.publishes.filter((p) => p.targetPath !== targetPath);
   await d.store.save(rec);
@@ -102,7 +102,7 @@ export async function unpublishVolume(d: NodeDeps, volumeId: string, targetPath:
 }
 
 /** Nothing at `path`: it does not exist, or it is an empty directory that is not a mount point. */
-async function isNothing(d: NodeDeps, path: string): Promise<boolean> {
+async function isNothing(mounts: MountTable, path: string): Promise<boolean> {
   let st;
   try {
     st = await lstat(path);
@@ -110,7 +110,7 @@ async function isNothing(d: NodeDeps, path: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
     throw err;
   }
-  if (!st.isDirectory() || mountAt(await d.mounter.read(), path)) return false;
+  if (!st.isDirectory() || (await mounts.at(path))) return false;
   return (await readdir(path)).length === 0;
 }
 

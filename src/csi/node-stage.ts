@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { Connector, Protocol, VolumeIdentity, AttachedDevice } from '../host/connector.js';
 import type { Exec } from '../host/exec.js';
 import { DEFAULT_FS, fsMountOptions, mkfs, probeDevice, ProbeError, setReadOnly, type Probe } from '../host/fs.js';
-import { isReadOnlyMount, type Mounter, type MountInfo } from '../host/mounts.js';
+import { isReadOnlyMount, type Mounter, type MountInfo, type MountTable } from '../host/mounts.js';
 import type { StateStore, VolumeRecord } from '../host/state.js';
 import type { Sysfs } from '../host/sysfs.js';
 import type { StageRequest } from './node-validate.js';
@@ -21,6 +21,11 @@ export interface NodeDeps {
 export interface StepOptions {
   log: Logger;
   signal: AbortSignal;
+  /**
+   * The RPC's snapshot of the mount table (Mounter.snapshot()): read once, by the path rules
+   * first, and again only after a mount or unmount; connectors get it through these options too.
+   */
+  mounts: MountTable;
 }
 
 /** The identity a connector needs, taken from a record. */
@@ -54,7 +59,7 @@ export async function volumeMajorMinors(d: NodeDeps, id: VolumeIdentity): Promis
  */
 export async function stageVolume(d: NodeDeps, r: StageRequest, o: StepOptions): Promise<void> {
   const previous = await d.store.load(r.volumeId);
-  if (previous) checkCompatible(previous, r, await d.mounter.read());
+  if (previous) checkCompatible(previous, r, await o.mounts.read());
   const rec: VolumeRecord = {
     v: 1,
     volumeId: r.volumeId,
@@ -102,59 +107,9 @@ function checkCompatible(prev: VolumeRecord, r: StageRequest, mounts: readonly M
 }
 
 async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, device: AttachedDevice, o: StepOptions): Promise<void> {
-  const current = await d.mounter.at(r.stagingPath);
-  if (current) {
-    const ours = await volumeMajorMinors(d, identityOf(rec));
-    // CSI NodeStageVolume repeated with the same arguments: the volume is already mounted here.
-    if (ours.has(current.majorMinor) && isReadOnlyMount(current) === r.readOnly) {
-      // A kill between the mount and the record's save leaves the record without these.
-      if (rec.fsType !== current.fsType || !rec.steps.mounted) {
-        rec.fsType = current.fsType;
-        rec.steps.mounted = true;
-        await d.store.save(rec);
-      }
-      await finishFirstFormat(d, r, rec, o);
-      return;
-    }
-    throw alreadyExists(`${r.stagingPath} already holds another mount (${current.source}, ${isReadOnlyMount(current) ? 'ro' : 'rw'})`);
-  }
-  // DESIGN "Node safety": killed during its own mkfs of this device, proven blank then; the
-  // half-made filesystem (xfs "inprogress", ext4 without its superblock) is made again (forced).
-  const again = rec.formatting !== undefined;
-  if (again) o.log.warn({ device: device.path, fsType: rec.formatting?.fsType }, 'the driver was stopped while formatting this blank volume; formatting it again');
-  let probe: Probe = { kind: 'blank' };
-  if (!again) {
-    try {
-      probe = await probeDevice(d.exec, device.path, o.signal);
-    } catch (err) {
-      // DESIGN "Node safety": anything but a proven blank device is a probe error: fail, never format.
-      if (err instanceof ProbeError) throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
-      throw err;
-    }
-  }
-  let fsType: string;
-  if (probe.kind === 'other') {
-    throw failedPrecondition(`volume ${r.volumeId} holds ${probe.what}, not a filesystem; refusing to format or mount it`);
-  } else if (probe.kind === 'blank') {
-    if (r.readOnly) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and is read-only; nothing to mount`);
-    if (r.isCopy) throw failedPrecondition(`volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`);
-    if (!r.createdEmpty) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`);
-    fsType = r.capability.fsType ?? DEFAULT_FS;
-    // "formatting started" before mkfs, cleared with "formatted": a kill in between formats this device again.
-    rec.formatting = { fsType, blankCheck: 'blank' };
-    await d.store.save(rec);
-    o.log.info({ device: device.path, fsType, options: r.mkfsExtra }, 'formatting blank volume');
-    await mkfs(d.exec, device.path, { fsType: fsType as typeof DEFAULT_FS, extra: r.mkfsExtra, force: again });
-    rec.steps.formatted = true;
-    rec.steps.ownerApplied = false;
-    delete rec.formatting;
-    await d.store.save(rec);
-  } else {
-    fsType = probe.fsType;
-    if (r.capability.fsType && r.capability.fsType !== fsType) {
-      throw failedPrecondition(`volume ${r.volumeId} holds ${fsType}, not the requested ${r.capability.fsType}; refusing to reformat it`);
-    }
-  }
+  const current = await o.mounts.at(r.stagingPath);
+  if (current) return adoptMount(d, r, rec, current, o);
+  const fsType = await filesystemOf(d, r, rec, device, o);
   await mkdir(r.stagingPath, { recursive: true });
   const options = [...fsMountOptions(fsType, r.readOnly, r.isCopy), ...r.capability.mountFlags.filter((f) => !(r.readOnly && f === 'ro'))];
   await d.mounter.mount(device.path, r.stagingPath, fsType, options);
@@ -163,6 +118,65 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
   await d.store.save(rec);
   o.log.info({ device: device.path, fsType, options }, 'volume mounted at staging path');
   await finishFirstFormat(d, r, rec, o);
+}
+
+/** The staging path holds a mount already: this volume's, as asked (a repeated stage), else ALREADY_EXISTS. */
+async function adoptMount(d: NodeDeps, r: StageRequest, rec: VolumeRecord, current: MountInfo, o: StepOptions): Promise<void> {
+  const ours = await volumeMajorMinors(d, identityOf(rec));
+  // CSI NodeStageVolume repeated with the same arguments: the volume is already mounted here.
+  if (!ours.has(current.majorMinor) || isReadOnlyMount(current) !== r.readOnly) {
+    throw alreadyExists(`${r.stagingPath} already holds another mount (${current.source}, ${isReadOnlyMount(current) ? 'ro' : 'rw'})`);
+  }
+  // A kill between the mount and the record's save leaves the record without these.
+  if (rec.fsType !== current.fsType || !rec.steps.mounted) {
+    rec.fsType = current.fsType;
+    rec.steps.mounted = true;
+    await d.store.save(rec);
+  }
+  await finishFirstFormat(d, r, rec, o);
+}
+
+/**
+ * The filesystem to mount: the one the device holds (of the requested type), or one made now
+ * on a device proven blank, of a writable volume this driver created empty (DESIGN "Node safety").
+ */
+async function filesystemOf(d: NodeDeps, r: StageRequest, rec: VolumeRecord, device: AttachedDevice, o: StepOptions): Promise<string> {
+  // DESIGN "Node safety": killed during its own mkfs of this device, proven blank then; the
+  // half-made filesystem (xfs "inprogress", ext4 without its superblock) is made again (forced).
+  const again = rec.formatting !== undefined;
+  if (again) o.log.warn({ device: device.path, fsType: rec.formatting?.fsType }, 'the driver was stopped while formatting this blank volume; formatting it again');
+  const probe = again ? ({ kind: 'blank' } as const) : await probeForFormat(d, r, device, o);
+  if (probe.kind === 'other') throw failedPrecondition(`volume ${r.volumeId} holds ${probe.what}, not a filesystem; refusing to format or mount it`);
+  if (probe.kind === 'filesystem') {
+    if (r.capability.fsType && r.capability.fsType !== probe.fsType) {
+      throw failedPrecondition(`volume ${r.volumeId} holds ${probe.fsType}, not the requested ${r.capability.fsType}; refusing to reformat it`);
+    }
+    return probe.fsType;
+  }
+  if (r.readOnly) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and is read-only; nothing to mount`);
+  if (r.isCopy) throw failedPrecondition(`volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`);
+  if (!r.createdEmpty) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`);
+  const fsType = r.capability.fsType ?? DEFAULT_FS;
+  // "formatting started" before mkfs, cleared with "formatted": a kill in between formats this device again.
+  rec.formatting = { fsType, blankCheck: 'blank' };
+  await d.store.save(rec);
+  o.log.info({ device: device.path, fsType, options: r.mkfsExtra }, 'formatting blank volume');
+  await mkfs(d.exec, device.path, { fsType, extra: r.mkfsExtra, force: again });
+  rec.steps.formatted = true;
+  rec.steps.ownerApplied = false;
+  delete rec.formatting;
+  await d.store.save(rec);
+  return fsType;
+}
+
+/** What the device holds; anything but a proven blank device or a filesystem is a probe error: fail, never format. */
+async function probeForFormat(d: NodeDeps, r: StageRequest, device: AttachedDevice, o: StepOptions): Promise<Probe> {
+  try {
+    return await probeDevice(d.exec, device.path, o.signal);
+  } catch (err) {
+    if (err instanceof ProbeError) throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
+    throw err;
+  }
 }
 
 /** fsOwner/fsMode apply once, right after the driver's own format (a retry after a crash too). */

@@ -13,7 +13,7 @@ import { identityOf, volumeMajorMinors, type NodeDeps, type StepOptions } from '
  */
 export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: string, o: StepOptions): Promise<void> {
   const rec = await d.store.load(volumeId);
-  const mounts = await d.mounter.read();
+  const mounts = await o.mounts.read();
   if (!rec) {
     // CSI NodeUnstageVolume of a volume that is not staged here succeeds: only when nothing is
     // mounted there. A mount no record names is not known to be this volume's: left alone.
@@ -42,7 +42,7 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
     const dead = device !== undefined && !(await deviceLive(d, device.name));
     if (dead) o.log.warn({ device: device.path }, 'no path of the device is running; not flushing it before the unmount');
     if (device && !rec.readOnly && !dead) await flushBuffers(d.exec, device.path).catch((err: unknown) => o.log.warn({ err }, 'flushing buffers before unmount failed'));
-    await d.mounter.umountAll(rec.stagingPath);
+    await d.mounter.umountAll(rec.stagingPath, o.mounts);
     o.log.info({ stagingPath: rec.stagingPath }, 'staging path unmounted');
     rec.steps.mounted = false;
     await d.store.save(rec);

@@ -1,7 +1,8 @@
 import { invalidArgument } from '../errors.js';
 import { PublishContext, VolumeContext } from './context.js';
 import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
-import { parseMkfsOptions } from '../host/mkfs-options.js';
+import { checkMkfsOptionsForSomeFs, parseMkfsOptions } from '../host/mkfs-options.js';
+import { FS_MODE_FORM, FS_OWNER_FORM, parseFsMode, parseFsOwner } from '../host/owner.js';
 import { PROTOCOLS, type Chap, type Protocol } from '../host/connector.js';
 import type { VolumeIdentity } from '../host/connector.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
@@ -27,8 +28,6 @@ const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY
 const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper', 'uhelper', 'logdev', 'rtdev', 'journal_path', 'journal_dev']);
 /** ext4 errors=panic: a damaged (or crafted) filesystem would crash the node (mkfs -e panic is refused too). */
 const FORBIDDEN_OPTIONS = new Set(['errors=panic']);
-/** Highest uid/gid chown(2) can set (2^32 - 2; 2^32 - 1 is "leave unchanged"). */
-export const MAX_ID = 4294967294;
 /** Highest LUN a 3PAR VLUN can use. */
 const MAX_LUN = 16383;
 /** Secret keys the node reads from the node-stage secret; any other key is ignored. */
@@ -66,6 +65,14 @@ export interface PublishRequest {
   targetPath: string;
   capability: Capability;
   readOnly: boolean;
+}
+
+export interface ExpandRequest {
+  volumeId: string;
+  volumePath: string;
+  requiredBytes: bigint;
+  /** The capability's access type, when the request carries one (else the record's). */
+  access?: 'mount' | 'block';
 }
 
 function required(value: string | undefined, field: string): string {
@@ -196,30 +203,19 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
     // Checked again here: a static PV sets volume_context itself, without CreateVolume (DESIGN).
     const where = `volume_context.${VolumeContext.fsCreateOptions}`;
     if (capability.access === 'mount') out.mkfsExtra = parseMkfsOptions(opts, capability.fsType ?? DEFAULT_FS, where);
-    else if (!SUPPORTED_FS.some((fs) => parses(opts, fs, where))) parseMkfsOptions(opts, DEFAULT_FS, where);
+    else checkMkfsOptionsForSomeFs(opts, where);
   }
   const owner = vc[VolumeContext.fsOwner];
   if (owner) {
-    const m = /^(\d{1,10}):(\d{1,10})$/.exec(owner);
-    // chown(2) ids are 32-bit and (uid_t)-1 means "unchanged": anything above MAX_ID is not an id.
-    if (!m || Number(m[1]) > MAX_ID || Number(m[2]) > MAX_ID) throw invalidArgument(`volume_context.${VolumeContext.fsOwner} must be uid:gid, each 0-${MAX_ID}`);
-    out.fsOwner = { uid: Number(m[1]), gid: Number(m[2]) };
+    out.fsOwner = parseFsOwner(owner);
+    if (!out.fsOwner) throw invalidArgument(`volume_context.${VolumeContext.fsOwner} must be ${FS_OWNER_FORM}`);
   }
   const fsMode = vc[VolumeContext.fsMode];
   if (fsMode) {
-    if (!/^0?[0-7]{3,4}$/.test(fsMode)) throw invalidArgument(`volume_context.${VolumeContext.fsMode} must be an octal mode such as 0770`);
-    out.fsMode = parseInt(fsMode, 8);
+    out.fsMode = parseFsMode(fsMode);
+    if (out.fsMode === undefined) throw invalidArgument(`volume_context.${VolumeContext.fsMode} must be ${FS_MODE_FORM}`);
   }
   return out;
-}
-
-function parses(opts: string, fs: FsType, where: string): boolean {
-  try {
-    parseMkfsOptions(opts, fs, where);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function validateNodeUnstageVolumeRequest(req: NodeUnstageVolumeRequest__Output): { volumeId: string; stagingPath: string } {
@@ -241,7 +237,7 @@ export function validateNodeUnpublishVolumeRequest(req: NodeUnpublishVolumeReque
   return { volumeId: required(req.volume_id, 'volume_id'), targetPath: absolutePath(req.target_path, 'target_path') };
 }
 
-export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Output): { volumeId: string; volumePath: string; requiredBytes: bigint; access?: 'mount' | 'block' } {
+export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Output): ExpandRequest {
   const volumeId = required(req.volume_id, 'volume_id');
   // Not checked for being absolute here: a path that is not where the volume is staged or
   // published is NOT_FOUND (CSI: "volume does not exist on the specified volume_path").

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors.js';
 import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
-import { FS_CREATE_OPTIONS_MAX, mkfsOptionDocs, parseMkfsOptions, type MkfsOptionDoc } from '../host/mkfs-options.js';
-import { MAX_ID } from './node-validate.js';
+import { FS_CREATE_OPTIONS_MAX, checkMkfsOptionsForSomeFs, mkfsOptionDocs, parseMkfsOptions, type MkfsOptionDoc } from '../host/mkfs-options.js';
+import { FS_MODE_FORM, FS_OWNER_FORM, parseFsMode, parseFsOwner } from '../host/owner.js';
 
 export { FS_CREATE_OPTIONS_MAX };
 
@@ -267,20 +267,8 @@ export function mountFsTypes(caps: readonly { mount?: { fs_type?: string } | nul
 function checkFsCreateOptions(given: string, value: string, fsTypes: readonly string[]): void {
   const known = [...new Set(fsTypes.map((f) => f || DEFAULT_FS))].filter((f): f is FsType => (SUPPORTED_FS as readonly string[]).includes(f));
   const where = `parameter "${given}"`;
-  if (known.length > 0) {
-    for (const fs of known) parseMkfsOptions(value, fs, where);
-    return;
-  }
-  let firstError: unknown;
-  for (const fs of SUPPORTED_FS) {
-    try {
-      parseMkfsOptions(value, fs, where);
-      return;
-    } catch (err) {
-      firstError ??= err;
-    }
-  }
-  throw firstError;
+  if (known.length > 0) for (const fs of known) parseMkfsOptions(value, fs, where);
+  else checkMkfsOptionsForSomeFs(value, where);
 }
 
 /**
@@ -328,11 +316,11 @@ export function parseStorageClassParameters(params: Readonly<Record<string, stri
         break;
       case 'fsOwner':
         // The node refuses ids above 2^32 - 2 (chown(2)); refused here already, at CreateVolume.
-        if (!/^\d{1,10}:\d{1,10}$/.test(value) || value.split(':').some((id) => Number(id) > MAX_ID)) bad(given, value, `uid:gid in decimal, each 0-${MAX_ID}`);
+        if (!parseFsOwner(value)) bad(given, value, FS_OWNER_FORM);
         out.fsOwner = value;
         break;
       case 'fsMode':
-        if (!/^0?[0-7]{3,4}$/.test(value) || value.length > 5) bad(given, value, 'an octal mode such as 0770');
+        if (parseFsMode(value) === undefined) bad(given, value, FS_MODE_FORM);
         out.fsMode = value;
         break;
       case 'fsCreateOptions':

@@ -1,18 +1,20 @@
 import { invalidArgument, unavailable } from '../errors.js';
-import type { ScsiVolumes } from './scsi.js';
+import { ScsiConnector, type ScsiVolumes } from './scsi.js';
 import type { Sysfs } from './sysfs.js';
-import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
+import type { AttachedDevice, Chap, ConnectorCallOptions, VolumeIdentity } from './connector.js';
 
 /**
  * Fibre Channel: the fabric already connects the HBAs to the array's ports; the driver scans
  * only the needed LUN on only the remote ports of the volume's target WWNs, and removes only that
  * LUN's disks. No LIP (issue_lip resets the link for every LUN on it).
  */
-export class FcConnector implements Connector {
+export class FcConnector extends ScsiConnector {
   constructor(
     private readonly sys: Sysfs,
-    private readonly scsi: ScsiVolumes,
-  ) {}
+    scsi: ScsiVolumes,
+  ) {
+    super(scsi);
+  }
 
   async attach(id: VolumeIdentity, _chap: Chap | undefined, _readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
     const wanted = new Set((id.fcTargets ?? []).map((w) => w.toLowerCase()));
@@ -28,22 +30,6 @@ export class FcConnector implements Connector {
       o.log.debug({ host: t.host, channel: t.channel, target: t.target, lun: id.lun }, 'FC LUN scanned');
     }
     return this.scsi.waitForDevice(id.wwn, o);
-  }
-
-  find(id: VolumeIdentity): Promise<AttachedDevice | undefined> {
-    return this.scsi.find(id.wwn);
-  }
-
-  deviceNames(id: VolumeIdentity): Promise<string[]> {
-    return this.scsi.deviceNames(id.wwn);
-  }
-
-  async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
-    await this.scsi.remove(id.wwn, o);
-  }
-
-  async rescan(id: VolumeIdentity): Promise<void> {
-    await this.scsi.rescan(id.wwn);
   }
 
   /**

@@ -2,9 +2,9 @@ import { basename } from 'node:path';
 import { invalidArgument, isKind, unavailable } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
 import type { Exec } from './exec.js';
-import type { ScsiVolumes } from './scsi.js';
+import { ScsiConnector, type ScsiVolumes } from './scsi.js';
 import type { Sysfs } from './sysfs.js';
-import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
+import type { AttachedDevice, Chap, ConnectorCallOptions, VolumeIdentity } from './connector.js';
 
 /** iscsiadm exit codes (open-iscsi include/iscsi_err.h). */
 export const ISCSI_ERR = {
@@ -39,7 +39,7 @@ interface Session {
  * check/logout run under one lock, and a target is logged out only when no other LUN of it is
  * in use or being staged (3PAR exports many volumes through one target port).
  */
-export class IscsiConnector implements Connector {
+export class IscsiConnector extends ScsiConnector {
   private readonly targetLocks = new KeyedMutex();
   /** Targets with an attach in progress, counted: logout waits until they are done. */
   private readonly staging = new Map<string, number>();
@@ -48,8 +48,10 @@ export class IscsiConnector implements Connector {
     /** The host executor (nsenter into the host's namespaces in production). */
     private readonly iscsiadm: Exec,
     private readonly sys: Sysfs,
-    private readonly scsi: ScsiVolumes,
-  ) {}
+    scsi: ScsiVolumes,
+  ) {
+    super(scsi);
+  }
 
   async attach(id: VolumeIdentity, chap: Chap | undefined, _readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
     const targets = id.iscsiTargets ?? [];
@@ -76,23 +78,12 @@ export class IscsiConnector implements Connector {
     }
   }
 
-  find(id: VolumeIdentity): Promise<AttachedDevice | undefined> {
-    return this.scsi.find(id.wwn);
-  }
-
-  deviceNames(id: VolumeIdentity): Promise<string[]> {
-    return this.scsi.deviceNames(id.wwn);
-  }
-
-  async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
-    await this.scsi.remove(id.wwn, o);
+  /** Removes the LUN's devices, then logs out of each target no other LUN uses. */
+  override async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
+    await super.detach(id, o);
     for (const t of id.iscsiTargets ?? []) {
       await this.targetLocks.run(targetKey(t), () => this.logoutIfUnused(t, o));
     }
-  }
-
-  async rescan(id: VolumeIdentity): Promise<void> {
-    await this.scsi.rescan(id.wwn);
   }
 
   /** Whether an attach of any LUN of this target is in progress (for tests and logs). */

@@ -72,7 +72,7 @@ export class LoopConnector implements Connector {
    */
   async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
     if (!id.backingFile) return;
-    const mounts = await this.mounter.read();
+    const mounts = await (o.mounts ?? this.mounter).read();
     for (const name of await this.devicesOf(id.backingFile)) {
       const use = await deviceInUse(this.sys, name, mounts);
       if (use) {

@@ -13,7 +13,7 @@
  * sub-options are comma-separated `name` or `name=value`, each name at most once per word.
  */
 import { invalidArgument } from '../errors.js';
-import type { FsType } from './fs.js';
+import { SUPPORTED_FS, type FsType } from './fs.js';
 
 /** Longest `fsCreateOptions` accepted. */
 export const FS_CREATE_OPTIONS_MAX = 200;
@@ -169,6 +169,23 @@ export function parseMkfsOptions(text: string, fsType: FsType, where: string): s
     out.push(value);
   }
   return out;
+}
+
+/**
+ * For a volume whose filesystem is not known yet (a raw block capability, GetCapacity): the
+ * options must suit at least one supported filesystem; else the first one's INVALID_ARGUMENT.
+ */
+export function checkMkfsOptionsForSomeFs(text: string, where: string): void {
+  let firstError: unknown;
+  for (const fs of SUPPORTED_FS) {
+    try {
+      parseMkfsOptions(text, fs, where);
+      return;
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  throw firstError;
 }
 
 function checkSubOptions(where: string, fsType: FsType, name: string, value: string, sub: Readonly<Record<string, Shape>>): void {

@@ -73,13 +73,58 @@ export function isReadOnlyMount(m: MountInfo): boolean {
   return m.mountOptions.includes('ro') || m.superOptions.includes('ro');
 }
 
+/** Reads of the mount table: the Mounter (a fresh read each time) or one call's {@link MountSnapshot}. */
+export interface MountTable {
+  read(): Promise<MountInfo[]>;
+  /** The topmost mount at `target`, if any. */
+  at(target: string): Promise<MountInfo | undefined>;
+}
+
+/**
+ * Mounts and unmounts this process has finished (through any Mounter: two node services in one
+ * process share one kernel). A snapshot read before the latest of them is stale.
+ */
+let changes = 0;
+
+/**
+ * One node call's view of the mount table: read once, then reused by every check of the call
+ * (path rules, idempotency, devices in use) until this process mounts or unmounts anything,
+ * after which the next read is fresh again. A call makes one per RPC and never keeps it beyond:
+ * the table also changes under other processes (kubelet, the host), which only a new read shows.
+ */
+export class MountSnapshot implements MountTable {
+  private table: Promise<MountInfo[]> | undefined;
+  private readAt = -1;
+
+  constructor(private readonly mounter: Mounter) {}
+
+  read(): Promise<MountInfo[]> {
+    if (this.table === undefined || this.readAt !== changes) {
+      // Taken before the read starts: a change finished while it runs makes the next read fresh.
+      this.readAt = changes;
+      const table = this.mounter.read();
+      this.table = table;
+      // A failed read is not kept: the next check reads again (and fails the same way, or not).
+      table.catch(() => {
+        if (this.table === table) this.table = undefined;
+      });
+    }
+    return this.table;
+  }
+
+  async at(target: string): Promise<MountInfo | undefined> {
+    return mountAt(await this.read(), target);
+  }
+}
+
 /** Mount and unmount wrappers; they change state, so they run to completion (never cancelled). */
-export class Mounter {
+export class Mounter implements MountTable {
   constructor(
     private readonly exec: Exec,
     private readonly mountinfoPath = MOUNTINFO_PATH,
   ) {}
 
+  /** A fresh read of the table. */
   read(): Promise<MountInfo[]> {
     return readMounts(this.mountinfoPath);
   }
@@ -88,11 +133,16 @@ export class Mounter {
     return mountAt(await this.read(), target);
   }
 
+  /** A new per-call view of the table (see {@link MountSnapshot}). */
+  snapshot(): MountSnapshot {
+    return new MountSnapshot(this);
+  }
+
   /** `mount -t <fsType> -o <options> <device> <target>` */
   async mount(device: string, target: string, fsType: string, options: readonly string[]): Promise<void> {
     const args = ['-t', fsType];
     if (options.length > 0) args.push('-o', options.join(','));
-    await this.exec('mount', [...args, device, target], { timeoutMs: MOUNT_TIMEOUT_MS });
+    await this.changing('mount', [...args, device, target]);
   }
 
   /**
@@ -100,25 +150,37 @@ export class Mounter {
    * `mount -o remount,bind,ro <target>` (a bind mount takes its own ro flag only on remount).
    */
   async bind(source: string, target: string, readOnly: boolean): Promise<void> {
-    await this.exec('mount', ['--bind', source, target], { timeoutMs: MOUNT_TIMEOUT_MS });
-    if (readOnly) await this.exec('mount', ['-o', 'remount,bind,ro', target], { timeoutMs: MOUNT_TIMEOUT_MS });
+    await this.changing('mount', ['--bind', source, target]);
+    if (readOnly) await this.changing('mount', ['-o', 'remount,bind,ro', target]);
   }
 
   /** `umount <target>` */
   async umount(target: string): Promise<void> {
-    await this.exec('umount', [target], { timeoutMs: MOUNT_TIMEOUT_MS });
+    await this.changing('umount', [target]);
   }
 
-  /** Unmounts every mount stacked at `target` (a repeated bind stacks); returns how many. */
-  async umountAll(target: string): Promise<number> {
+  /**
+   * Unmounts every mount stacked at `target` (a repeated bind stacks); returns how many. `table`:
+   * the call's snapshot (each unmount makes its next read fresh).
+   */
+  async umountAll(target: string, table: MountTable = this): Promise<number> {
     let n = 0;
     // Bounded: a path cannot hold more stacked mounts than this without something being badly wrong.
     for (let i = 0; i < MAX_STACKED_MOUNTS; i++) {
-      if (!(await this.at(target))) return n;
+      if (!(await table.at(target))) return n;
       await this.umount(target);
       n++;
     }
     throw new Error(`${target} still mounted after ${MAX_STACKED_MOUNTS} unmounts`);
+  }
+
+  /** Runs mount or umount; failed or not, it may have changed the table, so snapshots go stale. */
+  private async changing(command: 'mount' | 'umount', args: string[]): Promise<void> {
+    try {
+      await this.exec(command, args, { timeoutMs: MOUNT_TIMEOUT_MS });
+    } finally {
+      changes++;
+    }
   }
 }
 

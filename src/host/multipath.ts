@@ -1,7 +1,7 @@
 import { failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ExecError, type Exec } from './exec.js';
-import type { Mounter } from './mounts.js';
+import type { Mounter, MountTable } from './mounts.js';
 import { deviceInUse, multipathMapByWwn, multipathWwid, type MultipathMap, type Sysfs } from './sysfs.js';
 
 /** `multipath -f` waits for udev and device-mapper; bounded so NodeUnstage stays under 2 minutes. */
@@ -107,9 +107,10 @@ export class Multipath {
    *   multipathd del map <name>               (when multipath -f fails)
    * A map in use → FAILED_PRECONDITION; no map → nothing to do. Every command has a timeout;
    * a flush stuck in the kernel fails the call (DEADLINE_EXCEEDED) and is left to the kernel.
+   * `mounts`: the node call's snapshot of the mount table, when it has one.
    */
-  async flush(map: MultipathMap, wwn: string, log: Logger): Promise<void> {
-    const use = await deviceInUse(this.sys, map.name, await this.mounter.read());
+  async flush(map: MultipathMap, wwn: string, log: Logger, mounts: MountTable = this.mounter): Promise<void> {
+    const use = await deviceInUse(this.sys, map.name, await mounts.read());
     if (use) throw failedPrecondition(`multipath map ${map.mapName} of volume ${wwn} is ${use}; unpublish it first`);
     const dead = !(await anyPathLive(this.sys, map.slaves));
     if (dead) {

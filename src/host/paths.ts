@@ -8,7 +8,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { invalidArgument } from '../errors.js';
-import type { MountInfo } from './mounts.js';
+import type { MountTable } from './mounts.js';
 
 /**
  * Resolves an absolute path without ".." through every symlink: the realpath of its longest
@@ -52,10 +52,10 @@ export function isUnder(root: string, path: string): boolean {
 export class KubeletRoot {
   private resolved: Promise<string> | undefined;
 
-  /** `mounts` reads the mount table (the node plugin's own view); without it the mount rule is off. */
+  /** `mounts`: the mount table (the node plugin's own view); without it the mount rule is off. */
   constructor(
     readonly dir: string,
-    private readonly mounts?: () => Promise<MountInfo[]>,
+    private readonly mounts?: MountTable,
   ) {}
 
   root(): Promise<string> {
@@ -68,16 +68,17 @@ export class KubeletRoot {
 
   /**
    * Resolves a request path and requires it strictly below the kubelet root; INVALID_ARGUMENT
-   * naming the field otherwise (a path elsewhere, or a symlink that leaves the root).
+   * naming the field otherwise (a path elsewhere, or a symlink that leaves the root). `mounts`:
+   * the calling RPC's snapshot of the table, shared with its later checks.
    */
-  async resolve(path: string, field: string): Promise<string> {
+  async resolve(path: string, field: string, mounts = this.mounts): Promise<string> {
     const root = await this.root();
     const real = await resolvePath(path, field);
     if (real === root || !isUnder(root, real)) {
       const how = real === path ? '' : ` (it resolves to ${real})`;
       throw invalidArgument(`${field} ${path} is not below the kubelet directory ${this.dir}${how}; the node plugin acts only there`);
     }
-    await this.requireUnswappable(root, real, field);
+    await this.requireUnswappable(root, real, field, mounts);
     return real;
   }
 
@@ -92,8 +93,8 @@ export class KubeletRoot {
    * plugins/kubernetes.io/csi/...) are root's 0750 directories and pass; a forged path through a
    * tenant's directory is INVALID_ARGUMENT, so nothing an unprivileged process does can move it.
    */
-  private async requireUnswappable(root: string, real: string, field: string): Promise<void> {
-    const table = this.mounts ? await this.mounts() : [];
+  private async requireUnswappable(root: string, real: string, field: string, mounts: MountTable | undefined): Promise<void> {
+    const table = mounts ? await mounts.read() : [];
     const euid = process.geteuid?.() ?? 0;
     const egid = process.getegid?.() ?? 0;
     for (let dir = dirname(real); dir !== root && isUnder(root, dir); dir = dirname(dir)) {

@@ -6,7 +6,7 @@ import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
 import { anyPathLive, type Multipath } from './multipath.js';
 import { deviceInUse, multipathWwid, scsiDisksByWwn, scsiWwid, waitFor, type ScsiDisk, type Sysfs } from './sysfs.js';
-import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type ConnectorCallOptions, type DiscoveryTimings } from './connector.js';
+import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type Chap, type Connector, type ConnectorCallOptions, type DiscoveryTimings, type VolumeIdentity } from './connector.js';
 
 /** blockdev --flushbufs on the device about to be removed. */
 const FLUSH_TIMEOUT_MS = 30_000;
@@ -61,6 +61,8 @@ export class ScsiVolumes {
     const found = await this.sys.read(`${dev}/wwid`);
     if (found !== undefined && found !== scsiWwid(wwn)) {
       const blocks = await this.sys.list(`${dev}/block`);
+      // Read fresh, not the call's snapshot: the device is another volume's, which other
+      // processes may be mounting; a rare path (a stale device at the address) worth the read.
       const mounts = await this.mounter.read();
       for (const name of blocks) {
         const use = await deviceInUse(this.sys, name, mounts);
@@ -162,9 +164,11 @@ export class ScsiVolumes {
   async remove(wwn: string, o: ConnectorCallOptions): Promise<ScsiDisk[]> {
     const disks = await this.disks(wwn);
     const map = await this.multipath.mapOf(wwn, disks.map((d) => d.name));
-    if (map) await this.multipath.flush(map, wwn, o.log);
+    const table = o.mounts ?? this.mounter;
+    if (map) await this.multipath.flush(map, wwn, o.log, table);
     const removed: ScsiDisk[] = [];
-    const mounts = await this.mounter.read();
+    // flush changed no mount: the same snapshot serves (a mount or unmount meanwhile makes it re-read).
+    const mounts = await table.read();
     for (const disk of disks) {
       const use = await deviceInUse(this.sys, disk.name, mounts);
       if (use) throw failedPrecondition(`device ${disk.name} of volume ${wwn} is ${use}; unpublish it first`);
@@ -220,6 +224,32 @@ export class ScsiVolumes {
     const disks = await this.disks(wwn);
     for (const disk of disks) await this.sys.write(`block/${disk.name}/device/rescan`, '1');
     if (this.multipath.mode !== 'off') await this.multipath.resize(wwn, disks.map((d) => d.name));
+  }
+}
+
+/**
+ * A connector of SCSI LUNs (iSCSI, FC): each attaches its own way; finding, rescanning and
+ * removing the LUN's devices go by its WWN through {@link ScsiVolumes}.
+ */
+export abstract class ScsiConnector implements Connector {
+  constructor(protected readonly scsi: ScsiVolumes) {}
+
+  abstract attach(id: VolumeIdentity, chap: Chap | undefined, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice>;
+
+  find(id: VolumeIdentity): Promise<AttachedDevice | undefined> {
+    return this.scsi.find(id.wwn);
+  }
+
+  deviceNames(id: VolumeIdentity): Promise<string[]> {
+    return this.scsi.deviceNames(id.wwn);
+  }
+
+  async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
+    await this.scsi.remove(id.wwn, o);
+  }
+
+  async rescan(id: VolumeIdentity): Promise<void> {
+    await this.scsi.rescan(id.wwn);
   }
 }
 
