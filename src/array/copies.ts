@@ -78,9 +78,7 @@ export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string
     if (!task || task.status === TaskStatus.DONE) return;
     if (task.status !== TaskStatus.ACTIVE) {
       ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
-      await removeVolumeQuietly(c, dest);
-      await removeCopySource(c, dest, ctx);
-      backend.copyTasks.delete(dest);
+      await removeFailedCopy(backend, c, dest, ctx);
       throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
     }
     try {
@@ -157,6 +155,62 @@ async function removeVolumeQuietly(c: ArrayClient, name: string): Promise<void> 
   }
 }
 
+/** How many helper snapshots an online copy leaves in its destination's `copyOf` chain [S]. */
+const HELPER_CHAIN_DEPTH = 2;
+
+/** An array-internal snapshot: a virtual copy that carries no comment at all (no marker, no admin's note). */
+function isHelperSnapshot(v: Volume): boolean {
+  return isSnapshot(v) && (v.comment ?? '') === '';
+}
+
+/**
+ * Removes a copy that ended without success (cancelled or failed), as python-3parclient's
+ * stopOnlinePhysicalCopy does: the destination, then the helper snapshots of the source its
+ * `copyOf` chain names (the array removes them only when a copy completes), then the driver's
+ * temporary read-write source if it made one. `dest` is the destination as read, or its name.
+ */
+export async function removeFailedCopy(backend: Backend, c: ArrayClient, dest: Volume | string, ctx: OpContext): Promise<void> {
+  const name = typeof dest === 'string' ? dest : dest.name;
+  let v: Volume | undefined = typeof dest === 'string' ? undefined : dest;
+  if (!v) {
+    try {
+      v = await c.getVolume(name, ctx.signal);
+    } catch (err) {
+      if (conditionOf(err) !== 'no-volume') throw err;
+    }
+  }
+  await removeVolumeQuietly(c, name);
+  await removeCopyHelpers(c, v?.copyOf, ctx);
+  await removeCopySource(c, name, ctx);
+  backend.copyTasks.delete(name);
+}
+
+/**
+ * Deletes the helper snapshots a deleted copy destination was a copy of, starting at `first`
+ * (its `copyOf`): at most HELPER_CHAIN_DEPTH, each only while it is an unmarked snapshot (the
+ * source itself, or a snapshot of anyone's, ends the walk), child before parent. One GET and one
+ * DELETE per helper; gone, or still needed by another copy (has children) → left.
+ */
+export async function removeCopyHelpers(c: ArrayClient, first: string | undefined, ctx: OpContext): Promise<number> {
+  let removed = 0;
+  for (let name = first, depth = 0; name !== undefined && depth < HELPER_CHAIN_DEPTH; depth++) {
+    let h: Volume;
+    try {
+      h = await c.getVolume(name, ctx.signal);
+      if (!isHelperSnapshot(h)) break;
+      await c.deleteVolume(name);
+    } catch (err) {
+      const cond = conditionOf(err);
+      if (cond === 'no-volume' || cond === 'has-children' || cond === 'in-use') break;
+      throw err;
+    }
+    removed++;
+    ctx.log.info({ snapshot: name }, "the array's helper snapshot of a copy that did not complete removed");
+    name = h.copyOf;
+  }
+  return removed;
+}
+
 /**
  * Ensures the online copy `spec.name` of `spec.source` exists, carries this cluster's marker and
  * has at least the requested size. Returns the size in MiB.
@@ -183,9 +237,7 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
     await checkExistingCopy(backend, c, dest, spec, from, ctx);
     if ((dest.failedStates ?? []).length > 0) {
       // The earlier attempt's copy failed after the call returned: never hand out a partial copy.
-      await removeVolumeQuietly(c, spec.name);
-      await removeCopySource(c, spec.name, ctx);
-      backend.copyTasks.delete(spec.name);
+      await removeFailedCopy(backend, c, dest, ctx);
       throw internal(`the earlier copy into ${spec.name} failed on the array; the partial volume was removed, retry to copy again`);
     }
   }
