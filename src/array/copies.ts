@@ -1,5 +1,4 @@
 import { alreadyExists, busy, internal, notFound, outOfRange } from '../errors.js';
-import { sleep } from '../util/abort.js';
 import { TaskStatus, TaskType } from '../wsapi/enums.js';
 import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
@@ -8,6 +7,7 @@ import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, parseVolumeMarker } from './marker.js';
 import { copySourceNameFor } from './names.js';
 import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { awaitStop, followTask, taskPercent } from './task-wait.js';
 
 /**
  * Online physical copies (DESIGN "Copies"): a volume from a snapshot or a clone of a volume is
@@ -67,27 +67,23 @@ export async function findNamedTask(c: ArrayClient, known: Map<string, number>, 
 }
 
 /**
- * Waits for the copy into `dest` to end. DONE resolves; FAILED/CANCELLED removes the partial
- * destination and rejects; the caller's deadline first → ABORTED (the task runs on, the retry
- * resumes waiting).
+ * Waits for the copy into `dest` to end (the one task poller, followTask). DONE resolves;
+ * FAILED/CANCELLED removes the partial destination and its helper snapshots and rejects; the
+ * caller's deadline first → ABORTED (the task runs on, the retry resumes waiting).
  */
 export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
-  for (;;) {
-    const task = await findCopyTask(backend, c, dest, ctx.signal);
-    if (task) backend.tasks.observe('copy', dest, task, ctx.log);
-    if (!task || task.status === TaskStatus.DONE) return;
-    if (task.status !== TaskStatus.ACTIVE) {
-      ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
-      await removeFailedCopy(backend, c, dest, ctx);
-      throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
-    }
-    try {
-      await sleep(pollMs, ctx.signal);
-    } catch {
-      const pct = task.totalSteps ? Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps) : undefined;
-      throw busy(`the copy into ${dest} (task ${task.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`);
-    }
-  }
+  const found = await findCopyTask(backend, c, dest, ctx.signal);
+  if (!found) return;
+  backend.tasks.observe('copy', dest, found, ctx.log);
+  const stillRunning = (t: Task): Error => {
+    const pct = taskPercent(t);
+    return busy(`the copy into ${dest} (task ${t.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`);
+  };
+  const task = found.status === TaskStatus.ACTIVE ? await followTask(backend, c, found, { type: 'copy', subject: dest, pollMs, stillRunning }, ctx) : found;
+  if (task.status === TaskStatus.DONE) return;
+  ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
+  await removeFailedCopy(backend, c, dest, ctx);
+  throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
 }
 
 /** Cancels the copy into `dest` (if one runs) and waits for it to stop. */
@@ -101,15 +97,7 @@ export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string,
     // A task that ended meanwhile cannot be cancelled; anything else is a real problem.
     if (!(err instanceof Error) || conditionOf(err) === 'unavailable') throw err;
   }
-  const until = Date.now() + CANCEL_WAIT_MS;
-  while (Date.now() < until) {
-    const t = await c.getTask(task.id, ctx.signal);
-    if (t.status !== TaskStatus.ACTIVE) return;
-    await sleep(pollMs, ctx.signal).catch(() => {
-      throw busy(`the copy into ${dest} is being cancelled; retry`);
-    });
-  }
-  throw busy(`the copy into ${dest} did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled; retry`);
+  await awaitStop(backend, c, task.id, pollMs, CANCEL_WAIT_MS, `the copy into ${dest} is being cancelled (it did not stop within this call or ${CANCEL_WAIT_MS / 1000} s); retry`, ctx);
 }
 
 /**

@@ -270,7 +270,12 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
     const src = await volume('pvc-ro-src', {}, { capacity_range: { required_bytes: String(4 * GiB) } });
     const snap = (await snapshot('snap-ro-src', src.volume_id)).snapshot;
     expect(sim.array.volume(arrayName(snap.snapshot_id))!.readOnly).toBe(true);
-    const tmpOf = (dest: string) => sim.array.volumes.find((v) => v.name.startsWith('cst-') && sim.array.volumes.some((d) => d.name === dest && d.parentId === v.id));
+    // The copy reads from the array's helper snapshots of the temporary child: walk `copyOf` up to the marked child.
+    const tmpOf = (dest: string) => {
+      let v = sim.array.volume(dest);
+      while (v && !(v.name.startsWith('cst-') && v.comment !== undefined)) v = v.parentId === undefined ? undefined : sim.array.volumeById(v.parentId);
+      return v;
+    };
     sim.faults.set({ copyRateMiBps: 50 });
     let restored: Vol;
     try {
