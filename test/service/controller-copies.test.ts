@@ -141,7 +141,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('a clone survives a driver restart mid-copy: ABORTED at the deadline, resumed, never copied twice', async () => {
     const v = await volume('pvc-restart-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 200 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const d1 = await startDriver([backendOf(sim, 'sim')], { copyPollIntervalMs: 20 });
       const first = await codeOf(volume('pvc-restart', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } }, d1, 300));
@@ -159,12 +159,15 @@ describe('volumes from snapshots and clones', () => {
   });
 
   test('a clone whose marker the array refuses mid-copy is marked after the copy', async () => {
-    sim.faults.set({ refuseModifyDuringCopy: true, copyRateMiBps: 2000 });
+    sim.faults.set({ refuseModifyDuringCopy: true, copyRateMiBps: 0.001 });
     try {
       const v = await volume('pvc-refuse-src', { capacity_range: { required_bytes: String(4 * GiB) } });
       sim.resetRequests();
-      const c = await volume('pvc-refuse', fromVolume(v.volume_id));
-      expect(sim.requests.some((r) => r.method === 'PUT' && r.status === 409)).toBe(true);
+      const pending = volume('pvc-refuse', fromVolume(v.volume_id));
+      // The copy is held until the array has refused the marker; then it may finish.
+      await until(() => sim.requests.some((r) => r.method === 'PUT' && r.status === 409));
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+      const c = await pending;
       const rec = sim.array.volume(arrayName(c.volume_id))!;
       expect(JSON.parse(rec.comment!)).toMatchObject({ c: CLUSTER, n: 'pvc-refuse' });
     } finally {
@@ -208,7 +211,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('a copy that fails after CreateVolume returned shows abnormal, and a retry never returns it', async () => {
     const v = await volume('pvc-late-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-late', fromVolume(v.volume_id));
       const task = activeTasks().find((t) => t.name === arrayName(c.volume_id))!;
@@ -226,7 +229,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('growing or snapshotting a clone still copying → ABORTED', async () => {
     const v = await volume('pvc-busy-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-busy', fromVolume(v.volume_id));
       expect(await codeOf(d.client.call('ControllerExpandVolume', { volume_id: c.volume_id, capacity_range: { required_bytes: String(8 * GiB) } }))).toBe(grpcStatus.ABORTED);
@@ -239,7 +242,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('deleting a clone still copying cancels the task and removes it', async () => {
     const v = await volume('pvc-cancel-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-cancel', fromVolume(v.volume_id));
       expect(activeTasks().some((t) => t.name === arrayName(c.volume_id))).toBe(true);
