@@ -185,15 +185,22 @@ export async function removeCopyHelpers(c: ArrayClient, first: string | undefine
     let h: Volume;
     try {
       h = await c.getVolume(name, ctx.signal);
-      if (!isHelperSnapshot(h)) break;
-      await c.deleteVolume(name);
     } catch (err) {
-      const cond = conditionOf(err);
-      if (cond === 'no-volume' || cond === 'has-children' || cond === 'in-use') break;
+      if (conditionOf(err) === 'no-volume') break;
       throw err;
     }
-    removed++;
-    ctx.log.info({ snapshot: name }, "the array's helper snapshot of a copy that did not complete removed");
+    if (!isHelperSnapshot(h)) break;
+    try {
+      await c.deleteVolume(name);
+      removed++;
+      ctx.log.info({ snapshot: name }, "the array's helper snapshot of a copy that did not complete removed");
+    } catch (err) {
+      const cond = conditionOf(err);
+      // Still needed (another copy reads it): leave it and its parent.
+      if (cond === 'has-children' || cond === 'in-use') break;
+      // Gone meanwhile (a retried request whose first answer was lost): on to its parent.
+      if (cond !== 'no-volume') throw err;
+    }
     name = h.copyOf;
   }
   return removed;

@@ -100,8 +100,9 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
       await c.deleteVolume(name);
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
-      // A copy that never completed (cancelled above, or failed) leaves the array's helper snapshots.
-      if (v.copyOf !== undefined) await removeCopyHelpers(c, v.copyOf, ctx);
+      // A copy the driver made that never completed (cancelled above, or failed) leaves the
+      // array's helper snapshots; an imported volume's parent is never the driver's to delete.
+      if (v.copyOf !== undefined && !marker?.im) await removeCopyHelpers(c, v.copyOf, ctx);
       // A copy of a read-only snapshot leaves its temporary source at the latest here.
       if (marker?.s) await removeCopySource(c, name, ctx);
       return;
