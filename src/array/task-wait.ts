@@ -53,7 +53,7 @@ export async function followTask(backend: Backend, c: ArrayClient, task: Task, o
       },
     });
   } catch (err) {
-    if (err instanceof WsapiTaskError && err.task) return err.task;
+    if (err instanceof WsapiTaskError && err.reason !== 'timeout' && err.task) return err.task;
     if (ctx.signal.aborted) throw o.stillRunning(last);
     if (conditionOf(err) === 'no-task') return { ...last, status: TaskStatus.DONE };
     throw err;
