@@ -1,5 +1,4 @@
 import { alreadyExists, busy, internal, notFound, outOfRange } from '../errors.js';
-import { sleep } from '../util/abort.js';
 import { TaskStatus, TaskType } from '../wsapi/enums.js';
 import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
@@ -8,6 +7,7 @@ import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, parseVolumeMarker } from './marker.js';
 import { copySourceNameFor } from './names.js';
 import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { awaitStop, followTask, taskPercent } from './task-wait.js';
 
 /**
  * Online physical copies (DESIGN "Copies"): a volume from a snapshot or a clone of a volume is
@@ -67,29 +67,23 @@ export async function findNamedTask(c: ArrayClient, known: Map<string, number>, 
 }
 
 /**
- * Waits for the copy into `dest` to end. DONE resolves; FAILED/CANCELLED removes the partial
- * destination and rejects; the caller's deadline first → ABORTED (the task runs on, the retry
- * resumes waiting).
+ * Waits for the copy into `dest` to end (the one task poller, followTask). DONE resolves;
+ * FAILED/CANCELLED removes the partial destination and its helper snapshots and rejects; the
+ * caller's deadline first → ABORTED (the task runs on, the retry resumes waiting).
  */
 export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
-  for (;;) {
-    const task = await findCopyTask(backend, c, dest, ctx.signal);
-    if (task) backend.tasks.observe('copy', dest, task, ctx.log);
-    if (!task || task.status === TaskStatus.DONE) return;
-    if (task.status !== TaskStatus.ACTIVE) {
-      ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
-      await removeVolumeQuietly(c, dest);
-      await removeCopySource(c, dest, ctx);
-      backend.copyTasks.delete(dest);
-      throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
-    }
-    try {
-      await sleep(pollMs, ctx.signal);
-    } catch {
-      const pct = task.totalSteps ? Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps) : undefined;
-      throw busy(`the copy into ${dest} (task ${task.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`);
-    }
-  }
+  const found = await findCopyTask(backend, c, dest, ctx.signal);
+  if (!found) return;
+  backend.tasks.observe('copy', dest, found, ctx.log);
+  const stillRunning = (t: Task): Error => {
+    const pct = taskPercent(t);
+    return busy(`the copy into ${dest} (task ${t.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`);
+  };
+  const task = found.status === TaskStatus.ACTIVE ? await followTask(backend, c, found, { type: 'copy', subject: dest, pollMs, stillRunning }, ctx) : found;
+  if (task.status === TaskStatus.DONE) return;
+  ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
+  await removeFailedCopy(backend, c, dest, ctx);
+  throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
 }
 
 /** Cancels the copy into `dest` (if one runs) and waits for it to stop. */
@@ -103,15 +97,7 @@ export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string,
     // A task that ended meanwhile cannot be cancelled; anything else is a real problem.
     if (!(err instanceof Error) || conditionOf(err) === 'unavailable') throw err;
   }
-  const until = Date.now() + CANCEL_WAIT_MS;
-  while (Date.now() < until) {
-    const t = await c.getTask(task.id, ctx.signal);
-    if (t.status !== TaskStatus.ACTIVE) return;
-    await sleep(pollMs, ctx.signal).catch(() => {
-      throw busy(`the copy into ${dest} is being cancelled; retry`);
-    });
-  }
-  throw busy(`the copy into ${dest} did not stop within ${CANCEL_WAIT_MS / 1000} s of being cancelled; retry`);
+  await awaitStop(backend, c, task.id, pollMs, CANCEL_WAIT_MS, `the copy into ${dest} is being cancelled (it did not stop within this call or ${CANCEL_WAIT_MS / 1000} s); retry`, ctx);
 }
 
 /**
@@ -157,6 +143,69 @@ async function removeVolumeQuietly(c: ArrayClient, name: string): Promise<void> 
   }
 }
 
+/** How many helper snapshots an online copy leaves in its destination's `copyOf` chain [S]. */
+const HELPER_CHAIN_DEPTH = 2;
+
+/** An array-internal snapshot: a virtual copy that carries no comment at all (no marker, no admin's note). */
+function isHelperSnapshot(v: Volume): boolean {
+  return isSnapshot(v) && (v.comment ?? '') === '';
+}
+
+/**
+ * Removes a copy that ended without success (cancelled or failed), as python-3parclient's
+ * stopOnlinePhysicalCopy does: the destination, then the helper snapshots of the source its
+ * `copyOf` chain names (the array removes them only when a copy completes), then the driver's
+ * temporary read-write source if it made one. `dest` is the destination as read, or its name.
+ */
+export async function removeFailedCopy(backend: Backend, c: ArrayClient, dest: Volume | string, ctx: OpContext): Promise<void> {
+  const name = typeof dest === 'string' ? dest : dest.name;
+  let v: Volume | undefined = typeof dest === 'string' ? undefined : dest;
+  if (!v) {
+    try {
+      v = await c.getVolume(name, ctx.signal);
+    } catch (err) {
+      if (conditionOf(err) !== 'no-volume') throw err;
+    }
+  }
+  await removeVolumeQuietly(c, name);
+  await removeCopyHelpers(c, v?.copyOf, ctx);
+  await removeCopySource(c, name, ctx);
+  backend.copyTasks.delete(name);
+}
+
+/**
+ * Deletes the helper snapshots a deleted copy destination was a copy of, starting at `first`
+ * (its `copyOf`): at most HELPER_CHAIN_DEPTH, each only while it is an unmarked snapshot (the
+ * source itself, or a snapshot of anyone's, ends the walk), child before parent. One GET and one
+ * DELETE per helper; gone, or still needed by another copy (has children) → left.
+ */
+export async function removeCopyHelpers(c: ArrayClient, first: string | undefined, ctx: OpContext): Promise<number> {
+  let removed = 0;
+  for (let name = first, depth = 0; name !== undefined && depth < HELPER_CHAIN_DEPTH; depth++) {
+    let h: Volume;
+    try {
+      h = await c.getVolume(name, ctx.signal);
+    } catch (err) {
+      if (conditionOf(err) === 'no-volume') break;
+      throw err;
+    }
+    if (!isHelperSnapshot(h)) break;
+    try {
+      await c.deleteVolume(name);
+      removed++;
+      ctx.log.info({ snapshot: name }, "the array's helper snapshot of a copy that did not complete removed");
+    } catch (err) {
+      const cond = conditionOf(err);
+      // Still needed (another copy reads it): leave it and its parent.
+      if (cond === 'has-children' || cond === 'in-use') break;
+      // Gone meanwhile (a retried request whose first answer was lost): on to its parent.
+      if (cond !== 'no-volume') throw err;
+    }
+    name = h.copyOf;
+  }
+  return removed;
+}
+
 /**
  * Ensures the online copy `spec.name` of `spec.source` exists, carries this cluster's marker and
  * has at least the requested size. Returns the size in MiB.
@@ -183,9 +232,7 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
     await checkExistingCopy(backend, c, dest, spec, from, ctx);
     if ((dest.failedStates ?? []).length > 0) {
       // The earlier attempt's copy failed after the call returned: never hand out a partial copy.
-      await removeVolumeQuietly(c, spec.name);
-      await removeCopySource(c, spec.name, ctx);
-      backend.copyTasks.delete(spec.name);
+      await removeFailedCopy(backend, c, dest, ctx);
       throw internal(`the earlier copy into ${spec.name} failed on the array; the partial volume was removed, retry to copy again`);
     }
   }

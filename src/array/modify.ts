@@ -1,13 +1,13 @@
 import { busy, failedPrecondition, internal, invalidArgument, notFound } from '../errors.js';
-import { sleep } from '../util/abort.js';
 import { ProvisioningType as Prov, TaskStatus, TaskType, TuneOperation, ConversionOperation, VolumeDetailedState } from '../wsapi/enums.js';
-import type { Volume } from '../wsapi/types.js';
+import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient, TuneVolumeBody } from './client.js';
 import { COPY_POLL_MS, findNamedTask } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, type VolumeMarker } from './marker.js';
 import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { followTask, taskPercent } from './task-wait.js';
 
 /**
  * Changing a volume's mutable settings (ControllerModifyVolume, VolumeAttributesClass). Quick
@@ -186,33 +186,21 @@ function isNotFound(err: unknown): boolean {
 }
 
 /**
- * Waits for the tune of `name` to end: DONE resolves; FAILED/CANCELLED → INTERNAL (the array
- * leaves the volume as it was; a retry starts the tune again); the deadline first → ABORTED
- * (the tune runs on; the retry resumes waiting).
+ * Waits for the tune of `name` to end (the one task poller, followTask): DONE resolves;
+ * FAILED/CANCELLED → INTERNAL (the array leaves the volume as it was; a retry starts the tune
+ * again); the deadline first → ABORTED (the tune runs on; the retry resumes waiting). A tune
+ * `justStarted` is not read at once: the first poll comes one interval later.
  */
 export async function waitForTune(backend: Backend, c: ArrayClient, name: string, ctx: OpContext, pollMs = COPY_POLL_MS, justStarted = false): Promise<void> {
-  if (justStarted) await pause(name, pollMs, ctx);
-  for (;;) {
-    const task = await findNamedTask(c, backend.tuneTasks, name, TUNE_TASK_TYPES, ctx.signal);
-    if (task) backend.tasks.observe('tune', name, task, ctx.log);
-    if (!task || task.status === TaskStatus.DONE) {
-      backend.tuneTasks.delete(name);
-      return;
-    }
-    if (task.status !== TaskStatus.ACTIVE) {
-      backend.tuneTasks.delete(name);
-      throw internal(`the array's tune of ${name} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the volume keeps its previous settings, retry to tune again`);
-    }
-    const pct = task.totalSteps ? Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps) : undefined;
-    await pause(name, pollMs, ctx, ` (tune task ${task.id}${pct === undefined ? '' : `, ${pct}%`})`);
-  }
-}
-
-/** One poll interval; the deadline first → ABORTED (the tune runs on, the retry resumes waiting). */
-async function pause(name: string, pollMs: number, ctx: OpContext, progress = ''): Promise<void> {
-  try {
-    await sleep(pollMs, ctx.signal);
-  } catch {
-    throw busy(`the array is still applying the change to ${name}${progress}; the retried call resumes waiting`);
-  }
+  const id = backend.tuneTasks.get(name);
+  const found = justStarted && id !== undefined ? { id, status: TaskStatus.ACTIVE } : await findNamedTask(c, backend.tuneTasks, name, TUNE_TASK_TYPES, ctx.signal);
+  if (found && !justStarted) backend.tasks.observe('tune', name, found, ctx.log);
+  const stillRunning = (t: Task): Error => {
+    const pct = taskPercent(t);
+    return busy(`the array is still applying the change to ${name} (tune task ${t.id}${pct === undefined ? '' : `, ${pct}%`}); the retried call resumes waiting`);
+  };
+  const task = found?.status === TaskStatus.ACTIVE ? await followTask(backend, c, found, { type: 'tune', subject: name, pollMs, stillRunning }, ctx) : found;
+  backend.tuneTasks.delete(name);
+  if (!task || task.status === TaskStatus.DONE) return;
+  throw internal(`the array's tune of ${name} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the volume keeps its previous settings, retry to tune again`);
 }

@@ -2,11 +2,12 @@ import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } fr
 import type { Volume } from '../wsapi/types.js';
 import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
-import { cancelCopy, removeCopySource } from './copies.js';
+import { cancelCopy, removeCopyHelpers, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
 import { isCopyTarget, isSnapshot, ownMarker, refuseFailed, requireOwnedSource, type OpContext, type Owner } from './ops.js';
+import { clearChildren, sweepOnce } from './tombstones.js';
 
 /** How many times DeleteVolume retries after clearing an obstacle (set membership, copy). */
 const DELETE_ATTEMPTS = 3;
@@ -76,7 +77,9 @@ async function joinSet(c: ArrayClient, set: string, name: string, repeat: boolea
 /**
  * Deletes a volume this cluster owns (DESIGN "Copies"): an unknown volume is success; a foreign
  * one FAILED_PRECONDITION (unless it is the unmarked destination of a copy in progress, which is
- * cancelled first); exported → FAILED_PRECONDITION; with snapshots → soft delete.
+ * cancelled first, and the array's helper snapshots of that copy go with it); exported →
+ * FAILED_PRECONDITION; with children, see clearChildren: only this cluster's snapshots make a
+ * soft delete. The backend's first delete in this process sweeps its childless tombstones.
  */
 export async function deleteVolume(backend: Backend, c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
   let v: Volume;
@@ -91,11 +94,15 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
   const marker = ownMarker(v, ctx.owner);
   const ourCopy = !marker && (v.comment ?? '') === '' && v.name.startsWith(`${Role.volume}-`) && isCopyTarget(v);
   if (!marker && !ourCopy) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never deletes it`);
+  await sweepOnce(backend, c, ctx);
   for (let attempt = 1; ; attempt++) {
     try {
       await c.deleteVolume(name);
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
+      // A copy the driver made that never completed (cancelled above, or failed) leaves the
+      // array's helper snapshots; an imported volume's parent is never the driver's to delete.
+      if (v.copyOf !== undefined && !marker?.im) await removeCopyHelpers(c, v.copyOf, ctx);
       // A copy of a read-only snapshot leaves its temporary source at the latest here.
       if (marker?.s) await removeCopySource(c, name, ctx);
       return;
@@ -106,7 +113,10 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
       if (attempt >= DELETE_ATTEMPTS) throw err;
       if (cond === 'copy-busy') await cancelCopy(backend, c, name, ctx);
       else if (cond === 'in-use') await clearInUse(c, name, marker, ctx);
-      else if (cond === 'has-children') return softDelete(c, v, marker!, ctx);
+      else if (cond === 'has-children') {
+        // Own snapshots remain → soft delete; helpers of stopped copies were removed → retry.
+        if (await clearChildren(c, v, ctx)) return softDelete(c, v, marker!, ctx);
+      }
       else throw err;
     }
   }

@@ -49,6 +49,7 @@ export interface Switches {
   refuseModifyDuringCopy?: boolean;
   snapshotCreateStatus?: 200 | 201;
   copyTargetDeleteError?: 'code29' | 'code151';
+  onlineCopySnapshots?: 'chain' | 'none';
   unsupportedQuery?: 'reject' | 'ignore';
   latencyMs?: number;
   perMemberUs?: number;

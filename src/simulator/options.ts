@@ -62,6 +62,13 @@ export interface SimulatorOptions {
   copyFromReadOnlySnapshot?: 'refuse' | 'allow';
   /** Refuse modifying (PUT) a volume while it is the target of a running online copy. */
   refuseModifyDuringCopy?: boolean;
+  /**
+   * An online copy's helper snapshots of the source: 'chain' (default: a read-only snapshot of the
+   * source and a read-write one of it, the destination's `copyOf` chain, as python-3parclient's
+   * stopOnlinePhysicalCopy finds them; removed when the copy is done, left after a cancel or a
+   * failure) or 'none' (the destination's `copyOf` is the source, nothing is left) [U names].
+   */
+  onlineCopySnapshots?: 'chain' | 'none';
   /** Status of a successful volume createSnapshot: 201 (default) or 200 (1.2 guide) [U]. */
   snapshotCreateStatus?: 200 | 201;
   /** Error for deleting a running online-copy target: 'code29' (400/29, default) or 'code151' (409/151) [U]. */
@@ -185,6 +192,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     faults: o.faults ?? [],
     refuseModifyDuringCopy: o.refuseModifyDuringCopy ?? false,
     copyFromReadOnlySnapshot: o.copyFromReadOnlySnapshot ?? 'refuse',
+    onlineCopySnapshots: o.onlineCopySnapshots ?? 'chain',
     snapshotCreateStatus: o.snapshotCreateStatus ?? 201,
     copyTargetDeleteError: o.copyTargetDeleteError ?? 'code29',
     unsupportedQuery: o.unsupportedQuery ?? 'reject',

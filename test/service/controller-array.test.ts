@@ -130,7 +130,7 @@ describe('errors and limits (issue 16 item 13)', () => {
 describe('failed clones and snapshot CPGs (issue 16 items 10-11)', () => {
   test('a clone whose copy failed after CreateVolume returned is refused for publish, snapshot and clone', async () => {
     const src = await volume('pvc-fail-late-src', {}, { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     let clone: Vol;
     try {
       clone = await volume('pvc-fail-late', {}, { volume_content_source: { volume: { volume_id: src.volume_id } }, capacity_range: { required_bytes: String(4 * GiB) } });
@@ -270,8 +270,13 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
     const src = await volume('pvc-ro-src', {}, { capacity_range: { required_bytes: String(4 * GiB) } });
     const snap = (await snapshot('snap-ro-src', src.volume_id)).snapshot;
     expect(sim.array.volume(arrayName(snap.snapshot_id))!.readOnly).toBe(true);
-    const tmpOf = (dest: string) => sim.array.volumes.find((v) => v.name.startsWith('cst-') && sim.array.volumes.some((d) => d.name === dest && d.parentId === v.id));
-    sim.faults.set({ copyRateMiBps: 50 });
+    // The copy reads from the array's helper snapshots of the temporary child: walk `copyOf` up to the marked child.
+    const tmpOf = (dest: string) => {
+      let v = sim.array.volume(dest);
+      while (v && !(v.name.startsWith('cst-') && v.comment !== undefined)) v = v.parentId === undefined ? undefined : sim.array.volumeById(v.parentId);
+      return v;
+    };
+    sim.faults.set({ copyRateMiBps: 0.001 });
     let restored: Vol;
     try {
       restored = await volume('pvc-ro-restored', {}, { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } }, capacity_range: { required_bytes: String(4 * GiB) } });

@@ -9,6 +9,7 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { arrayNameFor, isTombstoneName } from '../../src/array/names.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
+import { until } from '../simulator/helpers.js';
 import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 
 interface Vol {
@@ -140,7 +141,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('a clone survives a driver restart mid-copy: ABORTED at the deadline, resumed, never copied twice', async () => {
     const v = await volume('pvc-restart-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 200 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const d1 = await startDriver([backendOf(sim, 'sim')], { copyPollIntervalMs: 20 });
       const first = await codeOf(volume('pvc-restart', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } }, d1, 300));
@@ -158,12 +159,15 @@ describe('volumes from snapshots and clones', () => {
   });
 
   test('a clone whose marker the array refuses mid-copy is marked after the copy', async () => {
-    sim.faults.set({ refuseModifyDuringCopy: true, copyRateMiBps: 2000 });
+    sim.faults.set({ refuseModifyDuringCopy: true, copyRateMiBps: 0.001 });
     try {
       const v = await volume('pvc-refuse-src', { capacity_range: { required_bytes: String(4 * GiB) } });
       sim.resetRequests();
-      const c = await volume('pvc-refuse', fromVolume(v.volume_id));
-      expect(sim.requests.some((r) => r.method === 'PUT' && r.status === 409)).toBe(true);
+      const pending = volume('pvc-refuse', fromVolume(v.volume_id));
+      // The copy is held until the array has refused the marker; then it may finish.
+      await until(() => sim.requests.some((r) => r.method === 'PUT' && r.status === 409));
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+      const c = await pending;
       const rec = sim.array.volume(arrayName(c.volume_id))!;
       expect(JSON.parse(rec.comment!)).toMatchObject({ c: CLUSTER, n: 'pvc-refuse' });
     } finally {
@@ -207,7 +211,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('a copy that fails after CreateVolume returned shows abnormal, and a retry never returns it', async () => {
     const v = await volume('pvc-late-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-late', fromVolume(v.volume_id));
       const task = activeTasks().find((t) => t.name === arrayName(c.volume_id))!;
@@ -225,7 +229,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('growing or snapshotting a clone still copying → ABORTED', async () => {
     const v = await volume('pvc-busy-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-busy', fromVolume(v.volume_id));
       expect(await codeOf(d.client.call('ControllerExpandVolume', { volume_id: c.volume_id, capacity_range: { required_bytes: String(8 * GiB) } }))).toBe(grpcStatus.ABORTED);
@@ -238,7 +242,7 @@ describe('volumes from snapshots and clones', () => {
 
   test('deleting a clone still copying cancels the task and removes it', async () => {
     const v = await volume('pvc-cancel-src', { capacity_range: { required_bytes: String(4 * GiB) } });
-    sim.faults.set({ copyRateMiBps: 50 });
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-cancel', fromVolume(v.volume_id));
       expect(activeTasks().some((t) => t.name === arrayName(c.volume_id))).toBe(true);
@@ -290,6 +294,125 @@ describe('soft delete', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('online copy helper snapshots (issue 16 item 8)', () => {
+  /** The array's helper snapshots of the copy into `dest`: its `copyOf` chain of unmarked snapshots. */
+  const chainOf = (dest: string): string[] => {
+    const out: string[] = [];
+    let v = sim.array.volume(dest);
+    while (v?.parentId !== undefined) {
+      const p = sim.array.volumeById(v.parentId);
+      if (!p || p.copyType !== 3 || p.comment !== undefined) break;
+      out.push(p.name);
+      v = p;
+    }
+    return out;
+  };
+  const present = (names: string[]) => names.filter((n) => sim.array.volume(n) !== undefined);
+  const tombstonesOf = (csiName: string) => sim.array.volumes.filter((x) => isTombstoneName(x.name) && x.comment?.includes(`"n":"${csiName}"`));
+
+  test('a clone deleted mid-copy takes the helper snapshots with it, and its source then deletes for good', async () => {
+    const v = await volume('pvc-stop-src');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    try {
+      const c = await volume('pvc-stop', fromVolume(v.volume_id));
+      helpers = chainOf(arrayName(c.volume_id));
+      expect(helpers).toHaveLength(2);
+      await d.client.call('DeleteVolume', { volume_id: c.volume_id });
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    // Before the fix: the helpers stayed, the source became a csx-… tombstone nothing ever deletes.
+    expect(tombstonesOf('pvc-stop-src').map((x) => x.name)).toEqual([]);
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
+  test('a failed copy is removed with its helper snapshots', async () => {
+    const v = await volume('pvc-hfail-src');
+    const name = arrayNameFor('volume', CLUSTER, 'pvc-hfail');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    try {
+      const c = await volume('pvc-hfail', fromVolume(v.volume_id));
+      helpers = chainOf(name);
+      expect(helpers).toHaveLength(2);
+      expect(sim.faults.failTask(activeTasks().find((t) => t.name === name)!.id)).toBe(true);
+      // The retry finds the failed copy, removes it (and the helpers), and answers INTERNAL.
+      expect(await codeOf(volume('pvc-hfail', fromVolume(v.volume_id)))).toBe(grpcStatus.INTERNAL);
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    expect(present(helpers)).toEqual([]);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(tombstonesOf('pvc-hfail-src')).toEqual([]);
+  });
+
+  test('the source of a running copy is not soft-deleted (ABORTED); once the copy ended it is deleted', async () => {
+    const v = await volume('pvc-busysrc');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let c: Vol;
+    try {
+      c = await volume('pvc-busysrc-clone', fromVolume(v.volume_id));
+      expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.ABORTED);
+      expect(sim.array.volume(arrayName(v.volume_id))).toBeDefined();
+      expect(tombstonesOf('pvc-busysrc')).toEqual([]);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    const task = sim.array.tasks.find((t) => t.name === arrayName(c.volume_id))!;
+    await until(() => task.status !== 2);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+    expect(tombstonesOf('pvc-busysrc')).toEqual([]);
+    await d.client.call('DeleteVolume', { volume_id: c.volume_id });
+  });
+
+  test('helper snapshots a stopped copy left behind are removed with the source; a foreign snapshot keeps it', async () => {
+    const v = await volume('pvc-left-src');
+    const src = arrayName(v.volume_id);
+    // Another client (an older driver, an admin with python-3parclient) stopped a copy and deleted only its destination.
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    try {
+      const { taskId } = await wsapi.volumes.createPhysicalCopy(src, { destVolume: 'left-dst', online: true, destCPG: 'CPG1', tpvv: true });
+      helpers = chainOf('left-dst');
+      await wsapi.tasks.cancel(taskId);
+      await wsapi.volumes.delete('left-dst');
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    expect(present(helpers)).toHaveLength(2);
+    await wsapi.volumes.createSnapshot(src, { name: 'admin-snap', readOnly: true });
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(tombstonesOf('pvc-left-src')).toEqual([]);
+    await wsapi.volumes.delete('admin-snap');
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(src)).toBeUndefined();
+  });
+
+  test('a tombstone whose snapshots are gone is swept at the next delete', async () => {
+    const v = await volume('pvc-sweep');
+    const s = await snapshot('snap-sweep', v.volume_id);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(tombstonesOf('pvc-sweep')).toHaveLength(1);
+    // The snapshot goes without the driver (an admin, or a crash before the tombstone's delete).
+    await wsapi.volumes.delete(arrayName(s.snapshot_id));
+    const d2 = await startDriver([backendOf(sim, 'sim')]);
+    try {
+      const other = await volume('pvc-sweep-other', {}, d2);
+      await d2.client.call('DeleteVolume', { volume_id: other.volume_id });
+    } finally {
+      await d2.stop();
+    }
+    expect(tombstonesOf('pvc-sweep')).toEqual([]);
   });
 });
 

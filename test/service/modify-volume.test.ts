@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
+import { until } from '../simulator/helpers.js';
 import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 
 const CPGS = [
@@ -166,7 +167,8 @@ describe('infeasible requests change nothing', () => {
 describe('a tune the array is still applying', () => {
   test('ABORTED at the deadline; the retry after a driver restart finds the task and succeeds', async () => {
     const id = await volume('pvc-mod-slow', { cpg: 'CPG1', provisioningType: 'full' });
-    sim.faults.set({ copyRateMiBps: 400 });
+    // The tune is held (it would take days at this rate) until the test releases it below.
+    sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       // The server answers ABORTED at the deadline; the client may see its own deadline first.
       const pending = [grpcStatus.ABORTED, grpcStatus.DEADLINE_EXCEEDED];
@@ -181,8 +183,11 @@ describe('a tune the array is still applying', () => {
       const d2 = await startDriver([backendOf(sim, 'sim')]);
       try {
         sim.resetRequests();
-        await modify(id, { cpg: 'CPG2', description: 'meanwhile' }, d2, 20_000);
-        expect(arrayRequests(sim)).toContain('GET /api/v1/tasks');
+        const retry = modify(id, { cpg: 'CPG2', description: 'meanwhile' }, d2, 20_000);
+        // Released once the new process found the task by name and follows it.
+        await until(() => arrayRequests(sim).includes('GET /api/v1/tasks'));
+        sim.faults.set({ copyRateMiBps: 1_000_000 });
+        await retry;
         expect(rec(id).userCPG).toBe('CPG2');
         expect(marker(id)['desc']).toBe('meanwhile');
         expect(sim.array.tasks.filter((t) => t.name === arrayName(id))).toHaveLength(1);

@@ -61,7 +61,7 @@ describe('online physical copy', () => {
     const id = r.body.taskid as number;
     expect(typeof id).toBe('number');
     const d = (await api('GET', '/volumes/c-dst')).body;
-    expect(d).toMatchObject({ copyType: 2, copyOf: 'c-src', additionalStates: [13], userCPG: 'SSD_r6', provisioningType: 2, sizeMiB: 10240 });
+    expect(d).toMatchObject({ copyType: 2, copyOf: 'c-src.ro.rw', additionalStates: [13], userCPG: 'SSD_r6', provisioningType: 2, sizeMiB: 10240 });
     expect((await api('GET', '/volumes/c-src')).body.additionalStates).toEqual([20]);
     const t = await task(id);
     expect(t).toMatchObject({ id, type: 18, name: 'c-dst', status: 2, totalSteps: 1024, finishTime: '-', user: '3paradm' });
@@ -89,6 +89,9 @@ describe('online physical copy', () => {
     const after = (await api('GET', '/volumes/c-dst')).body;
     expect(after).toMatchObject({ copyType: 1, additionalStates: [] });
     expect(after).not.toHaveProperty('copyOf');
+    // The array removed its helper snapshots with the finished copy.
+    expect((await api('GET', '/volumes/c-src.ro.rw')).status).toBe(404);
+    expect((await api('GET', '/volumes/c-src.ro')).status).toBe(404);
     expect((await api('PUT', '/volumes/c-dst', { comment: 'now ok' })).status).toBe(200);
     sim.faults.set({ refuseModifyDuringCopy: false });
     expect((await api('PUT', '/volumes/c-dst', { action: 3, sizeMiB: 1024 })).status).toBe(200);
@@ -112,8 +115,14 @@ describe('online physical copy', () => {
     expect(c.status).toBe(200);
     expect((await task(ids[2]!)).status).toBe(3);
     expect((await api('PUT', `/tasks/${ids[2]}`, { action: 1 })).body.code).toBe(9028);
-    expect((await api('GET', '/volumes/q-3')).body.copyType).toBe(1);
+    // The cancelled destination stays the copy of its helper snapshots, which stay too.
+    const q3 = (await api('GET', '/volumes/q-3')).body;
+    expect(q3).toMatchObject({ copyType: 2, additionalStates: [] });
     expect((await api('DELETE', '/volumes/q-3')).status).toBe(200);
+    const rw = (await api('GET', `/volumes/${String(q3.copyOf)}`)).body;
+    expect(rw).toMatchObject({ copyType: 3, readOnly: false });
+    expect((await api('DELETE', `/volumes/${String(rw.name)}`)).status).toBe(200);
+    expect((await api('DELETE', `/volumes/${String(rw.copyOf)}`)).status).toBe(200);
     await done(ids[0]!);
     await done(ids[1]!);
   });
@@ -132,14 +141,71 @@ describe('online physical copy', () => {
     const id = (await copy('c-src', { destVolume: 'f-1', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid;
     expect(sim.faults.failTask(id)).toBe(true);
     expect((await task(id)).status).toBe(4);
-    expect((await api('GET', '/volumes/f-1')).body).toMatchObject({ state: 3, failedStates: [9], copyType: 1 });
+    const f1 = (await api('GET', '/volumes/f-1')).body;
+    expect(f1).toMatchObject({ state: 3, failedStates: [9], copyType: 2 });
     expect((await api('DELETE', '/volumes/f-1')).status).toBe(200);
+    const rw = (await api('GET', `/volumes/${String(f1.copyOf)}`)).body;
+    expect((await api('DELETE', `/volumes/${String(rw.name)}`)).status).toBe(200);
+    expect((await api('DELETE', `/volumes/${String(rw.copyOf)}`)).status).toBe(200);
     sim.faults.failFutureTasks('^f-2$', 30);
     const id2 = (await copy('c-src', { destVolume: 'f-2', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid;
     const t = await done(id2);
     expect(t.status).toBe(4);
     expect(t.completedSteps as number).toBeGreaterThan(0);
     expect(t.completedSteps as number).toBeLessThan(1024);
+  });
+});
+
+describe('online copy helper snapshots (python-3parclient stopOnlinePhysicalCopy)', () => {
+  const ids = async (): Promise<Map<string, Record<string, unknown>>> => new Map(((await api('GET', '/volumes')).body.members as Record<string, unknown>[]).map((m) => [String(m.name), m]));
+
+  test('a copy reads from a read-write snapshot of a read-only snapshot of the source; a cancel leaves all three', async () => {
+    await vol('h-src');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    try {
+      const id = (await copy('h-src', { destVolume: 'h-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid as number;
+      const all = await ids();
+      const dst = all.get('h-dst')!;
+      const rw = all.get(String(dst.copyOf))!;
+      const ro = all.get(String(rw.copyOf))!;
+      expect(rw).toMatchObject({ copyType: 3, readOnly: false });
+      expect(ro).toMatchObject({ copyType: 3, readOnly: true, copyOf: 'h-src' });
+      expect(rw).not.toHaveProperty('comment');
+      expect(ro).not.toHaveProperty('comment');
+      // The source has a child: its delete is refused, during the copy and after a cancel.
+      expect((await api('DELETE', '/volumes/h-src')).body.code).toBe(32);
+      expect((await api('DELETE', `/volumes/${String(rw.name)}`)).status).toBe(409);
+      expect((await api('PUT', `/tasks/${id}`, { action: 1 })).status).toBe(200);
+      expect((await api('DELETE', '/volumes/h-src')).body.code).toBe(32);
+      const after = (await api('GET', '/volumes/h-dst')).body;
+      expect(after.copyOf).toBe(rw.name);
+      // The cleanup python-3parclient does: destination, then the read-write, then the read-only one.
+      expect((await api('DELETE', `/volumes/${String(ro.name)}`)).body.code).toBe(32);
+      for (const n of ['h-dst', rw.name, ro.name]) expect((await api('DELETE', `/volumes/${String(n)}`)).status).toBe(200);
+      expect((await api('DELETE', '/volumes/h-src')).status).toBe(200);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 2048 });
+    }
+  });
+
+  test("a finished copy takes its helpers with it; 'none' models no helpers", async () => {
+    await vol('h2-src');
+    const id = (await copy('h2-src', { destVolume: 'h2-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid as number;
+    expect([...(await ids()).keys()].filter((n) => n.startsWith('h2-src.'))).toHaveLength(2);
+    expect((await done(id)).status).toBe(1);
+    expect([...(await ids()).keys()].filter((n) => n.startsWith('h2-src.'))).toEqual([]);
+    expect((await api('DELETE', '/volumes/h2-src')).status).toBe(200);
+    sim.faults.set({ onlineCopySnapshots: 'none' });
+    try {
+      await vol('h3-src');
+      const id3 = (await copy('h3-src', { destVolume: 'h3-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid as number;
+      expect((await api('GET', '/volumes/h3-dst')).body.copyOf).toBe('h3-src');
+      expect((await api('PUT', `/tasks/${id3}`, { action: 1 })).status).toBe(200);
+      expect((await api('GET', '/volumes/h3-dst')).body).toMatchObject({ copyType: 1 });
+      expect((await api('DELETE', '/volumes/h3-src')).status).toBe(200);
+    } finally {
+      sim.faults.set({ onlineCopySnapshots: 'chain' });
+    }
   });
 });
 

@@ -61,6 +61,23 @@ describe('waitForTask', () => {
     expect(err).toMatchObject({ reason: 'timeout' });
   });
 
+  it('judges a state the caller already read first, and polls one interval later (no timeout: the signal bounds it)', async () => {
+    const { fake, c } = await setup(1, TaskStatus.DONE);
+    const seen: number[] = [];
+    const ac = new AbortController();
+    const task = await c.waitForTask(7, { intervalMs: 10, signal: ac.signal, seen: { id: 7, status: TaskStatus.ACTIVE }, onProgress: (t) => seen.push(t.status ?? 0) });
+    expect(task.status).toBe(TaskStatus.DONE);
+    // The poll after `seen` found it ACTIVE once more, then DONE: `seen` itself is not reported.
+    expect(seen).toEqual([2, 1]);
+    expect(apiRequests(fake)).toHaveLength(2);
+    // An ended `seen` needs no request at all.
+    const ended = await c.waitForTask(7, { intervalMs: 10, signal: ac.signal, seen: { id: 7, status: TaskStatus.CANCELLED } }).catch((e: unknown) => e);
+    expect(ended).toMatchObject({ reason: 'cancelled' });
+    expect(apiRequests(fake)).toHaveLength(2);
+    // Unbounded (neither a timeout nor a signal) is refused.
+    await expect(c.waitForTask(7, { intervalMs: 10 })).rejects.toBeInstanceOf(RangeError);
+  });
+
   it('stops at once when the caller aborts', async () => {
     const { c } = await setup(1000, TaskStatus.DONE);
     const ac = new AbortController();

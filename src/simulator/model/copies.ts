@@ -7,7 +7,7 @@
  */
 import { F, read, validate, type Schema } from '../validate.js';
 import { TASK_STATUS, TASK_TYPE, COPY, PROV, VSTATE, type TaskRec, type VolumeRec } from './types.js';
-import { applyOptionalFields, checkPoliciesAndLimits, checkSpace, isOnlineCopyTarget, newVolumeRecord } from './volumes.js';
+import { applyOptionalFields, checkPoliciesAndLimits, checkSpace, isOnlineCopyTarget, newVolumeRecord, removeVolumeNow } from './volumes.js';
 import type { Caller, Reply, Sim } from './context.js';
 
 export const SNAPSHOT_PARAMS: Schema = {
@@ -158,11 +158,59 @@ async function onlineCopy(sim: Sim, src: VolumeRec, destName: string, p: Record<
     ...(thin ? { usedMiB: amount } : {}),
   });
   if (p['compression'] === true || p['reduce'] === true) dest.compression = true;
+  const helpers = sim.opts.onlineCopySnapshots === 'chain' ? makeCopyHelpers(sim, src) : undefined;
+  if (helpers) dest.parentId = helpers[0].id;
   sim.array.addVolume(dest);
   await sim.data?.copy(src.wwn, dest.wwn, dest.sizeMiB);
   const task = sim.tasks.start({ kind: 'online-copy', type: TASK_TYPE.ONLINE_COPY, name: destName, user: caller.user, totalMiB: amount, sourceId: src.id, destId: dest.id });
+  if (helpers) task.helperIds = helpers.map((h) => h.id);
   sim.array.touch();
   return taskReply(task, `/api/v1/volumes/${destName}`);
+}
+
+/**
+ * The array's helper snapshots of an online copy's source: a read-only snapshot of the source
+ * and a read-write snapshot of that one, which the destination is a copy of. python-3parclient's
+ * stopOnlinePhysicalCopy finds exactly this chain after a cancel (the destination's `copyOf`, and
+ * that one's `copyOf`) and deletes all three [S]. Returned read-write first. They hold no data of
+ * their own here (the copy's data is taken when it starts). Their names follow createsv's
+ * automatic `<parent>.ro` / `.rw` pattern [G CLI reference createsv]; what the array names them
+ * is [U], and so is anything a longer name gets (here `vvcp<id>.ro` / `.rw`).
+ */
+function makeCopyHelpers(sim: Sim, src: VolumeRec): [VolumeRec, VolumeRec] {
+  const snapOf = (parent: VolumeRec, readOnly: boolean): VolumeRec => {
+    const snap = newVolumeRecord(sim, {
+      baseId: parent.baseId,
+      name: helperName(sim, parent, readOnly ? 'ro' : 'rw'),
+      provisioningType: PROV.SNP,
+      copyType: COPY.VIRTUAL_COPY,
+      parentId: parent.id,
+      readOnly,
+      sizeMiB: parent.sizeMiB,
+      policies: { ...parent.policies },
+      ...(src.snapCPG === undefined ? {} : { snapCPG: src.snapCPG }),
+    });
+    sim.array.addVolume(snap);
+    return snap;
+  };
+  const ro = snapOf(src, true);
+  return [snapOf(ro, false), ro];
+}
+
+function helperName(sim: Sim, parent: VolumeRec, type: 'ro' | 'rw'): string {
+  for (const suffix of ['', ...Array.from({ length: 10 }, (_, i) => String(i))]) {
+    const name = `${parent.name}.${type}${suffix}`;
+    if (name.length <= 31 && !sim.array.volume(name)) return name;
+  }
+  return `vvcp${sim.array.state.nextVolumeId}.${type}`;
+}
+
+/** The array removes a finished online copy's helper snapshots (read-write one first). */
+function removeCopyHelpers(sim: Sim, t: TaskRec): void {
+  for (const id of t.helperIds ?? []) {
+    const h = sim.array.volumeById(id);
+    if (h && sim.array.childrenOf(h.id).length === 0) removeVolumeNow(sim, h);
+  }
 }
 
 /** PUT action 1: unlink a physical copy from its parent (stopping a running offline copy). */
@@ -202,11 +250,15 @@ export function onTaskEnd(sim: Sim, t: TaskRec, status: number): void {
   const dest = t.destId === undefined ? undefined : sim.array.volumeById(t.destId);
   if (!dest) return;
   if (t.kind === 'online-copy') {
-    // Finished, cancelled or failed, the destination is no longer linked to the source; a
-    // cancelled or failed copy leaves it partially copied, for the caller to delete.
-    dest.copyType = COPY.BASE;
+    // A cancelled or failed copy leaves the destination partially copied, for the caller to
+    // delete; with helper snapshots it stays their copy (`copyOf`), as python-3parclient finds it
+    // after a stop, and the snapshots stay until the caller deletes them [S]. A finished copy is an
+    // independent base volume and the array removes the helpers.
     if (status === TASK_STATUS.FAILED) dest.failedStates = [VSTATE.COPY_FAILED];
+    if (t.helperIds !== undefined && status !== TASK_STATUS.DONE) return;
+    dest.copyType = COPY.BASE;
     sim.array.unlinkParent(dest);
+    if (status === TASK_STATUS.DONE) removeCopyHelpers(sim, t);
   } else if ((t.kind === 'offline-copy' || t.kind === 'resync') && status === TASK_STATUS.FAILED) {
     dest.failedStates = [VSTATE.COPY_FAILED];
   }

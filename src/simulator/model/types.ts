@@ -121,6 +121,11 @@ export interface TaskRec {
   saveSnapshot?: boolean;
   /** Fail when progress reaches this fraction (fault injection). */
   failAtFraction?: number;
+  /**
+   * online copy: the array's helper snapshots of the source, the destination's `copyOf` chain
+   * (read-write one first, then its read-only parent); removed by the array when the copy is done.
+   */
+  helperIds?: number[];
 }
 
 export interface CpgRec {

@@ -1,0 +1,38 @@
+/**
+ * What depends on a volume the driver deletes (issue 16 item 8): this cluster's snapshots, an
+ * online copy's helper snapshots (running, or left by a stopped copy), and anything else.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { childrenOf } from '../../src/array/tombstones.js';
+import type { Volume } from '../../src/wsapi/types.js';
+
+const owner = { driverName: 'csi.example.com', clusterId: 'c1' };
+const mark = JSON.stringify({ v: 1, d: owner.driverName, c: owner.clusterId, n: 'x' });
+const snap = (name: string, copyOf: string, readOnly: boolean, comment?: string): Volume => ({ name, copyOf, copyType: 3, readOnly, ...(comment !== undefined && { comment }) });
+const copy = (name: string, copyOf: string): Volume => ({ name, copyOf, copyType: 2, additionalStates: [13] });
+const names = (vs: Volume[]) => vs.map((v) => v.name);
+
+describe('childrenOf', () => {
+  test("own snapshots only → soft delete; nothing else listed", () => {
+    const k = childrenOf([{ name: 'v' }, snap('s1', 'v', true, mark), snap('other', 'w', true)], 'v', owner);
+    expect(names(k.own)).toEqual(['s1']);
+    expect([k.leftovers, k.copying, k.foreign]).toEqual([[], [], []]);
+  });
+
+  test('a running copy through helpers, and a direct one (no helper model)', () => {
+    const all = [snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), copy('dst', 'v.ro.rw'), copy('dst2', 'v')];
+    expect(childrenOf(all, 'v', owner)).toMatchObject({ own: [], leftovers: [], copying: ['dst', 'dst2'], foreign: [] });
+  });
+
+  test('a stopped copy whose destination is gone leaves a complete chain: removed leaf first', () => {
+    const k = childrenOf([snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('s1', 'v', true, mark)], 'v', owner);
+    expect(names(k.leftovers)).toEqual(['v.ro.rw', 'v.ro']);
+    expect(names(k.own)).toEqual(['s1']);
+  });
+
+  test("a lone unmarked snapshot, a commented one, another cluster's, or a helper chain with a marked child are not the driver's", () => {
+    const other = JSON.stringify({ v: 1, d: owner.driverName, c: 'c2', n: 'y' });
+    const all = [snap('lone', 'v', true), snap('noted', 'v', true, 'admin backup'), snap('theirs', 'v', true, other), snap('v.ro', 'v', true), snap('v.ro.mine', 'v.ro', false, mark), { name: 'offline', copyOf: 'v', copyType: 1 }];
+    expect(childrenOf(all, 'v', owner).foreign.sort()).toEqual(['lone', 'noted', 'offline', 'theirs', 'v.ro'].sort());
+  });
+});
