@@ -19,7 +19,7 @@ import { StateStore, type VolumeRecord } from '../host/state.js';
 import { Sysfs } from '../host/sysfs.js';
 import { KubeletRoot, resolvePath } from '../host/paths.js';
 import { topologyKey, type TopologyMode } from './context.js';
-import { encodeNodeId } from './nodeid.js';
+import { encodeNodeId } from '../nodeid.js';
 import { identityOf, stageVolume, type NodeDeps } from './node-stage.js';
 import { unstageVolume } from './node-unstage.js';
 import { publishVolume, unpublishVolume } from './node-publish.js';
