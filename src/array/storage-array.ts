@@ -1,14 +1,13 @@
 import type { Logger } from '../log.js';
 import { invalidArgument, notFound, outOfRange } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
-import type { Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
-import type { ArrayClient, CreateVolumeBody } from './client.js';
+import type { ArrayClient } from './client.js';
 import { capacityMiB } from './capacity.js';
 import { COPY_POLL_MS, ensureCopy } from './copies.js';
 import { toArraySnapshot, toArrayVolume, type ArrayGroup, type ArraySnapshot, type ArrayVolume, type Export, type GroupSnapshotSpec, type PublishOptions, type SnapshotSpec, type VolumeSpec, type VolumeStatus } from './domain.js';
 import { exportsOf, exportVolume, selectTargets, unexportVolume } from './exports.js';
-import { deleteGroupSnapshot, ensureGroupSnapshot, memberName, readGroup, type GroupSnapshot } from './groups.js';
+import { checkMemberIds, deleteGroupSnapshot, ensureGroupSnapshot, groupOf, readGroup } from './groups.js';
 import type { NodeRef } from './hosts.js';
 import { collect, hostNodeIds, originalName, publishedNodeIds } from './listing.js';
 import { formatVolumeMarker, labelOrigin, ownerMarker, requestIdentity } from './marker.js';
@@ -16,7 +15,7 @@ import { modifyVolume, type VolumeChange } from './modify.js';
 import { arrayNameFor, formatId, isTombstoneName, parseId } from './names.js';
 import { conditionOfVolume, isSnapshot, ownMarker, requireOwnedSource, type OpContext, type Owner } from './ops.js';
 import { deleteSnapshot, ensureSnapshot } from './snapshots.js';
-import { checkReadonlyExports, deleteVolume, ensureVolume, expandVolume, getVolume, knownVolume } from './volumes.js';
+import { checkReadonlyExports, deleteVolume, ensureVolume, expandVolume, getVolume, knownVolume, provisioning } from './volumes.js';
 
 export type * from './domain.js';
 export type { NodeRef } from './hosts.js';
@@ -238,7 +237,7 @@ export class StorageArray {
     const identity = requestIdentity({ s: spec.sources.map((s) => formatId(this.id, s)).sort(), ro: spec.readOnly, x: spec.expirationHours });
     const marker = ownerMarker(this.options.owner, { n: spec.name, r: identity, ...labelOrigin(spec.labels) });
     const group = { name, sources: spec.sources, marker, readOnly: spec.readOnly, ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }) };
-    return this.backend.run(`creating group snapshot ${name}`, async (c) => this.toGroup(c, name, await ensureGroupSnapshot(c, group, this.op(call)), call.signal));
+    return this.backend.run(`creating group snapshot ${name}`, async (c) => groupOf(c, this.id, name, await ensureGroupSnapshot(c, group, this.op(call)), this.op(call)));
   }
 
   /** Deletes a group snapshot with its members (unknown: success); `memberIds` must name them all. */
@@ -248,7 +247,7 @@ export class StorageArray {
       const group = await readGroup(c, name, op);
       // A group snapshot that no longer exists is deleted already.
       if (!group) return;
-      this.checkMemberIds(group, memberIds);
+      checkMemberIds(this.id, group, memberIds);
       await deleteGroupSnapshot(c, group, op);
     });
   }
@@ -259,34 +258,11 @@ export class StorageArray {
     return this.backend.run(`reading group snapshot ${name}`, async (c) => {
       const group = await readGroup(c, name, this.op(call));
       if (!group) throw notFound(`group snapshot ${id} does not exist`);
-      this.checkMemberIds(group, memberIds);
+      checkMemberIds(this.id, group, memberIds);
       const members = group.members.filter((m) => m !== undefined);
       if (members.length !== group.members.length) throw notFound(`group snapshot ${id} is being deleted`);
-      return this.toGroup(c, name, members, call.signal);
+      return groupOf(c, this.id, name, members, this.op(call));
     });
-  }
-
-  /**
-   * INVALID_ARGUMENT unless `ids` are exactly the group's members (the spec asks the plugin to
-   * report a mismatch it can detect). An empty list is not checked: the driver does not need it.
-   */
-  private checkMemberIds(group: GroupSnapshot, ids: readonly string[]): void {
-    if (ids.length === 0) return;
-    const expected = group.members.map((_, i) => formatId(this.id, memberName(group.name, i))).sort();
-    const given = [...new Set(ids)].sort();
-    if (given.length !== expected.length || given.some((id, i) => id !== expected[i])) {
-      throw invalidArgument(`snapshot_ids do not match the ${expected.length} members of group snapshot ${formatId(this.id, group.name)}`);
-    }
-  }
-
-  /** The group's members as snapshots; a member of a soft-deleted volume keeps naming the volume the CO deleted. */
-  private async toGroup(c: ArrayClient, name: string, members: readonly Volume[], signal: AbortSignal): Promise<ArrayGroup> {
-    const snapshots: ArraySnapshot[] = [];
-    for (const m of members) {
-      const source = m.copyOf && isTombstoneName(m.copyOf) ? originalName(await c.getVolume(m.copyOf, signal), this.options.owner) : undefined;
-      snapshots.push(toArraySnapshot(this.id, m, ownMarker(m, this.options.owner), source ?? m.copyOf));
-    }
-    return { id: formatId(this.id, name), snapshots };
   }
 
   /** Every volume of this cluster, by name (tombstones hidden). Three requests: volumes, VLUNs, hosts. */
@@ -312,17 +288,3 @@ export class StorageArray {
 }
 
 type CopyParams = Parameters<typeof ensureCopy>[2]['params'];
-
-/** Volume fields of the create request that only the array's firmware decides. */
-function provisioning(spec: VolumeSpec, backend: Backend): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
-  const f = backend.features;
-  if (spec.provisioning === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
-  if (spec.provisioning === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
-  if (spec.compression && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
-  const out: Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> = {};
-  if (spec.provisioning === 'tpvv') out.tpvv = true;
-  if (spec.provisioning === 'dedup') out.tdvv = true;
-  if (spec.provisioning === 'reduce') out.reduce = true;
-  if (spec.compression) out.compression = true;
-  return out;
-}

@@ -2,6 +2,7 @@ import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } fr
 import type { Volume } from '../wsapi/types.js';
 import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
+import type { VolumeSpec } from './domain.js';
 import { cancelCopy, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, ownerMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
@@ -273,4 +274,18 @@ export async function setReadOnlyExports(c: ArrayClient, name: string, readonly:
   if (readonly) next.ro = 1;
   else delete next.ro;
   await c.modifyVolume(name, { comment: formatVolumeMarker(next) });
+}
+
+/** Volume fields of the create request that only the array's firmware decides (INVALID_ARGUMENT when it is too old). */
+export function provisioning(spec: Pick<VolumeSpec, 'provisioning' | 'compression'>, backend: Backend): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
+  const f = backend.features;
+  if (spec.provisioning === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
+  if (spec.provisioning === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
+  if (spec.compression && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
+  const out: Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> = {};
+  if (spec.provisioning === 'tpvv') out.tpvv = true;
+  if (spec.provisioning === 'dedup') out.tdvv = true;
+  if (spec.provisioning === 'reduce') out.reduce = true;
+  if (spec.compression) out.compression = true;
+  return out;
 }
