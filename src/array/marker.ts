@@ -85,7 +85,6 @@ export function labelOrigin(labels: ObjectLabels): Pick<VolumeMarker, 'pvc' | 'p
   return { ...(labels.claim !== undefined && { pvc: labels.claim }), ...(labels.content !== undefined && { pv: labels.content }), ...(labels.description !== undefined && { desc: labels.description }) };
 }
 
-/** Serialises a marker, shortening optional text (description, then PVC/PV, then name) to fit 511. */
 /**
  * JSON in printable ASCII only: WSAPI comments are `print511`/`print255` (the array refuses other
  * characters with 400/69), while CSI names may hold any Unicode. JSON.parse reads the escapes back.
@@ -94,6 +93,7 @@ export function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Serialises a marker, shortening optional text (description, then PVC/PV, then name) to fit 511. */
 export function formatVolumeMarker(marker: VolumeMarker): string {
   const m: VolumeMarker = { ...marker };
   let text = asciiJson(m);

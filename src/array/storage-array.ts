@@ -21,7 +21,7 @@ export type * from './domain.js';
 export type { NodeRef } from './hosts.js';
 export type { VolumeChange } from './modify.js';
 export type { ObjectLabels } from './marker.js';
-export { formatId, parseId } from './names.js';
+export { parseId } from './names.js';
 
 /** What every call passes besides its arguments: its logger and its deadline (stops waits, never a change already sent). */
 export interface Call {
