@@ -17,3 +17,13 @@ export async function cpgFreeMiB(backend: Backend, c: ArrayClient, cpg: string, 
   const provisioned = (fresh.UsrUsage?.totalMiB ?? 0) + (fresh.SAUsage?.totalMiB ?? 0) + (fresh.SDUsage?.totalMiB ?? 0);
   return Math.max(0, Math.min(physical, limit - provisioned));
 }
+
+/**
+ * Free space for GetCapacity, MiB: of `cpg`, else of the backend's defaultCpg or only CPG; with
+ * neither (several CPGs, none named), the array's free space as a whole.
+ */
+export async function capacityMiB(backend: Backend, c: ArrayClient, cpg: string | undefined, signal?: AbortSignal): Promise<number> {
+  const name = cpg ?? (await backend.onlyCpg(signal));
+  if (name === undefined) return (await c.getSystem()).freeCapacityMiB ?? 0;
+  return cpgFreeMiB(backend, c, name, signal);
+}

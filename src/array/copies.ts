@@ -4,7 +4,7 @@ import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient, PhysicalCopyParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
-import { formatVolumeMarker, parseVolumeMarker } from './marker.js';
+import { formatVolumeMarker, ownerMarker, parseVolumeMarker } from './marker.js';
 import { copySourceNameFor } from './names.js';
 import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
 import { awaitStop, followTask, taskPercent } from './task-wait.js';
@@ -109,7 +109,7 @@ export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string,
 async function copySource(c: ArrayClient, source: Volume, dest: string, ctx: OpContext): Promise<string> {
   if (!isSnapshot(source) || source.readOnly !== true) return source.name;
   const name = copySourceNameFor(dest);
-  const comment = formatVolumeMarker({ v: 1, d: ctx.owner.driverName, c: ctx.owner.clusterId, desc: `temporary read-write source of the copy into ${dest}` });
+  const comment = formatVolumeMarker(ownerMarker(ctx.owner, { desc: `temporary read-write source of the copy into ${dest}` }));
   try {
     await c.createSnapshot(source.name, { name, readOnly: false, expirationHours: COPY_SOURCE_EXPIRATION_HOURS, comment });
     ctx.log.info({ snapshot: source.name, copySource: name, volume: dest }, 'read-write copy source made of a read-only snapshot');

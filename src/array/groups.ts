@@ -1,9 +1,11 @@
-import { alreadyExists, busy, failedPrecondition, notFound } from '../errors.js';
+import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
 import type { ArrayClient } from './client.js';
 import { conditionOf } from './errors.js';
 import { formatVolumeMarker, type VolumeMarker } from './marker.js';
-import { hashedName, isTombstoneName } from './names.js';
+import { formatId, hashedName, isTombstoneName } from './names.js';
+import { toArraySnapshot, type ArrayGroup, type ArraySnapshot } from './domain.js';
+import { originalName } from './listing.js';
 import { isSnapshot, ownMarker, requireOwnedSource, type OpContext } from './ops.js';
 import { removeTombstone } from './snapshots.js';
 import { sourcesDomain } from './domains.js';
@@ -182,4 +184,27 @@ export async function deleteGroupSnapshot(c: ArrayClient, group: GroupSnapshot, 
     if (v.copyOf && isTombstoneName(v.copyOf)) await removeTombstone(c, v.copyOf, ctx);
   }
   ctx.log.info({ group: group.name, members: group.members.length }, 'group snapshot deleted');
+}
+
+/**
+ * INVALID_ARGUMENT unless `ids` are exactly the group's members (the spec asks the plugin to
+ * report a mismatch it can detect). An empty list is not checked: the driver does not need it.
+ */
+export function checkMemberIds(backendId: string, group: GroupSnapshot, ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  const expected = group.members.map((_, i) => formatId(backendId, memberName(group.name, i))).sort();
+  const given = [...new Set(ids)].sort();
+  if (given.length !== expected.length || given.some((id, i) => id !== expected[i])) {
+    throw invalidArgument(`snapshot_ids do not match the ${expected.length} members of group snapshot ${formatId(backendId, group.name)}`);
+  }
+}
+
+/** The group's members as snapshots; a member of a soft-deleted volume keeps naming the volume the CO deleted. */
+export async function groupOf(c: ArrayClient, backendId: string, name: string, members: readonly Volume[], ctx: OpContext): Promise<ArrayGroup> {
+  const snapshots: ArraySnapshot[] = [];
+  for (const m of members) {
+    const source = m.copyOf && isTombstoneName(m.copyOf) ? originalName(await c.getVolume(m.copyOf, ctx.signal), ctx.owner) : undefined;
+    snapshots.push(toArraySnapshot(backendId, m, ownMarker(m, ctx.owner), source ?? m.copyOf));
+  }
+  return { id: formatId(backendId, name), snapshots };
 }

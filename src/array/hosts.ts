@@ -1,5 +1,5 @@
 import { failedPrecondition } from '../errors.js';
-import type { NodeIdentity } from '../csi/nodeid.js';
+import type { NodeIdentity } from '../nodeid.js';
 import { HostPersona } from '../wsapi/enums.js';
 import type { Host } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '../errors.js';
+import type { Owner } from './ops.js';
 
 /**
  * Ownership markers (DESIGN "Names and ownership", "Hosts and publish"). A volume's `comment`
@@ -58,7 +59,32 @@ export interface VolumeMarker {
   desc?: string;
 }
 
-/** Serialises a marker, shortening optional text (description, then PVC/PV, then name) to fit 511. */
+/** What a marker records besides its owner: the object's origin (each key as in VolumeMarker). */
+export type MarkerOrigin = Omit<VolumeMarker, 'v' | 'd' | 'c'>;
+
+/**
+ * The one builder of volume and snapshot markers: this cluster as the owner, MARKER_VERSION, and
+ * the object's origin (its keys keep their order, so the comment text is stable).
+ */
+export function ownerMarker(owner: Owner, origin: MarkerOrigin): VolumeMarker {
+  return { v: MARKER_VERSION, d: owner.driverName, c: owner.clusterId, ...origin };
+}
+
+/** Where a volume or snapshot comes from in Kubernetes, as its marker records it (bounded text). */
+export interface ObjectLabels {
+  /** `namespace/name` of the PVC, VolumeSnapshot or VolumeGroupSnapshot. */
+  claim?: string;
+  /** The PV's, or the snapshot content's, name. */
+  content?: string;
+  /** The class's description. */
+  description?: string;
+}
+
+/** The marker keys of `labels` (only those set). */
+export function labelOrigin(labels: ObjectLabels): Pick<VolumeMarker, 'pvc' | 'pv' | 'desc'> {
+  return { ...(labels.claim !== undefined && { pvc: labels.claim }), ...(labels.content !== undefined && { pv: labels.content }), ...(labels.description !== undefined && { desc: labels.description }) };
+}
+
 /**
  * JSON in printable ASCII only: WSAPI comments are `print511`/`print255` (the array refuses other
  * characters with 400/69), while CSI names may hold any Unicode. JSON.parse reads the escapes back.
@@ -67,6 +93,7 @@ export function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** Serialises a marker, shortening optional text (description, then PVC/PV, then name) to fit 511. */
 export function formatVolumeMarker(marker: VolumeMarker): string {
   const m: VolumeMarker = { ...marker };
   let text = asciiJson(m);

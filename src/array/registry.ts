@@ -4,30 +4,49 @@ import { defaultBackend, type BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import type { ArrayClient } from './client.js';
 import { Backend } from './backend.js';
+import { parseId } from './names.js';
+import { StorageArray, type ArrayOptions } from './storage-array.js';
+import { wsapiClientFactory } from './wsapi-adapter.js';
 
 /** Builds the client of one backend (the WSAPI client normally; tests may wrap it). */
 export type ClientFactory = (config: BackendConfig, log: Logger, metrics?: Metrics) => ArrayClient;
 
-/** Every configured backend, by id (DESIGN "Backends and IDs"). */
-export class BackendRegistry {
-  private readonly byId = new Map<string, Backend>();
-  private readonly fallback: Backend | undefined;
+export interface RegistryOptions extends ArrayOptions {
+  log: Logger;
+  metrics?: Metrics;
+  /** How each backend's client is built; default: the WSAPI client. */
+  clientFactory?: ClientFactory;
+}
 
-  constructor(configs: readonly BackendConfig[], factory: ClientFactory, log: Logger, metrics?: Metrics) {
+/** Every configured array, by backend id (DESIGN "Backends and IDs"). */
+export class BackendRegistry {
+  private readonly byId = new Map<string, StorageArray>();
+  private readonly fallback: StorageArray | undefined;
+
+  constructor(configs: readonly BackendConfig[], options: RegistryOptions) {
+    const factory = options.clientFactory ?? wsapiClientFactory;
     for (const config of configs) {
-      this.byId.set(config.id, new Backend(config, factory(config, log, metrics), log, metrics));
+      const backend = new Backend(config, factory(config, options.log, options.metrics), options.log, options.metrics);
+      this.byId.set(config.id, new StorageArray(backend, options));
     }
     const def = defaultBackend(configs);
     this.fallback = def ? this.byId.get(def.id) : undefined;
   }
 
-  /** The backend an id names, or undefined (the caller decides: NOT_FOUND or success). */
-  get(id: string): Backend | undefined {
+  /** The array a backend id names, or undefined (the caller decides: NOT_FOUND or success). */
+  get(id: string): StorageArray | undefined {
     return this.byId.get(id);
   }
 
-  /** The backend a StorageClass names, or the default one; INVALID_ARGUMENT otherwise. */
-  forClass(id: string | undefined): Backend {
+  /** The array and array name a CSI id (`<backendId>/<arrayName>`) names; undefined when it names nothing known. */
+  lookup(id: string): { array: StorageArray; name: string } | undefined {
+    const parsed = parseId(id);
+    const array = parsed ? this.byId.get(parsed.backendId) : undefined;
+    return parsed && array ? { array, name: parsed.arrayName } : undefined;
+  }
+
+  /** The array a StorageClass names, or the default one; INVALID_ARGUMENT otherwise. */
+  forClass(id: string | undefined): StorageArray {
     if (id !== undefined) {
       const b = this.byId.get(id);
       if (!b) throw invalidArgument(`parameter "backend" names "${id}", which is not in the backends file (known: ${[...this.byId.keys()].join(', ')})`);
@@ -37,8 +56,8 @@ export class BackendRegistry {
     return this.fallback;
   }
 
-  /** All backends in configuration order (lists walk them in this order). */
-  all(): Backend[] {
+  /** All arrays in configuration order (lists walk them in this order). */
+  all(): StorageArray[] {
     return [...this.byId.values()];
   }
 
@@ -47,13 +66,11 @@ export class BackendRegistry {
    * gauge and backend_up current in the background. Never throws.
    */
   async start(refreshMs?: number): Promise<void> {
-    await Promise.all(this.all().map((b) => b.describe()));
-    if (refreshMs) for (const b of this.all()) b.startRefresh(refreshMs);
+    await Promise.all(this.all().map((a) => a.start(refreshMs)));
   }
 
-  /** Stops the refresh and logs out of every array. */
+  /** Stops the refreshes and logs out of every array. */
   async close(): Promise<void> {
-    for (const b of this.all()) b.stopRefresh();
-    await Promise.allSettled(this.all().map((b) => b.client.close()));
+    await Promise.allSettled(this.all().map((a) => a.close()));
   }
 }

@@ -2,9 +2,10 @@ import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } fr
 import type { Volume } from '../wsapi/types.js';
 import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
+import type { VolumeSpec } from './domain.js';
 import { cancelCopy, removeCopyHelpers, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
-import { formatVolumeMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
+import { formatVolumeMarker, ownerMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
 import { isCopyTarget, isSnapshot, ownMarker, refuseFailed, requireOwnedSource, type OpContext, type Owner } from './ops.js';
 import { clearChildren, sweepOnce } from './tombstones.js';
@@ -20,12 +21,12 @@ export interface NewVolume {
   qosName?: string;
 }
 
-/** Reads a volume; NOT_FOUND when absent. */
-export async function getVolume(c: ArrayClient, name: string, signal?: AbortSignal): Promise<Volume> {
+/** Reads a volume; NOT_FOUND (naming it as `what`) when absent. */
+export async function getVolume(c: ArrayClient, name: string, signal?: AbortSignal, what = 'volume'): Promise<Volume> {
   try {
     return await c.getVolume(name, signal);
   } catch (err) {
-    if (conditionOf(err) === 'no-volume') throw notFound(`volume ${name} does not exist`);
+    if (conditionOf(err) === 'no-volume') throw notFound(`${what} ${name} does not exist`);
     throw err;
   }
 }
@@ -188,7 +189,7 @@ export interface ImportSpec {
  */
 export async function importVolume(c: ArrayClient, v: Volume, spec: ImportSpec, ctx: OpContext): Promise<VolumeMarker> {
   if (parseVolumeMarker(v.comment) !== undefined) throw failedPrecondition(`volume ${v.name} carries another driver's or cluster's marker`);
-  const marker: VolumeMarker = { v: 1, d: ctx.owner.driverName, c: ctx.owner.clusterId, im: 1, ...(spec.oneHost && { one: 1 as const }), ...(spec.protocol !== undefined && { p: spec.protocol }) };
+  const marker = ownerMarker(ctx.owner, { im: 1, ...(spec.oneHost && { one: 1 as const }), ...(spec.protocol !== undefined && { p: spec.protocol }) });
   // The admin's own comment is kept inside the marker's bounded description.
   if (v.comment) marker.desc = v.comment.slice(0, 120);
   const snapCPG = v.snapCPG === undefined && v.userCPG !== undefined ? v.userCPG : undefined;
@@ -197,28 +198,50 @@ export async function importVolume(c: ArrayClient, v: Volume, spec: ImportSpec, 
   return marker;
 }
 
+/** What a volume is read for: a publish (which may import it), or the source of a snapshot. */
+export type VolumeUse = { use: 'publish'; importSpec?: ImportSpec } | { use: 'snapshot-source' };
+
 /**
- * The volume a ControllerPublish exports, as far as publish needs it: from the cache of owned
- * volumes, or read (NOT_FOUND when absent or a snapshot; a failed volume → FAILED_PRECONDITION;
- * an unmarked one is imported when the static PV says so, else FAILED_PRECONDITION). A copy
- * destination is read again on each publish until its copy has ended well.
+ * A volume this cluster owns, as publish and CreateSnapshot need it: from the cache of owned
+ * volumes (no request), else read and remembered. A copy destination is read again each time
+ * until its copy has ended well. NOT_FOUND when absent; a failed volume → FAILED_PRECONDITION.
+ * For a publish: a snapshot is NOT_FOUND, and an unmarked volume is imported when the static PV
+ * says so, else FAILED_PRECONDITION. For a snapshot source: unmarked → FAILED_PRECONDITION; a
+ * snapshot is a valid source and nothing is remembered of it (`{}`); a volume without a snapshot
+ * CPG (imported before imports set one) gets its user CPG.
  */
-export async function publishableVolume(backend: Backend, c: ArrayClient, name: string, importSpec: ImportSpec | undefined, ctx: OpContext): Promise<OwnedVolume> {
+export async function knownVolume(backend: Backend, c: ArrayClient, name: string, use: VolumeUse, ctx: OpContext): Promise<OwnedVolume> {
   const cached = backend.owned.get(name);
   if (cached && !cached.copying) return cached;
-  const v = await getVolume(c, name, ctx.signal);
-  if (isSnapshot(v)) throw notFound(`volume ${name} does not exist`);
-  refuseFailed(v);
-  let marker = ownMarker(v, ctx.owner);
-  if (!marker) {
+  let v: Volume;
+  let marker: VolumeMarker;
+  if (use.use === 'snapshot-source') {
+    v = await getVolume(c, name, ctx.signal, 'source volume');
+    marker = requireOwnedSource(v, ctx.owner);
+    if (isSnapshot(v)) return {};
+    await ensureSnapCpg(c, v, ctx);
+  } else {
+    v = await getVolume(c, name, ctx.signal);
+    if (isSnapshot(v)) throw notFound(`volume ${name} does not exist`);
+    refuseFailed(v);
     // Import is explicit: only a static PV that says import: "true" gets the marker.
-    if (!importSpec) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
-    marker = await importVolume(c, v, importSpec, ctx);
+    marker = ownMarker(v, ctx.owner) ?? (use.importSpec ? await importVolume(c, v, use.importSpec, ctx) : refuseUnmarked(name));
   }
   const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
   await settleCopy(c, v, marker, known, ctx);
   backend.owned.set(name, known);
   return known;
+}
+
+function refuseUnmarked(name: string): never {
+  throw failedPrecondition(`volume ${name} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
+}
+
+/** The array refuses snapshots of a volume without a snapshot CPG (409 NO_SNAP_CPG): its user CPG becomes one. */
+async function ensureSnapCpg(c: ArrayClient, v: Volume, ctx: OpContext): Promise<void> {
+  if (v.snapCPG !== undefined || v.userCPG === undefined) return;
+  await c.modifyVolume(v.name, { snapCPG: v.userCPG });
+  ctx.log.info({ volume: v.name, snapCPG: v.userCPG }, 'volume had no snapshot CPG: its user CPG was set');
 }
 
 /** Records whether `v` is still a copy target; once its copy ended, its temporary source goes. */
@@ -232,29 +255,21 @@ async function settleCopy(c: ArrayClient, v: Volume, marker: VolumeMarker, known
 }
 
 /**
- * The source of CreateSnapshot: owned (or imported), not failed, with a snapshot CPG (an
- * imported volume from before imports set one gets its user CPG). Skipped for a volume this
- * process knows carries the marker and is no unfinished copy (no extra request on that path).
+ * The read-only rule of ControllerPublish (CSI: published with an incompatible readonly flag →
+ * ALREADY_EXISTS). A VLUN cannot be read-only, so the flag of the volume's exports lives in its
+ * marker: the first export (`exported` false: no VLUN to any host) records the request's flag;
+ * a later one must match it. `known` is the remembered state, updated here.
  */
-export async function checkSnapshotSource(backend: Backend, c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
-  const cached = backend.owned.get(name);
-  if (cached && !cached.copying) return;
-  let v: Volume;
-  try {
-    v = await c.getVolume(name, ctx.signal);
-  } catch (err) {
-    if (conditionOf(err) === 'no-volume') throw notFound(`source volume ${name} does not exist`);
-    throw err;
+export async function checkReadonlyExports(c: ArrayClient, name: string, known: OwnedVolume, readonly: boolean, exported: boolean, ctx: OpContext, id = name): Promise<void> {
+  if ((known.ro ?? false) === readonly) return;
+  if (!exported) {
+    await setReadOnlyExports(c, name, readonly, ctx.owner, ctx.signal);
+    known.ro = readonly;
+    return;
   }
-  const marker = requireOwnedSource(v, ctx.owner);
-  if (isSnapshot(v)) return;
-  if (v.snapCPG === undefined && v.userCPG !== undefined) {
-    await c.modifyVolume(name, { snapCPG: v.userCPG });
-    ctx.log.info({ volume: name, snapCPG: v.userCPG }, 'volume had no snapshot CPG: its user CPG was set');
-  }
-  const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
-  await settleCopy(c, v, marker, known, ctx);
-  backend.owned.set(name, known);
+  // The remembered flag may be stale (another driver process): the marker decides.
+  known.ro = ownMarker(await getVolume(c, name, ctx.signal), ctx.owner)?.ro === 1;
+  if (known.ro !== readonly) throw alreadyExists(`volume ${id} is published ${known.ro ? 'read-only' : 'read-write'}; unpublish it everywhere before publishing it ${readonly ? 'read-only' : 'read-write'}`);
 }
 
 /**
@@ -269,4 +284,18 @@ export async function setReadOnlyExports(c: ArrayClient, name: string, readonly:
   if (readonly) next.ro = 1;
   else delete next.ro;
   await c.modifyVolume(name, { comment: formatVolumeMarker(next) });
+}
+
+/** Volume fields of the create request that only the array's firmware decides (INVALID_ARGUMENT when it is too old). */
+export function provisioning(spec: Pick<VolumeSpec, 'provisioning' | 'compression'>, backend: Backend): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
+  const f = backend.features;
+  if (spec.provisioning === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
+  if (spec.provisioning === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
+  if (spec.compression && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
+  const out: Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> = {};
+  if (spec.provisioning === 'tpvv') out.tpvv = true;
+  if (spec.provisioning === 'dedup') out.tdvv = true;
+  if (spec.provisioning === 'reduce') out.reduce = true;
+  if (spec.compression) out.compression = true;
+  return out;
 }

@@ -1,12 +1,9 @@
 import type { Logger } from '../log.js';
 import { notFound, invalidArgument, resourceExhausted } from '../errors.js';
 import type { BackendRegistry } from '../array/registry.js';
-import type { Backend } from '../array/backend.js';
-import type { ListingCache } from '../array/listing.js';
-import type { OpContext, Owner } from '../array/ops.js';
-import { parseId, type ObjectId } from '../array/names.js';
-import { InFlight, KeyedMutex } from '../util/inflight.js';
-import type { CallContext } from './server.js';
+import type { StorageArray } from '../array/storage-array.js';
+import type { InFlight } from '../util/inflight.js';
+import type { ListingCache } from './listing-cache.js';
 import { topologyKey } from './context.js';
 import type { TopologyRequirement__Output } from '../gen/csi/v1/TopologyRequirement.js';
 import type { Topology } from '../gen/csi/v1/Topology.js';
@@ -26,39 +23,26 @@ export const ControllerVolumeContext = {
 /** What every controller handler shares. */
 export interface ControllerDeps {
   driverName: string;
-  owner: Owner;
+  /** The arrays: the only way into src/array (StorageArray). */
   registry: BackendRegistry;
   log: Logger;
   /** Duplicate requests for a resource that is busy → ABORTED. */
   inflight: InFlight;
-  /** Per-volume serialisation of publish/unpublish to different nodes. */
-  volumeLocks: KeyedMutex;
   /** ListVolumes pages not served yet: the response entries themselves. */
   volumeListings: ListingCache<ListVolumesEntry>;
   /** ListSnapshots pages not served yet: the response entries themselves. */
   snapshotListings: ListingCache<ListSnapshotsEntry>;
-  copyPollIntervalMs: number;
   /** Topology advertised (the controller's `--topology`, resolved at start). */
   topology: boolean;
-  /** The node attach limit ControllerPublish enforces (0 = none). */
-  maxVolumesPerNode: number;
-  /** See ControllerServiceOptions.loopNodes. */
-  loopNodes?: string[];
 }
 
-export function opContext(deps: ControllerDeps, ctx: CallContext): OpContext {
-  return { owner: deps.owner, log: ctx.log, signal: ctx.signal };
-}
-
-/** The backend and array name an id names; undefined when it names nothing this driver knows. */
-export function lookupId(deps: ControllerDeps, id: string): { backend: Backend; id: ObjectId } | undefined {
-  const parsed = parseId(id);
-  const backend = parsed ? deps.registry.get(parsed.backendId) : undefined;
-  return parsed && backend ? { backend, id: parsed } : undefined;
+/** The array and array name an id names; undefined when it names nothing this driver knows. */
+export function lookupId(deps: ControllerDeps, id: string): { array: StorageArray; name: string } | undefined {
+  return deps.registry.lookup(id);
 }
 
 /** Like lookupId, NOT_FOUND when the id names nothing. */
-export function requireId(deps: ControllerDeps, id: string, what: string): { backend: Backend; id: ObjectId } {
+export function requireId(deps: ControllerDeps, id: string, what: string): { array: StorageArray; name: string } {
   const found = lookupId(deps, id);
   if (!found) throw notFound(`${what} ${id} does not exist (unknown id or backend)`);
   return found;
@@ -69,8 +53,8 @@ export function topologyOn(deps: ControllerDeps): boolean {
   return deps.topology;
 }
 
-export function accessibleTopology(deps: ControllerDeps, backend: Backend): Topology[] {
-  return topologyOn(deps) ? [{ segments: { [topologyKey(deps.driverName, backend.id)]: 'true' } }] : [];
+export function accessibleTopology(deps: ControllerDeps, array: StorageArray): Topology[] {
+  return topologyOn(deps) ? [{ segments: { [topologyKey(deps.driverName, array.id)]: 'true' } }] : [];
 }
 
 /** The backend ids a topology list allows. */
@@ -81,11 +65,11 @@ function idsIn(deps: ControllerDeps, list: readonly { segments: Record<string, s
 }
 
 /**
- * The backend a new volume goes to: the class's (or the content source's) backend, which must
+ * The array a new volume goes to: the class's (or the content source's) backend, which must
  * be allowed by the requisite topology; otherwise the first preferred, then requisite, backend;
  * otherwise the default. RESOURCE_EXHAUSTED when the requirements cannot be met.
  */
-export function chooseBackend(deps: ControllerDeps, classBackend: string | undefined, sourceBackend: string | undefined, req: TopologyRequirement__Output | null): Backend {
+export function chooseArray(deps: ControllerDeps, classBackend: string | undefined, sourceBackend: string | undefined, req: TopologyRequirement__Output | null): StorageArray {
   if (classBackend !== undefined && sourceBackend !== undefined && classBackend !== sourceBackend) {
     throw invalidArgument(`the content source is on backend ${sourceBackend} but the StorageClass names backend ${classBackend}; copies stay on their array`);
   }

@@ -1,10 +1,6 @@
-import { collect } from '../array/listing.js';
-import { formatId } from '../array/names.js';
-import { conditionOfVolume } from '../array/ops.js';
 import { topologyKey } from './context.js';
 import { parseStorageClassParameters } from './params.js';
 import { accessibleTopology, topologyOn, type ControllerDeps } from './controller-deps.js';
-import { cpgFreeMiB } from '../array/capacity.js';
 import { CREATE_GRANULARITY_MIB, MAX_VOLUME_MIB, MiB, validateListVolumesRequest } from './controller-validate.js';
 import type { _csi_v1_ListVolumesResponse_Entry as ListVolumesResponse_Entry } from '../gen/csi/v1/ListVolumesResponse.js';
 import type { ControllerImpl } from './server.js';
@@ -21,16 +17,17 @@ export function listHandlers(deps: ControllerDeps): Handlers {
       }
       // The cache keeps the response entries themselves (ids, capacity, topology, status), not
       // the arrays' volume objects: a 10,000-volume listing held for its next pages stays small.
-      const listed = await collect(deps.registry.all(), deps.owner, 'volume', ctx.signal);
-      const topology = new Map<string, ReturnType<typeof accessibleTopology>>();
-      const entries = listed.map((l): ListVolumesResponse_Entry => {
-        let t = topology.get(l.backend.id);
-        if (!t) topology.set(l.backend.id, (t = accessibleTopology(deps, l.backend)));
-        return {
-          volume: { volume_id: formatId(l.backend.id, l.volume.name), capacity_bytes: String(BigInt(l.volume.sizeMiB ?? 0) * BigInt(MiB)), volume_context: {}, content_source: null, accessible_topology: t },
-          status: { published_node_ids: l.publishedNodeIds, volume_condition: conditionOfVolume(l.volume) },
-        };
-      });
+      const entries: ListVolumesResponse_Entry[] = [];
+      for (const array of deps.registry.all()) {
+        const listed = await array.listVolumes(ctx.signal);
+        const topology = accessibleTopology(deps, array);
+        for (const v of listed) {
+          entries.push({
+            volume: { volume_id: v.id, capacity_bytes: String(BigInt(v.sizeMiB) * BigInt(MiB)), volume_context: {}, content_source: null, accessible_topology: topology },
+            status: { published_node_ids: v.publishedNodeIds, volume_condition: v.condition },
+          });
+        }
+      }
       const page = deps.volumeListings.start(entries, req.max_entries);
       return { entries: page.items, next_token: page.next };
     },
@@ -48,13 +45,7 @@ export function listHandlers(deps: ControllerDeps): Handlers {
         if (!fromTopology || (backendId !== undefined && backendId !== fromTopology.id)) return { available_capacity: '0', maximum_volume_size: null, minimum_volume_size: null };
         backendId = fromTopology.id;
       }
-      const backend = deps.registry.forClass(backendId);
-      const freeMiB = await backend.run('reading CPG free space', async (c) => {
-        const cpg = params.cpg ?? (await backend.onlyCpg(ctx.signal));
-        // A class without a CPG on an array with several: the array's free space as a whole.
-        if (cpg === undefined) return (await c.getSystem()).freeCapacityMiB ?? 0;
-        return cpgFreeMiB(backend, c, cpg, ctx.signal);
-      });
+      const freeMiB = await deps.registry.forClass(backendId).capacity(params.cpg, ctx.signal);
       const free = BigInt(Math.max(0, Math.floor(freeMiB))) * BigInt(MiB);
       return {
         available_capacity: String(free),

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../errors.js';
-import { modifyVolume, type VolumeChange } from '../array/modify.js';
+import type { VolumeChange } from '../array/storage-array.js';
 import { parseMutableParameters, type MutableParameters, type StorageClassParameters } from './params.js';
-import { opContext, requireId, type ControllerDeps } from './controller-deps.js';
+import { requireId, type ControllerDeps } from './controller-deps.js';
 import type { ControllerImpl } from './server.js';
 
 type Handlers = Pick<ControllerImpl, 'ControllerModifyVolume'>;
@@ -26,13 +26,8 @@ export function modifyHandlers(deps: ControllerDeps): Handlers {
     async ControllerModifyVolume(req, ctx) {
       if (req.volume_id === '') throw invalidArgument('volume_id is required');
       const change: VolumeChange = parseMutableParameters(req.mutable_parameters);
-      const { backend, id } = requireId(deps, req.volume_id, 'volume');
-      await deps.inflight.run([`volume:${req.volume_id}`], () =>
-        backend.run(`modifying volume ${id.arrayName}`, async (c) => {
-          await backend.ensureDescribed();
-          await modifyVolume(backend, c, id.arrayName, change, opContext(deps, ctx), deps.copyPollIntervalMs);
-        }),
-      );
+      const { array, name } = requireId(deps, req.volume_id, 'volume');
+      await deps.inflight.run([`volume:${req.volume_id}`], () => array.modify(name, change, ctx));
       return {};
     },
   };

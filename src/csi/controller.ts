@@ -2,10 +2,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { BackendRegistry, type ClientFactory } from '../array/registry.js';
-import { COPY_POLL_MS } from '../array/copies.js';
-import { ListingCache } from '../array/listing.js';
-import { wsapiClientFactory } from '../array/wsapi-adapter.js';
-import { InFlight, KeyedMutex } from '../util/inflight.js';
+import { InFlight } from '../util/inflight.js';
+import { ListingCache } from './listing-cache.js';
 import type { ControllerServiceCapability } from '../gen/csi/v1/ControllerServiceCapability.js';
 import type { ControllerImpl, GroupControllerImpl } from './server.js';
 import type { ControllerDeps } from './controller-deps.js';
@@ -22,8 +20,8 @@ export interface ControllerServiceOptions {
   driverName: string;
   /** `--cluster-id` (in every marker). */
   clusterId: string;
-  /** The backends file's entries, or a registry built already (tests, the embedded simulator). */
-  backends: readonly BackendConfig[] | BackendRegistry;
+  /** The backends file's entries. */
+  backends: readonly BackendConfig[];
   log: Logger;
   metrics?: Metrics;
   /** How each backend's client is built; default: the WSAPI client. */
@@ -59,7 +57,6 @@ export interface ControllerService {
   service: ControllerImpl;
   /** The GroupController handlers (`services.groupController`), sharing the controller's state. */
   groupService: GroupControllerImpl;
-  registry: BackendRegistry;
   /** Reads each array's identity (logs, backend_info / backend_up metrics). Never throws. */
   start(): Promise<void>;
   /** Logs out of every array. */
@@ -77,20 +74,23 @@ export function controllerTopology(mode: TopologyMode, backendCount: number): bo
 /** Builds the CSI Controller service over the configured arrays. */
 export function createControllerService(options: ControllerServiceOptions): ControllerService {
   const log = options.log.child({ service: 'controller' });
-  const registry = options.backends instanceof BackendRegistry ? options.backends : new BackendRegistry(options.backends, options.clientFactory ?? wsapiClientFactory, log, options.metrics);
+  const registry = new BackendRegistry(options.backends, {
+    log,
+    ...(options.metrics && { metrics: options.metrics }),
+    ...(options.clientFactory && { clientFactory: options.clientFactory }),
+    owner: { driverName: options.driverName, clusterId: options.clusterId },
+    ...(options.copyPollIntervalMs !== undefined && { copyPollIntervalMs: options.copyPollIntervalMs }),
+    maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+    ...(options.loopNodes && { loopNodes: options.loopNodes }),
+  });
   const deps: ControllerDeps = {
     driverName: options.driverName,
-    owner: { driverName: options.driverName, clusterId: options.clusterId },
     registry,
     log,
     inflight: new InFlight(),
-    volumeLocks: new KeyedMutex(),
     volumeListings: new ListingCache(),
     snapshotListings: new ListingCache(),
-    copyPollIntervalMs: options.copyPollIntervalMs ?? COPY_POLL_MS,
     topology: controllerTopology(options.topology ?? 'auto', registry.all().length),
-    maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
-    ...(options.loopNodes && { loopNodes: options.loopNodes }),
   };
   const capabilities: ControllerServiceCapability[] = BASE_CAPABILITIES.map((type) => ({ rpc: { type } }));
   if (options.publishReadonly) capabilities.push({ rpc: { type: 'PUBLISH_READONLY' } });
@@ -109,7 +109,6 @@ export function createControllerService(options: ControllerServiceOptions): Cont
   return {
     service,
     groupService: createGroupControllerService(deps),
-    registry,
     start: () => registry.start(options.metricsRefreshMs ?? METRICS_REFRESH_MS),
     close: () => registry.close(),
   };

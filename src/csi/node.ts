@@ -17,7 +17,7 @@ import { StateStore, type VolumeRecord } from '../host/state.js';
 import { Sysfs } from '../host/sysfs.js';
 import { KubeletRoot } from '../host/paths.js';
 import { topologyKey, type TopologyMode } from './context.js';
-import { encodeNodeId } from './nodeid.js';
+import { encodeNodeId } from '../nodeid.js';
 import { stageVolume, type NodeDeps, type StepOptions } from './node-stage.js';
 import { expandVolume } from './node-expand.js';
 import { volumeStats } from './node-stats.js';

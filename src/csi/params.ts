@@ -159,7 +159,8 @@ export interface StorageClassParameters {
   snapCpg?: string;
   provisioningType: ProvisioningType;
   compression: boolean;
-  accessProtocol: AccessProtocol;
+  /** Absent when the class names none: the backend's defaultAccessProtocol applies, else iscsi. */
+  accessProtocol?: AccessProtocol;
   hostSeesVLUN: boolean;
   qosName?: string;
   iscsiPortalIps?: string[];
@@ -277,7 +278,7 @@ function checkFsCreateOptions(given: string, value: string, fsTypes: readonly st
  */
 export function parseStorageClassParameters(params: Readonly<Record<string, string>> = {}, fsTypes: readonly string[] = []): StorageClassParameters {
   const p = canonical(params, SC_ALIASES, 'StorageClass');
-  const out: StorageClassParameters = { provisioningType: 'tpvv', compression: false, accessProtocol: 'iscsi', hostSeesVLUN: true };
+  const out: StorageClassParameters = { provisioningType: 'tpvv', compression: false, hostSeesVLUN: true };
   for (const [key, { given, value }] of p) {
     switch (key) {
       case 'backend':

@@ -13,7 +13,7 @@ function kindOf(fn: () => unknown): string {
 
 describe('parseStorageClassParameters', () => {
   it('applies defaults', () => {
-    expect(parseStorageClassParameters({})).toEqual({ provisioningType: 'tpvv', compression: false, accessProtocol: 'iscsi', hostSeesVLUN: true });
+    expect(parseStorageClassParameters({})).toEqual({ provisioningType: 'tpvv', compression: false, hostSeesVLUN: true });
   });
 
   it.each([

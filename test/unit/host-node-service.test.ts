@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createNodeService, type NodeServiceOptions } from '../../src/csi/node.js';
 import type { Exec } from '../../src/host/exec.js';
 import type { CallContext } from '../../src/csi/server.js';
-import { decodeNodeId } from '../../src/csi/nodeid.js';
+import { decodeNodeId } from '../../src/nodeid.js';
 import { log } from './host-fakes.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
 

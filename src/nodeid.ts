@@ -1,6 +1,10 @@
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from './errors.js';
 
 /**
+ * The node_id, the contract between the node plugin (which encodes it in NodeGetInfo) and the
+ * array layer (which finds or creates the node's array host from it): neither layer owns it, so it
+ * lives here, beside the shared error vocabulary.
+ *
  * The node_id: the node's host name and its initiators, so the controller can find or create the
  * array host without another lookup. Format (compact, ≤ 192 bytes as the CSI spec allows for
  * the driver's own limit here):
