@@ -51,9 +51,8 @@ export class BackendRegistry {
     if (refreshMs) for (const b of this.all()) b.startRefresh(refreshMs);
   }
 
-  /** Stops the refresh and logs out of every array. */
+  /** Stops the refresh, leaves the metrics and logs out of every array. */
   async close(): Promise<void> {
-    for (const b of this.all()) b.stopRefresh();
-    await Promise.allSettled(this.all().map((b) => b.client.close()));
+    await Promise.allSettled(this.all().map((b) => b.close()));
   }
 }

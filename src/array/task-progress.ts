@@ -33,13 +33,19 @@ interface Followed {
  */
 export class TaskProgress {
   private readonly tasks = new Map<number, Followed>();
+  private readonly source = (): ReturnType<TaskProgress['counts']> => this.counts();
 
   constructor(
     private readonly backendId: string,
-    metrics?: Metrics,
+    private readonly metrics?: Metrics,
     private readonly now: () => number = Date.now,
   ) {
-    metrics?.taskSources.add(() => this.counts());
+    metrics?.taskSources.add(this.source);
+  }
+
+  /** Leaves the gauge (the backend is gone): a backend created again must not be counted twice. */
+  close(): void {
+    this.metrics?.taskSources.delete(this.source);
   }
 
   /** Records one poll's view of a task; `subject` is the volume it works on. */

@@ -7,6 +7,7 @@ import type { Mounter } from './mounts.js';
 import { anyPathLive, type Multipath } from './multipath.js';
 import { deviceInUse, multipathWwid, scsiDisksByWwn, scsiWwid, waitFor, type ScsiDisk, type Sysfs } from './sysfs.js';
 import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type ConnectorCallOptions, type DiscoveryTimings } from './connector.js';
+import { wwnForHost } from '../util/wwn.js';
 
 /** blockdev --flushbufs on the device about to be removed. */
 const FLUSH_TIMEOUT_MS = 30_000;
@@ -113,7 +114,7 @@ export class ScsiVolumes {
       throw failedPrecondition(`volume ${wwn} has ${single.length} paths (${single.map((d) => d.name).join(',')}) but the host runs no multipath; start multipathd`);
     }
     const disk = single[0] ?? disks[0]!;
-    await this.crossCheck(`wwn-0x${wwn.toLowerCase()}`, disk.name);
+    await this.crossCheck(`wwn-0x${wwnForHost(wwn)}`, disk.name);
     return { path: `/dev/${disk.name}`, name: disk.name };
   }
 
@@ -199,7 +200,7 @@ export class ScsiVolumes {
    * link that still resolves → UNAVAILABLE, and the retried NodeUnstage waits again.
    */
   private async waitGone(wwn: string, names: readonly string[], o: ConnectorCallOptions): Promise<void> {
-    const w = wwn.toLowerCase();
+    const w = wwnForHost(wwn);
     const links = [`wwn-0x${w}`, `scsi-3${w}`, `dm-uuid-mpath-3${w}`].map((l) => join(this.byIdDir, l));
     const paths = [...names.map((n) => join(this.devDir, n)), ...links];
     const left = async (): Promise<string[]> => (await Promise.all(paths.map(async (p) => ((await exists(p)) ? [p] : [])))).flat();

@@ -9,6 +9,9 @@ import { ENDED_TASK_RETENTION_MS, TaskProgress } from '../../src/array/task-prog
 import { TaskStatus } from '../../src/wsapi/enums.js';
 import { VERSION } from '../../src/version.js';
 import { captureLog } from '../helpers/logs.js';
+import { BackendRegistry } from '../../src/array/registry.js';
+import type { ArrayClient } from '../../src/array/client.js';
+import type { BackendConfig } from '../../src/config/backends.js';
 
 describe('TaskProgress', () => {
   it('logs the start, each 10% step once and the end, with the task id; counts tasks by state', async () => {
@@ -53,5 +56,23 @@ describe('JSON logs', () => {
     const cap = captureLog('info');
     cap.log.warn('something to look at');
     expect(JSON.parse(cap.lines().at(-1)!)).toMatchObject({ level: 'warn', msg: 'something to look at' });
+  });
+});
+
+describe('a closed backend registry', () => {
+  it('leaves the array-tasks gauge: re-creating the backends neither leaks sources nor reports old tasks', async () => {
+    const cap = captureLog('info');
+    const metrics = new Metrics({ processMetrics: false });
+    const client = { close: () => Promise.resolve() } as unknown as ArrayClient;
+    const config: BackendConfig = { id: 'prod1', url: 'https://array.invalid', username: 'u', password: 'p' };
+    const gauge = async () => (await metrics.registry.getSingleMetric('threepar_csi_array_tasks')!.get()).values.map((v) => `${v.labels['backend']}/${v.labels['state']}=${v.value}`);
+    for (let round = 0; round < 3; round++) {
+      const registry = new BackendRegistry([config], () => client, cap.log, metrics);
+      registry.get('prod1')!.tasks.observe('copy', `csv-${round}`, { id: 7, status: TaskStatus.ACTIVE }, cap.log);
+      expect(await gauge()).toEqual(['prod1/active=1']);
+      await registry.close();
+    }
+    expect(metrics.taskSources.size).toBe(0);
+    expect(await gauge()).toEqual([]);
   });
 });

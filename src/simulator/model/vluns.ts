@@ -7,6 +7,7 @@
 import { F, PORT_POS_SCHEMA, checkName, read, validate, type Body, type Schema } from '../validate.js';
 import type { Reply, Sim } from './context.js';
 import type { PortPos, SetRec, VlunRec } from './types.js';
+import { formatPortPos } from '../../util/port-pos.js';
 
 /** §11.1 VLUN types. */
 export const VLUN_TYPE = { PORT: 2, HOST: 3, MATCHED_SET: 4, HOST_SET: 5 } as const;
@@ -62,7 +63,8 @@ export function makePorts(systemId: number, vlanTagged = false): PortDef[] {
   ];
 }
 
-export const nsp = (p: PortPos): string => `${p.node}:${p.slot}:${p.cardPort}`;
+/** `n:s:p` (the one formatter, src/util/port-pos.ts). */
+export const nsp = formatPortPos;
 
 /** Parses `n:s:p`; undefined when malformed. */
 export function parseNsp(s: string): PortPos | undefined {

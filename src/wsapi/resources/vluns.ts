@@ -1,6 +1,7 @@
 import { apiPath, parseVlunLocation, queryParam, vlunPath } from '../path.js';
 import { Resource, compact, type CallOptions } from '../resource.js';
-import { isRecord, readCollection, readObject } from '../response.js';
+import { readCollection, readObject } from '../response.js';
+import { isRecord } from '../../util/record.js';
 import { WsapiProtocolError } from '../errors.js';
 import type { PortPos, Vlun, VlunId } from '../types.js';
 
