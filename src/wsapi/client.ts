@@ -222,11 +222,6 @@ export class WsapiClient implements ResourceContext {
     return waitForTask(this.tasks, { backendId: this.backendId, op: 'tasks.wait' }, id, opts);
   }
 
-  /** Session keys held now (for tests and diagnostics). */
-  get sessionKeys(): number {
-    return this.requester.sessions.size;
-  }
-
   /** Adds a listener for what requests prove about the array's reachability. */
   onStatus(listener: (status: WsapiStatus) => void): void {
     this.statusListeners.push(listener);
