@@ -2,6 +2,7 @@ import { invalidArgument, unavailable } from '../errors.js';
 import type { ScsiVolumes } from './scsi.js';
 import type { Sysfs } from './sysfs.js';
 import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
+import { wwnForHost } from '../util/wwn.js';
 
 /**
  * Fibre Channel: the fabric already connects the HBAs to the array's ports; the driver scans
@@ -55,7 +56,8 @@ export class FcConnector implements Connector {
     for (const name of await this.sys.list('class/fc_transport')) {
       const m = /^target(\d+):(\d+):(\d+)$/.exec(name);
       if (!m) continue;
-      const port = (await this.sys.read(`class/fc_transport/${name}/port_name`))?.toLowerCase().replace(/^0x/, '');
+      const read = await this.sys.read(`class/fc_transport/${name}/port_name`);
+      const port = read === undefined ? undefined : wwnForHost(read);
       if (port && wanted.has(port)) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]) });
     }
     return out;

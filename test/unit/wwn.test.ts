@@ -13,6 +13,7 @@ describe('WWN spellings', () => {
     ['10:00:00:00:c9:ab:cd:ef', '10000000C9ABCDEF', '10000000c9abcdef'],
     ['10-00-00-00-C9-AB-CD-EF', '10000000C9ABCDEF', '10000000c9abcdef'],
     ['10000000c9abcdef', '10000000C9ABCDEF', '10000000c9abcdef'],
+    ['0x10000000c9abcdef\n', '10000000C9ABCDEF', '10000000c9abcdef'],
     ['60002AC000000000000001500000B69E', '60002AC000000000000001500000B69E', '60002ac000000000000001500000b69e'],
   ])('%s → array %s, host %s', (input, array, host) => {
     expect(wwnForArray(input)).toBe(array);
