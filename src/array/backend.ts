@@ -4,9 +4,9 @@ import { TaskProgress } from './task-progress.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
+import { TtlCache } from '../util/ttl-cache.js';
 import { PortProtocol } from '../wsapi/enums.js';
 import { SharedRead } from '../util/shared-read.js';
-import { TtlCache } from '../util/ttl-cache.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
 import type { ArrayClient, ArrayState, ArrayStatus } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
@@ -145,13 +145,6 @@ export class Backend {
   stopRefresh(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
-  }
-
-  /** Stops the refresh, leaves the task gauge and logs out of the array. */
-  async close(): Promise<void> {
-    this.stopRefresh();
-    this.tasks.close();
-    await this.client.close();
   }
 
   /** Reads the array's identity when start-up could not (the array was down then). */

@@ -130,8 +130,8 @@ export type SnapshotParams = Pick<CreateSnapshotParams, 'name' | 'readOnly' | 'c
 /** `createPhysicalCopy`, always online (the destination is created by the array, in `destCPG`). */
 export type PhysicalCopyParams = Pick<CreatePhysicalCopyParams, 'destVolume' | 'snapCPG' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'> & { online: true; destCPG: string };
 
-/** `POST /hosts`. */
-export type CreateHostBody = Pick<CreateHostParams, 'name' | 'iSCSINames' | 'FCWWNs' | 'persona' | 'descriptors'>;
+/** `POST /hosts` (`domain`: the volume's virtual domain; a host serves volumes of its own domain only). */
+export type CreateHostBody = Pick<CreateHostParams, 'name' | 'iSCSINames' | 'FCWWNs' | 'persona' | 'descriptors' | 'domain'>;
 
 /** `POST /vluns`, with the LUN policy always explicit. */
 export type CreateVlunBody = Pick<CreateVlunParams, 'volumeName' | 'hostname' | 'maxAutoLun' | 'portPos'> & Required<Pick<CreateVlunParams, 'lun' | 'autoLun'>>;

@@ -51,8 +51,9 @@ export class BackendRegistry {
     if (refreshMs) for (const b of this.all()) b.startRefresh(refreshMs);
   }
 
-  /** Stops the refresh, leaves the metrics and logs out of every array. */
+  /** Stops the refresh and logs out of every array. */
   async close(): Promise<void> {
-    await Promise.allSettled(this.all().map((b) => b.close()));
+    for (const b of this.all()) b.stopRefresh();
+    await Promise.allSettled(this.all().map((b) => b.client.close()));
   }
 }

@@ -33,19 +33,14 @@ interface Followed {
  */
 export class TaskProgress {
   private readonly tasks = new Map<number, Followed>();
-  private readonly source = (): ReturnType<TaskProgress['counts']> => this.counts();
 
+  /** Fills the gauge for `backendId`, in place of an earlier TaskProgress of that backend (a backend created again). */
   constructor(
     private readonly backendId: string,
-    private readonly metrics?: Metrics,
+    metrics?: Metrics,
     private readonly now: () => number = Date.now,
   ) {
-    metrics?.taskSources.add(this.source);
-  }
-
-  /** Leaves the gauge (the backend is gone): a backend created again must not be counted twice. */
-  close(): void {
-    this.metrics?.taskSources.delete(this.source);
+    metrics?.taskSources.set(backendId, () => this.counts());
   }
 
   /** Records one poll's view of a task; `subject` is the volume it works on. */

@@ -1,8 +1,8 @@
+import { wwnForHost } from '../util/wwn.js';
 import { invalidArgument, unavailable } from '../errors.js';
 import type { ScsiVolumes } from './scsi.js';
 import type { Sysfs } from './sysfs.js';
 import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
-import { wwnForHost } from '../util/wwn.js';
 
 /**
  * Fibre Channel: the fabric already connects the HBAs to the array's ports; the driver scans

@@ -1,13 +1,13 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors.js';
+import { wwnForHost } from '../util/wwn.js';
 import { ExecError } from './exec.js';
 import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
 import { anyPathLive, type Multipath } from './multipath.js';
 import { deviceInUse, multipathWwid, scsiDisksByWwn, scsiWwid, waitFor, type ScsiDisk, type Sysfs } from './sysfs.js';
 import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type ConnectorCallOptions, type DiscoveryTimings } from './connector.js';
-import { wwnForHost } from '../util/wwn.js';
 
 /** blockdev --flushbufs on the device about to be removed. */
 const FLUSH_TIMEOUT_MS = 30_000;

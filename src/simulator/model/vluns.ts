@@ -5,9 +5,9 @@
  * assigned LUN is reported only in the Location header.
  */
 import { F, PORT_POS_SCHEMA, checkName, read, validate, type Body, type Schema } from '../validate.js';
+import { formatPortPos } from '../../util/port-pos.js';
 import type { Reply, Sim } from './context.js';
 import type { PortPos, SetRec, VlunRec } from './types.js';
-import { formatPortPos } from '../../util/port-pos.js';
 
 /** §11.1 VLUN types. */
 export const VLUN_TYPE = { PORT: 2, HOST: 3, MATCHED_SET: 4, HOST_SET: 5 } as const;
