@@ -99,12 +99,16 @@ export class Metrics {
     registers: [this.registry],
     collect: () => {
       this.arrayTasks.reset();
-      for (const source of this.taskSources) for (const c of source()) this.arrayTasks.set({ backend: c.backend, type: c.type, state: c.state }, c.count);
+      for (const source of this.taskSources.values()) for (const c of source()) this.arrayTasks.set({ backend: c.backend, type: c.type, state: c.state }, c.count);
     },
   });
 
-  /** What fills `arrayTasks`: one source per backend (src/array/task-progress.ts). */
-  readonly taskSources = new Set<() => readonly { backend: string; type: string; state: string; count: number }[]>();
+  /**
+   * What fills `arrayTasks`: one source per backend id (src/array/task-progress.ts). Keyed, so a
+   * backend created again (a new registry over the same metrics) replaces its predecessor instead
+   * of adding a source per re-creation that reports the old tasks for ever.
+   */
+  readonly taskSources = new Map<string, () => readonly { backend: string; type: string; state: string; count: number }[]>();
 
   /** Constant 1 naming the driver version and the Node.js running it. */
   readonly buildInfo = new Gauge({

@@ -4,6 +4,7 @@ import { TaskProgress } from './task-progress.js';
 import type { BackendConfig } from '../config/backends.js';
 import { invalidArgument } from '../errors.js';
 import { KeyedMutex } from '../util/inflight.js';
+import { TtlCache } from '../util/ttl-cache.js';
 import { PortProtocol } from '../wsapi/enums.js';
 import { SharedRead } from '../util/shared-read.js';
 import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
@@ -76,11 +77,11 @@ export class Backend {
   readonly hostLocks = new KeyedMutex();
   /** VLUN changes per array host (publish vs the host delete of an unpublish). */
   readonly vlunLocks = new KeyedMutex();
-  private portsCache: { at: number; ports: Port[] } | undefined;
-  private cpgCache: { at: number; cpgs: Cpg[] } | undefined;
-  /** Reads in flight, shared by concurrent callers (cut off when every caller has left). */
-  private portsLoading: SharedRead<Port[]> | undefined;
-  private cpgsLoading: SharedRead<Cpg[]> | undefined;
+  /** The port list (with VLAN addresses), one read shared by concurrent callers. */
+  private readonly portCache = new TtlCache<Port[]>((s) => this.loadPorts(s), PORTS_CACHE_MS);
+  /** The CPG list (names and settings, not usage), one read shared by concurrent callers. */
+  private readonly cpgCache = new TtlCache<Cpg[]>((s) => this.client.listCpgs(s), CPGS_CACHE_MS);
+  /** VLUN listings in flight, shared by concurrent callers (cut off when every caller has left). */
   private vlunsInFlight: SharedRead<Vlun[]> | undefined;
   private vlunsNext: SharedRead<Vlun[]> | undefined;
   private state: ArrayState | undefined;
@@ -182,22 +183,8 @@ export class Backend {
   }
 
   /** The array's ports; cached for PORTS_CACHE_MS (a publish needs them for target lists). */
-  async ports(signal?: AbortSignal): Promise<Port[]> {
-    const now = Date.now();
-    if (!this.portsCache || now - this.portsCache.at > PORTS_CACHE_MS) {
-      // Concurrent callers share one read when the cache has expired (no stampede of GET /ports);
-      // each caller waits with its own deadline, and the read stops when all of them have left.
-      if (!this.portsLoading || this.portsLoading.abandoned) {
-        const read: SharedRead<Port[]> = new SharedRead((s) => this.loadPorts(s));
-        this.portsLoading = read;
-        const clear = (): void => {
-          if (this.portsLoading === read) this.portsLoading = undefined;
-        };
-        read.start().then(clear, clear);
-      }
-      this.portsCache = { at: now, ports: await this.portsLoading.join(signal) };
-    }
-    return this.portsCache.ports;
+  ports(signal?: AbortSignal): Promise<Port[]> {
+    return this.portCache.get(signal);
   }
 
   /**
@@ -244,20 +231,8 @@ export class Backend {
   }
 
   /** The array's CPGs as last listed; cached for CPGS_CACHE_MS (names and settings, not usage). */
-  private async cpgList(signal?: AbortSignal): Promise<Cpg[]> {
-    const now = Date.now();
-    if (!this.cpgCache || now - this.cpgCache.at > CPGS_CACHE_MS) {
-      if (!this.cpgsLoading || this.cpgsLoading.abandoned) {
-        const read: SharedRead<Cpg[]> = new SharedRead((s) => this.client.listCpgs(s));
-        this.cpgsLoading = read;
-        const clear = (): void => {
-          if (this.cpgsLoading === read) this.cpgsLoading = undefined;
-        };
-        read.start().then(clear, clear);
-      }
-      this.cpgCache = { at: now, cpgs: await this.cpgsLoading.join(signal) };
-    }
-    return this.cpgCache.cpgs;
+  private cpgList(signal?: AbortSignal): Promise<Cpg[]> {
+    return this.cpgCache.get(signal);
   }
 
   private async cpgNames(signal?: AbortSignal): Promise<string[]> {
@@ -280,7 +255,7 @@ export class Backend {
   /** True when the array has a CPG of that name (the cached list, read again once on a miss). */
   async hasCpg(name: string, signal?: AbortSignal): Promise<boolean> {
     if ((await this.cpgNames(signal)).includes(name)) return true;
-    this.cpgCache = undefined;
+    this.cpgCache.invalidate();
     return (await this.cpgNames(signal)).includes(name);
   }
 

@@ -1,4 +1,7 @@
-import type { ApiVersion, Cpg, CpgFreeSpace, Host, HostDescriptors, IscsiVlan, Port, PortPos, SystemInfo, Task, Vlun, VlunId, Volume, VolumePolicies, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
+import type { ApiVersion, Cpg, CpgFreeSpace, Host, IscsiVlan, Port, PortPos, SystemInfo, Task, Vlun, VlunId, Volume, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
+import type { CreatePhysicalCopyParams, CreateSnapshotParams, CreateVolumeParams, ModifyVolumeParams, TuneVolumeParams } from '../wsapi/resources/volumes.js';
+import type { CreateHostParams } from '../wsapi/resources/hosts.js';
+import type { CreateVlunParams } from '../wsapi/resources/vluns.js';
 
 /**
  * The WSAPI calls the array layer makes, as a narrow interface (aws-ebs-csi-driver's cloud
@@ -107,71 +110,28 @@ export interface ArrayStatus {
   detail?: string;
 }
 
-export interface CreateVolumeBody {
-  name: string;
-  cpg: string;
-  sizeMiB: number;
-  snapCPG?: string;
-  comment?: string;
-  policies?: VolumePolicies;
-  tpvv?: boolean;
-  tdvv?: boolean;
-  reduce?: boolean;
-  compression?: boolean;
-}
+/*
+ * The request bodies the array layer sends: each is the WSAPI client's own type (one definition,
+ * src/wsapi/resources/), narrowed to the members the driver sets.
+ */
 
-export interface ModifyVolumeBody {
-  newName?: string;
-  comment?: string;
-  policies?: VolumePolicies;
-  /** Snapshot CPG for new snapshot space. */
-  snapCPG?: string;
-}
+/** `POST /volumes`. `reduce` is translated once, in wsapi-adapter.ts (dataReduction). */
+export type CreateVolumeBody = Pick<CreateVolumeParams, 'name' | 'cpg' | 'sizeMiB' | 'snapCPG' | 'comment' | 'policies' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'>;
 
-/** Tune (§5.7 action 6): move user space to `userCPG`, optionally converting it. */
-export interface TuneVolumeBody {
-  /** 1 USR_CPG (the only operation the driver uses). */
-  tuneOperation: number;
-  userCPG: string;
-  /** 1 TPVV, 2 FPVV, 3 TDVV (3.2.1+). */
-  conversionOperation?: number;
-  /** WSAPI 1.6+: turn compression on or off while the space moves. */
-  compression?: boolean;
-}
+/** `PUT /volumes/<name>` without an action. */
+export type ModifyVolumeBody = Pick<ModifyVolumeParams, 'newName' | 'comment' | 'policies' | 'snapCPG'>;
 
-export interface SnapshotParams {
-  name: string;
-  readOnly?: boolean;
-  comment?: string;
-  expirationHours?: number;
-}
+/** Tune (§5.7 action 6): move user space to `userCPG` (the only operation the driver uses), optionally converting it. */
+export type TuneVolumeBody = Pick<TuneVolumeParams, 'tuneOperation' | 'conversionOperation' | 'compression'> & Required<Pick<TuneVolumeParams, 'userCPG'>>;
 
-export interface PhysicalCopyParams {
-  destVolume: string;
-  online: true;
-  destCPG: string;
-  snapCPG?: string;
-  tpvv?: boolean;
-  tdvv?: boolean;
-  reduce?: boolean;
-  compression?: boolean;
-}
+/** `createSnapshot` of a volume or a VV set. */
+export type SnapshotParams = Pick<CreateSnapshotParams, 'name' | 'readOnly' | 'comment' | 'expirationHours'>;
 
-export interface CreateHostBody {
-  name: string;
-  iSCSINames?: string[];
-  FCWWNs?: string[];
-  persona?: number;
-  descriptors?: HostDescriptors;
-  /** Virtual domain (the volume's): a host serves volumes of its own domain only. */
-  domain?: string;
-}
+/** `createPhysicalCopy`, always online (the destination is created by the array, in `destCPG`). */
+export type PhysicalCopyParams = Pick<CreatePhysicalCopyParams, 'destVolume' | 'snapCPG' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'> & { online: true; destCPG: string };
 
-export interface CreateVlunBody {
-  volumeName: string;
-  hostname: string;
-  lun: number;
-  autoLun: boolean;
-  maxAutoLun?: number;
-  portPos?: { node: number; slot: number; cardPort: number };
-}
+/** `POST /hosts` (`domain`: the volume's virtual domain; a host serves volumes of its own domain only). */
+export type CreateHostBody = Pick<CreateHostParams, 'name' | 'iSCSINames' | 'FCWWNs' | 'persona' | 'descriptors' | 'domain'>;
+
+/** `POST /vluns`, with the LUN policy always explicit. */
+export type CreateVlunBody = Pick<CreateVlunParams, 'volumeName' | 'hostname' | 'maxAutoLun' | 'portPos'> & Required<Pick<CreateVlunParams, 'lun' | 'autoLun'>>;

@@ -9,6 +9,8 @@ import { hostNameFor } from './names.js';
 import { cachedHostsOfNode, forgetNode, lookupHosts, resolveHost, type NodeRef } from './hosts.js';
 import { domainMismatch, refuseOtherDomain, volumeDomain } from './domains.js';
 import type { OpContext } from './ops.js';
+import { formatPortPos } from '../util/port-pos.js';
+import { wwnForHost } from '../util/wwn.js';
 
 /** Default iSCSI port (1.3.x ports do not report one; later ones say `iSCSIPortInfo.tcpPort`; REFERENCE §10.3). */
 export const ISCSI_PORT = 3260;
@@ -62,7 +64,7 @@ export function exportsOf(vluns: readonly Vlun[], volume: string): Vlun[] {
   const rules = templates.length > 0 ? templates : all;
   const seen = new Set<string>();
   return rules.filter((l) => {
-    const port = templates.length > 0 && l.portPos ? `${l.portPos.node}:${l.portPos.slot}:${l.portPos.cardPort}` : '';
+    const port = templates.length > 0 && l.portPos ? formatPortPos(l.portPos) : '';
     const key = `${l.hostname ?? ''},${l.lun},${port}`;
     if (seen.has(key)) return false;
     seen.add(key);
@@ -138,7 +140,7 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   const uncovered = ports.filter((p) => !mine.some((l) => l.lun === keep.lun && samePort(l.portPos, p)));
   if (uncovered.length > 0) {
     if (refusal) throw refusal;
-    throw unavailable(`the VLUN of ${req.name} to ${host.name} is missing on ports ${uncovered.map((p) => `${p.node}:${p.slot}:${p.cardPort}`).join(', ')}; retry`);
+    throw unavailable(`the VLUN of ${req.name} to ${host.name} is missing on ports ${uncovered.map(formatPortPos).join(', ')}; retry`);
   }
   ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined }, 'volume exported');
   return { lun: keep.lun, wwn: keep.volumeWWN };
@@ -298,9 +300,9 @@ export function selectTargets(ports: readonly Port[], protocol: string, iscsiPor
     const excluded: number[] = [PortType.DISK, PortType.RCFC, PortType.PEER];
     for (const p of ports) {
       if (!ready(p) || p.protocol !== PortProtocol.FC || excluded.includes(p.type ?? 0) || !p.portWWN) continue;
-      const nsp = `${p.portPos.node}:${p.portPos.slot}:${p.portPos.cardPort}`;
+      const nsp = formatPortPos(p.portPos);
       if (fcPorts && !fcPorts.includes(nsp)) continue;
-      out.wwns.push(p.portWWN.toLowerCase());
+      out.wwns.push(wwnForHost(p.portWWN));
       out.positions.push(p.portPos);
     }
   }

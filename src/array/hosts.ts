@@ -8,6 +8,7 @@ import { conditionOf } from './errors.js';
 import { formatHostMarker, hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
 import type { OpContext } from './ops.js';
+import { wwnForHost } from '../util/wwn.js';
 
 /** A node as publish sees it: the raw node_id (recorded in the host marker) and its parts. */
 export interface NodeRef {
@@ -19,7 +20,7 @@ function initiatorsOf(h: Host): { iqns: string[]; wwns: string[] } {
   return {
     // IQNs are case-insensitive (RFC 3720 normalises them to lower case): compared lowered.
     iqns: (h.iSCSIPaths ?? []).map((p) => p.name.toLowerCase()),
-    wwns: (h.FCPaths ?? []).map((p) => (p.wwn ?? p.WWN ?? '').toLowerCase().replace(/:/g, '')),
+    wwns: (h.FCPaths ?? []).map((p) => wwnForHost(p.wwn ?? p.WWN ?? '')),
   };
 }
 
@@ -120,7 +121,7 @@ async function adopt(backend: Backend, c: ArrayClient, found: { host: Host; know
   if (found.known.owned && family) {
     const missing = missingPaths(found.host, ref, family);
     if (missing.length > 0) {
-      await c.addHostPaths(found.host.name, family === 'iscsi' ? { iSCSINames: missing } : { FCWWNs: missing.map((w) => w.toUpperCase()) });
+      await c.addHostPaths(found.host.name, family === 'iscsi' ? { iSCSINames: missing } : { FCWWNs: missing });
       ctx.log.info({ host: found.host.name, added: missing, protocol: family }, 'array host gained the node\'s missing paths');
     }
   }
@@ -196,7 +197,7 @@ async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protoc
   const comment = formatHostMarker(hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId), ref.nodeId);
   // FC and iSCSI paths cannot be given together: the volume's protocol picks (iSCSI first).
   const useFc = ref.node.wwpns.length > 0 && (protocol === 'fc' || ref.node.iqns.length === 0);
-  const paths = useFc ? { FCWWNs: ref.node.wwpns.map((w) => w.toUpperCase()) } : ref.node.iqns.length > 0 ? { iSCSINames: ref.node.iqns } : {};
+  const paths = useFc ? { FCWWNs: ref.node.wwpns } : ref.node.iqns.length > 0 ? { iSCSINames: ref.node.iqns } : {};
   try {
     await c.createHost({ name, ...paths, persona: HostPersona.GENERIC_ALUA, descriptors: { comment }, ...(domain !== undefined && { domain }) });
     ctx.log.info({ host: name, node: ref.node.hostName, domain }, 'array host created');

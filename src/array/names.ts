@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { wwnForArray } from '../util/wwn.js';
 
 /**
  * Array names and CSI ids (DESIGN "Names and ownership", "Backends and IDs"). Kubernetes names are
@@ -85,7 +86,7 @@ export function isCopySourceName(name: string): boolean {
 
 /** A tombstone name, unique per volume (its WWN never repeats on an array). */
 export function tombstoneNameFor(volumeWwn: string): string {
-  return hashedName('tombstone', volumeWwn.toUpperCase());
+  return hashedName('tombstone', wwnForArray(volumeWwn));
 }
 
 /** True for names of soft-deleted volumes (hidden from lists). */

@@ -34,12 +34,13 @@ interface Followed {
 export class TaskProgress {
   private readonly tasks = new Map<number, Followed>();
 
+  /** Fills the gauge for `backendId`, in place of an earlier TaskProgress of that backend (a backend created again). */
   constructor(
     private readonly backendId: string,
     metrics?: Metrics,
     private readonly now: () => number = Date.now,
   ) {
-    metrics?.taskSources.add(() => this.counts());
+    metrics?.taskSources.set(backendId, () => this.counts());
   }
 
   /** Records one poll's view of a task; `subject` is the volume it works on. */

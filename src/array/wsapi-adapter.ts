@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { WsapiClient } from '../wsapi/client.js';
 import type { ArrayClient } from './client.js';
+import type { ProvisioningParams } from '../wsapi/resources/volumes.js';
 
 /** The ArrayClient of a backend over the typed WSAPI client: one method, one request. */
 export function wsapiArrayClient(w: WsapiClient): ArrayClient {
@@ -12,13 +13,9 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     getApiVersion: () => w.apiVersion(),
     getSystem: () => w.system.get(),
     getWsapiConfiguration: () => w.wsapiConfiguration.get(),
-    listVolumes: (signal) => w.volumes.list({}, o(signal)),
+    listVolumes: (signal) => w.volumes.list(o(signal)),
     getVolume: (name, signal) => w.volumes.get(name, o(signal)),
-    createVolume: async (body) => {
-      const { reduce, ...rest } = body;
-      // Data reduction (WSAPI 1.6) is thin dedup with compression.
-      await w.volumes.create(reduce ? { ...rest, tdvv: true, compression: true, tpvv: undefined } : rest);
-    },
+    createVolume: (body) => w.volumes.create(dataReduction(body)),
     modifyVolume: (name, body) => w.volumes.modify(name, body),
     tuneVolume: (name, body) => w.volumes.tune(name, body),
     growVolume: (name, deltaMiB) => w.volumes.grow(name, deltaMiB),
@@ -26,10 +23,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     createSnapshot: async (source, params) => {
       await w.volumes.createSnapshot(source, params);
     },
-    createPhysicalCopy: async (source, params) => {
-      const { reduce, ...rest } = params;
-      return (await w.volumes.createPhysicalCopy(source, reduce ? { ...rest, tdvv: true, compression: true, tpvv: undefined } : rest)).taskId;
-    },
+    createPhysicalCopy: async (source, params) => (await w.volumes.createPhysicalCopy(source, dataReduction(params))).taskId,
     getTask: (id, signal) => w.tasks.get(id, o(signal)),
     listTasks: (signal) => w.tasks.list(o(signal)),
     cancelTask: (id) => w.tasks.cancel(id),
@@ -60,6 +54,16 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     close: () => w.close(),
     onStatus: (listener) => w.onStatus(listener),
   };
+}
+
+/**
+ * The one translation of `reduce`: data reduction (WSAPI 1.6, a StorageClass's
+ * `provisioningType: reduce`) is asked of the array as thin dedup with compression (`tdvv` and
+ * `compression`, no `tpvv`), for a new volume and for a copy's destination alike.
+ */
+function dataReduction<T extends ProvisioningParams>(p: T): Omit<T, 'reduce'> {
+  const { reduce, ...rest } = p;
+  return reduce ? { ...rest, tdvv: true, compression: true, tpvv: undefined } : rest;
 }
 
 /** The default ClientFactory: a WsapiClient per backend, with the backend's settings. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { isRecord } from '../util/record.js';
 
 /**
  * One array the controller may use, as the admin writes it in the backends file (mounted from
@@ -89,7 +90,7 @@ export function loadBackendsFile(path: string): BackendConfig[] {
 
 /** Validates a parsed backends document; every problem names the entry and the key. */
 export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[] {
-  const list = Array.isArray(doc) ? doc : isObject(doc) && Array.isArray(doc['backends']) ? doc['backends'] : undefined;
+  const list = Array.isArray(doc) ? doc : isRecord(doc) && Array.isArray(doc['backends']) ? doc['backends'] : undefined;
   if (!list) throw new ConfigError(`${source}: expected a list of backends (or {backends: [...]})`);
   if (list.length === 0) throw new ConfigError(`${source}: the list of backends is empty`);
   const ids = new Set<string>();
@@ -100,7 +101,7 @@ export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[
 
 /** One entry of the list; `ids` holds the ids seen before it (each id is used once). */
 function parseBackend(entry: unknown, where: string, source: string, ids: Set<string>): BackendConfig {
-  if (!isObject(entry)) throw new ConfigError(`${where} is not an object`);
+  if (!isRecord(entry)) throw new ConfigError(`${where} is not an object`);
   for (const k of Object.keys(entry)) if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${where} has an unknown key "${k}"`);
   const id = str(entry, 'id', where);
   const problem = backendIdProblem(id);
@@ -141,7 +142,7 @@ function backendUrl(entry: Record<string, unknown>, at: string): string {
 }
 
 function backendChap(chap: unknown, at: string): { user: string; secret: string } {
-  if (!isObject(chap)) throw new ConfigError(`${at}: chap must be {user, secret}`);
+  if (!isRecord(chap)) throw new ConfigError(`${at}: chap must be {user, secret}`);
   for (const k of Object.keys(chap)) if (k !== 'user' && k !== 'secret') throw new ConfigError(`${at}: chap has an unknown key "${k}"`);
   const user = str(chap, 'user', `${at} chap`);
   const secret = str(chap, 'secret', `${at} chap`);
@@ -173,9 +174,6 @@ export function defaultBackend(backends: readonly BackendConfig[]): BackendConfi
   return backends.find((b) => b.default);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 function str(o: Record<string, unknown>, key: string, where: string): string {
   const v = o[key];
   if (v === undefined || v === null || v === '') throw new ConfigError(`${where}: "${key}" is missing`);

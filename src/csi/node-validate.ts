@@ -12,6 +12,7 @@ import type { NodePublishVolumeRequest__Output } from '../gen/csi/v1/NodePublish
 import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpublishVolumeRequest.js';
 import type { NodeExpandVolumeRequest__Output } from '../gen/csi/v1/NodeExpandVolumeRequest.js';
 import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVolumeStatsRequest.js';
+import { wwnForArray, wwnForHost } from '../util/wwn.js';
 
 /** Access modes in which a volume is only read. */
 const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY']);
@@ -130,7 +131,7 @@ export function parsePublishContext(pc: Record<string, string>): VolumeIdentity 
   const lunText = pc[PublishContext.lun] ?? '';
   const lun = Number(lunText);
   if (!/^\d{1,5}$/.test(lunText) || lun > MAX_LUN) throw invalidArgument(`publish_context.${PublishContext.lun} must be a LUN number 0-${MAX_LUN}`);
-  const id: VolumeIdentity = { protocol, wwn: wwn.toUpperCase(), lun };
+  const id: VolumeIdentity = { protocol, wwn: wwnForArray(wwn), lun };
   if (protocol === 'iscsi') {
     const iqns = list(pc[PublishContext.targetIqns]);
     const portals = list(pc[PublishContext.targetPortals]);
@@ -139,7 +140,7 @@ export function parsePublishContext(pc: Record<string, string>): VolumeIdentity 
     if (!portals.every((p) => /^(\[[0-9A-Fa-f:]+\]|[0-9A-Za-z.-]+)(:\d{1,5})?$/.test(p))) throw invalidArgument(`publish_context.${PublishContext.targetPortals} holds an invalid portal`);
     id.iscsiTargets = iqns.map((iqn, i) => ({ iqn, portal: portals[i]! }));
   } else if (protocol === 'fc') {
-    const wwns = list(pc[PublishContext.targetWwns]).map((w) => w.toLowerCase().replace(/:/g, ''));
+    const wwns = list(pc[PublishContext.targetWwns]).map(wwnForHost);
     if (wwns.length === 0 || !wwns.every((w) => /^[0-9a-f]{16}$/.test(w))) throw invalidArgument(`publish_context.${PublishContext.targetWwns} must list 16-digit hex port WWNs`);
     id.fcTargets = wwns;
   }

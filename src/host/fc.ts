@@ -1,3 +1,4 @@
+import { wwnForHost } from '../util/wwn.js';
 import { invalidArgument, unavailable } from '../errors.js';
 import { ScsiConnector, type ScsiVolumes } from './scsi.js';
 import type { Sysfs } from './sysfs.js';
@@ -41,7 +42,8 @@ export class FcConnector extends ScsiConnector {
     for (const name of await this.sys.list('class/fc_transport')) {
       const m = /^target(\d+):(\d+):(\d+)$/.exec(name);
       if (!m) continue;
-      const port = (await this.sys.read(`class/fc_transport/${name}/port_name`))?.toLowerCase().replace(/^0x/, '');
+      const read = await this.sys.read(`class/fc_transport/${name}/port_name`);
+      const port = read === undefined ? undefined : wwnForHost(read);
       if (port && wanted.has(port)) out.push({ host: Number(m[1]), channel: Number(m[2]), target: Number(m[3]) });
     }
     return out;

@@ -1,5 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { wwnForHost } from '../util/wwn.js';
 
 /** The node's initiators, as NodeGetInfo puts them into the node_id. */
 export interface Initiators {
@@ -31,7 +32,8 @@ export async function readInitiators(hostRoot: string): Promise<Initiators> {
     hosts = [];
   }
   for (const h of hosts) {
-    const raw = (await readOptional(join(fcDir, h, 'port_name')))?.trim().toLowerCase().replace(/^0x/, '');
+    const read = await readOptional(join(fcDir, h, 'port_name'));
+    const raw = read === undefined ? undefined : wwnForHost(read);
     if (raw && /^[0-9a-f]{16}$/.test(raw) && !wwpns.includes(raw)) wwpns.push(raw);
   }
   return { iqns, wwpns };

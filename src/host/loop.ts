@@ -8,6 +8,7 @@ import type { Mounter } from './mounts.js';
 import { isUnder } from './paths.js';
 import { deviceInUse, type Sysfs } from './sysfs.js';
 import type { AttachedDevice, Chap, Connector, ConnectorCallOptions, VolumeIdentity } from './connector.js';
+import { wwnForArray } from '../util/wwn.js';
 
 /**
  * One kernel has one set of loop devices: attaches of the same file are serialised process-wide,
@@ -102,7 +103,7 @@ export class LoopConnector implements Connector {
    */
   private async exportedFile(wwn: string): Promise<string> {
     if (!this.simDataDir) throw failedPrecondition('protocol "loop" needs --sim-data-dir on the node plugin');
-    const link = join(this.simDataDir, 'exports', wwn.toUpperCase());
+    const link = join(this.simDataDir, 'exports', wwnForArray(wwn));
     let file: string;
     try {
       const target = resolve(join(this.simDataDir, 'exports'), await readlink(link));

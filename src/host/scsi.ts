@@ -1,6 +1,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { failedPrecondition, unavailable } from '../errors.js';
+import { wwnForHost } from '../util/wwn.js';
 import { ExecError } from './exec.js';
 import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
@@ -115,7 +116,7 @@ export class ScsiVolumes {
       throw failedPrecondition(`volume ${wwn} has ${single.length} paths (${single.map((d) => d.name).join(',')}) but the host runs no multipath; start multipathd`);
     }
     const disk = single[0] ?? disks[0]!;
-    await this.crossCheck(`wwn-0x${wwn.toLowerCase()}`, disk.name);
+    await this.crossCheck(`wwn-0x${wwnForHost(wwn)}`, disk.name);
     return { path: `/dev/${disk.name}`, name: disk.name };
   }
 
@@ -203,7 +204,7 @@ export class ScsiVolumes {
    * link that still resolves → UNAVAILABLE, and the retried NodeUnstage waits again.
    */
   private async waitGone(wwn: string, names: readonly string[], o: ConnectorCallOptions): Promise<void> {
-    const w = wwn.toLowerCase();
+    const w = wwnForHost(wwn);
     const links = [`wwn-0x${w}`, `scsi-3${w}`, `dm-uuid-mpath-3${w}`].map((l) => join(this.byIdDir, l));
     const paths = [...names.map((n) => join(this.devDir, n)), ...links];
     const left = async (): Promise<string[]> => (await Promise.all(paths.map(async (p) => ((await exists(p)) ? [p] : [])))).flat();

@@ -2,6 +2,7 @@ import { readFile, readdir, realpath, writeFile, readlink } from 'node:fs/promis
 import { basename, join } from 'node:path';
 import type { MountInfo } from './mounts.js';
 import { sleep, throwIfAborted } from '../util/abort.js';
+import { wwnForHost } from '../util/wwn.js';
 
 /**
  * Access to sysfs under a root (the host's /sys in production, a temporary tree in tests).
@@ -75,12 +76,12 @@ export interface ScsiDisk {
 
 /** The SCSI WWID sysfs shows for a 3PAR volume: NAA 6 designator, lower case. */
 export function scsiWwid(wwn: string): string {
-  return `naa.${wwn.toLowerCase()}`;
+  return `naa.${wwnForHost(wwn)}`;
 }
 
 /** The multipath WWID of a volume: "3" (NAA designator type) + the WWN, as multipath and udev name it. */
 export function multipathWwid(wwn: string): string {
-  return `3${wwn.toLowerCase()}`;
+  return `3${wwnForHost(wwn)}`;
 }
 
 /** Every SCSI disk whose current WWID is the volume's: the only devices the driver ever touches. */

@@ -4,16 +4,16 @@ import type { Metrics } from '../metrics.js';
 import type { BackendConfig } from '../config/backends.js';
 import { VERSION } from '../version.js';
 import { WsapiAbortedError, WsapiProtocolError } from './errors.js';
-import { raceAbort } from './limiter.js';
+import { raceAbort } from '../util/abort.js';
 import { createHttp, type WsapiTimeouts } from './http.js';
 import { Requester, type RetryPolicy, type WsapiRequest, type WsapiStatus } from './requester.js';
 import type { CallOptions, ResourceContext } from './resource.js';
 import type { WsapiResult } from './response.js';
-import { isRecord } from './response.js';
+import { isRecord } from '../util/record.js';
 import { CpgsResource } from './resources/cpgs.js';
 import { HostsResource } from './resources/hosts.js';
 import { PortsResource } from './resources/ports.js';
-import { HostSetsResource, VolumeSetsResource } from './resources/sets.js';
+import { VolumeSetsResource } from './resources/sets.js';
 import { SystemResource, WsapiConfigurationResource } from './resources/system.js';
 import { TasksResource } from './resources/tasks.js';
 import { VlunsResource } from './resources/vluns.js';
@@ -103,7 +103,6 @@ export class WsapiClient implements ResourceContext {
   readonly volumes: VolumesResource;
   readonly volumeSets: VolumeSetsResource;
   readonly hosts: HostsResource;
-  readonly hostSets: HostSetsResource;
   readonly ports: PortsResource;
   readonly vluns: VlunsResource;
   readonly cpgs: CpgsResource;
@@ -159,7 +158,6 @@ export class WsapiClient implements ResourceContext {
     this.volumes = new VolumesResource(this);
     this.volumeSets = new VolumeSetsResource(this);
     this.hosts = new HostsResource(this);
-    this.hostSets = new HostSetsResource(this);
     this.ports = new PortsResource(this);
     this.vluns = new VlunsResource(this);
     this.cpgs = new CpgsResource(this);
@@ -222,11 +220,6 @@ export class WsapiClient implements ResourceContext {
   /** Polls `GET /tasks/<id>` until the task ends; see WaitForTaskOptions. */
   waitForTask(id: number, opts: WaitForTaskOptions): Promise<Task> {
     return waitForTask(this.tasks, { backendId: this.backendId, op: 'tasks.wait' }, id, opts);
-  }
-
-  /** Session keys held now (for tests and diagnostics). */
-  get sessionKeys(): number {
-    return this.requester.sessions.size;
   }
 
   /** Adds a listener for what requests prove about the array's reachability. */

@@ -1,11 +1,10 @@
-/**
- * Small waiting primitives for the client: a FIFO semaphore (the per-backend in-flight cap), an
- * abortable sleep and an abortable wait on a promise. Each takes a factory for the error to throw
- * on abort, so the caller's error names its operation.
- */
+import type { AbortErrorFactory } from '../util/abort.js';
 
-/** Builds the error thrown when the caller's signal fires. */
-export type AbortErrorFactory = () => Error;
+/**
+ * The FIFO semaphore of the client (the per-backend in-flight cap). It takes a factory for the
+ * error to throw on abort, so the caller's error names its operation; the abortable wait and
+ * race are src/util/abort.ts.
+ */
 
 interface Waiter {
   grant: () => void;
@@ -72,49 +71,4 @@ export class Semaphore {
       else this.active--;
     };
   }
-}
-
-/** Resolves after `ms`, or rejects with `onAbort()` as soon as `signal` fires. */
-export function abortableSleep(ms: number, signal: AbortSignal | undefined, onAbort: AbortErrorFactory): Promise<void> {
-  if (signal?.aborted) return Promise.reject(onAbort());
-  return new Promise((resolve, reject) => {
-    const abort = (): void => {
-      clearTimeout(timer);
-      reject(onAbort());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', abort, { once: true });
-  });
-}
-
-/**
- * Waits for `promise`, or rejects with `onAbort()` when `signal` fires first. The work behind the
- * promise goes on (a request already sent is not cut off); its outcome is simply not awaited.
- */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: AbortErrorFactory): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(onAbort());
-  }
-  return new Promise((resolve, reject) => {
-    const abort = (): void => {
-      promise.catch(() => undefined);
-      reject(onAbort());
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', abort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

@@ -1,4 +1,5 @@
 import type { PortPos, VlunId } from './types.js';
+import { formatPortPos } from '../util/port-pos.js';
 
 /**
  * Builds a path under `/api/v1` with every interpolated value percent-encoded, so an object name
@@ -25,10 +26,7 @@ function segment(value: string): string {
   return encodeURIComponent(value);
 }
 
-/** `n:s:p`, the form WSAPI uses for port positions in URLs and VLUN ids. */
-export function formatPortPos(p: PortPos): string {
-  return `${p.node}:${p.slot}:${p.cardPort}`;
-}
+export { formatPortPos } from '../util/port-pos.js';
 
 /** Parses `n:s:p`; undefined when it is not three non-negative integers. */
 export function parsePortPos(text: string): PortPos | undefined {
@@ -108,9 +106,4 @@ function safeDecode(s: string): string | undefined {
  */
 export function queryParam(expression: string): string {
   return `query=${encodeURIComponent(`"${expression}"`)}`;
-}
-
-/** Normalises an FC WWN for queries and comparisons: no colons, upper case. */
-export function normalizeWwn(wwn: string): string {
-  return wwn.replace(/[:-]/g, '').toUpperCase();
 }

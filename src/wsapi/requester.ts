@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
 import { exchange, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
-import { Semaphore, abortableSleep, raceAbort } from './limiter.js';
+import { Semaphore } from './limiter.js';
+import { raceAbort, wait } from '../util/abort.js';
 import { SessionPool, type KeyLease } from './session-pool.js';
 import { parseResponse, type WsapiResult } from './response.js';
+import { isRecord } from '../util/record.js';
 
 /** One WSAPI call as a resource class describes it. */
 export interface WsapiRequest {
@@ -157,7 +159,7 @@ export class Requester {
         if (failures >= this.o.retry.attempts || !retryable(err, idempotent, notSent)) throw err;
         const delay = backoffMs(failures, this.o.retry, err);
         this.o.log.debug({ backend: this.o.backendId, op: req.op, attempt, delayMs: delay, reason: err.name }, 'wsapi retry');
-        await abortableSleep(delay, req.signal, onAbort);
+        await wait(delay, req.signal, onAbort);
       }
     }
   }
@@ -312,7 +314,8 @@ export class Requester {
     const req: WsapiRequest = { op: 'api.probe', method: 'GET', path: '/api', noSession: true };
     while (this.unresponsive && !this.closing.signal.aborted) {
       try {
-        await this.probePause();
+        // One probe interval, or until close; the timer never keeps the process alive.
+        await wait(this.o.probeIntervalMs, this.closing.signal, () => this.closedError('api.probe'), { unref: true });
         await exchange(this.o.http, this.o.baseUrl, { method: 'GET', path: req.path, signal: this.closing.signal }, ctx, this.o.timeouts);
         this.unresponsive = undefined;
         this.o.log.info({ backend: this.o.backendId }, 'wsapi: the array answers again');
@@ -320,24 +323,6 @@ export class Requester {
         // Still no answer (or closed): the loop condition decides.
       }
     }
-  }
-
-  /** Waits one probe interval, or until close; the timer never keeps the process alive. */
-  private probePause(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const signal = this.closing.signal;
-      if (signal.aborted) return reject(this.closedError('api.probe'));
-      const onClose = (): void => {
-        clearTimeout(timer);
-        reject(this.closedError('api.probe'));
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onClose);
-        resolve();
-      }, this.o.probeIntervalMs);
-      timer.unref();
-      signal.addEventListener('abort', onClose, { once: true });
-    });
   }
 
   private failFast(ctx: WsapiErrorContext): WsapiConnectionError {
@@ -388,8 +373,4 @@ function errorCodeOf(raw: RawResponse): number | undefined {
   if (raw.status < 400 || raw.text === undefined) return undefined;
   const m = /"code"\s*:\s*(\d+)/.exec(raw.text);
   return m ? Number(m[1]) : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

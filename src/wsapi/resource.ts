@@ -43,26 +43,3 @@ export function compact<T extends object>(o: T): Partial<T> {
   for (const [k, v] of Object.entries(o) as [keyof T, T[keyof T]][]) if (v !== undefined) out[k] = v;
   return out;
 }
-
-/** A tiny time-bounded cache for answers that rarely change (ports, system). */
-export class TtlCache<T> {
-  private entry: { at: number; value: Promise<T> } | undefined;
-
-  /** Returns the cached value when younger than `maxAgeMs`, else loads (and caches) a new one. */
-  get(maxAgeMs: number | undefined, load: () => Promise<T>): Promise<T> {
-    const e = this.entry;
-    if (maxAgeMs !== undefined && e && Date.now() - e.at <= maxAgeMs) return e.value;
-    const value = load();
-    const entry = { at: Date.now(), value };
-    this.entry = entry;
-    // A failed load is not cached.
-    value.catch(() => {
-      if (this.entry === entry) this.entry = undefined;
-    });
-    return value;
-  }
-
-  clear(): void {
-    this.entry = undefined;
-  }
-}

@@ -1,5 +1,6 @@
 import { WsapiError, WsapiProtocolError, type WsapiErrorBody, type WsapiErrorContext } from './errors.js';
 import type { RawResponse } from './http.js';
+import { isRecord } from '../util/record.js';
 
 /** A successful (2xx) answer: status, the `Location` header, and the parsed JSON body if any. */
 export interface WsapiResult {
@@ -71,10 +72,6 @@ function parseJson(text: string): unknown {
 function parseRetryAfter(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
   return Number(value.trim()) * 1000;
-}
-
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

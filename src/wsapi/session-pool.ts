@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { WsapiError, isWsapiCode, WsapiCode } from './errors.js';
-import { raceAbort, type AbortErrorFactory } from './limiter.js';
+import { raceAbort, type AbortErrorFactory } from '../util/abort.js';
 
 /** A session key lent to one request; `release` when the request is done (idempotent). */
 export interface KeyLease {

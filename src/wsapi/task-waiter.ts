@@ -1,6 +1,6 @@
 import { WsapiAbortedError, WsapiTaskError, type WsapiErrorContext } from './errors.js';
 import { TaskStatus } from './enums.js';
-import { abortableSleep } from './limiter.js';
+import { wait } from '../util/abort.js';
 import type { Task } from './types.js';
 
 /** What the poller reads tasks through: the client's TasksResource, or an array layer's client. */
@@ -57,7 +57,7 @@ export async function waitForTask(tasks: TaskReader, ctx: WsapiErrorContext, id:
     if (last.status === TaskStatus.CANCELLED) throw new WsapiTaskError('cancelled', id, `task ${id} (${last.name ?? 'unnamed'}) on backend ${ctx.backendId} was cancelled`, ctx, last);
     // ACTIVE, or a status this client does not know: keep waiting, within the deadline.
     try {
-      await abortableSleep(opts.intervalMs, signal, onAbort);
+      await wait(opts.intervalMs, signal, onAbort);
     } catch (err) {
       if (!opts.signal?.aborted && deadline?.aborted) throw timedOut();
       throw err;

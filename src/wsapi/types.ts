@@ -50,8 +50,16 @@ export interface VolumePolicies {
   caching?: boolean;
 }
 
+/** A volume's space alerts and limits, in percent of its virtual size (read, create, modify). */
+export interface SpaceAllocLimits {
+  ssSpcAllocWarningPct?: number;
+  ssSpcAllocLimitPct?: number;
+  usrSpcAllocWarningPct?: number;
+  usrSpcAllocLimitPct?: number;
+}
+
 /** A virtual volume, snapshot or physical copy (§5.2). */
-export interface Volume {
+export interface Volume extends SpaceAllocLimits {
   name: string;
   id?: number;
   uuid?: string;
@@ -87,10 +95,6 @@ export interface Volume {
   expirationTime8601?: string;
   retentionTimeSec?: number;
   retentionTime8601?: string;
-  ssSpcAllocWarningPct?: number;
-  ssSpcAllocLimitPct?: number;
-  usrSpcAllocWarningPct?: number;
-  usrSpcAllocLimitPct?: number;
   policies?: VolumePolicies;
   userCPG?: string;
   snapCPG?: string;

@@ -9,6 +9,9 @@ import { ENDED_TASK_RETENTION_MS, TaskProgress } from '../../src/array/task-prog
 import { TaskStatus } from '../../src/wsapi/enums.js';
 import { VERSION } from '../../src/version.js';
 import { captureLog } from '../helpers/logs.js';
+import { Backend } from '../../src/array/backend.js';
+import type { ArrayClient } from '../../src/array/client.js';
+import type { BackendConfig } from '../../src/config/backends.js';
 
 describe('TaskProgress', () => {
   it('logs the start, each 10% step once and the end, with the task id; counts tasks by state', async () => {
@@ -53,5 +56,23 @@ describe('JSON logs', () => {
     const cap = captureLog('info');
     cap.log.warn('something to look at');
     expect(JSON.parse(cap.lines().at(-1)!)).toMatchObject({ level: 'warn', msg: 'something to look at' });
+  });
+});
+
+describe('a backend created again', () => {
+  it('replaces its predecessor in the array-tasks gauge: no source per re-creation, no old tasks reported', async () => {
+    const cap = captureLog('info');
+    const metrics = new Metrics({ processMetrics: false });
+    const client = { close: () => Promise.resolve() } as unknown as ArrayClient;
+    const config: BackendConfig = { id: 'prod1', url: 'https://array.invalid', username: 'u', password: 'p' };
+    const gauge = async () => (await metrics.registry.getSingleMetric('threepar_csi_array_tasks')!.get()).values.map((v) => `${v.labels['backend']}/${v.labels['type']}/${v.labels['state']}=${v.value}`);
+    const types = ['copy', 'tune', 'copy'] as const;
+    for (const [round, type] of types.entries()) {
+      // As a new BackendRegistry over the same Metrics does (a driver started again in one process).
+      const backend = new Backend(config, client, cap.log, metrics);
+      backend.tasks.observe(type, `csv-${round}`, { id: round, status: TaskStatus.ACTIVE }, cap.log);
+      expect(await gauge()).toEqual([`prod1/${type}/active=1`]);
+    }
+    expect(metrics.taskSources.size).toBe(1);
   });
 });

@@ -158,13 +158,15 @@ describe('session keys', () => {
     const h = withSessions((req, res) => setTimeout(() => reply(res, 200, system), 10));
     const fake = await startFake(h);
     fakes.push(fake);
-    const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', sessionPoolSize: 3 });
+    const metrics = new Metrics({ processMetrics: false });
+    const keys = async (): Promise<number | undefined> => (await metrics.wsapiKeys.get()).values.find((v) => v.labels['backend'] === 't')?.value;
+    const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', sessionPoolSize: 3, metrics });
     await Promise.all(Array.from({ length: 12 }, () => c.system.get()));
     expect(h.keys.size).toBeGreaterThan(0);
-    expect(c.sessionKeys).toBe(h.keys.size);
+    expect(await keys()).toBe(h.keys.size);
     await c.close();
     expect(h.keys.size).toBe(0);
-    expect(c.sessionKeys).toBe(0);
+    expect(await keys()).toBe(0);
     await expect(c.system.get()).rejects.toBeInstanceOf(WsapiAbortedError);
   });
 

@@ -38,10 +38,9 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
     await exactly([], () => c.features()).then((f) => expect(f).toEqual({ vlunQueries: false, tdvv: false, compression: false, qos: false }));
   });
 
-  it('system (and its cache) and wsapiconfiguration', async () => {
-    const s = await exactly(['GET /api/v1/system'], () => c.system.get({ maxAgeMs: 60_000 }));
+  it('system and wsapiconfiguration', async () => {
+    const s = await exactly(['GET /api/v1/system'], () => c.system.get());
     expect(typeof s.serialNumber).toBe('string');
-    await exactly([], () => c.system.get({ maxAgeMs: 60_000 }));
     const w = await exactly(['GET /api/v1/wsapiconfiguration'], () => c.wsapiConfiguration.get());
     expect(w.sessionsInUse).toBeGreaterThanOrEqual(1);
   });
@@ -55,14 +54,12 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
     expect(isWsapiCode(await c.cpgs.get('nope').catch((e: unknown) => e), WsapiCode.NON_EXISTENT_CPG)).toBe(true);
   });
 
-  it('volumes: create, get, list, getByWwn, modify, grow, delete', async () => {
+  it('volumes: create, get, list, modify, grow, delete', async () => {
     await exactly(['POST /api/v1/volumes'], () => c.volumes.create({ name: 'vol-a', cpg: 'FC_r6', snapCPG: 'FC_r6', sizeMiB: 1024, tpvv: true, comment: 'c1' }));
     const v = await exactly(['GET /api/v1/volumes/vol-a'], () => c.volumes.get('vol-a'));
     expect(v).toMatchObject({ name: 'vol-a', sizeMiB: 1024, comment: 'c1', copyType: CopyType.BASE });
     const all = await exactly(['GET /api/v1/volumes'], () => c.volumes.list());
     expect(all.map((x) => x.name)).toContain('vol-a');
-    const byWwn = await exactly([`GET /api/v1/volumes?query="wwn==${v.wwn!}"`], () => c.volumes.getByWwn(v.wwn!.toLowerCase()));
-    expect(byWwn?.name).toBe('vol-a');
     await exactly(['PUT /api/v1/volumes/vol-a'], () => c.volumes.modify('vol-a', { comment: 'c2', policies: { oneHost: true } }));
     await exactly(['PUT /api/v1/volumes/vol-a'], () => c.volumes.grow('vol-a', 1024));
     const after = await c.volumes.get('vol-a');
@@ -74,7 +71,7 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
     expect(isWsapiCode(await c.volumes.create({ name: 'vol-a', cpg: 'FC_r6', sizeMiB: 256 }).catch((e: unknown) => e), WsapiCode.EXISTENT_VOL)).toBe(true);
   });
 
-  it('volumes: snapshot, online copy + task wait, offline copy, resync, promote, tune', async () => {
+  it('volumes: snapshot, online copy + task wait, offline copy, tune', async () => {
     // Read-write: a read-only snapshot is no physical-copy parent on a real array (issue 16 item 9).
     const snap = await exactly(['POST /api/v1/volumes/vol-a'], () => c.volumes.createSnapshot('vol-a', { name: 'snap-a', readOnly: false, comment: 's' }));
     expect(snap).toBe('snap-a');
@@ -88,33 +85,24 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
 
     await c.volumes.create({ name: 'dest-b', cpg: 'FC_r6', sizeMiB: 2048 });
     const offline = await exactly(['POST /api/v1/volumes/vol-a'], () => c.volumes.createPhysicalCopy('vol-a', { destVolume: 'dest-b', priority: 2 }));
-    await c.waitForTask(offline.taskId, { intervalMs: 20, timeoutMs: 10_000 });
-    const resync = await exactly(['PUT /api/v1/volumes/dest-b'], () => c.volumes.resyncPhysicalCopy('dest-b'));
-    if (resync !== undefined) await c.waitForTask(resync, { intervalMs: 20, timeoutMs: 10_000 });
-    await exactly(['PUT /api/v1/volumes/dest-b'], () => c.volumes.stopPhysicalCopy('dest-b'));
-
-    const promote = await exactly(['PUT /api/v1/volumes/snap-a'], () => c.volumes.promoteSnapshot('snap-a', { priority: 1 }));
-    expect((await c.waitForTask(promote, { intervalMs: 20, timeoutMs: 10_000 })).status).toBe(TaskStatus.DONE);
-    const stop = await exactly(['PUT /api/v1/volumes/snap-a'], () => c.volumes.stopPromote('snap-a').catch((e: unknown) => e));
-    expect(isWsapiCode(stop, WsapiCode.INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS)).toBe(true);
+    expect((await c.waitForTask(offline.taskId, { intervalMs: 20, timeoutMs: 10_000 })).status).toBe(TaskStatus.DONE);
 
     const tune = await exactly(['PUT /api/v1/volumes/clone-a'], () => c.volumes.tune('clone-a', { tuneOperation: TuneOperation.USR_CPG, userCPG: 'SSD_r6' }));
     expect((await c.waitForTask(tune, { intervalMs: 20, timeoutMs: 10_000 })).status).toBe(TaskStatus.DONE);
   });
 
-  it('volume sets: create, get, list, add/remove members, set snapshot, modify, delete', async () => {
+  it('volume sets: create, list, add/remove members, set snapshot, delete', async () => {
     await c.volumes.create({ name: 'gv-0', cpg: 'FC_r6', snapCPG: 'FC_r6', sizeMiB: 256 });
     await c.volumes.create({ name: 'gv-1', cpg: 'FC_r6', snapCPG: 'FC_r6', sizeMiB: 256 });
     await exactly(['POST /api/v1/volumesets'], () => c.volumeSets.create('vs-a', { comment: 'g', setmembers: ['gv-0'] }));
     await exactly(['PUT /api/v1/volumesets/vs-a'], () => c.volumeSets.addMembers('vs-a', ['gv-1']));
-    expect((await exactly(['GET /api/v1/volumesets/vs-a'], () => c.volumeSets.get('vs-a'))).setmembers).toEqual(['gv-0', 'gv-1']);
-    expect((await exactly(['GET /api/v1/volumesets'], () => c.volumeSets.list())).map((s) => s.name)).toContain('vs-a');
+    const sets = await exactly(['GET /api/v1/volumesets'], () => c.volumeSets.list());
+    expect(sets.find((s) => s.name === 'vs-a')?.setmembers).toEqual(['gv-0', 'gv-1']);
     await exactly(['POST /api/v1/volumesets/vs-a'], () => c.volumeSets.createSnapshot('vs-a', { name: 'gs-@count@', readOnly: true }));
     expect(await c.volumes.get('gs-1')).toMatchObject({ copyOf: 'gv-1', readOnly: true });
     await exactly(['PUT /api/v1/volumesets/vs-a'], () => c.volumeSets.removeMembers('vs-a', ['gv-0']));
-    await exactly(['PUT /api/v1/volumesets/vs-a'], () => c.volumeSets.modify('vs-a', { comment: 'h' }));
     await exactly(['DELETE /api/v1/volumesets/vs-a'], () => c.volumeSets.delete('vs-a'));
-    expect(isWsapiCode(await c.volumeSets.get('vs-a').catch((e: unknown) => e), WsapiCode.NON_EXISTENT_SET)).toBe(true);
+    expect(isWsapiCode(await c.volumeSets.delete('vs-a').catch((e: unknown) => e), WsapiCode.NON_EXISTENT_SET)).toBe(true);
   });
 
   it('hosts: create (iSCSI, FC, none), get, list, query by initiators, CHAP, modify, delete', async () => {
@@ -134,26 +122,13 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
     expect(isWsapiCode(await c.hosts.create({ name: 'host-x', iSCSINames: [IQN] }).catch((e: unknown) => e), WsapiCode.EXISTENT_PATH)).toBe(true);
   });
 
-  it('host sets: create, get, list, add/remove members, delete', async () => {
-    await exactly(['POST /api/v1/hostsets'], () => c.hostSets.create('hs-a', { setmembers: ['host-a'] }));
-    await exactly(['PUT /api/v1/hostsets/hs-a'], () => c.hostSets.addMembers('hs-a', ['host-f']));
-    expect((await exactly(['GET /api/v1/hostsets/hs-a'], () => c.hostSets.get('hs-a'))).setmembers).toEqual(['host-a', 'host-f']);
-    expect(await exactly(['GET /api/v1/hostsets'], () => c.hostSets.list())).toHaveLength(1);
-    await exactly(['PUT /api/v1/hostsets/hs-a'], () => c.hostSets.removeMembers('hs-a', ['host-a', 'host-f']));
-    await exactly(['DELETE /api/v1/hostsets/hs-a'], () => c.hostSets.delete('hs-a'));
-  });
-
-  it('ports: list (cached on request), get', async () => {
-    c.ports.invalidateCache();
-    const ports = await exactly(['GET /api/v1/ports'], () => c.ports.list({ maxAgeMs: 60_000 }));
+  it('ports: list', async () => {
+    const ports = await exactly(['GET /api/v1/ports'], () => c.ports.list());
     expect(ports.length).toBeGreaterThan(0);
-    await exactly([], () => c.ports.list({ maxAgeMs: 60_000 }));
-    const p = ports[0]!.portPos;
-    const one = await exactly([`GET /api/v1/ports/${p.node}:${p.slot}:${p.cardPort}`], () => c.ports.get(p));
-    expect(one.portPos).toEqual(p);
+    expect(ports.every((p) => typeof p.portPos.node === 'number')).toBe(true);
   });
 
-  it('vluns: create with an automatic LUN (from Location), list (client-side filter on 1.3), get, delete', async () => {
+  it('vluns: create with an automatic LUN (from Location), list (client-side filter on 1.3), delete', async () => {
     const id: VlunId = await exactly(['POST /api/v1/vluns'], () => c.vluns.create({ volumeName: 'vol-a', hostname: 'host-a' }));
     expect(id).toMatchObject({ volumeName: 'vol-a', hostname: 'host-a', lun: expect.any(Number) });
     const fixed = await c.vluns.create({ volumeName: 'gv-0', hostname: 'host-a', lun: 42 });
@@ -162,8 +137,6 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
     expect(mine.length).toBeGreaterThan(0);
     expect(mine.every((v) => v.volumeName === 'vol-a')).toBe(true);
     expect((await c.vluns.list({ hostname: 'host-a' })).map((v) => v.volumeName)).toEqual(expect.arrayContaining(['vol-a', 'gv-0']));
-    const got = await exactly([`GET /api/v1/vluns/vol-a,${id.lun},host-a`], () => c.vluns.get(id));
-    expect(got).toMatchObject({ volumeName: 'vol-a', lun: id.lun });
     await exactly([`DELETE /api/v1/vluns/vol-a,${id.lun},host-a`], () => c.vluns.delete(id));
     await c.vluns.delete(fixed);
     expect(isWsapiCode(await c.vluns.delete(id).catch((e: unknown) => e), WsapiCode.NON_EXISTENT_VLUN)).toBe(true);

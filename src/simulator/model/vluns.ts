@@ -5,6 +5,7 @@
  * assigned LUN is reported only in the Location header.
  */
 import { F, PORT_POS_SCHEMA, checkName, read, validate, type Body, type Schema } from '../validate.js';
+import { formatPortPos } from '../../util/port-pos.js';
 import type { Reply, Sim } from './context.js';
 import type { PortPos, SetRec, VlunRec } from './types.js';
 import { checkExportDomains } from './domains.js';
@@ -63,7 +64,8 @@ export function makePorts(systemId: number, vlanTagged = false): PortDef[] {
   ];
 }
 
-export const nsp = (p: PortPos): string => `${p.node}:${p.slot}:${p.cardPort}`;
+/** `n:s:p` (the one formatter, src/util/port-pos.ts). */
+export const nsp = formatPortPos;
 
 /** Parses `n:s:p`; undefined when malformed. */
 export function parseNsp(s: string): PortPos | undefined {

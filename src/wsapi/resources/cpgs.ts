@@ -1,6 +1,7 @@
 import { apiPath } from '../path.js';
 import { Resource, type CallOptions } from '../resource.js';
-import { hasName, isRecord, readCollection, readObject } from '../response.js';
+import { hasName, readCollection, readObject } from '../response.js';
+import { isRecord } from '../../util/record.js';
 import { WsapiProtocolError } from '../errors.js';
 import type { Cpg, CpgFreeSpace } from '../types.js';
 

@@ -1,4 +1,5 @@
-import { apiPath, normalizeWwn, queryParam } from '../path.js';
+import { apiPath, queryParam } from '../path.js';
+import { wwnForArray } from '../../util/wwn.js';
 import { Resource, compact, type CallOptions } from '../resource.js';
 import { hasName, readCollection, readObject } from '../response.js';
 import type { Host, HostDescriptors } from '../types.js';
@@ -59,13 +60,13 @@ export class HostsResource extends Resource {
 
   /** Creates a host (409/16 name taken, 409/73 an initiator belongs to another host). */
   async create(params: CreateHostParams, opts?: CallOptions): Promise<void> {
-    const body = compact({ ...params, ...(params.FCWWNs && { FCWWNs: params.FCWWNs.map(normalizeWwn) }) });
+    const body = compact({ ...params, ...(params.FCWWNs && { FCWWNs: params.FCWWNs.map(wwnForArray) }) });
     await this.send('hosts.create', 'POST', apiPath`/hosts`, opts, body);
   }
 
   /** Modifies a host: paths, persona, descriptors, CHAP, name. The body (CHAP secret) is never logged. */
   async modify(name: string, changes: ModifyHostParams, opts?: CallOptions): Promise<void> {
-    const body = compact({ ...changes, ...(changes.FCWWNs && { FCWWNs: changes.FCWWNs.map(normalizeWwn) }) });
+    const body = compact({ ...changes, ...(changes.FCWWNs && { FCWWNs: changes.FCWWNs.map(wwnForArray) }) });
     await this.send('hosts.modify', 'PUT', apiPath`/hosts/${name}`, opts, body);
   }
 
@@ -92,7 +93,7 @@ export class HostsResource extends Resource {
   async queryByInitiators(q: InitiatorQuery, opts?: CallOptions): Promise<Host[]> {
     const op = 'hosts.queryByInitiators';
     const iqns = [...(q.iqns ?? [])];
-    const wwns = (q.wwns ?? []).map(normalizeWwn);
+    const wwns = (q.wwns ?? []).map(wwnForArray);
     if (iqns.length === 0 && wwns.length === 0) return [];
     const terms: string[] = [];
     if (iqns.length > 0) terms.push(`iSCSIPaths[${iqns.map((n) => `name==${n}`).join(' OR ')}]`);
@@ -115,6 +116,6 @@ export function ownsAny(host: Host, iqns: readonly string[], wwns: readonly stri
   if (host.iSCSIPaths?.some((p) => lower.includes(p.name.toLowerCase()))) return true;
   return host.FCPaths?.some((p) => {
     const w = p.wwn ?? p.WWN;
-    return w !== undefined && wwns.includes(normalizeWwn(w));
+    return w !== undefined && wwns.includes(wwnForArray(w));
   }) ?? false;
 }

@@ -1,78 +1,48 @@
 import { apiPath, parseNameLocation } from '../path.js';
-import { Resource, compact, type CallOptions, type ResourceContext } from '../resource.js';
-import { hasName, readCollection, readObject } from '../response.js';
+import { Resource, compact, type CallOptions } from '../resource.js';
+import { hasName, readCollection } from '../response.js';
 import type { WsapiSet } from '../types.js';
 import { SetAction } from '../enums.js';
 import type { CreateSnapshotParams } from './volumes.js';
 
-/** `POST /{volumesets|hostsets}` (§7.1). Names are at most 27 characters. */
+/** `POST /volumesets` (§7.1). Names are at most 27 characters. */
 export interface CreateSetParams {
   domain?: string;
   comment?: string;
-  /** Initial members (volume or host names). */
+  /** Initial members (volume names). */
   setmembers?: string[];
 }
 
 /**
- * VV sets and host sets share one API (§7); only the collection and the member kind differ.
- * Member changes use the set actions MEM_ADD / MEM_REMOVE (never combined with a rename).
+ * VV sets (§7), the temporary sets of group snapshots. Member changes use the set actions
+ * MEM_ADD / MEM_REMOVE (never combined with a rename). Host sets share the API on the array;
+ * the driver makes none.
  */
-export class SetsResource extends Resource {
-  constructor(client: ResourceContext, private readonly collection: 'volumesets' | 'hostsets') {
-    super(client);
-  }
-
-  private get kind(): string {
-    return this.collection === 'volumesets' ? 'volumeSets' : 'hostSets';
-  }
-
-  private path(name?: string): string {
-    const base = this.collection === 'volumesets' ? apiPath`/volumesets` : apiPath`/hostsets`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
-  }
-
+export class VolumeSetsResource extends Resource {
   /** Every set (one request). */
   async list(opts?: CallOptions): Promise<WsapiSet[]> {
-    const op = `${this.kind}.list`;
-    return readCollection(await this.send(op, 'GET', this.path(), opts), this.ctx(op), hasName);
-  }
-
-  /** One set (404/102 when absent). */
-  async get(name: string, opts?: CallOptions): Promise<WsapiSet> {
-    const op = `${this.kind}.get`;
-    return readObject(await this.send(op, 'GET', this.path(name), opts), this.ctx(op), hasName);
+    const op = 'volumeSets.list';
+    return readCollection(await this.send(op, 'GET', apiPath`/volumesets`, opts), this.ctx(op), hasName);
   }
 
   /** Creates a set (EXISTENT_SET 101 — status 400 per the guide, 409 in mocks — when the name is taken). */
   async create(name: string, params: CreateSetParams = {}, opts?: CallOptions): Promise<void> {
-    await this.send(`${this.kind}.create`, 'POST', this.path(), opts, { name, ...compact(params) });
-  }
-
-  /** Renames and/or changes the comment (`""` clears it). */
-  async modify(name: string, changes: { newName?: string; comment?: string }, opts?: CallOptions): Promise<void> {
-    await this.send(`${this.kind}.modify`, 'PUT', this.path(name), opts, compact(changes));
+    await this.send('volumeSets.create', 'POST', apiPath`/volumesets`, opts, { name, ...compact(params) });
   }
 
   /** Adds members (MEM_ADD). */
   async addMembers(name: string, members: readonly string[], opts?: CallOptions): Promise<void> {
-    await this.send(`${this.kind}.addMembers`, 'PUT', this.path(name), opts, { action: SetAction.MEM_ADD, setmembers: [...members] });
+    await this.send('volumeSets.addMembers', 'PUT', apiPath`/volumesets/${name}`, opts, { action: SetAction.MEM_ADD, setmembers: [...members] });
   }
 
   /** Removes members (MEM_REMOVE; globs are refused by the array). */
   async removeMembers(name: string, members: readonly string[], opts?: CallOptions): Promise<void> {
-    await this.send(`${this.kind}.removeMembers`, 'PUT', this.path(name), opts, { action: SetAction.MEM_REMOVE, setmembers: [...members] });
+    await this.send('volumeSets.removeMembers', 'PUT', apiPath`/volumesets/${name}`, opts, { action: SetAction.MEM_REMOVE, setmembers: [...members] });
   }
 
   /** Deletes a set (404/102 when absent, 409/26 while exported). */
   async delete(name: string, opts?: CallOptions): Promise<void> {
-    await this.send(`${this.kind}.delete`, 'DELETE', this.path(name), opts);
-  }
-}
-
-/** VV sets: the shared set API plus the set snapshot used for group snapshots. */
-export class VolumeSetsResource extends SetsResource {
-  constructor(client: ResourceContext) {
-    super(client, 'volumesets');
+    await this.send('volumeSets.delete', 'DELETE', apiPath`/volumesets/${name}`, opts);
   }
 
   /**
@@ -83,12 +53,5 @@ export class VolumeSetsResource extends SetsResource {
   async createSnapshot(set: string, params: CreateSnapshotParams, opts?: CallOptions): Promise<string> {
     const res = await this.send('volumeSets.createSnapshot', 'POST', apiPath`/volumesets/${set}`, opts, { action: 'createSnapshot', parameters: compact(params) });
     return (res.location !== undefined ? parseNameLocation(res.location, 'volumesets') : undefined) ?? set;
-  }
-}
-
-/** Host sets: the shared set API. */
-export class HostSetsResource extends SetsResource {
-  constructor(client: ResourceContext) {
-    super(client, 'hostsets');
   }
 }

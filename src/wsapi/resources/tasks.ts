@@ -1,6 +1,7 @@
 import { apiPath } from '../path.js';
 import { Resource, type CallOptions } from '../resource.js';
-import { isRecord, readCollection, readObject } from '../response.js';
+import { readCollection, readObject } from '../response.js';
+import { isRecord } from '../../util/record.js';
 import { TaskAction } from '../enums.js';
 import type { Task } from '../types.js';
 

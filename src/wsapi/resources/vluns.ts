@@ -1,6 +1,7 @@
 import { apiPath, parseVlunLocation, queryParam, vlunPath } from '../path.js';
 import { Resource, compact, type CallOptions } from '../resource.js';
-import { isRecord, readCollection, readObject } from '../response.js';
+import { readCollection } from '../response.js';
+import { isRecord } from '../../util/record.js';
 import { WsapiProtocolError } from '../errors.js';
 import type { PortPos, Vlun, VlunId } from '../types.js';
 
@@ -45,18 +46,6 @@ export class VlunsResource extends Resource {
     }
     const all = readCollection(await this.send(op, 'GET', path, opts), this.ctx(op), isVlun);
     return all.filter((v) => (filter.volumeName === undefined || v.volumeName === filter.volumeName) && (filter.hostname === undefined || v.hostname === filter.hostname));
-  }
-
-  /** One VLUN by id (404/19 when absent). Accepts a bare VLUN or a one-member collection. */
-  async get(id: VlunId, opts?: CallOptions): Promise<Vlun> {
-    const op = 'vluns.get';
-    const res = await this.send(op, 'GET', vlunPath(id), opts);
-    if (isRecord(res.body) && Array.isArray(res.body['members'])) {
-      const [first] = readCollection(res, this.ctx(op), isVlun);
-      if (first) return first;
-      throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: empty answer for one VLUN`, this.ctx(op), { status: res.status });
-    }
-    return readObject(res, this.ctx(op), isVlun);
   }
 
   /**

@@ -1,39 +1,40 @@
 import { WsapiProtocolError } from '../errors.js';
-import { apiPath, parseNameLocation, queryParam } from '../path.js';
+import { apiPath, parseNameLocation } from '../path.js';
 import { Resource, compact, type CallOptions } from '../resource.js';
-import { hasName, isRecord, readCollection, readObject, type WsapiResult } from '../response.js';
-import type { Volume, VolumePolicies } from '../types.js';
+import { hasName, readCollection, readObject, type WsapiResult } from '../response.js';
+import { isRecord } from '../../util/record.js';
+import type { SpaceAllocLimits, Volume, VolumePolicies } from '../types.js';
 import { VolumeAction } from '../enums.js';
 
-/** `POST /volumes` (§5.5). Sizes in MiB; the array rounds up to 256 MiB. */
-export interface CreateVolumeParams {
-  name: string;
-  /** User-space CPG. */
-  cpg: string;
-  sizeMiB: number;
+/** How a new volume is provisioned: on create (§5.5) and for an online copy's destination (§6.2). */
+export interface ProvisioningParams {
   /** Thin (TPVV); default full. */
   tpvv?: boolean;
   /** Thin dedup — later firmware only (FeatureGates.tdvv). */
   tdvv?: boolean;
   /** Compression — WSAPI >= 1.6 only (FeatureGates.compression). */
   compression?: boolean;
-  /** Data reduction — WSAPI >= 1.6 only (FeatureGates.compression). */
+  /** Data reduction — WSAPI >= 1.6 only (the driver asks for it as tdvv + compression: array/wsapi-adapter.ts dataReduction). */
   reduce?: boolean;
   /** Snapshot CPG; needed before any snapshot can be taken. */
   snapCPG?: string;
+}
+
+/** `POST /volumes` (§5.5). Sizes in MiB; the array rounds up to 256 MiB. */
+export interface CreateVolumeParams extends ProvisioningParams, SpaceAllocLimits {
+  name: string;
+  /** User-space CPG. */
+  cpg: string;
+  sizeMiB: number;
   comment?: string;
   policies?: Pick<VolumePolicies, 'staleSS' | 'oneHost' | 'zeroDetect'>;
   id?: number;
-  ssSpcAllocWarningPct?: number;
-  ssSpcAllocLimitPct?: number;
-  usrSpcAllocWarningPct?: number;
-  usrSpcAllocLimitPct?: number;
   expirationHours?: number;
   retentionHours?: number;
 }
 
 /** `PUT /volumes/<name>` without an action (§5.6): only the members given change. */
-export interface ModifyVolumeParams {
+export interface ModifyVolumeParams extends SpaceAllocLimits {
   newName?: string;
   comment?: string;
   policies?: Pick<VolumePolicies, 'staleSS' | 'oneHost' | 'zeroDetect'>;
@@ -41,10 +42,6 @@ export interface ModifyVolumeParams {
   userCPG?: string;
   expirationHours?: number;
   retentionHours?: number;
-  ssSpcAllocWarningPct?: number;
-  ssSpcAllocLimitPct?: number;
-  usrSpcAllocWarningPct?: number;
-  usrSpcAllocLimitPct?: number;
   rmSsSpcAllocWarning?: boolean;
   rmUsrSpcAllocWarning?: boolean;
   rmExpTime?: boolean;
@@ -62,23 +59,16 @@ export interface CreateSnapshotParams {
   id?: number;
 }
 
-/** `createPhysicalCopy` parameters (§6.2). Online-only and offline-only members are exclusive. */
-export interface CreatePhysicalCopyParams {
+/**
+ * `createPhysicalCopy` parameters (§6.2). Online-only and offline-only members are exclusive; the
+ * provisioning members are online only.
+ */
+export interface CreatePhysicalCopyParams extends ProvisioningParams {
   destVolume: string;
   /** Online: the array creates the destination, usable at once. */
   online?: boolean;
   /** Online only (required there): CPG of the new destination. */
   destCPG?: string;
-  /** Online only. */
-  tpvv?: boolean;
-  /** Online only, later firmware. */
-  tdvv?: boolean;
-  /** Online only, WSAPI >= 1.6. */
-  compression?: boolean;
-  /** Online only, WSAPI >= 1.6. */
-  reduce?: boolean;
-  /** Online only. */
-  snapCPG?: string;
   /** Offline only. */
   saveSnapshot?: boolean;
   /** Offline only; see TaskPriority. */
@@ -106,32 +96,16 @@ export interface PhysicalCopyStarted {
 
 /** Virtual volumes, snapshots and physical copies: `/api/v1/volumes`. */
 export class VolumesResource extends Resource {
-  /**
-   * `GET /volumes` — every volume and snapshot (one request; streamed, a cut-off stream is an
-   * error). With `wwns`, the 1.3 query `wwn==A OR wwn==B` asks the array to filter, and the
-   * answer is filtered again here (case-insensitively) in case the array ignored the query.
-   */
-  async list(filter: { wwns?: readonly string[] } = {}, opts?: CallOptions): Promise<Volume[]> {
+  /** `GET /volumes` — every volume and snapshot (one request; streamed, a cut-off stream is an error). */
+  async list(opts?: CallOptions): Promise<Volume[]> {
     const op = 'volumes.list';
-    const wwns = filter.wwns?.map((w) => w.toUpperCase());
-    // No WWN can match an empty list: answer without asking.
-    if (wwns && wwns.length === 0) return [];
-    let path = apiPath`/volumes`;
-    if (wwns) path += `?${queryParam(wwns.map((w) => `wwn==${w}`).join(' OR '))}`;
-    const res = await this.send(op, 'GET', path, opts);
-    const all = readCollection(res, this.ctx(op), isVolume);
-    return wwns ? all.filter((v) => v.wwn !== undefined && wwns.includes(v.wwn.toUpperCase())) : all;
+    return readCollection(await this.send(op, 'GET', apiPath`/volumes`, opts), this.ctx(op), isVolume);
   }
 
   /** `GET /volumes/<name>` (404/23 when absent). */
   async get(name: string, opts?: CallOptions): Promise<Volume> {
     const op = 'volumes.get';
     return readObject(await this.send(op, 'GET', apiPath`/volumes/${name}`, opts), this.ctx(op), isVolume);
-  }
-
-  /** The volume with this WWN, or undefined (one `GET /volumes?query=...`). */
-  async getByWwn(wwn: string, opts?: CallOptions): Promise<Volume | undefined> {
-    return (await this.list({ wwns: [wwn] }, opts))[0];
   }
 
   /** `POST /volumes` (201, or 200 from some firmware). A lost answer + 409/22 is the caller's to check. */
@@ -168,31 +142,6 @@ export class VolumesResource extends Resource {
     const taskId = this.taskIdOf(res);
     if (taskId === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
     return { taskId, destVolume: (res.location !== undefined ? parseNameLocation(res.location, 'volumes') : undefined) ?? params.destVolume };
-  }
-
-  /** Stops the physical copy whose destination is `dest` (action 1). */
-  async stopPhysicalCopy(dest: string, opts?: CallOptions): Promise<void> {
-    await this.send('volumes.stopPhysicalCopy', 'PUT', apiPath`/volumes/${dest}`, opts, { action: VolumeAction.STOP_PHYSICAL_COPY });
-  }
-
-  /** Resyncs the physical copy `dest` from its source (action 2); the task id when the array gives one. */
-  async resyncPhysicalCopy(dest: string, opts?: CallOptions): Promise<number | undefined> {
-    const op = 'volumes.resyncPhysicalCopy';
-    return this.taskIdOf(await this.send(op, 'PUT', apiPath`/volumes/${dest}`, opts, { action: VolumeAction.RESYNC_PHYSICAL_COPY }));
-  }
-
-  /** Promotes a snapshot onto its base (action 4); resolves with the task id. */
-  async promoteSnapshot(snapshot: string, params: { online?: boolean; priority?: number } = {}, opts?: CallOptions): Promise<number> {
-    const op = 'volumes.promoteSnapshot';
-    const res = await this.send(op, 'PUT', apiPath`/volumes/${snapshot}`, opts, { action: VolumeAction.PROMOTE_VIRTUAL_COPY, ...compact(params) });
-    const id = this.taskIdOf(res);
-    if (id === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
-    return id;
-  }
-
-  /** Stops a running promote (action 5; 409/185 when none runs). */
-  async stopPromote(snapshot: string, opts?: CallOptions): Promise<void> {
-    await this.send('volumes.stopPromote', 'PUT', apiPath`/volumes/${snapshot}`, opts, { action: VolumeAction.STOP_PROMOTE_VIRTUAL_COPY });
   }
 
   /** Tunes / converts a volume (action 6, a 1.3.x action); resolves with the task id. */
