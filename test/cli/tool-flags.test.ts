@@ -70,6 +70,7 @@ describe('npm run soak flags', () => {
     expect(parseSoakArgs(['--seed', '42'], {}, undefined).seed).toBe(42);
     expect(parseSoakArgs([], { SOAK_SEED: '9' }, undefined).seed).toBe(9);
     expect(parseSoakArgs(['--seed=5'], { SOAK_SEED: '9' }, undefined).seed).toBe(5);
+    expect(() => parseSoakArgs([], { SOAK_SEED: '9,10' }, undefined)).toThrow(/SOAK_SEED must be an integer/);
     // No THREEPAR_CSI_ twins for the soak's flags.
     expect(parseSoakArgs([], { THREEPAR_CSI_VOLUMES: '1', THREEPAR_CSI_QUICK: 'true' }, undefined)).toMatchObject({ quick: false, volumes: [36, 24] });
   });
@@ -81,6 +82,9 @@ describe('npm run soak flags', () => {
     [['--volumes', 'many'], /--volumes must be an integer/],
     [['--concurrency', '0'], /--concurrency must be a number ≥ 1/],
     [['--seed'], /--seed needs a value/],
+    // A seed that is not a number used to start an unrepeatable run with a random seed.
+    [['--seed', 'abc'], /--seed must be an integer/],
+    [['--seed', '12,34'], /--seed must be an integer/],
     [['--quick', '--quick'], /--quick is given twice/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseSoakArgs(argv, {}, undefined)).toThrow(UsageError);
