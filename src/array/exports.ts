@@ -89,10 +89,10 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
     try {
       return await backend.vlunLocks.run(host.name, () => exportToHost(backend, c, req, host, ctx, domain));
     } catch (err) {
-      if (attempt >= 2) throw err instanceof HostReplaced ? err.refusal : err;
-      // Our empty host of another domain is gone: the volume's domain is read again (a cached
-      // CPG list or domain may be stale) and the next host is made in it.
-      if (err instanceof HostReplaced) domain = await volumeDomain(backend, c, req.name, ctx.signal, true);
+      if (attempt >= 2) throw err instanceof OtherDomain ? err.refusal : err;
+      // The host serves another domain: the volume's domain and the node's host are read again
+      // (a cached CPG list, domain or host may be stale; our empty host was deleted).
+      if (err instanceof OtherDomain) domain = await volumeDomain(backend, c, req.name, ctx.signal, true);
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
       else if (conditionOf(err) === 'no-host') forgetNode(backend, req.ref.node.hostName);
       else throw err;
@@ -100,8 +100,8 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
   }
 }
 
-/** The node's host was in another domain, owned and empty, and is deleted: export again with a new one. */
-class HostReplaced extends Error {
+/** The node's host serves another domain (its refusal inside): look again once, then refuse. */
+class OtherDomain extends Error {
   constructor(readonly refusal: DriverError) {
     super(refusal.message);
   }
@@ -109,13 +109,14 @@ class HostReplaced extends Error {
 
 /**
  * The node's host serves another domain than the volume's (known from the host, or the array's
- * 403/118). A host the driver made that exports nothing is deleted (HostReplaced: the caller makes
- * one in the volume's domain); any other → FAILED_PRECONDITION naming both domains.
+ * 403/118). A host the driver made that exports nothing is deleted, so that the caller makes one
+ * in the volume's domain; any other is forgotten, so that the caller looks it up again (it may
+ * have been moved since it was cached). A second time → FAILED_PRECONDITION naming both domains.
  */
 async function leaveOtherDomain(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined, cause?: unknown): Promise<never> {
   const refusal = domainMismatch(req.name, domain, host, cause);
-  if (host.owned && (await deleteHostIfOwned(backend, c, host.name, ctx))) throw new HostReplaced(refusal);
-  throw refusal;
+  if (!host.owned || !(await deleteHostIfOwned(backend, c, host.name, ctx))) forgetNode(backend, req.ref.node.hostName);
+  throw new OtherDomain(refusal);
 }
 
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined): Promise<Exported> {

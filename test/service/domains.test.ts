@@ -140,6 +140,19 @@ describe('publishes of two domains to one new node at once', () => {
   });
 });
 
+describe('a host moved to another domain after the driver cached it (movetodomain)', () => {
+  test("the cached host's old domain does not refuse the publish: the host is looked up again", async () => {
+    const a = await volume('pvc-moved-a');
+    await publish(a, iscsiNode('moved-node'));
+    expect(ownHost('moved-node')?.domain).toBe('TENANT_A');
+    // The admin moves the host (and so its exported volume's side) to TENANT_B.
+    ownHost('moved-node')!.domain = 'TENANT_B';
+    const b = await volume('pvc-moved-b', 'CPG2');
+    expect((await publish(b, iscsiNode('moved-node'))).publish_context['lun']).toBeDefined();
+    expect(vlunsOf(b)).toHaveLength(1);
+  });
+});
+
 describe('a CPG that joins a domain after the driver read the CPG list (movetodomain)', () => {
   test("the stale list makes a host in no domain; the array's 403/118 has the driver read the volume again and make the host in its domain", async () => {
     const plain = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: SIZE }], domains: ['LATER'] });
