@@ -17,12 +17,13 @@ const label = (domain: string | undefined): string => (domain === undefined ? 'n
 /**
  * The volume's domain (undefined: none). No request on an array whose CPGs are in no domain
  * (the cached CPG list says so); else the volume's own `domain`, read once and remembered with
- * the owned volume.
+ * the owned volume. `fresh`: read the volume whatever the caches say (the array refused an export
+ * across domains, so the cached CPG list or the remembered domain may be stale: `movetodomain`).
  */
-export async function volumeDomain(backend: Backend, c: ArrayClient, name: string, signal?: AbortSignal): Promise<string | undefined> {
+export async function volumeDomain(backend: Backend, c: ArrayClient, name: string, signal?: AbortSignal, fresh = false): Promise<string | undefined> {
   const known = backend.owned.get(name);
-  if (known?.domain !== undefined) return known.domain ?? undefined;
-  if (!(await backend.usesDomains(signal))) return undefined;
+  if (!fresh && known?.domain !== undefined) return known.domain ?? undefined;
+  if (!fresh && !(await backend.usesDomains(signal))) return undefined;
   const domain = (await c.getVolume(name, signal)).domain;
   if (known) known.domain = domain ?? null;
   return domain;
@@ -35,12 +36,12 @@ export function domainMismatch(volume: string, domain: string | undefined, host:
 }
 
 /**
- * Refuses a host in another domain than the volume's before any VLUN is tried. A host in no
- * domain is left to the array ([U] whether it may see a domain's volume; the simulator's
- * `domainExport` switch): its refusal (403/118) becomes the same error in exports.ts.
+ * True when the host is in another domain than the volume's, known before any VLUN is tried. A
+ * host in no domain is left to the array ([U] whether it may see a domain's volume; the
+ * simulator's `domainExport` switch): its refusal (403/118) is handled alike in exports.ts.
  */
-export function refuseOtherDomain(volume: string, domain: string | undefined, host: KnownHost): void {
-  if (host.domain !== undefined && host.domain !== domain) throw domainMismatch(volume, domain, host);
+export function inOtherDomain(domain: string | undefined, host: KnownHost): boolean {
+  return host.domain !== undefined && host.domain !== domain;
 }
 
 /** The one domain of a group's sources (a VV set holds volumes of one domain); several → FAILED_PRECONDITION. */

@@ -1,4 +1,4 @@
-import { failedPrecondition, internal, resourceExhausted, unavailable } from '../errors.js';
+import { failedPrecondition, internal, resourceExhausted, unavailable, type DriverError } from '../errors.js';
 import { PortLinkState, PortMode, PortProtocol, PortType } from '../wsapi/enums.js';
 import type { Port, PortPos, Vlun, VlunId } from '../wsapi/types.js';
 import type { Backend, KnownHost } from './backend.js';
@@ -7,7 +7,7 @@ import { conditionOf } from './errors.js';
 import { hostOwnerTag, parseHostMarker } from './marker.js';
 import { hostNameFor } from './names.js';
 import { cachedHostsOfNode, forgetNode, lookupHosts, resolveHost, type NodeRef } from './hosts.js';
-import { domainMismatch, refuseOtherDomain, volumeDomain } from './domains.js';
+import { domainMismatch, inOtherDomain, volumeDomain } from './domains.js';
 import type { OpContext } from './ops.js';
 import { formatPortPos } from '../util/port-pos.js';
 import { wwnForHost } from '../util/wwn.js';
@@ -85,17 +85,40 @@ function vlunId(l: Vlun): VlunId {
  * duplicate. Three requests for a new export to a known host (list, create, list); one to reuse.
  */
 export async function exportVolume(backend: Backend, c: ArrayClient, req: PublishRequest, ctx: OpContext): Promise<Exported> {
-  const domain = await volumeDomain(backend, c, req.name, ctx.signal);
+  let domain = await volumeDomain(backend, c, req.name, ctx.signal);
   for (let attempt = 1; ; attempt++) {
     const host = await resolveHost(backend, c, req.ref, req.protocol, ctx, domain);
     try {
       return await backend.vlunLocks.run(host.name, () => exportToHost(backend, c, req, host, ctx, domain));
     } catch (err) {
+      if (attempt >= 2) throw err instanceof OtherDomain ? err.refusal : err;
+      // The host serves another domain: the volume's domain and the node's host are read again
+      // (a cached CPG list, domain or host may be stale; our empty host was deleted).
+      if (err instanceof OtherDomain) domain = await volumeDomain(backend, c, req.name, ctx.signal, true);
       // The host vanished (a racing unpublish deleted it with its last VLUN): look again.
-      if (conditionOf(err) !== 'no-host' || attempt >= 2) throw err;
-      forgetNode(backend, req.ref.node.hostName);
+      else if (conditionOf(err) === 'no-host') forgetNode(backend, req.ref.node.hostName);
+      else throw err;
     }
   }
+}
+
+/** The node's host serves another domain (its refusal inside): look again once, then refuse. */
+class OtherDomain extends Error {
+  constructor(readonly refusal: DriverError) {
+    super(refusal.message);
+  }
+}
+
+/**
+ * The node's host serves another domain than the volume's (known from the host, or the array's
+ * 403/118). A host the driver made that exports nothing is deleted, so that the caller makes one
+ * in the volume's domain; any other is forgotten, so that the caller looks it up again (it may
+ * have been moved since it was cached). A second time → FAILED_PRECONDITION naming both domains.
+ */
+async function leaveOtherDomain(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined, cause?: unknown): Promise<never> {
+  const refusal = domainMismatch(req.name, domain, host, cause);
+  if (!host.owned || !(await deleteHostIfOwned(backend, c, host.name, ctx))) forgetNode(backend, req.ref.node.hostName);
+  throw new OtherDomain(refusal);
 }
 
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined): Promise<Exported> {
@@ -103,9 +126,9 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
   if (!existing) refuseOverLimit(req, host, listing);
+  // An existing VLUN proves the domains match, whatever the caches say.
+  if (!existing && inOtherDomain(domain, host)) await leaveOtherDomain(backend, c, req, host, ctx, domain);
   try {
-    // An owned host left empty in another domain goes, so that a retry makes it in this one.
-    refuseOtherDomain(req.name, domain, host);
     refuseOthers(req, host, before);
   } catch (err) {
     if (host.owned) await deleteHostIfOwned(backend, c, host.name, ctx);
@@ -116,7 +139,8 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   const missing = (lun: number): PortPos[] => ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
   if (existing && missing(existing.lun).length === 0) return { lun: existing.lun, wwn: existing.volumeWWN };
-  const { created, refusal } = await createVluns(c, req, host, existing ? { lun: existing.lun, ports: missing(existing.lun) } : { ports }, domain);
+  const { created, refusal, otherDomain } = await createVluns(c, req, host, existing ? { lun: existing.lun, ports: missing(existing.lun) } : { ports });
+  if (otherDomain) await leaveOtherDomain(backend, c, req, host, ctx, domain, otherDomain);
   // Re-read after our own changes: backend.vluns only hands out a listing started after this call.
   const after = exportsOf(await backend.vluns(ctx.signal), req.name);
   const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
@@ -149,10 +173,10 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
 /**
  * Creates the VLUNs of an export: the missing ports' at the existing LUN, or a new one with an
  * automatic LUN and then the further ports' at it. A refusal the re-read may explain (the oneHost
- * policy, a LUN a racing process took, …) is returned; the array's domain refusal (a host in no
- * domain is left to it: domains.ts) is FAILED_PRECONDITION, with what was made removed.
+ * policy, a LUN a racing process took, …) is returned; so is the array's domain refusal (a host in
+ * no domain is left to it: domains.ts), as `otherDomain`, with what was made removed.
  */
-async function createVluns(c: ArrayClient, req: PublishRequest, host: KnownHost, at: { lun?: number; ports: PortPos[] }, domain: string | undefined): Promise<{ created: VlunId[]; refusal?: unknown }> {
+async function createVluns(c: ArrayClient, req: PublishRequest, host: KnownHost, at: { lun?: number; ports: PortPos[] }): Promise<{ created: VlunId[]; refusal?: unknown; otherDomain?: unknown }> {
   const created: VlunId[] = [];
   const vlun = (lun: number, portPos: PortPos): Promise<VlunId> => c.createVlun({ volumeName: req.name, hostname: host.name, lun, autoLun: false, portPos });
   try {
@@ -171,7 +195,7 @@ async function createVluns(c: ArrayClient, req: PublishRequest, host: KnownHost,
     if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
     if (cond === 'domain') {
       for (const id of created) await deleteVlunQuietly(c, id);
-      throw domainMismatch(req.name, domain, host, err);
+      return { created: [], otherDomain: err };
     }
     return { created, refusal: err };
   }
@@ -253,25 +277,27 @@ async function removeIdleHost(backend: Backend, c: ArrayClient, vluns: readonly 
   await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
 }
 
-/** Deletes a host this cluster created, once it exports nothing (a racing export keeps it). */
-async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<void> {
+/** Deletes a host this cluster created, once it exports nothing (a racing export keeps it). True when it is gone. */
+async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: string, ctx: OpContext): Promise<boolean> {
   const keys = [...backend.hosts.entries()].filter(([, h]) => h.name === hostName).map(([k]) => k);
   const known = keys.length > 0 ? backend.hosts.get(keys[0]!) : undefined;
   const forget = (): void => keys.forEach((k) => backend.hosts.delete(k));
   try {
-    if (known && !known.owned) return;
+    if (known && !known.owned) return false;
     if (!known) {
       const h = await c.getHost(hostName, ctx.signal);
-      if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return;
+      if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return false;
     }
     await c.deleteHost(hostName);
     forget();
     ctx.log.info({ host: hostName }, 'array host deleted with its last VLUN');
+    return true;
   } catch (err) {
     const cond = conditionOf(err);
     if (cond === 'no-host') forget();
     // Gone, still exporting (a racing publish), or in a host set an admin made (77): left alone.
     if (cond !== 'no-host' && cond !== 'exported' && cond !== 'in-use' && cond !== 'host-in-set') throw err;
+    return cond === 'no-host';
   }
 }
 

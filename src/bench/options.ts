@@ -51,10 +51,13 @@ export const DEFAULTS: Omit<BenchOptions, 'skip' | 'json' | 'quick'> = {
 /** --quick: every workload, small (a smoke run in well under 30 s). */
 export const QUICK: Partial<BenchOptions> = { volumes: 40, nodes: 4, vluns: 400, volumes20k: 20, snapshots: 10, clones: 2, cloneSeconds: 1, cloneDataMiB: 1, listVolumes: 600, pageSize: 100, listRuns: 1, nodeVolumes: 2 };
 
-/** The numeric flags: the option each sets, and its help. */
-const SIZES: Record<string, [keyof typeof DEFAULTS, string]> = {
+/**
+ * The numeric flags: the option each sets, its help, and its smallest value when not 0 (a
+ * divisor, or a pool that would wait forever at 0).
+ */
+const SIZES: Record<string, [keyof typeof DEFAULTS, string, number?]> = {
   'volumes': ['volumes', 'W1: volumes created, published, unpublished and deleted'],
-  'nodes': ['nodes', 'W1: nodes the volumes are published to'],
+  'nodes': ['nodes', 'W1: nodes the volumes are published to', 1],
   'vluns': ['vluns', 'W1-20k: pre-existing VLUNs of other hosts (0 skips W1-20k)'],
   'volumes-20k': ['volumes20k', 'W1-20k: volumes in the run beside the VLUNs'],
   'snapshots': ['snapshots', 'W2: snapshots (and volumes from them)'],
@@ -62,14 +65,14 @@ const SIZES: Record<string, [keyof typeof DEFAULTS, string]> = {
   'clone-seconds': ['cloneSeconds', 'W3: duration of each copy at the set copy rate'],
   'clone-data-mib': ['cloneDataMiB', 'W3: data in each source volume'],
   'list-volumes': ['listVolumes', 'W4: volumes listed'],
-  'page-size': ['pageSize', 'W4: ListVolumes max_entries'],
-  'list-runs': ['listRuns', 'W4: listings timed'],
+  'page-size': ['pageSize', 'W4: ListVolumes max_entries', 1],
+  'list-runs': ['listRuns', 'W4: listings timed', 1],
   'node-volumes': ['nodeVolumes', 'node: volumes staged and published (root only)'],
-  'concurrency': ['concurrency', 'calls in flight (sidecar workers)'],
+  'concurrency': ['concurrency', 'calls in flight (sidecar workers)', 1],
   'latency-ms': ['latencyMs', 'simulator service time per request, L'],
   'per-member-us': ['perMemberUs', 'simulator service time per list member, k'],
-  'session-pool': ['sessionPool', 'session keys per backend (driver and baseline)'],
-  'max-in-flight': ['maxInFlight', 'WSAPI requests in flight per backend (driver and baseline)'],
+  'session-pool': ['sessionPool', 'session keys per backend (driver and baseline)', 1],
+  'max-in-flight': ['maxInFlight', 'WSAPI requests in flight per backend (driver and baseline)', 1],
 };
 export const WORKLOADS = ['w1', 'w1-20k', 'w2', 'w3', 'w4', 'node'];
 
@@ -77,7 +80,7 @@ export const BENCH_FLAGS: FlagSpec[] = [
   { name: 'quick', type: 'boolean', help: 'small sizes for a smoke run', env: false },
   { name: 'json', type: 'boolean', help: 'one JSON object on the last line', env: false },
   { name: 'skip', type: 'list', choices: WORKLOADS, metavar: 'LIST', help: 'workloads to skip', env: false },
-  ...Object.entries(SIZES).map(([name, [key, help]]): FlagSpec => ({ name, type: 'number', min: 0, help: `${help} (default ${DEFAULTS[key]}${QUICK[key] !== undefined ? `, ${QUICK[key]} with --quick` : ''})`, env: false })),
+  ...Object.entries(SIZES).map(([name, [key, help, min]]): FlagSpec => ({ name, type: 'number', min: min ?? 0, help: `${help} (default ${DEFAULTS[key]}${QUICK[key] !== undefined ? `, ${QUICK[key]} with --quick` : ''})`, env: false })),
 ];
 
 export const BENCH_HELP = formatHelp('npm run bench -- [flags]', "The driver's cost over the array's own round trips, at scale (docs/performance.md).", BENCH_FLAGS);

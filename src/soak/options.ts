@@ -43,7 +43,7 @@ const rate = (name: string, help: string): FlagSpec => ({ name, type: 'number', 
 
 export const SOAK_FLAGS: FlagSpec[] = [
   { name: 'quick', type: 'boolean', help: 'a few minutes, for CI', env: false },
-  { name: 'seed', type: 'string', metavar: 'N', help: 'repeat a run (the seed is printed at the start)', env: 'SOAK_SEED' },
+  { name: 'seed', type: 'int', min: 0, metavar: 'N', help: 'repeat a run (the seed is printed at the start)', env: 'SOAK_SEED' },
   { name: 'volumes', type: 'int', min: 0, help: 'lifecycles in all (the first 60% with one driver, the rest with two controllers)', env: false },
   { name: 'concurrency', type: 'int', min: 1, help: 'lifecycles at once', env: false },
   rate('fault-rate', 'array faults per second on average (default 1.1 quick, 1 otherwise; 0 = none)'),
@@ -80,7 +80,7 @@ export function parseSoakArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const first = Math.ceil(total * 0.6);
   return {
     quick,
-    seed: seedFrom(get.str(values, 'seed')),
+    seed: seedFrom(get.num(values, 'seed')?.toString()),
     volumes: [first, total - first],
     concurrency: get.num(values, 'concurrency') ?? (quick ? 3 : 4),
     keepWork: get.bool(values, 'keep'),

@@ -70,6 +70,7 @@ describe('npm run soak flags', () => {
     expect(parseSoakArgs(['--seed', '42'], {}, undefined).seed).toBe(42);
     expect(parseSoakArgs([], { SOAK_SEED: '9' }, undefined).seed).toBe(9);
     expect(parseSoakArgs(['--seed=5'], { SOAK_SEED: '9' }, undefined).seed).toBe(5);
+    expect(() => parseSoakArgs([], { SOAK_SEED: '9,10' }, undefined)).toThrow(/SOAK_SEED must be an integer/);
     // No THREEPAR_CSI_ twins for the soak's flags.
     expect(parseSoakArgs([], { THREEPAR_CSI_VOLUMES: '1', THREEPAR_CSI_QUICK: 'true' }, undefined)).toMatchObject({ quick: false, volumes: [36, 24] });
   });
@@ -81,6 +82,9 @@ describe('npm run soak flags', () => {
     [['--volumes', 'many'], /--volumes must be an integer/],
     [['--concurrency', '0'], /--concurrency must be a number ≥ 1/],
     [['--seed'], /--seed needs a value/],
+    // A seed that is not a number used to start an unrepeatable run with a random seed.
+    [['--seed', 'abc'], /--seed must be an integer/],
+    [['--seed', '12,34'], /--seed must be an integer/],
     [['--quick', '--quick'], /--quick is given twice/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseSoakArgs(argv, {}, undefined)).toThrow(UsageError);
@@ -117,6 +121,13 @@ describe('npm run bench flags', () => {
     [['--volumes', '-3'], /--volumes must be a number ≥ 0/],
     [['--volumes'], /--volumes needs a value/],
     [['w1'], /unexpected argument "w1"/],
+    // 0 used to be taken: the baseline's request semaphore of 0 waits forever, a pool of 0 divides by 0.
+    [['--max-in-flight', '0'], /--max-in-flight must be a number ≥ 1/],
+    [['--session-pool', '0'], /--session-pool must be a number ≥ 1/],
+    [['--concurrency', '0'], /--concurrency must be a number ≥ 1/],
+    [['--nodes', '0'], /--nodes must be a number ≥ 1/],
+    [['--page-size', '0'], /--page-size must be a number ≥ 1/],
+    [['--list-runs', '0'], /--list-runs must be a number ≥ 1/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     expect(() => parseBenchArgs(argv)).toThrow(message);
@@ -131,6 +142,8 @@ describe('npm run bench flags', () => {
 
 const SOAK = fileURLToPath(new URL('../../dist/soak/main.js', import.meta.url));
 const BENCH = fileURLToPath(new URL('../../dist/bench/driver.js', import.meta.url));
+/** Only against a hang: a loaded 2-core machine may take many seconds to start node. */
+const SAFETY_NET_MS = 120_000;
 const built = describeUnless(existsSync(SOAK) && existsSync(BENCH) ? undefined : 'dist/ is missing — run "npm run build" first');
 
 built('the built tools', () => {
@@ -138,7 +151,8 @@ built('the built tools', () => {
     ['soak', SOAK, /^soak: unknown flag --bogus/],
     ['bench', BENCH, /^bench: unknown flag --bogus/],
   ])('%s: a bad flag is one line on stderr and exit code 2, before anything starts', (_name, script, message) => {
-    const r = spawnSync(process.execPath, [script, '--bogus'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [script, '--bogus'], { encoding: 'utf8', timeout: SAFETY_NET_MS });
+    expect(r.error?.message).toBeUndefined(); // ETIMEDOUT: the safety net, not a result
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -149,7 +163,8 @@ built('the built tools', () => {
     ['soak', SOAK],
     ['bench', BENCH],
   ])('%s --help exits 0 with the flags', (_name, script) => {
-    const r = spawnSync(process.execPath, [script, '--help'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [script, '--help'], { encoding: 'utf8', timeout: SAFETY_NET_MS });
+    expect(r.error?.message).toBeUndefined(); // ETIMEDOUT: the safety net, not a result
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run /);
   });
