@@ -23,7 +23,8 @@ export interface StepOptions {
   signal: AbortSignal;
   /**
    * The RPC's snapshot of the mount table (Mounter.snapshot()): read once, by the path rules
-   * first, and again only after a mount or unmount; connectors get it through these options too.
+   * first, and again only after a mount or unmount. Not for a connector's detach: removing a
+   * device checks it unused on a fresh read (another process may have mounted it since).
    */
   mounts: MountTable;
 }
