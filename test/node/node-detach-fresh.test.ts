@@ -5,14 +5,15 @@
  * test, as an admin copying data off would) mounts the volume's loop device after the unstage
  * read its snapshot. The device must be left to that user: no `blockdev --setrw` (it would turn
  * a read-only user's device writable) and no `losetup --detach` (the kernel only marks a busy
- * loop device autoclear, and it vanishes under its user at the unmount). Real loop devices; root.
+ * loop device autoclear, and it vanishes under its user at the unmount). And the stage's check of
+ * the staging path, after its attach, sees a mount made there meanwhile. Real loop devices; root.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { spawnExec, type Exec } from '../../src/host/exec.js';
 import { Mounter, type MountInfo } from '../../src/host/mounts.js';
-import { NodeHarness, blockCap, rootSkipReason, stageReq } from './harness.js';
+import { NodeHarness, blockCap, mountCap, rootSkipReason, stageReq } from './harness.js';
 import { describeUnless } from '../helpers/skip.js';
 
 /** A Mounter that runs `after` once, right after its next read (the RPC's snapshot) returns. */
@@ -60,5 +61,21 @@ d('loop detach and a mount made by another process', () => {
     expect(commands.filter((c) => c.startsWith('losetup --detach') || c.startsWith('blockdev --setrw'))).toEqual([]);
     expect(h.loopsOf(v.file)).toEqual([loop]);
     expect(readFileSync(`/sys/block/${loop}/loop/autoclear`, 'utf8').trim()).toBe('0');
+  });
+
+  // The same for the stage's "staging path already holds a mount" check, which runs after the
+  // attach (an iSCSI login and device discovery: seconds, up to the discovery timeout).
+  it('a mount another process made at the staging path while the stage attached: ALREADY_EXISTS, nothing mounted over it', async () => {
+    const m = new HookedMounter(spawnExec);
+    const node = h.node('stage-fresh', { mounter: m });
+    const v = h.volume('stage-fresh', 64);
+    const staging = h.path('stage-fresh', 'staging');
+    m.after = () => {
+      mkdirSync(staging, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'other', staging]);
+    };
+    await expect(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'already-exists' });
+    const tops = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === staging);
+    expect(tops.map((l) => l.split(' - ')[1]!.split(' ')[0])).toEqual(['tmpfs']);
   });
 });
