@@ -23,7 +23,8 @@ export interface StepOptions {
   signal: AbortSignal;
   /**
    * The RPC's snapshot of the mount table (Mounter.snapshot()): read once, by the path rules
-   * first, and again only after a mount or unmount; connectors get it through these options too.
+   * first, and again only after a mount or unmount. Not for a connector's detach: removing a
+   * device checks it unused on a fresh read (another process may have mounted it since).
    */
   mounts: MountTable;
 }
@@ -88,7 +89,9 @@ export async function stageVolume(d: NodeDeps, r: StageRequest, o: StepOptions):
     await setReadOnly(d.exec, device.path);
   }
   if (r.capability.access === 'block') return;
-  await stageFilesystem(d, r, rec, device, o);
+  // A new snapshot: the attach (an iSCSI login, device discovery) took up to seconds, in which
+  // another process may have mounted at the staging path; that must not be mounted over.
+  await stageFilesystem(d, r, rec, device, { ...o, mounts: d.mounter.snapshot() });
 }
 
 /** A record from an earlier stage must describe the same request, else the volume is staged differently. */

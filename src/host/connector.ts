@@ -1,5 +1,4 @@
 import type { Logger } from '../log.js';
-import type { MountTable } from './mounts.js';
 import type { VolumeRecord } from './state.js';
 
 /** How the node reaches a LUN (publish_context "protocol"). */
@@ -31,8 +30,6 @@ export interface ConnectorCallOptions {
   log: Logger;
   /** The call's cancellation: stops waits and read-only commands only. */
   signal?: AbortSignal;
-  /** The node call's snapshot of the mount table (see MountSnapshot); without it, a fresh read. */
-  mounts?: MountTable;
 }
 
 /**

@@ -73,7 +73,9 @@ export class LoopConnector implements Connector {
    */
   async detach(id: VolumeIdentity, o: ConnectorCallOptions): Promise<void> {
     if (!id.backingFile) return;
-    const mounts = await (o.mounts ?? this.mounter).read();
+    // Read fresh, never the node call's snapshot: another "node" (or process) may have mounted
+    // the device since that was read, and a mounted device must be left to its user.
+    const mounts = await this.mounter.read();
     for (const name of await this.devicesOf(id.backingFile)) {
       const use = await deviceInUse(this.sys, name, mounts);
       if (use) {

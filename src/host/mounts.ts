@@ -87,10 +87,12 @@ export interface MountTable {
 let changes = 0;
 
 /**
- * One node call's view of the mount table: read once, then reused by every check of the call
- * (path rules, idempotency, devices in use) until this process mounts or unmounts anything,
+ * One node call's view of the mount table: read once, then reused by the checks of the call
+ * (path rules, idempotency, what is published) until this process mounts or unmounts anything,
  * after which the next read is fresh again. A call makes one per RPC and never keeps it beyond:
  * the table also changes under other processes (kubelet, the host), which only a new read shows.
+ * So the last check before removing a device (multipath flush, SCSI delete, loop detach) never
+ * uses it: the kernel removes a mounted disk without a word, and reads fresh there.
  */
 export class MountSnapshot implements MountTable {
   private table: Promise<MountInfo[]> | undefined;

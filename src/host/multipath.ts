@@ -1,7 +1,7 @@
 import { failedPrecondition } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ExecError, type Exec } from './exec.js';
-import type { Mounter, MountTable } from './mounts.js';
+import type { Mounter } from './mounts.js';
 import { deviceInUse, multipathMapByWwn, multipathWwid, type MultipathMap, type Sysfs } from './sysfs.js';
 
 /** `multipath -f` waits for udev and device-mapper; bounded so NodeUnstage stays under 2 minutes. */
@@ -107,10 +107,11 @@ export class Multipath {
    *   multipathd del map <name>               (when multipath -f fails)
    * A map in use → FAILED_PRECONDITION; no map → nothing to do. Every command has a timeout;
    * a flush stuck in the kernel fails the call (DEADLINE_EXCEEDED) and is left to the kernel.
-   * `mounts`: the node call's snapshot of the mount table, when it has one.
+   * The mount table is read fresh here, never a node call's snapshot: disabling queueing on a map
+   * that is mounted fails its filesystem's writes, and another process may have mounted it since.
    */
-  async flush(map: MultipathMap, wwn: string, log: Logger, mounts: MountTable = this.mounter): Promise<void> {
-    const use = await deviceInUse(this.sys, map.name, await mounts.read());
+  async flush(map: MultipathMap, wwn: string, log: Logger): Promise<void> {
+    const use = await deviceInUse(this.sys, map.name, await this.mounter.read());
     if (use) throw failedPrecondition(`multipath map ${map.mapName} of volume ${wwn} is ${use}; unpublish it first`);
     const dead = !(await anyPathLive(this.sys, map.slaves));
     if (dead) {

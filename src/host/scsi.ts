@@ -165,11 +165,12 @@ export class ScsiVolumes {
   async remove(wwn: string, o: ConnectorCallOptions): Promise<ScsiDisk[]> {
     const disks = await this.disks(wwn);
     const map = await this.multipath.mapOf(wwn, disks.map((d) => d.name));
-    const table = o.mounts ?? this.mounter;
-    if (map) await this.multipath.flush(map, wwn, o.log, table);
+    if (map) await this.multipath.flush(map, wwn, o.log);
     const removed: ScsiDisk[] = [];
-    // flush changed no mount: the same snapshot serves (a mount or unmount meanwhile makes it re-read).
-    const mounts = await table.read();
+    // Read fresh, after the flush, never the call's snapshot: the kernel deletes a mounted disk
+    // without a word, and the disks freed by the map's removal may have been mounted meanwhile
+    // by another process (which the snapshot, re-read only after this process's own mounts, misses).
+    const mounts = await this.mounter.read();
     for (const disk of disks) {
       const use = await deviceInUse(this.sys, disk.name, mounts);
       if (use) throw failedPrecondition(`device ${disk.name} of volume ${wwn} is ${use}; unpublish it first`);

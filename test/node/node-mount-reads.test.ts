@@ -1,7 +1,10 @@
 /**
  * Reads of the mount table per node call (issue 15): each RPC reads /proc/self/mountinfo once and
- * passes that snapshot down (path rules, idempotency checks, device-in-use checks), and reads it
- * again only after a mount or unmount of its own that a later check must see. Counted through a
+ * passes that snapshot down (path rules, idempotency checks, what is published), and reads it
+ * again only after a mount or unmount of its own that a later check must see; a filesystem stage
+ * takes a new one after its attach (seconds long with iSCSI); the loop detach reads
+ * fresh (the last check before a device goes: another process may have mounted it since, see
+ * test/unit/node-detach-fresh.test.ts). Counted through a
  * Mounter whose every read is one read of the file, on real loop devices and mounts. Needs root.
  *
  * Before the snapshot (same calls, same counts taken): ext4 stage 2, repeated stage 3, publish 3,
@@ -50,14 +53,14 @@ d('mount-table reads per node call', () => {
     return counts;
   }
 
-  // Unpublish and unstage read once more after their unmount: umountAll checks nothing is left stacked.
-  it('ext4: stage, publish, unpublish, unstage (each repeated) read the table once, or once more after their own unmount', async () => {
+  // A filesystem stage reads once more after its attach; unpublish and unstage once more after their unmount (umountAll checks nothing is left stacked), unstage once more at the detach.
+  it('ext4: stage, publish, unpublish, unstage (each repeated) read the table once, or once more after their attach or their own unmount, and unstage fresh at the detach', async () => {
     const counts = await readsPerStep('reads-fs', mountCap('ext4'), ['stage', 'stage', 'publish', 'publish', 'unpublish', 'unpublish', 'unstage', 'unstage']);
-    expect(counts).toEqual([['stage', 1], ['stage', 1], ['publish', 1], ['publish', 1], ['unpublish', 2], ['unpublish', 1], ['unstage', 2], ['unstage', 1]]);
+    expect(counts).toEqual([['stage', 2], ['stage', 2], ['publish', 1], ['publish', 1], ['unpublish', 2], ['unpublish', 1], ['unstage', 3], ['unstage', 1]]);
   });
 
-  it('block: stage, publish, unpublish, unstage read the table once, or once more after their own unmount', async () => {
+  it('block: stage, publish, unpublish, unstage read the table once, or once more after their own unmount, and unstage fresh at the detach', async () => {
     const counts = await readsPerStep('reads-block', blockCap(), ['stage', 'publish', 'unpublish', 'unstage']);
-    expect(counts).toEqual([['stage', 1], ['publish', 1], ['unpublish', 2], ['unstage', 1]]);
+    expect(counts).toEqual([['stage', 1], ['publish', 1], ['unpublish', 2], ['unstage', 2]]);
   });
 });

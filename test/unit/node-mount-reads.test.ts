@@ -1,7 +1,8 @@
 /**
  * Reads of the mount table per node call on an iSCSI volume with a multipath map (issue 15): the
- * call's snapshot serves the path rules, the unstage checks, and the map flush and disk removal
- * (Multipath.flush, ScsiVolumes.remove), which read the table again each before it was shared.
+ * call's snapshot serves the path rules and the unstage checks; the map flush and the disk removal
+ * (Multipath.flush, ScsiVolumes.remove) each read fresh, as the last check before a device goes
+ * (node-detach-fresh.test.ts: another process may have mounted it since the snapshot).
  * On the fake host (host-fakes.ts); counted through a Mounter whose every read is one read of
  * the mountinfo file. Before the snapshot: stage 1, repeated stage 2, unstage 4. And the
  * snapshot itself: stale after any mount or unmount of this process, never holding a failed read.
@@ -26,7 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => h.cleanup());
 
-it('iSCSI block volume with a map: stage and unstage read the mount table once each', async () => {
+it('iSCSI block volume with a map: stage reads the mount table once, unstage once and fresh before the flush and the deletes', async () => {
   const m = new CountingMounter(h.exec, h.mountinfo);
   const kubeletDir = join(h.root, 'kubelet');
   const s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'worker-1', backendIds: [], maxVolumesPerNode: 0, kubeletDir, exec: h.exec, hostExec: 'direct', hostRoot: h.root, sysfs: h.sys, mounter: m, log, discovery: { intervalMs: 5, deviceTimeoutMs: 2000, mapTimeoutMs: 500 } });
@@ -50,7 +51,7 @@ it('iSCSI block volume with a map: stage and unstage read the mount table once e
   expect(h.commands('multipath -f')).toHaveLength(1);
   expect(h.mapOf(WWN)).toBeUndefined();
   expect(h.devicesOf(WWN)).toEqual([]);
-  expect(counts).toEqual({ stage: 1, stageAgain: 1, unstage: 1 });
+  expect(counts).toEqual({ stage: 1, stageAgain: 1, unstage: 3 });
 });
 
 it('a snapshot is re-read after any mount or unmount this process makes, failed ones too, and never keeps a failed read', async () => {
