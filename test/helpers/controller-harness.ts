@@ -18,24 +18,31 @@ export const FAST_SIM: SimulatorOptions = { cpgs: [{ name: 'CPG1', sizeMiB: 4 * 
 
 export interface Driver {
   controller: ControllerService;
-  client: CsiTestClient;
+  client: CsiTestClient<'Controller'>;
   /** A GroupController client on the same socket. */
-  group: CsiTestClient;
+  group: CsiTestClient<'GroupController'>;
   stop(): Promise<void>;
 }
 
-/** Starts one controller process (in-process) against the given backends. */
+/**
+ * Starts one controller process (in-process) against the given backends. As in `serve`, the
+ * gRPC server logs to the controller's logger and counts into its metrics (`extra.log`,
+ * `extra.metrics`).
+ */
 export async function startDriver(backends: BackendConfig[], extra: Partial<ControllerServiceOptions> = {}): Promise<Driver> {
-  const controller = createControllerService({ driverName: DRIVER, clusterId: CLUSTER, backends, log: process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger, copyPollIntervalMs: 20, metricsRefreshMs: 0, ...extra });
+  const log = extra.log ?? (process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger);
+  const controller = createControllerService({ driverName: DRIVER, clusterId: CLUSTER, backends, log, copyPollIntervalMs: 20, metricsRefreshMs: 0, ...extra });
   await controller.start();
   const sock = tempSocket('ctl-');
   const readiness = new Readiness();
   // CONTROLLER_TEST_TCP=1 serves on loopback TCP instead (to bisect socket-layer problems).
   const endpoint = process.env['CONTROLLER_TEST_TCP'] ? '127.0.0.1:0' : sock.endpoint;
-  const server = new CsiServer({ endpoint, services: { identity: createIdentity({ driverName: DRIVER, vendorVersion: 't', controller: true, groupController: true, topology: backends.length > 1, readiness }), controller: controller.service, groupController: controller.groupService }, log: process.env['DBG'] ? createLogger({ level: 'debug' }) : silentLogger });
+  const identity = createIdentity({ driverName: DRIVER, vendorVersion: 't', controller: true, groupController: true, topology: backends.length > 1, readiness });
+  const server = new CsiServer({ endpoint, services: { identity, controller: controller.service, groupController: controller.groupService }, log, metrics: extra.metrics });
   const bound = await server.start();
-  const client = new CsiTestClient('Controller', endpoint === sock.endpoint ? sock.endpoint : bound);
-  const group = new CsiTestClient('GroupController', endpoint === sock.endpoint ? sock.endpoint : bound);
+  const address = endpoint === sock.endpoint ? sock.endpoint : bound;
+  const client = new CsiTestClient('Controller', address);
+  const group = new CsiTestClient('GroupController', address);
   return {
     controller,
     client,

@@ -58,7 +58,7 @@ describe.each(['other-cluster-db', 'admin-payroll'])('a volume without this clus
   });
 
   test('a group snapshot including it → FAILED_PRECONDITION, no member, no VV set left', async () => {
-    const own = (await d.client.call<{ volume: { volume_id: string } }>('CreateVolume', { name: `pvc-own-${victim}`, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume;
+    const own = (await d.client.call('CreateVolume', { name: `pvc-own-${victim}`, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume!;
     const before = names();
     const sets = sim.array.volumeSets.length;
     expect(await codeOf(d.group.call('CreateVolumeGroupSnapshot', { name: `group-${victim}`, source_volume_ids: [own.volume_id, `sim/${victim}`] }))).toBe(grpcStatus.FAILED_PRECONDITION);
@@ -73,7 +73,7 @@ test('after an explicit import the same calls work', async () => {
   const node = iscsiNode('import-node');
   await d.client.call('ControllerPublishVolume', { volume_id: 'sim/legacy-import', node_id: node, volume_capability: mountCap(), readonly: false, volume_context: { import: 'true' } });
   await d.client.call('ControllerUnpublishVolume', { volume_id: 'sim/legacy-import', node_id: node });
-  const snap = (await d.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-imported', source_volume_id: 'sim/legacy-import' })).snapshot;
+  const snap = (await d.client.call('CreateSnapshot', { name: 'snap-imported', source_volume_id: 'sim/legacy-import' })).snapshot!;
   const restored = (await createFrom('pvc-restored-import', { snapshot: { snapshot_id: snap.snapshot_id } })) as { volume: { volume_id: string } };
   await d.client.call('DeleteVolume', { volume_id: restored.volume.volume_id });
   await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot_id });
