@@ -6,6 +6,7 @@ import { createControllerService, type ControllerService, type ControllerService
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import type { BackendConfig } from '../../src/config/backends.js';
 import { silentLogger, createLogger } from '../../src/log.js';
+import { WsapiClient } from '../../src/wsapi/client.js';
 import { CsiTestClient, tempSocket } from './grpc.js';
 
 export const DRIVER = 'csi.3par.test.example.com';
@@ -63,6 +64,31 @@ export function backendOf(sim: RunningSimulator, id: string, extra: Partial<Back
 
 export async function startSim(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   return startSimulator({ ...FAST_SIM, ...options });
+}
+
+/** A file's usual set-up: one simulator, a controller on it as backend `sim`, and a raw client of the array. */
+export interface OnSim {
+  sim: RunningSimulator;
+  d: Driver;
+  /** The array's own API, for arranging and checking what the driver does not do. */
+  wsapi: WsapiClient;
+  stop(): Promise<void>;
+}
+
+export async function startOnSim(options: { sim?: SimulatorOptions; backend?: Partial<BackendConfig>; driver?: Partial<ControllerServiceOptions> } = {}): Promise<OnSim> {
+  const sim = await startSim(options.sim);
+  const d = await startDriver([backendOf(sim, 'sim', options.backend)], options.driver);
+  const wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  return {
+    sim,
+    d,
+    wsapi,
+    async stop() {
+      await wsapi.close();
+      await d.stop();
+      await sim.close();
+    },
+  };
 }
 
 /** WSAPI requests the simulator served since the last reset (sessions excluded). */

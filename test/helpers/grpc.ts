@@ -90,6 +90,17 @@ export async function codeOf(p: Promise<unknown>): Promise<grpc.status> {
   throw new Error('expected the call to fail');
 }
 
+/** The gRPC status code and message of a failed call (throws when the call succeeded). */
+export async function failureOf(p: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as grpc.ServiceError;
+    return { code: e.code, details: e.details };
+  }
+  throw new Error('expected the call to fail');
+}
+
 /**
  * The gRPC status a handler called directly ends with (OK when it succeeds), mapped as server.ts
  * maps it: for tests that call a service object without a socket.

@@ -19,7 +19,7 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
 const publish = (v: Volume, node: string, extra: Obj = {}) =>
   s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: node, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context, ...extra });

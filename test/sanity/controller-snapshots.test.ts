@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayName, eventually, GiB, MiB, mountCap, startSanity, type Obj, type Sanity } from './harness.js';
+import { arrayName, eventually, GiB, MiB, startSanity, type Obj, type Sanity } from './harness.js';
 import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 import type { Snapshot__Output as Snapshot } from '../../src/gen/csi/v1/Snapshot.js';
 
@@ -17,7 +17,7 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const delVolume = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
 const snap = (name: string, source: string) => s.controller.call('CreateSnapshot', { name, source_volume_id: source }).then((r) => r.snapshot!);
 const delSnap = (id: string) => s.controller.call('DeleteSnapshot', { snapshot_id: id });

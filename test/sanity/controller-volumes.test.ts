@@ -19,7 +19,7 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (volumeId: string) => s.controller.call('DeleteVolume', { volume_id: volumeId });
 const onArray = (v: Volume) => s.sim.array.volume(arrayName(v.volume_id));
 /** An id in the driver's own format that names no volume. */

@@ -25,7 +25,7 @@ test('GROUP_CONTROLLER_SERVICE and CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT are a
   expect(caps.capabilities.map((c) => c.rpc!.type)).toContain('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
 });
 
-const create = (name: string) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()] }).then((r) => r.volume!.volume_id);
+const create = (name: string) => s.createVolume(name).then((v) => v.volume_id);
 const group = (name: string, sources: string[], extra: Obj = {}) => s.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, ...extra }).then((r) => r.group_snapshot!);
 const delGroup = (g: Group) => s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
 const activeTasks = () => s.sim.array.tasks.filter((t) => t.status === 2).length;

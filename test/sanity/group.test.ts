@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, CsiTestClient, grpcStatus } from '../helpers/grpc.js';
-import { arrayName, mountCap, startSanity, type Sanity } from './harness.js';
+import { arrayName, startSanity, type Sanity } from './harness.js';
 import type { VolumeGroupSnapshot__Output as Group } from '../../src/gen/csi/v1/VolumeGroupSnapshot.js';
 
 let s: Sanity;
@@ -18,7 +18,7 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()] }).then((r) => r.volume!.volume_id);
+const create = (name: string) => s.createVolume(name).then((v) => v.volume_id);
 const group = (name: string, sources: string[], parameters: Record<string, string> = {}) => s.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters }).then((r) => r.group_snapshot!);
 const delGroup = (g: Group) => s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
 const pluginServices = async (id: CsiTestClient<'Identity'>) => (await id.call('GetPluginCapabilities')).capabilities.map((c) => c.service?.type);

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.js';
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 import { serveDriver, type ServedDriver, type ServeOptions } from '../helpers/driver-harness.js';
 import { detachLoopsUnder, isMounted, loopsUnder, unmountUnder } from '../helpers/host.js';
 import { SAFETY_NET_MS, waitFor } from '../helpers/wait.js';
@@ -27,12 +28,15 @@ export type Obj = Record<string, unknown>;
 /** The driver under test (helpers/driver-harness.ts) with its embedded simulator. */
 export interface Sanity extends ServedDriver {
   sim: RunningSimulator;
+  /** CreateVolume as conformance tools send it (a mount capability, no class parameters) plus `extra`. */
+  createVolume(name: string, extra?: Obj): Promise<Volume>;
 }
 
 /** Starts the full driver on a temp socket with the embedded simulator. */
 export async function startSanity(extra: Partial<ServeOptions> = {}, sim: SimulatorOptions = {}): Promise<Sanity> {
   const served = await serveDriver({ driverName: DRIVER, simulator: { ...FAST_SIM, ...sim }, nodeName: NODE, shutdownGraceMs: 2000, ...extra });
-  return { ...served, sim: served.driver.simulator! };
+  const createVolume = (name: string, extra: Obj = {}) => served.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+  return { ...served, sim: served.driver.simulator!, createVolume };
 }
 
 /** Why the node steps cannot run here, or undefined when they can (root, loop devices, mkfs). */

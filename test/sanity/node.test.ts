@@ -26,7 +26,7 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const MISSING = 'sim/csv-aaaaaaaaaaaaaaaaaaaa';
 
 describe('NodeGetCapabilities', () => {

@@ -26,7 +26,7 @@ afterAll(async () => {
   await b2.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
 /** The backend a volume landed on, read from the arrays (not from the id). */
 const backendHolding = (v: Volume) => (s.sim.array.volume(arrayName(v.volume_id)) ? 'sim' : b2.array.volume(arrayName(v.volume_id)) ? 'b2' : 'none');

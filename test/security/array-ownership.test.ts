@@ -11,25 +11,20 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { arrayNameFor } from '../../src/array/names.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { backendOf, CLUSTER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { CLUSTER, GiB, iscsiNode, mountCap, type Driver, startOnSim } from '../helpers/controller-harness.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim', { chap: { user: 'chapuser', secret: 'chapsecret12' } })]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ backend: { chap: { user: 'chapuser', secret: 'chapsecret12' } } }));
   // Someone else's data: another cluster's marker, and an admin's volume with no marker at all.
   await wsapi.volumes.create({ name: 'other-cluster-db', cpg: 'CPG1', sizeMiB: 1024, tpvv: true, snapCPG: 'CPG1', comment: JSON.stringify({ v: 1, d: 'csi.3par.test.example.com', c: 'cluster-b', n: 'pvc-db' }) });
   await wsapi.volumes.create({ name: 'admin-payroll', cpg: 'CPG1', sizeMiB: 1024, tpvv: true, snapCPG: 'CPG1', comment: 'payroll' });
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const names = () => sim.array.volumes.map((v) => v.name).sort();
 const createFrom = (name: string, source: Record<string, unknown>) =>

@@ -8,25 +8,20 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostNameFor } from '../../src/array/names.js';
-import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { codeOf, failureOf, grpcStatus } from '../helpers/grpc.js';
+import { backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver, startOnSim } from '../helpers/controller-harness.js';
 import type { Volume__Output as Vol } from '../../src/gen/csi/v1/Volume.js';
 
 const CHAP = { user: 'chapuser', secret: 'chapsecret12' };
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim', { chap: CHAP })], { maxVolumesPerNode: 3 });
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ backend: { chap: CHAP }, driver: { maxVolumesPerNode: 3 } }));
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 async function volume(name: string, params: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<Vol> {
   return (await d.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params }, ...extra })).volume!;
@@ -37,14 +32,6 @@ const unpublish = (volumeId: string, nodeId: string) => d.client.call('Controlle
 const snapshot = (name: string, source: string) => d.client.call('CreateSnapshot', { name, source_volume_id: source });
 const arrayName = (id: string) => id.split('/')[1]!;
 const ownHost = (node: string) => sim.array.hosts.find((h) => h.name === hostNameFor(DRIVER, CLUSTER, node));
-const failureOf = async (p: Promise<unknown>): Promise<{ code: number; details: string }> => {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; details: string };
-  }
-  throw new Error('expected the call to fail');
-};
 
 describe('hosts and publish (issue 16 items 5-7)', () => {
   test('a retried unpublish removes the host the first attempt emptied but could not delete', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { Metrics } from '../../src/metrics.js';
 import { topologyKey } from '../../src/csi/context.js';
-import { grpcStatus } from '../helpers/grpc.js';
+import { failureOf, grpcStatus } from '../helpers/grpc.js';
 import { backendOf, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 
 let simA: RunningSimulator;
@@ -28,14 +28,6 @@ afterAll(async () => {
 const create = (name: string, extra: Record<string, unknown> = {}) =>
   d.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' }, ...extra }).then((r) => r.volume!);
 
-async function failure(p: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; details: string };
-  }
-  throw new Error('expected a failure');
-}
 
 describe('two backends', () => {
   test('the default backend, the class backend, and the preferred topology place volumes; topology is returned', async () => {
@@ -50,7 +42,7 @@ describe('two backends', () => {
     expect(preferred.volume_id).toMatch(/^b\//);
     const requisite = await create('pvc-req', { accessibility_requirements: { requisite: [seg('b')], preferred: [] } });
     expect(requisite.volume_id).toMatch(/^b\//);
-    expect((await failure(create('pvc-conflict', { parameters: { cpg: 'CPG1', backend: 'a' }, accessibility_requirements: { requisite: [seg('b')], preferred: [] } }))).code).toBe(grpcStatus.RESOURCE_EXHAUSTED);
+    expect((await failureOf(create('pvc-conflict', { parameters: { cpg: 'CPG1', backend: 'a' }, accessibility_requirements: { requisite: [seg('b')], preferred: [] } }))).code).toBe(grpcStatus.RESOURCE_EXHAUSTED);
   });
 
   test('ids route to their array; a clone stays on its backend', async () => {
@@ -62,8 +54,8 @@ describe('two backends', () => {
     await d.client.call('ControllerUnpublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('n1') });
     const clone = await create('pvc-route-clone', { volume_content_source: { volume: { volume_id: v.volume_id } }, parameters: { cpg: 'CPG1' } });
     expect(clone.volume_id).toMatch(/^b\//);
-    expect((await failure(create('pvc-route-x', { volume_content_source: { volume: { volume_id: v.volume_id } }, parameters: { cpg: 'CPG1', backend: 'a' } }))).code).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect((await failure(d.client.call('ControllerPublishVolume', { volume_id: 'zz/csv-x', node_id: iscsiNode('n1'), volume_capability: mountCap(), volume_context: {} }))).code).toBe(grpcStatus.NOT_FOUND);
+    expect((await failureOf(create('pvc-route-x', { volume_content_source: { volume: { volume_id: v.volume_id } }, parameters: { cpg: 'CPG1', backend: 'a' } }))).code).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect((await failureOf(d.client.call('ControllerPublishVolume', { volume_id: 'zz/csv-x', node_id: iscsiNode('n1'), volume_capability: mountCap(), volume_context: {} }))).code).toBe(grpcStatus.NOT_FOUND);
     await d.client.call('DeleteVolume', { volume_id: 'zz/csv-x' });
   });
 
@@ -94,7 +86,7 @@ describe('two backends', () => {
     try {
       const all = await multi.client.call('GetCapacity', {});
       expect(Number(all.available_capacity)).toBeGreaterThan(0);
-      const err = await failure(multi.client.call('CreateVolume', { name: 'pvc-nocpg', volume_capabilities: [mountCap()] }));
+      const err = await failureOf(multi.client.call('CreateVolume', { name: 'pvc-nocpg', volume_capabilities: [mountCap()] }));
       expect(err.code).toBe(grpcStatus.INVALID_ARGUMENT);
     } finally {
       await multi.stop();
@@ -130,7 +122,7 @@ describe('array trouble', () => {
     const sim = await startSim();
     const bad = await startDriver([backendOf(sim, 'badcreds', { password: 'Wr0ngSecretPw' })]);
     try {
-      const err = await failure(bad.client.call('CreateVolume', { name: 'pvc-x', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } }));
+      const err = await failureOf(bad.client.call('CreateVolume', { name: 'pvc-x', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } }));
       expect(err.code).toBe(grpcStatus.UNAVAILABLE);
       expect(err.details).toContain('badcreds');
       expect(err.details).not.toContain('Wr0ngSecretPw');
@@ -146,7 +138,7 @@ describe('array trouble', () => {
     const two = await startDriver([backendOf(sim, 'gone'), backendOf(simA, 'a', { default: true })], { metrics: m });
     try {
       await sim.close();
-      const err = await failure(two.client.call('CreateVolume', { name: 'pvc-y', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1', backend: 'gone' } }));
+      const err = await failureOf(two.client.call('CreateVolume', { name: 'pvc-y', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1', backend: 'gone' } }));
       expect(err.code).toBe(grpcStatus.UNAVAILABLE);
       expect(await m.registry.metrics()).toContain('threepar_csi_backend_up{backend="gone"} 0');
       expect(await m.registry.metrics()).toContain('threepar_csi_backend_up{backend="a"} 1');
@@ -183,6 +175,6 @@ describe('GetCapacity as external-provisioner\'s capacity controller calls it', 
     const params = { cpg: 'CPG1', backend: 'b', 'csi.storage.k8s.io/fstype': 'xfs', 'csi.storage.k8s.io/node-stage-secret-name': 'chap', 'csi.storage.k8s.io/node-stage-secret-namespace': 'storage' };
     const r = await d.client.call('GetCapacity', { parameters: params, volume_capabilities: [mountCap()], accessible_topology: seg('b') });
     expect(Number(r.available_capacity)).toBeGreaterThan(0);
-    expect((await failure(d.client.call('GetCapacity', { parameters: { ...params, provisioningType: 'tdvv' } }))).code).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect((await failureOf(d.client.call('GetCapacity', { parameters: { ...params, provisioningType: 'tdvv' } }))).code).toBe(grpcStatus.INVALID_ARGUMENT);
   });
 });

@@ -9,23 +9,18 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { arrayNameFor, isTombstoneName } from '../../src/array/names.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
 import type { Volume__Output as Vol } from '../../src/gen/csi/v1/Volume.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim')]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim());
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const arrayName = (id: string) => id.split('/')[1]!;
 async function volume(name: string, extra: Record<string, unknown> = {}, drv: Driver = d, deadlineMs?: number): Promise<Vol> {

@@ -8,23 +8,18 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostOwnerTag } from '../../src/array/marker.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
 import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim', { chap: { user: 'chapuser', secret: 'chapsecret12' } })]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ backend: { chap: { user: 'chapuser', secret: 'chapsecret12' } } }));
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 async function volume(name: string, cap: Record<string, unknown> = mountCap(), params: Record<string, string> = {}, drv: Driver = d): Promise<Volume> {
   return (await drv.client.call('CreateVolume', { name, volume_capabilities: [cap], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params } })).volume!;

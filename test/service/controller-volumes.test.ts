@@ -7,22 +7,17 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, MiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, MiB, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim')]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim());
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const create = (name: string, extra: Record<string, unknown> = {}) => d.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' }, ...extra });
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver, startOnSim } from '../helpers/controller-harness.js';
 
 const CPGS = [
   { name: 'CPG1', sizeMiB: 4 * 1024 * 1024 },
@@ -20,19 +20,14 @@ const CPGS = [
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim({ cpgs: CPGS });
-  d = await startDriver([backendOf(sim, 'sim')]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ sim: { cpgs: CPGS } }));
   await wsapi.volumeSets.create('qos-gold');
   await wsapi.volumeSets.create('qos-silver');
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const arrayName = (id: string) => id.split('/')[1]!;
 const rec = (id: string) => sim.array.volume(arrayName(id))!;
