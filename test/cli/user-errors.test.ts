@@ -3,7 +3,7 @@
  * stack trace) and a fitting exit code — 2 for a usage or configuration error, 1 for a problem
  * of the machine (permission, address in use). Runs the built binary (`npm run build` first).
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const built = existsSync(BIN);
@@ -48,6 +49,34 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Starts `3par-csi <args>` and waits for its "driver ready" log line; `stop` sends SIGTERM and
+ * resolves with the exit code. The process is killed if the test fails before.
+ */
+async function serveUntilReady(args: string[]): Promise<{ out: string; stop(): Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  children.push(child);
+  await waitFor(`"driver ready" from ${args.join(' ')}`, () => out.includes('"driver ready"') || exitCode(child) !== null);
+  if (!out.includes('"driver ready"')) throw new Error(`3par-csi ${args.join(' ')} exited before it was ready:\n${out}`);
+  return {
+    get out() {
+      return out;
+    },
+    stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+const exitCode = (child: ChildProcess): number | string | null => child.exitCode ?? child.signalCode;
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
 const node = (endpoint: string, ...more: string[]) => ['serve', '--mode', 'node', '--endpoint', endpoint, '--node-name', 'w1', '--kubelet-dir', dir, '--log-format', 'json', ...more];
 
 d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
@@ -64,11 +93,7 @@ d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
 
   test('a socket already served by a running driver: one line, exit 1', async () => {
     running = spawn(process.execPath, [BIN, ...node(`unix://${runningSock}`)], { stdio: 'ignore' });
-    const stop = Date.now() + 30_000;
-    while (!existsSync(runningSock)) {
-      if (Date.now() > stop) throw new Error('safety net: the first driver did not create its socket within 30 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor('the first driver to create its socket', () => existsSync(runningSock));
     const r = run(node(`unix://${runningSock}`));
     expect(r.code).toBe(1);
     expect(oneLine(r.stderr)).toMatch(/in use by another running process/);
@@ -110,44 +135,17 @@ d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
     expect(oneLine(refused.stderr)).toMatch(/no\/such.*does not exist/);
     expect(existsSync(join(dir, 'no'))).toBe(false);
 
-    const sock = join(dir, 'fresh', 'csi.sock');
-    const child = spawn(process.execPath, [BIN, ...node(`unix://${sock}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    try {
-      const stop = Date.now() + 30_000;
-      while (!out.includes('"driver ready"')) {
-        if (Date.now() > stop) throw new Error(`safety net: not ready within 30 s\n${out}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(out).toMatch(new RegExp(`"dir":"${dir}/fresh".*"msg":"created the socket directory"`));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const served = await serveUntilReady(node(`unix://${join(dir, 'fresh', 'csi.sock')}`));
+    expect(served.out).toMatch(new RegExp(`"dir":"${dir}/fresh".*"msg":"created the socket directory"`));
+    expect(await served.stop()).toBe(0);
   });
 
   test('a remote TCP endpoint with --allow-remote-endpoint is served with a warning; an http:// backend URL is warned about once', async () => {
     const file = join(dir, 'http.yaml');
     writeFileSync(file, '- {id: plain, url: "http://array.invalid:8008", username: u, password: p}\n');
-    const child = spawn(process.execPath, [BIN, 'serve', '--mode', 'all', '--cluster-id', 'c', '--backends', file, '--endpoint', '0.0.0.0:0', '--allow-remote-endpoint', '--node-name', 'w1', '--kubelet-dir', dir, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    try {
-      const stop = Date.now() + 30_000;
-      while (!out.includes('"driver ready"')) {
-        if (Date.now() > stop) throw new Error(`safety net: not ready within 30 s\n${out}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(out.match(/"msg":"[^"]*not on loopback[^"]*"/g) ?? []).toHaveLength(1);
-      expect(out.match(/"msg":"[^"]*password travels in clear[^"]*"/g) ?? []).toHaveLength(1);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const served = await serveUntilReady(['serve', '--mode', 'all', '--cluster-id', 'c', '--backends', file, '--endpoint', '0.0.0.0:0', '--allow-remote-endpoint', '--node-name', 'w1', '--kubelet-dir', dir, '--log-format', 'json']);
+    expect(served.out.match(/"msg":"[^"]*not on loopback[^"]*"/g) ?? []).toHaveLength(1);
+    expect(served.out.match(/"msg":"[^"]*password travels in clear[^"]*"/g) ?? []).toHaveLength(1);
+    expect(await served.stop()).toBe(0);
   });
 });

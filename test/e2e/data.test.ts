@@ -13,23 +13,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdtempSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDriver, type RunningDriver } from '../../src/driver.js';
-import { silentLogger, createLogger } from '../../src/log.js';
-import { CsiTestClient } from '../helpers/grpc.js';
+import { serveDriver, type ServedDriver } from '../helpers/driver-harness.js';
+import type { CsiTestClient } from '../helpers/grpc.js';
 import { detachLoopsUnder, eventually, isMounted, loopsUnder, MiB, GiB, mountCap, nodeSkipReason, unmountUnder } from '../sanity/harness.js';
 import { describeUnless } from '../helpers/skip.js';
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 const DRIVER = 'csi.3par.e2e.example.com';
 const XFS = mountCap('SINGLE_NODE_WRITER', 'xfs');
 
 const skipReason = nodeSkipReason();
 const describeRoot = describeUnless(skipReason);
-
-interface Volume {
-  volume_id: string;
-  capacity_bytes: string;
-  volume_context: Record<string, string>;
-}
 
 /** The driver process and its clients; restartable on the same state. */
 class Rig {
@@ -47,46 +41,40 @@ class Rig {
   get kubeletDir(): string {
     return join(this.base, 'kubelet');
   }
-  get endpoint(): string {
-    return `unix://${join(this.base, 'csi.sock')}`;
-  }
-  driver!: RunningDriver;
-  controller!: CsiTestClient;
-  node!: CsiTestClient;
+  served!: ServedDriver;
   nodeId = '';
 
+  get controller(): CsiTestClient<'Controller'> {
+    return this.served.controller;
+  }
+  get node(): CsiTestClient<'Node'> {
+    return this.served.node;
+  }
+
   async start(): Promise<void> {
-    const log = process.env['TEST_LOG_LEVEL'] ? createLogger({ level: process.env['TEST_LOG_LEVEL'] as 'debug' }) : silentLogger;
-    this.driver = await startDriver({
-      mode: 'all',
-      endpoint: this.endpoint,
+    this.served = await serveDriver({
+      base: this.base,
       driverName: DRIVER,
       simulator: { copyRateMiBps: 2048, tickMs: 10, dataDir: this.dataDir, stateFile: this.stateFile },
       kubeletDir: this.kubeletDir,
-      hostExec: 'direct',
-      log,
       nodeName: 'node-1',
       shutdownGraceMs: 2000,
     });
-    this.controller = new CsiTestClient('Controller', this.endpoint);
-    this.node = new CsiTestClient('Node', this.endpoint);
-    this.nodeId = (await this.node.call<{ node_id: string }>('NodeGetInfo')).node_id;
+    this.nodeId = (await this.node.call('NodeGetInfo')).node_id;
   }
 
   async stop(): Promise<void> {
-    this.controller.close();
-    this.node.close();
-    await this.driver.stop(1000);
+    await this.served.stop(1000);
   }
 
   get sim() {
-    return this.driver.simulator!;
+    return this.served.driver.simulator!;
   }
 
   /** Removes every mount and loop device the test made, even after a failure. */
   async destroy(): Promise<void> {
+    if (this.served) return this.served.close(1000).catch(() => undefined);
     unmountUnder(this.base);
-    if (this.driver) await this.stop().catch(() => undefined);
     detachLoopsUnder(this.base);
     rmSync(this.base, { recursive: true, force: true, maxRetries: 3 });
   }
@@ -105,11 +93,11 @@ const rig = new Rig();
 const written = new Map<string, Map<string, string>>();
 
 async function createVolume(name: string, extra: Record<string, unknown> = {}): Promise<Volume> {
-  return (await rig.controller.call<{ volume: Volume }>('CreateVolume', { name, volume_capabilities: [XFS], capacity_range: { required_bytes: String(512 * MiB) }, ...extra })).volume;
+  return (await rig.controller.call('CreateVolume', { name, volume_capabilities: [XFS], capacity_range: { required_bytes: String(512 * MiB) }, ...extra })).volume!;
 }
 
 async function attach(name: string, v: Volume): Promise<Attached> {
-  const pub = await rig.controller.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: rig.nodeId, volume_capability: XFS, readonly: false, volume_context: v.volume_context });
+  const pub = await rig.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: rig.nodeId, volume_capability: XFS, readonly: false, volume_context: v.volume_context });
   const staging = join(rig.kubeletDir, 'plugins', 'kubernetes.io', 'csi', DRIVER, name, 'globalmount');
   const targetParent = join(rig.kubeletDir, 'pods', `pod-${name}`, 'volumes', 'kubernetes.io~csi', name);
   mkdirSync(staging, { recursive: true });
@@ -193,9 +181,9 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
 
   test('snapshot (flushed and frozen) → restore: the restored volume holds exactly the data at snapshot time', async () => {
     atSnapshot = copy(written.get('source'));
-    const snap = await quiesced(src, () => rig.controller.call<{ snapshot: { snapshot_id: string; ready_to_use: boolean } }>('CreateSnapshot', { name: 'e2e-snap', source_volume_id: src.v.volume_id }));
-    expect(snap.snapshot.ready_to_use).toBe(true);
-    snapshotId = snap.snapshot.snapshot_id;
+    const snap = await quiesced(src, () => rig.controller.call('CreateSnapshot', { name: 'e2e-snap', source_volume_id: src.v.volume_id }));
+    expect(snap.snapshot!.ready_to_use).toBe(true);
+    snapshotId = snap.snapshot!.snapshot_id;
     // Written after the snapshot: must not appear in the restore.
     write(src, 'source', 'after-snapshot.bin', MiB);
 
@@ -218,7 +206,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
 
   test('expand (xfs, online): ControllerExpand + NodeExpand grow the mounted filesystem; the data stays and the new space is usable', async () => {
     const before = statfsSync(src.target);
-    const grown = await rig.controller.call<{ capacity_bytes: string; node_expansion_required: boolean }>('ControllerExpandVolume', { volume_id: src.v.volume_id, capacity_range: { required_bytes: String(GiB) }, volume_capability: XFS });
+    const grown = await rig.controller.call('ControllerExpandVolume', { volume_id: src.v.volume_id, capacity_range: { required_bytes: String(GiB) }, volume_capability: XFS });
     expect(Number(grown.capacity_bytes)).toBeGreaterThanOrEqual(GiB);
     expect(grown.node_expansion_required).toBe(true);
     await rig.node.call('NodeExpandVolume', { volume_id: src.v.volume_id, volume_path: src.target, staging_target_path: src.staging, capacity_range: { required_bytes: grown.capacity_bytes }, volume_capability: XFS });
@@ -267,7 +255,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
   test('raw block: bytes written at both ends of the device survive snapshot → restore', async () => {
     const cap = { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
     const attachBlock = async (name: string, v: Volume) => {
-      const pub = await rig.controller.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: rig.nodeId, volume_capability: cap, volume_context: v.volume_context });
+      const pub = await rig.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: rig.nodeId, volume_capability: cap, volume_context: v.volume_context });
       const staging = join(rig.kubeletDir, 'plugins', 'kubernetes.io', 'csi', DRIVER, name, 'globalmount');
       const parent = join(rig.kubeletDir, 'plugins', 'kubernetes.io', 'csi', 'volumeDevices', 'publish', name);
       mkdirSync(staging, { recursive: true });
@@ -287,7 +275,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
         },
       };
     };
-    const v = (await rig.controller.call<{ volume: Volume }>('CreateVolume', { name: 'e2e-block', volume_capabilities: [cap], capacity_range: { required_bytes: String(256 * MiB) } })).volume;
+    const v = (await rig.controller.call('CreateVolume', { name: 'e2e-block', volume_capabilities: [cap], capacity_range: { required_bytes: String(256 * MiB) } })).volume!;
     const b = await attachBlock('e2e-block', v);
     const size = Number(v.capacity_bytes);
     const head = randomBytes(MiB);
@@ -300,8 +288,8 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
     } finally {
       closeSync(fd);
     }
-    const snap = await rig.controller.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'e2e-block-snap', source_volume_id: v.volume_id });
-    const restored = (await rig.controller.call<{ volume: Volume }>('CreateVolume', { name: 'e2e-block-restored', volume_capabilities: [cap], volume_content_source: { snapshot: { snapshot_id: snap.snapshot.snapshot_id } } })).volume;
+    const snap = await rig.controller.call('CreateSnapshot', { name: 'e2e-block-snap', source_volume_id: v.volume_id });
+    const restored = (await rig.controller.call('CreateVolume', { name: 'e2e-block-restored', volume_capabilities: [cap], volume_content_source: { snapshot: { snapshot_id: snap.snapshot!.snapshot_id } } })).volume!;
     const r = await attachBlock('e2e-block-restored', restored);
     const rfd = openSync(r.target, 'r');
     try {
@@ -317,7 +305,7 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
       closeSync(rfd);
     }
     await r.detach();
-    await rig.controller.call('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id });
+    await rig.controller.call('DeleteSnapshot', { snapshot_id: snap.snapshot!.snapshot_id });
     await b.detach();
   });
 

@@ -11,6 +11,7 @@ import { WsapiBaseError, WsapiClient } from '../../src/wsapi/index.js';
 import { Prng, seedFrom } from '../../src/soak/prng.js';
 import { reply, startFake, type FakeArray, type FakeRequest } from '../wsapi/fake-array.js';
 import { scannedLog } from '../helpers/secrets.js';
+import { SAFETY_NET_MS } from '../helpers/wait.js';
 
 const SEED = seedFrom(process.env['FUZZ_SEED']);
 const PASSWORD = 'fuzz-wsapi-password';
@@ -148,8 +149,9 @@ describe('WSAPI client fuzzing', () => {
         const n = rng.chance(0.2) ? rng.int(2, 6) : 1;
         const results = await Promise.allSettled(Array.from({ length: n }, () => call(client)));
         const ms = Date.now() - started;
-        // Retries (4 tries with back-off up to 4 s) and a login in front bound a call well under this.
-        if (ms > 20_000) slow.push(`${name} took ${ms} ms`);
+        // Retries (4 tries with back-off up to 4 s) and a login in front bound a call; past the
+        // safety net it hung (a limit on hangs, not on speed: a loaded machine is only slower).
+        if (ms > SAFETY_NET_MS) slow.push(`timed out: ${name} took ${ms} ms, past the ${SAFETY_NET_MS / 1000} s safety net`);
         for (const r of results) {
           const key = r.status === 'fulfilled' ? `${name} ok` : r.reason instanceof WsapiBaseError ? `${(r.reason as Error).name}` : 'untyped';
           if (key === 'untyped') untyped.push(`${name}: ${String((r as PromiseRejectedResult).reason)}`);

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { find, podSpec, type K8sObject } from '../packaging/render.js';
-import { detachLoopsUnder, unmountUnder } from '../helpers/host.js';
-import { startCluster, startProc, waitFor, waitForAny, waitGone, type Cluster, type Obj } from './cluster.js';
-import { ArrayView, NAMESPACE, RELEASE, applyObjects, logLine, installCrds, nodeDaemonSets, renderValues, startController, startNodePlugin, type Controller } from './install.js';
-import { FakeKubelet, attachmentName, quantityBytes } from './kubelet.js';
+import { startProc, waitFor, waitForAny, waitGone, type Cluster, type Obj } from './cluster.js';
+import { ArrayView, NAMESPACE, RELEASE, applyObjects, logLine, nodeDaemonSets, renderValues, startController, startNode, startSuiteCluster, tearDown, type Controller, type Stops } from './install.js';
+import { type FakeKubelet, attachmentName, quantityBytes } from './kubelet.js';
 import { binary, skipReason } from './tools.js';
 import { TASK_TYPE } from '../../src/simulator/model/types.js';
 
@@ -68,17 +67,12 @@ suite('a real control plane with the chart', () => {
   let array: ArrayView;
   let core: CoreV1Api;
   let api: KubernetesObjectApi;
-  const stops: (() => Promise<void> | void)[] = [];
+  const stops: Stops = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), '3par-k8s-'));
     const t0 = Date.now();
-    cluster = await startCluster(join(dir, 'cluster'));
-    stops.push(() => cluster.stop());
-    core = cluster.admin.makeApiClient(CoreV1Api);
+    ({ dir, cluster, core } = await startSuiteCluster(stops));
     api = KubernetesObjectApi.makeApiClient(cluster.admin);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    await installCrds(cluster.admin);
     objects = renderValues(cluster.dir, 'flows', VALUES);
     await applyObjects(cluster.admin, objects);
     controller = await startController(cluster, objects);
@@ -86,12 +80,7 @@ suite('a real control plane with the chart', () => {
     array = new ArrayView(controller.sim);
     const ds = nodeDaemonSets(objects);
     expect(ds).toHaveLength(1);
-    const kubeletDir = join(dir, 'kubelet');
-    const node = startNodePlugin(cluster, ds[0]!, NODE, kubeletDir, controller.sim.dataDir);
-    stops.push(() => node.proc.stop());
-    kubelet = new FakeKubelet(cluster.admin, NODE, DRIVER, node.socket, kubeletDir);
-    stops.push(() => kubelet.close());
-    await kubelet.register({});
+    kubelet = await startNode(cluster, dir, stops, { driver: DRIVER, daemonSet: ds[0]!, name: NODE, kubeletName: 'kubelet', simDataDir: controller.sim.dataDir, labels: {} });
     // snapshot-controller is not part of the chart (the cluster's, installed with the CRDs;
     // docs/install.md): it runs as admin, with the gate that serves VolumeGroupSnapshots.
     const snapshotController = startProc(cluster.dir, 'snapshot-controller', binary('snapshot-controller'), [`--kubeconfig=${cluster.adminKubeconfig}`, '--leader-election=false', '--feature-gates=CSIVolumeGroupSnapshot=true']);
@@ -99,16 +88,7 @@ suite('a real control plane with the chart', () => {
     console.log(`test/k8s: control plane, chart and driver up in ${Date.now() - t0} ms`);
   }, T);
 
-  afterAll(async () => {
-    for (const s of stops.reverse()) await s();
-    if (dir) {
-      unmountUnder(dir);
-      detachLoopsUnder(dir);
-      if (controller) detachLoopsUnder(controller.sim.dataDir);
-      if (!process.env['K8S_KEEP']) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      else console.log(`test/k8s: kept ${dir}`);
-    }
-  }, T);
+  afterAll(() => tearDown(stops, dir, controller), T);
 
   const pvc = (name: string, sc: string, size = '1Gi', extra: Partial<V1PersistentVolumeClaim['spec']> = {}): V1PersistentVolumeClaim => ({
     apiVersion: 'v1',
@@ -323,10 +303,9 @@ suite('a real control plane with the chart', () => {
     await api.delete({ apiVersion: SNAP, kind: 'VolumeSnapshot', metadata: { name: 'snap1', namespace: NS } });
     for (const pvc of (await core.listNamespacedPersistentVolumeClaim({ namespace: NS })).items) await core.deleteNamespacedPersistentVolumeClaim({ name: pvc.metadata!.name!, namespace: NS });
     for (const name of pvs) await waitGone(cluster.admin, { apiVersion: 'v1', kind: 'PersistentVolume', name }, '/api/v1/persistentvolumes', W);
-    for (const kind of ['VolumeSnapshotContent'] as const) {
-      for (const c of (await api.list<Obj>(SNAP, kind)).items) await waitGone(cluster.admin, { apiVersion: SNAP, kind, name: c.metadata!.name! }, `/apis/${SNAP}/volumesnapshotcontents`, W);
+    for (const [apiVersion, kind, plural] of [[SNAP, 'VolumeSnapshotContent', 'volumesnapshotcontents'], [GROUP, 'VolumeGroupSnapshotContent', 'volumegroupsnapshotcontents']] as const) {
+      for (const c of (await api.list<Obj>(apiVersion, kind)).items) await waitGone(cluster.admin, { apiVersion, kind, name: c.metadata!.name! }, `/apis/${apiVersion}/${plural}`, W);
     }
-    for (const c of (await api.list<Obj>(GROUP, 'VolumeGroupSnapshotContent')).items) await waitGone(cluster.admin, { apiVersion: GROUP, kind: 'VolumeGroupSnapshotContent', name: c.metadata!.name! }, `/apis/${GROUP}/volumegroupsnapshotcontents`, W);
     expect(await array.census()).toEqual({ volumes: [], hosts: [], vluns: 0, volumeSets: [] });
   }, T);
 
@@ -334,7 +313,4 @@ suite('a real control plane with the chart', () => {
     // The deliberate removal above is the only refusal expected.
     expect(refusals().filter((l) => !(l.startsWith('csi-resizer:') && l.includes(DROPPED.resource)))).toEqual([]);
   });
-
-
-
 });

@@ -16,14 +16,17 @@
  * The liveness-probe and node-driver-registrar containers are not run (their binaries are not in
  * the tool set); the test registers the Node and CSINode objects the registrar would.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import type { IContainer, IEnvVar } from 'kubernetes-models/v1';
 import { REPO_ROOT, find, findAll, parseObjects, podSpec, render, type K8sObject } from '../packaging/render.js';
-import { freePort, startProc, waitFor, type Cluster, type Proc } from './cluster.js';
+import { freePort, startCluster, startProc, waitFor, type Cluster, type Proc } from './cluster.js';
 import { CRDS_DIR, binary, type Binary } from './tools.js';
+import { FakeKubelet } from './kubelet.js';
+import { detachLoopsUnder, unmountUnder } from '../helpers/host.js';
 
 export const RELEASE = 't';
 export const NAMESPACE = 'csi-system';
@@ -222,6 +225,51 @@ export function startNodePlugin(cluster: Cluster, daemonSet: K8sObject, nodeName
   });
   const proc = startProc(cluster.dir, `driver-${nodeName}`, process.execPath, [CLI, ...args], { ...process.env, ...env });
   return { proc, socket };
+}
+
+/** What a suite started, stopped last first by `tearDown`. */
+export type Stops = (() => Promise<void> | void)[];
+
+/**
+ * A suite's control plane in a new temp dir: the cluster (its stop on `stops`), the chart's
+ * namespace and the snapshotter's CRDs.
+ */
+export async function startSuiteCluster(stops: Stops): Promise<{ dir: string; cluster: Cluster; core: CoreV1Api }> {
+  const dir = mkdtempSync(join(tmpdir(), '3par-k8s-'));
+  const cluster = await startCluster(join(dir, 'cluster'));
+  stops.push(() => cluster.stop());
+  const core = cluster.admin.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+  await installCrds(cluster.admin);
+  return { dir, cluster, core };
+}
+
+/**
+ * Starts the node plugin of `daemonSet` as node `name` (kubelet dir `<dir>/<kubeletName>`) and
+ * the fake kubelet that registers it (driver `driver`) with the Node `labels`; both go on `stops`.
+ */
+export async function startNode(cluster: Cluster, dir: string, stops: Stops, node: { driver: string; daemonSet: K8sObject; name: string; kubeletName: string; simDataDir: string; labels: Record<string, string> }): Promise<FakeKubelet> {
+  const kubeletDir = join(dir, node.kubeletName);
+  const plugin = startNodePlugin(cluster, node.daemonSet, node.name, kubeletDir, node.simDataDir);
+  stops.push(() => plugin.proc.stop());
+  const kubelet = new FakeKubelet(cluster.admin, node.name, node.driver, plugin.socket, kubeletDir);
+  stops.push(() => kubelet.close());
+  await kubelet.register(node.labels);
+  return kubelet;
+}
+
+/**
+ * Stops what the suite started (last first), then unmounts and detaches what is left under its
+ * directory and the embedded simulator's, and removes the directory (kept with K8S_KEEP=1).
+ */
+export async function tearDown(stops: Stops, dir: string | undefined, controller: Controller | undefined): Promise<void> {
+  for (const s of stops.reverse()) await s();
+  if (!dir) return;
+  unmountUnder(dir);
+  detachLoopsUnder(dir);
+  if (controller) detachLoopsUnder(controller.sim.dataDir);
+  if (!process.env['K8S_KEEP']) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  else console.log(`test/k8s: kept ${dir}`);
 }
 
 /** A minimal WSAPI client for the assertions on the array (the simulator's own API). */

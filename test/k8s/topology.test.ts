@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { REPO_ROOT, podSpec, type K8sObject } from '../packaging/render.js';
-import { detachLoopsUnder, unmountUnder } from '../helpers/host.js';
-import { startCluster, startProc, waitFor, waitGone, type Cluster, type Proc } from './cluster.js';
-import { ArrayView, NAMESPACE, applyObjects, installCrds, logLine, nodeDaemonSets, otherBackendsFile, renderValues, startController, startNodePlugin, type Controller } from './install.js';
+import { startProc, waitFor, waitGone, type Cluster, type Proc } from './cluster.js';
+import { ArrayView, applyObjects, logLine, nodeDaemonSets, otherBackendsFile, renderValues, startController, startNode, startSuiteCluster, tearDown, type Controller, type Stops } from './install.js';
 import { FakeKubelet } from './kubelet.js';
 import { skipReason } from './tools.js';
 
@@ -81,15 +80,10 @@ suite('two backends, two node groups, on a real control plane', () => {
   const kubelets = new Map<string, FakeKubelet>();
   const arrays = new Map<string, ArrayView>();
   let core: CoreV1Api;
-  const stops: (() => Promise<void> | void)[] = [];
+  const stops: Stops = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), '3par-k8s-'));
-    cluster = await startCluster(join(dir, 'cluster'));
-    stops.push(() => cluster.stop());
-    core = cluster.admin.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    await installCrds(cluster.admin);
+    ({ dir, cluster, core } = await startSuiteCluster(stops));
     const bData = join(dir, 'sim-b');
     simB = startProc(cluster.dir, 'simulator-b', process.execPath, [join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'simulator', '--port=0', `--data-dir=${bData}`]);
     stops.push(() => simB.stop());
@@ -102,26 +96,12 @@ suite('two backends, two node groups, on a real control plane', () => {
     arrays.set('b', new ArrayView({ url, username: '3paradm', password: '3pardata' }));
     for (const [group, node, data] of [['ga', 'node-a', controller.sim.dataDir], ['gb', 'node-b', bData]] as const) {
       const ds = nodeDaemonSets(objects).find((d) => d.metadata.name.endsWith(`-${group}`))!;
-      const kubeletDir = join(dir, `kubelet-${node}`);
-      const plugin = startNodePlugin(cluster, ds, node, kubeletDir, data);
-      stops.push(() => plugin.proc.stop());
-      const k = new FakeKubelet(cluster.admin, node, DRIVER, plugin.socket, kubeletDir);
-      stops.push(() => k.close());
-      const selector = (podSpec(ds).nodeSelector ?? {}) as Record<string, string>;
-      await k.register(selector);
-      kubelets.set(node, k);
+      const labels = (podSpec(ds).nodeSelector ?? {}) as Record<string, string>;
+      kubelets.set(node, await startNode(cluster, dir, stops, { driver: DRIVER, daemonSet: ds, name: node, kubeletName: `kubelet-${node}`, simDataDir: data, labels }));
     }
   }, T);
 
-  afterAll(async () => {
-    for (const s of stops.reverse()) await s();
-    if (dir) {
-      unmountUnder(dir);
-      detachLoopsUnder(dir);
-      if (controller) detachLoopsUnder(controller.sim.dataDir);
-      if (!process.env['K8S_KEEP']) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-    }
-  }, T);
+  afterAll(() => tearDown(stops, dir, controller), T);
 
   test('each node reports the segment of the backend its group reaches (Node labels, CSINode topology keys)', async () => {
     for (const [node, id] of [['node-a', 'sim'], ['node-b', 'b']] as const) {

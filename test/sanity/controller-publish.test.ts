@@ -7,33 +7,29 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayName, blockCap, mountCap, startSanity, type Obj, type Sanity } from './harness.js';
-
-interface Volume {
-  volume_id: string;
-  volume_context: Record<string, string>;
-}
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 let s: Sanity;
 let nodeId: string;
 beforeAll(async () => {
   s = await startSanity();
-  nodeId = (await s.node.call<{ node_id: string }>('NodeGetInfo')).node_id;
+  nodeId = (await s.node.call('NodeGetInfo')).node_id;
 });
 afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call<{ volume: Volume }>('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
 const publish = (v: Volume, node: string, extra: Obj = {}) =>
-  s.controller.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: node, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context, ...extra });
+  s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: node, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context, ...extra });
 const unpublish = (volumeId: string, node: string) => s.controller.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: node });
 /** VLUNs of one volume on the array. */
 const vlunsOf = (v: Volume) => {
   const rec = s.sim.array.volume(arrayName(v.volume_id));
   return rec ? s.sim.array.vlunsOfVolume(rec.id) : [];
 };
-const publishedNodes = async (v: Volume) => (await s.controller.call<{ status: { published_node_ids: string[] } }>('ControllerGetVolume', { volume_id: v.volume_id })).status.published_node_ids;
+const publishedNodes = async (v: Volume) => (await s.controller.call('ControllerGetVolume', { volume_id: v.volume_id })).status!.published_node_ids;
 
 describe('ControllerPublishVolume', () => {
   test('exports the volume to the node: a VLUN on the array, and a publish_context the node can use', async () => {
@@ -44,8 +40,8 @@ describe('ControllerPublishVolume', () => {
     expect(s.sim.array.hosts).toHaveLength(1);
     expect(await publishedNodes(v)).toEqual([nodeId]);
     // LIST_VOLUMES_PUBLISHED_NODES: ListVolumes reports the node too.
-    const listed = await s.controller.call<{ entries: { volume: { volume_id: string }; status: { published_node_ids: string[] } }[] }>('ListVolumes', {});
-    expect(listed.entries.find((e) => e.volume.volume_id === v.volume_id)?.status.published_node_ids).toEqual([nodeId]);
+    const listed = await s.controller.call('ListVolumes', {});
+    expect(listed.entries.find((e) => e.volume!.volume_id === v.volume_id)?.status!.published_node_ids).toEqual([nodeId]);
     await unpublish(v.volume_id, nodeId);
     await del(v.volume_id);
   });
@@ -89,8 +85,8 @@ describe('ControllerPublishVolume', () => {
 
   test('with PUBLISH_READONLY advertised: a read-only publish says so in publish_context, and a repeat returns it again', async () => {
     // The suite's configuration is fixed: the capability is advertised, and asserted.
-    const caps = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    expect(caps.capabilities.map((c) => c.rpc.type)).toContain('PUBLISH_READONLY');
+    const caps = await s.controller.call('ControllerGetCapabilities');
+    expect(caps.capabilities.map((c) => c.rpc!.type)).toContain('PUBLISH_READONLY');
     const v = await create('sanity-publish-ro');
     try {
       const ro = await publish(v, nodeId, { readonly: true });
@@ -107,8 +103,8 @@ describe('ControllerPublishVolume', () => {
   // flag"; csi-sanity checks it whenever PUBLISH_READONLY is advertised. A 3PAR VLUN cannot be
   // read-only: the flag of the volume's exports is kept in its marker.
   test('with PUBLISH_READONLY advertised: a repeat with the other readonly flag → ALREADY_EXISTS', async () => {
-    const caps = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    expect(caps.capabilities.map((c) => c.rpc.type)).toContain('PUBLISH_READONLY');
+    const caps = await s.controller.call('ControllerGetCapabilities');
+    expect(caps.capabilities.map((c) => c.rpc!.type)).toContain('PUBLISH_READONLY');
     const v = await create('sanity-publish-ro-flip');
     try {
       await publish(v, nodeId, { readonly: false });

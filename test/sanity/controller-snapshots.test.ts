@@ -5,21 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayName, eventually, GiB, MiB, mountCap, startSanity, type Obj, type Sanity } from './harness.js';
-
-interface Volume {
-  volume_id: string;
-  capacity_bytes: string;
-  content_source: { snapshot?: { snapshot_id: string } | null; volume?: { volume_id: string } | null } | null;
-}
-interface Snapshot {
-  snapshot_id: string;
-  source_volume_id: string;
-  size_bytes: string;
-  ready_to_use: boolean;
-  creation_time: { seconds: string; nanos: number } | null;
-  group_snapshot_id: string;
-}
+import { arrayName, eventually, GiB, MiB, startSanity, type Obj, type Sanity } from './harness.js';
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
+import type { Snapshot__Output as Snapshot } from '../../src/gen/csi/v1/Snapshot.js';
 
 let s: Sanity;
 beforeAll(async () => {
@@ -29,11 +17,11 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call<{ volume: Volume }>('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const delVolume = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
-const snap = (name: string, source: string) => s.controller.call<{ snapshot: Snapshot }>('CreateSnapshot', { name, source_volume_id: source }).then((r) => r.snapshot);
+const snap = (name: string, source: string) => s.controller.call('CreateSnapshot', { name, source_volume_id: source }).then((r) => r.snapshot!);
 const delSnap = (id: string) => s.controller.call('DeleteSnapshot', { snapshot_id: id });
-const list = (req: Obj = {}) => s.controller.call<{ entries: { snapshot: Snapshot }[]; next_token: string }>('ListSnapshots', req);
+const list = (req: Obj = {}) => s.controller.call('ListSnapshots', req);
 const activeTasks = () => s.sim.array.tasks.filter((t) => t.status === 2).length;
 const MISSING_VOL = 'sim/csv-aaaaaaaaaaaaaaaaaaaa';
 const MISSING_SNAP = 'sim/css-aaaaaaaaaaaaaaaaaaaa';
@@ -130,9 +118,9 @@ describe('GetSnapshot', () => {
   test('returns the snapshot; no id → INVALID_ARGUMENT; unknown → NOT_FOUND', async () => {
     const v = await create('sanity-getsnap');
     const sn = await snap('sanity-getsnap-1', v.volume_id);
-    const got = await s.controller.call<{ snapshot: Snapshot }>('GetSnapshot', { snapshot_id: sn.snapshot_id });
-    expect(got.snapshot.snapshot_id).toBe(sn.snapshot_id);
-    expectWellFormed(got.snapshot, v.volume_id);
+    const got = await s.controller.call('GetSnapshot', { snapshot_id: sn.snapshot_id });
+    expect(got.snapshot!.snapshot_id).toBe(sn.snapshot_id);
+    expectWellFormed(got.snapshot!, v.volume_id);
     expect(await codeOf(s.controller.call('GetSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
     for (const id of [MISSING_SNAP, 'none-exist-id']) expect(await codeOf(s.controller.call('GetSnapshot', { snapshot_id: id }))).toBe(grpcStatus.NOT_FOUND);
     await delSnap(sn.snapshot_id);
@@ -162,23 +150,23 @@ describe('ListSnapshots', () => {
   test('without filters: every snapshot, well formed, no next_token', async () => {
     const res = await list();
     expect(res.next_token).toBe('');
-    expect(res.entries.map((e) => e.snapshot.snapshot_id).sort()).toEqual(snaps.map((x) => x.snapshot_id).sort());
-    for (const e of res.entries) expect(e.snapshot.ready_to_use).toBe(true);
-    for (const e of res.entries) expect(Number(e.snapshot.creation_time?.seconds ?? 0)).toBeGreaterThan(0);
+    expect(res.entries.map((e) => e.snapshot!.snapshot_id).sort()).toEqual(snaps.map((x) => x.snapshot_id).sort());
+    for (const e of res.entries) expect(e.snapshot!.ready_to_use).toBe(true);
+    for (const e of res.entries) expect(Number(e.snapshot!.creation_time?.seconds ?? 0)).toBeGreaterThan(0);
   });
 
   test('by snapshot_id: exactly that one', async () => {
     const res = await list({ snapshot_id: snaps[1]!.snapshot_id });
-    expect(res.entries.map((e) => e.snapshot.snapshot_id)).toEqual([snaps[1]!.snapshot_id]);
-    expectWellFormed(res.entries[0]!.snapshot, volumes[1]!.volume_id);
+    expect(res.entries.map((e) => e.snapshot!.snapshot_id)).toEqual([snaps[1]!.snapshot_id]);
+    expectWellFormed(res.entries[0]!.snapshot!, volumes[1]!.volume_id);
   });
 
   test('by source_volume_id: exactly that volume’s snapshots', async () => {
     const res = await list({ source_volume_id: volumes[0]!.volume_id });
-    expect(res.entries.map((e) => e.snapshot.snapshot_id)).toEqual([snaps[0]!.snapshot_id]);
+    expect(res.entries.map((e) => e.snapshot!.snapshot_id)).toEqual([snaps[0]!.snapshot_id]);
     const three = await list({ source_volume_id: volumes[2]!.volume_id });
     expect(three.entries).toHaveLength(3);
-    for (const e of three.entries) expect(e.snapshot.source_volume_id).toBe(volumes[2]!.volume_id);
+    for (const e of three.entries) expect(e.snapshot!.source_volume_id).toBe(volumes[2]!.volume_id);
   });
 
   test('an unknown snapshot_id or source_volume_id: an empty list, not an error', async () => {
@@ -194,7 +182,7 @@ describe('ListSnapshots', () => {
     do {
       const res = await list({ max_entries: 2, starting_token: token });
       expect(res.entries.length).toBeLessThanOrEqual(2);
-      seen.push(...res.entries.map((e) => e.snapshot.snapshot_id));
+      seen.push(...res.entries.map((e) => e.snapshot!.snapshot_id));
       token = res.next_token;
       pages++;
     } while (token !== '' && pages < 50);
@@ -217,7 +205,7 @@ describe('ListSnapshots', () => {
     await delSnap(sn.snapshot_id);
     const after = await list();
     expect(after.entries).toHaveLength(before);
-    expect(after.entries.map((e) => e.snapshot.snapshot_id)).not.toContain(sn.snapshot_id);
+    expect(after.entries.map((e) => e.snapshot!.snapshot_id)).not.toContain(sn.snapshot_id);
   });
 });
 
@@ -315,8 +303,8 @@ describe('deleting a volume that has snapshots', () => {
     const sn = await snap('sanity-softdel-snap', v.volume_id);
     await delVolume(v.volume_id);
     expect(await codeOf(s.controller.call('ControllerGetVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.NOT_FOUND);
-    const listed = await s.controller.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
-    expect(listed.entries.map((e) => e.volume.volume_id)).not.toContain(v.volume_id);
+    const listed = await s.controller.call('ListVolumes', {});
+    expect(listed.entries.map((e) => e.volume!.volume_id)).not.toContain(v.volume_id);
     await delVolume(v.volume_id);
     const restored = await create('sanity-softdel-restore', { volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } } });
     await eventually(() => activeTasks() === 0);

@@ -9,18 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayName, eventually, GiB, MiB, mountCap, blockCap, startSanity, type Obj, type Sanity } from './harness.js';
-
-interface Volume {
-  volume_id: string;
-  capacity_bytes: string;
-  volume_context: Record<string, string>;
-  content_source: unknown;
-  accessible_topology: unknown[];
-}
-interface ListEntry {
-  volume: Volume;
-  status: { published_node_ids: string[]; volume_condition: { abnormal: boolean } | null } | null;
-}
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 let s: Sanity;
 beforeAll(async () => {
@@ -30,7 +19,7 @@ afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call<{ volume: Volume }>('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (volumeId: string) => s.controller.call('DeleteVolume', { volume_id: volumeId });
 const onArray = (v: Volume) => s.sim.array.volume(arrayName(v.volume_id));
 /** An id in the driver's own format that names no volume. */
@@ -38,23 +27,23 @@ const MISSING = 'sim/csv-aaaaaaaaaaaaaaaaaaaa';
 
 describe('ControllerGetCapabilities', () => {
   test('only known RPC capability types, each once', async () => {
-    const res = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    const types = res.capabilities.map((c) => c.rpc.type);
+    const res = await s.controller.call('ControllerGetCapabilities');
+    const types = res.capabilities.map((c) => c.rpc!.type);
     const known = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'PUBLISH_READONLY', 'EXPAND_VOLUME', 'LIST_VOLUMES_PUBLISHED_NODES', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'MODIFY_VOLUME', 'GET_SNAPSHOT'];
     for (const t of types) expect(known).toContain(t);
     expect(new Set(types).size).toBe(types.length);
   });
 
   test('the capabilities this suite relies on are advertised', async () => {
-    const res = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    expect(res.capabilities.map((c) => c.rpc.type)).toEqual(
+    const res = await s.controller.call('ControllerGetCapabilities');
+    expect(res.capabilities.map((c) => c.rpc!.type)).toEqual(
       expect.arrayContaining(['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME']),
     );
   });
 
   test('ControllerModifyVolume (MODIFY_VOLUME advertised): the spec’s errors', async () => {
-    const res = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    expect(res.capabilities.map((c) => c.rpc.type)).toContain('MODIFY_VOLUME');
+    const res = await s.controller.call('ControllerGetCapabilities');
+    expect(res.capabilities.map((c) => c.rpc!.type)).toContain('MODIFY_VOLUME');
     // As csi-sanity checks them: no id → INVALID_ARGUMENT, unknown volume → NOT_FOUND, unknown
     // mutable parameter → INVALID_ARGUMENT (on modify and on create), the volume unchanged.
     expect(await codeOf(s.controller.call('ControllerModifyVolume', { mutable_parameters: {} }))).toBe(grpcStatus.INVALID_ARGUMENT);
@@ -265,13 +254,13 @@ describe('ValidateVolumeCapabilities', () => {
   });
 
   test('confirms a supported capability and echoes the confirmed capabilities', async () => {
-    const res = await s.controller.call<{ confirmed: { volume_capabilities: unknown[] } | null }>('ValidateVolumeCapabilities', { volume_id: v.volume_id, volume_capabilities: [mountCap()] });
+    const res = await s.controller.call('ValidateVolumeCapabilities', { volume_id: v.volume_id, volume_capabilities: [mountCap()] });
     expect(res.confirmed).not.toBeNull();
     expect(res.confirmed!.volume_capabilities.length).toBeGreaterThan(0);
   });
 
   test('does not confirm an unsupported capability (no error: confirmed is empty)', async () => {
-    const res = await s.controller.call<{ confirmed: unknown }>('ValidateVolumeCapabilities', { volume_id: v.volume_id, volume_capabilities: [mountCap('MULTI_NODE_MULTI_WRITER')] });
+    const res = await s.controller.call('ValidateVolumeCapabilities', { volume_id: v.volume_id, volume_capabilities: [mountCap('MULTI_NODE_MULTI_WRITER')] });
     expect(res.confirmed).toBeNull();
   });
 
@@ -290,9 +279,9 @@ describe('ValidateVolumeCapabilities', () => {
 describe('ControllerGetVolume', () => {
   test('reports the volume with its size and an unpublished, normal status', async () => {
     const v = await create('sanity-get');
-    const res = await s.controller.call<{ volume: Volume; status: ListEntry['status'] }>('ControllerGetVolume', { volume_id: v.volume_id });
-    expect(res.volume.volume_id).toBe(v.volume_id);
-    expect(res.volume.capacity_bytes).toBe(v.capacity_bytes);
+    const res = await s.controller.call('ControllerGetVolume', { volume_id: v.volume_id });
+    expect(res.volume!.volume_id).toBe(v.volume_id);
+    expect(res.volume!.capacity_bytes).toBe(v.capacity_bytes);
     expect(res.status!.published_node_ids).toEqual([]);
     expect(res.status!.volume_condition?.abnormal ?? false).toBe(false);
     await del(v.volume_id);
@@ -315,7 +304,7 @@ describe('ControllerGetVolume', () => {
 describe('ControllerExpandVolume', () => {
   test('grows the volume on the array to at least the requested size; node expansion is required for a filesystem', async () => {
     const v = await create('sanity-expand', { capacity_range: { required_bytes: String(GiB) } });
-    const res = await s.controller.call<{ capacity_bytes: string; node_expansion_required: boolean }>('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) }, volume_capability: mountCap() });
+    const res = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) }, volume_capability: mountCap() });
     expect(Number(res.capacity_bytes)).toBeGreaterThanOrEqual(2 * GiB);
     expect(res.node_expansion_required).toBe(true);
     expect(onArray(v)!.sizeMiB * MiB).toBe(Number(res.capacity_bytes));
@@ -324,7 +313,7 @@ describe('ControllerExpandVolume', () => {
 
   test('csi-sanity asks for exactly size + 1 GiB and expects exactly that back', async () => {
     const v = await create('sanity-expand-exact', { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) } });
-    const res = await s.controller.call<{ capacity_bytes: string }>('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) } });
+    const res = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) } });
     expect(res.capacity_bytes).toBe(String(2 * GiB));
     await del(v.volume_id);
   });
@@ -332,10 +321,10 @@ describe('ControllerExpandVolume', () => {
   test('a repeat, or a request for a size the volume already has, succeeds without shrinking', async () => {
     const v = await create('sanity-expand-twice', { capacity_range: { required_bytes: String(GiB) } });
     const req = { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) } };
-    const a = await s.controller.call<{ capacity_bytes: string }>('ControllerExpandVolume', req);
-    const b = await s.controller.call<{ capacity_bytes: string }>('ControllerExpandVolume', req);
+    const a = await s.controller.call('ControllerExpandVolume', req);
+    const b = await s.controller.call('ControllerExpandVolume', req);
     expect(b.capacity_bytes).toBe(a.capacity_bytes);
-    const smaller = await s.controller.call<{ capacity_bytes: string }>('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(GiB) } });
+    const smaller = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(GiB) } });
     expect(smaller.capacity_bytes).toBe(a.capacity_bytes);
     expect(onArray(v)!.sizeMiB * MiB).toBe(Number(a.capacity_bytes));
     await del(v.volume_id);
@@ -343,7 +332,7 @@ describe('ControllerExpandVolume', () => {
 
   test('a raw block volume grows on the array too', async () => {
     const v = await create('sanity-expand-block', { volume_capabilities: [blockCap()], capacity_range: { required_bytes: String(GiB) } });
-    const res = await s.controller.call<{ capacity_bytes: string }>('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) }, volume_capability: blockCap() });
+    const res = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) }, volume_capability: blockCap() });
     expect(Number(res.capacity_bytes)).toBeGreaterThanOrEqual(2 * GiB);
     await del(v.volume_id);
   });
@@ -383,9 +372,9 @@ describe('ListVolumes', () => {
     let token = '';
     let pages = 0;
     do {
-      const res = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { max_entries: maxEntries, starting_token: token });
+      const res = await s.controller.call('ListVolumes', { max_entries: maxEntries, starting_token: token });
       if (maxEntries > 0) expect(res.entries.length).toBeLessThanOrEqual(maxEntries);
-      out.push(...res.entries.map((e) => e.volume.volume_id));
+      out.push(...res.entries.map((e) => e.volume!.volume_id));
       token = res.next_token;
       pages++;
     } while (token !== '' && pages < 100);
@@ -393,10 +382,10 @@ describe('ListVolumes', () => {
   };
 
   test('without max_entries: every volume, each with an id, and no next_token', async () => {
-    const res = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', {});
+    const res = await s.controller.call('ListVolumes', {});
     expect(res.next_token).toBe('');
-    for (const e of res.entries) expect(e.volume.volume_id).not.toBe('');
-    expect(res.entries.map((e) => e.volume.volume_id)).toEqual(expect.arrayContaining(ids));
+    for (const e of res.entries) expect(e.volume!.volume_id).not.toBe('');
+    expect(res.entries.map((e) => e.volume!.volume_id)).toEqual(expect.arrayContaining(ids));
   });
 
   test('max_entries pages through every volume exactly once', async () => {
@@ -409,25 +398,25 @@ describe('ListVolumes', () => {
 
   test('a page of max_entries, then the rest from next_token without max_entries', async () => {
     const total = (await listAll()).ids.length;
-    const first = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { max_entries: 2 });
+    const first = await s.controller.call('ListVolumes', { max_entries: 2 });
     expect(first.entries).toHaveLength(2);
     expect(first.next_token).not.toBe('');
-    const rest = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { starting_token: first.next_token });
+    const rest = await s.controller.call('ListVolumes', { starting_token: first.next_token });
     expect(rest.entries).toHaveLength(total - 2);
     expect(rest.next_token).toBe('');
   });
 
   test('a token stays usable when volumes are created or deleted between pages; no entry twice, none invented', async () => {
-    const first = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { max_entries: 2 });
+    const first = await s.controller.call('ListVolumes', { max_entries: 2 });
     expect(first.next_token).not.toBe('');
     const extra = await create('sanity-list-between');
     const victim = await create('sanity-list-victim');
     await del(victim.volume_id);
-    const seen = first.entries.map((e) => e.volume.volume_id);
+    const seen = first.entries.map((e) => e.volume!.volume_id);
     let token = first.next_token;
     while (token !== '') {
-      const res = await s.controller.call<{ entries: ListEntry[]; next_token: string }>('ListVolumes', { max_entries: 2, starting_token: token });
-      seen.push(...res.entries.map((e) => e.volume.volume_id));
+      const res = await s.controller.call('ListVolumes', { max_entries: 2, starting_token: token });
+      seen.push(...res.entries.map((e) => e.volume!.volume_id));
       token = res.next_token;
     }
     expect(new Set(seen).size).toBe(seen.length);
@@ -458,23 +447,23 @@ describe('ListVolumes', () => {
   });
 
   test('entries carry the published-node status the capability promises', async () => {
-    const res = await s.controller.call<{ entries: ListEntry[] }>('ListVolumes', {});
+    const res = await s.controller.call('ListVolumes', {});
     for (const e of res.entries) expect(e.status?.published_node_ids).toEqual([]);
   });
 });
 
 describe('GetCapacity', () => {
   test('without parameters: the default pool’s free space, and it shrinks after a fully provisioned create', async () => {
-    const a = await s.controller.call<{ available_capacity: string }>('GetCapacity', {});
+    const a = await s.controller.call('GetCapacity', {});
     expect(Number(a.available_capacity)).toBeGreaterThan(0);
     const v = await create('sanity-capacity-full', { parameters: { provisioningType: 'full' }, capacity_range: { required_bytes: String(4 * GiB) } });
-    const b = await s.controller.call<{ available_capacity: string }>('GetCapacity', {});
+    const b = await s.controller.call('GetCapacity', {});
     expect(Number(b.available_capacity)).toBeLessThan(Number(a.available_capacity));
     await del(v.volume_id);
   });
 
   test('with capabilities and parameters of a class', async () => {
-    const res = await s.controller.call<{ available_capacity: string; maximum_volume_size: { value: string } | null; minimum_volume_size: { value: string } | null }>('GetCapacity', { volume_capabilities: [mountCap()], parameters: { cpg: 'FC_r6' } });
+    const res = await s.controller.call('GetCapacity', { volume_capabilities: [mountCap()], parameters: { cpg: 'FC_r6' } });
     expect(Number(res.available_capacity)).toBeGreaterThan(0);
     if (res.maximum_volume_size) expect(Number(res.maximum_volume_size.value)).toBeLessThanOrEqual(Number(res.available_capacity));
   });

@@ -5,44 +5,29 @@
  * restore from a member, and nothing left on the array.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { codeOf, CsiTestClient, grpcStatus } from '../helpers/grpc.js';
+import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayName, eventually, mountCap, startSanity, type Obj, type Sanity } from './harness.js';
-
-interface Snapshot {
-  snapshot_id: string;
-  source_volume_id: string;
-  group_snapshot_id: string;
-  ready_to_use: boolean;
-}
-interface Group {
-  group_snapshot_id: string;
-  snapshots: Snapshot[];
-  creation_time: { seconds: string } | null;
-  ready_to_use: boolean;
-}
+import type { VolumeGroupSnapshot__Output as Group } from '../../src/gen/csi/v1/VolumeGroupSnapshot.js';
 
 let s: Sanity;
-let gc: CsiTestClient;
 beforeAll(async () => {
   s = await startSanity();
-  gc = new CsiTestClient('GroupController', s.endpoint);
 });
 afterAll(async () => {
-  gc.close();
   await s.close();
 });
 
 // The suite's configuration is fixed (mode all): the capability is asserted, not tested for.
 test('GROUP_CONTROLLER_SERVICE and CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT are advertised', async () => {
-  const plugin = await s.identity.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities');
+  const plugin = await s.identity.call('GetPluginCapabilities');
   expect(plugin.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE')).toBe(true);
-  const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
-  expect(caps.capabilities.map((c) => c.rpc.type)).toContain('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
+  const caps = await s.group.call('GroupControllerGetCapabilities');
+  expect(caps.capabilities.map((c) => c.rpc!.type)).toContain('CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT');
 });
 
-const create = (name: string) => s.controller.call<{ volume: { volume_id: string } }>('CreateVolume', { name, volume_capabilities: [mountCap()] }).then((r) => r.volume.volume_id);
-const group = (name: string, sources: string[], extra: Obj = {}) => gc.call<{ group_snapshot: Group }>('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, ...extra }).then((r) => r.group_snapshot);
-const delGroup = (g: Group) => gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
+const create = (name: string) => s.createVolume(name).then((v) => v.volume_id);
+const group = (name: string, sources: string[], extra: Obj = {}) => s.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, ...extra }).then((r) => r.group_snapshot!);
+const delGroup = (g: Group) => s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
 const activeTasks = () => s.sim.array.tasks.filter((t) => t.status === 2).length;
 
 describe('CreateVolumeGroupSnapshot', () => {
@@ -65,11 +50,11 @@ describe('CreateVolumeGroupSnapshot', () => {
     expect(again.snapshots.map((x) => x.snapshot_id).sort()).toEqual(g.snapshots.map((x) => x.snapshot_id).sort());
     expect(s.sim.array.volumes.length).toBe(count);
     // Members are listed as snapshots and can be restored like any snapshot.
-    const listed = await s.controller.call<{ entries: { snapshot: Snapshot }[] }>('ListSnapshots', { snapshot_id: g.snapshots[0]!.snapshot_id });
-    expect(listed.entries[0]?.snapshot.group_snapshot_id).toBe(g.group_snapshot_id);
-    const restored = await s.controller.call<{ volume: { volume_id: string } }>('CreateVolume', { name: 'sanity-group-restore', volume_capabilities: [mountCap()], volume_content_source: { snapshot: { snapshot_id: g.snapshots[0]!.snapshot_id } } });
+    const listed = await s.controller.call('ListSnapshots', { snapshot_id: g.snapshots[0]!.snapshot_id });
+    expect(listed.entries[0]?.snapshot!.group_snapshot_id).toBe(g.group_snapshot_id);
+    const restored = await s.controller.call('CreateVolume', { name: 'sanity-group-restore', volume_capabilities: [mountCap()], volume_content_source: { snapshot: { snapshot_id: g.snapshots[0]!.snapshot_id } } });
     await eventually(() => activeTasks() === 0);
-    await s.controller.call('DeleteVolume', { volume_id: restored.volume.volume_id });
+    await s.controller.call('DeleteVolume', { volume_id: restored.volume!.volume_id });
     // A member alone cannot be deleted: the group goes as a whole.
     const code = await codeOf(s.controller.call('DeleteSnapshot', { snapshot_id: g.snapshots[0]!.snapshot_id }));
     expect([grpcStatus.INVALID_ARGUMENT, grpcStatus.FAILED_PRECONDITION]).toContain(code);
@@ -91,9 +76,9 @@ describe('CreateVolumeGroupSnapshot', () => {
 
   test('no name, or no source volumes → INVALID_ARGUMENT; a source that does not exist → NOT_FOUND', async () => {
     const a = await create('sanity-group-errors');
-    expect(await codeOf(gc.call('CreateVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(gc.call('CreateVolumeGroupSnapshot', { source_volume_ids: [a] }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(gc.call('CreateVolumeGroupSnapshot', { name: 'sanity-group-nosrc', source_volume_ids: [] }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', { source_volume_ids: [a] }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', { name: 'sanity-group-nosrc', source_volume_ids: [] }))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(await codeOf(group('sanity-group-missing', [a, 'sim/csv-aaaaaaaaaaaaaaaaaaaa']))).toBe(grpcStatus.NOT_FOUND);
     await s.controller.call('DeleteVolume', { volume_id: a });
   });
@@ -105,23 +90,23 @@ describe('GetVolumeGroupSnapshot and DeleteVolumeGroupSnapshot', () => {
     const b = await create('sanity-group-get-b');
     const g = await group('sanity-group-get', [a, b]);
     const ids = g.snapshots.map((x) => x.snapshot_id);
-    const got = await gc.call<{ group_snapshot: Group }>('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids });
-    expect(got.group_snapshot.group_snapshot_id).toBe(g.group_snapshot_id);
-    expect(got.group_snapshot.snapshots.map((x) => x.snapshot_id).sort()).toEqual([...ids].sort());
-    expect(await codeOf(gc.call('GetVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(gc.call('GetVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' }))).toBe(grpcStatus.NOT_FOUND);
-    expect(await codeOf(gc.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    const got = await s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids });
+    expect(got.group_snapshot!.group_snapshot_id).toBe(g.group_snapshot_id);
+    expect(got.group_snapshot!.snapshots.map((x) => x.snapshot_id).sort()).toEqual([...ids].sort());
+    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' }))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }))).toBe(grpcStatus.INVALID_ARGUMENT);
     for (const id of ids) expect(s.sim.array.volume(arrayName(id))).toBeDefined();
     await delGroup(g);
-    expect(await codeOf(gc.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids }))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids }))).toBe(grpcStatus.NOT_FOUND);
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
   });
 
   test('delete: no id → INVALID_ARGUMENT; an unknown or malformed id succeeds', async () => {
-    expect(await codeOf(gc.call('DeleteVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    await gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' });
-    await gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: 'sim/csg-aaaaaaaaaaaaaaaaaaaa' });
+    expect(await codeOf(s.group.call('DeleteVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
+    await s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' });
+    await s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: 'sim/csg-aaaaaaaaaaaaaaaaaaaa' });
   });
 });
 

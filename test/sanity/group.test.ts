@@ -7,50 +7,35 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { codeOf, CsiTestClient, grpcStatus } from '../helpers/grpc.js';
-import { arrayName, mountCap, startSanity, type Sanity } from './harness.js';
-
-interface Snapshot {
-  snapshot_id: string;
-  source_volume_id: string;
-  group_snapshot_id: string;
-  creation_time: { seconds: string } | null;
-}
-interface Group {
-  group_snapshot_id: string;
-  snapshots: Snapshot[];
-}
+import { arrayName, startSanity, type Sanity } from './harness.js';
+import type { VolumeGroupSnapshot__Output as Group } from '../../src/gen/csi/v1/VolumeGroupSnapshot.js';
 
 let s: Sanity;
-let gc: CsiTestClient;
 beforeAll(async () => {
   s = await startSanity();
-  gc = new CsiTestClient('GroupController', s.endpoint);
 });
 afterAll(async () => {
-  gc.close();
   await s.close();
 });
 
-const create = (name: string) => s.controller.call<{ volume: { volume_id: string } }>('CreateVolume', { name, volume_capabilities: [mountCap()] }).then((r) => r.volume.volume_id);
-const group = (name: string, sources: string[], parameters: Record<string, string> = {}) => gc.call<{ group_snapshot: Group }>('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters }).then((r) => r.group_snapshot);
-const delGroup = (g: Group) => gc.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
-const pluginServices = async (id: CsiTestClient) => (await id.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities')).capabilities.map((c) => c.service?.type);
+const create = (name: string) => s.createVolume(name).then((v) => v.volume_id);
+const group = (name: string, sources: string[], parameters: Record<string, string> = {}) => s.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters }).then((r) => r.group_snapshot!);
+const delGroup = (g: Group) => s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
+const pluginServices = async (id: CsiTestClient<'Identity'>) => (await id.call('GetPluginCapabilities')).capabilities.map((c) => c.service?.type);
 
 describe('served where the controller is', () => {
   test('mode all advertises GROUP_CONTROLLER_SERVICE and serves CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT', async () => {
     expect(await pluginServices(s.identity)).toContain('GROUP_CONTROLLER_SERVICE');
-    const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
-    expect(caps.capabilities.map((c) => c.rpc.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
+    const caps = await s.group.call('GroupControllerGetCapabilities');
+    expect(caps.capabilities.map((c) => c.rpc!.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
   });
 
   test('mode node neither advertises nor serves it', async () => {
     const node = await startSanity({ mode: 'node' });
-    const g = new CsiTestClient('GroupController', node.endpoint);
     try {
       expect(await pluginServices(node.identity)).not.toContain('GROUP_CONTROLLER_SERVICE');
-      expect(await codeOf(g.call('GroupControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
+      expect(await codeOf(node.group.call('GroupControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
     } finally {
-      g.close();
       await node.close();
     }
   });
@@ -84,7 +69,7 @@ describe('CreateVolumeGroupSnapshot', () => {
     expect(Math.max(...g.snapshots.map((m) => Number(m.creation_time?.seconds))) - Math.min(...g.snapshots.map((m) => Number(m.creation_time?.seconds)))).toBeLessThanOrEqual(1);
     expect(g.snapshots.map((m) => m.source_volume_id).sort()).toEqual([...ids].sort());
     for (const m of g.snapshots) {
-      const got = await s.controller.call<{ snapshot: Snapshot }>('GetSnapshot', { snapshot_id: m.snapshot_id });
+      const got = await s.controller.call('GetSnapshot', { snapshot_id: m.snapshot_id });
       expect(got.snapshot).toMatchObject({ source_volume_id: m.source_volume_id, group_snapshot_id: g.group_snapshot_id });
     }
     await delGroup(g);
@@ -111,10 +96,10 @@ describe('sources deleted while the group exists', () => {
     const b = await create('sanity-grp-gone-b');
     const g = await group('sanity-grp-gone', [a, b]);
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
-    const listed = await s.controller.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
-    expect(listed.entries.map((e) => e.volume.volume_id).filter((id) => id === a || id === b)).toEqual([]);
-    const got = await gc.call<{ group_snapshot: Group }>('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) });
-    expect(got.group_snapshot.snapshots.map((m) => m.source_volume_id).sort()).toEqual([a, b].sort());
+    const listed = await s.controller.call('ListVolumes', {});
+    expect(listed.entries.map((e) => e.volume!.volume_id).filter((id) => id === a || id === b)).toEqual([]);
+    const got = await s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) });
+    expect(got.group_snapshot!.snapshots.map((m) => m.source_volume_id).sort()).toEqual([a, b].sort());
     await delGroup(g);
     expect(s.sim.array.volumes.map((v) => v.name)).toEqual([]);
     expect(s.sim.array.volumeSets).toEqual([]);

@@ -1,18 +1,16 @@
 /**
- * Shared set-up of the conformance suite: the whole driver (`startDriver`, mode all) with its
- * embedded simulator as backend "sim", served on a temporary unix socket, and one client per
- * CSI service — the way the sidecars and kubelet reach it. Also: request builders for the
+ * Shared set-up of the conformance suite: the whole driver (helpers/driver-harness.ts, mode all)
+ * with its embedded simulator as backend "sim", served on a temporary unix socket, and one client
+ * per CSI service — the way the sidecars and kubelet reach it. Also: request builders for the
  * shapes the spec describes, a root check for the node steps, the audit of what the array
  * holds, and a clean-up that undoes every mount and loop device even after a failed test.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDriver, type DriverOptions, type RunningDriver } from '../../src/driver.js';
-import { silentLogger, createLogger } from '../../src/log.js';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.js';
-import { CsiTestClient } from '../helpers/grpc.js';
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
+import { serveDriver, type ServedDriver, type ServeOptions } from '../helpers/driver-harness.js';
 import { detachLoopsUnder, isMounted, loopsUnder, unmountUnder } from '../helpers/host.js';
 import { SAFETY_NET_MS, waitFor } from '../helpers/wait.js';
 
@@ -27,57 +25,18 @@ export const FAST_SIM: SimulatorOptions = { copyRateMiBps: 1_000_000, tickMs: 10
 
 export type Obj = Record<string, unknown>;
 
-/** The driver under test and a client per service. */
-export interface Sanity {
-  driver: RunningDriver;
+/** The driver under test (helpers/driver-harness.ts) with its embedded simulator. */
+export interface Sanity extends ServedDriver {
   sim: RunningSimulator;
-  identity: CsiTestClient;
-  controller: CsiTestClient;
-  node: CsiTestClient;
-  /** unix://<socket path> the driver serves. */
-  endpoint: string;
-  /** A private temp dir (staging and target paths live here). */
-  base: string;
-  /** Stops the driver (and its simulator); unmounts and detaches what the test left. */
-  close(): Promise<void>;
+  /** CreateVolume as conformance tools send it (a mount capability, no class parameters) plus `extra`. */
+  createVolume(name: string, extra?: Obj): Promise<Volume>;
 }
 
 /** Starts the full driver on a temp socket with the embedded simulator. */
-export async function startSanity(extra: Partial<DriverOptions> = {}, sim: SimulatorOptions = {}): Promise<Sanity> {
-  const base = mkdtempSync(join(tmpdir(), '3par-sanity-'));
-  const log = process.env['TEST_LOG_LEVEL'] ? createLogger({ level: process.env['TEST_LOG_LEVEL'] as 'debug' }) : silentLogger;
-  const driver = await startDriver({
-    mode: 'all',
-    endpoint: `unix://${join(base, 'csi.sock')}`,
-    driverName: DRIVER,
-    simulator: { ...FAST_SIM, ...sim },
-    hostExec: 'direct',
-    log,
-    nodeName: NODE,
-    kubeletDir: join(base, 'kubelet'),
-    shutdownGraceMs: 2000,
-    ...extra,
-  });
-  const endpoint = `unix://${driver.address.replace(/^unix:\/\//, '')}`;
-  const clients = [new CsiTestClient('Identity', endpoint), new CsiTestClient('Controller', endpoint), new CsiTestClient('Node', endpoint)] as const;
-  return {
-    driver,
-    sim: driver.simulator!,
-    identity: clients[0],
-    controller: clients[1],
-    node: clients[2],
-    endpoint,
-    base,
-    async close() {
-      for (const c of clients) c.close();
-      unmountUnder(base);
-      const dataDir = driver.simulator?.dataDir;
-      await driver.stop(1000);
-      if (dataDir) detachLoopsUnder(dataDir);
-      detachLoopsUnder(base);
-      rmSync(base, { recursive: true, force: true, maxRetries: 3 });
-    },
-  };
+export async function startSanity(extra: Partial<ServeOptions> = {}, sim: SimulatorOptions = {}): Promise<Sanity> {
+  const served = await serveDriver({ driverName: DRIVER, simulator: { ...FAST_SIM, ...sim }, nodeName: NODE, shutdownGraceMs: 2000, ...extra });
+  const createVolume = (name: string, extra: Obj = {}) => served.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+  return { ...served, sim: served.driver.simulator!, createVolume };
 }
 
 /** Why the node steps cannot run here, or undefined when they can (root, loop devices, mkfs). */

@@ -6,11 +6,6 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CsiTestClient, codeOf, grpcStatus } from '../helpers/grpc.js';
 import { startSanity, DRIVER, type Sanity } from './harness.js';
 
-interface PluginCapability {
-  service?: { type: string } | null;
-  volume_expansion?: { type: string } | null;
-}
-
 let s: Sanity;
 beforeAll(async () => {
   s = await startSanity();
@@ -21,7 +16,7 @@ afterAll(async () => {
 
 describe('GetPluginInfo', () => {
   test('name is the configured driver name: at most 63 characters, domain-name notation', async () => {
-    const info = await s.identity.call<{ name: string; vendor_version: string; manifest: Record<string, string> }>('GetPluginInfo');
+    const info = await s.identity.call('GetPluginInfo');
     expect(info.name).toBe(DRIVER);
     expect(info.name.length).toBeLessThanOrEqual(63);
     // Spec: begins and ends with an alphanumeric character, dashes, dots and alphanumerics between.
@@ -29,7 +24,7 @@ describe('GetPluginInfo', () => {
   });
 
   test('vendor_version is present and a semantic version', async () => {
-    const info = await s.identity.call<{ vendor_version: string }>('GetPluginInfo');
+    const info = await s.identity.call('GetPluginInfo');
     expect(info.vendor_version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/);
   });
 
@@ -42,7 +37,7 @@ describe('GetPluginInfo', () => {
 
 describe('GetPluginCapabilities', () => {
   test('advertises the controller service and only known capability types', async () => {
-    const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    const res = await s.identity.call('GetPluginCapabilities');
     const services = res.capabilities.filter((c) => c.service).map((c) => c.service!.type);
     const expansion = res.capabilities.filter((c) => c.volume_expansion).map((c) => c.volume_expansion!.type);
     expect(services).toContain('CONTROLLER_SERVICE');
@@ -53,21 +48,21 @@ describe('GetPluginCapabilities', () => {
   });
 
   test('one backend: no topology constraints are advertised', async () => {
-    const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    const res = await s.identity.call('GetPluginCapabilities');
     expect(res.capabilities.map((c) => c.service?.type)).not.toContain('VOLUME_ACCESSIBILITY_CONSTRAINTS');
   });
 
   test('volume expansion is advertised together with the controller EXPAND_VOLUME capability', async () => {
-    const plugin = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
-    const ctl = await s.controller.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    const expands = ctl.capabilities.some((c) => c.rpc.type === 'EXPAND_VOLUME');
+    const plugin = await s.identity.call('GetPluginCapabilities');
+    const ctl = await s.controller.call('ControllerGetCapabilities');
+    const expands = ctl.capabilities.some((c) => c.rpc!.type === 'EXPAND_VOLUME');
     expect(plugin.capabilities.some((c) => c.volume_expansion)).toBe(expands);
   });
 });
 
 describe('Probe', () => {
   test('a running driver is ready', async () => {
-    const res = await s.identity.call<{ ready: { value: boolean } | null }>('Probe');
+    const res = await s.identity.call('Probe');
     // ready is optional; when present it says true for a driver that serves.
     if (res.ready !== null) expect(res.ready.value).toBe(true);
   });
@@ -83,7 +78,7 @@ describe('Probe', () => {
     // would end in DEADLINE_EXCEEDED (the deadline is only a safety net).
     const hold = s.sim.faults.hold(undefined, Number.MAX_SAFE_INTEGER);
     try {
-      const res = await s.identity.call<{ ready: { value: boolean } | null }>('Probe', {}, { deadlineMs: 20_000 });
+      const res = await s.identity.call('Probe', {}, { deadlineMs: 20_000 });
       expect(res.ready?.value ?? true).toBe(true);
     } finally {
       hold.release();
@@ -102,8 +97,8 @@ describe(':authority over the unix socket', () => {
     const node = new CsiTestClient('Node', `unix://${path}`, options);
     try {
       expect(await id.call('GetPluginInfo')).toMatchObject({ name: DRIVER });
-      expect(await ctl.call<{ capabilities: unknown[] }>('ControllerGetCapabilities')).toHaveProperty('capabilities');
-      expect(await node.call<{ node_id: string }>('NodeGetInfo')).toHaveProperty('node_id');
+      expect(await ctl.call('ControllerGetCapabilities')).toHaveProperty('capabilities');
+      expect(await node.call('NodeGetInfo')).toHaveProperty('node_id');
     } finally {
       id.close();
       ctl.close();
@@ -115,26 +110,21 @@ describe(':authority over the unix socket', () => {
 describe('capabilities match the services a process serves', () => {
   // Mode all (this suite's fixed configuration) advertises it; group.test.ts checks mode node.
   test('GroupController: advertised and served, with capabilities of known types', async () => {
-    const res = await s.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+    const res = await s.identity.call('GetPluginCapabilities');
     expect(res.capabilities.some((c) => c.service?.type === 'GROUP_CONTROLLER_SERVICE')).toBe(true);
-    const gc = new CsiTestClient('GroupController', s.endpoint);
-    try {
-      const caps = await gc.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
-      expect(caps.capabilities.map((c) => c.rpc.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
-    } finally {
-      gc.close();
-    }
+    const caps = await s.group.call('GroupControllerGetCapabilities');
+    expect(caps.capabilities.map((c) => c.rpc!.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
   });
 
   test.each([['node'], ['controller']] as const)('mode %s: only that service is served and advertised', async (mode) => {
     const one = await startSanity({ mode });
     try {
-      const caps = await one.identity.call<{ capabilities: PluginCapability[] }>('GetPluginCapabilities');
+      const caps = await one.identity.call('GetPluginCapabilities');
       const services = caps.capabilities.map((c) => c.service?.type);
       if (mode === 'node') {
         expect(services).not.toContain('CONTROLLER_SERVICE');
         expect(await codeOf(one.controller.call('ControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
-        expect(await one.node.call<{ node_id: string }>('NodeGetInfo')).toHaveProperty('node_id');
+        expect(await one.node.call('NodeGetInfo')).toHaveProperty('node_id');
       } else {
         expect(services).toContain('CONTROLLER_SERVICE');
         expect(await codeOf(one.node.call('NodeGetInfo'))).toBe(grpcStatus.UNIMPLEMENTED);

@@ -11,16 +11,7 @@ import { join } from 'node:path';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { blockCap, GiB, hasCapSysResource, isMounted, loopsUnder, MiB, mountCap, nodeSkipReason, stagingDir, startSanity, targetPath, type Obj, type Sanity } from './harness.js';
 import { describeUnless, itUnless } from '../helpers/skip.js';
-
-interface Volume {
-  volume_id: string;
-  capacity_bytes: string;
-  volume_context: Record<string, string>;
-}
-interface Stats {
-  usage: { unit: string; total: string; available: string; used: string }[];
-  volume_condition: { abnormal: boolean; message: string } | null;
-}
+import type { NodeGetVolumeStatsResponse__Output as Stats } from '../../src/gen/csi/v1/NodeGetVolumeStatsResponse.js';
 
 const skipReason = nodeSkipReason();
 const describeRoot = describeUnless(skipReason);
@@ -29,19 +20,19 @@ let s: Sanity;
 let nodeId: string;
 beforeAll(async () => {
   s = await startSanity();
-  nodeId = (await s.node.call<{ node_id: string }>('NodeGetInfo')).node_id;
+  nodeId = (await s.node.call('NodeGetInfo')).node_id;
 });
 afterAll(async () => {
   await s.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call<{ volume: Volume }>('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const MISSING = 'sim/csv-aaaaaaaaaaaaaaaaaaaa';
 
 describe('NodeGetCapabilities', () => {
   test('only known types; staging is advertised (the driver has a device to attach)', async () => {
-    const res = await s.node.call<{ capabilities: { rpc: { type: string } }[] }>('NodeGetCapabilities');
-    const types = res.capabilities.map((c) => c.rpc.type);
+    const res = await s.node.call('NodeGetCapabilities');
+    const types = res.capabilities.map((c) => c.rpc!.type);
     const known = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER', 'VOLUME_MOUNT_GROUP'];
     for (const t of types) expect(known).toContain(t);
     expect(types).toContain('STAGE_UNSTAGE_VOLUME');
@@ -51,7 +42,7 @@ describe('NodeGetCapabilities', () => {
 
 describe('NodeGetInfo', () => {
   test('a non-empty node_id within the spec’s 256 bytes, a non-negative volume limit, no topology with one backend', async () => {
-    const info = await s.node.call<{ node_id: string; max_volumes_per_node: string; accessible_topology: unknown }>('NodeGetInfo');
+    const info = await s.node.call('NodeGetInfo');
     expect(info.node_id).not.toBe('');
     expect(Buffer.byteLength(info.node_id)).toBeLessThanOrEqual(256);
     expect(Number(info.max_volumes_per_node)).toBeGreaterThanOrEqual(0);
@@ -59,8 +50,8 @@ describe('NodeGetInfo', () => {
   });
 
   test('stable across calls (the CO stores it on the Node object)', async () => {
-    const a = await s.node.call<{ node_id: string }>('NodeGetInfo');
-    const b = await s.node.call<{ node_id: string }>('NodeGetInfo');
+    const a = await s.node.call('NodeGetInfo');
+    const b = await s.node.call('NodeGetInfo');
     expect(b.node_id).toBe(a.node_id);
   });
 });
@@ -125,7 +116,7 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
   /** Creates and controller-publishes a volume; returns what the node calls need. */
   async function attachable(name: string, cap: Obj = mountCap(), extra: Obj = {}) {
     const v = await create(name, { volume_capabilities: [cap], ...extra });
-    const pub = await s.controller.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: v.volume_context });
+    const pub = await s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: v.volume_context });
     const staging = stagingDir(s, name);
     const target = targetPath(s, name);
     const stageReq = { volume_id: v.volume_id, staging_target_path: staging, volume_capability: cap, publish_context: pub.publish_context, volume_context: v.volume_context };
@@ -151,7 +142,7 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     expect(readFileSync(join(a.staging, 'hello.txt'), 'utf8')).toBe('hello');
 
     for (const path of [a.target, a.staging]) {
-      const stats = await s.node.call<Stats>('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: path });
+      const stats = await s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: path });
       const bytes = stats.usage.find((u) => u.unit === 'BYTES')!;
       expect(Number(bytes.total)).toBeGreaterThan(0);
       expect(Number(bytes.total)).toBeLessThanOrEqual(Number(a.v.capacity_bytes));
@@ -281,7 +272,7 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
     expect(statSync(a.target).isBlockDevice()).toBe(true);
-    const stats = await s.node.call<Stats>('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
+    const stats = await s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
     expect(stats.usage.find((u) => u.unit === 'BYTES')!.total).toBe(a.v.capacity_bytes);
     await s.node.call('NodeUnpublishVolume', { volume_id: a.v.volume_id, target_path: a.target });
     expect(existsSync(a.target)).toBe(false);
@@ -293,15 +284,15 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     const a = await attachable('sanity-node-expand-xfs', cap, { capacity_range: { required_bytes: String(512 * MiB) } });
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
-    const before = await s.node.call<Stats>('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
-    const grown = await s.controller.call<{ capacity_bytes: string; node_expansion_required: boolean }>('ControllerExpandVolume', { volume_id: a.v.volume_id, capacity_range: { required_bytes: String(GiB) }, volume_capability: cap });
+    const before = await s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
+    const grown = await s.controller.call('ControllerExpandVolume', { volume_id: a.v.volume_id, capacity_range: { required_bytes: String(GiB) }, volume_capability: cap });
     expect(grown.node_expansion_required).toBe(true);
     const req = { volume_id: a.v.volume_id, volume_path: a.target, capacity_range: { required_bytes: grown.capacity_bytes }, volume_capability: cap, staging_target_path: a.staging };
-    const res = await s.node.call<{ capacity_bytes: string }>('NodeExpandVolume', req);
+    const res = await s.node.call('NodeExpandVolume', req);
     expect(Number(res.capacity_bytes)).toBeGreaterThanOrEqual(GiB);
     // A repeat succeeds and reports the same size.
-    expect((await s.node.call<{ capacity_bytes: string }>('NodeExpandVolume', req)).capacity_bytes).toBe(res.capacity_bytes);
-    const after = await s.node.call<Stats>('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
+    expect((await s.node.call('NodeExpandVolume', req)).capacity_bytes).toBe(res.capacity_bytes);
+    const after = await s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
     const total = (x: Stats) => Number(x.usage.find((u) => u.unit === 'BYTES')!.total);
     expect(total(after)).toBeGreaterThan(total(before) + 256 * MiB);
     await teardown(a);

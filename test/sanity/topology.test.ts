@@ -8,15 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayName, DRIVER, FAST_SIM, mountCap, startSanity, type Obj, type Sanity } from './harness.js';
-
-interface Topology {
-  segments: Record<string, string>;
-}
-interface Volume {
-  volume_id: string;
-  accessible_topology: Topology[];
-  volume_context: Record<string, string>;
-}
+import type { Topology__Output as Topology } from '../../src/gen/csi/v1/Topology.js';
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 let b2: RunningSimulator;
 let s: Sanity;
@@ -26,21 +19,21 @@ const key = (id: string) => `${DRIVER}/backend-${id}`;
 beforeAll(async () => {
   b2 = await startSimulator(FAST_SIM);
   s = await startSanity({ backends: [{ id: 'b2', url: b2.url, username: b2.username, password: b2.password, defaultCpg: 'SSD_r6' }], backendIds: ['sim', 'b2'] });
-  nodeTopology = (await s.node.call<{ accessible_topology: Topology }>('NodeGetInfo')).accessible_topology;
+  nodeTopology = (await s.node.call('NodeGetInfo')).accessible_topology!;
 });
 afterAll(async () => {
   await s.close();
   await b2.close();
 });
 
-const create = (name: string, extra: Obj = {}) => s.controller.call<{ volume: Volume }>('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume);
+const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
 /** The backend a volume landed on, read from the arrays (not from the id). */
 const backendHolding = (v: Volume) => (s.sim.array.volume(arrayName(v.volume_id)) ? 'sim' : b2.array.volume(arrayName(v.volume_id)) ? 'b2' : 'none');
 
 describe('with topology advertised', () => {
   test('the plugin advertises VOLUME_ACCESSIBILITY_CONSTRAINTS and NodeGetInfo reports the node’s segments', async () => {
-    const caps = await s.identity.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities');
+    const caps = await s.identity.call('GetPluginCapabilities');
     expect(caps.capabilities.map((c) => c.service?.type)).toContain('VOLUME_ACCESSIBILITY_CONSTRAINTS');
     expect(nodeTopology).not.toBeNull();
     expect(nodeTopology.segments).toEqual({ [key('sim')]: 'true', [key('b2')]: 'true' });
@@ -50,7 +43,7 @@ describe('with topology advertised', () => {
     const v = await create('sanity-topo-node', { accessibility_requirements: { requisite: [nodeTopology], preferred: [] } });
     expect(v.accessible_topology.length).toBeGreaterThan(0);
     for (const t of v.accessible_topology) for (const [k, val] of Object.entries(t.segments)) expect(nodeTopology.segments[k]).toBe(val);
-    const nodeId = (await s.node.call<{ node_id: string }>('NodeGetInfo')).node_id;
+    const nodeId = (await s.node.call('NodeGetInfo')).node_id;
     await s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: mountCap(), volume_context: v.volume_context });
     await s.controller.call('ControllerUnpublishVolume', { volume_id: v.volume_id, node_id: nodeId });
     await del(v.volume_id);
@@ -82,18 +75,18 @@ describe('with topology advertised', () => {
   test('ListVolumes walks both backends', async () => {
     const a = await create('sanity-topo-list-a', { accessibility_requirements: { requisite: [{ segments: { [key('sim')]: 'true' } }], preferred: [] } });
     const b = await create('sanity-topo-list-b', { accessibility_requirements: { requisite: [{ segments: { [key('b2')]: 'true' } }], preferred: [] } });
-    const listed = await s.controller.call<{ entries: { volume: Volume }[] }>('ListVolumes', {});
-    expect(listed.entries.map((e) => e.volume.volume_id).sort()).toEqual([a.volume_id, b.volume_id].sort());
-    const paged = await s.controller.call<{ entries: { volume: Volume }[]; next_token: string }>('ListVolumes', { max_entries: 1 });
+    const listed = await s.controller.call('ListVolumes', {});
+    expect(listed.entries.map((e) => e.volume!.volume_id).sort()).toEqual([a.volume_id, b.volume_id].sort());
+    const paged = await s.controller.call('ListVolumes', { max_entries: 1 });
     expect(paged.entries).toHaveLength(1);
-    const rest = await s.controller.call<{ entries: { volume: Volume }[]; next_token: string }>('ListVolumes', { starting_token: paged.next_token });
-    expect([...paged.entries, ...rest.entries].map((e) => e.volume.volume_id).sort()).toEqual([a.volume_id, b.volume_id].sort());
+    const rest = await s.controller.call('ListVolumes', { starting_token: paged.next_token });
+    expect([...paged.entries, ...rest.entries].map((e) => e.volume!.volume_id).sort()).toEqual([a.volume_id, b.volume_id].sort());
     await del(a.volume_id);
     await del(b.volume_id);
   });
 
   test('GetCapacity per segment: each backend’s own space; a segment of no backend has none', async () => {
-    const cap = (segments: Record<string, string>) => s.controller.call<{ available_capacity: string }>('GetCapacity', { accessible_topology: { segments } }).then((r) => Number(r.available_capacity));
+    const cap = (segments: Record<string, string>) => s.controller.call('GetCapacity', { accessible_topology: { segments } }).then((r) => Number(r.available_capacity));
     expect(await cap({ [key('sim')]: 'true' })).toBeGreaterThan(0);
     expect(await cap({ [key('b2')]: 'true' })).toBeGreaterThan(0);
     expect(await cap({ [key('elsewhere')]: 'true' })).toBe(0);
@@ -113,9 +106,9 @@ describe('one process serving both controller and node (mode all) with two backe
   test('advertised topology implies NodeGetInfo reports segments, even without an explicit backend-id list', async () => {
     const one = await startSanity({ backends: [{ id: 'b2', url: b2.url, username: b2.username, password: b2.password, defaultCpg: 'SSD_r6' }] });
     try {
-      const caps = await one.identity.call<{ capabilities: { service?: { type: string } | null }[] }>('GetPluginCapabilities');
+      const caps = await one.identity.call('GetPluginCapabilities');
       const advertised = caps.capabilities.some((c) => c.service?.type === 'VOLUME_ACCESSIBILITY_CONSTRAINTS');
-      const info = await one.node.call<{ accessible_topology: Topology | null }>('NodeGetInfo');
+      const info = await one.node.call('NodeGetInfo');
       if (advertised) expect(info.accessible_topology).not.toBeNull();
     } finally {
       await one.close();

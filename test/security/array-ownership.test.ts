@@ -11,25 +11,20 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { arrayNameFor } from '../../src/array/names.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { backendOf, CLUSTER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { CLUSTER, GiB, iscsiNode, mountCap, type Driver, startOnSim } from '../helpers/controller-harness.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim', { chap: { user: 'chapuser', secret: 'chapsecret12' } })]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ backend: { chap: { user: 'chapuser', secret: 'chapsecret12' } } }));
   // Someone else's data: another cluster's marker, and an admin's volume with no marker at all.
   await wsapi.volumes.create({ name: 'other-cluster-db', cpg: 'CPG1', sizeMiB: 1024, tpvv: true, snapCPG: 'CPG1', comment: JSON.stringify({ v: 1, d: 'csi.3par.test.example.com', c: 'cluster-b', n: 'pvc-db' }) });
   await wsapi.volumes.create({ name: 'admin-payroll', cpg: 'CPG1', sizeMiB: 1024, tpvv: true, snapCPG: 'CPG1', comment: 'payroll' });
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const names = () => sim.array.volumes.map((v) => v.name).sort();
 const createFrom = (name: string, source: Record<string, unknown>) =>
@@ -58,7 +53,7 @@ describe.each(['other-cluster-db', 'admin-payroll'])('a volume without this clus
   });
 
   test('a group snapshot including it → FAILED_PRECONDITION, no member, no VV set left', async () => {
-    const own = (await d.client.call<{ volume: { volume_id: string } }>('CreateVolume', { name: `pvc-own-${victim}`, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume;
+    const own = (await d.client.call('CreateVolume', { name: `pvc-own-${victim}`, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume!;
     const before = names();
     const sets = sim.array.volumeSets.length;
     expect(await codeOf(d.group.call('CreateVolumeGroupSnapshot', { name: `group-${victim}`, source_volume_ids: [own.volume_id, `sim/${victim}`] }))).toBe(grpcStatus.FAILED_PRECONDITION);
@@ -73,7 +68,7 @@ test('after an explicit import the same calls work', async () => {
   const node = iscsiNode('import-node');
   await d.client.call('ControllerPublishVolume', { volume_id: 'sim/legacy-import', node_id: node, volume_capability: mountCap(), readonly: false, volume_context: { import: 'true' } });
   await d.client.call('ControllerUnpublishVolume', { volume_id: 'sim/legacy-import', node_id: node });
-  const snap = (await d.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-imported', source_volume_id: 'sim/legacy-import' })).snapshot;
+  const snap = (await d.client.call('CreateSnapshot', { name: 'snap-imported', source_volume_id: 'sim/legacy-import' })).snapshot!;
   const restored = (await createFrom('pvc-restored-import', { snapshot: { snapshot_id: snap.snapshot_id } })) as { volume: { volume_id: string } };
   await d.client.call('DeleteVolume', { volume_id: restored.volume.volume_id });
   await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot_id });

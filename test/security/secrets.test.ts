@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startDriver, type RunningDriver } from '../../src/driver.js';
 import { ExecError, type Exec } from '../../src/host/exec.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { CsiTestClient } from '../helpers/grpc.js';
+import { serveDriver, type ServedDriver } from '../helpers/driver-harness.js';
+import type { CsiTestClient } from '../helpers/grpc.js';
 import { findSecrets, scannedLog } from '../helpers/secrets.js';
 
 const ARRAY_PASSWORD = 'Array-Pa55word-secret';
@@ -31,16 +31,15 @@ const noHost: Exec = async (command) => {
 
 let dir: string;
 let sim: RunningSimulator;
-let driver: RunningDriver;
-let ctl: CsiTestClient;
-let node: CsiTestClient;
+let served: ServedDriver;
+let ctl: CsiTestClient<'Controller'>;
+let node: CsiTestClient<'Node'>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sec-secrets-'));
   sim = await startSimulator({ password: ARRAY_PASSWORD, dataDir: join(dir, 'array'), tickMs: 10, copyRateMiBps: 100_000 });
-  driver = await startDriver({
-    mode: 'all',
-    endpoint: `unix://${join(dir, 'csi.sock')}`,
+  served = await serveDriver({
+    base: dir,
     driverName: 'csi.3par.secrets.example.com',
     clusterId: 'secrets',
     nodeName: 'sec-node',
@@ -48,23 +47,19 @@ beforeAll(async () => {
       { id: 'good', url: sim.url, username: sim.username, password: ARRAY_PASSWORD, default: true, defaultCpg: 'SSD_r6', defaultAccessProtocol: 'loop', chap: { user: 'chapuser', secret: CHAP_SECRET } },
       { id: 'bad', url: sim.url, username: sim.username, password: WRONG_PASSWORD, defaultCpg: 'SSD_r6' },
     ],
-    kubeletDir: join(dir, 'kubelet'),
     simDataDir: join(dir, 'array'),
-    hostExec: 'direct',
     exec: noHost,
     log: cap.log,
     shutdownGraceMs: 500,
   });
-  ctl = new CsiTestClient('Controller', `unix://${driver.address}`);
-  node = new CsiTestClient('Node', `unix://${driver.address}`);
+  ({ controller: ctl, node } = served);
 });
 
 afterAll(async () => {
-  ctl?.close();
-  node?.close();
-  await driver?.stop(500);
+  await served?.stop(500);
   await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (served) await served.close();
+  else rmSync(dir, { recursive: true, force: true });
 });
 
 const settle = (p: Promise<unknown>): Promise<unknown> => p.catch((e: unknown) => e);
@@ -72,29 +67,29 @@ const settle = (p: Promise<unknown>): Promise<unknown> => p.catch((e: unknown) =
 describe('secrets in logs', () => {
   it('the lifecycle at trace level logs no password, CHAP secret, request secret or session key', async () => {
     const secrets = { password: REQUEST_SECRET, chapSecret: REQUEST_SECRET, [REQUEST_SECRET]: 'x' };
-    const v = await ctl.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', { name: 'pvc-sec', capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mount], parameters: {}, secrets });
-    const id = v.volume.volume_id;
-    const info = await node.call<{ node_id: string }>('NodeGetInfo', {});
-    const pub = await ctl.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: id, node_id: info.node_id, volume_capability: mount, readonly: false, volume_context: v.volume.volume_context, secrets });
+    const v = await ctl.call('CreateVolume', { name: 'pvc-sec', capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mount], parameters: {}, secrets });
+    const id = v.volume!.volume_id;
+    const info = await node.call('NodeGetInfo', {});
+    const pub = await ctl.call('ControllerPublishVolume', { volume_id: id, node_id: info.node_id, volume_capability: mount, readonly: false, volume_context: v.volume!.volume_context, secrets });
     expect(JSON.stringify(pub)).not.toContain(CHAP_SECRET);
-    await settle(node.call('NodeStageVolume', { volume_id: id, publish_context: pub.publish_context, staging_target_path: join(dir, 'staging'), volume_capability: mount, volume_context: v.volume.volume_context, secrets: { chapUser: 'u', chapSecret: STAGE_CHAP } }));
+    await settle(node.call('NodeStageVolume', { volume_id: id, publish_context: pub.publish_context, staging_target_path: join(dir, 'staging'), volume_capability: mount, volume_context: v.volume!.volume_context, secrets: { chapUser: 'u', chapSecret: STAGE_CHAP } }));
 
     // Every session expires: the driver logs in again (the login carries the password).
     sim.faults.expireSessions();
-    const snap = await ctl.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { source_volume_id: id, name: 'snap-sec', parameters: {}, secrets });
-    const clone = await ctl.call<{ volume: { volume_id: string } }>('CreateVolume', { name: 'pvc-sec-clone', capacity_range: { required_bytes: String(2 * GiB) }, volume_capabilities: [mount], parameters: {}, volume_content_source: { volume: { volume_id: id } } });
+    const snap = await ctl.call('CreateSnapshot', { source_volume_id: id, name: 'snap-sec', parameters: {}, secrets });
+    const clone = await ctl.call('CreateVolume', { name: 'pvc-sec-clone', capacity_range: { required_bytes: String(2 * GiB) }, volume_capabilities: [mount], parameters: {}, volume_content_source: { volume: { volume_id: id } } });
     await ctl.call('ControllerExpandVolume', { volume_id: id, capacity_range: { required_bytes: String(2 * GiB) }, secrets });
 
     // Failures of several kinds log their errors.
     sim.faults.failNext(500, 1, { method: 'DELETE' });
-    await settle(ctl.call('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id, secrets }));
+    await settle(ctl.call('DeleteSnapshot', { snapshot_id: snap.snapshot!.snapshot_id, secrets }));
     sim.faults.dropConnection('before', { method: 'GET' });
     await settle(ctl.call('ControllerGetVolume', { volume_id: id }));
     await settle(ctl.call('CreateVolume', { name: 'pvc-bad', capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mount], parameters: { backend: 'bad' }, secrets }));
 
     await ctl.call('ControllerUnpublishVolume', { volume_id: id, node_id: info.node_id, secrets });
-    await ctl.call('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id, secrets });
-    await ctl.call('DeleteVolume', { volume_id: clone.volume.volume_id, secrets });
+    await ctl.call('DeleteSnapshot', { snapshot_id: snap.snapshot!.snapshot_id, secrets });
+    await ctl.call('DeleteVolume', { volume_id: clone.volume!.volume_id, secrets });
     await ctl.call('DeleteVolume', { volume_id: id, secrets });
 
     // The scan is meaningful: the run logged plenty, including requests and WSAPI calls.

@@ -3,14 +3,11 @@
  * with a self-signed certificate is refused unless the backend names its CA or sets
  * insecureSkipVerify explicitly — which works and is warned about in the log.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startDriver } from '../../src/driver.js';
 import { ConfigError, parseBackends, type BackendConfig } from '../../src/config/backends.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { CsiTestClient, grpcStatus } from '../helpers/grpc.js';
+import { serveDriver } from '../helpers/driver-harness.js';
+import { grpcStatus } from '../helpers/grpc.js';
 import { scannedLog } from '../helpers/secrets.js';
 
 const PASSWORD = 'tls-test-array-password';
@@ -18,38 +15,32 @@ const cap = scannedLog({ level: 'debug', secrets: [PASSWORD] });
 const mount = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
 
 let sim: RunningSimulator;
-let dir: string;
 
 beforeAll(async () => {
   sim = await startSimulator({ https: true, password: PASSWORD, tickMs: 10 });
-  dir = mkdtempSync(join(tmpdir(), 'sec-tls-'));
 });
 afterAll(async () => {
   await sim.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Runs CreateVolume through a driver with this backend; resolves with the gRPC code and message. */
 async function createThrough(extra: Partial<BackendConfig>, name: string): Promise<{ code: number; details: string }> {
-  const driver = await startDriver({
+  const driver = await serveDriver({
     mode: 'controller',
-    endpoint: `unix://${join(dir, `${name}.sock`)}`,
     driverName: 'csi.3par.tls.example.com',
     clusterId: 'tls',
     backends: [{ id: 'arr', url: sim.url, username: sim.username, password: PASSWORD, defaultCpg: 'SSD_r6', ...extra }],
     log: cap.log,
     shutdownGraceMs: 500,
   });
-  const client = new CsiTestClient('Controller', `unix://${driver.address}`);
   try {
-    await client.call('CreateVolume', { name, capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [mount], parameters: {} });
+    await driver.controller.call('CreateVolume', { name, capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [mount], parameters: {} });
     return { code: 0, details: '' };
   } catch (err) {
     const e = err as { code: number; details: string };
     return { code: e.code, details: e.details };
   } finally {
-    client.close();
-    await driver.stop(500);
+    await driver.close(500);
   }
 }
 

@@ -16,6 +16,7 @@ import type { BackendConfig } from '../../src/config/backends.js';
 import type { ClientFactory } from '../../src/array/registry.js';
 import { startFake, type FakeArray } from '../wsapi/fake-array.js';
 import { captureLog, type CapturedLog } from '../helpers/logs.js';
+import { waitFor } from '../helpers/wait.js';
 import { GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 
@@ -56,14 +57,9 @@ function downLines(cap: CapturedLog): { msg: string; status?: string; reason?: s
     .filter((l) => l.msg.startsWith('backend down') || l.msg === 'backend up');
 }
 
-/** Waits (safety net 30 s, reported as such) until the log has a line satisfying `ok`. */
+/** Waits until the log has a line satisfying `ok` (the safety net of helpers/wait.ts reports itself). */
 async function logEvent(cap: CapturedLog, ok: (l: { msg: string; status?: string; reason?: string }) => boolean): Promise<void> {
-  const stop = Date.now() + 30_000;
-  while (!downLines(cap).some(ok)) {
-    if (Date.now() > stop) throw new Error(`safety net: no such log line within 30 s; lines: ${cap.text()}`);
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor('a backend up/down log line', () => downLines(cap).some(ok), { intervalMs: 5 });
 }
 
 const createReq = (name: string) => ({ name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } });
@@ -108,11 +104,10 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
     await logEvent(cap, (l) => l.msg.startsWith('backend down') && l.status === 'unreachable');
     sim.faults.remove(hang);
     // The probe (GET /api) finds the array again; the first RPC after that works and proves it up.
-    let res = await failure(d.client.call('CreateVolume', createReq('pvc-after-hang')));
-    for (let i = 0; res.code === grpc.status.UNAVAILABLE && i < 2000; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      res = await failure(d.client.call('CreateVolume', createReq('pvc-after-hang')));
-    }
+    const res = await waitFor('a CreateVolume that is not UNAVAILABLE once the probe found the array', async () => {
+      const r = await failure(d.client.call('CreateVolume', createReq('pvc-after-hang')));
+      return r.code === grpc.status.UNAVAILABLE ? undefined : r;
+    }, { intervalMs: 10 });
     expect(res.code).toBe(grpc.status.OK);
     expect(await gauge(metrics, 'threepar_csi_backend_up', { backend: 'sim' })).toBe(1);
     expect(await statusOf(metrics, 'sim')).toEqual(['reachable']);

@@ -8,47 +8,30 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostNameFor } from '../../src/array/names.js';
-import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
-
-interface Vol {
-  volume_id: string;
-  volume_context: Record<string, string>;
-}
+import { codeOf, failureOf, grpcStatus } from '../helpers/grpc.js';
+import { backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import type { Volume__Output as Vol } from '../../src/gen/csi/v1/Volume.js';
 
 const CHAP = { user: 'chapuser', secret: 'chapsecret12' };
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim', { chap: CHAP })], { maxVolumesPerNode: 3 });
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ backend: { chap: CHAP }, driver: { maxVolumesPerNode: 3 } }));
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 async function volume(name: string, params: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<Vol> {
-  return (await d.client.call<{ volume: Vol }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params }, ...extra })).volume;
+  return (await d.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params }, ...extra })).volume!;
 }
 const publish = (volumeId: string, nodeId: string, volumeContext: Record<string, string> = {}, cap: Record<string, unknown> = mountCap()) =>
-  d.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: volumeId, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: volumeContext });
+  d.client.call('ControllerPublishVolume', { volume_id: volumeId, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: volumeContext });
 const unpublish = (volumeId: string, nodeId: string) => d.client.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId });
-const snapshot = (name: string, source: string) => d.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name, source_volume_id: source });
+const snapshot = (name: string, source: string) => d.client.call('CreateSnapshot', { name, source_volume_id: source });
 const arrayName = (id: string) => id.split('/')[1]!;
 const ownHost = (node: string) => sim.array.hosts.find((h) => h.name === hostNameFor(DRIVER, CLUSTER, node));
-const failureOf = async (p: Promise<unknown>): Promise<{ code: number; details: string }> => {
-  try {
-    await p;
-  } catch (err) {
-    return err as { code: number; details: string };
-  }
-  throw new Error('expected the call to fail');
-};
 
 describe('hosts and publish (issue 16 items 5-7)', () => {
   test('a retried unpublish removes the host the first attempt emptied but could not delete', async () => {
@@ -155,7 +138,7 @@ describe('failed clones and snapshot CPGs (issue 16 items 10-11)', () => {
     expect(sim.array.volume('legacy-nosnapcpg')!.snapCPG).toBe('CPG1');
     await unpublish('sim/legacy-nosnapcpg', node);
     const s = await snapshot('snap-of-imported', 'sim/legacy-nosnapcpg');
-    await d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot.snapshot_id });
+    await d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot!.snapshot_id });
   });
 
   test('a volume imported before (marker, no snapshot CPG) gets one at its first snapshot; NO_SNAP_CPG → FAILED_PRECONDITION', async () => {
@@ -163,7 +146,7 @@ describe('failed clones and snapshot CPGs (issue 16 items 10-11)', () => {
     await wsapi.volumes.create({ name: 'old-import', cpg: 'CPG1', sizeMiB: 1024, tpvv: true, comment: marker });
     const s = await snapshot('snap-of-old-import', 'sim/old-import');
     expect(sim.array.volume('old-import')!.snapCPG).toBe('CPG1');
-    await d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot.snapshot_id });
+    await d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot!.snapshot_id });
     // The array's own refusal (a snapshot CPG removed behind the driver's back) is no "busy".
     sim.faults.failNext(409, 33, { method: 'POST', path: '^/api/v1/volumes/old-import$' });
     expect(await codeOf(snapshot('snap-nosnapcpg', 'sim/old-import'))).toBe(grpcStatus.FAILED_PRECONDITION);
@@ -268,7 +251,7 @@ async function copyEnded(dest: string): Promise<void> {
 describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
   test('copies through a temporary read-write child with an expiration, removed once the copy ended', async () => {
     const src = await volume('pvc-ro-src', {}, { capacity_range: { required_bytes: String(4 * GiB) } });
-    const snap = (await snapshot('snap-ro-src', src.volume_id)).snapshot;
+    const snap = (await snapshot('snap-ro-src', src.volume_id)).snapshot!;
     expect(sim.array.volume(arrayName(snap.snapshot_id))!.readOnly).toBe(true);
     // The copy reads from the array's helper snapshots of the temporary child: walk `copyOf` up to the marked child.
     const tmpOf = (dest: string) => {
@@ -285,8 +268,8 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
       expect(tmp!.readOnly).toBe(false);
       expect(tmp!.expirationTimeSec).toBeGreaterThan(0);
       // Not a snapshot the CO sees.
-      const listed = await d.client.call<{ entries: { snapshot: { snapshot_id: string } }[] }>('ListSnapshots', { source_volume_id: src.volume_id });
-      expect(listed.entries.map((e) => e.snapshot.snapshot_id)).toEqual([snap.snapshot_id]);
+      const listed = await d.client.call('ListSnapshots', { source_volume_id: src.volume_id });
+      expect(listed.entries.map((e) => e.snapshot!.snapshot_id)).toEqual([snap.snapshot_id]);
     } finally {
       sim.faults.set({ copyRateMiBps: 1_000_000 });
     }
@@ -303,7 +286,7 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
 
   test('DeleteSnapshot removes a leftover temporary child whose copy ended', async () => {
     const src = await volume('pvc-ro-src2');
-    const snap = (await snapshot('snap-ro-src2', src.volume_id)).snapshot;
+    const snap = (await snapshot('snap-ro-src2', src.volume_id)).snapshot!;
     const restored = await volume('pvc-ro-restored2', {}, { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } } });
     await copyEnded(arrayName(restored.volume_id));
     expect(sim.array.volumes.filter((v) => v.name.startsWith('cst-'))).toHaveLength(1);
@@ -320,12 +303,12 @@ describe('GetCapacity and a CPG growth limit (issue 16 item 13)', () => {
     const limited = await startSim({ cpgs: [{ name: 'LIM', sizeMiB: 1024 * 1024, growthLimitMiB: 10 * 1024 }] });
     const drv = await startDriver([backendOf(limited, 'lim')]);
     try {
-      const cap = async () => (await drv.client.call<{ available_capacity: string; maximum_volume_size: { value: string } }>('GetCapacity', { parameters: { cpg: 'LIM' } }));
+      const cap = async () => (await drv.client.call('GetCapacity', { parameters: { cpg: 'LIM' } }));
       expect(Number((await cap()).available_capacity)).toBe(10 * GiB);
       await drv.client.call('CreateVolume', { name: 'pvc-in-limit', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(4 * GiB) }, parameters: { cpg: 'LIM', provisioningType: 'full' } });
       const after = await cap();
       expect(Number(after.available_capacity)).toBe(6 * GiB);
-      expect(Number(after.maximum_volume_size.value)).toBe(6 * GiB);
+      expect(Number(after.maximum_volume_size!.value)).toBe(6 * GiB);
     } finally {
       await drv.stop();
       await limited.close();
@@ -338,8 +321,8 @@ describe('tune with snapshots (issue 16 item 12)', () => {
     const two = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: 1024 * 1024 }, { name: 'CPG2', sizeMiB: 1024 * 1024 }] });
     const drv = await startDriver([backendOf(two, 'two')]);
     try {
-      const v = (await drv.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-tune-snaps', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', provisioningType: 'tpvv' } })).volume;
-      const s = (await drv.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-tune', source_volume_id: v.volume_id })).snapshot;
+      const v = (await drv.client.call('CreateVolume', { name: 'pvc-tune-snaps', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', provisioningType: 'tpvv' } })).volume!;
+      const s = (await drv.client.call('CreateSnapshot', { name: 'snap-tune', source_volume_id: v.volume_id })).snapshot!;
       const modify = (mutable: Record<string, string>) => drv.client.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: mutable });
       expect(await codeOf(modify({ provisioningType: 'full' }))).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(await codeOf(modify({ snapCpg: 'CPG2' }))).toBe(grpcStatus.FAILED_PRECONDITION);
@@ -361,8 +344,8 @@ describe('VLAN-tagged iSCSI ports (issue 16 item 4)', () => {
     const later = await startSim({ profile: '3.3.1' });
     const drv = await startDriver([backendOf(later, 'later')]);
     try {
-      const v = (await drv.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-vlan', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume;
-      const res = await drv.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('vlan-node'), volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
+      const v = (await drv.client.call('CreateVolume', { name: 'pvc-vlan', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume!;
+      const res = await drv.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('vlan-node'), volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
       const portals = res.publish_context['targetPortals']!.split(',');
       expect(portals.sort()).toEqual(['127.0.0.2:3260', '127.0.0.5:3260']);
       expect(res.publish_context['targetIqns']!.split(',')).toHaveLength(2);

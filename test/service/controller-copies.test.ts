@@ -10,42 +10,25 @@ import { WsapiClient } from '../../src/wsapi/client.js';
 import { arrayNameFor, isTombstoneName } from '../../src/array/names.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { until } from '../simulator/helpers.js';
-import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
-
-interface Vol {
-  volume_id: string;
-  capacity_bytes: string;
-  volume_context: Record<string, string>;
-}
-interface Snap {
-  snapshot_id: string;
-  source_volume_id: string;
-  size_bytes: string;
-  ready_to_use: boolean;
-  creation_time: { seconds: string } | null;
-}
+import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import type { Volume__Output as Vol } from '../../src/gen/csi/v1/Volume.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim')]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim());
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const arrayName = (id: string) => id.split('/')[1]!;
 async function volume(name: string, extra: Record<string, unknown> = {}, drv: Driver = d, deadlineMs?: number): Promise<Vol> {
-  const res = await drv.client.call<{ volume: Vol }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' }, ...extra }, deadlineMs ? { deadlineMs } : {});
-  return res.volume;
+  const res = await drv.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' }, ...extra }, deadlineMs ? { deadlineMs } : {});
+  return res.volume!;
 }
-const snapshot = (name: string, source: string, parameters: Record<string, string> = {}) => d.client.call<{ snapshot: Snap }>('CreateSnapshot', { name, source_volume_id: source, parameters }).then((r) => r.snapshot);
+const snapshot = (name: string, source: string, parameters: Record<string, string> = {}) => d.client.call('CreateSnapshot', { name, source_volume_id: source, parameters }).then((r) => r.snapshot!);
 const fromSnapshot = (snapshotId: string) => ({ volume_content_source: { snapshot: { snapshot_id: snapshotId } } });
 const fromVolume = (volumeId: string) => ({ volume_content_source: { volume: { volume_id: volumeId } } });
 const activeTasks = () => sim.array.tasks.filter((t) => t.status === 2);
@@ -67,13 +50,13 @@ describe('snapshots', () => {
     expect(arrayRequests(sim).length).toBeLessThanOrEqual(2);
     const other = await volume('pvc-snap-other');
     expect(await codeOf(snapshot('snapshot-1', other.volume_id))).toBe(grpcStatus.ALREADY_EXISTS);
-    const got = await d.client.call<{ snapshot: Snap }>('GetSnapshot', { snapshot_id: s.snapshot_id });
-    expect(got.snapshot.snapshot_id).toBe(s.snapshot_id);
-    const bySource = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { source_volume_id: v.volume_id });
-    expect(bySource.entries.map((e) => e.snapshot.snapshot_id)).toEqual([s.snapshot_id]);
-    const byId = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { snapshot_id: s.snapshot_id });
+    const got = await d.client.call('GetSnapshot', { snapshot_id: s.snapshot_id });
+    expect(got.snapshot!.snapshot_id).toBe(s.snapshot_id);
+    const bySource = await d.client.call('ListSnapshots', { source_volume_id: v.volume_id });
+    expect(bySource.entries.map((e) => e.snapshot!.snapshot_id)).toEqual([s.snapshot_id]);
+    const byId = await d.client.call('ListSnapshots', { snapshot_id: s.snapshot_id });
     expect(byId.entries).toHaveLength(1);
-    const none = await d.client.call<{ entries: unknown[] }>('ListSnapshots', { snapshot_id: 'sim/css-nothere' });
+    const none = await d.client.call('ListSnapshots', { snapshot_id: 'sim/css-nothere' });
     expect(none.entries).toHaveLength(0);
   });
 
@@ -101,9 +84,9 @@ describe('snapshots', () => {
     const seen: string[] = [];
     let token = '';
     do {
-      const page = await d.client.call<{ entries: { snapshot: Snap }[]; next_token: string }>('ListSnapshots', { source_volume_id: v.volume_id, max_entries: 2, starting_token: token });
+      const page = await d.client.call('ListSnapshots', { source_volume_id: v.volume_id, max_entries: 2, starting_token: token });
       expect(page.entries.length).toBeLessThanOrEqual(2);
-      seen.push(...page.entries.map((e) => e.snapshot.snapshot_id));
+      seen.push(...page.entries.map((e) => e.snapshot!.snapshot_id));
       token = page.next_token;
     } while (token !== '');
     expect(new Set(seen).size).toBe(5);
@@ -216,8 +199,8 @@ describe('volumes from snapshots and clones', () => {
       const c = await volume('pvc-late', fromVolume(v.volume_id));
       const task = activeTasks().find((t) => t.name === arrayName(c.volume_id))!;
       expect(sim.faults.failTask(task.id)).toBe(true);
-      const got = await d.client.call<{ status: { volume_condition: { abnormal: boolean } } }>('ControllerGetVolume', { volume_id: c.volume_id });
-      expect(got.status.volume_condition.abnormal).toBe(true);
+      const got = await d.client.call('ControllerGetVolume', { volume_id: c.volume_id });
+      expect(got.status!.volume_condition!.abnormal).toBe(true);
       expect(await codeOf(volume('pvc-late', fromVolume(v.volume_id)))).toBe(grpcStatus.INTERNAL);
       expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
     } finally {
@@ -265,13 +248,13 @@ describe('soft delete', () => {
     expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
     const tomb = sim.array.volumes.filter((x) => isTombstoneName(x.name));
     expect(tomb).toHaveLength(1);
-    const list = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
-    expect(list.entries.some((e) => isTombstoneName(arrayName(e.volume.volume_id)))).toBe(false);
+    const list = await d.client.call('ListVolumes', {});
+    expect(list.entries.some((e) => isTombstoneName(arrayName(e.volume!.volume_id)))).toBe(false);
     await d.client.call('DeleteVolume', { volume_id: v.volume_id });
-    const listed = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { source_volume_id: v.volume_id });
-    expect(listed.entries.map((e) => e.snapshot.snapshot_id).sort()).toEqual([s1.snapshot_id, s2.snapshot_id].sort());
-    const one = await d.client.call<{ snapshot: Snap }>('GetSnapshot', { snapshot_id: s1.snapshot_id });
-    expect(one.snapshot.source_volume_id).toBe(v.volume_id);
+    const listed = await d.client.call('ListSnapshots', { source_volume_id: v.volume_id });
+    expect(listed.entries.map((e) => e.snapshot!.snapshot_id).sort()).toEqual([s1.snapshot_id, s2.snapshot_id].sort());
+    const one = await d.client.call('GetSnapshot', { snapshot_id: s1.snapshot_id });
+    expect(one.snapshot!.source_volume_id).toBe(v.volume_id);
     const again = await volume('pvc-soft');
     expect(again.volume_id).toBe(v.volume_id);
     await d.client.call('DeleteSnapshot', { snapshot_id: s1.snapshot_id });
@@ -284,11 +267,11 @@ describe('soft delete', () => {
   test("another cluster's snapshots are never deleted", async () => {
     const other = await startDriver([backendOf(sim, 'sim')], { clusterId: 'cluster-b' });
     try {
-      const v = (await other.client.call<{ volume: Vol }>('CreateVolume', { name: 'pvc-b', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } })).volume;
-      const s = (await other.client.call<{ snapshot: Snap }>('CreateSnapshot', { name: 'snap-b', source_volume_id: v.volume_id })).snapshot;
+      const v = (await other.client.call('CreateVolume', { name: 'pvc-b', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } })).volume!;
+      const s = (await other.client.call('CreateSnapshot', { name: 'snap-b', source_volume_id: v.volume_id })).snapshot!;
       expect(await codeOf(d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
-      const mine = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', {});
-      expect(mine.entries.some((e) => e.snapshot.snapshot_id === s.snapshot_id)).toBe(false);
+      const mine = await d.client.call('ListSnapshots', {});
+      expect(mine.entries.some((e) => e.snapshot!.snapshot_id === s.snapshot_id)).toBe(false);
       await other.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id });
       await other.client.call('DeleteVolume', { volume_id: v.volume_id });
     } finally {
@@ -418,10 +401,10 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
 
 describe('the end of the suite', () => {
   test('deleting everything leaves no volume, snapshot, task or host behind', async () => {
-    const snaps = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', {});
-    for (const e of snaps.entries) await d.client.call('DeleteSnapshot', { snapshot_id: e.snapshot.snapshot_id });
-    const vols = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
-    for (const e of vols.entries) await d.client.call('DeleteVolume', { volume_id: e.volume.volume_id });
+    const snaps = await d.client.call('ListSnapshots', {});
+    for (const e of snaps.entries) await d.client.call('DeleteSnapshot', { snapshot_id: e.snapshot!.snapshot_id });
+    const vols = await d.client.call('ListVolumes', {});
+    for (const e of vols.entries) await d.client.call('DeleteVolume', { volume_id: e.volume!.volume_id });
     expect(sim.array.volumes.map((v) => v.name)).toEqual([]);
     expect(activeTasks()).toHaveLength(0);
     expect(sim.array.hosts).toHaveLength(0);

@@ -8,36 +8,25 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostOwnerTag } from '../../src/array/marker.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
-
-interface VolumeRes {
-  volume: { volume_id: string; volume_context: Record<string, string> };
-}
-interface PublishRes {
-  publish_context: Record<string, string>;
-}
+import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim();
-  d = await startDriver([backendOf(sim, 'sim', { chap: { user: 'chapuser', secret: 'chapsecret12' } })]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ backend: { chap: { user: 'chapuser', secret: 'chapsecret12' } } }));
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
-async function volume(name: string, cap: Record<string, unknown> = mountCap(), params: Record<string, string> = {}, drv: Driver = d): Promise<VolumeRes['volume']> {
-  return (await drv.client.call<VolumeRes>('CreateVolume', { name, volume_capabilities: [cap], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params } })).volume;
+async function volume(name: string, cap: Record<string, unknown> = mountCap(), params: Record<string, string> = {}, drv: Driver = d): Promise<Volume> {
+  return (await drv.client.call('CreateVolume', { name, volume_capabilities: [cap], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params } })).volume!;
 }
 
-const publish = (v: VolumeRes['volume'], nodeId: string, cap: Record<string, unknown> = mountCap(), drv: Driver = d, extra: Record<string, unknown> = {}) =>
-  drv.client.call<PublishRes>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: v.volume_context, ...extra });
+const publish = (v: Pick<Volume, 'volume_id' | 'volume_context'>, nodeId: string, cap: Record<string, unknown> = mountCap(), drv: Driver = d, extra: Record<string, unknown> = {}) =>
+  drv.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: v.volume_context, ...extra });
 const unpublish = (volumeId: string, nodeId: string, drv: Driver = d) => drv.client.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId });
 const arrayName = (id: string) => id.split('/')[1]!;
 const vlunsOf = (name: string) => sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(name)?.id);
@@ -96,11 +85,11 @@ describe('ControllerPublishVolume', () => {
     const node = iscsiNode('worker-del');
     await publish(v, node);
     expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
-    const snap = await d.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-exported', source_volume_id: v.volume_id });
+    const snap = await d.client.call('CreateSnapshot', { name: 'snap-exported', source_volume_id: v.volume_id });
     expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
     expect(sim.array.volume(arrayName(v.volume_id))).toBeDefined();
     await unpublish(v.volume_id, node);
-    await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot.snapshot_id });
+    await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot!.snapshot_id });
     await d.client.call('DeleteVolume', { volume_id: v.volume_id });
     expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
   });
@@ -297,19 +286,19 @@ describe('ListVolumes published nodes', () => {
     const v = await volume('pvc-listed', blockCap('MULTI_NODE_MULTI_WRITER'));
     await publish(v, iscsiNode('worker-l1'), blockCap('MULTI_NODE_MULTI_WRITER'));
     await publish(v, iscsiNode('worker-l2'), blockCap('MULTI_NODE_MULTI_WRITER'));
-    const res = await d.client.call<{ entries: { volume: { volume_id: string }; status: { published_node_ids: string[] } }[] }>('ListVolumes', {});
-    const entry = res.entries.find((e) => e.volume.volume_id === v.volume_id)!;
-    expect(entry.status.published_node_ids).toEqual([iscsiNode('worker-l1'), iscsiNode('worker-l2')].sort());
-    const got = await d.client.call<{ status: { published_node_ids: string[] } }>('ControllerGetVolume', { volume_id: v.volume_id });
-    expect(got.status.published_node_ids).toEqual(entry.status.published_node_ids);
+    const res = await d.client.call('ListVolumes', {});
+    const entry = res.entries.find((e) => e.volume!.volume_id === v.volume_id)!;
+    expect(entry.status!.published_node_ids).toEqual([iscsiNode('worker-l1'), iscsiNode('worker-l2')].sort());
+    const got = await d.client.call('ControllerGetVolume', { volume_id: v.volume_id });
+    expect(got.status!.published_node_ids).toEqual(entry.status!.published_node_ids);
   });
 });
 
 describe('the end of the suite', () => {
   test('unpublishing everything leaves no VLUN and no driver host', async () => {
-    const res = await d.client.call<{ entries: { volume: { volume_id: string } }[] }>('ListVolumes', {});
-    for (const e of res.entries) await unpublish(e.volume.volume_id, '');
-    for (const e of res.entries) await d.client.call('DeleteVolume', { volume_id: e.volume.volume_id });
+    const res = await d.client.call('ListVolumes', {});
+    for (const e of res.entries) await unpublish(e.volume!.volume_id, '');
+    for (const e of res.entries) await d.client.call('DeleteVolume', { volume_id: e.volume!.volume_id });
     expect(sim.array.vluns).toHaveLength(0);
     expect(sim.array.hosts).toHaveLength(0);
     expect(sim.array.volumes).toHaveLength(0);

@@ -13,19 +13,7 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
 import { waitFor } from '../helpers/wait.js';
-
-interface Snap {
-  snapshot_id: string;
-  source_volume_id: string;
-  group_snapshot_id: string;
-  ready_to_use: boolean;
-}
-interface Group {
-  group_snapshot_id: string;
-  snapshots: Snap[];
-  ready_to_use: boolean;
-  creation_time: { seconds: string } | null;
-}
+import type { VolumeGroupSnapshot__Output as Group } from '../../src/gen/csi/v1/VolumeGroupSnapshot.js';
 
 let sim: RunningSimulator;
 let d: Driver;
@@ -45,9 +33,9 @@ afterAll(async () => {
 
 const arrayName = (id: string) => id.split('/')[1]!;
 const volume = (name: string, parameters: Record<string, string> = { cpg: 'CPG1' }) =>
-  d.client.call<{ volume: { volume_id: string } }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters }).then((r) => r.volume.volume_id);
+  d.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters }).then((r) => r.volume!.volume_id);
 const createGroup = (name: string, sources: string[], parameters: Record<string, string> = {}) =>
-  d.group.call<{ group_snapshot: Group }>('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters }).then((r) => r.group_snapshot);
+  d.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters }).then((r) => r.group_snapshot!);
 const deleteGroup = (g: Group) => d.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((s) => s.snapshot_id) });
 
 /** The backing file of an array volume (the simulator's data plane). */
@@ -113,19 +101,19 @@ describe('CreateVolumeGroupSnapshot', () => {
 
   test('members are snapshots carrying the group id; DeleteSnapshot of one → INVALID_ARGUMENT', async () => {
     const member = group.snapshots[1]!;
-    const got = await d.client.call<{ snapshot: Snap }>('GetSnapshot', { snapshot_id: member.snapshot_id });
+    const got = await d.client.call('GetSnapshot', { snapshot_id: member.snapshot_id });
     expect(got.snapshot).toMatchObject({ group_snapshot_id: group.group_snapshot_id, source_volume_id: sources[1] });
-    const listed = await d.client.call<{ entries: { snapshot: Snap }[] }>('ListSnapshots', { source_volume_id: sources[2] });
-    expect(listed.entries.map((e) => e.snapshot.group_snapshot_id)).toEqual([group.group_snapshot_id]);
+    const listed = await d.client.call('ListSnapshots', { source_volume_id: sources[2] });
+    expect(listed.entries.map((e) => e.snapshot!.group_snapshot_id)).toEqual([group.group_snapshot_id]);
     expect(await codeOf(d.client.call('DeleteSnapshot', { snapshot_id: member.snapshot_id }))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(sim.array.volume(arrayName(member.snapshot_id))).toBeDefined();
   });
 
   test('GetVolumeGroupSnapshot: the group; mismatched snapshot_ids → INVALID_ARGUMENT; unknown → NOT_FOUND', async () => {
     const ids = group.snapshots.map((s) => s.snapshot_id);
-    const got = await d.group.call<{ group_snapshot: Group }>('GetVolumeGroupSnapshot', { group_snapshot_id: group.group_snapshot_id, snapshot_ids: ids });
-    expect(got.group_snapshot.snapshots.map((s) => s.snapshot_id)).toEqual(ids);
-    expect((await d.group.call<{ group_snapshot: Group }>('GetVolumeGroupSnapshot', { group_snapshot_id: group.group_snapshot_id })).group_snapshot.group_snapshot_id).toBe(group.group_snapshot_id);
+    const got = await d.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: group.group_snapshot_id, snapshot_ids: ids });
+    expect(got.group_snapshot!.snapshots.map((s) => s.snapshot_id)).toEqual(ids);
+    expect((await d.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: group.group_snapshot_id })).group_snapshot!.group_snapshot_id).toBe(group.group_snapshot_id);
     expect(await codeOf(d.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: group.group_snapshot_id, snapshot_ids: ids.slice(1) }))).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(await codeOf(d.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: 'sim/csg-nothere' }))).toBe(grpcStatus.NOT_FOUND);
     expect(await codeOf(d.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: 'nobackend/csg-x' }))).toBe(grpcStatus.NOT_FOUND);
@@ -134,14 +122,14 @@ describe('CreateVolumeGroupSnapshot', () => {
 
   test('a member restores like any snapshot, with its source content of the snapshot moment', async () => {
     const member = group.snapshots[2]!;
-    const restored = await d.client.call<{ volume: { volume_id: string } }>('CreateVolume', {
+    const restored = await d.client.call('CreateVolume', {
       name: 'pvc-g-restore',
       volume_capabilities: [mountCap()],
       capacity_range: { required_bytes: String(GiB) },
       parameters: { cpg: 'CPG1' },
       volume_content_source: { snapshot: { snapshot_id: member.snapshot_id } },
     });
-    const id = restored.volume.volume_id;
+    const id = restored.volume!.volume_id;
     await waitFor('the restore copy task to end', () => !sim.array.tasks.some((t) => t.status === 2));
     expect(readAt(id, 15, 8192)).toBe('volume-c-before');
     await d.client.call('DeleteVolume', { volume_id: id });
@@ -188,7 +176,7 @@ describe('errors leave nothing behind', () => {
   test('a missing source → NOT_FOUND; sources on two backends → FAILED_PRECONDITION', async () => {
     expect(await codeOf(createGroup('g-missing', [a, 'sim/csv-aaaaaaaaaaaaaaaaaaaa']))).toBe(grpcStatus.NOT_FOUND);
     expect(await codeOf(createGroup('g-missing', [a, 'nobackend/csv-x']))).toBe(grpcStatus.NOT_FOUND);
-    const snap = (await d.client.call<{ snapshot: Snap }>('CreateSnapshot', { name: 'snap-not-a-volume', source_volume_id: a })).snapshot;
+    const snap = (await d.client.call('CreateSnapshot', { name: 'snap-not-a-volume', source_volume_id: a })).snapshot!;
     expect(await codeOf(createGroup('g-missing', [a, snap.snapshot_id]))).toBe(grpcStatus.NOT_FOUND);
     await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot_id });
     expect(await codeOf(createGroup('g-two', [a, `sim2/${arrayName(b)}`]))).toBe(grpcStatus.FAILED_PRECONDITION);
@@ -255,7 +243,7 @@ describe('errors leave nothing behind', () => {
   });
 
   test('GroupControllerGetCapabilities', async () => {
-    const caps = await d.group.call<{ capabilities: { rpc: { type: string } }[] }>('GroupControllerGetCapabilities');
-    expect(caps.capabilities.map((c) => c.rpc.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
+    const caps = await d.group.call('GroupControllerGetCapabilities');
+    expect(caps.capabilities.map((c) => c.rpc!.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
   });
 });

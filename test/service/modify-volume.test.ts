@@ -11,7 +11,7 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { until } from '../simulator/helpers.js';
-import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver, startOnSim } from '../helpers/controller-harness.js';
 
 const CPGS = [
   { name: 'CPG1', sizeMiB: 4 * 1024 * 1024 },
@@ -21,35 +21,30 @@ const CPGS = [
 let sim: RunningSimulator;
 let d: Driver;
 let wsapi: WsapiClient;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startSim({ cpgs: CPGS });
-  d = await startDriver([backendOf(sim, 'sim')]);
-  wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
+  ({ sim, d, wsapi, stop } = await startOnSim({ sim: { cpgs: CPGS } }));
   await wsapi.volumeSets.create('qos-gold');
   await wsapi.volumeSets.create('qos-silver');
 });
-afterAll(async () => {
-  await wsapi.close();
-  await d.stop();
-  await sim.close();
-});
+afterAll(() => stop());
 
 const arrayName = (id: string) => id.split('/')[1]!;
 const rec = (id: string) => sim.array.volume(arrayName(id))!;
 const marker = (id: string) => JSON.parse(rec(id).comment!) as Record<string, unknown>;
 const setsOf = (id: string) => sim.array.state.volumeSets.filter((s) => s.members.includes(rec(id).id)).map((s) => s.name);
 async function volume(name: string, parameters: Record<string, string> = { cpg: 'CPG1' }, mutable: Record<string, string> = {}, drv: Driver = d): Promise<string> {
-  const res = await drv.client.call<{ volume: { volume_id: string } }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters, mutable_parameters: mutable });
-  return res.volume.volume_id;
+  const res = await drv.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters, mutable_parameters: mutable });
+  return res.volume!.volume_id;
 }
 const modify = (id: string, mutable: Record<string, string>, drv: Driver = d, deadlineMs?: number) =>
   drv.client.call('ControllerModifyVolume', { volume_id: id, mutable_parameters: mutable }, deadlineMs ? { deadlineMs } : {});
 
 describe('each mutable parameter', () => {
   test('MODIFY_VOLUME is advertised', async () => {
-    const caps = await d.client.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities');
-    expect(caps.capabilities.map((c) => c.rpc.type)).toContain('MODIFY_VOLUME');
+    const caps = await d.client.call('ControllerGetCapabilities');
+    expect(caps.capabilities.map((c) => c.rpc!.type)).toContain('MODIFY_VOLUME');
   });
 
   test('description: the marker only (GET + PUT); the repeat is one GET', async () => {
@@ -159,8 +154,8 @@ describe('infeasible requests change nothing', () => {
     expect(await codeOf(modify('nobackend/csv-x', { description: 'x' }))).toBe(grpcStatus.NOT_FOUND);
     expect(await codeOf(modify('', { description: 'x' }))).toBe(grpcStatus.INVALID_ARGUMENT);
     const v = await volume('pvc-mod-snapsrc');
-    const snap = await d.client.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'snap-mod', source_volume_id: v });
-    expect(await codeOf(modify(snap.snapshot.snapshot_id, { description: 'x' }))).toBe(grpcStatus.NOT_FOUND);
+    const snap = await d.client.call('CreateSnapshot', { name: 'snap-mod', source_volume_id: v });
+    expect(await codeOf(modify(snap.snapshot!.snapshot_id, { description: 'x' }))).toBe(grpcStatus.NOT_FOUND);
   });
 });
 

@@ -36,7 +36,7 @@ async function start(services: ConstructorParameters<typeof CsiServer>[0]['servi
   const server = new CsiServer({ endpoint: sock.endpoint, services, log, metrics });
   await server.start();
   const clients: CsiTestClient[] = [];
-  const client = (svc: 'Identity' | 'Controller') => {
+  const client = <S extends 'Identity' | 'Controller'>(svc: S) => {
     const c = new CsiTestClient(svc, `unix://${sock.path}`);
     clients.push(c);
     return c;
@@ -55,7 +55,7 @@ describe('Identity over a unix socket', () => {
     const { client } = await start({ identity: identity(readiness) });
     const id = client('Identity');
     expect(await id.call('GetPluginInfo')).toMatchObject({ name: 'csi.test.example.com', vendor_version: '9.9.9' });
-    const caps = await id.call<{ capabilities: { service?: { type: string }; volume_expansion?: { type: string } }[] }>('GetPluginCapabilities');
+    const caps = await id.call('GetPluginCapabilities');
     expect(caps.capabilities.map((c) => c.service?.type ?? c.volume_expansion?.type)).toEqual(['CONTROLLER_SERVICE', 'ONLINE']);
     expect(await id.call('Probe')).toEqual({ ready: { value: false } });
     readiness.setReady();
@@ -172,13 +172,13 @@ describe('lifecycle and the socket path', () => {
     });
     await server.start();
     const c = new CsiTestClient('Controller', `unix://${sock.path}`);
-    const inFlight = c.call<{ volume: { volume_id: string } }>('CreateVolume', { name: 'x' });
+    const inFlight = c.call('CreateVolume', { name: 'x' });
     await inHandler;
     // The grace period is a safety net; the RPC ends when the test lets it, after stop began.
     const stopped = server.stop(60_000);
     finish();
     await stopped;
-    expect((await inFlight).volume.volume_id).toBe('sim/done');
+    expect((await inFlight).volume!.volume_id).toBe('sim/done');
     expect(existsSync(sock.path)).toBe(false);
     c.close();
   });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { WsapiAbortedError, WsapiClient, WsapiCode, WsapiError, isWsapiCode } from '../../src/wsapi/index.js';
 import { Metrics } from '../../src/metrics.js';
 import { apiRequests, reply, startFake, withSessions, type FakeArray } from './fake-array.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, withClockAhead } from '../helpers/wait.js';
 
 const fakes: FakeArray[] = [];
 const clients: WsapiClient[] = [];
@@ -55,14 +55,12 @@ describe('session keys', () => {
     const h = withSessions((req, res) => reply(res, 200, system));
     const fake = await startFake(h);
     fakes.push(fake);
-    // 1 s: the login and the first call land within it even on a loaded machine.
-    const c = client(fake, { keyIdleMs: 1000 });
+    const c = client(fake, { keyIdleMs: 60_000 });
     await c.system.get();
     const first = [...h.keys][0]!;
-    // At least keyIdleMs (a lower bound: a slow machine only waits longer).
-    await new Promise((r) => setTimeout(r, 1200));
     fake.requests.length = 0;
-    await c.system.get();
+    // The next call comes past keyIdleMs: the clock jumps there, no test sleeps through it.
+    await withClockAhead(61_000, () => c.system.get());
     // The logout runs in the background.
     await waitFor('the logout of the idle key', () => !h.keys.has(first));
     expect(fake.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['DELETE /api/v1/credentials/' + first, 'GET /api/v1/system', 'POST /api/v1/credentials'].sort());
