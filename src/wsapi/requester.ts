@@ -223,7 +223,8 @@ export class Requester {
     // Every exchange ends when the client closes (after its drain), whatever the array does;
     // the logouts of the close itself run after that, each under its own short limit.
     const closing = logoutMs === undefined ? this.closing.signal : undefined;
-    const cut = signal && closing ? AbortSignal.any([signal, closing]) : (signal ?? closing);
+    const link = signal && closing ? linkSignals(signal, closing) : undefined;
+    const cut = link?.signal ?? signal ?? closing;
     try {
       const raw = await exchange(
         this.o.http,
@@ -246,6 +247,8 @@ export class Requester {
       this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
       if (err instanceof WsapiConnectionError) this.connectionFailed(err);
       throw err;
+    } finally {
+      link?.unlink();
     }
   }
 
@@ -382,6 +385,28 @@ function backoffMs(failures: number, policy: RetryPolicy, err: Error): number {
   const retryAfter = err instanceof WsapiError ? err.retryAfterMs : undefined;
   if (retryAfter !== undefined) delay = Math.max(delay, Math.min(retryAfter, policy.maxDelayMs));
   return Math.round(delay);
+}
+
+/**
+ * One signal that fires when either does, unlinked when the exchange ends. Not `AbortSignal.any`:
+ * that makes a follower signal per request on the client's long-lived closing signal, more work
+ * per request than two listeners removed at the end.
+ */
+function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; unlink: () => void } {
+  const both = new AbortController();
+  const fromA = (): void => both.abort(a.reason);
+  const fromB = (): void => both.abort(b.reason);
+  if (a.aborted) fromA();
+  else if (b.aborted) fromB();
+  a.addEventListener('abort', fromA, { once: true });
+  b.addEventListener('abort', fromB, { once: true });
+  return {
+    signal: both.signal,
+    unlink: () => {
+      a.removeEventListener('abort', fromA);
+      b.removeEventListener('abort', fromB);
+    },
+  };
 }
 
 function errorCodeOf(raw: RawResponse): number | undefined {
