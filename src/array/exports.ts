@@ -78,7 +78,8 @@ function vlunId(l: Vlun): VlunId {
 /**
  * Exports the volume to the node's host: reuses a VLUN for (volume, host) or creates one with an
  * automatic LUN, then re-reads the VLUNs (another process may have raced) and removes a
- * duplicate. Three requests for a new export to a known host (list, create, list); one to reuse.
+ * duplicate. Three requests for a new export to a known host (the volume's VLUNs — a query on
+ * 3.2.1 MU2+, else the shared full list —, create, the same again); one to reuse.
  */
 export async function exportVolume(backend: Backend, c: ArrayClient, req: PublishRequest, ctx: OpContext): Promise<Exported> {
   for (let attempt = 1; ; attempt++) {
@@ -93,11 +94,25 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
   }
 }
 
+/**
+ * The VLUNs a publish or unpublish reads: on firmware with VLUN queries (3.2.1 MU2+, the feature
+ * table in wsapi/features.ts) the array's answer to `volumeName EQ` / `hostname EQ`, checked
+ * member by member (VlunsResource.list), so its size does not grow with the array's; on 1.3.x
+ * (no queries, REFERENCE §11.4) the shared full listing (Backend.vluns). Either way the answer
+ * was started after the call, and callers filter it again (exportsOf, refuseOverLimit).
+ */
+function vlunsOf(backend: Backend, c: ArrayClient, filter: { volumeName: string } | { hostname: string }, signal?: AbortSignal): Promise<readonly Vlun[]> {
+  return byQuery(backend, c) ? c.queryVluns!(filter, signal) : backend.vluns(signal);
+}
+
+const byQuery = (backend: Backend, c: ArrayClient): boolean => backend.features.vlunQueries && c.queryVluns !== undefined;
+
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext): Promise<Exported> {
-  const listing = await backend.vluns(ctx.signal);
+  const listing = await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal);
   const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
-  if (!existing) refuseOverLimit(req, host, listing);
+  // The attach limit counts the host's exports: in the full listing, or one more query.
+  if (!existing && req.maxVolumes) refuseOverLimit(req, host, byQuery(backend, c) ? await vlunsOf(backend, c, { hostname: host.name }, ctx.signal) : listing);
   try {
     refuseOthers(req, host, before);
   } catch (err) {
@@ -125,8 +140,8 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
     // Refused (the oneHost policy, a LUN taken by a racing process, …): the re-read tells.
     refusal = err;
   }
-  // Re-read after our own changes: backend.vluns only hands out a listing started after this call.
-  const after = exportsOf(await backend.vluns(ctx.signal), req.name);
+  // Re-read after our own changes: vlunsOf only hands out an answer started after this call.
+  const after = exportsOf(await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal), req.name);
   const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
   try {
     refuseOthers(req, host, after);
@@ -185,13 +200,13 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
  * or node succeeds. Two requests on the common path (list, delete), three with the host.
  */
 export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
-  const vluns = await backend.vluns(ctx.signal);
+  const vluns = await vlunsOf(backend, c, { volumeName: name }, ctx.signal);
   const rules = exportsOf(vluns, name);
   // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds; a host of this node
   // that an earlier attempt emptied but could not delete (a 500, a dropped connection, a kill
   // between the VLUN delete and the host delete) is removed now, or it stays forever.
   if (rules.length === 0) {
-    if (ref) await removeIdleHost(backend, c, vluns, ref, ctx);
+    if (ref) await removeIdleHost(backend, c, byQuery(backend, c) ? undefined : vluns, ref, ctx);
     return;
   }
   let hostNames: Set<string>;
@@ -221,11 +236,14 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
 /**
  * The node's own host (the driver names its hosts deterministically) when the listing shows it
  * exports nothing: deleted if it carries this cluster's marker. One request when no such host
- * exists (the GET that finds none), two when it is deleted.
+ * exists (the GET that finds none), two when it is deleted; one more (the host's VLUN query)
+ * on firmware with VLUN queries, where the volume's answer says nothing about the host.
  */
-async function removeIdleHost(backend: Backend, c: ArrayClient, vluns: readonly Vlun[], ref: NodeRef, ctx: OpContext): Promise<void> {
+async function removeIdleHost(backend: Backend, c: ArrayClient, listing: readonly Vlun[] | undefined, ref: NodeRef, ctx: OpContext): Promise<void> {
   // The driver's own host of a node always has the deterministic name.
   const hostName = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
+  // The full listing (1.3.x) shows the host's exports; with queries, the host's own VLUNs.
+  const vluns = listing ?? (await vlunsOf(backend, c, { hostname: hostName }, ctx.signal));
   if (vluns.some((l) => l.hostname === hostName)) return;
   await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
 }
