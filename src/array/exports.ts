@@ -124,22 +124,7 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   const missing = (lun: number): PortPos[] => ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
   if (existing && missing(existing.lun).length === 0) return { lun: existing.lun, wwn: existing.volumeWWN };
-  const created: VlunId[] = [];
-  let refusal: unknown;
-  try {
-    if (existing) {
-      for (const portPos of missing(existing.lun)) created.push(await c.createVlun({ volumeName: req.name, hostname: host.name, lun: existing.lun, autoLun: false, portPos }));
-    } else {
-      const first = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0, ...(ports[0] && { portPos: ports[0] }) });
-      created.push(first);
-      for (const portPos of ports.slice(1)) created.push(await c.createVlun({ volumeName: req.name, hostname: host.name, lun: first.lun, autoLun: false, portPos }));
-    }
-  } catch (err) {
-    const cond = conditionOf(err);
-    if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
-    // Refused (the oneHost policy, a LUN taken by a racing process, …): the re-read tells.
-    refusal = err;
-  }
+  const { created, refusal } = await createVluns(c, req.name, host.name, ports, existing ? { lun: existing.lun, ports: missing(existing.lun) } : undefined);
   // Re-read after our own changes: vlunsOf only hands out an answer started after this call.
   const after = exportsOf(await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal), req.name);
   const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
@@ -167,6 +152,29 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   }
   ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined }, 'volume exported');
   return { lun: keep.lun, wwn: keep.volumeWWN };
+}
+
+/**
+ * Creates the VLUNs of a publish: the missing ports of an existing export (`existing`), or a new
+ * export with an automatic LUN (one per port for matched sets). A refusal the re-read may explain
+ * (the oneHost policy, a LUN taken by a racing process, …) is returned, not thrown.
+ */
+async function createVluns(c: ArrayClient, volumeName: string, hostname: string, ports: PortPos[], existing: { lun: number; ports: PortPos[] } | undefined): Promise<{ created: VlunId[]; refusal?: unknown }> {
+  const created: VlunId[] = [];
+  try {
+    if (existing) {
+      for (const portPos of existing.ports) created.push(await c.createVlun({ volumeName, hostname, lun: existing.lun, autoLun: false, portPos }));
+    } else {
+      const first = await c.createVlun({ volumeName, hostname, lun: 0, autoLun: true, maxAutoLun: 0, ...(ports[0] && { portPos: ports[0] }) });
+      created.push(first);
+      for (const portPos of ports.slice(1)) created.push(await c.createVlun({ volumeName, hostname, lun: first.lun, autoLun: false, portPos }));
+    }
+    return { created };
+  } catch (err) {
+    const cond = conditionOf(err);
+    if (cond === 'no-host' || cond === 'no-volume' || cond === 'unavailable' || cond === 'aborted') throw err;
+    return { created, refusal: err };
+  }
 }
 
 /**

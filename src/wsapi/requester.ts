@@ -240,16 +240,22 @@ export class Requester {
       this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
       return raw;
     } catch (err) {
-      const durationMs = Math.round(performance.now() - started);
-      const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
-      this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
-      this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
-      this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
-      if (err instanceof WsapiConnectionError) this.connectionFailed(err);
+      this.failed(err, req, logPath, attempt, started);
       throw err;
     } finally {
       link?.unlink();
     }
+  }
+
+  /** A failed exchange's metrics and debug line; a connection failure is reported (connectionFailed). */
+  private failed(err: unknown, req: WsapiRequest, logPath: string, attempt: number, started: number): void {
+    const durationMs = Math.round(performance.now() - started);
+    const labels = { backend: this.o.backendId, op: req.op };
+    const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
+    this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
+    this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
+    this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
+    if (err instanceof WsapiConnectionError) this.connectionFailed(err);
   }
 
   /** `POST /credentials`: exactly one attempt; the pool shares it among waiting requests. */
