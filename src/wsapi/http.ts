@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { got, RequestError, TimeoutError, ReadError, type Got } from 'got';
+import type { Got, RequestError } from 'got';
 import { WsapiAbortedError, WsapiConnectionError, WsapiProtocolError, type WsapiErrorContext, type WsapiConnectionReason } from './errors.js';
 
 /** HTTP methods WSAPI uses; there is no PATCH. */
@@ -45,9 +45,9 @@ export interface HttpOptions {
 }
 
 /**
- * One configured got instance per backend, its options resolved once here: a request adds only
- * its method, path, session key and body. got is used through its stream interface: the promise
- * interface builds an `HTTPError` (with a stack trace) for every 4xx even when told not to throw,
+ * One configured got instance per backend (made on the backend's first request, see loadGot),
+ * its options resolved once: a request adds only its method, path, session key and body. got is
+ * used through its stream interface: the promise interface builds an `HTTPError` (with a stack trace) for every 4xx even when told not to throw,
  * runs its `afterResponse` hook loop and cancelable-promise layer, and copies the body once more;
  * here the answer's chunks are kept as Buffers and decoded once, and the client maps every status
  * itself (parseResponse). got's own retry is off (the client retries by its own rules, never a
@@ -61,7 +61,30 @@ export interface HttpOptions {
  * Node's and most servers' 5-s keep-alive timeout, so a request rarely meets a socket the server
  * is closing.
  */
-export function createHttp(options: HttpOptions): Got {
+export function createHttp(options: HttpOptions): HttpClient {
+  return { options };
+}
+
+/** A backend's HTTP client: its options, and the got instance made from them on the first request. */
+export interface HttpClient {
+  readonly options: HttpOptions;
+  instance?: Got;
+}
+
+type GotModule = typeof import('got');
+let gotModule: GotModule | undefined;
+let gotLoading: Promise<GotModule> | undefined;
+
+/**
+ * got is imported on the first request, not with the driver's modules: its import costs ~150 ms
+ * of CPU, which then no longer delays the first Probe (the gRPC server listens before the
+ * backends are first read).
+ */
+function loadGot(): Promise<GotModule> {
+  return (gotLoading ??= import('got').then((m) => (gotModule = m)));
+}
+
+function configure({ got }: GotModule, options: HttpOptions): Got {
   const agentOptions = { keepAlive: true, keepAliveMsecs: 1_000, timeout: FREE_SOCKET_MS, scheduling: 'lifo' as const };
   return got.extend({
     agent: { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) },
@@ -110,13 +133,16 @@ interface ResponseHead {
  * when no response head arrived, a WsapiProtocolError('truncated') when the body broke off, and
  * a WsapiAbortedError when `signal` fired.
  */
-export function exchange(client: Got, baseUrl: string, req: ExchangeRequest, ctx: WsapiErrorContext, timeouts?: WsapiTimeouts): Promise<RawResponse> {
+export function exchange(client: HttpClient, baseUrl: string, req: ExchangeRequest, ctx: WsapiErrorContext, timeouts?: WsapiTimeouts): Promise<RawResponse> {
+  const lib = gotModule;
+  if (!lib) return loadGot().then(() => exchange(client, baseUrl, req, ctx, timeouts));
+  const http = (client.instance ??= configure(lib, client.options));
   return new Promise((resolve, reject) => {
     const text = req.body === undefined ? undefined : JSON.stringify(req.body);
     const headers: Record<string, string> = {};
     if (req.sessionKey !== undefined) headers[SESSION_KEY_HEADER] = req.sessionKey;
     if (text !== undefined) headers['content-type'] = 'application/json';
-    const stream = client.stream(baseUrl + req.path, {
+    const stream = http.stream(baseUrl + req.path, {
       method: req.method,
       headers,
       ...(text !== undefined && { body: text }),
@@ -141,11 +167,11 @@ export function exchange(client: Got, baseUrl: string, req: ExchangeRequest, ctx
       // Destroying the stream (as got's promise interface does) removes its listener from the
       // signal; a GET's writable side never ends, so without it the stream would stay reachable.
       stream.destroy();
-      if (!out) return reject(classifyTransportError(new Error('the answer ended without a head'), baseUrl, ctx, req.signal, timeouts));
+      if (!out) return reject(classifyTransportError(lib, new Error('the answer ended without a head'), baseUrl, ctx, req.signal, timeouts));
       if (bytes > 0) out.text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)).toString('utf8');
       resolve(out);
     });
-    stream.once('error', (err: unknown) => reject(classifyTransportError(err, baseUrl, ctx, req.signal, timeouts)));
+    stream.once('error', (err: unknown) => reject(classifyTransportError(lib, err, baseUrl, ctx, req.signal, timeouts)));
     // A stream without a body is ended by got only for GET; DELETE and a bodiless POST end here.
     if (text === undefined && req.method !== 'GET') stream.end();
   });
@@ -160,7 +186,7 @@ const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS
  */
 const PLAIN_HTTP = /wrong version number|WRONG_VERSION_NUMBER|http request/i;
 
-function classifyTransportError(err: unknown, baseUrl: string, ctx: WsapiErrorContext, signal?: AbortSignal, timeouts?: WsapiTimeouts): Error {
+function classifyTransportError({ RequestError, ReadError, TimeoutError }: GotModule, err: unknown, baseUrl: string, ctx: WsapiErrorContext, signal?: AbortSignal, timeouts?: WsapiTimeouts): Error {
   if (signal?.aborted) return new WsapiAbortedError(`WSAPI ${ctx.op} on backend ${ctx.backendId} was cancelled`, ctx, { cause: signal.reason });
   if (!(err instanceof RequestError)) {
     return new WsapiConnectionError('other', 'EUNKNOWN', `WSAPI ${ctx.op} on backend ${ctx.backendId} failed: ${err instanceof Error ? err.message : String(err)}`, ctx);

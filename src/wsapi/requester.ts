@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { Got } from 'got';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
-import { exchange, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
+import { exchange, type HttpClient, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
 import { Semaphore, abortableSleep, raceAbort } from './limiter.js';
 import { SessionPool, type KeyLease } from './session-pool.js';
 import { parseResponse, type WsapiResult } from './response.js';
@@ -54,7 +53,7 @@ export type WsapiStatus =
 export interface RequesterOptions {
   backendId: string;
   baseUrl: string;
-  http: Got;
+  http: HttpClient;
   timeouts: WsapiTimeouts;
   /**
    * After a request timed out, new requests fail at once (UNAVAILABLE for the caller) until a
