@@ -244,15 +244,16 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
 /**
  * The node's own host (the driver names its hosts deterministically) when the listing shows it
  * exports nothing: deleted if it carries this cluster's marker. One request when no such host
- * exists (the GET that finds none), two when it is deleted; one more (the host's VLUN query)
- * on firmware with VLUN queries, where the volume's answer says nothing about the host.
+ * exists (the GET that finds none), two when it is deleted. With VLUN queries (no full listing)
+ * a host that still exports other volumes is read and its delete refused by the array.
  */
 async function removeIdleHost(backend: Backend, c: ArrayClient, listing: readonly Vlun[] | undefined, ref: NodeRef, ctx: OpContext): Promise<void> {
   // The driver's own host of a node always has the deterministic name.
   const hostName = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
-  // The full listing (1.3.x) shows the host's exports; with queries, the host's own VLUNs.
-  const vluns = listing ?? (await vlunsOf(backend, c, { hostname: hostName }, ctx.signal));
-  if (vluns.some((l) => l.hostname === hostName)) return;
+  // The full listing (1.3.x) shows whether the host still exports something. With queries there
+  // is none: the host is read (or deleted when known) at once, and the array refuses to delete a
+  // host that still exports something (deleteHostIfOwned leaves it then), so no host query.
+  if (listing?.some((l) => l.hostname === hostName)) return;
   await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
 }
 
