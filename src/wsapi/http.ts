@@ -47,12 +47,13 @@ export interface HttpOptions {
 /**
  * One configured got instance per backend (made on the backend's first request, see loadGot),
  * its options resolved once: a request adds only its method, path, session key and body. got is
- * used through its stream interface: the promise interface builds an `HTTPError` (with a stack trace) for every 4xx even when told not to throw,
- * runs its `afterResponse` hook loop and cancelable-promise layer, and copies the body once more;
- * here the answer's chunks are kept as Buffers and decoded once, and the client maps every status
- * itself (parseResponse). got's own retry is off (the client retries by its own rules, never a
- * blind POST), redirects are not followed, and no `accept-encoding` is sent (the array answers
- * uncompressed JSON; decompression would add a stream per answer).
+ * used through its stream interface: the promise interface builds an `HTTPError` (with a stack
+ * trace) for every 4xx even when told not to throw, runs its `afterResponse` hook loop and
+ * cancelable-promise layer, and copies the body once more; here the answer's chunks are kept as
+ * Buffers and decoded once, and the client maps every status itself (parseResponse). got's own
+ * retry is off (the client retries by its own rules, never a blind POST), redirects are not
+ * followed, and no `accept-encoding` is sent (the array answers uncompressed JSON; decompression
+ * would add a stream per answer).
  *
  * Connections: the agents keep a socket only when the server allows it. The array answers every
  * request with `Connection: close` (REFERENCE §1.2 [G G131 p17]), so against an array each
