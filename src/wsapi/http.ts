@@ -172,7 +172,8 @@ export function exchange(client: HttpClient, baseUrl: string, req: ExchangeReque
       if (bytes > 0) out.text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)).toString('utf8');
       resolve(out);
     });
-    stream.once('error', (err: unknown) => reject(classifyTransportError(lib, err, baseUrl, ctx, req.signal, timeouts)));
+    // `on`, not `once`: got may emit a second error while it tears the request down.
+    stream.on('error', (err: unknown) => reject(classifyTransportError(lib, err, baseUrl, ctx, req.signal, timeouts)));
     // A stream without a body is ended by got only for GET; DELETE and a bodiless POST end here.
     if (text === undefined && req.method !== 'GET') stream.end();
   });
