@@ -236,7 +236,8 @@ export class Requester {
       const durationMs = Math.round(performance.now() - started);
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome: String(raw.status) });
-      this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
+      // The line's fields (and the error code read from the body) only when debug is on.
+      if (this.o.log.isLevelEnabled('debug')) this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
       return raw;
     } catch (err) {
       this.failed(err, req, logPath, attempt, started);
