@@ -7,14 +7,15 @@ import { KeyedMutex } from '../util/inflight.js';
 import { TtlCache } from '../util/ttl-cache.js';
 import { PortProtocol } from '../wsapi/enums.js';
 import { SharedRead } from '../util/shared-read.js';
-import type { ApiVersion, Cpg, Port, SystemInfo, Vlun } from '../wsapi/types.js';
+import type { ApiVersion, Cpg, FeatureGates, Port, SystemInfo, Vlun } from '../wsapi/types.js';
+import { FIRMWARE_FEATURES, featureGates } from '../wsapi/features.js';
 import type { ArrayClient, ArrayState, ArrayStatus } from './client.js';
 import { conditionOf, toDriverError } from './errors.js';
 
-/** First firmware build with dedup (tdvv) volumes, as cinder gates it. */
-export const DEDUP_BUILD = 30201120;
-/** First firmware build with compression, as cinder gates it. */
-export const COMPRESSION_BUILD = 30301215;
+/** First firmware build with dedup (tdvv) volumes, as cinder gates it (the table: wsapi/features.ts). */
+export const DEDUP_BUILD = FIRMWARE_FEATURES.tdvv.build;
+/** First firmware build with compression, as cinder gates it (the table: wsapi/features.ts). */
+export const COMPRESSION_BUILD = FIRMWARE_FEATURES.compression.build;
 /** How long the port list is reused (ports change only when an admin recables or reconfigures). */
 export const PORTS_CACHE_MS = 5 * 60_000;
 /** How long the CPG name list is reused (for StorageClasses that name no CPG). */
@@ -157,14 +158,13 @@ export class Backend {
   }
 
   /**
-   * Firmware features beyond 1.3.x, from the build read at start, with cinder's thresholds
-   * [S CIN hpe_3par_common.py DEDUP_API_VERSION, COMPRESSION_API_VERSION]: dedup (tdvv) from
-   * build 30201120 (3.2.1 MU1), compression from 30301215 (3.3.1); `reduce` from WSAPI 1.6.
+   * Firmware features beyond 1.3.x, from the version read at start, by the one table of
+   * thresholds (wsapi/features.ts, cinder's and python-3parclient's): dedup (tdvv) from build
+   * 30201120 (3.2.1 MU1), VLUN queries from 30201292 (3.2.1 MU2), compression from 30301215
+   * (3.3.1), `reduce` from WSAPI 1.6. Nothing until the version was read.
    */
-  get features(): { tdvv: boolean; reduce: boolean; compression: boolean } {
-    const build = this.version?.build ?? 0;
-    const v = this.version ? this.version.major * 100 + this.version.minor : 0;
-    return { tdvv: build >= DEDUP_BUILD, reduce: v >= 106, compression: build >= COMPRESSION_BUILD };
+  get features(): FeatureGates {
+    return featureGates(this.version);
   }
 
   /**

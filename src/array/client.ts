@@ -79,6 +79,11 @@ export interface ArrayClient {
 
   /** `GET /vluns`. */
   listVluns(signal?: AbortSignal): Promise<Vlun[]>;
+  /**
+   * `GET /vluns?query="volumeName EQ v"` (or `hostname EQ h`) on firmware with VLUN queries; only
+   * the members that match are returned (the answer is checked). Absent: only full listings.
+   */
+  queryVluns?(filter: { volumeName: string } | { hostname: string }, signal?: AbortSignal): Promise<Vlun[]>;
   /** `POST /vluns`; resolves with the id from `Location` (the assigned LUN). */
   createVlun(body: CreateVlunBody): Promise<VlunId>;
   /** `DELETE /vluns/<id>`. */

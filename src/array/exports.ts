@@ -82,7 +82,8 @@ function vlunId(l: Vlun): VlunId {
  * Exports the volume to the node's host (made in the volume's virtual domain; a host of another
  * domain → FAILED_PRECONDITION, domains.ts): reuses a VLUN for (volume, host) or creates one with
  * an automatic LUN, then re-reads the VLUNs (another process may have raced) and removes a
- * duplicate. Three requests for a new export to a known host (list, create, list); one to reuse.
+ * duplicate. Three requests for a new export to a known host (the volume's VLUNs — a query on
+ * 3.2.1 MU2+, else the shared full list —, create, the same again); one to reuse.
  */
 export async function exportVolume(backend: Backend, c: ArrayClient, req: PublishRequest, ctx: OpContext): Promise<Exported> {
   let domain = await volumeDomain(backend, c, req.name, ctx.signal);
@@ -101,6 +102,19 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
     }
   }
 }
+
+/**
+ * The VLUNs a publish or unpublish reads: on firmware with VLUN queries (3.2.1 MU2+, the feature
+ * table in wsapi/features.ts) the array's answer to `volumeName EQ` / `hostname EQ`, checked
+ * member by member (VlunsResource.list), so its size does not grow with the array's; on 1.3.x
+ * (no queries, REFERENCE §11.4) the shared full listing (Backend.vluns). Either way the answer
+ * was started after the call, and callers filter it again (exportsOf, refuseOverLimit).
+ */
+function vlunsOf(backend: Backend, c: ArrayClient, filter: { volumeName: string } | { hostname: string }, signal?: AbortSignal): Promise<readonly Vlun[]> {
+  return byQuery(backend, c) ? c.queryVluns!(filter, signal) : backend.vluns(signal);
+}
+
+const byQuery = (backend: Backend, c: ArrayClient): boolean => backend.features.vlunQueries && c.queryVluns !== undefined;
 
 /** The node's host serves another domain (its refusal inside): look again once, then refuse. */
 class OtherDomain extends Error {
@@ -122,10 +136,11 @@ async function leaveOtherDomain(backend: Backend, c: ArrayClient, req: PublishRe
 }
 
 async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined): Promise<Exported> {
-  const listing = await backend.vluns(ctx.signal);
+  const listing = await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal);
   const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
-  if (!existing) refuseOverLimit(req, host, listing);
+  // The attach limit counts the host's exports: in the full listing, or one more query.
+  if (!existing && req.maxVolumes) refuseOverLimit(req, host, byQuery(backend, c) ? await vlunsOf(backend, c, { hostname: host.name }, ctx.signal) : listing);
   // An existing VLUN proves the domains match, whatever the caches say.
   if (!existing && inOtherDomain(domain, host)) await leaveOtherDomain(backend, c, req, host, ctx, domain);
   try {
@@ -141,8 +156,8 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   if (existing && missing(existing.lun).length === 0) return { lun: existing.lun, wwn: existing.volumeWWN };
   const { created, refusal, otherDomain } = await createVluns(c, req, host, existing ? { lun: existing.lun, ports: missing(existing.lun) } : { ports });
   if (otherDomain) await leaveOtherDomain(backend, c, req, host, ctx, domain, otherDomain);
-  // Re-read after our own changes: backend.vluns only hands out a listing started after this call.
-  const after = exportsOf(await backend.vluns(ctx.signal), req.name);
+  // Re-read after our own changes: vlunsOf only hands out an answer started after this call.
+  const after = exportsOf(await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal), req.name);
   const mine = after.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun);
   try {
     refuseOthers(req, host, after);
@@ -232,13 +247,13 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
  * or node succeeds. Two requests on the common path (list, delete), three with the host.
  */
 export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
-  const vluns = await backend.vluns(ctx.signal);
+  const vluns = await vlunsOf(backend, c, { volumeName: name }, ctx.signal);
   const rules = exportsOf(vluns, name);
   // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds; a host of this node
   // that an earlier attempt emptied but could not delete (a 500, a dropped connection, a kill
   // between the VLUN delete and the host delete) is removed now, or it stays forever.
   if (rules.length === 0) {
-    if (ref) await removeIdleHost(backend, c, vluns, ref, ctx);
+    if (ref) await removeIdleHost(backend, c, byQuery(backend, c) ? undefined : vluns, ref, ctx);
     return;
   }
   let hostNames: Set<string>;
@@ -268,12 +283,16 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
 /**
  * The node's own host (the driver names its hosts deterministically) when the listing shows it
  * exports nothing: deleted if it carries this cluster's marker. One request when no such host
- * exists (the GET that finds none), two when it is deleted.
+ * exists (the GET that finds none), two when it is deleted. With VLUN queries (no full listing)
+ * a host that still exports other volumes is read and its delete refused by the array.
  */
-async function removeIdleHost(backend: Backend, c: ArrayClient, vluns: readonly Vlun[], ref: NodeRef, ctx: OpContext): Promise<void> {
+async function removeIdleHost(backend: Backend, c: ArrayClient, listing: readonly Vlun[] | undefined, ref: NodeRef, ctx: OpContext): Promise<void> {
   // The driver's own host of a node always has the deterministic name.
   const hostName = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
-  if (vluns.some((l) => l.hostname === hostName)) return;
+  // The full listing (1.3.x) shows whether the host still exports something. With queries there
+  // is none: the host is read (or deleted when known) at once, and the array refuses to delete a
+  // host that still exports something (deleteHostIfOwned leaves it then), so no host query.
+  if (listing?.some((l) => l.hostname === hostName)) return;
   await backend.vlunLocks.run(hostName, () => deleteHostIfOwned(backend, c, hostName, ctx));
 }
 

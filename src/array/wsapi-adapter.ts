@@ -46,6 +46,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     listPorts: (signal) => w.ports.list(o(signal)),
     getIscsiVlans: (pos, signal) => w.ports.iscsiVlans(pos, o(signal)),
     listVluns: (signal) => w.vluns.list({}, o(signal)),
+    queryVluns: (filter, signal) => w.vluns.list(filter, o(signal)),
     createVlun: (body) => w.vluns.create(body),
     deleteVlun: (id) => w.vluns.delete(id),
     listCpgs: (signal) => w.cpgs.list(o(signal)),

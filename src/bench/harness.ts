@@ -75,14 +75,23 @@ export interface Sims {
   dataDir: string;
 }
 
+/**
+ * The simulators' firmware profile: BENCH_SIM_PROFILE (e.g. `3.2.2`, whose VLUN queries the
+ * driver's publish uses), default 3.1.3 MU1 (WSAPI 1.3: every VLUN lookup is a full list).
+ */
+export function benchProfile(): string {
+  return process.env['BENCH_SIM_PROFILE'] ?? '3.1.3 MU1';
+}
+
 /** Starts the simulators on loopback with the latency model. */
 export async function startSims(workDir: string, model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs'>): Promise<Sims> {
   const dataDir = join(workDir, 'sim-data');
   // Room for the 20,000 VLUNs' volumes, W2 and W4's 10,000 volumes (thin, so only the used share counts).
   const cpgs = [{ name: CPG, sizeMiB: 1024 * 1024 * 1024 }];
-  const plain = await startSimulator({ ...model, cpgs, sessionLimit: 64, maxConcurrentTasks: 64 });
-  const data = await startSimulator({ ...model, cpgs, dataDir, sessionLimit: 64, maxConcurrentTasks: 64 });
-  const base = await startSimulator({ ...model, cpgs, sessionLimit: 64, maxConcurrentTasks: 64 });
+  const common = { ...model, cpgs, sessionLimit: 64, maxConcurrentTasks: 64, profile: benchProfile() };
+  const plain = await startSimulator(common);
+  const data = await startSimulator({ ...common, dataDir });
+  const base = await startSimulator(common);
   return { plain, data, base, dataDir };
 }
 

@@ -5,6 +5,7 @@
 import type { BenchOptions } from './driver.js';
 import type { CloneFigure } from './workloads.js';
 import { percentile, shapeDiff, type PhaseResult } from './stats.js';
+import { benchProfile } from './harness.js';
 
 /** Figures measured outside the phases. */
 export interface Extra {
@@ -209,7 +210,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     targets: targets.map((x) => ({ ...x })),
     errors,
     errorSamples: [...new Set(phases.flatMap((p) => p.errorSamples))].slice(0, 5),
-    run: { date: extra.started.toISOString(), machine: extra.machine ?? '', loadAverage1m: [round(extra.loadStart), round(extra.loadEnd)], latencyMs: o.latencyMs, perMemberUs: o.perMemberUs, sessionPool: o.sessionPool, maxInFlight: o.maxInFlight, concurrency: o.concurrency, quick: o.quick },
+    run: { date: extra.started.toISOString(), machine: extra.machine ?? '', loadAverage1m: [round(extra.loadStart), round(extra.loadEnd)], simProfile: benchProfile(), latencyMs: o.latencyMs, perMemberUs: o.perMemberUs, sessionPool: o.sessionPool, maxInFlight: o.maxInFlight, concurrency: o.concurrency, quick: o.quick },
   };
   return { rows, targets, extra, json };
 }
@@ -220,7 +221,7 @@ export function formatTable(r: Report): string {
   const head = ['call', 'n', 'err', 'WSAPI/call', 'bytes/call', 'p50 ms', 'p99 ms', 'base p50', 'ratio', 'time s', 'floor s', 'CPU ms'];
   const widths = [44, 6, 4, 10, 10, 8, 8, 9, 6, 7, 7, 7];
   const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
-  lines.push(`3par-csi bench — L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.quick ? ' (--quick sizes)' : ''}`);
+  lines.push(`3par-csi bench — firmware profile ${benchProfile()}; L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.quick ? ' (--quick sizes)' : ''}`);
   lines.push(`machine: ${r.extra.machine ?? ''}; load average ${r.extra.loadStart.toFixed(1)} → ${r.extra.loadEnd.toFixed(1)} (a shared machine: wall-clock figures vary)`);
   for (const w of [...new Set(r.rows.map((x) => x.workload))]) {
     lines.push('', `${w}`, fmt(head));

@@ -75,6 +75,12 @@ export interface SimulatorOptions {
   copyTargetDeleteError?: 'code29' | 'code151';
   /** Query strings a profile does not support: 'reject' (400 INV_QUERY_STRING, default) or 'ignore' [U]. */
   unsupportedQuery?: 'reject' | 'ignore';
+  /**
+   * Keep connections open between requests. Default off: the array answers every request with
+   * `Connection: close` (WSAPI 1.2 and 1.3.1 guides, "Server HTTP Headers"); [U] whether later
+   * firmware keeps connections.
+   */
+  keepAlive?: boolean;
   /** Shape of GET /vluns/<id>: the bare VLUN (default) or a one-member collection [U]. */
   vlunGetShape?: 'object' | 'collection';
   /** Grow rounds the delta up to this (default 256 MiB; real 7400s use 1024). */
@@ -197,6 +203,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     copyTargetDeleteError: o.copyTargetDeleteError ?? 'code29',
     unsupportedQuery: o.unsupportedQuery ?? 'reject',
     vlunGetShape: o.vlunGetShape ?? 'object',
+    keepAlive: o.keepAlive ?? false,
     growChunkMiB: positive('growChunkMiB', o.growChunkMiB, 256, 1),
     maxVolumeSizeMiB: positive('maxVolumeSizeMiB', o.maxVolumeSizeMiB, 16 * 1024 * 1024, 256),
     thinUsedPct: positive('thinUsedPct', o.thinUsedPct, 10),

@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { WsapiAbortedError, WsapiProtocolError } from './errors.js';
 import { raceAbort } from '../util/abort.js';
 import { createHttp, type WsapiTimeouts } from './http.js';
+import { featureGates } from './features.js';
 import { Requester, type RetryPolicy, type WsapiRequest, type WsapiStatus } from './requester.js';
 import type { CallOptions, ResourceContext } from './resource.js';
 import type { WsapiResult } from './response.js';
@@ -51,10 +52,6 @@ export const DEFAULT_AUTH_FAILURE_COOLDOWN_MS = 60_000;
  * their next request fail with 403/6.
  */
 export const DEFAULT_KEY_IDLE_MS = 14 * 60_000;
-
-/** Builds 3PAR OS builds from the `M mm mm bbb` encoding: 3.2.1 MU2 = 30201292. */
-const BUILD_3_2_1 = 30201000;
-const BUILD_3_2_1_MU2 = 30201292;
 
 export interface WsapiClientOptions {
   /** Backend id (logs, metrics, error messages). */
@@ -249,13 +246,5 @@ function resolveTimeouts(options: WsapiClientOptions): WsapiTimeouts {
   return { connectMs: Math.min(t.connectMs, options.timeoutMs), responseMs: Math.min(t.responseMs, options.timeoutMs), totalMs: options.timeoutMs };
 }
 
-/** Which later-firmware features an array version has (REFERENCE "Version landscape"). */
-export function featureGates(v: ApiVersion): FeatureGates {
-  const wsapi16 = v.major > 1 || (v.major === 1 && v.minor >= 6);
-  return {
-    vlunQueries: v.build >= BUILD_3_2_1_MU2,
-    tdvv: v.build >= BUILD_3_2_1,
-    compression: wsapi16,
-    qos: v.build >= BUILD_3_2_1,
-  };
-}
+/** Which later-firmware features an array version has: the one table in features.ts. */
+export { featureGates, FIRMWARE_FEATURES } from './features.js';

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { got, RequestError, TimeoutError, ReadError, type Got } from 'got';
+import type { Got, RequestError } from 'got';
 import { WsapiAbortedError, WsapiConnectionError, WsapiProtocolError, type WsapiErrorContext, type WsapiConnectionReason } from './errors.js';
 
 /** HTTP methods WSAPI uses; there is no PATCH. */
@@ -45,17 +45,50 @@ export interface HttpOptions {
 }
 
 /**
- * One configured got instance per backend. No keep-alive: the array answers every request with
- * `Connection: close`, so each request opens its own connection and nothing waits for reuse.
- * got's own retry is off — the client retries by its own rules (never a blind POST) — and HTTP
- * errors are returned rather than thrown, because the client classifies them by the array's code.
+ * One configured got instance per backend (made on the backend's first request, see loadGot),
+ * its options resolved once: a request adds only its method, path, session key and body. got is
+ * used through its stream interface: the promise interface builds an `HTTPError` (with a stack
+ * trace) for every 4xx even when told not to throw, runs its `afterResponse` hook loop and
+ * cancelable-promise layer, and copies the body once more; here the answer's chunks are kept as
+ * Buffers and decoded once, and the client maps every status itself (parseResponse). got's own
+ * retry is off (the client retries by its own rules, never a blind POST), redirects are not
+ * followed, and no `accept-encoding` is sent (the array answers uncompressed JSON; decompression
+ * would add a stream per answer).
+ *
+ * Connections: the agents keep a socket only when the server allows it. The array answers every
+ * request with `Connection: close` (REFERENCE §1.2 [G G131 p17]), so against an array each
+ * request opens its own connection, as before; a server that keeps connections open (the
+ * simulator with `keepAlive`) gets them reused. A free socket is closed after 2 s idle, below
+ * Node's and most servers' 5-s keep-alive timeout, so a request rarely meets a socket the server
+ * is closing.
  */
-export function createHttp(options: HttpOptions): Got {
+export function createHttp(options: HttpOptions): HttpClient {
+  return { options };
+}
+
+/** A backend's HTTP client: its options, and the got instance made from them on the first request. */
+export interface HttpClient {
+  readonly options: HttpOptions;
+  instance?: Got;
+}
+
+type GotModule = typeof import('got');
+let gotModule: GotModule | undefined;
+let gotLoading: Promise<GotModule> | undefined;
+
+/**
+ * got is imported on the first request, not with the driver's modules: its import costs ~150 ms
+ * of CPU, which then no longer delays the first Probe (the gRPC server listens before the
+ * backends are first read).
+ */
+function loadGot(): Promise<GotModule> {
+  return (gotLoading ??= import('got').then((m) => (gotModule = m)));
+}
+
+function configure({ got }: GotModule, options: HttpOptions): Got {
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 1_000, timeout: FREE_SOCKET_MS, scheduling: 'lifo' as const };
   return got.extend({
-    agent: {
-      http: new http.Agent({ keepAlive: false }),
-      https: new https.Agent({ keepAlive: false }),
-    },
+    agent: { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) },
     https: {
       rejectUnauthorized: options.insecureSkipVerify !== true,
       ...(options.caCert !== undefined && { certificateAuthority: options.caCert }),
@@ -70,10 +103,13 @@ export function createHttp(options: HttpOptions): Got {
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,
-    responseType: 'text',
+    decompress: false,
     headers: { accept: 'application/json', 'user-agent': options.userAgent },
   });
 }
+
+/** Idle time after which a kept-alive socket is closed by the client (see createHttp). */
+const FREE_SOCKET_MS = 2_000;
 
 export interface ExchangeRequest {
   method: HttpMethod;
@@ -87,30 +123,60 @@ export interface ExchangeRequest {
   totalMs?: number;
 }
 
+/** What got's stream reports with `response`: the native answer's head. */
+interface ResponseHead {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 /**
  * Performs one HTTP exchange. Resolves with any HTTP status; rejects with a WsapiConnectionError
  * when no response head arrived, a WsapiProtocolError('truncated') when the body broke off, and
  * a WsapiAbortedError when `signal` fired.
  */
-export async function exchange(client: Got, baseUrl: string, req: ExchangeRequest, ctx: WsapiErrorContext, timeouts?: WsapiTimeouts): Promise<RawResponse> {
-  try {
-    const res = await client(baseUrl + req.path, {
+export function exchange(client: HttpClient, baseUrl: string, req: ExchangeRequest, ctx: WsapiErrorContext, timeouts?: WsapiTimeouts): Promise<RawResponse> {
+  const lib = gotModule;
+  if (!lib) return loadGot().then(() => exchange(client, baseUrl, req, ctx, timeouts));
+  const http = (client.instance ??= configure(lib, client.options));
+  return new Promise((resolve, reject) => {
+    const text = req.body === undefined ? undefined : JSON.stringify(req.body);
+    const headers: Record<string, string> = {};
+    if (req.sessionKey !== undefined) headers[SESSION_KEY_HEADER] = req.sessionKey;
+    if (text !== undefined) headers['content-type'] = 'application/json';
+    const stream = http.stream(baseUrl + req.path, {
       method: req.method,
-      ...(req.body !== undefined && { json: req.body }),
-      ...(req.sessionKey !== undefined && { headers: { [SESSION_KEY_HEADER]: req.sessionKey } }),
+      headers,
+      ...(text !== undefined && { body: text }),
       ...(req.signal !== undefined && { signal: req.signal }),
       ...(req.totalMs !== undefined && { timeout: { request: req.totalMs } }),
     });
-    const out: RawResponse = { status: res.statusCode };
-    const location = res.headers.location;
-    if (typeof location === 'string') out.location = location;
-    const retryAfter = res.headers['retry-after'];
-    if (typeof retryAfter === 'string') out.retryAfter = retryAfter;
-    if (typeof res.body === 'string' && res.body.length > 0) out.text = res.body;
-    return out;
-  } catch (err) {
-    throw classifyTransportError(err, baseUrl, ctx, req.signal, timeouts);
-  }
+    let out: RawResponse | undefined;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    stream.once('response', (res: ResponseHead) => {
+      out = { status: res.statusCode };
+      const location = res.headers['location'];
+      if (typeof location === 'string') out.location = location;
+      const retryAfter = res.headers['retry-after'];
+      if (typeof retryAfter === 'string') out.retryAfter = retryAfter;
+    });
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      bytes += chunk.length;
+    });
+    stream.once('end', () => {
+      // Destroying the stream (as got's promise interface does) removes its listener from the
+      // signal; a GET's writable side never ends, so without it the stream would stay reachable.
+      stream.destroy();
+      if (!out) return reject(classifyTransportError(lib, new Error('the answer ended without a head'), baseUrl, ctx, req.signal, timeouts));
+      if (bytes > 0) out.text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)).toString('utf8');
+      resolve(out);
+    });
+    // `on`, not `once`: got may emit a second error while it tears the request down.
+    stream.on('error', (err: unknown) => reject(classifyTransportError(lib, err, baseUrl, ctx, req.signal, timeouts)));
+    // A stream without a body is ended by got only for GET; DELETE and a bodiless POST end here.
+    if (text === undefined && req.method !== 'GET') stream.end();
+  });
 }
 
 /** TLS verification failures carry OpenSSL codes like these (and Node's ERR_TLS_*). */
@@ -122,7 +188,7 @@ const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS
  */
 const PLAIN_HTTP = /wrong version number|WRONG_VERSION_NUMBER|http request/i;
 
-function classifyTransportError(err: unknown, baseUrl: string, ctx: WsapiErrorContext, signal?: AbortSignal, timeouts?: WsapiTimeouts): Error {
+function classifyTransportError({ RequestError, ReadError, TimeoutError }: GotModule, err: unknown, baseUrl: string, ctx: WsapiErrorContext, signal?: AbortSignal, timeouts?: WsapiTimeouts): Error {
   if (signal?.aborted) return new WsapiAbortedError(`WSAPI ${ctx.op} on backend ${ctx.backendId} was cancelled`, ctx, { cause: signal.reason });
   if (!(err instanceof RequestError)) {
     return new WsapiConnectionError('other', 'EUNKNOWN', `WSAPI ${ctx.op} on backend ${ctx.backendId} failed: ${err instanceof Error ? err.message : String(err)}`, ctx);

@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { Got } from 'got';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
-import { exchange, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
+import { exchange, type HttpClient, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
 import { Semaphore } from './limiter.js';
 import { raceAbort, wait } from '../util/abort.js';
 import { SessionPool, type KeyLease } from './session-pool.js';
@@ -56,7 +55,7 @@ export type WsapiStatus =
 export interface RequesterOptions {
   backendId: string;
   baseUrl: string;
-  http: Got;
+  http: HttpClient;
   timeouts: WsapiTimeouts;
   /**
    * After a request timed out, new requests fail at once (UNAVAILABLE for the caller) until a
@@ -225,7 +224,8 @@ export class Requester {
     // Every exchange ends when the client closes (after its drain), whatever the array does;
     // the logouts of the close itself run after that, each under its own short limit.
     const closing = logoutMs === undefined ? this.closing.signal : undefined;
-    const cut = signal && closing ? AbortSignal.any([signal, closing]) : (signal ?? closing);
+    const link = signal && closing ? linkSignals(signal, closing) : undefined;
+    const cut = link?.signal ?? signal ?? closing;
     try {
       const raw = await exchange(
         this.o.http,
@@ -238,17 +238,26 @@ export class Requester {
       const durationMs = Math.round(performance.now() - started);
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome: String(raw.status) });
-      this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
+      // The line's fields (and the error code read from the body) only when debug is on.
+      if (this.o.log.isLevelEnabled('debug')) this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
       return raw;
     } catch (err) {
-      const durationMs = Math.round(performance.now() - started);
-      const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
-      this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
-      this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
-      this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
-      if (err instanceof WsapiConnectionError) this.connectionFailed(err);
+      this.failed(err, req, logPath, attempt, started);
       throw err;
+    } finally {
+      link?.unlink();
     }
+  }
+
+  /** A failed exchange's metrics and debug line; a connection failure is reported (connectionFailed). */
+  private failed(err: unknown, req: WsapiRequest, logPath: string, attempt: number, started: number): void {
+    const durationMs = Math.round(performance.now() - started);
+    const labels = { backend: this.o.backendId, op: req.op };
+    const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
+    this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
+    this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
+    this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
+    if (err instanceof WsapiConnectionError) this.connectionFailed(err);
   }
 
   /** `POST /credentials`: exactly one attempt; the pool shares it among waiting requests. */
@@ -367,6 +376,28 @@ function backoffMs(failures: number, policy: RetryPolicy, err: Error): number {
   const retryAfter = err instanceof WsapiError ? err.retryAfterMs : undefined;
   if (retryAfter !== undefined) delay = Math.max(delay, Math.min(retryAfter, policy.maxDelayMs));
   return Math.round(delay);
+}
+
+/**
+ * One signal that fires when either does, unlinked when the exchange ends. Not `AbortSignal.any`:
+ * that makes a follower signal per request on the client's long-lived closing signal, more work
+ * per request than two listeners removed at the end.
+ */
+function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; unlink: () => void } {
+  const both = new AbortController();
+  const fromA = (): void => both.abort(a.reason);
+  const fromB = (): void => both.abort(b.reason);
+  if (a.aborted) fromA();
+  else if (b.aborted) fromB();
+  a.addEventListener('abort', fromA, { once: true });
+  b.addEventListener('abort', fromB, { once: true });
+  return {
+    signal: both.signal,
+    unlink: () => {
+      a.removeEventListener('abort', fromA);
+      b.removeEventListener('abort', fromB);
+    },
+  };
 }
 
 function errorCodeOf(raw: RawResponse): number | undefined {

@@ -15,10 +15,12 @@ export interface ApiVersion {
 export interface FeatureGates {
   /** `GET /vluns?query="volumeName EQ v"` / `"hostname EQ h"` (3PAR OS >= 3.2.1 MU2). */
   vlunQueries: boolean;
-  /** Thin-dedup volumes, `tdvv` on create/copy (3PAR OS >= 3.2.1). */
+  /** Thin-dedup volumes, `tdvv` on create/copy (3PAR OS >= 3.2.1 MU1). */
   tdvv: boolean;
-  /** Compression and `reduce` on create/copy (WSAPI >= 1.6). */
+  /** `compression` on create/copy/tune (3PAR OS >= 3.3.1). */
   compression: boolean;
+  /** Data-reduction volumes, `reduce` on create/copy (WSAPI >= 1.6). */
+  reduce: boolean;
   /** `/api/v1/qos` rules (3PAR OS >= 3.2.1). */
   qos: boolean;
 }

@@ -9,6 +9,7 @@ import type { ArrayClient } from '../../src/array/client.js';
 import { conditionOf, toDriverError } from '../../src/array/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { WsapiError } from '../../src/wsapi/errors.js';
+import { featureGates } from '../../src/wsapi/features.js';
 
 const wsapiError = (status: number, code?: number, desc = 'array text') => new WsapiError(status, { ...(code !== undefined && { code }), desc }, { backendId: 'b', op: 'test' });
 
@@ -57,5 +58,11 @@ describe('Backend.features', () => {
     [1, 6, 30301215, { tdvv: true, compression: true }],
   ])('WSAPI %d.%d build %d', (major, minor, build, want) => {
     expect(backendAt(major, minor, build).features).toMatchObject(want);
+    // One table: the backend's gates are the WSAPI client's for the same version.
+    expect(backendAt(major, minor, build).features).toEqual(featureGates({ major, minor, build }));
+  });
+  it('has no feature before the version was read', () => {
+    const b = new Backend({ id: 'b', url: 'https://127.0.0.1:1', username: 'u', password: 'p' }, {} as ArrayClient, silentLogger);
+    expect(Object.values(b.features).some(Boolean)).toBe(false);
   });
 });

@@ -40,9 +40,13 @@ describe('paths', () => {
 
 describe('feature gates', () => {
   it.each([
-    [{ major: 1, minor: 3, build: 30103230 }, { vlunQueries: false, tdvv: false, compression: false, qos: false }],
-    [{ major: 1, minor: 4, build: 30201292 }, { vlunQueries: true, tdvv: true, compression: false, qos: true }],
-    [{ major: 1, minor: 6, build: 30301215 }, { vlunQueries: true, tdvv: true, compression: true, qos: true }],
+    // [S PYC] VLUN queries from 30201292; [S CIN] DEDUP_API_VERSION 30201120, COMPRESSION_API_VERSION 30301215.
+    [{ major: 1, minor: 3, build: 30103230 }, { vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: false }],
+    [{ major: 1, minor: 4, build: 30201000 }, { vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: true }],
+    [{ major: 1, minor: 4, build: 30201120 }, { vlunQueries: false, tdvv: true, compression: false, reduce: false, qos: true }],
+    [{ major: 1, minor: 4, build: 30201292 }, { vlunQueries: true, tdvv: true, compression: false, reduce: false, qos: true }],
+    [{ major: 1, minor: 6, build: 30301000 }, { vlunQueries: true, tdvv: true, compression: false, reduce: true, qos: true }],
+    [{ major: 1, minor: 6, build: 30301215 }, { vlunQueries: true, tdvv: true, compression: true, reduce: true, qos: true }],
   ])('%j → %j', (v, gates) => {
     expect(featureGates(v)).toEqual(gates);
   });

@@ -32,8 +32,9 @@ describe('session keys', () => {
     expect(logins.length).toBeLessThanOrEqual(3);
     expect(apiRequests(fake)).toHaveLength(10);
     for (const r of apiRequests(fake)) expect(h.keys.has(r.key ?? '')).toBe(true);
-    // No keep-alive: the array closes every connection anyway.
-    for (const r of fake.requests) expect(r.headers.connection).toBe('close');
+    // The client offers to keep the connection; the array (and this fake) close it after each
+    // answer, so every request opens its own (test/wsapi/connections.test.ts).
+    for (const r of fake.requests) expect(r.headers.connection).toBe('keep-alive');
     // Logins never overlap: each starts after the previous answered.
     const firstApi = fake.requests.findIndex((r) => r.url === '/api/v1/system');
     expect(fake.requests.slice(0, firstApi).filter((r) => r.url === '/api/v1/credentials')).toHaveLength(1);

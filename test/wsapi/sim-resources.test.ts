@@ -35,7 +35,7 @@ describe.each(['http', 'https'])('simulator over %s: every resource method, one 
   it('version and feature gates: one GET /api, then cached', async () => {
     const v = await exactly(['GET /api'], () => c.apiVersion());
     expect(v).toEqual({ major: 1, minor: 3, build: 30103230 });
-    await exactly([], () => c.features()).then((f) => expect(f).toEqual({ vlunQueries: false, tdvv: false, compression: false, qos: false }));
+    await exactly([], () => c.features()).then((f) => expect(f).toEqual({ vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: false }));
   });
 
   it('system and wsapiconfiguration', async () => {

@@ -1,7 +1,8 @@
 /**
  * The HTTP(S) front of the simulator: transport checks (HTTP version, Accept, content type,
  * percent-encoding, JSON), sessions, the latency model, faults, routing, and answers with the
- * array's headers. Every response closes its connection, as on the array.
+ * array's headers. Every response closes its connection, as on the array (`Connection: close`,
+ * REFERENCE §1.2), unless the `keepAlive` option says otherwise.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SimError } from '../errors.js';
@@ -62,6 +63,10 @@ export class WsapiFront {
   private lastMeasure = 0;
   /** Persists after each change (set when a state file is configured). */
   afterChange: () => Promise<void> = async () => undefined;
+  /** The headers of every answer (see baseHeaders). */
+  private get base(): Record<string, string> {
+    return this.srv.sim.opts.keepAlive ? KEEP_ALIVE_HEADERS : BASE_HEADERS;
+  }
 
   /** Expired volumes vanish within a second even when nobody changes anything. */
   startHousekeeping(): void {
@@ -264,23 +269,23 @@ export class WsapiFront {
 
   private sendError(res: ServerResponse, req: IncomingMessage, err: SimError): void {
     this.record(req, err.status, err.code);
-    writeJson(res, err.status, err.toBody());
+    writeJson(res, this.base, err.status, err.toBody());
   }
 
   private send(res: ServerResponse, req: IncomingMessage, a: Answer, info: RequestInfo): void {
     this.record(req, a.status);
     if (!isList(a)) {
       const headers: Record<string, string> = a.location ? { Location: encodeURI(a.location) } : {};
-      writeJson(res, a.status, a.body, headers);
+      writeJson(res, this.base, a.status, a.body, headers);
       return;
     }
     if (!a.stream) {
-      writeJson(res, 200, { total: a.members.length, members: a.members });
+      writeJson(res, this.base, 200, { total: a.members.length, members: a.members });
       return;
     }
     // Volumes and VLUNs stream chunked (§1.6); a truncate fault cuts the stream as the array does.
     const cut = this.faults.take('truncate', info)[0];
-    res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'application/json' });
+    res.writeHead(200, { ...this.base, 'Content-Type': 'application/json' });
     res.write(`{"total":${a.members.length},"members":[`);
     const stop = cut ? Math.min(cut.afterMembers ?? Math.floor(a.members.length / 2), a.members.length) : a.members.length;
     for (let i = 0; i < stop; i += CHUNK_MEMBERS) {
@@ -297,16 +302,19 @@ export class WsapiFront {
   }
 }
 
-const BASE_HEADERS = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache', Connection: 'close' };
+/** The array's headers on every answer [G G131 p17]: `Connection: close` means no connection is reused. */
+const BASE_HEADERS: Record<string, string> = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache', Connection: 'close' };
+/** With the `keepAlive` option ([U] later firmware): the same without `Connection: close`. */
+const KEEP_ALIVE_HEADERS: Record<string, string> = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache' };
 
-function writeJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+function writeJson(res: ServerResponse, base: Record<string, string>, status: number, body: unknown, extra: Record<string, string> = {}): void {
   if (body === undefined) {
-    res.writeHead(status, { ...BASE_HEADERS, ...extra, 'Content-Length': '0' });
+    res.writeHead(status, { ...base, ...extra, 'Content-Length': '0' });
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...BASE_HEADERS, ...extra, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, { ...base, ...extra, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
   res.end(text);
 }
 

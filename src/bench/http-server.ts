@@ -1,0 +1,47 @@
+/**
+ * The server of `npm run bench:http`: answers like the array does for the three shapes the
+ * benchmark sends (a volume read, a create with `Location`, a 404 with the array's error body),
+ * with the array's headers. Runs in its own process so that the client's CPU is the client's.
+ * `--keep-alive` leaves connections open (the array closes every one: REFERENCE §1.2).
+ */
+import http from 'node:http';
+
+const keepAlive = process.argv.includes('--keep-alive');
+const BASE = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache', ...(keepAlive ? {} : { Connection: 'close' }) };
+const VOLUME = JSON.stringify({
+  id: 4711,
+  name: 'pvc-0d3c1a34-5e8f-4b5a-9c6e-2f1d7a8b9c0d',
+  provisioningType: 2,
+  copyType: 1,
+  baseId: 4711,
+  readOnly: false,
+  state: 1,
+  userSpace: { reservedMiB: 512, rawReservedMiB: 1024, usedMiB: 0, freeMiB: 512 },
+  sizeMiB: 10240,
+  wwn: '60002AC0000000000000126700019F0D',
+  creationTime8601: '2026-12-02T08:00:00+00:00',
+  userCPG: 'FC_r6',
+  comment: '{"o":"csi.hpe.com/cluster-1","v":1}',
+  links: [{ href: 'https://array:8080/api/v1/volumes/pvc-0d3c1a34-5e8f-4b5a-9c6e-2f1d7a8b9c0d', rel: 'self' }],
+});
+const NOT_FOUND = JSON.stringify({ code: 23, desc: 'volume does not exist' });
+
+function answer(res: http.ServerResponse, status: number, body: string | undefined, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...BASE, ...extra, ...(body !== undefined && { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }) });
+  res.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.method === 'POST') answer(res, 201, undefined, { Location: '/api/v1/vluns/vol1,3,host1' });
+    else if (req.url?.includes('missing')) answer(res, 404, NOT_FOUND);
+    else answer(res, 200, VOLUME);
+  });
+});
+server.keepAliveTimeout = 5_000;
+server.listen(0, '127.0.0.1', () => {
+  const addr = server.address();
+  process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
+});
+process.on('disconnect', () => process.exit(0));

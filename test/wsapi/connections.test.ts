@@ -1,0 +1,82 @@
+/**
+ * Connection reuse (issue 21): the client keeps a connection only when the server does not close
+ * it. The array answers every request with `Connection: close` (WSAPI 1.2/1.3.1 guides), so
+ * against it each request opens its own connection; the simulator models that by default and
+ * keeps connections with `keepAlive` ([U] later firmware).
+ */
+import { afterAll, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHttp, exchange } from '../../src/wsapi/http.js';
+import { WsapiClient } from '../../src/wsapi/client.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+
+const timeouts = { connectMs: 5_000, responseMs: 5_000, totalMs: 10_000 };
+const ctx = { backendId: 't', op: 'test' };
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+});
+
+/** A server that counts the TCP connections it accepted and answers 200 `{}` (closing or not). */
+async function countingServer(closeEach: boolean): Promise<{ url: string; connections: () => number }> {
+  let connections = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json', ...(closeEach && { Connection: 'close' }) }).end('{}'));
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+}
+
+async function sendSequentially(url: string, n: number): Promise<number[]> {
+  const client = createHttp({ url, timeouts, userAgent: 'test' });
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push((await exchange(client, url, { method: i % 2 === 0 ? 'GET' : 'POST', path: '/api/v1/x', ...(i % 2 === 1 && { body: { i } }) }, ctx, timeouts)).status);
+  return statuses;
+}
+
+describe('connection reuse', () => {
+  it('opens one connection per request when the server answers Connection: close (the array)', async () => {
+    const s = await countingServer(true);
+    expect(await sendSequentially(s.url, 6)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(s.connections()).toBe(6);
+  });
+
+  it('reuses one connection for sequential requests when the server keeps it open', async () => {
+    const s = await countingServer(false);
+    expect(await sendSequentially(s.url, 6)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(s.connections()).toBe(1);
+  });
+
+  it('the simulator closes every connection by default and keeps them with keepAlive', async () => {
+    const head = async (sim: RunningSimulator): Promise<string | undefined> =>
+      new Promise((resolve, reject) => {
+        http.get(`${sim.url}/api`, { headers: { accept: 'application/json' } }, (res) => {
+          res.resume();
+          resolve(res.headers.connection);
+        }).on('error', reject);
+      });
+    const closing = await startSimulator();
+    closers.push(() => closing.close());
+    const keeping = await startSimulator({ keepAlive: true });
+    closers.push(() => keeping.close());
+    expect(await head(closing)).toBe('close');
+    expect(await head(keeping)).toBe('keep-alive');
+    // The client works against both, with the same answers.
+    for (const sim of [closing, keeping]) {
+      const c = new WsapiClient({ backendId: 't', url: sim.url, username: sim.username, password: sim.password });
+      closers.push(() => c.close());
+      expect((await c.system.get()).name).toBeTruthy();
+      expect((await c.volumes.list()).length).toBe(0);
+    }
+  });
+});
