@@ -414,6 +414,22 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     expect(sim.array.volume(src)).toBeUndefined();
   });
 
+  test.each([['created empty', false] as const, ['a clone', true] as const])("an admin's offline copy into a volume %s (a restore from their snapshot) keeps that snapshot when the volume is deleted", async (_what, clone) => {
+    const other = await volume(`pvc-restore-from-${clone}`);
+    const v = await volume(`pvc-restored-${clone}`, clone ? fromVolume(other.volume_id) : {});
+    await until(() => sim.array.volume(arrayName(v.volume_id))?.parentId === undefined);
+    // The admin restores data into the PV from an unmarked writable snapshot of another volume (createvvcopy -p, offline).
+    await wsapi.volumes.createSnapshot(arrayName(other.volume_id), { name: 'adm-restore', readOnly: false });
+    const { taskId } = await wsapi.volumes.createPhysicalCopy('adm-restore', { destVolume: arrayName(v.volume_id) });
+    await until(() => sim.array.tasks.find((t) => t.id === taskId)?.status !== 2);
+    expect(sim.array.volume(arrayName(v.volume_id))?.copyType).toBe(2);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+    expect(present(['adm-restore'])).toEqual(['adm-restore']);
+    await wsapi.volumes.delete('adm-restore');
+    await d.client.call('DeleteVolume', { volume_id: other.volume_id });
+  });
+
   test('a tombstone whose snapshots are gone is swept at the next delete', async () => {
     const v = await volume('pvc-sweep');
     const s = await snapshot('snap-sweep', v.volume_id);
