@@ -143,9 +143,6 @@ async function removeVolumeQuietly(c: ArrayClient, name: string): Promise<void> 
   }
 }
 
-/** How many helper snapshots an online copy leaves in its destination's `copyOf` chain [S]. */
-const HELPER_CHAIN_DEPTH = 2;
-
 /** An array-internal snapshot: a virtual copy that carries no comment at all (no marker, no admin's note). */
 function isHelperSnapshot(v: Volume): boolean {
   return isSnapshot(v) && (v.comment ?? '') === '';
@@ -173,27 +170,37 @@ export async function removeFailedCopy(backend: Backend, c: ArrayClient, dest: V
   backend.copyTasks.delete(name);
 }
 
+/** Reads a volume; undefined when it is gone. */
+async function readQuietly(c: ArrayClient, name: string, signal: AbortSignal): Promise<Volume | undefined> {
+  try {
+    return await c.getVolume(name, signal);
+  } catch (err) {
+    if (conditionOf(err) === 'no-volume') return undefined;
+    throw err;
+  }
+}
+
 /**
- * Deletes the helper snapshots a deleted copy destination was a copy of, starting at `first`
- * (its `copyOf`): at most HELPER_CHAIN_DEPTH, each only while it is an unmarked snapshot (the
- * source itself, or a snapshot of anyone's, ends the walk), child before parent. One GET and one
- * DELETE per helper; gone, or still needed by another copy (has children) → left.
+ * Deletes the helper snapshots of an online copy whose destination was just deleted, `first`
+ * being its `copyOf`: only when the chain has the helpers' shape [S python-3parclient
+ * stopOnlinePhysicalCopy: snapshot 1 and its parent, snapshot 2; the simulator's `<src>.ro.rw`
+ * and `<src>.ro`] — an unmarked read-write snapshot whose parent is an unmarked read-only one —
+ * read both first, then child before parent. Anything else (an admin's snapshot a destination
+ * was an offline copy of, the source itself) is left. Two GETs and two DELETEs; gone, or still
+ * needed by another copy (has children) → left.
  */
 export async function removeCopyHelpers(c: ArrayClient, first: string | undefined, ctx: OpContext): Promise<number> {
+  if (first === undefined) return 0;
+  const rw = await readQuietly(c, first, ctx.signal);
+  if (!rw || !isHelperSnapshot(rw) || rw.readOnly === true || rw.copyOf === undefined) return 0;
+  const ro = await readQuietly(c, rw.copyOf, ctx.signal);
+  if (!ro || !isHelperSnapshot(ro) || ro.readOnly !== true) return 0;
   let removed = 0;
-  for (let name = first, depth = 0; name !== undefined && depth < HELPER_CHAIN_DEPTH; depth++) {
-    let h: Volume;
+  for (const h of [rw, ro]) {
     try {
-      h = await c.getVolume(name, ctx.signal);
-    } catch (err) {
-      if (conditionOf(err) === 'no-volume') break;
-      throw err;
-    }
-    if (!isHelperSnapshot(h)) break;
-    try {
-      await c.deleteVolume(name);
+      await c.deleteVolume(h.name);
       removed++;
-      ctx.log.info({ snapshot: name }, "the array's helper snapshot of a copy that did not complete removed");
+      ctx.log.info({ snapshot: h.name }, "the array's helper snapshot of a copy that did not complete removed");
     } catch (err) {
       const cond = conditionOf(err);
       // Still needed (another copy reads it): leave it and its parent.
@@ -201,7 +208,6 @@ export async function removeCopyHelpers(c: ArrayClient, first: string | undefine
       // Gone meanwhile (a retried request whose first answer was lost): on to its parent.
       if (cond !== 'no-volume') throw err;
     }
-    name = h.copyOf;
   }
   return removed;
 }

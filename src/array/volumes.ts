@@ -102,8 +102,9 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
       // A copy the driver made that never completed (cancelled above, or failed) leaves the
-      // array's helper snapshots; an imported volume's parent is never the driver's to delete.
-      if (v.copyOf !== undefined && !marker?.im) await removeCopyHelpers(c, v.copyOf, ctx);
+      // array's helper snapshots. A volume created empty or imported was never a copy the driver
+      // made: its parent (an admin's offline copy, a restore) is never the driver's to delete.
+      if (v.copyOf !== undefined && !marker?.im && marker?.e !== 1) await removeCopyHelpers(c, v.copyOf, ctx);
       // A copy of a read-only snapshot leaves its temporary source at the latest here.
       if (marker?.s) await removeCopySource(c, name, ctx);
       return;

@@ -357,7 +357,7 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     await d.client.call('DeleteVolume', { volume_id: c.volume_id });
   });
 
-  test('helper snapshots a stopped copy left behind are removed with the source; a foreign snapshot keeps it', async () => {
+  test("helper snapshots another tool's stopped copy left behind keep the source (FAILED_PRECONDITION naming them), as any foreign snapshot", async () => {
     const v = await volume('pvc-left-src');
     const src = arrayName(v.volume_id);
     // Another client (an older driver, an admin with python-3parclient) stopped a copy and deleted only its destination.
@@ -372,13 +372,45 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
       sim.faults.set({ copyRateMiBps: 1_000_000 });
     }
     expect(present(helpers)).toHaveLength(2);
-    await wsapi.volumes.createSnapshot(src, { name: 'admin-snap', readOnly: true });
+    // Nothing tells them from an admin's read-only snapshot with a writable child: the driver keeps them.
     expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(present(helpers)).toHaveLength(2);
     expect(tombstonesOf('pvc-left-src')).toEqual([]);
-    await wsapi.volumes.delete('admin-snap');
+    for (const h of helpers) await wsapi.volumes.delete(h);
     await d.client.call('DeleteVolume', { volume_id: v.volume_id });
-    expect(present(helpers)).toEqual([]);
     expect(sim.array.volume(src)).toBeUndefined();
+  });
+
+  test("an admin's unmarked read-only snapshot with a read-write child (a stopped copy's shape) is never deleted", async () => {
+    const v = await volume('pvc-admin-pair');
+    const src = arrayName(v.volume_id);
+    // createsv -ro, then a writable snapshot of it for a backup host: no comments, nothing below the read-write one.
+    await wsapi.volumes.createSnapshot(src, { name: 'adm-ro', readOnly: true });
+    await wsapi.volumes.createSnapshot('adm-ro', { name: 'adm-rw', readOnly: false });
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(present(['adm-ro', 'adm-rw'])).toEqual(['adm-ro', 'adm-rw']);
+    expect(sim.array.volume(src)).toBeDefined();
+    expect(tombstonesOf('pvc-admin-pair')).toEqual([]);
+    await wsapi.volumes.delete('adm-rw');
+    await wsapi.volumes.delete('adm-ro');
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(src)).toBeUndefined();
+  });
+
+  test.each([['created empty', false] as const, ['a clone', true] as const])("an admin's offline copy into a volume %s (a restore from their snapshot) keeps that snapshot when the volume is deleted", async (_what, clone) => {
+    const other = await volume(`pvc-restore-from-${clone}`);
+    const v = await volume(`pvc-restored-${clone}`, clone ? fromVolume(other.volume_id) : {});
+    await until(() => sim.array.volume(arrayName(v.volume_id))?.parentId === undefined);
+    // The admin restores data into the PV from an unmarked writable snapshot of another volume (createvvcopy -p, offline).
+    await wsapi.volumes.createSnapshot(arrayName(other.volume_id), { name: 'adm-restore', readOnly: false });
+    const { taskId } = await wsapi.volumes.createPhysicalCopy('adm-restore', { destVolume: arrayName(v.volume_id) });
+    await until(() => sim.array.tasks.find((t) => t.id === taskId)?.status !== 2);
+    expect(sim.array.volume(arrayName(v.volume_id))?.copyType).toBe(2);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+    expect(present(['adm-restore'])).toEqual(['adm-restore']);
+    await wsapi.volumes.delete('adm-restore');
+    await d.client.call('DeleteVolume', { volume_id: other.volume_id });
   });
 
   test('a tombstone whose snapshots are gone is swept at the next delete', async () => {

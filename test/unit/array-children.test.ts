@@ -16,18 +16,24 @@ describe('childrenOf', () => {
   test("own snapshots only → soft delete; nothing else listed", () => {
     const k = childrenOf([{ name: 'v' }, snap('s1', 'v', true, mark), snap('other', 'w', true)], 'v', owner);
     expect(names(k.own)).toEqual(['s1']);
-    expect([k.leftovers, k.copying, k.foreign]).toEqual([[], [], []]);
+    expect([k.copying, k.foreign]).toEqual([[], []]);
   });
 
   test('a running copy through helpers, and a direct one (no helper model)', () => {
     const all = [snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), copy('dst', 'v.ro.rw'), copy('dst2', 'v')];
-    expect(childrenOf(all, 'v', owner)).toMatchObject({ own: [], leftovers: [], copying: ['dst', 'dst2'], foreign: [] });
+    expect(childrenOf(all, 'v', owner)).toMatchObject({ own: [], copying: ['dst', 'dst2'], foreign: [] });
   });
 
-  test('a stopped copy whose destination is gone leaves a complete chain: removed leaf first', () => {
+  test("a read-only snapshot with a writable child and nothing below is foreign: a stopped copy's helpers or an admin's pair look the same", () => {
     const k = childrenOf([snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('s1', 'v', true, mark)], 'v', owner);
-    expect(names(k.leftovers)).toEqual(['v.ro.rw', 'v.ro']);
+    expect(k.foreign).toEqual(['v.ro']);
     expect(names(k.own)).toEqual(['s1']);
+    expect(k.copying).toEqual([]);
+  });
+
+  test('helpers whose read-write child has a child that is no copy (a snapshot of it) are foreign, not a running copy', () => {
+    const k = childrenOf([snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('under', 'v.ro.rw', true)], 'v', owner);
+    expect([k.copying, k.foreign]).toEqual([[], ['v.ro']]);
   });
 
   test("a lone unmarked snapshot, a commented one, another cluster's, or a helper chain with a marked child are not the driver's", () => {
