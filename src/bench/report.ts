@@ -78,8 +78,8 @@ function rpcKind(label: string): [string, string] {
   return [m[1]!, kind];
 }
 
-export function buildReport(phases: PhaseResult[], extra: Extra): Report {
-  const o = extra.options;
+/** One row per driver phase, beside the baseline's phase of the same workload and label when there is one. */
+function buildRows(phases: PhaseResult[], o: BenchOptions): Row[] {
   const rows: Row[] = [];
   for (const p of phases.filter((x) => x.who === 'driver')) {
     const base = phases.find((x) => x.who === 'baseline' && x.workload === p.workload && x.label === p.label);
@@ -105,15 +105,25 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     }
     rows.push(row);
   }
-  const errors = phases.reduce((n, p) => n + p.errors, 0);
-  const byWorkload: Record<string, Record<string, Record<string, number>>> = {};
-  const top: Record<string, Record<string, Record<string, number>>> = { wsapiPerRpc: {}, bytesPerRpc: {} };
-  const p50Ms: Record<string, number> = {};
-  const p99Ms: Record<string, number> = {};
-  const ratio: Record<string, number> = {};
-  const cpuMsPerRpc: Record<string, number> = {};
+  return rows;
+}
+
+type Figures = Record<string, Record<string, Record<string, number>>>;
+
+/** The per-call figures of the rows, per workload (`byWorkload`) and at the JSON's top level. */
+interface RowFigures {
+  byWorkload: Figures;
+  top: Figures;
+  p50Ms: Record<string, number>;
+  p99Ms: Record<string, number>;
+  ratio: Record<string, number>;
+  cpuMsPerRpc: Record<string, number>;
+}
+
+function rowFigures(rows: Row[]): RowFigures {
+  const f: RowFigures = { byWorkload: {}, top: { wsapiPerRpc: {}, bytesPerRpc: {} }, p50Ms: {}, p99Ms: {}, ratio: {}, cpuMsPerRpc: {} };
   for (const r of rows) {
-    const w = (byWorkload[r.workload] ??= { wsapiPerRpc: {}, bytesPerRpc: {}, p50Ms: {}, p99Ms: {}, baselineP50Ms: {}, ratioToBaselineP50: {} });
+    const w = (f.byWorkload[r.workload] ??= { wsapiPerRpc: {}, bytesPerRpc: {}, p50Ms: {}, p99Ms: {}, baselineP50Ms: {}, ratioToBaselineP50: {} });
     w['wsapiPerRpc']![r.label] = round(r.wsapiPerCall);
     w['bytesPerRpc']![r.label] = Math.round(r.bytesPerCall);
     w['p50Ms']![r.label] = round(r.p50, 1);
@@ -126,34 +136,55 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     // Top level: W1 on the empty array, and W2's snapshot calls, by RPC and kind of call.
     if (r.workload === 'W1' || (r.workload === 'W2' && !r.label.includes('sources'))) {
       const [rpc, kind] = rpcKind(r.label);
-      (top['wsapiPerRpc']![rpc] ??= {})[kind] = round(r.wsapiPerCall);
-      (top['bytesPerRpc']![rpc] ??= {})[kind] = Math.round(r.bytesPerCall);
-      p50Ms[r.label] = round(r.p50, 1);
-      p99Ms[r.label] = round(r.p99, 1);
-      if (r.ratio !== undefined) ratio[r.label] = round(r.ratio, 3);
-      cpuMsPerRpc[r.label] = round(r.cpuMsPerCall, 2);
+      (f.top['wsapiPerRpc']![rpc] ??= {})[kind] = round(r.wsapiPerCall);
+      (f.top['bytesPerRpc']![rpc] ??= {})[kind] = Math.round(r.bytesPerCall);
+      f.p50Ms[r.label] = round(r.p50, 1);
+      f.p99Ms[r.label] = round(r.p99, 1);
+      if (r.ratio !== undefined) f.ratio[r.label] = round(r.ratio, 3);
+      f.cpuMsPerRpc[r.label] = round(r.cpuMsPerCall, 2);
     }
   }
+  return f;
+}
+
+/** Calls per second of each workload over its phases, and W4's volumes listed per second. */
+function throughput(rows: Row[], listing: Extra['listings']): Record<string, number> {
   const throughputPerSec: Record<string, number> = {};
   for (const w of new Set(rows.map((r) => r.workload))) {
     const ws = rows.filter((r) => r.workload === w);
     throughputPerSec[w] = round(ws.reduce((n, r) => n + r.calls, 0) / ws.reduce((n, r) => n + r.elapsedSec, 0), 1);
   }
-  const listing = extra.listings;
   if (listing.length > 0) throughputPerSec['W4'] = round(listing[0]!.entries / (listing[0]!.ms / 1000), 0);
-  const poll = extra.pollIntervalMs ?? 1000;
-  const clones = extra.clones;
+  return throughputPerSec;
+}
+
+type CloneSummary = Record<'max' | 'mean' | 'taskSecMean' | 'readyLagMsMax' | 'pollsPerSecPerCloneMax' | 'pollsPerCloneMean' | 'clones', number>;
+
+/** W3's clones: time to ready against the array's task time, and the task polling rate; null without clones. */
+function cloneSummary(clones: CloneFigure[]): CloneSummary | null {
+  if (clones.length === 0) return null;
   const readyRatios = clones.map((c) => c.readyMs / c.taskMs);
   const pollRates = clones.map((c) => c.pollsPerSec);
-  const cloneReadyRatio = clones.length === 0 ? null : { max: round(Math.max(...readyRatios), 3), mean: round(readyRatios.reduce((a, b) => a + b, 0) / readyRatios.length, 3), taskSecMean: round(clones.reduce((n, c) => n + c.taskMs, 0) / clones.length / 1000, 1), readyLagMsMax: Math.round(Math.max(...clones.map((c) => c.readyMs - c.taskMs))), pollsPerSecPerCloneMax: round(Math.max(...pollRates), 2), pollsPerCloneMean: round(clones.reduce((n, c) => n + c.polls, 0) / clones.length, 1), clones: clones.length };
-  const rssW1 = extra.rss['W1'] ?? extra.rss['W1-20k'] ?? NaN;
+  return { max: round(Math.max(...readyRatios), 3), mean: round(readyRatios.reduce((a, b) => a + b, 0) / readyRatios.length, 3), taskSecMean: round(clones.reduce((n, c) => n + c.taskMs, 0) / clones.length / 1000, 1), readyLagMsMax: Math.round(Math.max(...clones.map((c) => c.readyMs - c.taskMs))), pollsPerSecPerCloneMax: round(Math.max(...pollRates), 2), pollsPerCloneMean: round(clones.reduce((n, c) => n + c.polls, 0) / clones.length, 1), clones: clones.length };
+}
 
+/** What the targets are judged on besides the rows. */
+interface TargetInputs {
+  errors: number;
+  clones: CloneSummary | null;
+  rssW1: number;
+}
+
+/** The targets of issue 9, each with its measured value and a verdict; a target with nothing measured is left out. */
+function buildTargets(rows: Row[], extra: Extra, m: TargetInputs): Target[] {
+  const o = extra.options;
+  const listing = extra.listings;
   const targets: Target[] = [];
   const t = (name: string, target: string, measured: number | undefined, ok: (v: number) => boolean, unit = ''): void => {
     if (measured === undefined || Number.isNaN(measured)) return;
     targets.push({ name, target, measured: `${round(measured)}${unit}`, ok: ok(measured) });
   };
-  const w1 = (label: string, w = 'W1'): Row | undefined => rows.find((r) => r.workload === w && r.label === label);
+  const w1 = (label: string, w = 'W1'): Row | undefined => findRow(rows, w, label);
   for (const w of ['W1', 'W1-20k']) {
     t(`${w} CreateVolume requests`, '≤ 2', w1('CreateVolume', w)?.wsapiPerCall, (v) => v <= 2);
     t(`${w} CreateVolume repeat requests`, '≤ 2', w1('CreateVolume (repeat)', w)?.wsapiPerCall, (v) => v <= 2);
@@ -161,23 +192,47 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     t(`${w} ControllerUnpublish requests`, '≤ 3', w1('ControllerUnpublishVolume', w)?.wsapiPerCall, (v) => v <= 3);
     t(`${w} DeleteVolume requests`, '≤ 2', w1('DeleteVolume', w)?.wsapiPerCall, (v) => v <= 2);
   }
-  t('CreateSnapshot requests', '≤ 2', rows.find((r) => r.workload === 'W2' && r.label === 'CreateSnapshot')?.wsapiPerCall, (v) => v <= 2);
+  t('CreateSnapshot requests', '≤ 2', findRow(rows, 'W2', 'CreateSnapshot')?.wsapiPerCall, (v) => v <= 2);
   for (const [backend, n] of Object.entries(extra.driverLogins ?? {})) t(`session logins, backend ${backend}`, `≤ ${o.sessionPool} (pool size)`, n, (v) => v <= o.sessionPool);
   for (const r of rows.filter((x) => x.ratio !== undefined)) {
     t(`${r.workload} ${r.label} p50 vs baseline`, '≤ 1.10 × baseline + 2 ms', r.p50, (v) => v <= 1.1 * r.baselineP50! + 2, ` ms (baseline ${round(r.baselineP50!, 1)} ms)`);
   }
-  t('errors', '0', errors, (v) => v === 0);
-  if (cloneReadyRatio) {
-    const worst = Math.max(...clones.map((c) => c.readyMs - (1.1 * c.taskMs + poll)));
+  t('errors', '0', m.errors, (v) => v === 0);
+  if (m.clones) {
+    const poll = extra.pollIntervalMs ?? 1000;
+    const worst = Math.max(...extra.clones.map((c) => c.readyMs - (1.1 * c.taskMs + poll)));
     t('clones ready (worst: ready − (1.1 × task + one poll))', '≤ 0 ms', worst, (v) => v <= 0, ' ms');
-    t('task polling rate per clone, polls/s (max)', '≤ 1', cloneReadyRatio.pollsPerSecPerCloneMax, (v) => v <= 1);
+    t('task polling rate per clone, polls/s (max)', '≤ 1', m.clones.pollsPerSecPerCloneMax, (v) => v <= 1);
   }
   if (listing.length > 0) {
     t(`ListVolumes of ${listing[0]!.entries} volumes, pages of ${o.pageSize} (slowest run)`, '< 2000 ms', Math.max(...listing.map((l) => l.ms)), (v) => v < 2000, ' ms');
     t('WSAPI requests per listing (3 per backend with volumes, 1 per other)', '≤ 4', Math.max(...listing.map((l) => l.wsapi)), (v) => v <= 4);
   }
-  t('driver peak RSS over W1', '< 150 MiB', rssW1, (v) => v < 150, ' MiB');
+  t('driver peak RSS over W1', '< 150 MiB', m.rssW1, (v) => v < 150, ' MiB');
   t('start-up to first Probe', '< 1000 ms', extra.startupMs, (v) => v < 1000, ' ms');
+  return targets;
+}
+
+function findRow(rows: Row[], workload: string, label: string): Row | undefined {
+  return rows.find((r) => r.workload === workload && r.label === label);
+}
+
+/** The run's conditions: when, where, the simulator's profile and latency model, the driver's limits. */
+function runConditions(extra: Extra): Record<string, unknown> {
+  const o = extra.options;
+  return { date: extra.started.toISOString(), machine: extra.machine ?? '', loadAverage1m: [round(extra.loadStart), round(extra.loadEnd)], simProfile: benchProfile(), latencyMs: o.latencyMs, perMemberUs: o.perMemberUs, sessionPool: o.sessionPool, maxInFlight: o.maxInFlight, concurrency: o.concurrency, quick: o.quick };
+}
+
+export function buildReport(phases: PhaseResult[], extra: Extra): Report {
+  const o = extra.options;
+  const rows = buildRows(phases, o);
+  const errors = phases.reduce((n, p) => n + p.errors, 0);
+  const { byWorkload, top, p50Ms, p99Ms, ratio, cpuMsPerRpc } = rowFigures(rows);
+  const listing = extra.listings;
+  const cloneReadyRatio = cloneSummary(extra.clones);
+  const rssW1 = extra.rss['W1'] ?? extra.rss['W1-20k'] ?? NaN;
+  const targets = buildTargets(rows, extra, { errors, clones: cloneReadyRatio, rssW1 });
+  const publish20k = findRow(rows, 'W1-20k', 'ControllerPublishVolume');
 
   const json = {
     wsapiPerRpc: top['wsapiPerRpc'],
@@ -188,8 +243,8 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     /** Driver CPU (user + system, from /proc) per call of each W1 and W2 phase, ms: the load-independent figure. */
     cpuMsPerRpc,
     /** Publish at the --vluns scale point (W1-20k): driver CPU per ControllerPublishVolume beside N foreign VLUNs. */
-    publishAtVluns: w1('ControllerPublishVolume', 'W1-20k') ? { vluns: o.vluns, cpuMsPerRpc: round(w1('ControllerPublishVolume', 'W1-20k')!.cpuMsPerCall, 2), wsapiPerRpc: round(w1('ControllerPublishVolume', 'W1-20k')!.wsapiPerCall) } : null,
-    throughputPerSec,
+    publishAtVluns: publish20k ? { vluns: o.vluns, cpuMsPerRpc: round(publish20k.cpuMsPerCall, 2), wsapiPerRpc: round(publish20k.wsapiPerCall) } : null,
+    throughputPerSec: throughput(rows, listing),
     cloneReadyRatio,
     rssPeakMiB: round(rssW1, 1),
     rssEndMiB: round(extra.rss['end'] ?? NaN, 1),
@@ -210,7 +265,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     targets: targets.map((x) => ({ ...x })),
     errors,
     errorSamples: [...new Set(phases.flatMap((p) => p.errorSamples))].slice(0, 5),
-    run: { date: extra.started.toISOString(), machine: extra.machine ?? '', loadAverage1m: [round(extra.loadStart), round(extra.loadEnd)], simProfile: benchProfile(), latencyMs: o.latencyMs, perMemberUs: o.perMemberUs, sessionPool: o.sessionPool, maxInFlight: o.maxInFlight, concurrency: o.concurrency, quick: o.quick },
+    run: runConditions(extra),
   };
   return { rows, targets, extra, json };
 }
