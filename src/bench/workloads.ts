@@ -42,6 +42,23 @@ function createReq(name: string, parameters: Record<string, string> = {}, extra:
   return { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mountCap], parameters, ...extra };
 }
 
+type Call = <T>(rpc: string, req: unknown) => Promise<T>;
+
+/** The CSI client's `call` with a sidecar's deadline (`timeoutMs`). */
+function caller(ctx: Ctx, timeoutMs = CALL_TIMEOUT_MS): Call {
+  return <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs });
+}
+
+/** CreateVolume of `req`; its volume id. */
+async function createdId(call: Call, req: Record<string, unknown>): Promise<string> {
+  return (await call<Created>('CreateVolume', req)).volume.volume_id;
+}
+
+/** Runs one measured driver phase of `workload` over `items` at the context's concurrency (or `concurrency`). */
+function driverPhase(ctx: Ctx, workload: string, label: string, items: readonly number[], fn: (i: number) => Promise<void>, concurrency = ctx.concurrency): Promise<PhaseResult> {
+  return ctx.meter.phase(workload, label, 'driver', items, concurrency, fn);
+}
+
 /** The comment the driver wrote on the volume made for CSI name `csiName` (its marker). */
 export function markerOf(sim: RunningSimulator, csiName: string): { name: string; comment: string; wwn: string } | undefined {
   const v = sim.array.volumes.find((x) => (x.comment ?? '').includes(`"n":"${csiName}"`));
@@ -83,6 +100,19 @@ class BaselineThread {
   }
 }
 
+/** W1's node ids for the driver and the bare client's host names and IQNs, `nodes` of each. */
+function w1Nodes(prefix: string, nodes: number): { nodeIds: string[]; baseNodes: BaseNode[] } {
+  const nodeIds = Array.from({ length: nodes }, (_, k) => `${prefix}-node-${k};i=iqn.1994-05.com.example:${prefix}-node-${k}`);
+  const baseNodes = Array.from({ length: nodes }, (_, k) => ({ host: `${prefix}-bn-${k}`, iqn: `iqn.1994-05.com.example:${prefix}-base-${k}` }));
+  return { nodeIds, baseNodes };
+}
+
+/** The bare client's thread, on the same array and with the same session limits as the driver. */
+function startBaseline(ctx: Ctx): BaselineThread {
+  const b = ctx.sims.base;
+  return new BaselineThread({ url: b.url, username: b.username, password: b.password, sessionPoolSize: ctx.sessionPoolSize, maxInFlight: ctx.maxInFlight, cpg: CPG });
+}
+
 /**
  * W1: CreateVolume, ControllerPublish (first to each node, then the rest), ControllerUnpublish,
  * DeleteVolume — each followed by its repeat (every call once more, as a sidecar retry would)
@@ -91,21 +121,20 @@ class BaselineThread {
 export async function w1(ctx: Ctx, workload: string, count: number, nodes: number): Promise<{ phases: PhaseResult[]; driverCalls: number }> {
   const prefix = workload.toLowerCase().replace(/[^a-z0-9]/g, '');
   const idx = Array.from({ length: count }, (_, i) => i);
-  const nodeIds = Array.from({ length: nodes }, (_, k) => `${prefix}-node-${k};i=iqn.1994-05.com.example:${prefix}-node-${k}`);
-  const baseNodes: BaseNode[] = Array.from({ length: nodes }, (_, k) => ({ host: `${prefix}-bn-${k}`, iqn: `iqn.1994-05.com.example:${prefix}-base-${k}` }));
+  const { nodeIds, baseNodes } = w1Nodes(prefix, nodes);
   const firstPerNode = idx.slice(0, Math.min(nodes, count));
   const rest = idx.slice(firstPerNode.length);
   const ids: string[] = [];
   const ctxs: Record<string, string>[] = [];
-  const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
-  const base = new BaselineThread({ url: ctx.sims.base.url, username: ctx.sims.base.username, password: ctx.sims.base.password, sessionPoolSize: ctx.sessionPoolSize, maxInFlight: ctx.maxInFlight, cpg: CPG });
+  const call = caller(ctx);
+  const base = startBaseline(ctx);
   const phases: PhaseResult[] = [];
   let driverCalls = 0;
   // The baseline writes a comment as long as the driver's marker (learned from the first create).
   let comment = '';
   const baseName = (i: number): string => `${prefix}-base-${i}`;
   const both = async (label: string, items: readonly number[], driver: (i: number) => Promise<void>, op: BaselinePhase['op']): Promise<void> => {
-    phases.push(await ctx.meter.phase(workload, label, 'driver', items, ctx.concurrency, driver));
+    phases.push(await driverPhase(ctx, workload, label, items, driver));
     driverCalls += items.length;
     if (label === 'CreateVolume') comment = markerOf(ctx.sims.plain, csiName(0))?.comment ?? '';
     const phase: BaselinePhase = { op, items: items.map((i) => ({ name: baseName(i), node: baseNodes[i % nodes]! })), concurrency: ctx.concurrency, comment };
@@ -138,20 +167,27 @@ export async function w1(ctx: Ctx, workload: string, count: number, nodes: numbe
 /** W2: CreateSnapshot of `count` volumes, CreateVolume from each snapshot, then the deletes. */
 export async function w2(ctx: Ctx, count: number): Promise<PhaseResult[]> {
   const idx = Array.from({ length: count }, (_, i) => i);
-  const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
+  const call = caller(ctx);
   const src: string[] = [];
   const snaps: string[] = [];
   const restored: string[] = [];
-  const m = ctx.meter;
   const phases: PhaseResult[] = [];
-  phases.push(await m.phase('W2', 'CreateVolume (sources)', 'driver', idx, ctx.concurrency, async (i) => void (src[i] = (await call<Created>('CreateVolume', createReq(`w2-src-${i}`))).volume.volume_id)));
-  phases.push(await m.phase('W2', 'CreateSnapshot', 'driver', idx, ctx.concurrency, async (i) => void (snaps[i] = (await call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: `w2-snap-${i}`, source_volume_id: src[i], parameters: {} })).snapshot.snapshot_id)));
-  phases.push(await m.phase('W2', 'CreateVolume (from snapshot)', 'driver', idx, ctx.concurrency, async (i) => void (restored[i] = (await call<Created>('CreateVolume', createReq(`w2-restore-${i}`, {}, { volume_content_source: { snapshot: { snapshot_id: snaps[i] } } }))).volume.volume_id)));
+  const run = async (label: string, fn: (i: number) => Promise<void>): Promise<void> => void phases.push(await driverPhase(ctx, 'W2', label, idx, fn));
+  await run('CreateVolume (sources)', async (i) => {
+    src[i] = await createdId(call, createReq(`w2-src-${i}`));
+  });
+  await run('CreateSnapshot', async (i) => {
+    const r = await call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: `w2-snap-${i}`, source_volume_id: src[i], parameters: {} });
+    snaps[i] = r.snapshot.snapshot_id;
+  });
+  await run('CreateVolume (from snapshot)', async (i) => {
+    restored[i] = await createdId(call, createReq(`w2-restore-${i}`, {}, { volume_content_source: { snapshot: { snapshot_id: snaps[i] } } }));
+  });
   // The array's online copies end first (a delete during a copy cancels it: another path).
   await tasksIdle(ctx.sims.plain);
-  phases.push(await m.phase('W2', 'DeleteVolume (restored)', 'driver', idx, ctx.concurrency, async (i) => void (await call('DeleteVolume', { volume_id: restored[i] }))));
-  phases.push(await m.phase('W2', 'DeleteSnapshot', 'driver', idx, ctx.concurrency, async (i) => void (await call('DeleteSnapshot', { snapshot_id: snaps[i] }))));
-  phases.push(await m.phase('W2', 'DeleteVolume (sources)', 'driver', idx, ctx.concurrency, async (i) => void (await call('DeleteVolume', { volume_id: src[i] }))));
+  await run('DeleteVolume (restored)', async (i) => void (await call('DeleteVolume', { volume_id: restored[i] })));
+  await run('DeleteSnapshot', async (i) => void (await call('DeleteSnapshot', { snapshot_id: snaps[i] })));
+  await run('DeleteVolume (sources)', async (i) => void (await call('DeleteVolume', { volume_id: src[i] })));
   return phases;
 }
 
@@ -165,23 +201,11 @@ export interface CloneFigure {
   pollsPerSec: number;
 }
 
-/**
- * W3: `count` clones of volumes holding `dataMiB` of data each, at a copy rate that makes each
- * copy last `seconds`. The clones ask for twice the source's size, so the driver must wait for
- * the copy (polling the task) before it can grow the volume — the one case where CreateVolume
- * waits for a copy; a same-size clone is usable at once (online copy) and returns in ~3 requests.
- */
-export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: number): Promise<{ phases: PhaseResult[]; clones: CloneFigure[]; pollIntervalMs: number }> {
-  const sim = ctx.sims.data;
-  const idx = Array.from({ length: count }, (_, i) => i);
-  const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: Math.max(CALL_TIMEOUT_MS, seconds * 4000) });
-  const params = { backend: DATA };
-  const src: string[] = [];
-  const phases: PhaseResult[] = [];
-  phases.push(await ctx.meter.phase('W3', 'CreateVolume (sources)', 'driver', idx, ctx.concurrency, async (i) => void (src[i] = (await call<Created>('CreateVolume', createReq(`w3-src-${i}`, params))).volume.volume_id)));
+/** Writes `dataMiB` of random data into the image file of each W3 source volume (`w3-src-<i>`). */
+async function fillSources(ctx: Ctx, count: number, dataMiB: number): Promise<void> {
   const data = randomBytes(MiB);
-  for (const i of idx) {
-    const v = markerOf(sim, `w3-src-${i}`);
+  for (let i = 0; i < count; i++) {
+    const v = markerOf(ctx.sims.data, `w3-src-${i}`);
     if (!v) throw new Error(`W3 source ${i} not found on the array`);
     const fh = await open(join(ctx.sims.dataDir, 'volumes', `${v.wwn}.img`), 'r+');
     try {
@@ -190,12 +214,24 @@ export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: numb
       await fh.close();
     }
   }
-  sim.faults.set({ copyRateMiBps: dataMiB / seconds });
-  // The simulator's own view of each task: first seen ACTIVE, then DONE (sampled every 10 ms).
-  const seen = new Map<number, { name: string; start: number; end?: number }>();
+}
+
+/** What a task watcher saw: each task's start and end, and when each request of the window arrived. */
+interface TaskWatch {
+  /** By task id: first seen ACTIVE, then no longer ACTIVE (performance.now(), to 10 ms). */
+  seen: Map<number, { name: string; start: number; end?: number }>;
+  /** Index of the first request of the window in the simulator's request log. */
+  marks: number;
+  /** When each request of the window arrived (to 10 ms): the log itself has no times. */
+  stamps: number[];
+  stop(): Promise<void>;
+}
+
+/** Samples the simulator's own view of its tasks and requests every 10 ms until `stop()`. */
+function watchTasks(sim: RunningSimulator): TaskWatch {
+  const seen: TaskWatch['seen'] = new Map();
   let watching = true;
   const marks = sim.requests.length;
-  // When each request of the phase arrived (to 10 ms): the log itself has no times.
   const stamps: number[] = [];
   const watcher = (async () => {
     while (watching) {
@@ -210,32 +246,73 @@ export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: numb
       await sleep(10);
     }
   })();
-  const readyAt = new Map<number, number>();
-  const clones: string[] = [];
-  phases.push(
-    await ctx.meter.phase('W3', 'CreateVolume (clone, waits for the copy)', 'driver', idx, count, async (i) => {
-      const r = await call<Created>('CreateVolume', { ...createReq(`w3-clone-${i}`, params), capacity_range: { required_bytes: String(2 * GiB) }, volume_content_source: { volume: { volume_id: src[i] } } });
-      readyAt.set(i, performance.now());
-      clones[i] = r.volume.volume_id;
-    }),
-  );
-  watching = false;
-  await watcher;
-  sim.faults.set({ copyRateMiBps: 512 });
+  const stop = async (): Promise<void> => {
+    watching = false;
+    await watcher;
+  };
+  return { seen, marks, stamps, stop };
+}
+
+/** Each W3 clone's task time, time to ready and task polls, from what the watcher saw; clones it missed are left out. */
+function cloneFigures(sim: RunningSimulator, count: number, w: TaskWatch, readyAt: Map<number, number>): CloneFigure[] {
   const figures: CloneFigure[] = [];
-  const log = sim.requests.slice(marks);
-  for (const i of idx) {
+  const log = sim.requests.slice(w.marks);
+  for (let i = 0; i < count; i++) {
     const dest = markerOf(sim, `w3-clone-${i}`)?.name;
-    const entry = [...seen.entries()].find(([, s]) => s.name === dest);
+    const entry = [...w.seen.entries()].find(([, s]) => s.name === dest);
     const ready = readyAt.get(i);
     if (!entry || entry[1].end === undefined || ready === undefined) continue;
     const [id, s] = entry;
-    const polls = log.map((r, j) => ({ r, at: stamps[j] ?? ready })).filter(({ r }) => r.method === 'GET' && (r.path === `/api/v1/tasks/${id}` || r.path === '/api/v1/tasks'));
+    const polls = log.map((r, j) => ({ r, at: w.stamps[j] ?? ready })).filter(({ r }) => r.method === 'GET' && (r.path === `/api/v1/tasks/${id}` || r.path === '/api/v1/tasks'));
     const window = polls.length > 1 ? (polls[polls.length - 1]!.at - polls[0]!.at) / 1000 : 0;
     figures.push({ taskMs: s.end! - s.start, readyMs: ready - s.start, polls: polls.length, pollsPerSec: window > 0 ? (polls.length - 1) / window : 0 });
   }
-  phases.push(await ctx.meter.phase('W3', 'DeleteVolume (clones)', 'driver', idx, ctx.concurrency, async (i) => void (await call('DeleteVolume', { volume_id: clones[i] }))));
-  phases.push(await ctx.meter.phase('W3', 'DeleteVolume (sources)', 'driver', idx, ctx.concurrency, async (i) => void (await call('DeleteVolume', { volume_id: src[i] }))));
+  return figures;
+}
+
+/**
+ * W3: `count` clones of volumes holding `dataMiB` of data each, at a copy rate that makes each
+ * copy last `seconds`. The clones ask for twice the source's size, so the driver must wait for
+ * the copy (polling the task) before it can grow the volume — the one case where CreateVolume
+ * waits for a copy; a same-size clone is usable at once (online copy) and returns in ~3 requests.
+ */
+export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: number): Promise<{ phases: PhaseResult[]; clones: CloneFigure[]; pollIntervalMs: number }> {
+  const sim = ctx.sims.data;
+  const idx = Array.from({ length: count }, (_, i) => i);
+  const call = caller(ctx, Math.max(CALL_TIMEOUT_MS, seconds * 4000));
+  const params = { backend: DATA };
+  const src: string[] = [];
+  const phases: PhaseResult[] = [];
+  phases.push(
+    await driverPhase(ctx, 'W3', 'CreateVolume (sources)', idx, async (i) => {
+      src[i] = await createdId(call, createReq(`w3-src-${i}`, params));
+    }),
+  );
+  await fillSources(ctx, count, dataMiB);
+  sim.faults.set({ copyRateMiBps: dataMiB / seconds });
+  const watch = watchTasks(sim);
+  const readyAt = new Map<number, number>();
+  const clones: string[] = [];
+  const cloneReq = (i: number): Record<string, unknown> => ({ ...createReq(`w3-clone-${i}`, params), capacity_range: { required_bytes: String(2 * GiB) }, volume_content_source: { volume: { volume_id: src[i] } } });
+  phases.push(
+    await driverPhase(
+      ctx,
+      'W3',
+      'CreateVolume (clone, waits for the copy)',
+      idx,
+      async (i) => {
+        const r = await call<Created>('CreateVolume', cloneReq(i));
+        readyAt.set(i, performance.now());
+        clones[i] = r.volume.volume_id;
+      },
+      count,
+    ),
+  );
+  await watch.stop();
+  sim.faults.set({ copyRateMiBps: 512 });
+  const figures = cloneFigures(sim, count, watch, readyAt);
+  phases.push(await driverPhase(ctx, 'W3', 'DeleteVolume (clones)', idx, async (i) => void (await call('DeleteVolume', { volume_id: clones[i] }))));
+  phases.push(await driverPhase(ctx, 'W3', 'DeleteVolume (sources)', idx, async (i) => void (await call('DeleteVolume', { volume_id: src[i] }))));
   return { phases, clones: figures, pollIntervalMs: 1000 };
 }
 
@@ -327,34 +404,53 @@ export async function w4(ctx: Ctx, count: number, pageSize: number, marker: { co
   return { listings, seedSec };
 }
 
+/** One volume of the node steps: what NodeStage and NodePublish need. */
+interface NodeVolume {
+  id: string;
+  context: Record<string, string>;
+  publish: Record<string, string>;
+  staging: string;
+  target: string;
+}
+
+/** CreateVolume and ControllerPublishVolume to `nodeId` of volume `i`, with its staging directory made under `root`. */
+async function createAndPublish(call: Call, nodeId: string, root: string, i: number): Promise<NodeVolume> {
+  const c = await call<Created>('CreateVolume', createReq(`node-pvc-${i}`, { backend: DATA }));
+  const p = await call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: c.volume.volume_id, node_id: nodeId, volume_capability: mountCap, readonly: false, volume_context: c.volume.volume_context });
+  const staging = join(root, 'staging', String(i));
+  mkdirSync(staging, { recursive: true });
+  return { id: c.volume.volume_id, context: c.volume.volume_context, publish: p.publish_context, staging, target: join(root, 'pods', String(i), 'mount') };
+}
+
 /** Node: ControllerPublish, then NodeStage, NodePublish, NodeUnpublish, NodeUnstage of `count` volumes (loop devices). */
 export async function nodeSteps(ctx: Ctx, count: number): Promise<PhaseResult[]> {
   const idx = Array.from({ length: count }, (_, i) => i);
-  const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
+  const call = caller(ctx);
   const info = await call<{ node_id: string }>('NodeGetInfo', {});
-  const vols: { id: string; context: Record<string, string>; publish: Record<string, string>; staging: string; target: string }[] = [];
-  const m = ctx.meter;
+  const vols: NodeVolume[] = [];
   const phases: PhaseResult[] = [];
   const root = join(ctx.workDir, 'node');
-  phases.push(
-    await m.phase('node', 'CreateVolume + ControllerPublishVolume', 'driver', idx, ctx.concurrency, async (i) => {
-      const c = await call<Created>('CreateVolume', createReq(`node-pvc-${i}`, { backend: DATA }));
-      const p = await call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: c.volume.volume_id, node_id: info.node_id, volume_capability: mountCap, readonly: false, volume_context: c.volume.volume_context });
-      const staging = join(root, 'staging', String(i));
-      mkdirSync(staging, { recursive: true });
-      vols[i] = { id: c.volume.volume_id, context: c.volume.volume_context, publish: p.publish_context, staging, target: join(root, 'pods', String(i), 'mount') };
-    }),
+  // The node calls run one at a time (concurrency 1); the controller calls at the context's.
+  const run = async (label: string, fn: (i: number) => Promise<void>, concurrency = 1): Promise<void> => void phases.push(await driverPhase(ctx, 'node', label, idx, fn, concurrency));
+  const v = (i: number): NodeVolume => vols[i]!;
+  await run(
+    'CreateVolume + ControllerPublishVolume',
+    async (i) => {
+      vols[i] = await createAndPublish(call, info.node_id, root, i);
+    },
+    ctx.concurrency,
   );
-  const v = (i: number): (typeof vols)[number] => vols[i]!;
-  phases.push(await m.phase('node', 'NodeStageVolume', 'driver', idx, 1, async (i) => void (await call('NodeStageVolume', { volume_id: v(i).id, publish_context: v(i).publish, staging_target_path: v(i).staging, volume_capability: mountCap, volume_context: v(i).context }))));
-  phases.push(await m.phase('node', 'NodePublishVolume', 'driver', idx, 1, async (i) => void (await call('NodePublishVolume', { volume_id: v(i).id, publish_context: v(i).publish, staging_target_path: v(i).staging, target_path: v(i).target, volume_capability: mountCap, readonly: false, volume_context: v(i).context }))));
-  phases.push(await m.phase('node', 'NodeUnpublishVolume', 'driver', idx, 1, async (i) => void (await call('NodeUnpublishVolume', { volume_id: v(i).id, target_path: v(i).target }))));
-  phases.push(await m.phase('node', 'NodeUnstageVolume', 'driver', idx, 1, async (i) => void (await call('NodeUnstageVolume', { volume_id: v(i).id, staging_target_path: v(i).staging }))));
-  phases.push(
-    await m.phase('node', 'ControllerUnpublishVolume + DeleteVolume', 'driver', idx, ctx.concurrency, async (i) => {
+  await run('NodeStageVolume', async (i) => void (await call('NodeStageVolume', { volume_id: v(i).id, publish_context: v(i).publish, staging_target_path: v(i).staging, volume_capability: mountCap, volume_context: v(i).context })));
+  await run('NodePublishVolume', async (i) => void (await call('NodePublishVolume', { volume_id: v(i).id, publish_context: v(i).publish, staging_target_path: v(i).staging, target_path: v(i).target, volume_capability: mountCap, readonly: false, volume_context: v(i).context })));
+  await run('NodeUnpublishVolume', async (i) => void (await call('NodeUnpublishVolume', { volume_id: v(i).id, target_path: v(i).target })));
+  await run('NodeUnstageVolume', async (i) => void (await call('NodeUnstageVolume', { volume_id: v(i).id, staging_target_path: v(i).staging })));
+  await run(
+    'ControllerUnpublishVolume + DeleteVolume',
+    async (i) => {
       await call('ControllerUnpublishVolume', { volume_id: v(i).id, node_id: info.node_id });
       await call('DeleteVolume', { volume_id: v(i).id });
-    }),
+    },
+    ctx.concurrency,
   );
   return phases;
 }
