@@ -106,11 +106,8 @@ export interface DriverProcess {
   stop(): Promise<void>;
 }
 
-/**
- * Starts `3par-csi serve` in its own process against both simulators and waits for the first
- * successful Probe. The node plugin is served too when `node` (root only: it needs loop devices).
- */
-export async function startDriverProcess(workDir: string, sims: Sims, opts: { node: boolean; sessionPoolSize: number; maxInFlight: number }): Promise<DriverProcess> {
+/** Writes the driver's backends file into `workDir`: both simulators, with the bench's session limits; its path. */
+function writeBackends(workDir: string, sims: Sims, opts: { sessionPoolSize: number; maxInFlight: number }): string {
   const backendsFile = join(workDir, 'backends.json');
   const common = { username: sims.plain.username, password: sims.plain.password, defaultCpg: CPG, sessionPoolSize: opts.sessionPoolSize, maxInFlight: opts.maxInFlight };
   writeFileSync(
@@ -120,14 +117,52 @@ export async function startDriverProcess(workDir: string, sims: Sims, opts: { no
       { id: DATA, url: sims.data.url, defaultAccessProtocol: 'loop', ...common },
     ]),
   );
-  const sock = join(workDir, 'csi.sock');
+  return backendsFile;
+}
+
+/** The `3par-csi serve` command line (after node's own flags); with `node`, the node plugin's flags too. */
+function serveArgs(workDir: string, sims: Sims, sock: string, backendsFile: string, node: boolean): string[] {
   const kubeletDir = join(workDir, 'kubelet');
   mkdirSync(kubeletDir, { recursive: true });
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const args = [main, 'serve', '--mode', node ? 'all' : 'controller', '--endpoint', `unix://${sock}`, '--driver-name', BENCH_DRIVER, '--cluster-id', BENCH_CLUSTER, '--backends', backendsFile, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
+  if (node) args.push('--node-name', 'bench-node', '--kubelet-dir', kubeletDir, '--sim-data-dir', sims.dataDir, '--backend-ids', DATA, '--host-exec', 'direct');
+  return args;
+}
+
+/**
+ * Probes the driver at `sock` until it answers ready; the client that got the answer. Throws when
+ * the driver exits first or 30 s after `t0`.
+ */
+async function waitForProbe(sock: string, t0: number, logFile: string, exited: () => boolean): Promise<CsiClient> {
+  // A fresh client per attempt: grpc-js backs off for a second after a failed connect.
+  for (;;) {
+    if (exited()) throw new Error(`the driver exited during start-up; see ${logFile}`);
+    if (performance.now() - t0 > 30_000) throw new Error(`the driver did not answer Probe within 30 s; see ${logFile}`);
+    if (existsSync(sock)) {
+      const c = new CsiClient(`unix://${sock}`);
+      try {
+        const r = await c.call<{ ready: { value: boolean } | null }>('Probe', {}, { timeoutMs: 1000 });
+        if (r.ready?.value !== false) return c;
+      } catch {
+        // Not serving yet.
+      }
+      c.close();
+    }
+    await sleep(2);
+  }
+}
+
+/**
+ * Starts `3par-csi serve` in its own process against both simulators and waits for the first
+ * successful Probe. The node plugin is served too when `node` (root only: it needs loop devices).
+ */
+export async function startDriverProcess(workDir: string, sims: Sims, opts: { node: boolean; sessionPoolSize: number; maxInFlight: number }): Promise<DriverProcess> {
+  const backendsFile = writeBackends(workDir, sims, opts);
+  const sock = join(workDir, 'csi.sock');
+  const args = serveArgs(workDir, sims, sock, backendsFile, opts.node);
   const logFile = join(workDir, 'driver.log');
   const logFd = openSync(logFile, 'a');
-  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const args = [main, 'serve', '--mode', opts.node ? 'all' : 'controller', '--endpoint', `unix://${sock}`, '--driver-name', BENCH_DRIVER, '--cluster-id', BENCH_CLUSTER, '--backends', backendsFile, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
-  if (opts.node) args.push('--node-name', 'bench-node', '--kubelet-dir', kubeletDir, '--sim-data-dir', sims.dataDir, '--backend-ids', DATA, '--host-exec', 'direct');
   const t0 = performance.now();
   // BENCH_DRIVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the driver process.
   const nodeArgs = (process.env['BENCH_DRIVER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
@@ -138,31 +173,11 @@ export async function startDriverProcess(workDir: string, sims: Sims, opts: { no
   // However this process ends (an exception, a closed stdout), the driver does not outlive it.
   const reap = (): void => void (exited || child.kill('SIGKILL'));
   process.once('exit', reap);
-  const endpoint = `unix://${sock}`;
-  // A fresh client per attempt: grpc-js backs off for a second after a failed connect.
-  let client: CsiClient | undefined;
-  for (;;) {
-    if (exited) throw new Error(`the driver exited during start-up; see ${logFile}`);
-    if (performance.now() - t0 > 30_000) throw new Error(`the driver did not answer Probe within 30 s; see ${logFile}`);
-    if (existsSync(sock)) {
-      const c = new CsiClient(endpoint);
-      try {
-        const r = await c.call<{ ready: { value: boolean } | null }>('Probe', {}, { timeoutMs: 1000 });
-        if (r.ready?.value !== false) {
-          client = c;
-          break;
-        }
-      } catch {
-        // Not serving yet.
-      }
-      c.close();
-    }
-    await sleep(2);
-  }
+  const client = await waitForProbe(sock, t0, logFile, () => exited);
   const startupMs = performance.now() - t0;
   return {
     child,
-    endpoint,
+    endpoint: `unix://${sock}`,
     client,
     startupMs,
     logFile,
