@@ -429,7 +429,8 @@ export async function nodeSteps(ctx: Ctx, count: number): Promise<PhaseResult[]>
   const info = await call<{ node_id: string }>('NodeGetInfo', {});
   const vols: NodeVolume[] = [];
   const phases: PhaseResult[] = [];
-  const root = join(ctx.workDir, 'node');
+  // The driver's --kubelet-dir (harness.ts serveArgs): the node plugin acts only below it.
+  const root = join(ctx.workDir, 'kubelet');
   // The node calls run one at a time (concurrency 1); the controller calls at the context's.
   const run = async (label: string, fn: (i: number) => Promise<void>, concurrency = 1): Promise<void> => void phases.push(await driverPhase(ctx, 'node', label, idx, fn, concurrency));
   const v = (i: number): NodeVolume => vols[i]!;
