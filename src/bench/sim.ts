@@ -127,8 +127,9 @@ async function measureRates(child: ChildProcess, url: string, key: (i: number) =
   const cpuCreate = cpuSeconds(child.pid) - cpu0;
   // 200 LUNs per host, each volume exported to VLUNS/VOLUMES hosts (a realistic spread).
   const perHost = 200;
-  const hosts = Math.ceil(VLUNS / perHost);
+  // Each pass over the volumes exports them to a group of hosts of its own (at most 200 LUNs each).
   const group = Math.ceil(VOLUMES / perHost);
+  const hosts = group * Math.ceil(VLUNS / VOLUMES);
   for (let h = 0; h < hosts; h++) check(await request(url, 'POST', '/api/v1/hosts', key(h), { name: `bench-host-${h}` }), 'host');
   const hostOf = (i: number): number => (i % group) + group * Math.floor(i / VOLUMES);
   const tVlun = await pool(VLUNS, async (i) => check(await request(url, 'POST', '/api/v1/vluns', key(i), { volumeName: `bench-${i % VOLUMES}`, hostname: `bench-host-${hostOf(i)}`, lun: 0, autoLun: true }), 'vlun'));
