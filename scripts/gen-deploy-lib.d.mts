@@ -25,7 +25,9 @@ export const DEPLOY_VALUES: string;
 export const PARAMETERS_DOC: string;
 export const DEPLOY_RELEASE: string;
 export const DEPLOY_NAMESPACE: string;
-export function findHelmRender(env?: NodeJS.ProcessEnv): { path: string; reason?: undefined } | { path?: undefined; reason: string };
+export function findHelmRender(
+  env?: NodeJS.ProcessEnv,
+): { path: string; reason?: undefined } | { path?: undefined; reason: string };
 export function renderChart(helmRender: string, options?: RenderOptions): RenderResult;
 export function splitRendered(output: string): { template: string; text: string }[];
 export function generateDeployFiles(helmRender: string): Map<string, string>;

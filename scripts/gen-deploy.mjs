@@ -6,7 +6,16 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEPLOY_DIR, PARAMETERS_DOC, REPO_ROOT, VALUES_SCHEMA, findHelmRender, generateDeployFiles, renderParametersDoc, withParameterSchemas } from './gen-deploy-lib.mjs';
+import {
+  DEPLOY_DIR,
+  PARAMETERS_DOC,
+  REPO_ROOT,
+  VALUES_SCHEMA,
+  findHelmRender,
+  generateDeployFiles,
+  renderParametersDoc,
+  withParameterSchemas,
+} from './gen-deploy-lib.mjs';
 
 const helm = findHelmRender();
 if (!helm.path) {

@@ -47,7 +47,10 @@ export interface DriverOptions {
   simDataDir?: string;
   /** Run an embedded simulator as backend `sim` (with its data plane); options for it. */
   simulator?: SimulatorOptions;
-  /** Advertise PUBLISH_READONLY (default true: the node enforces read-only staging, and its concurrent-stage test passes). */
+  /**
+   * Advertise PUBLISH_READONLY (default true: the node enforces read-only staging, and its concurrent-stage test
+   * passes).
+   */
   publishReadonly?: boolean;
   /** Host command runner for the node plugin (tests); default spawns real processes. */
   exec?: Exec;
@@ -78,9 +81,19 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
   const log = options.log;
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
-    const { simulator, backends, simDataDir, kubeletDir, clusterId } = options.simulator ? await startEmbedded(options, options.simulator, cleanups) : { ...options, simulator: undefined, kubeletDir: options.kubeletDir ?? '/var/lib/kubelet' };
+    const { simulator, backends, simDataDir, kubeletDir, clusterId } = options.simulator
+      ? await startEmbedded(options, options.simulator, cleanups)
+      : { ...options, simulator: undefined, kubeletDir: options.kubeletDir ?? '/var/lib/kubelet' };
 
-    const { services, controller, node } = buildServices(options, { simulator, backends, simDataDir, kubeletDir, clusterId, readiness, cleanups });
+    const { services, controller, node } = buildServices(options, {
+      simulator,
+      backends,
+      simDataDir,
+      kubeletDir,
+      clusterId,
+      readiness,
+      cleanups,
+    });
     const server = new CsiServer({ endpoint: options.endpoint, services, log, metrics });
     const address = await server.start();
     let graceMs = options.shutdownGraceMs ?? 30_000;
@@ -90,7 +103,16 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
     // Array identity is read in the background; an unreachable array shows in backend_up and logs.
     void controller?.start();
     if (node) void node.loadState().catch((err: unknown) => log.warn({ err }, 'could not read node state at start-up'));
-    log.info({ mode: options.mode, driver: options.driverName, version: VERSION, node: options.nodeName ?? hostname(), endpoint: address }, 'driver ready');
+    log.info(
+      {
+        mode: options.mode,
+        driver: options.driverName,
+        version: VERSION,
+        node: options.nodeName ?? hostname(),
+        endpoint: address,
+      },
+      'driver ready',
+    );
     return {
       address,
       readiness,
@@ -110,26 +132,73 @@ export async function startDriver(options: DriverOptions): Promise<RunningDriver
 }
 
 /** The services of the mode: the controller's (with their cleanup), the node plugin's, identity. */
-function buildServices(options: DriverOptions, ctx: Partial<Embedded> & { kubeletDir: string; readiness: Readiness; cleanups: (() => Promise<void> | void)[] }): { services: CsiServices; controller?: ControllerService; node?: NodeService } {
+function buildServices(
+  options: DriverOptions,
+  ctx: Partial<Embedded> & { kubeletDir: string; readiness: Readiness; cleanups: (() => Promise<void> | void)[] },
+): { services: CsiServices; controller?: ControllerService; node?: NodeService } {
   const { simulator, backends, simDataDir, kubeletDir, clusterId, readiness, cleanups } = ctx;
   const { log, metrics } = options;
   const withController = options.mode !== 'node';
   const withNode = options.mode !== 'controller';
   // One decision for the whole process: a node served with its controller follows it.
-  const nodeIds = options.backendIds?.length ? options.backendIds : withController ? (backends ?? []).map((b) => b.id) : [];
-  const topology = withController ? controllerTopology(options.topology ?? 'auto', backends?.length ?? 0) : nodeTopology(options.topology ?? 'auto', nodeIds);
+  const nodeIds = options.backendIds?.length
+    ? options.backendIds
+    : withController
+      ? (backends ?? []).map((b) => b.id)
+      : [];
+  const topology = withController
+    ? controllerTopology(options.topology ?? 'auto', backends?.length ?? 0)
+    : nodeTopology(options.topology ?? 'auto', nodeIds);
   let controller: ControllerService | undefined;
   if (withController) {
-    if (!clusterId || !backends || backends.length === 0) throw new Error('the controller needs a cluster id and at least one backend');
-    controller = createControllerService({ driverName: options.driverName, clusterId, backends, log, metrics, publishReadonly: options.publishReadonly ?? true, topology: topology ? 'on' : 'off', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, ...(simulator && withNode && { loopNodes: [options.nodeName ?? hostname()] }) });
+    if (!clusterId || !backends || backends.length === 0)
+      throw new Error('the controller needs a cluster id and at least one backend');
+    controller = createControllerService({
+      driverName: options.driverName,
+      clusterId,
+      backends,
+      log,
+      metrics,
+      publishReadonly: options.publishReadonly ?? true,
+      topology: topology ? 'on' : 'off',
+      maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+      ...(simulator && withNode && { loopNodes: [options.nodeName ?? hostname()] }),
+    });
     const c = controller;
     cleanups.push(() => c.close());
   }
   // A node served with the controller reaches the controller's backends; a node alone
   // knows only its --backend-ids (it has no backends file).
-  const node = withNode ? createNodeService({ driverName: options.driverName, nodeName: options.nodeName ?? hostname(), backendIds: nodeIds, topology: topology ? 'on' : 'off', maxVolumesPerNode: options.maxVolumesPerNode ?? 0, kubeletDir, simDataDir, exec: options.exec ?? spawnExec, hostExec: options.hostExec ?? 'nsenter', multipath: options.multipath, log }) : undefined;
-  const identity = createIdentity({ driverName: options.driverName, vendorVersion: VERSION, controller: withController, groupController: withController, topology, readiness, nodeHealth: node?.health });
-  const services: CsiServices = { identity, controller: controller?.service, groupController: controller?.groupService, node };
+  const node = withNode
+    ? createNodeService({
+        driverName: options.driverName,
+        nodeName: options.nodeName ?? hostname(),
+        backendIds: nodeIds,
+        topology: topology ? 'on' : 'off',
+        maxVolumesPerNode: options.maxVolumesPerNode ?? 0,
+        kubeletDir,
+        simDataDir,
+        exec: options.exec ?? spawnExec,
+        hostExec: options.hostExec ?? 'nsenter',
+        multipath: options.multipath,
+        log,
+      })
+    : undefined;
+  const identity = createIdentity({
+    driverName: options.driverName,
+    vendorVersion: VERSION,
+    controller: withController,
+    groupController: withController,
+    topology,
+    readiness,
+    nodeHealth: node?.health,
+  });
+  const services: CsiServices = {
+    identity,
+    controller: controller?.service,
+    groupController: controller?.groupService,
+    node,
+  };
   return { services, controller, node };
 }
 
@@ -143,7 +212,11 @@ interface Embedded {
 }
 
 /** Starts the embedded simulator (`serve --simulator`) as backend "sim"; its cleanups join the driver's. */
-async function startEmbedded(options: DriverOptions, simOptions: SimulatorOptions, cleanups: (() => Promise<void> | void)[]): Promise<Embedded> {
+async function startEmbedded(
+  options: DriverOptions,
+  simOptions: SimulatorOptions,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<Embedded> {
   const dataDir = simOptions.dataDir ?? mkdtempSync(join(tmpdir(), '3par-sim-'));
   if (!simOptions.dataDir) cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   // Loaded only when asked for: a production driver does not pay for the simulator's modules.
@@ -151,7 +224,16 @@ async function startEmbedded(options: DriverOptions, simOptions: SimulatorOption
   const sim = await startSimulator({ ...simOptions, dataDir });
   cleanups.push(() => sim.close());
   const backends: BackendConfig[] = [
-    { id: SIM_BACKEND_ID, url: sim.url, username: sim.username, password: sim.password, default: true, defaultAccessProtocol: 'loop', defaultCpg: SIM_DEFAULT_CPG, ...(sim.caCert ? { caCert: sim.caCert } : {}) },
+    {
+      id: SIM_BACKEND_ID,
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      default: true,
+      defaultAccessProtocol: 'loop',
+      defaultCpg: SIM_DEFAULT_CPG,
+      ...(sim.caCert ? { caCert: sim.caCert } : {}),
+    },
     ...(options.backends ?? []),
   ];
   let kubeletDir = options.kubeletDir;
@@ -161,7 +243,13 @@ async function startEmbedded(options: DriverOptions, simOptions: SimulatorOption
     kubeletDir = dir;
   }
   options.log.info({ url: sim.url, username: sim.username, dataDir }, 'embedded simulator started as backend "sim"');
-  return { simulator: sim, backends, simDataDir: options.simDataDir ?? dataDir, kubeletDir, clusterId: options.clusterId ?? SIM_CLUSTER_ID };
+  return {
+    simulator: sim,
+    backends,
+    simDataDir: options.simDataDir ?? dataDir,
+    kubeletDir,
+    clusterId: options.clusterId ?? SIM_CLUSTER_ID,
+  };
 }
 
 /** Runs cleanups last-first; one failing does not stop the others. */

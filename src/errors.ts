@@ -83,9 +83,18 @@ export class StartupError extends Error {
 /** Turns a listen/bind failure into a StartupError naming the flag, the address and what to do. */
 export function listenError(err: unknown, flag: string, address: string): Error {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EADDRINUSE') return new StartupError(`${flag}: address ${address} is in use by another process; stop it or choose another address`, { cause: err });
-  if (code === 'EACCES' || code === 'EPERM') return new StartupError(`${flag}: permission denied for ${address}; run as a user that may create it, or choose another path or port`, { cause: err });
-  if (code === 'EADDRNOTAVAIL') return new StartupError(`${flag}: address ${address} is not an address of this machine`, { cause: err });
+  if (code === 'EADDRINUSE')
+    return new StartupError(
+      `${flag}: address ${address} is in use by another process; stop it or choose another address`,
+      { cause: err },
+    );
+  if (code === 'EACCES' || code === 'EPERM')
+    return new StartupError(
+      `${flag}: permission denied for ${address}; run as a user that may create it, or choose another path or port`,
+      { cause: err },
+    );
+  if (code === 'EADDRNOTAVAIL')
+    return new StartupError(`${flag}: address ${address} is not an address of this machine`, { cause: err });
   if (code === 'EROFS') return new StartupError(`${flag}: ${address} is on a read-only file system`, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -34,7 +34,8 @@ export const REDACT_PATHS = [
 ];
 
 /** Keys whose values never leave the process in a log line, at any depth (see redactDeep). */
-const SECRET_KEY = /^(secrets?|password|passwd|chapSecret|chapPassword|chap_secret|sessionKey|key|authorization|x-hp3par-wsapi-sessionkey)$/i;
+const SECRET_KEY =
+  /^(secrets?|password|passwd|chapSecret|chapPassword|chap_secret|sessionKey|key|authorization|x-hp3par-wsapi-sessionkey)$/i;
 
 /**
  * Returns a copy of `value` with every secret-bearing key replaced, at any depth. Used for the
@@ -45,7 +46,11 @@ export function redactDeep(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k) ? (v && typeof v === 'object' && Object.keys(v).length === 0 ? v : REDACTED) : redactDeep(v, depth + 1);
+    out[k] = SECRET_KEY.test(k)
+      ? v && typeof v === 'object' && Object.keys(v).length === 0
+        ? v
+        : REDACTED
+      : redactDeep(v, depth + 1);
   }
   return out;
 }
@@ -74,7 +79,10 @@ export function createLogger(config: LoggerConfig = {}): Logger {
   if (pretty) {
     return pino({
       ...options,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+      },
     });
   }
   return pino(json);

@@ -70,7 +70,7 @@ export class Metrics {
   /** 1 for the backend's current state (reachable, unreachable, auth-refused, tls-refused), 0 for the others. */
   readonly backendStatus = new Gauge({
     name: 'threepar_csi_backend_status',
-    help: "Backend reachability: 1 on the current status (reachable, unreachable, auth-refused, tls-refused), 0 on the others",
+    help: 'Backend reachability: 1 on the current status (reachable, unreachable, auth-refused, tls-refused), 0 on the others',
     labelNames: ['backend', 'status'] as const,
     registers: [this.registry],
   });
@@ -99,7 +99,8 @@ export class Metrics {
     registers: [this.registry],
     collect: () => {
       this.arrayTasks.reset();
-      for (const source of this.taskSources.values()) for (const c of source()) this.arrayTasks.set({ backend: c.backend, type: c.type, state: c.state }, c.count);
+      for (const source of this.taskSources.values())
+        for (const c of source()) this.arrayTasks.set({ backend: c.backend, type: c.type, state: c.state }, c.count);
     },
   });
 
@@ -108,7 +109,10 @@ export class Metrics {
    * backend created again (a new registry over the same metrics) replaces its predecessor instead
    * of adding a source per re-creation that reports the old tasks for ever.
    */
-  readonly taskSources = new Map<string, () => readonly { backend: string; type: string; state: string; count: number }[]>();
+  readonly taskSources = new Map<
+    string,
+    () => readonly { backend: string; type: string; state: string; count: number }[]
+  >();
 
   /** Constant 1 naming the driver version and the Node.js running it. */
   readonly buildInfo = new Gauge({

@@ -32,26 +32,33 @@ export function encodeNodeId(n: NodeIdentity): string {
   let id = n.hostName;
   if (n.iqns.length > 0) id += `;i=${n.iqns.join(',')}`;
   if (n.wwpns.length > 0) id += `;w=${n.wwpns.join(',')}`;
-  if (Buffer.byteLength(id) > NODE_ID_MAX_BYTES) throw invalidArgument(`node_id would be ${Buffer.byteLength(id)} bytes, over ${NODE_ID_MAX_BYTES}: shorten the node name or remove initiators`);
+  if (Buffer.byteLength(id) > NODE_ID_MAX_BYTES)
+    throw invalidArgument(
+      `node_id would be ${Buffer.byteLength(id)} bytes, over ${NODE_ID_MAX_BYTES}: shorten the node name or remove initiators`,
+    );
   return id;
 }
 
 /** Parses and validates a node_id from a request; INVALID_ARGUMENT on anything malformed. */
 export function decodeNodeId(id: string): NodeIdentity {
-  if (Buffer.byteLength(id) > NODE_ID_MAX_BYTES) throw invalidArgument(`node_id is longer than ${NODE_ID_MAX_BYTES} bytes`);
+  if (Buffer.byteLength(id) > NODE_ID_MAX_BYTES)
+    throw invalidArgument(`node_id is longer than ${NODE_ID_MAX_BYTES} bytes`);
   const [hostName, ...parts] = id.split(';');
-  if (!hostName || !HOST_RE.test(hostName)) throw invalidArgument(`node_id "${id}" does not start with a valid host name`);
+  if (!hostName || !HOST_RE.test(hostName))
+    throw invalidArgument(`node_id "${id}" does not start with a valid host name`);
   const out: NodeIdentity = { hostName, iqns: [], wwpns: [] };
   for (const part of parts) {
     const m = /^([iw])=(.+)$/.exec(part);
     if (!m) throw invalidArgument(`node_id "${id}" has a malformed part "${part}"`);
     const values = m[2]!.split(',');
     if (m[1] === 'i') {
-      if (out.iqns.length > 0 || !values.every((v) => IQN_RE.test(v))) throw invalidArgument(`node_id "${id}" has invalid iSCSI names`);
+      if (out.iqns.length > 0 || !values.every((v) => IQN_RE.test(v)))
+        throw invalidArgument(`node_id "${id}" has invalid iSCSI names`);
       out.iqns = values;
     } else {
       const w = values.map((v) => v.toLowerCase().replace(/:/g, ''));
-      if (out.wwpns.length > 0 || !w.every((v) => WWPN_RE.test(v))) throw invalidArgument(`node_id "${id}" has invalid FC WWPNs`);
+      if (out.wwpns.length > 0 || !w.every((v) => WWPN_RE.test(v)))
+        throw invalidArgument(`node_id "${id}" has invalid FC WWPNs`);
       out.wwpns = w;
     }
   }

@@ -61,7 +61,10 @@ export class Backend {
   /** `GET /api` as read at start (undefined until the array answered once). */
   version: ApiVersion | undefined;
   system: SystemInfo | undefined;
-  /** Node host name (per path family: hosts.ts hostKey) → array host (filled by publish, invalidated on host delete or 404). */
+  /**
+   * Node host name (per path family: hosts.ts hostKey) → array host (filled by publish, invalidated on host delete or
+   * 404).
+   */
   readonly hosts = new Map<string, KnownHost>();
   /**
    * Volumes known to carry this cluster's marker, with their WWN once seen: publish skips the
@@ -119,13 +122,38 @@ export class Backend {
       this.system = await this.client.getSystem();
       const conf = await this.client.getWsapiConfiguration();
       const wsapiVersion = conf.version ?? `${this.version.major}.${this.version.minor}`;
-      this.log.info({ backend: this.id, name: this.system.name, serial: this.system.serialNumber, model: this.system.model, osVersion: this.system.systemVersion, wsapiVersion, build: this.version.build, sessionsInUse: conf.sessionsInUse }, 'backend array');
-      this.metrics?.backendInfo.set({ backend: this.id, name: this.system.name ?? '', serial: this.system.serialNumber ?? '', model: this.system.model ?? '', os_version: this.system.systemVersion ?? '', wsapi_version: wsapiVersion }, 1);
+      this.log.info(
+        {
+          backend: this.id,
+          name: this.system.name,
+          serial: this.system.serialNumber,
+          model: this.system.model,
+          osVersion: this.system.systemVersion,
+          wsapiVersion,
+          build: this.version.build,
+          sessionsInUse: conf.sessionsInUse,
+        },
+        'backend array',
+      );
+      this.metrics?.backendInfo.set(
+        {
+          backend: this.id,
+          name: this.system.name ?? '',
+          serial: this.system.serialNumber ?? '',
+          model: this.system.model ?? '',
+          os_version: this.system.systemVersion ?? '',
+          wsapi_version: wsapiVersion,
+        },
+        1,
+      );
       if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
       this.fromOutcome(undefined);
     } catch (err) {
       this.fromOutcome(err);
-      this.log.warn({ backend: this.id, err: toDriverError(err, this.id, 'reading the array identity').message }, 'backend not described at start; operations will retry');
+      this.log.warn(
+        { backend: this.id, err: toDriverError(err, this.id, 'reading the array identity').message },
+        'backend not described at start; operations will retry',
+      );
     }
   }
 
@@ -138,7 +166,8 @@ export class Backend {
     this.refreshTimer = setInterval(() => {
       this.client.getWsapiConfiguration().then(
         (conf) => {
-          if (conf.sessionsInUse !== undefined) this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
+          if (conf.sessionsInUse !== undefined)
+            this.metrics?.backendSessions.set({ backend: this.id }, conf.sessionsInUse);
           this.fromOutcome(undefined);
         },
         (err: unknown) => this.fromOutcome(err),
@@ -195,7 +224,8 @@ export class Backend {
   private async loadPorts(signal?: AbortSignal): Promise<Port[]> {
     const ports = await this.client.listPorts(signal);
     for (const p of ports) {
-      if (p.protocol === PortProtocol.ISCSI && p.iSCSIPortInfo?.vlan === 1) p.iSCSIVlans = await this.client.getIscsiVlans(p.portPos, signal);
+      if (p.protocol === PortProtocol.ISCSI && p.iSCSIPortInfo?.vlan === 1)
+        p.iSCSIVlans = await this.client.getIscsiVlans(p.portPos, signal);
     }
     return ports;
   }
@@ -210,7 +240,8 @@ export class Backend {
    * all left (their deadlines passed) is cut off, or never sent.
    */
   vluns(signal?: AbortSignal): Promise<readonly Vlun[]> {
-    if (!this.vlunsInFlight) return this.startVlunListing(new SharedRead((s) => this.client.listVluns(s), false)).join(signal);
+    if (!this.vlunsInFlight)
+      return this.startVlunListing(new SharedRead((s) => this.client.listVluns(s), false)).join(signal);
     if (!this.vlunsNext || this.vlunsNext.abandoned) {
       const next: SharedRead<Vlun[]> = new SharedRead((s) => this.client.listVluns(s), false);
       this.vlunsNext = next;
@@ -275,7 +306,9 @@ export class Backend {
     const only = await this.onlyCpg(signal);
     if (only !== undefined) return only;
     const names = await this.cpgNames(signal);
-    throw invalidArgument(`the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}) and no defaultCpg; set "cpg"`);
+    throw invalidArgument(
+      `the StorageClass names no "cpg" and backend ${this.id} has ${names.length} CPGs (${names.slice(0, 5).join(', ')}) and no defaultCpg; set "cpg"`,
+    );
   }
 
   /**
@@ -297,11 +330,20 @@ export class Backend {
     if (this.state === status.state) return;
     this.state = status.state;
     this.metrics?.backendUp.set({ backend: this.id }, status.state === 'reachable' ? 1 : 0);
-    for (const s of ARRAY_STATES) this.metrics?.backendStatus.set({ backend: this.id, status: s }, s === status.state ? 1 : 0);
+    for (const s of ARRAY_STATES)
+      this.metrics?.backendStatus.set({ backend: this.id, status: s }, s === status.state ? 1 : 0);
     const fields = { backend: this.id, status: status.state, reason: status.detail };
     if (status.state === 'reachable') this.log.info({ backend: this.id, status: status.state }, 'backend up');
     else if (status.state === 'unreachable') this.log.warn(fields, 'backend down: the array cannot be reached');
-    else if (status.state === 'auth-refused') this.log.error(fields, "backend down: the array refused the driver's user name or password; fix the backends file");
-    else this.log.error(fields, "backend down: TLS with the array failed; check the URL's scheme and port and the backend's caCert");
+    else if (status.state === 'auth-refused')
+      this.log.error(
+        fields,
+        "backend down: the array refused the driver's user name or password; fix the backends file",
+      );
+    else
+      this.log.error(
+        fields,
+        "backend down: TLS with the array failed; check the URL's scheme and port and the backend's caCert",
+      );
   }
 }

@@ -22,7 +22,12 @@ export async function cpgFreeMiB(backend: Backend, c: ArrayClient, cpg: string, 
  * Free space for GetCapacity, MiB: of `cpg`, else of the backend's defaultCpg or only CPG; with
  * neither (several CPGs, none named), the array's free space as a whole.
  */
-export async function capacityMiB(backend: Backend, c: ArrayClient, cpg: string | undefined, signal?: AbortSignal): Promise<number> {
+export async function capacityMiB(
+  backend: Backend,
+  c: ArrayClient,
+  cpg: string | undefined,
+  signal?: AbortSignal,
+): Promise<number> {
   const name = cpg ?? (await backend.onlyCpg(signal));
   if (name === undefined) return (await c.getSystem()).freeCapacityMiB ?? 0;
   return cpgFreeMiB(backend, c, name, signal);

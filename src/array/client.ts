@@ -1,5 +1,26 @@
-import type { ApiVersion, Cpg, CpgFreeSpace, Host, IscsiVlan, Port, PortPos, SystemInfo, Task, Vlun, VlunId, Volume, VolumeSet, WsapiConfiguration } from '../wsapi/types.js';
-import type { CreatePhysicalCopyParams, CreateSnapshotParams, CreateVolumeParams, ModifyVolumeParams, TuneVolumeParams } from '../wsapi/resources/volumes.js';
+import type {
+  ApiVersion,
+  Cpg,
+  CpgFreeSpace,
+  Host,
+  IscsiVlan,
+  Port,
+  PortPos,
+  SystemInfo,
+  Task,
+  Vlun,
+  VlunId,
+  Volume,
+  VolumeSet,
+  WsapiConfiguration,
+} from '../wsapi/types.js';
+import type {
+  CreatePhysicalCopyParams,
+  CreateSnapshotParams,
+  CreateVolumeParams,
+  ModifyVolumeParams,
+  TuneVolumeParams,
+} from '../wsapi/resources/volumes.js';
 import type { CreateHostParams } from '../wsapi/resources/hosts.js';
 import type { CreateVlunParams } from '../wsapi/resources/vluns.js';
 
@@ -121,22 +142,35 @@ export interface ArrayStatus {
  */
 
 /** `POST /volumes`. `reduce` is translated once, in wsapi-adapter.ts (dataReduction). */
-export type CreateVolumeBody = Pick<CreateVolumeParams, 'name' | 'cpg' | 'sizeMiB' | 'snapCPG' | 'comment' | 'policies' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'>;
+export type CreateVolumeBody = Pick<
+  CreateVolumeParams,
+  'name' | 'cpg' | 'sizeMiB' | 'snapCPG' | 'comment' | 'policies' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'
+>;
 
 /** `PUT /volumes/<name>` without an action. */
 export type ModifyVolumeBody = Pick<ModifyVolumeParams, 'newName' | 'comment' | 'policies' | 'snapCPG'>;
 
-/** Tune (§5.7 action 6): move user space to `userCPG` (the only operation the driver uses), optionally converting it. */
-export type TuneVolumeBody = Pick<TuneVolumeParams, 'tuneOperation' | 'conversionOperation' | 'compression'> & Required<Pick<TuneVolumeParams, 'userCPG'>>;
+/**
+ * Tune (§5.7 action 6): move user space to `userCPG` (the only operation the driver uses), optionally converting it.
+ */
+export type TuneVolumeBody = Pick<TuneVolumeParams, 'tuneOperation' | 'conversionOperation' | 'compression'> &
+  Required<Pick<TuneVolumeParams, 'userCPG'>>;
 
 /** `createSnapshot` of a volume or a VV set. */
 export type SnapshotParams = Pick<CreateSnapshotParams, 'name' | 'readOnly' | 'comment' | 'expirationHours'>;
 
 /** `createPhysicalCopy`, always online (the destination is created by the array, in `destCPG`). */
-export type PhysicalCopyParams = Pick<CreatePhysicalCopyParams, 'destVolume' | 'snapCPG' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'> & { online: true; destCPG: string };
+export type PhysicalCopyParams = Pick<
+  CreatePhysicalCopyParams,
+  'destVolume' | 'snapCPG' | 'tpvv' | 'tdvv' | 'reduce' | 'compression'
+> & { online: true; destCPG: string };
 
 /** `POST /hosts` (`domain`: the volume's virtual domain; a host serves volumes of its own domain only). */
-export type CreateHostBody = Pick<CreateHostParams, 'name' | 'iSCSINames' | 'FCWWNs' | 'persona' | 'descriptors' | 'domain'>;
+export type CreateHostBody = Pick<
+  CreateHostParams,
+  'name' | 'iSCSINames' | 'FCWWNs' | 'persona' | 'descriptors' | 'domain'
+>;
 
 /** `POST /vluns`, with the LUN policy always explicit. */
-export type CreateVlunBody = Pick<CreateVlunParams, 'volumeName' | 'hostname' | 'maxAutoLun' | 'portPos'> & Required<Pick<CreateVlunParams, 'lun' | 'autoLun'>>;
+export type CreateVlunBody = Pick<CreateVlunParams, 'volumeName' | 'hostname' | 'maxAutoLun' | 'portPos'> &
+  Required<Pick<CreateVlunParams, 'lun' | 'autoLun'>>;

@@ -43,7 +43,12 @@ export interface CopySpec {
 }
 
 /** The copy task of `dest`: the one this process started, or the newest online copy named so. */
-export async function findCopyTask(backend: Backend, c: ArrayClient, dest: string, signal?: AbortSignal): Promise<Task | undefined> {
+export async function findCopyTask(
+  backend: Backend,
+  c: ArrayClient,
+  dest: string,
+  signal?: AbortSignal,
+): Promise<Task | undefined> {
   return findNamedTask(c, backend.copyTasks, dest, [TaskType.ONLINE_COPY], signal);
 }
 
@@ -51,7 +56,13 @@ export async function findCopyTask(backend: Backend, c: ArrayClient, dest: strin
  * The task of one of `types` named `name` (copies and tunes name their volume): the one recorded
  * in `known`, else the newest such task in /tasks (after a restart), which is then recorded.
  */
-export async function findNamedTask(c: ArrayClient, known: Map<string, number>, name: string, types: readonly number[], signal?: AbortSignal): Promise<Task | undefined> {
+export async function findNamedTask(
+  c: ArrayClient,
+  known: Map<string, number>,
+  name: string,
+  types: readonly number[],
+  signal?: AbortSignal,
+): Promise<Task | undefined> {
   const id = known.get(name);
   if (id !== undefined) {
     try {
@@ -60,7 +71,9 @@ export async function findNamedTask(c: ArrayClient, known: Map<string, number>, 
       if (conditionOf(err) !== 'no-task') throw err;
     }
   }
-  const tasks = (await c.listTasks(signal)).filter((t) => t.type !== undefined && types.includes(t.type) && t.name === name);
+  const tasks = (await c.listTasks(signal)).filter(
+    (t) => t.type !== undefined && types.includes(t.type) && t.name === name,
+  );
   const newest = tasks.sort((a, b) => b.id - a.id)[0];
   if (newest) known.set(name, newest.id);
   return newest;
@@ -71,23 +84,45 @@ export async function findNamedTask(c: ArrayClient, known: Map<string, number>, 
  * FAILED/CANCELLED removes the partial destination and its helper snapshots and rejects; the
  * caller's deadline first → ABORTED (the task runs on, the retry resumes waiting).
  */
-export async function waitForCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
+export async function waitForCopy(
+  backend: Backend,
+  c: ArrayClient,
+  dest: string,
+  ctx: OpContext,
+  pollMs = COPY_POLL_MS,
+): Promise<void> {
   const found = await findCopyTask(backend, c, dest, ctx.signal);
   if (!found) return;
   backend.tasks.observe('copy', dest, found, ctx.log);
   const stillRunning = (t: Task): Error => {
     const pct = taskPercent(t);
-    return busy(`the copy into ${dest} (task ${t.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`);
+    return busy(
+      `the copy into ${dest} (task ${t.id}${pct === undefined ? '' : `, ${pct}%`}) is still running; the retried call resumes waiting`,
+    );
   };
-  const task = found.status === TaskStatus.ACTIVE ? await followTask(backend, c, found, { type: 'copy', subject: dest, pollMs, stillRunning }, ctx) : found;
+  const task =
+    found.status === TaskStatus.ACTIVE
+      ? await followTask(backend, c, found, { type: 'copy', subject: dest, pollMs, stillRunning }, ctx)
+      : found;
   if (task.status === TaskStatus.DONE) return;
-  ctx.log.warn({ volume: dest, task: task.id, status: task.status }, 'copy task ended without success; removing the partial destination');
+  ctx.log.warn(
+    { volume: dest, task: task.id, status: task.status },
+    'copy task ended without success; removing the partial destination',
+  );
   await removeFailedCopy(backend, c, dest, ctx);
-  throw internal(`the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`);
+  throw internal(
+    `the array's copy into ${dest} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the partial volume was removed, retry to copy again`,
+  );
 }
 
 /** Cancels the copy into `dest` (if one runs) and waits for it to stop. */
-export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
+export async function cancelCopy(
+  backend: Backend,
+  c: ArrayClient,
+  dest: string,
+  ctx: OpContext,
+  pollMs = COPY_POLL_MS,
+): Promise<void> {
   const task = await findCopyTask(backend, c, dest, ctx.signal);
   if (!task || task.status !== TaskStatus.ACTIVE) return;
   ctx.log.info({ volume: dest, task: task.id }, 'cancelling the copy task before delete');
@@ -97,7 +132,15 @@ export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string,
     // A task that ended meanwhile cannot be cancelled; anything else is a real problem.
     if (!(err instanceof Error) || conditionOf(err) === 'unavailable') throw err;
   }
-  await awaitStop(backend, c, task.id, pollMs, CANCEL_WAIT_MS, `the copy into ${dest} is being cancelled (it did not stop within this call or ${CANCEL_WAIT_MS / 1000} s); retry`, ctx);
+  await awaitStop(
+    backend,
+    c,
+    task.id,
+    pollMs,
+    CANCEL_WAIT_MS,
+    `the copy into ${dest} is being cancelled (it did not stop within this call or ${CANCEL_WAIT_MS / 1000} s); retry`,
+    ctx,
+  );
 }
 
 /**
@@ -109,10 +152,20 @@ export async function cancelCopy(backend: Backend, c: ArrayClient, dest: string,
 async function copySource(c: ArrayClient, source: Volume, dest: string, ctx: OpContext): Promise<string> {
   if (!isSnapshot(source) || source.readOnly !== true) return source.name;
   const name = copySourceNameFor(dest);
-  const comment = formatVolumeMarker(ownerMarker(ctx.owner, { desc: `temporary read-write source of the copy into ${dest}` }));
+  const comment = formatVolumeMarker(
+    ownerMarker(ctx.owner, { desc: `temporary read-write source of the copy into ${dest}` }),
+  );
   try {
-    await c.createSnapshot(source.name, { name, readOnly: false, expirationHours: COPY_SOURCE_EXPIRATION_HOURS, comment });
-    ctx.log.info({ snapshot: source.name, copySource: name, volume: dest }, 'read-write copy source made of a read-only snapshot');
+    await c.createSnapshot(source.name, {
+      name,
+      readOnly: false,
+      expirationHours: COPY_SOURCE_EXPIRATION_HOURS,
+      comment,
+    });
+    ctx.log.info(
+      { snapshot: source.name, copySource: name, volume: dest },
+      'read-write copy source made of a read-only snapshot',
+    );
   } catch (err) {
     // A retried CreateVolume made it already.
     if (conditionOf(err) !== 'volume-exists') throw err;
@@ -154,7 +207,12 @@ function isHelperSnapshot(v: Volume): boolean {
  * `copyOf` chain names (the array removes them only when a copy completes), then the driver's
  * temporary read-write source if it made one. `dest` is the destination as read, or its name.
  */
-export async function removeFailedCopy(backend: Backend, c: ArrayClient, dest: Volume | string, ctx: OpContext): Promise<void> {
+export async function removeFailedCopy(
+  backend: Backend,
+  c: ArrayClient,
+  dest: Volume | string,
+  ctx: OpContext,
+): Promise<void> {
   const name = typeof dest === 'string' ? dest : dest.name;
   let v: Volume | undefined = typeof dest === 'string' ? undefined : dest;
   if (!v) {
@@ -216,9 +274,17 @@ export async function removeCopyHelpers(c: ArrayClient, first: string | undefine
  * Ensures the online copy `spec.name` of `spec.source` exists, carries this cluster's marker and
  * has at least the requested size. Returns the size in MiB.
  */
-export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpec, source: Volume, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<number> {
+export async function ensureCopy(
+  backend: Backend,
+  c: ArrayClient,
+  spec: CopySpec,
+  source: Volume,
+  ctx: OpContext,
+  pollMs = COPY_POLL_MS,
+): Promise<number> {
   const sourceMiB = source.sizeMiB ?? 0;
-  if (spec.sizeMiB < sourceMiB) throw outOfRange(`the requested size (${spec.sizeMiB} MiB) is smaller than the source (${sourceMiB} MiB)`);
+  if (spec.sizeMiB < sourceMiB)
+    throw outOfRange(`the requested size (${spec.sizeMiB} MiB) is smaller than the source (${sourceMiB} MiB)`);
   let dest: Volume | undefined;
   const from = await copySource(c, source, spec.name, ctx);
   if (from !== source.name) {
@@ -239,7 +305,9 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
     if ((dest.failedStates ?? []).length > 0) {
       // The earlier attempt's copy failed after the call returned: never hand out a partial copy.
       await removeFailedCopy(backend, c, dest, ctx);
-      throw internal(`the earlier copy into ${spec.name} failed on the array; the partial volume was removed, retry to copy again`);
+      throw internal(
+        `the earlier copy into ${spec.name} failed on the array; the partial volume was removed, retry to copy again`,
+      );
     }
   }
   if (!dest || !ownMarker(dest, ctx.owner)) await markCopy(backend, c, spec, ctx, pollMs);
@@ -254,23 +322,42 @@ export async function ensureCopy(backend: Backend, c: ArrayClient, spec: CopySpe
 }
 
 /** A destination found by name: ours and compatible, or an unmarked copy of this source to adopt. */
-async function checkExistingCopy(backend: Backend, c: ArrayClient, dest: Volume, spec: CopySpec, from: string, ctx: OpContext): Promise<void> {
+async function checkExistingCopy(
+  backend: Backend,
+  c: ArrayClient,
+  dest: Volume,
+  spec: CopySpec,
+  from: string,
+  ctx: OpContext,
+): Promise<void> {
   const mine = ownMarker(dest, ctx.owner);
   if (mine) {
-    if (mine.r !== spec.identity) throw alreadyExists(`volume ${spec.name} exists with different parameters or content source`);
+    if (mine.r !== spec.identity)
+      throw alreadyExists(`volume ${spec.name} exists with different parameters or content source`);
     return;
   }
-  if (parseVolumeMarker(dest.comment) !== undefined || (dest.comment ?? '') !== '') throw alreadyExists(`volume ${spec.name} exists and belongs to someone else`);
+  if (parseVolumeMarker(dest.comment) !== undefined || (dest.comment ?? '') !== '')
+    throw alreadyExists(`volume ${spec.name} exists and belongs to someone else`);
   // Adoption: an unmarked destination with this request's deterministic name that is a copy of
   // the requested source (still linked, or named by an online-copy task) was made by this request.
   const linked = dest.copyOf === spec.source || dest.copyOf === from || isCopyTarget(dest);
   const task = linked ? undefined : await findCopyTask(backend, c, spec.name, ctx.signal);
-  if (!linked && !task) throw alreadyExists(`volume ${spec.name} exists, is unmarked and is not a copy of ${spec.source}`);
-  ctx.log.info({ volume: spec.name, source: spec.source }, 'adopting the unmarked copy destination of an earlier attempt');
+  if (!linked && !task)
+    throw alreadyExists(`volume ${spec.name} exists, is unmarked and is not a copy of ${spec.source}`);
+  ctx.log.info(
+    { volume: spec.name, source: spec.source },
+    'adopting the unmarked copy destination of an earlier attempt',
+  );
 }
 
 /** Writes the marker (and oneHost); when the array refuses it mid-copy, waits for the task first. */
-async function markCopy(backend: Backend, c: ArrayClient, spec: CopySpec, ctx: OpContext, pollMs: number): Promise<void> {
+async function markCopy(
+  backend: Backend,
+  c: ArrayClient,
+  spec: CopySpec,
+  ctx: OpContext,
+  pollMs: number,
+): Promise<void> {
   const body = { comment: spec.comment, ...(spec.oneHost && { policies: { oneHost: true } }) };
   try {
     await c.modifyVolume(spec.name, body);

@@ -125,11 +125,23 @@ export interface PublishOptions {
 }
 
 export function toArrayVolume(backendId: string, v: Volume, marker: VolumeMarker | undefined): ArrayVolume {
-  return { id: formatId(backendId, v.name), name: v.name, sizeMiB: v.sizeMiB ?? 0, ...(v.wwn && { wwn: v.wwn }), singleNode: v.policies?.oneHost === true, ...(marker?.p !== undefined && { protocol: marker.p }) };
+  return {
+    id: formatId(backendId, v.name),
+    name: v.name,
+    sizeMiB: v.sizeMiB ?? 0,
+    ...(v.wwn && { wwn: v.wwn }),
+    singleNode: v.policies?.oneHost === true,
+    ...(marker?.p !== undefined && { protocol: marker.p }),
+  };
 }
 
 /** The snapshot `snap` with its marker; `sourceName` overrides its `copyOf` (a tombstone's original name). */
-export function toArraySnapshot(backendId: string, snap: Volume, marker: VolumeMarker | undefined, sourceName = snap.copyOf): ArraySnapshot {
+export function toArraySnapshot(
+  backendId: string,
+  snap: Volume,
+  marker: VolumeMarker | undefined,
+  sourceName = snap.copyOf,
+): ArraySnapshot {
   const seconds = snap.creationTimeSec ?? Math.floor(Date.parse(snap.creationTime8601 ?? '') / 1000);
   return {
     id: formatId(backendId, snap.name),

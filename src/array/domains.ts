@@ -20,7 +20,13 @@ const label = (domain: string | undefined): string => (domain === undefined ? 'n
  * the owned volume. `fresh`: read the volume whatever the caches say (the array refused an export
  * across domains, so the cached CPG list or the remembered domain may be stale: `movetodomain`).
  */
-export async function volumeDomain(backend: Backend, c: ArrayClient, name: string, signal?: AbortSignal, fresh = false): Promise<string | undefined> {
+export async function volumeDomain(
+  backend: Backend,
+  c: ArrayClient,
+  name: string,
+  signal?: AbortSignal,
+  fresh = false,
+): Promise<string | undefined> {
   const known = backend.owned.get(name);
   if (!fresh && known?.domain !== undefined) return known.domain ?? undefined;
   if (!fresh && !(await backend.usesDomains(signal))) return undefined;
@@ -30,9 +36,17 @@ export async function volumeDomain(backend: Backend, c: ArrayClient, name: strin
 }
 
 /** FAILED_PRECONDITION: the volume and the node's host are in different domains. */
-export function domainMismatch(volume: string, domain: string | undefined, host: KnownHost, cause?: unknown): DriverError {
+export function domainMismatch(
+  volume: string,
+  domain: string | undefined,
+  host: KnownHost,
+  cause?: unknown,
+): DriverError {
   const whose = host.owned ? '' : ' (not created by the driver)';
-  return failedPrecondition(`volume ${volume} is in ${label(domain)} but the node's array host ${host.name}${whose} is in ${label(host.domain)}; a 3PAR host sees only volumes of its own domain, so one node can use volumes of one domain only`, cause === undefined ? undefined : { cause });
+  return failedPrecondition(
+    `volume ${volume} is in ${label(domain)} but the node's array host ${host.name}${whose} is in ${label(host.domain)}; a 3PAR host sees only volumes of its own domain, so one node can use volumes of one domain only`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**
@@ -47,6 +61,9 @@ export function inOtherDomain(domain: string | undefined, host: KnownHost): bool
 /** The one domain of a group's sources (a VV set holds volumes of one domain); several → FAILED_PRECONDITION. */
 export function sourcesDomain(group: string, sources: readonly Volume[]): string | undefined {
   const domains = [...new Set(sources.map((v) => v.domain))];
-  if (domains.length > 1) throw failedPrecondition(`the sources of group snapshot ${group} are in ${domains.map(label).join(' and ')}; a VV set, which makes one point in time for all, holds volumes of one domain only`);
+  if (domains.length > 1)
+    throw failedPrecondition(
+      `the sources of group snapshot ${group} are in ${domains.map(label).join(' and ')}; a VV set, which makes one point in time for all, holds volumes of one domain only`,
+    );
   return domains[0];
 }

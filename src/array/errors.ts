@@ -1,5 +1,14 @@
 import { DriverError, type DriverErrorKind } from '../errors.js';
-import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiCode, WsapiPlaceholderCode, WsapiProtocolError, WsapiTaskError } from '../wsapi/errors.js';
+import {
+  WsapiAbortedError,
+  WsapiBaseError,
+  WsapiConnectionError,
+  WsapiError,
+  WsapiCode,
+  WsapiPlaceholderCode,
+  WsapiProtocolError,
+  WsapiTaskError,
+} from '../wsapi/errors.js';
 
 /**
  * The one place where WSAPI error codes get a meaning (DESIGN "Layers": WsapiError → the array
@@ -159,14 +168,23 @@ export function toDriverError(err: unknown, backendId: string, doing: string): D
   if (err instanceof DriverError) return err;
   const condition = conditionOf(err);
   if (condition === 'bad-credentials') {
-    return new DriverError('unavailable', `backend ${backendId} rejected the driver's user name or password while ${doing}; fix that backend in the backends file (the driver does not retry, to avoid locking the account)`, { cause: err });
+    return new DriverError(
+      'unavailable',
+      `backend ${backendId} rejected the driver's user name or password while ${doing}; fix that backend in the backends file (the driver does not retry, to avoid locking the account)`,
+      { cause: err },
+    );
   }
   if (err instanceof WsapiTaskError) {
     const kind: DriverErrorKind = err.reason === 'timeout' ? 'busy' : 'internal';
-    return new DriverError(kind, `backend ${backendId}: array task ${err.taskId} ${err.reason} while ${doing}`, { cause: err });
+    return new DriverError(kind, `backend ${backendId}: array task ${err.taskId} ${err.reason} while ${doing}`, {
+      cause: err,
+    });
   }
   const detail = err instanceof WsapiBaseError ? err.message : err instanceof Error ? err.message : String(err);
   const kind = KIND[condition] ?? 'internal';
-  const prefix = condition === 'unavailable' ? `backend ${backendId} is unavailable while ${doing}; retry later` : `backend ${backendId}: ${doing} failed`;
+  const prefix =
+    condition === 'unavailable'
+      ? `backend ${backendId} is unavailable while ${doing}; retry later`
+      : `backend ${backendId}: ${doing} failed`;
   return new DriverError(kind, `${prefix}: ${detail}`, { cause: err, details: { backend: backendId, condition } });
 }

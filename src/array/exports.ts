@@ -72,10 +72,16 @@ export function exportsOf(vluns: readonly Vlun[], volume: string): Vlun[] {
   });
 }
 
-const samePort = (a: PortPos | undefined, b: PortPos): boolean => a !== undefined && a.node === b.node && a.slot === b.slot && a.cardPort === b.cardPort;
+const samePort = (a: PortPos | undefined, b: PortPos): boolean =>
+  a !== undefined && a.node === b.node && a.slot === b.slot && a.cardPort === b.cardPort;
 
 function vlunId(l: Vlun): VlunId {
-  return { volumeName: l.volumeName, lun: l.lun, ...(l.hostname !== undefined && { hostname: l.hostname }), ...(l.portPos !== undefined && l.active === false && { portPos: l.portPos }) };
+  return {
+    volumeName: l.volumeName,
+    lun: l.lun,
+    ...(l.hostname !== undefined && { hostname: l.hostname }),
+    ...(l.portPos !== undefined && l.active === false && { portPos: l.portPos }),
+  };
 }
 
 /**
@@ -85,7 +91,12 @@ function vlunId(l: Vlun): VlunId {
  * duplicate. Three requests for a new export to a known host (the volume's VLUNs — a query on
  * 3.2.1 MU2+, else the shared full list —, create, the same again); one to reuse.
  */
-export async function exportVolume(backend: Backend, c: ArrayClient, req: PublishRequest, ctx: OpContext): Promise<Exported> {
+export async function exportVolume(
+  backend: Backend,
+  c: ArrayClient,
+  req: PublishRequest,
+  ctx: OpContext,
+): Promise<Exported> {
   let domain = await volumeDomain(backend, c, req.name, ctx.signal);
   for (let attempt = 1; ; attempt++) {
     const host = await resolveHost(backend, c, req.ref, req.protocol, ctx, domain);
@@ -110,11 +121,17 @@ export async function exportVolume(backend: Backend, c: ArrayClient, req: Publis
  * (no queries, REFERENCE §11.4) the shared full listing (Backend.vluns). Either way the answer
  * was started after the call, and callers filter it again (exportsOf, refuseOverLimit).
  */
-function vlunsOf(backend: Backend, c: ArrayClient, filter: { volumeName: string } | { hostname: string }, signal?: AbortSignal): Promise<readonly Vlun[]> {
+function vlunsOf(
+  backend: Backend,
+  c: ArrayClient,
+  filter: { volumeName: string } | { hostname: string },
+  signal?: AbortSignal,
+): Promise<readonly Vlun[]> {
   return byQuery(backend, c) ? c.queryVluns!(filter, signal) : backend.vluns(signal);
 }
 
-const byQuery = (backend: Backend, c: ArrayClient): boolean => backend.features.vlunQueries && c.queryVluns !== undefined;
+const byQuery = (backend: Backend, c: ArrayClient): boolean =>
+  backend.features.vlunQueries && c.queryVluns !== undefined;
 
 /** The node's host serves another domain (its refusal inside): look again once, then refuse. */
 class OtherDomain extends Error {
@@ -129,18 +146,38 @@ class OtherDomain extends Error {
  * in the volume's domain; any other is forgotten, so that the caller looks it up again (it may
  * have been moved since it was cached). A second time → FAILED_PRECONDITION naming both domains.
  */
-async function leaveOtherDomain(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined, cause?: unknown): Promise<never> {
+async function leaveOtherDomain(
+  backend: Backend,
+  c: ArrayClient,
+  req: PublishRequest,
+  host: KnownHost,
+  ctx: OpContext,
+  domain: string | undefined,
+  cause?: unknown,
+): Promise<never> {
   const refusal = domainMismatch(req.name, domain, host, cause);
   if (!host.owned || !(await deleteHostIfOwned(backend, c, host.name, ctx))) forgetNode(backend, req.ref.node.hostName);
   throw new OtherDomain(refusal);
 }
 
-async function exportToHost(backend: Backend, c: ArrayClient, req: PublishRequest, host: KnownHost, ctx: OpContext, domain: string | undefined): Promise<Exported> {
+async function exportToHost(
+  backend: Backend,
+  c: ArrayClient,
+  req: PublishRequest,
+  host: KnownHost,
+  ctx: OpContext,
+  domain: string | undefined,
+): Promise<Exported> {
   const listing = await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal);
   const before = exportsOf(listing, req.name);
   const existing = before.filter((l) => l.hostname === host.name).sort((a, b) => a.lun - b.lun)[0];
   // The attach limit counts the host's exports: in the full listing, or one more query.
-  if (!existing && req.maxVolumes) refuseOverLimit(req, host, byQuery(backend, c) ? await vlunsOf(backend, c, { hostname: host.name }, ctx.signal) : listing);
+  if (!existing && req.maxVolumes)
+    refuseOverLimit(
+      req,
+      host,
+      byQuery(backend, c) ? await vlunsOf(backend, c, { hostname: host.name }, ctx.signal) : listing,
+    );
   // An existing VLUN proves the domains match, whatever the caches say.
   if (!existing && inOtherDomain(domain, host)) await leaveOtherDomain(backend, c, req, host, ctx, domain);
   try {
@@ -151,10 +188,16 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   }
   await req.readonlyGuard?.(before.length > 0);
   const ports = req.ports ?? [];
-  const missing = (lun: number): PortPos[] => ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
+  const missing = (lun: number): PortPos[] =>
+    ports.filter((p) => !before.some((l) => l.hostname === host.name && l.lun === lun && samePort(l.portPos, p)));
   // ControllerPublish is idempotent: an existing VLUN for (volume, host) is reused.
   if (existing && missing(existing.lun).length === 0) return { lun: existing.lun, wwn: existing.volumeWWN };
-  const { created, refusal, otherDomain } = await createVluns(c, req, host, existing ? { lun: existing.lun, ports: missing(existing.lun) } : { ports });
+  const { created, refusal, otherDomain } = await createVluns(
+    c,
+    req,
+    host,
+    existing ? { lun: existing.lun, ports: missing(existing.lun) } : { ports },
+  );
   if (otherDomain) await leaveOtherDomain(backend, c, req, host, ctx, domain, otherDomain);
   // Re-read after our own changes: vlunsOf only hands out an answer started after this call.
   const after = exportsOf(await vlunsOf(backend, c, { volumeName: req.name }, ctx.signal), req.name);
@@ -179,9 +222,14 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
   const uncovered = ports.filter((p) => !mine.some((l) => l.lun === keep.lun && samePort(l.portPos, p)));
   if (uncovered.length > 0) {
     if (refusal) throw refusal;
-    throw unavailable(`the VLUN of ${req.name} to ${host.name} is missing on ports ${uncovered.map(formatPortPos).join(', ')}; retry`);
+    throw unavailable(
+      `the VLUN of ${req.name} to ${host.name} is missing on ports ${uncovered.map(formatPortPos).join(', ')}; retry`,
+    );
   }
-  ctx.log.info({ volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined }, 'volume exported');
+  ctx.log.info(
+    { volume: req.name, host: host.name, lun: keep.lun, ports: ports.length || undefined },
+    'volume exported',
+  );
   return { lun: keep.lun, wwn: keep.volumeWWN };
 }
 
@@ -191,14 +239,27 @@ async function exportToHost(backend: Backend, c: ArrayClient, req: PublishReques
  * policy, a LUN a racing process took, …) is returned; so is the array's domain refusal (a host in
  * no domain is left to it: domains.ts), as `otherDomain`, with what was made removed.
  */
-async function createVluns(c: ArrayClient, req: PublishRequest, host: KnownHost, at: { lun?: number; ports: PortPos[] }): Promise<{ created: VlunId[]; refusal?: unknown; otherDomain?: unknown }> {
+async function createVluns(
+  c: ArrayClient,
+  req: PublishRequest,
+  host: KnownHost,
+  at: { lun?: number; ports: PortPos[] },
+): Promise<{ created: VlunId[]; refusal?: unknown; otherDomain?: unknown }> {
   const created: VlunId[] = [];
-  const vlun = (lun: number, portPos: PortPos): Promise<VlunId> => c.createVlun({ volumeName: req.name, hostname: host.name, lun, autoLun: false, portPos });
+  const vlun = (lun: number, portPos: PortPos): Promise<VlunId> =>
+    c.createVlun({ volumeName: req.name, hostname: host.name, lun, autoLun: false, portPos });
   try {
     let lun = at.lun;
     let rest = at.ports;
     if (lun === undefined) {
-      const first = await c.createVlun({ volumeName: req.name, hostname: host.name, lun: 0, autoLun: true, maxAutoLun: 0, ...(at.ports[0] && { portPos: at.ports[0] }) });
+      const first = await c.createVlun({
+        volumeName: req.name,
+        hostname: host.name,
+        lun: 0,
+        autoLun: true,
+        maxAutoLun: 0,
+        ...(at.ports[0] && { portPos: at.ports[0] }),
+      });
       created.push(first);
       lun = first.lun;
       rest = at.ports.slice(1);
@@ -223,14 +284,22 @@ async function createVluns(c: ArrayClient, req: PublishRequest, host: KnownHost,
  */
 function refuseOverLimit(req: PublishRequest, host: KnownHost, listing: readonly Vlun[]): void {
   if (!req.maxVolumes || req.maxVolumes <= 0) return;
-  const volumes = new Set(listing.filter((l) => l.hostname === host.name && l.volumeName !== req.name).map((l) => l.volumeName));
-  if (volumes.size >= req.maxVolumes) throw resourceExhausted(`node ${req.ref.node.hostName} already has ${volumes.size} volumes attached (array host ${host.name}); its limit is ${req.maxVolumes}`);
+  const volumes = new Set(
+    listing.filter((l) => l.hostname === host.name && l.volumeName !== req.name).map((l) => l.volumeName),
+  );
+  if (volumes.size >= req.maxVolumes)
+    throw resourceExhausted(
+      `node ${req.ref.node.hostName} already has ${volumes.size} volumes attached (array host ${host.name}); its limit is ${req.maxVolumes}`,
+    );
 }
 
 /** A single-node volume exported to another host → FAILED_PRECONDITION. */
 function refuseOthers(req: PublishRequest, host: KnownHost, rules: readonly Vlun[]): void {
   const other = rules.find((l) => l.hostname !== host.name);
-  if (req.singleNode && other) throw failedPrecondition(`volume ${req.name} is single-node and already published to array host ${other.hostname ?? '?'}; unpublish it there first`);
+  if (req.singleNode && other)
+    throw failedPrecondition(
+      `volume ${req.name} is single-node and already published to array host ${other.hostname ?? '?'}; unpublish it there first`,
+    );
 }
 
 async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
@@ -246,7 +315,13 @@ async function deleteVlunQuietly(c: ArrayClient, id: VlunId): Promise<void> {
  * deletes a host carrying this cluster's marker once its last VLUN is gone. An unknown volume
  * or node succeeds. Two requests on the common path (list, delete), three with the host.
  */
-export async function unexportVolume(backend: Backend, c: ArrayClient, name: string, ref: NodeRef | undefined, ctx: OpContext): Promise<void> {
+export async function unexportVolume(
+  backend: Backend,
+  c: ArrayClient,
+  name: string,
+  ref: NodeRef | undefined,
+  ctx: OpContext,
+): Promise<void> {
   const vluns = await vlunsOf(backend, c, { volumeName: name }, ctx.signal);
   const rules = exportsOf(vluns, name);
   // ControllerUnpublish of a volume exported nowhere (or unknown) succeeds; a host of this node
@@ -258,11 +333,15 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
   }
   let hostNames: Set<string>;
   if (ref) {
-    hostNames = new Set([hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName), ...cachedHostsOfNode(backend, ref.node.hostName).map((h) => h.name)]);
+    hostNames = new Set([
+      hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName),
+      ...cachedHostsOfNode(backend, ref.node.hostName).map((h) => h.name),
+    ]);
     // Hosts made one per protocol by another tool: each holds some of the node's initiators. A
     // volume is exported to a node through one host (its protocol's), so once a rule names a
     // known host of this node the others are other nodes' exports: no lookup.
-    if (!rules.some((l) => hostNames.has(l.hostname ?? ''))) for (const found of await lookupHosts(c, ref, ctx)) hostNames.add(found.name);
+    if (!rules.some((l) => hostNames.has(l.hostname ?? '')))
+      for (const found of await lookupHosts(c, ref, ctx)) hostNames.add(found.name);
   } else {
     hostNames = new Set(rules.map((l) => l.hostname ?? ''));
   }
@@ -286,7 +365,13 @@ export async function unexportVolume(backend: Backend, c: ArrayClient, name: str
  * exists (the GET that finds none), two when it is deleted. With VLUN queries (no full listing)
  * a host that still exports other volumes is read and its delete refused by the array.
  */
-async function removeIdleHost(backend: Backend, c: ArrayClient, listing: readonly Vlun[] | undefined, ref: NodeRef, ctx: OpContext): Promise<void> {
+async function removeIdleHost(
+  backend: Backend,
+  c: ArrayClient,
+  listing: readonly Vlun[] | undefined,
+  ref: NodeRef,
+  ctx: OpContext,
+): Promise<void> {
   // The driver's own host of a node always has the deterministic name.
   const hostName = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
   // The full listing (1.3.x) shows whether the host still exports something. With queries there
@@ -305,7 +390,8 @@ async function deleteHostIfOwned(backend: Backend, c: ArrayClient, hostName: str
     if (known && !known.owned) return false;
     if (!known) {
       const h = await c.getHost(hostName, ctx.signal);
-      if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId)) return false;
+      if (parseHostMarker(h.descriptors?.comment)?.o !== hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId))
+        return false;
     }
     await c.deleteHost(hostName);
     forget();
@@ -325,13 +411,21 @@ function ready(p: Port): boolean {
 }
 
 /** Target ports for the node (REFERENCE §10.3), narrowed by the class's portal/port lists. */
-export function selectTargets(ports: readonly Port[], protocol: string, iscsiPortalIps?: readonly string[], fcPorts?: readonly string[]): ExportTargets {
+export function selectTargets(
+  ports: readonly Port[],
+  protocol: string,
+  iscsiPortalIps?: readonly string[],
+  fcPorts?: readonly string[],
+): ExportTargets {
   const out: ExportTargets = { iqns: [], portals: [], wwns: [], positions: [] };
   if (protocol === 'iscsi') {
     for (const p of ports) {
       if (!ready(p) || p.protocol !== PortProtocol.ISCSI || p.type === PortType.RCIP || !p.iSCSIName) continue;
       // The port's own address and, on a VLAN-tagged port, each VLAN interface's.
-      const addresses = [{ ip: p.IPAddr, tcp: p.iSCSIPortInfo?.tcpPort }, ...(p.iSCSIVlans ?? []).map((v) => ({ ip: v.IPAddr, tcp: v.tcpPort ?? p.iSCSIPortInfo?.tcpPort }))];
+      const addresses = [
+        { ip: p.IPAddr, tcp: p.iSCSIPortInfo?.tcpPort },
+        ...(p.iSCSIVlans ?? []).map((v) => ({ ip: v.IPAddr, tcp: v.tcpPort ?? p.iSCSIPortInfo?.tcpPort })),
+      ];
       let chosen = false;
       for (const a of addresses) {
         if (!a.ip || a.ip === '0.0.0.0' || (iscsiPortalIps && !iscsiPortalIps.includes(a.ip))) continue;

@@ -64,7 +64,10 @@ export async function readGroup(c: ArrayClient, name: string, ctx: OpContext): P
   const first = await getOrUndefined(c, memberName(name, 0), ctx.signal);
   if (!first) return undefined;
   const m = ownMarker(first, ctx.owner);
-  if (!isSnapshot(first) || !m || m.g !== name || m.k === undefined) throw failedPrecondition(`${memberName(name, 0)} exists on the array and is not a member of this cluster's group snapshot ${name}`);
+  if (!isSnapshot(first) || !m || m.g !== name || m.k === undefined)
+    throw failedPrecondition(
+      `${memberName(name, 0)} exists on the array and is not a member of this cluster's group snapshot ${name}`,
+    );
   const members: (Volume | undefined)[] = [first];
   for (let i = 1; i < m.k; i++) members.push(await getOrUndefined(c, memberName(name, i), ctx.signal));
   return { name, members };
@@ -81,8 +84,10 @@ export async function ensureGroupSnapshot(c: ArrayClient, spec: NewGroup, ctx: O
   if (existing) {
     // CreateVolumeGroupSnapshot is idempotent: the same name and request return the same group.
     const marker = ownMarker(existing.members[0]!, ctx.owner)!;
-    if (marker.r !== spec.marker.r || existing.members.length !== spec.sources.length) throw alreadyExists(`group snapshot ${spec.name} exists with other source volumes or parameters`);
-    if (existing.members.some((m) => m === undefined)) throw busy(`group snapshot ${spec.name} is being deleted; retry`);
+    if (marker.r !== spec.marker.r || existing.members.length !== spec.sources.length)
+      throw alreadyExists(`group snapshot ${spec.name} exists with other source volumes or parameters`);
+    if (existing.members.some((m) => m === undefined))
+      throw busy(`group snapshot ${spec.name} is being deleted; retry`);
     const members = existing.members as Volume[];
     if (members.every((m) => ownMarker(m, ctx.owner)?.i !== undefined)) return members;
     // An earlier attempt stopped before every member was marked: finish it.
@@ -101,16 +106,28 @@ export async function ensureGroupSnapshot(c: ArrayClient, spec: NewGroup, ctx: O
   await createSet(c, set, spec.sources, sourcesDomain(spec.name, read));
   try {
     const shared: VolumeMarker = { ...spec.marker, g: spec.name, k: spec.sources.length };
-    await c.snapshotVolumeSet(set, { name: `${spec.name}-@count@`, readOnly: spec.readOnly, comment: formatVolumeMarker(shared), ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }) });
+    await c.snapshotVolumeSet(set, {
+      name: `${spec.name}-@count@`,
+      readOnly: spec.readOnly,
+      comment: formatVolumeMarker(shared),
+      ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }),
+    });
     ctx.log.info({ group: spec.name, set, members: spec.sources.length }, 'VV set snapshotted');
     await c.deleteVolumeSet(set);
     return await markMembers(c, spec, ctx);
   } catch (err) {
-    ctx.log.warn({ group: spec.name, err: (err as Error).message }, 'group snapshot failed part-way; removing what was made');
+    ctx.log.warn(
+      { group: spec.name, err: (err as Error).message },
+      'group snapshot failed part-way; removing what was made',
+    );
     await removeGroupQuietly(c, spec.name, spec.sources.length, ctx);
     await deleteSetQuietly(c, set);
-    if (conditionOf(err) === 'no-volume') throw notFound(`a source volume of group snapshot ${spec.name} does not exist`);
-    if (conditionOf(err) === 'volume-exists') throw busy(`a member name of group snapshot ${spec.name} is taken by a leftover of an earlier attempt, now removed; retry`);
+    if (conditionOf(err) === 'no-volume')
+      throw notFound(`a source volume of group snapshot ${spec.name} does not exist`);
+    if (conditionOf(err) === 'volume-exists')
+      throw busy(
+        `a member name of group snapshot ${spec.name} is taken by a leftover of an earlier attempt, now removed; retry`,
+      );
     throw err;
   }
 }
@@ -139,7 +156,10 @@ async function markMembers(c: ArrayClient, spec: NewGroup, ctx: OpContext): Prom
   const members: Volume[] = [];
   for (let i = 0; i < spec.sources.length; i++) {
     const v = await c.getVolume(memberName(spec.name, i), ctx.signal);
-    if (!isSnapshot(v) || v.copyOf === undefined || !spec.sources.includes(v.copyOf)) throw failedPrecondition(`member ${v.name} of group snapshot ${spec.name} is not a snapshot of one of its sources`);
+    if (!isSnapshot(v) || v.copyOf === undefined || !spec.sources.includes(v.copyOf))
+      throw failedPrecondition(
+        `member ${v.name} of group snapshot ${spec.name} is not a snapshot of one of its sources`,
+      );
     const m = ownMarker(v, ctx.owner);
     if (m?.i === undefined) {
       const comment = formatVolumeMarker({ ...spec.marker, g: spec.name, i, k: spec.sources.length });
@@ -148,7 +168,10 @@ async function markMembers(c: ArrayClient, spec: NewGroup, ctx: OpContext): Prom
     }
     members.push(v);
   }
-  ctx.log.info({ group: spec.name, members: members.map((m) => `${m.name}←${m.copyOf ?? '?'}`) }, 'group snapshot members marked');
+  ctx.log.info(
+    { group: spec.name, members: members.map((m) => `${m.name}←${m.copyOf ?? '?'}`) },
+    'group snapshot members marked',
+  );
   return members;
 }
 
@@ -159,7 +182,11 @@ async function removeGroupQuietly(c: ArrayClient, group: string, count: number, 
       const v = await c.getVolume(memberName(group, i));
       if (ownMarker(v, ctx.owner)?.g === group) await c.deleteVolume(v.name);
     } catch (err) {
-      if (conditionOf(err) !== 'no-volume') ctx.log.warn({ group, member: i, err: (err as Error).message }, 'could not remove a member of a failed group snapshot');
+      if (conditionOf(err) !== 'no-volume')
+        ctx.log.warn(
+          { group, member: i, err: (err as Error).message },
+          'could not remove a member of a failed group snapshot',
+        );
     }
   }
 }
@@ -177,7 +204,10 @@ export async function deleteGroupSnapshot(c: ArrayClient, group: GroupSnapshot, 
       await c.deleteVolume(v.name);
     } catch (err) {
       const cond = conditionOf(err);
-      if (cond === 'has-children' || cond === 'in-use' || cond === 'copy-busy') throw failedPrecondition(`member ${v.name} of group snapshot ${group.name} is in use (exported or the source of a copy); retry later`);
+      if (cond === 'has-children' || cond === 'in-use' || cond === 'copy-busy')
+        throw failedPrecondition(
+          `member ${v.name} of group snapshot ${group.name} is in use (exported or the source of a copy); retry later`,
+        );
       // A member gone meanwhile (a racing delete) is the outcome the caller wants.
       if (cond !== 'no-volume') throw err;
     }
@@ -195,15 +225,26 @@ export function checkMemberIds(backendId: string, group: GroupSnapshot, ids: rea
   const expected = group.members.map((_, i) => formatId(backendId, memberName(group.name, i))).sort();
   const given = [...new Set(ids)].sort();
   if (given.length !== expected.length || given.some((id, i) => id !== expected[i])) {
-    throw invalidArgument(`snapshot_ids do not match the ${expected.length} members of group snapshot ${formatId(backendId, group.name)}`);
+    throw invalidArgument(
+      `snapshot_ids do not match the ${expected.length} members of group snapshot ${formatId(backendId, group.name)}`,
+    );
   }
 }
 
 /** The group's members as snapshots; a member of a soft-deleted volume keeps naming the volume the CO deleted. */
-export async function groupOf(c: ArrayClient, backendId: string, name: string, members: readonly Volume[], ctx: OpContext): Promise<ArrayGroup> {
+export async function groupOf(
+  c: ArrayClient,
+  backendId: string,
+  name: string,
+  members: readonly Volume[],
+  ctx: OpContext,
+): Promise<ArrayGroup> {
   const snapshots: ArraySnapshot[] = [];
   for (const m of members) {
-    const source = m.copyOf && isTombstoneName(m.copyOf) ? originalName(await c.getVolume(m.copyOf, ctx.signal), ctx.owner) : undefined;
+    const source =
+      m.copyOf && isTombstoneName(m.copyOf)
+        ? originalName(await c.getVolume(m.copyOf, ctx.signal), ctx.owner)
+        : undefined;
     snapshots.push(toArraySnapshot(backendId, m, ownMarker(m, ctx.owner), source ?? m.copyOf));
   }
   return { id: formatId(backendId, name), snapshots };

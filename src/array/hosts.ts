@@ -55,7 +55,9 @@ export function forgetNode(backend: Backend, nodeHost: string): void {
 /** The node's initiators of `family` that `h` lacks (IQNs compared case-insensitively). */
 function missingPaths(h: Host, ref: NodeRef, family: 'iscsi' | 'fc'): string[] {
   const have = initiatorsOf(h);
-  return family === 'iscsi' ? ref.node.iqns.filter((n) => !have.iqns.includes(n.toLowerCase())) : ref.node.wwpns.filter((w) => !have.wwns.includes(w));
+  return family === 'iscsi'
+    ? ref.node.iqns.filter((n) => !have.iqns.includes(n.toLowerCase()))
+    : ref.node.wwpns.filter((w) => !have.wwns.includes(w));
 }
 
 /**
@@ -69,18 +71,28 @@ function missingPaths(h: Host, ref: NodeRef, family: 'iscsi' | 'fc'): string[] {
 export function judgeHost(h: Host, ref: NodeRef, ownerTag: string, family?: PathFamily): KnownHost {
   const marker = parseHostMarker(h.descriptors?.comment);
   if (marker) {
-    if (marker.o !== ownerTag) throw failedPrecondition(`array host ${h.name} belongs to another cluster or driver; it cannot serve node ${ref.node.hostName}`);
+    if (marker.o !== ownerTag)
+      throw failedPrecondition(
+        `array host ${h.name} belongs to another cluster or driver; it cannot serve node ${ref.node.hostName}`,
+      );
     // The node_id starts with the node's host name (nodeid.ts); initiators may change over time.
     const markedHost = marker.n.split(';')[0] ?? '';
-    if (markedHost !== ref.node.hostName) throw failedPrecondition(`array host ${h.name} is marked for node ${markedHost}, not ${ref.node.hostName}; two nodes share initiators (cloned machines?)`);
+    if (markedHost !== ref.node.hostName)
+      throw failedPrecondition(
+        `array host ${h.name} is marked for node ${markedHost}, not ${ref.node.hostName}; two nodes share initiators (cloned machines?)`,
+      );
     return { name: h.name, owned: true, ...domainOf(h) };
   }
   const have = initiatorsOf(h);
-  const families: ('iscsi' | 'fc')[] = family ? [family] : [...(have.iqns.length > 0 ? (['iscsi'] as const) : []), ...(have.wwns.length > 0 ? (['fc'] as const) : [])];
+  const families: ('iscsi' | 'fc')[] = family
+    ? [family]
+    : [...(have.iqns.length > 0 ? (['iscsi'] as const) : []), ...(have.wwns.length > 0 ? (['fc'] as const) : [])];
   const wanted = (f: 'iscsi' | 'fc'): number => (f === 'iscsi' ? ref.node.iqns.length : ref.node.wwpns.length);
   const holds = families.length > 0 && families.every((f) => wanted(f) > 0 && missingPaths(h, ref, f).length === 0);
   if (!holds) {
-    throw failedPrecondition(`array host ${h.name} (not created by the driver) holds some but not all ${family ? `${family} ` : ''}initiators of node ${ref.node.hostName}; fix the host on the array`);
+    throw failedPrecondition(
+      `array host ${h.name} (not created by the driver) holds some but not all ${family ? `${family} ` : ''}initiators of node ${ref.node.hostName}; fix the host on the array`,
+    );
   }
   return { name: h.name, owned: false, ...domainOf(h) };
 }
@@ -96,7 +108,14 @@ const domainOf = (h: Host): { domain?: string } => (h.domain !== undefined ? { d
  * the node's missing paths of that protocol (PUT pathOperation add, as cinder does [S CIN
  * hpe_3par_iscsi.py/hpe_3par_fc.py]); paths are never removed (VLUNs may use them).
  */
-export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext, domain?: string): Promise<KnownHost> {
+export async function resolveHost(
+  backend: Backend,
+  c: ArrayClient,
+  ref: NodeRef,
+  protocol: string,
+  ctx: OpContext,
+  domain?: string,
+): Promise<KnownHost> {
   const family = familyOf(protocol);
   const key = hostKey(ref.node.hostName, family);
   const cached = backend.hosts.get(key);
@@ -108,21 +127,37 @@ export async function resolveHost(backend: Backend, c: ArrayClient, ref: NodeRef
     // A host this driver made for the node's other protocol holds none of these initiators yet.
     const ownedOther = cachedHostsOfNode(backend, ref.node.hostName).find((h) => h.owned);
     if (!existing && ownedOther) existing = { host: await c.getHost(ownedOther.name, ctx.signal), known: ownedOther };
-    const found = existing ? await adopt(backend, c, existing, ref, protocol, ctx) : await createHost(backend, c, ref, protocol, ctx, domain);
-    const known: KnownHost = { name: found.name, owned: found.owned, ...(found.domain !== undefined && { domain: found.domain }) };
+    const found = existing
+      ? await adopt(backend, c, existing, ref, protocol, ctx)
+      : await createHost(backend, c, ref, protocol, ctx, domain);
+    const known: KnownHost = {
+      name: found.name,
+      owned: found.owned,
+      ...(found.domain !== undefined && { domain: found.domain }),
+    };
     backend.hosts.set(key, known);
     return known;
   });
 }
 
 /** Brings a found host up to date before it is used: its missing paths (owned only), its CHAP. */
-async function adopt(backend: Backend, c: ArrayClient, found: { host: Host; known: KnownHost }, ref: NodeRef, protocol: string, ctx: OpContext): Promise<KnownHost> {
+async function adopt(
+  backend: Backend,
+  c: ArrayClient,
+  found: { host: Host; known: KnownHost },
+  ref: NodeRef,
+  protocol: string,
+  ctx: OpContext,
+): Promise<KnownHost> {
   const family = familyOf(protocol);
   if (found.known.owned && family) {
     const missing = missingPaths(found.host, ref, family);
     if (missing.length > 0) {
       await c.addHostPaths(found.host.name, family === 'iscsi' ? { iSCSINames: missing } : { FCWWNs: missing });
-      ctx.log.info({ host: found.host.name, added: missing, protocol: family }, 'array host gained the node\'s missing paths');
+      ctx.log.info(
+        { host: found.host.name, added: missing, protocol: family },
+        "array host gained the node's missing paths",
+      );
     }
   }
   // A host enters the cache only with the backend's CHAP settings (issue 14 finding 5): a host
@@ -151,14 +186,22 @@ export async function lookupHosts(c: ArrayClient, ref: NodeRef, ctx: OpContext):
 }
 
 /** The host holding the node's initiators of `family` (both families when undefined). */
-async function findHost(c: ArrayClient, ref: NodeRef, family: PathFamily, ctx: OpContext): Promise<{ host: Host; known: KnownHost } | undefined> {
+async function findHost(
+  c: ArrayClient,
+  ref: NodeRef,
+  family: PathFamily,
+  ctx: OpContext,
+): Promise<{ host: Host; known: KnownHost } | undefined> {
   const tag = hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId);
   // Only the requested protocol's initiators are looked up: other tools make one host per protocol.
   const iqns = family === 'fc' ? [] : ref.node.iqns;
   const wwpns = family === 'iscsi' ? [] : ref.node.wwpns;
   if (iqns.length > 0 || wwpns.length > 0) {
     const hosts = await c.findHostsByInitiators(iqns, wwpns, ctx.signal);
-    if (hosts.length > 1) throw failedPrecondition(`the ${family ?? ''} initiators of node ${ref.node.hostName} are split over array hosts ${hosts.map((h) => h.name).join(', ')}; fix the hosts on the array`);
+    if (hosts.length > 1)
+      throw failedPrecondition(
+        `the ${family ?? ''} initiators of node ${ref.node.hostName} are split over array hosts ${hosts.map((h) => h.name).join(', ')}; fix the hosts on the array`,
+      );
     return hosts[0] ? { host: hosts[0], known: judgeHost(hosts[0], ref, tag, family) } : undefined;
   }
   // A node without initiators (loop protocol) is known by its deterministic host name and marker.
@@ -178,28 +221,54 @@ async function findHost(c: ArrayClient, ref: NodeRef, family: PathFamily, ctx: O
  * backend's. The array returns the secret encrypted only, so the name and the enabled flag are
  * what can be compared ([U] whether two secrets differ cannot be read back).
  */
-async function reconcileChap(backend: Backend, c: ArrayClient, h: Host, known: KnownHost, ref: NodeRef, protocol: string, ctx: OpContext): Promise<void> {
+async function reconcileChap(
+  backend: Backend,
+  c: ArrayClient,
+  h: Host,
+  known: KnownHost,
+  ref: NodeRef,
+  protocol: string,
+  ctx: OpContext,
+): Promise<void> {
   if (protocol !== 'iscsi' || ref.node.iqns.length === 0) return;
   const chap = backend.config.chap;
   const enabled = h.initiatorChapEnabled === true;
   const matches = chap ? enabled && h.initiatorChapName === chap.user : !enabled;
   if (matches) return;
   if (!known.owned) {
-    throw failedPrecondition(`array host ${h.name} (not created by the driver) has initiator CHAP ${enabled ? `for user ${h.initiatorChapName ?? '?'}` : 'off'}, but backend ${backend.id} ${chap ? `logs in as ${chap.user}` : 'uses no CHAP'}; align the host's CHAP with the backend`);
+    throw failedPrecondition(
+      `array host ${h.name} (not created by the driver) has initiator CHAP ${enabled ? `for user ${h.initiatorChapName ?? '?'}` : 'off'}, but backend ${backend.id} ${chap ? `logs in as ${chap.user}` : 'uses no CHAP'}; align the host's CHAP with the backend`,
+    );
   }
   if (chap) await c.setHostChap(h.name, chap.user, chap.secret);
   else await c.removeHostChap(h.name);
-  ctx.log.info({ host: h.name, chap: chap !== undefined }, 'initiator CHAP of the array host reconciled with the backend');
+  ctx.log.info(
+    { host: h.name, chap: chap !== undefined },
+    'initiator CHAP of the array host reconciled with the backend',
+  );
 }
 
-async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protocol: string, ctx: OpContext, domain?: string): Promise<KnownHost> {
+async function createHost(
+  backend: Backend,
+  c: ArrayClient,
+  ref: NodeRef,
+  protocol: string,
+  ctx: OpContext,
+  domain?: string,
+): Promise<KnownHost> {
   const name = hostNameFor(ctx.owner.driverName, ctx.owner.clusterId, ref.node.hostName);
   const comment = formatHostMarker(hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId), ref.nodeId);
   // FC and iSCSI paths cannot be given together: the volume's protocol picks (iSCSI first).
   const useFc = ref.node.wwpns.length > 0 && (protocol === 'fc' || ref.node.iqns.length === 0);
   const paths = useFc ? { FCWWNs: ref.node.wwpns } : ref.node.iqns.length > 0 ? { iSCSINames: ref.node.iqns } : {};
   try {
-    await c.createHost({ name, ...paths, persona: HostPersona.GENERIC_ALUA, descriptors: { comment }, ...(domain !== undefined && { domain }) });
+    await c.createHost({
+      name,
+      ...paths,
+      persona: HostPersona.GENERIC_ALUA,
+      descriptors: { comment },
+      ...(domain !== undefined && { domain }),
+    });
     ctx.log.info({ host: name, node: ref.node.hostName, domain }, 'array host created');
   } catch (err) {
     const cond = conditionOf(err);
@@ -209,7 +278,10 @@ async function createHost(backend: Backend, c: ArrayClient, ref: NodeRef, protoc
     let found: { host: Host; known: KnownHost } | undefined;
     if (cond === 'host-exists') {
       const host = await c.getHost(name, ctx.signal);
-      found = { host, known: judgeHost(host, ref, hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId), familyOf(protocol)) };
+      found = {
+        host,
+        known: judgeHost(host, ref, hostOwnerTag(ctx.owner.driverName, ctx.owner.clusterId), familyOf(protocol)),
+      };
     } else {
       found = await findHost(c, ref, familyOf(protocol), ctx);
     }

@@ -24,7 +24,11 @@ export function originalName(tomb: Volume, owner: Owner): string | undefined {
 }
 
 /** Node ids of the hosts `name` is exported to (hosts without this cluster's marker are skipped). */
-export function publishedNodeIds(name: string, vluns: Parameters<typeof exportsOf>[0], hostNodes: ReadonlyMap<string, string>): string[] {
+export function publishedNodeIds(
+  name: string,
+  vluns: Parameters<typeof exportsOf>[0],
+  hostNodes: ReadonlyMap<string, string>,
+): string[] {
   const ids = exportsOf(vluns, name)
     .map((l) => hostNodes.get(l.hostname ?? ''))
     .filter((n): n is string => n !== undefined);
@@ -47,13 +51,25 @@ export async function hostNodeIds(b: Backend, owner: Owner, signal?: AbortSignal
  * order (backend order, then name). Tombstones are hidden. Three requests per backend for
  * volumes (volumes, VLUNs, hosts), one for snapshots.
  */
-export async function collect(backends: readonly Backend[], owner: Owner, kind: 'volume' | 'snapshot', signal?: AbortSignal): Promise<Listed[]> {
+export async function collect(
+  backends: readonly Backend[],
+  owner: Owner,
+  kind: 'volume' | 'snapshot',
+  signal?: AbortSignal,
+): Promise<Listed[]> {
   const out: Listed[] = [];
   for (const b of backends) {
     await b.run(`listing ${kind}s`, async (c) => {
       const volumes = await c.listVolumes(signal);
-      const wanted = volumes.filter((v) => (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) && !isTombstoneName(v.name) && !isCopySourceName(v.name));
-      const marked = wanted.map((v) => ({ v, m: ownMarker(v, owner) })).filter((x): x is { v: Volume; m: VolumeMarker } => x.m !== undefined);
+      const wanted = volumes.filter(
+        (v) =>
+          (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) &&
+          !isTombstoneName(v.name) &&
+          !isCopySourceName(v.name),
+      );
+      const marked = wanted
+        .map((v) => ({ v, m: ownMarker(v, owner) }))
+        .filter((x): x is { v: Volume; m: VolumeMarker } => x.m !== undefined);
       // VLUNs grouped by volume once: a listing beside tens of thousands of VLUNs must not scan
       // the whole VLUN list once per volume.
       const vlunsByVolume = new Map<string, Vlun[]>();
@@ -67,9 +83,15 @@ export async function collect(backends: readonly Backend[], owner: Owner, kind: 
         hosts = await hostNodeIds(b, owner, signal);
       }
       for (const { v, m } of marked.sort((x, y) => (x.v.name < y.v.name ? -1 : x.v.name > y.v.name ? 1 : 0))) {
-        const entry: Listed = { backend: b, volume: v, marker: m, publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vlunsByVolume.get(v.name) ?? [], hosts) : [] };
+        const entry: Listed = {
+          backend: b,
+          volume: v,
+          marker: m,
+          publishedNodeIds: kind === 'volume' ? publishedNodeIds(v.name, vlunsByVolume.get(v.name) ?? [], hosts) : [],
+        };
         // Snapshots of a soft-deleted volume keep naming the volume the CO deleted.
-        const tomb = v.copyOf !== undefined && isTombstoneName(v.copyOf) ? volumes.find((x) => x.name === v.copyOf) : undefined;
+        const tomb =
+          v.copyOf !== undefined && isTombstoneName(v.copyOf) ? volumes.find((x) => x.name === v.copyOf) : undefined;
         const original = tomb ? originalName(tomb, owner) : undefined;
         if (original) entry.sourceName = original;
         out.push(entry);

@@ -82,7 +82,11 @@ export interface ObjectLabels {
 
 /** The marker keys of `labels` (only those set). */
 export function labelOrigin(labels: ObjectLabels): Pick<VolumeMarker, 'pvc' | 'pv' | 'desc'> {
-  return { ...(labels.claim !== undefined && { pvc: labels.claim }), ...(labels.content !== undefined && { pv: labels.content }), ...(labels.description !== undefined && { desc: labels.description }) };
+  return {
+    ...(labels.claim !== undefined && { pvc: labels.claim }),
+    ...(labels.content !== undefined && { pv: labels.content }),
+    ...(labels.description !== undefined && { desc: labels.description }),
+  };
 }
 
 /**
@@ -90,7 +94,10 @@ export function labelOrigin(labels: ObjectLabels): Pick<VolumeMarker, 'pvc' | 'p
  * characters with 400/69), while CSI names may hold any Unicode. JSON.parse reads the escapes back.
  */
 export function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Serialises a marker, shortening optional text (description, then PVC/PV, then name) to fit 511. */
@@ -107,7 +114,10 @@ export function formatVolumeMarker(marker: VolumeMarker): string {
     (m as unknown as Record<string, string | undefined>)[key] = keep === 0 ? undefined : value.slice(0, keep);
     text = asciiJson(m);
   }
-  if (text.length > VOLUME_COMMENT_MAX) throw invalidArgument(`the ownership marker would be ${text.length} characters, over the array's ${VOLUME_COMMENT_MAX}; shorten the driver name or cluster id`);
+  if (text.length > VOLUME_COMMENT_MAX)
+    throw invalidArgument(
+      `the ownership marker would be ${text.length} characters, over the array's ${VOLUME_COMMENT_MAX}; shorten the driver name or cluster id`,
+    );
   return text;
 }
 
@@ -127,7 +137,11 @@ export function parseVolumeMarker(comment: string | undefined): VolumeMarker | u
 }
 
 /** True when the marker belongs to this driver and cluster. */
-export function ownedBy(marker: VolumeMarker | undefined, driverName: string, clusterId: string): marker is VolumeMarker {
+export function ownedBy(
+  marker: VolumeMarker | undefined,
+  driverName: string,
+  clusterId: string,
+): marker is VolumeMarker {
   return marker !== undefined && marker.d === driverName && marker.c === clusterId;
 }
 
@@ -163,7 +177,8 @@ export interface HostMarker {
 /** The host marker for a node; INVALID_ARGUMENT when it would not fit in 229 characters. */
 export function formatHostMarker(owner: string, nodeId: string): string {
   const text = JSON.stringify({ v: MARKER_VERSION, o: owner, n: nodeId });
-  if (text.length > HOST_MARKER_MAX) throw invalidArgument(`node_id is too long for the host marker (${text.length} > ${HOST_MARKER_MAX} characters)`);
+  if (text.length > HOST_MARKER_MAX)
+    throw invalidArgument(`node_id is too long for the host marker (${text.length} > ${HOST_MARKER_MAX} characters)`);
   return text;
 }
 
@@ -171,7 +186,8 @@ export function parseHostMarker(comment: string | undefined): HostMarker | undef
   if (!comment || !comment.startsWith('{')) return undefined;
   try {
     const o = JSON.parse(comment) as Record<string, unknown>;
-    if (o['v'] === MARKER_VERSION && typeof o['o'] === 'string' && typeof o['n'] === 'string') return { v: MARKER_VERSION, o: o['o'], n: o['n'] };
+    if (o['v'] === MARKER_VERSION && typeof o['o'] === 'string' && typeof o['n'] === 'string')
+      return { v: MARKER_VERSION, o: o['o'], n: o['n'] };
   } catch {
     // not a marker
   }

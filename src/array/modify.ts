@@ -1,5 +1,12 @@
 import { busy, failedPrecondition, internal, invalidArgument, notFound } from '../errors.js';
-import { ProvisioningType as Prov, TaskStatus, TaskType, TuneOperation, ConversionOperation, VolumeDetailedState } from '../wsapi/enums.js';
+import {
+  ProvisioningType as Prov,
+  TaskStatus,
+  TaskType,
+  TuneOperation,
+  ConversionOperation,
+  VolumeDetailedState,
+} from '../wsapi/enums.js';
 import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient, TuneVolumeBody } from './client.js';
@@ -37,8 +44,17 @@ const TUNE_TASK_TYPES = [TaskType.MOVE_REGIONS, TaskType.CONVERT_VV];
 /** WSAPI 1.6 `compressionState`: 1 = compressed. */
 const COMPRESSED = 1;
 
-const PROVISIONING_OF: Record<Provisioning, number> = { tpvv: Prov.TPVV, full: Prov.FULL, dedup: Prov.TDVV, reduce: Prov.TDVV };
-const CONVERSION_TO: Partial<Record<number, number>> = { [Prov.TPVV]: ConversionOperation.TPVV, [Prov.FULL]: ConversionOperation.FPVV, [Prov.TDVV]: ConversionOperation.TDVV };
+const PROVISIONING_OF: Record<Provisioning, number> = {
+  tpvv: Prov.TPVV,
+  full: Prov.FULL,
+  dedup: Prov.TDVV,
+  reduce: Prov.TDVV,
+};
+const CONVERSION_TO: Partial<Record<number, number>> = {
+  [Prov.TPVV]: ConversionOperation.TPVV,
+  [Prov.FULL]: ConversionOperation.FPVV,
+  [Prov.TDVV]: ConversionOperation.TDVV,
+};
 
 /** What differs between the volume and the request. */
 interface Plan {
@@ -61,11 +77,27 @@ function plan(backend: Backend, v: Volume, marker: VolumeMarker, want: VolumeCha
   const prov = v.provisioningType ?? Prov.TPVV;
   const compressed = v.compressionState === COMPRESSED;
   const targetProv = want.provisioningType ? PROVISIONING_OF[want.provisioningType] : prov;
-  const targetCompressed = want.compression ?? (want.provisioningType === 'reduce' ? true : want.provisioningType !== undefined && targetProv === Prov.FULL ? false : compressed);
-  if (want.provisioningType === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
-  if (want.provisioningType === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
-  if (want.compression !== undefined && want.compression !== compressed && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
-  if (targetCompressed && targetProv === Prov.FULL) throw invalidArgument('parameter "compression" needs a thin volume; convert it (provisioningType) as well');
+  const targetCompressed =
+    want.compression ??
+    (want.provisioningType === 'reduce'
+      ? true
+      : want.provisioningType !== undefined && targetProv === Prov.FULL
+        ? false
+        : compressed);
+  if (want.provisioningType === 'dedup' && !f.tdvv)
+    throw invalidArgument(
+      `parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`,
+    );
+  if (want.provisioningType === 'reduce' && !f.reduce)
+    throw invalidArgument(
+      `parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`,
+    );
+  if (want.compression !== undefined && want.compression !== compressed && !f.compression)
+    throw invalidArgument(
+      `parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`,
+    );
+  if (targetCompressed && targetProv === Prov.FULL)
+    throw invalidArgument('parameter "compression" needs a thin volume; convert it (provisioningType) as well');
   const move = want.cpg !== undefined && want.cpg !== v.userCPG;
   const convert = targetProv !== prov;
   if (move || convert || targetCompressed !== compressed) {
@@ -90,12 +122,23 @@ function plan(backend: Backend, v: Volume, marker: VolumeMarker, want: VolumeCha
 }
 
 /** CPGs and the VV set the plan names must exist: checked before anything changes. */
-async function checkNames(backend: Backend, c: ArrayClient, want: VolumeChange, p: Plan, ctx: OpContext): Promise<void> {
-  for (const [key, cpg] of [['cpg', p.tune ? want.cpg : undefined], ['snapCpg', p.snapCpg]] as const) {
-    if (cpg !== undefined && !(await backend.hasCpg(cpg, ctx.signal))) throw invalidArgument(`parameter "${key}": CPG ${cpg} does not exist on backend ${backend.id}`);
+async function checkNames(
+  backend: Backend,
+  c: ArrayClient,
+  want: VolumeChange,
+  p: Plan,
+  ctx: OpContext,
+): Promise<void> {
+  for (const [key, cpg] of [
+    ['cpg', p.tune ? want.cpg : undefined],
+    ['snapCpg', p.snapCpg],
+  ] as const) {
+    if (cpg !== undefined && !(await backend.hasCpg(cpg, ctx.signal)))
+      throw invalidArgument(`parameter "${key}": CPG ${cpg} does not exist on backend ${backend.id}`);
   }
   const join = p.qos?.[1];
-  if (join && !(await c.listVolumeSets(ctx.signal)).some((s) => s.name === join)) throw invalidArgument(`parameter "qosName": VV set ${join} does not exist on backend ${backend.id}`);
+  if (join && !(await c.listVolumeSets(ctx.signal)).some((s) => s.name === join))
+    throw invalidArgument(`parameter "qosName": VV set ${join} does not exist on backend ${backend.id}`);
 }
 
 /**
@@ -103,14 +146,22 @@ async function checkNames(backend: Backend, c: ArrayClient, want: VolumeChange, 
  * A tune still running (started by this call, an earlier one, or before a restart) → waited for
  * within the deadline, then ABORTED.
  */
-export async function modifyVolume(backend: Backend, c: ArrayClient, name: string, want: VolumeChange, ctx: OpContext, pollMs = COPY_POLL_MS): Promise<void> {
+export async function modifyVolume(
+  backend: Backend,
+  c: ArrayClient,
+  name: string,
+  want: VolumeChange,
+  ctx: OpContext,
+  pollMs = COPY_POLL_MS,
+): Promise<void> {
   let v = await read(c, name, ctx);
   if (tuneRunning(v)) {
     await waitForTune(backend, c, name, ctx, pollMs);
     v = await read(c, name, ctx);
   }
   const marker = ownMarker(v, ctx.owner);
-  if (!marker) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never changes it`);
+  if (!marker)
+    throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never changes it`);
   const p = plan(backend, v, marker, want);
   // ControllerModifyVolume of settings the volume already has succeeds without a change.
   if (!p.tune && !p.snapCpg && !p.marker) return;
@@ -119,7 +170,9 @@ export async function modifyVolume(backend: Backend, c: ArrayClient, name: strin
   // snapshot CPG while snapshots live in the old one: answered before anything changes.
   const hasSnapshots = v.roChildId !== undefined || v.rwChildId !== undefined;
   if (hasSnapshots && (p.tune?.conversionOperation !== undefined || p.snapCpg)) {
-    throw failedPrecondition(`volume ${name} has snapshots: ${p.snapCpg ? 'its snapshot CPG' : 'its provisioning type'} cannot change while they exist; delete its snapshots first`);
+    throw failedPrecondition(
+      `volume ${name} has snapshots: ${p.snapCpg ? 'its snapshot CPG' : 'its provisioning type'} cannot change while they exist; delete its snapshots first`,
+    );
   }
   if (p.tune) {
     if (isCopyTarget(v)) throw busy(`volume ${name} is still being copied; retry the change once the copy ends`);
@@ -127,8 +180,14 @@ export async function modifyVolume(backend: Backend, c: ArrayClient, name: strin
   }
   if (p.qos) await moveSet(c, name, p.qos[0], p.qos[1], ctx);
   if (p.marker || p.snapCpg) {
-    await c.modifyVolume(name, { ...(p.marker && { comment: formatVolumeMarker(p.marker) }), ...(p.snapCpg && { snapCPG: p.snapCpg }) });
-    ctx.log.info({ volume: name, snapCpg: p.snapCpg, qosName: p.marker?.q, description: p.marker?.desc }, 'volume settings changed');
+    await c.modifyVolume(name, {
+      ...(p.marker && { comment: formatVolumeMarker(p.marker) }),
+      ...(p.snapCpg && { snapCPG: p.snapCpg }),
+    });
+    ctx.log.info(
+      { volume: name, snapCpg: p.snapCpg, qosName: p.marker?.q, description: p.marker?.desc },
+      'volume settings changed',
+    );
   }
   // A tune just started is still running: the first poll comes one interval later.
   if (p.tune) await waitForTune(backend, c, name, ctx, pollMs, true);
@@ -145,17 +204,38 @@ async function read(c: ArrayClient, name: string, ctx: OpContext): Promise<Volum
   }
 }
 
-async function startTune(backend: Backend, c: ArrayClient, name: string, body: TuneVolumeBody, ctx: OpContext): Promise<void> {
+async function startTune(
+  backend: Backend,
+  c: ArrayClient,
+  name: string,
+  body: TuneVolumeBody,
+  ctx: OpContext,
+): Promise<void> {
   try {
     const id = await c.tuneVolume(name, body);
     backend.tuneTasks.set(name, id);
-    ctx.log.info({ volume: name, task: id, userCpg: body.userCPG, conversion: body.conversionOperation, compression: body.compression }, 'volume tune started');
+    ctx.log.info(
+      {
+        volume: name,
+        task: id,
+        userCpg: body.userCPG,
+        conversion: body.conversionOperation,
+        compression: body.compression,
+      },
+      'volume tune started',
+    );
   } catch (err) {
     const cond = conditionOf(err);
-    if (cond === 'copy-busy' || (cond === 'other' && isConflict(err))) throw busy(`volume ${name} is busy on the array (a copy, promote or tune runs); retry the change later`);
-    if (cond === 'no-cpg') throw invalidArgument(`parameter "cpg": CPG ${body.userCPG} does not exist on backend ${backend.id}`);
+    if (cond === 'copy-busy' || (cond === 'other' && isConflict(err)))
+      throw busy(`volume ${name} is busy on the array (a copy, promote or tune runs); retry the change later`);
+    if (cond === 'no-cpg')
+      throw invalidArgument(`parameter "cpg": CPG ${body.userCPG} does not exist on backend ${backend.id}`);
     // A conversion the array wants keepVV for: snapshots appeared since the pre-check.
-    if (cond === 'needs-keep-vv') throw failedPrecondition(`volume ${name} has snapshots: the array converts it only keeping the original (keepVV); delete its snapshots first`, { cause: err });
+    if (cond === 'needs-keep-vv')
+      throw failedPrecondition(
+        `volume ${name} has snapshots: the array converts it only keeping the original (keepVV); delete its snapshots first`,
+        { cause: err },
+      );
     throw err;
   }
 }
@@ -166,7 +246,8 @@ async function moveSet(c: ArrayClient, name: string, leave: string, join: string
     try {
       await c.addToVolumeSet(join, [name]);
     } catch (err) {
-      if (conditionOf(err) === 'no-set') throw invalidArgument(`parameter "qosName": VV set ${join} does not exist on the array`);
+      if (conditionOf(err) === 'no-set')
+        throw invalidArgument(`parameter "qosName": VV set ${join} does not exist on the array`);
       if (!isConflict(err)) throw err;
     }
   }
@@ -191,16 +272,33 @@ function isNotFound(err: unknown): boolean {
  * again); the deadline first → ABORTED (the tune runs on; the retry resumes waiting). A tune
  * `justStarted` is not read at once: the first poll comes one interval later.
  */
-export async function waitForTune(backend: Backend, c: ArrayClient, name: string, ctx: OpContext, pollMs = COPY_POLL_MS, justStarted = false): Promise<void> {
+export async function waitForTune(
+  backend: Backend,
+  c: ArrayClient,
+  name: string,
+  ctx: OpContext,
+  pollMs = COPY_POLL_MS,
+  justStarted = false,
+): Promise<void> {
   const id = backend.tuneTasks.get(name);
-  const found = justStarted && id !== undefined ? { id, status: TaskStatus.ACTIVE } : await findNamedTask(c, backend.tuneTasks, name, TUNE_TASK_TYPES, ctx.signal);
+  const found =
+    justStarted && id !== undefined
+      ? { id, status: TaskStatus.ACTIVE }
+      : await findNamedTask(c, backend.tuneTasks, name, TUNE_TASK_TYPES, ctx.signal);
   if (found && !justStarted) backend.tasks.observe('tune', name, found, ctx.log);
   const stillRunning = (t: Task): Error => {
     const pct = taskPercent(t);
-    return busy(`the array is still applying the change to ${name} (tune task ${t.id}${pct === undefined ? '' : `, ${pct}%`}); the retried call resumes waiting`);
+    return busy(
+      `the array is still applying the change to ${name} (tune task ${t.id}${pct === undefined ? '' : `, ${pct}%`}); the retried call resumes waiting`,
+    );
   };
-  const task = found?.status === TaskStatus.ACTIVE ? await followTask(backend, c, found, { type: 'tune', subject: name, pollMs, stillRunning }, ctx) : found;
+  const task =
+    found?.status === TaskStatus.ACTIVE
+      ? await followTask(backend, c, found, { type: 'tune', subject: name, pollMs, stillRunning }, ctx)
+      : found;
   backend.tuneTasks.delete(name);
   if (!task || task.status === TaskStatus.DONE) return;
-  throw internal(`the array's tune of ${name} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the volume keeps its previous settings, retry to tune again`);
+  throw internal(
+    `the array's tune of ${name} (task ${task.id}) ${task.status === TaskStatus.CANCELLED ? 'was cancelled' : 'failed'}; the volume keeps its previous settings, retry to tune again`,
+  );
 }

@@ -97,7 +97,9 @@ export function isTombstoneName(name: string): boolean {
 /** A name the array accepts as name31 (or Name27 with `max`). */
 export function isArrayName(name: string, max = NAME_MAX): boolean {
   // "." and ".." are path segments, never objects the driver can reach over WSAPI.
-  return name.length >= 1 && name.length <= max && /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name) && !/^\.{1,2}$/.test(name);
+  return (
+    name.length >= 1 && name.length <= max && /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/.test(name) && !/^\.{1,2}$/.test(name)
+  );
 }
 
 /** A parsed `<backendId>/<arrayName>` id. */

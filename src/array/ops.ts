@@ -36,9 +36,21 @@ export function isCopyTarget(v: Volume): boolean {
 
 /** CSI VolumeCondition from the array's state (DEGRADED / FAILED are abnormal). */
 export function conditionOfVolume(v: Volume): { abnormal: boolean; message: string } {
-  if (v.state === ObjectState.FAILED) return { abnormal: true, message: `the array reports volume ${v.name} failed (states ${JSON.stringify(v.failedStates ?? [])})` };
-  if ((v.failedStates ?? []).length > 0) return { abnormal: true, message: `the array reports failed states ${JSON.stringify(v.failedStates)} on volume ${v.name} (9 = a copy into it failed)` };
-  if (v.state === ObjectState.DEGRADED) return { abnormal: true, message: `the array reports volume ${v.name} degraded (states ${JSON.stringify(v.degradedStates ?? [])})` };
+  if (v.state === ObjectState.FAILED)
+    return {
+      abnormal: true,
+      message: `the array reports volume ${v.name} failed (states ${JSON.stringify(v.failedStates ?? [])})`,
+    };
+  if ((v.failedStates ?? []).length > 0)
+    return {
+      abnormal: true,
+      message: `the array reports failed states ${JSON.stringify(v.failedStates)} on volume ${v.name} (9 = a copy into it failed)`,
+    };
+  if (v.state === ObjectState.DEGRADED)
+    return {
+      abnormal: true,
+      message: `the array reports volume ${v.name} degraded (states ${JSON.stringify(v.degradedStates ?? [])})`,
+    };
   return { abnormal: false, message: 'volume is normal' };
 }
 
@@ -50,7 +62,9 @@ export function conditionOfVolume(v: Volume): { abnormal: boolean; message: stri
 export function refuseFailed(v: Volume): void {
   const failedStates = v.failedStates ?? [];
   if (v.state !== ObjectState.FAILED && failedStates.length === 0) return;
-  throw failedPrecondition(`volume ${v.name} is failed on the array (state ${v.state ?? '?'}, failed states ${JSON.stringify(failedStates)}; 9 = a copy into it failed): delete it and create it again`);
+  throw failedPrecondition(
+    `volume ${v.name} is failed on the array (state ${v.state ?? '?'}, failed states ${JSON.stringify(failedStates)}; 9 = a copy into it failed): delete it and create it again`,
+  );
 }
 
 /**
@@ -60,7 +74,10 @@ export function refuseFailed(v: Volume): void {
  */
 export function requireOwnedSource(v: Volume, owner: Owner): VolumeMarker {
   const m = ownMarker(v, owner);
-  if (!m) throw failedPrecondition(`${v.name} does not carry this cluster's marker; the driver reads only its own volumes (import a static volume first: volumeAttributes import: "true")`);
+  if (!m)
+    throw failedPrecondition(
+      `${v.name} does not carry this cluster's marker; the driver reads only its own volumes (import a static volume first: volumeAttributes import: "true")`,
+    );
   refuseFailed(v);
   return m;
 }

@@ -49,10 +49,16 @@ export class BackendRegistry {
   forClass(id: string | undefined): StorageArray {
     if (id !== undefined) {
       const b = this.byId.get(id);
-      if (!b) throw invalidArgument(`parameter "backend" names "${id}", which is not in the backends file (known: ${[...this.byId.keys()].join(', ')})`);
+      if (!b)
+        throw invalidArgument(
+          `parameter "backend" names "${id}", which is not in the backends file (known: ${[...this.byId.keys()].join(', ')})`,
+        );
       return b;
     }
-    if (!this.fallback) throw invalidArgument(`parameter "backend" is required: ${this.byId.size} backends are configured and none is marked default`);
+    if (!this.fallback)
+      throw invalidArgument(
+        `parameter "backend" is required: ${this.byId.size} backends are configured and none is marked default`,
+      );
     return this.fallback;
   }
 

@@ -10,23 +10,35 @@ import { isSnapshot, ownMarker, type OpContext } from './ops.js';
  * source → it; another source → ALREADY_EXISTS). Two requests: create, then read it back for
  * its creation time and size.
  */
-export async function ensureSnapshot(c: ArrayClient, source: string, params: SnapshotParams, ctx: OpContext): Promise<Volume> {
+export async function ensureSnapshot(
+  c: ArrayClient,
+  source: string,
+  params: SnapshotParams,
+  ctx: OpContext,
+): Promise<Volume> {
   try {
     await c.createSnapshot(source, params);
     ctx.log.info({ snapshot: params.name, source }, 'snapshot created');
   } catch (err) {
     const cond = conditionOf(err);
     if (cond === 'no-volume') throw notFound(`source volume ${source} does not exist`);
-    if (cond === 'no-snap-cpg') throw failedPrecondition(`volume ${source} has no snapshot CPG on the array; set one (PUT snapCPG) before taking snapshots`, { cause: err });
+    if (cond === 'no-snap-cpg')
+      throw failedPrecondition(
+        `volume ${source} has no snapshot CPG on the array; set one (PUT snapCPG) before taking snapshots`,
+        { cause: err },
+      );
     // The array refuses a snapshot of a volume a copy is still filling (its code is unknown on
     // 1.3.x, hence any other 409): retry later.
-    if (cond !== 'volume-exists' && isConflict(err)) throw busy(`volume ${source} is busy in a copy on the array; retry the snapshot later`);
+    if (cond !== 'volume-exists' && isConflict(err))
+      throw busy(`volume ${source} is busy in a copy on the array; retry the snapshot later`);
     // CreateSnapshot is idempotent: an existing snapshot of the same source is the answer.
     if (cond !== 'volume-exists') throw err;
   }
   const snap = await c.getVolume(params.name, ctx.signal);
-  if (!isSnapshot(snap) || !ownMarker(snap, ctx.owner)) throw alreadyExists(`${params.name} exists on the array and is not this cluster's snapshot`);
-  if (snap.copyOf !== source) throw alreadyExists(`snapshot ${params.name} exists for another source volume (${snap.copyOf ?? '?'})`);
+  if (!isSnapshot(snap) || !ownMarker(snap, ctx.owner))
+    throw alreadyExists(`${params.name} exists on the array and is not this cluster's snapshot`);
+  if (snap.copyOf !== source)
+    throw alreadyExists(`snapshot ${params.name} exists for another source volume (${snap.copyOf ?? '?'})`);
   return snap;
 }
 
@@ -44,8 +56,10 @@ export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContex
     throw err;
   }
   const marker = ownMarker(snap, ctx.owner);
-  if (!isSnapshot(snap) || !marker) throw failedPrecondition(`${name} is not a snapshot of this cluster; the driver never deletes it`);
-  if (marker.g !== undefined) throw invalidArgument(`snapshot ${name} is a member of group snapshot ${marker.g}; delete the group snapshot`);
+  if (!isSnapshot(snap) || !marker)
+    throw failedPrecondition(`${name} is not a snapshot of this cluster; the driver never deletes it`);
+  if (marker.g !== undefined)
+    throw invalidArgument(`snapshot ${name} is a member of group snapshot ${marker.g}; delete the group snapshot`);
   for (let attempt = 1; ; attempt++) {
     try {
       await c.deleteVolume(name);
@@ -55,7 +69,10 @@ export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContex
       if (cond === 'no-volume') break;
       // Temporary copy sources of copies that have ended go first (one listing, on this path only).
       if (cond === 'has-children' && attempt === 1 && (await removeEndedCopySources(c, name, ctx)) > 0) continue;
-      if (cond === 'has-children' || cond === 'in-use') throw failedPrecondition(`snapshot ${name} is in use on the array (exported or the source of a copy); retry later`);
+      if (cond === 'has-children' || cond === 'in-use')
+        throw failedPrecondition(
+          `snapshot ${name} is in use on the array (exported or the source of a copy); retry later`,
+        );
       throw err;
     }
   }

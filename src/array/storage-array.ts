@@ -5,7 +5,19 @@ import type { Backend } from './backend.js';
 import type { ArrayClient } from './client.js';
 import { capacityMiB } from './capacity.js';
 import { COPY_POLL_MS, ensureCopy } from './copies.js';
-import { toArraySnapshot, toArrayVolume, type ArrayGroup, type ArraySnapshot, type ArrayVolume, type Export, type GroupSnapshotSpec, type PublishOptions, type SnapshotSpec, type VolumeSpec, type VolumeStatus } from './domain.js';
+import {
+  toArraySnapshot,
+  toArrayVolume,
+  type ArrayGroup,
+  type ArraySnapshot,
+  type ArrayVolume,
+  type Export,
+  type GroupSnapshotSpec,
+  type PublishOptions,
+  type SnapshotSpec,
+  type VolumeSpec,
+  type VolumeStatus,
+} from './domain.js';
 import { exportsOf, exportVolume, selectTargets, unexportVolume } from './exports.js';
 import { checkMemberIds, deleteGroupSnapshot, ensureGroupSnapshot, groupOf, readGroup } from './groups.js';
 import type { NodeRef } from './hosts.js';
@@ -15,7 +27,15 @@ import { modifyVolume, type VolumeChange } from './modify.js';
 import { arrayNameFor, formatId, isTombstoneName, parseId } from './names.js';
 import { conditionOfVolume, isSnapshot, ownMarker, requireOwnedSource, type OpContext, type Owner } from './ops.js';
 import { deleteSnapshot, ensureSnapshot } from './snapshots.js';
-import { checkReadonlyExports, deleteVolume, ensureVolume, expandVolume, getVolume, knownVolume, provisioning } from './volumes.js';
+import {
+  checkReadonlyExports,
+  deleteVolume,
+  ensureVolume,
+  expandVolume,
+  getVolume,
+  knownVolume,
+  provisioning,
+} from './volumes.js';
 
 export type * from './domain.js';
 export type { NodeRef } from './hosts.js';
@@ -23,7 +43,9 @@ export type { VolumeChange } from './modify.js';
 export type { ObjectLabels } from './marker.js';
 export { parseId } from './names.js';
 
-/** What every call passes besides its arguments: its logger and its deadline (stops waits, never a change already sent). */
+/**
+ * What every call passes besides its arguments: its logger and its deadline (stops waits, never a change already sent).
+ */
 export interface Call {
   log: Logger;
   signal: AbortSignal;
@@ -56,7 +78,10 @@ export class StorageArray {
   /** The backend id (`<id>/…` in every CSI id). */
   readonly id: string;
   private readonly pollMs: number;
-  /** Publish, unpublish and delete of one volume run one at a time (a single-node volume raced to two nodes ends on one). */
+  /**
+   * Publish, unpublish and delete of one volume run one at a time (a single-node volume raced to two nodes ends on
+   * one).
+   */
   private readonly volumeLocks = new KeyedMutex();
 
   constructor(
@@ -91,17 +116,39 @@ export class StorageArray {
   async createVolume(spec: VolumeSpec, call: Call): Promise<ArrayVolume> {
     const protocol = spec.protocol ?? this.backend.config.defaultAccessProtocol ?? 'iscsi';
     const name = arrayNameFor('volume', this.options.owner.clusterId, spec.name);
-    const identity = requestIdentity({ p: { ...spec.requestKey, accessProtocol: protocol }, b: this.id, s: spec.source?.id ?? '', one: spec.singleNode });
-    const origin = { n: spec.name, r: identity, p: protocol, ...(!spec.source && { e: 1 as const }), ...(spec.singleNode && { one: 1 as const }), ...(spec.qosName && { q: spec.qosName }), ...labelOrigin(spec.labels) };
+    const identity = requestIdentity({
+      p: { ...spec.requestKey, accessProtocol: protocol },
+      b: this.id,
+      s: spec.source?.id ?? '',
+      one: spec.singleNode,
+    });
+    const origin = {
+      n: spec.name,
+      r: identity,
+      p: protocol,
+      ...(!spec.source && { e: 1 as const }),
+      ...(spec.singleNode && { one: 1 as const }),
+      ...(spec.qosName && { q: spec.qosName }),
+      ...labelOrigin(spec.labels),
+    };
     const comment = formatVolumeMarker(ownerMarker(this.options.owner, origin));
     const sizeMiB = await this.backend.run(`creating volume ${name}`, async (c) => {
       await this.backend.ensureDescribed();
       const cpg = spec.cpg ?? (await this.backend.defaultCpg(call.signal));
       const common = { snapCPG: spec.snapCpg ?? cpg, ...provisioning(spec, this.backend) };
       const op = this.op(call);
-      if (spec.source) return this.copyInto(c, name, spec, { destCPG: cpg, ...common }, comment, identity, protocol, op);
+      if (spec.source)
+        return this.copyInto(c, name, spec, { destCPG: cpg, ...common }, comment, identity, protocol, op);
       const policies = spec.singleNode ? { oneHost: true } : undefined;
-      const v = await ensureVolume(c, { body: { name, cpg, sizeMiB: spec.sizeMiB, comment, ...common, ...(policies && { policies }) }, identity, ...(spec.qosName && { qosName: spec.qosName }) }, op);
+      const v = await ensureVolume(
+        c,
+        {
+          body: { name, cpg, sizeMiB: spec.sizeMiB, comment, ...common, ...(policies && { policies }) },
+          identity,
+          ...(spec.qosName && { qosName: spec.qosName }),
+        },
+        op,
+      );
       this.backend.owned.set(name, { ...(v.wwn && { wwn: v.wwn }), protocol });
       return v.sizeMiB ?? spec.sizeMiB;
     });
@@ -109,25 +156,47 @@ export class StorageArray {
   }
 
   /** The online copy of the spec's source into `name` (only this cluster's, or imported, sources). */
-  private async copyInto(c: ArrayClient, name: string, spec: VolumeSpec, params: CopyParams, comment: string, identity: string, protocol: string, op: OpContext): Promise<number> {
+  private async copyInto(
+    c: ArrayClient,
+    name: string,
+    spec: VolumeSpec,
+    params: CopyParams,
+    comment: string,
+    identity: string,
+    protocol: string,
+    op: OpContext,
+  ): Promise<number> {
     const kind = spec.source!.kind;
     const from = parseId(spec.source!.id);
-    if (from?.backendId !== this.id) throw invalidArgument(`the content source ${spec.source!.id} is not on backend ${this.id}; copies stay on their array`);
+    if (from?.backendId !== this.id)
+      throw invalidArgument(
+        `the content source ${spec.source!.id} is not on backend ${this.id}; copies stay on their array`,
+      );
     const sv = await getVolume(c, from.arrayName, op.signal);
     if ((kind === 'snapshot') !== isSnapshot(sv)) throw notFound(`${kind} ${spec.source!.id} does not exist`);
     // Only this cluster's (or imported) sources, and never a failed one (issue 14 finding 6).
     requireOwnedSource(sv, op.owner);
     // A copy is at least as large as its source; a larger request grows it after the copy.
     const copyMiB = Math.max(spec.sizeMiB, sv.sizeMiB ?? 0);
-    if (spec.maxMiB !== undefined && copyMiB > spec.maxMiB) throw outOfRange(`the source is ${sv.sizeMiB} MiB, above limit_bytes`);
-    const size = await ensureCopy(this.backend, c, { name, source: sv.name, sizeMiB: copyMiB, params, comment, identity, oneHost: spec.singleNode }, sv, op, this.pollMs);
+    if (spec.maxMiB !== undefined && copyMiB > spec.maxMiB)
+      throw outOfRange(`the source is ${sv.sizeMiB} MiB, above limit_bytes`);
+    const size = await ensureCopy(
+      this.backend,
+      c,
+      { name, source: sv.name, sizeMiB: copyMiB, params, comment, identity, oneHost: spec.singleNode },
+      sv,
+      op,
+      this.pollMs,
+    );
     this.backend.owned.set(name, { protocol, copying: true });
     return size;
   }
 
   /** Deletes a volume this cluster owns (unknown: success; with snapshots: soft delete). */
   async deleteVolume(name: string, call: Call): Promise<void> {
-    await this.volumeLocks.run(name, () => this.backend.run(`deleting volume ${name}`, (c) => deleteVolume(this.backend, c, name, this.op(call))));
+    await this.volumeLocks.run(name, () =>
+      this.backend.run(`deleting volume ${name}`, (c) => deleteVolume(this.backend, c, name, this.op(call))),
+    );
     this.backend.owned.delete(name);
   }
 
@@ -152,14 +221,19 @@ export class StorageArray {
     return toArrayVolume(this.id, v, marker);
   }
 
-  /** Like getVolume, with the nodes it is published to (a VLUN listing; the hosts only when exported) and its condition. */
+  /**
+   * Like getVolume, with the nodes it is published to (a VLUN listing; the hosts only when exported) and its condition.
+   */
   volumeStatus(name: string, call: Call): Promise<VolumeStatus> {
     return this.backend.run(`reading volume ${name}`, async (c) => {
       const v = await getVolume(c, name, call.signal);
       const marker = ownMarker(v, this.options.owner);
       if (isSnapshot(v) || !marker) throw notFound(`volume ${formatId(this.id, name)} does not exist`);
       const vluns = await c.listVluns(call.signal);
-      const nodes = exportsOf(vluns, v.name).length > 0 ? publishedNodeIds(v.name, vluns, await hostNodeIds(this.backend, this.options.owner, call.signal)) : [];
+      const nodes =
+        exportsOf(vluns, v.name).length > 0
+          ? publishedNodeIds(v.name, vluns, await hostNodeIds(this.backend, this.options.owner, call.signal))
+          : [];
       return { ...toArrayVolume(this.id, v, marker), publishedNodeIds: nodes, condition: conditionOfVolume(v) };
     });
   }
@@ -170,17 +244,39 @@ export class StorageArray {
    */
   publish(name: string, node: NodeRef, o: PublishOptions, call: Call): Promise<Export> {
     const op = this.op(call);
-    const importSpec = o.import ? { oneHost: o.singleNode, ...(o.protocol !== undefined && { protocol: o.protocol }) } : undefined;
+    const importSpec = o.import
+      ? { oneHost: o.singleNode, ...(o.protocol !== undefined && { protocol: o.protocol }) }
+      : undefined;
     return this.volumeLocks.run(name, () =>
       this.backend.run(`publishing ${name} to ${node.node.hostName}`, async (c) => {
-        const known = await knownVolume(this.backend, c, name, { use: 'publish', ...(importSpec && { importSpec }) }, op);
+        const known = await knownVolume(
+          this.backend,
+          c,
+          name,
+          { use: 'publish', ...(importSpec && { importSpec }) },
+          op,
+        );
         const protocol = o.protocol ?? known.protocol ?? this.backend.config.defaultAccessProtocol ?? 'iscsi';
         this.requireReachable(name, node, protocol, o.protocol !== undefined);
         const ports = protocol === 'loop' ? [] : await this.backend.ports(call.signal);
         const targets = selectTargets(ports, protocol, o.ports?.iscsiPortalIps, o.ports?.fcPorts);
         const perPort = o.ports?.oneVlunPerPort === true && targets.positions.length > 0;
-        const readonlyGuard = (exported: boolean): Promise<void> => checkReadonlyExports(c, name, known, o.readonly, exported, op, formatId(this.id, name));
-        const out = await exportVolume(this.backend, c, { name, ref: node, protocol, singleNode: o.singleNode, readonlyGuard, maxVolumes: this.options.maxVolumesPerNode, ...(perPort && { ports: targets.positions }) }, op);
+        const readonlyGuard = (exported: boolean): Promise<void> =>
+          checkReadonlyExports(c, name, known, o.readonly, exported, op, formatId(this.id, name));
+        const out = await exportVolume(
+          this.backend,
+          c,
+          {
+            name,
+            ref: node,
+            protocol,
+            singleNode: o.singleNode,
+            readonlyGuard,
+            maxVolumes: this.options.maxVolumesPerNode,
+            ...(perPort && { ports: targets.positions }),
+          },
+          op,
+        );
         const wwn = out.wwn ?? known.wwn ?? (await getVolume(c, name, call.signal)).wwn ?? '';
         this.backend.owned.set(name, { ...known, wwn });
         return { protocol, lun: out.lun, wwn, iqns: targets.iqns, portals: targets.portals, wwns: targets.wwns };
@@ -192,14 +288,24 @@ export class StorageArray {
   private requireReachable(name: string, node: NodeRef, protocol: string, protocolGiven: boolean): void {
     // Without a volume_context, a loop node cannot be told from one that does not exist: only the
     // nodes known to share the simulator's data plane are reachable then.
-    const loopReachable = protocolGiven || !this.options.loopNodes || this.options.loopNodes.includes(node.node.hostName);
-    const hasInitiator = protocol === 'loop' ? loopReachable : protocol === 'fc' ? node.node.wwpns.length > 0 : node.node.iqns.length > 0;
-    if (!hasInitiator) throw notFound(`node ${node.nodeId} has no ${protocol} initiator; it cannot reach volume ${formatId(this.id, name)}`);
+    const loopReachable =
+      protocolGiven || !this.options.loopNodes || this.options.loopNodes.includes(node.node.hostName);
+    const hasInitiator =
+      protocol === 'loop' ? loopReachable : protocol === 'fc' ? node.node.wwpns.length > 0 : node.node.iqns.length > 0;
+    if (!hasInitiator)
+      throw notFound(
+        `node ${node.nodeId} has no ${protocol} initiator; it cannot reach volume ${formatId(this.id, name)}`,
+      );
   }
 
-  /** Removes the volume's exports to the node (every node when undefined); a host the driver made goes with its last VLUN. */
+  /**
+   * Removes the volume's exports to the node (every node when undefined); a host the driver made goes with its last
+   * VLUN.
+   */
   async unpublish(name: string, node: NodeRef | undefined, call: Call): Promise<void> {
-    await this.volumeLocks.run(name, () => this.backend.run(`unpublishing ${name}`, (c) => unexportVolume(this.backend, c, name, node, this.op(call))));
+    await this.volumeLocks.run(name, () =>
+      this.backend.run(`unpublishing ${name}`, (c) => unexportVolume(this.backend, c, name, node, this.op(call))),
+    );
   }
 
   /** Takes a snapshot of `source` (this cluster's, or imported), or finds the one an earlier attempt made. */
@@ -209,7 +315,17 @@ export class StorageArray {
     const snap = await this.backend.run(`creating snapshot ${name}`, async (c) => {
       const op = this.op(call);
       await knownVolume(this.backend, c, source, { use: 'snapshot-source' }, op);
-      return ensureSnapshot(c, source, { name, readOnly: spec.readOnly, comment: formatVolumeMarker(marker), ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }) }, op);
+      return ensureSnapshot(
+        c,
+        source,
+        {
+          name,
+          readOnly: spec.readOnly,
+          comment: formatVolumeMarker(marker),
+          ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }),
+        },
+        op,
+      );
     });
     return toArraySnapshot(this.id, snap, marker);
   }
@@ -226,7 +342,10 @@ export class StorageArray {
       const marker = ownMarker(snap, this.options.owner);
       if (!isSnapshot(snap) || !marker) throw notFound(`snapshot ${formatId(this.id, name)} does not exist`);
       // A snapshot of a soft-deleted volume keeps naming the volume the CO deleted.
-      const source = snap.copyOf && isTombstoneName(snap.copyOf) ? originalName(await getVolume(c, snap.copyOf, call.signal), this.options.owner) : undefined;
+      const source =
+        snap.copyOf && isTombstoneName(snap.copyOf)
+          ? originalName(await getVolume(c, snap.copyOf, call.signal), this.options.owner)
+          : undefined;
       return toArraySnapshot(this.id, snap, marker, source ?? snap.copyOf);
     });
   }
@@ -234,10 +353,22 @@ export class StorageArray {
   /** Snapshots the sources at one point in time (DESIGN "Groups"), or finds the group an earlier attempt made. */
   groupSnapshot(spec: GroupSnapshotSpec, call: Call): Promise<ArrayGroup> {
     const name = arrayNameFor('group', this.options.owner.clusterId, spec.name);
-    const identity = requestIdentity({ s: spec.sources.map((s) => formatId(this.id, s)).sort(), ro: spec.readOnly, x: spec.expirationHours });
+    const identity = requestIdentity({
+      s: spec.sources.map((s) => formatId(this.id, s)).sort(),
+      ro: spec.readOnly,
+      x: spec.expirationHours,
+    });
     const marker = ownerMarker(this.options.owner, { n: spec.name, r: identity, ...labelOrigin(spec.labels) });
-    const group = { name, sources: spec.sources, marker, readOnly: spec.readOnly, ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }) };
-    return this.backend.run(`creating group snapshot ${name}`, async (c) => groupOf(c, this.id, name, await ensureGroupSnapshot(c, group, this.op(call)), this.op(call)));
+    const group = {
+      name,
+      sources: spec.sources,
+      marker,
+      readOnly: spec.readOnly,
+      ...(spec.expirationHours !== undefined && { expirationHours: spec.expirationHours }),
+    };
+    return this.backend.run(`creating group snapshot ${name}`, async (c) =>
+      groupOf(c, this.id, name, await ensureGroupSnapshot(c, group, this.op(call)), this.op(call)),
+    );
   }
 
   /** Deletes a group snapshot with its members (unknown: success); `memberIds` must name them all. */
@@ -268,7 +399,11 @@ export class StorageArray {
   /** Every volume of this cluster, by name (tombstones hidden). Three requests: volumes, VLUNs, hosts. */
   async listVolumes(signal: AbortSignal): Promise<VolumeStatus[]> {
     const listed = await collect([this.backend], this.options.owner, 'volume', signal);
-    return listed.map((l) => ({ ...toArrayVolume(this.id, l.volume, l.marker), publishedNodeIds: l.publishedNodeIds, condition: conditionOfVolume(l.volume) }));
+    return listed.map((l) => ({
+      ...toArrayVolume(this.id, l.volume, l.marker),
+      publishedNodeIds: l.publishedNodeIds,
+      condition: conditionOfVolume(l.volume),
+    }));
   }
 
   /** Every snapshot of this cluster, by name. One request. */

@@ -45,7 +45,9 @@ export class TaskProgress {
 
   /** Records one poll's view of a task; `subject` is the volume it works on. */
   observe(type: ArrayTaskType, subject: string, task: ObservedTask, log: Logger): void {
-    const pct = task.totalSteps ? Math.min(100, Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps)) : undefined;
+    const pct = task.totalSteps
+      ? Math.min(100, Math.floor(((task.completedSteps ?? 0) * 100) / task.totalSteps))
+      : undefined;
     const state = stateOf(task.status);
     let f = this.tasks.get(task.id);
     if (!f) {

@@ -40,7 +40,13 @@ export interface FollowOptions {
  * interval later. Resolves with the final state: DONE, FAILED or CANCELLED; a task the array
  * forgot meanwhile (404) counts as DONE, as a task no longer listed does.
  */
-export async function followTask(backend: Backend, c: ArrayClient, task: Task, o: FollowOptions, ctx: OpContext): Promise<Task> {
+export async function followTask(
+  backend: Backend,
+  c: ArrayClient,
+  task: Task,
+  o: FollowOptions,
+  ctx: OpContext,
+): Promise<Task> {
   let last = task;
   try {
     return await waitForTask(readerOf(c), { backendId: backend.id, op: `${o.type}.wait` }, task.id, {
@@ -64,9 +70,21 @@ export async function followTask(backend: Backend, c: ArrayClient, task: Task, o
  * Waits up to `timeoutMs` for a cancelled task to stop (polling at once, then every `pollMs`).
  * The deadline or the timeout first → ABORTED with `message`.
  */
-export async function awaitStop(backend: Backend, c: ArrayClient, id: number, pollMs: number, timeoutMs: number, message: string, ctx: OpContext): Promise<void> {
+export async function awaitStop(
+  backend: Backend,
+  c: ArrayClient,
+  id: number,
+  pollMs: number,
+  timeoutMs: number,
+  message: string,
+  ctx: OpContext,
+): Promise<void> {
   try {
-    await waitForTask(readerOf(c), { backendId: backend.id, op: 'copy.cancel' }, id, { intervalMs: pollMs, timeoutMs, signal: ctx.signal });
+    await waitForTask(readerOf(c), { backendId: backend.id, op: 'copy.cancel' }, id, {
+      intervalMs: pollMs,
+      timeoutMs,
+      signal: ctx.signal,
+    });
   } catch (err) {
     if (err instanceof WsapiTaskError && err.reason !== 'timeout') return;
     if (err instanceof WsapiTaskError || ctx.signal.aborted) throw busy(message);

@@ -48,7 +48,12 @@ export function childrenOf(all: readonly Volume[], name: string, owner: Owner): 
 function judgeHelper(ro: Volume, byParent: Map<string, Volume[]>, out: Children): void {
   const rws = byParent.get(ro.name) ?? [];
   const dests = rws.flatMap((rw) => byParent.get(rw.name) ?? []);
-  if (rws.length === 0 || rws.some((rw) => !isHelper(rw) || rw.readOnly === true) || dests.length === 0 || !dests.every(isCopyTarget)) {
+  if (
+    rws.length === 0 ||
+    rws.some((rw) => !isHelper(rw) || rw.readOnly === true) ||
+    dests.length === 0 ||
+    !dests.every(isCopyTarget)
+  ) {
     // Not a running copy's helpers: a lone read-only snapshot, or a read-only one with a writable
     // child (a stopped copy's leftovers or an admin's pair: the driver cannot tell, so it keeps both).
     out.foreign.push(ro.name);
@@ -67,8 +72,14 @@ function judgeHelper(ro: Volume, byParent: Map<string, Volume[]>, out: Children)
 export async function clearChildren(c: ArrayClient, v: Volume, ctx: OpContext): Promise<boolean> {
   const all = await c.listVolumes(ctx.signal);
   const kids = childrenOf(all, v.name, ctx.owner);
-  if (kids.copying.length > 0) throw busy(`volume ${v.name} is the source of a copy that has not ended (into ${kids.copying.join(', ')}); retry after it ends`);
-  if (kids.foreign.length > 0) throw failedPrecondition(`volume ${v.name} has snapshots or copies this cluster does not own (${kids.foreign.join(', ')}); the driver deletes neither them nor the volume (an unmarked read-only snapshot with a writable child may be a stopped copy's helpers: remove them if they are)`);
+  if (kids.copying.length > 0)
+    throw busy(
+      `volume ${v.name} is the source of a copy that has not ended (into ${kids.copying.join(', ')}); retry after it ends`,
+    );
+  if (kids.foreign.length > 0)
+    throw failedPrecondition(
+      `volume ${v.name} has snapshots or copies this cluster does not own (${kids.foreign.join(', ')}); the driver deletes neither them nor the volume (an unmarked read-only snapshot with a writable child may be a stopped copy's helpers: remove them if they are)`,
+    );
   await sweepTombstones(c, all, ctx, v.name);
   return kids.own.length > 0;
 }
@@ -79,7 +90,12 @@ export async function clearChildren(c: ArrayClient, v: Volume, ctx: OpContext): 
  * Only tombstones with no child at all in the listing (the array refuses the rest anyway). `skip` is a
  * volume the caller is deleting itself. Failures are logged, never thrown: a sweep is a bonus.
  */
-export async function sweepTombstones(c: ArrayClient, all: readonly Volume[], ctx: OpContext, skip?: string): Promise<number> {
+export async function sweepTombstones(
+  c: ArrayClient,
+  all: readonly Volume[],
+  ctx: OpContext,
+  skip?: string,
+): Promise<number> {
   let removed = 0;
   for (const t of all) {
     if (!isTombstoneName(t.name) || t.name === skip || !ownMarker(t, ctx.owner)) continue;
@@ -109,6 +125,9 @@ export async function sweepOnce(backend: Backend, c: ArrayClient, ctx: OpContext
     await sweepTombstones(c, await c.listVolumes(ctx.signal), ctx);
   } catch (err) {
     swept.delete(backend);
-    ctx.log.warn({ backend: backend.id, err }, 'tombstone sweep: the volume listing failed; the next DeleteVolume retries');
+    ctx.log.warn(
+      { backend: backend.id, err },
+      'tombstone sweep: the volume listing failed; the next DeleteVolume retries',
+    );
   }
 }

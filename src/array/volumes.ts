@@ -7,7 +7,15 @@ import { cancelCopy, removeCopyHelpers, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, ownerMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
-import { isCopyTarget, isSnapshot, ownMarker, refuseFailed, requireOwnedSource, type OpContext, type Owner } from './ops.js';
+import {
+  isCopyTarget,
+  isSnapshot,
+  ownMarker,
+  refuseFailed,
+  requireOwnedSource,
+  type OpContext,
+  type Owner,
+} from './ops.js';
 import { clearChildren, sweepOnce } from './tombstones.js';
 
 /** How many times DeleteVolume retries after clearing an obstacle (set membership, copy). */
@@ -53,14 +61,16 @@ export async function ensureVolume(c: ArrayClient, spec: NewVolume, ctx: OpConte
     return { name, sizeMiB: spec.body.sizeMiB, comment: spec.body.comment };
   } catch (err) {
     const cond = conditionOf(err);
-    if (cond === 'no-cpg') throw invalidArgument(`CPG ${spec.body.cpg} or ${spec.body.snapCPG ?? ''} does not exist on the array`);
+    if (cond === 'no-cpg')
+      throw invalidArgument(`CPG ${spec.body.cpg} or ${spec.body.snapCPG ?? ''} does not exist on the array`);
     if (cond !== 'volume-exists') throw err;
   }
   // A repeated CreateVolume (or a retry after a lost response) finds the earlier volume.
   const v = await c.getVolume(name, ctx.signal);
   const m = ownMarker(v, ctx.owner);
   if (!m || m.r !== spec.identity) throw alreadyExists(`volume ${name} exists with different parameters`);
-  if ((v.sizeMiB ?? 0) < spec.body.sizeMiB) throw alreadyExists(`volume ${name} exists with a smaller size (${v.sizeMiB} MiB)`);
+  if ((v.sizeMiB ?? 0) < spec.body.sizeMiB)
+    throw alreadyExists(`volume ${name} exists with a smaller size (${v.sizeMiB} MiB)`);
   if (spec.qosName) await joinSet(c, spec.qosName, name, true);
   return v;
 }
@@ -70,7 +80,8 @@ async function joinSet(c: ArrayClient, set: string, name: string, repeat: boolea
   try {
     await c.addToVolumeSet(set, [name]);
   } catch (err) {
-    if (conditionOf(err) === 'no-set') throw invalidArgument(`parameter "qosName": VV set ${set} does not exist on the array`);
+    if (conditionOf(err) === 'no-set')
+      throw invalidArgument(`parameter "qosName": VV set ${set} does not exist on the array`);
     if (!(repeat && isConflict(err))) throw err;
   }
 }
@@ -94,7 +105,8 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
   if (isSnapshot(v)) throw invalidArgument(`${name} is a snapshot; use DeleteSnapshot`);
   const marker = ownMarker(v, ctx.owner);
   const ourCopy = !marker && (v.comment ?? '') === '' && v.name.startsWith(`${Role.volume}-`) && isCopyTarget(v);
-  if (!marker && !ourCopy) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never deletes it`);
+  if (!marker && !ourCopy)
+    throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never deletes it`);
   await sweepOnce(backend, c, ctx);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -118,24 +130,34 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
       else if (cond === 'has-children') {
         // Own snapshots remain → soft delete; helpers of stopped copies were removed → retry.
         if (await clearChildren(c, v, ctx)) return softDelete(c, v, marker!, ctx);
-      }
-      else throw err;
+      } else throw err;
     }
   }
 }
 
 async function assertNotExported(c: ArrayClient, name: string, ctx: OpContext): Promise<void> {
   const vluns = (await c.listVluns(ctx.signal)).filter((l) => l.volumeName === name);
-  if (vluns.length > 0) throw failedPrecondition(`volume ${name} is still exported to ${[...new Set(vluns.map((l) => l.hostname ?? '?'))].join(', ')}; unpublish it first`);
+  if (vluns.length > 0)
+    throw failedPrecondition(
+      `volume ${name} is still exported to ${[...new Set(vluns.map((l) => l.hostname ?? '?'))].join(', ')}; unpublish it first`,
+    );
 }
 
 /** IN_USE: exported → FAILED_PRECONDITION; in driver-managed VV sets → leave them. */
-async function clearInUse(c: ArrayClient, name: string, marker: VolumeMarker | undefined, ctx: OpContext): Promise<void> {
+async function clearInUse(
+  c: ArrayClient,
+  name: string,
+  marker: VolumeMarker | undefined,
+  ctx: OpContext,
+): Promise<void> {
   await assertNotExported(c, name, ctx);
   const sets = (await c.listVolumeSets(ctx.signal)).filter((s) => (s.setmembers ?? []).includes(name));
   for (const s of sets) {
     const managed = s.name === marker?.q || s.name.startsWith(`${Role.volumeSet}-`);
-    if (!managed) throw failedPrecondition(`volume ${name} is in VV set ${s.name}, which the driver does not manage; remove it from the set first`);
+    if (!managed)
+      throw failedPrecondition(
+        `volume ${name} is in VV set ${s.name}, which the driver does not manage; remove it from the set first`,
+      );
     await c.removeFromVolumeSet(s.name, [name]);
     ctx.log.info({ volume: name, set: s.name }, 'volume left its VV set before delete');
   }
@@ -161,14 +183,16 @@ async function softDelete(c: ArrayClient, v: Volume, marker: VolumeMarker, ctx: 
 export async function expandVolume(c: ArrayClient, name: string, wantMiB: number, ctx: OpContext): Promise<number> {
   const v = await getVolume(c, name, ctx.signal);
   if (isSnapshot(v)) throw invalidArgument(`${name} is a snapshot`);
-  if (!ownMarker(v, ctx.owner)) throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never changes it`);
+  if (!ownMarker(v, ctx.owner))
+    throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never changes it`);
   const current = v.sizeMiB ?? 0;
   // ControllerExpandVolume of a volume already at least that large succeeds without a change.
   if (current >= wantMiB) return current;
   try {
     await c.growVolume(name, wantMiB - current);
   } catch (err) {
-    if (conditionOf(err) === 'copy-busy' || (isConflict(err) && conditionOf(err) === 'other')) throw busy(`volume ${name} is busy in a copy or tune on the array; retry later`);
+    if (conditionOf(err) === 'copy-busy' || (isConflict(err) && conditionOf(err) === 'other'))
+      throw busy(`volume ${name} is busy in a copy or tune on the array; retry later`);
     throw err;
   }
   ctx.log.info({ volume: name, fromMiB: current, toMiB: wantMiB }, 'volume grown');
@@ -189,12 +213,21 @@ export interface ImportSpec {
  * Returns the marker written.
  */
 export async function importVolume(c: ArrayClient, v: Volume, spec: ImportSpec, ctx: OpContext): Promise<VolumeMarker> {
-  if (parseVolumeMarker(v.comment) !== undefined) throw failedPrecondition(`volume ${v.name} carries another driver's or cluster's marker`);
-  const marker = ownerMarker(ctx.owner, { im: 1, ...(spec.oneHost && { one: 1 as const }), ...(spec.protocol !== undefined && { p: spec.protocol }) });
+  if (parseVolumeMarker(v.comment) !== undefined)
+    throw failedPrecondition(`volume ${v.name} carries another driver's or cluster's marker`);
+  const marker = ownerMarker(ctx.owner, {
+    im: 1,
+    ...(spec.oneHost && { one: 1 as const }),
+    ...(spec.protocol !== undefined && { p: spec.protocol }),
+  });
   // The admin's own comment is kept inside the marker's bounded description.
   if (v.comment) marker.desc = v.comment.slice(0, 120);
   const snapCPG = v.snapCPG === undefined && v.userCPG !== undefined ? v.userCPG : undefined;
-  await c.modifyVolume(v.name, { comment: formatVolumeMarker(marker), ...(spec.oneHost && { policies: { oneHost: true } }), ...(snapCPG !== undefined && { snapCPG }) });
+  await c.modifyVolume(v.name, {
+    comment: formatVolumeMarker(marker),
+    ...(spec.oneHost && { policies: { oneHost: true } }),
+    ...(snapCPG !== undefined && { snapCPG }),
+  });
   ctx.log.info({ volume: v.name, snapCPG }, 'static volume imported: marked for this cluster');
   return marker;
 }
@@ -211,7 +244,13 @@ export type VolumeUse = { use: 'publish'; importSpec?: ImportSpec } | { use: 'sn
  * snapshot is a valid source and nothing is remembered of it (`{}`); a volume without a snapshot
  * CPG (imported before imports set one) gets its user CPG.
  */
-export async function knownVolume(backend: Backend, c: ArrayClient, name: string, use: VolumeUse, ctx: OpContext): Promise<OwnedVolume> {
+export async function knownVolume(
+  backend: Backend,
+  c: ArrayClient,
+  name: string,
+  use: VolumeUse,
+  ctx: OpContext,
+): Promise<OwnedVolume> {
   const cached = backend.owned.get(name);
   if (cached && !cached.copying) return cached;
   let v: Volume;
@@ -226,16 +265,25 @@ export async function knownVolume(backend: Backend, c: ArrayClient, name: string
     if (isSnapshot(v)) throw notFound(`volume ${name} does not exist`);
     refuseFailed(v);
     // Import is explicit: only a static PV that says import: "true" gets the marker.
-    marker = ownMarker(v, ctx.owner) ?? (use.importSpec ? await importVolume(c, v, use.importSpec, ctx) : refuseUnmarked(name));
+    marker =
+      ownMarker(v, ctx.owner) ??
+      (use.importSpec ? await importVolume(c, v, use.importSpec, ctx) : refuseUnmarked(name));
   }
-  const known: OwnedVolume = { ...cached, ...(v.wwn && { wwn: v.wwn }), ro: marker.ro === 1, ...(marker.p !== undefined && { protocol: marker.p }) };
+  const known: OwnedVolume = {
+    ...cached,
+    ...(v.wwn && { wwn: v.wwn }),
+    ro: marker.ro === 1,
+    ...(marker.p !== undefined && { protocol: marker.p }),
+  };
   await settleCopy(c, v, marker, known, ctx);
   backend.owned.set(name, known);
   return known;
 }
 
 function refuseUnmarked(name: string): never {
-  throw failedPrecondition(`volume ${name} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`);
+  throw failedPrecondition(
+    `volume ${name} does not carry this cluster's marker; set volumeAttributes import: "true" on the static PV to import it`,
+  );
 }
 
 /** The array refuses snapshots of a volume without a snapshot CPG (409 NO_SNAP_CPG): its user CPG becomes one. */
@@ -246,7 +294,13 @@ async function ensureSnapCpg(c: ArrayClient, v: Volume, ctx: OpContext): Promise
 }
 
 /** Records whether `v` is still a copy target; once its copy ended, its temporary source goes. */
-async function settleCopy(c: ArrayClient, v: Volume, marker: VolumeMarker, known: OwnedVolume, ctx: OpContext): Promise<void> {
+async function settleCopy(
+  c: ArrayClient,
+  v: Volume,
+  marker: VolumeMarker,
+  known: OwnedVolume,
+  ctx: OpContext,
+): Promise<void> {
   if (isCopyTarget(v)) {
     known.copying = true;
     return;
@@ -261,7 +315,15 @@ async function settleCopy(c: ArrayClient, v: Volume, marker: VolumeMarker, known
  * marker: the first export (`exported` false: no VLUN to any host) records the request's flag;
  * a later one must match it. `known` is the remembered state, updated here.
  */
-export async function checkReadonlyExports(c: ArrayClient, name: string, known: OwnedVolume, readonly: boolean, exported: boolean, ctx: OpContext, id = name): Promise<void> {
+export async function checkReadonlyExports(
+  c: ArrayClient,
+  name: string,
+  known: OwnedVolume,
+  readonly: boolean,
+  exported: boolean,
+  ctx: OpContext,
+  id = name,
+): Promise<void> {
   if ((known.ro ?? false) === readonly) return;
   if (!exported) {
     await setReadOnlyExports(c, name, readonly, ctx.owner, ctx.signal);
@@ -270,14 +332,23 @@ export async function checkReadonlyExports(c: ArrayClient, name: string, known: 
   }
   // The remembered flag may be stale (another driver process): the marker decides.
   known.ro = ownMarker(await getVolume(c, name, ctx.signal), ctx.owner)?.ro === 1;
-  if (known.ro !== readonly) throw alreadyExists(`volume ${id} is published ${known.ro ? 'read-only' : 'read-write'}; unpublish it everywhere before publishing it ${readonly ? 'read-only' : 'read-write'}`);
+  if (known.ro !== readonly)
+    throw alreadyExists(
+      `volume ${id} is published ${known.ro ? 'read-only' : 'read-write'}; unpublish it everywhere before publishing it ${readonly ? 'read-only' : 'read-write'}`,
+    );
 }
 
 /**
  * Records in the volume's marker whether its exports are read-only (one GET, one PUT); called
  * only when the first export is made with the flag the marker does not say already.
  */
-export async function setReadOnlyExports(c: ArrayClient, name: string, readonly: boolean, owner: Owner, signal?: AbortSignal): Promise<void> {
+export async function setReadOnlyExports(
+  c: ArrayClient,
+  name: string,
+  readonly: boolean,
+  owner: Owner,
+  signal?: AbortSignal,
+): Promise<void> {
   const v = await getVolume(c, name, signal);
   const marker = ownMarker(v, owner);
   if (!marker) throw failedPrecondition(`volume ${name} does not carry this cluster's marker`);
@@ -288,11 +359,23 @@ export async function setReadOnlyExports(c: ArrayClient, name: string, readonly:
 }
 
 /** Volume fields of the create request that only the array's firmware decides (INVALID_ARGUMENT when it is too old). */
-export function provisioning(spec: Pick<VolumeSpec, 'provisioning' | 'compression'>, backend: Backend): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
+export function provisioning(
+  spec: Pick<VolumeSpec, 'provisioning' | 'compression'>,
+  backend: Backend,
+): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
   const f = backend.features;
-  if (spec.provisioning === 'dedup' && !f.tdvv) throw invalidArgument(`parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`);
-  if (spec.provisioning === 'reduce' && !f.reduce) throw invalidArgument(`parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`);
-  if (spec.compression && !f.compression) throw invalidArgument(`parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`);
+  if (spec.provisioning === 'dedup' && !f.tdvv)
+    throw invalidArgument(
+      `parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`,
+    );
+  if (spec.provisioning === 'reduce' && !f.reduce)
+    throw invalidArgument(
+      `parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`,
+    );
+  if (spec.compression && !f.compression)
+    throw invalidArgument(
+      `parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`,
+    );
   const out: Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> = {};
   if (spec.provisioning === 'tpvv') out.tpvv = true;
   if (spec.provisioning === 'dedup') out.tdvv = true;

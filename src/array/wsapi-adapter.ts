@@ -23,12 +23,14 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     createSnapshot: async (source, params) => {
       await w.volumes.createSnapshot(source, params);
     },
-    createPhysicalCopy: async (source, params) => (await w.volumes.createPhysicalCopy(source, dataReduction(params))).taskId,
+    createPhysicalCopy: async (source, params) =>
+      (await w.volumes.createPhysicalCopy(source, dataReduction(params))).taskId,
     getTask: (id, signal) => w.tasks.get(id, o(signal)),
     listTasks: (signal) => w.tasks.list(o(signal)),
     cancelTask: (id) => w.tasks.cancel(id),
     listVolumeSets: (signal) => w.volumeSets.list(o(signal)),
-    createVolumeSet: (name, members, domain) => w.volumeSets.create(name, { setmembers: members, ...(domain !== undefined && { domain }) }),
+    createVolumeSet: (name, members, domain) =>
+      w.volumeSets.create(name, { setmembers: members, ...(domain !== undefined && { domain }) }),
     deleteVolumeSet: (name) => w.volumeSets.delete(name),
     snapshotVolumeSet: async (name, params) => {
       await w.volumeSets.createSnapshot(name, params);

@@ -49,7 +49,11 @@ parentPort!.on('message', (m: BaselinePhase) => {
       };
       parentPort!.postMessage(await runPool(m.items, m.concurrency, job));
     } catch (err) {
-      parentPort!.postMessage({ latencies: [], errors: [err instanceof Error ? err.message : String(err)], elapsedSec: 0 });
+      parentPort!.postMessage({
+        latencies: [],
+        errors: [err instanceof Error ? err.message : String(err)],
+        elapsedSec: 0,
+      });
     }
   })();
 });

@@ -47,7 +47,8 @@ export class BareClient {
   }
 
   async close(): Promise<void> {
-    for (const k of this.keys.splice(0)) await this.send('DELETE', `/api/v1/credentials/${k.key}`, k.key).catch(() => undefined);
+    for (const k of this.keys.splice(0))
+      await this.send('DELETE', `/api/v1/credentials/${k.key}`, k.key).catch(() => undefined);
   }
 
   /** One request with a key from the pool, under the in-flight cap. */
@@ -67,11 +68,28 @@ export class BareClient {
     const text = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = http.request(
-        { host: this.base.hostname, port: this.base.port, path, method, agent: false, headers: { accept: 'application/json', ...(key ? { 'X-HP3PAR-WSAPI-SessionKey': key } : {}), ...(text ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) } : {}) } },
+        {
+          host: this.base.hostname,
+          port: this.base.port,
+          path,
+          method,
+          agent: false,
+          headers: {
+            accept: 'application/json',
+            ...(key ? { 'X-HP3PAR-WSAPI-SessionKey': key } : {}),
+            ...(text ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) } : {}),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(typeof res.headers.location === 'string' ? { location: res.headers.location } : {}), body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              ...(typeof res.headers.location === 'string' ? { location: res.headers.location } : {}),
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
           res.on('error', reject);
         },
       );
@@ -120,7 +138,15 @@ export class BaselineW1 {
   ) {}
 
   async create(name: string, sizeMiB: number): Promise<void> {
-    const a = await this.c.request('POST', '/api/v1/volumes', { name, cpg: this.cpg, sizeMiB, comment: this.comment, snapCPG: this.cpg, tpvv: true, policies: { oneHost: true } });
+    const a = await this.c.request('POST', '/api/v1/volumes', {
+      name,
+      cpg: this.cpg,
+      sizeMiB,
+      comment: this.comment,
+      snapCPG: this.cpg,
+      tpvv: true,
+      policies: { oneHost: true },
+    });
     if (a.status === 409) {
       expect(await this.c.request('GET', `/api/v1/volumes/${name}`), [200], 'read volume');
       return;
@@ -144,7 +170,16 @@ export class BaselineW1 {
         const q = encodeURIComponent(`"iSCSIPaths[name==${node.iqn}]"`);
         const found = expect(await this.c.request('GET', `/api/v1/hosts?query=${q}`), [200, 404], 'query hosts');
         if (found.status === 404 || (JSON.parse(found.body) as { members: unknown[] }).members.length === 0) {
-          expect(await this.c.request('POST', '/api/v1/hosts', { name: node.host, iSCSINames: [node.iqn], persona: 2, descriptors: { comment: `{"v":1,"o":"bench","n":"${node.host}"}` } }), [201], 'create host');
+          expect(
+            await this.c.request('POST', '/api/v1/hosts', {
+              name: node.host,
+              iSCSINames: [node.iqn],
+              persona: 2,
+              descriptors: { comment: `{"v":1,"o":"bench","n":"${node.host}"}` },
+            }),
+            [201],
+            'create host',
+          );
         }
         this.knownHosts.add(node.host);
       });
@@ -153,7 +188,17 @@ export class BaselineW1 {
       const before = await this.vlunsOf(name);
       const existing = before.find((l) => l.hostname === node.host);
       if (existing) return existing.lun;
-      const made = expect(await this.c.request('POST', '/api/v1/vluns', { volumeName: name, hostname: node.host, lun: 0, autoLun: true, maxAutoLun: 0 }), [201], 'create VLUN');
+      const made = expect(
+        await this.c.request('POST', '/api/v1/vluns', {
+          volumeName: name,
+          hostname: node.host,
+          lun: 0,
+          autoLun: true,
+          maxAutoLun: 0,
+        }),
+        [201],
+        'create VLUN',
+      );
       const lun = Number(made.location?.split(',')[1]);
       const after = await this.vlunsOf(name);
       if (!after.some((l) => l.hostname === node.host)) throw new Error(`VLUN of ${name} not listed`);
@@ -165,7 +210,15 @@ export class BaselineW1 {
     const rules = (await this.vlunsOf(name)).filter((l) => l.hostname === node.host);
     if (rules.length === 0) return;
     await this.hostLocks.run(node.host, async () => {
-      for (const l of rules) expect(await this.c.request('DELETE', `/api/v1/vluns/${encodeURIComponent(l.volumeName)},${l.lun},${encodeURIComponent(node.host)}`), [200, 404], 'delete VLUN');
+      for (const l of rules)
+        expect(
+          await this.c.request(
+            'DELETE',
+            `/api/v1/vluns/${encodeURIComponent(l.volumeName)},${l.lun},${encodeURIComponent(node.host)}`,
+          ),
+          [200, 404],
+          'delete VLUN',
+        );
       // Tried every time: the array refuses while the host still exports something.
       const d = expect(await this.c.request('DELETE', `/api/v1/hosts/${node.host}`), [200, 404, 409], 'delete host');
       if (d.status === 200) this.knownHosts.delete(node.host);

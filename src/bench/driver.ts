@@ -13,7 +13,16 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { DATA, PLAIN, startDriverProcess, startSims, procSample, WireBytes, type DriverProcess, type Sims } from './harness.js';
+import {
+  DATA,
+  PLAIN,
+  startDriverProcess,
+  startSims,
+  procSample,
+  WireBytes,
+  type DriverProcess,
+  type Sims,
+} from './harness.js';
 import { Meter, percentile, type PhaseResult } from './stats.js';
 import { markerOf, nodeSteps, seedVluns, w1, w2, w3, w4, warmUp, type Ctx } from './workloads.js';
 import { buildReport, formatTable, type Extra } from './report.js';
@@ -37,8 +46,14 @@ function nodeSkipReason(o: BenchOptions): string | undefined {
 
 /** The meter of every phase, printing one progress line per phase. */
 function newMeter(o: BenchOptions, sims: Sims, bytes: WireBytes, pid: () => number | undefined): Meter {
-  return new Meter([sims.plain, sims.data, sims.base], bytes, (p) =>
-      say(o, `  ${p.workload} ${p.who.padEnd(8)} ${p.label.padEnd(42)} n=${p.calls} err=${p.errors} WSAPI/call=${(p.wsapi / Math.max(1, p.calls)).toFixed(2)} p50=${percentile(p.latencies, 50).toFixed(1)} ms p99=${percentile(p.latencies, 99).toFixed(1)} ms ${p.elapsedSec.toFixed(1)} s, driver CPU ${((p.driverCpuSec * 1000) / Math.max(1, p.calls)).toFixed(1)} ms/call`),
+  return new Meter(
+    [sims.plain, sims.data, sims.base],
+    bytes,
+    (p) =>
+      say(
+        o,
+        `  ${p.workload} ${p.who.padEnd(8)} ${p.label.padEnd(42)} n=${p.calls} err=${p.errors} WSAPI/call=${(p.wsapi / Math.max(1, p.calls)).toFixed(2)} p50=${percentile(p.latencies, 50).toFixed(1)} ms p99=${percentile(p.latencies, 99).toFixed(1)} ms ${p.elapsedSec.toFixed(1)} s, driver CPU ${((p.driverCpuSec * 1000) / Math.max(1, p.calls)).toFixed(1)} ms/call`,
+      ),
     () => procSample(pid()).cpuSec,
   );
 }
@@ -78,7 +93,10 @@ async function runWorkloads(run: Run): Promise<void> {
     phases.push(...(await w2(ctx, o.snapshots)));
   }
   if (!o.skip.has('w3')) {
-    say(o, `W3: ${o.clones} clones of ${o.cloneDataMiB} MiB at ${(o.cloneDataMiB / o.cloneSeconds).toFixed(3)} MiB/s (${o.cloneSeconds} s each) ...`);
+    say(
+      o,
+      `W3: ${o.clones} clones of ${o.cloneDataMiB} MiB at ${(o.cloneDataMiB / o.cloneSeconds).toFixed(3)} MiB/s (${o.cloneSeconds} s each) ...`,
+    );
     const r = await w3(ctx, o.clones, o.cloneDataMiB, o.cloneSeconds);
     phases.push(...r.phases);
     extra.clones = r.clones;
@@ -103,7 +121,12 @@ async function runW4(run: Run): Promise<void> {
   const pid = run.driver.child.pid;
   // The driver's own marker, copied onto the seeded volumes so that they list as its own.
   const csiName = 'w4-template';
-  await run.driver.client.call('CreateVolume', { name: csiName, capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }], parameters: {} });
+  await run.driver.client.call('CreateVolume', {
+    name: csiName,
+    capacity_range: { required_bytes: String(1 << 30) },
+    volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
+    parameters: {},
+  });
   const marker = { comment: markerOf(sims.plain, csiName)?.comment ?? '', csiName };
   say(o, `W4: seeding ${o.listVolumes - 1} marked volumes, then listing with pages of ${o.pageSize} ...`);
   const cpu0 = procSample(pid).cpuSec;
@@ -119,7 +142,8 @@ async function runW4(run: Run): Promise<void> {
 function finishExtra(o: BenchOptions, extra: Extra, sims: Sims, pid: number | undefined): void {
   extra.rss['end'] = procSample(pid).hwmMiB;
   extra.loadEnd = loadavg()[0]!;
-  const logins = (s: Sims['plain']): number => s.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/credentials').length;
+  const logins = (s: Sims['plain']): number =>
+    s.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/credentials').length;
   // Seeding logs in on the plain array too; the baseline uses its own array.
   extra.driverLogins = { [PLAIN]: logins(sims.plain) - ownLogins(o, extra), [DATA]: logins(sims.data) };
   extra.machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
@@ -163,12 +187,43 @@ async function main(): Promise<number> {
     sims = await startSims(workDir, model);
     const nodeBootMs = await nodeBoot();
     const skipNode = nodeSkipReason(o);
-    driver = await startDriverProcess(workDir, sims, { node: skipNode === undefined, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight });
-    say(o, `driver pid ${driver.child.pid} answered Probe ${driver.startupMs.toFixed(0)} ms after spawn; log ${driver.logFile}`);
+    driver = await startDriverProcess(workDir, sims, {
+      node: skipNode === undefined,
+      sessionPoolSize: o.sessionPool,
+      maxInFlight: o.maxInFlight,
+    });
+    say(
+      o,
+      `driver pid ${driver.child.pid} answered Probe ${driver.startupMs.toFixed(0)} ms after spawn; log ${driver.logFile}`,
+    );
     const meter = newMeter(o, sims, bytes, () => driver?.child.pid);
-    const ctx: Ctx = { client: driver.client, sims, meter, concurrency: o.concurrency, sessionPoolSize: o.sessionPool, maxInFlight: o.maxInFlight, workDir };
+    const ctx: Ctx = {
+      client: driver.client,
+      sims,
+      meter,
+      concurrency: o.concurrency,
+      sessionPoolSize: o.sessionPool,
+      maxInFlight: o.maxInFlight,
+      workDir,
+    };
     const phases: PhaseResult[] = [];
-    const extra: Extra = { startupMs: driver.startupMs, startupCpuSec: procSample(driver.child.pid).cpuSec, rssNow: {}, nodeBootMs, rssStartMiB: procSample(driver.child.pid).rssMiB, rss: {}, cpuSecPer1000Rpc: {}, nodeSkipped: skipNode, clones: [], listings: [], seedSec: {}, loadStart, loadEnd: 0, started, options: o };
+    const extra: Extra = {
+      startupMs: driver.startupMs,
+      startupCpuSec: procSample(driver.child.pid).cpuSec,
+      rssNow: {},
+      nodeBootMs,
+      rssStartMiB: procSample(driver.child.pid).rssMiB,
+      rss: {},
+      cpuSecPer1000Rpc: {},
+      nodeSkipped: skipNode,
+      clones: [],
+      listings: [],
+      seedSec: {},
+      loadStart,
+      loadEnd: 0,
+      started,
+      options: o,
+    };
     const pid = driver.child.pid;
     await runWorkloads({ o, ctx, sims, driver, extra, phases, model, skipNode });
     finishExtra(o, extra, sims, pid);

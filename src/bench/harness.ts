@@ -57,7 +57,11 @@ export function procSample(pid: number | undefined): ProcSample {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { cpuSec: (Number(stat[11]) + Number(stat[12])) / 100, rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+    return {
+      cpuSec: (Number(stat[11]) + Number(stat[12])) / 100,
+      rssMiB: kb('VmRSS') / 1024,
+      hwmMiB: kb('VmHWM') / 1024,
+    };
   } catch {
     return { cpuSec: 0, rssMiB: 0, hwmMiB: 0 };
   }
@@ -84,7 +88,10 @@ export function benchProfile(): string {
 }
 
 /** Starts the simulators on loopback with the latency model. */
-export async function startSims(workDir: string, model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs'>): Promise<Sims> {
+export async function startSims(
+  workDir: string,
+  model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs'>,
+): Promise<Sims> {
   const dataDir = join(workDir, 'sim-data');
   // Room for the 20,000 VLUNs' volumes, W2 and W4's 10,000 volumes (thin, so only the used share counts).
   const cpgs = [{ name: CPG, sizeMiB: 1024 * 1024 * 1024 }];
@@ -109,7 +116,13 @@ export interface DriverProcess {
 /** Writes the driver's backends file into `workDir`: both simulators, with the bench's session limits; its path. */
 function writeBackends(workDir: string, sims: Sims, opts: { sessionPoolSize: number; maxInFlight: number }): string {
   const backendsFile = join(workDir, 'backends.json');
-  const common = { username: sims.plain.username, password: sims.plain.password, defaultCpg: CPG, sessionPoolSize: opts.sessionPoolSize, maxInFlight: opts.maxInFlight };
+  const common = {
+    username: sims.plain.username,
+    password: sims.plain.password,
+    defaultCpg: CPG,
+    sessionPoolSize: opts.sessionPoolSize,
+    maxInFlight: opts.maxInFlight,
+  };
   writeFileSync(
     backendsFile,
     JSON.stringify([
@@ -125,8 +138,39 @@ function serveArgs(workDir: string, sims: Sims, sock: string, backendsFile: stri
   const kubeletDir = join(workDir, 'kubelet');
   mkdirSync(kubeletDir, { recursive: true });
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const args = [main, 'serve', '--mode', node ? 'all' : 'controller', '--endpoint', `unix://${sock}`, '--driver-name', BENCH_DRIVER, '--cluster-id', BENCH_CLUSTER, '--backends', backendsFile, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
-  if (node) args.push('--node-name', 'bench-node', '--kubelet-dir', kubeletDir, '--sim-data-dir', sims.dataDir, '--backend-ids', DATA, '--host-exec', 'direct');
+  const args = [
+    main,
+    'serve',
+    '--mode',
+    node ? 'all' : 'controller',
+    '--endpoint',
+    `unix://${sock}`,
+    '--driver-name',
+    BENCH_DRIVER,
+    '--cluster-id',
+    BENCH_CLUSTER,
+    '--backends',
+    backendsFile,
+    '--log-format',
+    'json',
+    '--log-level',
+    'info',
+    '--shutdown-grace',
+    '5',
+  ];
+  if (node)
+    args.push(
+      '--node-name',
+      'bench-node',
+      '--kubelet-dir',
+      kubeletDir,
+      '--sim-data-dir',
+      sims.dataDir,
+      '--backend-ids',
+      DATA,
+      '--host-exec',
+      'direct',
+    );
   return args;
 }
 
@@ -157,7 +201,11 @@ async function waitForProbe(sock: string, t0: number, logFile: string, exited: (
  * Starts `3par-csi serve` in its own process against both simulators and waits for the first
  * successful Probe. The node plugin is served too when `node` (root only: it needs loop devices).
  */
-export async function startDriverProcess(workDir: string, sims: Sims, opts: { node: boolean; sessionPoolSize: number; maxInFlight: number }): Promise<DriverProcess> {
+export async function startDriverProcess(
+  workDir: string,
+  sims: Sims,
+  opts: { node: boolean; sessionPoolSize: number; maxInFlight: number },
+): Promise<DriverProcess> {
   const backendsFile = writeBackends(workDir, sims, opts);
   const sock = join(workDir, 'csi.sock');
   const args = serveArgs(workDir, sims, sock, backendsFile, opts.node);

@@ -7,7 +7,12 @@
 import http from 'node:http';
 
 const keepAlive = process.argv.includes('--keep-alive');
-const BASE = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache', ...(keepAlive ? {} : { Connection: 'close' }) };
+const BASE = {
+  Server: 'hp3par-wsapi',
+  'Cache-Control': 'no-cache',
+  Pragma: 'no-cache',
+  ...(keepAlive ? {} : { Connection: 'close' }),
+};
 const VOLUME = JSON.stringify({
   id: 4711,
   name: 'pvc-0d3c1a34-5e8f-4b5a-9c6e-2f1d7a8b9c0d',
@@ -26,8 +31,20 @@ const VOLUME = JSON.stringify({
 });
 const NOT_FOUND = JSON.stringify({ code: 23, desc: 'volume does not exist' });
 
-function answer(res: http.ServerResponse, status: number, body: string | undefined, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { ...BASE, ...extra, ...(body !== undefined && { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }) });
+function answer(
+  res: http.ServerResponse,
+  status: number,
+  body: string | undefined,
+  extra: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...BASE,
+    ...extra,
+    ...(body !== undefined && {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+    }),
+  });
   res.end(body);
 }
 

@@ -49,26 +49,39 @@ export const DEFAULTS: Omit<BenchOptions, 'skip' | 'json' | 'quick'> = {
 };
 
 /** --quick: every workload, small (a smoke run in well under 30 s). */
-export const QUICK: Partial<BenchOptions> = { volumes: 40, nodes: 4, vluns: 400, volumes20k: 20, snapshots: 10, clones: 2, cloneSeconds: 1, cloneDataMiB: 1, listVolumes: 600, pageSize: 100, listRuns: 1, nodeVolumes: 2 };
+export const QUICK: Partial<BenchOptions> = {
+  volumes: 40,
+  nodes: 4,
+  vluns: 400,
+  volumes20k: 20,
+  snapshots: 10,
+  clones: 2,
+  cloneSeconds: 1,
+  cloneDataMiB: 1,
+  listVolumes: 600,
+  pageSize: 100,
+  listRuns: 1,
+  nodeVolumes: 2,
+};
 
 /**
  * The numeric flags: the option each sets, its help, and its smallest value when not 0 (a
  * divisor, or a pool that would wait forever at 0).
  */
 const SIZES: Record<string, [keyof typeof DEFAULTS, string, number?]> = {
-  'volumes': ['volumes', 'W1: volumes created, published, unpublished and deleted'],
-  'nodes': ['nodes', 'W1: nodes the volumes are published to', 1],
-  'vluns': ['vluns', 'W1-20k: pre-existing VLUNs of other hosts (0 skips W1-20k)'],
+  volumes: ['volumes', 'W1: volumes created, published, unpublished and deleted'],
+  nodes: ['nodes', 'W1: nodes the volumes are published to', 1],
+  vluns: ['vluns', 'W1-20k: pre-existing VLUNs of other hosts (0 skips W1-20k)'],
   'volumes-20k': ['volumes20k', 'W1-20k: volumes in the run beside the VLUNs'],
-  'snapshots': ['snapshots', 'W2: snapshots (and volumes from them)'],
-  'clones': ['clones', 'W3: clones'],
+  snapshots: ['snapshots', 'W2: snapshots (and volumes from them)'],
+  clones: ['clones', 'W3: clones'],
   'clone-seconds': ['cloneSeconds', 'W3: duration of each copy at the set copy rate'],
   'clone-data-mib': ['cloneDataMiB', 'W3: data in each source volume'],
   'list-volumes': ['listVolumes', 'W4: volumes listed'],
   'page-size': ['pageSize', 'W4: ListVolumes max_entries', 1],
   'list-runs': ['listRuns', 'W4: listings timed', 1],
   'node-volumes': ['nodeVolumes', 'node: volumes staged and published (root only)'],
-  'concurrency': ['concurrency', 'calls in flight (sidecar workers)', 1],
+  concurrency: ['concurrency', 'calls in flight (sidecar workers)', 1],
   'latency-ms': ['latencyMs', 'simulator service time per request, L'],
   'per-member-us': ['perMemberUs', 'simulator service time per list member, k'],
   'session-pool': ['sessionPool', 'session keys per backend (driver and baseline)', 1],
@@ -80,17 +93,33 @@ export const BENCH_FLAGS: FlagSpec[] = [
   { name: 'quick', type: 'boolean', help: 'small sizes for a smoke run', env: false },
   { name: 'json', type: 'boolean', help: 'one JSON object on the last line', env: false },
   { name: 'skip', type: 'list', choices: WORKLOADS, metavar: 'LIST', help: 'workloads to skip', env: false },
-  ...Object.entries(SIZES).map(([name, [key, help, min]]): FlagSpec => ({ name, type: 'number', min: min ?? 0, help: `${help} (default ${DEFAULTS[key]}${QUICK[key] !== undefined ? `, ${QUICK[key]} with --quick` : ''})`, env: false })),
+  ...Object.entries(SIZES).map(([name, [key, help, min]]): FlagSpec => ({
+    name,
+    type: 'number',
+    min: min ?? 0,
+    help: `${help} (default ${DEFAULTS[key]}${QUICK[key] !== undefined ? `, ${QUICK[key]} with --quick` : ''})`,
+    env: false,
+  })),
 ];
 
-export const BENCH_HELP = formatHelp('npm run bench -- [flags]', "The driver's cost over the array's own round trips, at scale (docs/performance.md).", BENCH_FLAGS);
+export const BENCH_HELP = formatHelp(
+  'npm run bench -- [flags]',
+  "The driver's cost over the array's own round trips, at scale (docs/performance.md).",
+  BENCH_FLAGS,
+);
 
 /** The bench's settings from its command line: --quick sizes, then the flags given. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const { values, positional } = parseFlags(argv, BENCH_FLAGS, {});
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}" (see --help)`);
   const quick = get.bool(values, 'quick');
-  const o: BenchOptions = { ...DEFAULTS, ...(quick ? QUICK : {}), skip: new Set(get.list(values, 'skip')), json: get.bool(values, 'json'), quick };
+  const o: BenchOptions = {
+    ...DEFAULTS,
+    ...(quick ? QUICK : {}),
+    skip: new Set(get.list(values, 'skip')),
+    json: get.bool(values, 'json'),
+    quick,
+  };
   for (const [name, [key]] of Object.entries(SIZES)) {
     const n = get.num(values, name);
     if (n !== undefined) o[key] = n;

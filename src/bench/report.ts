@@ -74,7 +74,9 @@ const round = (n: number, d = 2): number => (Number.isFinite(n) ? Number(n.toFix
 function rpcKind(label: string): [string, string] {
   const m = /^(\w+)(?: \((.+)\))?$/.exec(label);
   if (!m) return [label, 'first'];
-  const kind = (m[2] ?? 'first').replace(/[^a-zA-Z0-9]+(.)/g, (_, c: string) => c.toUpperCase()).replace(/[^a-zA-Z0-9]/g, '');
+  const kind = (m[2] ?? 'first')
+    .replace(/[^a-zA-Z0-9]+(.)/g, (_, c: string) => c.toUpperCase())
+    .replace(/[^a-zA-Z0-9]/g, '');
   return [m[1]!, kind];
 }
 
@@ -121,9 +123,23 @@ interface RowFigures {
 }
 
 function rowFigures(rows: Row[]): RowFigures {
-  const f: RowFigures = { byWorkload: {}, top: { wsapiPerRpc: {}, bytesPerRpc: {} }, p50Ms: {}, p99Ms: {}, ratio: {}, cpuMsPerRpc: {} };
+  const f: RowFigures = {
+    byWorkload: {},
+    top: { wsapiPerRpc: {}, bytesPerRpc: {} },
+    p50Ms: {},
+    p99Ms: {},
+    ratio: {},
+    cpuMsPerRpc: {},
+  };
   for (const r of rows) {
-    const w = (f.byWorkload[r.workload] ??= { wsapiPerRpc: {}, bytesPerRpc: {}, p50Ms: {}, p99Ms: {}, baselineP50Ms: {}, ratioToBaselineP50: {} });
+    const w = (f.byWorkload[r.workload] ??= {
+      wsapiPerRpc: {},
+      bytesPerRpc: {},
+      p50Ms: {},
+      p99Ms: {},
+      baselineP50Ms: {},
+      ratioToBaselineP50: {},
+    });
     w['wsapiPerRpc']![r.label] = round(r.wsapiPerCall);
     w['bytesPerRpc']![r.label] = Math.round(r.bytesPerCall);
     w['p50Ms']![r.label] = round(r.p50, 1);
@@ -158,14 +174,25 @@ function throughput(rows: Row[], listing: Extra['listings']): Record<string, num
   return throughputPerSec;
 }
 
-type CloneSummary = Record<'max' | 'mean' | 'taskSecMean' | 'readyLagMsMax' | 'pollsPerSecPerCloneMax' | 'pollsPerCloneMean' | 'clones', number>;
+type CloneSummary = Record<
+  'max' | 'mean' | 'taskSecMean' | 'readyLagMsMax' | 'pollsPerSecPerCloneMax' | 'pollsPerCloneMean' | 'clones',
+  number
+>;
 
 /** W3's clones: time to ready against the array's task time, and the task polling rate; null without clones. */
 function cloneSummary(clones: CloneFigure[]): CloneSummary | null {
   if (clones.length === 0) return null;
   const readyRatios = clones.map((c) => c.readyMs / c.taskMs);
   const pollRates = clones.map((c) => c.pollsPerSec);
-  return { max: round(Math.max(...readyRatios), 3), mean: round(readyRatios.reduce((a, b) => a + b, 0) / readyRatios.length, 3), taskSecMean: round(clones.reduce((n, c) => n + c.taskMs, 0) / clones.length / 1000, 1), readyLagMsMax: Math.round(Math.max(...clones.map((c) => c.readyMs - c.taskMs))), pollsPerSecPerCloneMax: round(Math.max(...pollRates), 2), pollsPerCloneMean: round(clones.reduce((n, c) => n + c.polls, 0) / clones.length, 1), clones: clones.length };
+  return {
+    max: round(Math.max(...readyRatios), 3),
+    mean: round(readyRatios.reduce((a, b) => a + b, 0) / readyRatios.length, 3),
+    taskSecMean: round(clones.reduce((n, c) => n + c.taskMs, 0) / clones.length / 1000, 1),
+    readyLagMsMax: Math.round(Math.max(...clones.map((c) => c.readyMs - c.taskMs))),
+    pollsPerSecPerCloneMax: round(Math.max(...pollRates), 2),
+    pollsPerCloneMean: round(clones.reduce((n, c) => n + c.polls, 0) / clones.length, 1),
+    clones: clones.length,
+  };
 }
 
 /** What the targets are judged on besides the rows. */
@@ -180,7 +207,13 @@ function buildTargets(rows: Row[], extra: Extra, m: TargetInputs): Target[] {
   const o = extra.options;
   const listing = extra.listings;
   const targets: Target[] = [];
-  const t = (name: string, target: string, measured: number | undefined, ok: (v: number) => boolean, unit = ''): void => {
+  const t = (
+    name: string,
+    target: string,
+    measured: number | undefined,
+    ok: (v: number) => boolean,
+    unit = '',
+  ): void => {
     if (measured === undefined || Number.isNaN(measured)) return;
     targets.push({ name, target, measured: `${round(measured)}${unit}`, ok: ok(measured) });
   };
@@ -188,14 +221,26 @@ function buildTargets(rows: Row[], extra: Extra, m: TargetInputs): Target[] {
   for (const w of ['W1', 'W1-20k']) {
     t(`${w} CreateVolume requests`, '≤ 2', w1('CreateVolume', w)?.wsapiPerCall, (v) => v <= 2);
     t(`${w} CreateVolume repeat requests`, '≤ 2', w1('CreateVolume (repeat)', w)?.wsapiPerCall, (v) => v <= 2);
-    t(`${w} ControllerPublish (host exists) requests`, '≤ 3', w1('ControllerPublishVolume', w)?.wsapiPerCall, (v) => v <= 3);
+    t(
+      `${w} ControllerPublish (host exists) requests`,
+      '≤ 3',
+      w1('ControllerPublishVolume', w)?.wsapiPerCall,
+      (v) => v <= 3,
+    );
     t(`${w} ControllerUnpublish requests`, '≤ 3', w1('ControllerUnpublishVolume', w)?.wsapiPerCall, (v) => v <= 3);
     t(`${w} DeleteVolume requests`, '≤ 2', w1('DeleteVolume', w)?.wsapiPerCall, (v) => v <= 2);
   }
   t('CreateSnapshot requests', '≤ 2', findRow(rows, 'W2', 'CreateSnapshot')?.wsapiPerCall, (v) => v <= 2);
-  for (const [backend, n] of Object.entries(extra.driverLogins ?? {})) t(`session logins, backend ${backend}`, `≤ ${o.sessionPool} (pool size)`, n, (v) => v <= o.sessionPool);
+  for (const [backend, n] of Object.entries(extra.driverLogins ?? {}))
+    t(`session logins, backend ${backend}`, `≤ ${o.sessionPool} (pool size)`, n, (v) => v <= o.sessionPool);
   for (const r of rows.filter((x) => x.ratio !== undefined)) {
-    t(`${r.workload} ${r.label} p50 vs baseline`, '≤ 1.10 × baseline + 2 ms', r.p50, (v) => v <= 1.1 * r.baselineP50! + 2, ` ms (baseline ${round(r.baselineP50!, 1)} ms)`);
+    t(
+      `${r.workload} ${r.label} p50 vs baseline`,
+      '≤ 1.10 × baseline + 2 ms',
+      r.p50,
+      (v) => v <= 1.1 * r.baselineP50! + 2,
+      ` ms (baseline ${round(r.baselineP50!, 1)} ms)`,
+    );
   }
   t('errors', '0', m.errors, (v) => v === 0);
   if (m.clones) {
@@ -205,8 +250,19 @@ function buildTargets(rows: Row[], extra: Extra, m: TargetInputs): Target[] {
     t('task polling rate per clone, polls/s (max)', '≤ 1', m.clones.pollsPerSecPerCloneMax, (v) => v <= 1);
   }
   if (listing.length > 0) {
-    t(`ListVolumes of ${listing[0]!.entries} volumes, pages of ${o.pageSize} (slowest run)`, '< 2000 ms', Math.max(...listing.map((l) => l.ms)), (v) => v < 2000, ' ms');
-    t('WSAPI requests per listing (3 per backend with volumes, 1 per other)', '≤ 4', Math.max(...listing.map((l) => l.wsapi)), (v) => v <= 4);
+    t(
+      `ListVolumes of ${listing[0]!.entries} volumes, pages of ${o.pageSize} (slowest run)`,
+      '< 2000 ms',
+      Math.max(...listing.map((l) => l.ms)),
+      (v) => v < 2000,
+      ' ms',
+    );
+    t(
+      'WSAPI requests per listing (3 per backend with volumes, 1 per other)',
+      '≤ 4',
+      Math.max(...listing.map((l) => l.wsapi)),
+      (v) => v <= 4,
+    );
   }
   t('driver peak RSS over W1', '< 150 MiB', m.rssW1, (v) => v < 150, ' MiB');
   t('start-up to first Probe', '< 1000 ms', extra.startupMs, (v) => v < 1000, ' ms');
@@ -220,7 +276,18 @@ function findRow(rows: Row[], workload: string, label: string): Row | undefined 
 /** The run's conditions: when, where, the simulator's profile and latency model, the driver's limits. */
 function runConditions(extra: Extra): Record<string, unknown> {
   const o = extra.options;
-  return { date: extra.started.toISOString(), machine: extra.machine ?? '', loadAverage1m: [round(extra.loadStart), round(extra.loadEnd)], simProfile: benchProfile(), latencyMs: o.latencyMs, perMemberUs: o.perMemberUs, sessionPool: o.sessionPool, maxInFlight: o.maxInFlight, concurrency: o.concurrency, quick: o.quick };
+  return {
+    date: extra.started.toISOString(),
+    machine: extra.machine ?? '',
+    loadAverage1m: [round(extra.loadStart), round(extra.loadEnd)],
+    simProfile: benchProfile(),
+    latencyMs: o.latencyMs,
+    perMemberUs: o.perMemberUs,
+    sessionPool: o.sessionPool,
+    maxInFlight: o.maxInFlight,
+    concurrency: o.concurrency,
+    quick: o.quick,
+  };
 }
 
 export function buildReport(phases: PhaseResult[], extra: Extra): Report {
@@ -243,7 +310,9 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     /** Driver CPU (user + system, from /proc) per call of each W1 and W2 phase, ms: the load-independent figure. */
     cpuMsPerRpc,
     /** Publish at the --vluns scale point (W1-20k): driver CPU per ControllerPublishVolume beside N foreign VLUNs. */
-    publishAtVluns: publish20k ? { vluns: o.vluns, cpuMsPerRpc: round(publish20k.cpuMsPerCall, 2), wsapiPerRpc: round(publish20k.wsapiPerCall) } : null,
+    publishAtVluns: publish20k
+      ? { vluns: o.vluns, cpuMsPerRpc: round(publish20k.cpuMsPerCall, 2), wsapiPerRpc: round(publish20k.wsapiPerCall) }
+      : null,
     throughputPerSec: throughput(rows, listing),
     cloneReadyRatio,
     rssPeakMiB: round(rssW1, 1),
@@ -260,7 +329,7 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
     cpuSecPer1000Rpc: Object.fromEntries(Object.entries(extra.cpuSecPer1000Rpc).map(([k, v]) => [k, round(v, 2)])),
     driverLogins: extra.driverLogins ?? {},
     listings: listing.map((l) => ({ ms: round(l.ms, 1), entries: l.entries, pages: l.pages, wsapi: l.wsapi })),
-    node: extra.nodeSkipped ? { skipped: extra.nodeSkipped } : byWorkload['node'] ?? {},
+    node: extra.nodeSkipped ? { skipped: extra.nodeSkipped } : (byWorkload['node'] ?? {}),
     byWorkload,
     targets: targets.map((x) => ({ ...x })),
     errors,
@@ -273,27 +342,76 @@ export function buildReport(phases: PhaseResult[], extra: Extra): Report {
 export function formatTable(r: Report): string {
   const o = r.extra.options;
   const lines: string[] = [];
-  const head = ['call', 'n', 'err', 'WSAPI/call', 'bytes/call', 'p50 ms', 'p99 ms', 'base p50', 'ratio', 'time s', 'floor s', 'CPU ms'];
+  const head = [
+    'call',
+    'n',
+    'err',
+    'WSAPI/call',
+    'bytes/call',
+    'p50 ms',
+    'p99 ms',
+    'base p50',
+    'ratio',
+    'time s',
+    'floor s',
+    'CPU ms',
+  ];
   const widths = [44, 6, 4, 10, 10, 8, 8, 9, 6, 7, 7, 7];
-  const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
-  lines.push(`3par-csi bench — firmware profile ${benchProfile()}; L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.quick ? ' (--quick sizes)' : ''}`);
-  lines.push(`machine: ${r.extra.machine ?? ''}; load average ${r.extra.loadStart.toFixed(1)} → ${r.extra.loadEnd.toFixed(1)} (a shared machine: wall-clock figures vary)`);
+  const fmt = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
+  lines.push(
+    `3par-csi bench — firmware profile ${benchProfile()}; L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.quick ? ' (--quick sizes)' : ''}`,
+  );
+  lines.push(
+    `machine: ${r.extra.machine ?? ''}; load average ${r.extra.loadStart.toFixed(1)} → ${r.extra.loadEnd.toFixed(1)} (a shared machine: wall-clock figures vary)`,
+  );
   for (const w of [...new Set(r.rows.map((x) => x.workload))]) {
     lines.push('', `${w}`, fmt(head));
     for (const x of r.rows.filter((y) => y.workload === w)) {
       const f = (n: number | undefined, d = 1): string => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
-      lines.push(fmt([x.label, String(x.calls), String(x.errors), f(x.wsapiPerCall, 2), f(x.bytesPerCall, 0), f(x.p50), f(x.p99), f(x.baselineP50), f(x.ratio, 2), f(x.elapsedSec), f(x.floorSec), f(x.cpuMsPerCall)]));
+      lines.push(
+        fmt([
+          x.label,
+          String(x.calls),
+          String(x.errors),
+          f(x.wsapiPerCall, 2),
+          f(x.bytesPerCall, 0),
+          f(x.p50),
+          f(x.p99),
+          f(x.baselineP50),
+          f(x.ratio, 2),
+          f(x.elapsedSec),
+          f(x.floorSec),
+          f(x.cpuMsPerCall),
+        ]),
+      );
       if (x.baselineSameRequests) lines.push(`    baseline requests differ: ${x.baselineSameRequests}`);
     }
   }
   if (r.extra.clones.length > 0) {
     const c = r.json['cloneReadyRatio'] as Record<string, number>;
-    lines.push('', `W3 clones: task ${c['taskSecMean']} s on average; ready/task ratio max ${c['max']} (mean ${c['mean']}); worst lag ${c['readyLagMsMax']} ms; polling rate per clone ≤ ${c['pollsPerSecPerCloneMax']} polls/s, ${c['pollsPerCloneMean']} polls per clone on average`);
+    lines.push(
+      '',
+      `W3 clones: task ${c['taskSecMean']} s on average; ready/task ratio max ${c['max']} (mean ${c['mean']}); worst lag ${c['readyLagMsMax']} ms; polling rate per clone ≤ ${c['pollsPerSecPerCloneMax']} polls/s, ${c['pollsPerCloneMean']} polls per clone on average`,
+    );
   }
-  for (const l of r.extra.listings) lines.push(`W4 listing: ${l.entries} volumes in ${l.pages} pages, ${l.ms.toFixed(0)} ms, ${l.wsapi} WSAPI requests`);
+  for (const l of r.extra.listings)
+    lines.push(
+      `W4 listing: ${l.entries} volumes in ${l.pages} pages, ${l.ms.toFixed(0)} ms, ${l.wsapi} WSAPI requests`,
+    );
   if (r.extra.nodeSkipped) lines.push('', `node: skipped — ${r.extra.nodeSkipped}`);
-  for (const [what, sec] of Object.entries(r.extra.seedSec)) lines.push(`set-up (latency model off, not measured): ${what} seeded in ${sec.toFixed(1)} s`);
-  lines.push('', `driver: start-up to first Probe ${r.extra.startupMs.toFixed(0)} ms (a bare node -e 0: ${r.extra.nodeBootMs.toFixed(0)} ms); RSS ${r.extra.rssStartMiB.toFixed(1)} MiB after start-up; peak RSS ${Object.entries(r.extra.rss).map(([k, v]) => `${v.toFixed(1)} MiB after ${k}`).join(', ')}; CPU ${Object.entries(r.extra.cpuSecPer1000Rpc).map(([k, v]) => `${v.toFixed(2)} s per 1,000 RPCs in ${k}`).join(', ')}; logins ${JSON.stringify(r.extra.driverLogins ?? {})}`);
+  for (const [what, sec] of Object.entries(r.extra.seedSec))
+    lines.push(`set-up (latency model off, not measured): ${what} seeded in ${sec.toFixed(1)} s`);
+  lines.push(
+    '',
+    `driver: start-up to first Probe ${r.extra.startupMs.toFixed(0)} ms (a bare node -e 0: ${r.extra.nodeBootMs.toFixed(0)} ms); RSS ${r.extra.rssStartMiB.toFixed(1)} MiB after start-up; peak RSS ${Object.entries(
+      r.extra.rss,
+    )
+      .map(([k, v]) => `${v.toFixed(1)} MiB after ${k}`)
+      .join(', ')}; CPU ${Object.entries(r.extra.cpuSecPer1000Rpc)
+      .map(([k, v]) => `${v.toFixed(2)} s per 1,000 RPCs in ${k}`)
+      .join(', ')}; logins ${JSON.stringify(r.extra.driverLogins ?? {})}`,
+  );
   lines.push('', 'targets');
   for (const t of r.targets) lines.push(`  ${t.ok ? 'ok   ' : 'SHORT'} ${t.name}: ${t.measured} (target ${t.target})`);
   return lines.join('\n') + '\n';

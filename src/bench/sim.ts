@@ -31,7 +31,10 @@ function request(base: string, method: string, path: string, key?: string, body?
       {
         method,
         agent: false,
-        headers: { ...(key ? { 'X-HP3PAR-WSAPI-SessionKey': key } : {}), ...(text ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) } : {}) },
+        headers: {
+          ...(key ? { 'X-HP3PAR-WSAPI-SessionKey': key } : {}),
+          ...(text ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -72,7 +75,11 @@ async function pool(count: number, job: (i: number) => Promise<void>): Promise<n
 
 function startChild(): Promise<{ child: ChildProcess; url: string }> {
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'simulator', '--port', '0', '--session-limit', '64', '--max-volume-size', '16777216'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [main, 'simulator', '--port', '0', '--session-limit', '64', '--max-volume-size', '16777216'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -117,22 +124,45 @@ async function measureRates(child: ChildProcess, url: string, key: (i: number) =
   const gets = 6000;
   let cpu0 = cpuSeconds(child.pid);
   const client0 = process.cpuUsage();
-  const tGet = await pool(gets, async (i) => check(await request(url, 'GET', '/api/v1/cpgs/SSD_r6', key(i)), 'GET cpg'));
+  const tGet = await pool(gets, async (i) =>
+    check(await request(url, 'GET', '/api/v1/cpgs/SSD_r6', key(i)), 'GET cpg'),
+  );
   const cpuGet = cpuSeconds(child.pid) - cpu0;
   const clientCpu = process.cpuUsage(client0);
   const clientGet = (clientCpu.user + clientCpu.system) / 1e6;
   const creates = VOLUMES;
   cpu0 = cpuSeconds(child.pid);
-  const tCreate = await pool(creates, async (i) => check(await request(url, 'POST', '/api/v1/volumes', key(i), { name: `bench-${i}`, cpg: 'SSD_r6', sizeMiB: 1024, tpvv: true }), 'create'));
+  const tCreate = await pool(creates, async (i) =>
+    check(
+      await request(url, 'POST', '/api/v1/volumes', key(i), {
+        name: `bench-${i}`,
+        cpg: 'SSD_r6',
+        sizeMiB: 1024,
+        tpvv: true,
+      }),
+      'create',
+    ),
+  );
   const cpuCreate = cpuSeconds(child.pid) - cpu0;
   // 200 LUNs per host, each volume exported to VLUNS/VOLUMES hosts (a realistic spread).
   const perHost = 200;
   // Each pass over the volumes exports them to a group of hosts of its own (at most 200 LUNs each).
   const group = Math.ceil(VOLUMES / perHost);
   const hosts = group * Math.ceil(VLUNS / VOLUMES);
-  for (let h = 0; h < hosts; h++) check(await request(url, 'POST', '/api/v1/hosts', key(h), { name: `bench-host-${h}` }), 'host');
+  for (let h = 0; h < hosts; h++)
+    check(await request(url, 'POST', '/api/v1/hosts', key(h), { name: `bench-host-${h}` }), 'host');
   const hostOf = (i: number): number => (i % group) + group * Math.floor(i / VOLUMES);
-  const tVlun = await pool(VLUNS, async (i) => check(await request(url, 'POST', '/api/v1/vluns', key(i), { volumeName: `bench-${i % VOLUMES}`, hostname: `bench-host-${hostOf(i)}`, lun: 0, autoLun: true }), 'vlun'));
+  const tVlun = await pool(VLUNS, async (i) =>
+    check(
+      await request(url, 'POST', '/api/v1/vluns', key(i), {
+        volumeName: `bench-${i % VOLUMES}`,
+        hostname: `bench-host-${hostOf(i)}`,
+        lun: 0,
+        autoLun: true,
+      }),
+      'vlun',
+    ),
+  );
   return { gets, tGet, cpuGet, clientGet, creates, tCreate, cpuCreate, tVlun };
 }
 
@@ -164,7 +194,8 @@ function reportLines(r: Rates, api: ListTime, vols: ListTime, vluns: ListTime): 
   const getRate = r.gets / r.tGet;
   const createRate = r.creates / r.tCreate;
   const ok = (b: boolean): string => (b ? 'ok' : 'BELOW TARGET');
-  const perCpu = (n: number, cpu: number): string => (cpu > 0 ? `${(n / cpu).toFixed(0)} per server CPU-second` : 'server CPU not measured');
+  const perCpu = (n: number, cpu: number): string =>
+    cpu > 0 ? `${(n / cpu).toFixed(0)} per server CPU-second` : 'server CPU not measured';
   const lines = [
     `simulator bench (server in its own process; ${CONCURRENCY} requests in flight over ${SESSIONS} sessions; a new connection per request)`,
     `  simple GETs      ${getRate.toFixed(0).padStart(7)} /s   (${r.gets} GET /cpgs/SSD_r6)            target ≥ 2000/s  ${ok(getRate >= 2000)}; ${perCpu(r.gets, r.cpuGet)}`,
@@ -176,7 +207,10 @@ function reportLines(r: Rates, api: ListTime, vols: ListTime, vluns: ListTime): 
     `  list VLUNs       ${vluns.ms.toFixed(1).padStart(7)} ms   (${vluns.total} members, ${(vluns.bytes / 1e6).toFixed(1)} MB)`,
   ];
   const load = readLoad();
-  if (load) lines.push(`  (load average ${load} on ${availableParallelism()} cores while measuring: wall-clock rates are lower on a shared machine)`);
+  if (load)
+    lines.push(
+      `  (load average ${load} on ${availableParallelism()} cores while measuring: wall-clock rates are lower on a shared machine)`,
+    );
   return lines;
 }
 

@@ -58,7 +58,11 @@ export interface PoolRun {
 }
 
 /** Runs `job` over `items` with `concurrency` in flight; returns latencies and errors. */
-export async function runPool<T>(items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<PoolRun> {
+export async function runPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  job: (item: T) => Promise<void>,
+): Promise<PoolRun> {
   let next = 0;
   const latencies: number[] = [];
   const errors: string[] = [];
@@ -90,17 +94,44 @@ export class Meter {
     private readonly driverCpu: () => number = () => 0,
   ) {}
 
-  phase<T>(workload: string, label: string, who: 'driver' | 'baseline', items: readonly T[], concurrency: number, job: (item: T) => Promise<void>): Promise<PhaseResult> {
+  phase<T>(
+    workload: string,
+    label: string,
+    who: 'driver' | 'baseline',
+    items: readonly T[],
+    concurrency: number,
+    job: (item: T) => Promise<void>,
+  ): Promise<PhaseResult> {
     return this.measure(workload, label, who, items.length, () => runPool(items, concurrency, job));
   }
 
   /** Measures a phase whose calls `run` makes (here or in the baseline's worker thread). */
-  async measure(workload: string, label: string, who: 'driver' | 'baseline', calls: number, run: () => Promise<PoolRun>): Promise<PhaseResult> {
+  async measure(
+    workload: string,
+    label: string,
+    who: 'driver' | 'baseline',
+    calls: number,
+    run: () => Promise<PoolRun>,
+  ): Promise<PhaseResult> {
     const marks = this.sims.map((s) => s.requests.length);
     const b0 = this.bytes.total;
     const cpu0 = this.driverCpu();
     const pool = await run();
-    const result: PhaseResult = { label, workload, who, calls, errors: pool.errors.length, errorSamples: [...new Set(pool.errors)].slice(0, 3), latencies: pool.latencies, elapsedSec: pool.elapsedSec, wsapi: 0, logins: 0, bytes: this.bytes.total - b0, driverCpuSec: this.driverCpu() - cpu0, shapes: new Map() };
+    const result: PhaseResult = {
+      label,
+      workload,
+      who,
+      calls,
+      errors: pool.errors.length,
+      errorSamples: [...new Set(pool.errors)].slice(0, 3),
+      latencies: pool.latencies,
+      elapsedSec: pool.elapsedSec,
+      wsapi: 0,
+      logins: 0,
+      bytes: this.bytes.total - b0,
+      driverCpuSec: this.driverCpu() - cpu0,
+      shapes: new Map(),
+    };
     this.sims.forEach((s, i) => {
       for (const r of s.requests.slice(marks[i])) {
         if (r.method === 'POST' && r.path === '/api/v1/credentials') result.logins++;

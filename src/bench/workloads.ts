@@ -38,8 +38,18 @@ interface Created {
   volume: { volume_id: string; volume_context: Record<string, string> };
 }
 
-function createReq(name: string, parameters: Record<string, string> = {}, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mountCap], parameters, ...extra };
+function createReq(
+  name: string,
+  parameters: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    name,
+    capacity_range: { required_bytes: String(GiB) },
+    volume_capabilities: [mountCap],
+    parameters,
+    ...extra,
+  };
 }
 
 type Call = <T>(rpc: string, req: unknown) => Promise<T>;
@@ -55,12 +65,22 @@ async function createdId(call: Call, req: Record<string, unknown>): Promise<stri
 }
 
 /** Runs one measured driver phase of `workload` over `items` at the context's concurrency (or `concurrency`). */
-function driverPhase(ctx: Ctx, workload: string, label: string, items: readonly number[], fn: (i: number) => Promise<void>, concurrency = ctx.concurrency): Promise<PhaseResult> {
+function driverPhase(
+  ctx: Ctx,
+  workload: string,
+  label: string,
+  items: readonly number[],
+  fn: (i: number) => Promise<void>,
+  concurrency = ctx.concurrency,
+): Promise<PhaseResult> {
   return ctx.meter.phase(workload, label, 'driver', items, concurrency, fn);
 }
 
 /** The comment the driver wrote on the volume made for CSI name `csiName` (its marker). */
-export function markerOf(sim: RunningSimulator, csiName: string): { name: string; comment: string; wwn: string } | undefined {
+export function markerOf(
+  sim: RunningSimulator,
+  csiName: string,
+): { name: string; comment: string; wwn: string } | undefined {
   const v = sim.array.volumes.find((x) => (x.comment ?? '').includes(`"n":"${csiName}"`));
   return v ? { name: v.name, comment: v.comment ?? '', wwn: v.wwn } : undefined;
 }
@@ -102,15 +122,28 @@ class BaselineThread {
 
 /** W1's node ids for the driver and the bare client's host names and IQNs, `nodes` of each. */
 function w1Nodes(prefix: string, nodes: number): { nodeIds: string[]; baseNodes: BaseNode[] } {
-  const nodeIds = Array.from({ length: nodes }, (_, k) => `${prefix}-node-${k};i=iqn.1994-05.com.example:${prefix}-node-${k}`);
-  const baseNodes = Array.from({ length: nodes }, (_, k) => ({ host: `${prefix}-bn-${k}`, iqn: `iqn.1994-05.com.example:${prefix}-base-${k}` }));
+  const nodeIds = Array.from(
+    { length: nodes },
+    (_, k) => `${prefix}-node-${k};i=iqn.1994-05.com.example:${prefix}-node-${k}`,
+  );
+  const baseNodes = Array.from({ length: nodes }, (_, k) => ({
+    host: `${prefix}-bn-${k}`,
+    iqn: `iqn.1994-05.com.example:${prefix}-base-${k}`,
+  }));
   return { nodeIds, baseNodes };
 }
 
 /** The bare client's thread, on the same array and with the same session limits as the driver. */
 function startBaseline(ctx: Ctx): BaselineThread {
   const b = ctx.sims.base;
-  return new BaselineThread({ url: b.url, username: b.username, password: b.password, sessionPoolSize: ctx.sessionPoolSize, maxInFlight: ctx.maxInFlight, cpg: CPG });
+  return new BaselineThread({
+    url: b.url,
+    username: b.username,
+    password: b.password,
+    sessionPoolSize: ctx.sessionPoolSize,
+    maxInFlight: ctx.maxInFlight,
+    cpg: CPG,
+  });
 }
 
 /**
@@ -118,7 +151,12 @@ function startBaseline(ctx: Ctx): BaselineThread {
  * DeleteVolume — each followed by its repeat (every call once more, as a sidecar retry would)
  * and by the same requests from the bare client.
  */
-export async function w1(ctx: Ctx, workload: string, count: number, nodes: number): Promise<{ phases: PhaseResult[]; driverCalls: number }> {
+export async function w1(
+  ctx: Ctx,
+  workload: string,
+  count: number,
+  nodes: number,
+): Promise<{ phases: PhaseResult[]; driverCalls: number }> {
   const prefix = workload.toLowerCase().replace(/[^a-z0-9]/g, '');
   const idx = Array.from({ length: count }, (_, i) => i);
   const { nodeIds, baseNodes } = w1Nodes(prefix, nodes);
@@ -133,11 +171,21 @@ export async function w1(ctx: Ctx, workload: string, count: number, nodes: numbe
   // The baseline writes a comment as long as the driver's marker (learned from the first create).
   let comment = '';
   const baseName = (i: number): string => `${prefix}-base-${i}`;
-  const both = async (label: string, items: readonly number[], driver: (i: number) => Promise<void>, op: BaselinePhase['op']): Promise<void> => {
+  const both = async (
+    label: string,
+    items: readonly number[],
+    driver: (i: number) => Promise<void>,
+    op: BaselinePhase['op'],
+  ): Promise<void> => {
     phases.push(await driverPhase(ctx, workload, label, items, driver));
     driverCalls += items.length;
     if (label === 'CreateVolume') comment = markerOf(ctx.sims.plain, csiName(0))?.comment ?? '';
-    const phase: BaselinePhase = { op, items: items.map((i) => ({ name: baseName(i), node: baseNodes[i % nodes]! })), concurrency: ctx.concurrency, comment };
+    const phase: BaselinePhase = {
+      op,
+      items: items.map((i) => ({ name: baseName(i), node: baseNodes[i % nodes]! })),
+      concurrency: ctx.concurrency,
+      comment,
+    };
     phases.push(await ctx.meter.measure(workload, label, 'baseline', items.length, () => base.run(phase)));
   };
   const csiName = (i: number): string => `${prefix}-pvc-${i}`;
@@ -149,12 +197,19 @@ export async function w1(ctx: Ctx, workload: string, count: number, nodes: numbe
   await both('CreateVolume', idx, create, 'create');
   await both('CreateVolume (repeat)', idx, create, 'create');
   const publish = async (i: number): Promise<void> => {
-    await call('ControllerPublishVolume', { volume_id: ids[i], node_id: nodeIds[i % nodes], volume_capability: mountCap, readonly: false, volume_context: ctxs[i] });
+    await call('ControllerPublishVolume', {
+      volume_id: ids[i],
+      node_id: nodeIds[i % nodes],
+      volume_capability: mountCap,
+      readonly: false,
+      volume_context: ctxs[i],
+    });
   };
   await both('ControllerPublishVolume (new host)', firstPerNode, publish, 'publish');
   await both('ControllerPublishVolume', rest, publish, 'publish');
   await both('ControllerPublishVolume (repeat)', idx, publish, 'publish');
-  const unpublish = async (i: number): Promise<void> => void (await call('ControllerUnpublishVolume', { volume_id: ids[i], node_id: nodeIds[i % nodes] }));
+  const unpublish = async (i: number): Promise<void> =>
+    void (await call('ControllerUnpublishVolume', { volume_id: ids[i], node_id: nodeIds[i % nodes] }));
   await both('ControllerUnpublishVolume', idx, unpublish, 'unpublish');
   await both('ControllerUnpublishVolume (repeat)', idx, unpublish, 'unpublish');
   const del = async (i: number): Promise<void> => void (await call('DeleteVolume', { volume_id: ids[i] }));
@@ -172,16 +227,24 @@ export async function w2(ctx: Ctx, count: number): Promise<PhaseResult[]> {
   const snaps: string[] = [];
   const restored: string[] = [];
   const phases: PhaseResult[] = [];
-  const run = async (label: string, fn: (i: number) => Promise<void>): Promise<void> => void phases.push(await driverPhase(ctx, 'W2', label, idx, fn));
+  const run = async (label: string, fn: (i: number) => Promise<void>): Promise<void> =>
+    void phases.push(await driverPhase(ctx, 'W2', label, idx, fn));
   await run('CreateVolume (sources)', async (i) => {
     src[i] = await createdId(call, createReq(`w2-src-${i}`));
   });
   await run('CreateSnapshot', async (i) => {
-    const r = await call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: `w2-snap-${i}`, source_volume_id: src[i], parameters: {} });
+    const r = await call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', {
+      name: `w2-snap-${i}`,
+      source_volume_id: src[i],
+      parameters: {},
+    });
     snaps[i] = r.snapshot.snapshot_id;
   });
   await run('CreateVolume (from snapshot)', async (i) => {
-    restored[i] = await createdId(call, createReq(`w2-restore-${i}`, {}, { volume_content_source: { snapshot: { snapshot_id: snaps[i] } } }));
+    restored[i] = await createdId(
+      call,
+      createReq(`w2-restore-${i}`, {}, { volume_content_source: { snapshot: { snapshot_id: snaps[i] } } }),
+    );
   });
   // The array's online copies end first (a delete during a copy cancels it: another path).
   await tasksIdle(ctx.sims.plain);
@@ -253,7 +316,9 @@ function watchTasks(sim: RunningSimulator): TaskWatch {
   return { seen, marks, stamps, stop };
 }
 
-/** Each W3 clone's task time, time to ready and task polls, from what the watcher saw; clones it missed are left out. */
+/**
+ * Each W3 clone's task time, time to ready and task polls, from what the watcher saw; clones it missed are left out.
+ */
 function cloneFigures(sim: RunningSimulator, count: number, w: TaskWatch, readyAt: Map<number, number>): CloneFigure[] {
   const figures: CloneFigure[] = [];
   const log = sim.requests.slice(w.marks);
@@ -263,9 +328,16 @@ function cloneFigures(sim: RunningSimulator, count: number, w: TaskWatch, readyA
     const ready = readyAt.get(i);
     if (!entry || entry[1].end === undefined || ready === undefined) continue;
     const [id, s] = entry;
-    const polls = log.map((r, j) => ({ r, at: w.stamps[j] ?? ready })).filter(({ r }) => r.method === 'GET' && (r.path === `/api/v1/tasks/${id}` || r.path === '/api/v1/tasks'));
+    const polls = log
+      .map((r, j) => ({ r, at: w.stamps[j] ?? ready }))
+      .filter(({ r }) => r.method === 'GET' && (r.path === `/api/v1/tasks/${id}` || r.path === '/api/v1/tasks'));
     const window = polls.length > 1 ? (polls[polls.length - 1]!.at - polls[0]!.at) / 1000 : 0;
-    figures.push({ taskMs: s.end! - s.start, readyMs: ready - s.start, polls: polls.length, pollsPerSec: window > 0 ? (polls.length - 1) / window : 0 });
+    figures.push({
+      taskMs: s.end! - s.start,
+      readyMs: ready - s.start,
+      polls: polls.length,
+      pollsPerSec: window > 0 ? (polls.length - 1) / window : 0,
+    });
   }
   return figures;
 }
@@ -276,7 +348,12 @@ function cloneFigures(sim: RunningSimulator, count: number, w: TaskWatch, readyA
  * the copy (polling the task) before it can grow the volume — the one case where CreateVolume
  * waits for a copy; a same-size clone is usable at once (online copy) and returns in ~3 requests.
  */
-export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: number): Promise<{ phases: PhaseResult[]; clones: CloneFigure[]; pollIntervalMs: number }> {
+export async function w3(
+  ctx: Ctx,
+  count: number,
+  dataMiB: number,
+  seconds: number,
+): Promise<{ phases: PhaseResult[]; clones: CloneFigure[]; pollIntervalMs: number }> {
   const sim = ctx.sims.data;
   const idx = Array.from({ length: count }, (_, i) => i);
   const call = caller(ctx, Math.max(CALL_TIMEOUT_MS, seconds * 4000));
@@ -293,7 +370,11 @@ export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: numb
   const watch = watchTasks(sim);
   const readyAt = new Map<number, number>();
   const clones: string[] = [];
-  const cloneReq = (i: number): Record<string, unknown> => ({ ...createReq(`w3-clone-${i}`, params), capacity_range: { required_bytes: String(2 * GiB) }, volume_content_source: { volume: { volume_id: src[i] } } });
+  const cloneReq = (i: number): Record<string, unknown> => ({
+    ...createReq(`w3-clone-${i}`, params),
+    capacity_range: { required_bytes: String(2 * GiB) },
+    volume_content_source: { volume: { volume_id: src[i] } },
+  });
   phases.push(
     await driverPhase(
       ctx,
@@ -311,8 +392,24 @@ export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: numb
   await watch.stop();
   sim.faults.set({ copyRateMiBps: 512 });
   const figures = cloneFigures(sim, count, watch, readyAt);
-  phases.push(await driverPhase(ctx, 'W3', 'DeleteVolume (clones)', idx, async (i) => void (await call('DeleteVolume', { volume_id: clones[i] }))));
-  phases.push(await driverPhase(ctx, 'W3', 'DeleteVolume (sources)', idx, async (i) => void (await call('DeleteVolume', { volume_id: src[i] }))));
+  phases.push(
+    await driverPhase(
+      ctx,
+      'W3',
+      'DeleteVolume (clones)',
+      idx,
+      async (i) => void (await call('DeleteVolume', { volume_id: clones[i] })),
+    ),
+  );
+  phases.push(
+    await driverPhase(
+      ctx,
+      'W3',
+      'DeleteVolume (sources)',
+      idx,
+      async (i) => void (await call('DeleteVolume', { volume_id: src[i] })),
+    ),
+  );
   return { phases, clones: figures, pollIntervalMs: 1000 };
 }
 
@@ -322,11 +419,18 @@ export async function w3(ctx: Ctx, count: number, dataMiB: number, seconds: numb
  */
 export async function warmUp(ctx: Ctx): Promise<void> {
   const node = 'warm-node;i=iqn.1994-05.com.example:warm-node';
-  const call = <T>(rpc: string, req: unknown): Promise<T> => ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
+  const call = <T>(rpc: string, req: unknown): Promise<T> =>
+    ctx.client.call<T>(rpc, req, { timeoutMs: CALL_TIMEOUT_MS });
   await Promise.all(
     Array.from({ length: 8 }, async (_, i) => {
       const v = await call<Created>('CreateVolume', createReq(`warm-${i}`));
-      await call('ControllerPublishVolume', { volume_id: v.volume.volume_id, node_id: node, volume_capability: mountCap, readonly: false, volume_context: v.volume.volume_context });
+      await call('ControllerPublishVolume', {
+        volume_id: v.volume.volume_id,
+        node_id: node,
+        volume_capability: mountCap,
+        readonly: false,
+        volume_context: v.volume.volume_context,
+      });
       await call('ControllerUnpublishVolume', { volume_id: v.volume.volume_id, node_id: node });
       await call('DeleteVolume', { volume_id: v.volume.volume_id });
     }),
@@ -334,7 +438,11 @@ export async function warmUp(ctx: Ctx): Promise<void> {
 }
 
 /** Creates `count` objects through a bare client at latency 0 (set-up, not measured). */
-async function setUp(sim: RunningSimulator, count: number, make: (c: BareClient, i: number) => Promise<void>): Promise<void> {
+async function setUp(
+  sim: RunningSimulator,
+  count: number,
+  make: (c: BareClient, i: number) => Promise<void>,
+): Promise<void> {
   const c = new BareClient(sim.url, sim.username, sim.password, 16, 32);
   await c.open();
   let next = 0;
@@ -355,19 +463,45 @@ async function ok(p: Promise<{ status: number; body: string }>, what: string): P
  * Other hosts' exports for W1-20k: `vluns` VLUNs over hosts of 200 LUNs each, on volumes that
  * are not the driver's. Made with the latency model off, then the model is restored.
  */
-export async function seedVluns(sim: RunningSimulator, vluns: number, model: { latencyMs: number; perMemberUs: number }): Promise<number> {
+export async function seedVluns(
+  sim: RunningSimulator,
+  vluns: number,
+  model: { latencyMs: number; perMemberUs: number },
+): Promise<number> {
   const perHost = 200;
   const hosts = Math.ceil(vluns / perHost);
   const volumes = Math.max(perHost, Math.ceil(vluns / 10));
   sim.faults.set({ latencyMs: 0, perMemberUs: 0 });
   const t0 = performance.now();
   try {
-    await setUp(sim, volumes, (c, i) => ok(c.request('POST', '/api/v1/volumes', { name: `other-v-${i}`, cpg: CPG, sizeMiB: 1024, tpvv: true }), 'seed volume'));
-    await setUp(sim, hosts, (c, h) => ok(c.request('POST', '/api/v1/hosts', { name: `other-h-${h}`, iSCSINames: [`iqn.1994-05.com.example:other-${h}`], persona: 2 }), 'seed host'));
+    await setUp(sim, volumes, (c, i) =>
+      ok(
+        c.request('POST', '/api/v1/volumes', { name: `other-v-${i}`, cpg: CPG, sizeMiB: 1024, tpvv: true }),
+        'seed volume',
+      ),
+    );
+    await setUp(sim, hosts, (c, h) =>
+      ok(
+        c.request('POST', '/api/v1/hosts', {
+          name: `other-h-${h}`,
+          iSCSINames: [`iqn.1994-05.com.example:other-${h}`],
+          persona: 2,
+        }),
+        'seed host',
+      ),
+    );
     await setUp(sim, vluns, (c, i) => {
       const h = Math.floor(i / perHost);
       const v = (h * perHost + (i % perHost)) % volumes;
-      return ok(c.request('POST', '/api/v1/vluns', { volumeName: `other-v-${v}`, hostname: `other-h-${h}`, lun: 0, autoLun: true }), 'seed VLUN');
+      return ok(
+        c.request('POST', '/api/v1/vluns', {
+          volumeName: `other-v-${v}`,
+          hostname: `other-h-${h}`,
+          lun: 0,
+          autoLun: true,
+        }),
+        'seed VLUN',
+      );
     });
   } finally {
     sim.faults.set(model);
@@ -376,12 +510,30 @@ export async function seedVluns(sim: RunningSimulator, vluns: number, model: { l
 }
 
 /** W4: `count` volumes carrying the driver's marker, listed with ListVolumes pages of `pageSize`. */
-export async function w4(ctx: Ctx, count: number, pageSize: number, marker: { comment: string; csiName: string }, model: { latencyMs: number; perMemberUs: number }, runs: number): Promise<{ listings: { ms: number; entries: number; pages: number; wsapi: number }[]; seedSec: number }> {
+export async function w4(
+  ctx: Ctx,
+  count: number,
+  pageSize: number,
+  marker: { comment: string; csiName: string },
+  model: { latencyMs: number; perMemberUs: number },
+  runs: number,
+): Promise<{ listings: { ms: number; entries: number; pages: number; wsapi: number }[]; seedSec: number }> {
   const sim = ctx.sims.plain;
   sim.faults.set({ latencyMs: 0, perMemberUs: 0 });
   const t0 = performance.now();
   try {
-    await setUp(sim, count, (c, i) => ok(c.request('POST', '/api/v1/volumes', { name: `w4-v-${i}`, cpg: CPG, sizeMiB: 1024, tpvv: true, comment: marker.comment.replace(`"n":"${marker.csiName}"`, `"n":"w4-pvc-${i}"`) }), 'seed W4 volume'));
+    await setUp(sim, count, (c, i) =>
+      ok(
+        c.request('POST', '/api/v1/volumes', {
+          name: `w4-v-${i}`,
+          cpg: CPG,
+          sizeMiB: 1024,
+          tpvv: true,
+          comment: marker.comment.replace(`"n":"${marker.csiName}"`, `"n":"w4-pvc-${i}"`),
+        }),
+        'seed W4 volume',
+      ),
+    );
   } finally {
     sim.faults.set(model);
   }
@@ -394,12 +546,23 @@ export async function w4(ctx: Ctx, count: number, pageSize: number, marker: { co
     let entries = 0;
     let pages = 0;
     do {
-      const page = await ctx.client.call<{ entries: unknown[]; next_token: string }>('ListVolumes', { max_entries: pageSize, starting_token: token }, { timeoutMs: CALL_TIMEOUT_MS });
+      const page = await ctx.client.call<{ entries: unknown[]; next_token: string }>(
+        'ListVolumes',
+        { max_entries: pageSize, starting_token: token },
+        { timeoutMs: CALL_TIMEOUT_MS },
+      );
       entries += page.entries.length;
       pages++;
       token = page.next_token;
     } while (token !== '');
-    listings.push({ ms: performance.now() - s, entries, pages, wsapi: sim.requests.slice(mark).filter((x) => !x.path.startsWith('/api/v1/credentials') && x.path !== '/api/v1/wsapiconfiguration').length });
+    listings.push({
+      ms: performance.now() - s,
+      entries,
+      pages,
+      wsapi: sim.requests
+        .slice(mark)
+        .filter((x) => !x.path.startsWith('/api/v1/credentials') && x.path !== '/api/v1/wsapiconfiguration').length,
+    });
   }
   return { listings, seedSec };
 }
@@ -416,13 +579,27 @@ interface NodeVolume {
 /** CreateVolume and ControllerPublishVolume to `nodeId` of volume `i`, with its staging directory made under `root`. */
 async function createAndPublish(call: Call, nodeId: string, root: string, i: number): Promise<NodeVolume> {
   const c = await call<Created>('CreateVolume', createReq(`node-pvc-${i}`, { backend: DATA }));
-  const p = await call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: c.volume.volume_id, node_id: nodeId, volume_capability: mountCap, readonly: false, volume_context: c.volume.volume_context });
+  const p = await call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', {
+    volume_id: c.volume.volume_id,
+    node_id: nodeId,
+    volume_capability: mountCap,
+    readonly: false,
+    volume_context: c.volume.volume_context,
+  });
   const staging = join(root, 'staging', String(i));
   mkdirSync(staging, { recursive: true });
-  return { id: c.volume.volume_id, context: c.volume.volume_context, publish: p.publish_context, staging, target: join(root, 'pods', String(i), 'mount') };
+  return {
+    id: c.volume.volume_id,
+    context: c.volume.volume_context,
+    publish: p.publish_context,
+    staging,
+    target: join(root, 'pods', String(i), 'mount'),
+  };
 }
 
-/** Node: ControllerPublish, then NodeStage, NodePublish, NodeUnpublish, NodeUnstage of `count` volumes (loop devices). */
+/**
+ * Node: ControllerPublish, then NodeStage, NodePublish, NodeUnpublish, NodeUnstage of `count` volumes (loop devices).
+ */
 export async function nodeSteps(ctx: Ctx, count: number): Promise<PhaseResult[]> {
   const idx = Array.from({ length: count }, (_, i) => i);
   const call = caller(ctx);
@@ -432,7 +609,8 @@ export async function nodeSteps(ctx: Ctx, count: number): Promise<PhaseResult[]>
   // The driver's --kubelet-dir (harness.ts serveArgs): the node plugin acts only below it.
   const root = join(ctx.workDir, 'kubelet');
   // The node calls run one at a time (concurrency 1); the controller calls at the context's.
-  const run = async (label: string, fn: (i: number) => Promise<void>, concurrency = 1): Promise<void> => void phases.push(await driverPhase(ctx, 'node', label, idx, fn, concurrency));
+  const run = async (label: string, fn: (i: number) => Promise<void>, concurrency = 1): Promise<void> =>
+    void phases.push(await driverPhase(ctx, 'node', label, idx, fn, concurrency));
   const v = (i: number): NodeVolume => vols[i]!;
   await run(
     'CreateVolume + ControllerPublishVolume',
@@ -441,10 +619,38 @@ export async function nodeSteps(ctx: Ctx, count: number): Promise<PhaseResult[]>
     },
     ctx.concurrency,
   );
-  await run('NodeStageVolume', async (i) => void (await call('NodeStageVolume', { volume_id: v(i).id, publish_context: v(i).publish, staging_target_path: v(i).staging, volume_capability: mountCap, volume_context: v(i).context })));
-  await run('NodePublishVolume', async (i) => void (await call('NodePublishVolume', { volume_id: v(i).id, publish_context: v(i).publish, staging_target_path: v(i).staging, target_path: v(i).target, volume_capability: mountCap, readonly: false, volume_context: v(i).context })));
-  await run('NodeUnpublishVolume', async (i) => void (await call('NodeUnpublishVolume', { volume_id: v(i).id, target_path: v(i).target })));
-  await run('NodeUnstageVolume', async (i) => void (await call('NodeUnstageVolume', { volume_id: v(i).id, staging_target_path: v(i).staging })));
+  await run(
+    'NodeStageVolume',
+    async (i) =>
+      void (await call('NodeStageVolume', {
+        volume_id: v(i).id,
+        publish_context: v(i).publish,
+        staging_target_path: v(i).staging,
+        volume_capability: mountCap,
+        volume_context: v(i).context,
+      })),
+  );
+  await run(
+    'NodePublishVolume',
+    async (i) =>
+      void (await call('NodePublishVolume', {
+        volume_id: v(i).id,
+        publish_context: v(i).publish,
+        staging_target_path: v(i).staging,
+        target_path: v(i).target,
+        volume_capability: mountCap,
+        readonly: false,
+        volume_context: v(i).context,
+      })),
+  );
+  await run(
+    'NodeUnpublishVolume',
+    async (i) => void (await call('NodeUnpublishVolume', { volume_id: v(i).id, target_path: v(i).target })),
+  );
+  await run(
+    'NodeUnstageVolume',
+    async (i) => void (await call('NodeUnstageVolume', { volume_id: v(i).id, staging_target_path: v(i).staging })),
+  );
   await run(
     'ControllerUnpublishVolume + DeleteVolume',
     async (i) => {

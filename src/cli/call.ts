@@ -5,14 +5,32 @@ import { parseEndpoint, type Endpoint } from '../csi/server.js';
 import { UsageError, formatHelp, get, parseFlags, type FlagSpec } from './flags.js';
 
 export const CALL_FLAGS: FlagSpec[] = [
-  { name: 'endpoint', type: 'string', metavar: 'URL', default: 'unix:///csi/csi.sock', help: 'Driver socket: unix:///absolute/path or host:port.' },
-  { name: 'json', type: 'string', metavar: 'JSON', default: '{}', help: 'The request message as JSON, with the proto field names (e.g. {"volume_id":"sim/pvc-1"}); checked against the message type (unknown fields and enum values are errors); byte fields take quantities like "10Gi" or "500M".' },
+  {
+    name: 'endpoint',
+    type: 'string',
+    metavar: 'URL',
+    default: 'unix:///csi/csi.sock',
+    help: 'Driver socket: unix:///absolute/path or host:port.',
+  },
+  {
+    name: 'json',
+    type: 'string',
+    metavar: 'JSON',
+    default: '{}',
+    help: 'The request message as JSON, with the proto field names (e.g. {"volume_id":"sim/pvc-1"}); checked against the message type (unknown fields and enum values are errors); byte fields take quantities like "10Gi" or "500M".',
+  },
   { name: 'timeout', type: 'int', metavar: 'SECONDS', default: 60, help: 'Deadline of the call.' },
 ];
 
 export async function callCommand(args: string[]): Promise<number> {
   if (args.includes('--help')) {
-    process.stdout.write(formatHelp('3par-csi call <Rpc> [flags]', `Calls one CSI RPC and prints the reply as JSON, or the gRPC code and message (exit 1).\nRPCs: ${rpcNames().join(', ')}`, CALL_FLAGS));
+    process.stdout.write(
+      formatHelp(
+        '3par-csi call <Rpc> [flags]',
+        `Calls one CSI RPC and prints the reply as JSON, or the gRPC code and message (exit 1).\nRPCs: ${rpcNames().join(', ')}`,
+        CALL_FLAGS,
+      ),
+    );
     return 0;
   }
   const { values, positional } = parseFlags(args, CALL_FLAGS);
@@ -65,7 +83,8 @@ function socketHint(ep: Endpoint): string | undefined {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return `no socket at ${ep.path}: is the driver running, with this --endpoint?`;
-    if (code === 'EACCES') return `permission denied on the way to ${ep.path}: run as root or as a member of the socket's group`;
+    if (code === 'EACCES')
+      return `permission denied on the way to ${ep.path}: run as root or as a member of the socket's group`;
     return undefined;
   }
   if (!isSocket) return `${ep.path} is not a socket`;

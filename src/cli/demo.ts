@@ -3,10 +3,33 @@ import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { UsageError, formatHelp, get, parseFlags, type FlagSpec } from './flags.js';
 
 export const DEMO_FLAGS: FlagSpec[] = [
-  { name: 'copy-rate', type: 'int', metavar: 'MIBPS', default: 16, help: "The simulated array's copy rate in MiB/s (how long the clone's copy task runs)." },
-  { name: 'data', type: 'int', metavar: 'MIB', default: 48, help: 'MiB of data written to the first volume and checked on its restore and clone (node steps only).' },
-  { name: 'log-level', type: 'string', choices: LOG_LEVELS, default: 'silent', help: "The driver's log level (its logs go to stderr)." },
-  { name: 'print-metrics', type: 'boolean', default: false, help: "After the summary, print the driver's Prometheus metrics (what a scrape of its /metrics returns)." },
+  {
+    name: 'copy-rate',
+    type: 'int',
+    metavar: 'MIBPS',
+    default: 16,
+    help: "The simulated array's copy rate in MiB/s (how long the clone's copy task runs).",
+  },
+  {
+    name: 'data',
+    type: 'int',
+    metavar: 'MIB',
+    default: 48,
+    help: 'MiB of data written to the first volume and checked on its restore and clone (node steps only).',
+  },
+  {
+    name: 'log-level',
+    type: 'string',
+    choices: LOG_LEVELS,
+    default: 'silent',
+    help: "The driver's log level (its logs go to stderr).",
+  },
+  {
+    name: 'print-metrics',
+    type: 'boolean',
+    default: false,
+    help: "After the summary, print the driver's Prometheus metrics (what a scrape of its /metrics returns).",
+  },
 ];
 
 const DESCRIPTION = `Starts the embedded simulator and the driver on a temporary socket, then plays what Kubernetes'

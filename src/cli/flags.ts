@@ -46,7 +46,11 @@ export function twinOf(spec: FlagSpec): string | undefined {
 }
 
 /** Parses args against specs; flags beat environment twins, which beat defaults. */
-export function parseFlags(args: readonly string[], specs: readonly FlagSpec[], env: NodeJS.ProcessEnv = process.env): { values: FlagValues; positional: string[] } {
+export function parseFlags(
+  args: readonly string[],
+  specs: readonly FlagSpec[],
+  env: NodeJS.ProcessEnv = process.env,
+): { values: FlagValues; positional: string[] } {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const values: FlagValues = {};
   const positional: string[] = [];
@@ -58,7 +62,8 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[], 
       break;
     }
     if (!arg.startsWith('--')) {
-      if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown flag ${arg} (flags are --long-names; see --help)`);
+      if (arg.startsWith('-') && arg !== '-')
+        throw new UsageError(`unknown flag ${arg} (flags are --long-names; see --help)`);
       positional.push(arg);
       continue;
     }
@@ -78,7 +83,8 @@ export function parseFlags(args: readonly string[], specs: readonly FlagSpec[], 
     if (seen.has(name) && spec.type !== 'list') throw new UsageError(`--${name} is given twice`);
     seen.add(name);
     const v = convert(spec, raw, `--${name}`);
-    values[name] = spec.type === 'list' && Array.isArray(values[name]) ? [...(values[name] as string[]), ...(v as string[])] : v;
+    values[name] =
+      spec.type === 'list' && Array.isArray(values[name]) ? [...(values[name] as string[]), ...(v as string[])] : v;
   }
   for (const spec of specs) {
     if (values[spec.name] !== undefined) continue;
@@ -106,19 +112,25 @@ function convert(spec: FlagSpec, raw: string, where: string): string | number | 
       return atLeast(spec, n, raw, where);
     }
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const bad = spec.choices ? items.find((i) => !spec.choices!.includes(i)) : undefined;
-      if (bad !== undefined) throw new UsageError(`${where}: unknown value "${bad}" (one of: ${spec.choices!.join(', ')})`);
+      if (bad !== undefined)
+        throw new UsageError(`${where}: unknown value "${bad}" (one of: ${spec.choices!.join(', ')})`);
       return items;
     }
     default:
-      if (spec.choices && !spec.choices.includes(raw)) throw new UsageError(`${where} must be one of ${spec.choices.join(', ')}, not "${raw}"`);
+      if (spec.choices && !spec.choices.includes(raw))
+        throw new UsageError(`${where} must be one of ${spec.choices.join(', ')}, not "${raw}"`);
       return raw;
   }
 }
 
 function atLeast(spec: FlagSpec, n: number, raw: string, where: string): number {
-  if (spec.min !== undefined && n < spec.min) throw new UsageError(`${where} must be a number ≥ ${spec.min}, not "${raw}"`);
+  if (spec.min !== undefined && n < spec.min)
+    throw new UsageError(`${where} must be a number ≥ ${spec.min}, not "${raw}"`);
   return n;
 }
 
@@ -126,11 +138,15 @@ function atLeast(spec: FlagSpec, n: number, raw: string, where: string): number 
 export function formatHelp(usage: string, description: string, specs: readonly FlagSpec[], footer?: string): string {
   const lines = [`Usage: ${usage}`, '', description, '', 'Flags:'];
   for (const s of specs) {
-    const meta = s.type === 'boolean' ? '' : ` ${s.metavar ?? (s.type === 'int' || s.type === 'number' ? 'N' : s.type === 'list' ? 'A,B' : 'VALUE')}`;
+    const meta =
+      s.type === 'boolean'
+        ? ''
+        : ` ${s.metavar ?? (s.type === 'int' || s.type === 'number' ? 'N' : s.type === 'list' ? 'A,B' : 'VALUE')}`;
     lines.push(`  --${s.name}${meta}`);
     let help = s.help;
     if (s.choices) help += ` (one of: ${s.choices.join(', ')})`;
-    if (s.default !== undefined && s.default !== '' && !(Array.isArray(s.default) && s.default.length === 0)) help += ` [default: ${String(s.default)}]`;
+    if (s.default !== undefined && s.default !== '' && !(Array.isArray(s.default) && s.default.length === 0))
+      help += ` [default: ${String(s.default)}]`;
     lines.push(`      ${help}`);
     const twin = twinOf(s);
     if (twin !== undefined) lines.push(`      env: ${twin}`);

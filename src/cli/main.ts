@@ -12,8 +12,14 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
   serve: { run: async () => serveCommand, summary: 'Run the CSI driver (controller, node, or both).' },
   call: { run: async () => callCommand, summary: 'Call any CSI RPC on a socket and print the reply (debugging).' },
-  demo: { run: async () => (await import('./demo.js')).demoCommand, summary: 'Play the whole volume lifecycle against the embedded simulator and show what happened.' },
-  simulator: { run: async () => (await import('./simulator.js')).simulatorCommand, summary: 'Run the embedded 3PAR array (WSAPI simulator) alone.' },
+  demo: {
+    run: async () => (await import('./demo.js')).demoCommand,
+    summary: 'Play the whole volume lifecycle against the embedded simulator and show what happened.',
+  },
+  simulator: {
+    run: async () => (await import('./simulator.js')).simulatorCommand,
+    summary: 'Run the embedded 3PAR array (WSAPI simulator) alone.',
+  },
 };
 
 const HELP = `3par-csi ${VERSION} — Kubernetes CSI driver for HPE 3PAR StoreServ (WSAPI 1.3.x)
@@ -42,11 +48,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`3par-csi: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}, version)\n`);
+    process.stderr.write(
+      `3par-csi: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}, version)\n`,
+    );
     return 2;
   }
   try {
-    return await (await command.run())(args);
+    return await (
+      await command.run()
+    )(args);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`3par-csi ${name}: ${err.message}\n`);

@@ -54,7 +54,21 @@ const TIMEOUT_KEYS = ['connectTimeoutSeconds', 'responseTimeoutSeconds', 'reques
 const TIMEOUT_MAX_SECONDS = 3600;
 
 /** Every key a backend entry may have (values.schema.json's backend schema lists the same; a test checks). */
-export const BACKEND_KEYS: readonly string[] = ['id', 'url', 'username', 'password', 'caCert', 'insecureSkipVerify', 'chap', 'default', 'sessionPoolSize', 'maxInFlight', 'defaultAccessProtocol', 'defaultCpg', ...TIMEOUT_KEYS];
+export const BACKEND_KEYS: readonly string[] = [
+  'id',
+  'url',
+  'username',
+  'password',
+  'caCert',
+  'insecureSkipVerify',
+  'chap',
+  'default',
+  'sessionPoolSize',
+  'maxInFlight',
+  'defaultAccessProtocol',
+  'defaultCpg',
+  ...TIMEOUT_KEYS,
+];
 const KNOWN_KEYS = new Set(BACKEND_KEYS);
 
 /** Checks one backend id; returns a reason when it is invalid. */
@@ -83,7 +97,9 @@ export function loadBackendsFile(path: string): BackendConfig[] {
     const pos = e.linePos?.[0];
     const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
     const code = typeof e.code === 'string' ? ` (${e.code})` : '';
-    throw new ConfigError(`the backends file ${path} is not valid YAML/JSON${where}${code}; the file's content is not shown, since it holds passwords`);
+    throw new ConfigError(
+      `the backends file ${path} is not valid YAML/JSON${where}${code}; the file's content is not shown, since it holds passwords`,
+    );
   }
   return parseBackends(doc, path);
 }
@@ -95,31 +111,40 @@ export function parseBackends(doc: unknown, source = 'backends'): BackendConfig[
   if (list.length === 0) throw new ConfigError(`${source}: the list of backends is empty`);
   const ids = new Set<string>();
   const out = list.map((entry: unknown, i: number) => parseBackend(entry, `${source}: backend #${i + 1}`, source, ids));
-  if (out.filter((b) => b.default).length > 1) throw new ConfigError(`${source}: more than one backend says default: true`);
+  if (out.filter((b) => b.default).length > 1)
+    throw new ConfigError(`${source}: more than one backend says default: true`);
   return out;
 }
 
 /** One entry of the list; `ids` holds the ids seen before it (each id is used once). */
 function parseBackend(entry: unknown, where: string, source: string, ids: Set<string>): BackendConfig {
   if (!isRecord(entry)) throw new ConfigError(`${where} is not an object`);
-  for (const k of Object.keys(entry)) if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${where} has an unknown key "${k}"`);
+  for (const k of Object.keys(entry))
+    if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${where} has an unknown key "${k}"`);
   const id = str(entry, 'id', where);
   const problem = backendIdProblem(id);
   if (problem) throw new ConfigError(`${where}: id "${id}" ${problem}`);
   if (ids.has(id)) throw new ConfigError(`${where}: id "${id}" is used twice`);
   ids.add(id);
   const at = `${source}: backend "${id}"`;
-  const backend: BackendConfig = { id, url: backendUrl(entry, at), username: str(entry, 'username', at), password: str(entry, 'password', at) };
+  const backend: BackendConfig = {
+    id,
+    url: backendUrl(entry, at),
+    username: str(entry, 'username', at),
+    password: str(entry, 'password', at),
+  };
   if (entry['caCert'] !== undefined) {
     backend.caCert = str(entry, 'caCert', at);
-    if (!backend.caCert.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${at}: caCert must be a PEM certificate bundle`);
+    if (!backend.caCert.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(`${at}: caCert must be a PEM certificate bundle`);
   }
   if (entry['insecureSkipVerify'] !== undefined) backend.insecureSkipVerify = bool(entry, 'insecureSkipVerify', at);
   if (entry['default'] !== undefined) backend.default = bool(entry, 'default', at);
   if (entry['chap'] !== undefined) backend.chap = backendChap(entry['chap'], at);
   if (entry['defaultAccessProtocol'] !== undefined) {
     const p = entry['defaultAccessProtocol'];
-    if (p !== 'iscsi' && p !== 'fc' && p !== 'loop') throw new ConfigError(`${at}: defaultAccessProtocol must be iscsi, fc or loop`);
+    if (p !== 'iscsi' && p !== 'fc' && p !== 'loop')
+      throw new ConfigError(`${at}: defaultAccessProtocol must be iscsi, fc or loop`);
     backend.defaultAccessProtocol = p;
   }
   if (entry['defaultCpg'] !== undefined) backend.defaultCpg = str(entry, 'defaultCpg', at);
@@ -136,14 +161,17 @@ function backendUrl(entry: Record<string, unknown>, at: string): string {
   } catch {
     throw new ConfigError(`${at}: url "${url}" is not a URL`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${at}: url must be http:// or https://`);
-  if (parsed.pathname !== '/' && parsed.pathname !== '') throw new ConfigError(`${at}: url must have no path (the driver adds /api/v1)`);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new ConfigError(`${at}: url must be http:// or https://`);
+  if (parsed.pathname !== '/' && parsed.pathname !== '')
+    throw new ConfigError(`${at}: url must have no path (the driver adds /api/v1)`);
   return url.replace(/\/+$/, '');
 }
 
 function backendChap(chap: unknown, at: string): { user: string; secret: string } {
   if (!isRecord(chap)) throw new ConfigError(`${at}: chap must be {user, secret}`);
-  for (const k of Object.keys(chap)) if (k !== 'user' && k !== 'secret') throw new ConfigError(`${at}: chap has an unknown key "${k}"`);
+  for (const k of Object.keys(chap))
+    if (k !== 'user' && k !== 'secret') throw new ConfigError(`${at}: chap has an unknown key "${k}"`);
   const user = str(chap, 'user', `${at} chap`);
   const secret = str(chap, 'secret', `${at} chap`);
   // 3PAR CHAP secrets are 12-16 characters (iSCSI initiator CHAP on the host object).
@@ -156,16 +184,19 @@ function backendLimits(entry: Record<string, unknown>, backend: BackendConfig, a
   for (const k of ['sessionPoolSize', 'maxInFlight'] as const) {
     if (entry[k] === undefined) continue;
     const v = entry[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64) throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 64)
+      throw new ConfigError(`${at}: ${k} must be an integer 1-64`);
     backend[k] = v;
   }
   for (const k of TIMEOUT_KEYS) {
     if (entry[k] === undefined) continue;
     const v = entry[k];
-    if (typeof v !== 'number' || !(v > 0) || v > TIMEOUT_MAX_SECONDS) throw new ConfigError(`${at}: ${k} must be a number of seconds, more than 0 and at most ${TIMEOUT_MAX_SECONDS}`);
+    if (typeof v !== 'number' || !(v > 0) || v > TIMEOUT_MAX_SECONDS)
+      throw new ConfigError(`${at}: ${k} must be a number of seconds, more than 0 and at most ${TIMEOUT_MAX_SECONDS}`);
     backend[k] = v;
   }
-  if ((backend.responseTimeoutSeconds ?? 0) > (backend.requestTimeoutSeconds ?? Infinity)) throw new ConfigError(`${at}: responseTimeoutSeconds must not exceed requestTimeoutSeconds`);
+  if ((backend.responseTimeoutSeconds ?? 0) > (backend.requestTimeoutSeconds ?? Infinity))
+    throw new ConfigError(`${at}: responseTimeoutSeconds must not exceed requestTimeoutSeconds`);
 }
 
 /** The backend a StorageClass without `backend` uses: the only one, or the one marked default. */

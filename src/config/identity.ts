@@ -11,8 +11,12 @@ const PLACEHOLDERS = new Set(['change-me', 'changeme', 'replace-me', 'cluster-id
 
 /** Validates the cluster id; throws ConfigError naming the problem. */
 export function validateClusterId(id: string | undefined): string {
-  if (id === undefined || id === '') throw new ConfigError('--cluster-id is required: 1-32 characters of [a-z0-9-], unique per cluster sharing an array');
-  if (PLACEHOLDERS.has(id.toLowerCase())) throw new ConfigError(`--cluster-id is still the placeholder "${id}": set a value unique to this cluster`);
+  if (id === undefined || id === '')
+    throw new ConfigError(
+      '--cluster-id is required: 1-32 characters of [a-z0-9-], unique per cluster sharing an array',
+    );
+  if (PLACEHOLDERS.has(id.toLowerCase()))
+    throw new ConfigError(`--cluster-id is still the placeholder "${id}": set a value unique to this cluster`);
   if (!CLUSTER_ID_PATTERN.test(id)) throw new ConfigError(`--cluster-id "${id}" must be 1-32 characters of [a-z0-9-]`);
   return id;
 }
@@ -20,7 +24,9 @@ export function validateClusterId(id: string | undefined): string {
 /** CSI driver names: at most 63 characters, DNS-1123 subdomain-like (CSI spec GetPluginInfo). */
 export function validateDriverName(name: string): string {
   if (name.length === 0 || name.length > 63 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(name)) {
-    throw new ConfigError(`--driver-name "${name}" must be at most 63 characters, alphanumeric, '-' and '.', starting and ending alphanumeric`);
+    throw new ConfigError(
+      `--driver-name "${name}" must be at most 63 characters, alphanumeric, '-' and '.', starting and ending alphanumeric`,
+    );
   }
   return name;
 }

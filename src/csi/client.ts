@@ -48,7 +48,11 @@ export class CsiClient {
   }
 
   /** Calls `rpc` with `request`; rejects with CsiCallError carrying the gRPC code. */
-  async call<T = Record<string, unknown>>(rpc: string, request: unknown = {}, options: { timeoutMs?: number } = {}): Promise<T> {
+  async call<T = Record<string, unknown>>(
+    rpc: string,
+    request: unknown = {},
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
     const service = serviceOf(rpc);
     if (!service) throw new Error(`unknown CSI RPC "${rpc}"`);
     const client = this.client(service);
@@ -70,7 +74,8 @@ export class CsiClient {
     let c = this.clients.get(service);
     if (!c) {
       const Ctor = loadCsi().csi.v1[service];
-      c = new Ctor(this.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, UnaryMethod>;
+      c = new Ctor(this.address, grpc.credentials.createInsecure()) as unknown as grpc.Client &
+        Record<string, UnaryMethod>;
       this.clients.set(service, c);
     }
     return c;

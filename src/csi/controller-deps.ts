@@ -60,7 +60,9 @@ export function accessibleTopology(deps: ControllerDeps, array: StorageArray): T
 /** The backend ids a topology list allows. */
 function idsIn(deps: ControllerDeps, list: readonly { segments: Record<string, string> }[]): string[] {
   const ids: string[] = [];
-  for (const t of list) for (const b of deps.registry.all()) if (t.segments[topologyKey(deps.driverName, b.id)] === 'true' && !ids.includes(b.id)) ids.push(b.id);
+  for (const t of list)
+    for (const b of deps.registry.all())
+      if (t.segments[topologyKey(deps.driverName, b.id)] === 'true' && !ids.includes(b.id)) ids.push(b.id);
   return ids;
 }
 
@@ -69,9 +71,16 @@ function idsIn(deps: ControllerDeps, list: readonly { segments: Record<string, s
  * be allowed by the requisite topology; otherwise the first preferred, then requisite, backend;
  * otherwise the default. RESOURCE_EXHAUSTED when the requirements cannot be met.
  */
-export function chooseArray(deps: ControllerDeps, classBackend: string | undefined, sourceBackend: string | undefined, req: TopologyRequirement__Output | null): StorageArray {
+export function chooseArray(
+  deps: ControllerDeps,
+  classBackend: string | undefined,
+  sourceBackend: string | undefined,
+  req: TopologyRequirement__Output | null,
+): StorageArray {
   if (classBackend !== undefined && sourceBackend !== undefined && classBackend !== sourceBackend) {
-    throw invalidArgument(`the content source is on backend ${sourceBackend} but the StorageClass names backend ${classBackend}; copies stay on their array`);
+    throw invalidArgument(
+      `the content source is on backend ${sourceBackend} but the StorageClass names backend ${classBackend}; copies stay on their array`,
+    );
   }
   const fixed = classBackend ?? sourceBackend;
   if (!topologyOn(deps) || !req) return deps.registry.forClass(fixed);
@@ -79,7 +88,8 @@ export function chooseArray(deps: ControllerDeps, classBackend: string | undefin
   const preferred = idsIn(deps, req.preferred);
   if (fixed !== undefined) {
     const b = deps.registry.forClass(fixed);
-    if (req.requisite.length > 0 && !requisite.includes(b.id)) throw resourceExhausted(`backend ${b.id} is not reachable from the requisite topology`);
+    if (req.requisite.length > 0 && !requisite.includes(b.id))
+      throw resourceExhausted(`backend ${b.id} is not reachable from the requisite topology`);
     return b;
   }
   const pick = preferred.find((id) => requisite.length === 0 || requisite.includes(id)) ?? requisite[0];

@@ -23,7 +23,13 @@ export function listHandlers(deps: ControllerDeps): Handlers {
         const topology = accessibleTopology(deps, array);
         for (const v of listed) {
           entries.push({
-            volume: { volume_id: v.id, capacity_bytes: String(BigInt(v.sizeMiB) * BigInt(MiB)), volume_context: {}, content_source: null, accessible_topology: topology },
+            volume: {
+              volume_id: v.id,
+              capacity_bytes: String(BigInt(v.sizeMiB) * BigInt(MiB)),
+              volume_context: {},
+              content_source: null,
+              accessible_topology: topology,
+            },
             status: { published_node_ids: v.publishedNodeIds, volume_condition: v.condition },
           });
         }
@@ -42,14 +48,17 @@ export function listHandlers(deps: ControllerDeps): Handlers {
       if (topologyOn(deps) && Object.keys(segments).length > 0) {
         const fromTopology = deps.registry.all().find((b) => segments[topologyKey(deps.driverName, b.id)] === 'true');
         // The class's backend is not in this topology segment: no capacity here.
-        if (!fromTopology || (backendId !== undefined && backendId !== fromTopology.id)) return { available_capacity: '0', maximum_volume_size: null, minimum_volume_size: null };
+        if (!fromTopology || (backendId !== undefined && backendId !== fromTopology.id))
+          return { available_capacity: '0', maximum_volume_size: null, minimum_volume_size: null };
         backendId = fromTopology.id;
       }
       const freeMiB = await deps.registry.forClass(backendId).capacity(params.cpg, ctx.signal);
       const free = BigInt(Math.max(0, Math.floor(freeMiB))) * BigInt(MiB);
       return {
         available_capacity: String(free),
-        maximum_volume_size: { value: String(BigInt(Math.min(MAX_VOLUME_MIB, Math.max(0, Math.floor(freeMiB)))) * BigInt(MiB)) },
+        maximum_volume_size: {
+          value: String(BigInt(Math.min(MAX_VOLUME_MIB, Math.max(0, Math.floor(freeMiB)))) * BigInt(MiB)),
+        },
         minimum_volume_size: { value: String(BigInt(CREATE_GRANULARITY_MIB) * BigInt(MiB)) },
       };
     },
@@ -58,5 +67,7 @@ export function listHandlers(deps: ControllerDeps): Handlers {
 
 /** The class parameters without the `csi.storage.k8s.io/` keys Kubernetes reserves for itself. */
 function withoutKubernetesKeys(params: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(params ?? {}).filter(([k]) => !k.toLowerCase().startsWith('csi.storage.k8s.io/')));
+  return Object.fromEntries(
+    Object.entries(params ?? {}).filter(([k]) => !k.toLowerCase().startsWith('csi.storage.k8s.io/')),
+  );
 }

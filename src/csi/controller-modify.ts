@@ -18,7 +18,8 @@ export function applyMutableParameters(params: StorageClassParameters, m: Mutabl
   if (m.qosName === '') delete params.qosName;
   else if (m.qosName !== undefined) params.qosName = m.qosName;
   if (m.description !== undefined) params.description = m.description;
-  if (params.compression && params.provisioningType === 'full') throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
+  if (params.compression && params.provisioningType === 'full')
+    throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
 }
 
 export function modifyHandlers(deps: ControllerDeps): Handlers {

@@ -3,7 +3,11 @@ import type { ControllerPublishVolumeRequest__Output } from '../gen/csi/v1/Contr
 import { decodeNodeId } from '../nodeid.js';
 import { PublishContext, VolumeContext } from './context.js';
 import { ControllerVolumeContext, lookupId, requireId, type ControllerDeps } from './controller-deps.js';
-import { SINGLE_NODE_MODES, validateControllerPublishVolumeRequest, validateControllerUnpublishVolumeRequest } from './controller-validate.js';
+import {
+  SINGLE_NODE_MODES,
+  validateControllerPublishVolumeRequest,
+  validateControllerUnpublishVolumeRequest,
+} from './controller-validate.js';
 import type { ControllerImpl } from './server.js';
 
 type Handlers = Pick<ControllerImpl, 'ControllerPublishVolume' | 'ControllerUnpublishVolume'>;
@@ -25,13 +29,21 @@ function publishOptions(req: ControllerPublishVolumeRequest__Output): PublishOpt
     singleNode: SINGLE_NODE_MODES.includes(req.volume_capability!.access_mode!.mode),
     ...(protocol !== undefined && { protocol }),
     import: vc[VolumeContext.import] === 'true',
-    ports: { ...(iscsiPortalIps && { iscsiPortalIps }), ...(fcPorts && { fcPorts }), oneVlunPerPort: vc[ControllerVolumeContext.hostSeesVLUN] === 'false' },
+    ports: {
+      ...(iscsiPortalIps && { iscsiPortalIps }),
+      ...(fcPorts && { fcPorts }),
+      oneVlunPerPort: vc[ControllerVolumeContext.hostSeesVLUN] === 'false',
+    },
   };
 }
 
 /** publish_context: where the node finds the LUN, and `readonly` for a read-only publish (the node enforces it). */
 function publishContext(exported: Export, readonly: boolean): Record<string, string> {
-  const pc: Record<string, string> = { [PublishContext.protocol]: exported.protocol, [PublishContext.lun]: String(exported.lun), [PublishContext.wwn]: exported.wwn };
+  const pc: Record<string, string> = {
+    [PublishContext.protocol]: exported.protocol,
+    [PublishContext.lun]: String(exported.lun),
+    [PublishContext.wwn]: exported.wwn,
+  };
   if (exported.protocol === 'iscsi') {
     pc[PublishContext.targetIqns] = exported.iqns.join(',');
     pc[PublishContext.targetPortals] = exported.portals.join(',');
@@ -51,7 +63,9 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
       const mode = req.volume_capability!.access_mode!.mode;
       const readonly = req.readonly || mode === 'MULTI_NODE_READER_ONLY' || mode === 'SINGLE_NODE_READER_ONLY';
       const options = publishOptions(req);
-      const exported = await deps.inflight.run([`publish:${req.volume_id}:${node.node.hostName}`], () => array.publish(name, node, options, ctx));
+      const exported = await deps.inflight.run([`publish:${req.volume_id}:${node.node.hostName}`], () =>
+        array.publish(name, node, options, ctx),
+      );
       return { publish_context: publishContext(exported, readonly) };
     },
 
@@ -69,7 +83,9 @@ export function publishHandlers(deps: ControllerDeps): Handlers {
           return {};
         }
       }
-      await deps.inflight.run([`unpublish:${req.volume_id}:${node?.node.hostName ?? '*'}`], () => found.array.unpublish(found.name, node, ctx));
+      await deps.inflight.run([`unpublish:${req.volume_id}:${node?.node.hostName ?? '*'}`], () =>
+        found.array.unpublish(found.name, node, ctx),
+      );
       return {};
     },
   };

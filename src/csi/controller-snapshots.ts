@@ -2,7 +2,13 @@ import type { ArraySnapshot, ObjectLabels } from '../array/storage-array.js';
 import { parseId } from '../array/storage-array.js';
 import { parseSnapshotClassParameters, type SnapshotClassParameters } from './params.js';
 import { lookupId, requireId, type ControllerDeps } from './controller-deps.js';
-import { MiB, validateCreateSnapshotRequest, validateDeleteSnapshotRequest, validateGetSnapshotRequest, validateListSnapshotsRequest } from './controller-validate.js';
+import {
+  MiB,
+  validateCreateSnapshotRequest,
+  validateDeleteSnapshotRequest,
+  validateGetSnapshotRequest,
+  validateListSnapshotsRequest,
+} from './controller-validate.js';
 import type { ControllerImpl } from './server.js';
 import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { ListSnapshotsRequest__Output } from '../gen/csi/v1/ListSnapshotsRequest.js';
@@ -30,8 +36,15 @@ export function snapshotLabels(params: SnapshotClassParameters): ObjectLabels {
   };
 }
 
-/** The snapshots ListSnapshots filters by id or source (a filter naming nothing this driver could have made matches nothing). */
-async function listSnapshots(deps: ControllerDeps, req: ListSnapshotsRequest__Output, signal: AbortSignal): Promise<Snapshot[]> {
+/**
+ * The snapshots ListSnapshots filters by id or source (a filter naming nothing this driver could have made matches
+ * nothing).
+ */
+async function listSnapshots(
+  deps: ControllerDeps,
+  req: ListSnapshotsRequest__Output,
+  signal: AbortSignal,
+): Promise<Snapshot[]> {
   const byId = req.snapshot_id !== '' ? parseId(req.snapshot_id) : undefined;
   const bySource = req.source_volume_id !== '' ? parseId(req.source_volume_id) : undefined;
   if ((req.snapshot_id !== '' && !byId) || (req.source_volume_id !== '' && !bySource)) return [];
@@ -40,7 +53,8 @@ async function listSnapshots(deps: ControllerDeps, req: ListSnapshotsRequest__Ou
   for (const array of deps.registry.all()) {
     if (backendId !== undefined && array.id !== backendId) continue;
     for (const s of await array.listSnapshots(signal)) {
-      if ((!byId || s.id === req.snapshot_id) && (!bySource || s.sourceId === req.source_volume_id)) out.push(toSnapshot(s));
+      if ((!byId || s.id === req.snapshot_id) && (!bySource || s.sourceId === req.source_volume_id))
+        out.push(toSnapshot(s));
     }
   }
   return out;
@@ -52,8 +66,15 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
       validateCreateSnapshotRequest(req);
       const params = parseSnapshotClassParameters(req.parameters);
       const { array, name } = requireId(deps, req.source_volume_id, 'source volume');
-      const spec = { name: req.name, readOnly: params.readOnly, ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }), labels: snapshotLabels(params) };
-      const snap = await deps.inflight.run([`snapshot:${array.idFor('snapshot', req.name)}`], () => array.snapshot(name, spec, ctx));
+      const spec = {
+        name: req.name,
+        readOnly: params.readOnly,
+        ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }),
+        labels: snapshotLabels(params),
+      };
+      const snap = await deps.inflight.run([`snapshot:${array.idFor('snapshot', req.name)}`], () =>
+        array.snapshot(name, spec, ctx),
+      );
       return { snapshot: toSnapshot(snap) };
     },
 
@@ -75,7 +96,13 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
     async ListSnapshots(req, ctx) {
       validateListSnapshotsRequest(req);
       // The cache keeps the response entries, not the arrays' volume objects.
-      const page = req.starting_token !== '' ? deps.snapshotListings.continue(req.starting_token, req.max_entries) : deps.snapshotListings.start((await listSnapshots(deps, req, ctx.signal)).map((snapshot) => ({ snapshot })), req.max_entries);
+      const page =
+        req.starting_token !== ''
+          ? deps.snapshotListings.continue(req.starting_token, req.max_entries)
+          : deps.snapshotListings.start(
+              (await listSnapshots(deps, req, ctx.signal)).map((snapshot) => ({ snapshot })),
+              req.max_entries,
+            );
       return { entries: page.items, next_token: page.next };
     },
   };

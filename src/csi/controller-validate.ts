@@ -37,7 +37,12 @@ export const SUPPORTED_FS_TYPES = ['', 'ext4', 'xfs', 'ext3'] as const;
 type Mode = NonNullable<VolumeCapability__Output['access_mode']>['mode'];
 
 /** Modes that confine a volume to one node; such volumes get `policies.oneHost`. */
-export const SINGLE_NODE_MODES: readonly Mode[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
+export const SINGLE_NODE_MODES: readonly Mode[] = [
+  'SINGLE_NODE_WRITER',
+  'SINGLE_NODE_READER_ONLY',
+  'SINGLE_NODE_SINGLE_WRITER',
+  'SINGLE_NODE_MULTI_WRITER',
+];
 /** Modes in which several nodes write: only raw block (no cluster filesystem on the node). */
 export const MULTI_WRITER_MODES: readonly Mode[] = ['MULTI_NODE_MULTI_WRITER', 'MULTI_NODE_SINGLE_WRITER'];
 
@@ -47,7 +52,8 @@ export function capabilityProblem(cap: VolumeCapability__Output): string | undef
   if (mode === undefined || mode === 'UNKNOWN') return 'an access mode is required';
   if (!cap.block && !cap.mount) return 'an access type (block or mount) is required';
   if (cap.mount) {
-    if (!(SUPPORTED_FS_TYPES as readonly string[]).includes(cap.mount.fs_type)) return `filesystem "${cap.mount.fs_type}" is not supported (ext4, xfs, ext3)`;
+    if (!(SUPPORTED_FS_TYPES as readonly string[]).includes(cap.mount.fs_type))
+      return `filesystem "${cap.mount.fs_type}" is not supported (ext4, xfs, ext3)`;
     if (MULTI_WRITER_MODES.includes(mode)) return `${mode} is supported only for raw block volumes`;
   }
   return undefined;
@@ -83,7 +89,11 @@ function bytes(value: string, field: string): bigint {
  * The size to create, in MiB: required_bytes (default 1 GiB, xfs at least 512 MiB) rounded up
  * to the array's granularity, never above limit_bytes (OUT_OF_RANGE when rounding would pass it).
  */
-export function volumeSizeMiB(range: CapacityRange__Output | null, fsType: string, granularityMiB = CREATE_GRANULARITY_MIB): number {
+export function volumeSizeMiB(
+  range: CapacityRange__Output | null,
+  fsType: string,
+  granularityMiB = CREATE_GRANULARITY_MIB,
+): number {
   const required = bytes(range?.required_bytes ?? '0', 'capacity_range.required_bytes');
   const limit = bytes(range?.limit_bytes ?? '0', 'capacity_range.limit_bytes');
   if (limit > 0n && required > limit) throw outOfRange(`required_bytes ${required} is above limit_bytes ${limit}`);
@@ -96,7 +106,10 @@ export function volumeSizeMiB(range: CapacityRange__Output | null, fsType: strin
     // Without a requirement, the largest size under the limit is as good as the default.
     const under = (limit / unit) * unit;
     if (required === 0n && under >= floor && under > 0n) size = under;
-    else throw outOfRange(`the smallest size the array can create for this request (${size / BigInt(MiB)} MiB) is above limit_bytes ${limit}`);
+    else
+      throw outOfRange(
+        `the smallest size the array can create for this request (${size / BigInt(MiB)} MiB) is above limit_bytes ${limit}`,
+      );
   }
   const mib = Number(size / BigInt(MiB));
   if (mib > MAX_VOLUME_MIB) throw outOfRange(`${mib} MiB is above the array's largest volume (${MAX_VOLUME_MIB} MiB)`);
@@ -128,7 +141,8 @@ function need(value: string, field: string): void {
 
 export function validateCreateVolumeRequest(req: CreateVolumeRequest__Output): void {
   need(req.name, 'name');
-  if (Buffer.byteLength(req.name) > CSI_NAME_MAX_BYTES) throw invalidArgument(`name is longer than ${CSI_NAME_MAX_BYTES} bytes`);
+  if (Buffer.byteLength(req.name) > CSI_NAME_MAX_BYTES)
+    throw invalidArgument(`name is longer than ${CSI_NAME_MAX_BYTES} bytes`);
   checkCapabilities(req.volume_capabilities);
   const src = req.volume_content_source;
   if (src) {
@@ -161,7 +175,8 @@ export function validateValidateVolumeCapabilitiesRequest(req: ValidateVolumeCap
 export function validateCreateSnapshotRequest(req: CreateSnapshotRequest__Output): void {
   need(req.source_volume_id, 'source_volume_id');
   need(req.name, 'name');
-  if (Buffer.byteLength(req.name) > CSI_NAME_MAX_BYTES) throw invalidArgument(`name is longer than ${CSI_NAME_MAX_BYTES} bytes`);
+  if (Buffer.byteLength(req.name) > CSI_NAME_MAX_BYTES)
+    throw invalidArgument(`name is longer than ${CSI_NAME_MAX_BYTES} bytes`);
 }
 
 export function validateDeleteSnapshotRequest(req: DeleteSnapshotRequest__Output): void {

@@ -1,17 +1,51 @@
 import { alreadyExists } from '../errors.js';
 import type { ArrayVolume, StorageArray } from '../array/storage-array.js';
-import { mountFsTypes, parseMutableParameters, parseStorageClassParameters, type StorageClassParameters } from './params.js';
+import {
+  mountFsTypes,
+  parseMutableParameters,
+  parseStorageClassParameters,
+  type StorageClassParameters,
+} from './params.js';
 import { planCreateVolume } from './create-plan.js';
 import { VolumeContext } from './context.js';
-import { ControllerVolumeContext, accessibleTopology, chooseArray, lookupId, requireId, type ControllerDeps } from './controller-deps.js';
-import { MiB, capabilityProblem, expandSizeMiB, isSingleNode, sizeFits, validateControllerExpandVolumeRequest, validateControllerGetVolumeRequest, validateCreateVolumeRequest, validateDeleteVolumeRequest, validateValidateVolumeCapabilitiesRequest } from './controller-validate.js';
+import {
+  ControllerVolumeContext,
+  accessibleTopology,
+  chooseArray,
+  lookupId,
+  requireId,
+  type ControllerDeps,
+} from './controller-deps.js';
+import {
+  MiB,
+  capabilityProblem,
+  expandSizeMiB,
+  isSingleNode,
+  sizeFits,
+  validateControllerExpandVolumeRequest,
+  validateControllerGetVolumeRequest,
+  validateCreateVolumeRequest,
+  validateDeleteVolumeRequest,
+  validateValidateVolumeCapabilitiesRequest,
+} from './controller-validate.js';
 import type { ControllerImpl } from './server.js';
 
-type Handlers = Pick<ControllerImpl, 'CreateVolume' | 'DeleteVolume' | 'ControllerExpandVolume' | 'ControllerGetVolume' | 'ValidateVolumeCapabilities'>;
+type Handlers = Pick<
+  ControllerImpl,
+  'CreateVolume' | 'DeleteVolume' | 'ControllerExpandVolume' | 'ControllerGetVolume' | 'ValidateVolumeCapabilities'
+>;
 
 /** The volume_context the node (and ControllerPublish) reads back from the PV. */
-function volumeContext(p: StorageClassParameters, array: StorageArray, volume: ArrayVolume, createdEmpty: boolean): Record<string, string> {
-  const out: Record<string, string> = { [VolumeContext.protocol]: volume.protocol ?? '', [VolumeContext.backend]: array.id };
+function volumeContext(
+  p: StorageClassParameters,
+  array: StorageArray,
+  volume: ArrayVolume,
+  createdEmpty: boolean,
+): Record<string, string> {
+  const out: Record<string, string> = {
+    [VolumeContext.protocol]: volume.protocol ?? '',
+    [VolumeContext.backend]: array.id,
+  };
   if (createdEmpty) out[VolumeContext.createdEmpty] = 'true';
   else out[VolumeContext.isCopy] = 'true';
   if (p.fsCreateOptions) out[VolumeContext.fsCreateOptions] = p.fsCreateOptions;
@@ -32,10 +66,14 @@ const createVolume =
     validateCreateVolumeRequest(req);
     const params = parseStorageClassParameters(req.parameters, mountFsTypes(req.volume_capabilities));
     const spec = planCreateVolume(req, params);
-    const source = spec.source && requireId(deps, spec.source.id, spec.source.kind === 'snapshot' ? 'snapshot' : 'source volume');
+    const source =
+      spec.source && requireId(deps, spec.source.id, spec.source.kind === 'snapshot' ? 'snapshot' : 'source volume');
     const array = chooseArray(deps, spec.backend, source?.array.id, req.accessibility_requirements);
-    const volume = await deps.inflight.run([`volume:${array.idFor('volume', req.name)}`], () => array.createVolume(spec, ctx));
-    if (!sizeFits(volume.sizeMiB, req.capacity_range)) throw alreadyExists(`volume ${req.name} exists with ${volume.sizeMiB} MiB, outside the requested range`);
+    const volume = await deps.inflight.run([`volume:${array.idFor('volume', req.name)}`], () =>
+      array.createVolume(spec, ctx),
+    );
+    if (!sizeFits(volume.sizeMiB, req.capacity_range))
+      throw alreadyExists(`volume ${req.name} exists with ${volume.sizeMiB} MiB, outside the requested range`);
     return {
       volume: {
         volume_id: volume.id,
@@ -76,7 +114,13 @@ const controllerGetVolume =
     const { array, name } = requireId(deps, req.volume_id, 'volume');
     const v = await array.volumeStatus(name, ctx);
     return {
-      volume: { volume_id: req.volume_id, capacity_bytes: bytesOf(v.sizeMiB), volume_context: {}, content_source: null, accessible_topology: accessibleTopology(deps, array) },
+      volume: {
+        volume_id: req.volume_id,
+        capacity_bytes: bytesOf(v.sizeMiB),
+        volume_context: {},
+        content_source: null,
+        accessible_topology: accessibleTopology(deps, array),
+      },
       status: { published_node_ids: v.publishedNodeIds, volume_condition: v.condition },
     };
   };
@@ -89,14 +133,26 @@ const validateVolumeCapabilities =
     const v = await array.getVolume(name, ctx);
     const problem = req.volume_capabilities.map(capabilityProblem).find((p) => p !== undefined);
     if (problem) return { confirmed: null, message: problem };
-    if (v.singleNode && !isSingleNode(req.volume_capabilities)) return { confirmed: null, message: 'the volume is single-node (policies.oneHost); multi-node access modes are not supported for it' };
+    if (v.singleNode && !isSingleNode(req.volume_capabilities))
+      return {
+        confirmed: null,
+        message: 'the volume is single-node (policies.oneHost); multi-node access modes are not supported for it',
+      };
     try {
       parseStorageClassParameters(req.parameters, mountFsTypes(req.volume_capabilities));
       parseMutableParameters(req.mutable_parameters);
     } catch (err) {
       return { confirmed: null, message: (err as Error).message };
     }
-    return { confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters, mutable_parameters: req.mutable_parameters }, message: '' };
+    return {
+      confirmed: {
+        volume_context: req.volume_context,
+        volume_capabilities: req.volume_capabilities,
+        parameters: req.parameters,
+        mutable_parameters: req.mutable_parameters,
+      },
+      message: '',
+    };
   };
 
 export function volumeHandlers(deps: ControllerDeps): Handlers {

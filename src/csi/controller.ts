@@ -64,7 +64,21 @@ export interface ControllerService {
 }
 
 /** Capabilities always advertised (see ControllerServiceOptions for the two that are gated). */
-const BASE_CAPABILITIES = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'GET_SNAPSHOT', 'MODIFY_VOLUME'] as const;
+const BASE_CAPABILITIES = [
+  'CREATE_DELETE_VOLUME',
+  'PUBLISH_UNPUBLISH_VOLUME',
+  'LIST_VOLUMES',
+  'GET_CAPACITY',
+  'CREATE_DELETE_SNAPSHOT',
+  'LIST_SNAPSHOTS',
+  'CLONE_VOLUME',
+  'EXPAND_VOLUME',
+  'VOLUME_CONDITION',
+  'GET_VOLUME',
+  'SINGLE_NODE_MULTI_WRITER',
+  'GET_SNAPSHOT',
+  'MODIFY_VOLUME',
+] as const;
 
 /** Whether the controller advertises topology: `auto` turns it on with two or more backends. */
 export function controllerTopology(mode: TopologyMode, backendCount: number): boolean {

@@ -10,11 +10,19 @@ import { parseMutableParameters, storageClassIdentity, type StorageClassParamete
  * mode, the VolumeAttributesClass's overrides, and what the marker records. The handler picks
  * the array; `StorageArray.createVolume(spec)` carries it out.
  */
-export function planCreateVolume(req: CreateVolumeRequest__Output, parameters: Readonly<StorageClassParameters>): VolumeSpec {
+export function planCreateVolume(
+  req: CreateVolumeRequest__Output,
+  parameters: Readonly<StorageClassParameters>,
+): VolumeSpec {
   const p: StorageClassParameters = { ...parameters };
   applyMutableParameters(p, parseMutableParameters(req.mutable_parameters));
   const src = req.volume_content_source;
-  const source = src?.type === 'snapshot' ? { kind: 'snapshot' as const, id: src.snapshot!.snapshot_id } : src?.type === 'volume' ? { kind: 'volume' as const, id: src.volume!.volume_id } : undefined;
+  const source =
+    src?.type === 'snapshot'
+      ? { kind: 'snapshot' as const, id: src.snapshot!.snapshot_id }
+      : src?.type === 'volume'
+        ? { kind: 'volume' as const, id: src.volume!.volume_id }
+        : undefined;
   const limit = BigInt(req.capacity_range?.limit_bytes || '0');
   const labels = {
     ...(p.pvcName && { claim: `${p.pvcNamespace ?? ''}/${p.pvcName}` }),

@@ -19,13 +19,19 @@ const CAPABILITIES: GroupControllerServiceCapability[] = [{ rpc: { type: 'CREATE
 
 function checkName(name: string): void {
   if (name === '') throw invalidArgument('name is required');
-  if (Buffer.byteLength(name) > CSI_NAME_MAX_BYTES) throw invalidArgument(`name is longer than ${CSI_NAME_MAX_BYTES} bytes`);
+  if (Buffer.byteLength(name) > CSI_NAME_MAX_BYTES)
+    throw invalidArgument(`name is longer than ${CSI_NAME_MAX_BYTES} bytes`);
 }
 
 /** The CSI message of a group: every member as a Snapshot carrying the group id. */
 function toGroup(group: ArrayGroup): VolumeGroupSnapshot {
   const snapshots = group.snapshots.map(toSnapshot);
-  return { group_snapshot_id: group.id, snapshots, creation_time: snapshots[0]?.creation_time ?? null, ready_to_use: true };
+  return {
+    group_snapshot_id: group.id,
+    snapshots,
+    creation_time: snapshots[0]?.creation_time ?? null,
+    ready_to_use: true,
+  };
 }
 
 export function createGroupControllerService(deps: ControllerDeps): GroupControllerImpl {
@@ -37,13 +43,25 @@ export function createGroupControllerService(deps: ControllerDeps): GroupControl
     async CreateVolumeGroupSnapshot(req, ctx) {
       checkName(req.name);
       if (req.source_volume_ids.length === 0) throw invalidArgument('source_volume_ids is required');
-      if (new Set(req.source_volume_ids).size !== req.source_volume_ids.length) throw invalidArgument('source_volume_ids names a volume twice');
+      if (new Set(req.source_volume_ids).size !== req.source_volume_ids.length)
+        throw invalidArgument('source_volume_ids names a volume twice');
       const params = parseGroupSnapshotClassParameters(req.parameters);
       const sources = req.source_volume_ids.map((id) => requireId(deps, id, 'source volume'));
       const array = sources[0]!.array;
-      if (sources.some((s) => s.array !== array)) throw failedPrecondition('the source volumes are on different backends; a group snapshot is taken on one array');
-      const spec = { name: req.name, sources: sources.map((s) => s.name), readOnly: params.readOnly, ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }), labels: snapshotLabels(params) };
-      const group = await deps.inflight.run([`group:${array.idFor('group', req.name)}`], () => array.groupSnapshot(spec, ctx));
+      if (sources.some((s) => s.array !== array))
+        throw failedPrecondition(
+          'the source volumes are on different backends; a group snapshot is taken on one array',
+        );
+      const spec = {
+        name: req.name,
+        sources: sources.map((s) => s.name),
+        readOnly: params.readOnly,
+        ...(params.expirationHours !== undefined && { expirationHours: params.expirationHours }),
+        labels: snapshotLabels(params),
+      };
+      const group = await deps.inflight.run([`group:${array.idFor('group', req.name)}`], () =>
+        array.groupSnapshot(spec, ctx),
+      );
       return { group_snapshot: toGroup(group) };
     },
 
@@ -52,7 +70,9 @@ export function createGroupControllerService(deps: ControllerDeps): GroupControl
       const found = lookupId(deps, req.group_snapshot_id);
       // DeleteVolumeGroupSnapshot of an id that names nothing this driver knows succeeds.
       if (!found) return {};
-      await deps.inflight.run([`group:${req.group_snapshot_id}`], () => found.array.deleteGroupSnapshot(found.name, req.snapshot_ids, ctx));
+      await deps.inflight.run([`group:${req.group_snapshot_id}`], () =>
+        found.array.deleteGroupSnapshot(found.name, req.snapshot_ids, ctx),
+      );
       return {};
     },
 

@@ -57,7 +57,8 @@ export function createIdentity(options: IdentityOptions): IdentityImpl {
     async Probe() {
       // A node plugin that cannot read the mount table fails every node call: not ready, so
       // livenessprobe restarts it (the check is a local file read, never an array call).
-      const ready = options.readiness.isReady && (options.nodeHealth === undefined || (await options.nodeHealth()) === undefined);
+      const ready =
+        options.readiness.isReady && (options.nodeHealth === undefined || (await options.nodeHealth()) === undefined);
       return { ready: { value: ready } };
     },
   };

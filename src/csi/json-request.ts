@@ -57,7 +57,18 @@ export function parseQuantity(text: string): string | undefined {
   return (scaled / div).toString();
 }
 
-const INT_TYPES = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64']);
+const INT_TYPES = new Set([
+  'int32',
+  'int64',
+  'uint32',
+  'uint64',
+  'sint32',
+  'sint64',
+  'fixed32',
+  'fixed64',
+  'sfixed32',
+  'sfixed64',
+]);
 
 /** Checks `json` against the request type of `rpc` (e.g. "CreateVolume"); returns what to send. */
 export function requestFromJson(service: string, rpc: string, json: unknown): Record<string, unknown> {
@@ -69,23 +80,31 @@ export function requestFromJson(service: string, rpc: string, json: unknown): Re
 }
 
 function message(type: protobuf.Type, v: unknown, path: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RequestJsonError(`${path} must be a JSON object (a ${type.name} message), not ${describe(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new RequestJsonError(`${path} must be a JSON object (a ${type.name} message), not ${describe(v)}`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(v)) {
     const field = type.fields[key];
-    if (!field) throw new RequestJsonError(`unknown field "${key}" in ${path} (${type.name} has: ${Object.keys(type.fields).join(', ')})`);
+    if (!field)
+      throw new RequestJsonError(
+        `unknown field "${key}" in ${path} (${type.name} has: ${Object.keys(type.fields).join(', ')})`,
+      );
     out[key] = fieldValue(field, value, `${path}.${key}`);
   }
   for (const oneof of type.oneofsArray) {
     const set = oneof.fieldsArray.filter((f) => out[f.name] !== undefined && out[f.name] !== null);
-    if (set.length > 1) throw new RequestJsonError(`${path}: set only one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} (got ${set.map((f) => f.name).join(' and ')})`);
+    if (set.length > 1)
+      throw new RequestJsonError(
+        `${path}: set only one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} (got ${set.map((f) => f.name).join(' and ')})`,
+      );
   }
   return out;
 }
 
 function fieldValue(field: protobuf.Field, v: unknown, path: string): unknown {
   if (field instanceof protobuf.MapField) {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RequestJsonError(`${path} must be an object of ${field.type} values, not ${describe(v)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      throw new RequestJsonError(`${path} must be an object of ${field.type} values, not ${describe(v)}`);
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scalar(field, x, `${path}.${k}`)]));
   }
   if (field.repeated) {
@@ -101,7 +120,9 @@ function single(field: protobuf.Field, v: unknown, path: string): unknown {
   if (resolved instanceof protobuf.Enum) {
     if (typeof v === 'string' && v in resolved.values) return v;
     if (typeof v === 'number' && Object.values(resolved.values).includes(v)) return v;
-    throw new RequestJsonError(`${path}: ${JSON.stringify(v)} is not a ${resolved.name} (one of: ${Object.keys(resolved.values).join(', ')})`);
+    throw new RequestJsonError(
+      `${path}: ${JSON.stringify(v)} is not a ${resolved.name} (one of: ${Object.keys(resolved.values).join(', ')})`,
+    );
   }
   return scalar(field, v, path);
 }
@@ -122,13 +143,16 @@ function scalar(field: protobuf.Field, v: unknown, path: string): unknown {
   }
   if (INT_TYPES.has(t)) {
     const bytes = field.name.endsWith('_bytes');
-    if (typeof v === 'number' && Number.isSafeInteger(v) && (v >= 0 || t.startsWith('int') || t.startsWith('s'))) return String(v);
+    if (typeof v === 'number' && Number.isSafeInteger(v) && (v >= 0 || t.startsWith('int') || t.startsWith('s')))
+      return String(v);
     if (typeof v === 'string') {
       if (/^-?\d+$/.test(v.trim())) return v.trim();
       const q = bytes ? parseQuantity(v) : undefined;
       if (q !== undefined) return q;
     }
-    throw new RequestJsonError(`${path} must be a whole number${bytes ? ' of bytes, or a quantity like "10Gi" or "500M"' : ''}, not ${describe(v)}`);
+    throw new RequestJsonError(
+      `${path} must be a whole number${bytes ? ' of bytes, or a quantity like "10Gi" or "500M"' : ''}, not ${describe(v)}`,
+    );
   }
   if (t === 'double' || t === 'float') {
     if (typeof v !== 'number') throw new RequestJsonError(`${path} must be a number, not ${describe(v)}`);

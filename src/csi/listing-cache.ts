@@ -95,7 +95,9 @@ export class ListingCache<T> {
     const entry = id !== undefined ? this.listings.get(id) : undefined;
     const offset = Number(m?.[2]);
     if (id === undefined || !entry || this.now() - entry.at > LISTING_TTL_MS || offset > entry.items.length) {
-      throw busy(`starting_token "${token}" is not valid (unknown, already served to its end, or expired after ${LISTING_TTL_MS / 1000} s); list again from the start`);
+      throw busy(
+        `starting_token "${token}" is not valid (unknown, already served to its end, or expired after ${LISTING_TTL_MS / 1000} s); list again from the start`,
+      );
     }
     const end = max > 0 ? Math.min(entry.items.length, offset + max) : entry.items.length;
     const items = entry.items.slice(offset, end);
@@ -120,7 +122,10 @@ export class ListingCache<T> {
   private prune(incoming: number): void {
     const now = this.now();
     for (const [id, e] of this.listings) if (now - e.at > LISTING_TTL_MS) this.drop(id);
-    while (this.listings.size > 0 && (this.listings.size >= this.maxListings || this.total + incoming > this.maxBytes)) {
+    while (
+      this.listings.size > 0 &&
+      (this.listings.size >= this.maxListings || this.total + incoming > this.maxBytes)
+    ) {
       const oldest = this.listings.keys().next().value;
       if (oldest === undefined) break;
       this.drop(oldest);

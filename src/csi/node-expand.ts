@@ -18,9 +18,13 @@ export async function expandVolume(d: NodeDeps, r: ExpandRequest, o: StepOptions
   const device = await connector.find(identityOf(rec), o);
   if (!device) throw failedPrecondition(`the device of volume ${r.volumeId} is gone; stage it again`);
   const size = await deviceSize(d.exec, device.path, o.signal);
-  if (size < r.requiredBytes) throw unavailable(`the device of volume ${r.volumeId} still reports ${size} bytes, less than ${r.requiredBytes}; retry after the array's resize is visible`);
+  if (size < r.requiredBytes)
+    throw unavailable(
+      `the device of volume ${r.volumeId} still reports ${size} bytes, less than ${r.requiredBytes}; retry after the array's resize is visible`,
+    );
   if ((r.access ?? rec.access) === 'mount') {
-    if (rec.readOnly) throw failedPrecondition(`volume ${r.volumeId} is staged read-only; its filesystem cannot grow here`);
+    if (rec.readOnly)
+      throw failedPrecondition(`volume ${r.volumeId} is staged read-only; its filesystem cannot grow here`);
     const mounted = await o.mounts.at(rec.stagingPath);
     if (!mounted) throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${rec.stagingPath}; stage it again`);
     await growFs(d.exec, mounted.fsType, device.path, rec.stagingPath);

@@ -11,7 +11,8 @@ import type { PublishRequest } from './node-validate.js';
  */
 export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptions): Promise<void> {
   const rec = await d.store.load(r.volumeId);
-  if (!rec?.steps.attached) throw failedPrecondition(`volume ${r.volumeId} is not staged on this node; NodeStageVolume first`);
+  if (!rec?.steps.attached)
+    throw failedPrecondition(`volume ${r.volumeId} is not staged on this node; NodeStageVolume first`);
   const mounts = await o.mounts.read();
   const existing = mountAt(mounts, r.targetPath);
   if (rec.access !== r.capability.access) {
@@ -26,9 +27,11 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
   let ours = new Set<string>();
   if (r.capability.access === 'mount') {
     // Only the volume's own staging mount is ever bound (another volume's would be exposed).
-    if (r.stagingPath !== rec.stagingPath) throw failedPrecondition(`volume ${r.volumeId} is staged at ${rec.stagingPath}, not ${r.stagingPath}`);
+    if (r.stagingPath !== rec.stagingPath)
+      throw failedPrecondition(`volume ${r.volumeId} is staged at ${rec.stagingPath}, not ${r.stagingPath}`);
     const staged = mountAt(mounts, r.stagingPath);
-    if (!staged) throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${r.stagingPath}; NodeStageVolume first`);
+    if (!staged)
+      throw failedPrecondition(`volume ${r.volumeId} is not mounted at ${r.stagingPath}; NodeStageVolume first`);
     source = r.stagingPath;
     sourceId = { majorMinor: staged.majorMinor, root: staged.root };
   } else {
@@ -39,18 +42,26 @@ export async function publishVolume(d: NodeDeps, r: PublishRequest, o: StepOptio
     ours = await volumeMajorMinors(d, identityOf(rec));
   }
   if (existing) {
-    const same = r.capability.access === 'mount' ? existing.majorMinor === sourceId.majorMinor && existing.root === sourceId.root : await sameDevice(r.targetPath, ours);
+    const same =
+      r.capability.access === 'mount'
+        ? existing.majorMinor === sourceId.majorMinor && existing.root === sourceId.root
+        : await sameDevice(r.targetPath, ours);
     // CSI NodePublishVolume repeated with the same arguments: already published here → success.
     if (same && isReadOnlyMount(existing) === r.readOnly) {
       await remember(d, r);
       return;
     }
     // CSI NodePublishVolume at a used target path with another volume, capability or read-only flag → ALREADY_EXISTS.
-    throw alreadyExists(`${r.targetPath} is already mounted ${same ? (isReadOnlyMount(existing) ? 'read-only' : 'read-write') : `from ${existing.source}`}`);
+    throw alreadyExists(
+      `${r.targetPath} is already mounted ${same ? (isReadOnlyMount(existing) ? 'read-only' : 'read-write') : `from ${existing.source}`}`,
+    );
   }
   if (r.capability.mode === 'SINGLE_NODE_SINGLE_WRITER') {
     const others = rec.publishes.filter((p) => p.targetPath !== r.targetPath && mountAt(mounts, p.targetPath));
-    if (others.length > 0) throw failedPrecondition(`volume ${r.volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others[0]!.targetPath}`);
+    if (others.length > 0)
+      throw failedPrecondition(
+        `volume ${r.volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others[0]!.targetPath}`,
+      );
   }
   // Recorded before the target is made: NodeUnpublish removes only what a record names.
   await remember(d, r);
@@ -77,7 +88,10 @@ async function sameDevice(path: string, ours: Set<string>): Promise<boolean> {
 async function remember(d: NodeDeps, r: PublishRequest): Promise<void> {
   const rec = await d.store.load(r.volumeId);
   if (!rec || rec.publishes.some((p) => p.targetPath === r.targetPath && p.readOnly === r.readOnly)) return;
-  rec.publishes = [...rec.publishes.filter((p) => p.targetPath !== r.targetPath), { targetPath: r.targetPath, readOnly: r.readOnly }];
+  rec.publishes = [
+    ...rec.publishes.filter((p) => p.targetPath !== r.targetPath),
+    { targetPath: r.targetPath, readOnly: r.readOnly },
+  ];
   await d.store.save(rec);
 }
 
@@ -86,13 +100,20 @@ async function remember(d: NodeDeps, r: PublishRequest): Promise<void> {
  * touched: unmount every mount stacked there, then remove the target (an empty directory or the
  * block file; never recursively, so a failed unmount cannot delete data). `targetPath` is resolved.
  */
-export async function unpublishVolume(d: NodeDeps, volumeId: string, targetPath: string, o: StepOptions): Promise<void> {
+export async function unpublishVolume(
+  d: NodeDeps,
+  volumeId: string,
+  targetPath: string,
+  o: StepOptions,
+): Promise<void> {
   const rec = await d.store.load(volumeId);
   if (!rec?.publishes.some((p) => p.targetPath === targetPath)) {
     // CSI NodeUnpublishVolume of a target that is not published succeeds: only when nothing is
     // there. Anything else at the path is not the driver's (no record names it): left alone.
     if (await isNothing(o.mounts, targetPath)) return;
-    throw failedPrecondition(`${targetPath} is not a target volume ${volumeId} was published at by this driver (no node record names it); refusing to unmount or remove it`);
+    throw failedPrecondition(
+      `${targetPath} is not a target volume ${volumeId} was published at by this driver (no node record names it); refusing to unmount or remove it`,
+    );
   }
   const n = await d.mounter.umountAll(targetPath, o.mounts);
   await removeTarget(targetPath);

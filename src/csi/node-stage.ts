@@ -31,7 +31,15 @@ export interface StepOptions {
 
 /** The identity a connector needs, taken from a record. */
 export function identityOf(rec: VolumeRecord): VolumeIdentity {
-  return { protocol: rec.protocol, wwn: rec.wwn, lun: rec.lun, iscsiTargets: rec.iscsiTargets, fcTargets: rec.fcTargets, wwid: rec.wwid, backingFile: rec.backingFile };
+  return {
+    protocol: rec.protocol,
+    wwn: rec.wwn,
+    lun: rec.lun,
+    iscsiTargets: rec.iscsiTargets,
+    fcTargets: rec.fcTargets,
+    wwid: rec.wwid,
+    backingFile: rec.backingFile,
+  };
 }
 
 /** "major:minor" of a block device node, as mountinfo shows it. */
@@ -102,19 +110,37 @@ function checkCompatible(prev: VolumeRecord, r: StageRequest, mounts: readonly M
   }
   // A requested filesystem type differing from the one mounted is incompatible too (an empty
   // fs_type accepts whatever the volume holds).
-  const otherFs = r.capability.access === 'mount' && r.capability.fsType !== undefined && prev.fsType !== undefined && prev.fsType !== r.capability.fsType;
-  if (stillStaged && (prev.access !== r.capability.access || prev.readOnly !== r.readOnly || prev.wwn !== r.identity.wwn || otherFs)) {
+  const otherFs =
+    r.capability.access === 'mount' &&
+    r.capability.fsType !== undefined &&
+    prev.fsType !== undefined &&
+    prev.fsType !== r.capability.fsType;
+  if (
+    stillStaged &&
+    (prev.access !== r.capability.access || prev.readOnly !== r.readOnly || prev.wwn !== r.identity.wwn || otherFs)
+  ) {
     // CSI NodeStageVolume: staged with an incompatible capability → ALREADY_EXISTS.
-    throw alreadyExists(`volume ${r.volumeId} is staged as ${prev.access}${prev.fsType ? ` (${prev.fsType})` : ''}${prev.readOnly ? ' read-only' : ''}; unstage it before staging it differently`);
+    throw alreadyExists(
+      `volume ${r.volumeId} is staged as ${prev.access}${prev.fsType ? ` (${prev.fsType})` : ''}${prev.readOnly ? ' read-only' : ''}; unstage it before staging it differently`,
+    );
   }
 }
 
-async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, device: AttachedDevice, o: StepOptions): Promise<void> {
+async function stageFilesystem(
+  d: NodeDeps,
+  r: StageRequest,
+  rec: VolumeRecord,
+  device: AttachedDevice,
+  o: StepOptions,
+): Promise<void> {
   const current = await o.mounts.at(r.stagingPath);
   if (current) return adoptMount(d, r, rec, current, o);
   const fsType = await filesystemOf(d, r, rec, device, o);
   await mkdir(r.stagingPath, { recursive: true });
-  const options = [...fsMountOptions(fsType, r.readOnly, r.isCopy), ...r.capability.mountFlags.filter((f) => !(r.readOnly && f === 'ro'))];
+  const options = [
+    ...fsMountOptions(fsType, r.readOnly, r.isCopy),
+    ...r.capability.mountFlags.filter((f) => !(r.readOnly && f === 'ro')),
+  ];
   await d.mounter.mount(device.path, r.stagingPath, fsType, options);
   rec.fsType = fsType;
   rec.steps.mounted = true;
@@ -124,11 +150,19 @@ async function stageFilesystem(d: NodeDeps, r: StageRequest, rec: VolumeRecord, 
 }
 
 /** The staging path holds a mount already: this volume's, as asked (a repeated stage), else ALREADY_EXISTS. */
-async function adoptMount(d: NodeDeps, r: StageRequest, rec: VolumeRecord, current: MountInfo, o: StepOptions): Promise<void> {
+async function adoptMount(
+  d: NodeDeps,
+  r: StageRequest,
+  rec: VolumeRecord,
+  current: MountInfo,
+  o: StepOptions,
+): Promise<void> {
   const ours = await volumeMajorMinors(d, identityOf(rec));
   // CSI NodeStageVolume repeated with the same arguments: the volume is already mounted here.
   if (!ours.has(current.majorMinor) || isReadOnlyMount(current) !== r.readOnly) {
-    throw alreadyExists(`${r.stagingPath} already holds another mount (${current.source}, ${isReadOnlyMount(current) ? 'ro' : 'rw'})`);
+    throw alreadyExists(
+      `${r.stagingPath} already holds another mount (${current.source}, ${isReadOnlyMount(current) ? 'ro' : 'rw'})`,
+    );
   }
   // A kill between the mount and the record's save leaves the record without these.
   if (rec.fsType !== current.fsType || !rec.steps.mounted) {
@@ -143,22 +177,43 @@ async function adoptMount(d: NodeDeps, r: StageRequest, rec: VolumeRecord, curre
  * The filesystem to mount: the one the device holds (of the requested type), or one made now
  * on a device proven blank, of a writable volume this driver created empty (DESIGN "Node safety").
  */
-async function filesystemOf(d: NodeDeps, r: StageRequest, rec: VolumeRecord, device: AttachedDevice, o: StepOptions): Promise<string> {
+async function filesystemOf(
+  d: NodeDeps,
+  r: StageRequest,
+  rec: VolumeRecord,
+  device: AttachedDevice,
+  o: StepOptions,
+): Promise<string> {
   // DESIGN "Node safety": killed during its own mkfs of this device, proven blank then; the
   // half-made filesystem (xfs "inprogress", ext4 without its superblock) is made again (forced).
   const again = rec.formatting !== undefined;
-  if (again) o.log.warn({ device: device.path, fsType: rec.formatting?.fsType }, 'the driver was stopped while formatting this blank volume; formatting it again');
+  if (again)
+    o.log.warn(
+      { device: device.path, fsType: rec.formatting?.fsType },
+      'the driver was stopped while formatting this blank volume; formatting it again',
+    );
   const probe = again ? ({ kind: 'blank' } as const) : await probeForFormat(d, r, device, o);
-  if (probe.kind === 'other') throw failedPrecondition(`volume ${r.volumeId} holds ${probe.what}, not a filesystem; refusing to format or mount it`);
+  if (probe.kind === 'other')
+    throw failedPrecondition(
+      `volume ${r.volumeId} holds ${probe.what}, not a filesystem; refusing to format or mount it`,
+    );
   if (probe.kind === 'filesystem') {
     if (r.capability.fsType && r.capability.fsType !== probe.fsType) {
-      throw failedPrecondition(`volume ${r.volumeId} holds ${probe.fsType}, not the requested ${r.capability.fsType}; refusing to reformat it`);
+      throw failedPrecondition(
+        `volume ${r.volumeId} holds ${probe.fsType}, not the requested ${r.capability.fsType}; refusing to reformat it`,
+      );
     }
     return probe.fsType;
   }
   if (r.readOnly) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and is read-only; nothing to mount`);
-  if (r.isCopy) throw failedPrecondition(`volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`);
-  if (!r.createdEmpty) throw failedPrecondition(`volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`);
+  if (r.isCopy)
+    throw failedPrecondition(
+      `volume ${r.volumeId} is a copy but has no filesystem (its source had none?); refusing to format it`,
+    );
+  if (!r.createdEmpty)
+    throw failedPrecondition(
+      `volume ${r.volumeId} has no filesystem and was not created empty by this driver (static or imported); refusing to format it`,
+    );
   const fsType = r.capability.fsType ?? DEFAULT_FS;
   // "formatting started" before mkfs, cleared with "formatted": a kill in between formats this device again.
   rec.formatting = { fsType, blankCheck: 'blank' };
@@ -177,7 +232,8 @@ async function probeForFormat(d: NodeDeps, r: StageRequest, device: AttachedDevi
   try {
     return await probeDevice(d.exec, device.path, o.signal);
   } catch (err) {
-    if (err instanceof ProbeError) throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
+    if (err instanceof ProbeError)
+      throw failedPrecondition(`${err.message}; not formatting volume ${r.volumeId}`, { cause: err });
     throw err;
   }
 }
@@ -189,5 +245,6 @@ async function finishFirstFormat(d: NodeDeps, r: StageRequest, rec: VolumeRecord
   if (r.fsMode !== undefined) await chmod(r.stagingPath, r.fsMode);
   rec.steps.ownerApplied = true;
   await d.store.save(rec);
-  if (r.fsOwner || r.fsMode !== undefined) o.log.info({ fsOwner: r.fsOwner, fsMode: r.fsMode?.toString(8) }, 'filesystem root owner and mode set');
+  if (r.fsOwner || r.fsMode !== undefined)
+    o.log.info({ fsOwner: r.fsOwner, fsMode: r.fsMode?.toString(8) }, 'filesystem root owner and mode set');
 }

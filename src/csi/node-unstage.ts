@@ -17,16 +17,25 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
   if (!rec) {
     // CSI NodeUnstageVolume of a volume that is not staged here succeeds: only when nothing is
     // mounted there. A mount no record names is not known to be this volume's: left alone.
-    if (mountAt(mounts, stagingPath)) throw failedPrecondition(`${stagingPath} holds a mount that no node record of volume ${volumeId} names; refusing to unmount it or detach its device`);
+    if (mountAt(mounts, stagingPath))
+      throw failedPrecondition(
+        `${stagingPath} holds a mount that no node record of volume ${volumeId} names; refusing to unmount it or detach its device`,
+      );
     return;
   }
   if (rec.stagingPath !== stagingPath) {
-    if (mountAt(mounts, rec.stagingPath)) throw failedPrecondition(`volume ${volumeId} is staged at ${rec.stagingPath}, not ${stagingPath}`);
-    if (mountAt(mounts, stagingPath)) throw failedPrecondition(`${stagingPath} holds a mount that is not volume ${volumeId}'s (it was staged at ${rec.stagingPath}); refusing to unmount it`);
+    if (mountAt(mounts, rec.stagingPath))
+      throw failedPrecondition(`volume ${volumeId} is staged at ${rec.stagingPath}, not ${stagingPath}`);
+    if (mountAt(mounts, stagingPath))
+      throw failedPrecondition(
+        `${stagingPath} holds a mount that is not volume ${volumeId}'s (it was staged at ${rec.stagingPath}); refusing to unmount it`,
+      );
   }
   const published = rec.publishes.filter((p) => mountAt(mounts, p.targetPath));
   if (published.length > 0) {
-    throw failedPrecondition(`volume ${volumeId} is still published at ${published.map((p) => p.targetPath).join(', ')}; unpublish it first`);
+    throw failedPrecondition(
+      `volume ${volumeId} is still published at ${published.map((p) => p.targetPath).join(', ')}; unpublish it first`,
+    );
   }
   const identity = identityOf(rec);
   const connector = d.connectors[rec.protocol];
@@ -34,14 +43,20 @@ export async function unstageVolume(d: NodeDeps, volumeId: string, stagingPath: 
   if (staged) {
     // The record says the driver mounted here, or (killed before saving that) the mount is of this volume's device.
     if (!rec.steps.mounted && !(await volumeMajorMinors(d, identity)).has(staged.majorMinor)) {
-      throw failedPrecondition(`${rec.stagingPath} holds a mount of ${staged.source}, which is not volume ${volumeId}'s device; refusing to unmount it`);
+      throw failedPrecondition(
+        `${rec.stagingPath} holds a mount of ${staged.source}, which is not volume ${volumeId}'s device; refusing to unmount it`,
+      );
     }
     const device = await connector.find(identity, o);
     // A device without a running path cannot take the flush (a queueing map would hold it in D
     // state); the unmount below writes what it can.
     const dead = device !== undefined && !(await deviceLive(d, device.name));
-    if (dead) o.log.warn({ device: device.path }, 'no path of the device is running; not flushing it before the unmount');
-    if (device && !rec.readOnly && !dead) await flushBuffers(d.exec, device.path).catch((err: unknown) => o.log.warn({ err }, 'flushing buffers before unmount failed'));
+    if (dead)
+      o.log.warn({ device: device.path }, 'no path of the device is running; not flushing it before the unmount');
+    if (device && !rec.readOnly && !dead)
+      await flushBuffers(d.exec, device.path).catch((err: unknown) =>
+        o.log.warn({ err }, 'flushing buffers before unmount failed'),
+      );
     await d.mounter.umountAll(rec.stagingPath, o.mounts);
     o.log.info({ stagingPath: rec.stagingPath }, 'staging path unmounted');
     rec.steps.mounted = false;

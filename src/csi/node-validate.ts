@@ -26,7 +26,22 @@ const READER_MODES = new Set(['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY
  * can write into a raw block volume and clone, makes the kernel write its log there (an xfs
  * mounted with logdev=<a blank loop device> wrote to that device on this project's test kernel).
  */
-const FORBIDDEN_FLAGS = new Set(['bind', 'rbind', 'remount', 'move', 'loop', 'offset', 'sizelimit', 'encryption', 'helper', 'uhelper', 'logdev', 'rtdev', 'journal_path', 'journal_dev']);
+const FORBIDDEN_FLAGS = new Set([
+  'bind',
+  'rbind',
+  'remount',
+  'move',
+  'loop',
+  'offset',
+  'sizelimit',
+  'encryption',
+  'helper',
+  'uhelper',
+  'logdev',
+  'rtdev',
+  'journal_path',
+  'journal_dev',
+]);
 /** ext4 errors=panic: a damaged (or crafted) filesystem would crash the node (mkfs -e panic is refused too). */
 const FORBIDDEN_OPTIONS = new Set(['errors=panic']);
 /** Highest LUN a 3PAR VLUN can use. */
@@ -87,10 +102,13 @@ const NAME_MAX_BYTES = 255;
 
 function absolutePath(value: string | undefined, field: string): string {
   const v = required(value, field);
-  if (!v.startsWith('/') || v.includes('\0') || v.split('/').includes('..')) throw invalidArgument(`${field} must be an absolute path without ".."`);
+  if (!v.startsWith('/') || v.includes('\0') || v.split('/').includes('..'))
+    throw invalidArgument(`${field} must be an absolute path without ".."`);
   // Paths the kernel would refuse (ENAMETOOLONG) are malformed requests, not internal errors.
   if (Buffer.byteLength(v) > PATH_MAX_BYTES || v.split('/').some((c) => Buffer.byteLength(c) > NAME_MAX_BYTES)) {
-    throw invalidArgument(`${field} is longer than the kernel allows (${PATH_MAX_BYTES} bytes, ${NAME_MAX_BYTES} per component)`);
+    throw invalidArgument(
+      `${field} is longer than the kernel allows (${PATH_MAX_BYTES} bytes, ${NAME_MAX_BYTES} per component)`,
+    );
   }
   return v.length > 1 ? v.replace(/\/+$/, '') : v;
 }
@@ -103,7 +121,8 @@ export function parseCapability(cap: VolumeCapability__Output | null | undefined
   if (cap.block) return { access: 'block', mode, mountFlags: [] };
   if (!cap.mount) throw invalidArgument('volume_capability needs access_type block or mount');
   const fs = cap.mount.fs_type;
-  if (fs && !(SUPPORTED_FS as readonly string[]).includes(fs)) throw invalidArgument(`fs_type "${fs}" is not supported (use ${SUPPORTED_FS.join(' or ')})`);
+  if (fs && !(SUPPORTED_FS as readonly string[]).includes(fs))
+    throw invalidArgument(`fs_type "${fs}" is not supported (use ${SUPPORTED_FS.join(' or ')})`);
   const flags = cap.mount.mount_flags ?? [];
   for (const f of flags) {
     if (!f || /[\s\0]/.test(f)) throw invalidArgument(`mount flag "${f}" is empty or contains whitespace`);
@@ -111,8 +130,10 @@ export function parseCapability(cap: VolumeCapability__Output | null | undefined
     for (const opt of f.split(',')) {
       const name = opt.split('=')[0]!.toLowerCase();
       if (opt === '') throw invalidArgument(`mount flag "${f}" holds an empty option`);
-      if (FORBIDDEN_FLAGS.has(name) || FORBIDDEN_OPTIONS.has(opt.toLowerCase()) || name.startsWith('x-mount.')) throw invalidArgument(`mount flag "${f}" is not allowed (it holds "${opt}")`);
-      if (readOnlyStage && opt === 'rw') throw invalidArgument(`mount flag "${f}" contradicts a read-only volume (it holds "rw")`);
+      if (FORBIDDEN_FLAGS.has(name) || FORBIDDEN_OPTIONS.has(opt.toLowerCase()) || name.startsWith('x-mount.'))
+        throw invalidArgument(`mount flag "${f}" is not allowed (it holds "${opt}")`);
+      if (readOnlyStage && opt === 'rw')
+        throw invalidArgument(`mount flag "${f}" contradicts a read-only volume (it holds "rw")`);
     }
   }
   return { access: 'mount', mode, fsType: (fs || undefined) as FsType | undefined, mountFlags: flags };
@@ -125,23 +146,32 @@ export function isReaderMode(mode: string): boolean {
 /** The publish_context facts the connectors need. */
 export function parsePublishContext(pc: Record<string, string>): VolumeIdentity {
   const protocol = pc[PublishContext.protocol] as Protocol | undefined;
-  if (!protocol || !PROTOCOLS.includes(protocol)) throw invalidArgument(`publish_context.${PublishContext.protocol} must be one of ${PROTOCOLS.join(', ')}`);
+  if (!protocol || !PROTOCOLS.includes(protocol))
+    throw invalidArgument(`publish_context.${PublishContext.protocol} must be one of ${PROTOCOLS.join(', ')}`);
   const wwn = pc[PublishContext.wwn] ?? '';
-  if (!/^[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?$/.test(wwn)) throw invalidArgument(`publish_context.${PublishContext.wwn} must be a 16- or 32-digit hex WWN`);
+  if (!/^[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?$/.test(wwn))
+    throw invalidArgument(`publish_context.${PublishContext.wwn} must be a 16- or 32-digit hex WWN`);
   const lunText = pc[PublishContext.lun] ?? '';
   const lun = Number(lunText);
-  if (!/^\d{1,5}$/.test(lunText) || lun > MAX_LUN) throw invalidArgument(`publish_context.${PublishContext.lun} must be a LUN number 0-${MAX_LUN}`);
+  if (!/^\d{1,5}$/.test(lunText) || lun > MAX_LUN)
+    throw invalidArgument(`publish_context.${PublishContext.lun} must be a LUN number 0-${MAX_LUN}`);
   const id: VolumeIdentity = { protocol, wwn: wwnForArray(wwn), lun };
   if (protocol === 'iscsi') {
     const iqns = list(pc[PublishContext.targetIqns]);
     const portals = list(pc[PublishContext.targetPortals]);
-    if (iqns.length === 0 || iqns.length !== portals.length) throw invalidArgument(`publish_context needs as many ${PublishContext.targetIqns} as ${PublishContext.targetPortals} (at least one)`);
-    if (!iqns.every(isIscsiName)) throw invalidArgument(`publish_context.${PublishContext.targetIqns} holds an invalid IQN`);
-    if (!portals.every((p) => /^(\[[0-9A-Fa-f:]+\]|[0-9A-Za-z.-]+)(:\d{1,5})?$/.test(p))) throw invalidArgument(`publish_context.${PublishContext.targetPortals} holds an invalid portal`);
+    if (iqns.length === 0 || iqns.length !== portals.length)
+      throw invalidArgument(
+        `publish_context needs as many ${PublishContext.targetIqns} as ${PublishContext.targetPortals} (at least one)`,
+      );
+    if (!iqns.every(isIscsiName))
+      throw invalidArgument(`publish_context.${PublishContext.targetIqns} holds an invalid IQN`);
+    if (!portals.every((p) => /^(\[[0-9A-Fa-f:]+\]|[0-9A-Za-z.-]+)(:\d{1,5})?$/.test(p)))
+      throw invalidArgument(`publish_context.${PublishContext.targetPortals} holds an invalid portal`);
     id.iscsiTargets = iqns.map((iqn, i) => ({ iqn, portal: portals[i]! }));
   } else if (protocol === 'fc') {
     const wwns = list(pc[PublishContext.targetWwns]).map(wwnForHost);
-    if (wwns.length === 0 || !wwns.every((w) => /^[0-9a-f]{16}$/.test(w))) throw invalidArgument(`publish_context.${PublishContext.targetWwns} must list 16-digit hex port WWNs`);
+    if (wwns.length === 0 || !wwns.every((w) => /^[0-9a-f]{16}$/.test(w)))
+      throw invalidArgument(`publish_context.${PublishContext.targetWwns} must list 16-digit hex port WWNs`);
     id.fcTargets = wwns;
   }
   return id;
@@ -153,11 +183,19 @@ export function parsePublishContext(pc: Record<string, string>): VolumeIdentity 
  * record directory after it (/etc/iscsi/nodes/<IQN>/...): nothing else, "/" above all, may pass.
  */
 function isIscsiName(q: string): boolean {
-  return q.length <= 223 && /^(iqn\.\d{4}-\d{2}\.[A-Za-z0-9][A-Za-z0-9.:-]*|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?)$/.test(q);
+  return (
+    q.length <= 223 &&
+    /^(iqn\.\d{4}-\d{2}\.[A-Za-z0-9][A-Za-z0-9.:-]*|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16}([0-9A-Fa-f]{16})?)$/.test(
+      q,
+    )
+  );
 }
 
 function list(v: string | undefined): string[] {
-  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** ASCII control characters (C0 and DEL): matching them is the point here. */
@@ -169,13 +207,20 @@ export function parseChap(secrets: Record<string, string> | undefined): Chap | u
   const user = secrets?.[CHAP_USER_KEY];
   const given = secrets?.[CHAP_SECRET_KEY];
   const alias = secrets?.[CHAP_SECRET_ALIAS];
-  if (given && alias && given !== alias) throw invalidArgument(`the node-stage secret holds both ${CHAP_SECRET_KEY} and ${CHAP_SECRET_ALIAS} with different values; keep one`);
+  if (given && alias && given !== alias)
+    throw invalidArgument(
+      `the node-stage secret holds both ${CHAP_SECRET_KEY} and ${CHAP_SECRET_ALIAS} with different values; keep one`,
+    );
   const secret = given || alias;
   if (!user && !secret) return undefined;
-  if (!user || !secret) throw invalidArgument(`the node-stage secret must hold both ${CHAP_USER_KEY} and ${CHAP_SECRET_KEY}, or neither`);
+  if (!user || !secret)
+    throw invalidArgument(`the node-stage secret must hold both ${CHAP_USER_KEY} and ${CHAP_SECRET_KEY}, or neither`);
   // iscsiadm stores each setting as a "name = value" line of the node record: a line break in a
   // value would be read back as another setting. (The value itself is never echoed.)
-  if (CONTROL_CHARS.test(user) || CONTROL_CHARS.test(secret)) throw invalidArgument(`the node-stage secret's ${CHAP_USER_KEY} or ${CHAP_SECRET_KEY} holds a control character (a line break?)`);
+  if (CONTROL_CHARS.test(user) || CONTROL_CHARS.test(secret))
+    throw invalidArgument(
+      `the node-stage secret's ${CHAP_USER_KEY} or ${CHAP_SECRET_KEY} holds a control character (a line break?)`,
+    );
   return { user, secret };
 }
 
@@ -214,13 +259,20 @@ export function validateNodeStageVolumeRequest(req: NodeStageVolumeRequest__Outp
   const fsMode = vc[VolumeContext.fsMode];
   if (fsMode) {
     out.fsMode = parseFsMode(fsMode);
-    if (out.fsMode === undefined) throw invalidArgument(`volume_context.${VolumeContext.fsMode} must be ${FS_MODE_FORM}`);
+    if (out.fsMode === undefined)
+      throw invalidArgument(`volume_context.${VolumeContext.fsMode} must be ${FS_MODE_FORM}`);
   }
   return out;
 }
 
-export function validateNodeUnstageVolumeRequest(req: NodeUnstageVolumeRequest__Output): { volumeId: string; stagingPath: string } {
-  return { volumeId: required(req.volume_id, 'volume_id'), stagingPath: absolutePath(req.staging_target_path, 'staging_target_path') };
+export function validateNodeUnstageVolumeRequest(req: NodeUnstageVolumeRequest__Output): {
+  volumeId: string;
+  stagingPath: string;
+} {
+  return {
+    volumeId: required(req.volume_id, 'volume_id'),
+    stagingPath: absolutePath(req.staging_target_path, 'staging_target_path'),
+  };
 }
 
 export function validateNodePublishVolumeRequest(req: NodePublishVolumeRequest__Output): PublishRequest {
@@ -234,7 +286,10 @@ export function validateNodePublishVolumeRequest(req: NodePublishVolumeRequest__
   return { volumeId, stagingPath, targetPath, capability, readOnly };
 }
 
-export function validateNodeUnpublishVolumeRequest(req: NodeUnpublishVolumeRequest__Output): { volumeId: string; targetPath: string } {
+export function validateNodeUnpublishVolumeRequest(req: NodeUnpublishVolumeRequest__Output): {
+  volumeId: string;
+  targetPath: string;
+} {
   return { volumeId: required(req.volume_id, 'volume_id'), targetPath: absolutePath(req.target_path, 'target_path') };
 }
 
@@ -249,7 +304,10 @@ export function validateNodeExpandVolumeRequest(req: NodeExpandVolumeRequest__Ou
   return { volumeId, volumePath, requiredBytes, access };
 }
 
-export function validateNodeGetVolumeStatsRequest(req: NodeGetVolumeStatsRequest__Output): { volumeId: string; volumePath: string } {
+export function validateNodeGetVolumeStatsRequest(req: NodeGetVolumeStatsRequest__Output): {
+  volumeId: string;
+  volumePath: string;
+} {
   // As for NodeExpandVolume: a path that is not this volume's is NOT_FOUND, found by the handler.
   return { volumeId: required(req.volume_id, 'volume_id'), volumePath: required(req.volume_path, 'volume_path') };
 }

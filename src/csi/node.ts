@@ -77,7 +77,13 @@ export interface NodeServiceOptions {
 }
 
 /** Capabilities the node service implements (CSI NodeGetCapabilities). */
-const NODE_CAPABILITIES = ['STAGE_UNSTAGE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
+const NODE_CAPABILITIES = [
+  'STAGE_UNSTAGE_VOLUME',
+  'EXPAND_VOLUME',
+  'GET_VOLUME_STATS',
+  'VOLUME_CONDITION',
+  'SINGLE_NODE_MULTI_WRITER',
+] as const;
 
 export type NodeService = NodeImpl & {
   /** Reads the node records at start-up (and logs them); tears nothing down. */
@@ -100,7 +106,11 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   /** Runs one volume's step under its in-flight key (a duplicate while it runs → ABORTED). */
   const run = <T>(volumeId: string, step: () => Promise<T>): Promise<T> => inflight.run([`volume:${volumeId}`], step);
   /** The step options of one RPC: its log and signal, and its own snapshot of the mount table. */
-  const stepOptions = (ctx: CallContext): StepOptions => ({ log: ctx.log, signal: ctx.signal, mounts: mounter.snapshot() });
+  const stepOptions = (ctx: CallContext): StepOptions => ({
+    log: ctx.log,
+    signal: ctx.signal,
+    mounts: mounter.snapshot(),
+  });
 
   return {
     loadState: () => loadState(store, options.log),
@@ -130,7 +140,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       r.stagingPath = await kubelet.resolve(r.stagingPath, 'staging_target_path', o.mounts);
       r.targetPath = await kubelet.resolve(r.targetPath, 'target_path', o.mounts);
       // The staging path is the volume's own mount: publishing "there" would bind nothing.
-      if (r.targetPath === r.stagingPath) throw invalidArgument(`target_path ${req.target_path} is the staging path; kubelet passes a separate path per pod`);
+      if (r.targetPath === r.stagingPath)
+        throw invalidArgument(
+          `target_path ${req.target_path} is the staging path; kubelet passes a separate path per pod`,
+        );
       await run(r.volumeId, () => publishVolume(getDeps(), r, o));
       return {};
     },
@@ -160,7 +173,10 @@ async function loadState(store: StateStore, log: Logger): Promise<VolumeRecord[]
   // A save this process's predecessor was killed in the middle of leaves a temp file.
   await store.removeStaleTemps();
   const { records, unreadable } = await store.list();
-  log.info({ volumes: records.map((r) => r.volumeId), unreadable }, 'node state read; nothing is torn down at start-up');
+  log.info(
+    { volumes: records.map((r) => r.volumeId), unreadable },
+    'node state read; nothing is torn down at start-up',
+  );
   return records;
 }
 
@@ -177,12 +193,20 @@ async function mountTableHealth(mounter: Mounter, path: string): Promise<string 
 /** NodeGetInfo: the node_id (host name and initiators) and the topology segments. */
 async function nodeInfo(options: NodeServiceOptions): Promise<NodeGetInfoResponse> {
   const initiators = await readInitiators(options.hostRoot ?? '/');
-  const nodeId = encodeNodeId({ hostName: options.nodeName || hostname(), iqns: initiators.iqns, wwpns: initiators.wwpns });
+  const nodeId = encodeNodeId({
+    hostName: options.nodeName || hostname(),
+    iqns: initiators.iqns,
+    wwpns: initiators.wwpns,
+  });
   // DESIGN "Topology": with topology on, a segment for every backend the node reaches, also
   // for one: the controller's volumes carry a backend segment whatever this node's count.
   const topology = nodeTopology(options.topology ?? 'auto', options.backendIds);
   const segments = Object.fromEntries(options.backendIds.map((id) => [topologyKey(options.driverName, id), 'true']));
-  return { node_id: nodeId, max_volumes_per_node: options.maxVolumesPerNode, accessible_topology: topology ? { segments } : null };
+  return {
+    node_id: nodeId,
+    max_volumes_per_node: options.maxVolumesPerNode,
+    accessible_topology: topology ? { segments } : null,
+  };
 }
 
 /** The connectors and what the node steps share. */

@@ -30,7 +30,13 @@ export type JsonSchema = Record<string, unknown>;
 
 /** A regular-expression source matching `text` in any letter case. */
 export function anyCase(text: string): string {
-  return [...text].map((c) => (c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))).join('');
+  return [...text]
+    .map((c) =>
+      c.toLowerCase() !== c.toUpperCase()
+        ? `[${c.toLowerCase()}${c.toUpperCase()}]`
+        : c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'),
+    )
+    .join('');
 }
 
 /** One of `words`, any case, surrounding blanks allowed (the parsers trim and lower-case). */
@@ -39,7 +45,12 @@ function words(list: readonly string[]): JsonSchema {
 }
 const BOOLEAN: JsonSchema = { anyOf: [{ type: 'boolean' }, words(['true', 'false'])] };
 const pattern = (re: RegExp, description: string): JsonSchema => ({ type: 'string', pattern: re.source, description });
-const TEXT: JsonSchema = { type: 'string', maxLength: DESCRIPTION_MAX, pattern: '^[\\x20-\\x7e]*$', description: `printable ASCII, at most ${DESCRIPTION_MAX} characters` };
+const TEXT: JsonSchema = {
+  type: 'string',
+  maxLength: DESCRIPTION_MAX,
+  pattern: '^[\\x20-\\x7e]*$',
+  description: `printable ASCII, at most ${DESCRIPTION_MAX} characters`,
+};
 /** Set by the sidecars, not by class authors; any string. */
 const METADATA: JsonSchema = { type: 'string' };
 
@@ -54,16 +65,29 @@ const STORAGE_CLASS_VALUES: Record<string, JsonSchema> = {
   hostSeesVLUN: BOOLEAN,
   qosName: pattern(NAME27, 'a VV set name'),
   iscsiPortalIps: { type: 'string', minLength: 1, description: 'comma-separated IP addresses (checked by the driver)' },
-  fcPortsList: { type: 'string', minLength: 1, description: 'comma-separated n:s:p port positions (checked by the driver)' },
+  fcPortsList: {
+    type: 'string',
+    minLength: 1,
+    description: 'comma-separated n:s:p port positions (checked by the driver)',
+  },
   description: TEXT,
   fsOwner: { type: 'string', pattern: '^\\d{1,10}:\\d{1,10}$' },
   fsMode: { type: 'string', pattern: '^0?[0-7]{3,4}$' },
-  fsCreateOptions: { type: 'string', maxLength: FS_CREATE_OPTIONS_MAX, description: 'mkfs options (checked by the driver)' },
+  fsCreateOptions: {
+    type: 'string',
+    maxLength: FS_CREATE_OPTIONS_MAX,
+    description: 'mkfs options (checked by the driver)',
+  },
 };
 const SNAPSHOT_VALUES: Record<string, JsonSchema> = {
   readOnly: BOOLEAN,
   allowExpiry: BOOLEAN,
-  expirationHours: { anyOf: [{ type: 'integer', minimum: 1, maximum: EXPIRATION_HOURS_MAX }, { type: 'string', pattern: '^\\s*\\d+\\s*$' }] },
+  expirationHours: {
+    anyOf: [
+      { type: 'integer', minimum: 1, maximum: EXPIRATION_HOURS_MAX },
+      { type: 'string', pattern: '^\\s*\\d+\\s*$' },
+    ],
+  },
   description: TEXT,
 };
 const MUTABLE_VALUES: Record<string, JsonSchema> = {
@@ -84,9 +108,15 @@ export function valueSchema(d: ParameterDescriptor, rules: Record<string, JsonSc
  * (StorageClass only) the `csi.storage.k8s.io/` keys Kubernetes itself reads, which the chart
  * checks in its templates.
  */
-function classSchema(descriptors: readonly ParameterDescriptor[], rules: Record<string, JsonSchema>, description: string, kubernetesKeys: boolean): JsonSchema {
+function classSchema(
+  descriptors: readonly ParameterDescriptor[],
+  rules: Record<string, JsonSchema>,
+  description: string,
+  kubernetesKeys: boolean,
+): JsonSchema {
   const patternProperties: Record<string, JsonSchema> = {};
-  for (const d of descriptors) patternProperties[`^(${[d.key, ...d.aliases].map(anyCase).join('|')})$`] = valueSchema(d, rules);
+  for (const d of descriptors)
+    patternProperties[`^(${[d.key, ...d.aliases].map(anyCase).join('|')})$`] = valueSchema(d, rules);
   if (kubernetesKeys) patternProperties[`^${anyCase('csi.storage.k8s.io/')}`] = { type: 'string' };
   return { type: 'object', description, patternProperties, additionalProperties: false };
 }
@@ -94,9 +124,29 @@ function classSchema(descriptors: readonly ParameterDescriptor[], rules: Record<
 /** The definitions values.schema.json carries under `definitions`, by name. */
 export function parameterSchemas(): Record<string, JsonSchema> {
   return {
-    storageClassParameters: classSchema(STORAGE_CLASS_PARAMETERS, STORAGE_CLASS_VALUES, 'StorageClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy', true),
-    snapshotClassParameters: classSchema(SNAPSHOT_CLASS_PARAMETERS, SNAPSHOT_VALUES, 'VolumeSnapshotClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy', true),
-    groupSnapshotClassParameters: classSchema(GROUP_SNAPSHOT_CLASS_PARAMETERS, SNAPSHOT_VALUES, 'VolumeGroupSnapshotClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy', true),
-    volumeAttributesClassParameters: classSchema(MUTABLE_PARAMETERS, MUTABLE_VALUES, 'VolumeAttributesClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy', false),
+    storageClassParameters: classSchema(
+      STORAGE_CLASS_PARAMETERS,
+      STORAGE_CLASS_VALUES,
+      'StorageClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy',
+      true,
+    ),
+    snapshotClassParameters: classSchema(
+      SNAPSHOT_CLASS_PARAMETERS,
+      SNAPSHOT_VALUES,
+      'VolumeSnapshotClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy',
+      true,
+    ),
+    groupSnapshotClassParameters: classSchema(
+      GROUP_SNAPSHOT_CLASS_PARAMETERS,
+      SNAPSHOT_VALUES,
+      'VolumeGroupSnapshotClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy',
+      true,
+    ),
+    volumeAttributesClassParameters: classSchema(
+      MUTABLE_PARAMETERS,
+      MUTABLE_VALUES,
+      'VolumeAttributesClass parameters (docs/parameters.md); generated from src/csi/params.ts by npm run gen:deploy',
+      false,
+    ),
   };
 }

@@ -1,6 +1,12 @@
 import { invalidArgument } from '../errors.js';
 import { DEFAULT_FS, SUPPORTED_FS, type FsType } from '../host/fs.js';
-import { FS_CREATE_OPTIONS_MAX, checkMkfsOptionsForSomeFs, mkfsOptionDocs, parseMkfsOptions, type MkfsOptionDoc } from '../host/mkfs-options.js';
+import {
+  FS_CREATE_OPTIONS_MAX,
+  checkMkfsOptionsForSomeFs,
+  mkfsOptionDocs,
+  parseMkfsOptions,
+  type MkfsOptionDoc,
+} from '../host/mkfs-options.js';
 import { FS_MODE_FORM, FS_OWNER_FORM, parseFsMode, parseFsOwner } from '../host/owner.js';
 
 export { FS_CREATE_OPTIONS_MAX };
@@ -62,51 +68,225 @@ const IPV6 = /^(?=.*:)[0-9a-fA-F:]+$/;
 const NSP = /^[0-7]:[0-9]:[0-9]$/;
 
 export const STORAGE_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
-  { key: 'backend', aliases: [], values: 'a backend id from the backends file', default: 'the only backend, or the one marked default', description: 'Which array provisions the volume.' },
-  { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: "the backend's defaultCpg, else the array's only CPG (an error when it has several)", description: 'Common provisioning group for user space.' },
-  { key: 'snapCpg', aliases: ['snap_cpg'], values: 'an existing CPG name', default: 'the value of cpg', description: 'CPG for snapshot space (needed for snapshots and clones).' },
-  { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'tpvv', description: 'Thin (tpvv), fully provisioned (full), thin dedup (dedup, 3PAR OS 3.2.1+) or data reduction (reduce, WSAPI 1.6+); refused where the array lacks it.' },
-  { key: 'compression', aliases: [], values: 'true | false', default: 'false', description: 'Compress the volume (WSAPI 1.6+; refused on older arrays).' },
-  { key: 'accessProtocol', aliases: ['access_protocol'], values: ACCESS_PROTOCOLS.join(' | '), default: "the backend's defaultAccessProtocol, else iscsi", description: 'How nodes reach the volume; loop is the simulator data plane.' },
-  { key: 'hostSeesVLUN', aliases: ['host_sees_vlun'], values: 'true | false', default: 'true', description: 'true: one host-sees VLUN (every target port presents the LUN); false: one VLUN per chosen target port.' },
-  { key: 'qosName', aliases: ['qos_name'], values: 'an existing VV set name (≤ 27 characters)', default: 'none', description: 'VV set (carrying a QoS rule) the volume joins at create and leaves at delete.' },
-  { key: 'iscsiPortalIps', aliases: ['iscsi_portal_ips'], values: 'comma-separated IP addresses of array iSCSI ports', default: 'every ready iSCSI target port', description: 'Restricts the iSCSI targets returned to the node.' },
-  { key: 'fcPortsList', aliases: ['fc_ports_list'], values: 'comma-separated n:s:p port positions', default: 'every ready FC target port', description: 'Restricts the FC targets returned to the node.' },
-  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: "Recorded in the volume's ownership marker (its comment)." },
-  { key: 'fsOwner', aliases: ['fs_owner'], values: 'uid:gid (decimal)', default: 'unchanged', description: 'Owner of the filesystem root after the first format.' },
-  { key: 'fsMode', aliases: ['fs_mode'], values: 'octal mode, e.g. 0770', default: 'unchanged', description: 'Mode of the filesystem root after the first format.' },
-  { key: 'fsCreateOptions', aliases: ['fs_create_options'], values: `mkfs options from the allowlist below (per filesystem), ≤ ${FS_CREATE_OPTIONS_MAX} characters`, default: 'none', description: 'Extra options for mkfs when the node formats a new volume: only options that tune the filesystem being made, never a path or another device; checked at CreateVolume and again at NodeStage.' },
-  { key: PVC_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PVC name, recorded in the marker.' },
-  { key: PVC_NAMESPACE_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PVC namespace, recorded in the marker.' },
-  { key: PV_NAME_KEY, aliases: [], values: 'set by external-provisioner --extra-create-metadata', default: 'none', description: 'PV name, recorded in the marker.' },
+  {
+    key: 'backend',
+    aliases: [],
+    values: 'a backend id from the backends file',
+    default: 'the only backend, or the one marked default',
+    description: 'Which array provisions the volume.',
+  },
+  {
+    key: 'cpg',
+    aliases: [],
+    values: 'an existing CPG name (≤ 31 characters)',
+    default: "the backend's defaultCpg, else the array's only CPG (an error when it has several)",
+    description: 'Common provisioning group for user space.',
+  },
+  {
+    key: 'snapCpg',
+    aliases: ['snap_cpg'],
+    values: 'an existing CPG name',
+    default: 'the value of cpg',
+    description: 'CPG for snapshot space (needed for snapshots and clones).',
+  },
+  {
+    key: 'provisioningType',
+    aliases: ['provisioning_type'],
+    values: PROVISIONING_TYPES.join(' | '),
+    default: 'tpvv',
+    description:
+      'Thin (tpvv), fully provisioned (full), thin dedup (dedup, 3PAR OS 3.2.1+) or data reduction (reduce, WSAPI 1.6+); refused where the array lacks it.',
+  },
+  {
+    key: 'compression',
+    aliases: [],
+    values: 'true | false',
+    default: 'false',
+    description: 'Compress the volume (WSAPI 1.6+; refused on older arrays).',
+  },
+  {
+    key: 'accessProtocol',
+    aliases: ['access_protocol'],
+    values: ACCESS_PROTOCOLS.join(' | '),
+    default: "the backend's defaultAccessProtocol, else iscsi",
+    description: 'How nodes reach the volume; loop is the simulator data plane.',
+  },
+  {
+    key: 'hostSeesVLUN',
+    aliases: ['host_sees_vlun'],
+    values: 'true | false',
+    default: 'true',
+    description:
+      'true: one host-sees VLUN (every target port presents the LUN); false: one VLUN per chosen target port.',
+  },
+  {
+    key: 'qosName',
+    aliases: ['qos_name'],
+    values: 'an existing VV set name (≤ 27 characters)',
+    default: 'none',
+    description: 'VV set (carrying a QoS rule) the volume joins at create and leaves at delete.',
+  },
+  {
+    key: 'iscsiPortalIps',
+    aliases: ['iscsi_portal_ips'],
+    values: 'comma-separated IP addresses of array iSCSI ports',
+    default: 'every ready iSCSI target port',
+    description: 'Restricts the iSCSI targets returned to the node.',
+  },
+  {
+    key: 'fcPortsList',
+    aliases: ['fc_ports_list'],
+    values: 'comma-separated n:s:p port positions',
+    default: 'every ready FC target port',
+    description: 'Restricts the FC targets returned to the node.',
+  },
+  {
+    key: 'description',
+    aliases: [],
+    values: `printable text, ≤ ${DESCRIPTION_MAX} characters`,
+    default: 'none',
+    description: "Recorded in the volume's ownership marker (its comment).",
+  },
+  {
+    key: 'fsOwner',
+    aliases: ['fs_owner'],
+    values: 'uid:gid (decimal)',
+    default: 'unchanged',
+    description: 'Owner of the filesystem root after the first format.',
+  },
+  {
+    key: 'fsMode',
+    aliases: ['fs_mode'],
+    values: 'octal mode, e.g. 0770',
+    default: 'unchanged',
+    description: 'Mode of the filesystem root after the first format.',
+  },
+  {
+    key: 'fsCreateOptions',
+    aliases: ['fs_create_options'],
+    values: `mkfs options from the allowlist below (per filesystem), ≤ ${FS_CREATE_OPTIONS_MAX} characters`,
+    default: 'none',
+    description:
+      'Extra options for mkfs when the node formats a new volume: only options that tune the filesystem being made, never a path or another device; checked at CreateVolume and again at NodeStage.',
+  },
+  {
+    key: PVC_NAME_KEY,
+    aliases: [],
+    values: 'set by external-provisioner --extra-create-metadata',
+    default: 'none',
+    description: 'PVC name, recorded in the marker.',
+  },
+  {
+    key: PVC_NAMESPACE_KEY,
+    aliases: [],
+    values: 'set by external-provisioner --extra-create-metadata',
+    default: 'none',
+    description: 'PVC namespace, recorded in the marker.',
+  },
+  {
+    key: PV_NAME_KEY,
+    aliases: [],
+    values: 'set by external-provisioner --extra-create-metadata',
+    default: 'none',
+    description: 'PV name, recorded in the marker.',
+  },
 ];
 
 /** The mkfs options `fsCreateOptions` accepts, per filesystem (docs/parameters.md). */
 export const FS_CREATE_OPTIONS: readonly MkfsOptionDoc[] = mkfsOptionDocs();
 
 /** The settings VolumeSnapshotClass and VolumeGroupSnapshotClass share, worded for what they make. */
-function snapshotSettings(w: { readOnly: string; expired: string; deletes: string; marker: string }): ParameterDescriptor[] {
+function snapshotSettings(w: {
+  readOnly: string;
+  expired: string;
+  deletes: string;
+  marker: string;
+}): ParameterDescriptor[] {
   return [
     { key: 'readOnly', aliases: ['read_only'], values: 'true | false', default: 'true', description: w.readOnly },
-    { key: 'allowExpiry', aliases: ['allow_expiry'], values: 'true | false', default: 'false', description: `Must be "true" for expirationHours to be accepted (${w.expired}).` },
-    { key: 'expirationHours', aliases: ['expiration_hours'], values: `1-${EXPIRATION_HOURS_MAX}`, default: 'none', description: `The array deletes ${w.deletes} after this many hours; only with allowExpiry: "true". Retention is never set.` },
-    { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'none', description: `Recorded in ${w.marker}.` },
+    {
+      key: 'allowExpiry',
+      aliases: ['allow_expiry'],
+      values: 'true | false',
+      default: 'false',
+      description: `Must be "true" for expirationHours to be accepted (${w.expired}).`,
+    },
+    {
+      key: 'expirationHours',
+      aliases: ['expiration_hours'],
+      values: `1-${EXPIRATION_HOURS_MAX}`,
+      default: 'none',
+      description: `The array deletes ${w.deletes} after this many hours; only with allowExpiry: "true". Retention is never set.`,
+    },
+    {
+      key: 'description',
+      aliases: [],
+      values: `printable text, ≤ ${DESCRIPTION_MAX} characters`,
+      default: 'none',
+      description: `Recorded in ${w.marker}.`,
+    },
   ];
 }
 
 export const SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
-  ...snapshotSettings({ readOnly: 'Create a read-only virtual copy.', expired: 'an expired snapshot disappears from the array', deletes: 'the snapshot', marker: "the snapshot's ownership marker" }),
-  { key: VS_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshot name, recorded in the marker.' },
-  { key: VS_NAMESPACE_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshot namespace, recorded in the marker.' },
-  { key: VSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: 'VolumeSnapshotContent name, recorded in the marker.' },
+  ...snapshotSettings({
+    readOnly: 'Create a read-only virtual copy.',
+    expired: 'an expired snapshot disappears from the array',
+    deletes: 'the snapshot',
+    marker: "the snapshot's ownership marker",
+  }),
+  {
+    key: VS_NAME_KEY,
+    aliases: [],
+    values: 'set by external-snapshotter --extra-create-metadata',
+    default: 'none',
+    description: 'VolumeSnapshot name, recorded in the marker.',
+  },
+  {
+    key: VS_NAMESPACE_KEY,
+    aliases: [],
+    values: 'set by external-snapshotter --extra-create-metadata',
+    default: 'none',
+    description: 'VolumeSnapshot namespace, recorded in the marker.',
+  },
+  {
+    key: VSC_NAME_KEY,
+    aliases: [],
+    values: 'set by external-snapshotter --extra-create-metadata',
+    default: 'none',
+    description: 'VolumeSnapshotContent name, recorded in the marker.',
+  },
 ];
 
 /** VolumeGroupSnapshotClass: the snapshot class's settings, and the group's extra-metadata keys. */
 export const GROUP_SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
-  ...snapshotSettings({ readOnly: 'Members are read-only virtual copies.', expired: 'expired members disappear from the array', deletes: 'the members', marker: "every member's ownership marker" }),
-  { key: VGS_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshot name, recorded in every member's marker." },
-  { key: VGS_NAMESPACE_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshot namespace, recorded in every member's marker." },
-  { key: VGSC_NAME_KEY, aliases: [], values: 'set by external-snapshotter --extra-create-metadata', default: 'none', description: "VolumeGroupSnapshotContent name, recorded in every member's marker." },
+  ...snapshotSettings({
+    readOnly: 'Members are read-only virtual copies.',
+    expired: 'expired members disappear from the array',
+    deletes: 'the members',
+    marker: "every member's ownership marker",
+  }),
+  {
+    key: VGS_NAME_KEY,
+    aliases: [],
+    values: 'set by external-snapshotter --extra-create-metadata',
+    default: 'none',
+    description: "VolumeGroupSnapshot name, recorded in every member's marker.",
+  },
+  {
+    key: VGS_NAMESPACE_KEY,
+    aliases: [],
+    values: 'set by external-snapshotter --extra-create-metadata',
+    default: 'none',
+    description: "VolumeGroupSnapshot namespace, recorded in every member's marker.",
+  },
+  {
+    key: VGSC_NAME_KEY,
+    aliases: [],
+    values: 'set by external-snapshotter --extra-create-metadata',
+    default: 'none',
+    description: "VolumeGroupSnapshotContent name, recorded in every member's marker.",
+  },
 ];
 
 /**
@@ -114,12 +294,50 @@ export const GROUP_SNAPSHOT_CLASS_PARAMETERS: readonly ParameterDescriptor[] = [
  * Keys absent from a request leave that setting as it is.
  */
 export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
-  { key: 'provisioningType', aliases: ['provisioning_type'], values: PROVISIONING_TYPES.join(' | '), default: 'unchanged', description: "Converts the volume by the array's tune, a background task: the call waits for it within its deadline, then answers ABORTED, and a retry (also after a driver restart) finds the task and succeeds once it is done. dedup needs 3PAR OS 3.2.1+, reduce WSAPI 1.6+." },
-  { key: 'cpg', aliases: [], values: 'an existing CPG name (≤ 31 characters)', default: 'unchanged', description: "Moves the volume's user space to this CPG (the array's tune, a background task, as above)." },
-  { key: 'snapCpg', aliases: ['snap_cpg'], values: 'an existing CPG name', default: 'unchanged', description: 'CPG for new snapshot space (immediate).' },
-  { key: 'compression', aliases: [], values: 'true | false', default: 'unchanged', description: 'Compression on or off (WSAPI 1.6+ and a thin volume; refused elsewhere); applied by a tune, as above.' },
-  { key: 'qosName', aliases: ['qos_name'], values: 'an existing VV set name (≤ 27 characters), or "" for none', default: 'unchanged', description: 'Moves the volume to this VV set (which carries a QoS rule), leaving the one it was in.' },
-  { key: 'description', aliases: [], values: `printable text, ≤ ${DESCRIPTION_MAX} characters`, default: 'unchanged', description: "Replaces the description in the volume's ownership marker." },
+  {
+    key: 'provisioningType',
+    aliases: ['provisioning_type'],
+    values: PROVISIONING_TYPES.join(' | '),
+    default: 'unchanged',
+    description:
+      "Converts the volume by the array's tune, a background task: the call waits for it within its deadline, then answers ABORTED, and a retry (also after a driver restart) finds the task and succeeds once it is done. dedup needs 3PAR OS 3.2.1+, reduce WSAPI 1.6+.",
+  },
+  {
+    key: 'cpg',
+    aliases: [],
+    values: 'an existing CPG name (≤ 31 characters)',
+    default: 'unchanged',
+    description: "Moves the volume's user space to this CPG (the array's tune, a background task, as above).",
+  },
+  {
+    key: 'snapCpg',
+    aliases: ['snap_cpg'],
+    values: 'an existing CPG name',
+    default: 'unchanged',
+    description: 'CPG for new snapshot space (immediate).',
+  },
+  {
+    key: 'compression',
+    aliases: [],
+    values: 'true | false',
+    default: 'unchanged',
+    description:
+      'Compression on or off (WSAPI 1.6+ and a thin volume; refused elsewhere); applied by a tune, as above.',
+  },
+  {
+    key: 'qosName',
+    aliases: ['qos_name'],
+    values: 'an existing VV set name (≤ 27 characters), or "" for none',
+    default: 'unchanged',
+    description: 'Moves the volume to this VV set (which carries a QoS rule), leaving the one it was in.',
+  },
+  {
+    key: 'description',
+    aliases: [],
+    values: `printable text, ≤ ${DESCRIPTION_MAX} characters`,
+    default: 'unchanged',
+    description: "Replaces the description in the volume's ownership marker.",
+  },
 ];
 
 /**
@@ -130,7 +348,8 @@ export const MUTABLE_PARAMETERS: readonly ParameterDescriptor[] = [
  */
 export const HPE_ONLY_PARAMETERS: Readonly<Record<string, string>> = {
   importVolumeName: 'take over an existing array volume as a static PV whose volumeAttributes carry import: "true"',
-  importVolAsClone: 'take over the source volume as a static PV with import: "true", then clone that PVC (a PVC dataSource)',
+  importVolAsClone:
+    'take over the source volume as a static PV with import: "true", then clone that PVC (a PVC dataSource)',
   cloneOf: 'clone with a PVC dataSource of kind PersistentVolumeClaim',
   virtualCopyOf: 'take a VolumeSnapshot and restore it with a PVC dataSource',
   remoteCopyGroup: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
@@ -139,8 +358,10 @@ export const HPE_ONLY_PARAMETERS: Readonly<Record<string, string>> = {
   oneRcgPerPvc: 'Remote Copy (Peer Persistence) is not supported by 3par-csi',
   virtualDomain: 'volumes go to the domain of their CPG: name a cpg in that domain',
   allowOverrides: 'PVC annotations do not override class parameters; use another StorageClass',
-  allowMutations: 'change cpg, snapCpg, provisioningType, compression, qosName or description with a VolumeAttributesClass',
-  nfsResources: 'HPE’s NFS Server Provisioner is not part of 3par-csi; it serves block volumes (ReadWriteMany as raw block)',
+  allowMutations:
+    'change cpg, snapCpg, provisioningType, compression, qosName or description with a VolumeAttributesClass',
+  nfsResources:
+    'HPE’s NFS Server Provisioner is not part of 3par-csi; it serves block volumes (ReadWriteMany as raw block)',
   nfsNamespace: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
   nfsMountOptions: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
   nfsProvisionerImage: 'HPE’s NFS Server Provisioner is not part of 3par-csi',
@@ -150,7 +371,9 @@ export const HPE_ONLY_PARAMETERS: Readonly<Record<string, string>> = {
   hostEncryptionSecretName: 'host (LUKS) encryption is not supported by 3par-csi',
   hostEncryptionSecretNamespace: 'host (LUKS) encryption is not supported by 3par-csi',
 };
-const HPE_ONLY = new Map(Object.entries(HPE_ONLY_PARAMETERS).map(([k, v]) => [k.toLowerCase(), { key: k, instead: v }]));
+const HPE_ONLY = new Map(
+  Object.entries(HPE_ONLY_PARAMETERS).map(([k, v]) => [k.toLowerCase(), { key: k, instead: v }]),
+);
 
 /** Parsed StorageClass parameters. Optional fields are absent when the class does not set them. */
 export interface StorageClassParameters {
@@ -211,16 +434,27 @@ const VGSC_ALIASES = aliasTable(GROUP_SNAPSHOT_CLASS_PARAMETERS);
 const MUTABLE_ALIASES = aliasTable(MUTABLE_PARAMETERS);
 
 /** Canonicalises keys; unknown or repeated (under two spellings) keys are INVALID_ARGUMENT. */
-function canonical(params: Readonly<Record<string, string>>, table: Map<string, string>, what: string): Map<string, { given: string; value: string }> {
+function canonical(
+  params: Readonly<Record<string, string>>,
+  table: Map<string, string>,
+  what: string,
+): Map<string, { given: string; value: string }> {
   const out = new Map<string, { given: string; value: string }>();
   for (const [given, value] of Object.entries(params)) {
     const key = table.get(given.toLowerCase());
     const hpe = key === undefined ? HPE_ONLY.get(given.toLowerCase()) : undefined;
-    if (hpe) throw invalidArgument(`${what} parameter "${given}" belongs to HPE's CSI driver and is not supported: ${hpe.instead}`);
+    if (hpe)
+      throw invalidArgument(
+        `${what} parameter "${given}" belongs to HPE's CSI driver and is not supported: ${hpe.instead}`,
+      );
     // The accepted keys themselves, not a document: cluster users read this in a PVC's events.
-    if (key === undefined) throw invalidArgument(`unknown ${what} parameter "${given}"; accepted: ${[...new Set(table.values())].filter((k) => !k.startsWith('csi.storage.k8s.io/')).join(', ')}`);
+    if (key === undefined)
+      throw invalidArgument(
+        `unknown ${what} parameter "${given}"; accepted: ${[...new Set(table.values())].filter((k) => !k.startsWith('csi.storage.k8s.io/')).join(', ')}`,
+      );
     const prior = out.get(key);
-    if (prior) throw invalidArgument(`${what} parameters "${prior.given}" and "${given}" name the same setting; keep one`);
+    if (prior)
+      throw invalidArgument(`${what} parameters "${prior.given}" and "${given}" name the same setting; keep one`);
     out.set(key, { given, value });
   }
   return out;
@@ -244,14 +478,18 @@ function parseEnum<T extends string>(given: string, value: string, allowed: read
 }
 
 function parseList(given: string, value: string, item: RegExp, expected: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0 || !items.every((s) => item.test(s))) bad(given, value, expected);
   return items;
 }
 
 function parseDescription(given: string, value: string): string {
   // print511 on the array: printable ASCII only, and bounded so the marker fits.
-  if (value.length > DESCRIPTION_MAX || !/^[\x20-\x7e]*$/.test(value)) bad(given, value, `printable ASCII of at most ${DESCRIPTION_MAX} characters`);
+  if (value.length > DESCRIPTION_MAX || !/^[\x20-\x7e]*$/.test(value))
+    bad(given, value, `printable ASCII of at most ${DESCRIPTION_MAX} characters`);
   return value;
 }
 
@@ -266,7 +504,9 @@ export function mountFsTypes(caps: readonly { mount?: { fs_type?: string } | nul
  * GetCapacity), the options must suit at least one supported filesystem.
  */
 function checkFsCreateOptions(given: string, value: string, fsTypes: readonly string[]): void {
-  const known = [...new Set(fsTypes.map((f) => f || DEFAULT_FS))].filter((f): f is FsType => (SUPPORTED_FS as readonly string[]).includes(f));
+  const known = [...new Set(fsTypes.map((f) => f || DEFAULT_FS))].filter((f): f is FsType =>
+    (SUPPORTED_FS as readonly string[]).includes(f),
+  );
   const where = `parameter "${given}"`;
   if (known.length > 0) for (const fs of known) parseMkfsOptions(value, fs, where);
   else checkMkfsOptionsForSomeFs(value, where);
@@ -276,7 +516,10 @@ function checkFsCreateOptions(given: string, value: string, fsTypes: readonly st
  * Parses a StorageClass's parameters (CreateVolume, GetCapacity). `fsTypes`: the fs_type of each
  * mount capability of the request, against which `fsCreateOptions` is checked.
  */
-export function parseStorageClassParameters(params: Readonly<Record<string, string>> = {}, fsTypes: readonly string[] = []): StorageClassParameters {
+export function parseStorageClassParameters(
+  params: Readonly<Record<string, string>> = {},
+  fsTypes: readonly string[] = [],
+): StorageClassParameters {
   const p = canonical(params, SC_ALIASES, 'StorageClass');
   const out: StorageClassParameters = { provisioningType: 'tpvv', compression: false, hostSeesVLUN: true };
   for (const [key, { given, value }] of p) {
@@ -307,7 +550,12 @@ export function parseStorageClassParameters(params: Readonly<Record<string, stri
         out.qosName = value;
         break;
       case 'iscsiPortalIps':
-        out.iscsiPortalIps = parseList(given, value, new RegExp(`${IPV4.source}|${IPV6.source}`), 'comma-separated IP addresses');
+        out.iscsiPortalIps = parseList(
+          given,
+          value,
+          new RegExp(`${IPV4.source}|${IPV6.source}`),
+          'comma-separated IP addresses',
+        );
         break;
       case 'fcPortsList':
         out.fcPortsList = parseList(given, value, NSP, 'comma-separated port positions n:s:p');
@@ -340,7 +588,8 @@ export function parseStorageClassParameters(params: Readonly<Record<string, stri
         break;
     }
   }
-  if (out.compression && out.provisioningType === 'full') throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
+  if (out.compression && out.provisioningType === 'full')
+    throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
   return out;
 }
 
@@ -350,7 +599,9 @@ export function parseSnapshotClassParameters(params: Readonly<Record<string, str
 }
 
 /** Parses a VolumeGroupSnapshotClass's parameters (CreateVolumeGroupSnapshot). */
-export function parseGroupSnapshotClassParameters(params: Readonly<Record<string, string>> = {}): SnapshotClassParameters {
+export function parseGroupSnapshotClassParameters(
+  params: Readonly<Record<string, string>> = {},
+): SnapshotClassParameters {
   return parseSnapshotLike(canonical(params, VGSC_ALIASES, 'VolumeGroupSnapshotClass'));
 }
 
@@ -389,9 +640,11 @@ function parseSnapshotLike(p: Map<string, { given: string; value: string }>): Sn
   }
   if (expiry) {
     const n = Number(expiry.value);
-    if (!/^\d+$/.test(expiry.value.trim()) || n < 1 || n > EXPIRATION_HOURS_MAX) bad(expiry.given, expiry.value, `an integer 1-${EXPIRATION_HOURS_MAX}`);
+    if (!/^\d+$/.test(expiry.value.trim()) || n < 1 || n > EXPIRATION_HOURS_MAX)
+      bad(expiry.given, expiry.value, `an integer 1-${EXPIRATION_HOURS_MAX}`);
     // An expiring snapshot vanishes from the array by itself: only when the class says so.
-    if (!allowExpiry) throw invalidArgument(`parameter "${expiry.given}" needs allowExpiry: "true" in the same VolumeSnapshotClass`);
+    if (!allowExpiry)
+      throw invalidArgument(`parameter "${expiry.given}" needs allowExpiry: "true" in the same VolumeSnapshotClass`);
     out.expirationHours = n;
   }
   return out;
@@ -414,7 +667,8 @@ export function parseMutableParameters(params: Readonly<Record<string, string>> 
         out.compression = parseBool(given, value);
         break;
       case 'qosName':
-        if (value !== '' && !NAME27.test(value)) bad(given, value, 'a VV set name of at most 27 characters of [A-Za-z0-9._-], or ""');
+        if (value !== '' && !NAME27.test(value))
+          bad(given, value, 'a VV set name of at most 27 characters of [A-Za-z0-9._-], or ""');
         out.qosName = value;
         break;
       case 'description':
@@ -422,7 +676,8 @@ export function parseMutableParameters(params: Readonly<Record<string, string>> 
         break;
     }
   }
-  if (out.compression === true && out.provisioningType === 'full') throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
+  if (out.compression === true && out.provisioningType === 'full')
+    throw invalidArgument('parameter "compression" needs a thin provisioningType (tpvv, dedup or reduce)');
   return out;
 }
 

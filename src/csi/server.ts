@@ -55,10 +55,28 @@ export interface CsiServices {
  * RPCs the sidecars and kubelet call periodically (livenessprobe, capability discovery, kubelet's
  * volume stats every minute per volume): their successes are logged at debug, not info.
  */
-const CHATTY_RPCS = new Set(['Probe', 'GetPluginInfo', 'GetPluginCapabilities', 'ControllerGetCapabilities', 'NodeGetCapabilities', 'GroupControllerGetCapabilities', 'NodeGetInfo', 'NodeGetVolumeStats']);
+const CHATTY_RPCS = new Set([
+  'Probe',
+  'GetPluginInfo',
+  'GetPluginCapabilities',
+  'ControllerGetCapabilities',
+  'NodeGetCapabilities',
+  'GroupControllerGetCapabilities',
+  'NodeGetInfo',
+  'NodeGetVolumeStats',
+]);
 
 /** Request fields copied into each call's logger bindings, when present. */
-const ID_FIELDS = ['volume_id', 'snapshot_id', 'node_id', 'name', 'source_volume_id', 'group_snapshot_id', 'target_path', 'staging_target_path'] as const;
+const ID_FIELDS = [
+  'volume_id',
+  'snapshot_id',
+  'node_id',
+  'name',
+  'source_volume_id',
+  'group_snapshot_id',
+  'target_path',
+  'staging_target_path',
+] as const;
 
 export interface WrapDeps {
   log: Logger;
@@ -81,7 +99,11 @@ const SHUTDOWN_MESSAGE = 'the driver is shutting down; the call was stopped and 
  * with secrets removed, deadline and cancellation as an AbortSignal, duration, metrics, and
  * every error mapped to a gRPC status in one place (unexpected ones logged once with stack).
  */
-export function wrapUnary<Q, R>(rpc: string, fn: (req: Q, ctx: CallContext) => Promise<R>, deps: WrapDeps): grpc.handleUnaryCall<Q, R> {
+export function wrapUnary<Q, R>(
+  rpc: string,
+  fn: (req: Q, ctx: CallContext) => Promise<R>,
+  deps: WrapDeps,
+): grpc.handleUnaryCall<Q, R> {
   return (call, callback) => {
     const served = new ServedCall<R>(rpc, call, callback, deps);
     let promise: Promise<R>;
@@ -138,8 +160,22 @@ class ServedCall<R> implements InFlightCall {
     this.deadline = deadlineOf(call);
     if (this.deadline !== undefined) this.timer = setTimeout(this.onCancel, Math.max(0, this.deadline - Date.now()));
     call.on('cancelled', this.onCancel);
-    this.signal.addEventListener('abort', () => this.log.debug({ durationMs: this.ms() }, 'the caller gave up (deadline or cancel): waits and reads stop, a change already sent finishes'), { once: true });
-    this.log.debug({ request: redactDeep(call.request), deadlineMs: this.deadline === undefined ? undefined : this.deadline - Date.now() }, 'request');
+    this.signal.addEventListener(
+      'abort',
+      () =>
+        this.log.debug(
+          { durationMs: this.ms() },
+          'the caller gave up (deadline or cancel): waits and reads stop, a change already sent finishes',
+        ),
+      { once: true },
+    );
+    this.log.debug(
+      {
+        request: redactDeep(call.request),
+        deadlineMs: this.deadline === undefined ? undefined : this.deadline - Date.now(),
+      },
+      'request',
+    );
     deps.inFlight?.add(this);
   }
 
@@ -158,12 +194,17 @@ class ServedCall<R> implements InFlightCall {
 
   succeed(res: R): void {
     this.deps.inFlight?.delete(this);
-    if (this.answered) return void this.log.info({ durationMs: this.ms() }, 'finished after shutdown answered the caller; the retry finds the result');
+    if (this.answered)
+      return void this.log.info(
+        { durationMs: this.ms() },
+        'finished after shutdown answered the caller; the retry finds the result',
+      );
     this.answered = true;
     this.finish(grpc.status.OK);
     // The caller's deadline passed or it cancelled, yet the work finished (a change already
     // sent to an array is never cut off): the caller's retry finds the result.
-    if (this.signal.aborted) this.log.info({ durationMs: this.ms() }, 'finished after the caller gave up; its retry finds the result');
+    if (this.signal.aborted)
+      this.log.info({ durationMs: this.ms() }, 'finished after the caller gave up; its retry finds the result');
     else if (CHATTY_RPCS.has(this.rpc)) this.log.debug({ durationMs: this.ms() }, 'done');
     else this.log.info({ durationMs: this.ms() }, 'done');
     this.callback(null, res);
@@ -171,7 +212,11 @@ class ServedCall<R> implements InFlightCall {
 
   fail(err: unknown): void {
     this.deps.inFlight?.delete(this);
-    if (this.answered) return void this.log.debug({ durationMs: this.ms(), error: err instanceof Error ? err.message : String(err) }, 'ended after shutdown answered the caller');
+    if (this.answered)
+      return void this.log.debug(
+        { durationMs: this.ms(), error: err instanceof Error ? err.message : String(err) },
+        'ended after shutdown answered the caller',
+      );
     this.answered = true;
     const mapped = toStatus(err);
     this.finish(mapped.code);
@@ -202,7 +247,9 @@ function msSince(started: bigint): number {
 /** Wraps each method of a service implementation. */
 export function wrapService<H>(impl: ServiceImpl<H>, deps: WrapDeps): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
-  for (const [name, fn] of Object.entries(impl as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>)) {
+  for (const [name, fn] of Object.entries(
+    impl as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>,
+  )) {
     if (typeof fn !== 'function') continue;
     out[name] = wrapUnary(name, fn.bind(impl), deps);
   }
@@ -219,7 +266,10 @@ export function parseEndpoint(endpoint: string): Endpoint {
   const tcp = /^(?:tcp:\/\/)?((?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):(\d{1,5}))$/.exec(endpoint);
   if (tcp) {
     const address = tcp[1]!;
-    if (address.startsWith(':')) throw new Error(`endpoint "${endpoint}" needs a host: use 127.0.0.1${address} (loopback) or unix:///absolute/path`);
+    if (address.startsWith(':'))
+      throw new Error(
+        `endpoint "${endpoint}" needs a host: use 127.0.0.1${address} (loopback) or unix:///absolute/path`,
+      );
     if (Number(tcp[2]) > 65535) throw new Error(`endpoint "${endpoint}": port ${tcp[2]} is out of range`);
     return { kind: 'tcp', address };
   }
@@ -229,7 +279,10 @@ export function parseEndpoint(endpoint: string): Endpoint {
 /** True for a unix socket or a TCP endpoint on a loopback address (only this machine can call it). */
 export function isLocalEndpoint(ep: Endpoint): boolean {
   if (ep.kind === 'unix') return true;
-  const host = ep.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  const host = ep.address
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
@@ -261,9 +314,11 @@ export class CsiServer {
     const csi = loadCsi().csi.v1;
     const deps = { log: options.log, metrics: options.metrics, inFlight: this.inFlight };
     this.server.addService(csi.Identity.service, wrapService(options.services.identity, deps));
-    if (options.services.controller) this.server.addService(csi.Controller.service, wrapService(options.services.controller, deps));
+    if (options.services.controller)
+      this.server.addService(csi.Controller.service, wrapService(options.services.controller, deps));
     if (options.services.node) this.server.addService(csi.Node.service, wrapService(options.services.node, deps));
-    if (options.services.groupController) this.server.addService(csi.GroupController.service, wrapService(options.services.groupController, deps));
+    if (options.services.groupController)
+      this.server.addService(csi.GroupController.service, wrapService(options.services.groupController, deps));
   }
 
   /** Binds and starts serving; resolves with the address served (unix path or host:port). */
@@ -276,7 +331,9 @@ export class CsiServer {
       // grpc-js serves the socket itself: the supported clients (kubelet ≥ 1.26, the sidecars,
       // all grpc-go) send `:authority: localhost` (docs/security.md "Socket and endpoint").
       await new Promise<void>((resolve, reject) => {
-        this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+        this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err) =>
+          err ? reject(err) : resolve(),
+        );
       });
       // Only root (kubelet, the sidecars in the pod) should talk to the driver.
       chmodSync(path, 0o660);
@@ -285,7 +342,9 @@ export class CsiServer {
       // grpc-js reports a failed bind without the system error code: find it out first.
       await assertCanListen(this.ep.address);
       const port = await new Promise<number>((resolve, reject) => {
-        this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+        this.server.bindAsync(grpcAddress(this.ep), grpc.ServerCredentials.createInsecure(), (err, p) =>
+          err ? reject(err) : resolve(p),
+        );
       });
       this.boundAddress = this.ep.address.replace(/:\d+$/, `:${port}`);
     }
@@ -303,7 +362,10 @@ export class CsiServer {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         const left = [...this.inFlight];
-        this.options.log.warn({ graceMs, calls: left.map((c) => c.rpc) }, 'in-flight calls did not finish in time; answering them UNAVAILABLE');
+        this.options.log.warn(
+          { graceMs, calls: left.map((c) => c.rpc) },
+          'in-flight calls did not finish in time; answering them UNAVAILABLE',
+        );
         for (const call of left) call.shutdown();
         // Let the answers leave before the connections close.
         setImmediate(() => {
@@ -337,9 +399,14 @@ export async function prepareSocketPath(path: string, log: Logger): Promise<void
     throw listenError(err, '--endpoint', path);
   }
   if (!st.isSocket()) {
-    throw new StartupError(`--endpoint: ${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
+    throw new StartupError(
+      `--endpoint: ${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`,
+    );
   }
-  if (await socketAnswers(path)) throw new StartupError(`--endpoint: ${path} is in use by another running process (another driver?); stop it or choose another path`);
+  if (await socketAnswers(path))
+    throw new StartupError(
+      `--endpoint: ${path} is in use by another running process (another driver?); stop it or choose another path`,
+    );
   log.info({ path }, 'removing stale socket from a previous run');
   unlinkSync(path);
 }
@@ -351,7 +418,10 @@ export async function prepareSocketPath(path: string, log: Logger): Promise<void
  */
 function ensureSocketDir(dir: string, log: Logger): void {
   if (existsSync(dir)) return;
-  if (!existsSync(dirname(dir))) throw new StartupError(`--endpoint: the directory ${dir} does not exist, and neither does ${dirname(dir)}; create it or choose another --endpoint`);
+  if (!existsSync(dirname(dir)))
+    throw new StartupError(
+      `--endpoint: the directory ${dir} does not exist, and neither does ${dirname(dir)}; create it or choose another --endpoint`,
+    );
   try {
     mkdirSync(dir, { mode: 0o750 });
   } catch (err) {

@@ -35,10 +35,15 @@ export function nodeStepsUnavailable(): string | undefined {
 }
 
 function xfsUnavailable(): string | undefined {
-  return spawnSync('sh', ['-c', 'command -v mkfs.xfs']).status === 0 ? undefined : 'needs mkfs.xfs (apt-get install xfsprogs)';
+  return spawnSync('sh', ['-c', 'command -v mkfs.xfs']).status === 0
+    ? undefined
+    : 'needs mkfs.xfs (apt-get install xfsprogs)';
 }
 
-const mountCap = (fsType: string) => ({ mount: { fs_type: fsType, mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } });
+const mountCap = (fsType: string) => ({
+  mount: { fs_type: fsType, mount_flags: [] },
+  access_mode: { mode: 'SINGLE_NODE_WRITER' },
+});
 
 interface GroupSnapshot {
   group_snapshot_id: string;
@@ -71,7 +76,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   process.stdout.on('error', ignoreEpipe);
   const metrics = new Metrics();
   try {
-    process.stdout.write(bold('3par-csi demo') + dim(` — the driver against its embedded 3PAR simulator (work dir ${work})\n`));
+    process.stdout.write(
+      bold('3par-csi demo') + dim(` — the driver against its embedded 3PAR simulator (work dir ${work})\n`),
+    );
     driver = await startDriver({
       mode: 'all',
       endpoint: `unix://${join(work, 'csi.sock')}`,
@@ -111,7 +118,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     const create = (label: string, name: string, sizeBytes: number, fsType: string, source?: Record<string, unknown>) =>
       steps.run(label, async () => {
-        const res = await csi.call<{ volume: { volume_id: string; capacity_bytes: string; volume_context: Record<string, string> } }>('CreateVolume', {
+        const res = await csi.call<{
+          volume: { volume_id: string; capacity_bytes: string; volume_context: Record<string, string> };
+        }>('CreateVolume', {
           name,
           capacity_range: { required_bytes: String(sizeBytes) },
           volume_capabilities: [mountCap(fsType)],
@@ -129,7 +138,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         return;
       }
       await steps.run(`ControllerPublishVolume ${name}`, async () => {
-        const res = await csi.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.id, node_id: nodeId, volume_capability: mountCap(v.fsType), readonly: false, volume_context: v.context });
+        const res = await csi.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', {
+          volume_id: v.id,
+          node_id: nodeId,
+          volume_capability: mountCap(v.fsType),
+          readonly: false,
+          volume_context: v.context,
+        });
         v.publish = res.publish_context;
         return `LUN ${res.publish_context['lun']} over ${res.publish_context['protocol']}, WWN ${res.publish_context['wwn']}`;
       });
@@ -143,11 +158,25 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       mkdirSync(v.staging, { recursive: true });
       mkdirSync(dirname(v.target), { recursive: true });
       await steps.run(`NodeStageVolume ${name}`, async () => {
-        await csi.call('NodeStageVolume', { volume_id: v.id, publish_context: v.publish, staging_target_path: v.staging, volume_capability: mountCap(v.fsType), volume_context: v.context });
+        await csi.call('NodeStageVolume', {
+          volume_id: v.id,
+          publish_context: v.publish,
+          staging_target_path: v.staging,
+          volume_capability: mountCap(v.fsType),
+          volume_context: v.context,
+        });
         return `${v.fsType} mounted at ${v.staging}`;
       });
       await steps.run(`NodePublishVolume ${name}`, async () => {
-        await csi.call('NodePublishVolume', { volume_id: v.id, publish_context: v.publish, staging_target_path: v.staging, target_path: v.target, volume_capability: mountCap(v.fsType), readonly: false, volume_context: v.context });
+        await csi.call('NodePublishVolume', {
+          volume_id: v.id,
+          publish_context: v.publish,
+          staging_target_path: v.staging,
+          target_path: v.target,
+          volume_capability: mountCap(v.fsType),
+          readonly: false,
+          volume_context: v.context,
+        });
         return `bind-mounted at ${v.target}`;
       });
     };
@@ -156,9 +185,24 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       const v = vols.get(name);
       if (!v) return;
       const always = { always: true };
-      if (v.target) await steps.run(`NodeUnpublishVolume ${name}`, async () => void (await csi.call('NodeUnpublishVolume', { volume_id: v.id, target_path: v.target })), always);
-      if (v.staging) await steps.run(`NodeUnstageVolume ${name}`, async () => void (await csi.call('NodeUnstageVolume', { volume_id: v.id, staging_target_path: v.staging })), always);
-      if (v.publish) await steps.run(`ControllerUnpublishVolume ${name}`, async () => void (await csi.call('ControllerUnpublishVolume', { volume_id: v.id, node_id: nodeId })), always);
+      if (v.target)
+        await steps.run(
+          `NodeUnpublishVolume ${name}`,
+          async () => void (await csi.call('NodeUnpublishVolume', { volume_id: v.id, target_path: v.target })),
+          always,
+        );
+      if (v.staging)
+        await steps.run(
+          `NodeUnstageVolume ${name}`,
+          async () => void (await csi.call('NodeUnstageVolume', { volume_id: v.id, staging_target_path: v.staging })),
+          always,
+        );
+      if (v.publish)
+        await steps.run(
+          `ControllerUnpublishVolume ${name}`,
+          async () => void (await csi.call('ControllerUnpublishVolume', { volume_id: v.id, node_id: nodeId })),
+          always,
+        );
     };
 
     let snapshotId = '';
@@ -184,30 +228,49 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
       // 2. Snapshot and restore.
       await steps.run('CreateSnapshot snap-a of pvc-a', async () => {
-        const res = await csi.call<{ snapshot: { snapshot_id: string; ready_to_use: boolean } }>('CreateSnapshot', { source_volume_id: vols.get('pvc-a')!.id, name: 'snap-a', parameters: {} });
+        const res = await csi.call<{ snapshot: { snapshot_id: string; ready_to_use: boolean } }>('CreateSnapshot', {
+          source_volume_id: vols.get('pvc-a')!.id,
+          name: 'snap-a',
+          parameters: {},
+        });
         snapshotId = res.snapshot.snapshot_id;
         return `${snapshotId}, ready_to_use ${res.snapshot.ready_to_use}`;
       });
-      await create('CreateVolume pvc-restored from snap-a', 'pvc-restored', 1 * GiB, 'ext4', { snapshot: { snapshot_id: snapshotId } });
-      await steps.run('how pvc-restored was copied', async () => describeCopySource(driver!, vols.get('pvc-restored')?.id ?? ''));
+      await create('CreateVolume pvc-restored from snap-a', 'pvc-restored', 1 * GiB, 'ext4', {
+        snapshot: { snapshot_id: snapshotId },
+      });
+      await steps.run('how pvc-restored was copied', async () =>
+        describeCopySource(driver!, vols.get('pvc-restored')?.id ?? ''),
+      );
       await attach('pvc-restored');
-      if (!noNode) await steps.run('check data on pvc-restored', async () => checkFile(join(vols.get('pvc-restored')!.target!, 'data.bin'), digest));
+      if (!noNode)
+        await steps.run('check data on pvc-restored', async () =>
+          checkFile(join(vols.get('pvc-restored')!.target!, 'data.bin'), digest),
+        );
 
       // 3. A clone, with the array's copy task followed live.
       await steps.run('CreateVolume pvc-clone (clone of pvc-a)', async () => {
-        const res = await csi.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', {
-          name: 'pvc-clone',
-          capacity_range: { required_bytes: String(1 * GiB) },
-          volume_capabilities: [mountCap('ext4')],
-          parameters: {},
-          volume_content_source: { volume: { volume_id: vols.get('pvc-a')!.id } },
-        });
+        const res = await csi.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>(
+          'CreateVolume',
+          {
+            name: 'pvc-clone',
+            capacity_range: { required_bytes: String(1 * GiB) },
+            volume_capabilities: [mountCap('ext4')],
+            parameters: {},
+            volume_content_source: { volume: { volume_id: vols.get('pvc-a')!.id } },
+          },
+        );
         vols.set('pvc-clone', { id: res.volume.volume_id, context: res.volume.volume_context, fsType: 'ext4' });
         return `${res.volume.volume_id}: usable at once (online physical copy)`;
       });
-      await steps.run('copy task of pvc-clone', async () => followCopy(driver!, vols.get('pvc-clone')?.id ?? '', () => interrupted));
+      await steps.run('copy task of pvc-clone', async () =>
+        followCopy(driver!, vols.get('pvc-clone')?.id ?? '', () => interrupted),
+      );
       await attach('pvc-clone');
-      if (!noNode) await steps.run('check data on pvc-clone', async () => checkFile(join(vols.get('pvc-clone')!.target!, 'data.bin'), digest));
+      if (!noNode)
+        await steps.run('check data on pvc-clone', async () =>
+          checkFile(join(vols.get('pvc-clone')!.target!, 'data.bin'), digest),
+        );
 
       // 4. Growing an xfs volume online.
       await create('CreateVolume pvc-xfs', 'pvc-xfs', 512 * MiB, 'xfs');
@@ -217,17 +280,29 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       await steps.run('ControllerExpandVolume pvc-xfs to 1 GiB', async () => {
         const xfsId = vols.get('pvc-xfs')?.id;
         if (!xfsId) throw new Error('pvc-xfs was not created');
-        const res = await csi.call<{ capacity_bytes: string; node_expansion_required: boolean }>('ControllerExpandVolume', { volume_id: xfsId, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') });
+        const res = await csi.call<{ capacity_bytes: string; node_expansion_required: boolean }>(
+          'ControllerExpandVolume',
+          { volume_id: xfsId, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') },
+        );
         return `${Number(res.capacity_bytes) / MiB} MiB on the array, node expansion required: ${res.node_expansion_required}`;
       });
       const xfs = vols.get('pvc-xfs');
       if (xfs?.target) {
         await steps.run('NodeExpandVolume pvc-xfs (xfs_growfs, online)', async () => {
-          const res = await csi.call<{ capacity_bytes: string }>('NodeExpandVolume', { volume_id: xfs.id, volume_path: xfs.target, staging_target_path: xfs.staging, capacity_range: { required_bytes: String(1 * GiB) }, volume_capability: mountCap('xfs') });
+          const res = await csi.call<{ capacity_bytes: string }>('NodeExpandVolume', {
+            volume_id: xfs.id,
+            volume_path: xfs.target,
+            staging_target_path: xfs.staging,
+            capacity_range: { required_bytes: String(1 * GiB) },
+            volume_capability: mountCap('xfs'),
+          });
           return `filesystem grown, device ${Number(res.capacity_bytes) / MiB} MiB`;
         });
         await steps.run('NodeGetVolumeStats pvc-xfs', async () => {
-          const res = await csi.call<{ usage: { total: string; available: string; unit: string }[]; volume_condition: { abnormal: boolean; message: string } }>('NodeGetVolumeStats', { volume_id: xfs.id, volume_path: xfs.target });
+          const res = await csi.call<{
+            usage: { total: string; available: string; unit: string }[];
+            volume_condition: { abnormal: boolean; message: string };
+          }>('NodeGetVolumeStats', { volume_id: xfs.id, volume_path: xfs.target });
           const bytes = res.usage.find((u) => u.unit === 'BYTES')!;
           const inodes = res.usage.find((u) => u.unit === 'INODES');
           return `${(Number(bytes.total) / MiB).toFixed(0)} MiB total, ${(Number(bytes.available) / MiB).toFixed(0)} MiB free, ${inodes?.total ?? '?'} inodes; condition ${res.volume_condition.abnormal ? 'ABNORMAL' : 'normal'}`;
@@ -237,11 +312,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       // 5. A crash-consistent snapshot of two volumes at one point in time (one VV-set snapshot).
       await steps.run('CreateVolumeGroupSnapshot of pvc-a and pvc-xfs', async () => {
         const sources = ['pvc-a', 'pvc-xfs'].map((n) => vols.get(n)?.id ?? `sim/missing-${n}`);
-        const res = await csi.call<{ group_snapshot: GroupSnapshot }>('CreateVolumeGroupSnapshot', { name: 'group-a-xfs', source_volume_ids: sources, parameters: {} });
+        const res = await csi.call<{ group_snapshot: GroupSnapshot }>('CreateVolumeGroupSnapshot', {
+          name: 'group-a-xfs',
+          source_volume_ids: sources,
+          parameters: {},
+        });
         group = res.group_snapshot;
         return `${group.group_snapshot_id}: ${group.snapshots.map((m) => `${m.snapshot_id} of ${m.source_volume_id}`).join(', ')}; ready_to_use ${group.ready_to_use}`;
       });
-
     } catch (err) {
       // Whatever went wrong, the teardown below still runs.
       await steps.run('lifecycle', async () => {
@@ -254,15 +332,31 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     for (const name of ['pvc-xfs', 'pvc-clone', 'pvc-restored', 'pvc-a']) await detach(name);
     if (group) {
       const g = group;
-      await steps.run('DeleteVolumeGroupSnapshot group-a-xfs', async () => void (await csi.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) })), { always: true });
+      await steps.run(
+        'DeleteVolumeGroupSnapshot group-a-xfs',
+        async () =>
+          void (await csi.call('DeleteVolumeGroupSnapshot', {
+            group_snapshot_id: g.group_snapshot_id,
+            snapshot_ids: g.snapshots.map((m) => m.snapshot_id),
+          })),
+        { always: true },
+      );
     }
     const deleteVolume = async (name: string): Promise<void> => {
       const id = vols.get(name)?.id;
-      if (id) await steps.run(`DeleteVolume ${name}`, async () => void (await csi.call('DeleteVolume', { volume_id: id })), { always: true });
+      if (id)
+        await steps.run(`DeleteVolume ${name}`, async () => void (await csi.call('DeleteVolume', { volume_id: id })), {
+          always: true,
+        });
     };
     // Copies first (deleting one cancels a copy still running), then the snapshot, then its source.
     for (const name of ['pvc-clone', 'pvc-restored', 'pvc-xfs']) await deleteVolume(name);
-    if (snapshotId) await steps.run('DeleteSnapshot snap-a', async () => void (await csi.call('DeleteSnapshot', { snapshot_id: snapshotId })), { always: true });
+    if (snapshotId)
+      await steps.run(
+        'DeleteSnapshot snap-a',
+        async () => void (await csi.call('DeleteSnapshot', { snapshot_id: snapshotId })),
+        { always: true },
+      );
     await deleteVolume('pvc-a');
     await steps.run('the array holds nothing left over', async () => auditArray(driver!), { always: true });
 
@@ -270,7 +364,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const skipped = steps.results.filter((r) => r.status === 'skipped').length;
     const ok = steps.results.filter((r) => r.status === 'ok').length;
     process.stdout.write(`${ok} steps OK, ${steps.failed} failed, ${skipped} skipped.\n`);
-    if (options.printMetrics) process.stdout.write(`\n${bold("The driver's /metrics after the run")}\n${await metrics.registry.metrics()}`);
+    if (options.printMetrics)
+      process.stdout.write(`\n${bold("The driver's /metrics after the run")}\n${await metrics.registry.metrics()}`);
     return steps.failed > 0 ? 1 : interrupted ? 130 : 0;
   } finally {
     if (onInterrupt) {
@@ -286,7 +381,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
 function checkFile(path: string, digest: string): string {
   const got = createHash('sha256').update(readFileSync(path)).digest('hex');
-  if (got !== digest) throw new Error(`data.bin differs: sha256 ${got.slice(0, 16)}… instead of ${digest.slice(0, 16)}…`);
+  if (got !== digest)
+    throw new Error(`data.bin differs: sha256 ${got.slice(0, 16)}… instead of ${digest.slice(0, 16)}…`);
   return `data.bin intact (sha256 ${digest.slice(0, 16)}…)`;
 }
 
@@ -304,13 +400,23 @@ async function followCopy(driver: RunningDriver, volumeId: string, stop: () => b
   while (task.status === 2 && !stop()) {
     const fraction = task.totalMiB > 0 ? task.doneMiB / task.totalMiB : 0;
     const bucket = Math.floor(fraction * 4);
-    if (tty) process.stdout.write(`\r    task ${task.id} ${progressBar(fraction)} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB`);
-    else if (bucket !== lastPrinted) process.stdout.write(`    task ${task.id} ${progressBar(fraction)} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB\n`);
+    if (tty)
+      process.stdout.write(
+        `\r    task ${task.id} ${progressBar(fraction)} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB`,
+      );
+    else if (bucket !== lastPrinted)
+      process.stdout.write(
+        `    task ${task.id} ${progressBar(fraction)} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB\n`,
+      );
     lastPrinted = bucket;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (tty) process.stdout.write(`\r    task ${task.id} ${progressBar(task.status === 1 ? 1 : task.doneMiB / Math.max(1, task.totalMiB))} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB\n`);
-  if (task.status === 2) return `left running: interrupted at ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB (DeleteVolume cancels it)`;
+  if (tty)
+    process.stdout.write(
+      `\r    task ${task.id} ${progressBar(task.status === 1 ? 1 : task.doneMiB / Math.max(1, task.totalMiB))} ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB\n`,
+    );
+  if (task.status === 2)
+    return `left running: interrupted at ${Math.floor(task.doneMiB)}/${task.totalMiB} MiB (DeleteVolume cancels it)`;
   if (task.status !== 1) throw new Error(`copy task ${task.id} ended with status ${task.status}`);
   return `task ${task.id} copied ${task.totalMiB} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
@@ -326,7 +432,10 @@ function describeCopySource(driver: RunningDriver, volumeId: string): string {
   const child = a.volume(copySourceNameFor(dest));
   if (!child) throw new Error(`no temporary copy source of ${dest} on the array`);
   const parent = a.volumeById(child.parentId ?? -1);
-  const expires = child.expirationTimeSec === undefined ? 'no expiration' : `expires ${new Date(child.expirationTimeSec * 1000).toISOString()}`;
+  const expires =
+    child.expirationTimeSec === undefined
+      ? 'no expiration'
+      : `expires ${new Date(child.expirationTimeSec * 1000).toISOString()}`;
   return `through ${child.name}, a ${child.readOnly ? 'read-only' : 'read-write'} child of read-only ${parent?.name ?? '?'} (${expires}); the array refuses a read-only snapshot as copy parent`;
 }
 

@@ -61,7 +61,13 @@ export class StepRunner {
       status = 'failed';
       detail = err instanceof Error ? err.message : String(err);
     }
-    const result: StepResult = { name, status, ms: performance.now() - started, wsapi: this.sim.requests.slice(from), detail };
+    const result: StepResult = {
+      name,
+      status,
+      ms: performance.now() - started,
+      wsapi: this.sim.requests.slice(from),
+      detail,
+    };
     this.results.push(result);
     this.print(result);
     return status === 'ok';
@@ -76,9 +82,13 @@ export class StepRunner {
 
   private print(r: StepResult): void {
     const mark = r.status === 'ok' ? green('✔') : r.status === 'failed' ? red('✘') : yellow('–');
-    const time = r.status === 'skipped' ? '' : dim(`${formatMs(r.ms)}, WSAPI ${r.wsapi.length}: ${summarizeWsapi(r.wsapi)}`);
+    const time =
+      r.status === 'skipped' ? '' : dim(`${formatMs(r.ms)}, WSAPI ${r.wsapi.length}: ${summarizeWsapi(r.wsapi)}`);
     process.stdout.write(`${mark} ${r.name}  ${time}\n`);
-    if (r.detail) process.stdout.write(`    ${r.status === 'failed' ? red(r.detail) : r.status === 'skipped' ? yellow(r.detail) : r.detail}\n`);
+    if (r.detail)
+      process.stdout.write(
+        `    ${r.status === 'failed' ? red(r.detail) : r.status === 'skipped' ? yellow(r.detail) : r.detail}\n`,
+      );
   }
 
   get failed(): number {
@@ -87,10 +97,16 @@ export class StepRunner {
 
   /** The closing table: one row per step. */
   table(): string {
-    const rows = this.results.map((r) => [r.name, r.status.toUpperCase(), r.status === 'skipped' ? '' : formatMs(r.ms), r.status === 'skipped' ? '' : String(r.wsapi.length)]);
+    const rows = this.results.map((r) => [
+      r.name,
+      r.status.toUpperCase(),
+      r.status === 'skipped' ? '' : formatMs(r.ms),
+      r.status === 'skipped' ? '' : String(r.wsapi.length),
+    ]);
     const header = ['step', 'outcome', 'time', 'WSAPI'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]): string => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+    const line = (cells: string[]): string =>
+      cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
     return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
   }
 }

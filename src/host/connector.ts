@@ -12,7 +12,10 @@ export interface Chap {
 }
 
 /** What a connector needs to find a volume: the facts a node record keeps. */
-export type VolumeIdentity = Pick<VolumeRecord, 'protocol' | 'wwn' | 'lun' | 'iscsiTargets' | 'fcTargets' | 'wwid' | 'backingFile'>;
+export type VolumeIdentity = Pick<
+  VolumeRecord,
+  'protocol' | 'wwn' | 'lun' | 'iscsiTargets' | 'fcTargets' | 'wwid' | 'backingFile'
+>;
 
 /** An attached volume's device as found now. */
 export interface AttachedDevice {
@@ -38,7 +41,12 @@ export interface ConnectorCallOptions {
  */
 export interface Connector {
   /** Connects (login, scan, losetup ...) and returns the verified device. */
-  attach(id: VolumeIdentity, chap: Chap | undefined, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice>;
+  attach(
+    id: VolumeIdentity,
+    chap: Chap | undefined,
+    readOnly: boolean,
+    o: ConnectorCallOptions,
+  ): Promise<AttachedDevice>;
   /** The volume's device now, re-resolved from its identity; undefined when not attached. */
   find(id: VolumeIdentity, o: ConnectorCallOptions): Promise<AttachedDevice | undefined>;
   /**

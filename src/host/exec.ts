@@ -55,7 +55,14 @@ export class ExecError extends DriverError {
   readonly stdout: string;
   readonly stderr: string;
 
-  constructor(init: { commandLine: string; failure: ExecFailure; exitCode: number | null; stdout: string; stderr: string; cause?: unknown }) {
+  constructor(init: {
+    commandLine: string;
+    failure: ExecFailure;
+    exitCode: number | null;
+    stdout: string;
+    stderr: string;
+    cause?: unknown;
+  }) {
     const what =
       init.failure === 'exit'
         ? `exited with ${init.exitCode}${init.stderr.trim() ? `: ${lastLine(init.stderr)}` : ''}`
@@ -66,10 +73,14 @@ export class ExecError extends DriverError {
             : `could not be started${init.cause instanceof Error ? `: ${init.cause.message}` : ''}`;
     // A command past its own timeout is the call's deadline too (DEADLINE_EXCEEDED): the stuck
     // child is left to the kernel and the retried call finds what it did.
-    super(init.failure === 'cancelled' || init.failure === 'timeout' ? 'cancelled' : 'internal', `${init.commandLine} ${what}`, {
-      cause: init.cause,
-      details: { command: init.commandLine, exitCode: init.exitCode },
-    });
+    super(
+      init.failure === 'cancelled' || init.failure === 'timeout' ? 'cancelled' : 'internal',
+      `${init.commandLine} ${what}`,
+      {
+        cause: init.cause,
+        details: { command: init.commandLine, exitCode: init.exitCode },
+      },
+    );
     this.commandLine = init.commandLine;
     this.failure = init.failure;
     this.exitCode = init.exitCode;
@@ -85,7 +96,12 @@ function lastLine(s: string): string {
 
 /** Renders a command line for messages, replacing secret arguments. */
 export function commandLine(command: string, args: readonly string[], secretArgs: readonly number[] = []): string {
-  return [command, ...args.map((a, i) => (secretArgs.includes(i) ? '[REDACTED]' : /[\s"'\\]/.test(a) || a === '' ? JSON.stringify(a) : a))].join(' ');
+  return [
+    command,
+    ...args.map((a, i) =>
+      secretArgs.includes(i) ? '[REDACTED]' : /[\s"'\\]/.test(a) || a === '' ? JSON.stringify(a) : a,
+    ),
+  ].join(' ');
 }
 
 /** The real executor: spawns the command directly (no shell) with stdin closed. */
@@ -124,7 +140,15 @@ export const spawnExec: Exec = (command, args, options = {}) => {
       // even SIGKILL, and 'close' never comes. The call fails now; the child is left to the
       // kernel, which ends it when the I/O completes or fails.
       settled = true;
-      reject(new ExecError({ commandLine: line, failure: 'timeout', exitCode: null, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+      reject(
+        new ExecError({
+          commandLine: line,
+          failure: 'timeout',
+          exitCode: null,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        }),
+      );
     };
     const timer = setTimeout(() => kill('timeout'), timeoutMs);
     const onAbort = (): void => kill('cancelled');
@@ -141,7 +165,9 @@ export const spawnExec: Exec = (command, args, options = {}) => {
       const stderr = Buffer.concat(err).toString('utf8');
       // A command that never started reports 'error' and then 'close' with a negative errno.
       if (spawnError && !ended) {
-        reject(new ExecError({ commandLine: line, failure: 'spawn', exitCode: null, stdout, stderr, cause: spawnError }));
+        reject(
+          new ExecError({ commandLine: line, failure: 'spawn', exitCode: null, stdout, stderr, cause: spawnError }),
+        );
       } else if (ended) {
         reject(new ExecError({ commandLine: line, failure: ended, exitCode: code, stdout, stderr }));
       } else if (code === 0 || (code !== null && options.okCodes?.includes(code))) {

@@ -17,12 +17,19 @@ export class FcConnector extends ScsiConnector {
     super(scsi);
   }
 
-  async attach(id: VolumeIdentity, _chap: Chap | undefined, _readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
+  async attach(
+    id: VolumeIdentity,
+    _chap: Chap | undefined,
+    _readOnly: boolean,
+    o: ConnectorCallOptions,
+  ): Promise<AttachedDevice> {
     const wanted = new Set((id.fcTargets ?? []).map((w) => w.toLowerCase()));
     if (wanted.size === 0) throw invalidArgument('publish_context has no FC target WWNs');
     const targets = await this.remoteTargets(wanted);
     if (targets.length === 0) {
-      throw unavailable(`none of the array ports ${[...wanted].join(',')} is visible from this node's FC HBAs; check zoning`);
+      throw unavailable(
+        `none of the array ports ${[...wanted].join(',')} is visible from this node's FC HBAs; check zoning`,
+      );
     }
     for (const t of targets) {
       // The address checked for a stale device first, then

@@ -44,7 +44,8 @@ export async function probeDevice(exec: Exec, device: string, signal?: AbortSign
   let out: string;
   try {
     // blkid -p -o export <device>   (low-level superblock probe, bypasses the blkid cache)
-    out = (await exec('blkid', ['-p', '-o', 'export', device], { readOnly: true, signal, timeoutMs: PROBE_TIMEOUT_MS })).stdout;
+    out = (await exec('blkid', ['-p', '-o', 'export', device], { readOnly: true, signal, timeoutMs: PROBE_TIMEOUT_MS }))
+      .stdout;
   } catch (err) {
     if (err instanceof ExecError && err.failure === 'exit' && err.exitCode === 2 && err.stderr.trim() === '') {
       await exclusiveReadEnds(device, await deviceSizeOrProbeError(exec, device, signal));
@@ -55,8 +56,12 @@ export async function probeDevice(exec: Exec, device: string, signal?: AbortSign
   const fields = parseExport(out);
   const type = fields.get('TYPE');
   const usage = fields.get('USAGE');
-  if (type && (usage === undefined || usage === 'filesystem')) return { kind: 'filesystem', fsType: type, uuid: fields.get('UUID') };
-  return { kind: 'other', what: type ?? (fields.get('PTTYPE') ? `${fields.get('PTTYPE')} partition table` : 'an unknown signature') };
+  if (type && (usage === undefined || usage === 'filesystem'))
+    return { kind: 'filesystem', fsType: type, uuid: fields.get('UUID') };
+  return {
+    kind: 'other',
+    what: type ?? (fields.get('PTTYPE') ? `${fields.get('PTTYPE')} partition table` : 'an unknown signature'),
+  };
 }
 
 function parseExport(out: string): Map<string, string> {
@@ -87,7 +92,9 @@ async function exclusiveReadEnds(device: string, size: number): Promise<void> {
       const { bytesRead } = await handle.read(buf, 0, want, pos);
       if (bytesRead !== want) throw new ProbeError(`short read of ${device} at ${pos}: ${bytesRead} of ${want} bytes`);
       if (buf.subarray(0, want).some((b) => b !== 0)) {
-        throw new ProbeError(`${device} holds data at offset ${pos} that blkid does not recognise; refusing to format it`);
+        throw new ProbeError(
+          `${device} holds data at offset ${pos} that blkid does not recognise; refusing to format it`,
+        );
       }
     }
   } catch (err) {
@@ -128,7 +135,8 @@ export interface MkfsOptions {
  */
 export async function mkfs(exec: Exec, device: string, o: MkfsOptions): Promise<void> {
   const force = o.force ? [o.fsType === 'ext4' ? '-F' : '-f'] : [];
-  if (o.fsType === 'ext4') await exec('mkfs.ext4', [...force, ...ext4Args(o.extra), device], { timeoutMs: MKFS_TIMEOUT_MS });
+  if (o.fsType === 'ext4')
+    await exec('mkfs.ext4', [...force, ...ext4Args(o.extra), device], { timeoutMs: MKFS_TIMEOUT_MS });
   else await exec('mkfs.xfs', [...force, '-K', ...o.extra, device], { timeoutMs: MKFS_TIMEOUT_MS });
 }
 
@@ -180,7 +188,11 @@ export async function growFs(exec: Exec, fsType: string, device: string, mountPo
 
 /** `blockdev --getsize64 <device>`: the size in bytes (read-only). */
 export async function deviceSize(exec: Exec, device: string, signal?: AbortSignal): Promise<bigint> {
-  const { stdout } = await exec('blockdev', ['--getsize64', device], { readOnly: true, signal, timeoutMs: PROBE_TIMEOUT_MS });
+  const { stdout } = await exec('blockdev', ['--getsize64', device], {
+    readOnly: true,
+    signal,
+    timeoutMs: PROBE_TIMEOUT_MS,
+  });
   return BigInt(stdout.trim());
 }
 

@@ -53,15 +53,28 @@ export class IscsiConnector extends ScsiConnector {
     super(scsi);
   }
 
-  async attach(id: VolumeIdentity, chap: Chap | undefined, _readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
+  async attach(
+    id: VolumeIdentity,
+    chap: Chap | undefined,
+    _readOnly: boolean,
+    o: ConnectorCallOptions,
+  ): Promise<AttachedDevice> {
     const targets = id.iscsiTargets ?? [];
     if (targets.length === 0) throw invalidArgument('publish_context has no iSCSI targets');
     const keys = targets.map(targetKey);
     for (const k of keys) this.staging.set(k, (this.staging.get(k) ?? 0) + 1);
     try {
-      const results = await Promise.allSettled(targets.map((t) => this.targetLocks.run(targetKey(t), () => this.loginAndScan(t, id.lun, id.wwn, chap, o))));
-      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ target: targets[i]!, err: r.reason as unknown }] : []));
-      for (const f of failed) o.log.warn({ iqn: f.target.iqn, portal: f.target.portal, err: f.err }, 'iSCSI path failed; continuing with the others');
+      const results = await Promise.allSettled(
+        targets.map((t) => this.targetLocks.run(targetKey(t), () => this.loginAndScan(t, id.lun, id.wwn, chap, o))),
+      );
+      const failed = results.flatMap((r, i) =>
+        r.status === 'rejected' ? [{ target: targets[i]!, err: r.reason as unknown }] : [],
+      );
+      for (const f of failed)
+        o.log.warn(
+          { iqn: f.target.iqn, portal: f.target.portal, err: f.err },
+          'iSCSI path failed; continuing with the others',
+        );
       // A stale device in use at the LUN's address is for the admin to resolve: say so, not "unavailable".
       const blocked = failed.find((f) => isKind(f.err, 'failed-precondition'));
       if (failed.length === targets.length && blocked) throw blocked.err;
@@ -91,16 +104,26 @@ export class IscsiConnector extends ScsiConnector {
     return this.staging.has(targetKey(t));
   }
 
-  private async loginAndScan(t: IscsiTarget, lun: number, wwn: string, chap: Chap | undefined, o: ConnectorCallOptions): Promise<void> {
+  private async loginAndScan(
+    t: IscsiTarget,
+    lun: number,
+    wwn: string,
+    chap: Chap | undefined,
+    o: ConnectorCallOptions,
+  ): Promise<void> {
     let sessions = await this.findSessions(t);
     // Already logged in (another LUN of this target, or a repeated NodeStage): only scan.
     if (sessions.length === 0) {
       await this.ensureNodeRecord(t, chap, o.signal);
       // iscsiadm -m node -T <iqn> -p <portal> --login      (15: already logged in)
       // Logs in every node record of the target at the portal: one session per bound iface.
-      await this.iscsiadm('iscsiadm', ['-m', 'node', '-T', t.iqn, '-p', t.portal, '--login'], { timeoutMs: LOGIN_TIMEOUT_MS, okCodes: [ISCSI_ERR.sessExists] });
+      await this.iscsiadm('iscsiadm', ['-m', 'node', '-T', t.iqn, '-p', t.portal, '--login'], {
+        timeoutMs: LOGIN_TIMEOUT_MS,
+        okCodes: [ISCSI_ERR.sessExists],
+      });
       sessions = await this.findSessions(t);
-      if (sessions.length === 0) throw unavailable(`logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`);
+      if (sessions.length === 0)
+        throw unavailable(`logged in to ${t.iqn} at ${t.portal} but no session appeared in sysfs`);
       o.log.info({ iqn: t.iqn, portal: t.portal, sessions: sessions.map((s) => s.name) }, 'iSCSI login');
     }
     // Every session of (IQN, portal) is a path of its own (iface binding: one SCSI host each),
@@ -122,11 +145,20 @@ export class IscsiConnector extends ScsiConnector {
    */
   private async ensureNodeRecord(t: IscsiTarget, chap: Chap | undefined, signal?: AbortSignal): Promise<void> {
     const node = ['-m', 'node', '-T', t.iqn, '-p', t.portal];
-    const found = await this.iscsiadm('iscsiadm', node, { readOnly: true, signal, timeoutMs: RECORD_TIMEOUT_MS, okCodes: [ISCSI_ERR.noObjsFound] });
-    if (found.code === ISCSI_ERR.noObjsFound) await this.iscsiadm('iscsiadm', [...node, '-o', 'new'], { timeoutMs: RECORD_TIMEOUT_MS });
+    const found = await this.iscsiadm('iscsiadm', node, {
+      readOnly: true,
+      signal,
+      timeoutMs: RECORD_TIMEOUT_MS,
+      okCodes: [ISCSI_ERR.noObjsFound],
+    });
+    if (found.code === ISCSI_ERR.noObjsFound)
+      await this.iscsiadm('iscsiadm', [...node, '-o', 'new'], { timeoutMs: RECORD_TIMEOUT_MS });
     const update = async (name: string, value: string, secret = false): Promise<void> => {
       const args = [...node, '-o', 'update', '-n', name, '-v', value];
-      await this.iscsiadm('iscsiadm', args, { timeoutMs: RECORD_TIMEOUT_MS, secretArgs: secret ? [args.length - 1] : [] });
+      await this.iscsiadm('iscsiadm', args, {
+        timeoutMs: RECORD_TIMEOUT_MS,
+        secretArgs: secret ? [args.length - 1] : [],
+      });
     };
     await update('node.startup', 'manual');
     await update('node.session.scan', 'manual');
@@ -158,8 +190,14 @@ export class IscsiConnector extends ScsiConnector {
       return;
     }
     const node = ['-m', 'node', '-T', t.iqn, '-p', t.portal];
-    await this.iscsiadm('iscsiadm', [...node, '--logout'], { timeoutMs: LOGIN_TIMEOUT_MS, okCodes: [ISCSI_ERR.noObjsFound] });
-    await this.iscsiadm('iscsiadm', [...node, '-o', 'delete'], { timeoutMs: RECORD_TIMEOUT_MS, okCodes: [ISCSI_ERR.noObjsFound] });
+    await this.iscsiadm('iscsiadm', [...node, '--logout'], {
+      timeoutMs: LOGIN_TIMEOUT_MS,
+      okCodes: [ISCSI_ERR.noObjsFound],
+    });
+    await this.iscsiadm('iscsiadm', [...node, '-o', 'delete'], {
+      timeoutMs: RECORD_TIMEOUT_MS,
+      okCodes: [ISCSI_ERR.noObjsFound],
+    });
     o.log.info({ iqn: t.iqn, portal: t.portal }, 'iSCSI logout');
   }
 

@@ -33,7 +33,12 @@ export class LoopConnector implements Connector {
     private readonly mounter: Mounter,
   ) {}
 
-  async attach(id: VolumeIdentity, _chap: Chap | undefined, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice> {
+  async attach(
+    id: VolumeIdentity,
+    _chap: Chap | undefined,
+    readOnly: boolean,
+    o: ConnectorCallOptions,
+  ): Promise<AttachedDevice> {
     const file = await this.exportedFile(id.wwn);
     return attachLocks.run(file, () => this.attachFile(file, readOnly, o));
   }
@@ -49,7 +54,9 @@ export class LoopConnector implements Connector {
     const name = path.replace(/^\/dev\//, '');
     const backing = await this.sys.read(`block/${name}/loop/backing_file`);
     if (backing !== file) {
-      throw unavailable(`loop device ${path} reports backing file ${backing ?? '(none)'} instead of ${file}; not using it`);
+      throw unavailable(
+        `loop device ${path} reports backing file ${backing ?? '(none)'} instead of ${file}; not using it`,
+      );
     }
     o.log.info({ device: path, backingFile: file }, 'loop device attached');
     return { path, name, backingFile: file };
@@ -111,11 +118,15 @@ export class LoopConnector implements Connector {
       const target = resolve(join(this.simDataDir, 'exports'), await readlink(link));
       file = await realpath(target);
     } catch (err) {
-      throw unavailable(`volume ${wwn} is not exported by the simulator (${link}): is it published to this node?`, { cause: err });
+      throw unavailable(`volume ${wwn} is not exported by the simulator (${link}): is it published to this node?`, {
+        cause: err,
+      });
     }
     const dataDir = await realpath(this.simDataDir);
     if (!isUnder(dataDir, file) || !(await stat(file)).isFile()) {
-      throw failedPrecondition(`${link} points to ${file}, which is not a file inside the simulator's data directory ${dataDir}; not attaching it`);
+      throw failedPrecondition(
+        `${link} points to ${file}, which is not a file inside the simulator's data directory ${dataDir}; not attaching it`,
+      );
     }
     return file;
   }

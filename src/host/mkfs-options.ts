@@ -36,7 +36,10 @@ const XFS_LABEL: Shape = { re: /^[A-Za-z0-9._-]{1,12}$/, doc: '1-12 of [A-Za-z0-
 const FLAG: Shape = { re: /^$/, doc: '(no value)' };
 
 function oneOf(...values: string[]): Shape {
-  return { re: new RegExp(`^(${values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`), doc: values.join(' | ') };
+  return {
+    re: new RegExp(`^(${values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`),
+    doc: values.join(' | '),
+  };
 }
 
 /**
@@ -44,9 +47,37 @@ function oneOf(...values: string[]): Shape {
  * (make an external journal device instead of a filesystem) is not among them.
  */
 const EXT4_FEATURES = [
-  '64bit', 'bigalloc', 'casefold', 'dir_index', 'dir_nlink', 'ea_inode', 'encrypt', 'extent', 'extents', 'extra_isize', 'fast_commit',
-  'filetype', 'flex_bg', 'has_journal', 'huge_file', 'inline_data', 'large_dir', 'large_file', 'metadata_csum', 'metadata_csum_seed',
-  'meta_bg', 'mmp', 'orphan_file', 'project', 'quota', 'resize_inode', 'sparse_super', 'sparse_super2', 'stable_inodes', 'uninit_bg', 'verity',
+  '64bit',
+  'bigalloc',
+  'casefold',
+  'dir_index',
+  'dir_nlink',
+  'ea_inode',
+  'encrypt',
+  'extent',
+  'extents',
+  'extra_isize',
+  'fast_commit',
+  'filetype',
+  'flex_bg',
+  'has_journal',
+  'huge_file',
+  'inline_data',
+  'large_dir',
+  'large_file',
+  'metadata_csum',
+  'metadata_csum_seed',
+  'meta_bg',
+  'mmp',
+  'orphan_file',
+  'project',
+  'quota',
+  'resize_inode',
+  'sparse_super',
+  'sparse_super2',
+  'stable_inodes',
+  'uninit_bg',
+  'verity',
 ] as const;
 const EXT4_FEATURE_LIST: Shape = {
   re: new RegExp(`^\\^?(${EXT4_FEATURES.join('|')})(,\\^?(${EXT4_FEATURES.join('|')}))*$`),
@@ -67,7 +98,10 @@ interface OptionSpec {
 const EXT4_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '-b': { meaning: 'block size in bytes', value: POW2_BLOCK },
   '-C': { meaning: 'cluster size in bytes (bigalloc)', value: { re: /^\d{4,9}$/, doc: 'bytes' } },
-  '-e': { meaning: 'behaviour on filesystem errors (panic is refused: it would let a volume crash the node)', value: oneOf('continue', 'remount-ro') },
+  '-e': {
+    meaning: 'behaviour on filesystem errors (panic is refused: it would let a volume crash the node)',
+    value: oneOf('continue', 'remount-ro'),
+  },
   '-E': {
     meaning: 'extended options',
     sub: {
@@ -80,7 +114,10 @@ const EXT4_OPTIONS: Readonly<Record<string, OptionSpec>> = {
       packed_meta_blocks: BOOL01,
       num_backup_sb: oneOf('0', '1', '2'),
       nodiscard: FLAG,
-      quotatype: { re: /^(usrquota|grpquota|prjquota)(:(usrquota|grpquota|prjquota)){0,2}$/, doc: 'usrquota, grpquota, prjquota joined by :' },
+      quotatype: {
+        re: /^(usrquota|grpquota|prjquota)(:(usrquota|grpquota|prjquota)){0,2}$/,
+        doc: 'usrquota, grpquota, prjquota joined by :',
+      },
       encoding: oneOf('utf8', 'utf8-12.1'),
       orphan_file_size: UINT,
     },
@@ -96,16 +133,41 @@ const EXT4_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '-N': { meaning: 'number of inodes', value: UINT },
   '-O': { meaning: 'filesystem features', value: EXT4_FEATURE_LIST },
   '-q': { meaning: 'quiet', flag: true },
-  '-T': { meaning: 'usage type (mke2fs.conf)', value: oneOf('default', 'small', 'floppy', 'news', 'largefile', 'largefile4', 'huge', 'big', 'hurd') },
+  '-T': {
+    meaning: 'usage type (mke2fs.conf)',
+    value: oneOf('default', 'small', 'floppy', 'news', 'largefile', 'largefile4', 'huge', 'big', 'hurd'),
+  },
 };
 
 /** mkfs.xfs(8) options accepted. */
 const XFS_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   '-b': { meaning: 'block size', sub: { size: XFS_SIZE } },
-  '-m': { meaning: 'metadata features', sub: { crc: BOOL01, finobt: BOOL01, rmapbt: BOOL01, reflink: BOOL01, bigtime: BOOL01, inobtcount: BOOL01 } },
-  '-d': { meaning: 'data section (file=, name= are refused)', sub: { agcount: UINT, agsize: XFS_SIZE, su: XFS_SIZE, sw: UINT, sunit: UINT, swidth: UINT, noalign: FLAG, cowextsize: UINT, extszinherit: UINT } },
-  '-i': { meaning: 'inodes', sub: { size: XFS_SIZE, maxpct: UINT, align: BOOL01, sparse: BOOL01, projid32bit: BOOL01, nrext64: BOOL01 } },
-  '-l': { meaning: 'internal log (logdev=, internal=, file=, name= are refused)', sub: { size: XFS_SIZE, su: XFS_SIZE, sunit: UINT, 'lazy-count': BOOL01, version: oneOf('2') } },
+  '-m': {
+    meaning: 'metadata features',
+    sub: { crc: BOOL01, finobt: BOOL01, rmapbt: BOOL01, reflink: BOOL01, bigtime: BOOL01, inobtcount: BOOL01 },
+  },
+  '-d': {
+    meaning: 'data section (file=, name= are refused)',
+    sub: {
+      agcount: UINT,
+      agsize: XFS_SIZE,
+      su: XFS_SIZE,
+      sw: UINT,
+      sunit: UINT,
+      swidth: UINT,
+      noalign: FLAG,
+      cowextsize: UINT,
+      extszinherit: UINT,
+    },
+  },
+  '-i': {
+    meaning: 'inodes',
+    sub: { size: XFS_SIZE, maxpct: UINT, align: BOOL01, sparse: BOOL01, projid32bit: BOOL01, nrext64: BOOL01 },
+  },
+  '-l': {
+    meaning: 'internal log (logdev=, internal=, file=, name= are refused)',
+    sub: { size: XFS_SIZE, su: XFS_SIZE, sunit: UINT, 'lazy-count': BOOL01, version: oneOf('2') },
+  },
   '-n': { meaning: 'naming (directories)', sub: { size: XFS_SIZE, version: oneOf('2', 'ci'), ftype: oneOf('1') } },
   '-s': { meaning: 'sector size', sub: { size: oneOf('512', '1024', '2048', '4096', '1k', '2k', '4k') } },
   '-L': { meaning: 'label', value: XFS_LABEL },
@@ -157,14 +219,20 @@ export function parseMkfsOptions(text: string, fsType: FsType, where: string): s
     if (!spec) {
       const why = REFUSED_WHY[fsType][name];
       if (why) refuse(where, fsType, `mkfs option "${name}" is not allowed: ${why}`);
-      if (/^-[A-Za-z]./.test(name)) refuse(where, fsType, `"${name}": give each option as its own word and its value as the next word (e.g. "-b 4096")`);
+      if (/^-[A-Za-z]./.test(name))
+        refuse(
+          where,
+          fsType,
+          `"${name}": give each option as its own word and its value as the next word (e.g. "-b 4096")`,
+        );
       refuse(where, fsType, `"${name}" is not an accepted mkfs option`);
     }
     out.push(name);
     if (spec.flag) continue;
     const value = words[++i];
     if (value === undefined || value.startsWith('-')) refuse(where, fsType, `mkfs option "${name}" needs a value`);
-    if (spec.value && !spec.value.re.test(value)) refuse(where, fsType, `mkfs option "${name}" has the invalid value "${value}": expected ${spec.value.doc}`);
+    if (spec.value && !spec.value.re.test(value))
+      refuse(where, fsType, `mkfs option "${name}" has the invalid value "${value}": expected ${spec.value.doc}`);
     if (spec.sub) checkSubOptions(where, fsType, name, value, spec.sub);
     out.push(value);
   }
@@ -188,19 +256,31 @@ export function checkMkfsOptionsForSomeFs(text: string, where: string): void {
   throw firstError;
 }
 
-function checkSubOptions(where: string, fsType: FsType, name: string, value: string, sub: Readonly<Record<string, Shape>>): void {
+function checkSubOptions(
+  where: string,
+  fsType: FsType,
+  name: string,
+  value: string,
+  sub: Readonly<Record<string, Shape>>,
+): void {
   const seen = new Set<string>();
   for (const part of value.split(',')) {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     const v = eq < 0 ? '' : part.slice(eq + 1);
     const shape = Object.hasOwn(sub, key) ? sub[key] : undefined;
-    if (!shape) refuse(where, fsType, `"${name} ${key}${eq < 0 ? '' : '='}" is not an accepted sub-option (accepted: ${Object.keys(sub).join(', ')})`);
+    if (!shape)
+      refuse(
+        where,
+        fsType,
+        `"${name} ${key}${eq < 0 ? '' : '='}" is not an accepted sub-option (accepted: ${Object.keys(sub).join(', ')})`,
+      );
     if (seen.has(key)) refuse(where, fsType, `"${name} ${key}" is given twice`);
     seen.add(key);
     // mkfs.xfs takes a boolean sub-option without a value as 1.
     const valueless = eq < 0 && shape === BOOL01;
-    if (!valueless && !shape.re.test(v)) refuse(where, fsType, `"${name} ${key}" has the invalid value "${v}": expected ${shape.doc}`);
+    if (!valueless && !shape.re.test(v))
+      refuse(where, fsType, `"${name} ${key}" has the invalid value "${v}": expected ${shape.doc}`);
   }
 }
 
@@ -217,7 +297,13 @@ export function mkfsOptionDocs(): MkfsOptionDoc[] {
   const rows: MkfsOptionDoc[] = [];
   for (const fsType of Object.keys(TABLES) as FsType[]) {
     for (const [option, spec] of Object.entries(TABLES[fsType])) {
-      const values = spec.flag ? '(no value)' : spec.value ? spec.value.doc : Object.entries(spec.sub ?? {}).map(([k, s]) => (s === FLAG ? k : `${k}=${s === BOOL01 ? '0|1' : `<${s.doc}>`}`)).join(', ');
+      const values = spec.flag
+        ? '(no value)'
+        : spec.value
+          ? spec.value.doc
+          : Object.entries(spec.sub ?? {})
+              .map(([k, s]) => (s === FLAG ? k : `${k}=${s === BOOL01 ? '0|1' : `<${s.doc}>`}`))
+              .join(', ');
       rows.push({ fsType, option, values, meaning: spec.meaning });
     }
   }

@@ -11,7 +11,10 @@ export interface MountInfo {
   target: string;
   /** "major:minor" of the filesystem's device. */
   majorMinor: string;
-  /** Path of the mount's root inside its filesystem ("/" for a whole filesystem, "/loop3" for a device bound from devtmpfs). */
+  /**
+   * Path of the mount's root inside its filesystem ("/" for a whole filesystem, "/loop3" for a device bound from
+   * devtmpfs).
+   */
   root: string;
   fsType: string;
   /** Mount source as the kernel reports it, e.g. "/dev/loop3". */

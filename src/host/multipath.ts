@@ -48,14 +48,21 @@ export class Multipath {
     if (this.mode === 'off') return false;
     let why: string | undefined;
     try {
-      const { stdout } = await this.hostExec('multipathd', ['show', 'status'], { readOnly: true, signal, timeoutMs: STATUS_TIMEOUT_MS });
+      const { stdout } = await this.hostExec('multipathd', ['show', 'status'], {
+        readOnly: true,
+        signal,
+        timeoutMs: STATUS_TIMEOUT_MS,
+      });
       if (stdout.startsWith('error receiving packet')) why = stdout.trim().split('\n')[0];
     } catch (err) {
       if (!(err instanceof ExecError) || err.failure === 'cancelled') throw err;
       why = err.message;
     }
     if (why === undefined) return true;
-    if (this.mode === 'on') throw failedPrecondition(`--multipath on, but multipathd does not answer (${why}); start multipathd on the node or run with --multipath auto`);
+    if (this.mode === 'on')
+      throw failedPrecondition(
+        `--multipath on, but multipathd does not answer (${why}); start multipathd on the node or run with --multipath auto`,
+      );
     log.info({ reason: why }, 'multipathd is not running on the host; using single-path devices');
     return false;
   }
@@ -115,7 +122,10 @@ export class Multipath {
     if (use) throw failedPrecondition(`multipath map ${map.mapName} of volume ${wwn} is ${use}; unpublish it first`);
     const dead = !(await anyPathLive(this.sys, map.slaves));
     if (dead) {
-      log.warn({ map: map.mapName, paths: map.slaves }, 'no path of the map is running; disabling queueing before the flush');
+      log.warn(
+        { map: map.mapName, paths: map.slaves },
+        'no path of the map is running; disabling queueing before the flush',
+      );
       await this.hostExec('multipathd', ['disablequeueing', 'map', map.mapName], { timeoutMs: MULTIPATH_TIMEOUT_MS });
     }
     try {
@@ -152,7 +162,8 @@ export class Multipath {
 export async function anyPathLive(sys: Sysfs, disks: readonly string[]): Promise<boolean> {
   for (const sd of disks) {
     const state = await sys.read(`block/${sd}/device/state`);
-    if (state !== undefined ? LIVE_PATH_STATES.has(state) : (await sys.read(`block/${sd}/dev`)) !== undefined) return true;
+    if (state !== undefined ? LIVE_PATH_STATES.has(state) : (await sys.read(`block/${sd}/dev`)) !== undefined)
+      return true;
   }
   return false;
 }

@@ -24,7 +24,8 @@ export async function resolvePath(path: string, field = 'path'): Promise<string>
       return missing.length === 0 ? real : join(real, ...missing.reverse());
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR') throw invalidArgument(`${field} ${path} passes through something that is not a directory`);
+      if (code === 'ENOTDIR')
+        throw invalidArgument(`${field} ${path} passes through something that is not a directory`);
       if (code !== 'ENOENT') throw err;
     }
     let isLink = false;
@@ -76,7 +77,9 @@ export class KubeletRoot {
     const real = await resolvePath(path, field);
     if (real === root || !isUnder(root, real)) {
       const how = real === path ? '' : ` (it resolves to ${real})`;
-      throw invalidArgument(`${field} ${path} is not below the kubelet directory ${this.dir}${how}; the node plugin acts only there`);
+      throw invalidArgument(
+        `${field} ${path} is not below the kubelet directory ${this.dir}${how}; the node plugin acts only there`,
+      );
     }
     await this.requireUnswappable(root, real, field, mounts);
     return real;
@@ -93,7 +96,12 @@ export class KubeletRoot {
    * plugins/kubernetes.io/csi/...) are root's 0750 directories and pass; a forged path through a
    * tenant's directory is INVALID_ARGUMENT, so nothing an unprivileged process does can move it.
    */
-  private async requireUnswappable(root: string, real: string, field: string, mounts: MountTable | undefined): Promise<void> {
+  private async requireUnswappable(
+    root: string,
+    real: string,
+    field: string,
+    mounts: MountTable | undefined,
+  ): Promise<void> {
     const table = mounts ? await mounts.read() : [];
     const euid = process.geteuid?.() ?? 0;
     const egid = process.getegid?.() ?? 0;
@@ -108,10 +116,14 @@ export class KubeletRoot {
       const owner = st.uid === 0 || st.uid === euid;
       const groupOk = (st.mode & 0o020) === 0 || st.gid === 0 || st.gid === egid;
       if (!st.isDirectory() || !owner || !groupOk || (st.mode & 0o002) !== 0) {
-        throw invalidArgument(`${field} ${real} passes through ${dir}, which is not a directory only root can change (owner ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); the node plugin acts only on kubelet's own directories`);
+        throw invalidArgument(
+          `${field} ${real} passes through ${dir}, which is not a directory only root can change (owner ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}); the node plugin acts only on kubelet's own directories`,
+        );
       }
       if (table.some((m) => m.target === dir)) {
-        throw invalidArgument(`${field} ${real} passes through the mount point ${dir} (a volume's contents are its users'); the node plugin acts only on kubelet's own directories`);
+        throw invalidArgument(
+          `${field} ${real} passes through the mount point ${dir} (a volume's contents are its users'); the node plugin acts only on kubelet's own directories`,
+        );
       }
     }
   }

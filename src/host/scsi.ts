@@ -7,7 +7,15 @@ import type { Exec } from './exec.js';
 import type { Mounter } from './mounts.js';
 import { anyPathLive, type Multipath } from './multipath.js';
 import { deviceInUse, multipathWwid, scsiDisksByWwn, scsiWwid, waitFor, type ScsiDisk, type Sysfs } from './sysfs.js';
-import { DEFAULT_REMOVAL_TIMEOUT_MS, type AttachedDevice, type Chap, type Connector, type ConnectorCallOptions, type DiscoveryTimings, type VolumeIdentity } from './connector.js';
+import {
+  DEFAULT_REMOVAL_TIMEOUT_MS,
+  type AttachedDevice,
+  type Chap,
+  type Connector,
+  type ConnectorCallOptions,
+  type DiscoveryTimings,
+  type VolumeIdentity,
+} from './connector.js';
 
 /** blockdev --flushbufs on the device about to be removed. */
 const FLUSH_TIMEOUT_MS = 30_000;
@@ -67,12 +75,18 @@ export class ScsiVolumes {
       const mounts = await this.mounter.read();
       for (const name of blocks) {
         const use = await deviceInUse(this.sys, name, mounts);
-        if (use) throw failedPrecondition(`SCSI address ${hctl} (LUN ${a.lun} of volume ${wwn}) is taken by /dev/${name} of another LUN (WWID ${found}), which is ${use}; unmount it or remove it from its multipath map, then retry`);
+        if (use)
+          throw failedPrecondition(
+            `SCSI address ${hctl} (LUN ${a.lun} of volume ${wwn}) is taken by /dev/${name} of another LUN (WWID ${found}), which is ${use}; unmount it or remove it from its multipath map, then retry`,
+          );
       }
       // Identity re-read right before the delete: the address may have changed hands meanwhile.
       if ((await this.sys.read(`${dev}/wwid`)) === found) {
         await this.sys.write(`${dev}/delete`, '1');
-        o.log.warn({ hctl, staleWwid: found, devices: blocks, wwn }, 'stale device of another LUN at the address removed before the scan');
+        o.log.warn(
+          { hctl, staleWwid: found, devices: blocks, wwn },
+          'stale device of another LUN at the address removed before the scan',
+        );
       }
     }
     await this.sys.write(`class/scsi_host/host${a.host}/scan`, `${a.channel} ${a.target} ${a.lun}`);
@@ -89,11 +103,17 @@ export class ScsiVolumes {
    */
   async waitForDevice(wwn: string, o: ConnectorCallOptions): Promise<AttachedDevice> {
     const { intervalMs, deviceTimeoutMs, mapTimeoutMs } = this.timings;
-    const disks = await waitFor(async () => {
-      const d = await this.disks(wwn);
-      return d.length > 0 ? d : undefined;
-    }, { intervalMs, timeoutMs: deviceTimeoutMs, signal: o.signal });
-    if (!disks) throw unavailable(`no SCSI device with WWID ${scsiWwid(wwn)} appeared within ${deviceTimeoutMs} ms; check the array's VLUN and the host's paths`);
+    const disks = await waitFor(
+      async () => {
+        const d = await this.disks(wwn);
+        return d.length > 0 ? d : undefined;
+      },
+      { intervalMs, timeoutMs: deviceTimeoutMs, signal: o.signal },
+    );
+    if (!disks)
+      throw unavailable(
+        `no SCSI device with WWID ${scsiWwid(wwn)} appeared within ${deviceTimeoutMs} ms; check the array's VLUN and the host's paths`,
+      );
     const names = disks.map((d) => d.name);
     // The paths as last read: re-read after a wait for multipathd, else the scan above.
     let current = disks;
@@ -101,19 +121,34 @@ export class ScsiVolumes {
       let map = await this.multipath.mapOf(wwn, names);
       if (!map) {
         await this.multipath.claim(wwn, names, o.log);
-        map = await waitFor(async () => this.multipath.mapOf(wwn, (await this.disks(wwn)).map((d) => d.name)), { intervalMs, timeoutMs: mapTimeoutMs, signal: o.signal });
+        map = await waitFor(
+          async () =>
+            this.multipath.mapOf(
+              wwn,
+              (await this.disks(wwn)).map((d) => d.name),
+            ),
+          { intervalMs, timeoutMs: mapTimeoutMs, signal: o.signal },
+        );
       }
       if (map) {
         await this.crossCheck(`dm-uuid-mpath-${multipathWwid(wwn)}`, map.name);
         return { path: `/dev/${map.name}`, name: map.name, wwid: multipathWwid(wwn) };
       }
       current = await this.disks(wwn);
-      if (current.length > 1) throw unavailable(`multipathd built no map for WWID ${multipathWwid(wwn)} within ${mapTimeoutMs} ms (paths: ${current.map((d) => d.name).join(',')}); check multipathd's log and blacklist`);
-      o.log.warn({ wwid: multipathWwid(wwn), device: current[0]?.name ?? names[0] }, 'multipathd built no map for the single path; using the path device directly');
+      if (current.length > 1)
+        throw unavailable(
+          `multipathd built no map for WWID ${multipathWwid(wwn)} within ${mapTimeoutMs} ms (paths: ${current.map((d) => d.name).join(',')}); check multipathd's log and blacklist`,
+        );
+      o.log.warn(
+        { wwid: multipathWwid(wwn), device: current[0]?.name ?? names[0] },
+        'multipathd built no map for the single path; using the path device directly',
+      );
     }
     const single = current;
     if (single.length > 1) {
-      throw failedPrecondition(`volume ${wwn} has ${single.length} paths (${single.map((d) => d.name).join(',')}) but the host runs no multipath; start multipathd`);
+      throw failedPrecondition(
+        `volume ${wwn} has ${single.length} paths (${single.map((d) => d.name).join(',')}) but the host runs no multipath; start multipathd`,
+      );
     }
     const disk = single[0] ?? disks[0]!;
     await this.crossCheck(`wwn-0x${wwnForHost(wwn)}`, disk.name);
@@ -132,7 +167,10 @@ export class ScsiVolumes {
       // udev has not made the link yet (or runs without by-id links): sysfs alone decides.
       return;
     }
-    if (target !== name) throw failedPrecondition(`${join(this.byIdDir, link)} names ${target} but sysfs found ${name} for the volume; not using either`);
+    if (target !== name)
+      throw failedPrecondition(
+        `${join(this.byIdDir, link)} names ${target} but sysfs found ${name} for the volume; not using either`,
+      );
   }
 
   /** The map (if any) and the path disks of a volume. */
@@ -145,7 +183,10 @@ export class ScsiVolumes {
   /** The volume's device now, without waiting. */
   async find(wwn: string): Promise<AttachedDevice | undefined> {
     const disks = await this.disks(wwn);
-    const map = await this.multipath.mapOf(wwn, disks.map((d) => d.name));
+    const map = await this.multipath.mapOf(
+      wwn,
+      disks.map((d) => d.name),
+    );
     if (map) return { path: `/dev/${map.name}`, name: map.name, wwid: multipathWwid(wwn) };
     if (disks.length === 1) return { path: `/dev/${disks[0]!.name}`, name: disks[0]!.name };
     return undefined;
@@ -164,7 +205,10 @@ export class ScsiVolumes {
    */
   async remove(wwn: string, o: ConnectorCallOptions): Promise<ScsiDisk[]> {
     const disks = await this.disks(wwn);
-    const map = await this.multipath.mapOf(wwn, disks.map((d) => d.name));
+    const map = await this.multipath.mapOf(
+      wwn,
+      disks.map((d) => d.name),
+    );
     if (map) await this.multipath.flush(map, wwn, o.log);
     const removed: ScsiDisk[] = [];
     // Read fresh, after the flush, never the call's snapshot: the kernel deletes a mounted disk
@@ -208,14 +252,34 @@ export class ScsiVolumes {
     const w = wwnForHost(wwn);
     const links = [`wwn-0x${w}`, `scsi-3${w}`, `dm-uuid-mpath-3${w}`].map((l) => join(this.byIdDir, l));
     const paths = [...names.map((n) => join(this.devDir, n)), ...links];
-    const left = async (): Promise<string[]> => (await Promise.all(paths.map(async (p) => ((await exists(p)) ? [p] : [])))).flat();
+    const left = async (): Promise<string[]> =>
+      (await Promise.all(paths.map(async (p) => ((await exists(p)) ? [p] : [])))).flat();
     const timeoutMs = this.timings.removalTimeoutMs ?? DEFAULT_REMOVAL_TIMEOUT_MS;
-    const gone = await waitFor(async () => ((await left()).length === 0 ? true : undefined), { intervalMs: this.timings.intervalMs, timeoutMs, signal: o.signal });
+    const gone = await waitFor(async () => ((await left()).length === 0 ? true : undefined), {
+      intervalMs: this.timings.intervalMs,
+      timeoutMs,
+      signal: o.signal,
+    });
     if (gone) return;
     const remaining = await left();
-    const live = (await Promise.all(remaining.map(async (p) => ((await realpath(p).then(() => true, () => false)) ? [p] : [])))).flat();
-    if (live.length > 0) throw unavailable(`${live.join(', ')} still present ${timeoutMs} ms after the devices of volume ${wwn} were deleted; udev has not caught up, retry`);
-    if (remaining.length > 0) o.log.warn({ links: remaining }, 'dangling by-id links of the removed volume remain (udev behind?)');
+    const live = (
+      await Promise.all(
+        remaining.map(async (p) =>
+          (await realpath(p).then(
+            () => true,
+            () => false,
+          ))
+            ? [p]
+            : [],
+        ),
+      )
+    ).flat();
+    if (live.length > 0)
+      throw unavailable(
+        `${live.join(', ')} still present ${timeoutMs} ms after the devices of volume ${wwn} were deleted; udev has not caught up, retry`,
+      );
+    if (remaining.length > 0)
+      o.log.warn({ links: remaining }, 'dangling by-id links of the removed volume remain (udev behind?)');
   }
 
   /**
@@ -225,7 +289,11 @@ export class ScsiVolumes {
   async rescan(wwn: string): Promise<void> {
     const disks = await this.disks(wwn);
     for (const disk of disks) await this.sys.write(`block/${disk.name}/device/rescan`, '1');
-    if (this.multipath.mode !== 'off') await this.multipath.resize(wwn, disks.map((d) => d.name));
+    if (this.multipath.mode !== 'off')
+      await this.multipath.resize(
+        wwn,
+        disks.map((d) => d.name),
+      );
   }
 }
 
@@ -236,7 +304,12 @@ export class ScsiVolumes {
 export abstract class ScsiConnector implements Connector {
   constructor(protected readonly scsi: ScsiVolumes) {}
 
-  abstract attach(id: VolumeIdentity, chap: Chap | undefined, readOnly: boolean, o: ConnectorCallOptions): Promise<AttachedDevice>;
+  abstract attach(
+    id: VolumeIdentity,
+    chap: Chap | undefined,
+    readOnly: boolean,
+    o: ConnectorCallOptions,
+  ): Promise<AttachedDevice>;
 
   find(id: VolumeIdentity): Promise<AttachedDevice | undefined> {
     return this.scsi.find(id.wwn);

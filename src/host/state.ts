@@ -70,7 +70,8 @@ export class StateStore {
       throw err;
     }
     const rec = JSON.parse(text) as VolumeRecord;
-    if (rec.v !== 1 || rec.volumeId !== volumeId) throw new Error(`node state ${this.fileFor(volumeId)} is not a record of ${volumeId}`);
+    if (rec.v !== 1 || rec.volumeId !== volumeId)
+      throw new Error(`node state ${this.fileFor(volumeId)} is not a record of ${volumeId}`);
     return rec;
   }
 

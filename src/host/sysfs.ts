@@ -127,7 +127,11 @@ export async function multipathMapByWwn(sys: Sysfs, wwn: string): Promise<Multip
  */
 export async function deviceInUse(sys: Sysfs, name: string, mounts: readonly MountInfo[]): Promise<string | undefined> {
   const majorMinor = await sys.read(`block/${name}/dev`);
-  const m = mounts.find((x) => (majorMinor !== undefined && x.majorMinor === majorMinor) || ((x.fsType === 'devtmpfs' || x.fsType === 'tmpfs') && x.root === `/${name}`));
+  const m = mounts.find(
+    (x) =>
+      (majorMinor !== undefined && x.majorMinor === majorMinor) ||
+      ((x.fsType === 'devtmpfs' || x.fsType === 'tmpfs') && x.root === `/${name}`),
+  );
   if (m) return `mounted at ${m.target}`;
   const holders = await sys.list(`block/${name}/holders`);
   if (holders.length > 0) return `held by ${holders.join(',')}`;

@@ -31,7 +31,11 @@ export class DataPlane {
       await fs.mkdir(this.volumesDir, { recursive: true });
       await fs.mkdir(this.exportsDir, { recursive: true });
     } catch (err) {
-      throw new SimulatorError('SIM_DATA_PLANE', `cannot create the data directory ${this.dir}: ${(err as Error).message}`, { cause: err });
+      throw new SimulatorError(
+        'SIM_DATA_PLANE',
+        `cannot create the data directory ${this.dir}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -73,7 +77,11 @@ export class DataPlane {
         return;
       } catch (err) {
         // A cp without these options (not GNU coreutils): fall back to the zero-skipping loop.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || /unrecognized|invalid option/i.test(String((err as { stderr?: string }).stderr))) this.cpUsable = false;
+        if (
+          (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+          /unrecognized|invalid option/i.test(String((err as { stderr?: string }).stderr))
+        )
+          this.cpUsable = false;
         else throw err;
       }
     }

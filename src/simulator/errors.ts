@@ -93,7 +93,11 @@ export const ERRORS = {
   // §4.4 names without recovered numbers: placeholders (configurable)
   RETAINED: { status: 409, code: 9002, desc: 'volume retention time has not expired' },
   INV_INPUT_WARN_GT_LIMIT: { status: 400, code: 9003, desc: 'allocation warning greater than limit' },
-  INV_INPUT_USR_ALRT_NON_TPVV: { status: 400, code: 9004, desc: 'user space allocation alerts only apply to thin volumes' },
+  INV_INPUT_USR_ALRT_NON_TPVV: {
+    status: 400,
+    code: 9004,
+    desc: 'user space allocation alerts only apply to thin volumes',
+  },
   INV_INPUT_RETAIN_GT_EXPIRE: { status: 400, code: 9005, desc: 'retention time greater than expiration time' },
   INV_INPUT_VV_POLICY: { status: 400, code: 9006, desc: 'invalid volume policy' },
   INV_INPUT_TIME: { status: 400, code: 9007, desc: 'invalid time value' },
@@ -121,7 +125,11 @@ export const ERRORS = {
   INV_OPERATION_CANNOT_CANCEL_TASK: { status: 409, code: 9029, desc: 'task cannot be cancelled' },
   INV_QUERY_STRING: { status: 400, code: 9030, desc: 'invalid query string' },
   VVSET_QOS_TARGET: { status: 409, code: 9031, desc: 'volume set is the target of a QoS rule' },
-  INV_OPERATION_VV_READONLY_TO_READONLY_SNAP: { status: 403, code: 9032, desc: 'cannot take a read-only snapshot of a read-only snapshot' },
+  INV_OPERATION_VV_READONLY_TO_READONLY_SNAP: {
+    status: 403,
+    code: 9032,
+    desc: 'cannot take a read-only snapshot of a read-only snapshot',
+  },
   /** The volume policy oneHost refused a VLUN to a second host ([U]: the real code is unknown). */
   VV_ONE_HOST_POLICY: { status: 409, code: 9033, desc: 'volume policy oneHost: already exported to another host' },
   INV_OPERATION_VV_NOT_A_PCOPY: { status: 409, code: 9034, desc: 'volume is not a physical copy' },
@@ -139,7 +147,11 @@ export const ERRORS = {
   /** A physical copy whose parent is a read-only snapshot ([S] python-3parclient copyVolume; number [U]). */
   INV_OPERATION_VV_READONLY_SNAPSHOT: { status: 403, code: 9050, desc: 'the parent volume is a read-only snapshot' },
   /** Changing the snapshot CPG of a volume that has snapshots (issue 16 item 12; name and number [U]). */
-  INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS: { status: 409, code: 9051, desc: 'the snapshot CPG cannot change while the volume has snapshots' },
+  INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS: {
+    status: 409,
+    code: 9051,
+    desc: 'the snapshot CPG cannot change while the volume has snapshots',
+  },
   /** A set member of another domain than the set's ([S] python-3parclient createVolumeSet docstring; number [U]). */
   MEMBER_NOT_IN_SAME_DOMAIN: { status: 409, code: 9060, desc: 'the member is not in the domain of the set' },
   /** A volume whose user and snapshot CPGs are in different domains (REFERENCE §4.4 names it; number [U]). */
@@ -176,7 +188,9 @@ export class SimError extends Error {
   }
 
   toBody(): { code: number; desc: string; ref?: string } {
-    return this.ref === undefined ? { code: this.code, desc: this.message } : { code: this.code, desc: this.message, ref: this.ref };
+    return this.ref === undefined
+      ? { code: this.code, desc: this.message }
+      : { code: this.code, desc: this.message, ref: this.ref };
   }
 }
 

@@ -166,7 +166,11 @@ export class FaultController {
   }
 
   list(): { id: number; spec: FaultSpec; remaining: number | null }[] {
-    const out: { id: number; spec: FaultSpec; remaining: number | null }[] = this.faults.map((f) => ({ id: f.id, spec: f.spec, remaining: Number.isFinite(f.remaining) ? f.remaining : null }));
+    const out: { id: number; spec: FaultSpec; remaining: number | null }[] = this.faults.map((f) => ({
+      id: f.id,
+      spec: f.spec,
+      remaining: Number.isFinite(f.remaining) ? f.remaining : null,
+    }));
     if (this.hang) out.push({ id: this.hang.id, spec: this.hang.spec, remaining: null });
     return out;
   }
@@ -214,7 +218,11 @@ export class FaultController {
    * Faults of a type that apply to this request; each use counts down (a matched fault with no
    * uses left disappears).
    */
-  take<T extends ActiveFault['spec']['type']>(type: T, req: RequestInfo, only?: (spec: Extract<ActiveFault['spec'], { type: T }>) => boolean): Extract<ActiveFault['spec'], { type: T }>[] {
+  take<T extends ActiveFault['spec']['type']>(
+    type: T,
+    req: RequestInfo,
+    only?: (spec: Extract<ActiveFault['spec'], { type: T }>) => boolean,
+  ): Extract<ActiveFault['spec'], { type: T }>[] {
     const out: Extract<ActiveFault['spec'], { type: T }>[] = [];
     for (const f of this.faults) {
       if (f.spec.type !== type || f.remaining <= 0 || !matches(f.spec.match, req)) continue;

@@ -48,14 +48,24 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-async function tlsMaterial(option: true | { cert: string; key: string }, host: string): Promise<{ cert: string; key: string }> {
+async function tlsMaterial(
+  option: true | { cert: string; key: string },
+  host: string,
+): Promise<{ cert: string; key: string }> {
   if (option !== true) return option;
   const { generate } = await import('selfsigned');
-  const altNames = [{ type: 2 as const, value: 'localhost' }, { type: 7 as const, ip: '127.0.0.1' }, ...(/^[\d.]+$/.test(host) && host !== '127.0.0.1' ? [{ type: 7 as const, ip: host }] : [])];
+  const altNames = [
+    { type: 2 as const, value: 'localhost' },
+    { type: 7 as const, ip: '127.0.0.1' },
+    ...(/^[\d.]+$/.test(host) && host !== '127.0.0.1' ? [{ type: 7 as const, ip: host }] : []),
+  ];
   const pems = await generate([{ name: 'commonName', value: 'hp3par-wsapi-simulator' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    extensions: [{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames }],
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'subjectAltName', altNames },
+    ],
   });
   return { cert: pems.cert, key: pems.private };
 }
@@ -82,12 +92,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     for (const c of fresh) loaded.cpgs.push({ ...c, id: loaded.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0) });
   }
   const array = new SimArray(state, opts.thinUsedPct);
-  const tasks = new TaskEngine(array, { copyRateMiBps: opts.copyRateMiBps, maxConcurrentTasks: opts.maxConcurrentTasks, tickMs: opts.tickMs });
+  const tasks = new TaskEngine(array, {
+    copyRateMiBps: opts.copyRateMiBps,
+    maxConcurrentTasks: opts.maxConcurrentTasks,
+    tickMs: opts.tickMs,
+  });
   const data = opts.dataDir ? new DataPlane(opts.dataDir) : undefined;
   const sim: Sim = { array, errors: new ErrorCatalog(opts.errorCodes), opts, tasks, ...(data ? { data } : {}) };
   tasks.onEnd = (t, status) => onTaskEnd(sim, t, status);
   const saver = opts.stateFile ? new StateSaver(opts.stateFile, () => array.state) : undefined;
-  const exportedWwns = (): Set<string> => new Set(array.volumes.filter((v) => array.isExported(v.id)).map((v) => v.wwn));
+  const exportedWwns = (): Set<string> =>
+    new Set(array.volumes.filter((v) => array.isExported(v.id)).map((v) => v.wwn));
   if (data) {
     await data.init();
     for (const v of array.volumes) await data.create(v.wwn, v.sizeMiB);
@@ -102,7 +117,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const faults = new FaultController(opts, sessions, tasks, array);
   for (const f of opts.faults) faults.add(f);
   const tls = opts.https === false ? undefined : await tlsMaterial(opts.https, opts.host);
-  const srv = { sim, sessions, ports: makePorts(state.systemId, opts.profile.vlanTaggedPort === true), https: tls !== undefined };
+  const srv = {
+    sim,
+    sessions,
+    ports: makePorts(state.systemId, opts.profile.vlanTaggedPort === true),
+    https: tls !== undefined,
+  };
   const front = new WsapiFront(srv, faults, opts.admin ? new AdminHandler(faults, array) : undefined);
   front.afterChange = afterChange;
   const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();

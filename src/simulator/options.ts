@@ -132,9 +132,54 @@ export interface Profile {
 }
 
 const PROFILES: Profile[] = [
-  { name: '3.1.3 MU1', major: 1, minor: 3, build: 30103230, wsapiVersion: '1.3.1', systemVersion: '3.1.3.230', tdvv: false, reduce: false, eqQueries: false, qos: false, sessionType: false, links: false, objectKeyValues: false },
-  { name: '3.2.2', major: 1, minor: 5, build: 30202390, wsapiVersion: '1.5.0', systemVersion: '3.2.2.390', tdvv: true, reduce: false, eqQueries: true, qos: true, sessionType: false, links: true, objectKeyValues: true, iscsiPortInfo: true },
-  { name: '3.3.1', major: 1, minor: 6, build: 30301460, wsapiVersion: '1.6.3', systemVersion: '3.3.1.460', tdvv: true, reduce: true, eqQueries: true, qos: true, sessionType: true, links: true, objectKeyValues: true, iscsiPortInfo: true, vlanTaggedPort: true },
+  {
+    name: '3.1.3 MU1',
+    major: 1,
+    minor: 3,
+    build: 30103230,
+    wsapiVersion: '1.3.1',
+    systemVersion: '3.1.3.230',
+    tdvv: false,
+    reduce: false,
+    eqQueries: false,
+    qos: false,
+    sessionType: false,
+    links: false,
+    objectKeyValues: false,
+  },
+  {
+    name: '3.2.2',
+    major: 1,
+    minor: 5,
+    build: 30202390,
+    wsapiVersion: '1.5.0',
+    systemVersion: '3.2.2.390',
+    tdvv: true,
+    reduce: false,
+    eqQueries: true,
+    qos: true,
+    sessionType: false,
+    links: true,
+    objectKeyValues: true,
+    iscsiPortInfo: true,
+  },
+  {
+    name: '3.3.1',
+    major: 1,
+    minor: 6,
+    build: 30301460,
+    wsapiVersion: '1.6.3',
+    systemVersion: '3.3.1.460',
+    tdvv: true,
+    reduce: true,
+    eqQueries: true,
+    qos: true,
+    sessionType: true,
+    links: true,
+    objectKeyValues: true,
+    iscsiPortInfo: true,
+    vlanTaggedPort: true,
+  },
 ];
 
 /** Profile names accepted by the CLI. */
@@ -144,7 +189,11 @@ export const PROFILE_NAMES = PROFILES.map((p) => p.name);
 export function findProfile(name: string): Profile {
   const norm = (s: string): string => s.toLowerCase().replace(/[\s_-]/g, '');
   const p = PROFILES.find((x) => norm(x.name) === norm(name));
-  if (!p) throw new SimulatorError('SIM_BAD_OPTIONS', `unknown simulator profile "${name}" (profiles: ${PROFILE_NAMES.join(', ')})`);
+  if (!p)
+    throw new SimulatorError(
+      'SIM_BAD_OPTIONS',
+      `unknown simulator profile "${name}" (profiles: ${PROFILE_NAMES.join(', ')})`,
+    );
   return p;
 }
 
@@ -155,7 +204,9 @@ export const DEFAULT_CPGS: NonNullable<SimulatorOptions['cpgs']> = [
 ];
 
 /** Options with every default applied. */
-export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile' | 'onRequest' | 'cpgDomain'>> & {
+export type ResolvedOptions = Required<
+  Omit<SimulatorOptions, 'dataDir' | 'stateFile' | 'https' | 'profile' | 'onRequest' | 'cpgDomain'>
+> & {
   onRequest?: SimulatorOptions['onRequest'];
   dataDir?: string;
   stateFile?: string;
@@ -166,18 +217,25 @@ export type ResolvedOptions = Required<Omit<SimulatorOptions, 'dataDir' | 'state
 export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
   const positive = (name: string, v: number | undefined, dflt: number, min = 0): number => {
     if (v === undefined) return dflt;
-    if (!Number.isFinite(v) || v < min) throw new SimulatorError('SIM_BAD_OPTIONS', `simulator option ${name} must be a number ≥ ${min}, not ${v}`);
+    if (!Number.isFinite(v) || v < min)
+      throw new SimulatorError('SIM_BAD_OPTIONS', `simulator option ${name} must be a number ≥ ${min}, not ${v}`);
     return v;
   };
   const name31 = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,30}$/;
-  const cpgs = (o.cpgs ?? DEFAULT_CPGS).map((c) => (c.domain === undefined && o.cpgDomain !== undefined ? { ...c, domain: o.cpgDomain } : c));
+  const cpgs = (o.cpgs ?? DEFAULT_CPGS).map((c) =>
+    c.domain === undefined && o.cpgDomain !== undefined ? { ...c, domain: o.cpgDomain } : c,
+  );
   for (const c of cpgs) {
     if (!name31.test(c.name) || !(c.sizeMiB >= 0) || (c.domain !== undefined && !name31.test(c.domain))) {
-      throw new SimulatorError('SIM_BAD_OPTIONS', `bad CPG ${JSON.stringify(c)}: a name31, a size in MiB and an optional name31 domain`);
+      throw new SimulatorError(
+        'SIM_BAD_OPTIONS',
+        `bad CPG ${JSON.stringify(c)}: a name31, a size in MiB and an optional name31 domain`,
+      );
     }
   }
   const domains = o.domains ?? [];
-  for (const d of domains) if (!name31.test(d)) throw new SimulatorError('SIM_BAD_OPTIONS', `bad domain name "${d}": a name31`);
+  for (const d of domains)
+    if (!name31.test(d)) throw new SimulatorError('SIM_BAD_OPTIONS', `bad domain name "${d}": a name31`);
   const resolved: ResolvedOptions = {
     host: o.host ?? '127.0.0.1',
     port: positive('port', o.port, 0),

@@ -10,7 +10,15 @@ import { SimulatorError } from './errors.js';
 import type { SimState } from './model/types.js';
 
 const ARRAYS = ['cpgs', 'volumes', 'hosts', 'volumeSets', 'hostSets', 'vluns', 'tasks', 'qos'] as const;
-const COUNTERS = ['systemId', 'nextVolumeId', 'nextWwnSerial', 'nextHostId', 'nextSetId', 'nextTaskId', 'nextVlunSeq'] as const;
+const COUNTERS = [
+  'systemId',
+  'nextVolumeId',
+  'nextWwnSerial',
+  'nextHostId',
+  'nextSetId',
+  'nextTaskId',
+  'nextVlunSeq',
+] as const;
 
 /** Reads a state file; undefined when it does not exist. */
 export async function loadState(file: string): Promise<SimState | undefined> {
@@ -19,16 +27,28 @@ export async function loadState(file: string): Promise<SimState | undefined> {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SimulatorError('SIM_STATE_IO', `cannot read the simulator state file ${file}: ${(err as Error).message}`, { cause: err });
+    throw new SimulatorError(
+      'SIM_STATE_IO',
+      `cannot read the simulator state file ${file}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new SimulatorError('SIM_STATE_CORRUPT', `the simulator state file ${file} is not valid JSON; fix or remove it (it is never reset silently)`, { cause: err });
+    throw new SimulatorError(
+      'SIM_STATE_CORRUPT',
+      `the simulator state file ${file} is not valid JSON; fix or remove it (it is never reset silently)`,
+      { cause: err },
+    );
   }
   const problem = stateProblem(parsed);
-  if (problem) throw new SimulatorError('SIM_STATE_CORRUPT', `the simulator state file ${file} is corrupt (${problem}); fix or remove it`);
+  if (problem)
+    throw new SimulatorError(
+      'SIM_STATE_CORRUPT',
+      `the simulator state file ${file} is corrupt (${problem}); fix or remove it`,
+    );
   return parsed as SimState;
 }
 
@@ -40,7 +60,13 @@ function stateProblem(s: unknown): string | undefined {
   for (const k of COUNTERS) if (typeof o[k] !== 'number') return `${k} is not a number`;
   for (const v of o['volumes'] as unknown[]) {
     const r = v as Record<string, unknown>;
-    if (typeof r['name'] !== 'string' || typeof r['id'] !== 'number' || typeof r['wwn'] !== 'string' || !Array.isArray(r['busyTaskIds'])) return 'a volume record is malformed';
+    if (
+      typeof r['name'] !== 'string' ||
+      typeof r['id'] !== 'number' ||
+      typeof r['wwn'] !== 'string' ||
+      !Array.isArray(r['busyTaskIds'])
+    )
+      return 'a volume record is malformed';
   }
   return undefined;
 }

@@ -43,7 +43,10 @@ export function checkName(errors: ErrorCatalog, value: string, max: number, ref:
 /** Validates `body` against `schema`; returns it with nulls removed. */
 export function validate(errors: ErrorCatalog, body: unknown, schema: Schema, prefix = ''): Body {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw errors.err(prefix ? 'INV_INPUT_WRONG_TYPE' : 'INV_INPUT_NOT_JSON_OBJ', prefix ? prefix.slice(0, -1) : undefined);
+    throw errors.err(
+      prefix ? 'INV_INPUT_WRONG_TYPE' : 'INV_INPUT_NOT_JSON_OBJ',
+      prefix ? prefix.slice(0, -1) : undefined,
+    );
   }
   const out: Body = {};
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {

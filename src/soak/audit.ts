@@ -40,7 +40,12 @@ export interface AuditResult {
 
 /** Audits now; call when nothing is published and no operation runs. */
 export function audit(s: AuditScope): AuditResult {
-  const out: AuditResult = { leaked: [], lost: [], anomalies: [], counts: { helperSnapshots: 0, tombstones: 0, emptyHosts: 0 } };
+  const out: AuditResult = {
+    leaked: [],
+    lost: [],
+    anomalies: [],
+    counts: { helperSnapshots: 0, tombstones: 0, emptyHosts: 0 },
+  };
   const a = s.array;
   const byName = new Map<string, { name: string; snapshot: boolean; sizeMiB: number }[]>();
   for (const v of a.volumes) {
@@ -51,7 +56,8 @@ export function audit(s: AuditScope): AuditResult {
       continue;
     }
     if (!marker?.n) {
-      if (v.copyType === VIRTUAL_COPY && (marker?.d !== s.driverName || isCopySourceName(v.name))) out.counts.helperSnapshots++;
+      if (v.copyType === VIRTUAL_COPY && (marker?.d !== s.driverName || isCopySourceName(v.name)))
+        out.counts.helperSnapshots++;
       out.leaked.push(`volume ${v.name} carries no marker with a CSI name`);
       continue;
     }
@@ -63,20 +69,27 @@ export function audit(s: AuditScope): AuditResult {
     const found = (byName.get(csiName) ?? []).filter((x) => x.snapshot === snapshot);
     const what = snapshot ? 'snapshot' : 'volume';
     if (found.length === 0) out.lost.push(`${what} ${csiName} should exist and is gone`);
-    if (found.length > 1) out.leaked.push(`${what} ${csiName} exists ${found.length} times (${found.map((f) => f.name).join(', ')})`);
-    for (const f of found) if (f.sizeMiB * MiB < minBytes) out.anomalies.push(`${what} ${csiName} is ${f.sizeMiB} MiB, expected at least ${minBytes / MiB} MiB`);
+    if (found.length > 1)
+      out.leaked.push(`${what} ${csiName} exists ${found.length} times (${found.map((f) => f.name).join(', ')})`);
+    for (const f of found)
+      if (f.sizeMiB * MiB < minBytes)
+        out.anomalies.push(`${what} ${csiName} is ${f.sizeMiB} MiB, expected at least ${minBytes / MiB} MiB`);
     byName.delete(csiName);
   };
   for (const [name, v] of s.ledger.volumes) expect(name, false, v.minBytes);
   for (const name of s.ledger.snapshots.keys()) expect(name, true, 0);
   for (const [name, list] of byName) {
-    const how = s.ledger.deleted.has(name) ? 'was deleted but is still on the array' : 'is on the array but the soak never kept it';
+    const how = s.ledger.deleted.has(name)
+      ? 'was deleted but is still on the array'
+      : 'is on the array but the soak never kept it';
     for (const v of list) out.leaked.push(`${v.snapshot ? 'snapshot' : 'volume'} ${name} (${v.name}) ${how}`);
   }
   for (const v of a.vluns) {
     const vol = a.volumes.find((x) => x.id === v.volumeId);
     const host = a.hosts.find((h) => h.id === v.hostId);
-    out.leaked.push(`VLUN lun ${v.lun} of volume ${vol ? `${vol.name} (${parseVolumeMarker(vol.comment)?.n ?? 'no marker'})` : `set id ${v.volumeSetId}`} to host ${host?.name ?? '-'}`);
+    out.leaked.push(
+      `VLUN lun ${v.lun} of volume ${vol ? `${vol.name} (${parseVolumeMarker(vol.comment)?.n ?? 'no marker'})` : `set id ${v.volumeSetId}`} to host ${host?.name ?? '-'}`,
+    );
   }
   for (const h of a.hosts) {
     const empty = !a.vluns.some((l) => l.hostId === h.id);
@@ -97,5 +110,6 @@ export function audit(s: AuditScope): AuditResult {
 /** Waits (bounded) until the array runs no task, so the audit does not race a finishing copy. */
 export async function tasksSettled(array: SimArray, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (array.tasks.some((t) => t.status === TASK_ACTIVE) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  while (array.tasks.some((t) => t.status === TASK_ACTIVE) && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 100));
 }

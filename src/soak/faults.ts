@@ -98,9 +98,15 @@ export class Chaos {
       case 5:
         return ['sessions expired', { type: 'expireSessions' }];
       case 6:
-        return ['truncated list', { type: 'truncate', match: { method: 'GET', path: '^/api/v1/(volumes|vluns)$' }, count: 1 }];
+        return [
+          'truncated list',
+          { type: 'truncate', match: { method: 'GET', path: '^/api/v1/(volumes|vluns)$' }, count: 1 },
+        ];
       default:
-        return ['drop on a read', { type: 'drop', when: r.chance(0.5) ? 'before' : 'after', match: r.pick(READS), count: 1 }];
+        return [
+          'drop on a read',
+          { type: 'drop', when: r.chance(0.5) ? 'before' : 'after', match: r.pick(READS), count: 1 },
+        ];
     }
   }
 

@@ -18,7 +18,10 @@ export const GROWN_BYTES = 1024 * MiB;
 /** What must be true of the array and the data at the end. */
 export class Ledger {
   /** CSI volume name → what it should hold (only volumes that should exist now). */
-  readonly volumes = new Map<string, { id: string; context: Record<string, string>; minBytes: number; file?: string; digest?: string }>();
+  readonly volumes = new Map<
+    string,
+    { id: string; context: Record<string, string>; minBytes: number; file?: string; digest?: string }
+  >();
   /** CSI snapshot names that should exist now. */
   readonly snapshots = new Map<string, string>();
   /** Names of volumes and snapshots deleted (must be gone from the array). */
@@ -75,12 +78,20 @@ export async function runLifecycle(env: LifecycleEnv, name: string, keep: boolea
     return true;
   } catch (err) {
     env.ledger.failed.push(`${name}: ${(err as Error).message}`);
-    await teardown(env, vols, snaps, keep ? name : undefined).catch((e: unknown) => env.ledger.failed.push(`${name} teardown: ${(e as Error).message}`));
+    await teardown(env, vols, snaps, keep ? name : undefined).catch((e: unknown) =>
+      env.ledger.failed.push(`${name} teardown: ${(e as Error).message}`),
+    );
     return false;
   }
 }
 
-async function lifecycle(env: LifecycleEnv, name: string, keep: boolean, vols: Vol[], snaps: { name: string; id: string }[]): Promise<void> {
+async function lifecycle(
+  env: LifecycleEnv,
+  name: string,
+  keep: boolean,
+  vols: Vol[],
+  snaps: { name: string; id: string }[],
+): Promise<void> {
   const { ledger, rng } = env;
   const a = await createVolume(env, name, START_BYTES);
   vols.push(a);
@@ -90,11 +101,21 @@ async function lifecycle(env: LifecycleEnv, name: string, keep: boolean, vols: V
   const written: Written = { file: 'data.bin' };
   if (a.target) {
     written.digest = writeFlushed(a.target, written.file, rng.bytes(rng.int(64, 2048) * 1024));
-    ledger.volumes.set(name, { id: a.id, context: a.context, minBytes: START_BYTES, file: written.file, digest: written.digest });
+    ledger.volumes.set(name, {
+      id: a.id,
+      context: a.context,
+      minBytes: START_BYTES,
+      file: written.file,
+      digest: written.digest,
+    });
   }
 
   const snapName = `${name}-snap`;
-  const snap = await env.sidecar.controller<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { source_volume_id: a.id, name: snapName, parameters: {} }, { race: env.race });
+  const snap = await env.sidecar.controller<{ snapshot: { snapshot_id: string } }>(
+    'CreateSnapshot',
+    { source_volume_id: a.id, name: snapName, parameters: {} },
+    { race: env.race },
+  );
   snaps.push({ name: snapName, id: snap.snapshot.snapshot_id });
   ledger.snapshots.set(snapName, snap.snapshot.snapshot_id);
   await copyAndCheck(env, name, a, snap.snapshot.snapshot_id, written, vols);
@@ -118,7 +139,14 @@ interface Written {
 }
 
 /** A restore of the snapshot and a clone of the volume: each attached, its data checked, then deleted. */
-async function copyAndCheck(env: LifecycleEnv, name: string, a: Vol, snapshotId: string, written: Written, vols: Vol[]): Promise<void> {
+async function copyAndCheck(
+  env: LifecycleEnv,
+  name: string,
+  a: Vol,
+  snapshotId: string,
+  written: Written,
+  vols: Vol[],
+): Promise<void> {
   const { rng } = env;
   // A restore larger than the snapshot makes CreateVolume wait for the copy: a task failing then
   // must be cleaned up and copied afresh on the retry.
@@ -128,14 +156,17 @@ async function copyAndCheck(env: LifecycleEnv, name: string, a: Vol, snapshotId:
     env.faults.failFutureTasks(`^${arrayNameFor('volume', env.clusterId, restoreName)}$`, rng.int(10, 90), 1);
     env.chaos.count('copy task failed');
   }
-  const restored = await createVolume(env, restoreName, larger ? GROWN_BYTES : START_BYTES, { snapshot: { snapshot_id: snapshotId } });
+  const restored = await createVolume(env, restoreName, larger ? GROWN_BYTES : START_BYTES, {
+    snapshot: { snapshot_id: snapshotId },
+  });
   vols.push(restored);
   const clone = await createVolume(env, `${name}-clone`, START_BYTES, { volume: { volume_id: a.id } });
   vols.push(clone);
 
   for (const copy of [restored, clone]) {
     await attach(env, copy);
-    if (copy.target && written.digest) checkData(env, copy, written.file, written.digest, `${copy.name} (copy of ${name})`);
+    if (copy.target && written.digest)
+      checkData(env, copy, written.file, written.digest, `${copy.name} (copy of ${name})`);
     await detach(env, copy);
     await deleteVolume(env, copy);
     vols.splice(vols.indexOf(copy), 1);
@@ -144,11 +175,21 @@ async function copyAndCheck(env: LifecycleEnv, name: string, a: Vol, snapshotId:
 
 /** Grows the xfs volume online: the array first, then the filesystem; the data must survive it. */
 async function growOnline(env: LifecycleEnv, name: string, a: Vol, written: Written): Promise<void> {
-  await env.sidecar.controller('ControllerExpandVolume', { volume_id: a.id, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap }, { race: env.race });
+  await env.sidecar.controller(
+    'ControllerExpandVolume',
+    { volume_id: a.id, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap },
+    { race: env.race },
+  );
   env.ledger.volumes.get(name)!.minBytes = GROWN_BYTES;
   if (!a.target) return;
   const before = fsBytes(a.target);
-  await env.sidecar.nodeCall('NodeExpandVolume', { volume_id: a.id, volume_path: a.target, staging_target_path: a.staging, capacity_range: { required_bytes: String(GROWN_BYTES) }, volume_capability: cap });
+  await env.sidecar.nodeCall('NodeExpandVolume', {
+    volume_id: a.id,
+    volume_path: a.target,
+    staging_target_path: a.staging,
+    capacity_range: { required_bytes: String(GROWN_BYTES) },
+    volume_capability: cap,
+  });
   const after = fsBytes(a.target);
   if (after <= before) env.ledger.anomalies.push(`${name}: xfs did not grow (${before} → ${after} bytes)`);
   if (written.digest) checkData(env, a, written.file, written.digest, `${name} after growing`);
@@ -175,20 +216,31 @@ function checkData(env: LifecycleEnv, v: Vol, file: string, digest: string, what
   if (got !== digest) env.ledger.lost.push(`${what}: ${file} ${got === undefined ? 'is missing' : 'differs'}`);
 }
 
-async function createVolume(env: LifecycleEnv, name: string, bytes: number, source?: Record<string, unknown>): Promise<Vol> {
+async function createVolume(
+  env: LifecycleEnv,
+  name: string,
+  bytes: number,
+  source?: Record<string, unknown>,
+): Promise<Vol> {
   const res = await env.sidecar.controller<CreatedVolume>(
     'CreateVolume',
     {
       name,
       capacity_range: { required_bytes: String(bytes) },
       volume_capabilities: [cap],
-      parameters: { 'csi.storage.k8s.io/pvc/name': name, 'csi.storage.k8s.io/pvc/namespace': 'soak', 'csi.storage.k8s.io/pv/name': `pv-${name}` },
+      parameters: {
+        'csi.storage.k8s.io/pvc/name': name,
+        'csi.storage.k8s.io/pvc/namespace': 'soak',
+        'csi.storage.k8s.io/pv/name': `pv-${name}`,
+      },
       ...(source ? { volume_content_source: source } : {}),
     },
     { race: env.race },
   );
-  if (Number(res.volume.capacity_bytes) < bytes) env.ledger.anomalies.push(`${name}: CreateVolume returned ${res.volume.capacity_bytes} bytes, asked ${bytes}`);
-  if (source) env.ledger.volumes.set(name, { id: res.volume.volume_id, context: res.volume.volume_context, minBytes: bytes });
+  if (Number(res.volume.capacity_bytes) < bytes)
+    env.ledger.anomalies.push(`${name}: CreateVolume returned ${res.volume.capacity_bytes} bytes, asked ${bytes}`);
+  if (source)
+    env.ledger.volumes.set(name, { id: res.volume.volume_id, context: res.volume.volume_context, minBytes: bytes });
   return { name, id: res.volume.volume_id, context: res.volume.volume_context };
 }
 
@@ -199,15 +251,33 @@ async function deleteVolume(env: LifecycleEnv, v: Vol): Promise<void> {
 }
 
 async function attach(env: LifecycleEnv, v: Vol): Promise<void> {
-  const res = await env.sidecar.controller<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.id, node_id: env.nodeId, volume_capability: cap, readonly: false, volume_context: v.context }, { race: env.race });
+  const res = await env.sidecar.controller<{ publish_context: Record<string, string> }>(
+    'ControllerPublishVolume',
+    { volume_id: v.id, node_id: env.nodeId, volume_capability: cap, readonly: false, volume_context: v.context },
+    { race: env.race },
+  );
   v.publish = res.publish_context;
   if (!env.node) return;
   const staging = stagingDir(env.kubeletDir, env.driverName, v.name);
   v.staging = staging;
-  await env.sidecar.nodeCall('NodeStageVolume', { volume_id: v.id, publish_context: v.publish, staging_target_path: staging, volume_capability: cap, volume_context: v.context });
+  await env.sidecar.nodeCall('NodeStageVolume', {
+    volume_id: v.id,
+    publish_context: v.publish,
+    staging_target_path: staging,
+    volume_capability: cap,
+    volume_context: v.context,
+  });
   const target = targetPath(env.kubeletDir, v.name);
   v.target = target;
-  await env.sidecar.nodeCall('NodePublishVolume', { volume_id: v.id, publish_context: v.publish, staging_target_path: staging, target_path: target, volume_capability: cap, readonly: false, volume_context: v.context });
+  await env.sidecar.nodeCall('NodePublishVolume', {
+    volume_id: v.id,
+    publish_context: v.publish,
+    staging_target_path: staging,
+    target_path: target,
+    volume_capability: cap,
+    readonly: false,
+    volume_context: v.context,
+  });
 }
 
 async function detach(env: LifecycleEnv, v: Vol): Promise<void> {
@@ -220,13 +290,22 @@ async function detach(env: LifecycleEnv, v: Vol): Promise<void> {
     v.staging = undefined;
   }
   if (v.publish) {
-    await env.sidecar.controller('ControllerUnpublishVolume', { volume_id: v.id, node_id: env.nodeId }, { race: env.race });
+    await env.sidecar.controller(
+      'ControllerUnpublishVolume',
+      { volume_id: v.id, node_id: env.nodeId },
+      { race: env.race },
+    );
     v.publish = undefined;
   }
 }
 
 /** Best effort after a failed step: detach and delete what this lifecycle made (a kept volume stays). */
-async function teardown(env: LifecycleEnv, vols: Vol[], snaps: { name: string; id: string }[], keepName: string | undefined): Promise<void> {
+async function teardown(
+  env: LifecycleEnv,
+  vols: Vol[],
+  snaps: { name: string; id: string }[],
+  keepName: string | undefined,
+): Promise<void> {
   for (const v of vols) await detach(env, v);
   for (const s of snaps) {
     await env.sidecar.controller('DeleteSnapshot', { snapshot_id: s.id });

@@ -1,5 +1,6 @@
 /**
- * `npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N] [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]`
+ *     npm run soak [-- --quick] [--seed N] [--volumes N] [--concurrency N] [--fault-rate N]
+ *       [--kill-rate N] [--hang] [--retry-start S] [--retry-max S] [--keep] [--no-node]
  *
  * Drives many volumes through their whole lifecycle against the embedded simulator (HTTPS, its
  * CA in the backends file) while the simulator injects faults and driver processes are SIGKILLed
@@ -48,7 +49,9 @@ async function runPhases(cfg: SoakConfig, p: PhaseScope, started: number): Promi
   await runLifecycles(p.env, p.rng, p.names.slice(0, cfg.volumes[0]), p.keepers, cfg.concurrency, 0);
   await ch.stop([a]);
 
-  process.stdout.write(`${stamp(started)} phase 2: two controller processes against one array (rolling update / split leaders), faults and SIGKILLs\n`);
+  process.stdout.write(
+    `${stamp(started)} phase 2: two controller processes against one array (rolling update / split leaders), faults and SIGKILLs\n`,
+  );
   await b.start();
   p.sidecar.setControllers([a.endpoint, b.endpoint]);
   ch.start(() => [a, b], { faultEveryMs: cfg.faultEveryMs, killEveryMs: cfg.killEveryMs });
@@ -60,13 +63,28 @@ async function runPhases(cfg: SoakConfig, p: PhaseScope, started: number): Promi
 
 /** The run's settings, first thing on stdout (the seed repeats a run). */
 function printPlan(cfg: SoakConfig, work: string, noNode: string | undefined): void {
-  process.stdout.write(`soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`);
-  process.stdout.write(`chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (${cfg.retryStartMs / 1000} s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`);
-  process.stdout.write(noNode ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n` : 'node steps on: real xfs on loop devices, data written and read back\n');
+  process.stdout.write(
+    `soak${cfg.quick ? ' --quick' : ''}: seed ${cfg.seed} (repeat with --seed ${cfg.seed}), ${cfg.volumes[0]}+${cfg.volumes[1]} lifecycles, concurrency ${cfg.concurrency}, work dir ${work}\n`,
+  );
+  process.stdout.write(
+    `chaos: ${cfg.faultEveryMs ? `a fault every ${Math.round(cfg.faultEveryMs)} ms on average${cfg.hang ? ' (hangs included)' : ''}` : 'no array faults'}, ${cfg.killEveryMs ? `a SIGKILL every ${cfg.killEveryMs[0]}-${cfg.killEveryMs[1]} ms` : 'no SIGKILLs'}; retries like external-provisioner (${cfg.retryStartMs / 1000} s doubling to ${cfg.retryMaxMs / 1000} s, never giving up)\n`,
+  );
+  process.stdout.write(
+    noNode
+      ? `node steps skipped: ${noNode}; running the control-plane lifecycle only (no stage/publish, no data checks)\n`
+      : 'node steps on: real xfs on loop devices, data written and read back\n',
+  );
 }
 
 /** Runs `count` lifecycles, `concurrency` at a time. */
-async function runLifecycles(env: Omit<LifecycleEnv, 'race' | 'rng'>, rng: Prng, names: string[], keepers: Set<string>, concurrency: number, raceShare: number): Promise<void> {
+async function runLifecycles(
+  env: Omit<LifecycleEnv, 'race' | 'rng'>,
+  rng: Prng,
+  names: string[],
+  keepers: Set<string>,
+  concurrency: number,
+  raceShare: number,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     const wrng = rng.fork();
@@ -75,7 +93,9 @@ async function runLifecycles(env: Omit<LifecycleEnv, 'race' | 'rng'>, rng: Prng,
       const race = wrng.chance(raceShare);
       const t0 = Date.now();
       const ok = await runLifecycle({ ...env, rng: wrng, race }, name, keepers.has(name));
-      process.stdout.write(`  ${name}${keepers.has(name) ? ' (kept)' : ''}${race ? ' (raced to both controllers)' : ''}: ${ok ? 'done' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      process.stdout.write(
+        `  ${name}${keepers.has(name) ? ' (kept)' : ''}${race ? ' (raced to both controllers)' : ''}: ${ok ? 'done' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -87,7 +107,9 @@ function report(label: string, r: AuditResult): void {
   for (const l of r.leaked) process.stdout.write(`  ${label}: LEAKED ${l}\n`);
   for (const l of r.lost) process.stdout.write(`  ${label}: LOST ${l}\n`);
   for (const l of r.anomalies) process.stdout.write(`  ${label}: anomaly: ${l}\n`);
-  process.stdout.write(`  ${label}: ${r.counts.helperSnapshots} helper snapshots, ${r.counts.tombstones} tombstones, ${r.counts.emptyHosts} empty hosts\n`);
+  process.stdout.write(
+    `  ${label}: ${r.counts.helperSnapshots} helper snapshots, ${r.counts.tombstones} tombstones, ${r.counts.emptyHosts} empty hosts\n`,
+  );
 }
 
 /**
@@ -96,27 +118,95 @@ function report(label: string, r: AuditResult): void {
  * does, slowly).
  */
 function startSoakSimulator(dataDir: string): Promise<RunningSimulator> {
-  return startSimulator({ dataDir, https: true, copyRateMiBps: 32, tickMs: 20, sessionIdleTimeoutSec: 20, cpgs: [{ name: 'SOAK_CPG', sizeMiB: 8 * 1024 * 1024 }] });
+  return startSimulator({
+    dataDir,
+    https: true,
+    copyRateMiBps: 32,
+    tickMs: 20,
+    sessionIdleTimeoutSec: 20,
+    cpgs: [{ name: 'SOAK_CPG', sizeMiB: 8 * 1024 * 1024 }],
+  });
 }
 
 /** The driver's backends file (the simulator's CA in it), mode 0600. */
 function writeBackendsFile(work: string, sim: RunningSimulator, hang: boolean): string {
   const backendsFile = join(work, 'backends.json');
-  writeFileSync(backendsFile, JSON.stringify([{ id: BACKEND, url: sim.url, username: sim.username, password: sim.password, caCert: sim.caCert, default: true, defaultAccessProtocol: 'loop', defaultCpg: 'SOAK_CPG', ...(hang && { responseTimeoutSeconds: HANG_RESPONSE_TIMEOUT_S }) }]), { mode: 0o600 });
+  writeFileSync(
+    backendsFile,
+    JSON.stringify([
+      {
+        id: BACKEND,
+        url: sim.url,
+        username: sim.username,
+        password: sim.password,
+        caCert: sim.caCert,
+        default: true,
+        defaultAccessProtocol: 'loop',
+        defaultCpg: 'SOAK_CPG',
+        ...(hang && { responseTimeoutSeconds: HANG_RESPONSE_TIMEOUT_S }),
+      },
+    ]),
+    { mode: 0o600 },
+  );
   return backendsFile;
 }
 
 /** Driver process a (controller and node) and b (a second controller), not yet started. */
-function driverProcesses(p: { work: string; cliPath: string; backendsFile: string; dataDir: string; kubeletDir: string }): [DriverProcess, DriverProcess] {
+function driverProcesses(p: {
+  work: string;
+  cliPath: string;
+  backendsFile: string;
+  dataDir: string;
+  kubeletDir: string;
+}): [DriverProcess, DriverProcess] {
   const { work, cliPath, backendsFile, dataDir, kubeletDir } = p;
-  const common = ['--endpoint', '', '--backends', backendsFile, '--cluster-id', CLUSTER, '--driver-name', DRIVER, '--log-format', 'json', '--log-level', 'info', '--shutdown-grace', '5'];
+  const common = [
+    '--endpoint',
+    '',
+    '--backends',
+    backendsFile,
+    '--cluster-id',
+    CLUSTER,
+    '--driver-name',
+    DRIVER,
+    '--log-format',
+    'json',
+    '--log-level',
+    'info',
+    '--shutdown-grace',
+    '5',
+  ];
   const argsFor = (mode: string, sock: string): string[] => {
-    const args = [...common, '--mode', mode, '--node-name', NODE_NAME, '--kubelet-dir', kubeletDir, '--sim-data-dir', dataDir, '--host-exec', 'direct'];
+    const args = [
+      ...common,
+      '--mode',
+      mode,
+      '--node-name',
+      NODE_NAME,
+      '--kubelet-dir',
+      kubeletDir,
+      '--sim-data-dir',
+      dataDir,
+      '--host-exec',
+      'direct',
+    ];
     args[1] = `unix://${sock}`;
     return args;
   };
-  const a = new DriverProcess({ label: 'a', cliPath, args: argsFor('all', join(work, 'a.sock')), endpoint: `unix://${join(work, 'a.sock')}`, logFile: join(work, 'driver-a.log') });
-  const b = new DriverProcess({ label: 'b', cliPath, args: argsFor('controller', join(work, 'b.sock')), endpoint: `unix://${join(work, 'b.sock')}`, logFile: join(work, 'driver-b.log') });
+  const a = new DriverProcess({
+    label: 'a',
+    cliPath,
+    args: argsFor('all', join(work, 'a.sock')),
+    endpoint: `unix://${join(work, 'a.sock')}`,
+    logFile: join(work, 'driver-a.log'),
+  });
+  const b = new DriverProcess({
+    label: 'b',
+    cliPath,
+    args: argsFor('controller', join(work, 'b.sock')),
+    endpoint: `unix://${join(work, 'b.sock')}`,
+    logFile: join(work, 'driver-b.log'),
+  });
   return [a, b];
 }
 
@@ -143,7 +233,9 @@ async function auditAndFinish(f: FinishScope): Promise<AuditResult[]> {
   const mid = audit(scope);
   report('audit after the chaos', mid);
 
-  process.stdout.write(`${stamp(started)} final: reading back the ${[...keepers].filter((k) => ledger.volumes.has(k)).length} kept volumes, then deleting them\n`);
+  process.stdout.write(
+    `${stamp(started)} final: reading back the ${[...keepers].filter((k) => ledger.volumes.has(k)).length} kept volumes, then deleting them\n`,
+  );
   for (const k of keepers) await finishKeeper({ ...env, rng, race: false }, k);
   await a.stop();
   await tasksSettled(sim.array, 30_000);
@@ -189,11 +281,29 @@ async function main(): Promise<number> {
     await a.start();
     // Retries as external-provisioner does; an operation still failing after this long is a
     // stuck driver (reported as a failure), far beyond what any fault here lasts.
-    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), { timeoutMs: 15_000, stuckAfterMs: cfg.quick ? 5 * 60_000 : 15 * 60_000, retryStartMs: cfg.retryStartMs, retryMaxMs: cfg.retryMaxMs });
+    sidecar = new Sidecar([a.endpoint], a.endpoint, rng.fork(), {
+      timeoutMs: 15_000,
+      stuckAfterMs: cfg.quick ? 5 * 60_000 : 15 * 60_000,
+      retryStartMs: cfg.retryStartMs,
+      retryMaxMs: cfg.retryMaxMs,
+    });
     const info = await sidecar.nodeCall<{ node_id: string }>('NodeGetInfo', {});
     chaos = new Chaos(sim.faults, rng.fork(), { hang: cfg.hang });
-    const env = { sidecar, ledger, chaos, faults: sim.faults, driverName: DRIVER, clusterId: CLUSTER, nodeId: info.node_id, kubeletDir, node: noNode === undefined };
-    const names = Array.from({ length: cfg.volumes[0] + cfg.volumes[1] }, (_, i) => `pvc-soak-${String(i).padStart(3, '0')}`);
+    const env = {
+      sidecar,
+      ledger,
+      chaos,
+      faults: sim.faults,
+      driverName: DRIVER,
+      clusterId: CLUSTER,
+      nodeId: info.node_id,
+      kubeletDir,
+      node: noNode === undefined,
+    };
+    const names = Array.from(
+      { length: cfg.volumes[0] + cfg.volumes[1] },
+      (_, i) => `pvc-soak-${String(i).padStart(3, '0')}`,
+    );
     const keepers = new Set(names.filter((_, i) => i % 4 === 1));
 
     const ch = chaos;
@@ -201,7 +311,11 @@ async function main(): Promise<number> {
 
     audits.push(...(await auditAndFinish({ sim, ledger, kubeletDir, dataDir, keepers, env, rng, a, started })));
 
-    problems.push(...processProblems(processes, sim.password), ...ch.restartErrors.map((e) => `restart failed: ${e}`), ...sidecar.stats.disagreements.map((d) => `two controllers disagreed: ${d}`));
+    problems.push(
+      ...processProblems(processes, sim.password),
+      ...ch.restartErrors.map((e) => `restart failed: ${e}`),
+      ...sidecar.stats.disagreements.map((d) => `two controllers disagreed: ${d}`),
+    );
   } catch (err) {
     problems.push(`soak aborted: ${(err as Error).stack ?? String(err)}`);
   } finally {
@@ -243,7 +357,9 @@ function summarize(o: Outcome): number {
   if (sidecar) {
     const failures = [...sidecar.stats.failures].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ×${n}`);
     process.stdout.write(`failed attempts (retried): ${failures.join(', ') || 'none'}\n`);
-    process.stdout.write(`${sidecar.stats.attempts} attempts for ${ops} operations; longest back-off ${(sidecar.stats.maxBackoffMs / 1000).toFixed(0)} s\n`);
+    process.stdout.write(
+      `${sidecar.stats.attempts} attempts for ${ops} operations; longest back-off ${(sidecar.stats.maxBackoffMs / 1000).toFixed(0)} s\n`,
+    );
   }
   if (chaos) process.stdout.write(`faults: ${[...chaos.byKind].map(([k, n]) => `${k} ×${n}`).join(', ') || 'none'}\n`);
   process.stdout.write(`duration ${((Date.now() - started) / 1000).toFixed(0)} s, seed ${cfg.seed}\n`);

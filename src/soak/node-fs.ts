@@ -5,7 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parseMountInfo } from '../host/mounts.js';
 
@@ -86,7 +96,9 @@ export function loopsUnder(dir: string): string[] {
     .filter((n) => /^loop\d+$/.test(n))
     .filter((n) => {
       try {
-        return readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim().startsWith(dir + '/');
+        return readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8')
+          .trim()
+          .startsWith(dir + '/');
       } catch {
         return false;
       }
@@ -99,7 +111,8 @@ export function cleanUpNode(dir: string): void {
     const mounts = mountsUnder(dir).sort((a, b) => b.length - a.length);
     if (mounts.length === 0) break;
     for (const m of mounts) {
-      if (spawnSync('umount', [m], { stdio: 'ignore' }).status !== 0) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+      if (spawnSync('umount', [m], { stdio: 'ignore' }).status !== 0)
+        spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     }
   }
   for (const n of loopsUnder(dir)) {

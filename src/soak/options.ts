@@ -39,18 +39,49 @@ const QUICK_RETRY_MAX_MS = 1_000;
 /** The driver's first-byte limit in the soak with --hang, so that hangs exceed it. */
 export const HANG_RESPONSE_TIMEOUT_S = 2;
 
-const rate = (name: string, help: string): FlagSpec => ({ name, type: 'number', min: 0, metavar: name.startsWith('retry') ? 'S' : 'N', help, env: false });
+const rate = (name: string, help: string): FlagSpec => ({
+  name,
+  type: 'number',
+  min: 0,
+  metavar: name.startsWith('retry') ? 'S' : 'N',
+  help,
+  env: false,
+});
 
 export const SOAK_FLAGS: FlagSpec[] = [
   { name: 'quick', type: 'boolean', help: 'a few minutes, for CI', env: false },
-  { name: 'seed', type: 'int', min: 0, metavar: 'N', help: 'repeat a run (the seed is printed at the start)', env: 'SOAK_SEED' },
-  { name: 'volumes', type: 'int', min: 0, help: 'lifecycles in all (the first 60% with one driver, the rest with two controllers)', env: false },
+  {
+    name: 'seed',
+    type: 'int',
+    min: 0,
+    metavar: 'N',
+    help: 'repeat a run (the seed is printed at the start)',
+    env: 'SOAK_SEED',
+  },
+  {
+    name: 'volumes',
+    type: 'int',
+    min: 0,
+    help: 'lifecycles in all (the first 60% with one driver, the rest with two controllers)',
+    env: false,
+  },
   { name: 'concurrency', type: 'int', min: 1, help: 'lifecycles at once', env: false },
   rate('fault-rate', 'array faults per second on average (default 1.1 quick, 1 otherwise; 0 = none)'),
   rate('kill-rate', 'SIGKILLs of a driver process per minute on average (default 11 quick, 7.5 otherwise; 0 = none)'),
-  rate('retry-start', "the client's first retry interval in seconds (default 0.1 quick, else 1 as external-provisioner)"),
-  rate('retry-max', "the client's longest retry interval in seconds (default 1 quick, else 300 as external-provisioner)"),
-  { name: 'hang', type: 'boolean', help: `also make the array stop answering for 0.5-4 s at a time (the driver's first-byte limit is ${HANG_RESPONSE_TIMEOUT_S} s then)`, env: false },
+  rate(
+    'retry-start',
+    "the client's first retry interval in seconds (default 0.1 quick, else 1 as external-provisioner)",
+  ),
+  rate(
+    'retry-max',
+    "the client's longest retry interval in seconds (default 1 quick, else 300 as external-provisioner)",
+  ),
+  {
+    name: 'hang',
+    type: 'boolean',
+    help: `also make the array stop answering for 0.5-4 s at a time (the driver's first-byte limit is ${HANG_RESPONSE_TIMEOUT_S} s then)`,
+    env: false,
+  },
   { name: 'keep', type: 'boolean', help: 'keep the work directory (kept anyway when something leaked)', env: false },
   { name: 'no-node', type: 'boolean', help: 'control plane only, even as root', env: false },
 ];
@@ -66,7 +97,11 @@ export const SOAK_HELP = formatHelp(
  * The soak's settings from its command line. `nodeUnavailable`: why the node steps cannot run
  * here (they cannot without root), which quadruples the default volume count.
  */
-export function parseSoakArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, nodeUnavailable: string | undefined = nodeStepsUnavailable()): SoakConfig {
+export function parseSoakArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  nodeUnavailable: string | undefined = nodeStepsUnavailable(),
+): SoakConfig {
   const { values, positional } = parseFlags(argv, SOAK_FLAGS, env);
   if (positional.length > 0) throw new UsageError(`unknown argument ${positional[0]} (see --help)`);
   const quick = get.bool(values, 'quick');
@@ -88,7 +123,8 @@ export function parseSoakArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     faultEveryMs: faultRate > 0 ? 1000 / faultRate : 0,
     killEveryMs: killRate > 0 ? [Math.round(killMeanMs * 0.55), Math.round(killMeanMs * 1.45)] : undefined,
     hang: get.bool(values, 'hang'),
-    retryStartMs: (get.num(values, 'retry-start') ?? (quick ? QUICK_RETRY_START_MS : RETRY_INTERVAL_START_MS) / 1000) * 1000,
+    retryStartMs:
+      (get.num(values, 'retry-start') ?? (quick ? QUICK_RETRY_START_MS : RETRY_INTERVAL_START_MS) / 1000) * 1000,
     retryMaxMs: (get.num(values, 'retry-max') ?? (quick ? QUICK_RETRY_MAX_MS : RETRY_INTERVAL_MAX_MS) / 1000) * 1000,
   };
 }

@@ -55,9 +55,13 @@ export class DriverProcess {
 
   /** Starts the process and waits until Probe answers ready (bounded). */
   async start(timeoutMs = 30_000): Promise<void> {
-    if (!existsSync(this.options.cliPath)) throw new Error(`${this.options.cliPath} is missing: run npm run build first`);
+    if (!existsSync(this.options.cliPath))
+      throw new Error(`${this.options.cliPath} is missing: run npm run build first`);
     this.expectExit = false;
-    const child = spawn(process.execPath, [this.options.cliPath, 'serve', ...this.options.args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [this.options.cliPath, 'serve', ...this.options.args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     if (child.pid) live.add(child.pid);
     child.stdout?.pipe(this.out, { end: false });
@@ -65,7 +69,8 @@ export class DriverProcess {
     this.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         if (child.pid) live.delete(child.pid);
-        if (!this.expectExit) this.crashes.push(`process ${this.options.label} exited by itself (code ${code}, signal ${signal})`);
+        if (!this.expectExit)
+          this.crashes.push(`process ${this.options.label} exited by itself (code ${code}, signal ${signal})`);
         if (this.child === child) this.child = undefined;
         resolve();
       });

@@ -11,7 +11,9 @@ import { CsiCallError, CsiClient } from '../csi/client.js';
 import type { Prng } from './prng.js';
 
 /** gRPC codes that mean the request itself is wrong: retrying cannot help, so the soak stops. */
-const FINAL_CODES = new Set([3 /* INVALID_ARGUMENT */, 6 /* ALREADY_EXISTS */, 11 /* OUT_OF_RANGE */, 12 /* UNIMPLEMENTED */]);
+const FINAL_CODES = new Set([
+  3 /* INVALID_ARGUMENT */, 6 /* ALREADY_EXISTS */, 11 /* OUT_OF_RANGE */, 12 /* UNIMPLEMENTED */,
+]);
 
 /** external-provisioner's --retry-interval-start default. */
 export const RETRY_INTERVAL_START_MS = 1000;
@@ -67,7 +69,9 @@ export class Sidecar {
 
   /** A controller-side call (CreateVolume, ControllerPublishVolume, …). */
   controller<T>(rpc: string, req: unknown, opts: CallOptions = {}): Promise<T> {
-    return this.run<T>(rpc, req, opts, () => (opts.race && this.controllers.length > 1 ? this.controllers : [this.rng.pick(this.controllers)]));
+    return this.run<T>(rpc, req, opts, () =>
+      opts.race && this.controllers.length > 1 ? this.controllers : [this.rng.pick(this.controllers)],
+    );
   }
 
   /** A node-side call (kubelet to the node plugin). */
@@ -86,8 +90,12 @@ export class Sidecar {
       this.stats.attempts++;
       const eps = targets();
       const settled = await Promise.allSettled(eps.map((ep) => this.once<T>(ep, rpc, req, timeoutMs)));
-      const ok = settled.filter((s): s is PromiseFulfilledResult<Awaited<T>> => s.status === 'fulfilled').map((s) => s.value);
-      const errors = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+      const ok = settled
+        .filter((s): s is PromiseFulfilledResult<Awaited<T>> => s.status === 'fulfilled')
+        .map((s) => s.value);
+      const errors = settled
+        .filter((s): s is PromiseRejectedResult => s.status === 'rejected')
+        .map((s) => s.reason as unknown);
       for (const e of errors) {
         const key = `${rpc} ${e instanceof CsiCallError ? e.codeName : 'client error'}`;
         this.stats.failures.set(key, (this.stats.failures.get(key) ?? 0) + 1);
@@ -99,11 +107,16 @@ export class Sidecar {
       if (ok.length > 1) this.compare(rpc, ok);
       if (ok.length > 0) return ok[0]!;
       const last = errors.at(-1);
-      if (last instanceof CsiCallError && FINAL_CODES.has(last.code)) throw new OperationFailed(rpc, `${rpc} failed with ${last.codeName}: ${last.details}`, last);
+      if (last instanceof CsiCallError && FINAL_CODES.has(last.code))
+        throw new OperationFailed(rpc, `${rpc} failed with ${last.codeName}: ${last.details}`, last);
       if (!(last instanceof CsiCallError)) throw last;
       if (Date.now() + backoff > stuckAt) {
         const [common, n] = [...seen].sort((x, y) => y[1] - x[1])[0] ?? ['', 0];
-        throw new OperationFailed(rpc, `${rpc} STUCK: no success in ${Math.round(this.defaults.stuckAfterMs / 1000)} s of retrying (${attempt} attempts); most often (×${n}) ${common}; last: ${last.codeName}: ${last.details.slice(0, 200)}`, last);
+        throw new OperationFailed(
+          rpc,
+          `${rpc} STUCK: no success in ${Math.round(this.defaults.stuckAfterMs / 1000)} s of retrying (${attempt} attempts); most often (×${n}) ${common}; last: ${last.codeName}: ${last.details.slice(0, 200)}`,
+          last,
+        );
       }
       this.stats.maxBackoffMs = Math.max(this.stats.maxBackoffMs, backoff);
       await sleep(backoff);
@@ -132,8 +145,16 @@ export class Sidecar {
   /** Two controllers answered the same request: the objects they name must be the same. */
   private compare(rpc: string, answers: unknown[]): void {
     const ids = answers.map((a) => {
-      const o = a as { volume?: { volume_id?: string }; snapshot?: { snapshot_id?: string }; publish_context?: Record<string, string> };
-      return o.volume?.volume_id ?? o.snapshot?.snapshot_id ?? (o.publish_context ? `lun ${o.publish_context['lun'] ?? '?'} wwn ${o.publish_context['wwn'] ?? '?'}` : '');
+      const o = a as {
+        volume?: { volume_id?: string };
+        snapshot?: { snapshot_id?: string };
+        publish_context?: Record<string, string>;
+      };
+      return (
+        o.volume?.volume_id ??
+        o.snapshot?.snapshot_id ??
+        (o.publish_context ? `lun ${o.publish_context['lun'] ?? '?'} wwn ${o.publish_context['wwn'] ?? '?'}` : '')
+      );
     });
     if (new Set(ids).size > 1) this.stats.disagreements.push(`${rpc}: ${ids.join(' vs ')}`);
   }

@@ -14,7 +14,12 @@ export type AbortErrorFactory = () => Error;
  * Resolves after `ms`, or rejects with `onAbort()` as soon as `signal` fires (at once when it has
  * fired already). With `unref`, the timer does not keep the process alive.
  */
-export async function wait(ms: number, signal: AbortSignal | undefined, onAbort: AbortErrorFactory, opts: { unref?: boolean } = {}): Promise<void> {
+export async function wait(
+  ms: number,
+  signal: AbortSignal | undefined,
+  onAbort: AbortErrorFactory,
+  opts: { unref?: boolean } = {},
+): Promise<void> {
   if (signal?.aborted) throw onAbort();
   try {
     await delay(ms, undefined, { ...(signal && { signal }), ref: opts.unref !== true });
@@ -28,7 +33,11 @@ export async function wait(ms: number, signal: AbortSignal | undefined, onAbort:
  * Waits for `promise`, or rejects with `onAbort()` when `signal` fires first. The work behind the
  * promise goes on (a request already sent is not cut off); its outcome is simply not awaited.
  */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: AbortErrorFactory): Promise<T> {
+export function raceAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  onAbort: AbortErrorFactory,
+): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) {
     promise.catch(() => undefined);

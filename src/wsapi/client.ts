@@ -119,10 +119,16 @@ export class WsapiClient implements ResourceContext {
     if (options.onStatus) this.statusListeners.push(options.onStatus);
     const baseUrl = options.url.replace(/\/+$/, '');
     if (options.insecureSkipVerify && baseUrl.startsWith('https:')) {
-      this.log.warn({ backend: options.backendId, url: baseUrl }, 'TLS verification of the array is OFF (insecureSkipVerify): anyone on the path can read the array password');
+      this.log.warn(
+        { backend: options.backendId, url: baseUrl },
+        'TLS verification of the array is OFF (insecureSkipVerify): anyone on the path can read the array password',
+      );
     }
     if (baseUrl.startsWith('http:') && !isLoopbackUrl(baseUrl)) {
-      this.log.warn({ backend: options.backendId, url: baseUrl }, 'the backend URL is http://: the array password travels in clear on the network; use https:// (port 8080)');
+      this.log.warn(
+        { backend: options.backendId, url: baseUrl },
+        'the backend URL is http://: the array password travels in clear on the network; use https:// (port 8080)',
+      );
     }
     this.requester = new Requester({
       backendId: options.backendId,
@@ -162,7 +168,21 @@ export class WsapiClient implements ResourceContext {
   }
 
   /** A client for one entry of the backends file. */
-  static fromBackend(backend: BackendConfig, extra: Omit<WsapiClientOptions, 'backendId' | 'url' | 'username' | 'password' | 'caCert' | 'insecureSkipVerify' | 'sessionPoolSize' | 'maxInFlight' | 'timeouts'> = {}): WsapiClient {
+  static fromBackend(
+    backend: BackendConfig,
+    extra: Omit<
+      WsapiClientOptions,
+      | 'backendId'
+      | 'url'
+      | 'username'
+      | 'password'
+      | 'caCert'
+      | 'insecureSkipVerify'
+      | 'sessionPoolSize'
+      | 'maxInFlight'
+      | 'timeouts'
+    > = {},
+  ): WsapiClient {
     return new WsapiClient({
       backendId: backend.id,
       url: backend.url,
@@ -195,8 +215,18 @@ export class WsapiClient implements ResourceContext {
     if (!this.version) {
       const p = this.requester.request({ op, method: 'GET', path: '/api', noSession: true }).then((res) => {
         const b = res.body;
-        if (!isRecord(b) || typeof b['major'] !== 'number' || typeof b['minor'] !== 'number' || typeof b['build'] !== 'number') {
-          throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.backendId}: expected {major, minor, build}`, { backendId: this.backendId, op }, { status: res.status });
+        if (
+          !isRecord(b) ||
+          typeof b['major'] !== 'number' ||
+          typeof b['minor'] !== 'number' ||
+          typeof b['build'] !== 'number'
+        ) {
+          throw new WsapiProtocolError(
+            'unexpected-shape',
+            `WSAPI ${op} on backend ${this.backendId}: expected {major, minor, build}`,
+            { backendId: this.backendId, op },
+            { status: res.status },
+          );
         }
         return { major: b['major'], minor: b['minor'], build: b['build'] };
       });
@@ -206,7 +236,11 @@ export class WsapiClient implements ResourceContext {
       });
     }
     const ctx = { backendId: this.backendId, op };
-    return raceAbort(this.version, opts?.signal, () => new WsapiAbortedError(`WSAPI ${op} on backend ${this.backendId} was cancelled`, ctx));
+    return raceAbort(
+      this.version,
+      opts?.signal,
+      () => new WsapiAbortedError(`WSAPI ${op} on backend ${this.backendId} was cancelled`, ctx),
+    );
   }
 
   /** Later-firmware features, from the cached `GET /api`. */
@@ -243,7 +277,11 @@ function isLoopbackUrl(url: string): boolean {
 function resolveTimeouts(options: WsapiClientOptions): WsapiTimeouts {
   const t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   if (options.timeoutMs === undefined) return t;
-  return { connectMs: Math.min(t.connectMs, options.timeoutMs), responseMs: Math.min(t.responseMs, options.timeoutMs), totalMs: options.timeoutMs };
+  return {
+    connectMs: Math.min(t.connectMs, options.timeoutMs),
+    responseMs: Math.min(t.responseMs, options.timeoutMs),
+    totalMs: options.timeoutMs,
+  };
 }
 
 /** Which later-firmware features an array version has: the one table in features.ts. */

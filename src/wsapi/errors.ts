@@ -47,11 +47,20 @@ export class WsapiError extends WsapiBaseError {
   /** From a 503's `Retry-After`, when the array sent one. */
   readonly retryAfterMs?: number;
 
-  constructor(status: number, body: WsapiErrorBody, context: WsapiErrorContext, options?: { cause?: unknown; message?: string; retryAfterMs?: number }) {
+  constructor(
+    status: number,
+    body: WsapiErrorBody,
+    context: WsapiErrorContext,
+    options?: { cause?: unknown; message?: string; retryAfterMs?: number },
+  ) {
     const what = body.code === undefined ? `HTTP ${status}` : `HTTP ${status} code ${body.code}`;
     const detail = body.desc ? `: ${body.desc}` : '';
     const ref = body.ref ? ` (ref ${body.ref})` : '';
-    super(options?.message ?? `WSAPI ${context.op} on backend ${context.backendId} failed with ${what}${detail}${ref}`, context, options);
+    super(
+      options?.message ?? `WSAPI ${context.op} on backend ${context.backendId} failed with ${what}${detail}${ref}`,
+      context,
+      options,
+    );
     this.status = status;
     if (body.code !== undefined) this.code = body.code;
     if (body.desc !== undefined) this.desc = body.desc;
@@ -82,7 +91,13 @@ export class WsapiConnectionError extends WsapiBaseError {
   /** Node / OpenSSL error code, e.g. `ECONNREFUSED`, `DEPTH_ZERO_SELF_SIGNED_CERT`. */
   readonly code: string;
 
-  constructor(reason: WsapiConnectionReason, code: string, message: string, context: WsapiErrorContext, options?: { cause?: unknown }) {
+  constructor(
+    reason: WsapiConnectionReason,
+    code: string,
+    message: string,
+    context: WsapiErrorContext,
+    options?: { cause?: unknown },
+  ) {
     super(message, context, options);
     this.reason = reason;
     this.code = code;
@@ -110,7 +125,12 @@ export class WsapiProtocolError extends WsapiBaseError {
   /** The array's code, when a `"success": false` marker carried one. */
   readonly code?: number;
 
-  constructor(reason: WsapiProtocolReason, message: string, context: WsapiErrorContext, extra: { status?: number; code?: number; cause?: unknown } = {}) {
+  constructor(
+    reason: WsapiProtocolReason,
+    message: string,
+    context: WsapiErrorContext,
+    extra: { status?: number; code?: number; cause?: unknown } = {},
+  ) {
     super(message, context, { cause: extra.cause });
     this.reason = reason;
     if (extra.status !== undefined) this.status = extra.status;
@@ -223,7 +243,10 @@ export const WsapiCode = {
   EXISTENT_PATH: 73,
   /** 409: host delete while the host is in a host set. */
   HOST_IN_SET: 77,
-  /** 409: snapshot of a volume without a snapshot CPG: 33 as issue 16 reports from a real array (the reference has no number). */
+  /**
+   * 409: snapshot of a volume without a snapshot CPG: 33 as issue 16 reports from a real array (the reference has no
+   * number).
+   */
   NO_SNAP_CPG: 33,
   /** 400: at least one of several members is needed. */
   INV_INPUT_ONE_REQUIRED: 78,

@@ -7,7 +7,10 @@ import type { ApiVersion, FeatureGates } from './types.js';
  * [S PYC]; `reduce` is gated on the WSAPI version, as REFERENCE §6.1 has it.
  */
 export const FIRMWARE_FEATURES = {
-  /** `GET /vluns?query="volumeName EQ v"` / `"hostname EQ h"`: 3.2.1 MU2 [S python-3parclient client.py HP3PAR_WS_MIN_BUILD_VERSION_VLUN_QUERY]. */
+  /**
+   * `GET /vluns?query="volumeName EQ v"` / `"hostname EQ h"`: 3.2.1 MU2 [S python-3parclient client.py
+   * HP3PAR_WS_MIN_BUILD_VERSION_VLUN_QUERY].
+   */
   vlunQueries: { build: 30201292 },
   /** Thin-dedup volumes (`tdvv`): 3.2.1 MU1 [S cinder hpe_3par_common.py DEDUP_API_VERSION]. */
   tdvv: { build: 30201120 },
@@ -22,7 +25,8 @@ export const FIRMWARE_FEATURES = {
 /** What a version has, by FIRMWARE_FEATURES; an unknown version (not read yet) has nothing. */
 export function featureGates(v: ApiVersion | undefined): FeatureGates {
   const build = v?.build ?? 0;
-  const wsapiAtLeast = (w: { major: number; minor: number }): boolean => v !== undefined && (v.major > w.major || (v.major === w.major && v.minor >= w.minor));
+  const wsapiAtLeast = (w: { major: number; minor: number }): boolean =>
+    v !== undefined && (v.major > w.major || (v.major === w.major && v.minor >= w.minor));
   const f = FIRMWARE_FEATURES;
   return {
     vlunQueries: build >= f.vlunQueries.build,

@@ -1,7 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Got, RequestError } from 'got';
-import { WsapiAbortedError, WsapiConnectionError, WsapiProtocolError, type WsapiErrorContext, type WsapiConnectionReason } from './errors.js';
+import {
+  WsapiAbortedError,
+  WsapiConnectionError,
+  WsapiProtocolError,
+  type WsapiErrorContext,
+  type WsapiConnectionReason,
+} from './errors.js';
 
 /** HTTP methods WSAPI uses; there is no PATCH. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -134,7 +140,13 @@ interface ResponseHead {
  * when no response head arrived, a WsapiProtocolError('truncated') when the body broke off, and
  * a WsapiAbortedError when `signal` fired.
  */
-export function exchange(client: HttpClient, baseUrl: string, req: ExchangeRequest, ctx: WsapiErrorContext, timeouts?: WsapiTimeouts): Promise<RawResponse> {
+export function exchange(
+  client: HttpClient,
+  baseUrl: string,
+  req: ExchangeRequest,
+  ctx: WsapiErrorContext,
+  timeouts?: WsapiTimeouts,
+): Promise<RawResponse> {
   const lib = gotModule;
   if (!lib) return loadGot().then(() => exchange(client, baseUrl, req, ctx, timeouts));
   const http = (client.instance ??= configure(lib, client.options));
@@ -168,7 +180,10 @@ export function exchange(client: HttpClient, baseUrl: string, req: ExchangeReque
       // Destroying the stream (as got's promise interface does) removes its listener from the
       // signal; a GET's writable side never ends, so without it the stream would stay reachable.
       stream.destroy();
-      if (!out) return reject(classifyTransportError(lib, new Error('the answer ended without a head'), baseUrl, ctx, req.signal, timeouts));
+      if (!out)
+        return reject(
+          classifyTransportError(lib, new Error('the answer ended without a head'), baseUrl, ctx, req.signal, timeouts),
+        );
       if (bytes > 0) out.text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)).toString('utf8');
       resolve(out);
     });
@@ -188,10 +203,25 @@ const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS
  */
 const PLAIN_HTTP = /wrong version number|WRONG_VERSION_NUMBER|http request/i;
 
-function classifyTransportError({ RequestError, ReadError, TimeoutError }: GotModule, err: unknown, baseUrl: string, ctx: WsapiErrorContext, signal?: AbortSignal, timeouts?: WsapiTimeouts): Error {
-  if (signal?.aborted) return new WsapiAbortedError(`WSAPI ${ctx.op} on backend ${ctx.backendId} was cancelled`, ctx, { cause: signal.reason });
+function classifyTransportError(
+  { RequestError, ReadError, TimeoutError }: GotModule,
+  err: unknown,
+  baseUrl: string,
+  ctx: WsapiErrorContext,
+  signal?: AbortSignal,
+  timeouts?: WsapiTimeouts,
+): Error {
+  if (signal?.aborted)
+    return new WsapiAbortedError(`WSAPI ${ctx.op} on backend ${ctx.backendId} was cancelled`, ctx, {
+      cause: signal.reason,
+    });
   if (!(err instanceof RequestError)) {
-    return new WsapiConnectionError('other', 'EUNKNOWN', `WSAPI ${ctx.op} on backend ${ctx.backendId} failed: ${err instanceof Error ? err.message : String(err)}`, ctx);
+    return new WsapiConnectionError(
+      'other',
+      'EUNKNOWN',
+      `WSAPI ${ctx.op} on backend ${ctx.backendId} failed: ${err instanceof Error ? err.message : String(err)}`,
+      ctx,
+    );
   }
   const code = err.code || 'EUNKNOWN';
   // Never chain got's error itself: its `options` hold the session key header and, for a login,
@@ -199,10 +229,15 @@ function classifyTransportError({ RequestError, ReadError, TimeoutError }: GotMo
   const cause = safeCause(err);
   if (err instanceof ReadError && err.response !== undefined) {
     // The head arrived and the body broke off: the array's way of failing a streamed list.
-    return new WsapiProtocolError('truncated', `WSAPI ${ctx.op} on backend ${ctx.backendId}: the response body was cut off (${code}); the list is incomplete`, ctx, {
-      status: err.response.statusCode,
-      cause,
-    });
+    return new WsapiProtocolError(
+      'truncated',
+      `WSAPI ${ctx.op} on backend ${ctx.backendId}: the response body was cut off (${code}); the list is incomplete`,
+      ctx,
+      {
+        status: err.response.statusCode,
+        cause,
+      },
+    );
   }
   let reason: WsapiConnectionReason;
   let hint: string;
@@ -217,10 +252,12 @@ function classifyTransportError({ RequestError, ReadError, TimeoutError }: GotMo
     hint = 'the host name does not resolve';
   } else if (TLS_CODE.test(code) && baseUrl.startsWith('https:') && PLAIN_HTTP.test(cause.message + ' ' + code)) {
     reason = 'tls';
-    hint = 'the server at this https:// URL answered in plain HTTP, not TLS: check the port (WSAPI listens on 8080 for HTTPS, 8008 for HTTP) or use an http:// URL';
+    hint =
+      'the server at this https:// URL answered in plain HTTP, not TLS: check the port (WSAPI listens on 8080 for HTTPS, 8008 for HTTP) or use an http:// URL';
   } else if (TLS_CODE.test(code)) {
     reason = 'tls';
-    hint = "TLS verification failed: set the backend's caCert to the CA that signed the array's certificate, or set insecureSkipVerify";
+    hint =
+      "TLS verification failed: set the backend's caCert to the CA that signed the array's certificate, or set insecureSkipVerify";
   } else if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
     reason = 'reset';
     hint = 'the connection dropped before the answer arrived';
@@ -228,7 +265,13 @@ function classifyTransportError({ RequestError, ReadError, TimeoutError }: GotMo
     reason = 'other';
     hint = err.message;
   }
-  return new WsapiConnectionError(reason, code, `WSAPI ${ctx.op} on backend ${ctx.backendId} (${baseUrl}): ${hint} [${code}]`, ctx, { cause });
+  return new WsapiConnectionError(
+    reason,
+    code,
+    `WSAPI ${ctx.op} on backend ${ctx.backendId} (${baseUrl}): ${hint} [${code}]`,
+    ctx,
+    { cause },
+  );
 }
 
 /** A plain copy of the low-level error under a got error: name, message and code only. */
@@ -245,7 +288,9 @@ function safeCause(err: RequestError): Error {
 /** What a got timeout event means for the admin, with the limit that was passed. */
 function timeoutHint(event: string, t: WsapiTimeouts | undefined): string {
   const s = (ms: number | undefined): string => (ms === undefined ? 'the time limit' : `${ms / 1000} s`);
-  if (event === 'lookup' || event === 'connect' || event === 'secureConnect') return `could not connect within ${s(t?.connectMs)} (${event})`;
-  if (event === 'response') return `the array accepted the request but sent no answer within ${s(t?.responseMs)} (it may be hung)`;
+  if (event === 'lookup' || event === 'connect' || event === 'secureConnect')
+    return `could not connect within ${s(t?.connectMs)} (${event})`;
+  if (event === 'response')
+    return `the array accepted the request but sent no answer within ${s(t?.responseMs)} (it may be hung)`;
   return `the request did not complete within ${s(t?.totalMs)} (${event})`;
 }

@@ -22,9 +22,24 @@ export type { WsapiRequest, RetryPolicy, WsapiStatus } from './requester.js';
 export type { WsapiTimeouts } from './http.js';
 export type { WsapiResult } from './response.js';
 export type { WaitForTaskOptions } from './task-waiter.js';
-export { VolumesResource, type ProvisioningParams, type CreateVolumeParams, type ModifyVolumeParams, type CreateSnapshotParams, type CreatePhysicalCopyParams, type TuneVolumeParams, type PhysicalCopyStarted } from './resources/volumes.js';
+export {
+  VolumesResource,
+  type ProvisioningParams,
+  type CreateVolumeParams,
+  type ModifyVolumeParams,
+  type CreateSnapshotParams,
+  type CreatePhysicalCopyParams,
+  type TuneVolumeParams,
+  type PhysicalCopyStarted,
+} from './resources/volumes.js';
 export { VolumeSetsResource, type CreateSetParams } from './resources/sets.js';
-export { HostsResource, ownsAny, type CreateHostParams, type ModifyHostParams, type InitiatorQuery } from './resources/hosts.js';
+export {
+  HostsResource,
+  ownsAny,
+  type CreateHostParams,
+  type ModifyHostParams,
+  type InitiatorQuery,
+} from './resources/hosts.js';
 export { PortsResource } from './resources/ports.js';
 export { VlunsResource, type CreateVlunParams, type VlunFilter } from './resources/vluns.js';
 export { CpgsResource } from './resources/cpgs.js';

@@ -22,7 +22,8 @@ export function apiPath(strings: TemplateStringsArray, ...values: (string | numb
  * turn `/volumes/<name>` into the collection or its parent, so they are refused outright.
  */
 function segment(value: string): string {
-  if (value === '' || /^\.{1,2}$/.test(value)) throw new RangeError(`"${value}" cannot name a WSAPI object (it would change the request path)`);
+  if (value === '' || /^\.{1,2}$/.test(value))
+    throw new RangeError(`"${value}" cannot name a WSAPI object (it would change the request path)`);
   return encodeURIComponent(value);
 }
 

@@ -25,7 +25,14 @@ export abstract class Resource {
     return { backendId: this.client.backendId, op };
   }
 
-  protected send(op: string, method: WsapiRequest['method'], path: string, opts: CallOptions | undefined, body?: object, idempotent?: boolean): Promise<WsapiResult> {
+  protected send(
+    op: string,
+    method: WsapiRequest['method'],
+    path: string,
+    opts: CallOptions | undefined,
+    body?: object,
+    idempotent?: boolean,
+  ): Promise<WsapiResult> {
     return this.client.request({
       op,
       method,

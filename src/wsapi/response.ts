@@ -22,11 +22,20 @@ export function parseResponse(raw: RawResponse, ctx: WsapiErrorContext): WsapiRe
     const body = raw.text === undefined ? undefined : parseJson(raw.text);
     if (body === INVALID) {
       if (SUCCESS_FALSE.test(raw.text!)) throw successFalse(raw, ctx, codeInText(raw.text!));
-      throw new WsapiProtocolError('invalid-json', `WSAPI ${ctx.op} on backend ${ctx.backendId}: the answer is not valid JSON`, ctx, { status: raw.status });
+      throw new WsapiProtocolError(
+        'invalid-json',
+        `WSAPI ${ctx.op} on backend ${ctx.backendId}: the answer is not valid JSON`,
+        ctx,
+        { status: raw.status },
+      );
     }
     if (isRecord(body) && body['success'] === false) {
       const message = body['message'];
-      throw successFalse(raw, ctx, isRecord(message) && typeof message['code'] === 'number' ? message['code'] : undefined);
+      throw successFalse(
+        raw,
+        ctx,
+        isRecord(message) && typeof message['code'] === 'number' ? message['code'] : undefined,
+      );
     }
     const out: WsapiResult = { status: raw.status, body };
     if (raw.location !== undefined) out.location = raw.location;
@@ -36,7 +45,12 @@ export function parseResponse(raw: RawResponse, ctx: WsapiErrorContext): WsapiRe
   const errBody: WsapiErrorBody = {};
   if (isRecord(parsed)) {
     if (typeof parsed['code'] === 'number') errBody.code = parsed['code'];
-    const desc = typeof parsed['desc'] === 'string' ? parsed['desc'] : typeof parsed['message'] === 'string' ? parsed['message'] : undefined;
+    const desc =
+      typeof parsed['desc'] === 'string'
+        ? parsed['desc']
+        : typeof parsed['message'] === 'string'
+          ? parsed['message']
+          : undefined;
     if (desc !== undefined) errBody.desc = desc;
     if (typeof parsed['ref'] === 'string') errBody.ref = parsed['ref'];
   }
@@ -46,10 +60,15 @@ export function parseResponse(raw: RawResponse, ctx: WsapiErrorContext): WsapiRe
 
 function successFalse(raw: RawResponse, ctx: WsapiErrorContext, code: number | undefined): WsapiProtocolError {
   const what = code === undefined ? '' : ` (code ${code})`;
-  return new WsapiProtocolError('success-false', `WSAPI ${ctx.op} on backend ${ctx.backendId}: the array reported a failure part-way through the answer${what}`, ctx, {
-    status: raw.status,
-    ...(code !== undefined && { code }),
-  });
+  return new WsapiProtocolError(
+    'success-false',
+    `WSAPI ${ctx.op} on backend ${ctx.backendId}: the array reported a failure part-way through the answer${what}`,
+    ctx,
+    {
+      status: raw.status,
+      ...(code !== undefined && { code }),
+    },
+  );
 }
 
 /** The first `"code": n` after a `"message"` member, if the broken body has one. */
@@ -81,15 +100,31 @@ function parseRetryAfter(value: string | undefined): number | undefined {
 export function readCollection<T>(result: WsapiResult, ctx: WsapiErrorContext, check: (m: unknown) => m is T): T[] {
   const body = result.body;
   if (!isRecord(body) || !Array.isArray(body['members'])) {
-    throw new WsapiProtocolError('unexpected-shape', `WSAPI ${ctx.op} on backend ${ctx.backendId}: expected {total, members}`, ctx, { status: result.status });
+    throw new WsapiProtocolError(
+      'unexpected-shape',
+      `WSAPI ${ctx.op} on backend ${ctx.backendId}: expected {total, members}`,
+      ctx,
+      { status: result.status },
+    );
   }
   const members = body['members'] as unknown[];
   const total = body['total'];
   if (typeof total === 'number' && members.length < total) {
-    throw new WsapiProtocolError('truncated', `WSAPI ${ctx.op} on backend ${ctx.backendId}: the list holds ${members.length} of ${total} members`, ctx, { status: result.status });
+    throw new WsapiProtocolError(
+      'truncated',
+      `WSAPI ${ctx.op} on backend ${ctx.backendId}: the list holds ${members.length} of ${total} members`,
+      ctx,
+      { status: result.status },
+    );
   }
   members.forEach((m, i) => {
-    if (!check(m)) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${ctx.op} on backend ${ctx.backendId}: member ${i} of the list has an unexpected shape`, ctx, { status: result.status });
+    if (!check(m))
+      throw new WsapiProtocolError(
+        'unexpected-shape',
+        `WSAPI ${ctx.op} on backend ${ctx.backendId}: member ${i} of the list has an unexpected shape`,
+        ctx,
+        { status: result.status },
+      );
   });
   return members as T[];
 }
@@ -97,7 +132,12 @@ export function readCollection<T>(result: WsapiResult, ctx: WsapiErrorContext, c
 /** Reads one object, checked by `check`. */
 export function readObject<T>(result: WsapiResult, ctx: WsapiErrorContext, check: (m: unknown) => m is T): T {
   if (!check(result.body)) {
-    throw new WsapiProtocolError('unexpected-shape', `WSAPI ${ctx.op} on backend ${ctx.backendId}: the answer has an unexpected shape`, ctx, { status: result.status });
+    throw new WsapiProtocolError(
+      'unexpected-shape',
+      `WSAPI ${ctx.op} on backend ${ctx.backendId}: the answer has an unexpected shape`,
+      ctx,
+      { status: result.status },
+    );
   }
   return result.body;
 }

@@ -57,7 +57,8 @@ export class SessionPool {
   private logins = 0;
 
   constructor(private readonly deps: SessionPoolDeps) {
-    if (!Number.isInteger(deps.size) || deps.size < 1) throw new RangeError(`sessionPoolSize must be a positive integer, got ${deps.size}`);
+    if (!Number.isInteger(deps.size) || deps.size < 1)
+      throw new RangeError(`sessionPoolSize must be a positive integer, got ${deps.size}`);
   }
 
   /**
@@ -85,13 +86,20 @@ export class SessionPool {
       const idle = this.entries.find((e) => e.inUse === 0);
       if (idle) return this.lend(idle);
       const rejected = this.credentialsRejected();
-      const canGrow = !rejected && this.entries.length < this.deps.size && (this.entries.length === 0 || Date.now() >= this.growthPausedUntil);
+      const canGrow =
+        !rejected &&
+        this.entries.length < this.deps.size &&
+        (this.entries.length === 0 || Date.now() >= this.growthPausedUntil);
       if (canGrow && this.pendingLogin === undefined) this.startLogin();
       // Keys exist but all are busy: share the least-loaded one rather than wait for a login.
-      const least = this.entries.reduce<Entry | undefined>((best, e) => (best === undefined || e.inUse < best.inUse ? e : best), undefined);
+      const least = this.entries.reduce<Entry | undefined>(
+        (best, e) => (best === undefined || e.inUse < best.inUse ? e : best),
+        undefined,
+      );
       if (least) return this.lend(least);
       // Only suspended logins leave no key and no login to wait for.
-      if (this.pendingLogin === undefined) throw rejected ?? new RangeError('session pool has no key and cannot log in');
+      if (this.pendingLogin === undefined)
+        throw rejected ?? new RangeError('session pool has no key and cannot log in');
       // No key at all: wait for the one shared login, then look again.
       await raceAbort(this.pendingLogin, signal, onAbort);
     }
@@ -132,7 +140,10 @@ export class SessionPool {
     if (old.length === 0) return;
     for (const e of old) this.entries.splice(this.entries.indexOf(e), 1);
     this.deps.onKeysChanged(this.entries.length);
-    this.deps.log.debug({ backend: this.deps.backendId, retired: old.length, keys: this.entries.length }, 'wsapi: retired idle session keys');
+    this.deps.log.debug(
+      { backend: this.deps.backendId, retired: old.length, keys: this.entries.length },
+      'wsapi: retired idle session keys',
+    );
     // The array may keep sessions longer than its default (setwsapi -timeout): log out to free them.
     for (const e of old) void this.deps.logout(e.key).catch(() => undefined);
   }
@@ -167,7 +178,10 @@ export class SessionPool {
         } else if (hadKeys) {
           // An extra key was refused (often the array's session limit): work with what we have.
           this.growthPausedUntil = Date.now() + this.deps.growthPauseMs;
-          this.deps.log.warn({ backend: this.deps.backendId, keys: this.entries.length, err }, 'wsapi: could not open another session; continuing with fewer');
+          this.deps.log.warn(
+            { backend: this.deps.backendId, keys: this.entries.length, err },
+            'wsapi: could not open another session; continuing with fewer',
+          );
         }
         throw err;
       },

@@ -29,15 +29,31 @@ export interface WaitForTaskOptions {
  * deadline is cut off). The one task poller of the driver: the array layer's copy and tune waits
  * use it too (src/array/task-wait.ts).
  */
-export async function waitForTask(tasks: TaskReader, ctx: WsapiErrorContext, id: number, opts: WaitForTaskOptions): Promise<Task> {
+export async function waitForTask(
+  tasks: TaskReader,
+  ctx: WsapiErrorContext,
+  id: number,
+  opts: WaitForTaskOptions,
+): Promise<Task> {
   const bounded = opts.timeoutMs === undefined ? opts.signal !== undefined : opts.timeoutMs > 0;
-  if (!(opts.intervalMs > 0) || !bounded) throw new RangeError('waitForTask needs intervalMs > 0 and timeoutMs > 0 (or a signal)');
+  if (!(opts.intervalMs > 0) || !bounded)
+    throw new RangeError('waitForTask needs intervalMs > 0 and timeoutMs > 0 (or a signal)');
   const deadline = opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(opts.timeoutMs);
   const signals = [opts.signal, deadline].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
-  const onAbort = (): Error => new WsapiAbortedError(`waiting for task ${id} on backend ${ctx.backendId} was cancelled`, ctx, { cause: opts.signal?.reason });
+  const onAbort = (): Error =>
+    new WsapiAbortedError(`waiting for task ${id} on backend ${ctx.backendId} was cancelled`, ctx, {
+      cause: opts.signal?.reason,
+    });
   let last = opts.seen;
-  const timedOut = (): WsapiTaskError => new WsapiTaskError('timeout', id, `task ${id} on backend ${ctx.backendId} did not finish within ${opts.timeoutMs} ms; it is still running`, ctx, last);
+  const timedOut = (): WsapiTaskError =>
+    new WsapiTaskError(
+      'timeout',
+      id,
+      `task ${id} on backend ${ctx.backendId} did not finish within ${opts.timeoutMs} ms; it is still running`,
+      ctx,
+      last,
+    );
   // The state to judge next: the caller's `seen` first, then each poll's.
   let next = opts.seen;
   for (;;) {
@@ -53,8 +69,22 @@ export async function waitForTask(tasks: TaskReader, ctx: WsapiErrorContext, id:
     last = next;
     next = undefined;
     if (last.status === TaskStatus.DONE) return last;
-    if (last.status === TaskStatus.FAILED) throw new WsapiTaskError('failed', id, `task ${id} (${last.name ?? 'unnamed'}) on backend ${ctx.backendId} failed`, ctx, last);
-    if (last.status === TaskStatus.CANCELLED) throw new WsapiTaskError('cancelled', id, `task ${id} (${last.name ?? 'unnamed'}) on backend ${ctx.backendId} was cancelled`, ctx, last);
+    if (last.status === TaskStatus.FAILED)
+      throw new WsapiTaskError(
+        'failed',
+        id,
+        `task ${id} (${last.name ?? 'unnamed'}) on backend ${ctx.backendId} failed`,
+        ctx,
+        last,
+      );
+    if (last.status === TaskStatus.CANCELLED)
+      throw new WsapiTaskError(
+        'cancelled',
+        id,
+        `task ${id} (${last.name ?? 'unnamed'}) on backend ${ctx.backendId} was cancelled`,
+        ctx,
+        last,
+      );
     // ACTIVE, or a status this client does not know: keep waiting, within the deadline.
     try {
       await wait(opts.intervalMs, signal, onAbort);

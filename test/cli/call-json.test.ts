@@ -21,7 +21,11 @@ const sock = join(dir, 'csi.sock');
 let server: ChildProcess | undefined;
 
 function call(rpc: string, json: string, endpoint = `unix://${sock}`) {
-  const r = spawnSync(process.execPath, [BIN, 'call', rpc, '--endpoint', endpoint, '--timeout', '20', '--json', json], { encoding: 'utf8', env: { PATH: process.env['PATH'] }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, 'call', rpc, '--endpoint', endpoint, '--timeout', '20', '--json', json], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] },
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -29,7 +33,11 @@ const caps = '"volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_N
 
 beforeAll(async () => {
   if (!built) return;
-  server = spawn(process.execPath, [BIN, 'serve', '--simulator', '--endpoint', `unix://${sock}`, '--log-format', 'json'], { stdio: 'ignore' });
+  server = spawn(
+    process.execPath,
+    [BIN, 'serve', '--simulator', '--endpoint', `unix://${sock}`, '--log-format', 'json'],
+    { stdio: 'ignore' },
+  );
   const stop = Date.now() + 30_000;
   while (!existsSync(sock)) {
     if (Date.now() > stop) throw new Error('safety net: serve --simulator made no socket within 30 s');
@@ -49,7 +57,9 @@ describe('quantities', () => {
     ['1024', '1024'],
     ['1k', '1000'],
   ])('%s is %s bytes', (q, bytes) => expect(parseQuantity(q)).toBe(bytes));
-  test.each(['abc', '1.5', '10GB', '-1Gi', '0.1'])('%s is not a whole number of bytes', (q) => expect(parseQuantity(q)).toBeUndefined());
+  test.each(['abc', '1.5', '10GB', '-1Gi', '0.1'])('%s is not a whole number of bytes', (q) =>
+    expect(parseQuantity(q)).toBeUndefined(),
+  );
 });
 
 d('call parses JSON strictly (issue 18 case 6)', () => {
@@ -57,17 +67,35 @@ d('call parses JSON strictly (issue 18 case 6)', () => {
     const r = call('CreateVolume', `{"name":"pvc-q",${caps},"capacity_range":{"required_bytes":"10Gi"}}`);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect((JSON.parse(r.stdout) as { volume: { capacity_bytes: string } }).volume.capacity_bytes).toBe(String(10 * 1024 ** 3));
+    expect((JSON.parse(r.stdout) as { volume: { capacity_bytes: string } }).volume.capacity_bytes).toBe(
+      String(10 * 1024 ** 3),
+    );
   });
 
   test.each([
     ['a misspelled field', `{"nmae":"x",${caps}}`, /unknown field "nmae" in CreateVolumeRequest/],
-    ['a misspelled nested field', `{"name":"x","capacity_range":{"required_byte":"1Gi"}}`, /unknown field "required_byte" in CreateVolumeRequest\.capacity_range/],
-    ['an unknown enum value', '{"name":"x","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_WRITER"}}]}', /"SINGLE_WRITER" is not a Mode/],
-    ['"abc" as a size', `{"name":"x",${caps},"capacity_range":{"required_bytes":"abc"}}`, /required_bytes must be a whole number of bytes/],
+    [
+      'a misspelled nested field',
+      `{"name":"x","capacity_range":{"required_byte":"1Gi"}}`,
+      /unknown field "required_byte" in CreateVolumeRequest\.capacity_range/,
+    ],
+    [
+      'an unknown enum value',
+      '{"name":"x","volume_capabilities":[{"mount":{},"access_mode":{"mode":"SINGLE_WRITER"}}]}',
+      /"SINGLE_WRITER" is not a Mode/,
+    ],
+    [
+      '"abc" as a size',
+      `{"name":"x",${caps},"capacity_range":{"required_bytes":"abc"}}`,
+      /required_bytes must be a whole number of bytes/,
+    ],
     ['a list for the message', '[]', /must be a JSON object/],
     ['a number for a string', '{"name":5}', /name must be a string/],
-    ['two members of a oneof', '{"name":"x","volume_capabilities":[{"mount":{},"block":{}}]}', /set only one of block, mount/],
+    [
+      'two members of a oneof',
+      '{"name":"x","volume_capabilities":[{"mount":{},"block":{}}]}',
+      /set only one of block, mount/,
+    ],
   ])('%s is a usage error naming it (exit 2)', (_what, json, message) => {
     const r = call('CreateVolume', json);
     expect(r.code).toBe(2);

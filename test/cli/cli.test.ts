@@ -19,7 +19,11 @@ const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'], ...env }, timeout: 20_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'], ...env },
+    timeout: 20_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -61,12 +65,63 @@ d('3par-csi CLI', () => {
     ['the placeholder cluster id', ['--backends', GOOD, '--cluster-id', 'CHANGE-ME'], {}, /placeholder/],
     ['a cluster id with bad characters', ['--backends', GOOD, '--cluster-id', 'Prod_1'], {}, /1-32 characters/],
     ['no backends file', ['--cluster-id', 'prod'], {}, /--backends FILE is required/],
-    ['a malformed file', ['--cluster-id', 'prod', '--backends', backendsFile('bad.yaml', '- id: [unclosed')], {}, /not valid YAML/],
-    ['a duplicate id', ['--cluster-id', 'prod', '--backends', backendsFile('dup.yaml', '- {id: a, url: "https://x:8080", username: u, password: p}\n- {id: a, url: "https://y:8080", username: u, password: p}\n')], {}, /used twice/],
-    ['an invalid id', ['--cluster-id', 'prod', '--backends', backendsFile('badid.yaml', '- {id: A_1, url: "https://x:8080", username: u, password: p}\n')], {}, /id "A_1"/],
-    ['two defaults', ['--cluster-id', 'prod', '--backends', backendsFile('two.yaml', '- {id: a, url: "https://x:8080", username: u, password: p, default: true}\n- {id: b, url: "https://y:8080", username: u, password: p, default: true}\n')], {}, /more than one backend/],
-    ['a missing URL', ['--cluster-id', 'prod', '--backends', backendsFile('nourl.yaml', '- {id: a, username: u, password: p}\n')], {}, /"url" is missing/],
-    ['a bad cluster id from the environment twin', ['--backends', GOOD], { [envName('cluster-id')]: 'no spaces allowed' }, /1-32 characters/],
+    [
+      'a malformed file',
+      ['--cluster-id', 'prod', '--backends', backendsFile('bad.yaml', '- id: [unclosed')],
+      {},
+      /not valid YAML/,
+    ],
+    [
+      'a duplicate id',
+      [
+        '--cluster-id',
+        'prod',
+        '--backends',
+        backendsFile(
+          'dup.yaml',
+          '- {id: a, url: "https://x:8080", username: u, password: p}\n- {id: a, url: "https://y:8080", username: u, password: p}\n',
+        ),
+      ],
+      {},
+      /used twice/,
+    ],
+    [
+      'an invalid id',
+      [
+        '--cluster-id',
+        'prod',
+        '--backends',
+        backendsFile('badid.yaml', '- {id: A_1, url: "https://x:8080", username: u, password: p}\n'),
+      ],
+      {},
+      /id "A_1"/,
+    ],
+    [
+      'two defaults',
+      [
+        '--cluster-id',
+        'prod',
+        '--backends',
+        backendsFile(
+          'two.yaml',
+          '- {id: a, url: "https://x:8080", username: u, password: p, default: true}\n- {id: b, url: "https://y:8080", username: u, password: p, default: true}\n',
+        ),
+      ],
+      {},
+      /more than one backend/,
+    ],
+    [
+      'a missing URL',
+      ['--cluster-id', 'prod', '--backends', backendsFile('nourl.yaml', '- {id: a, username: u, password: p}\n')],
+      {},
+      /"url" is missing/,
+    ],
+    [
+      'a bad cluster id from the environment twin',
+      ['--backends', GOOD],
+      { [envName('cluster-id')]: 'no spaces allowed' },
+      /1-32 characters/,
+    ],
   ])('serve refuses %s at start', (_what, args, env, message) => {
     const r = run(['serve', '--mode', 'controller', '--endpoint', `unix://${dir}/never.sock`, ...args], env);
     expect(r.code).toBe(2);
@@ -82,7 +137,17 @@ d('3par-csi CLI', () => {
   });
 
   test('a node plugin with --topology=on refuses to start without --backend-ids (it would report no segment)', () => {
-    const r = run(['serve', '--mode', 'node', '--endpoint', `unix://${dir}/never-node.sock`, '--topology', 'on', '--node-name', 'w1']);
+    const r = run([
+      'serve',
+      '--mode',
+      'node',
+      '--endpoint',
+      `unix://${dir}/never-node.sock`,
+      '--topology',
+      'on',
+      '--node-name',
+      'w1',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--topology=on needs --backend-ids/);
     expect(existsSync(join(dir, 'never-node.sock'))).toBe(false);
@@ -90,7 +155,22 @@ d('3par-csi CLI', () => {
 
   test('serve answers `call`, and SIGTERM stops it and removes the socket', async () => {
     const sock = join(dir, 'node.sock');
-    const child = spawn(process.execPath, [BIN, 'serve', '--mode', 'node', '--endpoint', `unix://${sock}`, '--log-format', 'json', '--node-name', 'worker-1'], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--mode',
+        'node',
+        '--endpoint',
+        `unix://${sock}`,
+        '--log-format',
+        'json',
+        '--node-name',
+        'worker-1',
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       await waitFor('the socket of `serve`', () => existsSync(sock), { intervalMs: 50 });
       const r = run(['call', 'GetPluginInfo', '--endpoint', `unix://${sock}`]);

@@ -40,13 +40,39 @@ async function serve(name: string, backendYaml: string): Promise<Served> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, backendYaml);
   const sock = join(dir, `${name}.sock`);
-  const child = spawn(process.execPath, ['--unhandled-rejections=strict', BIN, 'serve', '--mode', 'controller', '--endpoint', `unix://${sock}`, '--backends', file, '--cluster-id', 'shut', '--shutdown-grace', String(GRACE_S), '--log-format', 'json', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--unhandled-rejections=strict',
+      BIN,
+      'serve',
+      '--mode',
+      'controller',
+      '--endpoint',
+      `unix://${sock}`,
+      '--backends',
+      file,
+      '--cluster-id',
+      'shut',
+      '--shutdown-grace',
+      String(GRACE_S),
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await until(() => out.includes('"driver ready"'), 'the driver to be ready', () => out + err);
+  await until(
+    () => out.includes('"driver ready"'),
+    'the driver to be ready',
+    () => out + err,
+  );
   return { child, sock, out: () => out, err: () => err, exited };
 }
 
@@ -73,12 +99,19 @@ async function stopAndTime(s: Served): Promise<{ code: number | null; ms: number
   const ms = performance.now() - t0;
   if (code === 'late') {
     s.child.kill('SIGKILL');
-    throw new Error(`the driver did not exit within grace + 5 s (${EXIT_BOUND_MS} ms) after SIGTERM\n${s.out()}\n${s.err()}`);
+    throw new Error(
+      `the driver did not exit within grace + 5 s (${EXIT_BOUND_MS} ms) after SIGTERM\n${s.out()}\n${s.err()}`,
+    );
   }
   return { code, ms };
 }
 
-const createReq = (name: string) => ({ name, capacity_range: { required_bytes: String(1024 ** 3) }, volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }], parameters: { cpg: 'SSD_r6' } });
+const createReq = (name: string) => ({
+  name,
+  capacity_range: { required_bytes: String(1024 ** 3) },
+  volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
+  parameters: { cpg: 'SSD_r6' },
+});
 
 function outcome(p: Promise<unknown>): Promise<{ code: number; details: string }> {
   return p.then(
@@ -93,14 +126,23 @@ d('serve shutdown (issue 18 case 3)', () => {
     const hung: FakeArray = await startFake(() => undefined);
     try {
       // A long first-byte limit: the array is still "hanging" when the driver shuts down.
-      const s = await serve('hung', `- {id: lab, url: "${hung.url}", username: u, password: p, responseTimeoutSeconds: 600}\n`);
+      const s = await serve(
+        'hung',
+        `- {id: lab, url: "${hung.url}", username: u, password: p, responseTimeoutSeconds: 600}\n`,
+      );
       const ctl = new CsiTestClient('Controller', `unix://${s.sock}`);
       try {
         const call = outcome(ctl.call('CreateVolume', createReq('pvc-shut'), { deadlineMs: 120_000 }));
-        await until(() => /"rpc":"CreateVolume".*"msg":"request"/.test(s.out()) && hung.requests.length > 0, 'the call to wait on the hung array', () => s.out());
+        await until(
+          () => /"rpc":"CreateVolume".*"msg":"request"/.test(s.out()) && hung.requests.length > 0,
+          'the call to wait on the hung array',
+          () => s.out(),
+        );
         const { code, ms } = await stopAndTime(s);
         const res = await call;
-        process.stdout.write(`shutdown with a hung array: exit ${code} ${Math.round(ms)} ms after SIGTERM (grace ${GRACE_S} s); caller got ${grpc.status[res.code]}\n`);
+        process.stdout.write(
+          `shutdown with a hung array: exit ${code} ${Math.round(ms)} ms after SIGTERM (grace ${GRACE_S} s); caller got ${grpc.status[res.code]}\n`,
+        );
         expect(code).toBe(0);
         expect(res.code).toBe(grpc.status.UNAVAILABLE);
         expect(res.details).toMatch(/shutting down/);
@@ -119,27 +161,44 @@ d('serve shutdown (issue 18 case 3)', () => {
   test('SIGTERM with a change in flight on an answering array: the caller gets its answer or UNAVAILABLE, sessions are logged out, exit 0', async () => {
     const sim: RunningSimulator = await startSimulator({ tickMs: 10 });
     try {
-      const s = await serve('sim', `- {id: lab, url: "${sim.url}", username: ${sim.username}, password: "${sim.password}"}\n`);
+      const s = await serve(
+        'sim',
+        `- {id: lab, url: "${sim.url}", username: ${sim.username}, password: "${sim.password}"}\n`,
+      );
       const ctl = new CsiTestClient('Controller', `unix://${s.sock}`);
       try {
         expect((await outcome(ctl.call('CreateVolume', createReq('pvc-warm')))).code).toBe(grpc.status.OK);
         // The next create's POST is held by the array until the test lets it go (after SIGTERM).
         const hang = sim.faults.add({ type: 'hang' });
         const call = outcome(ctl.call('CreateVolume', createReq('pvc-inflight'), { deadlineMs: 120_000 }));
-        await until(() => /"name":"pvc-inflight".*"msg":"request"/.test(s.out()), 'the call to reach the driver', () => s.out());
+        await until(
+          () => /"name":"pvc-inflight".*"msg":"request"/.test(s.out()),
+          'the call to reach the driver',
+          () => s.out(),
+        );
         const sigterm = stopAndTime(s);
-        await until(() => s.out().includes('"shutting down"'), 'the driver to start shutting down', () => s.out());
+        await until(
+          () => s.out().includes('"shutting down"'),
+          'the driver to start shutting down',
+          () => s.out(),
+        );
         sim.faults.remove(hang);
         const { code, ms } = await sigterm;
         const res = await call;
-        process.stdout.write(`shutdown with an answering array: exit ${code} ${Math.round(ms)} ms after SIGTERM; caller got ${grpc.status[res.code]}\n`);
+        process.stdout.write(
+          `shutdown with an answering array: exit ${code} ${Math.round(ms)} ms after SIGTERM; caller got ${grpc.status[res.code]}\n`,
+        );
         expect(code).toBe(0);
         // Done within the grace period, or stopped by the shutdown: never CANCELLED or INTERNAL.
         expect([grpc.status.OK, grpc.status.UNAVAILABLE]).toContain(res.code);
         expect(s.err()).not.toMatch(/\n\s+at /);
         // Every session the driver opened was logged out.
-        const logins = sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/credentials' && r.status === 201).length;
-        const logouts = sim.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/api/v1/credentials/') && r.status === 200).length;
+        const logins = sim.requests.filter(
+          (r) => r.method === 'POST' && r.path === '/api/v1/credentials' && r.status === 201,
+        ).length;
+        const logouts = sim.requests.filter(
+          (r) => r.method === 'DELETE' && r.path.startsWith('/api/v1/credentials/') && r.status === 200,
+        ).length;
         expect(logins).toBeGreaterThan(0);
         expect(logouts).toBe(logins);
       } finally {

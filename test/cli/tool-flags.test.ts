@@ -49,10 +49,27 @@ describe('the shared parser', () => {
 describe('npm run soak flags', () => {
   test('defaults: a full run, and --quick', () => {
     const full = parseSoakArgs([], {}, undefined);
-    expect(full).toMatchObject({ quick: false, volumes: [36, 24], concurrency: 4, faultEveryMs: 1000, hang: false, keepWork: false, noNode: false, retryStartMs: RETRY_INTERVAL_START_MS, retryMaxMs: RETRY_INTERVAL_MAX_MS });
+    expect(full).toMatchObject({
+      quick: false,
+      volumes: [36, 24],
+      concurrency: 4,
+      faultEveryMs: 1000,
+      hang: false,
+      keepWork: false,
+      noNode: false,
+      retryStartMs: RETRY_INTERVAL_START_MS,
+      retryMaxMs: RETRY_INTERVAL_MAX_MS,
+    });
     expect(full.killEveryMs).toEqual([Math.round(8000 * 0.55), Math.round(8000 * 1.45)]);
     const quick = parseSoakArgs(['--quick'], {}, undefined);
-    expect(quick).toMatchObject({ quick: true, volumes: [3, 2], concurrency: 3, faultEveryMs: 900, retryStartMs: 100, retryMaxMs: 1000 });
+    expect(quick).toMatchObject({
+      quick: true,
+      volumes: [3, 2],
+      concurrency: 3,
+      faultEveryMs: 900,
+      retryStartMs: 100,
+      retryMaxMs: 1000,
+    });
   });
 
   test('without node steps (not root, or --no-node) four times the volumes', () => {
@@ -62,8 +79,31 @@ describe('npm run soak flags', () => {
   });
 
   test('rates, switches and both value syntaxes', () => {
-    const c = parseSoakArgs(['--fault-rate=0', '--kill-rate', '0', '--retry-start', '0.5', '--retry-max=2', '--hang', '--keep', '--concurrency', '7'], {}, undefined);
-    expect(c).toMatchObject({ faultEveryMs: 0, killEveryMs: undefined, retryStartMs: 500, retryMaxMs: 2000, hang: true, keepWork: true, concurrency: 7 });
+    const c = parseSoakArgs(
+      [
+        '--fault-rate=0',
+        '--kill-rate',
+        '0',
+        '--retry-start',
+        '0.5',
+        '--retry-max=2',
+        '--hang',
+        '--keep',
+        '--concurrency',
+        '7',
+      ],
+      {},
+      undefined,
+    );
+    expect(c).toMatchObject({
+      faultEveryMs: 0,
+      killEveryMs: undefined,
+      retryStartMs: 500,
+      retryMaxMs: 2000,
+      hang: true,
+      keepWork: true,
+      concurrency: 7,
+    });
   });
 
   test('--seed, with SOAK_SEED as its twin (the flag wins)', () => {
@@ -72,7 +112,10 @@ describe('npm run soak flags', () => {
     expect(parseSoakArgs(['--seed=5'], { SOAK_SEED: '9' }, undefined).seed).toBe(5);
     expect(() => parseSoakArgs([], { SOAK_SEED: '9,10' }, undefined)).toThrow(/SOAK_SEED must be an integer/);
     // No THREEPAR_CSI_ twins for the soak's flags.
-    expect(parseSoakArgs([], { THREEPAR_CSI_VOLUMES: '1', THREEPAR_CSI_QUICK: 'true' }, undefined)).toMatchObject({ quick: false, volumes: [36, 24] });
+    expect(parseSoakArgs([], { THREEPAR_CSI_VOLUMES: '1', THREEPAR_CSI_QUICK: 'true' }, undefined)).toMatchObject({
+      quick: false,
+      volumes: [36, 24],
+    });
   });
 
   test.each([
@@ -144,7 +187,9 @@ const SOAK = fileURLToPath(new URL('../../dist/soak/main.js', import.meta.url));
 const BENCH = fileURLToPath(new URL('../../dist/bench/driver.js', import.meta.url));
 /** Only against a hang: a loaded 2-core machine may take many seconds to start node. */
 const SAFETY_NET_MS = 120_000;
-const built = describeUnless(existsSync(SOAK) && existsSync(BENCH) ? undefined : 'dist/ is missing — run "npm run build" first');
+const built = describeUnless(
+  existsSync(SOAK) && existsSync(BENCH) ? undefined : 'dist/ is missing — run "npm run build" first',
+);
 
 built('the built tools', () => {
   test.each([

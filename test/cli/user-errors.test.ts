@@ -21,7 +21,12 @@ const dir = mkdtempSync(join(tmpdir(), 'usererr-'));
 chmodSync(dir, 0o755);
 
 function run(args: string[], opts: { uid?: number } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'] }, timeout: 30_000, ...(opts.uid !== undefined && { uid: opts.uid, gid: opts.uid }) });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] },
+    timeout: 30_000,
+    ...(opts.uid !== undefined && { uid: opts.uid, gid: opts.uid }),
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -59,8 +64,12 @@ async function serveUntilReady(args: string[]): Promise<{ out: string; stop(): P
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   children.push(child);
-  await waitFor(`"driver ready" from ${args.join(' ')}`, () => out.includes('"driver ready"') || exitCode(child) !== null);
-  if (!out.includes('"driver ready"')) throw new Error(`3par-csi ${args.join(' ')} exited before it was ready:\n${out}`);
+  await waitFor(
+    `"driver ready" from ${args.join(' ')}`,
+    () => out.includes('"driver ready"') || exitCode(child) !== null,
+  );
+  if (!out.includes('"driver ready"'))
+    throw new Error(`3par-csi ${args.join(' ')} exited before it was ready:\n${out}`);
   return {
     get out() {
       return out;
@@ -77,7 +86,20 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-const node = (endpoint: string, ...more: string[]) => ['serve', '--mode', 'node', '--endpoint', endpoint, '--node-name', 'w1', '--kubelet-dir', dir, '--log-format', 'json', ...more];
+const node = (endpoint: string, ...more: string[]) => [
+  'serve',
+  '--mode',
+  'node',
+  '--endpoint',
+  endpoint,
+  '--node-name',
+  'w1',
+  '--kubelet-dir',
+  dir,
+  '--log-format',
+  'json',
+  ...more,
+];
 
 d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
   test('a socket directory without permission (EACCES): one line, exit 1', () => {
@@ -110,7 +132,11 @@ d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
   });
 
   test.each([
-    ['a malformed --metrics-address', node(`unix://${dir}/x.sock`, '--metrics-address', 'localhost'), /--metrics-address/],
+    [
+      'a malformed --metrics-address',
+      node(`unix://${dir}/x.sock`, '--metrics-address', 'localhost'),
+      /--metrics-address/,
+    ],
     ['an endpoint with no host (:19555)', node(':19555'), /needs a host/],
     ['a non-loopback TCP endpoint without --allow-remote-endpoint', node('0.0.0.0:19555'), /--allow-remote-endpoint/],
   ])('%s is a usage error: one line, exit 2', (_what, args, message) => {
@@ -121,8 +147,21 @@ d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
 
   test('a YAML syntax error in the backends file names line and column, never the content', () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, '- id: a\n  url: https://array:8080\n  username: u\n  password: "s3cret-Pa55\n  chap: {user: x, secret: [unclosed\n');
-    const r = run(['serve', '--mode', 'controller', '--cluster-id', 'c', '--backends', file, '--endpoint', `unix://${dir}/never.sock`]);
+    writeFileSync(
+      file,
+      '- id: a\n  url: https://array:8080\n  username: u\n  password: "s3cret-Pa55\n  chap: {user: x, secret: [unclosed\n',
+    );
+    const r = run([
+      'serve',
+      '--mode',
+      'controller',
+      '--cluster-id',
+      'c',
+      '--backends',
+      file,
+      '--endpoint',
+      `unix://${dir}/never.sock`,
+    ]);
     expect(r.code).toBe(2);
     const line = oneLine(r.stderr);
     expect(line).toMatch(/not valid YAML\/JSON.*line \d+, column \d+/);
@@ -143,7 +182,24 @@ d('user errors (issue 18 case 5, issue 14 finding 9)', () => {
   test('a remote TCP endpoint with --allow-remote-endpoint is served with a warning; an http:// backend URL is warned about once', async () => {
     const file = join(dir, 'http.yaml');
     writeFileSync(file, '- {id: plain, url: "http://array.invalid:8008", username: u, password: p}\n');
-    const served = await serveUntilReady(['serve', '--mode', 'all', '--cluster-id', 'c', '--backends', file, '--endpoint', '0.0.0.0:0', '--allow-remote-endpoint', '--node-name', 'w1', '--kubelet-dir', dir, '--log-format', 'json']);
+    const served = await serveUntilReady([
+      'serve',
+      '--mode',
+      'all',
+      '--cluster-id',
+      'c',
+      '--backends',
+      file,
+      '--endpoint',
+      '0.0.0.0:0',
+      '--allow-remote-endpoint',
+      '--node-name',
+      'w1',
+      '--kubelet-dir',
+      dir,
+      '--log-format',
+      'json',
+    ]);
     expect(served.out.match(/"msg":"[^"]*not on loopback[^"]*"/g) ?? []).toHaveLength(1);
     expect(served.out.match(/"msg":"[^"]*password travels in clear[^"]*"/g) ?? []).toHaveLength(1);
     expect(await served.stop()).toBe(0);

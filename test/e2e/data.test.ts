@@ -10,12 +10,36 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdtempSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdtempSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveDriver, type ServedDriver } from '../helpers/driver-harness.js';
 import type { CsiTestClient } from '../helpers/grpc.js';
-import { detachLoopsUnder, eventually, isMounted, loopsUnder, MiB, GiB, mountCap, nodeSkipReason, unmountUnder } from '../sanity/harness.js';
+import {
+  detachLoopsUnder,
+  eventually,
+  isMounted,
+  loopsUnder,
+  MiB,
+  GiB,
+  mountCap,
+  nodeSkipReason,
+  unmountUnder,
+} from '../sanity/harness.js';
 import { describeUnless } from '../helpers/skip.js';
 import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
@@ -93,11 +117,24 @@ const rig = new Rig();
 const written = new Map<string, Map<string, string>>();
 
 async function createVolume(name: string, extra: Record<string, unknown> = {}): Promise<Volume> {
-  return (await rig.controller.call('CreateVolume', { name, volume_capabilities: [XFS], capacity_range: { required_bytes: String(512 * MiB) }, ...extra })).volume!;
+  return (
+    await rig.controller.call('CreateVolume', {
+      name,
+      volume_capabilities: [XFS],
+      capacity_range: { required_bytes: String(512 * MiB) },
+      ...extra,
+    })
+  ).volume!;
 }
 
 async function attach(name: string, v: Volume): Promise<Attached> {
-  const pub = await rig.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: rig.nodeId, volume_capability: XFS, readonly: false, volume_context: v.volume_context });
+  const pub = await rig.controller.call('ControllerPublishVolume', {
+    volume_id: v.volume_id,
+    node_id: rig.nodeId,
+    volume_capability: XFS,
+    readonly: false,
+    volume_context: v.volume_context,
+  });
   const staging = join(rig.kubeletDir, 'plugins', 'kubernetes.io', 'csi', DRIVER, name, 'globalmount');
   const targetParent = join(rig.kubeletDir, 'pods', `pod-${name}`, 'volumes', 'kubernetes.io~csi', name);
   mkdirSync(staging, { recursive: true });
@@ -108,8 +145,22 @@ async function attach(name: string, v: Volume): Promise<Attached> {
 }
 
 async function stage(a: Attached): Promise<void> {
-  await rig.node.call('NodeStageVolume', { volume_id: a.v.volume_id, staging_target_path: a.staging, volume_capability: XFS, publish_context: a.publishContext, volume_context: a.v.volume_context });
-  await rig.node.call('NodePublishVolume', { volume_id: a.v.volume_id, staging_target_path: a.staging, target_path: a.target, volume_capability: XFS, publish_context: a.publishContext, volume_context: a.v.volume_context, readonly: false });
+  await rig.node.call('NodeStageVolume', {
+    volume_id: a.v.volume_id,
+    staging_target_path: a.staging,
+    volume_capability: XFS,
+    publish_context: a.publishContext,
+    volume_context: a.v.volume_context,
+  });
+  await rig.node.call('NodePublishVolume', {
+    volume_id: a.v.volume_id,
+    staging_target_path: a.staging,
+    target_path: a.target,
+    volume_capability: XFS,
+    publish_context: a.publishContext,
+    volume_context: a.v.volume_context,
+    readonly: false,
+  });
   expect(isMounted(a.target)).toBe(true);
 }
 
@@ -181,13 +232,17 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
 
   test('snapshot (flushed and frozen) → restore: the restored volume holds exactly the data at snapshot time', async () => {
     atSnapshot = copy(written.get('source'));
-    const snap = await quiesced(src, () => rig.controller.call('CreateSnapshot', { name: 'e2e-snap', source_volume_id: src.v.volume_id }));
+    const snap = await quiesced(src, () =>
+      rig.controller.call('CreateSnapshot', { name: 'e2e-snap', source_volume_id: src.v.volume_id }),
+    );
     expect(snap.snapshot!.ready_to_use).toBe(true);
     snapshotId = snap.snapshot!.snapshot_id;
     // Written after the snapshot: must not appear in the restore.
     write(src, 'source', 'after-snapshot.bin', MiB);
 
-    const restored = await createVolume('e2e-restored', { volume_content_source: { snapshot: { snapshot_id: snapshotId } } });
+    const restored = await createVolume('e2e-restored', {
+      volume_content_source: { snapshot: { snapshot_id: snapshotId } },
+    });
     const r = await attach('e2e-restored', restored);
     others.push(r);
     expectFiles(r, atSnapshot);
@@ -198,7 +253,9 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
   });
 
   test('clone of the live volume (flushed and frozen): every file, including those written after the snapshot', async () => {
-    const clone = await quiesced(src, () => createVolume('e2e-clone', { volume_content_source: { volume: { volume_id: src.v.volume_id } } }));
+    const clone = await quiesced(src, () =>
+      createVolume('e2e-clone', { volume_content_source: { volume: { volume_id: src.v.volume_id } } }),
+    );
     const c = await attach('e2e-clone', clone);
     others.push(c);
     expectFiles(c, written.get('source')!);
@@ -206,10 +263,20 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
 
   test('expand (xfs, online): ControllerExpand + NodeExpand grow the mounted filesystem; the data stays and the new space is usable', async () => {
     const before = statfsSync(src.target);
-    const grown = await rig.controller.call('ControllerExpandVolume', { volume_id: src.v.volume_id, capacity_range: { required_bytes: String(GiB) }, volume_capability: XFS });
+    const grown = await rig.controller.call('ControllerExpandVolume', {
+      volume_id: src.v.volume_id,
+      capacity_range: { required_bytes: String(GiB) },
+      volume_capability: XFS,
+    });
     expect(Number(grown.capacity_bytes)).toBeGreaterThanOrEqual(GiB);
     expect(grown.node_expansion_required).toBe(true);
-    await rig.node.call('NodeExpandVolume', { volume_id: src.v.volume_id, volume_path: src.target, staging_target_path: src.staging, capacity_range: { required_bytes: grown.capacity_bytes }, volume_capability: XFS });
+    await rig.node.call('NodeExpandVolume', {
+      volume_id: src.v.volume_id,
+      volume_path: src.target,
+      staging_target_path: src.staging,
+      capacity_range: { required_bytes: grown.capacity_bytes },
+      volume_capability: XFS,
+    });
     const after = statfsSync(src.target);
     expect(after.blocks * after.bsize).toBeGreaterThan(before.blocks * before.bsize + 400 * MiB);
     expectFiles(src, written.get('source')!);
@@ -255,15 +322,30 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
   test('raw block: bytes written at both ends of the device survive snapshot → restore', async () => {
     const cap = { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
     const attachBlock = async (name: string, v: Volume) => {
-      const pub = await rig.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: rig.nodeId, volume_capability: cap, volume_context: v.volume_context });
+      const pub = await rig.controller.call('ControllerPublishVolume', {
+        volume_id: v.volume_id,
+        node_id: rig.nodeId,
+        volume_capability: cap,
+        volume_context: v.volume_context,
+      });
       const staging = join(rig.kubeletDir, 'plugins', 'kubernetes.io', 'csi', DRIVER, name, 'globalmount');
       const parent = join(rig.kubeletDir, 'plugins', 'kubernetes.io', 'csi', 'volumeDevices', 'publish', name);
       mkdirSync(staging, { recursive: true });
       mkdirSync(parent, { recursive: true });
       const target = join(parent, 'pod-uid');
-      const common = { volume_id: v.volume_id, volume_capability: cap, publish_context: pub.publish_context, volume_context: v.volume_context };
+      const common = {
+        volume_id: v.volume_id,
+        volume_capability: cap,
+        publish_context: pub.publish_context,
+        volume_context: v.volume_context,
+      };
       await rig.node.call('NodeStageVolume', { ...common, staging_target_path: staging });
-      await rig.node.call('NodePublishVolume', { ...common, staging_target_path: staging, target_path: target, readonly: false });
+      await rig.node.call('NodePublishVolume', {
+        ...common,
+        staging_target_path: staging,
+        target_path: target,
+        readonly: false,
+      });
       expect(statSync(target).isBlockDevice()).toBe(true);
       return {
         target,
@@ -275,7 +357,13 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
         },
       };
     };
-    const v = (await rig.controller.call('CreateVolume', { name: 'e2e-block', volume_capabilities: [cap], capacity_range: { required_bytes: String(256 * MiB) } })).volume!;
+    const v = (
+      await rig.controller.call('CreateVolume', {
+        name: 'e2e-block',
+        volume_capabilities: [cap],
+        capacity_range: { required_bytes: String(256 * MiB) },
+      })
+    ).volume!;
     const b = await attachBlock('e2e-block', v);
     const size = Number(v.capacity_bytes);
     const head = randomBytes(MiB);
@@ -289,7 +377,13 @@ describeRoot('data survives snapshot, restore, clone, expand, restage and a driv
       closeSync(fd);
     }
     const snap = await rig.controller.call('CreateSnapshot', { name: 'e2e-block-snap', source_volume_id: v.volume_id });
-    const restored = (await rig.controller.call('CreateVolume', { name: 'e2e-block-restored', volume_capabilities: [cap], volume_content_source: { snapshot: { snapshot_id: snap.snapshot!.snapshot_id } } })).volume!;
+    const restored = (
+      await rig.controller.call('CreateVolume', {
+        name: 'e2e-block-restored',
+        volume_capabilities: [cap],
+        volume_content_source: { snapshot: { snapshot_id: snap.snapshot!.snapshot_id } },
+      })
+    ).volume!;
     const r = await attachBlock('e2e-block-restored', restored);
     const rfd = openSync(r.target, 'r');
     try {

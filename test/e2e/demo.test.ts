@@ -14,7 +14,11 @@ const d = describeUnless(existsSync(BIN) ? undefined : `${BIN} is missing — ru
 
 d('3par-csi demo', () => {
   test('every step OK and the array audit clean', () => {
-    const r = spawnSync(process.execPath, [BIN, 'demo', '--data', '8', '--copy-rate', '64', '--print-metrics'], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(process.execPath, [BIN, 'demo', '--data', '8', '--copy-rate', '64', '--print-metrics'], {
+      encoding: 'utf8',
+      timeout: 180_000,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const summary = /(\d+) steps OK, (\d+) failed, (\d+) skipped\./.exec(r.stdout);

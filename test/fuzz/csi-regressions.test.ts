@@ -34,12 +34,16 @@ describe('ids whose array name is a URL dot segment', () => {
   // /api/v1/ (and /volumes/. to /volumes/, the full list). DeleteVolume of such an unknown id
   // answers INTERNAL or UNAVAILABLE instead of success, marks the backend down, and sends
   // requests to other resources than the one named.
-  test.each(['sim/.', 'sim/..'])('DeleteVolume and DeleteSnapshot of %s succeed without leaving /volumes/<name>', async (id) => {
-    s.sim.resetRequests();
-    expect(await code(s.controller.call('DeleteVolume', { volume_id: id }))).toBe(0);
-    expect(await code(s.controller.call('DeleteSnapshot', { snapshot_id: id }))).toBe(0);
-    for (const p of paths()) expect(p).toMatch(/^(GET|DELETE) \/api\/v1\/volumes\/[^/]+$|^GET \/api(\/v1\/(system|wsapiconfiguration))?$/);
-  });
+  test.each(['sim/.', 'sim/..'])(
+    'DeleteVolume and DeleteSnapshot of %s succeed without leaving /volumes/<name>',
+    async (id) => {
+      s.sim.resetRequests();
+      expect(await code(s.controller.call('DeleteVolume', { volume_id: id }))).toBe(0);
+      expect(await code(s.controller.call('DeleteSnapshot', { snapshot_id: id }))).toBe(0);
+      for (const p of paths())
+        expect(p).toMatch(/^(GET|DELETE) \/api\/v1\/volumes\/[^/]+$|^GET \/api(\/v1\/(system|wsapiconfiguration))?$/);
+    },
+  );
 
   test('ControllerGetVolume of sim/.. is NOT_FOUND', async () => {
     expect(await code(s.controller.call('ControllerGetVolume', { volume_id: 'sim/..' }))).toBe(5);
@@ -57,8 +61,18 @@ describe('node paths with an over-long component', () => {
   // that cannot exist).
   test('NodeUnpublishVolume answers a mapped status and logs no unexpected error', async () => {
     const from = cap.lines().length;
-    const c = await code(s.node.call('NodeUnpublishVolume', { volume_id: 'sim/csv-aaaaaaaaaaaaaaaaaaaa', target_path: `${s.base}/${'n'.repeat(300)}/mount` }));
+    const c = await code(
+      s.node.call('NodeUnpublishVolume', {
+        volume_id: 'sim/csv-aaaaaaaaaaaaaaaaaaaa',
+        target_path: `${s.base}/${'n'.repeat(300)}/mount`,
+      }),
+    );
     expect([0, 3, 5]).toContain(c);
-    expect(cap.lines().slice(from).filter((l) => l.includes('"unexpected error"'))).toEqual([]);
+    expect(
+      cap
+        .lines()
+        .slice(from)
+        .filter((l) => l.includes('"unexpected error"')),
+    ).toEqual([]);
   });
 });

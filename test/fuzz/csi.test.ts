@@ -40,7 +40,13 @@ const cap = scannedLog({ level: 'debug', secrets: [CHAP_SECRET] });
 const hostCommands: { command: string; args: readonly string[] }[] = [];
 const refuseEverything: Exec = async (command, args) => {
   hostCommands.push({ command, args });
-  throw new ExecError({ commandLine: `${command} ${args.length} args`, failure: 'spawn', exitCode: null, stdout: '', stderr: '' });
+  throw new ExecError({
+    commandLine: `${command} ${args.length} args`,
+    failure: 'spawn',
+    exitCode: null,
+    stdout: '',
+    stderr: '',
+  });
 };
 
 let base: string;
@@ -85,12 +91,38 @@ beforeAll(async () => {
   // Real objects for the fuzzer to aim at: a volume, a snapshot of it, and a published one.
   const ctl = clients.get('Controller')!;
   const mount = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
-  const v = await ctl.call<{ volume: { volume_id: string } }>('CreateVolume', { name: 'fuzz-base', capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [mount], parameters: {} });
-  const s = await ctl.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', { name: 'fuzz-snap', source_volume_id: v.volume.volume_id, parameters: {} });
+  const v = await ctl.call<{ volume: { volume_id: string } }>('CreateVolume', {
+    name: 'fuzz-base',
+    capacity_range: { required_bytes: String(1 << 30) },
+    volume_capabilities: [mount],
+    parameters: {},
+  });
+  const s = await ctl.call<{ snapshot: { snapshot_id: string } }>('CreateSnapshot', {
+    name: 'fuzz-snap',
+    source_volume_id: v.volume.volume_id,
+    parameters: {},
+  });
   const info = await clients.get('Node')!.call<{ node_id: string }>('NodeGetInfo', {});
-  const p = await ctl.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', { name: 'fuzz-published', capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [mount], parameters: {} });
-  await ctl.call('ControllerPublishVolume', { volume_id: p.volume.volume_id, node_id: info.node_id, volume_capability: mount, readonly: false, volume_context: p.volume.volume_context });
-  pools = { volumeIds: [v.volume.volume_id, p.volume.volume_id], snapshotIds: [s.snapshot.snapshot_id], nodeIds: [info.node_id], base, chapSecret: CHAP_SECRET };
+  const p = await ctl.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', {
+    name: 'fuzz-published',
+    capacity_range: { required_bytes: String(1 << 30) },
+    volume_capabilities: [mount],
+    parameters: {},
+  });
+  await ctl.call('ControllerPublishVolume', {
+    volume_id: p.volume.volume_id,
+    node_id: info.node_id,
+    volume_capability: mount,
+    readonly: false,
+    volume_context: p.volume.volume_context,
+  });
+  pools = {
+    volumeIds: [v.volume.volume_id, p.volume.volume_id],
+    snapshotIds: [s.snapshot.snapshot_id],
+    nodeIds: [info.node_id],
+    base,
+    chapSecret: CHAP_SECRET,
+  };
 });
 
 afterAll(async () => {
@@ -122,14 +154,21 @@ describe('CSI fuzzing', () => {
         if (code === grpc.status.UNKNOWN || code === -1) unknown.push(`${rpc.name}: ${e.message}`);
         // The client could not even encode the request (a wrong type protobufjs refuses): no call made.
         if (code === grpc.status.INTERNAL && /serializ/i.test(e.details ?? '')) code = -2;
-        else if (code === grpc.status.INTERNAL) internal.push(`${rpc.name}: ${e.details} ← ${JSON.stringify(req).slice(0, 300)}`);
+        else if (code === grpc.status.INTERNAL)
+          internal.push(`${rpc.name}: ${e.details} ← ${JSON.stringify(req).slice(0, 300)}`);
       }
       const key = `${rpc.name} ${code === -2 ? 'not encodable' : (grpc.status[code] ?? code)}`;
       codes.set(key, (codes.get(key) ?? 0) + 1);
-      if (code > 0 && arrayState() !== before) changedByRejected.push(`${rpc.name} → ${grpc.status[code]}: ${JSON.stringify(req).slice(0, 400)}`);
+      if (code > 0 && arrayState() !== before)
+        changedByRejected.push(`${rpc.name} → ${grpc.status[code]}: ${JSON.stringify(req).slice(0, 400)}`);
     }
     const unexpected = unexpectedErrors();
-    process.stdout.write(`CSI fuzz (seed ${SEED}): ${[...codes].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}\n`);
+    process.stdout.write(
+      `CSI fuzz (seed ${SEED}): ${[...codes]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ')}\n`,
+    );
     const knownSeen = [...internal, ...unexpected].map(known).filter((k) => k !== undefined);
     if (knownSeen.length > 0) process.stdout.write(`known driver bugs hit: ${[...new Set(knownSeen)].join('; ')}\n`);
     expect(hangs).toEqual([]);
@@ -178,14 +217,25 @@ describe('CSI fuzzing', () => {
     expect(probe.ready.value).toBe(true);
     const ctl = clients.get('Controller')!;
     const mount = { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
-    const v = await ctl.call<{ volume: { volume_id: string } }>('CreateVolume', { name: 'after-fuzz', capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [mount], parameters: {} });
+    const v = await ctl.call<{ volume: { volume_id: string } }>('CreateVolume', {
+      name: 'after-fuzz',
+      capacity_range: { required_bytes: String(1 << 30) },
+      volume_capabilities: [mount],
+      parameters: {},
+    });
     await ctl.call('DeleteVolume', { volume_id: v.volume.volume_id });
     expect(sim.array.volumes.some((x) => x.name === v.volume.volume_id.split('/')[1])).toBe(false);
-    const outside = hostCommands.flatMap((c) => c.args.filter((a) => a.startsWith('/') && !a.startsWith(base + '/') && !/^\/dev\/[a-z0-9-]+$/.test(a)).map((a) => `${c.command} ${a}`));
+    const outside = hostCommands.flatMap((c) =>
+      c.args
+        .filter((a) => a.startsWith('/') && !a.startsWith(base + '/') && !/^\/dev\/[a-z0-9-]+$/.test(a))
+        .map((a) => `${c.command} ${a}`),
+    );
     expect(outside).toEqual([]);
     // mount/umount only ever act below the kubelet root, however a path was spelled.
     const kubelet = `${base}/kubelet/`;
-    const mounts = hostCommands.filter((c) => c.command === 'mount' || c.command === 'umount').flatMap((c) => c.args.filter((a) => a.startsWith('/') && !a.startsWith('/dev/') && !a.startsWith(kubelet)));
+    const mounts = hostCommands
+      .filter((c) => c.command === 'mount' || c.command === 'umount')
+      .flatMap((c) => c.args.filter((a) => a.startsWith('/') && !a.startsWith('/dev/') && !a.startsWith(kubelet)));
     expect(mounts).toEqual([]);
   });
 });
@@ -208,7 +258,9 @@ function mangledProtobuf(rng: Prng): Buffer {
     const field = rng.int(1, 20);
     const wire = rng.pick([0, 1, 2, 5, 3, 4, 6, 7]);
     parts.push((field << 3) | wire);
-    if (wire === 0) for (let k = 0, len = rng.int(1, 11); k < len; k++) parts.push(k === len - 1 && rng.chance(0.7) ? rng.int(0, 127) : rng.int(128, 255));
+    if (wire === 0)
+      for (let k = 0, len = rng.int(1, 11); k < len; k++)
+        parts.push(k === len - 1 && rng.chance(0.7) ? rng.int(0, 127) : rng.int(128, 255));
     else if (wire === 2) {
       const claimed = rng.pick([0, 1, 5, 127, 200, 100000]);
       parts.push(claimed > 127 ? 0xff : claimed, ...(claimed > 127 ? [0x7f] : []));

@@ -39,12 +39,32 @@ export const RPCS: { service: CsiServiceName; name: string }[] = [
     'ControllerModifyVolume',
     'GetSnapshot',
   ].map((name) => ({ service: 'Controller' as const, name })),
-  ...['NodeStageVolume', 'NodeUnstageVolume', 'NodePublishVolume', 'NodeUnpublishVolume', 'NodeGetVolumeStats', 'NodeExpandVolume', 'NodeGetCapabilities', 'NodeGetInfo'].map((name) => ({ service: 'Node' as const, name })),
+  ...[
+    'NodeStageVolume',
+    'NodeUnstageVolume',
+    'NodePublishVolume',
+    'NodeUnpublishVolume',
+    'NodeGetVolumeStats',
+    'NodeExpandVolume',
+    'NodeGetCapabilities',
+    'NodeGetInfo',
+  ].map((name) => ({ service: 'Node' as const, name })),
 ];
 
 type Obj = Record<string, unknown>;
 
-const UNICODE = ['vølume-名前', 'ｐｖｃ', '🙂🙃', 'a\u0301', '\u202ereversed', 'zero\u200bwidth', 'ß', 'İ', '\uFFFD', 'nul\u0000byte'];
+const UNICODE = [
+  'vølume-名前',
+  'ｐｖｃ',
+  '🙂🙃',
+  'a\u0301',
+  '\u202ereversed',
+  'zero\u200bwidth',
+  'ß',
+  'İ',
+  '\uFFFD',
+  'nul\u0000byte',
+];
 
 function str(rng: Prng): string {
   return rng.pick([
@@ -90,15 +110,63 @@ function id(rng: Prng, pool: string[]): string {
 }
 
 function size(rng: Prng): unknown {
-  return rng.pick(['0', '1', '-1', '1073741824', '9223372036854775807', '-9223372036854775808', '18446744073709551615', '1099511627776000', '512', String(rng.int(0, 2 ** 31)), 0, -5, 1e30, 'abc', '1.5', ''] as unknown[]);
+  return rng.pick([
+    '0',
+    '1',
+    '-1',
+    '1073741824',
+    '9223372036854775807',
+    '-9223372036854775808',
+    '18446744073709551615',
+    '1099511627776000',
+    '512',
+    String(rng.int(0, 2 ** 31)),
+    0,
+    -5,
+    1e30,
+    'abc',
+    '1.5',
+    '',
+  ] as unknown[]);
 }
 
 function mode(rng: Prng): unknown {
-  return rng.pick(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER', 'UNKNOWN', 99, -1, 'BOGUS'] as unknown[]);
+  return rng.pick([
+    'SINGLE_NODE_WRITER',
+    'SINGLE_NODE_READER_ONLY',
+    'MULTI_NODE_READER_ONLY',
+    'MULTI_NODE_SINGLE_WRITER',
+    'MULTI_NODE_MULTI_WRITER',
+    'SINGLE_NODE_SINGLE_WRITER',
+    'SINGLE_NODE_MULTI_WRITER',
+    'UNKNOWN',
+    99,
+    -1,
+    'BOGUS',
+  ] as unknown[]);
 }
 
 function capability(rng: Prng): unknown {
-  const mount = { fs_type: rng.pick(['', 'ext4', 'xfs', 'ntfs', 'ext4 ', 'btrfs', str(rng)]), mount_flags: rng.pick([[], ['noatime'], ['bind'], ['rw', 'ro'], ['a b'], [''], ['loop'], [str(rng)], ['noatime,bind'], ['noatime,rw'], ['ro,remount'], ['defaults,loop=/dev/loop0'], ['noatime,,nodev'], [`noatime,${str(rng)}`]]), volume_mount_group: rng.pick(['', '1000', 'x']) };
+  const mount = {
+    fs_type: rng.pick(['', 'ext4', 'xfs', 'ntfs', 'ext4 ', 'btrfs', str(rng)]),
+    mount_flags: rng.pick([
+      [],
+      ['noatime'],
+      ['bind'],
+      ['rw', 'ro'],
+      ['a b'],
+      [''],
+      ['loop'],
+      [str(rng)],
+      ['noatime,bind'],
+      ['noatime,rw'],
+      ['ro,remount'],
+      ['defaults,loop=/dev/loop0'],
+      ['noatime,,nodev'],
+      [`noatime,${str(rng)}`],
+    ]),
+    volume_mount_group: rng.pick(['', '1000', 'x']),
+  };
   return rng.pick<unknown>([
     { mount: { fs_type: 'ext4', mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
     { mount, access_mode: { mode: mode(rng) } },
@@ -131,7 +199,12 @@ function params(rng: Prng): unknown {
 }
 
 function secrets(rng: Prng, pools: FuzzPools): unknown {
-  return rng.pick<unknown>([{}, { chapUser: 'u', chapSecret: pools.chapSecret }, { password: pools.chapSecret }, { [pools.chapSecret]: pools.chapSecret }]);
+  return rng.pick<unknown>([
+    {},
+    { chapUser: 'u', chapSecret: pools.chapSecret },
+    { password: pools.chapSecret },
+    { [pools.chapSecret]: pools.chapSecret },
+  ]);
 }
 
 function path(rng: Prng, pools: FuzzPools): unknown {
@@ -171,61 +244,149 @@ function contentSource(rng: Prng, pools: FuzzPools): unknown {
 }
 
 function context(rng: Prng): unknown {
-  return rng.pick<unknown>([{}, { accessProtocol: 'loop' }, { foo: 'bar', createdEmpty: 'maybe' }, { lun: '-1', wwn: 'zz', protocol: 'loop' }, { protocol: 'iscsi', lun: '99999', targets: '[not json' }, { readonly: 'true' }]);
+  return rng.pick<unknown>([
+    {},
+    { accessProtocol: 'loop' },
+    { foo: 'bar', createdEmpty: 'maybe' },
+    { lun: '-1', wwn: 'zz', protocol: 'loop' },
+    { protocol: 'iscsi', lun: '99999', targets: '[not json' },
+    { readonly: 'true' },
+  ]);
 }
 
 function topology(rng: Prng): unknown {
-  return rng.pick<unknown>([undefined, { requisite: [{ segments: { foo: 'bar' } }], preferred: [] }, { requisite: [], preferred: [{ segments: { [str(rng)]: str(rng) } }] }]);
+  return rng.pick<unknown>([
+    undefined,
+    { requisite: [{ segments: { foo: 'bar' } }], preferred: [] },
+    { requisite: [], preferred: [{ segments: { [str(rng)]: str(rng) } }] },
+  ]);
 }
 
 /** A plausible request for `rpc`. */
 function plausible(rpc: string, rng: Prng, p: FuzzPools): Obj {
   const vid = (): string => id(rng, p.volumeIds);
-  const node = (): unknown => rng.pick<unknown>([...p.nodeIds, '', 'fuzz-node;i=iqn.x', 'n'.repeat(300), 'node;w=zz', str(rng)]);
-  const range = (): unknown => rng.pick<unknown>([{ required_bytes: size(rng) }, { limit_bytes: size(rng) }, { required_bytes: size(rng), limit_bytes: size(rng) }, {}, undefined]);
+  const node = (): unknown =>
+    rng.pick<unknown>([...p.nodeIds, '', 'fuzz-node;i=iqn.x', 'n'.repeat(300), 'node;w=zz', str(rng)]);
+  const range = (): unknown =>
+    rng.pick<unknown>([
+      { required_bytes: size(rng) },
+      { limit_bytes: size(rng) },
+      { required_bytes: size(rng), limit_bytes: size(rng) },
+      {},
+      undefined,
+    ]);
   switch (rpc) {
     case 'CreateVolume':
-      return { name: str(rng), capacity_range: range(), volume_capabilities: rng.pick([[capability(rng)], [], [capability(rng), capability(rng)]]), parameters: params(rng), secrets: secrets(rng, p), volume_content_source: rng.chance(0.3) ? contentSource(rng, p) : undefined, accessibility_requirements: topology(rng), mutable_parameters: rng.chance(0.2) ? params(rng) : {} };
+      return {
+        name: str(rng),
+        capacity_range: range(),
+        volume_capabilities: rng.pick([[capability(rng)], [], [capability(rng), capability(rng)]]),
+        parameters: params(rng),
+        secrets: secrets(rng, p),
+        volume_content_source: rng.chance(0.3) ? contentSource(rng, p) : undefined,
+        accessibility_requirements: topology(rng),
+        mutable_parameters: rng.chance(0.2) ? params(rng) : {},
+      };
     case 'DeleteVolume':
       return { volume_id: vid(), secrets: secrets(rng, p) };
     case 'ControllerPublishVolume':
-      return { volume_id: vid(), node_id: node(), volume_capability: capability(rng), readonly: rng.chance(0.3), secrets: secrets(rng, p), volume_context: context(rng) };
+      return {
+        volume_id: vid(),
+        node_id: node(),
+        volume_capability: capability(rng),
+        readonly: rng.chance(0.3),
+        secrets: secrets(rng, p),
+        volume_context: context(rng),
+      };
     case 'ControllerUnpublishVolume':
       return { volume_id: vid(), node_id: node(), secrets: secrets(rng, p) };
     case 'ValidateVolumeCapabilities':
-      return { volume_id: vid(), volume_context: context(rng), volume_capabilities: [capability(rng)], parameters: params(rng), secrets: secrets(rng, p) };
+      return {
+        volume_id: vid(),
+        volume_context: context(rng),
+        volume_capabilities: [capability(rng)],
+        parameters: params(rng),
+        secrets: secrets(rng, p),
+      };
     case 'ListVolumes':
     case 'ListSnapshots':
       return {
         max_entries: rng.pick<unknown>([0, 1, 2, -1, 2 ** 31 - 1, 'x']),
-        starting_token: rng.pick(['', 'garbage', '-1', '999999999', 'ffffffffffff:1', '000000000000:0', 'a'.repeat(1000), rng.pick(UNICODE)]),
-        ...(rpc === 'ListSnapshots' ? { source_volume_id: rng.chance(0.5) ? vid() : '', snapshot_id: rng.chance(0.3) ? id(rng, p.snapshotIds) : '', secrets: secrets(rng, p) } : {}),
+        starting_token: rng.pick([
+          '',
+          'garbage',
+          '-1',
+          '999999999',
+          'ffffffffffff:1',
+          '000000000000:0',
+          'a'.repeat(1000),
+          rng.pick(UNICODE),
+        ]),
+        ...(rpc === 'ListSnapshots'
+          ? {
+              source_volume_id: rng.chance(0.5) ? vid() : '',
+              snapshot_id: rng.chance(0.3) ? id(rng, p.snapshotIds) : '',
+              secrets: secrets(rng, p),
+            }
+          : {}),
       };
     case 'GetCapacity':
-      return { volume_capabilities: [capability(rng)], parameters: params(rng), accessible_topology: rng.chance(0.3) ? { segments: { a: 'b' } } : undefined };
+      return {
+        volume_capabilities: [capability(rng)],
+        parameters: params(rng),
+        accessible_topology: rng.chance(0.3) ? { segments: { a: 'b' } } : undefined,
+      };
     case 'CreateSnapshot':
       return { source_volume_id: vid(), name: str(rng), secrets: secrets(rng, p), parameters: params(rng) };
     case 'DeleteSnapshot':
     case 'GetSnapshot':
       return { snapshot_id: id(rng, [...p.snapshotIds, ...p.volumeIds]), secrets: secrets(rng, p) };
     case 'ControllerExpandVolume':
-      return { volume_id: vid(), capacity_range: range(), secrets: secrets(rng, p), volume_capability: capability(rng) };
+      return {
+        volume_id: vid(),
+        capacity_range: range(),
+        secrets: secrets(rng, p),
+        volume_capability: capability(rng),
+      };
     case 'ControllerGetVolume':
       return { volume_id: vid() };
     case 'ControllerModifyVolume':
       return { volume_id: vid(), secrets: secrets(rng, p), mutable_parameters: params(rng) };
     case 'NodeStageVolume':
-      return { volume_id: vid(), publish_context: context(rng), staging_target_path: path(rng, p), volume_capability: capability(rng), secrets: secrets(rng, p), volume_context: context(rng) };
+      return {
+        volume_id: vid(),
+        publish_context: context(rng),
+        staging_target_path: path(rng, p),
+        volume_capability: capability(rng),
+        secrets: secrets(rng, p),
+        volume_context: context(rng),
+      };
     case 'NodeUnstageVolume':
       return { volume_id: vid(), staging_target_path: path(rng, p) };
     case 'NodePublishVolume':
-      return { volume_id: vid(), publish_context: context(rng), staging_target_path: path(rng, p), target_path: path(rng, p), volume_capability: capability(rng), readonly: rng.chance(0.5), secrets: secrets(rng, p), volume_context: context(rng) };
+      return {
+        volume_id: vid(),
+        publish_context: context(rng),
+        staging_target_path: path(rng, p),
+        target_path: path(rng, p),
+        volume_capability: capability(rng),
+        readonly: rng.chance(0.5),
+        secrets: secrets(rng, p),
+        volume_context: context(rng),
+      };
     case 'NodeUnpublishVolume':
       return { volume_id: vid(), target_path: path(rng, p) };
     case 'NodeGetVolumeStats':
       return { volume_id: vid(), volume_path: path(rng, p), staging_target_path: path(rng, p) };
     case 'NodeExpandVolume':
-      return { volume_id: vid(), volume_path: path(rng, p), capacity_range: range(), staging_target_path: path(rng, p), volume_capability: capability(rng), secrets: secrets(rng, p) };
+      return {
+        volume_id: vid(),
+        volume_path: path(rng, p),
+        capacity_range: range(),
+        staging_target_path: path(rng, p),
+        volume_capability: capability(rng),
+        secrets: secrets(rng, p),
+      };
     default:
       return {};
   }
@@ -233,7 +394,21 @@ function plausible(rpc: string, rng: Prng, p: FuzzPools): Obj {
 
 /** Wrong types for a field: what a confused or hostile client might send. */
 function wrongType(rng: Prng): unknown {
-  return rng.pick<unknown>([42, -1, 1.5, true, false, null, [], [1, 2], {}, { nested: { deeper: 'x' } }, 'str', '', Number.MAX_SAFE_INTEGER]);
+  return rng.pick<unknown>([
+    42,
+    -1,
+    1.5,
+    true,
+    false,
+    null,
+    [],
+    [1, 2],
+    {},
+    { nested: { deeper: 'x' } },
+    'str',
+    '',
+    Number.MAX_SAFE_INTEGER,
+  ]);
 }
 
 /** A request for `rpc`: plausible, then up to three fields removed or replaced by wrong types. */

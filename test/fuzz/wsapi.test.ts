@@ -24,12 +24,22 @@ const unhandled: unknown[] = [];
 const onUnhandled = (err: unknown): void => void unhandled.push(err);
 
 /** A volume as the array sends it, for lists to wrap and break. */
-const volume = (i: number): Record<string, unknown> => ({ id: i, name: `v${i}`, sizeMiB: 1024, wwn: '60002AC0000000000000000100000001', provisioningType: 2, copyType: 1, state: 1, uuid: 'u' });
+const volume = (i: number): Record<string, unknown> => ({
+  id: i,
+  name: `v${i}`,
+  sizeMiB: 1024,
+  wwn: '60002AC0000000000000000100000001',
+  provisioningType: 2,
+  copyType: 1,
+  state: 1,
+  uuid: 'u',
+});
 
 /** One broken (or, now and then, sound) answer. Most write and end; some never answer. */
 function misbehave(req: FakeRequest, res: http.ServerResponse): void {
   const kind = rng.int(0, 21);
-  const json = (status: number, body: string, headers: Record<string, string> = {}): void => reply(res, status, body, headers);
+  const json = (status: number, body: string, headers: Record<string, string> = {}): void =>
+    reply(res, status, body, headers);
   switch (kind) {
     case 0:
       return json(200, '{"members": [');
@@ -56,12 +66,18 @@ function misbehave(req: FakeRequest, res: http.ServerResponse): void {
     }
     case 9:
       // Huge: 8 MiB of members nobody asked for (or of nothing valid).
-      return json(200, rng.chance(0.5) ? `{"total":1,"members":[${'9,'.repeat(4 * 1024 * 1024)}9]}` : 'x'.repeat(8 * 1024 * 1024));
+      return json(
+        200,
+        rng.chance(0.5) ? `{"total":1,"members":[${'9,'.repeat(4 * 1024 * 1024)}9]}` : 'x'.repeat(8 * 1024 * 1024),
+      );
     case 10: {
       // Endless: a body that never ends; the client's own timeout must stop it.
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.write('{"total":1,"members":[');
-      const timer = setInterval(() => (res.writableEnded || res.destroyed ? clearInterval(timer) : res.write('0,'.repeat(1024))), 5);
+      const timer = setInterval(
+        () => (res.writableEnded || res.destroyed ? clearInterval(timer) : res.write('0,'.repeat(1024))),
+        5,
+      );
       res.on('close', () => clearInterval(timer));
       return;
     }
@@ -73,9 +89,26 @@ function misbehave(req: FakeRequest, res: http.ServerResponse): void {
       res.socket?.destroy();
       return;
     case 13:
-      return json(rng.pick([500, 502, 503, 400, 403, 404, 409]), rng.pick(['{"code":"x","desc":5}', '{"code":99999}', 'oops', '', '{"desc":null,"ref":[]}']));
+      return json(
+        rng.pick([500, 502, 503, 400, 403, 404, 409]),
+        rng.pick(['{"code":"x","desc":5}', '{"code":99999}', 'oops', '', '{"desc":null,"ref":[]}']),
+      );
     case 14:
-      return json(rng.pick([201, 202, 204, 206, 302, 418]), rng.pick(['', '{}', '{"key":5}']), rng.chance(0.5) ? { Location: rng.pick(['', 'garbage', '/api/v1/vluns/x,y,z', '/api/v1/volumes/' + 'a'.repeat(5000), '\u00ff']) } : {});
+      return json(
+        rng.pick([201, 202, 204, 206, 302, 418]),
+        rng.pick(['', '{}', '{"key":5}']),
+        rng.chance(0.5)
+          ? {
+              Location: rng.pick([
+                '',
+                'garbage',
+                '/api/v1/vluns/x,y,z',
+                '/api/v1/volumes/' + 'a'.repeat(5000),
+                '\u00ff',
+              ]),
+            }
+          : {},
+      );
     case 15:
       return json(503, '{"code":270,"desc":"busy"}', { 'Retry-After': rng.pick(['0', '1', '-5', 'soon', '99999']) });
     case 16:
@@ -87,12 +120,17 @@ function misbehave(req: FakeRequest, res: http.ServerResponse): void {
       res.end('<html>maintenance</html>');
       return;
     case 19:
-      return json(200, JSON.stringify({ id: 'one', name: 7, sizeMiB: -1, wwn: null, taskid: 'x', status: 'done', key: 12 }));
+      return json(
+        200,
+        JSON.stringify({ id: 'one', name: 7, sizeMiB: -1, wwn: null, taskid: 'x', status: 'done', key: 12 }),
+      );
     default:
       // Now and then a sound answer, so later stages of multi-request methods run too.
-      if (req.url.startsWith('/api/v1/credentials') && req.method === 'POST') return reply(res, 201, { key: `0-${'a'.repeat(32)}-${'b'.repeat(8)}` });
+      if (req.url.startsWith('/api/v1/credentials') && req.method === 'POST')
+        return reply(res, 201, { key: `0-${'a'.repeat(32)}-${'b'.repeat(8)}` });
       if (req.url === '/api') return reply(res, 200, { major: 1, minor: 3, build: 30103230 });
-      if (/^\/api\/v1\/volumes(\?|$)/.test(req.url) && req.method === 'GET') return reply(res, 200, { total: 1, members: [volume(1)] });
+      if (/^\/api\/v1\/volumes(\?|$)/.test(req.url) && req.method === 'GET')
+        return reply(res, 200, { total: 1, members: [volume(1)] });
       return reply(res, 200, {});
   }
 }
@@ -118,7 +156,10 @@ const CALLS: [string, Call][] = [
   ['volumes.delete', (c) => c.volumes.delete('v1')],
   ['volumes.grow', (c) => c.volumes.grow('v1', 1024)],
   ['volumes.createSnapshot', (c) => c.volumes.createSnapshot('v1', { name: 's1' })],
-  ['volumes.createPhysicalCopy', (c) => c.volumes.createPhysicalCopy('v1', { destVolume: 'v2', destCPG: 'c', online: true })],
+  [
+    'volumes.createPhysicalCopy',
+    (c) => c.volumes.createPhysicalCopy('v1', { destVolume: 'v2', destCPG: 'c', online: true }),
+  ],
   ['hosts.list', (c) => c.hosts.list()],
   ['hosts.get', (c) => c.hosts.get('h1')],
   ['hosts.queryByInitiators', (c) => c.hosts.queryByInitiators({ iqns: ['iqn.x'], wwns: [] })],
@@ -151,9 +192,15 @@ describe('WSAPI client fuzzing', () => {
         const ms = Date.now() - started;
         // Retries (4 tries with back-off up to 4 s) and a login in front bound a call; past the
         // safety net it hung (a limit on hangs, not on speed: a loaded machine is only slower).
-        if (ms > SAFETY_NET_MS) slow.push(`timed out: ${name} took ${ms} ms, past the ${SAFETY_NET_MS / 1000} s safety net`);
+        if (ms > SAFETY_NET_MS)
+          slow.push(`timed out: ${name} took ${ms} ms, past the ${SAFETY_NET_MS / 1000} s safety net`);
         for (const r of results) {
-          const key = r.status === 'fulfilled' ? `${name} ok` : r.reason instanceof WsapiBaseError ? `${(r.reason as Error).name}` : 'untyped';
+          const key =
+            r.status === 'fulfilled'
+              ? `${name} ok`
+              : r.reason instanceof WsapiBaseError
+                ? `${(r.reason as Error).name}`
+                : 'untyped';
           if (key === 'untyped') untyped.push(`${name}: ${String((r as PromiseRejectedResult).reason)}`);
           outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
         }
@@ -161,7 +208,12 @@ describe('WSAPI client fuzzing', () => {
     } finally {
       await client.close();
     }
-    process.stdout.write(`WSAPI fuzz (seed ${SEED}): ${[...outcomes].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}\n`);
+    process.stdout.write(
+      `WSAPI fuzz (seed ${SEED}): ${[...outcomes]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ')}\n`,
+    );
     expect(untyped).toEqual([]);
     expect(slow).toEqual([]);
     expect(unhandled).toEqual([]);
@@ -173,7 +225,14 @@ describe('WSAPI client fuzzing', () => {
       const timer = setInterval(() => res.write('0,'.repeat(4096)), 2);
       res.on('close', () => clearInterval(timer));
     });
-    const c = new WsapiClient({ backendId: 'fz', url: endless.url, username: 'u', password: PASSWORD, timeoutMs: TIMEOUT_MS, retry: { attempts: 1 } });
+    const c = new WsapiClient({
+      backendId: 'fz',
+      url: endless.url,
+      username: 'u',
+      password: PASSWORD,
+      timeoutMs: TIMEOUT_MS,
+      retry: { attempts: 1 },
+    });
     try {
       // The body never ends: only the client's timeout can end the call.
       const err = await c.apiVersion().then(
@@ -189,5 +248,14 @@ describe('WSAPI client fuzzing', () => {
 });
 
 function newClient(): WsapiClient {
-  return new WsapiClient({ backendId: 'fz', url: fake.url, username: 'u', password: PASSWORD, timeoutMs: TIMEOUT_MS, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 }, authFailureCooldownMs: 50, log: cap.log });
+  return new WsapiClient({
+    backendId: 'fz',
+    url: fake.url,
+    username: 'u',
+    password: PASSWORD,
+    timeoutMs: TIMEOUT_MS,
+    retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 },
+    authFailureCooldownMs: 50,
+    log: cap.log,
+  });
 }

@@ -25,9 +25,13 @@ type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : 
  * The RPC names of one service (the definitions' string index signature left out); none for a
  * client whose service is not known to the compiler, whose calls then resolve to `call<T>`.
  */
-export type RpcName<S extends CsiServiceName> = true extends IsUnion<S> ? never : keyof { [K in keyof Definitions[S] as string extends K ? never : K]: unknown } & string;
+export type RpcName<S extends CsiServiceName> =
+  true extends IsUnion<S>
+    ? never
+    : keyof { [K in keyof Definitions[S] as string extends K ? never : K]: unknown } & string;
 /** The response of an RPC as the client decodes it: the generated `__Output` type. */
-export type ResponseOf<S extends CsiServiceName, K extends RpcName<S>> = Definitions[S][K] extends MethodDefinition<object, object, object, infer Out> ? Out : never;
+export type ResponseOf<S extends CsiServiceName, K extends RpcName<S>> =
+  Definitions[S][K] extends MethodDefinition<object, object, object, infer Out> ? Out : never;
 
 type Callback = (err: grpc.ServiceError | null, res?: unknown) => void;
 type Method = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback) => grpc.ClientUnaryCall;
@@ -45,7 +49,8 @@ export class CsiTestClient<S extends CsiServiceName = CsiServiceName> {
 
   constructor(service: S, address: string, options: grpc.ChannelOptions = {}) {
     const Ctor = loadCsi().csi.v1[service];
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), options) as unknown as grpc.Client & Record<string, Method>;
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), options) as unknown as grpc.Client &
+      Record<string, Method>;
   }
 
   call<K extends RpcName<S>>(rpc: K, request?: unknown, options?: CallOpts): Promise<ResponseOf<S, K>>;
@@ -60,10 +65,16 @@ export class CsiTestClient<S extends CsiServiceName = CsiServiceName> {
    * Starts a call the test may cancel (`call.cancel()`); `code` resolves with its gRPC status
    * (OK when it succeeded). The deadline is a safety net (default 120 s).
    */
-  cancellable(rpc: RpcName<S>, request: unknown = {}, options: CallOpts = {}): { call: grpc.ClientUnaryCall; code: Promise<grpc.status> } {
+  cancellable(
+    rpc: RpcName<S>,
+    request: unknown = {},
+    options: CallOpts = {},
+  ): { call: grpc.ClientUnaryCall; code: Promise<grpc.status> } {
     let call!: grpc.ClientUnaryCall;
     const code = new Promise<grpc.status>((resolve) => {
-      call = this.start(rpc, request, { deadlineMs: 120_000, ...options }, (err) => resolve(err ? err.code : grpc.status.OK));
+      call = this.start(rpc, request, { deadlineMs: 120_000, ...options }, (err) =>
+        resolve(err ? err.code : grpc.status.OK),
+      );
     });
     return { call, code };
   }

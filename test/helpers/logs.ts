@@ -10,5 +10,13 @@ export interface CapturedLog {
 export function captureLog(level: 'debug' | 'info' | 'trace' = 'debug'): CapturedLog {
   const chunks: string[] = [];
   const log = createLogger({ level, destination: { write: (msg: string) => void chunks.push(msg) } });
-  return { log, lines: () => chunks.join('').split('\n').filter((l) => l !== ''), text: () => chunks.join('') };
+  return {
+    log,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l !== ''),
+    text: () => chunks.join(''),
+  };
 }

@@ -20,7 +20,9 @@ export class ChildTimeoutError extends Error {
     readonly ms: number,
     readonly partial: Finished,
   ) {
-    super(`timed out: still running after the ${ms / 1000} s safety net, killed; last output:\n${(partial.stdout + partial.stderr).slice(-2000)}`);
+    super(
+      `timed out: still running after the ${ms / 1000} s safety net, killed; last output:\n${(partial.stdout + partial.stderr).slice(-2000)}`,
+    );
   }
 }
 

@@ -16,7 +16,9 @@ export const SESSION_KEY_PATTERN = /\b0-[0-9a-f]{32}-[0-9a-f]{8}\b/g;
 
 /** What of `secrets` (and any session key) occurs in `text`; empty when clean. */
 export function findSecrets(text: string, secrets: readonly string[] = TEST_SECRETS): string[] {
-  const found = secrets.filter((s) => s.length >= 4 && text.includes(s)).map((s) => `secret "${s.slice(0, 2)}…" (${s.length} characters)`);
+  const found = secrets
+    .filter((s) => s.length >= 4 && text.includes(s))
+    .map((s) => `secret "${s.slice(0, 2)}…" (${s.length} characters)`);
   const keys = text.match(SESSION_KEY_PATTERN) ?? [];
   for (const k of new Set(keys)) found.push(`session key ${k.slice(0, 6)}…`);
   return found;
@@ -34,7 +36,9 @@ export function expectNoSecrets(text: string, where: string, secrets: readonly s
  * A captured logger (debug level by default: the most verbose output a user can switch on)
  * whose text is scanned after each test for `TEST_SECRETS`, `secrets` and session keys.
  */
-export function scannedLog(options: { secrets?: readonly string[]; level?: 'debug' | 'info' | 'trace' } = {}): CapturedLog & { secrets: string[] } {
+export function scannedLog(
+  options: { secrets?: readonly string[]; level?: 'debug' | 'info' | 'trace' } = {},
+): CapturedLog & { secrets: string[] } {
   const cap = captureLog(options.level ?? 'debug');
   const secrets = [...TEST_SECRETS, ...(options.secrets ?? [])];
   let scanned = 0;

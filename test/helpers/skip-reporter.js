@@ -52,7 +52,9 @@ export default class SkipReporter {
       const why = [...(reasons.get(file) ?? [])];
       if (why.length === 0 && filtered) continue;
       const count = n === 0 ? 'part of a test' : `${n} test${n === 1 ? '' : 's'}`;
-      lines.push(`  ${file} (${count}): ${why.length > 0 ? why.join('; ') : 'NO REASON DECLARED (use test/helpers/skip.ts)'}`);
+      lines.push(
+        `  ${file} (${count}): ${why.length > 0 ? why.join('; ') : 'NO REASON DECLARED (use test/helpers/skip.ts)'}`,
+      );
     }
     if (lines.length > 0) process.stderr.write(`\nSkipped, and why:\n${lines.join('\n')}\n`);
   }

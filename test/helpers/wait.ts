@@ -15,19 +15,39 @@ export class WaitTimeoutError extends Error {
 }
 
 /** Polls `fn` until it returns a truthy value, which it returns. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, options: { safetyNetMs?: number; intervalMs?: number } = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { safetyNetMs?: number; intervalMs?: number } = {},
+): Promise<T> {
   const safetyNetMs = options.safetyNetMs ?? SAFETY_NET_MS;
   const end = Date.now() + safetyNetMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new WaitTimeoutError(`timed out: still waiting for ${what} after the ${safetyNetMs / 1000} s safety net`);
+    if (Date.now() > end)
+      throw new WaitTimeoutError(`timed out: still waiting for ${what} after the ${safetyNetMs / 1000} s safety net`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 20));
   }
 }
 
 /** Every timer API but `Date`: sockets, timers and ticks run as usual while the clock is moved. */
-const ALL_BUT_DATE = ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame', 'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] as const;
+const ALL_BUT_DATE = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;
 
 /**
  * Runs `fn` with `Date.now()` moved `ms` ahead (jest fakes `Date` only), for idle timeouts that

@@ -59,7 +59,13 @@ export class Proc {
 }
 
 /** Starts a process whose stdout and stderr go to `<dir>/<name>.log`. */
-export function startProc(dir: string, name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
+export function startProc(
+  dir: string,
+  name: string,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Proc {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   writeFileSync(fd, `$ ${cmd} ${args.join(' ')}\n`);
@@ -95,22 +101,87 @@ interface Pki {
 function makePki(dir: string): Pki {
   const p = (f: string): string => join(dir, f);
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=3par-csi-test-ca');
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=3par-csi-test-ca',
+  );
   const leaf = (name: string, subj: string, ext: string): void => {
     writeFileSync(p(`${name}.ext`), ext);
-    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', subj);
-    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', '-extfile', p(`${name}.ext`));
+    ssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.csr`),
+      '-subj',
+      subj,
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p(`${name}.crt`),
+      '-days',
+      '2',
+      '-extfile',
+      p(`${name}.ext`),
+    );
   };
-  leaf('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n');
+  leaf(
+    'apiserver',
+    '/CN=kube-apiserver',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+  );
   leaf('admin', '/O=system:masters/CN=test-admin', 'extendedKeyUsage=clientAuth\n');
   ssl('genrsa', '-out', p('sa.key'), '2048');
   ssl('rsa', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub'));
-  return { caCrt: p('ca.crt'), caKey: p('ca.key'), apiCrt: p('apiserver.crt'), apiKey: p('apiserver.key'), adminCrt: p('admin.crt'), adminKey: p('admin.key'), saKey: p('sa.key'), saPub: p('sa.pub') };
+  return {
+    caCrt: p('ca.crt'),
+    caKey: p('ca.key'),
+    apiCrt: p('apiserver.crt'),
+    apiKey: p('apiserver.key'),
+    adminCrt: p('admin.crt'),
+    adminKey: p('admin.key'),
+    saKey: p('sa.key'),
+    saPub: p('sa.pub'),
+  };
 }
 
 /** A kubeconfig file for the run's apiserver with either a client certificate or a bearer token. */
-export function kubeconfigText(server: string, caFile: string, user: { certFile: string; keyFile: string } | { token: string }): string {
-  const u = 'token' in user ? `    token: ${user.token}` : `    client-certificate: ${user.certFile}\n    client-key: ${user.keyFile}`;
+export function kubeconfigText(
+  server: string,
+  caFile: string,
+  user: { certFile: string; keyFile: string } | { token: string },
+): string {
+  const u =
+    'token' in user
+      ? `    token: ${user.token}`
+      : `    client-certificate: ${user.certFile}\n    client-key: ${user.keyFile}`;
   return `apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: ${server}\n    certificate-authority: ${caFile}\nusers:\n- name: u\n  user:\n${u}\ncontexts:\n- name: test\n  context: {cluster: test, user: u}\ncurrent-context: test\n`;
 }
 
@@ -140,12 +211,16 @@ export interface Cluster {
 /** GET `path` on the apiserver as admin; resolves the status and body. */
 function adminGet(server: string, pki: Pki, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request(`${server}${path}`, { ca: readFileSync(pki.caCrt), cert: readFileSync(pki.adminCrt), key: readFileSync(pki.adminKey), timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      `${server}${path}`,
+      { ca: readFileSync(pki.caCrt), cert: readFileSync(pki.adminCrt), key: readFileSync(pki.adminKey), timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', (err) => resolve({ status: 0, body: String(err) }));
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.end();
@@ -157,9 +232,15 @@ async function until(what: string, probe: () => Promise<boolean>, procs: Proc[],
   const end = Date.now() + timeoutMs;
   for (;;) {
     const dead = procs.find((p) => p.exited);
-    if (dead) throw new Error(`${dead.name} exited (${JSON.stringify(dead.exited)}) while waiting for ${what}; ${dead.logFile}:\n${dead.tail()}`);
+    if (dead)
+      throw new Error(
+        `${dead.name} exited (${JSON.stringify(dead.exited)}) while waiting for ${what}; ${dead.logFile}:\n${dead.tail()}`,
+      );
     if (await probe()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; logs: ${procs.map((p) => p.logFile).join(', ')}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; logs: ${procs.map((p) => p.logFile).join(', ')}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -173,7 +254,13 @@ export async function startCluster(dir: string): Promise<Cluster> {
     for (const p of [...procs].reverse()) await p.stop();
   };
   try {
-    const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const peerUrl = `http://127.0.0.1:${etcdPeer}`;
     procs.push(
@@ -211,10 +298,24 @@ export async function startCluster(dir: string): Promise<Cluster> {
         '--watch-cache=false',
       ]),
     );
-    await until('kube-apiserver /readyz', async () => (await adminGet(server, pki, '/readyz')).body === 'ok', procs, 180_000);
+    await until(
+      'kube-apiserver /readyz',
+      async () => (await adminGet(server, pki, '/readyz')).body === 'ok',
+      procs,
+      180_000,
+    );
     const adminKubeconfig = join(dir, 'admin.kubeconfig');
-    writeFileSync(adminKubeconfig, kubeconfigText(server, pki.caCrt, { certFile: pki.adminCrt, keyFile: pki.adminKey }));
-    const common = [`--kubeconfig=${adminKubeconfig}`, `--authentication-kubeconfig=${adminKubeconfig}`, `--authorization-kubeconfig=${adminKubeconfig}`, '--bind-address=127.0.0.1', '--leader-elect=false'];
+    writeFileSync(
+      adminKubeconfig,
+      kubeconfigText(server, pki.caCrt, { certFile: pki.adminCrt, keyFile: pki.adminKey }),
+    );
+    const common = [
+      `--kubeconfig=${adminKubeconfig}`,
+      `--authentication-kubeconfig=${adminKubeconfig}`,
+      `--authorization-kubeconfig=${adminKubeconfig}`,
+      '--bind-address=127.0.0.1',
+      '--leader-elect=false',
+    ];
     procs.push(
       startProc(dir, 'kube-controller-manager', binary('kube-controller-manager'), [
         ...common,
@@ -253,7 +354,11 @@ export async function startCluster(dir: string): Promise<Cluster> {
       adminKubeconfig,
       procs,
       async serviceAccountKubeconfig(namespace, name) {
-        const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } } });
+        const tr = await core.createNamespacedServiceAccountToken({
+          name,
+          namespace,
+          body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
+        });
         const file = join(dir, `sa-${namespace}-${name}.kubeconfig`);
         writeFileSync(file, kubeconfigText(server, pki.caCrt, { token: tr.status!.token }), { mode: 0o600 });
         return file;
@@ -267,26 +372,53 @@ export async function startCluster(dir: string): Promise<Cluster> {
 }
 
 /** A generic object of any kind, as read from the API. */
-export type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: Record<string, unknown>; [k: string]: unknown };
+export type Obj = KubernetesObject & {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+  [k: string]: unknown;
+};
 
 /**
  * Waits until the object at `listPath` named `name` satisfies `pred`, through a watch (the first
  * events are the object's current state). `timeoutMs` is a safety net: it fails naming what was
  * awaited and the last state seen. `pred` may throw to fail the wait at once (a terminal state).
  */
-export async function waitFor<T = Obj>(kc: KubeConfig, listPath: string, name: string, what: string, pred: (o: T) => boolean, timeoutMs = 120_000, diagnose?: () => string): Promise<T> {
+export async function waitFor<T = Obj>(
+  kc: KubeConfig,
+  listPath: string,
+  name: string,
+  what: string,
+  pred: (o: T) => boolean,
+  timeoutMs = 120_000,
+  diagnose?: () => string,
+): Promise<T> {
   return waitForAny<T>(kc, listPath, `metadata.name=${name}`, what, pred, timeoutMs, diagnose);
 }
 
 /** As waitFor, for the first object a field selector matches that satisfies `pred`. */
-export async function waitForAny<T = Obj>(kc: KubeConfig, listPath: string, fieldSelector: string, what: string, pred: (o: T) => boolean, timeoutMs = 120_000, diagnose?: () => string): Promise<T> {
+export async function waitForAny<T = Obj>(
+  kc: KubeConfig,
+  listPath: string,
+  fieldSelector: string,
+  what: string,
+  pred: (o: T) => boolean,
+  timeoutMs = 120_000,
+  diagnose?: () => string,
+): Promise<T> {
   let last: T | undefined;
-  return watchUntil<T, T>(kc, listPath, () => ({ fieldSelector }), timeoutMs, () => `${what}; last seen: ${JSON.stringify(last ?? null)}${diagnose ? diagnose() : ''}`, (phase, obj) => {
-    // ERROR carries a Status (e.g. a watch the server expired): the watch ends and is opened again.
-    if (phase === 'DELETED' || phase === 'ERROR') return undefined;
-    last = obj;
-    return pred(obj) ? { value: obj } : undefined;
-  });
+  return watchUntil<T, T>(
+    kc,
+    listPath,
+    () => ({ fieldSelector }),
+    timeoutMs,
+    () => `${what}; last seen: ${JSON.stringify(last ?? null)}${diagnose ? diagnose() : ''}`,
+    (phase, obj) => {
+      // ERROR carries a Status (e.g. a watch the server expired): the watch ends and is opened again.
+      if (phase === 'DELETED' || phase === 'ERROR') return undefined;
+      last = obj;
+      return pred(obj) ? { value: obj } : undefined;
+    },
+  );
 }
 
 /**
@@ -294,7 +426,14 @@ export async function waitForAny<T = Obj>(kc: KubeConfig, listPath: string, fiel
  * A watch the server closes (its timeout, an expired version) is opened again with `query()`;
  * `timeoutMs` is a safety net whose error names `what()`.
  */
-async function watchUntil<T, R>(kc: KubeConfig, listPath: string, query: () => Record<string, string | undefined>, timeoutMs: number, what: () => string, onEvent: (phase: string, obj: T) => { value: R } | undefined): Promise<R> {
+async function watchUntil<T, R>(
+  kc: KubeConfig,
+  listPath: string,
+  query: () => Record<string, string | undefined>,
+  timeoutMs: number,
+  what: () => string,
+  onEvent: (phase: string, obj: T) => { value: R } | undefined,
+): Promise<R> {
   const watch = new Watch(kc);
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -356,12 +495,27 @@ export interface Ref {
 export async function waitGone(kc: KubeConfig, ref: Ref, listPath: string, timeoutMs = 120_000): Promise<void> {
   const what = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name} to be gone`;
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  const list = await objects.list(ref.apiVersion, ref.kind, ref.namespace, undefined, undefined, undefined, `metadata.name=${ref.name}`);
+  const list = await objects.list(
+    ref.apiVersion,
+    ref.kind,
+    ref.namespace,
+    undefined,
+    undefined,
+    undefined,
+    `metadata.name=${ref.name}`,
+  );
   if (list.items.length === 0) return;
   let rv = list.metadata?.resourceVersion;
-  await watchUntil<Obj, true>(kc, listPath, () => ({ fieldSelector: `metadata.name=${ref.name}`, resourceVersion: rv }), timeoutMs, () => what, (phase, obj) => {
-    if (phase === 'ERROR') return undefined;
-    rv = obj.metadata?.resourceVersion ?? rv;
-    return phase === 'DELETED' ? { value: true } : undefined;
-  });
+  await watchUntil<Obj, true>(
+    kc,
+    listPath,
+    () => ({ fieldSelector: `metadata.name=${ref.name}`, resourceVersion: rv }),
+    timeoutMs,
+    () => what,
+    (phase, obj) => {
+      if (phase === 'ERROR') return undefined;
+      rv = obj.metadata?.resourceVersion ?? rv;
+      return phase === 'DELETED' ? { value: true } : undefined;
+    },
+  );
 }

@@ -34,7 +34,19 @@ const SOCKET_IN_POD = '/csi/csi.sock';
 const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 /** Kinds created through the API; workloads and Services are not (no kubelet runs their pods). */
-const API_KINDS = new Set(['ServiceAccount', 'Secret', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'CSIDriver', 'StorageClass', 'VolumeSnapshotClass', 'VolumeGroupSnapshotClass', 'VolumeAttributesClass']);
+const API_KINDS = new Set([
+  'ServiceAccount',
+  'Secret',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+  'CSIDriver',
+  'StorageClass',
+  'VolumeSnapshotClass',
+  'VolumeGroupSnapshotClass',
+  'VolumeAttributesClass',
+]);
 
 /** Renders the chart with `values` (written to the run's directory) into objects. */
 export function renderValues(dir: string, name: string, values: unknown): K8sObject[] {
@@ -42,7 +54,11 @@ export function renderValues(dir: string, name: string, values: unknown): K8sObj
   writeFileSync(file, stringify(values));
   // The cluster serves the snapshotter's release CRDs (installCrds), which the chart's CRD gate
   // asks for; it has no Prometheus operator.
-  return render([file], { release: RELEASE, namespace: NAMESPACE, extraArgs: ['--api-versions', 'snapshot.storage.k8s.io/v1', '--api-versions', 'groupsnapshot.storage.k8s.io/v1'] });
+  return render([file], {
+    release: RELEASE,
+    namespace: NAMESPACE,
+    extraArgs: ['--api-versions', 'snapshot.storage.k8s.io/v1', '--api-versions', 'groupsnapshot.storage.k8s.io/v1'],
+  });
 }
 
 /** Creates the snapshotter's release CRDs and waits until the API serves each. */
@@ -53,8 +69,15 @@ export async function installCrds(kc: KubeConfig): Promise<void> {
     .flatMap((f) => parseObjects(readFileSync(join(CRDS_DIR, f), 'utf8')));
   for (const crd of crds) await api.create(crd as never);
   for (const crd of crds) {
-    await waitFor(kc, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd.metadata.name, `CRD ${crd.metadata.name} Established`, (o) =>
-      ((o.status?.['conditions'] ?? []) as { type: string; status: string }[]).some((c) => c.type === 'Established' && c.status === 'True'),
+    await waitFor(
+      kc,
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+      crd.metadata.name,
+      `CRD ${crd.metadata.name} Established`,
+      (o) =>
+        ((o.status?.['conditions'] ?? []) as { type: string; status: string }[]).some(
+          (c) => c.type === 'Established' && c.status === 'True',
+        ),
     );
   }
 }
@@ -72,7 +95,10 @@ function podEnv(container: IContainer, fields: Record<string, string>): Record<s
     if (e.value !== undefined) out[e.name] = e.value;
     else if (e.valueFrom?.fieldRef) {
       const v = fields[e.valueFrom.fieldRef.fieldPath];
-      if (v === undefined) throw new Error(`container ${container.name}: env ${e.name} reads ${e.valueFrom.fieldRef.fieldPath}, which the test does not provide`);
+      if (v === undefined)
+        throw new Error(
+          `container ${container.name}: env ${e.name} reads ${e.valueFrom.fieldRef.fieldPath}, which the test does not provide`,
+        );
       out[e.name] = v;
     } else throw new Error(`container ${container.name}: env ${e.name} has a source the test does not provide`);
   }
@@ -82,13 +108,19 @@ function podEnv(container: IContainer, fields: Record<string, string>): Record<s
 /** Expands `$(VAR)` as the kubelet does; an unknown variable fails (the pod would see it literally). */
 function expand(arg: string, env: Record<string, string>, container: string): string {
   return arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (_, v: string) => {
-    if (env[v] === undefined) throw new Error(`container ${container}: arg ${arg} names $(${v}), which its env does not define`);
+    if (env[v] === undefined)
+      throw new Error(`container ${container}: arg ${arg} names $(${v}), which its env does not define`);
     return env[v]!;
   });
 }
 
 /** The sidecars of the controller Deployment this tier runs, by container name. */
-export const SIDECARS: Record<string, Binary> = { 'csi-provisioner': 'csi-provisioner', 'csi-attacher': 'csi-attacher', 'csi-snapshotter': 'csi-snapshotter', 'csi-resizer': 'csi-resizer' };
+export const SIDECARS: Record<string, Binary> = {
+  'csi-provisioner': 'csi-provisioner',
+  'csi-attacher': 'csi-attacher',
+  'csi-snapshotter': 'csi-snapshotter',
+  'csi-resizer': 'csi-resizer',
+};
 
 /** What `serve --simulator` prints about its embedded simulator. */
 export interface EmbeddedSim {
@@ -114,8 +146,10 @@ export async function logLine(proc: Proc, re: RegExp, timeoutMs = 60_000): Promi
   for (;;) {
     const m = re.exec(readFileSync(proc.logFile, 'utf8'));
     if (m) return m;
-    if (proc.exited) throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}) before printing ${re}:\n${proc.tail()}`);
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${proc.name} to print ${re}; ${proc.logFile}`);
+    if (proc.exited)
+      throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}) before printing ${re}:\n${proc.tail()}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${proc.name} to print ${re}; ${proc.logFile}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -124,13 +158,22 @@ export async function logLine(proc: Proc, re: RegExp, timeoutMs = 60_000): Promi
  * Starts the controller pod's containers: the driver (`serve` with the rendered args, the
  * embedded simulator as backend `sim`), then each sidecar as the pod's ServiceAccount.
  */
-export async function startController(cluster: Cluster, objects: K8sObject[], options: { otherBackends?: string } = {}): Promise<Controller> {
+export async function startController(
+  cluster: Cluster,
+  objects: K8sObject[],
+  options: { otherBackends?: string } = {},
+): Promise<Controller> {
   const dir = cluster.dir;
   const deployment = find(objects, 'Deployment', `${RELEASE}-3par-csi-controller`);
   const spec = podSpec(deployment);
   const socket = join(dir, 'controller.sock');
   const podName = `${RELEASE}-3par-csi-controller-0`;
-  const fields = { 'metadata.namespace': NAMESPACE, 'metadata.name': podName, 'spec.nodeName': 'node-1', 'spec.serviceAccountName': spec.serviceAccountName! };
+  const fields = {
+    'metadata.namespace': NAMESPACE,
+    'metadata.name': podName,
+    'spec.nodeName': 'node-1',
+    'spec.serviceAccountName': spec.serviceAccountName!,
+  };
   const driverC = spec.containers.find((c) => c.name === '3par-csi')!;
   const driverEnv = podEnv(driverC, fields);
   const driverArgs = (driverC.args ?? []).map((a) => expand(a, driverEnv, driverC.name));
@@ -144,7 +187,10 @@ export async function startController(cluster: Cluster, objects: K8sObject[], op
     else args.push(a);
   }
   const procs: Proc[] = [];
-  const driver = startProc(dir, 'driver-controller', process.execPath, [CLI, ...args], { ...process.env, ...driverEnv });
+  const driver = startProc(dir, 'driver-controller', process.execPath, [CLI, ...args], {
+    ...process.env,
+    ...driverEnv,
+  });
   procs.push(driver);
   const stop = async (): Promise<void> => {
     for (const p of [...procs].reverse()) await p.stop();
@@ -154,14 +200,17 @@ export async function startController(cluster: Cluster, objects: K8sObject[], op
     const sim: EmbeddedSim = { url: m[1]!, username: m[2]!, password: m[3]!, dataDir: m[4]! };
     const kubeconfig = await cluster.serviceAccountKubeconfig(NAMESPACE, spec.serviceAccountName!);
     const provisioner = spec.containers.find((c) => c.name === 'csi-provisioner');
-    if (provisioner?.args?.includes('--enable-capacity') || provisioner?.args?.includes('--enable-capacity=true')) await createOwnerChain(cluster, deployment, podName);
+    if (provisioner?.args?.includes('--enable-capacity') || provisioner?.args?.includes('--enable-capacity=true'))
+      await createOwnerChain(cluster, deployment, podName);
     const sidecars = new Map<string, Proc>();
     const sidecarArgs = new Map<string, string[]>();
     for (const c of spec.containers) {
       const bin = SIDECARS[c.name];
       if (!bin) continue;
       const env = podEnv(c, fields);
-      const a = (c.args ?? []).map((x) => expand(x, env, c.name)).map((x) => (x === `--csi-address=${SOCKET_IN_POD}` ? `--csi-address=${socket}` : x));
+      const a = (c.args ?? [])
+        .map((x) => expand(x, env, c.name))
+        .map((x) => (x === `--csi-address=${SOCKET_IN_POD}` ? `--csi-address=${socket}` : x));
       a.push(`--kubeconfig=${kubeconfig}`);
       sidecarArgs.set(c.name, a);
       const p = startProc(dir, c.name, binary(bin), a, { ...process.env, ...env });
@@ -184,10 +233,34 @@ export async function startController(cluster: Cluster, objects: K8sObject[], op
 async function createOwnerChain(cluster: Cluster, deployment: K8sObject, podName: string): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(cluster.admin);
   const dep = (await api.create(deployment as never)) as K8sObject & { metadata: { uid: string } };
-  const template = (deployment as unknown as { spec: { selector: unknown; template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } } }).spec;
-  const owner = (o: { apiVersion: string; kind: string; metadata: { name: string; uid?: string } }) => [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid!, controller: true }];
-  const rs = (await api.create({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `${dep.metadata.name}-0`, namespace: NAMESPACE, ownerReferences: owner(dep) }, spec: { replicas: 1, selector: template.selector, template: template.template } } as never)) as K8sObject & { metadata: { uid: string } };
-  await api.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace: NAMESPACE, labels: template.template.metadata.labels, ownerReferences: owner(rs) }, spec: { ...template.template.spec, nodeName: 'node-1' } } as never);
+  const template = (
+    deployment as unknown as {
+      spec: {
+        selector: unknown;
+        template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+      };
+    }
+  ).spec;
+  const owner = (o: { apiVersion: string; kind: string; metadata: { name: string; uid?: string } }) => [
+    { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid!, controller: true },
+  ];
+  const rs = (await api.create({
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name: `${dep.metadata.name}-0`, namespace: NAMESPACE, ownerReferences: owner(dep) },
+    spec: { replicas: 1, selector: template.selector, template: template.template },
+  } as never)) as K8sObject & { metadata: { uid: string } };
+  await api.create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName,
+      namespace: NAMESPACE,
+      labels: template.template.metadata.labels,
+      ownerReferences: owner(rs),
+    },
+    spec: { ...template.template.spec, nodeName: 'node-1' },
+  } as never);
 }
 
 /** The rendered backends Secret's entries other than `sim`, as a backends file (or undefined). */
@@ -210,7 +283,13 @@ export function nodeDaemonSets(objects: K8sObject[]): K8sObject[] {
  * Starts the node plugin of `daemonSet` as node `nodeName`, with the rendered args (substitutions
  * in the header). `simDataDir` replaces the chart's simulator data path.
  */
-export function startNodePlugin(cluster: Cluster, daemonSet: K8sObject, nodeName: string, kubeletDir: string, simDataDir: string): { proc: Proc; socket: string } {
+export function startNodePlugin(
+  cluster: Cluster,
+  daemonSet: K8sObject,
+  nodeName: string,
+  kubeletDir: string,
+  simDataDir: string,
+): { proc: Proc; socket: string } {
   const spec = podSpec(daemonSet);
   const c = spec.containers.find((x) => x.name === '3par-csi')!;
   const env = podEnv(c, { 'spec.nodeName': nodeName, 'metadata.namespace': NAMESPACE });
@@ -223,7 +302,10 @@ export function startNodePlugin(cluster: Cluster, daemonSet: K8sObject, nodeName
     if (x.startsWith('--metrics-address=')) throw new Error('node metrics are not expected in the test values');
     return x;
   });
-  const proc = startProc(cluster.dir, `driver-${nodeName}`, process.execPath, [CLI, ...args], { ...process.env, ...env });
+  const proc = startProc(cluster.dir, `driver-${nodeName}`, process.execPath, [CLI, ...args], {
+    ...process.env,
+    ...env,
+  });
   return { proc, socket };
 }
 
@@ -248,7 +330,19 @@ export async function startSuiteCluster(stops: Stops): Promise<{ dir: string; cl
  * Starts the node plugin of `daemonSet` as node `name` (kubelet dir `<dir>/<kubeletName>`) and
  * the fake kubelet that registers it (driver `driver`) with the Node `labels`; both go on `stops`.
  */
-export async function startNode(cluster: Cluster, dir: string, stops: Stops, node: { driver: string; daemonSet: K8sObject; name: string; kubeletName: string; simDataDir: string; labels: Record<string, string> }): Promise<FakeKubelet> {
+export async function startNode(
+  cluster: Cluster,
+  dir: string,
+  stops: Stops,
+  node: {
+    driver: string;
+    daemonSet: K8sObject;
+    name: string;
+    kubeletName: string;
+    simDataDir: string;
+    labels: Record<string, string>;
+  },
+): Promise<FakeKubelet> {
   const kubeletDir = join(dir, node.kubeletName);
   const plugin = startNodePlugin(cluster, node.daemonSet, node.name, kubeletDir, node.simDataDir);
   stops.push(() => plugin.proc.stop());
@@ -262,7 +356,11 @@ export async function startNode(cluster: Cluster, dir: string, stops: Stops, nod
  * Stops what the suite started (last first), then unmounts and detaches what is left under its
  * directory and the embedded simulator's, and removes the directory (kept with K8S_KEEP=1).
  */
-export async function tearDown(stops: Stops, dir: string | undefined, controller: Controller | undefined): Promise<void> {
+export async function tearDown(
+  stops: Stops,
+  dir: string | undefined,
+  controller: Controller | undefined,
+): Promise<void> {
   for (const s of stops.reverse()) await s();
   if (!dir) return;
   unmountUnder(dir);
@@ -279,7 +377,11 @@ export class ArrayView {
 
   async get<T = Record<string, unknown>>(path: string): Promise<T> {
     if (!this.key) {
-      const r = await fetch(`${this.sim.url}/api/v1/credentials`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: this.sim.username, password: this.sim.password }) });
+      const r = await fetch(`${this.sim.url}/api/v1/credentials`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user: this.sim.username, password: this.sim.password }),
+      });
       if (r.status !== 201) throw new Error(`WSAPI login: HTTP ${r.status}`);
       this.key = ((await r.json()) as { key: string }).key;
     }
@@ -295,7 +397,17 @@ export class ArrayView {
 
   /** Volumes, hosts, VLUNs and VV sets the array holds. */
   async census(): Promise<{ volumes: string[]; hosts: string[]; vluns: number; volumeSets: string[] }> {
-    const [volumes, hosts, vluns, sets] = await Promise.all([this.members<{ name: string }>('/volumes'), this.members<{ name: string }>('/hosts'), this.members('/vluns'), this.members<{ name: string }>('/volumesets')]);
-    return { volumes: volumes.map((v) => v.name).sort(), hosts: hosts.map((h) => h.name).sort(), vluns: vluns.length, volumeSets: sets.map((s) => s.name).sort() };
+    const [volumes, hosts, vluns, sets] = await Promise.all([
+      this.members<{ name: string }>('/volumes'),
+      this.members<{ name: string }>('/hosts'),
+      this.members('/vluns'),
+      this.members<{ name: string }>('/volumesets'),
+    ]);
+    return {
+      volumes: volumes.map((v) => v.name).sort(),
+      hosts: hosts.map((h) => h.name).sort(),
+      vluns: vluns.length,
+      volumeSets: sets.map((s) => s.name).sort(),
+    };
   }
 }

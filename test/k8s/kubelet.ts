@@ -15,7 +15,15 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, PatchStrategy, StorageV1Api, setHeaderOptions, type KubeConfig, type V1Pod, type V1PersistentVolume } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  PatchStrategy,
+  StorageV1Api,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Pod,
+  type V1PersistentVolume,
+} from '@kubernetes/client-node';
 import { CsiTestClient } from '../helpers/grpc.js';
 import { waitFor, waitGone } from './cluster.js';
 
@@ -24,7 +32,8 @@ const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 /** kubelet's and the attach/detach controller's name of a CSI volume in node status. */
 export const uniqueVolumeName = (driver: string, handle: string): string => `kubernetes.io/csi/${driver}^${handle}`;
 /** The VolumeAttachment name kubelet and the attach/detach controller compute (csi_attacher.go). */
-export const attachmentName = (handle: string, driver: string, node: string): string => `csi-${createHash('sha256').update(`${handle}${driver}${node}`).digest('hex')}`;
+export const attachmentName = (handle: string, driver: string, node: string): string =>
+  `csi-${createHash('sha256').update(`${handle}${driver}${node}`).digest('hex')}`;
 
 interface NodeInfo {
   node_id: string;
@@ -88,7 +97,16 @@ export class FakeKubelet {
           status: {
             capacity: { cpu: '4', memory: '8Gi', pods: '110' },
             allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
-            conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'played by the test', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }],
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'KubeletReady',
+                message: 'played by the test',
+                lastHeartbeatTime: new Date(),
+                lastTransitionTime: new Date(),
+              },
+            ],
           },
         },
       },
@@ -101,8 +119,20 @@ export class FakeKubelet {
     const max = Number(info.max_volumes_per_node);
     await this.storage.createCSINode({
       body: {
-        metadata: { name: this.nodeName, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: this.nodeName, uid: node.metadata!.uid! }] },
-        spec: { drivers: [{ name: this.driver, nodeID: info.node_id, topologyKeys: Object.keys(segments), ...(max > 0 ? { allocatable: { count: max } } : {}) }] },
+        metadata: {
+          name: this.nodeName,
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: this.nodeName, uid: node.metadata!.uid! }],
+        },
+        spec: {
+          drivers: [
+            {
+              name: this.driver,
+              nodeID: info.node_id,
+              topologyKeys: Object.keys(segments),
+              ...(max > 0 ? { allocatable: { count: max } } : {}),
+            },
+          ],
+        },
       },
     });
     return info;
@@ -122,7 +152,10 @@ export class FakeKubelet {
   }
 
   private async setInUse(): Promise<void> {
-    await this.core.patchNodeStatus({ name: this.nodeName, body: { status: { volumesInUse: [...this.inUse].sort() } } }, MERGE);
+    await this.core.patchNodeStatus(
+      { name: this.nodeName, body: { status: { volumesInUse: [...this.inUse].sort() } } },
+      MERGE,
+    );
   }
 
   /** The pod's PVs, once the scheduler bound it to this node and its claims are bound. */
@@ -131,7 +164,13 @@ export class FakeKubelet {
     for (const v of pod.spec?.volumes ?? []) {
       if (!v.persistentVolumeClaim) continue;
       const ns = pod.metadata!.namespace!;
-      const pvc = await waitFor(this.kc, `/api/v1/namespaces/${ns}/persistentvolumeclaims`, v.persistentVolumeClaim.claimName, `PVC ${v.persistentVolumeClaim.claimName} Bound`, (o) => o.status?.['phase'] === 'Bound');
+      const pvc = await waitFor(
+        this.kc,
+        `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+        v.persistentVolumeClaim.claimName,
+        `PVC ${v.persistentVolumeClaim.claimName} Bound`,
+        (o) => o.status?.['phase'] === 'Bound',
+      );
       out.push(await this.core.readPersistentVolume({ name: (pvc.spec as { volumeName: string }).volumeName }));
     }
     return out;
@@ -139,27 +178,72 @@ export class FakeKubelet {
 
   /** Waits until the scheduler binds `pod` here, then mounts its volumes (kubelet's order). */
   async startPod(namespace: string, name: string): Promise<V1Pod> {
-    const pod = await waitFor<V1Pod>(this.kc, `/api/v1/namespaces/${namespace}/pods`, name, `pod ${name} scheduled`, (p) => !!p.spec?.nodeName);
-    if (pod.spec!.nodeName !== this.nodeName) throw new Error(`pod ${name} went to ${pod.spec!.nodeName}, not ${this.nodeName}`);
+    const pod = await waitFor<V1Pod>(
+      this.kc,
+      `/api/v1/namespaces/${namespace}/pods`,
+      name,
+      `pod ${name} scheduled`,
+      (p) => !!p.spec?.nodeName,
+    );
+    if (pod.spec!.nodeName !== this.nodeName)
+      throw new Error(`pod ${name} went to ${pod.spec!.nodeName}, not ${this.nodeName}`);
     const staged: Staged[] = [];
     for (const pv of await this.podVolumes(pod)) {
       const csi = pv.spec!.csi!;
       const unique = uniqueVolumeName(this.driver, csi.volumeHandle);
       this.inUse.add(unique);
       await this.setInUse();
-      await waitFor(this.kc, '/api/v1/nodes', this.nodeName, `${unique} in node ${this.nodeName}'s volumesAttached`, (n) =>
-        ((n.status?.['volumesAttached'] ?? []) as { name: string }[]).some((a) => a.name === unique),
+      await waitFor(
+        this.kc,
+        '/api/v1/nodes',
+        this.nodeName,
+        `${unique} in node ${this.nodeName}'s volumesAttached`,
+        (n) => ((n.status?.['volumesAttached'] ?? []) as { name: string }[]).some((a) => a.name === unique),
       );
-      const va = await this.storage.readVolumeAttachment({ name: attachmentName(csi.volumeHandle, this.driver, this.nodeName) });
-      const capability = { mount: { fs_type: csi.fsType ?? '', mount_flags: pv.spec!.mountOptions ?? [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
-      const staging = join(this.root, 'plugins', 'kubernetes.io', 'csi', this.driver, createHash('sha256').update(csi.volumeHandle).digest('hex'), 'globalmount');
+      const va = await this.storage.readVolumeAttachment({
+        name: attachmentName(csi.volumeHandle, this.driver, this.nodeName),
+      });
+      const capability = {
+        mount: { fs_type: csi.fsType ?? '', mount_flags: pv.spec!.mountOptions ?? [] },
+        access_mode: { mode: 'SINGLE_NODE_WRITER' },
+      };
+      const staging = join(
+        this.root,
+        'plugins',
+        'kubernetes.io',
+        'csi',
+        this.driver,
+        createHash('sha256').update(csi.volumeHandle).digest('hex'),
+        'globalmount',
+      );
       mkdirSync(staging, { recursive: true });
-      const secrets = csi.nodeStageSecretRef ? await this.secret(csi.nodeStageSecretRef.namespace!, csi.nodeStageSecretRef.name!) : {};
-      await this.csi.call('NodeStageVolume', { volume_id: csi.volumeHandle, publish_context: va.status?.attachmentMetadata ?? {}, staging_target_path: staging, volume_capability: capability, secrets, volume_context: csi.volumeAttributes ?? {} }, { deadlineMs: 120_000 });
+      const secrets = csi.nodeStageSecretRef
+        ? await this.secret(csi.nodeStageSecretRef.namespace!, csi.nodeStageSecretRef.name!)
+        : {};
+      await this.csi.call(
+        'NodeStageVolume',
+        {
+          volume_id: csi.volumeHandle,
+          publish_context: va.status?.attachmentMetadata ?? {},
+          staging_target_path: staging,
+          volume_capability: capability,
+          secrets,
+          volume_context: csi.volumeAttributes ?? {},
+        },
+        { deadlineMs: 120_000 },
+      );
       const parent = join(this.root, 'pods', pod.metadata!.uid!, 'volumes', 'kubernetes.io~csi', pv.metadata!.name!);
       mkdirSync(parent, { recursive: true });
       const target = join(parent, 'mount');
-      await this.csi.call('NodePublishVolume', { volume_id: csi.volumeHandle, publish_context: va.status?.attachmentMetadata ?? {}, staging_target_path: staging, target_path: target, volume_capability: capability, readonly: false, volume_context: csi.volumeAttributes ?? {} });
+      await this.csi.call('NodePublishVolume', {
+        volume_id: csi.volumeHandle,
+        publish_context: va.status?.attachmentMetadata ?? {},
+        staging_target_path: staging,
+        target_path: target,
+        volume_capability: capability,
+        readonly: false,
+        volume_context: csi.volumeAttributes ?? {},
+      });
       staged.push({ pv, staging, target });
     }
     this.mounted.set(pod.metadata!.uid!, staged);
@@ -168,7 +252,9 @@ export class FakeKubelet {
 
   private async secret(namespace: string, name: string): Promise<Record<string, string>> {
     const s = await this.core.readNamespacedSecret({ name, namespace });
-    return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    return Object.fromEntries(
+      Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+    );
   }
 
   /** kubelet's NodeExpandVolume after the resizer's FileSystemResizePending, and its PVC status update. */
@@ -179,11 +265,34 @@ export class FakeKubelet {
     if (!st) throw new Error(`claim ${claim} is not mounted by pod ${pod.metadata!.name}`);
     const pv = await this.core.readPersistentVolume({ name: pvc.spec!.volumeName! });
     const bytes = quantityBytes(pv.spec!.capacity!['storage']!);
-    const r = await this.csi.call<{ capacity_bytes: string }>('NodeExpandVolume', { volume_id: pv.spec!.csi!.volumeHandle, volume_path: st.target, staging_target_path: st.staging, capacity_range: { required_bytes: String(bytes) }, volume_capability: { mount: { fs_type: pv.spec!.csi!.fsType ?? '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }, { deadlineMs: 120_000 });
+    const r = await this.csi.call<{ capacity_bytes: string }>(
+      'NodeExpandVolume',
+      {
+        volume_id: pv.spec!.csi!.volumeHandle,
+        volume_path: st.target,
+        staging_target_path: st.staging,
+        capacity_range: { required_bytes: String(bytes) },
+        volume_capability: {
+          mount: { fs_type: pv.spec!.csi!.fsType ?? '' },
+          access_mode: { mode: 'SINGLE_NODE_WRITER' },
+        },
+      },
+      { deadlineMs: 120_000 },
+    );
     // kubelet (operation_generator / node expander): the claim's capacity becomes the PV's, the
     // FileSystemResizePending condition and the allocated resize status go.
     await this.core.patchNamespacedPersistentVolumeClaimStatus(
-      { name: claim, namespace: ns, body: { status: { capacity: { storage: pv.spec!.capacity!['storage']! }, conditions: null, allocatedResourceStatuses: null } } },
+      {
+        name: claim,
+        namespace: ns,
+        body: {
+          status: {
+            capacity: { storage: pv.spec!.capacity!['storage']! },
+            conditions: null,
+            allocatedResourceStatuses: null,
+          },
+        },
+      },
       MERGE,
     );
     void r;
@@ -197,7 +306,11 @@ export class FakeKubelet {
     for (const s of staged) {
       const handle = s.pv.spec!.csi!.volumeHandle;
       await this.csi.call('NodeUnpublishVolume', { volume_id: handle, target_path: s.target });
-      await this.csi.call('NodeUnstageVolume', { volume_id: handle, staging_target_path: s.staging }, { deadlineMs: 120_000 });
+      await this.csi.call(
+        'NodeUnstageVolume',
+        { volume_id: handle, staging_target_path: s.staging },
+        { deadlineMs: 120_000 },
+      );
       this.inUse.delete(uniqueVolumeName(this.driver, handle));
     }
     await this.setInUse();

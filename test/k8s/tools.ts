@@ -15,13 +15,24 @@ export const TOOLS_DIR = process.env['K8S_TOOLS'] ?? join(REPO_ROOT, '..', 'shar
 export const CACHE_DIR = process.env['K8S_CACHE'] ?? join(homedir(), '.cache', '3par-csi-k8s');
 export const CRDS_DIR = join(TOOLS_DIR, 'crds');
 
-export const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'csi-provisioner', 'csi-attacher', 'csi-snapshotter', 'csi-resizer', 'snapshot-controller'] as const;
+export const BINARIES = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'csi-provisioner',
+  'csi-attacher',
+  'csi-snapshotter',
+  'csi-resizer',
+  'snapshot-controller',
+] as const;
 export type Binary = (typeof BINARIES)[number];
 
 /** Why the tier cannot run here, or undefined when it can. */
 export function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'the Kubernetes tier needs root (the node plugin stages volumes on loop devices)';
-  if (!existsSync(join(TOOLS_DIR, 'SHA256SUMS'))) return `the Kubernetes binaries are not at ${TOOLS_DIR} (../shared/tools/k8s beside the clone, or $K8S_TOOLS)`;
+  if (process.getuid?.() !== 0)
+    return 'the Kubernetes tier needs root (the node plugin stages volumes on loop devices)';
+  if (!existsSync(join(TOOLS_DIR, 'SHA256SUMS')))
+    return `the Kubernetes binaries are not at ${TOOLS_DIR} (../shared/tools/k8s beside the clone, or $K8S_TOOLS)`;
   for (const b of BINARIES) if (!existsSync(join(TOOLS_DIR, `${b}.xz`))) return `${b}.xz is missing from ${TOOLS_DIR}`;
   if (!existsSync(ETCD)) return `etcd is not installed at ${ETCD} (apt-get install etcd-server)`;
   if (helmMissing) return helmMissing;

@@ -12,7 +12,9 @@ import { describeUnless } from '../helpers/skip.js';
 import { rootSkipReason } from './harness.js';
 
 const BENCH = fileURLToPath(new URL('../../dist/bench/driver.js', import.meta.url));
-const d = describeUnless(rootSkipReason() ?? (existsSync(BENCH) ? undefined : `${BENCH} is missing — run "npm run build" first`));
+const d = describeUnless(
+  rootSkipReason() ?? (existsSync(BENCH) ? undefined : `${BENCH} is missing — run "npm run build" first`),
+);
 /** No limit on the benchmark's own time (a loaded machine is slow); this only catches a hang. */
 const SAFETY_NET_MS = 300_000;
 
@@ -20,9 +22,15 @@ d('npm run bench -- --quick --skip everything but node', () => {
   test(
     'runs every node call without an error',
     async () => {
-      const r = await runNode([BENCH, '--quick', '--json', '--skip', 'w1,w1-20k,w2,w3,w4'], { safetyNetMs: SAFETY_NET_MS });
+      const r = await runNode([BENCH, '--quick', '--json', '--skip', 'w1,w1-20k,w2,w3,w4'], {
+        safetyNetMs: SAFETY_NET_MS,
+      });
       expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
-      const json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { errors: number; errorSamples: unknown[]; node?: { p50Ms: Record<string, number> } };
+      const json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as {
+        errors: number;
+        errorSamples: unknown[];
+        node?: { p50Ms: Record<string, number> };
+      };
       expect({ errors: json.errors, samples: json.errorSamples }).toEqual({ errors: 0, samples: [] });
       const steps = ['NodeStageVolume', 'NodePublishVolume', 'NodeUnpublishVolume', 'NodeUnstageVolume'];
       expect(Object.keys(json.node?.p50Ms ?? {})).toEqual(expect.arrayContaining(steps));

@@ -6,7 +6,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, openSync, closeSync, ftruncateSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  openSync,
+  closeSync,
+  ftruncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
@@ -15,7 +26,10 @@ import { spawnExec, type Exec } from '../../src/host/exec.js';
 import type { CallContext } from '../../src/csi/server.js';
 import { parseMountInfo } from '../../src/host/mounts.js';
 import { detachLoopsUnder, unmountUnder } from '../helpers/host.js';
-import type { VolumeCapability__Output, _csi_v1_VolumeCapability_AccessMode_Mode__Output } from '../../src/gen/csi/v1/VolumeCapability.js';
+import type {
+  VolumeCapability__Output,
+  _csi_v1_VolumeCapability_AccessMode_Mode__Output,
+} from '../../src/gen/csi/v1/VolumeCapability.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
 import type { NodePublishVolumeRequest__Output } from '../../src/gen/csi/v1/NodePublishVolumeRequest.js';
 
@@ -35,7 +49,9 @@ export function rootSkipReason(): string | undefined {
 
 /** CapEff bit 24 (CAP_SYS_RESOURCE): the kernel's online ext4 resize needs it. */
 export function hasCapSysResource(): boolean {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'));
   return line !== undefined && (BigInt(`0x${line.split(/\s+/)[1]}`) & (1n << 24n)) !== 0n;
 }
 
@@ -142,14 +158,27 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 /** An Exec that passes through to the real one except where `override` answers. */
-export function interceptExec(override: (command: string, args: readonly string[]) => Promise<{ code: number; stdout: string; stderr: string }> | undefined): Exec {
+export function interceptExec(
+  override: (
+    command: string,
+    args: readonly string[],
+  ) => Promise<{ code: number; stdout: string; stderr: string }> | undefined,
+): Exec {
   return (command, args, options) => override(command, args) ?? spawnExec(command, args, options);
 }
 
 export type Mode = _csi_v1_VolumeCapability_AccessMode_Mode__Output;
 
-export function mountCap(fsType: string, mode: Mode = 'SINGLE_NODE_WRITER', mountFlags: string[] = []): VolumeCapability__Output {
-  return { mount: { fs_type: fsType, mount_flags: mountFlags, volume_mount_group: '' }, access_mode: { mode }, access_type: 'mount' };
+export function mountCap(
+  fsType: string,
+  mode: Mode = 'SINGLE_NODE_WRITER',
+  mountFlags: string[] = [],
+): VolumeCapability__Output {
+  return {
+    mount: { fs_type: fsType, mount_flags: mountFlags, volume_mount_group: '' },
+    access_mode: { mode },
+    access_type: 'mount',
+  };
 }
 
 export function blockCap(mode: Mode = 'SINGLE_NODE_WRITER'): VolumeCapability__Output {
@@ -170,9 +199,31 @@ export function stageReq(v: TestVolume, stagingPath: string, o: StageOpts): Node
   const vc: Record<string, string> = { ...(o.volumeContext ?? {}) };
   if (o.createdEmpty ?? true) vc['createdEmpty'] = 'true';
   if (o.isCopy) vc['isCopy'] = 'true';
-  return { volume_id: `sim/${v.name}`, publish_context: publish, staging_target_path: stagingPath, volume_capability: o.cap, secrets: {}, volume_context: vc };
+  return {
+    volume_id: `sim/${v.name}`,
+    publish_context: publish,
+    staging_target_path: stagingPath,
+    volume_capability: o.cap,
+    secrets: {},
+    volume_context: vc,
+  };
 }
 
-export function publishReq(v: TestVolume, stagingPath: string, targetPath: string, cap: VolumeCapability__Output, readonly = false): NodePublishVolumeRequest__Output {
-  return { volume_id: `sim/${v.name}`, publish_context: { protocol: 'loop', wwn: v.wwn, lun: '0' }, staging_target_path: stagingPath, target_path: targetPath, volume_capability: cap, readonly, secrets: {}, volume_context: {} };
+export function publishReq(
+  v: TestVolume,
+  stagingPath: string,
+  targetPath: string,
+  cap: VolumeCapability__Output,
+  readonly = false,
+): NodePublishVolumeRequest__Output {
+  return {
+    volume_id: `sim/${v.name}`,
+    publish_context: { protocol: 'loop', wwn: v.wwn, lun: '0' },
+    staging_target_path: stagingPath,
+    target_path: targetPath,
+    volume_capability: cap,
+    readonly,
+    secrets: {},
+    volume_context: {},
+  };
 }

@@ -33,7 +33,9 @@ d('node service: raw block volumes on loop devices', () => {
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
     // Same target with an incompatible capability (mount instead of block) → ALREADY_EXISTS.
-    await expect(node.NodePublishVolume(publishReq(v, staging, target, mountCap('ext4')), h.ctx())).rejects.toMatchObject({ kind: 'already-exists' });
+    await expect(
+      node.NodePublishVolume(publishReq(v, staging, target, mountCap('ext4')), h.ctx()),
+    ).rejects.toMatchObject({ kind: 'already-exists' });
     const payload = Buffer.from('raw block payload');
     const fd = openSync(target, 'r+');
     writeSync(fd, payload, 0, payload.length, MiB);
@@ -56,12 +58,22 @@ d('node service: raw block volumes on loop devices', () => {
     closeSync(rfd);
     expect(viaRo.toString()).toBe(payload.toString());
 
-    const stats = await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging }, h.ctx());
+    const stats = await node.NodeGetVolumeStats(
+      { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging },
+      h.ctx(),
+    );
     expect(stats.usage).toEqual([{ unit: 'BYTES', total: String(64 * MiB) }]);
     expect(stats.volume_condition?.abnormal).toBe(false);
 
     h.grow(v, 96);
-    const expand = { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging, capacity_range: { required_bytes: String(96 * MiB), limit_bytes: '0' }, volume_capability: cap, secrets: {} };
+    const expand = {
+      volume_id: `sim/${v.name}`,
+      volume_path: target,
+      staging_target_path: staging,
+      capacity_range: { required_bytes: String(96 * MiB), limit_bytes: '0' },
+      volume_capability: cap,
+      secrets: {},
+    };
     expect((await node.NodeExpandVolume(expand, h.ctx())).capacity_bytes).toBe(String(96 * MiB));
     expect((await node.NodeExpandVolume(expand, h.ctx())).capacity_bytes).toBe(String(96 * MiB));
 
@@ -107,7 +119,9 @@ d('node service: raw block volumes on loop devices', () => {
     const cap = blockCap('SINGLE_NODE_SINGLE_WRITER');
     await node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, h.path('pods/snsw/a'), cap), h.ctx());
-    await expect(node.NodePublishVolume(publishReq(v, staging, h.path('pods/snsw/b'), cap), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(
+      node.NodePublishVolume(publishReq(v, staging, h.path('pods/snsw/b'), cap), h.ctx()),
+    ).rejects.toMatchObject({ kind: 'failed-precondition' });
     await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: h.path('pods/snsw/a') }, h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, h.path('pods/snsw/b'), cap), h.ctx());
     await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: h.path('pods/snsw/b') }, h.ctx());
@@ -128,10 +142,16 @@ d('node service: raw block volumes on loop devices', () => {
     execFileSync('losetup', [`/dev/${loopA!}`, b.file]);
     execFileSync('losetup', [`/dev/${loopB!}`, a.file]);
     expect(h.loopsOf(a.file)).toEqual([loopB]);
-    await node.NodeUnstageVolume({ volume_id: `sim/${a.name}`, staging_target_path: h.path('staging-swap-a') }, h.ctx());
+    await node.NodeUnstageVolume(
+      { volume_id: `sim/${a.name}`, staging_target_path: h.path('staging-swap-a') },
+      h.ctx(),
+    );
     expect(h.loopsOf(a.file)).toEqual([]);
     expect(h.loopsOf(b.file)).toEqual([loopA]);
-    await node.NodeUnstageVolume({ volume_id: `sim/${b.name}`, staging_target_path: h.path('staging-swap-b') }, h.ctx());
+    await node.NodeUnstageVolume(
+      { volume_id: `sim/${b.name}`, staging_target_path: h.path('staging-swap-b') },
+      h.ctx(),
+    );
     expect(h.loopsOf(b.file)).toEqual([]);
   });
 });

@@ -74,8 +74,12 @@ d('loop detach and a mount made by another process', () => {
       mkdirSync(staging, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'other', staging]);
     };
-    await expect(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'already-exists' });
-    const tops = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === staging);
+    await expect(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({
+      kind: 'already-exists',
+    });
+    const tops = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4] === staging);
     expect(tops.map((l) => l.split(' - ')[1]!.split(' ')[0])).toEqual(['tmpfs']);
   });
 });

@@ -6,7 +6,16 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { NodeHarness, MiB, hasCapSysResource, mountCap, publishReq, rootSkipReason, stageReq, type TestVolume } from './harness.js';
+import {
+  NodeHarness,
+  MiB,
+  hasCapSysResource,
+  mountCap,
+  publishReq,
+  rootSkipReason,
+  stageReq,
+  type TestVolume,
+} from './harness.js';
 import { declareSkip, describeUnless, itUnless } from '../helpers/skip.js';
 
 const d = describeUnless(rootSkipReason());
@@ -51,9 +60,14 @@ d('node service: filesystem volumes on loop devices', () => {
       expect(readFileSync(`${roTarget}/hello.txt`, 'utf8')).toBe(`data on ${fsType}`);
       expect(() => writeFileSync(`${roTarget}/nope.txt`, 'x')).toThrow(/EROFS|read-only/);
       // Same target, other read-only flag → ALREADY_EXISTS.
-      await expect(node.NodePublishVolume(publishReq(v, staging, target, cap, true), h.ctx())).rejects.toMatchObject({ kind: 'already-exists' });
+      await expect(node.NodePublishVolume(publishReq(v, staging, target, cap, true), h.ctx())).rejects.toMatchObject({
+        kind: 'already-exists',
+      });
 
-      const stats = await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging }, h.ctx());
+      const stats = await node.NodeGetVolumeStats(
+        { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging },
+        h.ctx(),
+      );
       expect(stats.volume_condition).toEqual({ abnormal: false, message: 'ok' });
       const bytes = stats.usage!.find((u) => u.unit === 'BYTES')!;
       expect(Number(bytes.total)).toBeGreaterThan(400 * MiB);
@@ -61,14 +75,19 @@ d('node service: filesystem volumes on loop devices', () => {
       expect(stats.usage!.find((u) => u.unit === 'INODES')).toBeDefined();
 
       // Unstage while published is refused: the device is in use.
-      await expect(node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+      await expect(
+        node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx()),
+      ).rejects.toMatchObject({ kind: 'failed-precondition' });
 
       for (const p of [target, roTarget]) {
         await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: p }, h.ctx());
         await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: p }, h.ctx());
         expect(existsSync(p)).toBe(false);
       }
-      const stagedStats = await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: staging, staging_target_path: '' }, h.ctx());
+      const stagedStats = await node.NodeGetVolumeStats(
+        { volume_id: `sim/${v.name}`, volume_path: staging, staging_target_path: '' },
+        h.ctx(),
+      );
       expect(stagedStats.volume_condition?.abnormal).toBe(false);
 
       const t1 = Date.now();
@@ -91,7 +110,11 @@ d('node service: filesystem volumes on loop devices', () => {
     await expandCase('xfs');
   });
 
-  itUnless(hasCapSysResource() ? undefined : 'online ext4 expand: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4')('ext4: online expand (rescan + resize2fs)', async () => {
+  itUnless(
+    hasCapSysResource()
+      ? undefined
+      : 'online ext4 expand: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4',
+  )('ext4: online expand (rescan + resize2fs)', async () => {
     await expandCase('ext4');
   });
 
@@ -104,14 +127,35 @@ d('node service: filesystem volumes on loop devices', () => {
     await node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
     writeFileSync(`${target}/keep.txt`, 'kept');
-    const before = Number((await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: '' }, h.ctx())).usage![0]!.total);
+    const before = Number(
+      (
+        await node.NodeGetVolumeStats(
+          { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: '' },
+          h.ctx(),
+        )
+      ).usage![0]!.total,
+    );
     h.grow(v, 768);
-    const expandReq = { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging, capacity_range: { required_bytes: String(768 * MiB), limit_bytes: '0' }, volume_capability: cap, secrets: {} };
+    const expandReq = {
+      volume_id: `sim/${v.name}`,
+      volume_path: target,
+      staging_target_path: staging,
+      capacity_range: { required_bytes: String(768 * MiB), limit_bytes: '0' },
+      volume_capability: cap,
+      secrets: {},
+    };
     const res = await node.NodeExpandVolume(expandReq, h.ctx());
     expect(res.capacity_bytes).toBe(String(768 * MiB));
     const again = await node.NodeExpandVolume(expandReq, h.ctx());
     expect(again.capacity_bytes).toBe(String(768 * MiB));
-    const after = Number((await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: '' }, h.ctx())).usage![0]!.total);
+    const after = Number(
+      (
+        await node.NodeGetVolumeStats(
+          { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: '' },
+          h.ctx(),
+        )
+      ).usage![0]!.total,
+    );
     expect(after).toBeGreaterThan(before + 200 * MiB);
     expect(readFileSync(`${target}/keep.txt`, 'utf8')).toBe('kept');
     await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: target }, h.ctx());
@@ -140,7 +184,10 @@ d('node service: filesystem volumes on loop devices', () => {
     await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
     execFileSync('rm', ['-rf', h.path('kubelet-node-lost/plugins/csi.3par.test/state')]);
     const refused = node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
-    await expect(refused).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringContaining(staging) });
+    await expect(refused).rejects.toMatchObject({
+      kind: 'failed-precondition',
+      message: expect.stringContaining(staging),
+    });
     expect(h.isMounted(staging)).toBe(true);
     expect(h.loopsOf(v.file)).toHaveLength(1);
   });
@@ -153,7 +200,11 @@ d('node service: filesystem volumes on loop devices', () => {
     const cap = mountCap('ext4', 'SINGLE_NODE_WRITER', ['errors=remount-ro']);
     await node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
-    const stats = (): Promise<{ volume_condition?: { abnormal?: boolean } | null }> => node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging }, h.ctx());
+    const stats = (): Promise<{ volume_condition?: { abnormal?: boolean } | null }> =>
+      node.NodeGetVolumeStats(
+        { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging },
+        h.ctx(),
+      );
     expect((await stats()).volume_condition?.abnormal).toBe(false);
     const trigger = `/sys/fs/ext4/${h.loopsOf(v.file)[0]!}/trigger_fs_error`;
     if (existsSync(trigger)) {
@@ -164,17 +215,21 @@ d('node service: filesystem volumes on loop devices', () => {
       declareSkip(`the fs-error half of the stats test: ${trigger} does not exist on this kernel`);
     }
     await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: target }, h.ctx());
-    expect((await stats().catch((e: unknown) => e))).toMatchObject({ kind: 'not-found' });
+    expect(await stats().catch((e: unknown) => e)).toMatchObject({ kind: 'not-found' });
     await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());
   });
 
   it('stats: NOT_FOUND for a volume that is not at volume_path; abnormal when its mount vanished', async () => {
     const node = h.node();
     // A volume this node never staged, at a missing path and at an existing directory.
-    await expect(node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: h.path('nowhere'), staging_target_path: '' }, h.ctx())).rejects.toMatchObject({ kind: 'not-found' });
+    await expect(
+      node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: h.path('nowhere'), staging_target_path: '' }, h.ctx()),
+    ).rejects.toMatchObject({ kind: 'not-found' });
     const dir = h.path('plain-dir');
     execFileSync('mkdir', ['-p', dir]);
-    await expect(node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: dir, staging_target_path: '' }, h.ctx())).rejects.toMatchObject({ kind: 'not-found' });
+    await expect(
+      node.NodeGetVolumeStats({ volume_id: 'sim/x', volume_path: dir, staging_target_path: '' }, h.ctx()),
+    ).rejects.toMatchObject({ kind: 'not-found' });
     // A staged and published volume whose publish mount disappeared behind the driver's back.
     const v = h.volume('stats-vanished', 512);
     const staging = h.path('staging-vanished');
@@ -183,9 +238,14 @@ d('node service: filesystem volumes on loop devices', () => {
     await node.NodeStageVolume(stageReq(v, staging, { cap }), h.ctx());
     await node.NodePublishVolume(publishReq(v, staging, target, cap), h.ctx());
     // Another volume's id at this volume's path is NOT_FOUND too.
-    await expect(node.NodeGetVolumeStats({ volume_id: 'sim/other', volume_path: target, staging_target_path: staging }, h.ctx())).rejects.toMatchObject({ kind: 'not-found' });
+    await expect(
+      node.NodeGetVolumeStats({ volume_id: 'sim/other', volume_path: target, staging_target_path: staging }, h.ctx()),
+    ).rejects.toMatchObject({ kind: 'not-found' });
     execFileSync('umount', [target]);
-    const res = await node.NodeGetVolumeStats({ volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging }, h.ctx());
+    const res = await node.NodeGetVolumeStats(
+      { volume_id: `sim/${v.name}`, volume_path: target, staging_target_path: staging },
+      h.ctx(),
+    );
     expect(res.volume_condition?.abnormal).toBe(true);
     await node.NodeUnpublishVolume({ volume_id: `sim/${v.name}`, target_path: target }, h.ctx());
     await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());

@@ -68,10 +68,44 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
   });
 
   /** Starts `serve --mode node` on a socket of its own; resolves once it answers. */
-  async function serve(name: string, withShim: boolean, marker: string): Promise<{ child: ChildProcess; client: CsiTestClient }> {
+  async function serve(
+    name: string,
+    withShim: boolean,
+    marker: string,
+  ): Promise<{ child: ChildProcess; client: CsiTestClient }> {
     const sock = h.path(`${name}.sock`);
-    const env = { ...process.env, REAL_PATH: process.env['PATH'] ?? '', MKFS_MARKER: marker, PATH: withShim ? `${shimDir}:${process.env['PATH'] ?? ''}` : (process.env['PATH'] ?? '') };
-    const child = spawn(process.execPath, [BIN, 'serve', '--mode', 'node', '--endpoint', `unix://${sock}`, '--driver-name', DRIVER, '--node-name', 'node-a', '--kubelet-dir', h.path('kubelet'), '--sim-data-dir', h.simDataDir, '--host-exec', 'direct', '--multipath', 'off', '--log-format', 'json'], { env, stdio: 'ignore' });
+    const env = {
+      ...process.env,
+      REAL_PATH: process.env['PATH'] ?? '',
+      MKFS_MARKER: marker,
+      PATH: withShim ? `${shimDir}:${process.env['PATH'] ?? ''}` : (process.env['PATH'] ?? ''),
+    };
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'serve',
+        '--mode',
+        'node',
+        '--endpoint',
+        `unix://${sock}`,
+        '--driver-name',
+        DRIVER,
+        '--node-name',
+        'node-a',
+        '--kubelet-dir',
+        h.path('kubelet'),
+        '--sim-data-dir',
+        h.simDataDir,
+        '--host-exec',
+        'direct',
+        '--multipath',
+        'off',
+        '--log-format',
+        'json',
+      ],
+      { env, stdio: 'ignore' },
+    );
     children.push(child);
     const client = new CsiTestClient('Node', `unix://${sock}`);
     const until = Date.now() + SAFETY_MS;
@@ -89,7 +123,8 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
   async function waitForFile(path: string): Promise<string> {
     const until = Date.now() + SAFETY_MS;
     while (!existsSync(path)) {
-      if (Date.now() > until) throw new Error(`safety net: ${path} did not appear within ${SAFETY_MS} ms (mkfs never started?)`);
+      if (Date.now() > until)
+        throw new Error(`safety net: ${path} did not appear within ${SAFETY_MS} ms (mkfs never started?)`);
       await new Promise((r) => setTimeout(r, 50));
     }
     return readFileSync(path, 'utf8').trim();
@@ -98,53 +133,65 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
   it.each([
     ['ext4', 64],
     ['xfs', 320],
-  ] as const)('%s: the retried NodeStage formats the half-made filesystem again and mounts it clean', async (fsType, sizeMiB) => {
-    const v = h.volume(`kill-${fsType}`, sizeMiB);
-    const staging = h.path(`kubelet/staging-${fsType}`);
-    const req = stageReq(v, staging, { cap: mountCap(fsType) });
-    const marker = h.path(`in-mkfs-${fsType}`);
+  ] as const)(
+    '%s: the retried NodeStage formats the half-made filesystem again and mounts it clean',
+    async (fsType, sizeMiB) => {
+      const v = h.volume(`kill-${fsType}`, sizeMiB);
+      const staging = h.path(`kubelet/staging-${fsType}`);
+      const req = stageReq(v, staging, { cap: mountCap(fsType) });
+      const marker = h.path(`in-mkfs-${fsType}`);
 
-    const first = await serve(`first-${fsType}`, true, marker);
-    const staged = first.client.call('NodeStageVolume', req, { deadlineMs: SAFETY_MS }).then(
-      () => 'succeeded',
-      () => 'failed',
-    );
-    const shimPid = Number(await waitForFile(marker));
-    stuckPids.push(shimPid);
-    // The record says "formatting started" from a proven blank device, before mkfs ran.
-    const store = new StateStore(h.path('kubelet'), DRIVER);
-    expect(await store.load(`sim/${v.name}`)).toMatchObject({ formatting: { fsType, blankCheck: 'blank' }, steps: { attached: true } });
-    // The node plugin's container dies: the driver and its mkfs child, both by SIGKILL.
-    const exited = new Promise((r) => first.child.once('exit', r));
-    first.child.kill('SIGKILL');
-    process.kill(shimPid, 'SIGKILL');
-    await exited;
-    expect(await staged).toBe('failed');
-    first.client.close();
-    // The device now holds the half-made filesystem: not blank, and not mountable as it is.
-    if (fsType === 'xfs') {
-      expect((await spawnExec('xfs_db', ['-r', '-c', 'sb 0', '-c', 'print inprogress', v.file])).stdout.trim()).toBe('inprogress = 1');
-    } else {
-      expect((await spawnExec('blkid', ['-p', '-o', 'export', v.file], { okCodes: [2] })).code).toBe(2);
-    }
+      const first = await serve(`first-${fsType}`, true, marker);
+      const staged = first.client.call('NodeStageVolume', req, { deadlineMs: SAFETY_MS }).then(
+        () => 'succeeded',
+        () => 'failed',
+      );
+      const shimPid = Number(await waitForFile(marker));
+      stuckPids.push(shimPid);
+      // The record says "formatting started" from a proven blank device, before mkfs ran.
+      const store = new StateStore(h.path('kubelet'), DRIVER);
+      expect(await store.load(`sim/${v.name}`)).toMatchObject({
+        formatting: { fsType, blankCheck: 'blank' },
+        steps: { attached: true },
+      });
+      // The node plugin's container dies: the driver and its mkfs child, both by SIGKILL.
+      const exited = new Promise((r) => first.child.once('exit', r));
+      first.child.kill('SIGKILL');
+      process.kill(shimPid, 'SIGKILL');
+      await exited;
+      expect(await staged).toBe('failed');
+      first.client.close();
+      // The device now holds the half-made filesystem: not blank, and not mountable as it is.
+      if (fsType === 'xfs') {
+        expect((await spawnExec('xfs_db', ['-r', '-c', 'sb 0', '-c', 'print inprogress', v.file])).stdout.trim()).toBe(
+          'inprogress = 1',
+        );
+      } else {
+        expect((await spawnExec('blkid', ['-p', '-o', 'export', v.file], { okCodes: [2] })).code).toBe(2);
+      }
 
-    const second = await serve(`second-${fsType}`, false, marker);
-    try {
-      await second.client.call('NodeStageVolume', req, { deadlineMs: SAFETY_MS });
-      expect(h.isMounted(staging)).toBe(true);
-      const rec = await store.load(`sim/${v.name}`);
-      expect(rec?.formatting).toBeUndefined();
-      expect(rec?.steps).toMatchObject({ formatted: true, mounted: true });
-      await second.client.call('NodeUnstageVolume', { volume_id: `sim/${v.name}`, staging_target_path: staging }, { deadlineMs: SAFETY_MS });
-    } finally {
-      second.client.close();
-      second.child.kill('SIGTERM');
-    }
-    // A clean filesystem: the checkers find nothing to repair (read-only checks on the image).
-    if (fsType === 'ext4') await spawnExec('e2fsck', ['-fn', v.file], { timeoutMs: SAFETY_MS });
-    else await spawnExec('xfs_repair', ['-n', '-f', v.file], { timeoutMs: SAFETY_MS });
-    expect((await spawnExec('blkid', ['-p', '-s', 'TYPE', '-o', 'value', v.file])).stdout.trim()).toBe(fsType);
-  });
+      const second = await serve(`second-${fsType}`, false, marker);
+      try {
+        await second.client.call('NodeStageVolume', req, { deadlineMs: SAFETY_MS });
+        expect(h.isMounted(staging)).toBe(true);
+        const rec = await store.load(`sim/${v.name}`);
+        expect(rec?.formatting).toBeUndefined();
+        expect(rec?.steps).toMatchObject({ formatted: true, mounted: true });
+        await second.client.call(
+          'NodeUnstageVolume',
+          { volume_id: `sim/${v.name}`, staging_target_path: staging },
+          { deadlineMs: SAFETY_MS },
+        );
+      } finally {
+        second.client.close();
+        second.child.kill('SIGTERM');
+      }
+      // A clean filesystem: the checkers find nothing to repair (read-only checks on the image).
+      if (fsType === 'ext4') await spawnExec('e2fsck', ['-fn', v.file], { timeoutMs: SAFETY_MS });
+      else await spawnExec('xfs_repair', ['-n', '-f', v.file], { timeoutMs: SAFETY_MS });
+      expect((await spawnExec('blkid', ['-p', '-s', 'TYPE', '-o', 'value', v.file])).stdout.trim()).toBe(fsType);
+    },
+  );
 
   it('a volume that already held a filesystem is mounted, never formatted (the shim would say so)', async () => {
     const v = h.volume('had-data', 64);
@@ -154,9 +201,15 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
     const s = await serve('had-data', true, marker);
     const staging = h.path('kubelet/staging-had-data');
     try {
-      await s.client.call('NodeStageVolume', stageReq(v, staging, { cap: mountCap('ext4') }), { deadlineMs: SAFETY_MS });
+      await s.client.call('NodeStageVolume', stageReq(v, staging, { cap: mountCap('ext4') }), {
+        deadlineMs: SAFETY_MS,
+      });
       expect(h.isMounted(staging)).toBe(true);
-      await s.client.call('NodeUnstageVolume', { volume_id: `sim/${v.name}`, staging_target_path: staging }, { deadlineMs: SAFETY_MS });
+      await s.client.call(
+        'NodeUnstageVolume',
+        { volume_id: `sim/${v.name}`, staging_target_path: staging },
+        { deadlineMs: SAFETY_MS },
+      );
     } finally {
       s.client.close();
       s.child.kill('SIGTERM');
@@ -174,7 +227,19 @@ d('a driver killed during mkfs (real serve process, SIGKILL)', () => {
     const staging = h.path('kubelet-node-b/staging-reused-id');
     // A leftover "formatting" of an earlier volume under this id, on another LUN (while that one
     // is still attached the stage is refused as incompatible; this is the record without it).
-    await store.save({ v: 1, volumeId: `sim/${v.name}`, stagingPath: staging, protocol: 'loop', wwn: '60002AC0000000000000000000000001', lun: 0, access: 'mount', readOnly: false, steps: {}, publishes: [], formatting: { fsType: 'ext4', blankCheck: 'blank' } });
+    await store.save({
+      v: 1,
+      volumeId: `sim/${v.name}`,
+      stagingPath: staging,
+      protocol: 'loop',
+      wwn: '60002AC0000000000000000000000001',
+      lun: 0,
+      access: 'mount',
+      readOnly: false,
+      steps: {},
+      publishes: [],
+      formatting: { fsType: 'ext4', blankCheck: 'blank' },
+    });
     await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
     expect((await store.load(`sim/${v.name}`))?.formatting).toBeUndefined();
     await node.NodeUnstageVolume({ volume_id: `sim/${v.name}`, staging_target_path: staging }, h.ctx());

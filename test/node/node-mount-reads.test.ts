@@ -53,14 +53,38 @@ d('mount-table reads per node call', () => {
     return counts;
   }
 
-  // A filesystem stage reads once more after its attach; unpublish and unstage once more after their unmount (umountAll checks nothing is left stacked), unstage once more at the detach.
+  // A filesystem stage reads once more after its attach; unpublish and unstage once more after their unmount (umountAll
+  // checks nothing is left stacked), unstage once more at the detach.
   it('ext4: stage, publish, unpublish, unstage (each repeated) read the table once, or once more after their attach or their own unmount, and unstage fresh at the detach', async () => {
-    const counts = await readsPerStep('reads-fs', mountCap('ext4'), ['stage', 'stage', 'publish', 'publish', 'unpublish', 'unpublish', 'unstage', 'unstage']);
-    expect(counts).toEqual([['stage', 2], ['stage', 2], ['publish', 1], ['publish', 1], ['unpublish', 2], ['unpublish', 1], ['unstage', 3], ['unstage', 1]]);
+    const counts = await readsPerStep('reads-fs', mountCap('ext4'), [
+      'stage',
+      'stage',
+      'publish',
+      'publish',
+      'unpublish',
+      'unpublish',
+      'unstage',
+      'unstage',
+    ]);
+    expect(counts).toEqual([
+      ['stage', 2],
+      ['stage', 2],
+      ['publish', 1],
+      ['publish', 1],
+      ['unpublish', 2],
+      ['unpublish', 1],
+      ['unstage', 3],
+      ['unstage', 1],
+    ]);
   });
 
   it('block: stage, publish, unpublish, unstage read the table once, or once more after their own unmount, and unstage fresh at the detach', async () => {
     const counts = await readsPerStep('reads-block', blockCap(), ['stage', 'publish', 'unpublish', 'unstage']);
-    expect(counts).toEqual([['stage', 1], ['publish', 1], ['unpublish', 2], ['unstage', 2]]);
+    expect(counts).toEqual([
+      ['stage', 1],
+      ['publish', 1],
+      ['unpublish', 2],
+      ['unstage', 2],
+    ]);
   });
 });

@@ -9,7 +9,17 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync, constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { NodeHarness, MiB, interceptExec, mountCap, publishReq, rootSkipReason, sha256File, stageReq, type TestVolume } from './harness.js';
+import {
+  NodeHarness,
+  MiB,
+  interceptExec,
+  mountCap,
+  publishReq,
+  rootSkipReason,
+  sha256File,
+  stageReq,
+  type TestVolume,
+} from './harness.js';
 import { ExecError, spawnExec, type Exec } from '../../src/host/exec.js';
 import { describeUnless } from '../helpers/skip.js';
 
@@ -47,10 +57,14 @@ d('node safety on loop devices', () => {
     const staging = h.path('staging-existing');
     await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
     expect(mkfsCalls(calls)).toEqual([]);
-    expect(execFileSync('blkid', ['-p', '-o', 'value', '-s', 'UUID', v.file], { encoding: 'utf8' }).trim()).toBe('11111111-2222-3333-4444-555555555555');
+    expect(execFileSync('blkid', ['-p', '-o', 'value', '-s', 'UUID', v.file], { encoding: 'utf8' }).trim()).toBe(
+      '11111111-2222-3333-4444-555555555555',
+    );
     // Asking for another filesystem type than the one on the device fails, never reformats.
     await unstage(node, v, staging);
-    await expect(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('xfs') }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('xfs') }), h.ctx())).rejects.toMatchObject({
+      kind: 'failed-precondition',
+    });
     expect(mkfsCalls(calls)).toEqual([]);
     await unstage(node, v, staging);
   });
@@ -59,9 +73,16 @@ d('node safety on loop devices', () => {
     const { exec, calls } = recording();
     const node = h.node('node-a', { exec });
     const copy = h.volume('copy-blank', 64);
-    await expect(node.NodeStageVolume(stageReq(copy, h.path('staging-copy'), { cap: mountCap('ext4'), isCopy: true }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(
+      node.NodeStageVolume(stageReq(copy, h.path('staging-copy'), { cap: mountCap('ext4'), isCopy: true }), h.ctx()),
+    ).rejects.toMatchObject({ kind: 'failed-precondition' });
     const stat = h.volume('static-blank', 64);
-    await expect(node.NodeStageVolume(stageReq(stat, h.path('staging-static'), { cap: mountCap('ext4'), createdEmpty: false }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(
+      node.NodeStageVolume(
+        stageReq(stat, h.path('staging-static'), { cap: mountCap('ext4'), createdEmpty: false }),
+        h.ctx(),
+      ),
+    ).rejects.toMatchObject({ kind: 'failed-precondition' });
     expect(mkfsCalls(calls)).toEqual([]);
     await unstage(node, copy, h.path('staging-copy'));
     await unstage(node, stat, h.path('staging-static'));
@@ -79,7 +100,9 @@ d('node safety on loop devices', () => {
         interceptExec((command) => (command === 'blkid' ? Promise.reject(execError(answer)) : undefined)),
       );
       const node = h.node('node-a', { exec });
-      await expect(node.NodeStageVolume(stageReq(v, h.path(`staging-probe-${i}`), { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+      await expect(
+        node.NodeStageVolume(stageReq(v, h.path(`staging-probe-${i}`), { cap: mountCap('ext4') }), h.ctx()),
+      ).rejects.toMatchObject({ kind: 'failed-precondition' });
       expect(mkfsCalls(calls)).toEqual([]);
       await unstage(node, v, h.path(`staging-probe-${i}`));
     }
@@ -90,7 +113,9 @@ d('node safety on loop devices', () => {
     try {
       const { exec, calls } = recording();
       const node = h.node('node-a', { exec });
-      await expect(node.NodeStageVolume(stageReq(busy, h.path('staging-busy'), { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+      await expect(
+        node.NodeStageVolume(stageReq(busy, h.path('staging-busy'), { cap: mountCap('ext4') }), h.ctx()),
+      ).rejects.toMatchObject({ kind: 'failed-precondition' });
       expect(mkfsCalls(calls)).toEqual([]);
     } finally {
       await holder.close();
@@ -111,7 +136,9 @@ d('node safety on loop devices', () => {
     {
       const { exec, calls } = recording();
       const node = h.node('node-a', { exec });
-      await expect(node.NodeStageVolume(stageReq(parted, h.path('staging-gpt'), { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+      await expect(
+        node.NodeStageVolume(stageReq(parted, h.path('staging-gpt'), { cap: mountCap('ext4') }), h.ctx()),
+      ).rejects.toMatchObject({ kind: 'failed-precondition' });
       expect(mkfsCalls(calls)).toEqual([]);
       await unstage(node, parted, h.path('staging-gpt'));
       expect(await sha256File(parted.file)).toBe(partedSum);
@@ -125,7 +152,9 @@ d('node safety on loop devices', () => {
       const sum = await sha256File(v.file);
       const { exec, calls } = recording();
       const node = h.node('node-a', { exec });
-      await expect(node.NodeStageVolume(stageReq(v, h.path(`staging-data-${at}`), { cap: mountCap('ext4') }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+      await expect(
+        node.NodeStageVolume(stageReq(v, h.path(`staging-data-${at}`), { cap: mountCap('ext4') }), h.ctx()),
+      ).rejects.toMatchObject({ kind: 'failed-precondition' });
       expect(mkfsCalls(calls)).toEqual([]);
       await unstage(node, v, h.path(`staging-data-${at}`));
       expect(await sha256File(v.file)).toBe(sum);
@@ -141,7 +170,9 @@ d('node safety on loop devices', () => {
         mounts.push([...args]);
         const i = args.indexOf('-o') + 1;
         const opts = args[i]!.replace(`,${context}`, '').replace(context, '');
-        const rest = opts ? [...args.slice(0, i), opts, ...args.slice(i + 1)] : [...args.slice(0, i - 1), ...args.slice(i + 1)];
+        const rest = opts
+          ? [...args.slice(0, i), opts, ...args.slice(i + 1)]
+          : [...args.slice(0, i - 1), ...args.slice(i + 1)];
         return spawnExec(command, rest, options);
       }
       return spawnExec(command, args, options);
@@ -151,11 +182,17 @@ d('node safety on loop devices', () => {
     for (const fsType of ['ext4', 'xfs'] as const) {
       const v = h.volume(`flags-${fsType}`, 512);
       const staging = h.path(`staging-flags-${fsType}`);
-      await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap(fsType, 'SINGLE_NODE_WRITER', ['noatime', context]) }), h.ctx());
+      await node.NodeStageVolume(
+        stageReq(v, staging, { cap: mountCap(fsType, 'SINGLE_NODE_WRITER', ['noatime', context]) }),
+        h.ctx(),
+      );
       expect(h.mountOptions(staging)).toContain('noatime');
       await unstage(node, v, staging);
     }
-    expect(mkfsCalls(rec.calls).map((c) => c.slice(0, -1))).toEqual([['mkfs.ext4', '-E', 'nodiscard'], ['mkfs.xfs', '-K']]);
+    expect(mkfsCalls(rec.calls).map((c) => c.slice(0, -1))).toEqual([
+      ['mkfs.ext4', '-E', 'nodiscard'],
+      ['mkfs.xfs', '-K'],
+    ]);
     expect(mounts.every((m) => m[m.indexOf('-o') + 1]!.includes(context))).toBe(true);
   });
 
@@ -170,7 +207,10 @@ d('node safety on loop devices', () => {
     const copy = h.volume('xfs-copy', 512);
     execFileSync('cp', ['--sparse=always', src.file, copy.file]);
     await node.NodeStageVolume(stageReq(src, h.path('staging-xfs-src'), { cap }), h.ctx());
-    await node.NodeStageVolume(stageReq(copy, h.path('staging-xfs-copy'), { cap, isCopy: true, createdEmpty: false }), h.ctx());
+    await node.NodeStageVolume(
+      stageReq(copy, h.path('staging-xfs-copy'), { cap, isCopy: true, createdEmpty: false }),
+      h.ctx(),
+    );
     const copyMount = calls.find((c) => c[0] === 'mount' && c.includes(h.path('staging-xfs-copy')))!;
     expect(copyMount[copyMount.indexOf('-o') + 1]).toContain('nouuid');
     expect(readFileSync(h.path('staging-xfs-copy', 'f.txt'), 'utf8')).toBe('source');
@@ -207,7 +247,11 @@ d('node safety on loop devices', () => {
       const cap = mountCap(fsType, 'MULTI_NODE_READER_ONLY');
       const reqA = stageReq(v, h.path(`staging-ro-a-${fsType}`), { cap, readonly: true });
       const reqB = stageReq(v, h.path(`staging-ro-b-${fsType}`), { cap, readonly: true });
-      const results = await Promise.allSettled([nodeA.NodeStageVolume(reqA, h.ctx()), nodeA.NodeStageVolume(reqA, h.ctx()), nodeB.NodeStageVolume(reqB, h.ctx())]);
+      const results = await Promise.allSettled([
+        nodeA.NodeStageVolume(reqA, h.ctx()),
+        nodeA.NodeStageVolume(reqA, h.ctx()),
+        nodeB.NodeStageVolume(reqB, h.ctx()),
+      ]);
       // The duplicate on node A either ran after the first or was refused as busy (ABORTED).
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ kind: 'busy' });
       expect(results[2]!.status).toBe('fulfilled');
@@ -232,7 +276,12 @@ d('node safety on loop devices', () => {
     const { exec, calls } = recording();
     const node = h.node('node-a', { exec });
     const staging = h.path('staging-ro-blank');
-    await expect(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4', 'MULTI_NODE_READER_ONLY'), readonly: true }), h.ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(
+      node.NodeStageVolume(
+        stageReq(v, staging, { cap: mountCap('ext4', 'MULTI_NODE_READER_ONLY'), readonly: true }),
+        h.ctx(),
+      ),
+    ).rejects.toMatchObject({ kind: 'failed-precondition' });
     expect(mkfsCalls(calls)).toEqual([]);
     expect(calls.some((c) => c[0] === 'blockdev' && c[1] === '--setro')).toBe(true);
     await unstage(node, v, staging);
@@ -241,5 +290,11 @@ d('node safety on loop devices', () => {
 });
 
 function execError(a: { code: number; stdout: string; stderr: string }): ExecError {
-  return new ExecError({ commandLine: 'blkid -p -o export /dev/loopX', failure: 'exit', exitCode: a.code, stdout: a.stdout, stderr: a.stderr });
+  return new ExecError({
+    commandLine: 'blkid -p -o export /dev/loopX',
+    failure: 'exit',
+    exitCode: a.code,
+    stdout: a.stdout,
+    stderr: a.stderr,
+  });
 }

@@ -6,19 +6,41 @@ import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import type { IPersistentVolumeClaim, ISecret } from 'kubernetes-models/v1';
 import { ConfigError, parseBackends } from '../../src/config/backends.js';
 import { DEFAULT_DRIVER_NAME, validateClusterId } from '../../src/config/identity.js';
-import { STORAGE_CLASS_PARAMETERS, parseSnapshotClassParameters, parseStorageClassParameters } from '../../src/csi/params.js';
+import {
+  STORAGE_CLASS_PARAMETERS,
+  parseSnapshotClassParameters,
+  parseStorageClassParameters,
+} from '../../src/csi/params.js';
 import { DEPLOY_DIR, DEPLOY_NAMESPACE, generateDeployFiles } from '../../scripts/gen-deploy-lib.mjs';
-import { arg, container, find, findAll, helmMissing, helmRender, parseObjects, podSpec, secretsReadBy, validateAll, type K8sObject } from './render.js';
+import {
+  arg,
+  container,
+  find,
+  findAll,
+  helmMissing,
+  helmRender,
+  parseObjects,
+  podSpec,
+  secretsReadBy,
+  validateAll,
+  type K8sObject,
+} from './render.js';
 import { describeUnless } from '../helpers/skip.js';
 
 const d = describeUnless(helmMissing);
 
 const EXAMPLES = join(DEPLOY_DIR, 'examples');
 const read = (path: string): string => readFileSync(path, 'utf8');
-const topLevelYaml = (): string[] => readdirSync(DEPLOY_DIR).filter((f) => f.endsWith('.yaml')).sort();
-const deployObjects = (): K8sObject[] => topLevelYaml().flatMap((f) => parseObjects(read(join(DEPLOY_DIR, f))).filter((o) => o.kind !== 'Kustomization'));
+const topLevelYaml = (): string[] =>
+  readdirSync(DEPLOY_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
+const deployObjects = (): K8sObject[] =>
+  topLevelYaml().flatMap((f) => parseObjects(read(join(DEPLOY_DIR, f))).filter((o) => o.kind !== 'Kustomization'));
 const example = (file: string): K8sObject[] => parseObjects(read(join(EXAMPLES, file)));
-const exampleFiles = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+const exampleFiles = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 d('deploy/ is the chart rendered with fixed values', () => {
   it('equals a fresh render (run `npm run gen:deploy` after changing the chart)', () => {
@@ -37,10 +59,13 @@ describe('deploy/ manifests', () => {
   });
 
   it('says how to set the image: an `images:` entry naming the driver image every driver container uses', () => {
-    const k = parseYaml(read(join(DEPLOY_DIR, 'kustomization.yaml'))) as { images: { name: string; newName: string; newTag: string }[] };
+    const k = parseYaml(read(join(DEPLOY_DIR, 'kustomization.yaml'))) as {
+      images: { name: string; newName: string; newTag: string }[];
+    };
     expect(k.images).toHaveLength(1);
     const images = new Set<string>();
-    for (const o of deployObjects()) if (o.kind === 'Deployment' || o.kind === 'DaemonSet') images.add(container(podSpec(o), '3par-csi').image!);
+    for (const o of deployObjects())
+      if (o.kind === 'Deployment' || o.kind === 'DaemonSet') images.add(container(podSpec(o), '3par-csi').image!);
     expect([...images]).toEqual([`${k.images[0]!.name}:${k.images[0]!.newTag}`]);
     expect(read(join(DEPLOY_DIR, '..', 'docs', 'install.md'))).toMatch(/kustomize edit set image/);
   });
@@ -95,7 +120,10 @@ describe('deploy/examples', () => {
   it('use the default driver name and the deploy/ namespace', () => {
     for (const file of exampleFiles) {
       for (const o of example(file)) {
-        const driver = (o as { provisioner?: string; driver?: string; driverName?: string }).provisioner ?? (o as { driver?: string }).driver ?? (o as { driverName?: string }).driverName;
+        const driver =
+          (o as { provisioner?: string; driver?: string; driverName?: string }).provisioner ??
+          (o as { driver?: string }).driver ??
+          (o as { driverName?: string }).driverName;
         if (driver !== undefined) expect([file, driver]).toEqual([file, DEFAULT_DRIVER_NAME]);
         if (o.kind === 'Secret') expect(o.metadata.namespace).toBe(DEPLOY_NAMESPACE);
       }
@@ -104,7 +132,9 @@ describe('deploy/examples', () => {
 
   it('their class parameters are accepted by the driver parsers', () => {
     const sc = find<IStorageClass>(example('storageclass.yaml'), 'StorageClass');
-    const driverParams = Object.fromEntries(Object.entries(sc.parameters ?? {}).filter(([k]) => !k.startsWith('csi.storage.k8s.io/')));
+    const driverParams = Object.fromEntries(
+      Object.entries(sc.parameters ?? {}).filter(([k]) => !k.startsWith('csi.storage.k8s.io/')),
+    );
     expect(() => parseStorageClassParameters(driverParams)).not.toThrow();
     for (const file of ['volumesnapshotclass.yaml', 'volumegroupsnapshotclass.yaml']) {
       const c = example(file)[0] as { parameters?: Record<string, string> };
@@ -121,13 +151,19 @@ describe('deploy/examples', () => {
     expect(sc.parameters?.['csi.storage.k8s.io/node-stage-secret-name']).toBe(chap.metadata.name);
     expect(sc.parameters?.['csi.storage.k8s.io/node-stage-secret-namespace']).toBe(chap.metadata.namespace);
     expect(Object.keys(chap.stringData ?? {}).sort()).toEqual(['chapSecret', 'chapUser']);
-    const backend = parseBackends(parseYaml(find<ISecret>(example('backends-secret.yaml'), 'Secret').stringData!['backends.yaml']!))[0]!;
+    const backend = parseBackends(
+      parseYaml(find<ISecret>(example('backends-secret.yaml'), 'Secret').stringData!['backends.yaml']!),
+    )[0]!;
     expect(backend.chap).toEqual({ user: chap.stringData!['chapUser'], secret: chap.stringData!['chapSecret'] });
   });
 
   it('restore and clone name their sources', () => {
     const restored = example('pvc-from-snapshot.yaml')[0] as unknown as IPersistentVolumeClaim;
-    expect(restored.spec?.dataSource).toEqual({ apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'data-snap' });
+    expect(restored.spec?.dataSource).toEqual({
+      apiGroup: 'snapshot.storage.k8s.io',
+      kind: 'VolumeSnapshot',
+      name: 'data-snap',
+    });
     const clone = example('pvc-clone.yaml')[0] as unknown as IPersistentVolumeClaim;
     expect(clone.spec?.dataSource).toEqual({ kind: 'PersistentVolumeClaim', name: 'data' });
   });

@@ -10,7 +10,8 @@ import { CHART_DIR } from './render.js';
 const DOCS = join(REPO_ROOT, 'docs');
 const doc = (name: string): string => readFileSync(join(DOCS, name), 'utf8');
 /** Descriptor lists that later issues add to src/csi/params.ts, when they exist. */
-const optional = (name: string): readonly ParameterDoc[] | undefined => (params as Record<string, unknown>)[name] as readonly ParameterDoc[] | undefined;
+const optional = (name: string): readonly ParameterDoc[] | undefined =>
+  (params as Record<string, unknown>)[name] as readonly ParameterDoc[] | undefined;
 
 describe('docs', () => {
   it('docs/parameters.md is generated from the parsers’ descriptors (run `npm run gen:deploy`)', () => {
@@ -26,9 +27,13 @@ describe('docs', () => {
   });
 
   it('troubleshooting.md explains every metric the driver exports, and only those', async () => {
-    const registered = (await new Metrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name).sort();
+    const registered = (await new Metrics({ processMetrics: false }).registry.getMetricsAsJSON())
+      .map((m) => m.name)
+      .sort();
     const text = doc('troubleshooting.md');
-    const documented = [...new Set([...text.matchAll(/`(threepar_csi_[a-z_]+)`/g)].map((m) => m[1]!))].filter((n) => !n.endsWith('_'));
+    const documented = [...new Set([...text.matchAll(/`(threepar_csi_[a-z_]+)`/g)].map((m) => m[1]!))].filter(
+      (n) => !n.endsWith('_'),
+    );
     for (const name of registered) expect([name, text.includes(`| \`${name}\` |`)]).toEqual([name, true]);
     for (const name of documented) expect(registered).toContain(name);
   });
@@ -48,11 +53,14 @@ describe('docs', () => {
     };
     walk(join(REPO_ROOT, 'src'));
     const all = sources.join('\n');
-    for (const message of [...quoted, 'done', 'failed', 'unexpected error']) expect([message, all.includes(`'${message}'`)]).toEqual([message, true]);
+    for (const message of [...quoted, 'done', 'failed', 'unexpected error'])
+      expect([message, all.includes(`'${message}'`)]).toEqual([message, true]);
   });
 
   it('install.md names the sidecar versions the chart pins', () => {
-    const values = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as { sidecars: Record<string, { image?: string }> };
+    const values = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as {
+      sidecars: Record<string, { image?: string }>;
+    };
     const text = doc('install.md');
     for (const sidecar of Object.values(values.sidecars)) {
       if (!sidecar.image) continue;
@@ -68,7 +76,8 @@ describe('docs', () => {
     const files = new Set(readdirSync(DOCS));
     for (const name of files) {
       if (!name.endsWith('.md')) continue;
-      for (const m of doc(name).matchAll(/\]\(([a-z0-9-]+\.md)(#[^)]*)?\)/g)) expect([name, files.has(m[1]!)]).toEqual([name, true]);
+      for (const m of doc(name).matchAll(/\]\(([a-z0-9-]+\.md)(#[^)]*)?\)/g))
+        expect([name, files.has(m[1]!)]).toEqual([name, true]);
     }
   });
 
@@ -84,13 +93,24 @@ describe('docs', () => {
     const walk = (o: Record<string, unknown>, path: string): void => {
       for (const [k, v] of Object.entries(o)) {
         const p = path ? `${path}.${k}` : k;
-        if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && !['resources', 'tolerations', 'affinity'].includes(k) && !(p.endsWith('.requests') || p.endsWith('.limits'))) walk(v as Record<string, unknown>, p);
+        if (
+          v &&
+          typeof v === 'object' &&
+          !Array.isArray(v) &&
+          Object.keys(v).length > 0 &&
+          !['resources', 'tolerations', 'affinity'].includes(k) &&
+          !(p.endsWith('.requests') || p.endsWith('.limits'))
+        )
+          walk(v as Record<string, unknown>, p);
         else leaves.push(p);
       }
     };
     walk(values, '');
     const used = (p: string): boolean =>
-      text.includes(`.Values.${p}`) || aliases.some(({ alias, prefix }) => p.startsWith(`${prefix}.`) && text.includes(`$${alias}.${p.slice(prefix.length + 1)}`));
+      text.includes(`.Values.${p}`) ||
+      aliases.some(
+        ({ alias, prefix }) => p.startsWith(`${prefix}.`) && text.includes(`$${alias}.${p.slice(prefix.length + 1)}`),
+      );
     expect(leaves.filter((p) => !used(p))).toEqual([]);
     expect(leaves.length).toBeGreaterThan(50);
   });
@@ -113,7 +133,12 @@ describe('docs/migrating-from-hpe.md', () => {
   const rows = doc('migrating-from-hpe.md')
     .split('\n')
     .filter((l) => l.startsWith('| `'))
-    .map((l) => l.slice(1, -1).split(' | ').map((c) => c.trim()))
+    .map((l) =>
+      l
+        .slice(1, -1)
+        .split(' | ')
+        .map((c) => c.trim()),
+    )
     .map(([key, status, notes]) => ({ key: /^`([^`]+)`/.exec(key!)![1]!, status: status!, notes: notes ?? '' }));
 
   it('lists every HPE-only key the driver refuses, and the driver refuses each with the reason the table gives', () => {

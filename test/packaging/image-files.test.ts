@@ -29,7 +29,8 @@ function files(dir: string): string[] {
 describe('the image’s dist/ (the Dockerfile’s compile step, run here)', () => {
   let app = '';
   let dist = '';
-  const cli = (args: string[]): Promise<Finished> => runNode([join(dist, 'cli', 'main.js'), ...args], { safetyNetMs: 60_000, env: { PATH: process.env['PATH'] } });
+  const cli = (args: string[]): Promise<Finished> =>
+    runNode([join(dist, 'cli', 'main.js'), ...args], { safetyNetMs: 60_000, env: { PATH: process.env['PATH'] } });
 
   beforeAll(async () => {
     expect(project).toBeDefined();
@@ -57,11 +58,14 @@ describe('the image’s dist/ (the Dockerfile’s compile step, run here)', () =
 
   it('holds every part of the product and none of the tools', () => {
     const top = readdirSync(join(REPO_ROOT, 'src'), { withFileTypes: true });
-    const expected = top.filter((e) => !TOOLS.includes(e.name)).map((e) => (e.isDirectory() ? e.name : e.name.replace(/\.ts$/, '.js')));
+    const expected = top
+      .filter((e) => !TOOLS.includes(e.name))
+      .map((e) => (e.isDirectory() ? e.name : e.name.replace(/\.ts$/, '.js')));
     const got = readdirSync(dist).filter((n) => !n.endsWith('.map'));
     expect(got.sort()).toEqual(expected.sort());
     for (const tool of TOOLS) expect(files(dist).filter((f) => f.split('/')[0] === tool)).toEqual([]);
-    for (const entry of ['cli/main.js', 'driver.js', 'simulator/index.js', 'demo/demo.js']) expect(existsSync(join(dist, entry))).toBe(true);
+    for (const entry of ['cli/main.js', 'driver.js', 'simulator/index.js', 'demo/demo.js'])
+      expect(existsSync(join(dist, entry))).toBe(true);
   });
 
   it('every relative import of the image’s code resolves inside it (nothing reaches for the tools)', () => {
@@ -81,7 +85,9 @@ describe('the image’s dist/ (the Dockerfile’s compile step, run here)', () =
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: 3par-csi <command>/);
     const version = await cli(['version']);
-    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     for (const command of ['serve', 'simulator']) {
       const r = await cli([command, '--help']);
       expect([command, r.code]).toEqual([command, 0]);
@@ -89,7 +95,10 @@ describe('the image’s dist/ (the Dockerfile’s compile step, run here)', () =
   });
 
   it('the repository’s own build still compiles the tools (npm run bench / npm run soak)', () => {
-    const repo = JSON.parse(readFileSync(join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { include: string[]; exclude?: string[] };
+    const repo = JSON.parse(readFileSync(join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as {
+      include: string[];
+      exclude?: string[];
+    };
     expect(repo.include).toEqual(['src']);
     expect(repo.exclude ?? []).toEqual([]);
     const image = JSON.parse(readFileSync(join(REPO_ROOT, project!), 'utf8')) as { extends: string; exclude: string[] };

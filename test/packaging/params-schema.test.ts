@@ -6,7 +6,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { GROUP_SNAPSHOT_CLASS_PARAMETERS, MUTABLE_PARAMETERS, SNAPSHOT_CLASS_PARAMETERS, STORAGE_CLASS_PARAMETERS, parseGroupSnapshotClassParameters, parseMutableParameters, parseSnapshotClassParameters, parseStorageClassParameters } from '../../src/csi/params.js';
+import {
+  GROUP_SNAPSHOT_CLASS_PARAMETERS,
+  MUTABLE_PARAMETERS,
+  SNAPSHOT_CLASS_PARAMETERS,
+  STORAGE_CLASS_PARAMETERS,
+  parseGroupSnapshotClassParameters,
+  parseMutableParameters,
+  parseSnapshotClassParameters,
+  parseStorageClassParameters,
+} from '../../src/csi/params.js';
 import { anyCase, parameterSchemas } from '../../src/csi/params-schema.js';
 import { BACKEND_KEYS } from '../../src/config/backends.js';
 import { VALUES_SCHEMA, withParameterSchemas } from '../../scripts/gen-deploy-lib.mjs';
@@ -22,15 +31,27 @@ describe('values.schema.json class parameters', () => {
   });
 
   it('each class kind’s `parameters` uses its generated definition', () => {
-    const s = JSON.parse(schemaText) as { properties: Record<string, { items: { properties: { parameters: unknown } } }> };
-    expect(s.properties['storageClasses']!.items.properties.parameters).toEqual({ $ref: '#/definitions/storageClassParameters' });
-    expect(s.properties['volumeSnapshotClasses']!.items.properties.parameters).toEqual({ $ref: '#/definitions/snapshotClassParameters' });
-    expect(s.properties['volumeGroupSnapshotClasses']!.items.properties.parameters).toEqual({ $ref: '#/definitions/groupSnapshotClassParameters' });
-    expect(JSON.stringify(s.properties['volumeAttributesClasses']!.items.properties.parameters)).toContain('#/definitions/volumeAttributesClassParameters');
+    const s = JSON.parse(schemaText) as {
+      properties: Record<string, { items: { properties: { parameters: unknown } } }>;
+    };
+    expect(s.properties['storageClasses']!.items.properties.parameters).toEqual({
+      $ref: '#/definitions/storageClassParameters',
+    });
+    expect(s.properties['volumeSnapshotClasses']!.items.properties.parameters).toEqual({
+      $ref: '#/definitions/snapshotClassParameters',
+    });
+    expect(s.properties['volumeGroupSnapshotClasses']!.items.properties.parameters).toEqual({
+      $ref: '#/definitions/groupSnapshotClassParameters',
+    });
+    expect(JSON.stringify(s.properties['volumeAttributesClasses']!.items.properties.parameters)).toContain(
+      '#/definitions/volumeAttributesClassParameters',
+    );
   });
 
   it('the backend schema accepts exactly the keys the driver reads', () => {
-    const s = JSON.parse(schemaText) as { properties: { backends: { items: { properties: Record<string, unknown>; additionalProperties: boolean } } } };
+    const s = JSON.parse(schemaText) as {
+      properties: { backends: { items: { properties: Record<string, unknown>; additionalProperties: boolean } } };
+    };
     expect(Object.keys(s.properties.backends.items.properties).sort()).toEqual([...BACKEND_KEYS].sort());
     expect(s.properties.backends.items.additionalProperties).toBe(false);
   });
@@ -63,14 +84,25 @@ const SAMPLES: Record<string, { good: unknown[]; bad: unknown[] }> = {
   expirationHours: { good: [72, '72', 1, 43800], bad: [0, 43801, 'soon', 1.5] },
 };
 /** expirationHours is accepted only beside allowExpiry: add it unless the sample sets it. */
-const withExpiry = (p: Record<string, string>): Record<string, string> => (Object.keys(p).some((k) => ['allowexpiry', 'allow_expiry'].includes(k.toLowerCase())) ? p : { allowExpiry: 'true', ...p });
+const withExpiry = (p: Record<string, string>): Record<string, string> =>
+  Object.keys(p).some((k) => ['allowexpiry', 'allow_expiry'].includes(k.toLowerCase()))
+    ? p
+    : { allowExpiry: 'true', ...p };
 /** Keys whose schema only the parser checks fully: the schema must not refuse what it accepts. */
 const LOOSE = new Set(['iscsiPortalIps', 'fcPortsList', 'fsCreateOptions']);
 
 describe.each([
   ['storageClassParameters', STORAGE_CLASS_PARAMETERS, parseStorageClassParameters],
-  ['snapshotClassParameters', SNAPSHOT_CLASS_PARAMETERS, (p: Record<string, string>) => parseSnapshotClassParameters(withExpiry(p))],
-  ['groupSnapshotClassParameters', GROUP_SNAPSHOT_CLASS_PARAMETERS, (p: Record<string, string>) => parseGroupSnapshotClassParameters(withExpiry(p))],
+  [
+    'snapshotClassParameters',
+    SNAPSHOT_CLASS_PARAMETERS,
+    (p: Record<string, string>) => parseSnapshotClassParameters(withExpiry(p)),
+  ],
+  [
+    'groupSnapshotClassParameters',
+    GROUP_SNAPSHOT_CLASS_PARAMETERS,
+    (p: Record<string, string>) => parseGroupSnapshotClassParameters(withExpiry(p)),
+  ],
   ['volumeAttributesClassParameters', MUTABLE_PARAMETERS, parseMutableParameters],
 ] as const)('%s agrees with its parser', (name, descriptors, parse) => {
   const validate = check(name);
@@ -89,7 +121,11 @@ describe.each([
       expect([d.key, SAMPLES[d.key] !== undefined]).toEqual([d.key, true]);
       for (const spelling of [d.key, ...d.aliases, d.key.toUpperCase()]) {
         const value = SAMPLES[d.key]!.good[0];
-        expect([spelling, validate({ [spelling]: value }), parses({ [spelling]: value })]).toEqual([spelling, true, true]);
+        expect([spelling, validate({ [spelling]: value }), parses({ [spelling]: value })]).toEqual([
+          spelling,
+          true,
+          true,
+        ]);
       }
     }
   });
@@ -104,7 +140,8 @@ describe.each([
         expect([d.key, v, validate({ [d.key]: v })]).toEqual([d.key, v, true]);
       }
       if (LOOSE.has(d.key)) continue;
-      for (const v of bad) expect([d.key, v, validate({ [d.key]: v }), parses({ [d.key]: v })]).toEqual([d.key, v, false, false]);
+      for (const v of bad)
+        expect([d.key, v, validate({ [d.key]: v }), parses({ [d.key]: v })]).toEqual([d.key, v, false, false]);
     }
   });
 

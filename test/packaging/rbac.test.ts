@@ -2,7 +2,13 @@ import { expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { IClusterRole, IClusterRoleBinding, IPolicyRule, IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type {
+  IClusterRole,
+  IClusterRoleBinding,
+  IPolicyRule,
+  IRole,
+  IRoleBinding,
+} from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { FIXTURES, find, findAll, fixture, helmMissing, render, type K8sObject } from './render.js';
 import { describeUnless } from '../helpers/skip.js';
 
@@ -32,7 +38,8 @@ function grants(rules: readonly IPolicyRule[] | undefined): string[] {
   for (const r of rules ?? []) {
     expect(r.resourceNames ?? []).toEqual([]);
     expect(r.nonResourceURLs ?? []).toEqual([]);
-    for (const g of r.apiGroups ?? []) for (const res of r.resources ?? []) for (const v of r.verbs) out.add(`${g || 'core'}/${res}: ${v}`);
+    for (const g of r.apiGroups ?? [])
+      for (const res of r.resources ?? []) for (const v of r.verbs) out.add(`${g || 'core'}/${res}: ${v}`);
   }
   return [...out].sort();
 }
@@ -53,11 +60,17 @@ d('RBAC is exactly the pinned sidecars’ own', () => {
 
   it('renders no other role, and binds every one to the controller’s ServiceAccount only', () => {
     const all = objects();
-    const names = (kind: string): string[] => findAll<K8sObject>(all, kind).map((o) => o.metadata.name).sort();
+    const names = (kind: string): string[] =>
+      findAll<K8sObject>(all, kind)
+        .map((o) => o.metadata.name)
+        .sort();
     const expected = SIDECARS.map((s) => `3par-csi-${s}`).sort();
     expect(names('ClusterRole')).toEqual(expected);
     expect(names('Role')).toEqual(expected);
-    for (const b of [...findAll<IClusterRoleBinding>(all, 'ClusterRoleBinding'), ...findAll<IRoleBinding>(all, 'RoleBinding')]) {
+    for (const b of [
+      ...findAll<IClusterRoleBinding>(all, 'ClusterRoleBinding'),
+      ...findAll<IRoleBinding>(all, 'RoleBinding'),
+    ]) {
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: '3par-csi-controller', namespace: 'storage' }]);
       expect(b.roleRef.name).toBe(b.metadata!.name);
     }
@@ -66,13 +79,17 @@ d('RBAC is exactly the pinned sidecars’ own', () => {
   });
 
   it('grants no Secret access anywhere (upstream leaves it commented out; the chart refuses class secrets)', () => {
-    const rules = [...findAll<IClusterRole>(objects(), 'ClusterRole'), ...findAll<IRole>(objects(), 'Role')].flatMap((r) => grants(r.rules));
+    const rules = [...findAll<IClusterRole>(objects(), 'ClusterRole'), ...findAll<IRole>(objects(), 'Role')].flatMap(
+      (r) => grants(r.rules),
+    );
     expect(rules.filter((g) => /\/secrets:|\*/.test(g))).toEqual([]);
   });
 
   it('the comparison catches drift: an extra verb, a missing rule', () => {
     const base = upstream('provisioner').clusterRole;
-    const extra = base.map((r) => (r.resources?.[0] === 'volumeattributesclasses' ? { ...r, verbs: [...r.verbs, 'list'] } : r));
+    const extra = base.map((r) =>
+      r.resources?.[0] === 'volumeattributesclasses' ? { ...r, verbs: [...r.verbs, 'list'] } : r,
+    );
     expect(grants(extra)).not.toEqual(grants(base));
     expect(grants(base.slice(1))).not.toEqual(grants(base));
     // The same grants split over rules differently are equal.
@@ -82,7 +99,12 @@ d('RBAC is exactly the pinned sidecars’ own', () => {
 });
 
 d('the optional health monitor’s RBAC is exactly upstream’s, and only when it runs', () => {
-  const on = (): K8sObject[] => render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage', set: ['sidecars.healthMonitor.enabled=true'] });
+  const on = (): K8sObject[] =>
+    render([fixture('minimal.yaml')], {
+      release: '3par-csi',
+      namespace: 'storage',
+      set: ['sidecars.healthMonitor.enabled=true'],
+    });
 
   it('off by default: no container, no role', () => {
     const all = render([fixture('minimal.yaml')], { release: '3par-csi', namespace: 'storage' });
@@ -93,7 +115,9 @@ d('the optional health monitor’s RBAC is exactly upstream’s, and only when i
   it('on: its ClusterRole and Role grant what upstream’s do, bound to the controller’s ServiceAccount', () => {
     const all = on();
     const fixtureRules = upstream(HEALTH_MONITOR);
-    expect(grants(find<IClusterRole>(all, 'ClusterRole', `3par-csi-${HEALTH_MONITOR}`).rules)).toEqual(grants(fixtureRules.clusterRole));
+    expect(grants(find<IClusterRole>(all, 'ClusterRole', `3par-csi-${HEALTH_MONITOR}`).rules)).toEqual(
+      grants(fixtureRules.clusterRole),
+    );
     const role = find<IRole & K8sObject>(all, 'Role', `3par-csi-${HEALTH_MONITOR}`);
     expect(role.metadata.namespace).toBe('storage');
     expect(grants(role.rules)).toEqual(grants(fixtureRules.role));
@@ -105,9 +129,20 @@ d('the optional health monitor’s RBAC is exactly upstream’s, and only when i
   });
 
   it('on: the sidecar runs in the controller pod on the driver’s socket, pinned, with leader election', () => {
-    const deployment = find<K8sObject & { spec: { template: { spec: { containers: { name: string; image: string; args: string[] }[] } } } }>(on(), 'Deployment', '3par-csi-controller');
-    const c = deployment.spec.template.spec.containers.find((x) => x.name === 'csi-external-health-monitor-controller')!;
+    const deployment = find<
+      K8sObject & { spec: { template: { spec: { containers: { name: string; image: string; args: string[] }[] } } } }
+    >(on(), 'Deployment', '3par-csi-controller');
+    const c = deployment.spec.template.spec.containers.find(
+      (x) => x.name === 'csi-external-health-monitor-controller',
+    )!;
     expect(c.image).toBe('registry.k8s.io/sig-storage/csi-external-health-monitor-controller:v0.18.0');
-    expect(c.args).toEqual(expect.arrayContaining(['--csi-address=/csi/csi.sock', '--leader-election=true', '--list-volumes-interval=5m', '--enable-node-watcher=false']));
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        '--csi-address=/csi/csi.sock',
+        '--leader-election=true',
+        '--list-volumes-interval=5m',
+        '--enable-node-watcher=false',
+      ]),
+    );
   });
 });

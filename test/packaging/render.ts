@@ -16,14 +16,27 @@ import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as storage from 'kubernetes-models/storage.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import type { IContainer, IPodSpec, IVolume } from 'kubernetes-models/v1';
-import { CHART_DIR, REPO_ROOT, findHelmRender, renderChart, type RenderOptions } from '../../scripts/gen-deploy-lib.mjs';
+import {
+  CHART_DIR,
+  REPO_ROOT,
+  findHelmRender,
+  renderChart,
+  type RenderOptions,
+} from '../../scripts/gen-deploy-lib.mjs';
 
 export { CHART_DIR, REPO_ROOT };
 export const FIXTURES = join(REPO_ROOT, 'test', 'packaging', 'fixtures');
 export const fixture = (name: string): string => join(FIXTURES, name);
 
 /** `helm template` flags saying the cluster serves the snapshot and Prometheus Operator APIs. */
-export const CRD_APIS = ['--api-versions', 'snapshot.storage.k8s.io/v1', '--api-versions', 'groupsnapshot.storage.k8s.io/v1', '--api-versions', 'monitoring.coreos.com/v1'];
+export const CRD_APIS = [
+  '--api-versions',
+  'snapshot.storage.k8s.io/v1',
+  '--api-versions',
+  'groupsnapshot.storage.k8s.io/v1',
+  '--api-versions',
+  'monitoring.coreos.com/v1',
+];
 
 const found = findHelmRender();
 /** Path of helm-render, or undefined (then `helmMissing` says why and chart tests skip). */
@@ -80,7 +93,10 @@ for (const [key, file] of [
   ['snapshot.storage.k8s.io/v1/VolumeSnapshot', 'volumesnapshot.v1.json'],
   ['groupsnapshot.storage.k8s.io/v1/VolumeGroupSnapshot', 'volumegroupsnapshot.v1.json'],
 ] as const) {
-  CRD_SCHEMAS.set(key, ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'packaging', 'schemas', file), 'utf8')) as object));
+  CRD_SCHEMAS.set(
+    key,
+    ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'packaging', 'schemas', file), 'utf8')) as object),
+  );
 }
 
 /**
@@ -115,12 +131,17 @@ let knownFields: Set<string> | undefined;
 function fieldNames(): Set<string> {
   if (knownFields) return knownFields;
   const require = createRequire(import.meta.url);
-  const roots = [dirname(require.resolve('kubernetes-models/package.json')), dirname(require.resolve('@kubernetes-models/apimachinery/package.json'))];
+  const roots = [
+    dirname(require.resolve('kubernetes-models/package.json')),
+    dirname(require.resolve('@kubernetes-models/apimachinery/package.json')),
+  ];
   knownFields = new Set();
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name.endsWith('.d.ts')) for (const m of readFileSync(join(dir, e.name), 'utf8').matchAll(/^\s*"([A-Za-z0-9$_-]+)"\??:/gm)) knownFields!.add(m[1]!);
+      else if (e.name.endsWith('.d.ts'))
+        for (const m of readFileSync(join(dir, e.name), 'utf8').matchAll(/^\s*"([A-Za-z0-9$_-]+)"\??:/gm))
+          knownFields!.add(m[1]!);
     }
   };
   for (const root of roots) walk(root);
@@ -128,7 +149,20 @@ function fieldNames(): Set<string> {
 }
 
 /** Maps whose keys are data, not field names. */
-const FREE_FORM = new Set(['labels', 'annotations', 'data', 'stringData', 'binaryData', 'parameters', 'nodeSelector', 'matchLabels', 'requests', 'limits', 'volumeAttributes', 'selector']);
+const FREE_FORM = new Set([
+  'labels',
+  'annotations',
+  'data',
+  'stringData',
+  'binaryData',
+  'parameters',
+  'nodeSelector',
+  'matchLabels',
+  'requests',
+  'limits',
+  'volumeAttributes',
+  'selector',
+]);
 
 /** Keys of a built-in object that no Kubernetes type declares. */
 export function unknownFields(obj: unknown, path = ''): string[] {
@@ -137,7 +171,14 @@ export function unknownFields(obj: unknown, path = ''): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     if (!fieldNames().has(k)) out.push(`${path}.${k}`);
-    else if (!(FREE_FORM.has(k) && v !== null && typeof v === 'object' && !('matchLabels' in v) && !('matchExpressions' in v))) out.push(...unknownFields(v, `${path}.${k}`));
+    else if (!(
+      FREE_FORM.has(k) &&
+      v !== null &&
+      typeof v === 'object' &&
+      !('matchLabels' in v) &&
+      !('matchExpressions' in v)
+    ))
+      out.push(...unknownFields(v, `${path}.${k}`));
   }
   return out;
 }
@@ -148,7 +189,8 @@ export function validateAll(objects: K8sObject[]): string[] {
   const names = new Set<string>();
   for (const obj of objects) {
     problems.push(...validateObject(obj));
-    if (!CRD_SCHEMAS.has(`${obj.apiVersion}/${obj.kind}`)) for (const f of unknownFields(obj)) problems.push(`${obj.kind} ${obj.metadata?.name}: unknown field ${f}`);
+    if (!CRD_SCHEMAS.has(`${obj.apiVersion}/${obj.kind}`))
+      for (const f of unknownFields(obj)) problems.push(`${obj.kind} ${obj.metadata?.name}: unknown field ${f}`);
     const id = `${obj.kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name}`;
     if (names.has(id)) problems.push(`${id} is rendered twice`);
     names.add(id);

@@ -10,7 +10,19 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { renderChart } from '../../scripts/gen-deploy-lib.mjs';
-import { CRD_APIS, arg, container, find, findAll, helmMissing, helmRender, parseObjects, podSpec, validateAll, type K8sObject } from './render.js';
+import {
+  CRD_APIS,
+  arg,
+  container,
+  find,
+  findAll,
+  helmMissing,
+  helmRender,
+  parseObjects,
+  podSpec,
+  validateAll,
+  type K8sObject,
+} from './render.js';
 import { describeUnless } from '../helpers/skip.js';
 
 const d = describeUnless(helmMissing);
@@ -21,12 +33,23 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const backend = (id: string, extra: Record<string, unknown> = {}) => ({ id, url: `https://${id}.example.com:8080`, username: 'csi', password: 'pw', ...extra });
+const backend = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  url: `https://${id}.example.com:8080`,
+  username: 'csi',
+  password: 'pw',
+  ...extra,
+});
 let n = 0;
 function run(values: Record<string, unknown>): { status: number; stdout: string; stderr: string } {
   const file = join(dir, `values-${n++}.yaml`);
   writeFileSync(file, stringify({ clusterId: 'prod', ...values }));
-  return renderChart(helmRender!, { valuesFiles: [file], release: '3par-csi', namespace: 'storage', extraArgs: CRD_APIS });
+  return renderChart(helmRender!, {
+    valuesFiles: [file],
+    release: '3par-csi',
+    namespace: 'storage',
+    extraArgs: CRD_APIS,
+  });
 }
 function objects(values: Record<string, unknown>): K8sObject[] {
   const r = run(values);
@@ -40,9 +63,14 @@ function refused(values: Record<string, unknown>): string {
   expect(r.status).not.toBe(0);
   return r.stderr;
 }
-const driverArgs = (objs: K8sObject[], kind: 'Deployment' | 'DaemonSet', name: string) => container(podSpec(find(objs, kind, name)), '3par-csi');
-const classes = (objs: K8sObject[]) => new Map(findAll<IStorageClass & K8sObject>(objs, 'StorageClass').map((c) => [c.metadata.name, c]));
-const allowedBackends = (sc: IStorageClass) => (sc.allowedTopologies ?? []).flatMap((t) => (t.matchLabelExpressions ?? []).map((e) => `${e.key}=${e.values.join('|')}`));
+const driverArgs = (objs: K8sObject[], kind: 'Deployment' | 'DaemonSet', name: string) =>
+  container(podSpec(find(objs, kind, name)), '3par-csi');
+const classes = (objs: K8sObject[]) =>
+  new Map(findAll<IStorageClass & K8sObject>(objs, 'StorageClass').map((c) => [c.metadata.name, c]));
+const allowedBackends = (sc: IStorageClass) =>
+  (sc.allowedTopologies ?? []).flatMap((t) =>
+    (t.matchLabelExpressions ?? []).map((e) => `${e.key}=${e.values.join('|')}`),
+  );
 
 d('topology: one setting on both sides', () => {
   it('two backends and node groups: controller and every node say on, nodes list their ids, each class is limited to its backend', () => {
@@ -52,7 +80,15 @@ d('topology: one setting on both sides', () => {
         { name: 'a', nodeSelector: { rack: 'a' }, backendIds: ['east'] },
         { name: 'b', nodeSelector: { rack: 'b' }, backendIds: ['east', 'west'] },
       ],
-      storageClasses: [{ name: 'gold' }, { name: 'silver', backend: 'west' }, { name: 'own', backend: 'west', allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['z1'] }] }] }],
+      storageClasses: [
+        { name: 'gold' },
+        { name: 'silver', backend: 'west' },
+        {
+          name: 'own',
+          backend: 'west',
+          allowedTopologies: [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['z1'] }] }],
+        },
+      ],
     });
     expect(arg(driverArgs(objs, 'Deployment', '3par-csi-controller'), 'topology')).toBe('on');
     const a = driverArgs(objs, 'DaemonSet', '3par-csi-node-a');
@@ -73,19 +109,32 @@ d('topology: one setting on both sides', () => {
     expect(classes(off).get('gold')!.allowedTopologies).toBeUndefined();
     const on = objects({ topology: true, backends: [backend('east')], storageClasses: [{ name: 'gold' }] });
     expect(arg(driverArgs(on, 'Deployment', '3par-csi-controller'), 'topology')).toBe('on');
-    expect([arg(driverArgs(on, 'DaemonSet', '3par-csi-node'), 'topology'), arg(driverArgs(on, 'DaemonSet', '3par-csi-node'), 'backend-ids')]).toEqual(['on', 'east']);
+    expect([
+      arg(driverArgs(on, 'DaemonSet', '3par-csi-node'), 'topology'),
+      arg(driverArgs(on, 'DaemonSet', '3par-csi-node'), 'backend-ids'),
+    ]).toEqual(['on', 'east']);
     expect(allowedBackends(classes(on).get('gold')!)).toEqual(['csi.3par.hpe.example.com/backend-east=true']);
   });
 
   it('two backends without groups: on, and the one node DaemonSet lists both', () => {
     const objs = objects({ backends: [backend('east', { default: true }), backend('west')] });
     const node = driverArgs(objs, 'DaemonSet', '3par-csi-node');
-    expect([arg(driverArgs(objs, 'Deployment', '3par-csi-controller'), 'topology'), arg(node, 'topology'), arg(node, 'backend-ids')]).toEqual(['on', 'on', 'east,west']);
+    expect([
+      arg(driverArgs(objs, 'Deployment', '3par-csi-controller'), 'topology'),
+      arg(node, 'topology'),
+      arg(node, 'backend-ids'),
+    ]).toEqual(['on', 'on', 'east,west']);
   });
 
   it('topology on without any backend id for the nodes is refused; `topology: false` keeps both sides off with two backends', () => {
-    expect(refused({ topology: true, existingBackendsSecret: 'mine' })).toMatch(/topology is on but the chart knows no backend ids/);
-    const objs = objects({ topology: false, backends: [backend('east', { default: true }), backend('west')], storageClasses: [{ name: 'gold' }] });
+    expect(refused({ topology: true, existingBackendsSecret: 'mine' })).toMatch(
+      /topology is on but the chart knows no backend ids/,
+    );
+    const objs = objects({
+      topology: false,
+      backends: [backend('east', { default: true }), backend('west')],
+      storageClasses: [{ name: 'gold' }],
+    });
     expect(arg(driverArgs(objs, 'Deployment', '3par-csi-controller'), 'topology')).toBe('off');
     expect(arg(driverArgs(objs, 'DaemonSet', '3par-csi-node'), 'topology')).toBe('off');
     expect(classes(objs).get('gold')!.allowedTopologies).toBeUndefined();
@@ -93,15 +142,36 @@ d('topology: one setting on both sides', () => {
 });
 
 d('StorageClass parameters Kubernetes reads', () => {
-  const one = (sc: Record<string, unknown>, extra: Record<string, unknown> = {}) => classes(objects({ backends: [backend('east', { chap: { user: 'u', secret: '0123456789abcd' } })], storageClasses: [sc], ...extra })).get(sc['name'] as string)!;
+  const one = (sc: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    classes(
+      objects({
+        backends: [backend('east', { chap: { user: 'u', secret: '0123456789abcd' } })],
+        storageClasses: [sc],
+        ...extra,
+      }),
+    ).get(sc['name'] as string)!;
 
   it('an HPE-style class with csi.storage.k8s.io/fstype renders it once (it was a duplicate key)', () => {
     const sc = one({ name: 'hpe', parameters: { 'csi.storage.k8s.io/fstype': 'xfs', cpg: 'SSD_r6' } });
     expect(sc.parameters?.['csi.storage.k8s.io/fstype']).toBe('xfs');
-    expect(one({ name: 'both', fsType: 'xfs', parameters: { 'csi.storage.k8s.io/fstype': 'xfs' } }).parameters?.['csi.storage.k8s.io/fstype']).toBe('xfs');
+    expect(
+      one({ name: 'both', fsType: 'xfs', parameters: { 'csi.storage.k8s.io/fstype': 'xfs' } }).parameters?.[
+        'csi.storage.k8s.io/fstype'
+      ],
+    ).toBe('xfs');
     expect(one({ name: 'plain' }).parameters?.['csi.storage.k8s.io/fstype']).toBe('ext4');
-    expect(refused({ backends: [backend('east')], storageClasses: [{ name: 'x', fsType: 'ext4', parameters: { 'csi.storage.k8s.io/fstype': 'xfs' } }] })).toMatch(/StorageClass "x": fsType "ext4" and parameter csi.storage.k8s.io\/fstype "xfs" disagree/);
-    expect(refused({ backends: [backend('east')], storageClasses: [{ name: 'x', parameters: { 'csi.storage.k8s.io/fstype': 'btrfs' } }] })).toMatch(/fstype "btrfs" is not supported/);
+    expect(
+      refused({
+        backends: [backend('east')],
+        storageClasses: [{ name: 'x', fsType: 'ext4', parameters: { 'csi.storage.k8s.io/fstype': 'xfs' } }],
+      }),
+    ).toMatch(/StorageClass "x": fsType "ext4" and parameter csi.storage.k8s.io\/fstype "xfs" disagree/);
+    expect(
+      refused({
+        backends: [backend('east')],
+        storageClasses: [{ name: 'x', parameters: { 'csi.storage.k8s.io/fstype': 'btrfs' } }],
+      }),
+    ).toMatch(/fstype "btrfs" is not supported/);
   });
 
   it.each([
@@ -111,18 +181,50 @@ d('StorageClass parameters Kubernetes reads', () => {
     ['csi.storage.k8s.io/controller-expand-secret-name'],
     ['csi.storage.k8s.io/node-expand-secret-name'],
   ])('a class naming %s is refused, saying why', (key) => {
-    expect(refused({ backends: [backend('east')], storageClasses: [{ name: 'x', parameters: { [key]: 's' } }] })).toMatch(new RegExp(`StorageClass "x": parameter "${key}" names a Secret that a sidecar would have to read`));
+    expect(
+      refused({ backends: [backend('east')], storageClasses: [{ name: 'x', parameters: { [key]: 's' } }] }),
+    ).toMatch(new RegExp(`StorageClass "x": parameter "${key}" names a Secret that a sidecar would have to read`));
   });
 
   it('snapshot classes naming snapshotter secrets are refused', () => {
-    expect(refused({ backends: [backend('east')], volumeSnapshotClasses: [{ name: 'vs', parameters: { 'csi.storage.k8s.io/snapshotter-secret-name': 's' } }] })).toMatch(/VolumeSnapshotClass "vs": parameter "csi.storage.k8s.io\/snapshotter-secret-name"/);
-    expect(refused({ backends: [backend('east')], volumeGroupSnapshotClasses: [{ name: 'g', parameters: { 'csi.storage.k8s.io/group-snapshotter-secret-name': 's' } }] })).toMatch(/VolumeGroupSnapshotClass "g"/);
+    expect(
+      refused({
+        backends: [backend('east')],
+        volumeSnapshotClasses: [{ name: 'vs', parameters: { 'csi.storage.k8s.io/snapshotter-secret-name': 's' } }],
+      }),
+    ).toMatch(/VolumeSnapshotClass "vs": parameter "csi.storage.k8s.io\/snapshotter-secret-name"/);
+    expect(
+      refused({
+        backends: [backend('east')],
+        volumeGroupSnapshotClasses: [
+          { name: 'g', parameters: { 'csi.storage.k8s.io/group-snapshotter-secret-name': 's' } },
+        ],
+      }),
+    ).toMatch(/VolumeGroupSnapshotClass "g"/);
   });
 
   it('a node-stage secret (read by kubelet, not a sidecar) is kept where the chart adds none, and refused where it adds the CHAP one', () => {
-    const own = classes(objects({ backends: [backend('east')], storageClasses: [{ name: 'mine', parameters: { 'csi.storage.k8s.io/node-stage-secret-name': 'my-chap', 'csi.storage.k8s.io/node-stage-secret-namespace': 'storage' } }] })).get('mine')!;
+    const own = classes(
+      objects({
+        backends: [backend('east')],
+        storageClasses: [
+          {
+            name: 'mine',
+            parameters: {
+              'csi.storage.k8s.io/node-stage-secret-name': 'my-chap',
+              'csi.storage.k8s.io/node-stage-secret-namespace': 'storage',
+            },
+          },
+        ],
+      }),
+    ).get('mine')!;
     expect(own.parameters?.['csi.storage.k8s.io/node-stage-secret-name']).toBe('my-chap');
-    expect(refused({ backends: [backend('east', { chap: { user: 'u', secret: '0123456789abcd' } })], storageClasses: [{ name: 'x', parameters: { 'csi.storage.k8s.io/node-stage-secret-name': 'other' } }] })).toMatch(/names a Secret/);
+    expect(
+      refused({
+        backends: [backend('east', { chap: { user: 'u', secret: '0123456789abcd' } })],
+        storageClasses: [{ name: 'x', parameters: { 'csi.storage.k8s.io/node-stage-secret-name': 'other' } }],
+      }),
+    ).toMatch(/names a Secret/);
   });
 
   it('FC classes of a CHAP backend get no CHAP node-stage secret; iSCSI classes (explicit or by default) do', () => {
@@ -131,6 +233,10 @@ d('StorageClass parameters Kubernetes reads', () => {
     const fcOld = one({ name: 'fc-old', parameters: { access_protocol: 'FC' } });
     expect(Object.keys(fcOld.parameters ?? {})).not.toContain('csi.storage.k8s.io/node-stage-secret-name');
     expect(one({ name: 'iscsi' }).parameters?.['csi.storage.k8s.io/node-stage-secret-name']).toBe('3par-csi-chap-east');
-    expect(one({ name: 'iscsi2', parameters: { accessProtocol: 'iscsi' } }).parameters?.['csi.storage.k8s.io/node-stage-secret-name']).toBe('3par-csi-chap-east');
+    expect(
+      one({ name: 'iscsi2', parameters: { accessProtocol: 'iscsi' } }).parameters?.[
+        'csi.storage.k8s.io/node-stage-secret-name'
+      ],
+    ).toBe('3par-csi-chap-east');
   });
 });

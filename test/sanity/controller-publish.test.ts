@@ -22,14 +22,23 @@ afterAll(async () => {
 const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const del = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
 const publish = (v: Volume, node: string, extra: Obj = {}) =>
-  s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: node, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context, ...extra });
-const unpublish = (volumeId: string, node: string) => s.controller.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: node });
+  s.controller.call('ControllerPublishVolume', {
+    volume_id: v.volume_id,
+    node_id: node,
+    volume_capability: mountCap(),
+    readonly: false,
+    volume_context: v.volume_context,
+    ...extra,
+  });
+const unpublish = (volumeId: string, node: string) =>
+  s.controller.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: node });
 /** VLUNs of one volume on the array. */
 const vlunsOf = (v: Volume) => {
   const rec = s.sim.array.volume(arrayName(v.volume_id));
   return rec ? s.sim.array.vlunsOfVolume(rec.id) : [];
 };
-const publishedNodes = async (v: Volume) => (await s.controller.call('ControllerGetVolume', { volume_id: v.volume_id })).status!.published_node_ids;
+const publishedNodes = async (v: Volume) =>
+  (await s.controller.call('ControllerGetVolume', { volume_id: v.volume_id })).status!.published_node_ids;
 
 describe('ControllerPublishVolume', () => {
   test('exports the volume to the node: a VLUN on the array, and a publish_context the node can use', async () => {
@@ -41,7 +50,9 @@ describe('ControllerPublishVolume', () => {
     expect(await publishedNodes(v)).toEqual([nodeId]);
     // LIST_VOLUMES_PUBLISHED_NODES: ListVolumes reports the node too.
     const listed = await s.controller.call('ListVolumes', {});
-    expect(listed.entries.find((e) => e.volume!.volume_id === v.volume_id)?.status!.published_node_ids).toEqual([nodeId]);
+    expect(listed.entries.find((e) => e.volume!.volume_id === v.volume_id)?.status!.published_node_ids).toEqual([
+      nodeId,
+    ]);
     await unpublish(v.volume_id, nodeId);
     await del(v.volume_id);
   });
@@ -128,20 +139,43 @@ describe('ControllerPublishVolume', () => {
 
   test('csi-sanity’s bare requests: only a volume id, or a volume and node id → INVALID_ARGUMENT', async () => {
     expect(await codeOf(s.controller.call('ControllerPublishVolume', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.controller.call('ControllerPublishVolume', { volume_id: 'fake-vol-id-0123456789' }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.controller.call('ControllerPublishVolume', { volume_id: 'fake-vol-id-0123456789', node_id: 'fake-node-id-0123456789' }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('ControllerPublishVolume', { volume_id: 'fake-vol-id-0123456789' }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    expect(
+      await codeOf(
+        s.controller.call('ControllerPublishVolume', {
+          volume_id: 'fake-vol-id-0123456789',
+          node_id: 'fake-node-id-0123456789',
+        }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
   });
 
   test('a volume that does not exist → NOT_FOUND, and no host is created for it', async () => {
     for (const id of ['sim/csv-aaaaaaaaaaaaaaaaaaaa', 'fake-vol-id-0123456789', 'nobackend/csv-x']) {
-      expect(await codeOf(s.controller.call('ControllerPublishVolume', { volume_id: id, node_id: nodeId, volume_capability: mountCap(), volume_context: { protocol: 'loop' } }))).toBe(grpcStatus.NOT_FOUND);
+      expect(
+        await codeOf(
+          s.controller.call('ControllerPublishVolume', {
+            volume_id: id,
+            node_id: nodeId,
+            volume_capability: mountCap(),
+            volume_context: { protocol: 'loop' },
+          }),
+        ),
+      ).toBe(grpcStatus.NOT_FOUND);
     }
     expect(s.sim.array.hosts).toHaveLength(0);
   });
 
   test('a node that does not exist (csi-sanity: no volume_context) → NOT_FOUND', async () => {
     const v = await create('sanity-publish-no-node');
-    const res = s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: 'fake-node-id-0123456789', volume_capability: mountCap(), readonly: false });
+    const res = s.controller.call('ControllerPublishVolume', {
+      volume_id: v.volume_id,
+      node_id: 'fake-node-id-0123456789',
+      volume_capability: mountCap(),
+      readonly: false,
+    });
     expect(await codeOf(res)).toBe(grpcStatus.NOT_FOUND);
     expect(vlunsOf(v)).toHaveLength(0);
     await del(v.volume_id);
@@ -206,12 +240,15 @@ describe('ControllerUnpublishVolume', () => {
   });
 
   test('a volume or node that does not exist: success (it is not published there)', async () => {
-    for (const id of ['sim/csv-aaaaaaaaaaaaaaaaaaaa', 'fake-vol-id-0123456789', 'nobackend/csv-x']) await unpublish(id, nodeId);
+    for (const id of ['sim/csv-aaaaaaaaaaaaaaaaaaaa', 'fake-vol-id-0123456789', 'nobackend/csv-x'])
+      await unpublish(id, nodeId);
     await unpublish('sim/csv-aaaaaaaaaaaaaaaaaaaa', 'fake-node-id');
   });
 
   test('no volume_id → INVALID_ARGUMENT', async () => {
-    expect(await codeOf(s.controller.call('ControllerUnpublishVolume', { node_id: nodeId }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('ControllerUnpublishVolume', { node_id: nodeId }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
   });
 });
 

@@ -19,7 +19,8 @@ afterAll(async () => {
 
 const create = (name: string, extra: Obj = {}) => s.createVolume(name, extra);
 const delVolume = (id: string) => s.controller.call('DeleteVolume', { volume_id: id });
-const snap = (name: string, source: string) => s.controller.call('CreateSnapshot', { name, source_volume_id: source }).then((r) => r.snapshot!);
+const snap = (name: string, source: string) =>
+  s.controller.call('CreateSnapshot', { name, source_volume_id: source }).then((r) => r.snapshot!);
 const delSnap = (id: string) => s.controller.call('DeleteSnapshot', { snapshot_id: id });
 const list = (req: Obj = {}) => s.controller.call('ListSnapshots', req);
 const activeTasks = () => s.sim.array.tasks.filter((t) => t.status === 2).length;
@@ -83,12 +84,17 @@ describe('CreateSnapshot', () => {
   });
 
   test('no name, or no source_volume_id → INVALID_ARGUMENT', async () => {
-    expect(await codeOf(s.controller.call('CreateSnapshot', { source_volume_id: source.volume_id }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.controller.call('CreateSnapshot', { name: 'sanity-snap-nosource' }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('CreateSnapshot', { source_volume_id: source.volume_id }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    expect(await codeOf(s.controller.call('CreateSnapshot', { name: 'sanity-snap-nosource' }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
   });
 
   test('a source volume that does not exist → NOT_FOUND', async () => {
-    for (const id of [MISSING_VOL, 'testId', 'nobackend/csv-x']) expect(await codeOf(snap('sanity-snap-missing', id))).toBe(grpcStatus.NOT_FOUND);
+    for (const id of [MISSING_VOL, 'testId', 'nobackend/csv-x'])
+      expect(await codeOf(snap('sanity-snap-missing', id))).toBe(grpcStatus.NOT_FOUND);
   });
 });
 
@@ -108,7 +114,12 @@ describe('DeleteSnapshot', () => {
     const v = await create('sanity-delsnap-volid');
     // The spec names no code for this; what matters is that the volume survives.
     const code = await codeOf(delSnap(v.volume_id)).catch(() => grpcStatus.OK);
-    expect([grpcStatus.OK, grpcStatus.NOT_FOUND, grpcStatus.INVALID_ARGUMENT, grpcStatus.FAILED_PRECONDITION]).toContain(code);
+    expect([
+      grpcStatus.OK,
+      grpcStatus.NOT_FOUND,
+      grpcStatus.INVALID_ARGUMENT,
+      grpcStatus.FAILED_PRECONDITION,
+    ]).toContain(code);
     expect(s.sim.array.volume(arrayName(v.volume_id))).toBeDefined();
     await delVolume(v.volume_id);
   });
@@ -122,7 +133,8 @@ describe('GetSnapshot', () => {
     expect(got.snapshot!.snapshot_id).toBe(sn.snapshot_id);
     expectWellFormed(got.snapshot!, v.volume_id);
     expect(await codeOf(s.controller.call('GetSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    for (const id of [MISSING_SNAP, 'none-exist-id']) expect(await codeOf(s.controller.call('GetSnapshot', { snapshot_id: id }))).toBe(grpcStatus.NOT_FOUND);
+    for (const id of [MISSING_SNAP, 'none-exist-id'])
+      expect(await codeOf(s.controller.call('GetSnapshot', { snapshot_id: id }))).toBe(grpcStatus.NOT_FOUND);
     await delSnap(sn.snapshot_id);
     expect(await codeOf(s.controller.call('GetSnapshot', { snapshot_id: sn.snapshot_id }))).toBe(grpcStatus.NOT_FOUND);
     await delVolume(v.volume_id);
@@ -170,7 +182,12 @@ describe('ListSnapshots', () => {
   });
 
   test('an unknown snapshot_id or source_volume_id: an empty list, not an error', async () => {
-    for (const req of [{ snapshot_id: 'none-exist-id' }, { snapshot_id: MISSING_SNAP }, { source_volume_id: MISSING_VOL }, { source_volume_id: 'fake-vol-id-0123456789' }]) {
+    for (const req of [
+      { snapshot_id: 'none-exist-id' },
+      { snapshot_id: MISSING_SNAP },
+      { source_volume_id: MISSING_VOL },
+      { source_volume_id: 'fake-vol-id-0123456789' },
+    ]) {
       expect((await list(req)).entries).toEqual([]);
     }
   });
@@ -230,7 +247,10 @@ describe('CreateVolume from a snapshot (restore)', () => {
   test('a larger size than the snapshot is honoured', async () => {
     const v = await create('sanity-restore-big-src', { capacity_range: { required_bytes: String(GiB) } });
     const sn = await snap('sanity-restore-big-snap', v.volume_id);
-    const restored = await create('sanity-restore-big', { capacity_range: { required_bytes: String(2 * GiB) }, volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } } });
+    const restored = await create('sanity-restore-big', {
+      capacity_range: { required_bytes: String(2 * GiB) },
+      volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } },
+    });
     expect(Number(restored.capacity_bytes)).toBeGreaterThanOrEqual(2 * GiB);
     await eventually(() => activeTasks() === 0);
     expect(s.sim.array.volume(arrayName(restored.volume_id))!.sizeMiB * MiB).toBe(Number(restored.capacity_bytes));
@@ -243,7 +263,12 @@ describe('CreateVolume from a snapshot (restore)', () => {
     const v = await create('sanity-restore-small-src', { capacity_range: { required_bytes: String(2 * GiB) } });
     const sn = await snap('sanity-restore-small-snap', v.volume_id);
     const before = s.sim.array.volumes.length;
-    const code = await codeOf(create('sanity-restore-small', { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) }, volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } } }));
+    const code = await codeOf(
+      create('sanity-restore-small', {
+        capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) },
+        volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } },
+      }),
+    );
     expect(code).toBe(grpcStatus.OUT_OF_RANGE);
     expect(s.sim.array.volumes.length).toBe(before);
     await delSnap(sn.snapshot_id);
@@ -254,8 +279,14 @@ describe('CreateVolume from a snapshot (restore)', () => {
     const v = await create('sanity-restore-clash-src');
     const a = await snap('sanity-restore-clash-a', v.volume_id);
     const b = await snap('sanity-restore-clash-b', v.volume_id);
-    const restored = await create('sanity-restore-clash', { volume_content_source: { snapshot: { snapshot_id: a.snapshot_id } } });
-    expect(await codeOf(create('sanity-restore-clash', { volume_content_source: { snapshot: { snapshot_id: b.snapshot_id } } }))).toBe(grpcStatus.ALREADY_EXISTS);
+    const restored = await create('sanity-restore-clash', {
+      volume_content_source: { snapshot: { snapshot_id: a.snapshot_id } },
+    });
+    expect(
+      await codeOf(
+        create('sanity-restore-clash', { volume_content_source: { snapshot: { snapshot_id: b.snapshot_id } } }),
+      ),
+    ).toBe(grpcStatus.ALREADY_EXISTS);
     expect(await codeOf(create('sanity-restore-clash'))).toBe(grpcStatus.ALREADY_EXISTS);
     await eventually(() => activeTasks() === 0);
     await delVolume(restored.volume_id);
@@ -284,14 +315,25 @@ describe('CreateVolume from a volume (clone)', () => {
 
   test('a size smaller than the source → OUT_OF_RANGE', async () => {
     const v = await create('sanity-clone-small-src', { capacity_range: { required_bytes: String(2 * GiB) } });
-    expect(await codeOf(create('sanity-clone-small', { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) }, volume_content_source: { volume: { volume_id: v.volume_id } } }))).toBe(grpcStatus.OUT_OF_RANGE);
+    expect(
+      await codeOf(
+        create('sanity-clone-small', {
+          capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) },
+          volume_content_source: { volume: { volume_id: v.volume_id } },
+        }),
+      ),
+    ).toBe(grpcStatus.OUT_OF_RANGE);
     await delVolume(v.volume_id);
   });
 
   test('a snapshot id given as source volume → NOT_FOUND', async () => {
     const v = await create('sanity-clone-of-snapid-src');
     const sn = await snap('sanity-clone-of-snapid', v.volume_id);
-    expect(await codeOf(create('sanity-clone-of-snapid', { volume_content_source: { volume: { volume_id: sn.snapshot_id } } }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(
+        create('sanity-clone-of-snapid', { volume_content_source: { volume: { volume_id: sn.snapshot_id } } }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
     await delSnap(sn.snapshot_id);
     await delVolume(v.volume_id);
   });
@@ -302,11 +344,15 @@ describe('deleting a volume that has snapshots', () => {
     const v = await create('sanity-softdel');
     const sn = await snap('sanity-softdel-snap', v.volume_id);
     await delVolume(v.volume_id);
-    expect(await codeOf(s.controller.call('ControllerGetVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(s.controller.call('ControllerGetVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.NOT_FOUND,
+    );
     const listed = await s.controller.call('ListVolumes', {});
     expect(listed.entries.map((e) => e.volume!.volume_id)).not.toContain(v.volume_id);
     await delVolume(v.volume_id);
-    const restored = await create('sanity-softdel-restore', { volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } } });
+    const restored = await create('sanity-softdel-restore', {
+      volume_content_source: { snapshot: { snapshot_id: sn.snapshot_id } },
+    });
     await eventually(() => activeTasks() === 0);
     await delVolume(restored.volume_id);
     // The name may be reused at once for a new, unrelated volume.

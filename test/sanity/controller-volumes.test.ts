@@ -29,7 +29,23 @@ describe('ControllerGetCapabilities', () => {
   test('only known RPC capability types, each once', async () => {
     const res = await s.controller.call('ControllerGetCapabilities');
     const types = res.capabilities.map((c) => c.rpc!.type);
-    const known = ['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'PUBLISH_READONLY', 'EXPAND_VOLUME', 'LIST_VOLUMES_PUBLISHED_NODES', 'VOLUME_CONDITION', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER', 'MODIFY_VOLUME', 'GET_SNAPSHOT'];
+    const known = [
+      'CREATE_DELETE_VOLUME',
+      'PUBLISH_UNPUBLISH_VOLUME',
+      'LIST_VOLUMES',
+      'GET_CAPACITY',
+      'CREATE_DELETE_SNAPSHOT',
+      'LIST_SNAPSHOTS',
+      'CLONE_VOLUME',
+      'PUBLISH_READONLY',
+      'EXPAND_VOLUME',
+      'LIST_VOLUMES_PUBLISHED_NODES',
+      'VOLUME_CONDITION',
+      'GET_VOLUME',
+      'SINGLE_NODE_MULTI_WRITER',
+      'MODIFY_VOLUME',
+      'GET_SNAPSHOT',
+    ];
     for (const t of types) expect(known).toContain(t);
     expect(new Set(types).size).toBe(types.length);
   });
@@ -37,7 +53,17 @@ describe('ControllerGetCapabilities', () => {
   test('the capabilities this suite relies on are advertised', async () => {
     const res = await s.controller.call('ControllerGetCapabilities');
     expect(res.capabilities.map((c) => c.rpc!.type)).toEqual(
-      expect.arrayContaining(['CREATE_DELETE_VOLUME', 'PUBLISH_UNPUBLISH_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME']),
+      expect.arrayContaining([
+        'CREATE_DELETE_VOLUME',
+        'PUBLISH_UNPUBLISH_VOLUME',
+        'LIST_VOLUMES',
+        'GET_CAPACITY',
+        'CREATE_DELETE_SNAPSHOT',
+        'LIST_SNAPSHOTS',
+        'CLONE_VOLUME',
+        'EXPAND_VOLUME',
+        'GET_VOLUME',
+      ]),
     );
   });
 
@@ -46,14 +72,31 @@ describe('ControllerGetCapabilities', () => {
     expect(res.capabilities.map((c) => c.rpc!.type)).toContain('MODIFY_VOLUME');
     // As csi-sanity checks them: no id → INVALID_ARGUMENT, unknown volume → NOT_FOUND, unknown
     // mutable parameter → INVALID_ARGUMENT (on modify and on create), the volume unchanged.
-    expect(await codeOf(s.controller.call('ControllerModifyVolume', { mutable_parameters: {} }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: 'non-existing-volume-id', mutable_parameters: {} }))).toBe(grpcStatus.NOT_FOUND);
-    expect(await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: MISSING, mutable_parameters: {} }))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(s.controller.call('ControllerModifyVolume', { mutable_parameters: {} }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    expect(
+      await codeOf(
+        s.controller.call('ControllerModifyVolume', { volume_id: 'non-existing-volume-id', mutable_parameters: {} }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: MISSING, mutable_parameters: {} })),
+    ).toBe(grpcStatus.NOT_FOUND);
     const v = await create('sanity-modify');
     const before = JSON.stringify(onArray(v));
-    expect(await codeOf(s.controller.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: { XXX_FakeKey: 'XXX_FakeValue' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(
+        s.controller.call('ControllerModifyVolume', {
+          volume_id: v.volume_id,
+          mutable_parameters: { XXX_FakeKey: 'XXX_FakeValue' },
+        }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(JSON.stringify(onArray(v))).toBe(before);
-    expect(await codeOf(create('sanity-modify-create', { mutable_parameters: { XXX_FakeKey: 'XXX_FakeValue' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(create('sanity-modify-create', { mutable_parameters: { XXX_FakeKey: 'XXX_FakeValue' } }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
     // An empty change is a no-op that succeeds.
     await s.controller.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: {} });
     await del(v.volume_id);
@@ -71,7 +114,9 @@ describe('CreateVolume', () => {
   });
 
   test('capacity_bytes is at least required_bytes and at most limit_bytes', async () => {
-    const v = await create('sanity-range', { capacity_range: { required_bytes: String(300 * MiB), limit_bytes: String(GiB) } });
+    const v = await create('sanity-range', {
+      capacity_range: { required_bytes: String(300 * MiB), limit_bytes: String(GiB) },
+    });
     expect(Number(v.capacity_bytes)).toBeGreaterThanOrEqual(300 * MiB);
     expect(Number(v.capacity_bytes)).toBeLessThanOrEqual(GiB);
     expect(onArray(v)!.sizeMiB * MiB).toBe(Number(v.capacity_bytes));
@@ -79,7 +124,9 @@ describe('CreateVolume', () => {
   });
 
   test('required equal to limit is honoured exactly when the array can make that size', async () => {
-    const v = await create('sanity-exact', { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) } });
+    const v = await create('sanity-exact', {
+      capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) },
+    });
     expect(v.capacity_bytes).toBe(String(GiB));
     await del(v.volume_id);
   });
@@ -96,8 +143,14 @@ describe('CreateVolume', () => {
   });
 
   test('a repeat with the same name but an incompatible size → ALREADY_EXISTS, the volume unchanged', async () => {
-    const a = await create('sanity-twice-different', { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) } });
-    const code = await codeOf(create('sanity-twice-different', { capacity_range: { required_bytes: String(2 * GiB), limit_bytes: String(2 * GiB) } }));
+    const a = await create('sanity-twice-different', {
+      capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) },
+    });
+    const code = await codeOf(
+      create('sanity-twice-different', {
+        capacity_range: { required_bytes: String(2 * GiB), limit_bytes: String(2 * GiB) },
+      }),
+    );
     expect(code).toBe(grpcStatus.ALREADY_EXISTS);
     expect(onArray(a)!.sizeMiB).toBe(1024);
     await del(a.volume_id);
@@ -105,7 +158,9 @@ describe('CreateVolume', () => {
 
   test('a repeat with the same name but an incompatible access mode → ALREADY_EXISTS', async () => {
     const a = await create('sanity-twice-mode', { volume_capabilities: [blockCap('SINGLE_NODE_WRITER')] });
-    expect(await codeOf(create('sanity-twice-mode', { volume_capabilities: [blockCap('MULTI_NODE_MULTI_WRITER')] }))).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(
+      await codeOf(create('sanity-twice-mode', { volume_capabilities: [blockCap('MULTI_NODE_MULTI_WRITER')] })),
+    ).toBe(grpcStatus.ALREADY_EXISTS);
     await del(a.volume_id);
   });
 
@@ -122,7 +177,8 @@ describe('CreateVolume', () => {
     if (ids.size === 1) expect([...ids][0]).toBe(v.volume_id);
     expect(s.sim.array.volumes.length).toBe(before + 1);
     const deletes = await Promise.allSettled(Array.from({ length: 4 }, () => del(v.volume_id)));
-    for (const r of deletes) if (r.status === 'rejected') expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+    for (const r of deletes)
+      if (r.status === 'rejected') expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
     await del(v.volume_id);
     expect(onArray(v)).toBeUndefined();
   });
@@ -132,7 +188,15 @@ describe('CreateVolume', () => {
     // The array holds the create until the call's deadline has passed.
     const hold = s.sim.faults.hold({ method: 'POST', path: '^/api/v1/volumes$' });
     try {
-      expect(await codeOf(s.controller.call('CreateVolume', { name: 'sanity-timeout', volume_capabilities: [mountCap()] }, { deadlineMs: 300 }))).toBe(grpcStatus.DEADLINE_EXCEEDED);
+      expect(
+        await codeOf(
+          s.controller.call(
+            'CreateVolume',
+            { name: 'sanity-timeout', volume_capabilities: [mountCap()] },
+            { deadlineMs: 300 },
+          ),
+        ),
+      ).toBe(grpcStatus.DEADLINE_EXCEEDED);
     } finally {
       hold.release();
     }
@@ -177,7 +241,11 @@ describe('CreateVolume', () => {
     ['a volume source without id', { volume_content_source: { volume: { volume_id: '' } } }],
   ])('%s → INVALID_ARGUMENT, nothing created', async (_what, extra) => {
     const before = s.sim.array.volumes.length;
-    expect(await codeOf(s.controller.call('CreateVolume', { name: 'sanity-invalid', volume_capabilities: [mountCap()], ...extra }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(
+        s.controller.call('CreateVolume', { name: 'sanity-invalid', volume_capabilities: [mountCap()], ...extra }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(s.sim.array.volumes.length).toBe(before);
   });
 
@@ -188,15 +256,21 @@ describe('CreateVolume', () => {
 
   test('limit_bytes below required_bytes → OUT_OF_RANGE (or INVALID_ARGUMENT), nothing created', async () => {
     const before = s.sim.array.volumes.length;
-    const code = await codeOf(create('sanity-inverted', { capacity_range: { required_bytes: String(2 * GiB), limit_bytes: String(GiB) } }));
+    const code = await codeOf(
+      create('sanity-inverted', { capacity_range: { required_bytes: String(2 * GiB), limit_bytes: String(GiB) } }),
+    );
     expect([grpcStatus.OUT_OF_RANGE, grpcStatus.INVALID_ARGUMENT]).toContain(code);
     expect(s.sim.array.volumes.length).toBe(before);
   });
 
   test('a range the array cannot satisfy → OUT_OF_RANGE, nothing created', async () => {
     const before = s.sim.array.volumes.length;
-    expect(await codeOf(create('sanity-tiny', { capacity_range: { required_bytes: '1', limit_bytes: String(MiB) } }))).toBe(grpcStatus.OUT_OF_RANGE);
-    expect(await codeOf(create('sanity-huge', { capacity_range: { required_bytes: String(1024 * 1024 * GiB) } }))).toBe(grpcStatus.OUT_OF_RANGE);
+    expect(
+      await codeOf(create('sanity-tiny', { capacity_range: { required_bytes: '1', limit_bytes: String(MiB) } })),
+    ).toBe(grpcStatus.OUT_OF_RANGE);
+    expect(await codeOf(create('sanity-huge', { capacity_range: { required_bytes: String(1024 * 1024 * GiB) } }))).toBe(
+      grpcStatus.OUT_OF_RANGE,
+    );
     expect(s.sim.array.volumes.length).toBe(before);
   });
 
@@ -207,22 +281,34 @@ describe('CreateVolume', () => {
 
   test('a source snapshot that does not exist → NOT_FOUND (ids of any shape)', async () => {
     for (const id of ['non-existing-snapshot-id', 'sim/css-aaaaaaaaaaaaaaaaaaaa', 'nobackend/css-x']) {
-      expect(await codeOf(create('sanity-from-missing-snap', { volume_content_source: { snapshot: { snapshot_id: id } } }))).toBe(grpcStatus.NOT_FOUND);
+      expect(
+        await codeOf(create('sanity-from-missing-snap', { volume_content_source: { snapshot: { snapshot_id: id } } })),
+      ).toBe(grpcStatus.NOT_FOUND);
     }
   });
 
   test('a source volume that does not exist → NOT_FOUND (ids of any shape)', async () => {
     for (const id of ['fake-vol-id-0123456789', MISSING, 'nobackend/csv-x']) {
-      expect(await codeOf(create('sanity-from-missing-vol', { volume_content_source: { volume: { volume_id: id } } }))).toBe(grpcStatus.NOT_FOUND);
+      expect(
+        await codeOf(create('sanity-from-missing-vol', { volume_content_source: { volume: { volume_id: id } } })),
+      ).toBe(grpcStatus.NOT_FOUND);
     }
   });
 
   test('an unknown class parameter → INVALID_ARGUMENT', async () => {
-    expect(await codeOf(create('sanity-bad-param', { parameters: { 'no-such-parameter': 'x' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(create('sanity-bad-param', { parameters: { 'no-such-parameter': 'x' } }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
   });
 
   test('the sidecars’ csi.storage.k8s.io/* metadata parameters are accepted', async () => {
-    const v = await create('sanity-metadata', { parameters: { 'csi.storage.k8s.io/pvc/name': 'data', 'csi.storage.k8s.io/pvc/namespace': 'ns', 'csi.storage.k8s.io/pv/name': 'pvc-123' } });
+    const v = await create('sanity-metadata', {
+      parameters: {
+        'csi.storage.k8s.io/pvc/name': 'data',
+        'csi.storage.k8s.io/pvc/namespace': 'ns',
+        'csi.storage.k8s.io/pv/name': 'pvc-123',
+      },
+    });
     await del(v.volume_id);
   });
 });
@@ -254,24 +340,38 @@ describe('ValidateVolumeCapabilities', () => {
   });
 
   test('confirms a supported capability and echoes the confirmed capabilities', async () => {
-    const res = await s.controller.call('ValidateVolumeCapabilities', { volume_id: v.volume_id, volume_capabilities: [mountCap()] });
+    const res = await s.controller.call('ValidateVolumeCapabilities', {
+      volume_id: v.volume_id,
+      volume_capabilities: [mountCap()],
+    });
     expect(res.confirmed).not.toBeNull();
     expect(res.confirmed!.volume_capabilities.length).toBeGreaterThan(0);
   });
 
   test('does not confirm an unsupported capability (no error: confirmed is empty)', async () => {
-    const res = await s.controller.call('ValidateVolumeCapabilities', { volume_id: v.volume_id, volume_capabilities: [mountCap('MULTI_NODE_MULTI_WRITER')] });
+    const res = await s.controller.call('ValidateVolumeCapabilities', {
+      volume_id: v.volume_id,
+      volume_capabilities: [mountCap('MULTI_NODE_MULTI_WRITER')],
+    });
     expect(res.confirmed).toBeNull();
   });
 
   test('no volume_id, or no capabilities → INVALID_ARGUMENT', async () => {
-    expect(await codeOf(s.controller.call('ValidateVolumeCapabilities', { volume_capabilities: [mountCap()] }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.controller.call('ValidateVolumeCapabilities', { volume_id: v.volume_id }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('ValidateVolumeCapabilities', { volume_capabilities: [mountCap()] }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    expect(await codeOf(s.controller.call('ValidateVolumeCapabilities', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
   });
 
   test('a volume that does not exist → NOT_FOUND (ids of any shape)', async () => {
     for (const id of [MISSING, 'fake-vol-id-0123456789', 'nobackend/csv-x']) {
-      expect(await codeOf(s.controller.call('ValidateVolumeCapabilities', { volume_id: id, volume_capabilities: [mountCap()] }))).toBe(grpcStatus.NOT_FOUND);
+      expect(
+        await codeOf(
+          s.controller.call('ValidateVolumeCapabilities', { volume_id: id, volume_capabilities: [mountCap()] }),
+        ),
+      ).toBe(grpcStatus.NOT_FOUND);
     }
   });
 });
@@ -297,14 +397,20 @@ describe('ControllerGetVolume', () => {
   test('a deleted volume → NOT_FOUND', async () => {
     const v = await create('sanity-get-deleted');
     await del(v.volume_id);
-    expect(await codeOf(s.controller.call('ControllerGetVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(s.controller.call('ControllerGetVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.NOT_FOUND,
+    );
   });
 });
 
 describe('ControllerExpandVolume', () => {
   test('grows the volume on the array to at least the requested size; node expansion is required for a filesystem', async () => {
     const v = await create('sanity-expand', { capacity_range: { required_bytes: String(GiB) } });
-    const res = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) }, volume_capability: mountCap() });
+    const res = await s.controller.call('ControllerExpandVolume', {
+      volume_id: v.volume_id,
+      capacity_range: { required_bytes: String(2 * GiB) },
+      volume_capability: mountCap(),
+    });
     expect(Number(res.capacity_bytes)).toBeGreaterThanOrEqual(2 * GiB);
     expect(res.node_expansion_required).toBe(true);
     expect(onArray(v)!.sizeMiB * MiB).toBe(Number(res.capacity_bytes));
@@ -312,8 +418,13 @@ describe('ControllerExpandVolume', () => {
   });
 
   test('csi-sanity asks for exactly size + 1 GiB and expects exactly that back', async () => {
-    const v = await create('sanity-expand-exact', { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) } });
-    const res = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) } });
+    const v = await create('sanity-expand-exact', {
+      capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) },
+    });
+    const res = await s.controller.call('ControllerExpandVolume', {
+      volume_id: v.volume_id,
+      capacity_range: { required_bytes: String(2 * GiB) },
+    });
     expect(res.capacity_bytes).toBe(String(2 * GiB));
     await del(v.volume_id);
   });
@@ -324,35 +435,65 @@ describe('ControllerExpandVolume', () => {
     const a = await s.controller.call('ControllerExpandVolume', req);
     const b = await s.controller.call('ControllerExpandVolume', req);
     expect(b.capacity_bytes).toBe(a.capacity_bytes);
-    const smaller = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(GiB) } });
+    const smaller = await s.controller.call('ControllerExpandVolume', {
+      volume_id: v.volume_id,
+      capacity_range: { required_bytes: String(GiB) },
+    });
     expect(smaller.capacity_bytes).toBe(a.capacity_bytes);
     expect(onArray(v)!.sizeMiB * MiB).toBe(Number(a.capacity_bytes));
     await del(v.volume_id);
   });
 
   test('a raw block volume grows on the array too', async () => {
-    const v = await create('sanity-expand-block', { volume_capabilities: [blockCap()], capacity_range: { required_bytes: String(GiB) } });
-    const res = await s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(2 * GiB) }, volume_capability: blockCap() });
+    const v = await create('sanity-expand-block', {
+      volume_capabilities: [blockCap()],
+      capacity_range: { required_bytes: String(GiB) },
+    });
+    const res = await s.controller.call('ControllerExpandVolume', {
+      volume_id: v.volume_id,
+      capacity_range: { required_bytes: String(2 * GiB) },
+      volume_capability: blockCap(),
+    });
     expect(Number(res.capacity_bytes)).toBeGreaterThanOrEqual(2 * GiB);
     await del(v.volume_id);
   });
 
   test('no volume_id, or no capacity_range → INVALID_ARGUMENT', async () => {
-    expect(await codeOf(s.controller.call('ControllerExpandVolume', { capacity_range: { required_bytes: String(2 * GiB) } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(
+        s.controller.call('ControllerExpandVolume', { capacity_range: { required_bytes: String(2 * GiB) } }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
     const v = await create('sanity-expand-invalid');
-    expect(await codeOf(s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
     await del(v.volume_id);
   });
 
   test('a volume that does not exist → NOT_FOUND', async () => {
     for (const id of [MISSING, 'fake-vol-id-0123456789']) {
-      expect(await codeOf(s.controller.call('ControllerExpandVolume', { volume_id: id, capacity_range: { required_bytes: String(2 * GiB) } }))).toBe(grpcStatus.NOT_FOUND);
+      expect(
+        await codeOf(
+          s.controller.call('ControllerExpandVolume', {
+            volume_id: id,
+            capacity_range: { required_bytes: String(2 * GiB) },
+          }),
+        ),
+      ).toBe(grpcStatus.NOT_FOUND);
     }
   });
 
   test('a size the array cannot reach → OUT_OF_RANGE, the volume unchanged', async () => {
     const v = await create('sanity-expand-huge', { capacity_range: { required_bytes: String(GiB) } });
-    expect(await codeOf(s.controller.call('ControllerExpandVolume', { volume_id: v.volume_id, capacity_range: { required_bytes: String(1024 * 1024 * GiB) } }))).toBe(grpcStatus.OUT_OF_RANGE);
+    expect(
+      await codeOf(
+        s.controller.call('ControllerExpandVolume', {
+          volume_id: v.volume_id,
+          capacity_range: { required_bytes: String(1024 * 1024 * GiB) },
+        }),
+      ),
+    ).toBe(grpcStatus.OUT_OF_RANGE);
     expect(onArray(v)!.sizeMiB).toBe(1024);
     await del(v.volume_id);
   });
@@ -428,7 +569,9 @@ describe('ListVolumes', () => {
   });
 
   test('a starting_token the driver never issued → ABORTED', async () => {
-    expect(await codeOf(s.controller.call('ListVolumes', { starting_token: 'invalid-token' }))).toBe(grpcStatus.ABORTED);
+    expect(await codeOf(s.controller.call('ListVolumes', { starting_token: 'invalid-token' }))).toBe(
+      grpcStatus.ABORTED,
+    );
   });
 
   test('negative max_entries → INVALID_ARGUMENT', async () => {
@@ -456,20 +599,29 @@ describe('GetCapacity', () => {
   test('without parameters: the default pool’s free space, and it shrinks after a fully provisioned create', async () => {
     const a = await s.controller.call('GetCapacity', {});
     expect(Number(a.available_capacity)).toBeGreaterThan(0);
-    const v = await create('sanity-capacity-full', { parameters: { provisioningType: 'full' }, capacity_range: { required_bytes: String(4 * GiB) } });
+    const v = await create('sanity-capacity-full', {
+      parameters: { provisioningType: 'full' },
+      capacity_range: { required_bytes: String(4 * GiB) },
+    });
     const b = await s.controller.call('GetCapacity', {});
     expect(Number(b.available_capacity)).toBeLessThan(Number(a.available_capacity));
     await del(v.volume_id);
   });
 
   test('with capabilities and parameters of a class', async () => {
-    const res = await s.controller.call('GetCapacity', { volume_capabilities: [mountCap()], parameters: { cpg: 'FC_r6' } });
+    const res = await s.controller.call('GetCapacity', {
+      volume_capabilities: [mountCap()],
+      parameters: { cpg: 'FC_r6' },
+    });
     expect(Number(res.available_capacity)).toBeGreaterThan(0);
-    if (res.maximum_volume_size) expect(Number(res.maximum_volume_size.value)).toBeLessThanOrEqual(Number(res.available_capacity));
+    if (res.maximum_volume_size)
+      expect(Number(res.maximum_volume_size.value)).toBeLessThanOrEqual(Number(res.available_capacity));
   });
 
   test('an unknown parameter → INVALID_ARGUMENT', async () => {
-    expect(await codeOf(s.controller.call('GetCapacity', { parameters: { 'no-such-parameter': 'x' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.controller.call('GetCapacity', { parameters: { 'no-such-parameter': 'x' } }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
   });
 });
 

@@ -26,8 +26,15 @@ test('GROUP_CONTROLLER_SERVICE and CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT are a
 });
 
 const create = (name: string) => s.createVolume(name).then((v) => v.volume_id);
-const group = (name: string, sources: string[], extra: Obj = {}) => s.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, ...extra }).then((r) => r.group_snapshot!);
-const delGroup = (g: Group) => s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
+const group = (name: string, sources: string[], extra: Obj = {}) =>
+  s.group
+    .call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, ...extra })
+    .then((r) => r.group_snapshot!);
+const delGroup = (g: Group) =>
+  s.group.call('DeleteVolumeGroupSnapshot', {
+    group_snapshot_id: g.group_snapshot_id,
+    snapshot_ids: g.snapshots.map((x) => x.snapshot_id),
+  });
 const activeTasks = () => s.sim.array.tasks.filter((t) => t.status === 2).length;
 
 describe('CreateVolumeGroupSnapshot', () => {
@@ -52,7 +59,11 @@ describe('CreateVolumeGroupSnapshot', () => {
     // Members are listed as snapshots and can be restored like any snapshot.
     const listed = await s.controller.call('ListSnapshots', { snapshot_id: g.snapshots[0]!.snapshot_id });
     expect(listed.entries[0]?.snapshot!.group_snapshot_id).toBe(g.group_snapshot_id);
-    const restored = await s.controller.call('CreateVolume', { name: 'sanity-group-restore', volume_capabilities: [mountCap()], volume_content_source: { snapshot: { snapshot_id: g.snapshots[0]!.snapshot_id } } });
+    const restored = await s.controller.call('CreateVolume', {
+      name: 'sanity-group-restore',
+      volume_capabilities: [mountCap()],
+      volume_content_source: { snapshot: { snapshot_id: g.snapshots[0]!.snapshot_id } },
+    });
     await eventually(() => activeTasks() === 0);
     await s.controller.call('DeleteVolume', { volume_id: restored.volume!.volume_id });
     // A member alone cannot be deleted: the group goes as a whole.
@@ -77,8 +88,12 @@ describe('CreateVolumeGroupSnapshot', () => {
   test('no name, or no source volumes → INVALID_ARGUMENT; a source that does not exist → NOT_FOUND', async () => {
     const a = await create('sanity-group-errors');
     expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', { source_volume_ids: [a] }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', { name: 'sanity-group-nosrc', source_volume_ids: [] }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('CreateVolumeGroupSnapshot', { source_volume_ids: [a] }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    expect(
+      await codeOf(s.group.call('CreateVolumeGroupSnapshot', { name: 'sanity-group-nosrc', source_volume_ids: [] })),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(await codeOf(group('sanity-group-missing', [a, 'sim/csv-aaaaaaaaaaaaaaaaaaaa']))).toBe(grpcStatus.NOT_FOUND);
     await s.controller.call('DeleteVolume', { volume_id: a });
   });
@@ -90,16 +105,33 @@ describe('GetVolumeGroupSnapshot and DeleteVolumeGroupSnapshot', () => {
     const b = await create('sanity-group-get-b');
     const g = await group('sanity-group-get', [a, b]);
     const ids = g.snapshots.map((x) => x.snapshot_id);
-    const got = await s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids });
+    const got = await s.group.call('GetVolumeGroupSnapshot', {
+      group_snapshot_id: g.group_snapshot_id,
+      snapshot_ids: ids,
+    });
     expect(got.group_snapshot!.group_snapshot_id).toBe(g.group_snapshot_id);
     expect(got.group_snapshot!.snapshots.map((x) => x.snapshot_id).sort()).toEqual([...ids].sort());
     expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' }))).toBe(grpcStatus.NOT_FOUND);
-    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: 'fake-vol-id' }))).toBe(
+      grpcStatus.NOT_FOUND,
+    );
+    expect(
+      await codeOf(
+        s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(
+        s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: [ids[0]!] }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
     for (const id of ids) expect(s.sim.array.volume(arrayName(id))).toBeDefined();
     await delGroup(g);
-    expect(await codeOf(s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(
+        s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: ids }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
   });
 

@@ -19,9 +19,17 @@ afterAll(async () => {
 });
 
 const create = (name: string) => s.createVolume(name).then((v) => v.volume_id);
-const group = (name: string, sources: string[], parameters: Record<string, string> = {}) => s.group.call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters }).then((r) => r.group_snapshot!);
-const delGroup = (g: Group) => s.group.call('DeleteVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((x) => x.snapshot_id) });
-const pluginServices = async (id: CsiTestClient<'Identity'>) => (await id.call('GetPluginCapabilities')).capabilities.map((c) => c.service?.type);
+const group = (name: string, sources: string[], parameters: Record<string, string> = {}) =>
+  s.group
+    .call('CreateVolumeGroupSnapshot', { name, source_volume_ids: sources, parameters })
+    .then((r) => r.group_snapshot!);
+const delGroup = (g: Group) =>
+  s.group.call('DeleteVolumeGroupSnapshot', {
+    group_snapshot_id: g.group_snapshot_id,
+    snapshot_ids: g.snapshots.map((x) => x.snapshot_id),
+  });
+const pluginServices = async (id: CsiTestClient<'Identity'>) =>
+  (await id.call('GetPluginCapabilities')).capabilities.map((c) => c.service?.type);
 
 describe('served where the controller is', () => {
   test('mode all advertises GROUP_CONTROLLER_SERVICE and serves CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT', async () => {
@@ -47,7 +55,8 @@ describe('CreateVolumeGroupSnapshot', () => {
     const b = await create('sanity-grp-race-b');
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => group('sanity-grp-race', [a, b])));
     const ok = results.filter((r): r is PromiseFulfilledResult<Group> => r.status === 'fulfilled').map((r) => r.value);
-    for (const r of results) if (r.status === 'rejected') expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
+    for (const r of results)
+      if (r.status === 'rejected') expect((r.reason as { code: number }).code).toBe(grpcStatus.ABORTED);
     expect(ok.length).toBeGreaterThanOrEqual(1);
     expect(new Set(ok.map((g) => g.group_snapshot_id)).size).toBe(1);
     const stem = arrayName(ok[0]!.group_snapshot_id);
@@ -58,7 +67,11 @@ describe('CreateVolumeGroupSnapshot', () => {
   });
 
   test('every member is taken at one point in time, and names its own source', async () => {
-    const ids = [await create('sanity-grp-time-a'), await create('sanity-grp-time-b'), await create('sanity-grp-time-c')];
+    const ids = [
+      await create('sanity-grp-time-a'),
+      await create('sanity-grp-time-b'),
+      await create('sanity-grp-time-c'),
+    ];
     s.sim.resetRequests();
     const g = await group('sanity-grp-time', ids);
     // One request to the array made every member: a VV-set snapshot, none per volume.
@@ -66,11 +79,17 @@ describe('CreateVolumeGroupSnapshot', () => {
     expect(posts).toHaveLength(2);
     expect(posts[0]).toBe('/api/v1/volumesets');
     expect(posts[1]).toMatch(/^\/api\/v1\/volumesets\/[^/]+$/);
-    expect(Math.max(...g.snapshots.map((m) => Number(m.creation_time?.seconds))) - Math.min(...g.snapshots.map((m) => Number(m.creation_time?.seconds)))).toBeLessThanOrEqual(1);
+    expect(
+      Math.max(...g.snapshots.map((m) => Number(m.creation_time?.seconds))) -
+        Math.min(...g.snapshots.map((m) => Number(m.creation_time?.seconds))),
+    ).toBeLessThanOrEqual(1);
     expect(g.snapshots.map((m) => m.source_volume_id).sort()).toEqual([...ids].sort());
     for (const m of g.snapshots) {
       const got = await s.controller.call('GetSnapshot', { snapshot_id: m.snapshot_id });
-      expect(got.snapshot).toMatchObject({ source_volume_id: m.source_volume_id, group_snapshot_id: g.group_snapshot_id });
+      expect(got.snapshot).toMatchObject({
+        source_volume_id: m.source_volume_id,
+        group_snapshot_id: g.group_snapshot_id,
+      });
     }
     await delGroup(g);
     for (const id of ids) await s.controller.call('DeleteVolume', { volume_id: id });
@@ -98,7 +117,10 @@ describe('sources deleted while the group exists', () => {
     for (const id of [a, b]) await s.controller.call('DeleteVolume', { volume_id: id });
     const listed = await s.controller.call('ListVolumes', {});
     expect(listed.entries.map((e) => e.volume!.volume_id).filter((id) => id === a || id === b)).toEqual([]);
-    const got = await s.group.call('GetVolumeGroupSnapshot', { group_snapshot_id: g.group_snapshot_id, snapshot_ids: g.snapshots.map((m) => m.snapshot_id) });
+    const got = await s.group.call('GetVolumeGroupSnapshot', {
+      group_snapshot_id: g.group_snapshot_id,
+      snapshot_ids: g.snapshots.map((m) => m.snapshot_id),
+    });
     expect(got.group_snapshot!.snapshots.map((m) => m.source_volume_id).sort()).toEqual([a, b].sort());
     await delGroup(g);
     expect(s.sim.array.volumes.map((v) => v.name)).toEqual([]);

@@ -34,8 +34,17 @@ export interface Sanity extends ServedDriver {
 
 /** Starts the full driver on a temp socket with the embedded simulator. */
 export async function startSanity(extra: Partial<ServeOptions> = {}, sim: SimulatorOptions = {}): Promise<Sanity> {
-  const served = await serveDriver({ driverName: DRIVER, simulator: { ...FAST_SIM, ...sim }, nodeName: NODE, shutdownGraceMs: 2000, ...extra });
-  const createVolume = (name: string, extra: Obj = {}) => served.controller.call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra }).then((r) => r.volume!);
+  const served = await serveDriver({
+    driverName: DRIVER,
+    simulator: { ...FAST_SIM, ...sim },
+    nodeName: NODE,
+    shutdownGraceMs: 2000,
+    ...extra,
+  });
+  const createVolume = (name: string, extra: Obj = {}) =>
+    served.controller
+      .call('CreateVolume', { name, volume_capabilities: [mountCap()], ...extra })
+      .then((r) => r.volume!);
   return { ...served, sim: served.driver.simulator!, createVolume };
 }
 
@@ -67,7 +76,10 @@ export function targetPath(s: Sanity, name: string): string {
   return join(parent, 'mount');
 }
 
-export const mountCap = (mode = 'SINGLE_NODE_WRITER', fsType = '', mountFlags: string[] = []) => ({ mount: { fs_type: fsType, mount_flags: mountFlags }, access_mode: { mode } });
+export const mountCap = (mode = 'SINGLE_NODE_WRITER', fsType = '', mountFlags: string[] = []) => ({
+  mount: { fs_type: fsType, mount_flags: mountFlags },
+  access_mode: { mode },
+});
 export const blockCap = (mode = 'SINGLE_NODE_WRITER') => ({ block: {}, access_mode: { mode } });
 
 /** What the array holds that a finished test must not leave behind. */
@@ -93,12 +105,18 @@ export const NOTHING_LEFT: Leftovers = { volumes: [], hosts: [], vluns: 0, activ
 export const arrayName = (id: string): string => id.split('/')[1] ?? '';
 
 /** Polls `fn` until it returns true; the limit only catches a hang (see helpers/wait.ts). */
-export async function eventually(fn: () => boolean | Promise<boolean>, safetyNetMs = SAFETY_NET_MS, intervalMs = 50): Promise<void> {
+export async function eventually(
+  fn: () => boolean | Promise<boolean>,
+  safetyNetMs = SAFETY_NET_MS,
+  intervalMs = 50,
+): Promise<void> {
   await waitFor('a condition of the sanity test', fn, { safetyNetMs, intervalMs });
 }
 
 /** CapEff bit 24 (CAP_SYS_RESOURCE): the kernel's online ext4 resize needs it. */
 export function hasCapSysResource(): boolean {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('CapEff:'));
   return line !== undefined && (BigInt(`0x${line.split(/\s+/)[1]}`) & (1n << 24n)) !== 0n;
 }

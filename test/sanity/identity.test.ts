@@ -41,7 +41,8 @@ describe('GetPluginCapabilities', () => {
     const services = res.capabilities.filter((c) => c.service).map((c) => c.service!.type);
     const expansion = res.capabilities.filter((c) => c.volume_expansion).map((c) => c.volume_expansion!.type);
     expect(services).toContain('CONTROLLER_SERVICE');
-    for (const t of services) expect(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS', 'GROUP_CONTROLLER_SERVICE']).toContain(t);
+    for (const t of services)
+      expect(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS', 'GROUP_CONTROLLER_SERVICE']).toContain(t);
     for (const t of expansion) expect(['ONLINE', 'OFFLINE']).toContain(t);
     // Each capability carries exactly one of its oneof members.
     for (const c of res.capabilities) expect(Number(!!c.service) + Number(!!c.volume_expansion)).toBe(1);
@@ -116,24 +117,27 @@ describe('capabilities match the services a process serves', () => {
     expect(caps.capabilities.map((c) => c.rpc!.type)).toEqual(['CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT']);
   });
 
-  test.each([['node'], ['controller']] as const)('mode %s: only that service is served and advertised', async (mode) => {
-    const one = await startSanity({ mode });
-    try {
-      const caps = await one.identity.call('GetPluginCapabilities');
-      const services = caps.capabilities.map((c) => c.service?.type);
-      if (mode === 'node') {
-        expect(services).not.toContain('CONTROLLER_SERVICE');
-        expect(await codeOf(one.controller.call('ControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
-        expect(await one.node.call('NodeGetInfo')).toHaveProperty('node_id');
-      } else {
-        expect(services).toContain('CONTROLLER_SERVICE');
-        expect(await codeOf(one.node.call('NodeGetInfo'))).toBe(grpcStatus.UNIMPLEMENTED);
-        expect(await one.controller.call('ControllerGetCapabilities')).toHaveProperty('capabilities');
+  test.each([['node'], ['controller']] as const)(
+    'mode %s: only that service is served and advertised',
+    async (mode) => {
+      const one = await startSanity({ mode });
+      try {
+        const caps = await one.identity.call('GetPluginCapabilities');
+        const services = caps.capabilities.map((c) => c.service?.type);
+        if (mode === 'node') {
+          expect(services).not.toContain('CONTROLLER_SERVICE');
+          expect(await codeOf(one.controller.call('ControllerGetCapabilities'))).toBe(grpcStatus.UNIMPLEMENTED);
+          expect(await one.node.call('NodeGetInfo')).toHaveProperty('node_id');
+        } else {
+          expect(services).toContain('CONTROLLER_SERVICE');
+          expect(await codeOf(one.node.call('NodeGetInfo'))).toBe(grpcStatus.UNIMPLEMENTED);
+          expect(await one.controller.call('ControllerGetCapabilities')).toHaveProperty('capabilities');
+        }
+        // Identity and Probe are served in every mode.
+        expect(await one.identity.call('Probe')).toHaveProperty('ready');
+      } finally {
+        await one.close();
       }
-      // Identity and Probe are served in every mode.
-      expect(await one.identity.call('Probe')).toHaveProperty('ready');
-    } finally {
-      await one.close();
-    }
-  });
+    },
+  );
 });

@@ -9,7 +9,21 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { existsSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { blockCap, GiB, hasCapSysResource, isMounted, loopsUnder, MiB, mountCap, nodeSkipReason, stagingDir, startSanity, targetPath, type Obj, type Sanity } from './harness.js';
+import {
+  blockCap,
+  GiB,
+  hasCapSysResource,
+  isMounted,
+  loopsUnder,
+  MiB,
+  mountCap,
+  nodeSkipReason,
+  stagingDir,
+  startSanity,
+  targetPath,
+  type Obj,
+  type Sanity,
+} from './harness.js';
 import { describeUnless, itUnless } from '../helpers/skip.js';
 import type { NodeGetVolumeStatsResponse__Output as Stats } from '../../src/gen/csi/v1/NodeGetVolumeStatsResponse.js';
 
@@ -33,7 +47,14 @@ describe('NodeGetCapabilities', () => {
   test('only known types; staging is advertised (the driver has a device to attach)', async () => {
     const res = await s.node.call('NodeGetCapabilities');
     const types = res.capabilities.map((c) => c.rpc!.type);
-    const known = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER', 'VOLUME_MOUNT_GROUP'];
+    const known = [
+      'STAGE_UNSTAGE_VOLUME',
+      'GET_VOLUME_STATS',
+      'EXPAND_VOLUME',
+      'VOLUME_CONDITION',
+      'SINGLE_NODE_MULTI_WRITER',
+      'VOLUME_MOUNT_GROUP',
+    ];
     for (const t of types) expect(known).toContain(t);
     expect(types).toContain('STAGE_UNSTAGE_VOLUME');
     expect(new Set(types).size).toBe(types.length);
@@ -58,8 +79,18 @@ describe('NodeGetInfo', () => {
 
 describe('required fields → INVALID_ARGUMENT', () => {
   const pc = { protocol: 'loop', wwn: '60002AC0000000000000000000001234', lun: '0' };
-  const stage = (): Obj => ({ volume_id: MISSING, staging_target_path: '/tmp/sanity-staging', volume_capability: mountCap(), publish_context: pc });
-  const pub = (): Obj => ({ volume_id: MISSING, staging_target_path: '/tmp/sanity-staging', target_path: '/tmp/sanity-target', volume_capability: mountCap() });
+  const stage = (): Obj => ({
+    volume_id: MISSING,
+    staging_target_path: '/tmp/sanity-staging',
+    volume_capability: mountCap(),
+    publish_context: pc,
+  });
+  const pub = (): Obj => ({
+    volume_id: MISSING,
+    staging_target_path: '/tmp/sanity-staging',
+    target_path: '/tmp/sanity-target',
+    volume_capability: mountCap(),
+  });
   test.each<[string, string, Obj]>([
     ['NodeStageVolume', 'volume_id', { ...stage(), volume_id: '' }],
     ['NodeStageVolume', 'staging_target_path', { ...stage(), staging_target_path: '' }],
@@ -82,28 +113,71 @@ describe('required fields → INVALID_ARGUMENT', () => {
 
   test('csi-sanity’s bare requests (only what each of its tests sets) → INVALID_ARGUMENT', async () => {
     expect(await codeOf(s.node.call('NodePublishVolume', {}))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.node.call('NodePublishVolume', { volume_id: 'fake-vol-id-0123456789' }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.node.call('NodePublishVolume', { volume_id: 'fake-vol-id-0123456789', target_path: '/tmp/x/target' }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.node.call('NodeStageVolume', { staging_target_path: '/tmp/x', volume_capability: mountCap(), publish_context: { device: '/dev/mock' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(s.node.call('NodeStageVolume', { volume_id: 'fake-vol-id-0123456789', volume_capability: mountCap(), publish_context: { device: '/dev/mock' } }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(s.node.call('NodePublishVolume', { volume_id: 'fake-vol-id-0123456789' }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
+    expect(
+      await codeOf(
+        s.node.call('NodePublishVolume', { volume_id: 'fake-vol-id-0123456789', target_path: '/tmp/x/target' }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(
+        s.node.call('NodeStageVolume', {
+          staging_target_path: '/tmp/x',
+          volume_capability: mountCap(),
+          publish_context: { device: '/dev/mock' },
+        }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(
+        s.node.call('NodeStageVolume', {
+          volume_id: 'fake-vol-id-0123456789',
+          volume_capability: mountCap(),
+          publish_context: { device: '/dev/mock' },
+        }),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
   });
 });
 
 describe('volumes unknown to the node → NOT_FOUND', () => {
   test('NodeGetVolumeStats of a volume at a path that does not exist', async () => {
-    expect(await codeOf(s.node.call('NodeGetVolumeStats', { volume_id: 'fake-vol-id-0123456789', volume_path: join(s.base, 'no-such-path') }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(
+        s.node.call('NodeGetVolumeStats', {
+          volume_id: 'fake-vol-id-0123456789',
+          volume_path: join(s.base, 'no-such-path'),
+        }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
   });
 
   test('NodeExpandVolume of a volume this node never staged', async () => {
-    expect(await codeOf(s.node.call('NodeExpandVolume', { volume_id: 'fake-vol-id-0123456789', volume_path: join(s.base, 'no-such-path'), capacity_range: { required_bytes: String(GiB) } }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(
+        s.node.call('NodeExpandVolume', {
+          volume_id: 'fake-vol-id-0123456789',
+          volume_path: join(s.base, 'no-such-path'),
+          capacity_range: { required_bytes: String(GiB) },
+        }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
   });
 
   // csi-sanity sends the relative path "some/path" in these two checks and expects NOT_FOUND.
   test('csi-sanity: NodeGetVolumeStats of an unknown volume at "some/path" → NOT_FOUND', async () => {
-    expect(await codeOf(s.node.call('NodeGetVolumeStats', { volume_id: 'fake-vol-id-0123456789', volume_path: 'some/path' }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(
+        s.node.call('NodeGetVolumeStats', { volume_id: 'fake-vol-id-0123456789', volume_path: 'some/path' }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
   });
   test('csi-sanity: NodeExpandVolume of an unknown volume at "some/path" → NOT_FOUND', async () => {
-    expect(await codeOf(s.node.call('NodeExpandVolume', { volume_id: 'fake-vol-id-0123456789', volume_path: 'some/path' }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(s.node.call('NodeExpandVolume', { volume_id: 'fake-vol-id-0123456789', volume_path: 'some/path' })),
+    ).toBe(grpcStatus.NOT_FOUND);
   });
 
   test('NodeUnstageVolume and NodeUnpublishVolume of what is not staged or published succeed', async () => {
@@ -116,11 +190,31 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
   /** Creates and controller-publishes a volume; returns what the node calls need. */
   async function attachable(name: string, cap: Obj = mountCap(), extra: Obj = {}) {
     const v = await create(name, { volume_capabilities: [cap], ...extra });
-    const pub = await s.controller.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: v.volume_context });
+    const pub = await s.controller.call('ControllerPublishVolume', {
+      volume_id: v.volume_id,
+      node_id: nodeId,
+      volume_capability: cap,
+      readonly: false,
+      volume_context: v.volume_context,
+    });
     const staging = stagingDir(s, name);
     const target = targetPath(s, name);
-    const stageReq = { volume_id: v.volume_id, staging_target_path: staging, volume_capability: cap, publish_context: pub.publish_context, volume_context: v.volume_context };
-    const publishReq = { volume_id: v.volume_id, staging_target_path: staging, target_path: target, volume_capability: cap, publish_context: pub.publish_context, volume_context: v.volume_context, readonly: false };
+    const stageReq = {
+      volume_id: v.volume_id,
+      staging_target_path: staging,
+      volume_capability: cap,
+      publish_context: pub.publish_context,
+      volume_context: v.volume_context,
+    };
+    const publishReq = {
+      volume_id: v.volume_id,
+      staging_target_path: staging,
+      target_path: target,
+      volume_capability: cap,
+      publish_context: pub.publish_context,
+      volume_context: v.volume_context,
+      readonly: false,
+    };
     return { v, cap, staging, target, stageReq, publishReq };
   }
   type A = Awaited<ReturnType<typeof attachable>>;
@@ -153,11 +247,13 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
       expect(stats.volume_condition!.abnormal).toBe(false);
     }
 
-    for (let i = 0; i < 2; i++) await s.node.call('NodeUnpublishVolume', { volume_id: a.v.volume_id, target_path: a.target });
+    for (let i = 0; i < 2; i++)
+      await s.node.call('NodeUnpublishVolume', { volume_id: a.v.volume_id, target_path: a.target });
     expect(isMounted(a.target)).toBe(false);
     // The SP deletes the file or directory it created at target_path.
     expect(existsSync(a.target)).toBe(false);
-    for (let i = 0; i < 2; i++) await s.node.call('NodeUnstageVolume', { volume_id: a.v.volume_id, staging_target_path: a.staging });
+    for (let i = 0; i < 2; i++)
+      await s.node.call('NodeUnstageVolume', { volume_id: a.v.volume_id, staging_target_path: a.staging });
     expect(isMounted(a.staging)).toBe(false);
     expect(loopsUnder(s.sim.dataDir!)).toEqual([]);
     await teardown(a);
@@ -170,7 +266,11 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     const a = await attachable('sanity-node-stats-path');
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
-    expect(await codeOf(s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: join(s.base, 'some', 'path') }))).toBe(grpcStatus.NOT_FOUND);
+    expect(
+      await codeOf(
+        s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: join(s.base, 'some', 'path') }),
+      ),
+    ).toBe(grpcStatus.NOT_FOUND);
     await teardown(a);
   });
 
@@ -181,7 +281,9 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
     try {
-      expect(await codeOf(s.node.call('NodeGetVolumeStats', { volume_id: MISSING, volume_path: a.target }))).toBe(grpcStatus.NOT_FOUND);
+      expect(await codeOf(s.node.call('NodeGetVolumeStats', { volume_id: MISSING, volume_path: a.target }))).toBe(
+        grpcStatus.NOT_FOUND,
+      );
     } finally {
       await teardown(a);
     }
@@ -212,7 +314,9 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     const a = await attachable('sanity-node-stage-incompat', mountCap('SINGLE_NODE_WRITER', 'ext4'));
     await s.node.call('NodeStageVolume', a.stageReq);
     try {
-      expect(await codeOf(s.node.call('NodeStageVolume', { ...a.stageReq, volume_capability: blockCap() }))).toBe(grpcStatus.ALREADY_EXISTS);
+      expect(await codeOf(s.node.call('NodeStageVolume', { ...a.stageReq, volume_capability: blockCap() }))).toBe(
+        grpcStatus.ALREADY_EXISTS,
+      );
       expect(isMounted(a.staging)).toBe(true);
     } finally {
       await teardown(a);
@@ -226,7 +330,11 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     const a = await attachable('sanity-node-stage-fstype', mountCap('SINGLE_NODE_WRITER', 'ext4'));
     await s.node.call('NodeStageVolume', a.stageReq);
     try {
-      expect(await codeOf(s.node.call('NodeStageVolume', { ...a.stageReq, volume_capability: mountCap('SINGLE_NODE_WRITER', 'xfs') }))).toBe(grpcStatus.ALREADY_EXISTS);
+      expect(
+        await codeOf(
+          s.node.call('NodeStageVolume', { ...a.stageReq, volume_capability: mountCap('SINGLE_NODE_WRITER', 'xfs') }),
+        ),
+      ).toBe(grpcStatus.ALREADY_EXISTS);
     } finally {
       await teardown(a);
     }
@@ -236,7 +344,9 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     const a = await attachable('sanity-node-publish-incompat');
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
-    expect(await codeOf(s.node.call('NodePublishVolume', { ...a.publishReq, readonly: true }))).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(await codeOf(s.node.call('NodePublishVolume', { ...a.publishReq, readonly: true }))).toBe(
+      grpcStatus.ALREADY_EXISTS,
+    );
     await teardown(a);
   });
 
@@ -253,7 +363,9 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     await s.node.call('NodeStageVolume', single.stageReq);
     await s.node.call('NodePublishVolume', single.publishReq);
     const other = targetPath(s, 'sanity-node-snsw-other');
-    expect(await codeOf(s.node.call('NodePublishVolume', { ...single.publishReq, target_path: other }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(s.node.call('NodePublishVolume', { ...single.publishReq, target_path: other }))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     expect(isMounted(other)).toBe(false);
     await teardown(single);
 
@@ -281,13 +393,25 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
 
   test('NodeExpandVolume after ControllerExpandVolume grows a mounted xfs filesystem', async () => {
     const cap = mountCap('SINGLE_NODE_WRITER', 'xfs');
-    const a = await attachable('sanity-node-expand-xfs', cap, { capacity_range: { required_bytes: String(512 * MiB) } });
+    const a = await attachable('sanity-node-expand-xfs', cap, {
+      capacity_range: { required_bytes: String(512 * MiB) },
+    });
     await s.node.call('NodeStageVolume', a.stageReq);
     await s.node.call('NodePublishVolume', a.publishReq);
     const before = await s.node.call('NodeGetVolumeStats', { volume_id: a.v.volume_id, volume_path: a.target });
-    const grown = await s.controller.call('ControllerExpandVolume', { volume_id: a.v.volume_id, capacity_range: { required_bytes: String(GiB) }, volume_capability: cap });
+    const grown = await s.controller.call('ControllerExpandVolume', {
+      volume_id: a.v.volume_id,
+      capacity_range: { required_bytes: String(GiB) },
+      volume_capability: cap,
+    });
     expect(grown.node_expansion_required).toBe(true);
-    const req = { volume_id: a.v.volume_id, volume_path: a.target, capacity_range: { required_bytes: grown.capacity_bytes }, volume_capability: cap, staging_target_path: a.staging };
+    const req = {
+      volume_id: a.v.volume_id,
+      volume_path: a.target,
+      capacity_range: { required_bytes: grown.capacity_bytes },
+      volume_capability: cap,
+      staging_target_path: a.staging,
+    };
     const res = await s.node.call('NodeExpandVolume', req);
     expect(Number(res.capacity_bytes)).toBeGreaterThanOrEqual(GiB);
     // A repeat succeeds and reports the same size.
@@ -298,14 +422,30 @@ describeRoot('stage, publish, unpublish, unstage (root, loop devices)', () => {
     await teardown(a);
   });
 
-  itUnless(hasCapSysResource() ? undefined : 'csi-sanity’s ext4 node expansion: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4')('csi-sanity’s node expansion: default filesystem (ext4), ControllerExpand to size + 1 GiB, NodeExpand at the target', async () => {
-    const a = await attachable('sanity-node-expand-ext4', mountCap(), { capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) } });
-    await s.controller.call('ControllerExpandVolume', { volume_id: a.v.volume_id, capacity_range: { required_bytes: String(2 * GiB) } });
-    await s.node.call('NodeStageVolume', a.stageReq);
-    await s.node.call('NodePublishVolume', a.publishReq);
-    await s.node.call('NodeExpandVolume', { volume_id: a.v.volume_id, volume_path: a.target, capacity_range: { required_bytes: String(2 * GiB) } });
-    await teardown(a);
-  });
+  itUnless(
+    hasCapSysResource()
+      ? undefined
+      : 'csi-sanity’s ext4 node expansion: CapEff lacks bit 24 (CAP_SYS_RESOURCE), which the kernel requires to grow a mounted ext4',
+  )(
+    'csi-sanity’s node expansion: default filesystem (ext4), ControllerExpand to size + 1 GiB, NodeExpand at the target',
+    async () => {
+      const a = await attachable('sanity-node-expand-ext4', mountCap(), {
+        capacity_range: { required_bytes: String(GiB), limit_bytes: String(GiB) },
+      });
+      await s.controller.call('ControllerExpandVolume', {
+        volume_id: a.v.volume_id,
+        capacity_range: { required_bytes: String(2 * GiB) },
+      });
+      await s.node.call('NodeStageVolume', a.stageReq);
+      await s.node.call('NodePublishVolume', a.publishReq);
+      await s.node.call('NodeExpandVolume', {
+        volume_id: a.v.volume_id,
+        volume_path: a.target,
+        capacity_range: { required_bytes: String(2 * GiB) },
+      });
+      await teardown(a);
+    },
+  );
 
   test('at the end: no mount, no loop device, and nothing on the array', () => {
     expect(loopsUnder(s.sim.dataDir!)).toEqual([]);

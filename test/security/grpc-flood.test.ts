@@ -32,7 +32,12 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** Complete HPACK "literal without indexing, new name" fields (RFC 7541 §6.2.2): x-a: aaa…, filling ~16 KiB. */
 function fieldsPayload(): Buffer {
-  const one = Buffer.concat([Buffer.from([0x00, 0x03]), Buffer.from('x-a'), Buffer.from([100]), Buffer.alloc(100, 'a')]);
+  const one = Buffer.concat([
+    Buffer.from([0x00, 0x03]),
+    Buffer.from('x-a'),
+    Buffer.from([100]),
+    Buffer.alloc(100, 'a'),
+  ]);
   return Buffer.concat(Array.from({ length: 154 }, () => one));
 }
 
@@ -44,7 +49,16 @@ describe('CONTINUATION flood on the CSI socket', () => {
     readiness.setReady();
     server = new CsiServer({
       endpoint: sock.endpoint,
-      services: { identity: createIdentity({ driverName: 'csi.flood.example.com', vendorVersion: 't', controller: false, groupController: false, topology: false, readiness }) },
+      services: {
+        identity: createIdentity({
+          driverName: 'csi.flood.example.com',
+          vendorVersion: 't',
+          controller: false,
+          groupController: false,
+          topology: false,
+          readiness,
+        }),
+      },
       log: silentLogger,
     });
     await server.start();
@@ -68,7 +82,8 @@ describe('CONTINUATION flood on the CSI socket', () => {
     c.on('error', () => undefined);
     c.resume();
     // Each write waits for the kernel to take the previous one: a server that stops reading stops us.
-    const write = (buf: Buffer): Promise<boolean> => new Promise((resolve) => (closed || c.destroyed ? resolve(false) : c.write(buf, (err) => resolve(!err))));
+    const write = (buf: Buffer): Promise<boolean> =>
+      new Promise((resolve) => (closed || c.destroyed ? resolve(false) : c.write(buf, (err) => resolve(!err))));
     await write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0))]));
     // :method POST (static 3), :scheme http (static 6); no END_HEADERS: CONTINUATION frames follow.
     await write(frame(HEADERS, 0, 1, Buffer.from([0x83, 0x86])));
@@ -80,7 +95,9 @@ describe('CONTINUATION flood on the CSI socket', () => {
     }
     if (!closed) c.destroy();
     await closing;
-    process.stdout.write(`CONTINUATION flood: the server took ${sent} of ${FRAMES} frames (${Math.round((sent * cont.length) / 1024)} KiB) before closing\n`);
+    process.stdout.write(
+      `CONTINUATION flood: the server took ${sent} of ${FRAMES} frames (${Math.round((sent * cont.length) / 1024)} KiB) before closing\n`,
+    );
     expect(sent).toBeLessThan(FRAMES);
     // At most what fills the socket buffers plus a few frames: far below the 32 MiB attempted.
     expect(sent * cont.length).toBeLessThan(4 * 1024 * 1024);

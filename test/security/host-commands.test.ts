@@ -19,9 +19,15 @@ function tsFiles(dir: string): string[] {
 /** Patterns that run a shell or pass a command line as one string. */
 const SHELL_PATTERNS: [string, RegExp][] = [
   ['shell: true', /\bshell\s*:\s*(true|['"`])/],
-  ['a command line as one string', /\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*(['"])[^'"]*\s[^'"]*\1/],
+  [
+    'a command line as one string',
+    /\b(?:exec|execSync|spawn|spawnSync|execFile|execFileSync)\s*\(\s*(['"])[^'"]*\s[^'"]*\1/,
+  ],
   ['a command line in a template string', /\b(?:exec|execSync)\s*\(\s*`[^`]*\$\{/],
-  ['an import of exec/execSync', /import\s*\{[^}]*\b(?:exec|execSync)\b[^}]*\}\s*from\s*['"](?:node:)?child_process['"]/],
+  [
+    'an import of exec/execSync',
+    /import\s*\{[^}]*\b(?:exec|execSync)\b[^}]*\}\s*from\s*['"](?:node:)?child_process['"]/,
+  ],
   ['sh -c / bash -c', /['"`](?:\/bin\/)?(?:ba)?sh['"`]\s*,\s*\[\s*['"`]-c['"`]/],
   ['a command line in a template string', /\b(?:spawn|spawnSync|execFile|execFileSync)\s*\(\s*`[^`]*\$\{/],
   ['a command name built from a value', /\b(?:spawn|spawnSync|execFile|execFileSync)\s*\(\s*[^'"`\s,)]+\s*\+/],
@@ -38,7 +44,8 @@ function offences(dirs: string[]): string[] {
     for (const file of tsFiles(join(ROOT, dir))) {
       const lines = code(readFileSync(file, 'utf8')).split('\n');
       lines.forEach((line, i) => {
-        for (const [what, re] of SHELL_PATTERNS) if (re.test(line)) out.push(`${relative(ROOT, file)}:${i + 1}: ${what}: ${line.trim()}`);
+        for (const [what, re] of SHELL_PATTERNS)
+          if (re.test(line)) out.push(`${relative(ROOT, file)}:${i + 1}: ${what}: ${line.trim()}`);
       });
     }
   }
@@ -79,7 +86,12 @@ describe('host commands', () => {
       "import { exec } from 'node:child_process';",
     ];
     for (const line of bad) expect(SHELL_PATTERNS.some(([, re]) => re.test(line))).toBe(true);
-    const good = ["spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })", "await exec('mkfs.xfs', ['-K', ...o.extra, device], { timeoutMs })", "execFile('cp', ['--sparse=always', src, dst])", '/^(\\d+):(\\d+)$/.exec(text)'];
+    const good = [
+      "spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })",
+      "await exec('mkfs.xfs', ['-K', ...o.extra, device], { timeoutMs })",
+      "execFile('cp', ['--sparse=always', src, dst])",
+      '/^(\\d+):(\\d+)$/.exec(text)',
+    ];
     for (const line of good) expect(SHELL_PATTERNS.some(([, re]) => re.test(line))).toBe(false);
   });
 });

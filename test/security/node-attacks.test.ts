@@ -8,7 +8,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { status as grpcStatus } from '@grpc/grpc-js';
@@ -45,7 +56,12 @@ describe('finding 1: fsCreateOptions at CreateVolume (the StorageClass)', () => 
     ['xfs', '-p /etc/passwd'],
   ])('%s with %j: INVALID_ARGUMENT and no volume on the array', async (fs, options) => {
     const before = sim.array.volumes.length;
-    const req = { name: `pvc-sec-${fs}-${before}`, capacity_range: { required_bytes: String(512 * MiB) }, volume_capabilities: [{ mount: { fs_type: fs, mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }], parameters: { fsCreateOptions: options } };
+    const req = {
+      name: `pvc-sec-${fs}-${before}`,
+      capacity_range: { required_bytes: String(512 * MiB) },
+      volume_capabilities: [{ mount: { fs_type: fs, mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }],
+      parameters: { fsCreateOptions: options },
+    };
     const code = await driver.client.call('CreateVolume', req).then(
       () => grpcStatus.OK,
       (err: { code: grpcStatus }) => err.code,
@@ -79,7 +95,11 @@ if (skip) {
     afterAll(() => h?.cleanup());
     afterEach(() => {
       // Each case leaves the host as it found it, or says so here (before the next case).
-      expect(execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(h.base))).toEqual([]);
+      expect(
+        execFileSync('losetup', ['-a'], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => l.includes(h.base)),
+      ).toEqual([]);
     });
 
     const vid = (v: TestVolume): string => `sim/${v.name}`;
@@ -97,7 +117,12 @@ if (skip) {
     it('finding 1: NodeStage with volume_context fsCreateOptions "-d /etc" (ext4, static PV): INVALID_ARGUMENT, nothing formatted, attached or mounted', async () => {
       const v = h.volume('f1-ext4', 64);
       const staging = join(kubelet, 'f1-ext4', 'globalmount');
-      const code = await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4'), volumeContext: { fsCreateOptions: '-d /etc' } }), h.ctx()));
+      const code = await handlerCodeOf(
+        node.NodeStageVolume(
+          stageReq(v, staging, { cap: mountCap('ext4'), volumeContext: { fsCreateOptions: '-d /etc' } }),
+          h.ctx(),
+        ),
+      );
       expect(code).toBe(grpcStatus.INVALID_ARGUMENT);
       expect(blkidType(v.file)).toBe('');
       expect(h.isMounted(staging)).toBe(false);
@@ -112,7 +137,15 @@ if (skip) {
       const before = sha256(victimFile);
       try {
         const staging = join(kubelet, 'f1-xfs', 'globalmount');
-        const code = await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('xfs'), volumeContext: { fsCreateOptions: `-f -l logdev=${victim}` } }), h.ctx()));
+        const code = await handlerCodeOf(
+          node.NodeStageVolume(
+            stageReq(v, staging, {
+              cap: mountCap('xfs'),
+              volumeContext: { fsCreateOptions: `-f -l logdev=${victim}` },
+            }),
+            h.ctx(),
+          ),
+        );
         expect(code).toBe(grpcStatus.INVALID_ARGUMENT);
         execFileSync('blockdev', ['--flushbufs', victim]);
         expect(sha256(victimFile)).toBe(before);
@@ -124,15 +157,30 @@ if (skip) {
       }
     });
 
-    it('finding 1: allowlisted options still tune the filesystem made (ext4 -E joined with the driver\'s nodiscard; xfs sub-options)', async () => {
+    it("finding 1: allowlisted options still tune the filesystem made (ext4 -E joined with the driver's nodiscard; xfs sub-options)", async () => {
       const e = h.volume('f1-ok-ext4', 64);
       const es = join(kubelet, 'f1-ok-ext4', 'globalmount');
-      await node.NodeStageVolume(stageReq(e, es, { cap: mountCap('ext4'), volumeContext: { fsCreateOptions: '-m 0 -E stride=4,stripe_width=8 -L tuned' } }), h.ctx());
+      await node.NodeStageVolume(
+        stageReq(e, es, {
+          cap: mountCap('ext4'),
+          volumeContext: { fsCreateOptions: '-m 0 -E stride=4,stripe_width=8 -L tuned' },
+        }),
+        h.ctx(),
+      );
       const x = h.volume('f1-ok-xfs', 320);
       const xs = join(kubelet, 'f1-ok-xfs', 'globalmount');
-      await node.NodeStageVolume(stageReq(x, xs, { cap: mountCap('xfs'), volumeContext: { fsCreateOptions: '-d agcount=2 -m reflink=0 -L tuned' } }), h.ctx());
+      await node.NodeStageVolume(
+        stageReq(x, xs, {
+          cap: mountCap('xfs'),
+          volumeContext: { fsCreateOptions: '-d agcount=2 -m reflink=0 -L tuned' },
+        }),
+        h.ctx(),
+      );
       try {
-        const sb = execFileSync('dumpe2fs', ['-h', `/dev/${h.loopsOf(e.file)[0]}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        const sb = execFileSync('dumpe2fs', ['-h', `/dev/${h.loopsOf(e.file)[0]}`], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
         expect(sb).toMatch(/RAID stride:\s+4\n/);
         expect(sb).toMatch(/RAID stripe width:\s+8\n/);
         expect(sb).toMatch(/Reserved block count:\s+0\n/);
@@ -152,10 +200,21 @@ if (skip) {
       writeFileSync(target, 'tenant data');
       const call = node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: target }, h.ctx());
       await expect(call).rejects.toMatchObject({ message: expect.stringContaining(target) });
-      expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: target }, h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(
+        await handlerCodeOf(
+          node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: target }, h.ctx()),
+        ),
+      ).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(readFileSync(target, 'utf8')).toBe('tenant data');
       // Nothing there at all: success (CSI: unpublishing what is not published succeeds).
-      expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/never-published', target_path: join(kubelet, 'pods', 'p1', 'none') }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(
+        await handlerCodeOf(
+          node.NodeUnpublishVolume(
+            { volume_id: 'sim/never-published', target_path: join(kubelet, 'pods', 'p1', 'none') },
+            h.ctx(),
+          ),
+        ),
+      ).toBe(grpcStatus.OK);
     });
 
     it('finding 2: NodeUnstage with a volume id the driver never staged, at a tmpfs and at a loop mount: FAILED_PRECONDITION, both still mounted, the loop device attached', async () => {
@@ -175,7 +234,9 @@ if (skip) {
         for (const path of [tmpfsAt, loopAt]) {
           const call = node.NodeUnstageVolume({ volume_id: 'sim/never-staged', staging_target_path: path }, h.ctx());
           expect(await handlerCodeOf(call)).toBe(grpcStatus.FAILED_PRECONDITION);
-          await expect(node.NodeUnstageVolume({ volume_id: 'sim/never-staged', staging_target_path: path }, h.ctx())).rejects.toMatchObject({ message: expect.stringContaining(path) });
+          await expect(
+            node.NodeUnstageVolume({ volume_id: 'sim/never-staged', staging_target_path: path }, h.ctx()),
+          ).rejects.toMatchObject({ message: expect.stringContaining(path) });
           expect(h.isMounted(path)).toBe(true);
         }
         expect(h.loopsOf(img)).toHaveLength(1);
@@ -191,8 +252,12 @@ if (skip) {
       mkdirSync(proc, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', proc]);
       try {
-        expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/any', target_path: proc }, h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-        expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: 'sim/any', staging_target_path: proc }, h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+        expect(
+          await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/any', target_path: proc }, h.ctx())),
+        ).toBe(grpcStatus.INVALID_ARGUMENT);
+        expect(
+          await handlerCodeOf(node.NodeUnstageVolume({ volume_id: 'sim/any', staging_target_path: proc }, h.ctx())),
+        ).toBe(grpcStatus.INVALID_ARGUMENT);
         expect(h.isMounted(proc)).toBe(true);
         // (The host's real /proc is never used here: on a regressed driver this test would unmount it.)
       } finally {
@@ -201,12 +266,38 @@ if (skip) {
     });
 
     it('finding 2: Probe reports not ready when the node plugin cannot read the mount table', async () => {
-      const blind = createNodeService({ driverName: 'csi.sec.test', nodeName: 'n', backendIds: [], maxVolumesPerNode: 0, kubeletDir: kubelet, exec: spawnExec, hostExec: 'direct', log: silentLogger, mountinfoPath: h.path('outside', 'no-mountinfo') });
+      const blind = createNodeService({
+        driverName: 'csi.sec.test',
+        nodeName: 'n',
+        backendIds: [],
+        maxVolumesPerNode: 0,
+        kubeletDir: kubelet,
+        exec: spawnExec,
+        hostExec: 'direct',
+        log: silentLogger,
+        mountinfoPath: h.path('outside', 'no-mountinfo'),
+      });
       const readiness = new Readiness();
       readiness.setReady();
-      const identity = createIdentity({ driverName: 'csi.sec.test', vendorVersion: 't', controller: false, groupController: false, topology: false, readiness, nodeHealth: blind.health });
+      const identity = createIdentity({
+        driverName: 'csi.sec.test',
+        vendorVersion: 't',
+        controller: false,
+        groupController: false,
+        topology: false,
+        readiness,
+        nodeHealth: blind.health,
+      });
       expect((await identity.Probe({}, h.ctx())).ready?.value).toBe(false);
-      const seeing = createIdentity({ driverName: 'csi.sec.test', vendorVersion: 't', controller: false, groupController: false, topology: false, readiness, nodeHealth: node.health });
+      const seeing = createIdentity({
+        driverName: 'csi.sec.test',
+        vendorVersion: 't',
+        controller: false,
+        groupController: false,
+        topology: false,
+        readiness,
+        nodeHealth: node.health,
+      });
       expect((await seeing.Probe({}, h.ctx())).ready?.value).toBe(true);
     });
 
@@ -221,7 +312,9 @@ if (skip) {
       expect(h.isMounted(real)).toBe(true);
       // Repeated with the same arguments: the same volume is found mounted there.
       expect(await handlerCodeOf(node.NodeStageVolume(req, h.ctx()))).toBe(grpcStatus.OK);
-      expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: link }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(
+        await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: link }, h.ctx())),
+      ).toBe(grpcStatus.OK);
       expect(h.isMounted(real)).toBe(false);
       expect(h.loopsOf(v.file)).toEqual([]);
     });
@@ -232,7 +325,9 @@ if (skip) {
       mkdirSync(away, { recursive: true });
       const link = join(kubelet, 'f3-escape');
       symlinkSync(away, link);
-      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, link, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, link, { cap: mountCap('ext4') }), h.ctx()))).toBe(
+        grpcStatus.INVALID_ARGUMENT,
+      );
       expect(h.isMounted(away)).toBe(false);
       expect(h.loopsOf(v.file)).toEqual([]);
       expect(blkidType(v.file)).toBe('');
@@ -242,8 +337,12 @@ if (skip) {
       const v = h.volume('f4', 64);
       const staging = join(kubelet, 'f4', 'globalmount');
       await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx());
-      expect(await handlerCodeOf(node.NodePublishVolume(publishReq(v, staging, staging, mountCap('ext4')), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-      expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(
+        await handlerCodeOf(node.NodePublishVolume(publishReq(v, staging, staging, mountCap('ext4')), h.ctx())),
+      ).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(
+        await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx())),
+      ).toBe(grpcStatus.OK);
       expect(h.isMounted(staging)).toBe(false);
       expect(h.loopsOf(v.file)).toEqual([]);
     });
@@ -259,16 +358,22 @@ if (skip) {
       unlinkSync(join(h.simDataDir, 'exports', v.wwn));
       symlinkSync(img, join(h.simDataDir, 'exports', v.wwn));
       const staging = join(kubelet, 'f8', 'globalmount');
-      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(
+        grpcStatus.FAILED_PRECONDITION,
+      );
       expect(h.loopsOf(img)).toEqual([]);
       expect(h.isMounted(staging)).toBe(false);
       expect(sha256(img)).toBe(before);
       // A link to a device node is refused the same way (not a file in the data directory).
       unlinkSync(join(h.simDataDir, 'exports', v.wwn));
       symlinkSync('/dev/null', join(h.simDataDir, 'exports', v.wwn));
-      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4') }), h.ctx()))).toBe(
+        grpcStatus.FAILED_PRECONDITION,
+      );
       // No record is left that could make a later unstage act.
-      expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx()))).toBe(grpcStatus.OK);
+      expect(
+        await handlerCodeOf(node.NodeUnstageVolume({ volume_id: vid(v), staging_target_path: staging }, h.ctx())),
+      ).toBe(grpcStatus.OK);
       expect(existsSync(img)).toBe(true);
     });
 
@@ -281,7 +386,11 @@ if (skip) {
       const v = h.volume(`f9-${readonly ? 'ro' : 'rw'}-${flag.replace(/[^a-z]/g, '')}`, 16);
       const staging = join(kubelet, `f9-${v.name}`, 'globalmount');
       const mode = readonly ? 'MULTI_NODE_READER_ONLY' : 'SINGLE_NODE_WRITER';
-      expect(await handlerCodeOf(node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4', mode, [flag]), readonly }), h.ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(
+        await handlerCodeOf(
+          node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4', mode, [flag]), readonly }), h.ctx()),
+        ),
+      ).toBe(grpcStatus.INVALID_ARGUMENT);
       expect(h.loopsOf(v.file)).toEqual([]);
       expect(h.isMounted(staging)).toBe(false);
       rmSync(v.file);

@@ -25,10 +25,15 @@ describeUnless(rootSkipReason())('a crafted ext4 superblock cannot make the node
   it('a volume whose ext4 superblock says errors=panic is mounted with errors=remount-ro', async () => {
     const v = h.volume('panic-sb', 64);
     execFileSync('mkfs.ext4', ['-q', '-e', 'panic', v.file]);
-    expect(execFileSync('dumpe2fs', ['-h', v.file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(/Errors behavior:\s+Panic/);
+    expect(execFileSync('dumpe2fs', ['-h', v.file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(
+      /Errors behavior:\s+Panic/,
+    );
     const staging = h.path('panic-sb', 'globalmount');
     // A clone or import: it holds a filesystem and was not created empty.
-    await node.NodeStageVolume(stageReq(v, staging, { cap: mountCap('ext4'), createdEmpty: false, isCopy: true }), h.ctx());
+    await node.NodeStageVolume(
+      stageReq(v, staging, { cap: mountCap('ext4'), createdEmpty: false, isCopy: true }),
+      h.ctx(),
+    );
     try {
       const dev = h.loopsOf(v.file)[0]!;
       const options = readFileSync(`/proc/fs/ext4/${dev}/options`, 'utf8').split('\n');

@@ -8,7 +8,17 @@
  * The cases that need another owner or a mount need root; the rest run anywhere.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
@@ -23,7 +33,10 @@ import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeSt
 
 const DRIVER = 'csi.sec.paths';
 const WWN = '60002AC0000000000000000000005678';
-const rootReason = process.getuid?.() === 0 ? undefined : 'needs root (a directory of another owner, a tmpfs mount under the kubelet root)';
+const rootReason =
+  process.getuid?.() === 0
+    ? undefined
+    : 'needs root (a directory of another owner, a tmpfs mount under the kubelet root)';
 
 describe('node paths through directories a tenant can change are refused', () => {
   let base: string;
@@ -42,7 +55,18 @@ describe('node paths through directories a tenant can change are refused', () =>
     kubelet = join(base, 'kubelet');
     stateDir = join(kubelet, 'plugins', DRIVER, 'state');
     mkdirSync(kubelet, { recursive: true });
-    node = createNodeService({ driverName: DRIVER, nodeName: 'n', backendIds: [], maxVolumesPerNode: 0, kubeletDir: kubelet, simDataDir: join(base, 'sim'), exec, hostExec: 'direct', log: silentLogger, mountinfoPath: '/proc/self/mountinfo' });
+    node = createNodeService({
+      driverName: DRIVER,
+      nodeName: 'n',
+      backendIds: [],
+      maxVolumesPerNode: 0,
+      kubeletDir: kubelet,
+      simDataDir: join(base, 'sim'),
+      exec,
+      hostExec: 'direct',
+      log: silentLogger,
+      mountinfoPath: '/proc/self/mountinfo',
+    });
   });
   afterAll(() => {
     unmountUnder(`${base}/`);
@@ -62,7 +86,11 @@ describe('node paths through directories a tenant can change are refused', () =>
       staging_target_path: stagingPath,
       publish_context: { protocol: 'loop', wwn: WWN, lun: '1' },
       volume_context: { createdEmpty: 'true' },
-      volume_capability: { mount: { fs_type: 'ext4', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'mount' },
+      volume_capability: {
+        mount: { fs_type: 'ext4', mount_flags: [], volume_mount_group: '' },
+        access_mode: { mode: 'SINGLE_NODE_WRITER' },
+        access_type: 'mount',
+      },
       secrets: {},
     };
   }
@@ -71,41 +99,67 @@ describe('node paths through directories a tenant can change are refused', () =>
     const emptyDir = join(kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~empty-dir', 'scratch');
     mkdirSync(join(emptyDir, 'a'), { recursive: true });
     chmodSync(emptyDir, 0o777);
-    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), ctx()))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
     expect(ran).toEqual([]);
     noRecord();
     // NodeUnpublish / NodeUnstage of a path there are refused the same way (a tenant's file is never removed).
     writeFileSync(join(emptyDir, 'a', 'file'), 'tenant');
-    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await handlerCodeOf(node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await handlerCodeOf(
+        node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, ctx()),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await handlerCodeOf(
+        node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, ctx()),
+      ),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(readFileSync(join(emptyDir, 'a', 'file'), 'utf8')).toBe('tenant');
   });
 
-  itUnless(rootReason)('a staging path inside a directory a tenant\'s uid owns (mode 0755): INVALID_ARGUMENT, nothing run or recorded', async () => {
-    const dir = join(kubelet, 'pods', 'uid-2', 'volumes', 'kubernetes.io~empty-dir', 'owned', 'sub');
-    mkdirSync(dir, { recursive: true });
-    chownSync(dir, 1000, 1000);
-    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(dir, 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(ran).toEqual([]);
-    noRecord();
-  });
+  itUnless(rootReason)(
+    "a staging path inside a directory a tenant's uid owns (mode 0755): INVALID_ARGUMENT, nothing run or recorded",
+    async () => {
+      const dir = join(kubelet, 'pods', 'uid-2', 'volumes', 'kubernetes.io~empty-dir', 'owned', 'sub');
+      mkdirSync(dir, { recursive: true });
+      chownSync(dir, 1000, 1000);
+      expect(await handlerCodeOf(node.NodeStageVolume(stage(join(dir, 'globalmount')), ctx()))).toBe(
+        grpcStatus.INVALID_ARGUMENT,
+      );
+      expect(ran).toEqual([]);
+      noRecord();
+    },
+  );
 
-  itUnless(rootReason)('a staging or target path inside a mounted volume (its users own its contents): INVALID_ARGUMENT, nothing run, the volume untouched', async () => {
-    const volume = join(kubelet, 'pods', 'uid-3', 'volumes', 'kubernetes.io~csi', 'pv-other', 'mount');
-    mkdirSync(volume, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', volume]);
-    mkdirSync(join(volume, 'dir'));
-    writeFileSync(join(volume, 'dir', 'data'), 'other tenant');
-    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, ctx()))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(ran).toEqual([]);
-    noRecord();
-    expect(readFileSync(join(volume, 'dir', 'data'), 'utf8')).toBe('other tenant');
-    expect(isMounted(volume)).toBe(true);
-    // The volume's own mount point stays a valid target: kubelet unpublishes exactly there.
-    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
-    expect(isMounted(volume)).toBe(true);
-  });
+  itUnless(rootReason)(
+    'a staging or target path inside a mounted volume (its users own its contents): INVALID_ARGUMENT, nothing run, the volume untouched',
+    async () => {
+      const volume = join(kubelet, 'pods', 'uid-3', 'volumes', 'kubernetes.io~csi', 'pv-other', 'mount');
+      mkdirSync(volume, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', volume]);
+      mkdirSync(join(volume, 'dir'));
+      writeFileSync(join(volume, 'dir', 'data'), 'other tenant');
+      expect(await handlerCodeOf(node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), ctx()))).toBe(
+        grpcStatus.INVALID_ARGUMENT,
+      );
+      expect(
+        await handlerCodeOf(
+          node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, ctx()),
+        ),
+      ).toBe(grpcStatus.INVALID_ARGUMENT);
+      expect(ran).toEqual([]);
+      noRecord();
+      expect(readFileSync(join(volume, 'dir', 'data'), 'utf8')).toBe('other tenant');
+      expect(isMounted(volume)).toBe(true);
+      // The volume's own mount point stays a valid target: kubelet unpublishes exactly there.
+      expect(
+        await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, ctx())),
+      ).toBe(grpcStatus.FAILED_PRECONDITION);
+      expect(isMounted(volume)).toBe(true);
+    },
+  );
 
   it("kubelet's own paths (root's 0750 directories) pass the path checks", async () => {
     const staging = join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d', 'globalmount');
@@ -114,6 +168,8 @@ describe('node paths through directories a tenant can change are refused', () =>
     expect(await handlerCodeOf(node.NodeStageVolume(stage(staging), ctx()))).toBe(grpcStatus.UNAVAILABLE);
     const target = join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x', 'mount');
     mkdirSync(join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x'), { recursive: true, mode: 0o750 });
-    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, ctx()))).toBe(grpcStatus.OK);
+    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, ctx()))).toBe(
+      grpcStatus.OK,
+    );
   });
 });

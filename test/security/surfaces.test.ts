@@ -15,14 +15,33 @@ import { startSimulator, FaultController, type RunningSimulator } from '../../sr
 import { AdminHandler } from '../../src/simulator/http/admin.js';
 
 /** One HTTP exchange with the simulator (loopback), body as text. */
-function request(url: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+function request(
+  url: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method,
+        path,
+        headers: {
+          accept: 'application/json',
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -33,7 +52,16 @@ describe('CSI socket', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sec-sock-'));
     const server = new CsiServer({
       endpoint: `unix://${join(dir, 'csi.sock')}`,
-      services: { identity: createIdentity({ driverName: 'csi.sec.example.com', vendorVersion: 't', controller: false, groupController: false, topology: false, readiness: new Readiness() }) },
+      services: {
+        identity: createIdentity({
+          driverName: 'csi.sec.example.com',
+          vendorVersion: 't',
+          controller: false,
+          groupController: false,
+          topology: false,
+          readiness: new Readiness(),
+        }),
+      },
       log: silentLogger,
     });
     try {
@@ -129,14 +157,19 @@ describe('simulator request limits', () => {
   });
 
   it('refuses oversized headers and keeps serving', async () => {
-    const res = await request(sim.url, 'GET', '/api', undefined, { 'x-filler': 'y'.repeat(64 * 1024) }).catch(() => ({ status: 431, text: '' }));
+    const res = await request(sim.url, 'GET', '/api', undefined, { 'x-filler': 'y'.repeat(64 * 1024) }).catch(() => ({
+      status: 431,
+      text: '',
+    }));
     expect(res.status).toBe(431);
     expect((await request(sim.url, 'GET', '/api')).status).toBe(200);
   });
 
   it('answers malformed JSON and wrong content types with array errors, not crashes', async () => {
     expect((await request(sim.url, 'POST', '/api/v1/credentials', '{"user":')).status).toBe(400);
-    expect((await request(sim.url, 'POST', '/api/v1/credentials', 'user=a', { 'content-type': 'text/plain' })).status).toBe(415);
+    expect(
+      (await request(sim.url, 'POST', '/api/v1/credentials', 'user=a', { 'content-type': 'text/plain' })).status,
+    ).toBe(415);
     expect((await request(sim.url, 'GET', '/api')).status).toBe(200);
   });
 });

@@ -34,7 +34,12 @@ async function createThrough(extra: Partial<BackendConfig>, name: string): Promi
     shutdownGraceMs: 500,
   });
   try {
-    await driver.controller.call('CreateVolume', { name, capacity_range: { required_bytes: String(1 << 30) }, volume_capabilities: [mount], parameters: {} });
+    await driver.controller.call('CreateVolume', {
+      name,
+      capacity_range: { required_bytes: String(1 << 30) },
+      volume_capabilities: [mount],
+      parameters: {},
+    });
     return { code: 0, details: '' };
   } catch (err) {
     const e = err as { code: number; details: string };

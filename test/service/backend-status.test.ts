@@ -31,7 +31,10 @@ const withProbe =
   (config, log, metrics) =>
     wsapiArrayClient(WsapiClient.fromBackend(config, { log, ...(metrics && { metrics }), probeIntervalMs }));
 
-async function driverFor(backend: BackendConfig, probeIntervalMs = 600_000): Promise<{ d: Driver; cap: CapturedLog; metrics: Metrics }> {
+async function driverFor(
+  backend: BackendConfig,
+  probeIntervalMs = 600_000,
+): Promise<{ d: Driver; cap: CapturedLog; metrics: Metrics }> {
   const cap = captureLog('info');
   const metrics = new Metrics({ processMetrics: false });
   const d = await startDriver([backend], { log: cap.log, metrics, clientFactory: withProbe(probeIntervalMs) });
@@ -58,11 +61,19 @@ function downLines(cap: CapturedLog): { msg: string; status?: string; reason?: s
 }
 
 /** Waits until the log has a line satisfying `ok` (the safety net of helpers/wait.ts reports itself). */
-async function logEvent(cap: CapturedLog, ok: (l: { msg: string; status?: string; reason?: string }) => boolean): Promise<void> {
+async function logEvent(
+  cap: CapturedLog,
+  ok: (l: { msg: string; status?: string; reason?: string }) => boolean,
+): Promise<void> {
   await waitFor('a backend up/down log line', () => downLines(cap).some(ok), { intervalMs: 5 });
 }
 
-const createReq = (name: string) => ({ name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } });
+const createReq = (name: string) => ({
+  name,
+  capacity_range: { required_bytes: String(GiB) },
+  volume_capabilities: [mountCap()],
+  parameters: { cpg: 'CPG1' },
+});
 
 async function failure(p: Promise<unknown>): Promise<{ code: number; details: string }> {
   return p.then(
@@ -76,7 +87,14 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
     const hung: FakeArray = await startFake(() => undefined);
     cleanups.push(() => hung.close());
     const started = performance.now();
-    const { d, cap, metrics } = await driverFor({ id: 'hung', url: hung.url, username: 'u', password: 'p', connectTimeoutSeconds: 1, responseTimeoutSeconds: 0.5 });
+    const { d, cap, metrics } = await driverFor({
+      id: 'hung',
+      url: hung.url,
+      username: 'u',
+      password: 'p',
+      connectTimeoutSeconds: 1,
+      responseTimeoutSeconds: 0.5,
+    });
     await logEvent(cap, (l) => l.msg.startsWith('backend down'));
     const reportedMs = performance.now() - started;
     const down = downLines(cap).find((l) => l.msg.startsWith('backend down'))!;
@@ -93,21 +111,30 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
     expect(res.details).toMatch(/stopped answering/);
     // Failed at once: nothing more reached the hung array (no login, no create).
     expect(hung.requests.length).toBe(sentBefore);
-    process.stdout.write(`hung array: reported down ${Math.round(reportedMs)} ms after start (first-byte limit 500 ms); next CreateVolume failed in ${Math.round(rpcMs)} ms\n`);
+    process.stdout.write(
+      `hung array: reported down ${Math.round(reportedMs)} ms after start (first-byte limit 500 ms); next CreateVolume failed in ${Math.round(rpcMs)} ms\n`,
+    );
   });
 
   it('recovers from a hang (simulator fault) once a probe answers, and is up only after an authenticated request', async () => {
     const sim: RunningSimulator = await startSim();
     cleanups.push(() => sim.close());
     const hang = sim.faults.add({ type: 'hang' });
-    const { d, cap, metrics } = await driverFor({ id: 'sim', url: sim.url, username: sim.username, password: sim.password, responseTimeoutSeconds: 0.3 }, 20);
+    const { d, cap, metrics } = await driverFor(
+      { id: 'sim', url: sim.url, username: sim.username, password: sim.password, responseTimeoutSeconds: 0.3 },
+      20,
+    );
     await logEvent(cap, (l) => l.msg.startsWith('backend down') && l.status === 'unreachable');
     sim.faults.remove(hang);
     // The probe (GET /api) finds the array again; the first RPC after that works and proves it up.
-    const res = await waitFor('a CreateVolume that is not UNAVAILABLE once the probe found the array', async () => {
-      const r = await failure(d.client.call('CreateVolume', createReq('pvc-after-hang')));
-      return r.code === grpc.status.UNAVAILABLE ? undefined : r;
-    }, { intervalMs: 10 });
+    const res = await waitFor(
+      'a CreateVolume that is not UNAVAILABLE once the probe found the array',
+      async () => {
+        const r = await failure(d.client.call('CreateVolume', createReq('pvc-after-hang')));
+        return r.code === grpc.status.UNAVAILABLE ? undefined : r;
+      },
+      { intervalMs: 10 },
+    );
     expect(res.code).toBe(grpc.status.OK);
     expect(await gauge(metrics, 'threepar_csi_backend_up', { backend: 'sim' })).toBe(1);
     expect(await statusOf(metrics, 'sim')).toEqual(['reachable']);
@@ -117,7 +144,12 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
   it('reports a wrong password as authentication refused, never up, also after a failed call', async () => {
     const sim = await startSim();
     cleanups.push(() => sim.close());
-    const { d, cap, metrics } = await driverFor({ id: 'pw', url: sim.url, username: sim.username, password: 'not-the-password' });
+    const { d, cap, metrics } = await driverFor({
+      id: 'pw',
+      url: sim.url,
+      username: sim.username,
+      password: 'not-the-password',
+    });
     await logEvent(cap, (l) => l.msg.startsWith('backend down'));
     const res = await failure(d.client.call('CreateVolume', createReq('pvc-pw')));
     expect(res.code).toBe(grpc.status.UNAVAILABLE);
@@ -132,7 +164,12 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
   it('says so when an https:// URL points at a plain-HTTP server', async () => {
     const sim = await startSim();
     cleanups.push(() => sim.close());
-    const { d, cap, metrics } = await driverFor({ id: 'tls', url: sim.url.replace(/^http:/, 'https:'), username: sim.username, password: sim.password });
+    const { d, cap, metrics } = await driverFor({
+      id: 'tls',
+      url: sim.url.replace(/^http:/, 'https:'),
+      username: sim.username,
+      password: sim.password,
+    });
     await logEvent(cap, (l) => l.msg.startsWith('backend down'));
     const res = await failure(d.client.call('CreateVolume', createReq('pvc-tls')));
     expect(res.code).toBe(grpc.status.UNAVAILABLE);
@@ -145,7 +182,12 @@ describe('backend status (issue 18 cases 1 and 4)', () => {
   it('reports a certificate it cannot verify as TLS refused, naming caCert', async () => {
     const sim = await startSim({ https: true });
     cleanups.push(() => sim.close());
-    const { d, cap, metrics } = await driverFor({ id: 'ca', url: sim.url, username: sim.username, password: sim.password });
+    const { d, cap, metrics } = await driverFor({
+      id: 'ca',
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+    });
     await logEvent(cap, (l) => l.msg.startsWith('backend down'));
     const res = await failure(d.client.call('CreateVolume', createReq('pvc-ca')));
     expect(res.code).toBe(grpc.status.UNAVAILABLE);

@@ -19,12 +19,46 @@ d('npm run bench -- --quick --json', () => {
   test(
     'prints one JSON object with the figures and no errors',
     async () => {
-      const r = await runNode([BENCH, '--quick', '--json', '--skip', 'node,w3', '--volumes', '16', '--volumes-20k', '8', '--vluns', '200', '--snapshots', '4', '--list-volumes', '200'], { safetyNetMs: SAFETY_NET_MS });
+      const r = await runNode(
+        [
+          BENCH,
+          '--quick',
+          '--json',
+          '--skip',
+          'node,w3',
+          '--volumes',
+          '16',
+          '--volumes-20k',
+          '8',
+          '--vluns',
+          '200',
+          '--snapshots',
+          '4',
+          '--list-volumes',
+          '200',
+        ],
+        { safetyNetMs: SAFETY_NET_MS },
+      );
       expect(r.stderr).not.toContain('bench failed');
       expect({ code: r.code, signal: r.signal }).toEqual({ code: 0, signal: null });
       const last = r.stdout.trim().split('\n').pop() ?? '';
       const json = JSON.parse(last) as Record<string, unknown>;
-      for (const key of ['wsapiPerRpc', 'bytesPerRpc', 'p50Ms', 'p99Ms', 'ratioToBaselineP50', 'cpuMsPerRpc', 'publishAtVluns', 'throughputPerSec', 'cloneReadyRatio', 'rssPeakMiB', 'startupMs', 'startupCpuMs', 'errors']) expect(json).toHaveProperty(key);
+      for (const key of [
+        'wsapiPerRpc',
+        'bytesPerRpc',
+        'p50Ms',
+        'p99Ms',
+        'ratioToBaselineP50',
+        'cpuMsPerRpc',
+        'publishAtVluns',
+        'throughputPerSec',
+        'cloneReadyRatio',
+        'rssPeakMiB',
+        'startupMs',
+        'startupCpuMs',
+        'errors',
+      ])
+        expect(json).toHaveProperty(key);
       expect(json['errors']).toBe(0);
       const perRpc = json['wsapiPerRpc'] as Record<string, Record<string, number>>;
       expect(perRpc['CreateVolume']?.['first']).toBeGreaterThan(0);

@@ -9,7 +9,19 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostNameFor } from '../../src/array/names.js';
 import { codeOf, failureOf, grpcStatus } from '../helpers/grpc.js';
-import { backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import {
+  backendOf,
+  blockCap,
+  CLUSTER,
+  DRIVER,
+  GiB,
+  iscsiNode,
+  mountCap,
+  startDriver,
+  startSim,
+  type Driver,
+  startOnSim,
+} from '../helpers/controller-harness.js';
 import type { Volume__Output as Vol } from '../../src/gen/csi/v1/Volume.js';
 
 const CHAP = { user: 'chapuser', secret: 'chapsecret12' };
@@ -23,12 +35,36 @@ beforeAll(async () => {
 });
 afterAll(() => stop());
 
-async function volume(name: string, params: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<Vol> {
-  return (await d.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params }, ...extra })).volume!;
+async function volume(
+  name: string,
+  params: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+): Promise<Vol> {
+  return (
+    await d.client.call('CreateVolume', {
+      name,
+      volume_capabilities: [mountCap()],
+      capacity_range: { required_bytes: String(GiB) },
+      parameters: { cpg: 'CPG1', ...params },
+      ...extra,
+    })
+  ).volume!;
 }
-const publish = (volumeId: string, nodeId: string, volumeContext: Record<string, string> = {}, cap: Record<string, unknown> = mountCap()) =>
-  d.client.call('ControllerPublishVolume', { volume_id: volumeId, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: volumeContext });
-const unpublish = (volumeId: string, nodeId: string) => d.client.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId });
+const publish = (
+  volumeId: string,
+  nodeId: string,
+  volumeContext: Record<string, string> = {},
+  cap: Record<string, unknown> = mountCap(),
+) =>
+  d.client.call('ControllerPublishVolume', {
+    volume_id: volumeId,
+    node_id: nodeId,
+    volume_capability: cap,
+    readonly: false,
+    volume_context: volumeContext,
+  });
+const unpublish = (volumeId: string, nodeId: string) =>
+  d.client.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId });
 const snapshot = (name: string, source: string) => d.client.call('CreateSnapshot', { name, source_volume_id: source });
 const arrayName = (id: string) => id.split('/')[1]!;
 const ownHost = (node: string) => sim.array.hosts.find((h) => h.name === hostNameFor(DRIVER, CLUSTER, node));
@@ -69,7 +105,9 @@ describe('hosts and publish (issue 16 items 5-7)', () => {
     const vols = [];
     for (let i = 0; i < 4; i++) vols.push(await volume(`pvc-limit-${i}`));
     for (const v of vols.slice(0, 3)) await publish(v.volume_id, node, v.volume_context);
-    expect(await codeOf(publish(vols[3]!.volume_id, node, vols[3]!.volume_context))).toBe(grpcStatus.RESOURCE_EXHAUSTED);
+    expect(await codeOf(publish(vols[3]!.volume_id, node, vols[3]!.volume_context))).toBe(
+      grpcStatus.RESOURCE_EXHAUSTED,
+    );
     // A repeated publish of an exported volume is not a new attachment.
     await publish(vols[0]!.volume_id, node, vols[0]!.volume_context);
     await unpublish(vols[0]!.volume_id, node);
@@ -116,17 +154,39 @@ describe('failed clones and snapshot CPGs (issue 16 items 10-11)', () => {
     sim.faults.set({ copyRateMiBps: 0.001 });
     let clone: Vol;
     try {
-      clone = await volume('pvc-fail-late', {}, { volume_content_source: { volume: { volume_id: src.volume_id } }, capacity_range: { required_bytes: String(4 * GiB) } });
+      clone = await volume(
+        'pvc-fail-late',
+        {},
+        {
+          volume_content_source: { volume: { volume_id: src.volume_id } },
+          capacity_range: { required_bytes: String(4 * GiB) },
+        },
+      );
       const task = sim.array.tasks.find((t) => t.status === 2 && t.name === arrayName(clone.volume_id))!;
       expect(sim.faults.failTask(task.id)).toBe(true);
     } finally {
       sim.faults.set({ copyRateMiBps: 1_000_000 });
     }
     expect(sim.array.volume(arrayName(clone.volume_id))!.failedStates).toEqual([9]);
-    expect(await codeOf(publish(clone.volume_id, iscsiNode('fail-late'), clone.volume_context))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(publish(clone.volume_id, iscsiNode('fail-late'), clone.volume_context))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     expect(await codeOf(snapshot('snap-of-failed', clone.volume_id))).toBe(grpcStatus.FAILED_PRECONDITION);
-    expect(await codeOf(volume('pvc-of-failed', {}, { volume_content_source: { volume: { volume_id: clone.volume_id } }, capacity_range: { required_bytes: String(4 * GiB) } }))).toBe(grpcStatus.FAILED_PRECONDITION);
-    expect(sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(arrayName(clone.volume_id))!.id)).toHaveLength(0);
+    expect(
+      await codeOf(
+        volume(
+          'pvc-of-failed',
+          {},
+          {
+            volume_content_source: { volume: { volume_id: clone.volume_id } },
+            capacity_range: { required_bytes: String(4 * GiB) },
+          },
+        ),
+      ),
+    ).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(arrayName(clone.volume_id))!.id)).toHaveLength(
+      0,
+    );
     await d.client.call('DeleteVolume', { volume_id: clone.volume_id });
   });
 
@@ -170,8 +230,12 @@ describe('CHAP on every publish (issue 14 finding 5)', () => {
     const v = await volume('pvc-chap-foreign', {}, { volume_capabilities: [blockCap()] });
     await wsapi.hosts.create({ name: 'admin-host', iSCSINames: ['iqn.1994-05.com.redhat:chap-foreign'] });
     try {
-      expect(await codeOf(publish(v.volume_id, iscsiNode('chap-foreign'), v.volume_context, blockCap()))).toBe(grpcStatus.FAILED_PRECONDITION);
-      expect(sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(arrayName(v.volume_id))!.id)).toHaveLength(0);
+      expect(await codeOf(publish(v.volume_id, iscsiNode('chap-foreign'), v.volume_context, blockCap()))).toBe(
+        grpcStatus.FAILED_PRECONDITION,
+      );
+      expect(sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(arrayName(v.volume_id))!.id)).toHaveLength(
+        0,
+      );
       expect(sim.array.hosts.find((h) => h.name === 'admin-host')!.initiatorChap).toBeUndefined();
     } finally {
       await wsapi.hosts.delete('admin-host');
@@ -192,7 +256,11 @@ describe('hosts with both protocols, changed initiators, hosts per protocol (iss
     expect(h.iSCSINames).toEqual(['iqn.1994-05.com.redhat:dual']);
     expect(h.fcWWNs).toHaveLength(1);
     expect(h.initiatorChap).toEqual({ name: CHAP.user, secret: CHAP.secret });
-    expect(sim.array.hosts.filter((x) => x.iSCSINames.includes('iqn.1994-05.com.redhat:dual') || x.fcWWNs.length > 0 && x.name === h.name)).toHaveLength(1);
+    expect(
+      sim.array.hosts.filter(
+        (x) => x.iSCSINames.includes('iqn.1994-05.com.redhat:dual') || (x.fcWWNs.length > 0 && x.name === h.name),
+      ),
+    ).toHaveLength(1);
     await unpublish(fc.volume_id, node);
     await unpublish(iscsi.volume_id, node);
     expect(ownHost('dual')).toBeUndefined();
@@ -205,11 +273,20 @@ describe('hosts with both protocols, changed initiators, hosts per protocol (iss
     const renewed = 'reiqn;i=iqn.2024-01.com.example:reiqn-new';
     const other = await startDriver([backendOf(sim, 'sim', { chap: CHAP })]);
     try {
-      await other.client.call('ControllerPublishVolume', { volume_id: b.volume_id, node_id: renewed, volume_capability: mountCap(), readonly: false, volume_context: b.volume_context });
+      await other.client.call('ControllerPublishVolume', {
+        volume_id: b.volume_id,
+        node_id: renewed,
+        volume_capability: mountCap(),
+        readonly: false,
+        volume_context: b.volume_context,
+      });
     } finally {
       await other.stop();
     }
-    expect(ownHost('reiqn')!.iSCSINames.sort()).toEqual(['iqn.1994-05.com.redhat:reiqn', 'iqn.2024-01.com.example:reiqn-new']);
+    expect(ownHost('reiqn')!.iSCSINames.sort()).toEqual([
+      'iqn.1994-05.com.redhat:reiqn',
+      'iqn.2024-01.com.example:reiqn-new',
+    ]);
     await unpublish(a.volume_id, iscsiNode('reiqn'));
     await unpublish(b.volume_id, renewed);
     expect(ownHost('reiqn')).toBeUndefined();
@@ -226,7 +303,11 @@ describe('hosts with both protocols, changed initiators, hosts per protocol (iss
       await publish(iscsi.volume_id, node, iscsi.volume_context);
       // The node lists only its online FC port: the tool's host with both WWNs is a superset.
       await publish(fc.volume_id, node, fc.volume_context);
-      const hostOf = (v: Vol) => sim.array.hosts.find((h) => h.id === sim.array.vluns.find((l) => l.volumeId === sim.array.volume(arrayName(v.volume_id))!.id)?.hostId)?.name;
+      const hostOf = (v: Vol) =>
+        sim.array.hosts.find(
+          (h) =>
+            h.id === sim.array.vluns.find((l) => l.volumeId === sim.array.volume(arrayName(v.volume_id))!.id)?.hostId,
+        )?.name;
       expect(hostOf(iscsi)).toBe('iqn-perproto');
       expect(hostOf(fc)).toBe('wwn-perproto');
       expect(ownHost('perproto')).toBeUndefined();
@@ -256,13 +337,21 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
     // The copy reads from the array's helper snapshots of the temporary child: walk `copyOf` up to the marked child.
     const tmpOf = (dest: string) => {
       let v = sim.array.volume(dest);
-      while (v && !(v.name.startsWith('cst-') && v.comment !== undefined)) v = v.parentId === undefined ? undefined : sim.array.volumeById(v.parentId);
+      while (v && !(v.name.startsWith('cst-') && v.comment !== undefined))
+        v = v.parentId === undefined ? undefined : sim.array.volumeById(v.parentId);
       return v;
     };
     sim.faults.set({ copyRateMiBps: 0.001 });
     let restored: Vol;
     try {
-      restored = await volume('pvc-ro-restored', {}, { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } }, capacity_range: { required_bytes: String(4 * GiB) } });
+      restored = await volume(
+        'pvc-ro-restored',
+        {},
+        {
+          volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } },
+          capacity_range: { required_bytes: String(4 * GiB) },
+        },
+      );
       const tmp = tmpOf(arrayName(restored.volume_id));
       expect(tmp).toBeDefined();
       expect(tmp!.readOnly).toBe(false);
@@ -287,7 +376,11 @@ describe('a volume from a read-only snapshot (issue 16 item 9)', () => {
   test('DeleteSnapshot removes a leftover temporary child whose copy ended', async () => {
     const src = await volume('pvc-ro-src2');
     const snap = (await snapshot('snap-ro-src2', src.volume_id)).snapshot!;
-    const restored = await volume('pvc-ro-restored2', {}, { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } } });
+    const restored = await volume(
+      'pvc-ro-restored2',
+      {},
+      { volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } } },
+    );
     await copyEnded(arrayName(restored.volume_id));
     expect(sim.array.volumes.filter((v) => v.name.startsWith('cst-'))).toHaveLength(1);
     await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot_id });
@@ -303,9 +396,14 @@ describe('GetCapacity and a CPG growth limit (issue 16 item 13)', () => {
     const limited = await startSim({ cpgs: [{ name: 'LIM', sizeMiB: 1024 * 1024, growthLimitMiB: 10 * 1024 }] });
     const drv = await startDriver([backendOf(limited, 'lim')]);
     try {
-      const cap = async () => (await drv.client.call('GetCapacity', { parameters: { cpg: 'LIM' } }));
+      const cap = async () => await drv.client.call('GetCapacity', { parameters: { cpg: 'LIM' } });
       expect(Number((await cap()).available_capacity)).toBe(10 * GiB);
-      await drv.client.call('CreateVolume', { name: 'pvc-in-limit', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(4 * GiB) }, parameters: { cpg: 'LIM', provisioningType: 'full' } });
+      await drv.client.call('CreateVolume', {
+        name: 'pvc-in-limit',
+        volume_capabilities: [mountCap()],
+        capacity_range: { required_bytes: String(4 * GiB) },
+        parameters: { cpg: 'LIM', provisioningType: 'full' },
+      });
       const after = await cap();
       expect(Number(after.available_capacity)).toBe(6 * GiB);
       expect(Number(after.maximum_volume_size!.value)).toBe(6 * GiB);
@@ -318,12 +416,26 @@ describe('GetCapacity and a CPG growth limit (issue 16 item 13)', () => {
 
 describe('tune with snapshots (issue 16 item 12)', () => {
   test('a conversion or another snapshot CPG while snapshots exist → FAILED_PRECONDITION, nothing started', async () => {
-    const two = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: 1024 * 1024 }, { name: 'CPG2', sizeMiB: 1024 * 1024 }] });
+    const two = await startSim({
+      cpgs: [
+        { name: 'CPG1', sizeMiB: 1024 * 1024 },
+        { name: 'CPG2', sizeMiB: 1024 * 1024 },
+      ],
+    });
     const drv = await startDriver([backendOf(two, 'two')]);
     try {
-      const v = (await drv.client.call('CreateVolume', { name: 'pvc-tune-snaps', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', provisioningType: 'tpvv' } })).volume!;
-      const s = (await drv.client.call('CreateSnapshot', { name: 'snap-tune', source_volume_id: v.volume_id })).snapshot!;
-      const modify = (mutable: Record<string, string>) => drv.client.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: mutable });
+      const v = (
+        await drv.client.call('CreateVolume', {
+          name: 'pvc-tune-snaps',
+          volume_capabilities: [mountCap()],
+          capacity_range: { required_bytes: String(GiB) },
+          parameters: { cpg: 'CPG1', provisioningType: 'tpvv' },
+        })
+      ).volume!;
+      const s = (await drv.client.call('CreateSnapshot', { name: 'snap-tune', source_volume_id: v.volume_id }))
+        .snapshot!;
+      const modify = (mutable: Record<string, string>) =>
+        drv.client.call('ControllerModifyVolume', { volume_id: v.volume_id, mutable_parameters: mutable });
       expect(await codeOf(modify({ provisioningType: 'full' }))).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(await codeOf(modify({ snapCpg: 'CPG2' }))).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(two.array.tasks.filter((t) => t.kind === 'tune')).toHaveLength(0);
@@ -344,8 +456,21 @@ describe('VLAN-tagged iSCSI ports (issue 16 item 4)', () => {
     const later = await startSim({ profile: '3.3.1' });
     const drv = await startDriver([backendOf(later, 'later')]);
     try {
-      const v = (await drv.client.call('CreateVolume', { name: 'pvc-vlan', volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume!;
-      const res = await drv.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('vlan-node'), volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
+      const v = (
+        await drv.client.call('CreateVolume', {
+          name: 'pvc-vlan',
+          volume_capabilities: [mountCap()],
+          capacity_range: { required_bytes: String(GiB) },
+          parameters: { cpg: 'CPG1' },
+        })
+      ).volume!;
+      const res = await drv.client.call('ControllerPublishVolume', {
+        volume_id: v.volume_id,
+        node_id: iscsiNode('vlan-node'),
+        volume_capability: mountCap(),
+        readonly: false,
+        volume_context: v.volume_context,
+      });
       const portals = res.publish_context['targetPortals']!.split(',');
       expect(portals.sort()).toEqual(['127.0.0.2:3260', '127.0.0.5:3260']);
       expect(res.publish_context['targetIqns']!.split(',')).toHaveLength(2);

@@ -10,7 +10,16 @@ import { WsapiClient } from '../../src/wsapi/client.js';
 import { arrayNameFor, isTombstoneName } from '../../src/array/names.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { until } from '../simulator/helpers.js';
-import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import {
+  arrayRequests,
+  backendOf,
+  CLUSTER,
+  GiB,
+  mountCap,
+  startDriver,
+  type Driver,
+  startOnSim,
+} from '../helpers/controller-harness.js';
 import type { Volume__Output as Vol } from '../../src/gen/csi/v1/Volume.js';
 
 let sim: RunningSimulator;
@@ -24,11 +33,27 @@ beforeAll(async () => {
 afterAll(() => stop());
 
 const arrayName = (id: string) => id.split('/')[1]!;
-async function volume(name: string, extra: Record<string, unknown> = {}, drv: Driver = d, deadlineMs?: number): Promise<Vol> {
-  const res = await drv.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' }, ...extra }, deadlineMs ? { deadlineMs } : {});
+async function volume(
+  name: string,
+  extra: Record<string, unknown> = {},
+  drv: Driver = d,
+  deadlineMs?: number,
+): Promise<Vol> {
+  const res = await drv.client.call(
+    'CreateVolume',
+    {
+      name,
+      volume_capabilities: [mountCap()],
+      capacity_range: { required_bytes: String(GiB) },
+      parameters: { cpg: 'CPG1' },
+      ...extra,
+    },
+    deadlineMs ? { deadlineMs } : {},
+  );
   return res.volume!;
 }
-const snapshot = (name: string, source: string, parameters: Record<string, string> = {}) => d.client.call('CreateSnapshot', { name, source_volume_id: source, parameters }).then((r) => r.snapshot!);
+const snapshot = (name: string, source: string, parameters: Record<string, string> = {}) =>
+  d.client.call('CreateSnapshot', { name, source_volume_id: source, parameters }).then((r) => r.snapshot!);
 const fromSnapshot = (snapshotId: string) => ({ volume_content_source: { snapshot: { snapshot_id: snapshotId } } });
 const fromVolume = (volumeId: string) => ({ volume_content_source: { volume: { volume_id: volumeId } } });
 const activeTasks = () => sim.array.tasks.filter((t) => t.status === 2);
@@ -37,7 +62,10 @@ describe('snapshots', () => {
   test('CreateSnapshot takes two WSAPI requests, is idempotent, and is listed', async () => {
     const v = await volume('pvc-snap-src');
     sim.resetRequests();
-    const s = await snapshot('snapshot-1', v.volume_id, { 'csi.storage.k8s.io/volumesnapshot/name': 'snap', 'csi.storage.k8s.io/volumesnapshot/namespace': 'ns' });
+    const s = await snapshot('snapshot-1', v.volume_id, {
+      'csi.storage.k8s.io/volumesnapshot/name': 'snap',
+      'csi.storage.k8s.io/volumesnapshot/namespace': 'ns',
+    });
     expect(arrayRequests(sim).length).toBeLessThanOrEqual(2);
     expect(s).toMatchObject({ source_volume_id: v.volume_id, size_bytes: String(GiB), ready_to_use: true });
     expect(s.snapshot_id).toMatch(/^sim\/css-/);
@@ -84,7 +112,11 @@ describe('snapshots', () => {
     const seen: string[] = [];
     let token = '';
     do {
-      const page = await d.client.call('ListSnapshots', { source_volume_id: v.volume_id, max_entries: 2, starting_token: token });
+      const page = await d.client.call('ListSnapshots', {
+        source_volume_id: v.volume_id,
+        max_entries: 2,
+        starting_token: token,
+      });
       expect(page.entries.length).toBeLessThanOrEqual(2);
       seen.push(...page.entries.map((e) => e.snapshot!.snapshot_id));
       token = page.next_token;
@@ -116,7 +148,10 @@ describe('volumes from snapshots and clones', () => {
 
   test('a larger clone waits for the copy, then grows', async () => {
     const v = await volume('pvc-clone-src');
-    const c = await volume('pvc-clone-big', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(2 * GiB) } });
+    const c = await volume('pvc-clone-big', {
+      ...fromVolume(v.volume_id),
+      capacity_range: { required_bytes: String(2 * GiB) },
+    });
     expect(c.capacity_bytes).toBe(String(2 * GiB));
     expect(sim.array.volume(arrayName(c.volume_id))!.sizeMiB).toBe(2048);
     expect(activeTasks()).toHaveLength(0);
@@ -127,13 +162,23 @@ describe('volumes from snapshots and clones', () => {
     sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const d1 = await startDriver([backendOf(sim, 'sim')], { copyPollIntervalMs: 20 });
-      const first = await codeOf(volume('pvc-restart', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } }, d1, 300));
+      const first = await codeOf(
+        volume(
+          'pvc-restart',
+          { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } },
+          d1,
+          300,
+        ),
+      );
       expect([grpcStatus.ABORTED, grpcStatus.DEADLINE_EXCEEDED]).toContain(first);
       await d1.stop();
       const name = arrayNameFor('volume', CLUSTER, 'pvc-restart');
       expect(sim.array.volume(name)).toBeDefined();
       sim.faults.set({ copyRateMiBps: 1_000_000 });
-      const r = await volume('pvc-restart', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(5 * GiB) } });
+      const r = await volume('pvc-restart', {
+        ...fromVolume(v.volume_id),
+        capacity_range: { required_bytes: String(5 * GiB) },
+      });
       expect(r.capacity_bytes).toBe(String(5 * GiB));
       expect(sim.array.tasks.filter((t) => t.name === name)).toHaveLength(1);
     } finally {
@@ -161,7 +206,13 @@ describe('volumes from snapshots and clones', () => {
   test('an unmarked copy destination left by a crash is adopted by the retry', async () => {
     const v = await volume('pvc-adopt-src');
     const name = arrayNameFor('volume', CLUSTER, 'pvc-adopt');
-    await wsapi.volumes.createPhysicalCopy(arrayName(v.volume_id), { destVolume: name, online: true, destCPG: 'CPG1', tpvv: true, snapCPG: 'CPG1' });
+    await wsapi.volumes.createPhysicalCopy(arrayName(v.volume_id), {
+      destVolume: name,
+      online: true,
+      destCPG: 'CPG1',
+      tpvv: true,
+      snapCPG: 'CPG1',
+    });
     const c = await volume('pvc-adopt', fromVolume(v.volume_id));
     expect(arrayName(c.volume_id)).toBe(name);
     expect(JSON.parse(sim.array.volume(name)!.comment!)).toMatchObject({ c: CLUSTER, n: 'pvc-adopt' });
@@ -185,7 +236,11 @@ describe('volumes from snapshots and clones', () => {
     sim.faults.failFutureTasks(`^${name}$`, 10);
     sim.faults.set({ copyRateMiBps: 200 });
     try {
-      expect(await codeOf(volume('pvc-fail', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(2 * GiB) } }))).toBe(grpcStatus.INTERNAL);
+      expect(
+        await codeOf(
+          volume('pvc-fail', { ...fromVolume(v.volume_id), capacity_range: { required_bytes: String(2 * GiB) } }),
+        ),
+      ).toBe(grpcStatus.INTERNAL);
     } finally {
       sim.faults.set({ copyRateMiBps: 1_000_000 });
     }
@@ -215,7 +270,14 @@ describe('volumes from snapshots and clones', () => {
     sim.faults.set({ copyRateMiBps: 0.001 });
     try {
       const c = await volume('pvc-busy', fromVolume(v.volume_id));
-      expect(await codeOf(d.client.call('ControllerExpandVolume', { volume_id: c.volume_id, capacity_range: { required_bytes: String(8 * GiB) } }))).toBe(grpcStatus.ABORTED);
+      expect(
+        await codeOf(
+          d.client.call('ControllerExpandVolume', {
+            volume_id: c.volume_id,
+            capacity_range: { required_bytes: String(8 * GiB) },
+          }),
+        ),
+      ).toBe(grpcStatus.ABORTED);
       expect(await codeOf(snapshot('snap-busy', c.volume_id))).toBe(grpcStatus.ABORTED);
       await d.client.call('DeleteVolume', { volume_id: c.volume_id });
     } finally {
@@ -267,9 +329,18 @@ describe('soft delete', () => {
   test("another cluster's snapshots are never deleted", async () => {
     const other = await startDriver([backendOf(sim, 'sim')], { clusterId: 'cluster-b' });
     try {
-      const v = (await other.client.call('CreateVolume', { name: 'pvc-b', volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } })).volume!;
-      const s = (await other.client.call('CreateSnapshot', { name: 'snap-b', source_volume_id: v.volume_id })).snapshot!;
-      expect(await codeOf(d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+      const v = (
+        await other.client.call('CreateVolume', {
+          name: 'pvc-b',
+          volume_capabilities: [mountCap()],
+          parameters: { cpg: 'CPG1' },
+        })
+      ).volume!;
+      const s = (await other.client.call('CreateSnapshot', { name: 'snap-b', source_volume_id: v.volume_id }))
+        .snapshot!;
+      expect(await codeOf(d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id }))).toBe(
+        grpcStatus.FAILED_PRECONDITION,
+      );
       const mine = await d.client.call('ListSnapshots', {});
       expect(mine.entries.some((e) => e.snapshot!.snapshot_id === s.snapshot_id)).toBe(false);
       await other.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id });
@@ -294,7 +365,8 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     return out;
   };
   const present = (names: string[]) => names.filter((n) => sim.array.volume(n) !== undefined);
-  const tombstonesOf = (csiName: string) => sim.array.volumes.filter((x) => isTombstoneName(x.name) && x.comment?.includes(`"n":"${csiName}"`));
+  const tombstonesOf = (csiName: string) =>
+    sim.array.volumes.filter((x) => isTombstoneName(x.name) && x.comment?.includes(`"n":"${csiName}"`));
 
   test('a clone deleted mid-copy takes the helper snapshots with it, and its source then deletes for good', async () => {
     const v = await volume('pvc-stop-src');
@@ -360,11 +432,17 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
   test("helper snapshots another tool's stopped copy left behind keep the source (FAILED_PRECONDITION naming them), as any foreign snapshot", async () => {
     const v = await volume('pvc-left-src');
     const src = arrayName(v.volume_id);
-    // Another client (an older driver, an admin with python-3parclient) stopped a copy and deleted only its destination.
+    // Another client (an older driver, an admin with python-3parclient) stopped a copy and deleted only its
+    // destination.
     sim.faults.set({ copyRateMiBps: 0.001 });
     let helpers: string[];
     try {
-      const { taskId } = await wsapi.volumes.createPhysicalCopy(src, { destVolume: 'left-dst', online: true, destCPG: 'CPG1', tpvv: true });
+      const { taskId } = await wsapi.volumes.createPhysicalCopy(src, {
+        destVolume: 'left-dst',
+        online: true,
+        destCPG: 'CPG1',
+        tpvv: true,
+      });
       helpers = chainOf('left-dst');
       await wsapi.tasks.cancel(taskId);
       await wsapi.volumes.delete('left-dst');
@@ -373,7 +451,9 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     }
     expect(present(helpers)).toHaveLength(2);
     // Nothing tells them from an admin's read-only snapshot with a writable child: the driver keeps them.
-    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     expect(present(helpers)).toHaveLength(2);
     expect(tombstonesOf('pvc-left-src')).toEqual([]);
     for (const h of helpers) await wsapi.volumes.delete(h);
@@ -387,7 +467,9 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     // createsv -ro, then a writable snapshot of it for a backup host: no comments, nothing below the read-write one.
     await wsapi.volumes.createSnapshot(src, { name: 'adm-ro', readOnly: true });
     await wsapi.volumes.createSnapshot('adm-ro', { name: 'adm-rw', readOnly: false });
-    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     expect(present(['adm-ro', 'adm-rw'])).toEqual(['adm-ro', 'adm-rw']);
     expect(sim.array.volume(src)).toBeDefined();
     expect(tombstonesOf('pvc-admin-pair')).toEqual([]);
@@ -397,21 +479,25 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     expect(sim.array.volume(src)).toBeUndefined();
   });
 
-  test.each([['created empty', false] as const, ['a clone', true] as const])("an admin's offline copy into a volume %s (a restore from their snapshot) keeps that snapshot when the volume is deleted", async (_what, clone) => {
-    const other = await volume(`pvc-restore-from-${clone}`);
-    const v = await volume(`pvc-restored-${clone}`, clone ? fromVolume(other.volume_id) : {});
-    await until(() => sim.array.volume(arrayName(v.volume_id))?.parentId === undefined);
-    // The admin restores data into the PV from an unmarked writable snapshot of another volume (createvvcopy -p, offline).
-    await wsapi.volumes.createSnapshot(arrayName(other.volume_id), { name: 'adm-restore', readOnly: false });
-    const { taskId } = await wsapi.volumes.createPhysicalCopy('adm-restore', { destVolume: arrayName(v.volume_id) });
-    await until(() => sim.array.tasks.find((t) => t.id === taskId)?.status !== 2);
-    expect(sim.array.volume(arrayName(v.volume_id))?.copyType).toBe(2);
-    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
-    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
-    expect(present(['adm-restore'])).toEqual(['adm-restore']);
-    await wsapi.volumes.delete('adm-restore');
-    await d.client.call('DeleteVolume', { volume_id: other.volume_id });
-  });
+  test.each([['created empty', false] as const, ['a clone', true] as const])(
+    "an admin's offline copy into a volume %s (a restore from their snapshot) keeps that snapshot when the volume is deleted",
+    async (_what, clone) => {
+      const other = await volume(`pvc-restore-from-${clone}`);
+      const v = await volume(`pvc-restored-${clone}`, clone ? fromVolume(other.volume_id) : {});
+      await until(() => sim.array.volume(arrayName(v.volume_id))?.parentId === undefined);
+      // The admin restores data into the PV from an unmarked writable snapshot of another volume (createvvcopy -p,
+      // offline).
+      await wsapi.volumes.createSnapshot(arrayName(other.volume_id), { name: 'adm-restore', readOnly: false });
+      const { taskId } = await wsapi.volumes.createPhysicalCopy('adm-restore', { destVolume: arrayName(v.volume_id) });
+      await until(() => sim.array.tasks.find((t) => t.id === taskId)?.status !== 2);
+      expect(sim.array.volume(arrayName(v.volume_id))?.copyType).toBe(2);
+      await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+      expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+      expect(present(['adm-restore'])).toEqual(['adm-restore']);
+      await wsapi.volumes.delete('adm-restore');
+      await d.client.call('DeleteVolume', { volume_id: other.volume_id });
+    },
+  );
 
   test('a tombstone whose snapshots are gone is swept at the next delete', async () => {
     const v = await volume('pvc-sweep');

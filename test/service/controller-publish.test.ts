@@ -8,7 +8,19 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostOwnerTag } from '../../src/array/marker.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, blockCap, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import {
+  arrayRequests,
+  backendOf,
+  blockCap,
+  CLUSTER,
+  DRIVER,
+  GiB,
+  iscsiNode,
+  mountCap,
+  startDriver,
+  type Driver,
+  startOnSim,
+} from '../helpers/controller-harness.js';
 import type { Volume__Output as Volume } from '../../src/gen/csi/v1/Volume.js';
 
 let sim: RunningSimulator;
@@ -21,13 +33,39 @@ beforeAll(async () => {
 });
 afterAll(() => stop());
 
-async function volume(name: string, cap: Record<string, unknown> = mountCap(), params: Record<string, string> = {}, drv: Driver = d): Promise<Volume> {
-  return (await drv.client.call('CreateVolume', { name, volume_capabilities: [cap], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1', ...params } })).volume!;
+async function volume(
+  name: string,
+  cap: Record<string, unknown> = mountCap(),
+  params: Record<string, string> = {},
+  drv: Driver = d,
+): Promise<Volume> {
+  return (
+    await drv.client.call('CreateVolume', {
+      name,
+      volume_capabilities: [cap],
+      capacity_range: { required_bytes: String(GiB) },
+      parameters: { cpg: 'CPG1', ...params },
+    })
+  ).volume!;
 }
 
-const publish = (v: Pick<Volume, 'volume_id' | 'volume_context'>, nodeId: string, cap: Record<string, unknown> = mountCap(), drv: Driver = d, extra: Record<string, unknown> = {}) =>
-  drv.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: cap, readonly: false, volume_context: v.volume_context, ...extra });
-const unpublish = (volumeId: string, nodeId: string, drv: Driver = d) => drv.client.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId });
+const publish = (
+  v: Pick<Volume, 'volume_id' | 'volume_context'>,
+  nodeId: string,
+  cap: Record<string, unknown> = mountCap(),
+  drv: Driver = d,
+  extra: Record<string, unknown> = {},
+) =>
+  drv.client.call('ControllerPublishVolume', {
+    volume_id: v.volume_id,
+    node_id: nodeId,
+    volume_capability: cap,
+    readonly: false,
+    volume_context: v.volume_context,
+    ...extra,
+  });
+const unpublish = (volumeId: string, nodeId: string, drv: Driver = d) =>
+  drv.client.call('ControllerUnpublishVolume', { volume_id: volumeId, node_id: nodeId });
 const arrayName = (id: string) => id.split('/')[1]!;
 const vlunsOf = (name: string) => sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(name)?.id);
 
@@ -39,7 +77,9 @@ describe('ControllerPublishVolume', () => {
     const rec = sim.array.volume(arrayName(v.volume_id))!;
     expect(res.publish_context).toMatchObject({ protocol: 'iscsi', lun: expect.stringMatching(/^\d+$/), wwn: rec.wwn });
     expect(res.publish_context['targetIqns']!.split(',').length).toBeGreaterThan(0);
-    expect(res.publish_context['targetIqns']!.split(',').length).toBe(res.publish_context['targetPortals']!.split(',').length);
+    expect(res.publish_context['targetIqns']!.split(',').length).toBe(
+      res.publish_context['targetPortals']!.split(',').length,
+    );
     expect(res.publish_context['targetPortals']).toMatch(/^127\.0\.0\.\d+:3260/);
     expect(JSON.stringify(res.publish_context)).not.toContain('chapsecret12');
     const hosts = sim.array.hosts.filter((h) => h.iSCSINames.includes('iqn.1994-05.com.redhat:worker-1'));
@@ -84,9 +124,13 @@ describe('ControllerPublishVolume', () => {
     const v = await volume('pvc-exported');
     const node = iscsiNode('worker-del');
     await publish(v, node);
-    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     const snap = await d.client.call('CreateSnapshot', { name: 'snap-exported', source_volume_id: v.volume_id });
-    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     expect(sim.array.volume(arrayName(v.volume_id))).toBeDefined();
     await unpublish(v.volume_id, node);
     await d.client.call('DeleteSnapshot', { snapshot_id: snap.snapshot!.snapshot_id });
@@ -96,20 +140,32 @@ describe('ControllerPublishVolume', () => {
 
   test('spec error codes', async () => {
     const v = await volume('pvc-errs');
-    expect(await codeOf(publish({ volume_id: 'sim/csv-nothere', volume_context: {} }, iscsiNode('worker-5')))).toBe(grpcStatus.NOT_FOUND);
+    expect(await codeOf(publish({ volume_id: 'sim/csv-nothere', volume_context: {} }, iscsiNode('worker-5')))).toBe(
+      grpcStatus.NOT_FOUND,
+    );
     expect(await codeOf(publish(v, 'some-fake-node-id'))).toBe(grpcStatus.NOT_FOUND);
     expect(await codeOf(publish(v, ''))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(d.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('w') }))).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(await codeOf(publish(v, iscsiNode('worker-5'), mountCap('MULTI_NODE_MULTI_WRITER')))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(
+      await codeOf(d.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: iscsiNode('w') })),
+    ).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(publish(v, iscsiNode('worker-5'), mountCap('MULTI_NODE_MULTI_WRITER')))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
   });
 
   test('a host marked for another cluster, or initiators split over two hosts → FAILED_PRECONDITION', async () => {
     const v = await volume('pvc-hosts');
-    await wsapi.hosts.create({ name: 'foreign-host', iSCSINames: ['iqn.1994-05.com.redhat:stolen'], descriptors: { comment: JSON.stringify({ v: 1, o: 'ffffffffffffffff', n: 'stolen' }) } });
+    await wsapi.hosts.create({
+      name: 'foreign-host',
+      iSCSINames: ['iqn.1994-05.com.redhat:stolen'],
+      descriptors: { comment: JSON.stringify({ v: 1, o: 'ffffffffffffffff', n: 'stolen' }) },
+    });
     expect(await codeOf(publish(v, iscsiNode('stolen')))).toBe(grpcStatus.FAILED_PRECONDITION);
     await wsapi.hosts.create({ name: 'split-a', iSCSINames: ['iqn.1994-05.com.redhat:split'] });
     await wsapi.hosts.create({ name: 'split-b', FCWWNs: ['10000000C9ABCDEF'] });
-    expect(await codeOf(publish(v, 'split;i=iqn.1994-05.com.redhat:split;w=10000000c9abcdef'))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(await codeOf(publish(v, 'split;i=iqn.1994-05.com.redhat:split;w=10000000c9abcdef'))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
     for (const h of ['foreign-host', 'split-a', 'split-b']) await wsapi.hosts.delete(h);
     expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(0);
   });
@@ -129,8 +185,13 @@ describe('ControllerPublishVolume', () => {
     const v = await volume('pvc-fc', mountCap(), { accessProtocol: 'fc' });
     const node = 'fc-node;w=10000000c9abcd01,10000000c9abcd02';
     const res = await publish(v, node);
-    expect(res.publish_context).toMatchObject({ protocol: 'fc', targetWwns: expect.stringMatching(/^[0-9a-f]{16}(,[0-9a-f]{16})*$/) });
-    const host = sim.array.hosts.find((h) => h.fcWWNs.length > 0 && JSON.parse(h.descriptors?.['comment'] ?? '{}').n === node)!;
+    expect(res.publish_context).toMatchObject({
+      protocol: 'fc',
+      targetWwns: expect.stringMatching(/^[0-9a-f]{16}(,[0-9a-f]{16})*$/),
+    });
+    const host = sim.array.hosts.find(
+      (h) => h.fcWWNs.length > 0 && JSON.parse(h.descriptors?.['comment'] ?? '{}').n === node,
+    )!;
     expect(host.fcWWNs.map((w) => w.toLowerCase()).sort()).toEqual(['10000000c9abcd01', '10000000c9abcd02']);
     expect(host.initiatorChap).toBeUndefined();
     expect((await publish(v, node)).publish_context['lun']).toBe(res.publish_context['lun']);
@@ -161,10 +222,23 @@ describe('ControllerPublishVolume', () => {
     const ports = res.publish_context['targetPortals']!.split(',').length;
     expect(ports).toBeGreaterThan(1);
     // One port's export disappears (an admin removed it); the next publish must recreate it.
-    const one = (await wsapi.vluns.list()).find((l) => l.volumeName === arrayName(v.volume_id) && l.portPos !== undefined)!;
-    await wsapi.vluns.delete({ volumeName: one.volumeName, lun: one.lun, hostname: one.hostname!, portPos: one.portPos });
+    const one = (await wsapi.vluns.list()).find(
+      (l) => l.volumeName === arrayName(v.volume_id) && l.portPos !== undefined,
+    )!;
+    await wsapi.vluns.delete({
+      volumeName: one.volumeName,
+      lun: one.lun,
+      hostname: one.hostname!,
+      portPos: one.portPos,
+    });
     expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(ports - 1);
-    sim.faults.add({ type: 'error', status: 409, code: 29, match: { method: 'POST', path: '^/api/v1/vluns$' }, count: 1 });
+    sim.faults.add({
+      type: 'error',
+      status: 409,
+      code: 29,
+      match: { method: 'POST', path: '^/api/v1/vluns$' },
+      count: 1,
+    });
     expect(await codeOf(publish(v, node))).not.toBe(grpcStatus.OK);
     expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(ports - 1);
     expect((await publish(v, node)).publish_context['lun']).toBe(res.publish_context['lun']);
@@ -179,9 +253,15 @@ describe('ControllerPublishVolume', () => {
     const marker = () => JSON.parse(sim.array.volume(arrayName(v.volume_id))!.comment!) as { ro?: number };
     await publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true });
     expect(marker().ro).toBe(1);
-    expect((await publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true })).publish_context['readonly']).toBe('true');
-    expect(await codeOf(publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false }))).toBe(grpcStatus.ALREADY_EXISTS);
-    expect(await codeOf(publish(v, b, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false }))).toBe(grpcStatus.ALREADY_EXISTS);
+    expect(
+      (await publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true })).publish_context['readonly'],
+    ).toBe('true');
+    expect(await codeOf(publish(v, a, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false }))).toBe(
+      grpcStatus.ALREADY_EXISTS,
+    );
+    expect(await codeOf(publish(v, b, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: false }))).toBe(
+      grpcStatus.ALREADY_EXISTS,
+    );
     await publish(v, b, mountCap('MULTI_NODE_READER_ONLY'), d, { readonly: true });
     await unpublish(v.volume_id, '');
     // Exported nowhere: a read-write publish clears the flag.
@@ -255,7 +335,10 @@ describe('races', () => {
       expect(sim.array.hosts.filter((h) => h.iSCSINames.includes('iqn.1994-05.com.redhat:worker-two'))).toHaveLength(1);
       for (const v of vols) expect(vlunsOf(arrayName(v.volume_id))).toHaveLength(1);
       const single = await volume('pvc-race2-single');
-      const outcomes = await Promise.allSettled([publish(single, iscsiNode('worker-tx')), publish(single, iscsiNode('worker-ty'), mountCap(), d2)]);
+      const outcomes = await Promise.allSettled([
+        publish(single, iscsiNode('worker-tx')),
+        publish(single, iscsiNode('worker-ty'), mountCap(), d2),
+      ]);
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
       expect(vlunsOf(arrayName(single.volume_id))).toHaveLength(1);
       await Promise.all([...vols, single].map((v) => unpublish(v.volume_id, '')));

@@ -18,7 +18,9 @@ let loopDefault: Driver;
 beforeAll(async () => {
   sim = await startSim();
   plain = await startDriver([backendOf(sim, 'sim')]);
-  loopDefault = await startDriver([backendOf(sim, 'sim', { defaultAccessProtocol: 'loop' })], { clusterId: 'cluster-loop' });
+  loopDefault = await startDriver([backendOf(sim, 'sim', { defaultAccessProtocol: 'loop' })], {
+    clusterId: 'cluster-loop',
+  });
 });
 afterAll(async () => {
   await plain.stop();
@@ -26,24 +28,50 @@ afterAll(async () => {
   await sim.close();
 });
 
-const cases: { what: string; drv: () => Driver; parameters: Record<string, string>; mode: string; identity: string }[] = [
-  { what: 'a class naming only a CPG, no backend default protocol (iscsi)', drv: () => plain, parameters: { cpg: 'CPG1' }, mode: 'SINGLE_NODE_WRITER', identity: 'ff97a12e72da' },
-  {
-    what: 'a class naming the protocol (over the backend default), with PVC metadata, multi-node',
-    drv: () => loopDefault,
-    parameters: { cpg: 'CPG1', accessProtocol: 'fc', provisioningType: 'full', 'csi.storage.k8s.io/pvc/name': 'claim-b', 'csi.storage.k8s.io/pvc/namespace': 'ns' },
-    mode: 'MULTI_NODE_READER_ONLY',
-    identity: '48dea3498605',
-  },
-  { what: "a class naming no protocol on a backend whose default is loop", drv: () => loopDefault, parameters: { cpg: 'CPG1' }, mode: 'SINGLE_NODE_WRITER', identity: 'f7e4b040535e' },
-];
+const cases: { what: string; drv: () => Driver; parameters: Record<string, string>; mode: string; identity: string }[] =
+  [
+    {
+      what: 'a class naming only a CPG, no backend default protocol (iscsi)',
+      drv: () => plain,
+      parameters: { cpg: 'CPG1' },
+      mode: 'SINGLE_NODE_WRITER',
+      identity: 'ff97a12e72da',
+    },
+    {
+      what: 'a class naming the protocol (over the backend default), with PVC metadata, multi-node',
+      drv: () => loopDefault,
+      parameters: {
+        cpg: 'CPG1',
+        accessProtocol: 'fc',
+        provisioningType: 'full',
+        'csi.storage.k8s.io/pvc/name': 'claim-b',
+        'csi.storage.k8s.io/pvc/namespace': 'ns',
+      },
+      mode: 'MULTI_NODE_READER_ONLY',
+      identity: '48dea3498605',
+    },
+    {
+      what: 'a class naming no protocol on a backend whose default is loop',
+      drv: () => loopDefault,
+      parameters: { cpg: 'CPG1' },
+      mode: 'SINGLE_NODE_WRITER',
+      identity: 'f7e4b040535e',
+    },
+  ];
 
 describe('CreateVolume request identity', () => {
-  test.each(cases.map((c, i) => [c.what, i] as const))('%s: the marker records the identity older drivers computed', async (_what, i) => {
-    const c = cases[i]!;
-    const res = await c.drv().client.call<{ volume: { volume_id: string } }>('CreateVolume', { name: `pvc-ident-${i}`, volume_capabilities: [mountCap(c.mode)], parameters: c.parameters });
-    const name = res.volume.volume_id.split('/')[1]!;
-    expect(parseVolumeMarker(sim.array.volume(name)?.comment)?.r).toBe(c.identity);
-    await c.drv().client.call('DeleteVolume', { volume_id: res.volume.volume_id });
-  });
+  test.each(cases.map((c, i) => [c.what, i] as const))(
+    '%s: the marker records the identity older drivers computed',
+    async (_what, i) => {
+      const c = cases[i]!;
+      const res = await c.drv().client.call<{ volume: { volume_id: string } }>('CreateVolume', {
+        name: `pvc-ident-${i}`,
+        volume_capabilities: [mountCap(c.mode)],
+        parameters: c.parameters,
+      });
+      const name = res.volume.volume_id.split('/')[1]!;
+      expect(parseVolumeMarker(sim.array.volume(name)?.comment)?.r).toBe(c.identity);
+      await c.drv().client.call('DeleteVolume', { volume_id: res.volume.volume_id });
+    },
+  );
 });

@@ -10,7 +10,15 @@ import * as grpc from '@grpc/grpc-js';
 import { Metrics } from '../../src/metrics.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { captureLog, type CapturedLog } from '../helpers/logs.js';
-import { GiB, backendOf, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import {
+  GiB,
+  backendOf,
+  iscsiNode,
+  mountCap,
+  startDriver,
+  startSim,
+  type Driver,
+} from '../helpers/controller-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 let sim: RunningSimulator;
@@ -31,14 +39,22 @@ afterAll(async () => {
 });
 
 /** Waits for a condition an event makes true (the safety net of helpers/wait.ts reports itself). */
-const until = (ok: () => boolean | Promise<boolean>, what: string): Promise<true> => waitFor(what, ok, { intervalMs: 5 });
+const until = (ok: () => boolean | Promise<boolean>, what: string): Promise<true> =>
+  waitFor(what, ok, { intervalMs: 5 });
 
 async function wsapiCount(op: string, outcome: string): Promise<number> {
   const values = (await metrics.registry.getSingleMetric('threepar_csi_wsapi_requests_total')?.get())?.values ?? [];
-  return values.filter((v) => v.labels['op'] === op && v.labels['outcome'] === outcome).reduce((n, v) => n + v.value, 0);
+  return values
+    .filter((v) => v.labels['op'] === op && v.labels['outcome'] === outcome)
+    .reduce((n, v) => n + v.value, 0);
 }
 
-const createReq = (name: string) => ({ name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mountCap()], parameters: { cpg: 'CPG1' } });
+const createReq = (name: string) => ({
+  name,
+  capacity_range: { required_bytes: String(GiB) },
+  volume_capabilities: [mountCap()],
+  parameters: { cpg: 'CPG1' },
+});
 
 describe('deadlines (issue 18 case 2)', () => {
   it('cuts off the shared VLUN listing of a publish whose caller gave up', async () => {
@@ -46,7 +62,12 @@ describe('deadlines (issue 18 case 2)', () => {
     const hang = sim.faults.add({ type: 'hang', match: { method: 'GET', path: '^/api/v1/vluns$' } });
     try {
       const before = await wsapiCount('vluns.list', 'aborted');
-      const { call, code } = d.client.cancellable('ControllerPublishVolume', { volume_id: vol.volume!.volume_id, node_id: iscsiNode('w-dl'), volume_capability: mountCap(), readonly: false });
+      const { call, code } = d.client.cancellable('ControllerPublishVolume', {
+        volume_id: vol.volume!.volume_id,
+        node_id: iscsiNode('w-dl'),
+        volume_capability: mountCap(),
+        readonly: false,
+      });
       await until(() => sim.faults.held > 0, 'the VLUN listing to be held by the array');
       call.cancel();
       expect(await code).toBe(grpc.status.CANCELLED);
@@ -59,7 +80,8 @@ describe('deadlines (issue 18 case 2)', () => {
 
   it('lets a create already sent finish on the array, logs it, and returns it to the retry without creating again', async () => {
     const name = 'pvc-dl-create';
-    const creates = (): number => sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/volumes' && r.status === 201).length;
+    const creates = (): number =>
+      sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/volumes' && r.status === 201).length;
     const createsBefore = creates();
     const hang = sim.faults.add({ type: 'hang', match: { method: 'POST', path: '^/api/v1/volumes$' } });
     let released = false;
@@ -68,7 +90,10 @@ describe('deadlines (issue 18 case 2)', () => {
       await until(() => sim.faults.held > 0, 'the create to be held by the array');
       call.cancel();
       expect(await code).toBe(grpc.status.CANCELLED);
-      await until(() => cap.lines().some((l) => l.includes('"rpc":"CreateVolume"') && l.includes('the caller gave up')), 'the driver to see the cancellation');
+      await until(
+        () => cap.lines().some((l) => l.includes('"rpc":"CreateVolume"') && l.includes('the caller gave up')),
+        'the driver to see the cancellation',
+      );
       sim.faults.remove(hang);
       released = true;
       await until(() => cap.text().includes('finished after the caller gave up'), 'the late change to be logged');
@@ -77,7 +102,10 @@ describe('deadlines (issue 18 case 2)', () => {
     } finally {
       if (!released) sim.faults.remove(hang);
     }
-    const created = cap.lines().map((l) => JSON.parse(l) as { msg: string; name?: string; volume?: string }).find((l) => l.msg === 'volume created' && l.name === name)!;
+    const created = cap
+      .lines()
+      .map((l) => JSON.parse(l) as { msg: string; name?: string; volume?: string })
+      .find((l) => l.msg === 'volume created' && l.name === name)!;
     const retry = await d.client.call('CreateVolume', createReq(name));
     // The retry returns the volume the late create made; nothing new was created on the array.
     expect(retry.volume!.volume_id).toBe(`dl/${created.volume}`);

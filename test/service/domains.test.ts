@@ -11,7 +11,18 @@ import { WsapiClient } from '../../src/wsapi/client.js';
 import { hostNameFor } from '../../src/array/names.js';
 import { formatHostMarker, hostOwnerTag } from '../../src/array/marker.js';
 import { grpcStatus } from '../helpers/grpc.js';
-import { arrayRequests, backendOf, CLUSTER, DRIVER, GiB, iscsiNode, mountCap, startDriver, startSim, type Driver } from '../helpers/controller-harness.js';
+import {
+  arrayRequests,
+  backendOf,
+  CLUSTER,
+  DRIVER,
+  GiB,
+  iscsiNode,
+  mountCap,
+  startDriver,
+  startSim,
+  type Driver,
+} from '../helpers/controller-harness.js';
 
 interface Vol {
   volume_id: string;
@@ -25,7 +36,13 @@ let wsapi: WsapiClient;
 const SIZE = 4 * 1024 * 1024;
 beforeAll(async () => {
   // The domain profile: CPG1 (and any CPG without its own) in TENANT_A, CPG2 in TENANT_B.
-  sim = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: SIZE }, { name: 'CPG2', sizeMiB: SIZE, domain: 'TENANT_B' }], cpgDomain: 'TENANT_A' });
+  sim = await startSim({
+    cpgs: [
+      { name: 'CPG1', sizeMiB: SIZE },
+      { name: 'CPG2', sizeMiB: SIZE, domain: 'TENANT_B' },
+    ],
+    cpgDomain: 'TENANT_A',
+  });
   d = await startDriver([backendOf(sim, 'sim')]);
   wsapi = new WsapiClient({ backendId: 'raw', url: sim.url, username: sim.username, password: sim.password });
 });
@@ -36,10 +53,23 @@ afterAll(async () => {
 });
 
 async function volume(name: string, cpg = 'CPG1'): Promise<Vol> {
-  return (await d.client.call<{ volume: Vol }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg } })).volume;
+  return (
+    await d.client.call<{ volume: Vol }>('CreateVolume', {
+      name,
+      volume_capabilities: [mountCap()],
+      capacity_range: { required_bytes: String(GiB) },
+      parameters: { cpg },
+    })
+  ).volume;
 }
 const publish = (v: Vol, nodeId: string) =>
-  d.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: nodeId, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
+  d.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', {
+    volume_id: v.volume_id,
+    node_id: nodeId,
+    volume_capability: mountCap(),
+    readonly: false,
+    volume_context: v.volume_context,
+  });
 const arrayName = (id: string) => id.split('/')[1]!;
 const ownHost = (node: string) => sim.array.hosts.find((h) => h.name === hostNameFor(DRIVER, CLUSTER, node));
 const vlunsOf = (v: Vol) => sim.array.vluns.filter((l) => l.volumeId === sim.array.volume(arrayName(v.volume_id))!.id);
@@ -73,7 +103,11 @@ describe('publish on an array with domains', () => {
   });
 
   test('a foreign host of the node in another domain → FAILED_PRECONDITION naming both domains, nothing exported', async () => {
-    await wsapi.hosts.create({ name: 'admin-made-b', iSCSINames: ['iqn.1994-05.com.redhat:dom-foreign'], domain: 'TENANT_B' });
+    await wsapi.hosts.create({
+      name: 'admin-made-b',
+      iSCSINames: ['iqn.1994-05.com.redhat:dom-foreign'],
+      domain: 'TENANT_B',
+    });
     const v = await volume('pvc-dom-foreign');
     const err = await failureOf(publish(v, iscsiNode('dom-foreign')));
     expect(err.code).toBe(grpcStatus.FAILED_PRECONDITION);
@@ -96,13 +130,17 @@ describe('publish on an array with domains', () => {
   });
 });
 
-describe("a host the driver made in the wrong domain, left empty (review: it stayed, and every retry failed)", () => {
+describe('a host the driver made in the wrong domain, left empty (review: it stayed, and every retry failed)', () => {
   test("one made in no domain (an earlier version, or before its CPG joined a domain) is replaced: the publish succeeds in the volume's domain", async () => {
     // What a driver without domain support left behind: its own host, marked, in no domain, and
     // no VLUN (the array refused the one it tried, 403/118).
     const node = iscsiNode('dom-old');
     const name = hostNameFor(DRIVER, CLUSTER, 'dom-old');
-    await wsapi.hosts.create({ name, iSCSINames: ['iqn.1994-05.com.redhat:dom-old'], descriptors: { comment: formatHostMarker(hostOwnerTag(DRIVER, CLUSTER), node) } });
+    await wsapi.hosts.create({
+      name,
+      iSCSINames: ['iqn.1994-05.com.redhat:dom-old'],
+      descriptors: { comment: formatHostMarker(hostOwnerTag(DRIVER, CLUSTER), node) },
+    });
     const v = await volume('pvc-dom-old');
     const res = await publish(v, node);
     expect(res.publish_context['lun']).toBeDefined();
@@ -125,7 +163,14 @@ describe('publishes of two domains to one new node at once', () => {
   test('whatever the interleaving: no leaked host or VLUN, and the node ends with one host, in the domain of the volume it exports', async () => {
     const [a, b] = [await volume('pvc-race-a'), await volume('pvc-race-b', 'CPG2')];
     const node = iscsiNode('race-node');
-    const settle = (p: Promise<unknown>) => p.then(() => true, (err: { code: number }) => { expect([grpcStatus.FAILED_PRECONDITION, grpcStatus.NOT_FOUND]).toContain(err.code); return false; });
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => true,
+        (err: { code: number }) => {
+          expect([grpcStatus.FAILED_PRECONDITION, grpcStatus.NOT_FOUND]).toContain(err.code);
+          return false;
+        },
+      );
     const first = await Promise.all([settle(publish(a, node)), settle(publish(b, node))]);
     expect(first.filter(Boolean).length).toBeLessThanOrEqual(1);
     // Retried (as the attacher does), one after the other: exactly one domain wins.
@@ -158,15 +203,32 @@ describe('a CPG that joins a domain after the driver read the CPG list (movetodo
     const plain = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: SIZE }], domains: ['LATER'] });
     const pd = await startDriver([backendOf(plain, 'plain')]);
     try {
-      const create = async (name: string): Promise<Vol> => (await pd.client.call<{ volume: Vol }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume;
-      const pub = (v: Vol, node: string) => pd.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', { volume_id: v.volume_id, node_id: node, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
+      const create = async (name: string): Promise<Vol> =>
+        (
+          await pd.client.call<{ volume: Vol }>('CreateVolume', {
+            name,
+            volume_capabilities: [mountCap()],
+            capacity_range: { required_bytes: String(GiB) },
+            parameters: { cpg: 'CPG1' },
+          })
+        ).volume;
+      const pub = (v: Vol, node: string) =>
+        pd.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', {
+          volume_id: v.volume_id,
+          node_id: node,
+          volume_capability: mountCap(),
+          readonly: false,
+          volume_context: v.volume_context,
+        });
       // A first publish reads the CPG list (cached 5 min): no domains.
       await pub(await create('pvc-before'), iscsiNode('before-node'));
       const v = await create('pvc-later');
       // The admin moves the CPG (and so its volumes) into a domain.
       plain.array.cpg('CPG1')!.domain = 'LATER';
       expect((await pub(v, iscsiNode('later-node'))).publish_context['lun']).toBeDefined();
-      expect(plain.array.hosts.find((h) => h.name === hostNameFor(DRIVER, CLUSTER, 'later-node'))?.domain).toBe('LATER');
+      expect(plain.array.hosts.find((h) => h.name === hostNameFor(DRIVER, CLUSTER, 'later-node'))?.domain).toBe(
+        'LATER',
+      );
     } finally {
       await pd.stop();
       await plain.close();
@@ -179,9 +241,27 @@ describe('an array without domains', () => {
     const plain = await startSim({ cpgs: [{ name: 'CPG1', sizeMiB: SIZE }] });
     const pd = await startDriver([backendOf(plain, 'plain')]);
     try {
-      const create = async (name: string): Promise<Vol> => (await pd.client.call<{ volume: Vol }>('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters: { cpg: 'CPG1' } })).volume;
-      const pub = (v: Vol, node: string) => pd.client.call('ControllerPublishVolume', { volume_id: v.volume_id, node_id: node, volume_capability: mountCap(), readonly: false, volume_context: v.volume_context });
-      const reads = (v: Vol): string[] => arrayRequests(plain).filter((r) => r.startsWith('GET /api/v1/cpgs') || r.startsWith(`GET /api/v1/volumes/${arrayName(v.volume_id)}`));
+      const create = async (name: string): Promise<Vol> =>
+        (
+          await pd.client.call<{ volume: Vol }>('CreateVolume', {
+            name,
+            volume_capabilities: [mountCap()],
+            capacity_range: { required_bytes: String(GiB) },
+            parameters: { cpg: 'CPG1' },
+          })
+        ).volume;
+      const pub = (v: Vol, node: string) =>
+        pd.client.call('ControllerPublishVolume', {
+          volume_id: v.volume_id,
+          node_id: node,
+          volume_capability: mountCap(),
+          readonly: false,
+          volume_context: v.volume_context,
+        });
+      const reads = (v: Vol): string[] =>
+        arrayRequests(plain).filter(
+          (r) => r.startsWith('GET /api/v1/cpgs') || r.startsWith(`GET /api/v1/volumes/${arrayName(v.volume_id)}`),
+        );
       const [a, b] = [await create('pvc-plain-a'), await create('pvc-plain-b')];
       plain.resetRequests();
       await pub(a, iscsiNode('plain-node'));
@@ -201,12 +281,23 @@ describe('group snapshots on an array with domains', () => {
   test("the temporary VV set is made in the sources' domain; sources of two domains → FAILED_PRECONDITION", async () => {
     const a = await volume('pvc-grp-a1');
     const b = await volume('pvc-grp-a2');
-    const g = await d.group.call<{ group_snapshot: { snapshots: { snapshot_id: string }[] } }>('CreateVolumeGroupSnapshot', { name: 'grp-dom', source_volume_ids: [a.volume_id, b.volume_id], parameters: {} });
+    const g = await d.group.call<{ group_snapshot: { snapshots: { snapshot_id: string }[] } }>(
+      'CreateVolumeGroupSnapshot',
+      { name: 'grp-dom', source_volume_ids: [a.volume_id, b.volume_id], parameters: {} },
+    );
     expect(g.group_snapshot.snapshots).toHaveLength(2);
-    expect(sim.requests.some((r) => r.method === 'POST' && r.path === '/api/v1/volumesets' && r.status === 201)).toBe(true);
+    expect(sim.requests.some((r) => r.method === 'POST' && r.path === '/api/v1/volumesets' && r.status === 201)).toBe(
+      true,
+    );
     expect(sim.array.state.volumeSets).toHaveLength(0);
     const c = await volume('pvc-grp-b1', 'CPG2');
-    const err = await failureOf(d.group.call('CreateVolumeGroupSnapshot', { name: 'grp-mixed', source_volume_ids: [a.volume_id, c.volume_id], parameters: {} }));
+    const err = await failureOf(
+      d.group.call('CreateVolumeGroupSnapshot', {
+        name: 'grp-mixed',
+        source_volume_ids: [a.volume_id, c.volume_id],
+        parameters: {},
+      }),
+    );
     expect(err.code).toBe(grpcStatus.FAILED_PRECONDITION);
     expect(err.details).toMatch(/TENANT_A/);
     expect(err.details).toMatch(/TENANT_B/);

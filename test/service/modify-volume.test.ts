@@ -11,7 +11,17 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { codeOf, grpcStatus } from '../helpers/grpc.js';
 import { until } from '../simulator/helpers.js';
-import { arrayRequests, backendOf, CLUSTER, GiB, mountCap, startDriver, startSim, type Driver, startOnSim } from '../helpers/controller-harness.js';
+import {
+  arrayRequests,
+  backendOf,
+  CLUSTER,
+  GiB,
+  mountCap,
+  startDriver,
+  startSim,
+  type Driver,
+  startOnSim,
+} from '../helpers/controller-harness.js';
 
 const CPGS = [
   { name: 'CPG1', sizeMiB: 4 * 1024 * 1024 },
@@ -33,13 +43,29 @@ afterAll(() => stop());
 const arrayName = (id: string) => id.split('/')[1]!;
 const rec = (id: string) => sim.array.volume(arrayName(id))!;
 const marker = (id: string) => JSON.parse(rec(id).comment!) as Record<string, unknown>;
-const setsOf = (id: string) => sim.array.state.volumeSets.filter((s) => s.members.includes(rec(id).id)).map((s) => s.name);
-async function volume(name: string, parameters: Record<string, string> = { cpg: 'CPG1' }, mutable: Record<string, string> = {}, drv: Driver = d): Promise<string> {
-  const res = await drv.client.call('CreateVolume', { name, volume_capabilities: [mountCap()], capacity_range: { required_bytes: String(GiB) }, parameters, mutable_parameters: mutable });
+const setsOf = (id: string) =>
+  sim.array.state.volumeSets.filter((s) => s.members.includes(rec(id).id)).map((s) => s.name);
+async function volume(
+  name: string,
+  parameters: Record<string, string> = { cpg: 'CPG1' },
+  mutable: Record<string, string> = {},
+  drv: Driver = d,
+): Promise<string> {
+  const res = await drv.client.call('CreateVolume', {
+    name,
+    volume_capabilities: [mountCap()],
+    capacity_range: { required_bytes: String(GiB) },
+    parameters,
+    mutable_parameters: mutable,
+  });
   return res.volume!.volume_id;
 }
 const modify = (id: string, mutable: Record<string, string>, drv: Driver = d, deadlineMs?: number) =>
-  drv.client.call('ControllerModifyVolume', { volume_id: id, mutable_parameters: mutable }, deadlineMs ? { deadlineMs } : {});
+  drv.client.call(
+    'ControllerModifyVolume',
+    { volume_id: id, mutable_parameters: mutable },
+    deadlineMs ? { deadlineMs } : {},
+  );
 
 describe('each mutable parameter', () => {
   test('MODIFY_VOLUME is advertised', async () => {
@@ -51,7 +77,10 @@ describe('each mutable parameter', () => {
     const id = await volume('pvc-mod-desc', { cpg: 'CPG1', description: 'old' });
     sim.resetRequests();
     await modify(id, { description: 'new text' });
-    expect(arrayRequests(sim)).toEqual([`GET /api/v1/volumes/${arrayName(id)}`, `PUT /api/v1/volumes/${arrayName(id)}`]);
+    expect(arrayRequests(sim)).toEqual([
+      `GET /api/v1/volumes/${arrayName(id)}`,
+      `PUT /api/v1/volumes/${arrayName(id)}`,
+    ]);
     expect(marker(id)).toMatchObject({ c: CLUSTER, n: 'pvc-mod-desc', desc: 'new text' });
     sim.resetRequests();
     await modify(id, { description: 'new text' });
@@ -81,7 +110,9 @@ describe('each mutable parameter', () => {
     expect(requests.filter((r) => r.startsWith('PUT'))).toEqual([`PUT /api/v1/volumes/${arrayName(id)}`]);
     expect(requests.filter((r) => r.startsWith('GET /api/v1/tasks/')).length).toBeGreaterThanOrEqual(1);
     expect(rec(id).userCPG).toBe('CPG2');
-    expect(sim.array.tasks.filter((t) => t.name === arrayName(id) && t.kind === 'tune').map((t) => t.status)).toEqual([1]);
+    expect(sim.array.tasks.filter((t) => t.name === arrayName(id) && t.kind === 'tune').map((t) => t.status)).toEqual([
+      1,
+    ]);
     sim.resetRequests();
     await modify(id, { cpg: 'CPG2' });
     expect(arrayRequests(sim)).toEqual([`GET /api/v1/volumes/${arrayName(id)}`]);
@@ -93,7 +124,10 @@ describe('each mutable parameter', () => {
     expect(rec(id)).toMatchObject({ provisioningType: 1, userCPG: 'CPG1' });
     await modify(id, { provisioningType: 'tpvv', cpg: 'CPG2' });
     expect(rec(id)).toMatchObject({ provisioningType: 2, userCPG: 'CPG2' });
-    expect(sim.array.tasks.filter((t) => t.name === arrayName(id)).map((t) => t.tune)).toEqual([{ userCPG: 'CPG1', conversion: 2 }, { userCPG: 'CPG2', conversion: 1 }]);
+    expect(sim.array.tasks.filter((t) => t.name === arrayName(id)).map((t) => t.tune)).toEqual([
+      { userCPG: 'CPG1', conversion: 2 },
+      { userCPG: 'CPG2', conversion: 1 },
+    ]);
   });
 
   test('qosName: joins the VV set, moves to another, leaves with ""; DeleteVolume still works', async () => {
@@ -116,11 +150,17 @@ describe('each mutable parameter', () => {
   });
 
   test('CreateVolume applies mutable_parameters over the StorageClass', async () => {
-    const id = await volume('pvc-mod-create', { cpg: 'CPG1', description: 'class' }, { cpg: 'CPG2', snapCpg: 'CPG2', qosName: 'qos-gold', description: 'vac' });
+    const id = await volume(
+      'pvc-mod-create',
+      { cpg: 'CPG1', description: 'class' },
+      { cpg: 'CPG2', snapCpg: 'CPG2', qosName: 'qos-gold', description: 'vac' },
+    );
     expect(rec(id)).toMatchObject({ userCPG: 'CPG2', snapCPG: 'CPG2' });
     expect(setsOf(id)).toEqual(['qos-gold']);
     expect(marker(id)).toMatchObject({ q: 'qos-gold', desc: 'vac' });
-    expect(await codeOf(volume('pvc-mod-create-bad', { cpg: 'CPG1' }, { fsType: 'xfs' }))).toBe(grpcStatus.INVALID_ARGUMENT);
+    expect(await codeOf(volume('pvc-mod-create-bad', { cpg: 'CPG1' }, { fsType: 'xfs' }))).toBe(
+      grpcStatus.INVALID_ARGUMENT,
+    );
     // Nothing to change: the volume already has what the class asks.
     sim.resetRequests();
     await modify(id, { cpg: 'CPG2', snapCpg: 'CPG2', qosName: 'qos-gold', description: 'vac' });
@@ -173,7 +213,14 @@ describe('a tune the array is still applying', () => {
       expect(pending).toContain(await codeOf(modify(id, { description: 'meanwhile' }, d, 300)));
       expect(marker(id)['desc']).toBeUndefined();
       // Operations the array refuses during a tune answer ABORTED.
-      expect(await codeOf(d.client.call('ControllerExpandVolume', { volume_id: id, capacity_range: { required_bytes: String(2 * GiB) } }))).toBe(grpcStatus.ABORTED);
+      expect(
+        await codeOf(
+          d.client.call('ControllerExpandVolume', {
+            volume_id: id,
+            capacity_range: { required_bytes: String(2 * GiB) },
+          }),
+        ),
+      ).toBe(grpcStatus.ABORTED);
       // A new driver process (no memory of the task) finds it by the volume's name.
       const d2 = await startDriver([backendOf(sim, 'sim')]);
       try {

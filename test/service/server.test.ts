@@ -22,7 +22,14 @@ afterEach(async () => {
 });
 
 function identity(readiness = new Readiness()): IdentityImpl {
-  return createIdentity({ driverName: 'csi.test.example.com', vendorVersion: '9.9.9', controller: true, groupController: false, topology: false, readiness });
+  return createIdentity({
+    driverName: 'csi.test.example.com',
+    vendorVersion: '9.9.9',
+    controller: true,
+    groupController: false,
+    topology: false,
+    readiness,
+  });
 }
 
 /** A Controller whose every RPC runs `fn` — enough to exercise the wrapper. */
@@ -31,7 +38,11 @@ function fakeController(fn: (req: unknown, ctx: CallContext) => Promise<unknown>
   return Object.fromEntries(names.map((n) => [n, fn])) as unknown as ControllerImpl;
 }
 
-async function start(services: ConstructorParameters<typeof CsiServer>[0]['services'], log = silentLogger, metrics?: Metrics) {
+async function start(
+  services: ConstructorParameters<typeof CsiServer>[0]['services'],
+  log = silentLogger,
+  metrics?: Metrics,
+) {
   const sock = tempSocket();
   const server = new CsiServer({ endpoint: sock.endpoint, services, log, metrics });
   await server.start();
@@ -56,7 +67,10 @@ describe('Identity over a unix socket', () => {
     const id = client('Identity');
     expect(await id.call('GetPluginInfo')).toMatchObject({ name: 'csi.test.example.com', vendor_version: '9.9.9' });
     const caps = await id.call('GetPluginCapabilities');
-    expect(caps.capabilities.map((c) => c.service?.type ?? c.volume_expansion?.type)).toEqual(['CONTROLLER_SERVICE', 'ONLINE']);
+    expect(caps.capabilities.map((c) => c.service?.type ?? c.volume_expansion?.type)).toEqual([
+      'CONTROLLER_SERVICE',
+      'ONLINE',
+    ]);
     expect(await id.call('Probe')).toEqual({ ready: { value: false } });
     readiness.setReady();
     expect(await id.call('Probe')).toEqual({ ready: { value: true } });
@@ -124,7 +138,9 @@ describe('the RPC wrapper', () => {
         return {};
       }),
     });
-    expect(await codeOf(client('Controller').call('DeleteVolume', { volume_id: 'x/y' }, { deadlineMs: 200 }))).toBe(grpcStatus.DEADLINE_EXCEEDED);
+    expect(await codeOf(client('Controller').call('DeleteVolume', { volume_id: 'x/y' }, { deadlineMs: 200 }))).toBe(
+      grpcStatus.DEADLINE_EXCEEDED,
+    );
     await seen;
     expect(aborted).toBe(true);
   });
@@ -132,12 +148,20 @@ describe('the RPC wrapper', () => {
   test('secrets in a request never reach the logs', async () => {
     const cap = captureLog('trace');
     const { client } = await start({ identity: identity(), controller: fakeController(async () => ({})) }, cap.log);
-    await client('Controller').call('DeleteVolume', { volume_id: 'sim/v1', secrets: { password: 'hunter2-SECRET', chapSecret: 'chap-SECRET-xyz' } });
-    await client('Controller').call('CreateVolume', { name: 'pvc-1', secrets: { anything: 'opaque-SECRET-value' }, parameters: { cpg: 'FC_r6' } });
+    await client('Controller').call('DeleteVolume', {
+      volume_id: 'sim/v1',
+      secrets: { password: 'hunter2-SECRET', chapSecret: 'chap-SECRET-xyz' },
+    });
+    await client('Controller').call('CreateVolume', {
+      name: 'pvc-1',
+      secrets: { anything: 'opaque-SECRET-value' },
+      parameters: { cpg: 'FC_r6' },
+    });
     const text = cap.text();
     expect(text).toContain('sim/v1');
     expect(text).toContain('FC_r6');
-    for (const secret of ['hunter2-SECRET', 'chap-SECRET-xyz', 'opaque-SECRET-value']) expect(text).not.toContain(secret);
+    for (const secret of ['hunter2-SECRET', 'chap-SECRET-xyz', 'opaque-SECRET-value'])
+      expect(text).not.toContain(secret);
   });
 
   test('metrics count RPCs by method and code', async () => {
@@ -187,7 +211,10 @@ describe('lifecycle and the socket path', () => {
     const sock = tempSocket();
     cleanups.push(() => rmSync(sock.dir, { recursive: true, force: true }));
     // A previous run killed with SIGKILL leaves its socket file behind.
-    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock.path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(sock.path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     expect(statSync(sock.path).isSocket()).toBe(true);
     const second = new CsiServer({ endpoint: sock.endpoint, log: silentLogger, services: { identity: identity() } });
     await second.start();

@@ -9,7 +9,18 @@ import { UsageError } from '../../src/cli/flags.js';
 describe('simulator flags', () => {
   test('defaults', () => {
     const { options } = simulatorOptionsFromFlags([]);
-    expect(options).toMatchObject({ host: '127.0.0.1', port: 0, https: false, username: '3paradm', password: '3pardata', profile: '3.1.3 MU1', copyRateMiBps: 512, sessionLimit: 36, admin: false, snapshotCreateStatus: 201 });
+    expect(options).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      https: false,
+      username: '3paradm',
+      password: '3pardata',
+      profile: '3.1.3 MU1',
+      copyRateMiBps: 512,
+      sessionLimit: 36,
+      admin: false,
+      snapshotCreateStatus: 201,
+    });
     expect(options.cpgs).toBeUndefined();
   });
 
@@ -18,29 +29,62 @@ describe('simulator flags', () => {
     const faults = path.join(dir, 'faults.json');
     writeFileSync(faults, JSON.stringify([{ type: 'latency', ms: 5 }]));
     const { options, caOut } = simulatorOptionsFromFlags([
-      '--cpg', 'SSD_r6:2T,FC_r6:512G,TINY:300',
-      '--error-code', 'VV_ONE_HOST_POLICY=409/123',
-      '--faults-file', faults,
-      '--profile', '3.2.2',
-      '--data-dir', dir,
-      '--state-file', path.join(dir, 's.json'),
-      '--latency-ms', '3',
-      '--per-member-us', '7',
-      '--copy-rate', '64',
-      '--max-concurrent-tasks', '2',
-      '--session-idle-timeout', '60',
+      '--cpg',
+      'SSD_r6:2T,FC_r6:512G,TINY:300',
+      '--error-code',
+      'VV_ONE_HOST_POLICY=409/123',
+      '--faults-file',
+      faults,
+      '--profile',
+      '3.2.2',
+      '--data-dir',
+      dir,
+      '--state-file',
+      path.join(dir, 's.json'),
+      '--latency-ms',
+      '3',
+      '--per-member-us',
+      '7',
+      '--copy-rate',
+      '64',
+      '--max-concurrent-tasks',
+      '2',
+      '--session-idle-timeout',
+      '60',
       '--admin',
       '--refuse-modify-during-copy',
-      '--snapshot-create-status', '200',
-      '--ca-out', path.join(dir, 'ca.pem'),
+      '--snapshot-create-status',
+      '200',
+      '--ca-out',
+      path.join(dir, 'ca.pem'),
       '--https',
-      '--cpg-domain', 'TENANT_A',
-      '--domain-export', 'hostWithoutDomain',
+      '--cpg-domain',
+      'TENANT_A',
+      '--domain-export',
+      'hostWithoutDomain',
     ]);
-    expect(options.cpgs).toEqual([{ name: 'SSD_r6', sizeMiB: 2 * 1024 * 1024 }, { name: 'FC_r6', sizeMiB: 512 * 1024 }, { name: 'TINY', sizeMiB: 300 }]);
+    expect(options.cpgs).toEqual([
+      { name: 'SSD_r6', sizeMiB: 2 * 1024 * 1024 },
+      { name: 'FC_r6', sizeMiB: 512 * 1024 },
+      { name: 'TINY', sizeMiB: 300 },
+    ]);
     expect(options.errorCodes).toEqual({ VV_ONE_HOST_POLICY: { status: 409, code: 123 } });
     expect(options.faults).toEqual([{ type: 'latency', ms: 5 }]);
-    expect(options).toMatchObject({ profile: '3.2.2', latencyMs: 3, perMemberUs: 7, copyRateMiBps: 64, maxConcurrentTasks: 2, sessionIdleTimeoutSec: 60, admin: true, refuseModifyDuringCopy: true, snapshotCreateStatus: 200, https: true, dataDir: dir, cpgDomain: 'TENANT_A', domainExport: 'hostWithoutDomain' });
+    expect(options).toMatchObject({
+      profile: '3.2.2',
+      latencyMs: 3,
+      perMemberUs: 7,
+      copyRateMiBps: 64,
+      maxConcurrentTasks: 2,
+      sessionIdleTimeoutSec: 60,
+      admin: true,
+      refuseModifyDuringCopy: true,
+      snapshotCreateStatus: 200,
+      https: true,
+      dataDir: dir,
+      cpgDomain: 'TENANT_A',
+      domainExport: 'hostWithoutDomain',
+    });
     expect(caOut).toBe(path.join(dir, 'ca.pem'));
     for (const f of SIMULATOR_FLAGS) expect(f.help.length).toBeGreaterThan(10);
   });

@@ -12,11 +12,15 @@ beforeAll(async () => {
 });
 afterAll(async () => sim.close());
 
-const vol = (name: string, extra: Record<string, unknown> = {}): Promise<Res> => api('POST', '/volumes', { name, cpg: 'SSD_r6', snapCPG: 'SSD_r6', sizeMiB: 10240, tpvv: true, ...extra });
-const snap = (src: string, parameters: Record<string, unknown>): Promise<Res> => api('POST', `/volumes/${src}`, { action: 'createSnapshot', parameters });
-const copy = (src: string, parameters: Record<string, unknown>): Promise<Res> => api('POST', `/volumes/${src}`, { action: 'createPhysicalCopy', parameters });
+const vol = (name: string, extra: Record<string, unknown> = {}): Promise<Res> =>
+  api('POST', '/volumes', { name, cpg: 'SSD_r6', snapCPG: 'SSD_r6', sizeMiB: 10240, tpvv: true, ...extra });
+const snap = (src: string, parameters: Record<string, unknown>): Promise<Res> =>
+  api('POST', `/volumes/${src}`, { action: 'createSnapshot', parameters });
+const copy = (src: string, parameters: Record<string, unknown>): Promise<Res> =>
+  api('POST', `/volumes/${src}`, { action: 'createPhysicalCopy', parameters });
 const task = async (id: number): Promise<Record<string, unknown>> => (await api('GET', `/tasks/${id}`)).body;
-const done = (id: number): Promise<Record<string, unknown>> => until(async () => ((await task(id)).status !== 2 ? task(id) : undefined));
+const done = (id: number): Promise<Record<string, unknown>> =>
+  until(async () => ((await task(id)).status !== 2 ? task(id) : undefined));
 
 describe('snapshots', () => {
   test('createSnapshot: 201 + Location, a read-only virtual copy of the source', async () => {
@@ -25,7 +29,17 @@ describe('snapshots', () => {
     expect([r.status, r.headers['location']]).toEqual([201, '/api/v1/volumes/s-snap']);
     const s = (await api('GET', '/volumes/s-snap')).body;
     const b = (await api('GET', '/volumes/s-base')).body;
-    expect(s).toMatchObject({ copyType: 3, provisioningType: 3, copyOf: 's-base', parentId: b.id, baseId: b.id, readOnly: true, sizeMiB: 10240, snapCPG: 'SSD_r6', comment: 'x' });
+    expect(s).toMatchObject({
+      copyType: 3,
+      provisioningType: 3,
+      copyOf: 's-base',
+      parentId: b.id,
+      baseId: b.id,
+      readOnly: true,
+      sizeMiB: 10240,
+      snapCPG: 'SSD_r6',
+      comment: 'x',
+    });
     expect(s).not.toHaveProperty('userCPG');
     expect(s.expirationTimeSec).toBeGreaterThan(Date.now() / 1000);
     expect(b.roChildId).toBe(s.id);
@@ -40,8 +54,14 @@ describe('snapshots', () => {
     expect((await snap('s-snap', { name: 'x3' })).status).toBe(201);
     expect((await snap('s-base', {})).body).toMatchObject({ code: 40, ref: 'parameters.name' });
     expect((await snap('s-base', { name: 'x4', bogus: 1 })).body).toMatchObject({ code: 12, ref: 'parameters.bogus' });
-    expect((await api('POST', '/volumes/s-base', { action: 'createSnapshot' })).body).toMatchObject({ code: 40, ref: 'parameters' });
-    expect((await api('POST', '/volumes/s-base', { action: 'explode', parameters: {} })).body).toMatchObject({ code: 12, ref: 'action' });
+    expect((await api('POST', '/volumes/s-base', { action: 'createSnapshot' })).body).toMatchObject({
+      code: 40,
+      ref: 'parameters',
+    });
+    expect((await api('POST', '/volumes/s-base', { action: 'explode', parameters: {} })).body).toMatchObject({
+      code: 12,
+      ref: 'action',
+    });
     expect((await snap('nope', { name: 'x5' })).body.code).toBe(23);
   });
 
@@ -55,16 +75,37 @@ describe('snapshots', () => {
 describe('online physical copy', () => {
   test('destination at once, task progresses, ends as an independent base', async () => {
     await vol('c-src');
-    const r = await copy('c-src', { destVolume: 'c-dst', destCPG: 'SSD_r6', online: true, tpvv: true, snapCPG: 'SSD_r6' });
+    const r = await copy('c-src', {
+      destVolume: 'c-dst',
+      destCPG: 'SSD_r6',
+      online: true,
+      tpvv: true,
+      snapCPG: 'SSD_r6',
+    });
     expect(r.status).toBe(200);
     expect(r.headers['location']).toBe('/api/v1/volumes/c-dst');
     const id = r.body.taskid as number;
     expect(typeof id).toBe('number');
     const d = (await api('GET', '/volumes/c-dst')).body;
-    expect(d).toMatchObject({ copyType: 2, copyOf: 'c-src.ro.rw', additionalStates: [13], userCPG: 'SSD_r6', provisioningType: 2, sizeMiB: 10240 });
+    expect(d).toMatchObject({
+      copyType: 2,
+      copyOf: 'c-src.ro.rw',
+      additionalStates: [13],
+      userCPG: 'SSD_r6',
+      provisioningType: 2,
+      sizeMiB: 10240,
+    });
     expect((await api('GET', '/volumes/c-src')).body.additionalStates).toEqual([20]);
     const t = await task(id);
-    expect(t).toMatchObject({ id, type: 18, name: 'c-dst', status: 2, totalSteps: 1024, finishTime: '-', user: '3paradm' });
+    expect(t).toMatchObject({
+      id,
+      type: 18,
+      name: 'c-dst',
+      status: 2,
+      totalSteps: 1024,
+      finishTime: '-',
+      user: '3paradm',
+    });
     // Guards while it runs.
     expect((await api('DELETE', '/volumes/c-dst')).body.code).toBe(29);
     sim.faults.set({ copyTargetDeleteError: 'code151' });
@@ -77,7 +118,9 @@ describe('online physical copy', () => {
     expect((await api('PUT', '/volumes/c-dst', { comment: 'refused' })).body.code).toBe(9011);
     // A VLUN on the online-copy target is allowed.
     await api('POST', '/hosts', { name: 'c-host' });
-    expect((await api('POST', '/vluns', { volumeName: 'c-dst', hostname: 'c-host', lun: 0, autoLun: true })).status).toBe(201);
+    expect(
+      (await api('POST', '/vluns', { volumeName: 'c-dst', hostname: 'c-host', lun: 0, autoLun: true })).status,
+    ).toBe(201);
     const mid = await until(async () => {
       const x = await task(id);
       return (x.completedSteps as number) > 0 ? x : undefined;
@@ -99,8 +142,13 @@ describe('online physical copy', () => {
 
   test('parameter rules', async () => {
     expect((await copy('c-src', { destVolume: 'x', online: true })).body).toMatchObject({ code: 40, ref: 'destCPG' });
-    expect((await copy('c-src', { destVolume: 'x', destCPG: 'SSD_r6' })).body).toMatchObject({ code: 44, ref: 'destCPG' });
-    expect((await copy('c-src', { destVolume: 'x', online: true, destCPG: 'SSD_r6', priority: 1 })).body).toMatchObject({ code: 44, ref: 'priority' });
+    expect((await copy('c-src', { destVolume: 'x', destCPG: 'SSD_r6' })).body).toMatchObject({
+      code: 44,
+      ref: 'destCPG',
+    });
+    expect((await copy('c-src', { destVolume: 'x', online: true, destCPG: 'SSD_r6', priority: 1 })).body).toMatchObject(
+      { code: 44, ref: 'priority' },
+    );
     expect((await copy('c-src', { destVolume: 'c-dst', online: true, destCPG: 'SSD_r6' })).body.code).toBe(22);
     expect((await copy('c-src', { destVolume: 'x', online: true, destCPG: 'nope' })).body.code).toBe(15);
     expect((await copy('c-src', { destVolume: 'x', priority: 7 })).body.code).toBe(46);
@@ -108,7 +156,10 @@ describe('online physical copy', () => {
 
   test('queueing: at most maxConcurrentTasks progress; cancel leaves the destination', async () => {
     const ids: number[] = [];
-    for (const n of [1, 2, 3]) ids.push((await copy('c-src', { destVolume: `q-${n}`, destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid);
+    for (const n of [1, 2, 3])
+      ids.push(
+        (await copy('c-src', { destVolume: `q-${n}`, destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid,
+      );
     await until(async () => ((await task(ids[0]!)).completedSteps as number) > 0);
     expect((await task(ids[2]!)).completedSteps).toBe(0);
     const c = await api('PUT', `/tasks/${ids[2]}`, { action: 1 });
@@ -157,13 +208,15 @@ describe('online physical copy', () => {
 });
 
 describe('online copy helper snapshots (python-3parclient stopOnlinePhysicalCopy)', () => {
-  const ids = async (): Promise<Map<string, Record<string, unknown>>> => new Map(((await api('GET', '/volumes')).body.members as Record<string, unknown>[]).map((m) => [String(m.name), m]));
+  const ids = async (): Promise<Map<string, Record<string, unknown>>> =>
+    new Map(((await api('GET', '/volumes')).body.members as Record<string, unknown>[]).map((m) => [String(m.name), m]));
 
   test('a copy reads from a read-write snapshot of a read-only snapshot of the source; a cancel leaves all three', async () => {
     await vol('h-src');
     sim.faults.set({ copyRateMiBps: 0.001 });
     try {
-      const id = (await copy('h-src', { destVolume: 'h-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid as number;
+      const id = (await copy('h-src', { destVolume: 'h-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body
+        .taskid as number;
       const all = await ids();
       const dst = all.get('h-dst')!;
       const rw = all.get(String(dst.copyOf))!;
@@ -181,7 +234,8 @@ describe('online copy helper snapshots (python-3parclient stopOnlinePhysicalCopy
       expect(after.copyOf).toBe(rw.name);
       // The cleanup python-3parclient does: destination, then the read-write, then the read-only one.
       expect((await api('DELETE', `/volumes/${String(ro.name)}`)).body.code).toBe(32);
-      for (const n of ['h-dst', rw.name, ro.name]) expect((await api('DELETE', `/volumes/${String(n)}`)).status).toBe(200);
+      for (const n of ['h-dst', rw.name, ro.name])
+        expect((await api('DELETE', `/volumes/${String(n)}`)).status).toBe(200);
       expect((await api('DELETE', '/volumes/h-src')).status).toBe(200);
     } finally {
       sim.faults.set({ copyRateMiBps: 2048 });
@@ -190,7 +244,8 @@ describe('online copy helper snapshots (python-3parclient stopOnlinePhysicalCopy
 
   test("a finished copy takes its helpers with it; 'none' models no helpers", async () => {
     await vol('h2-src');
-    const id = (await copy('h2-src', { destVolume: 'h2-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid as number;
+    const id = (await copy('h2-src', { destVolume: 'h2-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body
+      .taskid as number;
     expect([...(await ids()).keys()].filter((n) => n.startsWith('h2-src.'))).toHaveLength(2);
     expect((await done(id)).status).toBe(1);
     expect([...(await ids()).keys()].filter((n) => n.startsWith('h2-src.'))).toEqual([]);
@@ -198,7 +253,8 @@ describe('online copy helper snapshots (python-3parclient stopOnlinePhysicalCopy
     sim.faults.set({ onlineCopySnapshots: 'none' });
     try {
       await vol('h3-src');
-      const id3 = (await copy('h3-src', { destVolume: 'h3-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body.taskid as number;
+      const id3 = (await copy('h3-src', { destVolume: 'h3-dst', destCPG: 'SSD_r6', online: true, tpvv: true })).body
+        .taskid as number;
       expect((await api('GET', '/volumes/h3-dst')).body.copyOf).toBe('h3-src');
       expect((await api('PUT', `/tasks/${id3}`, { action: 1 })).status).toBe(200);
       expect((await api('GET', '/volumes/h3-dst')).body).toMatchObject({ copyType: 1 });
@@ -245,13 +301,27 @@ describe('offline copy, resync, stop, promote, tune', () => {
 
   test('tune: thin → full into another CPG, as a task, with the tune-in-progress guards', async () => {
     await vol('t-vol');
-    expect((await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 1 })).body).toMatchObject({ code: 40, ref: 'userCPG' });
-    expect((await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 1, userCPG: 'FC_r6', conversionOperation: 1 })).status).toBe(403);
+    expect((await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 1 })).body).toMatchObject({
+      code: 40,
+      ref: 'userCPG',
+    });
+    expect(
+      (await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 1, userCPG: 'FC_r6', conversionOperation: 1 }))
+        .status,
+    ).toBe(403);
     expect((await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 1, userCPG: 'nope' })).body.code).toBe(15);
-    const r = await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 1, userCPG: 'FC_r6', conversionOperation: 2, keepVV: 't-keep' });
+    const r = await api('PUT', '/volumes/t-vol', {
+      action: 6,
+      tuneOperation: 1,
+      userCPG: 'FC_r6',
+      conversionOperation: 2,
+      keepVV: 't-keep',
+    });
     expect(r.status).toBe(200);
     expect((await api('PUT', '/volumes/t-vol', { action: 3, sizeMiB: 256 })).body.code).toBe(9008);
-    expect((await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 2, snapCPG: 'FC_r6' })).body.code).toBe(9008);
+    expect((await api('PUT', '/volumes/t-vol', { action: 6, tuneOperation: 2, snapCPG: 'FC_r6' })).body.code).toBe(
+      9008,
+    );
     expect((await api('DELETE', '/volumes/t-vol')).body.code).toBe(9008);
     expect((await api('GET', '/volumes/t-vol')).body.additionalStates).toEqual([22]);
     expect((await done(r.body.taskid)).type).toBe(19);
@@ -272,18 +342,38 @@ describe('volume sets', () => {
     expect((await api('PUT', '/volumesets/vs1', { action: 1, setmembers: ['m-c'] })).status).toBe(409);
     expect((await api('PUT', '/volumesets/vs1', { action: 1, newName: 'z' })).body.code).toBe(44);
     expect((await api('PUT', '/volumesets/vs1', { action: 2, setmembers: ['m-*'] })).body.code).toBe(69);
-    expect((await api('GET', '/volumesets/vs1')).body).toMatchObject({ name: 'vs1', comment: 'grp', setmembers: ['m-a', 'm-b', 'm-c'] });
-    const s = await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: 'gs-@count@', readOnly: true } });
+    expect((await api('GET', '/volumesets/vs1')).body).toMatchObject({
+      name: 'vs1',
+      comment: 'grp',
+      setmembers: ['m-a', 'm-b', 'm-c'],
+    });
+    const s = await api('POST', '/volumesets/vs1', {
+      action: 'createSnapshot',
+      parameters: { name: 'gs-@count@', readOnly: true },
+    });
     expect([s.status, s.headers['location']]).toEqual([201, '/api/v1/volumesets/vs1']);
-    for (const [i, m] of ['m-a', 'm-b', 'm-c'].entries()) expect((await api('GET', `/volumes/gs-${i}`)).body).toMatchObject({ copyOf: m, copyType: 3, readOnly: true });
-    expect((await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: 'same' } })).body.code).toBe(9026);
-    expect((await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: 'gs-@count@' } })).body.code).toBe(22);
-    expect((await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: '@vvname@-x' } })).status).toBe(201);
+    for (const [i, m] of ['m-a', 'm-b', 'm-c'].entries())
+      expect((await api('GET', `/volumes/gs-${i}`)).body).toMatchObject({ copyOf: m, copyType: 3, readOnly: true });
+    expect(
+      (await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: 'same' } })).body.code,
+    ).toBe(9026);
+    expect(
+      (await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: 'gs-@count@' } })).body
+        .code,
+    ).toBe(22);
+    expect(
+      (await api('POST', '/volumesets/vs1', { action: 'createSnapshot', parameters: { name: '@vvname@-x' } })).status,
+    ).toBe(201);
     expect((await api('GET', '/volumes/m-b-x')).body.copyOf).toBe('m-b');
     await api('POST', '/volumesets', { name: 'empty' });
-    expect((await api('POST', '/volumesets/empty', { action: 'createSnapshot', parameters: { name: 'e-@count@' } })).body.code).toBe(9027);
+    expect(
+      (await api('POST', '/volumesets/empty', { action: 'createSnapshot', parameters: { name: 'e-@count@' } })).body
+        .code,
+    ).toBe(9027);
     expect((await api('PUT', '/volumesets/vs1', { action: 2, setmembers: ['m-c'] })).status).toBe(200);
-    expect((await api('PUT', '/volumesets/vs1', { newName: 'vs1b' })).headers['location']).toBe('/api/v1/volumesets/vs1b');
+    expect((await api('PUT', '/volumesets/vs1', { newName: 'vs1b' })).headers['location']).toBe(
+      '/api/v1/volumesets/vs1b',
+    );
     expect((await api('DELETE', '/volumesets/vs1b')).status).toBe(200);
     expect((await api('GET', '/volumesets/vs1b')).body.code).toBe(102);
   });
@@ -292,12 +382,25 @@ describe('volume sets', () => {
     for (const n of ['ps-a', 'ps-b', 'pd-a', 'pd-b']) await vol(n);
     await api('POST', '/volumesets', { name: 'src-set', setmembers: ['ps-a', 'ps-b'] });
     await api('POST', '/volumesets', { name: 'dst-set', setmembers: ['pd-a', 'pd-b'] });
-    const r = await api('POST', '/volumesets/src-set', { action: 'createPhysicalCopy', parameters: { destVolume: 'dst-set', priority: 2 } });
+    const r = await api('POST', '/volumesets/src-set', {
+      action: 'createPhysicalCopy',
+      parameters: { destVolume: 'dst-set', priority: 2 },
+    });
     expect(r.status).toBe(201);
     expect((await api('GET', '/volumes/pd-b')).body.copyOf).toBe('ps-b');
-    expect((await api('POST', '/volumesets/src-set', { action: 'createPhysicalCopy', parameters: { destVolume: 'dst-set', online: true } })).body.code).toBe(44);
+    expect(
+      (
+        await api('POST', '/volumesets/src-set', {
+          action: 'createPhysicalCopy',
+          parameters: { destVolume: 'dst-set', online: true },
+        })
+      ).body.code,
+    ).toBe(44);
     // Set actions on the destination set: resync (3) returns the task ids, stop (4) unlinks.
-    for (const t of (await api('GET', '/tasks')).body.members.filter((x: { name: string; status: number }) => x.name.startsWith('pd-') && x.status === 2)) await done(t.id);
+    for (const t of (await api('GET', '/tasks')).body.members.filter(
+      (x: { name: string; status: number }) => x.name.startsWith('pd-') && x.status === 2,
+    ))
+      await done(t.id);
     const rs = await api('PUT', '/volumesets/dst-set', { action: 3, priority: 1 });
     expect(rs.body.taskids).toHaveLength(2);
     for (const id of rs.body.taskids) expect((await done(id)).type).toBe(2);

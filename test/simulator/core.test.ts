@@ -28,7 +28,13 @@ describe('transport', () => {
     const r = await call(sim, 'GET', '/api');
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ major: 1, minor: 3, build: 30103230 });
-    expect(r.headers).toMatchObject({ server: 'hp3par-wsapi', 'cache-control': 'no-cache', pragma: 'no-cache', connection: 'close', 'content-type': 'application/json' });
+    expect(r.headers).toMatchObject({
+      server: 'hp3par-wsapi',
+      'cache-control': 'no-cache',
+      pragma: 'no-cache',
+      connection: 'close',
+      'content-type': 'application/json',
+    });
     const err = await api('GET', '/volumes/none');
     expect(err.headers).toMatchObject({ server: 'hp3par-wsapi', connection: 'close' });
   });
@@ -38,17 +44,25 @@ describe('transport', () => {
     ['path outside /api', 'GET', '/foo', undefined, {}, 404, 11],
     ['method not supported', 'PATCH', '/api/v1/volumes', undefined, {}, 501, 9],
     ['DELETE on a collection', 'DELETE', '/api/v1/hosts', undefined, {}, 501, 9],
-    ['non-JSON content type', 'POST', '/api/v1/hosts', undefined, { rawBody: 'name=x', headers: { 'Content-Type': 'text/plain' } }, 415, 51],
+    [
+      'non-JSON content type',
+      'POST',
+      '/api/v1/hosts',
+      undefined,
+      { rawBody: 'name=x', headers: { 'Content-Type': 'text/plain' } },
+      415,
+      51,
+    ],
     ['malformed JSON', 'POST', '/api/v1/hosts', undefined, { rawBody: '{"name":abc}' }, 400, 60],
     ['body not an object', 'POST', '/api/v1/hosts', [1, 2], {}, 400, 52],
     ['bad percent-encoding', 'GET', '/api/v1/volumes/%E0%A4%A', undefined, {}, 400, 56],
     ['unacceptable Accept', 'GET', '/api/v1/system', undefined, { headers: { Accept: 'text/html' } }, 406, 35],
   ] as const)('%s', async (_what, method, path, body, o, status, code) => {
-    const r = await call(sim, method, path, body, { ...(o as CallOptions), key: (await login(sim)) });
+    const r = await call(sim, method, path, body, { ...(o as CallOptions), key: await login(sim) });
     expect([r.status, r.body?.code]).toEqual([status, code]);
   });
 
-  test('malformed JSON names the member when it can (the guide\'s example)', async () => {
+  test("malformed JSON names the member when it can (the guide's example)", async () => {
     const r = await api('POST', '/hosts', undefined, { rawBody: '{"name":abc}' });
     expect([r.status, r.body.code, r.body.ref]).toEqual([400, 60, 'name']);
   });
@@ -60,7 +74,9 @@ describe('transport', () => {
   });
 
   test('a body over 1 MiB → 413/4', async () => {
-    const r = await api('POST', '/hosts', undefined, { rawBody: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }) });
+    const r = await api('POST', '/hosts', undefined, {
+      rawBody: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+    });
     expect([r.status, r.body.code]).toEqual([413, 4]);
   });
 });
@@ -75,7 +91,11 @@ describe('sessions', () => {
     expect([bad.status, bad.body.code]).toEqual([403, 5]);
     const missing = await call(sim, 'POST', '/api/v1/credentials', { user: '3paradm' });
     expect([missing.status, missing.body.code, missing.body.ref]).toEqual([400, 40, 'password']);
-    const unknown = await call(sim, 'POST', '/api/v1/credentials', { user: '3paradm', password: '3pardata', sessionType: 1 });
+    const unknown = await call(sim, 'POST', '/api/v1/credentials', {
+      user: '3paradm',
+      password: '3pardata',
+      sessionType: 1,
+    });
     expect([unknown.status, unknown.body.code, unknown.body.ref]).toEqual([400, 12, 'sessionType']);
   });
 
@@ -142,7 +162,12 @@ describe('system resources', () => {
     const s = await api('GET', '/system');
     expect(s.body).toMatchObject({ id: 46750, model: 'HP_3PAR 7400', systemVersion: '3.1.3.230', totalNodes: 2 });
     const w = await api('GET', '/wsapiconfiguration');
-    expect(w.body).toMatchObject({ version: '1.3.1', httpState: 'Enabled', httpsState: 'Disabled', systemResourceUsage: 36 });
+    expect(w.body).toMatchObject({
+      version: '1.3.1',
+      httpState: 'Enabled',
+      httpsState: 'Disabled',
+      systemResourceUsage: 36,
+    });
     expect(w.body.sessionsInUse).toBeGreaterThanOrEqual(1);
     const c = await api('GET', '/capacity');
     expect(c.body.allCapacity.totalMiB).toBeGreaterThan(0);
@@ -171,7 +196,12 @@ describe('system resources', () => {
     expect(iscsi.length).toBeGreaterThanOrEqual(2);
     expect(fc.length).toBeGreaterThanOrEqual(2);
     for (const p of l.body.members) if (p.IPAddr) expect(p.IPAddr).toMatch(/^127\.0\.0\.\d+$/);
-    expect(iscsi[0]).toMatchObject({ mode: 2, linkState: 4, type: 8, iSCSIName: expect.stringMatching(/^iqn\.2000-05\.com\.3pardata:/) });
+    expect(iscsi[0]).toMatchObject({
+      mode: 2,
+      linkState: 4,
+      type: 8,
+      iSCSIName: expect.stringMatching(/^iqn\.2000-05\.com\.3pardata:/),
+    });
     expect(fc[0].portWWN).toMatch(/^[0-9A-F]{16}$/);
     expect((await api('GET', '/ports/0:2:1')).body.IPAddr).toBe('127.0.0.2');
     expect((await api('GET', '/ports/9:9:9')).body.code).toBe(20);
@@ -199,13 +229,19 @@ describe('system resources', () => {
 
 describe('CPG administration', () => {
   test('create, modify (limit, rename carried to volumes), delete guarded by use', async () => {
-    const c = await api('POST', '/cpgs', { name: 'NEW_r1', growthLimitMiB: 4096, LDLayout: { RAIDType: 2, diskPatterns: [{ diskType: 1 }] } });
+    const c = await api('POST', '/cpgs', {
+      name: 'NEW_r1',
+      growthLimitMiB: 4096,
+      LDLayout: { RAIDType: 2, diskPatterns: [{ diskType: 1 }] },
+    });
     expect([c.status, c.headers['location']]).toEqual([201, '/api/v1/cpgs/NEW_r1']);
     expect((await api('POST', '/cpgs', { name: 'NEW_r1' })).body.code).toBe(14);
     // The growth limit is the CPG's (SDGrowth.limitMiB); the space reporter shows physical space.
     expect((await api('GET', '/cpgs/NEW_r1')).body.SDGrowth.limitMiB).toBe(4096);
     await api('POST', '/volumes', { name: 'on-new', cpg: 'NEW_r1', sizeMiB: 1024 });
-    expect((await api('PUT', '/cpgs/NEW_r1', { newName: 'RENAMED', growthLimitMiB: 8192 })).headers['location']).toBe('/api/v1/cpgs/RENAMED');
+    expect((await api('PUT', '/cpgs/NEW_r1', { newName: 'RENAMED', growthLimitMiB: 8192 })).headers['location']).toBe(
+      '/api/v1/cpgs/RENAMED',
+    );
     expect((await api('GET', '/volumes/on-new')).body.userCPG).toBe('RENAMED');
     expect((await api('GET', '/cpgs/RENAMED')).body.SDGrowth.limitMiB).toBe(8192);
     expect((await api('POST', '/spacereporter', { cpg: 'RENAMED' })).body.usableFreeMiB).toBe(16 * 1024 * 1024 - 1024);
@@ -221,7 +257,9 @@ describe('start-up', () => {
     const port = Number(new URL(sim.url).port);
     await expect(startSimulator({ port })).rejects.toThrow(/EADDRINUSE/);
     await expect(startSimulator({ latencyMs: -1 })).rejects.toMatchObject({ code: 'SIM_BAD_OPTIONS' });
-    await expect(startSimulator({ cpgs: [{ name: '-bad', sizeMiB: 1 }] })).rejects.toMatchObject({ code: 'SIM_BAD_OPTIONS' });
+    await expect(startSimulator({ cpgs: [{ name: '-bad', sizeMiB: 1 }] })).rejects.toMatchObject({
+      code: 'SIM_BAD_OPTIONS',
+    });
   });
 
   test('HTTPS with a supplied certificate', async () => {
@@ -230,7 +268,11 @@ describe('start-up', () => {
     await gen.close();
     // The generated certificate's key is not exposed; a fresh pair from selfsigned stands in.
     const { generate } = await import('selfsigned');
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+    });
     const s = await startSimulator({ https: { cert: pems.cert, key: pems.private } });
     try {
       expect(s.caCert).toBe(pems.cert);

@@ -43,8 +43,12 @@ describe('faults', () => {
   test('faults can target a POST action', async () => {
     await api('PUT', '/volumes/e1', { snapCPG: 'SSD_r6' });
     sim.faults.add({ type: 'error', status: 409, code: 9999, match: { action: 'createSnapshot' } });
-    expect((await api('POST', '/volumes/e1', { action: 'createSnapshot', parameters: { name: 'e1-s' } })).body.code).toBe(9999);
-    expect((await api('POST', '/volumes/e1', { action: 'createSnapshot', parameters: { name: 'e1-s' } })).status).toBe(201);
+    expect(
+      (await api('POST', '/volumes/e1', { action: 'createSnapshot', parameters: { name: 'e1-s' } })).body.code,
+    ).toBe(9999);
+    expect((await api('POST', '/volumes/e1', { action: 'createSnapshot', parameters: { name: 'e1-s' } })).status).toBe(
+      201,
+    );
   });
 
   test('drop before: no answer, no change; drop after: no answer, change applied', async () => {
@@ -76,7 +80,10 @@ describe('faults', () => {
     const other = await login(sim);
     expect((await call(sim, 'GET', '/api/v1/volumes/h-held', undefined, { key: other })).status).toBe(404);
     // Only `count` requests are held: the next matching one passes.
-    expect((await call(sim, 'POST', '/api/v1/volumes', { name: 'h-next', cpg: 'SSD_r6', sizeMiB: 256 }, { key: other })).status).toBe(201);
+    expect(
+      (await call(sim, 'POST', '/api/v1/volumes', { name: 'h-next', cpg: 'SSD_r6', sizeMiB: 256 }, { key: other }))
+        .status,
+    ).toBe(201);
     hold.release();
     expect((await held).status).toBe(201);
     expect(await exists('h-held')).toBe(true);
@@ -101,7 +108,12 @@ describe('faults', () => {
   });
 
   test('the admin endpoint has the same powers, for loopback clients', async () => {
-    const add = await call(sim, 'POST', '/sim/faults', { type: 'error', status: 500, code: 1, match: { path: '^/api/v1/cpgs' } });
+    const add = await call(sim, 'POST', '/sim/faults', {
+      type: 'error',
+      status: 500,
+      code: 1,
+      match: { path: '^/api/v1/cpgs' },
+    });
     expect(add.status).toBe(201);
     expect((await call(sim, 'GET', '/sim/faults')).body).toHaveLength(1);
     expect((await api('GET', '/cpgs')).body.code).toBe(1);
@@ -115,9 +127,13 @@ describe('faults', () => {
   });
 
   test('admin endpoint is off by default; faults from start-up options', async () => {
-    const s = await startSimulator({ faults: [{ type: 'error', status: 503, code: 31, match: { path: '^/api/v1/credentials$' }, count: 1 }] });
+    const s = await startSimulator({
+      faults: [{ type: 'error', status: 503, code: 31, match: { path: '^/api/v1/credentials$' }, count: 1 }],
+    });
     try {
-      expect((await call(s, 'POST', '/api/v1/credentials', { user: s.username, password: s.password })).body.code).toBe(31);
+      expect((await call(s, 'POST', '/api/v1/credentials', { user: s.username, password: s.password })).body.code).toBe(
+        31,
+      );
       const k = await login(s);
       expect((await call(s, 'GET', '/sim/state', undefined, { key: k })).body.code).toBe(11);
     } finally {
@@ -131,7 +147,8 @@ describe('latency model', () => {
     const s = await startSimulator({ latencyMs: 20, perMemberUs: 2000 });
     try {
       const k = await login(s);
-      for (let i = 0; i < 50; i++) await call(s, 'POST', '/api/v1/volumes', { name: `l${i}`, cpg: 'SSD_r6', sizeMiB: 256 }, { key: k });
+      for (let i = 0; i < 50; i++)
+        await call(s, 'POST', '/api/v1/volumes', { name: `l${i}`, cpg: 'SSD_r6', sizeMiB: 256 }, { key: k });
       let t = Date.now();
       await call(s, 'GET', '/api/v1/system', undefined, { key: k });
       const one = Date.now() - t;
@@ -149,7 +166,10 @@ describe('latency model', () => {
 describe('request log', () => {
   test('bounded, with a per-request callback', async () => {
     const seen: string[] = [];
-    const s = await startSimulator({ requestLogLimit: 10, onRequest: (r) => seen.push(`${r.method} ${r.path} ${r.status}`) });
+    const s = await startSimulator({
+      requestLogLimit: 10,
+      onRequest: (r) => seen.push(`${r.method} ${r.path} ${r.status}`),
+    });
     try {
       for (let i = 0; i < 25; i++) await call(s, 'GET', '/api');
       expect(s.requests.length).toBeLessThanOrEqual(10);

@@ -25,7 +25,10 @@ async function until(ok: () => boolean, what: string): Promise<void> {
 
 describe('hang fault', () => {
   test('holds matching requests without an answer until removed through the admin endpoint, then serves them', async () => {
-    const add = await call(sim, 'POST', '/sim/faults', { type: 'hang', match: { method: 'GET', path: '^/api/v1/cpgs$' } });
+    const add = await call(sim, 'POST', '/sim/faults', {
+      type: 'hang',
+      match: { method: 'GET', path: '^/api/v1/cpgs$' },
+    });
     expect(add.status).toBe(201);
     const id = (add.body as { id: number }).id;
     let answered = false;
@@ -36,7 +39,9 @@ describe('hang fault', () => {
     await until(() => sim.faults.held === 1, 'the request to be held');
     // Other requests and the admin endpoint still answer; the held one has not.
     expect((await api('GET', '/system')).status).toBe(200);
-    expect(((await call(sim, 'GET', '/sim/faults')).body as { spec: { type: string } }[]).map((f) => f.spec.type)).toEqual(['hang']);
+    expect(
+      ((await call(sim, 'GET', '/sim/faults')).body as { spec: { type: string } }[]).map((f) => f.spec.type),
+    ).toEqual(['hang']);
     expect(answered).toBe(false);
     expect((await call(sim, 'DELETE', `/sim/faults/${id}`)).status).toBe(200);
     expect((await held).status).toBe(200);

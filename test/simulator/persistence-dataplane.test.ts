@@ -25,11 +25,23 @@ describe('persistence', () => {
     const stateFile = path.join(dir, 'state.json');
     running = await startSimulator({ stateFile, copyRateMiBps: 1024, tickMs: 10 });
     let api = client(await login(running));
-    await api('POST', '/volumes', { name: 'p1', cpg: 'SSD_r6', snapCPG: 'SSD_r6', sizeMiB: 20480, tpvv: true, comment: 'kept' });
+    await api('POST', '/volumes', {
+      name: 'p1',
+      cpg: 'SSD_r6',
+      snapCPG: 'SSD_r6',
+      sizeMiB: 20480,
+      tpvv: true,
+      comment: 'kept',
+    });
     await api('POST', '/hosts', { name: 'ph', iSCSINames: ['iqn.p'] });
     await api('POST', '/vluns', { volumeName: 'p1', hostname: 'ph', lun: 0, autoLun: true });
     await api('POST', '/volumesets', { name: 'pset', setmembers: ['p1'] });
-    const taskId = (await api('POST', '/volumes/p1', { action: 'createPhysicalCopy', parameters: { destVolume: 'p1-copy', destCPG: 'SSD_r6', online: true, tpvv: true } })).body.taskid as number;
+    const taskId = (
+      await api('POST', '/volumes/p1', {
+        action: 'createPhysicalCopy',
+        parameters: { destVolume: 'p1-copy', destCPG: 'SSD_r6', online: true, tpvv: true },
+      })
+    ).body.taskid as number;
     const wwn = (await api('GET', '/volumes/p1')).body.wwn as string;
     await running.close();
     expect((await fs.readdir(dir)).filter((f) => f.includes('.tmp'))).toEqual([]);
@@ -104,8 +116,18 @@ describe('data plane', () => {
     await until(async () => (await api('GET', '/volumes/d1')).body.userSpace.usedMiB >= 1);
     // A volume from the snapshot (online copy, through a read-write child: a read-only snapshot is
     // no copy parent on a real array) holds the snapshot's content, sparsely.
-    expect((await api('POST', '/volumes/d1-snap', { action: 'createSnapshot', parameters: { name: 'd1-snap-rw', readOnly: false } })).status).toBe(201);
-    const r = await api('POST', '/volumes/d1-snap-rw', { action: 'createPhysicalCopy', parameters: { destVolume: 'd1-clone', destCPG: 'SSD_r6', online: true, tpvv: true } });
+    expect(
+      (
+        await api('POST', '/volumes/d1-snap', {
+          action: 'createSnapshot',
+          parameters: { name: 'd1-snap-rw', readOnly: false },
+        })
+      ).status,
+    ).toBe(201);
+    const r = await api('POST', '/volumes/d1-snap-rw', {
+      action: 'createPhysicalCopy',
+      parameters: { destVolume: 'd1-clone', destCPG: 'SSD_r6', online: true, tpvv: true },
+    });
     expect(r.status).toBe(200);
     const clone = (await api('GET', '/volumes/d1-clone')).body;
     const cloneFile = path.join(dataDir, 'volumes', `${clone.wwn}.img`);

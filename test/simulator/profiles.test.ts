@@ -16,12 +16,21 @@ const q = (expr: string): string => `query=${encodeURIComponent(`"${expr}"`)}`;
 describe('profile 3.2.2', () => {
   test('version, tdvv, EQ queries on volumes and VLUNs', async () => {
     expect((await call(sim, 'GET', '/api')).body).toEqual({ major: 1, minor: 5, build: 30202390 });
-    expect((await api('POST', '/volumes', { name: 'dd', cpg: 'SSD_r6', sizeMiB: 256, tdvv: true, snapCPG: 'SSD_r6' })).status).toBe(201);
+    expect(
+      (await api('POST', '/volumes', { name: 'dd', cpg: 'SSD_r6', sizeMiB: 256, tdvv: true, snapCPG: 'SSD_r6' }))
+        .status,
+    ).toBe(201);
     expect((await api('GET', '/volumes/dd')).body).toMatchObject({ provisioningType: 6, links: [{ rel: 'self' }] });
-    expect((await api('POST', '/volumes', { name: 'x', cpg: 'SSD_r6', sizeMiB: 256, tdvv: true, tpvv: true })).body.code).toBe(44);
-    expect((await api('POST', '/volumes', { name: 'x', cpg: 'SSD_r6', sizeMiB: 256, compression: true })).body.code).toBe(12);
+    expect(
+      (await api('POST', '/volumes', { name: 'x', cpg: 'SSD_r6', sizeMiB: 256, tdvv: true, tpvv: true })).body.code,
+    ).toBe(44);
+    expect(
+      (await api('POST', '/volumes', { name: 'x', cpg: 'SSD_r6', sizeMiB: 256, compression: true })).body.code,
+    ).toBe(12);
     await api('POST', '/volumes/dd', { action: 'createSnapshot', parameters: { name: 'dd-s' } });
-    expect((await api('GET', `/volumes?${q('copyOf EQ dd')}`)).body.members.map((v: { name: string }) => v.name)).toEqual(['dd-s']);
+    expect(
+      (await api('GET', `/volumes?${q('copyOf EQ dd')}`)).body.members.map((v: { name: string }) => v.name),
+    ).toEqual(['dd-s']);
     await api('POST', '/hosts', { name: 'qh' });
     await api('POST', '/vluns', { volumeName: 'dd', hostname: 'qh', lun: 0, autoLun: true });
     expect((await api('GET', `/vluns?${q('volumeName EQ dd')}`)).body.total).toBe(1);
@@ -34,7 +43,10 @@ describe('profile 3.2.2', () => {
     expect((await api('POST', '/volumes/dd/objectKeyValues', { key: 'k1', value: 'v2' })).body.code).toBe(181);
     expect((await api('PUT', '/volumes/dd/objectKeyValues/k1', { value: 'v3' })).status).toBe(200);
     expect((await api('GET', '/volumes/dd/objectKeyValues/k1')).body).toEqual({ key: 'k1', value: 'v3' });
-    expect((await api('GET', '/volumes/dd/objectKeyValues')).body).toEqual({ total: 1, members: [{ key: 'k1', value: 'v3' }] });
+    expect((await api('GET', '/volumes/dd/objectKeyValues')).body).toEqual({
+      total: 1,
+      members: [{ key: 'k1', value: 'v3' }],
+    });
     expect((await api('DELETE', '/volumes/dd/objectKeyValues/k1')).status).toBe(200);
     expect((await api('GET', '/volumes/dd/objectKeyValues/k1')).body.code).toBe(180);
   });
@@ -45,7 +57,12 @@ describe('profile 3.2.2', () => {
     const c = await api('POST', '/qos', { name: 'qset', type: 1, ioMaxLimit: 1000, priority: 2, enable: true });
     expect([c.status, c.headers['location']]).toEqual([201, '/api/v1/qos/vvset:qset']);
     expect((await api('POST', '/qos', { name: 'qset', type: 1 })).body.code).toBe(114);
-    expect((await api('GET', '/qos/vvset:qset')).body).toMatchObject({ name: 'qset', type: 1, enabled: true, ioMaxLimit: 1000 });
+    expect((await api('GET', '/qos/vvset:qset')).body).toMatchObject({
+      name: 'qset',
+      type: 1,
+      enabled: true,
+      ioMaxLimit: 1000,
+    });
     expect((await api('DELETE', '/volumesets/qset')).status).toBe(409);
     expect((await api('PUT', '/qos/vvset:qset', { bwMaxLimitKB: 2048 })).status).toBe(200);
     expect((await api('GET', '/qos')).body.members[0].bwMaxLimitKB).toBe(2048);
@@ -59,14 +76,29 @@ describe('profiles 3.1.3 MU1 and 3.3.1', () => {
     const old = await startSimulator();
     const later = await startSimulator({ profile: '3.3.1' });
     try {
-      const k = (await call(old, 'POST', '/api/v1/credentials', { user: old.username, password: old.password })).body.key;
+      const k = (await call(old, 'POST', '/api/v1/credentials', { user: old.username, password: old.password })).body
+        .key;
       expect((await call(old, 'GET', '/api/v1/qos', undefined, { key: k })).body.code).toBe(11);
       await call(old, 'POST', '/api/v1/volumes', { name: 'o', cpg: 'SSD_r6', sizeMiB: 256 }, { key: k });
       expect((await call(old, 'GET', '/api/v1/volumes/o/objectKeyValues', undefined, { key: k })).body.code).toBe(11);
-      const r = await call(later, 'POST', '/api/v1/credentials', { user: later.username, password: later.password, sessionType: 1 });
+      const r = await call(later, 'POST', '/api/v1/credentials', {
+        user: later.username,
+        password: later.password,
+        sessionType: 1,
+      });
       expect(r.status).toBe(201);
       const key = r.body.key as string;
-      expect((await call(later, 'POST', '/api/v1/volumes', { name: 'c', cpg: 'SSD_r6', sizeMiB: 256, tpvv: true, compression: true }, { key })).status).toBe(201);
+      expect(
+        (
+          await call(
+            later,
+            'POST',
+            '/api/v1/volumes',
+            { name: 'c', cpg: 'SSD_r6', sizeMiB: 256, tpvv: true, compression: true },
+            { key },
+          )
+        ).status,
+      ).toBe(201);
       expect((await call(later, 'GET', '/api/v1/volumes/c', undefined, { key })).body.compressionState).toBe(1);
     } finally {
       await old.close();

@@ -7,7 +7,12 @@ let sim: RunningSimulator;
 let api: (method: string, path: string, body?: unknown, o?: CallOptions) => Promise<Res>;
 
 beforeAll(async () => {
-  ({ sim, api } = await session({ cpgs: [{ name: 'SSD_r6', sizeMiB: 1024 * 1024 }, { name: 'SMALL', sizeMiB: 2048 }] }));
+  ({ sim, api } = await session({
+    cpgs: [
+      { name: 'SSD_r6', sizeMiB: 1024 * 1024 },
+      { name: 'SMALL', sizeMiB: 2048 },
+    ],
+  }));
 });
 afterAll(async () => sim.close());
 
@@ -38,9 +43,14 @@ describe('create validation', () => {
   });
 
   test('business rules', async () => {
-    expect((await api('POST', '/volumes', { ...base, sizeMiB: 16 * 1024 * 1024 + 1 })).body).toMatchObject({ code: 28 });
+    expect((await api('POST', '/volumes', { ...base, sizeMiB: 16 * 1024 * 1024 + 1 })).body).toMatchObject({
+      code: 28,
+    });
     expect((await api('POST', '/volumes', { ...base, cpg: 'nope' })).body).toMatchObject({ code: 15, ref: 'cpg' });
-    expect((await api('POST', '/volumes', { ...base, snapCPG: 'nope' })).body).toMatchObject({ code: 15, ref: 'snapCPG' });
+    expect((await api('POST', '/volumes', { ...base, snapCPG: 'nope' })).body).toMatchObject({
+      code: 15,
+      ref: 'snapCPG',
+    });
     expect((await api('POST', '/volumes', { ...base, policies: { caching: true } })).status).toBe(400);
     expect((await api('POST', '/volumes', { ...base, policies: { zeroDetect: true } })).body.code).toBe(91);
     expect((await api('POST', '/volumes', { ...base, usrSpcAllocLimitPct: 50 })).status).toBe(400);
@@ -48,7 +58,9 @@ describe('create validation', () => {
     const space = await api('POST', '/volumes', { ...base, cpg: 'SMALL', sizeMiB: 4096 });
     expect([space.status, space.body.code]).toEqual([400, 24]);
     // Thin volumes take only their used space from the CPG.
-    expect((await api('POST', '/volumes', { ...base, name: 'thin-big', cpg: 'SMALL', sizeMiB: 4096, tpvv: true })).status).toBe(201);
+    expect(
+      (await api('POST', '/volumes', { ...base, name: 'thin-big', cpg: 'SMALL', sizeMiB: 4096, tpvv: true })).status,
+    ).toBe(201);
     await api('DELETE', '/volumes/thin-big');
     // null means absent.
     expect((await api('POST', '/volumes', { ...base, name: 'nul', comment: null })).status).toBe(201);
@@ -77,16 +89,38 @@ describe('lifecycle', () => {
   });
 
   test('volume object members and a unique, stable WWN', async () => {
-    await api('POST', '/volumes', { name: 'obj', cpg: 'SSD_r6', sizeMiB: 2048, tpvv: true, snapCPG: 'SSD_r6', comment: 'k', policies: { oneHost: true } });
+    await api('POST', '/volumes', {
+      name: 'obj',
+      cpg: 'SSD_r6',
+      sizeMiB: 2048,
+      tpvv: true,
+      snapCPG: 'SSD_r6',
+      comment: 'k',
+      policies: { oneHost: true },
+    });
     const v = (await api('GET', '/volumes/obj')).body;
-    expect(v).toMatchObject({ name: 'obj', provisioningType: 2, copyType: 1, readOnly: false, state: 1, sizeMiB: 2048, userCPG: 'SSD_r6', snapCPG: 'SSD_r6', comment: 'k', policies: { oneHost: true, staleSS: true, zeroDetect: false, system: false, caching: true } });
+    expect(v).toMatchObject({
+      name: 'obj',
+      provisioningType: 2,
+      copyType: 1,
+      readOnly: false,
+      state: 1,
+      sizeMiB: 2048,
+      userCPG: 'SSD_r6',
+      snapCPG: 'SSD_r6',
+      comment: 'k',
+      policies: { oneHost: true, staleSS: true, zeroDetect: false, system: false, caching: true },
+    });
     expect(v.baseId).toBe(v.id);
     expect(v.wwn).toMatch(/^60002AC[0-9A-F]{17}0000B69E$/);
     expect(v.creationTime8601).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
     expect(v).not.toHaveProperty('copyOf');
     const all = (await api('GET', '/volumes')).body.members as { wwn: string }[];
     expect(new Set(all.map((x) => x.wwn)).size).toBe(all.length);
-    const q = await api('GET', `/volumes?query=${encodeURIComponent(`"wwn==${v.wwn} OR wwn==60002AC00000000000000000000000FF"`)}`);
+    const q = await api(
+      'GET',
+      `/volumes?query=${encodeURIComponent(`"wwn==${v.wwn} OR wwn==60002AC00000000000000000000000FF"`)}`,
+    );
     expect(q.body.total).toBe(1);
     expect(q.body.members[0].name).toBe('obj');
     expect((await api('GET', `/volumes?query=${encodeURIComponent('"copyOf EQ obj"')}`)).body.code).toBe(9030);

@@ -39,13 +39,21 @@ async function code(p: Promise<unknown>): Promise<number> {
 }
 
 async function backendUp(id: string): Promise<number | undefined> {
-  const m = (await metrics.registry.getSingleMetric('threepar_csi_backend_up')?.get())?.values.find((v) => v.labels['backend'] === id);
+  const m = (await metrics.registry.getSingleMetric('threepar_csi_backend_up')?.get())?.values.find(
+    (v) => v.labels['backend'] === id,
+  );
   return m?.value;
 }
 
 /** Sessions the array holds for others than the one this check logs in with. */
 async function sessionsOnB(): Promise<number> {
-  const c = new WsapiClient({ backendId: 'probe', url: simB.url, username: simB.username, password: simB.password, sessionPoolSize: 1 });
+  const c = new WsapiClient({
+    backendId: 'probe',
+    url: simB.url,
+    username: simB.username,
+    password: simB.password,
+    sessionPoolSize: 1,
+  });
   try {
     const conf = await c.wsapiConfiguration.get();
     return (conf.sessionsInUse ?? 0) - 1;
@@ -54,7 +62,13 @@ async function sessionsOnB(): Promise<number> {
   }
 }
 
-const create = (name: string, backend: string) => ctl.call<{ volume: { volume_id: string } }>('CreateVolume', { name, capacity_range: { required_bytes: String(GiB) }, volume_capabilities: [mount], parameters: { backend, cpg: 'SSD_r6' } });
+const create = (name: string, backend: string) =>
+  ctl.call<{ volume: { volume_id: string } }>('CreateVolume', {
+    name,
+    capacity_range: { required_bytes: String(GiB) },
+    volume_capabilities: [mount],
+    parameters: { backend, cpg: 'SSD_r6' },
+  });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'degrade-'));
@@ -96,7 +110,13 @@ describe('one of two backends unreachable', () => {
     await simB.close();
     const linesBefore = cap.lines().length;
 
-    for (const call of [() => create('pvc-new-on-b', 'b'), () => ctl.call('ControllerGetVolume', { volume_id: volB }), () => ctl.call('DeleteVolume', { volume_id: volB }), () => ctl.call('ControllerExpandVolume', { volume_id: volB, capacity_range: { required_bytes: String(2 * GiB) } })]) {
+    for (const call of [
+      () => create('pvc-new-on-b', 'b'),
+      () => ctl.call('ControllerGetVolume', { volume_id: volB }),
+      () => ctl.call('DeleteVolume', { volume_id: volB }),
+      () =>
+        ctl.call('ControllerExpandVolume', { volume_id: volB, capacity_range: { required_bytes: String(2 * GiB) } }),
+    ]) {
       // Connection refused is retried briefly (a restarting WSAPI service), then reported: a call
       // that kept waiting would end in DEADLINE_EXCEEDED at the client's deadline instead.
       expect(await code(call())).toBe(grpcStatus.UNAVAILABLE);
@@ -111,14 +131,26 @@ describe('one of two backends unreachable', () => {
 
     expect(await backendUp('b')).toBe(0);
     expect(await backendUp('a')).toBe(1);
-    const down = cap.lines().slice(linesBefore).filter((l) => l.includes('"backend down') && l.includes('"backend":"b"'));
+    const down = cap
+      .lines()
+      .slice(linesBefore)
+      .filter((l) => l.includes('"backend down') && l.includes('"backend":"b"'));
     expect(down).toHaveLength(1);
 
     // Back on the same address with the same state: no driver restart needed.
     simB = await startSimulator({ ...simBOptions, port: Number(port) });
-    await waitFor('backend b to answer again', async () => (await code(ctl.call('ControllerGetVolume', { volume_id: volB }))) === 0, { intervalMs: 200 });
+    await waitFor(
+      'backend b to answer again',
+      async () => (await code(ctl.call('ControllerGetVolume', { volume_id: volB }))) === 0,
+      { intervalMs: 200 },
+    );
     expect(await backendUp('b')).toBe(1);
-    expect(cap.lines().slice(linesBefore).filter((l) => l.includes('"backend up"') && l.includes('"backend":"b"'))).toHaveLength(1);
+    expect(
+      cap
+        .lines()
+        .slice(linesBefore)
+        .filter((l) => l.includes('"backend up"') && l.includes('"backend":"b"')),
+    ).toHaveLength(1);
 
     // A burst of work after recovery stays within the driver's session pool.
     const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => code(create(`pvc-burst-${i}`, 'b'))));

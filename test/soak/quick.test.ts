@@ -16,11 +16,17 @@ const SOAK = join(ROOT, 'dist', 'soak', 'main.js');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const missing = [SOAK, CLI].find((f) => !existsSync(f));
 
-const SEEDS = (process.env['SOAK_SEEDS'] ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+const SEEDS = (process.env['SOAK_SEEDS'] ?? '')
+  .split(',')
+  .map((x) => x.trim())
+  .filter((x) => x !== '');
 
 function runSoak(seed: string | undefined): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SOAK, '--quick', ...(seed === undefined ? [] : ['--seed', seed])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    const child = spawn(process.execPath, [SOAK, '--quick', ...(seed === undefined ? [] : ['--seed', seed])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));

@@ -29,10 +29,32 @@ beforeAll(async () => {
     CreateVolume: async (req: { name: string }) => {
       if (calls++ < failFirst) throw new DriverError('unavailable', 'array busy');
       if (req.name === 'bad') throw new DriverError('invalid-argument', 'no');
-      return { volume: { volume_id: `b/${req.name}`, capacity_bytes: '1', volume_context: {}, content_source: null, accessible_topology: [] } };
+      return {
+        volume: {
+          volume_id: `b/${req.name}`,
+          capacity_bytes: '1',
+          volume_context: {},
+          content_source: null,
+          accessible_topology: [],
+        },
+      };
     },
   } as unknown as ControllerImpl;
-  server = new CsiServer({ endpoint, services: { identity: createIdentity({ driverName: 'd.example.com', vendorVersion: 't', controller: true, groupController: false, topology: false, readiness: new Readiness() }), controller }, log: silentLogger });
+  server = new CsiServer({
+    endpoint,
+    services: {
+      identity: createIdentity({
+        driverName: 'd.example.com',
+        vendorVersion: 't',
+        controller: true,
+        groupController: false,
+        topology: false,
+        readiness: new Readiness(),
+      }),
+      controller,
+    },
+    log: silentLogger,
+  });
   await server.start();
 });
 afterAll(async () => {
@@ -49,7 +71,12 @@ describe('soak sidecar retries (issue 18 case 7)', () => {
   it('retries until the driver succeeds, with doubling intervals capped at the maximum, and does not give up', async () => {
     failFirst = 7;
     calls = 0;
-    const sidecar = new Sidecar([endpoint], endpoint, new Prng(1), { timeoutMs: 5000, stuckAfterMs: 60_000, retryStartMs: 5, retryMaxMs: 40 });
+    const sidecar = new Sidecar([endpoint], endpoint, new Prng(1), {
+      timeoutMs: 5000,
+      stuckAfterMs: 60_000,
+      retryStartMs: 5,
+      retryMaxMs: 40,
+    });
     try {
       const res = await sidecar.controller<{ volume: { volume_id: string } }>('CreateVolume', { name: 'pvc-1' });
       expect(res.volume.volume_id).toBe('b/pvc-1');
@@ -65,7 +92,12 @@ describe('soak sidecar retries (issue 18 case 7)', () => {
   it('stops at once on a final code, and reports an operation that never succeeds as stuck', async () => {
     failFirst = 0;
     calls = 0;
-    const sidecar = new Sidecar([endpoint], endpoint, new Prng(1), { timeoutMs: 5000, stuckAfterMs: 60_000, retryStartMs: 5, retryMaxMs: 40 });
+    const sidecar = new Sidecar([endpoint], endpoint, new Prng(1), {
+      timeoutMs: 5000,
+      stuckAfterMs: 60_000,
+      retryStartMs: 5,
+      retryMaxMs: 40,
+    });
     try {
       const err = await sidecar.controller('CreateVolume', { name: 'bad' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OperationFailed);
@@ -75,7 +107,12 @@ describe('soak sidecar retries (issue 18 case 7)', () => {
     }
     failFirst = Infinity;
     calls = 0;
-    const stuck = new Sidecar([endpoint], endpoint, new Prng(1), { timeoutMs: 5000, stuckAfterMs: 0, retryStartMs: 5, retryMaxMs: 40 });
+    const stuck = new Sidecar([endpoint], endpoint, new Prng(1), {
+      timeoutMs: 5000,
+      stuckAfterMs: 0,
+      retryStartMs: 5,
+      retryMaxMs: 40,
+    });
     try {
       const err = await stuck.controller('CreateVolume', { name: 'pvc-2' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OperationFailed);

@@ -45,7 +45,9 @@ describe('wait', () => {
 describe('raceAbort / abortable', () => {
   it('passes the outcome through, or stops waiting with the layer error when the signal fires first', async () => {
     await expect(raceAbort(Promise.resolve(5), new AbortController().signal, wsapiAbort)).resolves.toBe(5);
-    await expect(raceAbort(Promise.reject(new Error('boom')), new AbortController().signal, wsapiAbort)).rejects.toThrow('boom');
+    await expect(
+      raceAbort(Promise.reject(new Error('boom')), new AbortController().signal, wsapiAbort),
+    ).rejects.toThrow('boom');
     const ac = new AbortController();
     const never = new Promise<number>(() => undefined);
     const r = raceAbort(never, ac.signal, wsapiAbort);

@@ -30,12 +30,30 @@ const under = (dir: string) => (path: string) => path.startsWith(`src/${dir}/`);
 const FRONT_DOOR = ['src/array/storage-array.ts', 'src/array/registry.ts'];
 
 const RULES: Rule[] = [
-  { name: 'src/csi never reaches the WSAPI client: it speaks to the arrays through src/array', breaks: (e) => under('csi')(e.from) && under('wsapi')(e.to) },
-  { name: 'src/array never imports src/csi (the array layer knows nothing of CSI)', breaks: (e) => under('array')(e.from) && under('csi')(e.to) },
-  { name: `src/csi uses src/array only through its front door (${FRONT_DOOR.join(', ')})`, breaks: (e) => under('csi')(e.from) && under('array')(e.to) && !FRONT_DOOR.includes(e.to) },
-  { name: 'src/wsapi imports no layer above it', breaks: (e) => under('wsapi')(e.from) && (under('array')(e.to) || under('csi')(e.to)) },
-  { name: 'src/host (the node side) imports neither the array nor the WSAPI layers nor src/csi', breaks: (e) => under('host')(e.from) && (under('array')(e.to) || under('wsapi')(e.to) || under('csi')(e.to)) },
-  { name: 'only src/csi imports gRPC (STYLE "Layers with their own words")', breaks: (e) => e.to.startsWith('@grpc/') && !under('csi')(e.from) && !under('gen')(e.from) },
+  {
+    name: 'src/csi never reaches the WSAPI client: it speaks to the arrays through src/array',
+    breaks: (e) => under('csi')(e.from) && under('wsapi')(e.to),
+  },
+  {
+    name: 'src/array never imports src/csi (the array layer knows nothing of CSI)',
+    breaks: (e) => under('array')(e.from) && under('csi')(e.to),
+  },
+  {
+    name: `src/csi uses src/array only through its front door (${FRONT_DOOR.join(', ')})`,
+    breaks: (e) => under('csi')(e.from) && under('array')(e.to) && !FRONT_DOOR.includes(e.to),
+  },
+  {
+    name: 'src/wsapi imports no layer above it',
+    breaks: (e) => under('wsapi')(e.from) && (under('array')(e.to) || under('csi')(e.to)),
+  },
+  {
+    name: 'src/host (the node side) imports neither the array nor the WSAPI layers nor src/csi',
+    breaks: (e) => under('host')(e.from) && (under('array')(e.to) || under('wsapi')(e.to) || under('csi')(e.to)),
+  },
+  {
+    name: 'only src/csi imports gRPC (STYLE "Layers with their own words")',
+    breaks: (e) => e.to.startsWith('@grpc/') && !under('csi')(e.from) && !under('gen')(e.from),
+  },
 ];
 
 /** Every rule an edge breaks, as "from → to: rule" lines. */
@@ -44,7 +62,9 @@ function violations(edges: readonly Edge[], rules: readonly Rule[] = RULES): str
 }
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+  );
 }
 
 /** The module specifiers a source text names, of every import form. */
@@ -52,9 +72,21 @@ function specifiers(text: string, fileName = 'probe.ts'): string[] {
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false);
   const out: string[] = [];
   const visit = (n: ts.Node): void => {
-    if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) out.push(n.moduleSpecifier.text);
-    else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) out.push(n.argument.literal.text);
-    else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) out.push(n.arguments[0].text);
+    if (
+      (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) &&
+      n.moduleSpecifier &&
+      ts.isStringLiteral(n.moduleSpecifier)
+    )
+      out.push(n.moduleSpecifier.text);
+    else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal))
+      out.push(n.argument.literal.text);
+    else if (
+      ts.isCallExpression(n) &&
+      n.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      n.arguments[0] &&
+      ts.isStringLiteral(n.arguments[0])
+    )
+      out.push(n.arguments[0].text);
     ts.forEachChild(n, visit);
   };
   visit(sf);
@@ -66,7 +98,12 @@ function importGraph(): Edge[] {
   return files(SRC).flatMap((file) =>
     specifiers(readFileSync(file, 'utf8'), file).map((spec) => ({
       from: relative(ROOT, file),
-      to: spec.startsWith('.') ? relative(ROOT, resolve(dirname(file), spec)).replace(/\.js$/, '.ts') : spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'),
+      to: spec.startsWith('.')
+        ? relative(ROOT, resolve(dirname(file), spec)).replace(/\.js$/, '.ts')
+        : spec
+            .split('/')
+            .slice(0, spec.startsWith('@') ? 2 : 1)
+            .join('/'),
     })),
   );
 }
@@ -76,7 +113,9 @@ describe('architecture: import rules', () => {
     const edges = importGraph();
     // The walk found the graph (a broken walk would pass vacuously).
     expect(edges.length).toBeGreaterThan(300);
-    expect(edges.some((e) => e.from === 'src/csi/controller-volumes.ts' && e.to === 'src/array/storage-array.ts')).toBe(true);
+    expect(edges.some((e) => e.from === 'src/csi/controller-volumes.ts' && e.to === 'src/array/storage-array.ts')).toBe(
+      true,
+    );
     expect(violations(edges)).toEqual([]);
   });
 
@@ -96,7 +135,14 @@ describe('architecture: import rules', () => {
   });
 
   it('reads every import form, type-only ones included', () => {
-    const text = ["import type { A } from './a.js';", "import { type B } from './b.js';", "export { C } from './c.js';", "export type * from './d.js';", "type E = import('./e.js').E;", "const f = import('./f.js');"].join('\n');
+    const text = [
+      "import type { A } from './a.js';",
+      "import { type B } from './b.js';",
+      "export { C } from './c.js';",
+      "export type * from './d.js';",
+      "type E = import('./e.js').E;",
+      "const f = import('./f.js');",
+    ].join('\n');
     expect(specifiers(text)).toEqual(['./a.js', './b.js', './c.js', './d.js', './e.js', './f.js']);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { capabilityProblem, expandSizeMiB, GiB, isSingleNode, MiB, sizeFits, volumeSizeMiB } from '../../src/csi/controller-validate.js';
+import {
+  capabilityProblem,
+  expandSizeMiB,
+  GiB,
+  isSingleNode,
+  MiB,
+  sizeFits,
+  volumeSizeMiB,
+} from '../../src/csi/controller-validate.js';
 import { DriverError } from '../../src/errors.js';
 import type { VolumeCapability__Output } from '../../src/gen/csi/v1/VolumeCapability.js';
 
@@ -64,7 +72,11 @@ describe('expandSizeMiB and sizeFits', () => {
 });
 
 type Mode = NonNullable<VolumeCapability__Output['access_mode']>['mode'];
-const mount = (mode: Mode, fs = 'ext4'): VolumeCapability__Output => ({ mount: { fs_type: fs, mount_flags: [], volume_mount_group: '' }, access_mode: { mode }, access_type: 'mount' });
+const mount = (mode: Mode, fs = 'ext4'): VolumeCapability__Output => ({
+  mount: { fs_type: fs, mount_flags: [], volume_mount_group: '' },
+  access_mode: { mode },
+  access_type: 'mount',
+});
 const block = (mode: Mode): VolumeCapability__Output => ({ block: {}, access_mode: { mode }, access_type: 'block' });
 
 describe('access modes', () => {

@@ -8,12 +8,18 @@ import type { Volume } from '../../src/wsapi/types.js';
 
 const owner = { driverName: 'csi.example.com', clusterId: 'c1' };
 const mark = JSON.stringify({ v: 1, d: owner.driverName, c: owner.clusterId, n: 'x' });
-const snap = (name: string, copyOf: string, readOnly: boolean, comment?: string): Volume => ({ name, copyOf, copyType: 3, readOnly, ...(comment !== undefined && { comment }) });
+const snap = (name: string, copyOf: string, readOnly: boolean, comment?: string): Volume => ({
+  name,
+  copyOf,
+  copyType: 3,
+  readOnly,
+  ...(comment !== undefined && { comment }),
+});
 const copy = (name: string, copyOf: string): Volume => ({ name, copyOf, copyType: 2, additionalStates: [13] });
 const names = (vs: Volume[]) => vs.map((v) => v.name);
 
 describe('childrenOf', () => {
-  test("own snapshots only → soft delete; nothing else listed", () => {
+  test('own snapshots only → soft delete; nothing else listed', () => {
     const k = childrenOf([{ name: 'v' }, snap('s1', 'v', true, mark), snap('other', 'w', true)], 'v', owner);
     expect(names(k.own)).toEqual(['s1']);
     expect([k.copying, k.foreign]).toEqual([[], []]);
@@ -25,20 +31,35 @@ describe('childrenOf', () => {
   });
 
   test("a read-only snapshot with a writable child and nothing below is foreign: a stopped copy's helpers or an admin's pair look the same", () => {
-    const k = childrenOf([snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('s1', 'v', true, mark)], 'v', owner);
+    const k = childrenOf(
+      [snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('s1', 'v', true, mark)],
+      'v',
+      owner,
+    );
     expect(k.foreign).toEqual(['v.ro']);
     expect(names(k.own)).toEqual(['s1']);
     expect(k.copying).toEqual([]);
   });
 
   test('helpers whose read-write child has a child that is no copy (a snapshot of it) are foreign, not a running copy', () => {
-    const k = childrenOf([snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('under', 'v.ro.rw', true)], 'v', owner);
+    const k = childrenOf(
+      [snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false), snap('under', 'v.ro.rw', true)],
+      'v',
+      owner,
+    );
     expect([k.copying, k.foreign]).toEqual([[], ['v.ro']]);
   });
 
   test("a lone unmarked snapshot, a commented one, another cluster's, or a helper chain with a marked child are not the driver's", () => {
     const other = JSON.stringify({ v: 1, d: owner.driverName, c: 'c2', n: 'y' });
-    const all = [snap('lone', 'v', true), snap('noted', 'v', true, 'admin backup'), snap('theirs', 'v', true, other), snap('v.ro', 'v', true), snap('v.ro.mine', 'v.ro', false, mark), { name: 'offline', copyOf: 'v', copyType: 1 }];
+    const all = [
+      snap('lone', 'v', true),
+      snap('noted', 'v', true, 'admin backup'),
+      snap('theirs', 'v', true, other),
+      snap('v.ro', 'v', true),
+      snap('v.ro.mine', 'v.ro', false, mark),
+      { name: 'offline', copyOf: 'v', copyType: 1 },
+    ];
     expect(childrenOf(all, 'v', owner).foreign.sort()).toEqual(['lone', 'noted', 'offline', 'theirs', 'v.ro'].sort());
   });
 });

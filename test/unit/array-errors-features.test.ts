@@ -11,7 +11,8 @@ import { silentLogger } from '../../src/log.js';
 import { WsapiError } from '../../src/wsapi/errors.js';
 import { featureGates } from '../../src/wsapi/features.js';
 
-const wsapiError = (status: number, code?: number, desc = 'array text') => new WsapiError(status, { ...(code !== undefined && { code }), desc }, { backendId: 'b', op: 'test' });
+const wsapiError = (status: number, code?: number, desc = 'array text') =>
+  new WsapiError(status, { ...(code !== undefined && { code }), desc }, { backendId: 'b', op: 'test' });
 
 describe('conditionOf', () => {
   it.each([
@@ -34,7 +35,11 @@ describe('conditionOf', () => {
   });
 
   it('a limit becomes RESOURCE_EXHAUSTED carrying the array text; no-snap-cpg FAILED_PRECONDITION', () => {
-    const limit = toDriverError(wsapiError(503, 9047, 'maximum number of snapshots has been reached'), 'b', 'creating snapshot s');
+    const limit = toDriverError(
+      wsapiError(503, 9047, 'maximum number of snapshots has been reached'),
+      'b',
+      'creating snapshot s',
+    );
     expect(limit.kind).toBe('resource-exhausted');
     expect(limit.message).toContain('maximum number of snapshots has been reached');
     expect(toDriverError(wsapiError(409, 33), 'b', 'x').kind).toBe('failed-precondition');
@@ -45,7 +50,11 @@ describe('conditionOf', () => {
 
 describe('Backend.features', () => {
   const backendAt = (major: number, minor: number, build: number): Backend => {
-    const b = new Backend({ id: 'b', url: 'https://127.0.0.1:1', username: 'u', password: 'p' }, {} as ArrayClient, silentLogger);
+    const b = new Backend(
+      { id: 'b', url: 'https://127.0.0.1:1', username: 'u', password: 'p' },
+      {} as ArrayClient,
+      silentLogger,
+    );
     b.version = { major, minor, build };
     return b;
   };
@@ -62,7 +71,11 @@ describe('Backend.features', () => {
     expect(backendAt(major, minor, build).features).toEqual(featureGates({ major, minor, build }));
   });
   it('has no feature before the version was read', () => {
-    const b = new Backend({ id: 'b', url: 'https://127.0.0.1:1', username: 'u', password: 'p' }, {} as ArrayClient, silentLogger);
+    const b = new Backend(
+      { id: 'b', url: 'https://127.0.0.1:1', username: 'u', password: 'p' },
+      {} as ArrayClient,
+      silentLogger,
+    );
     expect(Object.values(b.features).some(Boolean)).toBe(false);
   });
 });

@@ -62,7 +62,10 @@ describe('exportsOf', () => {
     expect(exportsOf(list, 'vol').map((l) => `${l.hostname}:${l.lun}`)).toEqual(['h1:0', 'h2:3', 'h2:3']);
   });
   it('falls back to live paths, one per (host, LUN), when the array lists no templates', () => {
-    const list = [v({ hostname: 'h1', active: true, portPos: { node: 0, slot: 2, cardPort: 1 } }), v({ hostname: 'h1', active: true, portPos: { node: 1, slot: 2, cardPort: 1 } })];
+    const list = [
+      v({ hostname: 'h1', active: true, portPos: { node: 0, slot: 2, cardPort: 1 } }),
+      v({ hostname: 'h1', active: true, portPos: { node: 1, slot: 2, cardPort: 1 } }),
+    ];
     expect(exportsOf(list, 'vol')).toHaveLength(1);
   });
   it('maps hosts to the node ids in their markers', () => {
@@ -72,7 +75,12 @@ describe('exportsOf', () => {
 });
 
 describe('selectTargets', () => {
-  const port = (o: Partial<Port>): Port => ({ portPos: { node: 0, slot: 2, cardPort: 1 }, mode: 2, linkState: 4, ...o });
+  const port = (o: Partial<Port>): Port => ({
+    portPos: { node: 0, slot: 2, cardPort: 1 },
+    mode: 2,
+    linkState: 4,
+    ...o,
+  });
   const ports = [
     port({ protocol: 2, type: 8, IPAddr: '10.0.0.1', iSCSIName: 'iqn.t1' }),
     port({ portPos: { node: 1, slot: 2, cardPort: 1 }, protocol: 2, type: 8, IPAddr: '10.0.0.2', iSCSIName: 'iqn.t2' }),
@@ -83,7 +91,10 @@ describe('selectTargets', () => {
     port({ portPos: { node: 0, slot: 1, cardPort: 2 }, protocol: 1, type: 2, portWWN: '20220002AC000001' }),
   ];
   it('chooses ready iSCSI targets, honouring iscsiPortalIps', () => {
-    expect(selectTargets(ports, 'iscsi')).toMatchObject({ iqns: ['iqn.t1', 'iqn.t2'], portals: ['10.0.0.1:3260', '10.0.0.2:3260'] });
+    expect(selectTargets(ports, 'iscsi')).toMatchObject({
+      iqns: ['iqn.t1', 'iqn.t2'],
+      portals: ['10.0.0.1:3260', '10.0.0.2:3260'],
+    });
     expect(selectTargets(ports, 'iscsi', ['10.0.0.2']).iqns).toEqual(['iqn.t2']);
   });
   it('chooses FC target ports (free ones too, never disk ports), honouring fcPortsList', () => {
@@ -100,9 +111,21 @@ describe('judgeHost', () => {
   const tag = '0123456789abcdef';
   const host = (o: Partial<Host>): Host => ({ name: 'h', iSCSIPaths: [{ name: 'iqn.x:n1' }], ...o });
   it.each([
-    ['ours for this node', host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n1;i=iqn.x:n1' }) } }), 'owned'],
-    ['ours for another node', host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n2' }) } }), 'failed-precondition'],
-    ['another cluster', host({ descriptors: { comment: JSON.stringify({ v: 1, o: 'ffffffffffffffff', n: 'n1' }) } }), 'failed-precondition'],
+    [
+      'ours for this node',
+      host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n1;i=iqn.x:n1' }) } }),
+      'owned',
+    ],
+    [
+      'ours for another node',
+      host({ descriptors: { comment: JSON.stringify({ v: 1, o: tag, n: 'n2' }) } }),
+      'failed-precondition',
+    ],
+    [
+      'another cluster',
+      host({ descriptors: { comment: JSON.stringify({ v: 1, o: 'ffffffffffffffff', n: 'n1' }) } }),
+      'failed-precondition',
+    ],
     ['foreign with exactly these initiators', host({}), 'foreign'],
     // A superset is fine (issue 16 item 2): the node's initiators are all on the host.
     ['foreign with more initiators', host({ iSCSIPaths: [{ name: 'iqn.x:n1' }, { name: 'iqn.x:other' }] }), 'foreign'],
@@ -120,13 +143,26 @@ describe('judgeHost', () => {
 });
 
 describe('judgeHost per protocol (issue 16 item 2)', () => {
-  const ref = { nodeId: 'n1;i=iqn.x:n1;w=10000000c9000001', node: { hostName: 'n1', iqns: ['iqn.x:n1'], wwpns: ['10000000c9000001'] } };
+  const ref = {
+    nodeId: 'n1;i=iqn.x:n1;w=10000000c9000001',
+    node: { hostName: 'n1', iqns: ['iqn.x:n1'], wwpns: ['10000000c9000001'] },
+  };
   const tag = '0123456789abcdef';
   it.each([
     ['an iSCSI-only host for iscsi', { name: 'iqn-n1', iSCSIPaths: [{ name: 'iqn.x:n1' }] }, 'iscsi', 'foreign'],
     ['an FC-only host for fc', { name: 'wwn-n1', FCPaths: [{ wwn: '10000000C9000001' }] }, 'fc', 'foreign'],
-    ['an FC-only host for iscsi', { name: 'wwn-n1', FCPaths: [{ wwn: '10000000C9000001' }] }, 'iscsi', 'failed-precondition'],
-    ['a host with the IQN but another WWN, for iscsi', { name: 'mixed', iSCSIPaths: [{ name: 'iqn.x:n1' }], FCPaths: [{ wwn: '10000000C9FFFFFF' }] }, 'iscsi', 'foreign'],
+    [
+      'an FC-only host for iscsi',
+      { name: 'wwn-n1', FCPaths: [{ wwn: '10000000C9000001' }] },
+      'iscsi',
+      'failed-precondition',
+    ],
+    [
+      'a host with the IQN but another WWN, for iscsi',
+      { name: 'mixed', iSCSIPaths: [{ name: 'iqn.x:n1' }], FCPaths: [{ wwn: '10000000C9FFFFFF' }] },
+      'iscsi',
+      'foreign',
+    ],
   ] as [string, Host, 'iscsi' | 'fc', string][])('%s', (_what, h, family, outcome) => {
     let got: string;
     try {
@@ -182,7 +218,10 @@ describe('ListingCache', () => {
     expect(cache.continue(b.next, 1).items).toEqual([2]);
     expect(cache.continue(c.next, 1).items).toEqual([2]);
     // One listing larger than the bound alone is still kept (it is the one being paged).
-    const big = cache.start(Array.from({ length: 20 }, (_, i) => i), 5);
+    const big = cache.start(
+      Array.from({ length: 20 }, (_, i) => i),
+      5,
+    );
     expect(cache.stats()).toEqual({ listings: 1, bytes: 200 });
     expect(cache.continue(big.next, 5).items).toEqual([5, 6, 7, 8, 9]);
   });

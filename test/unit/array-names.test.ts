@@ -1,6 +1,26 @@
 import { describe, expect, it } from '@jest/globals';
-import { arrayNameFor, base32, formatId, hostNameFor, isArrayName, parseId, tombstoneNameFor, SET_NAME_MAX, hashedName } from '../../src/array/names.js';
-import { formatHostMarker, formatVolumeMarker, hostOwnerTag, ownedBy, parseHostMarker, parseVolumeMarker, requestIdentity, VOLUME_COMMENT_MAX, HOST_MARKER_MAX } from '../../src/array/marker.js';
+import {
+  arrayNameFor,
+  base32,
+  formatId,
+  hostNameFor,
+  isArrayName,
+  parseId,
+  tombstoneNameFor,
+  SET_NAME_MAX,
+  hashedName,
+} from '../../src/array/names.js';
+import {
+  formatHostMarker,
+  formatVolumeMarker,
+  hostOwnerTag,
+  ownedBy,
+  parseHostMarker,
+  parseVolumeMarker,
+  requestIdentity,
+  VOLUME_COMMENT_MAX,
+  HOST_MARKER_MAX,
+} from '../../src/array/marker.js';
 import { DriverError } from '../../src/errors.js';
 
 describe('names', () => {
@@ -28,7 +48,9 @@ describe('names', () => {
     expect(`${arrayNameFor('group', 'c', 'n')}-999999`.length).toBeLessThanOrEqual(31);
     expect(hashedName('volumeSet', 'x').length).toBeLessThanOrEqual(SET_NAME_MAX);
     expect(hostNameFor('drv', 'c', 'node-1')).toMatch(/^csh-/);
-    expect(tombstoneNameFor('60002ac0000000000000015000000001')).toBe(tombstoneNameFor('60002AC0000000000000015000000001'));
+    expect(tombstoneNameFor('60002ac0000000000000015000000001')).toBe(
+      tombstoneNameFor('60002AC0000000000000015000000001'),
+    );
   });
 
   it('distinguishes names that differ only in how parts split', () => {
@@ -66,12 +88,21 @@ describe('volume marker', () => {
     expect(ownedBy(m, 'other.driver', base.c)).toBe(false);
   });
 
-  it.each([undefined, '', 'hello', '{"v":2,"d":"x","c":"y"}', '{"v":1}', '{not json'])('ignores comment %p', (comment) => {
-    expect(parseVolumeMarker(comment)).toBeUndefined();
-  });
+  it.each([undefined, '', 'hello', '{"v":2,"d":"x","c":"y"}', '{"v":1}', '{not json'])(
+    'ignores comment %p',
+    (comment) => {
+      expect(parseVolumeMarker(comment)).toBeUndefined();
+    },
+  );
 
   it('shortens description, then PVC, then name to fit 511 characters', () => {
-    const text = formatVolumeMarker({ ...base, n: 'n'.repeat(128), pvc: `${'s'.repeat(63)}/${'p'.repeat(253)}`, pv: 'pv-1', desc: 'd'.repeat(120) });
+    const text = formatVolumeMarker({
+      ...base,
+      n: 'n'.repeat(128),
+      pvc: `${'s'.repeat(63)}/${'p'.repeat(253)}`,
+      pv: 'pv-1',
+      desc: 'd'.repeat(120),
+    });
     expect(text.length).toBeLessThanOrEqual(VOLUME_COMMENT_MAX);
     const m = parseVolumeMarker(text)!;
     expect(m.n).toBe('n'.repeat(128));

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { HPE_ONLY_PARAMETERS, parseSnapshotClassParameters, parseStorageClassParameters, STORAGE_CLASS_PARAMETERS, SNAPSHOT_CLASS_PARAMETERS } from '../../src/csi/params.js';
+import {
+  HPE_ONLY_PARAMETERS,
+  parseSnapshotClassParameters,
+  parseStorageClassParameters,
+  STORAGE_CLASS_PARAMETERS,
+  SNAPSHOT_CLASS_PARAMETERS,
+} from '../../src/csi/params.js';
 import { DriverError } from '../../src/errors.js';
 
 function kindOf(fn: () => unknown): string {
@@ -13,7 +19,11 @@ function kindOf(fn: () => unknown): string {
 
 describe('parseStorageClassParameters', () => {
   it('applies defaults', () => {
-    expect(parseStorageClassParameters({})).toEqual({ provisioningType: 'tpvv', compression: false, hostSeesVLUN: true });
+    expect(parseStorageClassParameters({})).toEqual({
+      provisioningType: 'tpvv',
+      compression: false,
+      hostSeesVLUN: true,
+    });
   });
 
   it.each([
@@ -30,10 +40,23 @@ describe('parseStorageClassParameters', () => {
     [{ qosName: 'gold' }, { qosName: 'gold' }],
     [{ iscsiPortalIps: '10.0.0.1, 10.0.0.2' }, { iscsiPortalIps: ['10.0.0.1', '10.0.0.2'] }],
     [{ fcPortsList: '0:1:1,1:1:1' }, { fcPortsList: ['0:1:1', '1:1:1'] }],
-    [{ fsOwner: '1000:2000', fsMode: '0770' }, { fsOwner: '1000:2000', fsMode: '0770' }],
+    [
+      { fsOwner: '1000:2000', fsMode: '0770' },
+      { fsOwner: '1000:2000', fsMode: '0770' },
+    ],
     [{ fsCreateOptions: '-b 4096 -E lazy_itable_init=1' }, { fsCreateOptions: '-b 4096 -E lazy_itable_init=1' }],
-    [{ 'csi.storage.k8s.io/pvc/name': 'data', 'csi.storage.k8s.io/pvc/namespace': 'ns', 'csi.storage.k8s.io/pv/name': 'pvc-1' }, { pvcName: 'data', pvcNamespace: 'ns', pvName: 'pvc-1' }],
-    [{ backend: 'array-2', description: 'team A' }, { backend: 'array-2', description: 'team A' }],
+    [
+      {
+        'csi.storage.k8s.io/pvc/name': 'data',
+        'csi.storage.k8s.io/pvc/namespace': 'ns',
+        'csi.storage.k8s.io/pv/name': 'pvc-1',
+      },
+      { pvcName: 'data', pvcNamespace: 'ns', pvName: 'pvc-1' },
+    ],
+    [
+      { backend: 'array-2', description: 'team A' },
+      { backend: 'array-2', description: 'team A' },
+    ],
   ])('parses %j', (input, expected) => {
     expect(parseStorageClassParameters(input)).toMatchObject(expected);
   });
@@ -68,7 +91,9 @@ describe('parseStorageClassParameters', () => {
   });
 
   it('refuses compression on a fully provisioned volume', () => {
-    expect(kindOf(() => parseStorageClassParameters({ compression: 'true', provisioningType: 'full' }))).toBe('invalid-argument');
+    expect(kindOf(() => parseStorageClassParameters({ compression: 'true', provisioningType: 'full' }))).toBe(
+      'invalid-argument',
+    );
   });
 });
 
@@ -76,8 +101,18 @@ describe('parseSnapshotClassParameters', () => {
   it.each([
     [{}, { readOnly: true }],
     [{ readOnly: 'false' }, { readOnly: false }],
-    [{ allowExpiry: 'true', expirationHours: '24' }, { readOnly: true, expirationHours: 24 }],
-    [{ 'csi.storage.k8s.io/volumesnapshot/name': 's', 'csi.storage.k8s.io/volumesnapshot/namespace': 'n', 'csi.storage.k8s.io/volumesnapshotcontent/name': 'c' }, { readOnly: true, snapshotName: 's', snapshotNamespace: 'n', contentName: 'c' }],
+    [
+      { allowExpiry: 'true', expirationHours: '24' },
+      { readOnly: true, expirationHours: 24 },
+    ],
+    [
+      {
+        'csi.storage.k8s.io/volumesnapshot/name': 's',
+        'csi.storage.k8s.io/volumesnapshot/namespace': 'n',
+        'csi.storage.k8s.io/volumesnapshotcontent/name': 'c',
+      },
+      { readOnly: true, snapshotName: 's', snapshotNamespace: 'n', contentName: 'c' },
+    ],
   ])('parses %j', (input, expected) => {
     expect(parseSnapshotClassParameters(input)).toEqual(expected);
   });
@@ -100,26 +135,60 @@ describe('parameter descriptors', () => {
       expect(d.default.length).toBeGreaterThan(0);
       expect(d.values.length).toBeGreaterThan(0);
     }
-    expect(STORAGE_CLASS_PARAMETERS.map((d) => d.key)).toEqual(expect.arrayContaining(['cpg', 'snapCpg', 'provisioningType', 'accessProtocol', 'hostSeesVLUN', 'qosName', 'iscsiPortalIps', 'fcPortsList', 'fsOwner', 'fsMode', 'fsCreateOptions', 'description', 'compression', 'backend']));
+    expect(STORAGE_CLASS_PARAMETERS.map((d) => d.key)).toEqual(
+      expect.arrayContaining([
+        'cpg',
+        'snapCpg',
+        'provisioningType',
+        'accessProtocol',
+        'hostSeesVLUN',
+        'qosName',
+        'iscsiPortalIps',
+        'fcPortsList',
+        'fsOwner',
+        'fsMode',
+        'fsCreateOptions',
+        'description',
+        'compression',
+        'backend',
+      ]),
+    );
   });
 });
 
 describe('classes copied from HPE’s CSI driver (issue 19, item 9)', () => {
-  it.each(Object.entries(HPE_ONLY_PARAMETERS))('%s → INVALID_ARGUMENT naming the key and what to use instead', (key, instead) => {
-    let err: unknown;
-    try {
-      parseStorageClassParameters({ [key]: 'x' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(DriverError);
-    expect((err as DriverError).kind).toBe('invalid-argument');
-    expect((err as Error).message).toContain(`"${key}"`);
-    expect((err as Error).message).toContain(instead);
-  });
+  it.each(Object.entries(HPE_ONLY_PARAMETERS))(
+    '%s → INVALID_ARGUMENT naming the key and what to use instead',
+    (key, instead) => {
+      let err: unknown;
+      try {
+        parseStorageClassParameters({ [key]: 'x' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(DriverError);
+      expect((err as DriverError).kind).toBe('invalid-argument');
+      expect((err as Error).message).toContain(`"${key}"`);
+      expect((err as Error).message).toContain(instead);
+    },
+  );
 
   it('the keys both drivers share are taken as they are', () => {
-    expect(parseStorageClassParameters({ accessProtocol: 'iscsi', cpg: 'SSD_r6', snapCpg: 'SSD_r6', provisioningType: 'tpvv', hostSeesVLUN: 'true', compression: 'false', qosName: 'gold', iscsiPortalIps: '10.0.0.1', description: 'Volume created by the HPE CSI Driver for Kubernetes', fsOwner: '1000:1000', fsMode: '0770' })).toMatchObject({ cpg: 'SSD_r6', hostSeesVLUN: true });
+    expect(
+      parseStorageClassParameters({
+        accessProtocol: 'iscsi',
+        cpg: 'SSD_r6',
+        snapCpg: 'SSD_r6',
+        provisioningType: 'tpvv',
+        hostSeesVLUN: 'true',
+        compression: 'false',
+        qosName: 'gold',
+        iscsiPortalIps: '10.0.0.1',
+        description: 'Volume created by the HPE CSI Driver for Kubernetes',
+        fsOwner: '1000:1000',
+        fsMode: '0770',
+      }),
+    ).toMatchObject({ cpg: 'SSD_r6', hostSeesVLUN: true });
     expect(parseSnapshotClassParameters({ read_only: 'false' }).readOnly).toBe(false);
   });
 });
@@ -132,7 +201,9 @@ describe('messages a cluster user reads in a PVC’s events', () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).toMatch(/unknown StorageClass parameter "provisionType"; accepted: backend, cpg, snapCpg, provisioningType/);
+    expect(message).toMatch(
+      /unknown StorageClass parameter "provisionType"; accepted: backend, cpg, snapCpg, provisioningType/,
+    );
     expect(message).not.toMatch(/docs\/|\.md\b|csi\.storage\.k8s\.io/);
     for (const instead of Object.values(HPE_ONLY_PARAMETERS)) expect(instead).not.toMatch(/docs\/|\.md\b/);
   });

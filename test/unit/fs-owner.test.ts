@@ -13,7 +13,13 @@ import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeSt
 const stage = (vc: Record<string, string>, block = false): NodeStageVolumeRequest__Output => ({
   volume_id: 'sim/v1',
   staging_target_path: '/var/lib/kubelet/s',
-  volume_capability: block ? { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' } : { mount: { fs_type: '', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'mount' },
+  volume_capability: block
+    ? { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' }
+    : {
+        mount: { fs_type: '', mount_flags: [], volume_mount_group: '' },
+        access_mode: { mode: 'SINGLE_NODE_WRITER' },
+        access_type: 'mount',
+      },
   publish_context: { protocol: 'loop', wwn: '60002AC000000000000000160001C0A1', lun: '0' },
   secrets: {},
   volume_context: vc,
@@ -30,7 +36,10 @@ function bothSides(key: string, value: string, block = false): [boolean, boolean
       return false;
     }
   };
-  return [accepts(() => parseStorageClassParameters({ [key]: value }, block ? [] : [''])), accepts(() => validateNodeStageVolumeRequest(stage({ [key]: value }, block)))];
+  return [
+    accepts(() => parseStorageClassParameters({ [key]: value }, block ? [] : [''])),
+    accepts(() => validateNodeStageVolumeRequest(stage({ [key]: value }, block))),
+  ];
 }
 
 const parsers: Record<'fsOwner' | 'fsMode', (text: string) => unknown> = { fsOwner: parseFsOwner, fsMode: parseFsMode };
@@ -59,7 +68,10 @@ describe('fsOwner and fsMode', () => {
     expect(bothSides(key, text)).toEqual([want !== undefined, want !== undefined]);
   });
   it('NodeStage gets the parsed values', () => {
-    expect(validateNodeStageVolumeRequest(stage({ fsOwner: '1000:2000', fsMode: '0750' }))).toMatchObject({ fsOwner: { uid: 1000, gid: 2000 }, fsMode: 0o750 });
+    expect(validateNodeStageVolumeRequest(stage({ fsOwner: '1000:2000', fsMode: '0750' }))).toMatchObject({
+      fsOwner: { uid: 1000, gid: 2000 },
+      fsMode: 0o750,
+    });
   });
 });
 
@@ -74,6 +86,8 @@ describe('fsCreateOptions of a volume whose filesystem is not known (raw block, 
     expect(bothSides('fsCreateOptions', text, true)).toEqual([ok, ok]);
   });
   it('refused: the first supported filesystem’s (ext4) reason', () => {
-    expect(() => checkMkfsOptionsForSomeFs('-z undo', 'here')).toThrow(/here: mkfs option "-z" is not allowed: it writes an undo file on the node \(for ext4/);
+    expect(() => checkMkfsOptionsForSomeFs('-z undo', 'here')).toThrow(
+      /here: mkfs option "-z" is not allowed: it writes an undo file on the node \(for ext4/,
+    );
   });
 });

@@ -12,13 +12,25 @@ import { isReadOnlyMount, mountAt, parseMountInfo } from '../../src/host/mounts.
 
 describe('spawnExec', () => {
   it('returns stdout and stderr of a successful command', async () => {
-    await expect(spawnExec('sh', ['-c', 'echo out; echo err >&2'])).resolves.toEqual({ code: 0, stdout: 'out\n', stderr: 'err\n' });
+    await expect(spawnExec('sh', ['-c', 'echo out; echo err >&2'])).resolves.toEqual({
+      code: 0,
+      stdout: 'out\n',
+      stderr: 'err\n',
+    });
   });
 
   it('a non-zero exit is an ExecError with code, stdout and stderr; okCodes accept it', async () => {
-    const err = (await spawnExec('sh', ['-c', 'echo partial; echo "it broke" >&2; exit 3']).catch((e: unknown) => e)) as ExecError;
+    const err = (await spawnExec('sh', ['-c', 'echo partial; echo "it broke" >&2; exit 3']).catch(
+      (e: unknown) => e,
+    )) as ExecError;
     expect(err).toBeInstanceOf(ExecError);
-    expect(err).toMatchObject({ failure: 'exit', exitCode: 3, stdout: 'partial\n', stderr: 'it broke\n', kind: 'internal' });
+    expect(err).toMatchObject({
+      failure: 'exit',
+      exitCode: 3,
+      stdout: 'partial\n',
+      stderr: 'it broke\n',
+      kind: 'internal',
+    });
     expect(err.message).toContain('it broke');
     await expect(spawnExec('sh', ['-c', 'exit 21'], { okCodes: [21] })).resolves.toMatchObject({ code: 21 });
   });
@@ -30,14 +42,19 @@ describe('spawnExec', () => {
 
   it('a command past its own timeout is killed: failure "timeout", the call\'s deadline (kind cancelled → DEADLINE_EXCEEDED)', async () => {
     // `sleep 5` cannot end by itself within 100 ms: the rejection is the kill.
-    await expect(spawnExec('sleep', ['5'], { timeoutMs: 100 })).rejects.toMatchObject({ failure: 'timeout', kind: 'cancelled' });
+    await expect(spawnExec('sleep', ['5'], { timeoutMs: 100 })).rejects.toMatchObject({
+      failure: 'timeout',
+      kind: 'cancelled',
+    });
   });
 
   it('a child that never ends (D state: even SIGKILL waits) fails the call at its timeout and is left behind', async () => {
     // The grandchild keeps the output pipe open after the shell is killed, so 'close' never
     // comes — as for a blockdev stuck on a queueing multipath map. Before the fix the promise
     // waited for 'close' (here: 120 s, past the jest timeout).
-    const err = (await spawnExec('sh', ['-c', 'sleep 120 & echo $!; wait'], { timeoutMs: 200 }).catch((e: unknown) => e)) as ExecError;
+    const err = (await spawnExec('sh', ['-c', 'sleep 120 & echo $!; wait'], { timeoutMs: 200 }).catch(
+      (e: unknown) => e,
+    )) as ExecError;
     const stuck = Number(err.stdout?.trim());
     try {
       expect(err).toBeInstanceOf(ExecError);
@@ -54,7 +71,9 @@ describe('spawnExec', () => {
     try {
       const ro = spawnExec('sleep', ['5'], { readOnly: true, signal: ac.signal });
       // Runs until the test creates `go`, i.e. surely past the cancellation.
-      const rw = spawnExec('sh', ['-c', 'while [ ! -e "$1" ]; do sleep 0.01; done; echo done', 'sh', go], { signal: ac.signal });
+      const rw = spawnExec('sh', ['-c', 'while [ ! -e "$1" ]; do sleep 0.01; done; echo done', 'sh', go], {
+        signal: ac.signal,
+      });
       ac.abort();
       await expect(ro).rejects.toMatchObject({ failure: 'cancelled', kind: 'cancelled' });
       writeFileSync(go, '');
@@ -62,7 +81,9 @@ describe('spawnExec', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    await expect(spawnExec('true', [], { readOnly: true, signal: ac.signal })).rejects.toMatchObject({ failure: 'cancelled' });
+    await expect(spawnExec('true', [], { readOnly: true, signal: ac.signal })).rejects.toMatchObject({
+      failure: 'cancelled',
+    });
   });
 
   it('a missing binary is failure "spawn"', async () => {
@@ -70,7 +91,9 @@ describe('spawnExec', () => {
   });
 
   it('secret arguments are redacted from the error', async () => {
-    const err = (await spawnExec('sh', ['-c', 'exit 1', 'x', 'topsecret'], { secretArgs: [3] }).catch((e: unknown) => e)) as ExecError;
+    const err = (await spawnExec('sh', ['-c', 'exit 1', 'x', 'topsecret'], { secretArgs: [3] }).catch(
+      (e: unknown) => e,
+    )) as ExecError;
     expect(err.commandLine).toBe('sh -c "exit 1" x [REDACTED]');
     expect(err.message).not.toContain('topsecret');
   });
@@ -86,7 +109,19 @@ describe('hostExec', () => {
   it('nsenter mode runs the tool in PID 1’s mount and network namespaces and shifts secret indexes', async () => {
     await hostExec(fake, 'nsenter')('iscsiadm', ['-m', 'node', '-v', 'pw'], { secretArgs: [3] });
     const call = seen.pop()!;
-    expect([call.command, ...call.args]).toEqual(['nsenter', '--target', '1', '--mount', '--net', '--', 'iscsiadm', '-m', 'node', '-v', 'pw']);
+    expect([call.command, ...call.args]).toEqual([
+      'nsenter',
+      '--target',
+      '1',
+      '--mount',
+      '--net',
+      '--',
+      'iscsiadm',
+      '-m',
+      'node',
+      '-v',
+      'pw',
+    ]);
     expect(call.args[call.secretArgs![0]!]).toBe('pw');
   });
 
@@ -109,7 +144,12 @@ describe('parseMountInfo', () => {
   it('parses targets (unescaped), devices, roots, options', () => {
     const m = parseMountInfo(text);
     expect(m).toHaveLength(5);
-    expect(m[2]).toMatchObject({ target: '/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pv one/mount', majorMinor: '7:3', fsType: 'ext4', source: '/dev/loop3' });
+    expect(m[2]).toMatchObject({
+      target: '/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pv one/mount',
+      majorMinor: '7:3',
+      fsType: 'ext4',
+      source: '/dev/loop3',
+    });
     expect(isReadOnlyMount(m[2]!)).toBe(true);
     expect(m[3]).toMatchObject({ root: '/loop4', fsType: 'devtmpfs' });
     expect(isReadOnlyMount(m[4]!)).toBe(true);

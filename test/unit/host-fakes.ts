@@ -34,7 +34,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_EXEC_TIMEOUT_MS, ExecError, commandLine, type Exec, type ExecOptions, type ExecResult } from '../../src/host/exec.js';
+import {
+  DEFAULT_EXEC_TIMEOUT_MS,
+  ExecError,
+  commandLine,
+  type Exec,
+  type ExecOptions,
+  type ExecResult,
+} from '../../src/host/exec.js';
 import { Sysfs } from '../../src/host/sysfs.js';
 import { createLogger } from '../../src/log.js';
 
@@ -44,7 +51,9 @@ export const log = createLogger({ level: 'silent' });
  * A LUN the fake array exports. FC (or a single iSCSI session): visible at SCSI host `host`,
  * target `target`. iSCSI by target name: `iqn` — visible on every session logged in to it.
  */
-export type FakeLun = { lun: number; wwn: string } & ({ host: number; target: number; iqn?: undefined } | { iqn: string; host?: undefined; target?: undefined });
+export type FakeLun = { lun: number; wwn: string } & (
+  { host: number; target: number; iqn?: undefined } | { iqn: string; host?: undefined; target?: undefined }
+);
 
 export interface Call {
   argv: string[];
@@ -116,7 +125,14 @@ export class FakeHost {
   readonly sys: Sysfs;
 
   constructor() {
-    for (const d of ['block', 'class/iscsi_session', 'class/iscsi_connection', 'class/fc_transport', 'class/scsi_device']) mkdirSync(join(this.sysRoot, d), { recursive: true });
+    for (const d of [
+      'block',
+      'class/iscsi_session',
+      'class/iscsi_connection',
+      'class/fc_transport',
+      'class/scsi_device',
+    ])
+      mkdirSync(join(this.sysRoot, d), { recursive: true });
     mkdirSync(this.byId, { recursive: true });
     writeFileSync(this.mountinfo, '22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n');
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -144,7 +160,10 @@ export class FakeHost {
 
   /** A mount of a device (by major:minor) somewhere, as a mountinfo line. */
   addMount(majorMinor: string, target: string): void {
-    writeFileSync(this.mountinfo, `22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n40 22 ${majorMinor} / ${target} rw,relatime - ext4 /dev/x rw\n`);
+    writeFileSync(
+      this.mountinfo,
+      `22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n40 22 ${majorMinor} / ${target} rw,relatime - ext4 /dev/x rw\n`,
+    );
   }
 
   /** Disks (sdX) whose cached WWID is this WWN. */
@@ -175,7 +194,8 @@ export class FakeHost {
    * blocked (iSCSI session in recovery: I/O waits until replacement_timeout, 120 s by default).
    */
   setPathState(wwn: string, state: 'running' | 'transport-offline' | 'blocked'): void {
-    for (const d of this.devs.values()) if (d.wwn === wwn.toLowerCase()) writeFileSync(join(d.dir, 'state'), `${state}\n`);
+    for (const d of this.devs.values())
+      if (d.wwn === wwn.toLowerCase()) writeFileSync(join(d.dir, 'state'), `${state}\n`);
   }
 
   /** The multipath map (kernel name dm-N) of a WWN, if built. */
@@ -245,7 +265,9 @@ export class FakeHost {
   private applyScan(line: string): void {
     const [h, c, t, l] = line.split(' ').map(Number);
     const iqn = this.sessionIqn(h!);
-    const lun = this.luns.find((x) => x.lun === l && (x.iqn !== undefined ? x.iqn === iqn && t === 0 : x.host === h && x.target === t));
+    const lun = this.luns.find(
+      (x) => x.lun === l && (x.iqn !== undefined ? x.iqn === iqn && t === 0 : x.host === h && x.target === t),
+    );
     if (!lun) return;
     this.addScsiDevice(h!, c!, t!, l!, lun.wwn.toLowerCase(), true);
   }
@@ -255,7 +277,13 @@ export class FakeHost {
     const hctl = `${h}:${c}:${t}:${l}`;
     if (this.devs.has(hctl)) return undefined;
     const session = this.sessions.find((s) => s.host === h);
-    const dir = join(this.sysRoot, `devices/platform/host${h}`, session ? `session${session.sid}` : '', `target${h}:${c}:${t}`, hctl);
+    const dir = join(
+      this.sysRoot,
+      `devices/platform/host${h}`,
+      session ? `session${session.sid}` : '',
+      `target${h}:${c}:${t}`,
+      hctl,
+    );
     mkdirSync(dir, { recursive: true });
     // wwid as the SCSI layer prints it from VPD page 0x83: "naa." + the NAA designator.
     writeFileSync(join(dir, 'wwid'), `naa.${wwn}\n`);
@@ -314,7 +342,12 @@ export class FakeHost {
     if (paths.length === 0) return;
     const known = this.wwids.has(`3${wwn}`);
     const policy = this.findMultipaths;
-    const build = this.maps.has(wwn) || policy === 'no' || policy === 'greedy' || known || (paths.length >= 2 && (policy === 'yes' || policy === 'smart'));
+    const build =
+      this.maps.has(wwn) ||
+      policy === 'no' ||
+      policy === 'greedy' ||
+      known ||
+      (paths.length >= 2 && (policy === 'yes' || policy === 'smart'));
     if (!build) return;
     this.buildMap(wwn);
   }
@@ -431,16 +464,34 @@ export class FakeHost {
     return this.run(tool, argv, options);
   };
 
-  private reject(argv: string[], options: ExecOptions, code: number, stdout: string, stderr: string): never | Promise<ExecResult> {
+  private reject(
+    argv: string[],
+    options: ExecOptions,
+    code: number,
+    stdout: string,
+    stderr: string,
+  ): never | Promise<ExecResult> {
     if (options.okCodes?.includes(code)) return Promise.resolve({ code, stdout, stderr });
-    throw new ExecError({ commandLine: commandLine(argv[0]!, argv.slice(1), options.secretArgs), failure: 'exit', exitCode: code, stdout, stderr });
+    throw new ExecError({
+      commandLine: commandLine(argv[0]!, argv.slice(1), options.secretArgs),
+      failure: 'exit',
+      exitCode: code,
+      stdout,
+      stderr,
+    });
   }
 
   /** A command stuck in the kernel: it reports its own timeout (spawnExec's behaviour), never an answer. */
   private hang(argv: string[], options: ExecOptions): never {
     // The caller's timeout (or spawnExec's default) is what ends the wait; record which applied.
     this.hung.push(`${argv.join(' ')} (after ${options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS} ms)`);
-    throw new ExecError({ commandLine: commandLine(argv[0]!, argv.slice(1), options.secretArgs), failure: 'timeout', exitCode: null, stdout: '', stderr: '' });
+    throw new ExecError({
+      commandLine: commandLine(argv[0]!, argv.slice(1), options.secretArgs),
+      failure: 'timeout',
+      exitCode: null,
+      stdout: '',
+      stderr: '',
+    });
   }
 
   private async run(argv: string[], full: string[], options: ExecOptions): Promise<ExecResult> {
@@ -452,26 +503,43 @@ export class FakeHost {
       const key = `${iqn}@${portal}`;
       if (a.includes('--login')) {
         const rc = this.login(iqn, portal);
-        if (rc !== 0) return this.reject(full, options, rc, '', `iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${portal}].\niscsiadm: initiator reported error (8 - connection timed out)\n`);
-        return ok(`Logging in to [iface: default, target: ${iqn}, portal: ${portal.replace(':', ',')}]\nLogin to [iface: default, target: ${iqn}, portal: ${portal.replace(':', ',')}] successful.\n`);
+        if (rc !== 0)
+          return this.reject(
+            full,
+            options,
+            rc,
+            '',
+            `iscsiadm: Could not login to [iface: default, target: ${iqn}, portal: ${portal}].\niscsiadm: initiator reported error (8 - connection timed out)\n`,
+          );
+        return ok(
+          `Logging in to [iface: default, target: ${iqn}, portal: ${portal.replace(':', ',')}]\nLogin to [iface: default, target: ${iqn}, portal: ${portal.replace(':', ',')}] successful.\n`,
+        );
       }
       if (a.includes('--logout')) {
-        if (this.logout(iqn, portal) === 0) return this.reject(full, options, 21, '', 'iscsiadm: No matching sessions found\n');
-        return ok(`Logging out of session [sid: 1, target: ${iqn}, portal: ${portal.replace(':', ',')}]\nLogout of [sid: 1, target: ${iqn}, portal: ${portal.replace(':', ',')}] successful.\n`);
+        if (this.logout(iqn, portal) === 0)
+          return this.reject(full, options, 21, '', 'iscsiadm: No matching sessions found\n');
+        return ok(
+          `Logging out of session [sid: 1, target: ${iqn}, portal: ${portal.replace(':', ',')}]\nLogout of [sid: 1, target: ${iqn}, portal: ${portal.replace(':', ',')}] successful.\n`,
+        );
       }
       const op = a.includes('-o') ? a[a.indexOf('-o') + 1] : undefined;
       if (op === 'new') {
         this.records.add(key);
-        return ok(`New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] ${portal.replace(':', ',')},-1 ${iqn}] added\n`);
+        return ok(
+          `New iSCSI node [tcp:[hw=,ip=,net_if=,iscsi_if=default] ${portal.replace(':', ',')},-1 ${iqn}] added\n`,
+        );
       }
       if (op === 'delete') {
         if (!this.records.delete(key)) return this.reject(full, options, 21, '', 'iscsiadm: No records found\n');
         return ok();
       }
-      if (op === 'update') return this.records.has(key) ? ok() : this.reject(full, options, 21, '', 'iscsiadm: No records found\n');
+      if (op === 'update')
+        return this.records.has(key) ? ok() : this.reject(full, options, 21, '', 'iscsiadm: No records found\n');
       // Record display: "name = value" lines, as `iscsiadm -m node -T -p` prints them.
       if (!this.records.has(key)) return this.reject(full, options, 21, '', 'iscsiadm: No records found\n');
-      return ok(`# BEGIN RECORD 2.1.8\nnode.name = ${iqn}\nnode.startup = manual\nnode.conn[0].address = ${portal.split(':')[0]}\n# END RECORD\n`);
+      return ok(
+        `# BEGIN RECORD 2.1.8\nnode.name = ${iqn}\nnode.startup = manual\nnode.conn[0].address = ${portal.split(':')[0]}\n# END RECORD\n`,
+      );
     }
     if (cmd === 'multipathd') {
       if (!this.multipath && this.multipathdDown === 'packet-error') return ok('error receiving packet\n');
@@ -508,7 +576,8 @@ export class FakeHost {
     }
     if (cmd === 'blockdev' && a[0] === '--flushbufs') {
       const name = a[1]!.replace('/dev/', '');
-      const eio = (): Promise<ExecResult> => this.reject(full, options, 1, '', 'blockdev: ioctl error on BLKFLSBUF: Input/output error\n');
+      const eio = (): Promise<ExecResult> =>
+        this.reject(full, options, 1, '', 'blockdev: ioctl error on BLKFLSBUF: Input/output error\n');
       const m = [...this.maps.values()].find((x) => `dm-${x.n}` === name);
       if (m) {
         const live = this.devicesOf(m.wwn).some((sd) => this.pathLive(sd));

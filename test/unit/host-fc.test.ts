@@ -36,7 +36,11 @@ describe('FC connector with multipath', () => {
     h.addFcTarget(5, 0, 0, PORT_A);
     h.addFcTarget(5, 0, 1, OTHER_PORT);
     h.addFcTarget(6, 0, 2, PORT_B);
-    h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN }, { host: 6, target: 2, lun: 4, wwn: WWN }, { host: 5, target: 1, lun: 4, wwn: OTHER_WWN });
+    h.luns.push(
+      { host: 5, target: 0, lun: 4, wwn: WWN },
+      { host: 6, target: 2, lun: 4, wwn: WWN },
+      { host: 5, target: 1, lun: 4, wwn: OTHER_WWN },
+    );
   });
   afterEach(() => h.cleanup());
 
@@ -54,14 +58,21 @@ describe('FC connector with multipath', () => {
 
   it('no zoned port visible: UNAVAILABLE, nothing scanned', async () => {
     const c = build(h);
-    await expect(c.attach({ ...vol(), fcTargets: ['2ff70002ac000001'] }, undefined, false, { log })).rejects.toMatchObject({ kind: 'unavailable' });
+    await expect(
+      c.attach({ ...vol(), fcTargets: ['2ff70002ac000001'] }, undefined, false, { log }),
+    ).rejects.toMatchObject({ kind: 'unavailable' });
     expect(h.writes).toEqual([]);
   });
 
   it('detach: multipath -f on the unused map (host namespaces), then only this LUN’s disks (paths under a map are not flushed)', async () => {
     const c = build(h);
     await c.attach(vol(), undefined, false, { log });
-    const other = await c.attach({ protocol: 'fc', wwn: OTHER_WWN, lun: 4, fcTargets: [OTHER_PORT] }, undefined, false, { log });
+    const other = await c.attach(
+      { protocol: 'fc', wwn: OTHER_WWN, lun: 4, fcTargets: [OTHER_PORT] },
+      undefined,
+      false,
+      { log },
+    );
     expect(other.name).toBe('dm-1');
     h.writes.length = 0;
     h.calls.length = 0;
@@ -132,7 +143,10 @@ describe('FC connector with multipath', () => {
       const dev = await build(single).attach(vol(), undefined, false, { log });
       expect(dev).toEqual({ path: '/dev/sdb', name: 'sdb' });
       await build(single).detach(vol(), { log });
-      expect(single.commands()).toEqual(['nsenter --target 1 --mount --net -- multipathd show status', 'blockdev --flushbufs /dev/sdb']);
+      expect(single.commands()).toEqual([
+        'nsenter --target 1 --mount --net -- multipathd show status',
+        'blockdev --flushbufs /dev/sdb',
+      ]);
       expect(single.devicesOf(WWN)).toEqual([]);
     } finally {
       single.cleanup();

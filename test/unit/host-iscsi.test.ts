@@ -27,7 +27,12 @@ function build(h: FakeHost, mode: 'direct' | 'nsenter' = 'direct'): IscsiConnect
   return new IscsiConnector(host, h.sys, new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS));
 }
 
-const vol = (wwn: string, lun: number, targets = [{ iqn: IQN, portal: PORTAL }]): VolumeIdentity => ({ protocol: 'iscsi', wwn, lun, iscsiTargets: targets });
+const vol = (wwn: string, lun: number, targets = [{ iqn: IQN, portal: PORTAL }]): VolumeIdentity => ({
+  protocol: 'iscsi',
+  wwn,
+  lun,
+  iscsiTargets: targets,
+});
 const node = `-m node -T ${IQN} -p ${PORTAL}`;
 
 describe('iSCSI connector', () => {
@@ -78,8 +83,14 @@ describe('iSCSI connector', () => {
     const h2 = new FakeHost();
     try {
       h2.iscsiHosts.set(PORTAL, 3);
-      h2.failures.push({ match: (argv) => argv.includes('node.session.auth.password'), code: 6, stderr: 'iscsiadm: Could not update node record\n' });
-      const err = await build(h2, 'nsenter').attach(vol(WWN1, 1), { user: 'u', secret: 's3cret-chap-value' }, false, { log }).catch((e: unknown) => e);
+      h2.failures.push({
+        match: (argv) => argv.includes('node.session.auth.password'),
+        code: 6,
+        stderr: 'iscsiadm: Could not update node record\n',
+      });
+      const err = await build(h2, 'nsenter')
+        .attach(vol(WWN1, 1), { user: 'u', secret: 's3cret-chap-value' }, false, { log })
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ kind: 'unavailable' });
       const cause = (err as Error).cause as ExecError;
       expect(cause).toBeInstanceOf(ExecError);
@@ -102,7 +113,11 @@ describe('iSCSI connector', () => {
     expect(h.devicesOf(WWN2)).toEqual(['sdc']);
     h.calls.length = 0;
     await c.detach(vol(WWN2, 2), { log });
-    expect(h.commands()).toEqual(['blockdev --flushbufs /dev/sdc', `iscsiadm ${node} --logout`, `iscsiadm ${node} -o delete`]);
+    expect(h.commands()).toEqual([
+      'blockdev --flushbufs /dev/sdc',
+      `iscsiadm ${node} --logout`,
+      `iscsiadm ${node} -o delete`,
+    ]);
     // Detach again (NodeUnstage repeated): nothing left to do, nothing run.
     h.calls.length = 0;
     await c.detach(vol(WWN2, 2), { log });
@@ -126,18 +141,30 @@ describe('iSCSI connector', () => {
 
   it('a LUN that never appears: UNAVAILABLE after the bounded wait', async () => {
     // Bounded: it rejects (an unbounded wait would end in jest's timeout instead).
-    await expect(build(h).attach(vol('60002AC0000000000000009999999999', 9), undefined, false, { log })).rejects.toMatchObject({ kind: 'unavailable' });
+    await expect(
+      build(h).attach(vol('60002AC0000000000000009999999999', 9), undefined, false, { log }),
+    ).rejects.toMatchObject({ kind: 'unavailable' });
   });
 
   it('a dead portal fails alone: the other path attaches, multipath builds the map', async () => {
     h.multipath = true;
-    const dev = await build(h).attach(vol(WWN1, 1, [{ iqn: IQN2, portal: PORTAL2 }, { iqn: IQN, portal: PORTAL }]), undefined, false, { log });
+    const dev = await build(h).attach(
+      vol(WWN1, 1, [
+        { iqn: IQN2, portal: PORTAL2 },
+        { iqn: IQN, portal: PORTAL },
+      ]),
+      undefined,
+      false,
+      { log },
+    );
     expect(dev).toEqual({ path: '/dev/dm-0', name: 'dm-0', wwid: `3${WWN1.toLowerCase()}` });
     expect(h.commands('--login')).toHaveLength(2);
     // No portal answers: UNAVAILABLE.
     const h2 = new FakeHost();
     try {
-      await expect(build(h2).attach(vol(WWN1, 1), undefined, false, { log })).rejects.toMatchObject({ kind: 'unavailable' });
+      await expect(build(h2).attach(vol(WWN1, 1), undefined, false, { log })).rejects.toMatchObject({
+        kind: 'unavailable',
+      });
     } finally {
       h2.cleanup();
     }
@@ -149,7 +176,18 @@ describe('iSCSI connector', () => {
     await c.detach(vol(WWN1, 1), { log });
     const iscsi = h.calls.filter((x) => x.argv.includes('iscsiadm'));
     expect(iscsi.length).toBeGreaterThan(0);
-    for (const x of iscsi) expect(x.argv.slice(0, NSENTER_PREFIX.length + 1)).toEqual(['nsenter', '--target', '1', '--mount', '--net', '--', 'iscsiadm']);
-    expect(h.calls.filter((x) => x.argv[0] === 'blockdev').map((x) => x.argv.join(' '))).toEqual(['blockdev --flushbufs /dev/sdb']);
+    for (const x of iscsi)
+      expect(x.argv.slice(0, NSENTER_PREFIX.length + 1)).toEqual([
+        'nsenter',
+        '--target',
+        '1',
+        '--mount',
+        '--net',
+        '--',
+        'iscsiadm',
+      ]);
+    expect(h.calls.filter((x) => x.argv[0] === 'blockdev').map((x) => x.argv.join(' '))).toEqual([
+      'blockdev --flushbufs /dev/sdb',
+    ]);
   });
 });

@@ -36,10 +36,21 @@ function parts(h: FakeHost, mode: MultipathMode = 'auto') {
   const mp = new Multipath(hostExec(h.exec, 'nsenter'), h.exec, h.sys, mounter, mode);
   return new ScsiVolumes(h.sys, h.exec, mounter, mp, TIMINGS, h.devRoot);
 }
-const iscsi = (h: FakeHost, mode: MultipathMode = 'auto'): IscsiConnector => new IscsiConnector(hostExec(h.exec, 'nsenter'), h.sys, parts(h, mode));
+const iscsi = (h: FakeHost, mode: MultipathMode = 'auto'): IscsiConnector =>
+  new IscsiConnector(hostExec(h.exec, 'nsenter'), h.sys, parts(h, mode));
 const fc = (h: FakeHost, mode: MultipathMode = 'auto'): FcConnector => new FcConnector(h.sys, parts(h, mode));
-const ivol = (wwn: string, lun: number): VolumeIdentity => ({ protocol: 'iscsi', wwn, lun, iscsiTargets: [{ iqn: IQN, portal: PORTAL }] });
-const fvol = (wwn: string, lun: number, ports = [PORT_A, PORT_B]): VolumeIdentity => ({ protocol: 'fc', wwn, lun, fcTargets: ports });
+const ivol = (wwn: string, lun: number): VolumeIdentity => ({
+  protocol: 'iscsi',
+  wwn,
+  lun,
+  iscsiTargets: [{ iqn: IQN, portal: PORTAL }],
+});
+const fvol = (wwn: string, lun: number, ports = [PORT_A, PORT_B]): VolumeIdentity => ({
+  protocol: 'fc',
+  wwn,
+  lun,
+  fcTargets: ports,
+});
 
 let h: FakeHost;
 beforeEach(() => {
@@ -74,7 +85,9 @@ describe('case 1: a stale device of another volume at the reused LUN', () => {
 
   it('in use (mounted): FAILED_PRECONDITION naming the device; nothing deleted or scanned', async () => {
     h.addMount((await h.sys.read('block/sdb/dev'))!, '/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/pv-a/mount');
-    const err = (await iscsi(h).attach(ivol(WWN_B, 1), undefined, false, { log }).catch((e: unknown) => e)) as Error;
+    const err = (await iscsi(h)
+      .attach(ivol(WWN_B, 1), undefined, false, { log })
+      .catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ kind: 'failed-precondition' });
     expect(err.message).toContain('/dev/sdb');
     expect(h.writes).toEqual([]);
@@ -103,8 +116,19 @@ describe('case 2: multipath decided by asking multipathd', () => {
   const ctx = (): CallContext => ({ rpc: 'test', log, signal: new AbortController().signal });
   function service(mode?: MultipathMode) {
     return createNodeService({
-      driverName: 'csi.3par.hpe.com', nodeName: 'w1', backendIds: [], maxVolumesPerNode: 0, kubeletDir: join(h.root, 'kubelet'),
-      exec: h.exec, hostExec: 'nsenter', hostRoot: h.root, sysfs: h.sys, mountinfoPath: h.mountinfo, log, discovery: TIMINGS, multipath: mode,
+      driverName: 'csi.3par.hpe.com',
+      nodeName: 'w1',
+      backendIds: [],
+      maxVolumesPerNode: 0,
+      kubeletDir: join(h.root, 'kubelet'),
+      exec: h.exec,
+      hostExec: 'nsenter',
+      hostRoot: h.root,
+      sysfs: h.sys,
+      mountinfoPath: h.mountinfo,
+      log,
+      discovery: TIMINGS,
+      multipath: mode,
     });
   }
   const stage = (wwn: string, lun: number): NodeStageVolumeRequest__Output => ({
@@ -140,20 +164,30 @@ describe('case 2: multipath decided by asking multipathd', () => {
 
   it('--multipath on with multipathd down: FAILED_PRECONDITION; off: multipathd is never asked', async () => {
     h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A });
-    await expect(service('on').NodeStageVolume(stage(WWN_A, 4), ctx())).rejects.toMatchObject({ kind: 'failed-precondition' });
+    await expect(service('on').NodeStageVolume(stage(WWN_A, 4), ctx())).rejects.toMatchObject({
+      kind: 'failed-precondition',
+    });
     h.calls.length = 0;
     await service('off').NodeStageVolume(stage(WWN_A, 4), ctx());
     expect(h.commands('multipath')).toEqual([]);
   });
 
-  it.each(['refused', 'packet-error'] as const)('multipathd down (%s): auto uses the single path, on refuses', async (how) => {
-    h.multipathdDown = how;
-    h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A });
-    const cap = captureLog('info');
-    expect(await fc(h).attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log: cap.log })).toEqual({ path: '/dev/sdb', name: 'sdb' });
-    expect(cap.text()).toContain('multipathd is not running on the host; using single-path devices');
-    await expect(fc(h, 'on').attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log })).rejects.toMatchObject({ kind: 'failed-precondition' });
-  });
+  it.each(['refused', 'packet-error'] as const)(
+    'multipathd down (%s): auto uses the single path, on refuses',
+    async (how) => {
+      h.multipathdDown = how;
+      h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A });
+      const cap = captureLog('info');
+      expect(await fc(h).attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log: cap.log })).toEqual({
+        path: '/dev/sdb',
+        name: 'sdb',
+      });
+      expect(cap.text()).toContain('multipathd is not running on the host; using single-path devices');
+      await expect(fc(h, 'on').attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log })).rejects.toMatchObject({
+        kind: 'failed-precondition',
+      });
+    },
+  );
 
   it('maps are found through the paths’ holders (/sys/block/sdX/holders/dm-N)', async () => {
     h.multipath = true;
@@ -173,12 +207,19 @@ describe('case 3: find_multipaths yes|smart|strict with a single path', () => {
     h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A });
   });
 
-  it.each(['yes', 'smart', 'strict'] as const)('find_multipaths %s: multipath -a + multipathd add path, then the map', async (policy) => {
-    h.findMultipaths = policy;
-    const dev = await fc(h).attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log });
-    expect(dev).toEqual({ path: '/dev/dm-0', name: 'dm-0', wwid: `3${WWN_A.toLowerCase()}` });
-    expect(h.commands()).toEqual([`${NS} multipathd show status`, `${NS} multipath -a 3${WWN_A.toLowerCase()}`, `${NS} multipathd add path /dev/sdb`]);
-  });
+  it.each(['yes', 'smart', 'strict'] as const)(
+    'find_multipaths %s: multipath -a + multipathd add path, then the map',
+    async (policy) => {
+      h.findMultipaths = policy;
+      const dev = await fc(h).attach(fvol(WWN_A, 4, [PORT_A]), undefined, false, { log });
+      expect(dev).toEqual({ path: '/dev/dm-0', name: 'dm-0', wwid: `3${WWN_A.toLowerCase()}` });
+      expect(h.commands()).toEqual([
+        `${NS} multipathd show status`,
+        `${NS} multipath -a 3${WWN_A.toLowerCase()}`,
+        `${NS} multipathd add path /dev/sdb`,
+      ]);
+    },
+  );
 
   it('multipathd still builds no map (blacklisted): after the bounded wait the single path is used, and the log says so', async () => {
     h.findMultipaths = 'strict';
@@ -201,7 +242,10 @@ describe('case 4: unstage with dead paths', () => {
     h.multipath = true;
     await fc(h).attach(fvol(WWN_A, 4), undefined, false, { log });
     h.killPaths(WWN_A);
-    await expect(h.exec('blockdev', ['--flushbufs', '/dev/dm-0'], { timeoutMs: 1000 })).rejects.toMatchObject({ failure: 'timeout', kind: 'cancelled' });
+    await expect(h.exec('blockdev', ['--flushbufs', '/dev/dm-0'], { timeoutMs: 1000 })).rejects.toMatchObject({
+      failure: 'timeout',
+      kind: 'cancelled',
+    });
     expect(h.hung).toEqual(['blockdev --flushbufs /dev/dm-0 (after 1000 ms)']);
   });
 
@@ -214,7 +258,11 @@ describe('case 4: unstage with dead paths', () => {
     h.writes.length = 0;
     await c.detach(fvol(WWN_A, 4), { log });
     expect(h.hung).toEqual([]);
-    expect(h.commands()).toEqual([`${NS} multipathd disablequeueing map mpatha`, 'blockdev --flushbufs /dev/dm-0', `${NS} multipath -f mpatha`]);
+    expect(h.commands()).toEqual([
+      `${NS} multipathd disablequeueing map mpatha`,
+      'blockdev --flushbufs /dev/dm-0',
+      `${NS} multipath -f mpatha`,
+    ]);
     expect(h.writes).toEqual([
       { path: 'block/sdb/device/delete', value: '1' },
       { path: 'block/sdc/device/delete', value: '1' },
@@ -230,7 +278,11 @@ describe('case 4: unstage with dead paths', () => {
     h.flushRefused.add('mpatha');
     h.calls.length = 0;
     await c.detach(fvol(WWN_A, 4), { log });
-    expect(h.commands()).toEqual(['blockdev --flushbufs /dev/dm-0', `${NS} multipath -f mpatha`, `${NS} multipathd del map mpatha`]);
+    expect(h.commands()).toEqual([
+      'blockdev --flushbufs /dev/dm-0',
+      `${NS} multipath -f mpatha`,
+      `${NS} multipathd del map mpatha`,
+    ]);
     expect(h.mapOf(WWN_A)).toBeUndefined();
     expect(h.devicesOf(WWN_A)).toEqual([]);
   });
@@ -255,7 +307,11 @@ describe('case 4: unstage with dead paths', () => {
     const c = fc(h);
     await c.attach(fvol(WWN_A, 4), undefined, false, { log });
     h.killPaths(WWN_A);
-    h.failures.push({ match: (argv) => argv.includes('disablequeueing'), code: 1, stderr: "can't connect to the multipathd socket\n" });
+    h.failures.push({
+      match: (argv) => argv.includes('disablequeueing'),
+      code: 1,
+      stderr: "can't connect to the multipathd socket\n",
+    });
     h.writes.length = 0;
     await expect(c.detach(fvol(WWN_A, 4), { log })).rejects.toMatchObject({ kind: 'internal' });
     expect(h.hung).toEqual([]);
@@ -298,16 +354,44 @@ describe('case 4 through NodeUnstage: a filesystem on a dead map', () => {
     h.addFcTarget(6, 0, 2, PORT_B);
     h.luns.push({ host: 5, target: 0, lun: 4, wwn: WWN_A }, { host: 6, target: 2, lun: 4, wwn: WWN_A });
     const ctx: CallContext = { rpc: 'test', log, signal: new AbortController().signal };
-    const s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'w1', backendIds: [], maxVolumesPerNode: 0, kubeletDir: join(h.root, 'kubelet'), exec: h.exec, hostExec: 'nsenter', hostRoot: h.root, sysfs: h.sys, mountinfoPath: h.mountinfo, log, discovery: TIMINGS });
+    const s = createNodeService({
+      driverName: 'csi.3par.hpe.com',
+      nodeName: 'w1',
+      backendIds: [],
+      maxVolumesPerNode: 0,
+      kubeletDir: join(h.root, 'kubelet'),
+      exec: h.exec,
+      hostExec: 'nsenter',
+      hostRoot: h.root,
+      sysfs: h.sys,
+      mountinfoPath: h.mountinfo,
+      log,
+      discovery: TIMINGS,
+    });
     const staging = join(h.root, 'kubelet', 'staging');
-    await s.NodeStageVolume({ volume_id: 'prod/a', staging_target_path: staging, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' }, publish_context: { protocol: 'fc', wwn: WWN_A, lun: '4', targetWwns: `${PORT_A},${PORT_B}` }, secrets: {}, volume_context: {} }, ctx);
+    await s.NodeStageVolume(
+      {
+        volume_id: 'prod/a',
+        staging_target_path: staging,
+        volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' },
+        publish_context: { protocol: 'fc', wwn: WWN_A, lun: '4', targetWwns: `${PORT_A},${PORT_B}` },
+        secrets: {},
+        volume_context: {},
+      },
+      ctx,
+    );
     // The volume's filesystem is mounted at the staging path (as a mount volume is).
     h.addMount('253:0', staging);
     h.killPaths(WWN_A);
     h.calls.length = 0;
     await s.NodeUnstageVolume({ volume_id: 'prod/a', staging_target_path: staging }, ctx);
     expect(h.hung).toEqual([]);
-    expect(h.commands()).toEqual([`umount ${staging}`, `${NS} multipathd disablequeueing map mpatha`, 'blockdev --flushbufs /dev/dm-0', `${NS} multipath -f mpatha`]);
+    expect(h.commands()).toEqual([
+      `umount ${staging}`,
+      `${NS} multipathd disablequeueing map mpatha`,
+      'blockdev --flushbufs /dev/dm-0',
+      `${NS} multipath -f mpatha`,
+    ]);
     expect(h.devicesOf(WWN_A)).toEqual([]);
   });
 });
@@ -320,7 +404,11 @@ describe('case 5: the SES enclosure LUN does not keep a target logged in', () =>
     const c = iscsi(h);
     await c.attach(ivol(WWN_A, 1), undefined, false, { log });
     await c.attach(ivol(WWN_B, 2), undefined, false, { log });
-    expect(await h.sys.list('class/iscsi_session/session1/device/target3:0:0')).toEqual(['3:0:0:1', '3:0:0:2', '3:0:0:254']);
+    expect(await h.sys.list('class/iscsi_session/session1/device/target3:0:0')).toEqual([
+      '3:0:0:1',
+      '3:0:0:2',
+      '3:0:0:254',
+    ]);
     await c.detach(ivol(WWN_A, 1), { log });
     expect(h.commands('--logout')).toEqual([]);
     await c.detach(ivol(WWN_B, 2), { log });

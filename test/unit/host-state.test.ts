@@ -21,7 +21,11 @@ describe('StateStore.removeStaleTemps', () => {
     const root = mkdtempSync(join(tmpdir(), '3par-state-'));
     const dir = join(root, 'state');
     mkdirSync(dir, { recursive: true });
-    return { dir, store: new StateStore(root, 'csi.test', dir), cleanup: () => rmSync(root, { recursive: true, force: true }) };
+    return {
+      dir,
+      store: new StateStore(root, 'csi.test', dir),
+      cleanup: () => rmSync(root, { recursive: true, force: true }),
+    };
   }
 
   it('removes a fresh temp file whose writer has died (a SIGKILL between write and rename)', async () => {
@@ -49,7 +53,7 @@ describe('StateStore.removeStaleTemps', () => {
     }
   });
 
-  it('removes a live writer\'s temp file older than a minute (a pid reused after the kill)', async () => {
+  it("removes a live writer's temp file older than a minute (a pid reused after the kill)", async () => {
     const { dir, store, cleanup } = setup();
     try {
       const old = join(dir, `${'c'.repeat(64)}.json.${process.ppid}.tmp`);

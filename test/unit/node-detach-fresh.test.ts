@@ -54,12 +54,31 @@ beforeEach(async () => {
   m = new HookedMounter(exec, h.mountinfo);
   const kubeletDir = join(h.root, 'kubelet');
   staging = join(kubeletDir, 'staging');
-  s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'worker-1', backendIds: [], maxVolumesPerNode: 0, kubeletDir, exec, hostExec: 'direct', hostRoot: h.root, sysfs: h.sys, mounter: m, log, discovery: { intervalMs: 5, deviceTimeoutMs: 2000, mapTimeoutMs: 500 } });
+  s = createNodeService({
+    driverName: 'csi.3par.hpe.com',
+    nodeName: 'worker-1',
+    backendIds: [],
+    maxVolumesPerNode: 0,
+    kubeletDir,
+    exec,
+    hostExec: 'direct',
+    hostRoot: h.root,
+    sysfs: h.sys,
+    mounter: m,
+    log,
+    discovery: { intervalMs: 5, deviceTimeoutMs: 2000, mapTimeoutMs: 500 },
+  });
   const req: NodeStageVolumeRequest__Output = {
     volume_id: 'prod/pvc-1',
     staging_target_path: staging,
     volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' },
-    publish_context: { protocol: 'iscsi', wwn: WWN, lun: '1', targetIqns: 'iqn.2000-05.com.3pardata:20210002ac00383d', targetPortals: '10.1.1.10:3260' },
+    publish_context: {
+      protocol: 'iscsi',
+      wwn: WWN,
+      lun: '1',
+      targetIqns: 'iqn.2000-05.com.3pardata:20210002ac00383d',
+      targetPortals: '10.1.1.10:3260',
+    },
     secrets: {},
     volume_context: {},
   };
@@ -70,13 +89,17 @@ beforeEach(async () => {
 });
 afterEach(() => h.cleanup());
 
-const unstage = (): Promise<unknown> => s.NodeUnstageVolume({ volume_id: 'prod/pvc-1', staging_target_path: staging }, ctx);
+const unstage = (): Promise<unknown> =>
+  s.NodeUnstageVolume({ volume_id: 'prod/pvc-1', staging_target_path: staging }, ctx);
 const devOf = (name: string): string => readFileSync(join(h.sysRoot, 'block', name, 'dev'), 'utf8').trim();
 
 it('the map mounted by another process after the RPC read its snapshot: no flush, no delete, FAILED_PRECONDITION', async () => {
   const map = h.mapOf(WWN)!;
   m.after = () => h.addMount(devOf(map), '/mnt/copy-off');
-  await expect(unstage()).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringContaining('/mnt/copy-off') });
+  await expect(unstage()).rejects.toMatchObject({
+    kind: 'failed-precondition',
+    message: expect.stringContaining('/mnt/copy-off'),
+  });
   expect(h.commands('multipath -f')).toEqual([]);
   expect(h.writes.filter((w) => w.path.endsWith('/delete'))).toEqual([]);
   expect(h.devicesOf(WWN)).toHaveLength(1);
@@ -88,7 +111,10 @@ it('a path disk mounted by another process while its map was being flushed: the 
   afterCommand = (argv) => {
     if (argv[0] === 'multipath' && argv[1] === '-f') h.addMount(devOf(sd!), '/mnt/copy-off');
   };
-  await expect(unstage()).rejects.toMatchObject({ kind: 'failed-precondition', message: expect.stringContaining(`${sd} of volume`) });
+  await expect(unstage()).rejects.toMatchObject({
+    kind: 'failed-precondition',
+    message: expect.stringContaining(`${sd} of volume`),
+  });
   expect(h.commands('multipath -f')).toHaveLength(1);
   expect(h.writes.filter((w) => w.path.endsWith('/delete'))).toEqual([]);
   expect(h.devicesOf(WWN)).toEqual([sd]);

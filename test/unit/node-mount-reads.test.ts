@@ -30,14 +30,33 @@ afterEach(() => h.cleanup());
 it('iSCSI block volume with a map: stage reads the mount table once, unstage once and fresh before the flush and the deletes', async () => {
   const m = new CountingMounter(h.exec, h.mountinfo);
   const kubeletDir = join(h.root, 'kubelet');
-  const s = createNodeService({ driverName: 'csi.3par.hpe.com', nodeName: 'worker-1', backendIds: [], maxVolumesPerNode: 0, kubeletDir, exec: h.exec, hostExec: 'direct', hostRoot: h.root, sysfs: h.sys, mounter: m, log, discovery: { intervalMs: 5, deviceTimeoutMs: 2000, mapTimeoutMs: 500 } });
+  const s = createNodeService({
+    driverName: 'csi.3par.hpe.com',
+    nodeName: 'worker-1',
+    backendIds: [],
+    maxVolumesPerNode: 0,
+    kubeletDir,
+    exec: h.exec,
+    hostExec: 'direct',
+    hostRoot: h.root,
+    sysfs: h.sys,
+    mounter: m,
+    log,
+    discovery: { intervalMs: 5, deviceTimeoutMs: 2000, mapTimeoutMs: 500 },
+  });
   const ctx: CallContext = { rpc: 'test', log, signal: new AbortController().signal };
   const staging = join(kubeletDir, 'staging');
   const req: NodeStageVolumeRequest__Output = {
     volume_id: 'prod/pvc-1',
     staging_target_path: staging,
     volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' }, access_type: 'block' },
-    publish_context: { protocol: 'iscsi', wwn: WWN, lun: '1', targetIqns: 'iqn.2000-05.com.3pardata:20210002ac00383d', targetPortals: '10.1.1.10:3260' },
+    publish_context: {
+      protocol: 'iscsi',
+      wwn: WWN,
+      lun: '1',
+      targetIqns: 'iqn.2000-05.com.3pardata:20210002ac00383d',
+      targetPortals: '10.1.1.10:3260',
+    },
     secrets: {},
     volume_context: {},
   };

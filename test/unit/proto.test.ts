@@ -57,14 +57,34 @@ interface Wire {
 
 const WIRE_PATH = fileURLToPath(new URL('./fixtures/csi-wire-v1.12.0.json', import.meta.url));
 
-const SCALARS = new Set(['double', 'float', 'int64', 'uint64', 'int32', 'fixed64', 'fixed32', 'bool', 'string', 'bytes', 'uint32', 'sfixed32', 'sfixed64', 'sint32', 'sint64']);
+const SCALARS = new Set([
+  'double',
+  'float',
+  'int64',
+  'uint64',
+  'int32',
+  'fixed64',
+  'fixed32',
+  'bool',
+  'string',
+  'bytes',
+  'uint32',
+  'sfixed32',
+  'sfixed64',
+  'sint32',
+  'sint64',
+]);
 
 function strip(name: string): string {
   return name.startsWith('.') ? name.slice(1) : name;
 }
 
 /** Everything in the parsed proto under csi.v1, flattened by full name. */
-function collect(root: protobuf.Root): { types: Map<string, protobuf.Type>; enums: Map<string, protobuf.Enum>; services: Map<string, protobuf.Service> } {
+function collect(root: protobuf.Root): {
+  types: Map<string, protobuf.Type>;
+  enums: Map<string, protobuf.Enum>;
+  services: Map<string, protobuf.Service>;
+} {
   const types = new Map<string, protobuf.Type>();
   const enums = new Map<string, protobuf.Enum>();
   const services = new Map<string, protobuf.Service>();
@@ -114,7 +134,8 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
         continue;
       }
       const names = mine.methodsArray.map((m) => m.name).sort();
-      if (JSON.stringify(names) !== JSON.stringify(svc.rpcs.map((r) => r.name).sort())) problems.push(`service ${name}: rpc set ${names.join(',')}`);
+      if (JSON.stringify(names) !== JSON.stringify(svc.rpcs.map((r) => r.name).sort()))
+        problems.push(`service ${name}: rpc set ${names.join(',')}`);
       for (const rpc of svc.rpcs) {
         const m = mine.methods[rpc.name];
         const at = `rpc ${name}.${rpc.name}`;
@@ -122,8 +143,10 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
           problems.push(`${at} missing`);
           continue;
         }
-        if (strip(m.resolvedRequestType!.fullName) !== rpc.requestType) problems.push(`${at}: request type ${m.resolvedRequestType!.fullName}`);
-        if (strip(m.resolvedResponseType!.fullName) !== rpc.responseType) problems.push(`${at}: response type ${m.resolvedResponseType!.fullName}`);
+        if (strip(m.resolvedRequestType!.fullName) !== rpc.requestType)
+          problems.push(`${at}: request type ${m.resolvedRequestType!.fullName}`);
+        if (strip(m.resolvedResponseType!.fullName) !== rpc.responseType)
+          problems.push(`${at}: response type ${m.resolvedResponseType!.fullName}`);
         if (Boolean(m.requestStream) !== rpc.requestStream) problems.push(`${at}: request streaming`);
         if (Boolean(m.responseStream) !== rpc.responseStream) problems.push(`${at}: response streaming`);
         if (Boolean(m.options?.['(alpha_method)']) !== rpc.alpha_method) problems.push(`${at}: alpha_method option`);
@@ -141,10 +164,12 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
         problems.push(`message ${name} missing`);
         continue;
       }
-      if (Boolean(type.options?.['(alpha_message)']) !== msg.alpha_message) problems.push(`message ${name}: alpha_message option`);
+      if (Boolean(type.options?.['(alpha_message)']) !== msg.alpha_message)
+        problems.push(`message ${name}: alpha_message option`);
       const mineNames = type.fieldsArray.map((f) => f.name).sort();
       const wireNames = msg.fields.map((f) => f.name).sort();
-      if (JSON.stringify(mineNames) !== JSON.stringify(wireNames)) problems.push(`message ${name}: fields ${mineNames.join(',')} vs ${wireNames.join(',')}`);
+      if (JSON.stringify(mineNames) !== JSON.stringify(wireNames))
+        problems.push(`message ${name}: fields ${mineNames.join(',')} vs ${wireNames.join(',')}`);
       for (const wf of msg.fields) {
         fieldCount++;
         const f = type.fields[wf.name];
@@ -158,16 +183,20 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
           const mf = f as unknown as protobuf.MapField;
           if (!f.map) problems.push(`${at}: not a map`);
           else if (mf.keyType !== wf.mapKeyType) problems.push(`${at}: map key ${mf.keyType}`);
-          if (f.type !== wf.mapValueType && strip(f.resolvedType?.fullName ?? '') !== wf.mapValueType) problems.push(`${at}: map value ${f.type}`);
+          if (f.type !== wf.mapValueType && strip(f.resolvedType?.fullName ?? '') !== wf.mapValueType)
+            problems.push(`${at}: map value ${f.type}`);
         } else {
           const label = f.repeated ? 'repeated' : f.options?.['proto3_optional'] ? 'optional' : 'singular';
           if (label !== wf.label) problems.push(`${at}: label ${label} != ${wf.label}`);
           if (wf.typeKind === 'scalar') {
-            if (!SCALARS.has(f.type) || f.type !== wf.fullType) problems.push(`${at}: type ${f.type} != ${wf.fullType}`);
+            if (!SCALARS.has(f.type) || f.type !== wf.fullType)
+              problems.push(`${at}: type ${f.type} != ${wf.fullType}`);
           } else {
             const resolved = f.resolvedType;
-            const kind = resolved instanceof protobuf.Enum ? 'enum' : resolved instanceof protobuf.Type ? 'message' : 'none';
-            if (kind !== wf.typeKind || strip(resolved?.fullName ?? '') !== wf.fullType) problems.push(`${at}: type ${f.type} (${kind}) != ${wf.fullType} (${wf.typeKind})`);
+            const kind =
+              resolved instanceof protobuf.Enum ? 'enum' : resolved instanceof protobuf.Type ? 'message' : 'none';
+            if (kind !== wf.typeKind || strip(resolved?.fullName ?? '') !== wf.fullType)
+              problems.push(`${at}: type ${f.type} (${kind}) != ${wf.fullType} (${wf.typeKind})`);
           }
         }
         const oneof = f.partOf ? f.partOf.name : null;
@@ -189,7 +218,8 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
         continue;
       }
       const expected = Object.fromEntries(en.values.map((v) => [v.name, v.number]));
-      if (JSON.stringify(mine.values) !== JSON.stringify(expected)) problems.push(`enum ${name}: ${JSON.stringify(mine.values)} != ${JSON.stringify(expected)}`);
+      if (JSON.stringify(mine.values) !== JSON.stringify(expected))
+        problems.push(`enum ${name}: ${JSON.stringify(mine.values)} != ${JSON.stringify(expected)}`);
       for (const v of en.values) {
         const alpha = Boolean(mine.valuesOptions?.[v.name]?.['(alpha_enum_value)']);
         if (alpha !== v.alpha_enum_value) problems.push(`enum value ${name}.${v.name}: alpha_enum_value option`);
@@ -202,7 +232,8 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
     const def = loadCsiDefinition();
     const problems: string[] = [];
     for (const [name, svc] of Object.entries(wire.services)) {
-      const loaded = def[name] as Record<string, { path: string; requestStream: boolean; responseStream: boolean }> | undefined;
+      const loaded = def[name] as
+        Record<string, { path: string; requestStream: boolean; responseStream: boolean }> | undefined;
       if (!loaded) {
         problems.push(`service ${name} not loaded`);
         continue;
@@ -210,7 +241,12 @@ describe('proto/csi.proto is wire-identical to CSI v1.12.0', () => {
       for (const rpc of svc.rpcs) {
         const m = loaded[rpc.name];
         if (!m) problems.push(`rpc ${name}.${rpc.name} not loaded`);
-        else if (m.path !== rpc.grpcPath || m.requestStream !== rpc.requestStream || m.responseStream !== rpc.responseStream) problems.push(`rpc ${name}.${rpc.name}: ${m.path}`);
+        else if (
+          m.path !== rpc.grpcPath ||
+          m.requestStream !== rpc.requestStream ||
+          m.responseStream !== rpc.responseStream
+        )
+          problems.push(`rpc ${name}.${rpc.name}: ${m.path}`);
       }
     }
     expect(problems).toEqual([]);
@@ -236,14 +272,27 @@ describe('the built descriptor (proto/csi.descriptor.json) the driver loads at s
         messages++;
         // The message or enum itself and the encoded FileDescriptorProtos (what reflection serves).
         if (!isDeepStrictEqual(got.type, want.type)) problems.push(`${name}: type`);
-        const same = fdp(got as typeof want).length === fdp(want).length && fdp(got as typeof want).every((b, i) => b.equals(fdp(want)[i]!));
+        const same =
+          fdp(got as typeof want).length === fdp(want).length &&
+          fdp(got as typeof want).every((b, i) => b.equals(fdp(want)[i]!));
         if (!same) problems.push(`${name}: fileDescriptorProtos`);
       } else if (!('format' in want) && !('format' in got)) {
         for (const [rpc, m] of Object.entries(want)) {
           methods++;
           const g = (got as typeof want)[rpc];
-          if (!g || g.path !== m.path || g.requestStream !== m.requestStream || g.responseStream !== m.responseStream || g.originalName !== m.originalName) problems.push(`${name}.${rpc}: method`);
-          else if (!isDeepStrictEqual(g.requestType.type, m.requestType.type) || !isDeepStrictEqual(g.responseType.type, m.responseType.type)) problems.push(`${name}.${rpc}: message types`);
+          if (
+            !g ||
+            g.path !== m.path ||
+            g.requestStream !== m.requestStream ||
+            g.responseStream !== m.responseStream ||
+            g.originalName !== m.originalName
+          )
+            problems.push(`${name}.${rpc}: method`);
+          else if (
+            !isDeepStrictEqual(g.requestType.type, m.requestType.type) ||
+            !isDeepStrictEqual(g.responseType.type, m.responseType.type)
+          )
+            problems.push(`${name}.${rpc}: message types`);
         }
       } else problems.push(`${name}: kind`);
     }
@@ -253,12 +302,28 @@ describe('the built descriptor (proto/csi.descriptor.json) the driver loads at s
   });
 
   test('a request encoded by one decodes the same by the other', () => {
-    const fromProto = parseCsiProto()['csi.v1.Controller'] as Record<string, { requestSerialize: (v: unknown) => Buffer; requestDeserialize: (b: Buffer) => unknown }>;
+    const fromProto = parseCsiProto()['csi.v1.Controller'] as Record<
+      string,
+      { requestSerialize: (v: unknown) => Buffer; requestDeserialize: (b: Buffer) => unknown }
+    >;
     const built = loadCsiDefinition()['csi.v1.Controller'] as typeof fromProto;
-    const req = { name: 'pvc-1', capacity_range: { required_bytes: '1073741824', limit_bytes: '0' }, parameters: { cpg: 'SSD_r6' }, secrets: { password: 'x' }, volume_capabilities: [{ mount: { fs_type: 'ext4', mount_flags: [], volume_mount_group: '' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] };
+    const req = {
+      name: 'pvc-1',
+      capacity_range: { required_bytes: '1073741824', limit_bytes: '0' },
+      parameters: { cpg: 'SSD_r6' },
+      secrets: { password: 'x' },
+      volume_capabilities: [
+        {
+          mount: { fs_type: 'ext4', mount_flags: [], volume_mount_group: '' },
+          access_mode: { mode: 'SINGLE_NODE_WRITER' },
+        },
+      ],
+    };
     const wire = fromProto['CreateVolume']!.requestSerialize(req);
     expect(built['CreateVolume']!.requestSerialize(req).equals(wire)).toBe(true);
-    expect(built['CreateVolume']!.requestDeserialize(wire)).toEqual(fromProto['CreateVolume']!.requestDeserialize(wire));
+    expect(built['CreateVolume']!.requestDeserialize(wire)).toEqual(
+      fromProto['CreateVolume']!.requestDeserialize(wire),
+    );
   });
 });
 
@@ -266,13 +331,25 @@ describe('generated TypeScript types are current', () => {
   test('regenerating src/gen from proto/csi.proto (npm run gen:types) changes nothing', () => {
     const out = mkdtempSync(join(tmpdir(), 'csi-gen-'));
     try {
-      const script = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts['gen:types'] as string;
-      const args = script.split(' ').slice(1).map((a) => (a.startsWith('--outDir=') ? `--outDir=${out}` : a));
-      execFileSync(fileURLToPath(new URL('../../node_modules/.bin/proto-loader-gen-types', import.meta.url)), args, { cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+      const script = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts[
+        'gen:types'
+      ] as string;
+      const args = script
+        .split(' ')
+        .slice(1)
+        .map((a) => (a.startsWith('--outDir=') ? `--outDir=${out}` : a));
+      execFileSync(fileURLToPath(new URL('../../node_modules/.bin/proto-loader-gen-types', import.meta.url)), args, {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      });
       const genDir = fileURLToPath(new URL('../../src/gen', import.meta.url));
-      const list = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).sort();
+      const list = (dir: string): string[] =>
+        readdirSync(dir, { recursive: true, encoding: 'utf8' })
+          .filter((f) => f.endsWith('.ts'))
+          .sort();
       expect(list(genDir)).toEqual(list(out));
-      const stale = list(out).filter((f) => readFileSync(join(out, f), 'utf8') !== readFileSync(join(genDir, f), 'utf8'));
+      const stale = list(out).filter(
+        (f) => readFileSync(join(out, f), 'utf8') !== readFileSync(join(genDir, f), 'utf8'),
+      );
       expect(stale).toEqual([]);
     } finally {
       rmSync(out, { recursive: true, force: true });

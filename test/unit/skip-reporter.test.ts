@@ -29,7 +29,11 @@ function summary(r: SkipReporter): string {
   return out.join('');
 }
 
-const result = (file: string, pending: number) => ({ testFilePath: join(process.cwd(), file), numPendingTests: pending, numTodoTests: 0 });
+const result = (file: string, pending: number) => ({
+  testFilePath: join(process.cwd(), file),
+  numPendingTests: pending,
+  numTodoTests: 0,
+});
 
 describe('skip reporter', () => {
   it('lists each declared reason with its file and skipped count, and files skipped without a reason', () => {

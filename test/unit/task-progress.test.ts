@@ -19,17 +19,32 @@ describe('TaskProgress', () => {
     const metrics = new Metrics({ processMetrics: false });
     let now = 1_000;
     const p = new TaskProgress('prod1', metrics, () => now);
-    const poll = (completed: number, status: number = TaskStatus.ACTIVE) => p.observe('copy', 'csv-abc', { id: 42, status, completedSteps: completed, totalSteps: 200 }, cap.log);
+    const poll = (completed: number, status: number = TaskStatus.ACTIVE) =>
+      p.observe('copy', 'csv-abc', { id: 42, status, completedSteps: completed, totalSteps: 200 }, cap.log);
     for (const c of [0, 5, 19, 20, 21, 60, 61, 130, 199]) poll(c);
     p.observe('tune', 'csv-def', { id: 43, status: TaskStatus.ACTIVE }, cap.log);
-    const gauge = async () => (await metrics.registry.getSingleMetric('threepar_csi_array_tasks')!.get()).values.map((v) => `${v.labels['backend']}/${v.labels['type']}/${v.labels['state']}=${v.value}`).sort();
+    const gauge = async () =>
+      (await metrics.registry.getSingleMetric('threepar_csi_array_tasks')!.get()).values
+        .map((v) => `${v.labels['backend']}/${v.labels['type']}/${v.labels['state']}=${v.value}`)
+        .sort();
     expect(await gauge()).toEqual(['prod1/copy/active=1', 'prod1/tune/active=1']);
     poll(200, TaskStatus.DONE);
     poll(200, TaskStatus.DONE);
     p.observe('tune', 'csv-def', { id: 43, status: TaskStatus.FAILED }, cap.log);
-    const lines = cap.lines().map((l) => JSON.parse(l) as { msg: string; task: number; pct?: number; state?: string; level: string });
-    const copy = lines.filter((l) => l.task === 42).map((l) => `${l.msg}${l.pct !== undefined ? ` ${l.pct}` : ''}${l.state ? ` ${l.state}` : ''}`);
-    expect(copy).toEqual(['array task followed 0', 'array task progress 10', 'array task progress 30', 'array task progress 65', 'array task progress 99', 'array task ended done']);
+    const lines = cap
+      .lines()
+      .map((l) => JSON.parse(l) as { msg: string; task: number; pct?: number; state?: string; level: string });
+    const copy = lines
+      .filter((l) => l.task === 42)
+      .map((l) => `${l.msg}${l.pct !== undefined ? ` ${l.pct}` : ''}${l.state ? ` ${l.state}` : ''}`);
+    expect(copy).toEqual([
+      'array task followed 0',
+      'array task progress 10',
+      'array task progress 30',
+      'array task progress 65',
+      'array task progress 99',
+      'array task ended done',
+    ]);
     expect(lines.filter((l) => l.task === 43).map((l) => [l.msg, l.level])).toEqual([
       ['array task followed', 'info'],
       ['array task ended', 'warn'],
@@ -65,7 +80,10 @@ describe('a backend created again', () => {
     const metrics = new Metrics({ processMetrics: false });
     const client = { close: () => Promise.resolve() } as unknown as ArrayClient;
     const config: BackendConfig = { id: 'prod1', url: 'https://array.invalid', username: 'u', password: 'p' };
-    const gauge = async () => (await metrics.registry.getSingleMetric('threepar_csi_array_tasks')!.get()).values.map((v) => `${v.labels['backend']}/${v.labels['type']}/${v.labels['state']}=${v.value}`);
+    const gauge = async () =>
+      (await metrics.registry.getSingleMetric('threepar_csi_array_tasks')!.get()).values.map(
+        (v) => `${v.labels['backend']}/${v.labels['type']}/${v.labels['state']}=${v.value}`,
+      );
     const types = ['copy', 'tune', 'copy'] as const;
     for (const [round, type] of types.entries()) {
       // As a new BackendRegistry over the same Metrics does (a driver started again in one process).

@@ -23,7 +23,9 @@ async function countingServer(closeEach: boolean): Promise<{ url: string; connec
   let connections = 0;
   const server = http.createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json', ...(closeEach && { Connection: 'close' }) }).end('{}'));
+    req.on('end', () =>
+      res.writeHead(200, { 'Content-Type': 'application/json', ...(closeEach && { Connection: 'close' }) }).end('{}'),
+    );
   });
   server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -40,7 +42,18 @@ async function countingServer(closeEach: boolean): Promise<{ url: string; connec
 async function sendSequentially(url: string, n: number): Promise<number[]> {
   const client = createHttp({ url, timeouts, userAgent: 'test' });
   const statuses: number[] = [];
-  for (let i = 0; i < n; i++) statuses.push((await exchange(client, url, { method: i % 2 === 0 ? 'GET' : 'POST', path: '/api/v1/x', ...(i % 2 === 1 && { body: { i } }) }, ctx, timeouts)).status);
+  for (let i = 0; i < n; i++)
+    statuses.push(
+      (
+        await exchange(
+          client,
+          url,
+          { method: i % 2 === 0 ? 'GET' : 'POST', path: '/api/v1/x', ...(i % 2 === 1 && { body: { i } }) },
+          ctx,
+          timeouts,
+        )
+      ).status,
+    );
   return statuses;
 }
 
@@ -60,10 +73,12 @@ describe('connection reuse', () => {
   it('the simulator closes every connection by default and keeps them with keepAlive', async () => {
     const head = async (sim: RunningSimulator): Promise<string | undefined> =>
       new Promise((resolve, reject) => {
-        http.get(`${sim.url}/api`, { headers: { accept: 'application/json' } }, (res) => {
-          res.resume();
-          resolve(res.headers.connection);
-        }).on('error', reject);
+        http
+          .get(`${sim.url}/api`, { headers: { accept: 'application/json' } }, (res) => {
+            res.resume();
+            resolve(res.headers.connection);
+          })
+          .on('error', reject);
       });
     const closing = await startSimulator();
     closers.push(() => closing.close());

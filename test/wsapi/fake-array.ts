@@ -35,14 +35,26 @@ export interface FakeOptions {
 }
 
 /** Sends a JSON answer the way the array does (Connection: close, JSON only with a body). */
-export function reply(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  const h: Record<string, string> = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Connection: 'close', ...headers };
+export function reply(
+  res: http.ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const h: Record<string, string> = {
+    Server: 'hp3par-wsapi',
+    'Cache-Control': 'no-cache',
+    Connection: 'close',
+    ...headers,
+  };
   if (body === undefined) {
     res.writeHead(status, h).end();
     return;
   }
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { ...h, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
+  res
+    .writeHead(status, { ...h, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) })
+    .end(text);
 }
 
 export async function startFake(handler: Handler, options: FakeOptions = {}): Promise<FakeArray> {
@@ -59,7 +71,13 @@ export async function startFake(handler: Handler, options: FakeOptions = {}): Pr
         body = text;
       }
       const keyHeader = req.headers['x-hp3par-wsapi-sessionkey'];
-      const r: FakeRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, ...(typeof keyHeader === 'string' && { key: keyHeader }) };
+      const r: FakeRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        ...(typeof keyHeader === 'string' && { key: keyHeader }),
+      };
       fake.requests.push(r);
       fake.active++;
       fake.maxActive = Math.max(fake.maxActive, fake.active);
@@ -72,7 +90,9 @@ export async function startFake(handler: Handler, options: FakeOptions = {}): Pr
       });
     });
   };
-  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener) : http.createServer(listener);
+  const server = options.tls
+    ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+    : http.createServer(listener);
   server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -90,7 +110,15 @@ export async function selfSignedCert(): Promise<{ key: string; cert: string }> {
   const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
     keyType: 'ec',
     curve: 'P-256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
+    ],
   });
   return { key: pems.private, cert: pems.cert };
 }
@@ -99,7 +127,10 @@ export async function selfSignedCert(): Promise<{ key: string; cert: string }> {
  * A session-keeping handler wrapper: answers POST/DELETE /credentials (bad password → 403/5),
  * refuses other calls without a live key (403/6), and passes the rest to `inner`.
  */
-export function withSessions(inner: Handler, opts: { password?: string; loginDelayMs?: number } = {}): Handler & { keys: Set<string>; logins: number; expireAll(): void } {
+export function withSessions(
+  inner: Handler,
+  opts: { password?: string; loginDelayMs?: number } = {},
+): Handler & { keys: Set<string>; logins: number; expireAll(): void } {
   const keys = new Set<string>();
   let n = 0;
   const h = (async (req: FakeRequest, res: http.ServerResponse) => {
@@ -107,7 +138,8 @@ export function withSessions(inner: Handler, opts: { password?: string; loginDel
       h.logins++;
       if (opts.loginDelayMs) await new Promise((r) => setTimeout(r, opts.loginDelayMs));
       const body = req.body as { user?: string; password?: string };
-      if (body.password !== (opts.password ?? 'secret')) return reply(res, 403, { code: 5, desc: 'invalid username or password' });
+      if (body.password !== (opts.password ?? 'secret'))
+        return reply(res, 403, { code: 5, desc: 'invalid username or password' });
       const key = `0-key${++n}-${Math.random().toString(16).slice(2)}`;
       keys.add(key);
       return reply(res, 201, { key }, { Location: `/api/v1/credentials/${key}` });

@@ -10,20 +10,31 @@ describe('paths', () => {
 
   it('builds VLUN ids with literal separators', () => {
     expect(vlunPath({ volumeName: 'v 1', lun: 3, hostname: 'h' })).toBe('/api/v1/vluns/v%201,3,h');
-    expect(vlunPath({ volumeName: 'v', lun: 0, portPos: { node: 0, slot: 2, cardPort: 1 } })).toBe('/api/v1/vluns/v,0,,0:2:1');
+    expect(vlunPath({ volumeName: 'v', lun: 0, portPos: { node: 0, slot: 2, cardPort: 1 } })).toBe(
+      '/api/v1/vluns/v,0,,0:2:1',
+    );
   });
 
   it.each([
     ['/api/v1/vluns/vol,5,host', { volumeName: 'vol', lun: 5, hostname: 'host' }],
     ['api/v1/vluns/vol,5,host', { volumeName: 'vol', lun: 5, hostname: 'host' }],
-    ['/api/v1/vluns/vol,12,host,1:2:3', { volumeName: 'vol', lun: 12, hostname: 'host', portPos: { node: 1, slot: 2, cardPort: 3 } }],
+    [
+      '/api/v1/vluns/vol,12,host,1:2:3',
+      { volumeName: 'vol', lun: 12, hostname: 'host', portPos: { node: 1, slot: 2, cardPort: 3 } },
+    ],
     ['/api/v1/vluns/vol,0,,0:0:1', { volumeName: 'vol', lun: 0, portPos: { node: 0, slot: 0, cardPort: 1 } }],
     ['/api/v1/vluns/set%3Avs,1,set%3Ahs', { volumeName: 'set:vs', lun: 1, hostname: 'set:hs' }],
   ])('parses the VLUN Location %s', (loc, id) => {
     expect(parseVlunLocation(loc)).toEqual(id);
   });
 
-  it.each(['/api/v1/volumes/v', '/api/v1/vluns/vol,x,host', '/api/v1/vluns/vol', '/api/v1/vluns/,1,h', '/api/v1/vluns/v,1,h,bad'])('rejects %s as a VLUN Location', (loc) => {
+  it.each([
+    '/api/v1/volumes/v',
+    '/api/v1/vluns/vol,x,host',
+    '/api/v1/vluns/vol',
+    '/api/v1/vluns/,1,h',
+    '/api/v1/vluns/v,1,h,bad',
+  ])('rejects %s as a VLUN Location', (loc) => {
     expect(parseVlunLocation(loc)).toBeUndefined();
   });
 
@@ -41,12 +52,30 @@ describe('paths', () => {
 describe('feature gates', () => {
   it.each([
     // [S PYC] VLUN queries from 30201292; [S CIN] DEDUP_API_VERSION 30201120, COMPRESSION_API_VERSION 30301215.
-    [{ major: 1, minor: 3, build: 30103230 }, { vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: false }],
-    [{ major: 1, minor: 4, build: 30201000 }, { vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: true }],
-    [{ major: 1, minor: 4, build: 30201120 }, { vlunQueries: false, tdvv: true, compression: false, reduce: false, qos: true }],
-    [{ major: 1, minor: 4, build: 30201292 }, { vlunQueries: true, tdvv: true, compression: false, reduce: false, qos: true }],
-    [{ major: 1, minor: 6, build: 30301000 }, { vlunQueries: true, tdvv: true, compression: false, reduce: true, qos: true }],
-    [{ major: 1, minor: 6, build: 30301215 }, { vlunQueries: true, tdvv: true, compression: true, reduce: true, qos: true }],
+    [
+      { major: 1, minor: 3, build: 30103230 },
+      { vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: false },
+    ],
+    [
+      { major: 1, minor: 4, build: 30201000 },
+      { vlunQueries: false, tdvv: false, compression: false, reduce: false, qos: true },
+    ],
+    [
+      { major: 1, minor: 4, build: 30201120 },
+      { vlunQueries: false, tdvv: true, compression: false, reduce: false, qos: true },
+    ],
+    [
+      { major: 1, minor: 4, build: 30201292 },
+      { vlunQueries: true, tdvv: true, compression: false, reduce: false, qos: true },
+    ],
+    [
+      { major: 1, minor: 6, build: 30301000 },
+      { vlunQueries: true, tdvv: true, compression: false, reduce: true, qos: true },
+    ],
+    [
+      { major: 1, minor: 6, build: 30301215 },
+      { vlunQueries: true, tdvv: true, compression: true, reduce: true, qos: true },
+    ],
   ])('%j → %j', (v, gates) => {
     expect(featureGates(v)).toEqual(gates);
   });

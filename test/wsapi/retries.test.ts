@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { WsapiAbortedError, WsapiClient, WsapiConnectionError, WsapiError, WsapiCode, isWsapiCode } from '../../src/wsapi/index.js';
+import {
+  WsapiAbortedError,
+  WsapiClient,
+  WsapiConnectionError,
+  WsapiError,
+  WsapiCode,
+  isWsapiCode,
+} from '../../src/wsapi/index.js';
 import { createLogger } from '../../src/log.js';
 import { apiRequests, reply, startFake, withSessions, type FakeArray, type Handler } from './fake-array.js';
 
@@ -10,10 +17,20 @@ afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));
 });
 
-async function setup(inner: Handler, extra: Partial<ConstructorParameters<typeof WsapiClient>[0]> = {}): Promise<{ fake: FakeArray; c: WsapiClient }> {
+async function setup(
+  inner: Handler,
+  extra: Partial<ConstructorParameters<typeof WsapiClient>[0]> = {},
+): Promise<{ fake: FakeArray; c: WsapiClient }> {
   const fake = await startFake(withSessions(inner));
   fakes.push(fake);
-  const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 }, ...extra });
+  const c = new WsapiClient({
+    backendId: 't',
+    url: fake.url,
+    username: 'u',
+    password: 'secret',
+    retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+    ...extra,
+  });
   clients.push(c);
   return { fake, c };
 }
@@ -69,7 +86,9 @@ describe('retries', () => {
   });
 
   it('retries the read-only POST of spacereporter like a GET', async () => {
-    const { fake, c } = await setup(failFirst(1, busy, (req, res) => reply(res, 200, { rawFreeMiB: 10, usableFreeMiB: 5 })));
+    const { fake, c } = await setup(
+      failFirst(1, busy, (req, res) => reply(res, 200, { rawFreeMiB: 10, usableFreeMiB: 5 })),
+    );
     await expect(c.cpgs.freeSpace('c')).resolves.toEqual({ rawFreeMiB: 10, usableFreeMiB: 5 });
     expect(apiRequests(fake)).toHaveLength(2);
   });
@@ -77,7 +96,10 @@ describe('retries', () => {
   it('stops retrying when the caller aborts during the back-off', async () => {
     const ac = new AbortController();
     // The client logs "wsapi retry" as it starts a back-off that no test would wait out; abort then.
-    const log = createLogger({ level: 'debug', destination: { write: (line: string) => void (line.includes('wsapi retry') && ac.abort()) } });
+    const log = createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => void (line.includes('wsapi retry') && ac.abort()) },
+    });
     const { fake, c } = await setup(busy, { retry: { attempts: 10, baseDelayMs: 600_000, maxDelayMs: 600_000 }, log });
     await expect(c.volumes.list({ signal: ac.signal })).rejects.toBeInstanceOf(WsapiAbortedError);
     expect(apiRequests(fake)).toHaveLength(1);
@@ -127,7 +149,13 @@ describe('retries', () => {
     const fake = await startFake(() => undefined);
     const url = fake.url;
     await fake.close();
-    const c = new WsapiClient({ backendId: 't', url, username: 'u', password: 'secret', retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 } });
+    const c = new WsapiClient({
+      backendId: 't',
+      url,
+      username: 'u',
+      password: 'secret',
+      retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
+    });
     clients.push(c);
     const err = await c.volumes.create({ name: 'v', cpg: 'c', sizeMiB: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WsapiConnectionError);

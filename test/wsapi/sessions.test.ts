@@ -12,7 +12,14 @@ afterEach(async () => {
 });
 
 function client(fake: FakeArray, extra: Partial<ConstructorParameters<typeof WsapiClient>[0]> = {}): WsapiClient {
-  const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { baseDelayMs: 5, maxDelayMs: 20 }, ...extra });
+  const c = new WsapiClient({
+    backendId: 't',
+    url: fake.url,
+    username: 'u',
+    password: 'secret',
+    retry: { baseDelayMs: 5, maxDelayMs: 20 },
+    ...extra,
+  });
   clients.push(c);
   return c;
 }
@@ -49,7 +56,11 @@ describe('session keys', () => {
     h.expireAll();
     fake.requests.length = 0;
     await expect(c.system.get()).resolves.toMatchObject({ name: 'sys' });
-    expect(fake.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /api/v1/system', 'POST /api/v1/credentials', 'GET /api/v1/system']);
+    expect(fake.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /api/v1/system',
+      'POST /api/v1/credentials',
+      'GET /api/v1/system',
+    ]);
   });
 
   it('retires a key idle past keyIdleMs (logging it out) instead of meeting a refusal', async () => {
@@ -64,7 +75,9 @@ describe('session keys', () => {
     await withClockAhead(61_000, () => c.system.get());
     // The logout runs in the background.
     await waitFor('the logout of the idle key', () => !h.keys.has(first));
-    expect(fake.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['DELETE /api/v1/credentials/' + first, 'GET /api/v1/system', 'POST /api/v1/credentials'].sort());
+    expect(fake.requests.map((r) => `${r.method} ${r.url}`).sort()).toEqual(
+      ['DELETE /api/v1/credentials/' + first, 'GET /api/v1/system', 'POST /api/v1/credentials'].sort(),
+    );
     expect(fake.requests.some((r) => r.url === '/api/v1/system' && r.key === first)).toBe(false);
     expect(h.keys.has(first)).toBe(false);
   });
@@ -78,7 +91,11 @@ describe('session keys', () => {
     h.expireAll();
     fake.requests.length = 0;
     await c.volumes.create({ name: 'v1', cpg: 'c', sizeMiB: 1024 });
-    expect(fake.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/volumes', 'POST /api/v1/credentials', 'POST /api/v1/volumes']);
+    expect(fake.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /api/v1/volumes',
+      'POST /api/v1/credentials',
+      'POST /api/v1/volumes',
+    ]);
   });
 
   it('shares one re-login among many calls that find the key expired at once', async () => {
@@ -107,7 +124,11 @@ describe('session keys', () => {
   });
 
   it('gives up after one re-login when the new key is refused as well', async () => {
-    const fake = await startFake((req, res) => (req.url === '/api/v1/credentials' ? reply(res, 201, { key: `k${fake.requests.length}` }) : reply(res, 403, { code: 6, desc: 'invalid session key' })));
+    const fake = await startFake((req, res) =>
+      req.url === '/api/v1/credentials'
+        ? reply(res, 201, { key: `k${fake.requests.length}` })
+        : reply(res, 403, { code: 6, desc: 'invalid session key' }),
+    );
     fakes.push(fake);
     const c = client(fake);
     const err = await c.system.get().catch((e: unknown) => e);
@@ -158,8 +179,16 @@ describe('session keys', () => {
     const fake = await startFake(h);
     fakes.push(fake);
     const metrics = new Metrics({ processMetrics: false });
-    const keys = async (): Promise<number | undefined> => (await metrics.wsapiKeys.get()).values.find((v) => v.labels['backend'] === 't')?.value;
-    const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', sessionPoolSize: 3, metrics });
+    const keys = async (): Promise<number | undefined> =>
+      (await metrics.wsapiKeys.get()).values.find((v) => v.labels['backend'] === 't')?.value;
+    const c = new WsapiClient({
+      backendId: 't',
+      url: fake.url,
+      username: 'u',
+      password: 'secret',
+      sessionPoolSize: 3,
+      metrics,
+    });
     await Promise.all(Array.from({ length: 12 }, () => c.system.get()));
     expect(h.keys.size).toBeGreaterThan(0);
     expect(await keys()).toBe(h.keys.size);
@@ -185,6 +214,8 @@ describe('session keys', () => {
     expect(h.logins).toBeLessThanOrEqual(3);
     // The server also counts the logins, which bypass the cap; API calls alone stay within 6.
     expect(fake.maxActive).toBeLessThanOrEqual(7);
-    expect(await metrics.registry.getSingleMetricAsString('threepar_csi_wsapi_session_keys')).toContain(`backend="t"} ${h.keys.size}`);
+    expect(await metrics.registry.getSingleMetricAsString('threepar_csi_wsapi_session_keys')).toContain(
+      `backend="t"} ${h.keys.size}`,
+    );
   });
 });

@@ -5,7 +5,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Metrics } from '../../src/metrics.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { TaskStatus, WsapiAbortedError, WsapiClient, WsapiCode, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiTaskError, isWsapiCode, type WsapiClientOptions } from '../../src/wsapi/index.js';
+import {
+  TaskStatus,
+  WsapiAbortedError,
+  WsapiClient,
+  WsapiCode,
+  WsapiConnectionError,
+  WsapiError,
+  WsapiProtocolError,
+  WsapiTaskError,
+  isWsapiCode,
+  type WsapiClientOptions,
+} from '../../src/wsapi/index.js';
 import { withClockAhead } from '../helpers/wait.js';
 
 const clients: WsapiClient[] = [];
@@ -14,13 +25,22 @@ afterEach(async () => {
 });
 
 function clientOf(sim: RunningSimulator, extra: Partial<WsapiClientOptions> = {}): WsapiClient {
-  const c = new WsapiClient({ backendId: 'sim', url: sim.url, username: sim.username, password: sim.password, retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 }, ...extra });
+  const c = new WsapiClient({
+    backendId: 'sim',
+    url: sim.url,
+    username: sim.username,
+    password: sim.password,
+    retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+    ...extra,
+  });
   clients.push(c);
   return c;
 }
 
-const api = (sim: RunningSimulator): RunningSimulator['requests'] => sim.requests.filter((r) => !r.path.startsWith('/api/v1/credentials'));
-const logins = (sim: RunningSimulator): RunningSimulator['requests'] => sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/credentials');
+const api = (sim: RunningSimulator): RunningSimulator['requests'] =>
+  sim.requests.filter((r) => !r.path.startsWith('/api/v1/credentials'));
+const logins = (sim: RunningSimulator): RunningSimulator['requests'] =>
+  sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/credentials');
 
 describe('simulator over HTTPS', () => {
   let sim: RunningSimulator;
@@ -32,11 +52,15 @@ describe('simulator over HTTPS', () => {
   });
 
   it('passes with the right CA', async () => {
-    await expect(clientOf(sim, { caCert: sim.caCert! }).system.get()).resolves.toMatchObject({ name: expect.any(String) });
+    await expect(clientOf(sim, { caCert: sim.caCert! }).system.get()).resolves.toMatchObject({
+      name: expect.any(String),
+    });
   });
 
   it('fails with a clear TLS error with no CA (self-signed certificate), without retrying', async () => {
-    const err = await clientOf(sim).system.get().catch((e: unknown) => e);
+    const err = await clientOf(sim)
+      .system.get()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WsapiConnectionError);
     expect((err as WsapiConnectionError).reason).toBe('tls');
     expect((err as Error).message).toMatch(/caCert.*insecureSkipVerify/);
@@ -79,7 +103,11 @@ describe('simulator sessions', () => {
       // The next call comes past the array's idle timeout: the clock (the simulator's and the
       // client's, one process) jumps there, no test sleeps through it.
       await expect(withClockAhead(61_000, () => c.system.get())).resolves.toBeDefined();
-      expect(sim.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(['GET /api/v1/system 403', 'POST /api/v1/credentials 201', 'GET /api/v1/system 200']);
+      expect(sim.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+        'GET /api/v1/system 403',
+        'POST /api/v1/credentials 201',
+        'GET /api/v1/system 200',
+      ]);
     } finally {
       await sim.close();
     }
@@ -104,10 +132,14 @@ describe('simulator sessions', () => {
     const sim = await startSimulator({});
     try {
       const c = clientOf(sim, { password: 'wrong' });
-      const errs = await Promise.all([c.system.get(), c.volumes.list(), c.hosts.list()].map((p) => p.catch((e: unknown) => e)));
+      const errs = await Promise.all(
+        [c.system.get(), c.volumes.list(), c.hosts.list()].map((p) => p.catch((e: unknown) => e)),
+      );
       for (const e of errs) expect(isWsapiCode(e, WsapiCode.INV_USER_PASS)).toBe(true);
       await c.cpgs.list().catch(() => undefined);
-      expect(sim.requests.map((r) => `${r.method} ${r.path} ${r.status} ${r.code}`)).toEqual(['POST /api/v1/credentials 403 5']);
+      expect(sim.requests.map((r) => `${r.method} ${r.path} ${r.status} ${r.code}`)).toEqual([
+        'POST /api/v1/credentials 403 5',
+      ]);
     } finally {
       await sim.close();
     }
@@ -116,11 +148,19 @@ describe('simulator sessions', () => {
   it('logs out every key on close', async () => {
     const sim = await startSimulator({});
     try {
-      const c = new WsapiClient({ backendId: 'sim', url: sim.url, username: sim.username, password: sim.password, sessionPoolSize: 3 });
+      const c = new WsapiClient({
+        backendId: 'sim',
+        url: sim.url,
+        username: sim.username,
+        password: sim.password,
+        sessionPoolSize: 3,
+      });
       await Promise.all(Array.from({ length: 30 }, () => c.cpgs.list()));
       const opened = logins(sim).length;
       await c.close();
-      const logouts = sim.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/api/v1/credentials/') && r.status === 200);
+      const logouts = sim.requests.filter(
+        (r) => r.method === 'DELETE' && r.path.startsWith('/api/v1/credentials/') && r.status === 200,
+      );
       expect(logouts).toHaveLength(opened);
       const probe = clientOf(sim);
       expect((await probe.wsapiConfiguration.get()).sessionsInUse).toBe(1);
@@ -141,7 +181,14 @@ describe('simulator faults', () => {
     await sim.close();
   });
   beforeAll(() => {
-    c = new WsapiClient({ backendId: 'sim', url: sim.url, username: sim.username, password: sim.password, retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 }, metrics });
+    c = new WsapiClient({
+      backendId: 'sim',
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+      metrics,
+    });
   });
   afterAll(async () => {
     await c.close();
@@ -154,7 +201,13 @@ describe('simulator faults', () => {
   it('retries a GET after 503 and after a dropped connection, and counts each try in metrics', async () => {
     await c.cpgs.list();
     sim.resetRequests();
-    sim.faults.add({ type: 'error', status: 503, code: 270, match: { method: 'GET', path: '^/api/v1/cpgs$' }, count: 1 });
+    sim.faults.add({
+      type: 'error',
+      status: 503,
+      code: 270,
+      match: { method: 'GET', path: '^/api/v1/cpgs$' },
+      count: 1,
+    });
     sim.faults.add({ type: 'drop', when: 'before', match: { method: 'GET', path: '^/api/v1/cpgs$' }, count: 1 });
     await expect(c.cpgs.list()).resolves.not.toHaveLength(0);
     expect(api(sim).filter((r) => r.path === '/api/v1/cpgs')).toHaveLength(3);
@@ -162,11 +215,19 @@ describe('simulator faults', () => {
     expect(total).toContain('backend="sim",op="cpgs.list",outcome="503"} 1');
     expect(total).toContain('backend="sim",op="cpgs.list",outcome="reset"} 1');
     expect(total).toContain('backend="sim",op="cpgs.list",outcome="200"} 2');
-    expect(await metrics.registry.getSingleMetricAsString('threepar_csi_wsapi_request_duration_seconds')).toContain('op="cpgs.list"');
+    expect(await metrics.registry.getSingleMetricAsString('threepar_csi_wsapi_request_duration_seconds')).toContain(
+      'op="cpgs.list"',
+    );
   });
 
   it('does not retry a POST after 503', async () => {
-    sim.faults.add({ type: 'error', status: 503, code: 270, match: { method: 'POST', path: '^/api/v1/volumes$' }, count: 1 });
+    sim.faults.add({
+      type: 'error',
+      status: 503,
+      code: 270,
+      match: { method: 'POST', path: '^/api/v1/volumes$' },
+      count: 1,
+    });
     const err = await c.volumes.create({ name: 'f-503', cpg: 'FC_r6', sizeMiB: 256 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WsapiError);
     expect((err as WsapiError).status).toBe(503);
@@ -214,16 +275,28 @@ describe('simulator: waitForTask', () => {
   });
 
   it('returns the finished task, reporting progress', async () => {
-    const { taskId } = await c.volumes.createPhysicalCopy('src', { destVolume: 'w-ok', online: true, destCPG: 'FC_r6' });
+    const { taskId } = await c.volumes.createPhysicalCopy('src', {
+      destVolume: 'w-ok',
+      online: true,
+      destCPG: 'FC_r6',
+    });
     const seen: number[] = [];
-    const t = await c.waitForTask(taskId, { intervalMs: 10, timeoutMs: 10_000, onProgress: (x) => seen.push(x.status) });
+    const t = await c.waitForTask(taskId, {
+      intervalMs: 10,
+      timeoutMs: 10_000,
+      onProgress: (x) => seen.push(x.status),
+    });
     expect(t).toMatchObject({ id: taskId, status: TaskStatus.DONE, name: 'w-ok' });
     expect(seen.at(-1)).toBe(TaskStatus.DONE);
   });
 
   it('throws "failed" for a task the array fails', async () => {
     sim.faults.add({ type: 'failTask', name: '^w-fail$', atPct: 10, count: 1 });
-    const { taskId } = await c.volumes.createPhysicalCopy('src', { destVolume: 'w-fail', online: true, destCPG: 'FC_r6' });
+    const { taskId } = await c.volumes.createPhysicalCopy('src', {
+      destVolume: 'w-fail',
+      online: true,
+      destCPG: 'FC_r6',
+    });
     const err = await c.waitForTask(taskId, { intervalMs: 10, timeoutMs: 10_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WsapiTaskError);
     expect(err).toMatchObject({ reason: 'failed', taskId, task: { status: TaskStatus.FAILED } });
@@ -232,12 +305,27 @@ describe('simulator: waitForTask', () => {
   it('throws "cancelled" for a cancelled task, and "timeout" while one runs past the limit', async () => {
     sim.faults.set({ copyRateMiBps: 1 });
     try {
-      const { taskId } = await c.volumes.createPhysicalCopy('src', { destVolume: 'w-slow', online: true, destCPG: 'FC_r6' });
+      const { taskId } = await c.volumes.createPhysicalCopy('src', {
+        destVolume: 'w-slow',
+        online: true,
+        destCPG: 'FC_r6',
+      });
       const timedOut = await c.waitForTask(taskId, { intervalMs: 20, timeoutMs: 120 }).catch((e: unknown) => e);
-      expect(timedOut).toMatchObject({ name: 'WsapiTaskError', reason: 'timeout', task: { status: TaskStatus.ACTIVE } });
+      expect(timedOut).toMatchObject({
+        name: 'WsapiTaskError',
+        reason: 'timeout',
+        task: { status: TaskStatus.ACTIVE },
+      });
       const ac = new AbortController();
       // Aborted after the first poll, while waiting out an interval no test would wait for.
-      await expect(c.waitForTask(taskId, { intervalMs: 600_000, timeoutMs: 1_200_000, signal: ac.signal, onProgress: () => ac.abort() })).rejects.toBeInstanceOf(WsapiAbortedError);
+      await expect(
+        c.waitForTask(taskId, {
+          intervalMs: 600_000,
+          timeoutMs: 1_200_000,
+          signal: ac.signal,
+          onProgress: () => ac.abort(),
+        }),
+      ).rejects.toBeInstanceOf(WsapiAbortedError);
       await c.tasks.cancel(taskId);
       const cancelled = await c.waitForTask(taskId, { intervalMs: 10, timeoutMs: 5_000 }).catch((e: unknown) => e);
       expect(cancelled).toMatchObject({ reason: 'cancelled', taskId });

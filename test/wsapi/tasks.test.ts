@@ -10,16 +10,28 @@ afterEach(async () => {
 });
 
 /** A task that is ACTIVE for `activePolls` polls, then ends with `final`; answers wait for `gate`. */
-async function setup(activePolls: number, final: number, gate: Promise<void> = Promise.resolve()): Promise<{ fake: FakeArray; c: WsapiClient }> {
+async function setup(
+  activePolls: number,
+  final: number,
+  gate: Promise<void> = Promise.resolve(),
+): Promise<{ fake: FakeArray; c: WsapiClient }> {
   let polls = 0;
   const fake = await startFake(
     withSessions((req, res) => {
       const status = polls++ < activePolls ? TaskStatus.ACTIVE : final;
-      void gate.then(() => reply(res, 200, { id: 7, type: 18, name: 'dst', status, completedSteps: polls, totalSteps: activePolls + 1 }));
+      void gate.then(() =>
+        reply(res, 200, { id: 7, type: 18, name: 'dst', status, completedSteps: polls, totalSteps: activePolls + 1 }),
+      );
     }),
   );
   fakes.push(fake);
-  const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { attempts: 1 } });
+  const c = new WsapiClient({
+    backendId: 't',
+    url: fake.url,
+    username: 'u',
+    password: 'secret',
+    retry: { attempts: 1 },
+  });
   clients.push(c);
   return { fake, c };
 }
@@ -65,13 +77,20 @@ describe('waitForTask', () => {
     const { fake, c } = await setup(1, TaskStatus.DONE);
     const seen: number[] = [];
     const ac = new AbortController();
-    const task = await c.waitForTask(7, { intervalMs: 10, signal: ac.signal, seen: { id: 7, status: TaskStatus.ACTIVE }, onProgress: (t) => seen.push(t.status ?? 0) });
+    const task = await c.waitForTask(7, {
+      intervalMs: 10,
+      signal: ac.signal,
+      seen: { id: 7, status: TaskStatus.ACTIVE },
+      onProgress: (t) => seen.push(t.status ?? 0),
+    });
     expect(task.status).toBe(TaskStatus.DONE);
     // The poll after `seen` found it ACTIVE once more, then DONE: `seen` itself is not reported.
     expect(seen).toEqual([2, 1]);
     expect(apiRequests(fake)).toHaveLength(2);
     // An ended `seen` needs no request at all.
-    const ended = await c.waitForTask(7, { intervalMs: 10, signal: ac.signal, seen: { id: 7, status: TaskStatus.CANCELLED } }).catch((e: unknown) => e);
+    const ended = await c
+      .waitForTask(7, { intervalMs: 10, signal: ac.signal, seen: { id: 7, status: TaskStatus.CANCELLED } })
+      .catch((e: unknown) => e);
     expect(ended).toMatchObject({ reason: 'cancelled' });
     expect(apiRequests(fake)).toHaveLength(2);
     // Unbounded (neither a timeout nor a signal) is refused.
@@ -82,6 +101,8 @@ describe('waitForTask', () => {
     const { c } = await setup(1000, TaskStatus.DONE);
     const ac = new AbortController();
     // Aborted after the first poll, while waiting out an interval and a timeout no test would wait for.
-    await expect(c.waitForTask(7, { intervalMs: 600_000, timeoutMs: 1_200_000, signal: ac.signal, onProgress: () => ac.abort() })).rejects.toBeInstanceOf(WsapiAbortedError);
+    await expect(
+      c.waitForTask(7, { intervalMs: 600_000, timeoutMs: 1_200_000, signal: ac.signal, onProgress: () => ac.abort() }),
+    ).rejects.toBeInstanceOf(WsapiAbortedError);
   });
 });

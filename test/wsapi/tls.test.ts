@@ -19,7 +19,14 @@ afterAll(async () => {
 });
 
 async function tryGet(extra: Partial<ConstructorParameters<typeof WsapiClient>[0]>): Promise<unknown> {
-  const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { attempts: 1 }, ...extra });
+  const c = new WsapiClient({
+    backendId: 't',
+    url: fake.url,
+    username: 'u',
+    password: 'secret',
+    retry: { attempts: 1 },
+    ...extra,
+  });
   try {
     return await c.system.get();
   } catch (err) {
@@ -60,7 +67,9 @@ describe('TLS', () => {
       }),
     });
     await expect(tryGet({ insecureSkipVerify: true, log })).resolves.toEqual({ name: 'sys' });
-    const warnings = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => /insecureSkipVerify/.test(l.msg));
+    const warnings = lines
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => /insecureSkipVerify/.test(l.msg));
     expect(warnings).toHaveLength(1);
   });
 });

@@ -17,9 +17,19 @@ afterAll(async () => {
 });
 
 async function setup(): Promise<{ fake: FakeArray; c: WsapiClient }> {
-  const fake = await startFake(withSessions((req, res) => (req.method === 'GET' ? reply(res, 200, { total: 0, members: [] }) : reply(res, req.method === 'POST' ? 201 : 200))));
+  const fake = await startFake(
+    withSessions((req, res) =>
+      req.method === 'GET' ? reply(res, 200, { total: 0, members: [] }) : reply(res, req.method === 'POST' ? 201 : 200),
+    ),
+  );
   fakes.push(fake);
-  const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { attempts: 1 } });
+  const c = new WsapiClient({
+    backendId: 't',
+    url: fake.url,
+    username: 'u',
+    password: 'secret',
+    retry: { attempts: 1 },
+  });
   clients.push(c);
   return { fake, c };
 }
@@ -35,7 +45,10 @@ describe('FC WWNs on the wire', () => {
     await c.hosts.queryByInitiators({ wwns: ['10:00:00:00:c9:ab:cd:ef'] });
     const [create, modify, query] = apiRequests(fake);
     expect(create).toMatchObject({ method: 'POST', body: { FCWWNs: SPELLINGS.map(() => WIRE) } });
-    expect(modify).toMatchObject({ method: 'PUT', body: { pathOperation: HostEditOperation.ADD, FCWWNs: SPELLINGS.map(() => WIRE) } });
+    expect(modify).toMatchObject({
+      method: 'PUT',
+      body: { pathOperation: HostEditOperation.ADD, FCWWNs: SPELLINGS.map(() => WIRE) },
+    });
     expect(decodeURIComponent(query!.url)).toContain(`FCPaths[wwn==${WIRE}]`);
     expect(decodeURIComponent(query!.url)).not.toContain('c9abcdef');
   });

@@ -25,11 +25,16 @@ export class AdminHandler {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const reply = (status: number, body?: unknown): void => {
       const text = body === undefined ? '' : JSON.stringify(body);
-      res.writeHead(status, { 'Content-Type': 'application/json', Connection: 'close', 'Content-Length': String(Buffer.byteLength(text)) });
+      res.writeHead(status, {
+        'Content-Type': 'application/json',
+        Connection: 'close',
+        'Content-Length': String(Buffer.byteLength(text)),
+      });
       res.end(text);
     };
     const ip = req.socket.remoteAddress ?? '';
-    if (!(ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.'))) return reply(403, { error: 'the admin endpoint answers loopback clients only' });
+    if (!(ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.')))
+      return reply(403, { error: 'the admin endpoint answers loopback clients only' });
     let body: unknown;
     try {
       const text = await readBody(req);
@@ -38,13 +43,17 @@ export class AdminHandler {
     } catch {
       return reply(400, { error: 'body is not JSON' });
     }
-    const segs = path.split('/').filter((s) => s !== '').slice(1);
+    const segs = path
+      .split('/')
+      .filter((s) => s !== '')
+      .slice(1);
     const m = req.method;
     try {
       if (segs[0] === 'faults' && segs.length === 1 && m === 'GET') return reply(200, this.faults.list());
       if (segs[0] === 'faults' && segs.length === 1 && m === 'POST') {
         const spec = body as FaultSpec | undefined;
-        if (!spec || typeof spec !== 'object' || !FAULT_TYPES.includes(spec.type)) return reply(400, { error: `a fault needs a type (${FAULT_TYPES.join(', ')})` });
+        if (!spec || typeof spec !== 'object' || !FAULT_TYPES.includes(spec.type))
+          return reply(400, { error: `a fault needs a type (${FAULT_TYPES.join(', ')})` });
         return reply(201, { id: this.faults.add(spec) });
       }
       if (segs[0] === 'faults' && m === 'DELETE') {
@@ -62,7 +71,14 @@ export class AdminHandler {
       }
       if (segs[0] === 'state' && m === 'GET') {
         const a = this.array;
-        return reply(200, { volumes: a.volumes.length, hosts: a.hosts.length, vluns: a.vluns.length, volumeSets: a.volumeSets.length, hostSets: a.hostSets.length, tasks: a.tasks.length });
+        return reply(200, {
+          volumes: a.volumes.length,
+          hosts: a.hosts.length,
+          vluns: a.vluns.length,
+          volumeSets: a.volumeSets.length,
+          hostSets: a.hostSets.length,
+          tasks: a.tasks.length,
+        });
       }
     } catch (err) {
       return reply(400, { error: (err as Error).message });

@@ -40,7 +40,8 @@ export function hostRoutes(srv: Server, req: Req): Answer {
 export function portRoutes(srv: Server, req: Req): Answer {
   const [, pos, extra] = req.segs;
   const { sim, ports } = srv;
-  if (extra !== undefined && (extra !== 'iSCSIVlans' || !sim.opts.profile.iscsiPortInfo || req.segs.length > 3)) throw sim.errors.err('URI_RES_NOT_FOUND');
+  if (extra !== undefined && (extra !== 'iSCSIVlans' || !sim.opts.profile.iscsiPortInfo || req.segs.length > 3))
+    throw sim.errors.err('URI_RES_NOT_FOUND');
   if (req.method !== 'GET') throw sim.errors.err('UNSUP_OP');
   if (pos === undefined) return { status: 200, members: ports.map((p) => renderPort(sim, p)), stream: false };
   const parsed = parseNsp(pos);
@@ -59,7 +60,10 @@ export function portRoutes(srv: Server, req: Req): Answer {
 /** Later profiles: `?query="volumeName EQ v"` / `"hostname EQ h"` (ORed). */
 function vlunFilter(srv: Server, query: string): ((row: Record<string, unknown>) => boolean) | undefined {
   if (!srv.sim.opts.profile.eqQueries) return undefined;
-  const q = query.trim().replace(/^"(.*)"$/s, '$1').trim();
+  const q = query
+    .trim()
+    .replace(/^"(.*)"$/s, '$1')
+    .trim();
   const conds: [string, string][] = [];
   for (const t of q.split(/\s+OR\s+/)) {
     const m = /^(volumeName|hostname|volumeWWN)\s+EQ\s+(\S+)$/.exec(t.trim());
@@ -88,7 +92,9 @@ export function vlunRoutes(srv: Server, req: Req): Answer {
   } else {
     if (m === 'GET') {
       const rows = renderVlun(sim, ports, findVlun(sim, ports, id));
-      return sim.opts.vlunGetShape === 'collection' ? { status: 200, members: rows.slice(0, 1), stream: false } : { status: 200, body: rows[0] };
+      return sim.opts.vlunGetShape === 'collection'
+        ? { status: 200, members: rows.slice(0, 1), stream: false }
+        : { status: 200, body: rows[0] };
     }
     if (m === 'DELETE') return deleteVlun(sim, findVlun(sim, ports, id));
   }

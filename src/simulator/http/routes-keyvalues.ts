@@ -11,7 +11,8 @@ export function keyValueRoutes(srv: Server, req: Req, v: VolumeRec, key: string 
   const { sim } = srv;
   const kv = (v.keyValues ??= {});
   if (key === undefined) {
-    if (req.method === 'GET') return { status: 200, members: Object.entries(kv).map(([k, value]) => ({ key: k, value })), stream: false };
+    if (req.method === 'GET')
+      return { status: 200, members: Object.entries(kv).map(([k, value]) => ({ key: k, value })), stream: false };
     if (req.method !== 'POST') throw sim.errors.err('UNSUP_OP');
     const b = validate(sim.errors, req.body, { key: F.text(255, true), value: F.text(4096, true) });
     const k = read.str(b, 'key')!;

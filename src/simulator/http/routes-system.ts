@@ -19,7 +19,8 @@ export function login(srv: Server, req: Req): Answer {
   const schema: Schema = { user: F.text(255, true), password: F.text(255, true) };
   if (sim.opts.profile.sessionType) schema['sessionType'] = F.enumOf([1, 2]);
   const b = validate(sim.errors, req.body, schema);
-  if (read.str(b, 'user') !== sim.opts.username || read.str(b, 'password') !== sim.opts.password) throw sim.errors.err('INV_USER_PASS');
+  if (read.str(b, 'user') !== sim.opts.username || read.str(b, 'password') !== sim.opts.password)
+    throw sim.errors.err('INV_USER_PASS');
   const s = sessions.login(read.str(b, 'user')!, req.ip);
   if (!s) throw sim.errors.err('SVC_UNAVAIL');
   return { status: 201, body: { key: s.key }, location: `/api/v1/credentials/${s.key}` };
@@ -68,13 +69,21 @@ export function systemRoutes(srv: Server, req: Req): Answer {
     case 'spacereporter': {
       if (name !== undefined) break;
       if (req.method !== 'POST') throw sim.errors.err('UNSUP_OP');
-      const b = validate(sim.errors, req.body, { cpg: F.name31(), RAIDType: F.enumOf([1, 2, 3, 4]), HA: F.enumOf([1, 2, 3]), setSize: F.uint32() });
+      const b = validate(sim.errors, req.body, {
+        cpg: F.name31(),
+        RAIDType: F.enumOf([1, 2, 3, 4]),
+        HA: F.enumOf([1, 2, 3]),
+        setSize: F.uint32(),
+      });
       const cpg = read.str(b, 'cpg');
       const layout = ['RAIDType', 'HA', 'setSize'].some((k) => b[k] !== undefined);
       if (cpg !== undefined && layout) throw sim.errors.err('INV_INPUT_PARAM_CONFLICT', 'cpg');
       if (cpg === undefined && !layout) throw sim.errors.err('INV_INPUT_ONE_REQUIRED', 'cpg');
       if (cpg !== undefined && !sim.array.cpg(cpg)) throw sim.errors.err('NON_EXISTENT_CPG', 'cpg');
-      const free = cpg !== undefined ? sim.array.cpgPhysicalFreeMiB(cpg) : sim.array.cpgs.reduce((n, c) => n + sim.array.cpgPhysicalFreeMiB(c.name), 0);
+      const free =
+        cpg !== undefined
+          ? sim.array.cpgPhysicalFreeMiB(cpg)
+          : sim.array.cpgs.reduce((n, c) => n + sim.array.cpgPhysicalFreeMiB(c.name), 0);
       return { status: 200, body: { rawFreeMiB: free * 2, usableFreeMiB: free } };
     }
     case 'cpgs': {
@@ -103,7 +112,13 @@ export function taskRoutes(srv: Server, req: Req): Answer {
   if (idStr === undefined) {
     if (req.method !== 'GET') throw sim.errors.err('UNSUP_OP');
     const since = Date.now() / 1000 - 24 * 3600;
-    return { status: 200, members: sim.array.tasks.filter((t) => t.status === TASK_STATUS.ACTIVE || (t.finishTimeSec ?? 0) >= since).map(renderTask), stream: false };
+    return {
+      status: 200,
+      members: sim.array.tasks
+        .filter((t) => t.status === TASK_STATUS.ACTIVE || (t.finishTimeSec ?? 0) >= since)
+        .map(renderTask),
+      stream: false,
+    };
   }
   if (!/^-?\d+$/.test(idStr)) throw sim.errors.err('INV_INPUT_WRONG_TYPE', 'id');
   const id = Number(idStr);

@@ -33,14 +33,19 @@ function actionBody(srv: Server, body: unknown): { action: unknown; parameters: 
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw e.err('INV_INPUT_NOT_JSON_OBJ');
   const o = body as Record<string, unknown>;
   validate(e, { action: o['action'] }, { action: ACTION_SCHEMA['action']! });
-  for (const k of Object.keys(o)) if (k !== 'action' && k !== 'parameters') throw e.err('INV_INPUT', k, `unknown member ${k}`);
-  if (o['parameters'] === undefined || o['parameters'] === null) throw e.err('INV_INPUT_MISSING_REQUIRED', 'parameters');
+  for (const k of Object.keys(o))
+    if (k !== 'action' && k !== 'parameters') throw e.err('INV_INPUT', k, `unknown member ${k}`);
+  if (o['parameters'] === undefined || o['parameters'] === null)
+    throw e.err('INV_INPUT_MISSING_REQUIRED', 'parameters');
   return { action: o['action'], parameters: o['parameters'] };
 }
 
 /** `?query="wwn==A OR wwn==B"` (1.3), plus `wwn EQ`/`copyOf EQ` on later profiles. */
 function filterVolumes(srv: Server, query: string): VolumeRec[] | undefined {
-  const q = query.trim().replace(/^"(.*)"$/s, '$1').trim();
+  const q = query
+    .trim()
+    .replace(/^"(.*)"$/s, '$1')
+    .trim();
   const terms = q.split(/\s+OR\s+/);
   const wwns = new Set<string>();
   const copyOf = new Set<string>();
@@ -57,7 +62,9 @@ function filterVolumes(srv: Server, query: string): VolumeRec[] | undefined {
     else copyOf.add(m[2]!);
   }
   const a = srv.sim.array;
-  return a.volumes.filter((v) => wwns.has(v.wwn) || (v.parentId !== undefined && copyOf.has(a.volumeById(v.parentId)?.name ?? '')));
+  return a.volumes.filter(
+    (v) => wwns.has(v.wwn) || (v.parentId !== undefined && copyOf.has(a.volumeById(v.parentId)?.name ?? '')),
+  );
 }
 
 export function listVolumes(srv: Server, req: Req): Answer {
@@ -111,7 +118,8 @@ export async function putVolume(srv: Server, req: Req, name: string): Promise<An
 export async function volumeRoutes(srv: Server, req: Req): Promise<Answer> {
   const [, name, extra, key, more] = req.segs;
   const m = req.method;
-  if (name !== undefined && extra === 'objectKeyValues' && more === undefined && srv.sim.opts.profile.objectKeyValues) return keyValueRoutes(srv, req, volumeByPath(srv, name), key);
+  if (name !== undefined && extra === 'objectKeyValues' && more === undefined && srv.sim.opts.profile.objectKeyValues)
+    return keyValueRoutes(srv, req, volumeByPath(srv, name), key);
   if (extra !== undefined) throw srv.sim.errors.err('URI_RES_NOT_FOUND');
   if (name === undefined) {
     if (m === 'GET') return listVolumes(srv, req);

@@ -117,7 +117,16 @@ export class WsapiFront {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.serve(req, res).catch((err: unknown) => {
-      if (!res.headersSent) this.sendError(res, req, new SimError('INT_SERV_ERR', { status: 500, code: 1, desc: `internal server error: ${(err as Error).message}` }));
+      if (!res.headersSent)
+        this.sendError(
+          res,
+          req,
+          new SimError('INT_SERV_ERR', {
+            status: 500,
+            code: 1,
+            desc: `internal server error: ${(err as Error).message}`,
+          }),
+        );
       else res.destroy();
     });
   }
@@ -134,7 +143,16 @@ export class WsapiFront {
     await this.faults.whileHung(info);
     if (this.dropped(req, res, info, 'before')) return;
     const injected = this.faults.take('error', info)[0];
-    if (injected) return this.sendError(res, req, new SimError('CUSTOM', { status: injected.status, code: injected.code, desc: injected.desc ?? 'injected fault' }, injected.ref));
+    if (injected)
+      return this.sendError(
+        res,
+        req,
+        new SimError(
+          'CUSTOM',
+          { status: injected.status, code: injected.code, desc: injected.desc ?? 'injected fault' },
+          injected.ref,
+        ),
+      );
     const extraLatency = this.faults.take('latency', info).reduce((n, f) => n + f.ms, 0);
     let answer: Answer;
     try {
@@ -154,7 +172,10 @@ export class WsapiFront {
     const method = req.method ?? 'GET';
     let segs: string[];
     try {
-      segs = rawPath.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+      segs = rawPath
+        .split('/')
+        .filter((s) => s !== '')
+        .map((s) => decodeURIComponent(s));
     } catch {
       return e.err('INV_URL_PERCENT_ENCODING');
     }
@@ -287,7 +308,9 @@ export class WsapiFront {
     const cut = this.faults.take('truncate', info)[0];
     res.writeHead(200, { ...this.base, 'Content-Type': 'application/json' });
     res.write(`{"total":${a.members.length},"members":[`);
-    const stop = cut ? Math.min(cut.afterMembers ?? Math.floor(a.members.length / 2), a.members.length) : a.members.length;
+    const stop = cut
+      ? Math.min(cut.afterMembers ?? Math.floor(a.members.length / 2), a.members.length)
+      : a.members.length;
     for (let i = 0; i < stop; i += CHUNK_MEMBERS) {
       const part = a.members.slice(i, Math.min(stop, i + CHUNK_MEMBERS)).map((m) => JSON.stringify(m));
       res.write((i === 0 ? '' : ',') + part.join(','));
@@ -303,18 +326,38 @@ export class WsapiFront {
 }
 
 /** The array's headers on every answer [G G131 p17]: `Connection: close` means no connection is reused. */
-const BASE_HEADERS: Record<string, string> = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache', Connection: 'close' };
+const BASE_HEADERS: Record<string, string> = {
+  Server: 'hp3par-wsapi',
+  'Cache-Control': 'no-cache',
+  Pragma: 'no-cache',
+  Connection: 'close',
+};
 /** With the `keepAlive` option ([U] later firmware): the same without `Connection: close`. */
-const KEEP_ALIVE_HEADERS: Record<string, string> = { Server: 'hp3par-wsapi', 'Cache-Control': 'no-cache', Pragma: 'no-cache' };
+const KEEP_ALIVE_HEADERS: Record<string, string> = {
+  Server: 'hp3par-wsapi',
+  'Cache-Control': 'no-cache',
+  Pragma: 'no-cache',
+};
 
-function writeJson(res: ServerResponse, base: Record<string, string>, status: number, body: unknown, extra: Record<string, string> = {}): void {
+function writeJson(
+  res: ServerResponse,
+  base: Record<string, string>,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
   if (body === undefined) {
     res.writeHead(status, { ...base, ...extra, 'Content-Length': '0' });
     res.end();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...base, ...extra, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    ...base,
+    ...extra,
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+  });
   res.end(text);
 }
 
@@ -334,4 +377,3 @@ function badMember(raw: string): string | undefined {
   const m = /"([^"\\]+)"\s*:\s*(?![\s"{[\-\d]|true\b|false\b|null\b)/.exec(raw);
   return m?.[1];
 }
-

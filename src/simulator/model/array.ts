@@ -18,7 +18,9 @@ export interface CpgStats {
 }
 
 /** A fresh state: the configured CPGs and nothing else. */
-export function emptyState(cpgs: { name: string; sizeMiB: number; growthLimitMiB?: number; domain?: string }[]): SimState {
+export function emptyState(
+  cpgs: { name: string; sizeMiB: number; growthLimitMiB?: number; domain?: string }[],
+): SimState {
   return {
     version: 1,
     systemId: 46750,
@@ -28,7 +30,14 @@ export function emptyState(cpgs: { name: string; sizeMiB: number; growthLimitMiB
     nextSetId: 1,
     nextTaskId: 1,
     nextVlunSeq: 1,
-    cpgs: cpgs.map((c, i) => ({ id: i, uuid: randomUUID(), name: c.name, sizeMiB: c.sizeMiB, ...(c.growthLimitMiB !== undefined && { growthLimitMiB: c.growthLimitMiB }), ...(c.domain !== undefined && { domain: c.domain }) })),
+    cpgs: cpgs.map((c, i) => ({
+      id: i,
+      uuid: randomUUID(),
+      name: c.name,
+      sizeMiB: c.sizeMiB,
+      ...(c.growthLimitMiB !== undefined && { growthLimitMiB: c.growthLimitMiB }),
+      ...(c.domain !== undefined && { domain: c.domain }),
+    })),
     volumes: [],
     hosts: [],
     volumeSets: [],
@@ -55,7 +64,10 @@ export class SimArray {
   /** Called after every change (persistence, data-plane export links). */
   onChange: () => void = () => undefined;
 
-  constructor(state: SimState, private readonly thinUsedPct: number) {
+  constructor(
+    state: SimState,
+    private readonly thinUsedPct: number,
+  ) {
     this.state = state;
     this.reindex();
   }
@@ -120,7 +132,10 @@ export class SimArray {
 
   removeVlun(t: VlunRec): void {
     this.state.vluns = this.state.vluns.filter((x) => x !== t);
-    for (const [index, key] of [...this.vlunVolumeIds(t).map((id) => [this.vlunsByVolume, id] as const), ...this.vlunHostIds(t).map((id) => [this.vlunsByHost, id] as const)]) {
+    for (const [index, key] of [
+      ...this.vlunVolumeIds(t).map((id) => [this.vlunsByVolume, id] as const),
+      ...this.vlunHostIds(t).map((id) => [this.vlunsByHost, id] as const),
+    ]) {
       const list = (index.get(key) ?? []).filter((x) => x !== t);
       if (list.length > 0) index.set(key, list);
       else index.delete(key);
@@ -194,10 +209,10 @@ export class SimArray {
     }
     const serial = Math.max(id, this.state.nextWwnSerial);
     this.state.nextWwnSerial = serial + 1;
-    const wwn = `60002AC${serial.toString(16).padStart(17, '0')}${this.state.systemId.toString(16).padStart(8, '0')}`.toUpperCase();
+    const wwn =
+      `60002AC${serial.toString(16).padStart(17, '0')}${this.state.systemId.toString(16).padStart(8, '0')}`.toUpperCase();
     return { id, wwn };
   }
-
 
   // --- hosts and initiators ------------------------------------------------------------------
   host(name: string): HostRec | undefined {

@@ -7,7 +7,14 @@
  */
 import { F, read, validate, type Schema } from '../validate.js';
 import { TASK_STATUS, TASK_TYPE, COPY, PROV, VSTATE, type TaskRec, type VolumeRec } from './types.js';
-import { applyOptionalFields, checkPoliciesAndLimits, checkSpace, isOnlineCopyTarget, newVolumeRecord, removeVolumeNow } from './volumes.js';
+import {
+  applyOptionalFields,
+  checkPoliciesAndLimits,
+  checkSpace,
+  isOnlineCopyTarget,
+  newVolumeRecord,
+  removeVolumeNow,
+} from './volumes.js';
 import type { Caller, Reply, Sim } from './context.js';
 
 export const SNAPSHOT_PARAMS: Schema = {
@@ -23,12 +30,18 @@ export const SNAPSHOT_PARAMS: Schema = {
 export function checkSnapshotSource(sim: Sim, src: VolumeRec, readOnly: boolean): void {
   const e = sim.errors;
   if (src.snapCPG === undefined) throw e.err('NO_SNAP_CPG');
-  if (src.readOnly && src.copyType === COPY.VIRTUAL_COPY && readOnly) throw e.err('INV_OPERATION_VV_READONLY_TO_READONLY_SNAP');
+  if (src.readOnly && src.copyType === COPY.VIRTUAL_COPY && readOnly)
+    throw e.err('INV_OPERATION_VV_READONLY_TO_READONLY_SNAP');
   if (isOnlineCopyTarget(sim, src)) throw e.err('INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS');
 }
 
 /** Makes the snapshot record (caller checked the name) and copies the data. */
-export async function makeSnapshot(sim: Sim, src: VolumeRec, name: string, p: Record<string, unknown>): Promise<VolumeRec> {
+export async function makeSnapshot(
+  sim: Sim,
+  src: VolumeRec,
+  name: string,
+  p: Record<string, unknown>,
+): Promise<VolumeRec> {
   const snap = newVolumeRecord(sim, {
     ...(typeof p['id'] === 'number' ? { id: p['id'] } : {}),
     baseId: src.baseId,
@@ -102,13 +115,15 @@ export async function createPhysicalCopy(sim: Sim, src: VolumeRec, params: unkno
   const destName = read.str(p, 'destVolume')!;
   if (sim.array.activeTaskOf(src.id, ['tune'])) throw e.err('INV_OPERATION_VV_TUNE_IN_PROGRESS');
   if (isOnlineCopyTarget(sim, src)) throw e.err('INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS');
-  if (src.copyType === COPY.VIRTUAL_COPY && src.readOnly && sim.opts.copyFromReadOnlySnapshot === 'refuse') throw e.err('INV_OPERATION_VV_READONLY_SNAPSHOT');
+  if (src.copyType === COPY.VIRTUAL_COPY && src.readOnly && sim.opts.copyFromReadOnlySnapshot === 'refuse')
+    throw e.err('INV_OPERATION_VV_READONLY_SNAPSHOT');
   if (online) return onlineCopy(sim, src, destName, p, caller);
   const dest = sim.array.volume(destName);
   if (!dest) throw e.err('NON_EXISTENT_VOL', 'destVolume');
   if (dest === src) throw e.err('INV_INPUT_PARAM_CONFLICT', 'destVolume');
   if (dest.copyType === COPY.VIRTUAL_COPY) throw e.err('INV_OPERATION_UNSUPPORTED_VV_TYPE', 'destVolume');
-  if (dest.copyType === COPY.PHYSICAL_COPY && dest.parentId !== src.id) throw e.err('INV_OPERATION_VV_IS_PCOPY', 'destVolume');
+  if (dest.copyType === COPY.PHYSICAL_COPY && dest.parentId !== src.id)
+    throw e.err('INV_OPERATION_VV_IS_PCOPY', 'destVolume');
   if (sim.array.activeTaskOf(dest.id)) throw e.err('INV_OPERATION_VV_VOLUME_COPY_IN_PROGRESS', 'destVolume');
   if (sim.array.isExported(dest.id)) throw e.err('INV_OPERATION_VLUN_PCOPY_TARGET_VV', 'destVolume');
   if (sim.array.childrenOf(dest.id).length > 0) throw e.err('HAS_CHILD', 'destVolume');
@@ -133,7 +148,13 @@ export async function createPhysicalCopy(sim: Sim, src: VolumeRec, params: unkno
   return taskReply(task, `/api/v1/volumes/${dest.name}`);
 }
 
-async function onlineCopy(sim: Sim, src: VolumeRec, destName: string, p: Record<string, unknown>, caller: Caller): Promise<Reply> {
+async function onlineCopy(
+  sim: Sim,
+  src: VolumeRec,
+  destName: string,
+  p: Record<string, unknown>,
+  caller: Caller,
+): Promise<Reply> {
   const e = sim.errors;
   const destCPG = read.str(p, 'destCPG');
   if (destCPG === undefined) throw e.err('INV_INPUT_MISSING_REQUIRED', 'destCPG');
@@ -162,7 +183,15 @@ async function onlineCopy(sim: Sim, src: VolumeRec, destName: string, p: Record<
   if (helpers) dest.parentId = helpers[0].id;
   sim.array.addVolume(dest);
   await sim.data?.copy(src.wwn, dest.wwn, dest.sizeMiB);
-  const task = sim.tasks.start({ kind: 'online-copy', type: TASK_TYPE.ONLINE_COPY, name: destName, user: caller.user, totalMiB: amount, sourceId: src.id, destId: dest.id });
+  const task = sim.tasks.start({
+    kind: 'online-copy',
+    type: TASK_TYPE.ONLINE_COPY,
+    name: destName,
+    user: caller.user,
+    totalMiB: amount,
+    sourceId: src.id,
+    destId: dest.id,
+  });
   if (helpers) task.helperIds = helpers.map((h) => h.id);
   sim.array.touch();
   return taskReply(task, `/api/v1/volumes/${destName}`);
@@ -235,7 +264,15 @@ export async function resyncPhysicalCopy(sim: Sim, dest: VolumeRec, caller: Call
   if (sim.array.isExported(dest.id)) throw e.err('INV_OPERATION_VLUN_PCOPY_TARGET_VV');
   dest.failedStates = [];
   await sim.data?.copy(parent.wwn, dest.wwn, dest.sizeMiB);
-  const task = sim.tasks.start({ kind: 'resync', type: TASK_TYPE.PHYS_COPY_RESYNC, name: dest.name, user: caller.user, totalMiB: await copyAmountMiB(sim, parent), sourceId: parent.id, destId: dest.id });
+  const task = sim.tasks.start({
+    kind: 'resync',
+    type: TASK_TYPE.PHYS_COPY_RESYNC,
+    name: dest.name,
+    user: caller.user,
+    totalMiB: await copyAmountMiB(sim, parent),
+    sourceId: parent.id,
+    destId: dest.id,
+  });
   sim.array.touch();
   return taskReply(task);
 }
@@ -267,7 +304,18 @@ export function onTaskEnd(sim: Sim, t: TaskRec, status: number): void {
 function finishTune(sim: Sim, v: VolumeRec, tune: NonNullable<TaskRec['tune']>): void {
   if (tune.keepVV !== undefined && !sim.array.volume(tune.keepVV)) {
     // The original layout survives as a new volume named keepVV (a rollback copy).
-    const { id: _id, uuid: _uuid, wwn: _wwn, baseId: _base, creationTimeSec: _ct, parentId: _parent, comment: _comment, busyTaskIds: _busy, failedStates: _failed, ...layout } = v;
+    const {
+      id: _id,
+      uuid: _uuid,
+      wwn: _wwn,
+      baseId: _base,
+      creationTimeSec: _ct,
+      parentId: _parent,
+      comment: _comment,
+      busyTaskIds: _busy,
+      failedStates: _failed,
+      ...layout
+    } = v;
     const kept = newVolumeRecord(sim, { ...layout, name: tune.keepVV });
     sim.array.addVolume(kept);
     void sim.data?.copy(v.wwn, kept.wwn, kept.sizeMiB).catch(() => undefined);

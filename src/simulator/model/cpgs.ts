@@ -8,9 +8,31 @@ import type { Reply, Sim } from './context.js';
 import type { CpgRec } from './types.js';
 import { requestedDomain } from './domains.js';
 
-const LAYOUT: Schema = { RAIDType: F.enumOf([1, 2, 3, 4]), setSize: F.uint32(), HA: F.enumOf([1, 2, 3]), chunkletPosPref: F.enumOf([1, 2]), diskPatterns: F.strings({ t: 'object', schema: { diskType: F.enumOf([1, 2, 3]) } }) };
-const CREATE: Schema = { name: F.name31(true), domain: F.name31(), growthIncrementMiB: F.uint32(), growthLimitMiB: F.uint32(), usedLDWarningAlertMiB: F.uint32(), LDLayout: F.object(LAYOUT) };
-const MODIFY: Schema = { newName: F.name31(), growthIncrementMiB: F.uint32(), growthLimitMiB: F.uint32(), usedLDWarningAlertMiB: F.uint32(), disableAutoGrow: F.bool(), rmGrowthLimit: F.bool(), rmWarningAlert: F.bool(), LDLayout: F.object(LAYOUT) };
+const LAYOUT: Schema = {
+  RAIDType: F.enumOf([1, 2, 3, 4]),
+  setSize: F.uint32(),
+  HA: F.enumOf([1, 2, 3]),
+  chunkletPosPref: F.enumOf([1, 2]),
+  diskPatterns: F.strings({ t: 'object', schema: { diskType: F.enumOf([1, 2, 3]) } }),
+};
+const CREATE: Schema = {
+  name: F.name31(true),
+  domain: F.name31(),
+  growthIncrementMiB: F.uint32(),
+  growthLimitMiB: F.uint32(),
+  usedLDWarningAlertMiB: F.uint32(),
+  LDLayout: F.object(LAYOUT),
+};
+const MODIFY: Schema = {
+  newName: F.name31(),
+  growthIncrementMiB: F.uint32(),
+  growthLimitMiB: F.uint32(),
+  usedLDWarningAlertMiB: F.uint32(),
+  disableAutoGrow: F.bool(),
+  rmGrowthLimit: F.bool(),
+  rmWarningAlert: F.bool(),
+  LDLayout: F.object(LAYOUT),
+};
 const DEFAULT_LIMIT_MiB = 16 * 1024 * 1024;
 
 export function createCpg(sim: Sim, body: unknown): Reply {
@@ -20,7 +42,14 @@ export function createCpg(sim: Sim, body: unknown): Reply {
   const domain = requestedDomain(sim, b);
   if (sim.array.cpg(name)) throw e.err('EXISTENT_CPG', 'name');
   const limit = read.num(b, 'growthLimitMiB');
-  const c: CpgRec = { id: sim.array.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0), uuid: randomUUID(), name, sizeMiB: DEFAULT_LIMIT_MiB, ...(limit !== undefined && { growthLimitMiB: limit }), ...(domain !== undefined && { domain }) };
+  const c: CpgRec = {
+    id: sim.array.cpgs.reduce((n, x) => Math.max(n, x.id + 1), 0),
+    uuid: randomUUID(),
+    name,
+    sizeMiB: DEFAULT_LIMIT_MiB,
+    ...(limit !== undefined && { growthLimitMiB: limit }),
+    ...(domain !== undefined && { domain }),
+  };
   sim.array.state.cpgs.push(c);
   sim.array.spaceChanged();
   sim.array.touch();
@@ -32,7 +61,8 @@ export function modifyCpg(sim: Sim, c: CpgRec, body: unknown): Reply {
   const b = validate(e, body, MODIFY);
   const newName = read.str(b, 'newName');
   if (newName !== undefined && newName !== c.name && sim.array.cpg(newName)) throw e.err('EXISTENT_CPG', 'newName');
-  if (b['rmGrowthLimit'] === true && b['growthLimitMiB'] !== undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'rmGrowthLimit');
+  if (b['rmGrowthLimit'] === true && b['growthLimitMiB'] !== undefined)
+    throw e.err('INV_INPUT_PARAM_CONFLICT', 'rmGrowthLimit');
   const limit = read.num(b, 'growthLimitMiB');
   if (limit !== undefined) c.growthLimitMiB = limit;
   if (b['rmGrowthLimit'] === true) delete c.growthLimitMiB;

@@ -38,14 +38,25 @@ export function volumeDomain(sim: Sim, v: VolumeRec): string | undefined {
 
 /** A new volume's CPGs: the snapshot CPG must be in the user CPG's domain. */
 export function checkCpgDomains(sim: Sim, userCPG: string, snapCPG: string | undefined): void {
-  if (snapCPG !== undefined && cpgDomain(sim, snapCPG) !== cpgDomain(sim, userCPG)) throw sim.errors.err('CPG_NOT_IN_SAME_DOMAIN', 'snapCPG');
+  if (snapCPG !== undefined && cpgDomain(sim, snapCPG) !== cpgDomain(sim, userCPG))
+    throw sim.errors.err('CPG_NOT_IN_SAME_DOMAIN', 'snapCPG');
 }
 
 /** Set members (ids of `kind`) must all be in the set's domain. */
-export function checkMemberDomains(sim: Sim, kind: 'volumesets' | 'hostsets', domain: string | undefined, ids: readonly number[]): void {
+export function checkMemberDomains(
+  sim: Sim,
+  kind: 'volumesets' | 'hostsets',
+  domain: string | undefined,
+  ids: readonly number[],
+): void {
   for (const id of ids) {
     const d = kind === 'volumesets' ? volumeDomain(sim, sim.array.volumeById(id)!) : sim.array.hostById(id)?.domain;
-    if (d !== domain) throw sim.errors.err('MEMBER_NOT_IN_SAME_DOMAIN', 'setmembers', `${d ?? 'no domain'}, the set: ${domain ?? 'no domain'}`);
+    if (d !== domain)
+      throw sim.errors.err(
+        'MEMBER_NOT_IN_SAME_DOMAIN',
+        'setmembers',
+        `${d ?? 'no domain'}, the set: ${domain ?? 'no domain'}`,
+      );
   }
 }
 
@@ -53,10 +64,18 @@ export function checkMemberDomains(sim: Sim, kind: 'volumesets' | 'hostsets', do
  * A VLUN's two sides: the volume side's domain (a volume's, or a VV set's) and the host side's
  * (a host's or a host set's; port-presents VLUNs have no host side and are not checked).
  */
-export function checkExportDomains(sim: Sim, volume: { vol?: VolumeRec; set?: SetRec }, host: { domain?: string } | undefined): void {
+export function checkExportDomains(
+  sim: Sim,
+  volume: { vol?: VolumeRec; set?: SetRec },
+  host: { domain?: string } | undefined,
+): void {
   if (!host) return;
   const volDomain = volume.set ? volume.set.domain : volumeDomain(sim, volume.vol!);
   if (volDomain === host.domain) return;
   if (host.domain === undefined && sim.opts.domainExport === 'hostWithoutDomain') return;
-  throw sim.errors.err('VV_NOT_IN_SAME_DOMAIN', 'hostname', `volume: ${volDomain ?? 'no domain'}, host: ${host.domain ?? 'no domain'}`);
+  throw sim.errors.err(
+    'VV_NOT_IN_SAME_DOMAIN',
+    'hostname',
+    `volume: ${volDomain ?? 'no domain'}, host: ${host.domain ?? 'no domain'}`,
+  );
 }

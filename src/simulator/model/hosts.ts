@@ -10,7 +10,14 @@ import type { HostRec } from './types.js';
 import { requestedDomain } from './domains.js';
 
 const PERSONAS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-const DESCRIPTORS: Schema = { location: F.text(255), IPAddr: F.text(255), os: F.text(255), model: F.text(255), contact: F.text(255), comment: F.text(255) };
+const DESCRIPTORS: Schema = {
+  location: F.text(255),
+  IPAddr: F.text(255),
+  os: F.text(255),
+  model: F.text(255),
+  contact: F.text(255),
+  comment: F.text(255),
+};
 const WWN_ITEM = { t: 'text', max: 64 } as const;
 const IQN_ITEM = { t: 'iscsiName' } as const;
 
@@ -52,7 +59,8 @@ function paths(sim: Sim, b: Body): { fc: string[]; iscsi: string[] } {
   const e = sim.errors;
   const fcIn = read.strs(b, 'FCWWNs');
   const iscsi = read.strs(b, 'iSCSINames') ?? [];
-  if (fcIn !== undefined && fcIn.length > 0 && iscsi.length > 0) throw e.err('INV_INPUT_PARAM_CONFLICT', 'FCWWNs,iSCSINames');
+  if (fcIn !== undefined && fcIn.length > 0 && iscsi.length > 0)
+    throw e.err('INV_INPUT_PARAM_CONFLICT', 'FCWWNs,iSCSINames');
   const fc = (fcIn ?? []).map((w, i) => normalizeWwn(sim, w, `FCWWNs[${i}]`));
   if (fc.length > 1024 || iscsi.length > 1024) throw e.err('INV_INPUT_TOO_MANY_WWN_OR_iSCSI');
   if (new Set(fc).size !== fc.length || new Set(iscsi).size !== iscsi.length) throw e.err('INV_INPUT_DUP_PATH');
@@ -68,7 +76,14 @@ export function createHost(sim: Sim, body: unknown): Reply {
   if (sim.array.host(name)) throw e.err('EXISTENT_HOST', 'name');
   for (const w of fc) if (sim.array.ownerOfFc(w)) throw e.err('EXISTENT_PATH', 'FCWWNs', w);
   for (const n of iscsi) if (sim.array.ownerOfIscsi(n)) throw e.err('EXISTENT_PATH', 'iSCSINames', n);
-  const h: HostRec = { id: sim.array.state.nextHostId++, name, persona: read.num(b, 'persona') ?? 2, fcWWNs: fc, iSCSINames: iscsi, ...(domain !== undefined && { domain }) };
+  const h: HostRec = {
+    id: sim.array.state.nextHostId++,
+    name,
+    persona: read.num(b, 'persona') ?? 2,
+    fcWWNs: fc,
+    iSCSINames: iscsi,
+    ...(domain !== undefined && { domain }),
+  };
   const d = read.obj(b, 'descriptors');
   if (d) h.descriptors = d as Record<string, string>;
   sim.array.state.hosts.push(h);
@@ -132,11 +147,13 @@ function checkChap(sim: Sim, h: HostRec, b: Body): void {
   const op = read.num(b, 'chapOperation');
   const details = ['chapName', 'chapSecret', 'chapSecretHex', 'chapOperationMode'].filter((k) => b[k] !== undefined);
   if (op === undefined) {
-    if (details.length > 0 || b['chapRemoveTargetOnly'] !== undefined) throw e.err('INV_INPUT_ONE_REQUIRED', 'chapOperation');
+    if (details.length > 0 || b['chapRemoveTargetOnly'] !== undefined)
+      throw e.err('INV_INPUT_ONE_REQUIRED', 'chapOperation');
     return;
   }
   if (op === 2) {
-    if (b['chapName'] !== undefined || b['chapSecret'] !== undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'chapName');
+    if (b['chapName'] !== undefined || b['chapSecret'] !== undefined)
+      throw e.err('INV_INPUT_PARAM_CONFLICT', 'chapName');
     if (!h.initiatorChap && !h.targetChap) throw e.err('NON_EXISTENT_CHAP');
     return;
   }
@@ -144,7 +161,8 @@ function checkChap(sim: Sim, h: HostRec, b: Body): void {
   if (read.str(b, 'chapName') === undefined) throw e.err('INV_INPUT_MISSING_REQUIRED', 'chapName');
   const secret = read.str(b, 'chapSecret');
   if (secret === undefined) throw e.err('INV_INPUT_MISSING_REQUIRED', 'chapSecret');
-  const ok = b['chapSecretHex'] === true ? /^[0-9a-fA-F]{32}$/.test(secret) : secret.length >= 12 && secret.length <= 16;
+  const ok =
+    b['chapSecretHex'] === true ? /^[0-9a-fA-F]{32}$/.test(secret) : secret.length >= 12 && secret.length <= 16;
   if (!ok) throw e.err('INV_INPUT_BAD_LENGTH', 'chapSecret');
   if (read.num(b, 'chapOperationMode') === 2 && !h.initiatorChap) throw e.err('NO_INITIATOR_CHAP');
 }
@@ -175,9 +193,15 @@ export function deleteHost(sim: Sim, h: HostRec): Reply {
  * Returns the matching hosts, or undefined when the expression is malformed.
  */
 export function queryHosts(sim: Sim, query: string): HostRec[] | undefined {
-  const q = query.trim().replace(/^"(.*)"$/s, '$1').trim();
+  const q = query
+    .trim()
+    .replace(/^"(.*)"$/s, '$1')
+    .trim();
   const terms = q.match(/(FCPaths|iSCSIPaths)\[([^\]]*)\]/g);
-  const rest = q.replace(/(FCPaths|iSCSIPaths)\[[^\]]*\]/g, '').replace(/\s+OR\s+/g, '').trim();
+  const rest = q
+    .replace(/(FCPaths|iSCSIPaths)\[[^\]]*\]/g, '')
+    .replace(/\s+OR\s+/g, '')
+    .trim();
   if (!terms || rest !== '') return undefined;
   const fc = new Set<string>();
   const iscsi = new Set<string>();

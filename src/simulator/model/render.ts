@@ -31,7 +31,13 @@ function taskStates(sim: Sim, v: VolumeRec): number[] {
 export function renderVolume(sim: Sim, v: VolumeRec): Record<string, unknown> {
   const a = sim.array;
   const isSnap = v.copyType === COPY.VIRTUAL_COPY;
-  const out: Record<string, unknown> = { id: v.id, uuid: v.uuid, name: v.name, provisioningType: v.provisioningType, copyType: v.copyType };
+  const out: Record<string, unknown> = {
+    id: v.id,
+    uuid: v.uuid,
+    name: v.name,
+    provisioningType: v.provisioningType,
+    copyType: v.copyType,
+  };
   // `domain` is omitted when the volume is in none (REFERENCE §5.2).
   const domain = volumeDomain(sim, v);
   if (domain !== undefined) out['domain'] = domain;
@@ -75,7 +81,13 @@ export function renderVolume(sim: Sim, v: VolumeRec): Record<string, unknown> {
   out['ssSpcAllocLimitPct'] = v.ssSpcAllocLimitPct ?? 0;
   out['usrSpcAllocWarningPct'] = v.usrSpcAllocWarningPct ?? 0;
   out['usrSpcAllocLimitPct'] = v.usrSpcAllocLimitPct ?? 0;
-  out['policies'] = { staleSS: v.policies.staleSS, oneHost: v.policies.oneHost, zeroDetect: v.policies.zeroDetect, system: false, caching: true };
+  out['policies'] = {
+    staleSS: v.policies.staleSS,
+    oneHost: v.policies.oneHost,
+    zeroDetect: v.policies.zeroDetect,
+    system: false,
+    caching: true,
+  };
   if (v.userCPG !== undefined && !isSnap) out['userCPG'] = v.userCPG;
   if (v.snapCPG !== undefined) out['snapCPG'] = v.snapCPG;
   if (v.comment !== undefined) out['comment'] = v.comment;
@@ -94,26 +106,66 @@ export function renderHost(sim: Sim, h: HostRec, ports: PortDef[]): Record<strin
     ...(h.domain !== undefined && { domain: h.domain }),
     ...(h.descriptors ? { descriptors: h.descriptors } : {}),
     FCPaths: h.fcWWNs.map((wwn) => ({ wwn, ...(fcPort ? { portPos: fcPort.portPos } : {}), hostSpeed: 0 })),
-    iSCSIPaths: h.iSCSINames.map((name) => ({ name, IPAddr: '127.0.0.1', ...(iscsiPort ? { portPos: iscsiPort.portPos } : {}), hostSpeed: 0 })),
+    iSCSIPaths: h.iSCSINames.map((name) => ({
+      name,
+      IPAddr: '127.0.0.1',
+      ...(iscsiPort ? { portPos: iscsiPort.portPos } : {}),
+      hostSpeed: 0,
+    })),
     initiatorChapEnabled: h.initiatorChap !== undefined,
-    ...(h.initiatorChap ? { initiatorChapName: h.initiatorChap.name, initiatorEncryptedChapSecret: encryptedSecret(h.initiatorChap.secret) } : {}),
+    ...(h.initiatorChap
+      ? {
+          initiatorChapName: h.initiatorChap.name,
+          initiatorEncryptedChapSecret: encryptedSecret(h.initiatorChap.secret),
+        }
+      : {}),
     targetChapEnabled: h.targetChap !== undefined,
-    ...(h.targetChap ? { targetChapName: h.targetChap.name, targetEncryptedChapSecret: encryptedSecret(h.targetChap.secret) } : {}),
+    ...(h.targetChap
+      ? { targetChapName: h.targetChap.name, targetEncryptedChapSecret: encryptedSecret(h.targetChap.secret) }
+      : {}),
     ...(sim.opts.profile.links ? { links: [{ href: `/api/v1/hosts/${h.name}`, rel: 'self' }] } : {}),
   };
 }
 
 export function renderSet(sim: Sim, s: SetRec, kind: 'volumesets' | 'hostsets'): Record<string, unknown> {
-  const names = s.members.map((id) => (kind === 'volumesets' ? sim.array.volumeById(id)?.name : sim.array.hostById(id)?.name)).filter((n): n is string => n !== undefined);
-  return { id: s.id, name: s.name, ...(s.domain !== undefined && { domain: s.domain }), ...(s.comment ? { comment: s.comment } : {}), ...(names.length > 0 ? { setmembers: names } : {}) };
+  const names = s.members
+    .map((id) => (kind === 'volumesets' ? sim.array.volumeById(id)?.name : sim.array.hostById(id)?.name))
+    .filter((n): n is string => n !== undefined);
+  return {
+    id: s.id,
+    name: s.name,
+    ...(s.domain !== undefined && { domain: s.domain }),
+    ...(s.comment ? { comment: s.comment } : {}),
+    ...(names.length > 0 ? { setmembers: names } : {}),
+  };
 }
 
 export function renderPort(sim: Sim, p: PortDef): Record<string, unknown> {
   const { label, vlans, ...rest } = p;
   // Later firmware: iSCSIPortInfo with vlan (1 = tagged, 2 = not [U]) and the TCP port.
-  const info = p.protocol === 2 && sim.opts.profile.iscsiPortInfo ? { iSCSIPortInfo: { ipAddr: p.IPAddr ?? '0.0.0.0', netmask: '255.255.255.0', gateway: '0.0.0.0', mtu: 1500, vlan: vlans ? 1 : 2, tcpPort: ISCSI_TCP_PORT, iSCSIName: p.iSCSIName, iSNSAddr: '0.0.0.0', iSNSPort: 3205 } } : {};
+  const info =
+    p.protocol === 2 && sim.opts.profile.iscsiPortInfo
+      ? {
+          iSCSIPortInfo: {
+            ipAddr: p.IPAddr ?? '0.0.0.0',
+            netmask: '255.255.255.0',
+            gateway: '0.0.0.0',
+            mtu: 1500,
+            vlan: vlans ? 1 : 2,
+            tcpPort: ISCSI_TCP_PORT,
+            iSCSIName: p.iSCSIName,
+            iSNSAddr: '0.0.0.0',
+            iSNSPort: 3205,
+          },
+        }
+      : {};
   // `device` lists the hosts with initiators on the port's protocol (they are all "logged in").
-  const devices = p.type === 1 || p.type === 8 ? sim.array.hosts.filter((h) => (p.protocol === 1 ? h.fcWWNs.length > 0 : h.iSCSINames.length > 0)).map((h) => h.name) : [];
+  const devices =
+    p.type === 1 || p.type === 8
+      ? sim.array.hosts
+          .filter((h) => (p.protocol === 1 ? h.fcWWNs.length > 0 : h.iSCSINames.length > 0))
+          .map((h) => h.name)
+      : [];
   return { ...rest, mode: p.type === 2 ? 3 : 2, linkState: 4, label, device: devices, failoverState: 1, ...info };
 }
 
@@ -122,13 +174,36 @@ export const ISCSI_TCP_PORT = 3260;
 
 /** `/ports/<n:s:p>/iSCSIVlans` of an iSCSI port (later firmware). */
 export function renderIscsiVlans(p: PortDef): Record<string, unknown> {
-  return { iSCSIVlans: (p.vlans ?? []).map((v) => ({ IPAddr: v.IPAddr, vlanTag: v.vlanTag, netmask: '255.255.255.0', gateway: '0.0.0.0', mtu: 1500, tcpPort: ISCSI_TCP_PORT, iSNSAddr: '0.0.0.0', iSNSPort: 3205 })) };
+  return {
+    iSCSIVlans: (p.vlans ?? []).map((v) => ({
+      IPAddr: v.IPAddr,
+      vlanTag: v.vlanTag,
+      netmask: '255.255.255.0',
+      gateway: '0.0.0.0',
+      mtu: 1500,
+      tcpPort: ISCSI_TCP_PORT,
+      iSNSAddr: '0.0.0.0',
+      iSNSPort: 3205,
+    })),
+  };
 }
 
 export function renderCpg(sim: Sim, c: CpgRec): Record<string, unknown> {
   const st = sim.array.cpgStats(c.name);
-  const usage = (total: number, used: number): Record<string, number> => ({ totalMiB: total, rawTotalMiB: total * 2, usedMiB: used, rawUsedMiB: used * 2 });
-  const growth = { incrementMiB: 32768, LDLayout: { RAIDType: 4, HA: 2, diskPatterns: [{ diskType: c.name.startsWith('SSD') ? 3 : c.name.startsWith('NL') ? 2 : 1 }] } };
+  const usage = (total: number, used: number): Record<string, number> => ({
+    totalMiB: total,
+    rawTotalMiB: total * 2,
+    usedMiB: used,
+    rawUsedMiB: used * 2,
+  });
+  const growth = {
+    incrementMiB: 32768,
+    LDLayout: {
+      RAIDType: 4,
+      HA: 2,
+      diskPatterns: [{ diskType: c.name.startsWith('SSD') ? 3 : c.name.startsWith('NL') ? 2 : 1 }],
+    },
+  };
   return {
     id: c.id,
     uuid: c.uuid,
@@ -183,7 +258,11 @@ export function renderCapacity(sim: Sim): Record<string, unknown> {
     const used = cpgs.reduce((n, c) => n + sim.array.cpgUsedMiB(c.name), 0);
     return {
       totalMiB: total,
-      allocated: { totalAllocatedMiB: used, volumes: { totalVolumesMiB: used, CPGsMiB: used, CPGUserMiB: used, unmappedMiB: 0 }, system: { totalSystemMiB: 0, internalMiB: 0, spareMiB: 0, spareUsedMiB: 0, spareUnusedMiB: 0 } },
+      allocated: {
+        totalAllocatedMiB: used,
+        volumes: { totalVolumesMiB: used, CPGsMiB: used, CPGUserMiB: used, unmappedMiB: 0 },
+        system: { totalSystemMiB: 0, internalMiB: 0, spareMiB: 0, spareUsedMiB: 0, spareUnusedMiB: 0 },
+      },
       freeMiB: total - used,
       freeInitializedMiB: total - used,
       freeUninitializedMiB: 0,
@@ -198,4 +277,3 @@ export function renderCapacity(sim: Sim): Record<string, unknown> {
     SSDCapacity: byClass((c) => c.name.startsWith('SSD')),
   };
 }
-

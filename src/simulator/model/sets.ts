@@ -4,7 +4,14 @@
  * member with a name pattern, and an offline physical copy into a destination set.
  */
 import { F, read, validate, type Schema } from '../validate.js';
-import { SNAPSHOT_PARAMS, checkSnapshotSource, createPhysicalCopy, makeSnapshot, resyncPhysicalCopy, stopPhysicalCopy } from './copies.js';
+import {
+  SNAPSHOT_PARAMS,
+  checkSnapshotSource,
+  createPhysicalCopy,
+  makeSnapshot,
+  resyncPhysicalCopy,
+  stopPhysicalCopy,
+} from './copies.js';
 import { checkPoliciesAndLimits } from './volumes.js';
 import { promoteSnapshot, stopPromote } from './tune.js';
 import type { Caller, Reply, Sim } from './context.js';
@@ -13,7 +20,12 @@ import { checkMemberDomains, requestedDomain } from './domains.js';
 
 export type SetKind = 'volumesets' | 'hostsets';
 
-const CREATE_SCHEMA: Schema = { name: F.name27(true), domain: F.name31(), comment: F.text(255), setmembers: F.strings({ t: 'text', max: 64 }) };
+const CREATE_SCHEMA: Schema = {
+  name: F.name27(true),
+  domain: F.name31(),
+  comment: F.text(255),
+  setmembers: F.strings({ t: 'text', max: 64 }),
+};
 const MODIFY_SCHEMA: Schema = {
   action: F.enumOf([1, 2, 3, 4, 5, 6]),
   newName: F.name27(),
@@ -27,7 +39,12 @@ function setsOf(sim: Sim, kind: SetKind): SetRec[] {
 }
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 
 /** Resolves member names (globs allowed when adding) to ids, in order, without duplicates. */
@@ -79,7 +96,8 @@ export async function modifySet(sim: Sim, kind: SetKind, s: SetRec, body: unknow
   if (action !== undefined && action > 2 && kind === 'hostsets') throw e.err('INV_INPUT_BAD_ENUM_VALUE', 'action');
   if (b['priority'] !== undefined && action !== 3) throw e.err('INV_INPUT_PARAM_CONFLICT', 'priority');
   if (action !== undefined && action > 2) return setAction(sim, s, action, caller);
-  if (newName !== undefined && newName !== s.name && setsOf(sim, kind).some((x) => x.name === newName)) throw e.err('EXISTENT_SET', 'newName');
+  if (newName !== undefined && newName !== s.name && setsOf(sim, kind).some((x) => x.name === newName))
+    throw e.err('EXISTENT_SET', 'newName');
   const names = read.strs(b, 'setmembers');
   if (names !== undefined && action === undefined) throw e.err('INV_INPUT_ONE_REQUIRED', 'action');
   if (action === 1) {
@@ -113,11 +131,19 @@ async function setAction(sim: Sim, s: SetRec, action: number, caller: Caller): P
   for (const v of vols) {
     if (action === 3) taskids.push(((await resyncPhysicalCopy(sim, v, caller)).body as { taskid: number }).taskid);
     else if (action === 4) stopPhysicalCopy(sim, v);
-    else if (action === 5) taskids.push(((await promoteSnapshot(sim, v, { action: 4 }, caller)).body as { taskid: number }).taskid);
+    else if (action === 5)
+      taskids.push(((await promoteSnapshot(sim, v, { action: 4 }, caller)).body as { taskid: number }).taskid);
     else stopPromote(sim, v);
   }
   if (action === 3) return { status: 200, body: { taskids } };
-  if (action === 5) return { status: 200, body: { tasks: taskids.map((taskid) => ({ taskid })), links: [{ href: `/api/v1/volumesets/${s.name}`, rel: 'self' }] } };
+  if (action === 5)
+    return {
+      status: 200,
+      body: {
+        tasks: taskids.map((taskid) => ({ taskid })),
+        links: [{ href: `/api/v1/volumesets/${s.name}`, rel: 'self' }],
+      },
+    };
   return { status: 200, location: `/api/v1/volumesets/${s.name}` };
 }
 
@@ -125,7 +151,8 @@ export function deleteSet(sim: Sim, kind: SetKind, s: SetRec): Reply {
   const e = sim.errors;
   const exported = sim.array.vluns.some((t) => (kind === 'volumesets' ? t.volumeSetId : t.hostSetId) === s.id);
   if (exported) throw e.err('EXPORTED_VLUN');
-  if (kind === 'volumesets' && sim.array.state.qos.some((q) => q.type === 1 && q.name === s.name)) throw e.err('VVSET_QOS_TARGET');
+  if (kind === 'volumesets' && sim.array.state.qos.some((q) => q.type === 1 && q.name === s.name))
+    throw e.err('VVSET_QOS_TARGET');
   const list = setsOf(sim, kind);
   list.splice(list.indexOf(s), 1);
   sim.array.reindexVluns();
@@ -176,12 +203,18 @@ export async function snapshotSet(sim: Sim, s: SetRec, params: unknown): Promise
 /** POST /volumesets/<set> createPhysicalCopy: offline copies into the members of a destination set. */
 export async function copySet(sim: Sim, s: SetRec, params: unknown, caller: Caller): Promise<Reply> {
   const e = sim.errors;
-  const p = validate(e, params, { destVolume: F.name27(true), online: F.bool(), saveSnapshot: F.bool(), priority: F.enumOf([1, 2, 3]) }, 'parameters.');
+  const p = validate(
+    e,
+    params,
+    { destVolume: F.name27(true), online: F.bool(), saveSnapshot: F.bool(), priority: F.enumOf([1, 2, 3]) },
+    'parameters.',
+  );
   if (p['online'] === true) throw e.err('INV_INPUT_PARAM_CONFLICT', 'parameters.online');
   const dest = sim.array.volumeSet(read.str(p, 'destVolume')!);
   if (!dest) throw e.err('NON_EXISTENT_SET', 'parameters.destVolume');
   if (s.members.length === 0) throw e.err('EMPTY_SET');
-  if (dest.members.length !== s.members.length) throw e.err('INV_INPUT', 'parameters.destVolume', 'the sets have different member counts');
+  if (dest.members.length !== s.members.length)
+    throw e.err('INV_INPUT', 'parameters.destVolume', 'the sets have different member counts');
   const { destVolume: _d, online: _o, ...rest } = p;
   for (const [i, id] of s.members.entries()) {
     const src = sim.array.volumeById(id)!;

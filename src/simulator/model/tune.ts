@@ -12,7 +12,11 @@ function taskLinks(t: TaskRec): Reply {
   return { status: 200, body: { taskid: t.id, links: [{ href: `/api/v1/tasks/${t.id}`, rel: 'self' }] } };
 }
 
-const PROMOTE_SCHEMA: Schema = { action: { type: { t: 'action' }, required: true }, online: F.bool(), priority: F.enumOf([1, 2, 3]) };
+const PROMOTE_SCHEMA: Schema = {
+  action: { type: { t: 'action' }, required: true },
+  online: F.bool(),
+  priority: F.enumOf([1, 2, 3]),
+};
 
 export async function promoteSnapshot(sim: Sim, snap: VolumeRec, body: unknown, caller: Caller): Promise<Reply> {
   const e = sim.errors;
@@ -23,7 +27,8 @@ export async function promoteSnapshot(sim: Sim, snap: VolumeRec, body: unknown, 
   const running = sim.array.activeTaskOf(base.id);
   if (running?.kind === 'promote') throw e.err('INV_OPERATION_VV_PROMOTE_IN_PROGRESS');
   if (running) throw e.err('INV_OPERATION_VV_IS_BUSY');
-  if (read.bool(b, 'online') !== true && sim.array.isExported(base.id)) throw e.err('INV_OPERATION_PROMOTE_BASE_EXPORTED');
+  if (read.bool(b, 'online') !== true && sim.array.isExported(base.id))
+    throw e.err('INV_OPERATION_PROMOTE_BASE_EXPORTED');
   await sim.data?.copy(snap.wwn, base.wwn, base.sizeMiB);
   const task = sim.tasks.start({
     kind: 'promote',
@@ -40,7 +45,9 @@ export async function promoteSnapshot(sim: Sim, snap: VolumeRec, body: unknown, 
 }
 
 export function stopPromote(sim: Sim, snap: VolumeRec): Reply {
-  const t = sim.array.tasks.find((x) => x.kind === 'promote' && x.status === TASK_STATUS.ACTIVE && x.sourceId === snap.id);
+  const t = sim.array.tasks.find(
+    (x) => x.kind === 'promote' && x.status === TASK_STATUS.ACTIVE && x.sourceId === snap.id,
+  );
   if (!t) throw sim.errors.err('INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS');
   sim.tasks.end(t, TASK_STATUS.CANCELLED);
   return { status: 200 };
@@ -72,9 +79,13 @@ export function tuneVolume(sim: Sim, v: VolumeRec, body: unknown, caller: Caller
     if (snapCPG !== undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'snapCPG');
   } else {
     if (snapCPG === undefined) throw e.err('INV_INPUT_MISSING_REQUIRED', 'snapCPG');
-    if (userCPG !== undefined || conversion !== undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', userCPG !== undefined ? 'userCPG' : 'conversionOperation');
+    if (userCPG !== undefined || conversion !== undefined)
+      throw e.err('INV_INPUT_PARAM_CONFLICT', userCPG !== undefined ? 'userCPG' : 'conversionOperation');
   }
-  for (const [k, c] of [['userCPG', userCPG], ['snapCPG', snapCPG]] as const) {
+  for (const [k, c] of [
+    ['userCPG', userCPG],
+    ['snapCPG', snapCPG],
+  ] as const) {
     if (c !== undefined && !sim.array.cpg(c)) throw e.err('NON_EXISTENT_CPG', k);
   }
   const thin = v.provisioningType === PROV.TPVV || v.provisioningType === PROV.TDVV;
@@ -90,12 +101,19 @@ export function tuneVolume(sim: Sim, v: VolumeRec, body: unknown, caller: Caller
   // A conversion of a volume with snapshots needs keepVV (cinder retries with it on code 40
   // naming keepVV [S CIN hpe_3par_common.py _convert_to_base_volume / tune]).
   const hasSnapshots = sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.VIRTUAL_COPY);
-  if (conversion !== undefined && hasSnapshots && keepVV === undefined) throw e.err('INV_INPUT_MISSING_REQUIRED', 'keepVV');
+  if (conversion !== undefined && hasSnapshots && keepVV === undefined)
+    throw e.err('INV_INPUT_MISSING_REQUIRED', 'keepVV');
   if (op === 2 && hasSnapshots) throw e.err('INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS', 'snapCPG');
   const targetCpg = userCPG ?? v.userCPG;
   const willBeFull = conversion === 2 || (!thin && conversion === undefined);
   const need = willBeFull ? v.sizeMiB : sim.array.usedMiB(v);
-  if (op === 1 && targetCpg !== undefined && (targetCpg !== v.userCPG || conversion !== undefined) && need > sim.array.cpgFreeMiB(targetCpg)) throw e.err('NO_SPACE');
+  if (
+    op === 1 &&
+    targetCpg !== undefined &&
+    (targetCpg !== v.userCPG || conversion !== undefined) &&
+    need > sim.array.cpgFreeMiB(targetCpg)
+  )
+    throw e.err('NO_SPACE');
   const tune: NonNullable<TaskRec['tune']> = {};
   if (userCPG !== undefined) tune.userCPG = userCPG;
   if (snapCPG !== undefined) tune.snapCPG = snapCPG;
@@ -104,7 +122,8 @@ export function tuneVolume(sim: Sim, v: VolumeRec, body: unknown, caller: Caller
   const compression = read.bool(b, 'compression');
   if (compression !== undefined) {
     if (op !== 1) throw e.err('INV_INPUT_PARAM_CONFLICT', 'compression');
-    if (compression && (conversion === 2 || (!thin && conversion === undefined))) throw e.err('INV_INPUT', 'compression', 'compression needs a thin volume');
+    if (compression && (conversion === 2 || (!thin && conversion === undefined)))
+      throw e.err('INV_INPUT', 'compression', 'compression needs a thin volume');
     tune.compression = compression;
   }
   const task = sim.tasks.start({

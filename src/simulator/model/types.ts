@@ -8,9 +8,23 @@ export const PROV = { FULL: 1, TPVV: 2, SNP: 3, TDVV: 6 } as const;
 /** §5.1 copyType. */
 export const COPY = { BASE: 1, PHYSICAL_COPY: 2, VIRTUAL_COPY: 3 } as const;
 /** §5.1 detailed states used by the simulator. */
-export const VSTATE = { COPY_FAILED: 9, PROMOTING: 12, COPY_TARGET: 13, TUNING: 15, COPY_SOURCE: 20, CONVERTING: 22 } as const;
+export const VSTATE = {
+  COPY_FAILED: 9,
+  PROMOTING: 12,
+  COPY_TARGET: 13,
+  TUNING: 15,
+  COPY_SOURCE: 20,
+  CONVERTING: 22,
+} as const;
 /** §13.1 task types used by the simulator. */
-export const TASK_TYPE = { VV_COPY: 1, PHYS_COPY_RESYNC: 2, MOVE_REGIONS: 3, PROMOTE_SV: 4, ONLINE_COPY: 18, CONVERT_VV: 19 } as const;
+export const TASK_TYPE = {
+  VV_COPY: 1,
+  PHYS_COPY_RESYNC: 2,
+  MOVE_REGIONS: 3,
+  PROMOTE_SV: 4,
+  ONLINE_COPY: 18,
+  CONVERT_VV: 19,
+} as const;
 /** §13.1 task status. */
 export const TASK_STATUS = { DONE: 1, ACTIVE: 2, CANCELLED: 3, FAILED: 4 } as const;
 

@@ -59,7 +59,14 @@ export function makePorts(systemId: number, vlanTagged = false): PortDef[] {
     iscsi(0, '127.0.0.2'),
     // A VLAN-tagged port has no untagged address [U]: its portal lives on the VLAN interface.
     vlanTagged ? { ...iscsi(1, '0.0.0.0'), vlans: [{ IPAddr: '127.0.0.5', vlanTag: 100 }] } : iscsi(1, '127.0.0.3'),
-    { portPos: { node: 0, slot: 3, cardPort: 1 }, protocol: 4, type: 7, label: 'RCIP0', IPAddr: '127.0.0.4', HWAddr: `2C27D7${serial}9`.slice(0, 12) },
+    {
+      portPos: { node: 0, slot: 3, cardPort: 1 },
+      protocol: 4,
+      type: 7,
+      label: 'RCIP0',
+      IPAddr: '127.0.0.4',
+      HWAddr: `2C27D7${serial}9`.slice(0, 12),
+    },
     { portPos: { node: 0, slot: 0, cardPort: 1 }, protocol: 5, type: 2, label: 'DISK0' },
   ];
 }
@@ -73,7 +80,8 @@ export function parseNsp(s: string): PortPos | undefined {
   return m ? { node: Number(m[1]), slot: Number(m[2]), cardPort: Number(m[3]) } : undefined;
 }
 
-const samePos = (a?: PortPos, b?: PortPos): boolean => (a === undefined && b === undefined) || (a !== undefined && b !== undefined && nsp(a) === nsp(b));
+const samePos = (a?: PortPos, b?: PortPos): boolean =>
+  (a === undefined && b === undefined) || (a !== undefined && b !== undefined && nsp(a) === nsp(b));
 
 const CREATE_SCHEMA: Schema = {
   volumeName: { type: { t: 'text', max: 35 }, required: true },
@@ -102,10 +110,13 @@ function portOf(sim: Sim, ports: PortDef[], pos: PortPos): PortDef {
 function usedLuns(sim: Sim, hostIds: number[], pos?: PortPos): Set<number> {
   const used = new Set<number>();
   if (hostIds.length > 0) {
-    for (const h of hostIds) for (const t of sim.array.vlunsOfHost(h)) if (pos === undefined || t.portPos === undefined || samePos(t.portPos, pos)) used.add(t.lun);
+    for (const h of hostIds)
+      for (const t of sim.array.vlunsOfHost(h))
+        if (pos === undefined || t.portPos === undefined || samePos(t.portPos, pos)) used.add(t.lun);
     return used;
   }
-  for (const t of sim.array.vluns) if (sim.array.vlunHostIds(t).length === 0 && samePos(t.portPos, pos)) used.add(t.lun);
+  for (const t of sim.array.vluns)
+    if (sim.array.vlunHostIds(t).length === 0 && samePos(t.portPos, pos)) used.add(t.lun);
   return used;
 }
 
@@ -115,14 +126,19 @@ export function createVlun(sim: Sim, ports: PortDef[], body: unknown): Reply {
   const volumeName = read.str(b, 'volumeName')!;
   const hostname = read.str(b, 'hostname');
   // Names are name31, or `set:` and a Name27.
-  for (const [ref, n] of [['volumeName', volumeName], ['hostname', hostname]] as const) {
+  for (const [ref, n] of [
+    ['volumeName', volumeName],
+    ['hostname', hostname],
+  ] as const) {
     if (n === undefined) continue;
     if (n.startsWith('set:')) checkName(e, n.slice(4), 27, ref);
     else checkName(e, n, 31, ref);
   }
   const posBody = read.obj(b, 'portPos');
-  if (hostname === undefined && posBody === undefined) throw e.err('INV_INPUT', 'hostname', 'one of hostname and portPos is required');
-  if (b['overrideLowerPriority'] === true && hostname === undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'overrideLowerPriority');
+  if (hostname === undefined && posBody === undefined)
+    throw e.err('INV_INPUT', 'hostname', 'one of hostname and portPos is required');
+  if (b['overrideLowerPriority'] === true && hostname === undefined)
+    throw e.err('INV_INPUT_PARAM_CONFLICT', 'overrideLowerPriority');
   const lunIn = read.num(b, 'lun');
   if (lunIn === undefined) throw e.err('INV_INPUT_EXCEEDS_RANGE', 'lun');
   if (lunIn > MAX_LUN) throw e.err('TOO_LARGE', 'lun');
@@ -200,7 +216,8 @@ function chooseLun(sim: Sim, b: Body, lun: number, used: Set<number>): number {
 export function findVlun(sim: Sim, ports: PortDef[], id: string): VlunRec {
   const e = sim.errors;
   const parts = id.split(',');
-  if (parts.length < 3 || parts.length > 4) throw e.err('INV_INPUT', undefined, 'VLUN id is <volume>,<lun>,<host>[,<n:s:p>]');
+  if (parts.length < 3 || parts.length > 4)
+    throw e.err('INV_INPUT', undefined, 'VLUN id is <volume>,<lun>,<host>[,<n:s:p>]');
   const [volName, lunStr, hostName, portStr] = parts as [string, string, string, string | undefined];
   if (!/^\d+$/.test(lunStr)) throw e.err('INV_INPUT', 'lun');
   const lun = Number(lunStr);
@@ -221,7 +238,10 @@ export function findVlun(sim: Sim, ports: PortDef[], id: string): VlunRec {
     if (!h) throw e.err('NON_EXISTENT_HOST', 'hostname');
     hostMatch = (t) => t.hostId === h.id;
   }
-  const volMatch = (t: VlunRec): boolean => (volName.startsWith('set:') ? sim.array.volumeSet(volName.slice(4))?.id === t.volumeSetId && t.volumeSetId !== undefined : t.volumeId !== undefined && sim.array.volumeById(t.volumeId)?.name === volName);
+  const volMatch = (t: VlunRec): boolean =>
+    volName.startsWith('set:')
+      ? sim.array.volumeSet(volName.slice(4))?.id === t.volumeSetId && t.volumeSetId !== undefined
+      : t.volumeId !== undefined && sim.array.volumeById(t.volumeId)?.name === volName;
   const t = sim.array.vluns.find((x) => x.lun === lun && hostMatch(x) && samePos(x.portPos, pos) && volMatch(x));
   if (!t) throw e.err('NON_EXISTENT_VLUN');
   return t;
@@ -238,9 +258,22 @@ export function renderVlun(sim: Sim, ports: PortDef[], t: VlunRec): Record<strin
   const vol = t.volumeId === undefined ? undefined : sim.array.volumeById(t.volumeId);
   const volName = vol ? vol.name : `set:${sim.array.state.volumeSets.find((s) => s.id === t.volumeSetId)?.name ?? ''}`;
   const host = t.hostId === undefined ? undefined : sim.array.hostById(t.hostId);
-  const hostName = host ? host.name : t.hostSetId !== undefined ? `set:${sim.array.state.hostSets.find((s) => s.id === t.hostSetId)?.name ?? ''}` : undefined;
+  const hostName = host
+    ? host.name
+    : t.hostSetId !== undefined
+      ? `set:${sim.array.state.hostSets.find((s) => s.id === t.hostSetId)?.name ?? ''}`
+      : undefined;
   const common = { multipathing: 1, failedPathPol: 1, failedPathInterval: 0 };
-  const tpl: Record<string, unknown> = { lun: t.lun, volumeName: volName, ...(hostName === undefined ? {} : { hostname: hostName }), ...(t.portPos ? { portPos: t.portPos } : {}), type: t.type, ...(vol ? { volumeWWN: vol.wwn } : {}), ...common, active: false };
+  const tpl: Record<string, unknown> = {
+    lun: t.lun,
+    volumeName: volName,
+    ...(hostName === undefined ? {} : { hostname: hostName }),
+    ...(t.portPos ? { portPos: t.portPos } : {}),
+    type: t.type,
+    ...(vol ? { volumeWWN: vol.wwn } : {}),
+    ...common,
+    active: false,
+  };
   const rows = [tpl];
   for (const volId of sim.array.vlunVolumeIds(t)) {
     const v = sim.array.volumeById(volId);
@@ -248,11 +281,24 @@ export function renderVlun(sim: Sim, ports: PortDef[], t: VlunRec): Record<strin
     for (const hid of sim.array.vlunHostIds(t)) {
       const h = sim.array.hostById(hid);
       if (!h) continue;
-      const inits: [string, number][] = [...h.fcWWNs.map((w): [string, number] => [w, 1]), ...h.iSCSINames.map((n): [string, number] => [n, 2])];
+      const inits: [string, number][] = [
+        ...h.fcWWNs.map((w): [string, number] => [w, 1]),
+        ...h.iSCSINames.map((n): [string, number] => [n, 2]),
+      ];
       for (const [remote, proto] of inits) {
         for (const p of ports) {
           if (p.protocol !== proto || (t.portPos && nsp(t.portPos) !== nsp(p.portPos))) continue;
-          rows.push({ lun: t.lun, volumeName: v.name, hostname: h.name, remoteName: remote, portPos: p.portPos, type: t.type, volumeWWN: v.wwn, ...common, active: true });
+          rows.push({
+            lun: t.lun,
+            volumeName: v.name,
+            hostname: h.name,
+            remoteName: remote,
+            portPos: p.portPos,
+            type: t.type,
+            volumeWWN: v.wwn,
+            ...common,
+            active: true,
+          });
         }
       }
     }

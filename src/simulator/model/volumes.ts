@@ -11,7 +11,13 @@ import { checkCpgDomains } from './domains.js';
 
 const MAX_HOURS = 43800;
 
-const POLICIES: Schema = { staleSS: F.bool(), oneHost: F.bool(), zeroDetect: F.bool(), system: F.bool(), caching: F.bool() };
+const POLICIES: Schema = {
+  staleSS: F.bool(),
+  oneHost: F.bool(),
+  zeroDetect: F.bool(),
+  system: F.bool(),
+  caching: F.bool(),
+};
 
 function createSchema(sim: Sim): Schema {
   const s: Schema = {
@@ -43,12 +49,16 @@ export function checkPoliciesAndLimits(sim: Sim, b: Body, thin: boolean): void {
   const e = sim.errors;
   const pol = read.obj(b, 'policies');
   if (pol && (pol['system'] === true || pol['caching'] === true)) throw e.err('INV_INPUT_VV_POLICY', 'policies');
-  if (pol && pol['zeroDetect'] === true && !thin) throw e.err('INV_OPERATION_VV_ZERO_DETECT_TPVV', 'policies.zeroDetect');
+  if (pol && pol['zeroDetect'] === true && !thin)
+    throw e.err('INV_OPERATION_VV_ZERO_DETECT_TPVV', 'policies.zeroDetect');
   for (const k of ['ssSpcAllocWarningPct', 'ssSpcAllocLimitPct', 'usrSpcAllocWarningPct', 'usrSpcAllocLimitPct']) {
     const v = read.num(b, k);
     if (v !== undefined && v > 100) throw e.err('INV_INPUT_EXCEEDS_RANGE', k);
   }
-  if (!thin && (read.num(b, 'usrSpcAllocWarningPct') !== undefined || read.num(b, 'usrSpcAllocLimitPct') !== undefined)) {
+  if (
+    !thin &&
+    (read.num(b, 'usrSpcAllocWarningPct') !== undefined || read.num(b, 'usrSpcAllocLimitPct') !== undefined)
+  ) {
     throw e.err('INV_INPUT_USR_ALRT_NON_TPVV', 'usrSpcAllocWarningPct');
   }
   const pairs: [string, string][] = [
@@ -67,7 +77,10 @@ export function checkPoliciesAndLimits(sim: Sim, b: Body, thin: boolean): void {
   if (exp !== undefined && ret !== undefined && ret > exp) throw e.err('INV_INPUT_RETAIN_GT_EXPIRE', 'retentionHours');
 }
 
-function policiesFrom(b: Body | undefined, base: Policies = { staleSS: true, oneHost: false, zeroDetect: false }): Policies {
+function policiesFrom(
+  b: Body | undefined,
+  base: Policies = { staleSS: true, oneHost: false, zeroDetect: false },
+): Policies {
   if (!b) return { ...base };
   return {
     staleSS: read.bool(b, 'staleSS') ?? base.staleSS,
@@ -80,14 +93,30 @@ function policiesFrom(b: Body | undefined, base: Policies = { staleSS: true, one
 export function checkSpace(sim: Sim, cpg: string, sizeMiB: number, thin: boolean, usedMiB?: number): void {
   if (sizeMiB > sim.opts.maxVolumeSizeMiB) throw sim.errors.err('TOO_LARGE', 'sizeMiB');
   const need = thin ? (usedMiB ?? Math.ceil((sizeMiB * sim.opts.thinUsedPct) / 100)) : sizeMiB;
-  if (need > sim.array.cpgFreeMiB(cpg)) throw sim.errors.err('NO_SPACE', undefined, `CPG ${cpg} has ${sim.array.cpgFreeMiB(cpg)} MiB free`);
+  if (need > sim.array.cpgFreeMiB(cpg))
+    throw sim.errors.err('NO_SPACE', undefined, `CPG ${cpg} has ${sim.array.cpgFreeMiB(cpg)} MiB free`);
 }
 
 /** Builds a volume record with a fresh id and WWN (the caller adds it). */
-export function newVolumeRecord(sim: Sim, fields: Omit<VolumeRec, 'id' | 'uuid' | 'wwn' | 'baseId' | 'creationTimeSec' | 'busyTaskIds' | 'failedStates'> & { id?: number; baseId?: number }): VolumeRec {
+export function newVolumeRecord(
+  sim: Sim,
+  fields: Omit<VolumeRec, 'id' | 'uuid' | 'wwn' | 'baseId' | 'creationTimeSec' | 'busyTaskIds' | 'failedStates'> & {
+    id?: number;
+    baseId?: number;
+  },
+): VolumeRec {
   const ident = sim.array.nextVolumeIdentity(fields.id);
   const id = ident.id;
-  return { ...fields, id, uuid: randomUUID(), wwn: ident.wwn, baseId: fields.baseId ?? id, creationTimeSec: nowSec(), busyTaskIds: [], failedStates: [] };
+  return {
+    ...fields,
+    id,
+    uuid: randomUUID(),
+    wwn: ident.wwn,
+    baseId: fields.baseId ?? id,
+    creationTimeSec: nowSec(),
+    busyTaskIds: [],
+    failedStates: [],
+  };
 }
 
 export async function createVolume(sim: Sim, body: unknown): Promise<Reply> {
@@ -95,7 +124,8 @@ export async function createVolume(sim: Sim, body: unknown): Promise<Reply> {
   const b = validate(e, body, createSchema(sim));
   const name = read.str(b, 'name')!;
   const thin = read.bool(b, 'tpvv') === true || read.bool(b, 'tdvv') === true;
-  if (read.bool(b, 'tpvv') === true && read.bool(b, 'tdvv') === true) throw e.err('INV_INPUT_PARAM_CONFLICT', 'tpvv,tdvv');
+  if (read.bool(b, 'tpvv') === true && read.bool(b, 'tdvv') === true)
+    throw e.err('INV_INPUT_PARAM_CONFLICT', 'tpvv,tdvv');
   checkPoliciesAndLimits(sim, b, thin);
   if (sim.array.volume(name)) throw e.err('EXISTENT_VOL', 'name');
   const cpg = read.str(b, 'cpg')!;
@@ -137,7 +167,12 @@ export function applyOptionalFields(v: VolumeRec, b: Body, now = nowSec()): void
     if (comment === '') delete v.comment;
     else v.comment = comment;
   }
-  for (const k of ['ssSpcAllocWarningPct', 'ssSpcAllocLimitPct', 'usrSpcAllocWarningPct', 'usrSpcAllocLimitPct'] as const) {
+  for (const k of [
+    'ssSpcAllocWarningPct',
+    'ssSpcAllocLimitPct',
+    'usrSpcAllocWarningPct',
+    'usrSpcAllocLimitPct',
+  ] as const) {
     const n = read.num(b, k);
     if (n !== undefined) v[k] = n;
   }
@@ -175,11 +210,13 @@ export function isOnlineCopyTarget(sim: Sim, v: VolumeRec): boolean {
 export function modifyVolume(sim: Sim, v: VolumeRec, body: unknown): Reply {
   const e = sim.errors;
   const b = validate(e, body, MODIFY_SCHEMA);
-  if (sim.opts.refuseModifyDuringCopy && isOnlineCopyTarget(sim, v)) throw e.err('INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS');
+  if (sim.opts.refuseModifyDuringCopy && isOnlineCopyTarget(sim, v))
+    throw e.err('INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS');
   const thin = v.provisioningType === PROV.TPVV || v.provisioningType === PROV.TDVV;
   checkPoliciesAndLimits(sim, b, thin || v.provisioningType === PROV.SNP);
   const isSnap = v.copyType === COPY.VIRTUAL_COPY;
-  if (isSnap && (b['userCPG'] !== undefined || b['snapCPG'] !== undefined)) throw e.err('INV_OPERATION_VV_CPG_ON_SNAPSHOT', b['userCPG'] !== undefined ? 'userCPG' : 'snapCPG');
+  if (isSnap && (b['userCPG'] !== undefined || b['snapCPG'] !== undefined))
+    throw e.err('INV_OPERATION_VV_CPG_ON_SNAPSHOT', b['userCPG'] !== undefined ? 'userCPG' : 'snapCPG');
   const userCPG = read.str(b, 'userCPG');
   if (userCPG !== undefined && thin) throw e.err('INV_OPERATION_VV_MODIFY_USR_CPG_TPVV', 'userCPG');
   for (const k of ['userCPG', 'snapCPG']) {
@@ -188,13 +225,21 @@ export function modifyVolume(sim: Sim, v: VolumeRec, body: unknown): Reply {
   }
   const newSnapCpg = read.str(b, 'snapCPG');
   // Another snapshot CPG while snapshots live in the current one (issue 16 item 12; code [U]).
-  if (newSnapCpg !== undefined && v.snapCPG !== undefined && newSnapCpg !== v.snapCPG && sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.VIRTUAL_COPY)) throw e.err('INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS', 'snapCPG');
+  if (
+    newSnapCpg !== undefined &&
+    v.snapCPG !== undefined &&
+    newSnapCpg !== v.snapCPG &&
+    sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.VIRTUAL_COPY)
+  )
+    throw e.err('INV_OPERATION_VV_SNAPCPG_WITH_SNAPSHOTS', 'snapCPG');
   const newName = read.str(b, 'newName');
   if (newName !== undefined && newName !== v.name && sim.array.volume(newName)) throw e.err('EXISTENT_VOL', 'newName');
   const now = nowSec();
   const ret = read.num(b, 'retentionHours');
-  if (ret !== undefined && v.retentionTimeSec !== undefined && now + ret * 3600 < v.retentionTimeSec) throw e.err('INV_INPUT_TIME', 'retentionHours');
-  if (b['rmExpTime'] === true && b['expirationHours'] !== undefined) throw e.err('INV_INPUT_PARAM_CONFLICT', 'rmExpTime');
+  if (ret !== undefined && v.retentionTimeSec !== undefined && now + ret * 3600 < v.retentionTimeSec)
+    throw e.err('INV_INPUT_TIME', 'retentionHours');
+  if (b['rmExpTime'] === true && b['expirationHours'] !== undefined)
+    throw e.err('INV_INPUT_PARAM_CONFLICT', 'rmExpTime');
   // All checks passed: apply.
   if (newName !== undefined && newName !== v.name) sim.array.renameVolume(v, newName);
   applyOptionalFields(v, b, now);
@@ -227,11 +272,13 @@ export async function growVolume(sim: Sim, v: VolumeRec, body: unknown): Promise
   if (sim.array.activeTaskOf(v.id, ['tune'])) throw e.err('INV_OPERATION_VV_TUNE_IN_PROGRESS');
   if (sim.array.activeTaskOf(v.id, ['promote'])) throw e.err('INV_OPERATION_VV_PROMOTE_IN_PROGRESS');
   if (sim.array.activeTaskOf(v.id)) throw e.err('INV_OPERATION_VV_VOLUME_COPY_IN_PROGRESS');
-  if (sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.PHYSICAL_COPY)) throw e.err('INV_OPERATION_VV_PARENT_OF_PCOPY');
+  if (sim.array.childrenOf(v.id).some((c) => c.copyType === COPY.PHYSICAL_COPY))
+    throw e.err('INV_OPERATION_VV_PARENT_OF_PCOPY');
   const add = roundUp(delta, sim.opts.growChunkMiB);
   const newSize = v.sizeMiB + add;
   if (newSize > sim.opts.maxVolumeSizeMiB) throw e.err('VV_NEW_SIZE_EXCEEDS_LIMITS', 'sizeMiB');
-  if (v.provisioningType === PROV.FULL && v.userCPG !== undefined && add > sim.array.cpgFreeMiB(v.userCPG)) throw e.err('NO_SPACE');
+  if (v.provisioningType === PROV.FULL && v.userCPG !== undefined && add > sim.array.cpgFreeMiB(v.userCPG))
+    throw e.err('NO_SPACE');
   v.sizeMiB = newSize;
   sim.array.spaceChanged();
   await sim.data?.resize(v.wwn, newSize);
@@ -243,7 +290,8 @@ export async function growVolume(sim: Sim, v: VolumeRec, body: unknown): Promise
 export async function deleteVolume(sim: Sim, v: VolumeRec): Promise<Reply> {
   const e = sim.errors;
   if (v.retentionTimeSec !== undefined && v.retentionTimeSec > nowSec()) throw e.err('RETAINED');
-  if (isOnlineCopyTarget(sim, v)) throw e.err(sim.opts.copyTargetDeleteError === 'code151' ? 'VV_BUSY_ONLINE_COPY' : 'ONLINE_COPY_TARGET_DELETE');
+  if (isOnlineCopyTarget(sim, v))
+    throw e.err(sim.opts.copyTargetDeleteError === 'code151' ? 'VV_BUSY_ONLINE_COPY' : 'ONLINE_COPY_TARGET_DELETE');
   const task = sim.array.activeTaskOf(v.id);
   if (task?.kind === 'tune') throw e.err('INV_OPERATION_VV_TUNE_IN_PROGRESS');
   if (task?.kind === 'promote') throw e.err('INV_OPERATION_VV_PROMOTE_IN_PROGRESS');

@@ -32,6 +32,11 @@ export class CpgsResource extends Resource {
     if (isRecord(flat) && typeof flat['usableFreeMiB'] === 'number' && typeof flat['rawFreeMiB'] === 'number') {
       return { usableFreeMiB: flat['usableFreeMiB'], rawFreeMiB: flat['rawFreeMiB'] };
     }
-    throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: no usableFreeMiB/rawFreeMiB in the answer`, this.ctx(op), { status: res.status });
+    throw new WsapiProtocolError(
+      'unexpected-shape',
+      `WSAPI ${op} on backend ${this.client.backendId}: no usableFreeMiB/rawFreeMiB in the answer`,
+      this.ctx(op),
+      { status: res.status },
+    );
   }
 }

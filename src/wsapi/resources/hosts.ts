@@ -71,8 +71,16 @@ export class HostsResource extends Resource {
   }
 
   /** Sets initiator CHAP (the array checks the host's name/secret at iSCSI login). */
-  async setInitiatorChap(name: string, chap: { chapName: string; chapSecret: string; chapSecretHex?: boolean }, opts?: CallOptions): Promise<void> {
-    await this.modify(name, { chapOperation: HostEditOperation.ADD, chapOperationMode: ChapOperationMode.INITIATOR, ...chap }, opts);
+  async setInitiatorChap(
+    name: string,
+    chap: { chapName: string; chapSecret: string; chapSecretHex?: boolean },
+    opts?: CallOptions,
+  ): Promise<void> {
+    await this.modify(
+      name,
+      { chapOperation: HostEditOperation.ADD, chapOperationMode: ChapOperationMode.INITIATOR, ...chap },
+      opts,
+    );
   }
 
   /** Removes CHAP from the host. */
@@ -100,7 +108,11 @@ export class HostsResource extends Resource {
     if (wwns.length > 0) terms.push(`FCPaths[${wwns.map((w) => `wwn==${w}`).join(' OR ')}]`);
     let hosts: Host[];
     try {
-      hosts = readCollection(await this.send(op, 'GET', `${apiPath`/hosts`}?${queryParam(terms.join(' OR '))}`, opts), this.ctx(op), hasName);
+      hosts = readCollection(
+        await this.send(op, 'GET', `${apiPath`/hosts`}?${queryParam(terms.join(' OR '))}`, opts),
+        this.ctx(op),
+        hasName,
+      );
     } catch (err) {
       if (err instanceof WsapiError && err.status === 404) return [];
       throw err;
@@ -114,8 +126,10 @@ export function ownsAny(host: Host, iqns: readonly string[], wwns: readonly stri
   // IQNs are case-insensitive (RFC 3720 normalises them to lower case).
   const lower = iqns.map((n) => n.toLowerCase());
   if (host.iSCSIPaths?.some((p) => lower.includes(p.name.toLowerCase()))) return true;
-  return host.FCPaths?.some((p) => {
-    const w = p.wwn ?? p.WWN;
-    return w !== undefined && wwns.includes(wwnForArray(w));
-  }) ?? false;
+  return (
+    host.FCPaths?.some((p) => {
+      const w = p.wwn ?? p.WWN;
+      return w !== undefined && wwns.includes(wwnForArray(w));
+    }) ?? false
+  );
 }

@@ -16,7 +16,11 @@ export class PortsResource extends Resource {
   async iscsiVlans(pos: PortPos, opts?: CallOptions): Promise<IscsiVlan[]> {
     const op = 'ports.iscsiVlans';
     // n:s:p stays literal: it is the id's own syntax, and its parts are numbers.
-    const body = readObject(await this.send(op, 'GET', `${apiPath`/ports`}/${formatPortPos(pos)}/iSCSIVlans`, opts), this.ctx(op), (b): b is { iSCSIVlans?: unknown } => isRecord(b));
+    const body = readObject(
+      await this.send(op, 'GET', `${apiPath`/ports`}/${formatPortPos(pos)}/iSCSIVlans`, opts),
+      this.ctx(op),
+      (b): b is { iSCSIVlans?: unknown } => isRecord(b),
+    );
     const list = Array.isArray(body.iSCSIVlans) ? body.iSCSIVlans : [];
     return list.filter((v): v is IscsiVlan => isRecord(v) && typeof v['IPAddr'] === 'string');
   }

@@ -32,12 +32,18 @@ export class VolumeSetsResource extends Resource {
 
   /** Adds members (MEM_ADD). */
   async addMembers(name: string, members: readonly string[], opts?: CallOptions): Promise<void> {
-    await this.send('volumeSets.addMembers', 'PUT', apiPath`/volumesets/${name}`, opts, { action: SetAction.MEM_ADD, setmembers: [...members] });
+    await this.send('volumeSets.addMembers', 'PUT', apiPath`/volumesets/${name}`, opts, {
+      action: SetAction.MEM_ADD,
+      setmembers: [...members],
+    });
   }
 
   /** Removes members (MEM_REMOVE; globs are refused by the array). */
   async removeMembers(name: string, members: readonly string[], opts?: CallOptions): Promise<void> {
-    await this.send('volumeSets.removeMembers', 'PUT', apiPath`/volumesets/${name}`, opts, { action: SetAction.MEM_REMOVE, setmembers: [...members] });
+    await this.send('volumeSets.removeMembers', 'PUT', apiPath`/volumesets/${name}`, opts, {
+      action: SetAction.MEM_REMOVE,
+      setmembers: [...members],
+    });
   }
 
   /** Deletes a set (404/102 when absent, 409/26 while exported). */
@@ -51,7 +57,10 @@ export class VolumeSetsResource extends Resource {
    * Resolves with the set named by `Location` (the set itself), or the set name.
    */
   async createSnapshot(set: string, params: CreateSnapshotParams, opts?: CallOptions): Promise<string> {
-    const res = await this.send('volumeSets.createSnapshot', 'POST', apiPath`/volumesets/${set}`, opts, { action: 'createSnapshot', parameters: compact(params) });
+    const res = await this.send('volumeSets.createSnapshot', 'POST', apiPath`/volumesets/${set}`, opts, {
+      action: 'createSnapshot',
+      parameters: compact(params),
+    });
     return (res.location !== undefined ? parseNameLocation(res.location, 'volumesets') : undefined) ?? set;
   }
 }

@@ -45,7 +45,11 @@ export class VlunsResource extends Resource {
       }
     }
     const all = readCollection(await this.send(op, 'GET', path, opts), this.ctx(op), isVlun);
-    return all.filter((v) => (filter.volumeName === undefined || v.volumeName === filter.volumeName) && (filter.hostname === undefined || v.hostname === filter.hostname));
+    return all.filter(
+      (v) =>
+        (filter.volumeName === undefined || v.volumeName === filter.volumeName) &&
+        (filter.hostname === undefined || v.hostname === filter.hostname),
+    );
   }
 
   /**
@@ -58,7 +62,13 @@ export class VlunsResource extends Resource {
     const auto = params.lun === undefined ? { lun: 0, autoLun: true, maxAutoLun: params.maxAutoLun ?? 0 } : {};
     const res = await this.send(op, 'POST', apiPath`/vluns`, opts, compact({ ...params, ...auto }));
     const id = res.location !== undefined ? parseVlunLocation(res.location) : undefined;
-    if (!id) throw new WsapiProtocolError('missing-location', `WSAPI ${op} on backend ${this.client.backendId}: the answer has no VLUN Location, so the LUN is unknown`, this.ctx(op), { status: res.status });
+    if (!id)
+      throw new WsapiProtocolError(
+        'missing-location',
+        `WSAPI ${op} on backend ${this.client.backendId}: the answer has no VLUN Location, so the LUN is unknown`,
+        this.ctx(op),
+        { status: res.status },
+      );
     return id;
   }
 

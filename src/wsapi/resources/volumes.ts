@@ -14,7 +14,10 @@ export interface ProvisioningParams {
   tdvv?: boolean;
   /** Compression — WSAPI >= 1.6 only (FeatureGates.compression). */
   compression?: boolean;
-  /** Data reduction — WSAPI >= 1.6 only (the driver asks for it as tdvv + compression: array/wsapi-adapter.ts dataReduction). */
+  /**
+   * Data reduction — WSAPI >= 1.6 only (the driver asks for it as tdvv + compression: array/wsapi-adapter.ts
+   * dataReduction).
+   */
   reduce?: boolean;
   /** Snapshot CPG; needed before any snapshot can be taken. */
   snapCPG?: string;
@@ -120,7 +123,10 @@ export class VolumesResource extends Resource {
 
   /** Grows by `deltaMiB` (a delta, not the new size; the array rounds it up to its chunk size). */
   async grow(name: string, deltaMiB: number, opts?: CallOptions): Promise<void> {
-    await this.send('volumes.grow', 'PUT', apiPath`/volumes/${name}`, opts, { action: VolumeAction.GROW_VOLUME, sizeMiB: deltaMiB });
+    await this.send('volumes.grow', 'PUT', apiPath`/volumes/${name}`, opts, {
+      action: VolumeAction.GROW_VOLUME,
+      sizeMiB: deltaMiB,
+    });
   }
 
   /** `DELETE /volumes/<name>` (also deletes snapshots; 404/23 when already gone). */
@@ -131,25 +137,54 @@ export class VolumesResource extends Resource {
   /** Takes a virtual copy of `source`; resolves with the snapshot's name (from `Location`). */
   async createSnapshot(source: string, params: CreateSnapshotParams, opts?: CallOptions): Promise<string> {
     const op = 'volumes.createSnapshot';
-    const res = await this.send(op, 'POST', apiPath`/volumes/${source}`, opts, { action: 'createSnapshot', parameters: compact(params) });
+    const res = await this.send(op, 'POST', apiPath`/volumes/${source}`, opts, {
+      action: 'createSnapshot',
+      parameters: compact(params),
+    });
     return (res.location !== undefined ? parseNameLocation(res.location, 'volumes') : undefined) ?? params.name;
   }
 
   /** Starts a physical copy of `source`; resolves with the copy task and the destination. */
-  async createPhysicalCopy(source: string, params: CreatePhysicalCopyParams, opts?: CallOptions): Promise<PhysicalCopyStarted> {
+  async createPhysicalCopy(
+    source: string,
+    params: CreatePhysicalCopyParams,
+    opts?: CallOptions,
+  ): Promise<PhysicalCopyStarted> {
     const op = 'volumes.createPhysicalCopy';
-    const res = await this.send(op, 'POST', apiPath`/volumes/${source}`, opts, { action: 'createPhysicalCopy', parameters: compact(params) });
+    const res = await this.send(op, 'POST', apiPath`/volumes/${source}`, opts, {
+      action: 'createPhysicalCopy',
+      parameters: compact(params),
+    });
     const taskId = this.taskIdOf(res);
-    if (taskId === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
-    return { taskId, destVolume: (res.location !== undefined ? parseNameLocation(res.location, 'volumes') : undefined) ?? params.destVolume };
+    if (taskId === undefined)
+      throw new WsapiProtocolError(
+        'unexpected-shape',
+        `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`,
+        this.ctx(op),
+        { status: res.status },
+      );
+    return {
+      taskId,
+      destVolume:
+        (res.location !== undefined ? parseNameLocation(res.location, 'volumes') : undefined) ?? params.destVolume,
+    };
   }
 
   /** Tunes / converts a volume (action 6, a 1.3.x action); resolves with the task id. */
   async tune(name: string, params: TuneVolumeParams, opts?: CallOptions): Promise<number> {
     const op = 'volumes.tune';
-    const res = await this.send(op, 'PUT', apiPath`/volumes/${name}`, opts, { action: VolumeAction.TUNE_VOLUME, ...compact(params) });
+    const res = await this.send(op, 'PUT', apiPath`/volumes/${name}`, opts, {
+      action: VolumeAction.TUNE_VOLUME,
+      ...compact(params),
+    });
     const id = this.taskIdOf(res);
-    if (id === undefined) throw new WsapiProtocolError('unexpected-shape', `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`, this.ctx(op), { status: res.status });
+    if (id === undefined)
+      throw new WsapiProtocolError(
+        'unexpected-shape',
+        `WSAPI ${op} on backend ${this.client.backendId}: the answer carries no task id`,
+        this.ctx(op),
+        { status: res.status },
+      );
     return id;
   }
 
