@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { createHttp, exchange } from '../../src/wsapi/http.js';
 import { WsapiClient } from '../../src/wsapi/client.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { WsapiConnectionError } from '../../src/wsapi/errors.js';
+import { apiRequests, startFake, withSessions, type Handler } from './fake-array.js';
 
 const timeouts = { connectMs: 5_000, responseMs: 5_000, totalMs: 10_000 };
 const ctx = { backendId: 't', op: 'test' };
@@ -78,5 +80,47 @@ describe('connection reuse', () => {
       expect((await c.system.get()).name).toBeTruthy();
       expect((await c.volumes.list()).length).toBe(0);
     }
+  });
+
+  /**
+   * A server that keeps connections may close an idle one just as the client reuses it (Node's
+   * agents do not retry; the request meets ECONNRESET). The requester's rules hold on a reused
+   * socket as on a new one: a POST is sent once (the array may have applied it: never a second
+   * create), a GET is tried again on a new connection.
+   */
+  it('a kept connection dropped on reuse: a POST is not sent again, a GET is retried', async () => {
+    const sockets = new Set<unknown>();
+    let dropOnReuse = false;
+    const reused: string[] = [];
+    const inner: Handler = (req, res) => {
+      const again = sockets.has(res.socket);
+      sockets.add(res.socket);
+      if (again) reused.push(`${req.method} ${req.url}`);
+      if (again && dropOnReuse) {
+        dropOnReuse = false;
+        res.socket?.destroy();
+        return;
+      }
+      // Kept open (no `Connection: close`): the next request may reuse the socket.
+      const text = req.method === 'POST' ? '' : JSON.stringify({ total: 0, members: [] });
+      res.writeHead(req.method === 'POST' ? 201 : 200, { 'Content-Type': 'application/json', 'Content-Length': String(text.length), ...(req.method === 'POST' && { Location: '/api/v1/volumes/v1' }) }).end(text);
+    };
+    const fake = await startFake(withSessions(inner));
+    closers.push(() => fake.close());
+    const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    closers.push(() => c.close());
+    await c.volumes.list();
+    dropOnReuse = true;
+    const err = await c.volumes.create({ name: 'v1', cpg: 'c', sizeMiB: 1024 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WsapiConnectionError);
+    expect((err as WsapiConnectionError).reason).toBe('reset');
+    expect(reused).toEqual(['POST /api/v1/volumes']);
+    expect(apiRequests(fake).filter((r) => r.method === 'POST')).toHaveLength(1);
+    await c.volumes.list();
+    dropOnReuse = true;
+    await expect(c.volumes.list()).resolves.toEqual([]);
+    // The dropped GET went over a reused socket, its retry over a new one.
+    expect(reused).toEqual(['POST /api/v1/volumes', 'GET /api/v1/volumes']);
+    expect(apiRequests(fake).filter((r) => r.method === 'GET' && r.url === '/api/v1/volumes')).toHaveLength(4);
   });
 });
