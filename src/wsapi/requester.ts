@@ -2,7 +2,16 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import { WsapiAbortedError, WsapiBaseError, WsapiConnectionError, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode, type WsapiErrorContext } from './errors.js';
+import {
+  WsapiAbortedError,
+  WsapiBaseError,
+  WsapiConnectionError,
+  WsapiError,
+  WsapiProtocolError,
+  WsapiCode,
+  isWsapiCode,
+  type WsapiErrorContext,
+} from './errors.js';
 import { exchange, type HttpClient, type HttpMethod, type RawResponse, type WsapiTimeouts } from './http.js';
 import { Semaphore } from './limiter.js';
 import { raceAbort, wait } from '../util/abort.js';
@@ -136,7 +145,10 @@ export class Requester {
   async request(req: WsapiRequest): Promise<WsapiResult> {
     const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
     const idempotent = req.idempotent ?? req.method === 'GET';
-    const onAbort = (): Error => new WsapiAbortedError(`WSAPI ${req.op} on backend ${this.o.backendId} was cancelled`, ctx, { cause: req.signal?.reason });
+    const onAbort = (): Error =>
+      new WsapiAbortedError(`WSAPI ${req.op} on backend ${this.o.backendId} was cancelled`, ctx, {
+        cause: req.signal?.reason,
+      });
     let failures = 0;
     let relogged = false;
     const startSerial = this.sessions.serial;
@@ -163,7 +175,10 @@ export class Requester {
         failures++;
         if (failures >= this.o.retry.attempts || !retryable(err, idempotent, notSent)) throw err;
         const delay = backoffMs(failures, this.o.retry, err);
-        this.o.log.debug({ backend: this.o.backendId, op: req.op, attempt, delayMs: delay, reason: err.name }, 'wsapi retry');
+        this.o.log.debug(
+          { backend: this.o.backendId, op: req.op, attempt, delayMs: delay, reason: err.name },
+          'wsapi retry',
+        );
         await wait(delay, req.signal, onAbort);
       }
     }
@@ -190,14 +205,24 @@ export class Requester {
     this.closing.abort(this.closedError('client.close'));
     // A hung array is not logged out of: its sessions expire on their own (idle timeout).
     if (this.unresponsive) {
-      this.o.log.warn({ backend: this.o.backendId, keys: this.sessions.size }, 'wsapi: array not answering; sessions not logged out (the array expires them)');
+      this.o.log.warn(
+        { backend: this.o.backendId, keys: this.sessions.size },
+        'wsapi: array not answering; sessions not logged out (the array expires them)',
+      );
       this.sessions.forget();
       return;
     }
     await this.sessions.close();
   }
 
-  private async attempt(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, idempotent: boolean, onAbort: () => Error, used: { serial?: number }): Promise<WsapiResult> {
+  private async attempt(
+    req: WsapiRequest,
+    ctx: WsapiErrorContext,
+    attempt: number,
+    idempotent: boolean,
+    onAbort: () => Error,
+    used: { serial?: number },
+  ): Promise<WsapiResult> {
     if (this.closed) throw new NotSent(this.closedError(req.op));
     if (this.unresponsive) throw new NotSent(this.failFast(ctx));
     let release: (() => void) | undefined;
@@ -212,7 +237,14 @@ export class Requester {
       } catch (err) {
         throw new NotSent(err as Error);
       }
-      const raw = await this.exchangeLogged(req, ctx, attempt, lease?.key, req.path, idempotent ? req.signal : undefined);
+      const raw = await this.exchangeLogged(
+        req,
+        ctx,
+        attempt,
+        lease?.key,
+        req.path,
+        idempotent ? req.signal : undefined,
+      );
       return parseResponse(raw, ctx);
     } catch (err) {
       if (lease && isWsapiCode(err, WsapiCode.INV_SESS_KEY)) this.sessions.invalidate(lease.key);
@@ -224,7 +256,15 @@ export class Requester {
   }
 
   /** One exchange with its debug line and metrics. `logPath` hides what must not be logged. */
-  private async exchangeLogged(req: WsapiRequest, ctx: WsapiErrorContext, attempt: number, sessionKey: string | undefined, logPath: string, signal: AbortSignal | undefined, logoutMs?: number): Promise<RawResponse> {
+  private async exchangeLogged(
+    req: WsapiRequest,
+    ctx: WsapiErrorContext,
+    attempt: number,
+    sessionKey: string | undefined,
+    logPath: string,
+    signal: AbortSignal | undefined,
+    logoutMs?: number,
+  ): Promise<RawResponse> {
     const started = performance.now();
     const labels = { backend: this.o.backendId, op: req.op };
     // Every exchange ends when the client closes (after its drain), whatever the array does;
@@ -236,7 +276,14 @@ export class Requester {
       const raw = await exchange(
         this.o.http,
         this.o.baseUrl,
-        { method: req.method, path: req.path, ...(req.body !== undefined && { body: req.body }), ...(sessionKey !== undefined && { sessionKey }), ...(cut !== undefined && { signal: cut }), ...(logoutMs !== undefined && { totalMs: logoutMs }) },
+        {
+          method: req.method,
+          path: req.path,
+          ...(req.body !== undefined && { body: req.body }),
+          ...(sessionKey !== undefined && { sessionKey }),
+          ...(cut !== undefined && { signal: cut }),
+          ...(logoutMs !== undefined && { totalMs: logoutMs }),
+        },
         ctx,
         this.o.timeouts,
       );
@@ -245,7 +292,20 @@ export class Requester {
       this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
       this.o.metrics?.wsapiTotal.inc({ ...labels, outcome: String(raw.status) });
       // The line's fields (and the error code read from the body) only when debug is on.
-      if (this.o.log.isLevelEnabled('debug')) this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, status: raw.status, code: errorCodeOf(raw), durationMs, attempt }, 'wsapi request');
+      if (this.o.log.isLevelEnabled('debug'))
+        this.o.log.debug(
+          {
+            backend: this.o.backendId,
+            op: req.op,
+            method: req.method,
+            path: logPath,
+            status: raw.status,
+            code: errorCodeOf(raw),
+            durationMs,
+            attempt,
+          },
+          'wsapi request',
+        );
       return raw;
     } catch (err) {
       this.failed(err, req, logPath, attempt, started);
@@ -259,36 +319,74 @@ export class Requester {
   private failed(err: unknown, req: WsapiRequest, logPath: string, attempt: number, started: number): void {
     const durationMs = Math.round(performance.now() - started);
     const labels = { backend: this.o.backendId, op: req.op };
-    const outcome = err instanceof WsapiConnectionError ? err.reason : err instanceof WsapiProtocolError ? err.reason : err instanceof WsapiAbortedError ? 'aborted' : 'error';
+    const outcome =
+      err instanceof WsapiConnectionError
+        ? err.reason
+        : err instanceof WsapiProtocolError
+          ? err.reason
+          : err instanceof WsapiAbortedError
+            ? 'aborted'
+            : 'error';
     this.o.metrics?.wsapiSeconds.observe(labels, durationMs / 1000);
     this.o.metrics?.wsapiTotal.inc({ ...labels, outcome });
-    this.o.log.debug({ backend: this.o.backendId, op: req.op, method: req.method, path: logPath, outcome, errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined, durationMs, attempt }, 'wsapi request failed');
+    this.o.log.debug(
+      {
+        backend: this.o.backendId,
+        op: req.op,
+        method: req.method,
+        path: logPath,
+        outcome,
+        errorCode: err instanceof WsapiBaseError ? (err as { code?: unknown }).code : undefined,
+        durationMs,
+        attempt,
+      },
+      'wsapi request failed',
+    );
     if (err instanceof WsapiConnectionError) this.connectionFailed(err);
   }
 
   /** `POST /credentials`: exactly one attempt; the pool shares it among waiting requests. */
   private async login(): Promise<string> {
-    const req: WsapiRequest = { op: 'session.login', method: 'POST', path: '/api/v1/credentials', body: { user: this.o.username, password: this.o.password } };
+    const req: WsapiRequest = {
+      op: 'session.login',
+      method: 'POST',
+      path: '/api/v1/credentials',
+      body: { user: this.o.username, password: this.o.password },
+    };
     const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
     try {
       const raw = await this.exchangeLogged(req, ctx, 1, undefined, req.path, undefined);
       const res = parseResponse(raw, ctx);
       const key = isRecord(res.body) ? res.body['key'] : undefined;
-      if (typeof key !== 'string' || key === '') throw new WsapiProtocolError('unexpected-shape', `WSAPI login on backend ${this.o.backendId} answered without a session key`, ctx, { status: res.status });
+      if (typeof key !== 'string' || key === '')
+        throw new WsapiProtocolError(
+          'unexpected-shape',
+          `WSAPI login on backend ${this.o.backendId} answered without a session key`,
+          ctx,
+          { status: res.status },
+        );
       this.o.metrics?.wsapiLogins.inc({ backend: this.o.backendId, outcome: 'ok' });
       this.o.log.debug({ backend: this.o.backendId, keys: this.sessions.size + 1 }, 'wsapi session opened');
       return key;
     } catch (err) {
       const rejected = isWsapiCode(err, WsapiCode.INV_USER_PASS);
       this.o.metrics?.wsapiLogins.inc({ backend: this.o.backendId, outcome: rejected ? 'rejected' : 'error' });
-      if (rejected) this.o.log.error({ backend: this.o.backendId, user: this.o.username }, 'wsapi login refused: bad user name or password (not retried, to avoid locking the account)');
+      if (rejected)
+        this.o.log.error(
+          { backend: this.o.backendId, user: this.o.username },
+          'wsapi login refused: bad user name or password (not retried, to avoid locking the account)',
+        );
       throw err;
     }
   }
 
   /** `DELETE /credentials/<key>`; a key the array already forgot (403/6) counts as logged out. */
   private async logout(key: string, totalMs?: number): Promise<void> {
-    const req: WsapiRequest = { op: 'session.logout', method: 'DELETE', path: `/api/v1/credentials/${encodeURIComponent(key)}` };
+    const req: WsapiRequest = {
+      op: 'session.logout',
+      method: 'DELETE',
+      path: `/api/v1/credentials/${encodeURIComponent(key)}`,
+    };
     const ctx: WsapiErrorContext = { backendId: this.o.backendId, op: req.op };
     const raw = await this.exchangeLogged(req, ctx, 1, key, '/api/v1/credentials/{key}', undefined, totalMs);
     try {
@@ -303,12 +401,16 @@ export class Requester {
     if (req.op === 'session.login') {
       if (raw.status === 201) this.o.onStatus?.({ state: 'reachable' });
       else if (raw.status === 403 && errorCodeOf(raw) === WsapiCode.INV_USER_PASS) {
-        this.o.onStatus?.({ state: 'auth-refused', detail: `the array refused the user name or password of backend ${this.o.backendId} (403 code 5)` });
+        this.o.onStatus?.({
+          state: 'auth-refused',
+          detail: `the array refused the user name or password of backend ${this.o.backendId} (403 code 5)`,
+        });
       }
       return;
     }
     // Any answer but a refused key or a server error proves the array works with our session.
-    if (withKey && raw.status < 500 && !(raw.status === 403 || raw.status === 401)) this.o.onStatus?.({ state: 'reachable' });
+    if (withKey && raw.status < 500 && !(raw.status === 403 || raw.status === 401))
+      this.o.onStatus?.({ state: 'reachable' });
   }
 
   /** A request got no answer: report it, and after a timeout stop sending until a probe answers. */
@@ -318,7 +420,10 @@ export class Requester {
     else this.o.onStatus?.({ state: 'unreachable', detail: err.message });
     if (err.reason === 'timeout' && err.code !== UNRESPONSIVE && !this.unresponsive) {
       this.unresponsive = err;
-      this.o.log.warn({ backend: this.o.backendId, op: err.op, probeIntervalMs: this.o.probeIntervalMs }, 'wsapi: the array did not answer in time; failing requests at once until it answers a probe');
+      this.o.log.warn(
+        { backend: this.o.backendId, op: err.op, probeIntervalMs: this.o.probeIntervalMs },
+        'wsapi: the array did not answer in time; failing requests at once until it answers a probe',
+      );
       this.probing ??= this.probe().finally(() => (this.probing = undefined));
     }
   }
@@ -331,7 +436,13 @@ export class Requester {
       try {
         // One probe interval, or until close; the timer never keeps the process alive.
         await wait(this.o.probeIntervalMs, this.closing.signal, () => this.closedError('api.probe'), { unref: true });
-        await exchange(this.o.http, this.o.baseUrl, { method: 'GET', path: req.path, signal: this.closing.signal }, ctx, this.o.timeouts);
+        await exchange(
+          this.o.http,
+          this.o.baseUrl,
+          { method: 'GET', path: req.path, signal: this.closing.signal },
+          ctx,
+          this.o.timeouts,
+        );
         this.unresponsive = undefined;
         this.o.log.info({ backend: this.o.backendId }, 'wsapi: the array answers again');
       } catch {
@@ -342,7 +453,13 @@ export class Requester {
 
   private failFast(ctx: WsapiErrorContext): WsapiConnectionError {
     const first = this.unresponsive!;
-    return new WsapiConnectionError('timeout', UNRESPONSIVE, `WSAPI ${ctx.op} on backend ${ctx.backendId} not sent: the array stopped answering (${first.message}); waiting for it to answer a probe`, ctx, { cause: first });
+    return new WsapiConnectionError(
+      'timeout',
+      UNRESPONSIVE,
+      `WSAPI ${ctx.op} on backend ${ctx.backendId} not sent: the array stopped answering (${first.message}); waiting for it to answer a probe`,
+      ctx,
+      { cause: first },
+    );
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -355,7 +472,10 @@ export class Requester {
   }
 
   private closedError(op: string): Error {
-    return new WsapiAbortedError(`the WSAPI client of backend ${this.o.backendId} is closed`, { backendId: this.o.backendId, op });
+    return new WsapiAbortedError(`the WSAPI client of backend ${this.o.backendId} is closed`, {
+      backendId: this.o.backendId,
+      op,
+    });
   }
 }
 

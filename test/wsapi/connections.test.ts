@@ -26,7 +26,9 @@ async function countingServer(closeEach: boolean): Promise<{ url: string; connec
   let connections = 0;
   const server = http.createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json', ...(closeEach && { Connection: 'close' }) }).end('{}'));
+    req.on('end', () =>
+      res.writeHead(200, { 'Content-Type': 'application/json', ...(closeEach && { Connection: 'close' }) }).end('{}'),
+    );
   });
   server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -43,7 +45,18 @@ async function countingServer(closeEach: boolean): Promise<{ url: string; connec
 async function sendSequentially(url: string, n: number): Promise<number[]> {
   const client = createHttp({ url, timeouts, userAgent: 'test' });
   const statuses: number[] = [];
-  for (let i = 0; i < n; i++) statuses.push((await exchange(client, url, { method: i % 2 === 0 ? 'GET' : 'POST', path: '/api/v1/x', ...(i % 2 === 1 && { body: { i } }) }, ctx, timeouts)).status);
+  for (let i = 0; i < n; i++)
+    statuses.push(
+      (
+        await exchange(
+          client,
+          url,
+          { method: i % 2 === 0 ? 'GET' : 'POST', path: '/api/v1/x', ...(i % 2 === 1 && { body: { i } }) },
+          ctx,
+          timeouts,
+        )
+      ).status,
+    );
   return statuses;
 }
 
@@ -63,10 +76,12 @@ describe('connection reuse', () => {
   it('the simulator closes every connection by default and keeps them with keepAlive', async () => {
     const head = async (sim: RunningSimulator): Promise<string | undefined> =>
       new Promise((resolve, reject) => {
-        http.get(`${sim.url}/api`, { headers: { accept: 'application/json' } }, (res) => {
-          res.resume();
-          resolve(res.headers.connection);
-        }).on('error', reject);
+        http
+          .get(`${sim.url}/api`, { headers: { accept: 'application/json' } }, (res) => {
+            res.resume();
+            resolve(res.headers.connection);
+          })
+          .on('error', reject);
       });
     const closing = await startSimulator();
     closers.push(() => closing.close());
@@ -104,11 +119,23 @@ describe('connection reuse', () => {
       }
       // Kept open (no `Connection: close`): the next request may reuse the socket.
       const text = req.method === 'POST' ? '' : JSON.stringify({ total: 0, members: [] });
-      res.writeHead(req.method === 'POST' ? 201 : 200, { 'Content-Type': 'application/json', 'Content-Length': String(text.length), ...(req.method === 'POST' && { Location: '/api/v1/volumes/v1' }) }).end(text);
+      res
+        .writeHead(req.method === 'POST' ? 201 : 200, {
+          'Content-Type': 'application/json',
+          'Content-Length': String(text.length),
+          ...(req.method === 'POST' && { Location: '/api/v1/volumes/v1' }),
+        })
+        .end(text);
     };
     const fake = await startFake(withSessions(inner));
     closers.push(() => fake.close());
-    const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const c = new WsapiClient({
+      backendId: 't',
+      url: fake.url,
+      username: 'u',
+      password: 'secret',
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    });
     closers.push(() => c.close());
     await c.volumes.list();
     dropOnReuse = true;
@@ -149,10 +176,21 @@ describe('connection reuse', () => {
       }),
     );
     closers.push(() => fake.close());
-    const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret', maxInFlight: n, sessionPoolSize: n });
+    const c = new WsapiClient({
+      backendId: 't',
+      url: fake.url,
+      username: 'u',
+      password: 'secret',
+      maxInFlight: n,
+      sessionPoolSize: n,
+    });
     closers.push(() => c.close());
     const caller = new AbortController();
-    const calls = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? c.volumes.create({ name: `v${i}`, cpg: 'c', sizeMiB: 1024 }) : c.volumes.list({ signal: caller.signal })));
+    const calls = Array.from({ length: n }, (_, i) =>
+      i % 2 === 0
+        ? c.volumes.create({ name: `v${i}`, cpg: 'c', sizeMiB: 1024 })
+        : c.volumes.list({ signal: caller.signal }),
+    );
     await arrived;
     const closing = (c as unknown as { requester: { closing: AbortController } }).requester.closing.signal;
     const listeners = getEventListeners(closing, 'abort').length;
