@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
@@ -120,6 +121,11 @@ export class Requester {
   private probing: Promise<void> | undefined;
 
   constructor(private readonly o: RequesterOptions) {
+    // Each exchange in flight listens on `closing` until it ends: at most maxInFlight requests,
+    // the logins and the probe (none left behind). Node's "possible EventTarget memory leak"
+    // warning past its default of 10 was a false alarm with maxInFlight above 10; a real leak
+    // still passes this bound and warns.
+    setMaxListeners(2 * (o.maxInFlight + o.sessionPoolSize) + 10, this.closing.signal);
     this.slots = new Semaphore(o.maxInFlight);
     this.sessions = new SessionPool({
       backendId: o.backendId,

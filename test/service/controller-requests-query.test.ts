@@ -152,6 +152,46 @@ describe('VLUN queries on 3.2.2', () => {
   });
 });
 
+describe('unpublish by query on 3.2.2', () => {
+  test('removes every matched-set VLUN of (volume, host) found by the volume’s query, and leaves a port-presents VLUN alone', async () => {
+    const created = (
+      await d.client.call<{ volume: { volume_id: string; volume_context: Record<string, string> } }>('CreateVolume', {
+        name: 'pvc-qports',
+        volume_capabilities: [mountCap()],
+        capacity_range: { required_bytes: String(GiB) },
+        parameters: { cpg: 'CPG1', hostSeesVLUN: 'false' },
+      })
+    ).volume;
+    const v = created.volume_id;
+    const node = iscsiNode('q-ports');
+    const res = await d.client.call<{ publish_context: Record<string, string> }>('ControllerPublishVolume', {
+      volume_id: v,
+      node_id: node,
+      volume_capability: mountCap(),
+      volume_context: created.volume_context,
+    });
+    const ports = res.publish_context['targetPortals']!.split(',').length;
+    expect(ports).toBeGreaterThan(1);
+    const volName = v.split('/')[1]!;
+    const w = new WsapiClient({ backendId: 'setup', url: sim.url, username: sim.username, password: sim.password });
+    try {
+      const matched = (await w.vluns.list({ volumeName: volName })).filter((l) => l.active === false);
+      expect(matched).toHaveLength(ports);
+      expect(matched.every((l) => l.hostname !== undefined && l.portPos !== undefined)).toBe(true);
+      // An admin's port-presents export of the same volume (no host): not this node's to remove.
+      const portPos = matched[0]!.portPos!;
+      await w.vluns.create({ volumeName: volName, lun: 200, portPos });
+      sim.resetRequests();
+      await d.client.call('ControllerUnpublishVolume', { volume_id: v, node_id: node });
+      expect(vlunReads()).toEqual(['query="volumeName EQ ' + volName + '"']);
+      const left = (await w.vluns.list({ volumeName: volName })).filter((l) => l.active === false);
+      expect(left.map((l) => `${l.hostname ?? '-'}/${l.lun}`)).toEqual(['-/200']);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
 describe('no VLUN queries on 1.3 (3.1.3 MU1)', () => {
   test('publish lists every VLUN, and the profile refuses the query', async () => {
     const old = await startSim();

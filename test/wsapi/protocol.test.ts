@@ -183,3 +183,43 @@ describe('request log', () => {
     );
   });
 });
+
+describe('VLUN queries (3.2.1 MU2+)', () => {
+  /**
+   * The wire form is python-3parclient's getVLUN/getHostVLUNs on builds >= 30201292:
+   * `/vluns?query=` + the percent-encoded `"volumeName EQ <v>"` / `"hostname EQ <h>"`. The answer
+   * is not trusted to hold only what was asked: an array that ignores the query, or matches it
+   * loosely, must not hand another volume's or host's VLUN to a publish (refuseOthers, the attach
+   * limit) or an unpublish (the VLUNs it deletes).
+   */
+  it('sends the query in python-3parclient’s form and keeps only the members asked for', async () => {
+    const all = [
+      { volumeName: 'vol-a', lun: 1, hostname: 'host-a', active: false },
+      { volumeName: 'vol-a', lun: 1, hostname: 'host-a', active: true },
+      { volumeName: 'vol-a', lun: 2, active: false, portPos: { node: 0, slot: 2, cardPort: 1 } },
+      { volumeName: 'vol-ab', lun: 3, hostname: 'host-a', active: false },
+      { volumeName: 'VOL-A', lun: 4, hostname: 'host-b', active: false },
+      { volumeName: 'vol-b', lun: 5, hostname: 'host-A', active: false },
+    ];
+    const { fake, c } = await setup((req, res) =>
+      req.url === '/api'
+        ? reply(res, 200, { major: 1, minor: 5, build: 30201292 })
+        : reply(res, 200, { total: all.length, members: all }),
+    );
+    expect((await c.vluns.list({ volumeName: 'vol-a' })).map((v) => `${v.volumeName}/${v.lun}`)).toEqual([
+      'vol-a/1',
+      'vol-a/1',
+      'vol-a/2',
+    ]);
+    expect((await c.vluns.list({ hostname: 'host-a' })).map((v) => `${v.volumeName}/${v.lun}`)).toEqual([
+      'vol-a/1',
+      'vol-a/1',
+      'vol-ab/3',
+    ]);
+    expect(apiRequests(fake).map((r) => r.url)).toEqual([
+      '/api',
+      '/api/v1/vluns?query=%22volumeName%20EQ%20vol-a%22',
+      '/api/v1/vluns?query=%22hostname%20EQ%20host-a%22',
+    ]);
+  });
+});
