@@ -226,7 +226,7 @@ describe('Dockerfile', () => {
 
   it('enters through the CLI, with OCI labels', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    expect(ops(runtime, 'ENTRYPOINT')).toEqual([`["node", "/app/${pkg.bin['3par-csi']}"]`]);
+    expect(ops(runtime, 'ENTRYPOINT')).toEqual([`["node", "--max-semi-space-size=1", "/app/${pkg.bin['3par-csi']}"]`]);
     const labels = ops(runtime, 'LABEL').join(' ');
     for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'base.name'])
       expect(labels).toContain(`org.opencontainers.image.${key}=`);
