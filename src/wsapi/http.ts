@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Got, RequestError } from 'got';
+import type { Got } from 'got';
 import {
   WsapiAbortedError,
   WsapiConnectionError,
@@ -203,7 +203,8 @@ const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS
  */
 const PLAIN_HTTP = /wrong version number|WRONG_VERSION_NUMBER|http request/i;
 
-function classifyTransportError(
+/** Maps a transport failure to the WSAPI error vocabulary (exported for test/wsapi/transport-errors). */
+export function classifyTransportError(
   { RequestError, ReadError, TimeoutError }: GotModule,
   err: unknown,
   baseUrl: string,
@@ -215,7 +216,11 @@ function classifyTransportError(
     return new WsapiAbortedError(`WSAPI ${ctx.op} on backend ${ctx.backendId} was cancelled`, ctx, {
       cause: signal.reason,
     });
-  if (!(err instanceof RequestError)) {
+  // got's stream may also emit the socket's own error unwrapped (Node 24: a TLS client's
+  // `write EPROTO` while sending a request body): it is classified by its code all the same.
+  const raw = !(err instanceof RequestError);
+  // (Duck-typed: an error from another realm, e.g. under a test runner's VM, is no `instanceof Error`.)
+  if (raw && !(typeof err === 'object' && err !== null && typeof (err as NodeJS.ErrnoException).code === 'string')) {
     return new WsapiConnectionError(
       'other',
       'EUNKNOWN',
@@ -223,10 +228,10 @@ function classifyTransportError(
       ctx,
     );
   }
-  const code = err.code || 'EUNKNOWN';
+  const code = (err as NodeJS.ErrnoException).code || 'EUNKNOWN';
   // Never chain got's error itself: its `options` hold the session key header and, for a login,
   // the password. The socket-level error underneath says everything useful.
-  const cause = safeCause(err);
+  const cause = safeCause(err as Error);
   if (err instanceof ReadError && err.response !== undefined) {
     // The head arrived and the body broke off: the array's way of failing a streamed list.
     return new WsapiProtocolError(
@@ -275,9 +280,9 @@ function classifyTransportError(
 }
 
 /** A plain copy of the low-level error under a got error: name, message and code only. */
-function safeCause(err: RequestError): Error {
+function safeCause(err: Error): Error {
   const inner: unknown = err.cause;
-  const src = inner instanceof Error ? inner : err;
+  const src = typeof inner === 'object' && inner !== null && 'message' in inner ? (inner as Error) : err;
   const copy = new Error(src.message);
   copy.name = src.name;
   const code = (src as NodeJS.ErrnoException).code;
