@@ -268,7 +268,7 @@ export function classifyTransportError(
     hint = 'the connection dropped before the answer arrived';
   } else {
     reason = 'other';
-    hint = err.message;
+    hint = cause.message;
   }
   return new WsapiConnectionError(
     reason,
