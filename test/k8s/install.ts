@@ -12,7 +12,9 @@
  *     mode makes backend `sim` a simulator Deployment; here the driver embeds it), plus a file of
  *     the rendered Secret's other backends when there are any;
  *   - `--kubelet-dir` and the simulator's data directory   → directories of the run;
- *   - `--metrics-address=0.0.0.0:PORT`                     → a free loopback port.
+ *   - `--metrics-address=0.0.0.0:PORT`                     → a free loopback port;
+ *   - a sidecar's `--http-endpoint=:PORT`                  → a free loopback port (a fixed port
+ *     would collide with another run on the machine, or a process left by one).
  * The liveness-probe and node-driver-registrar containers are not run (their binaries are not in
  * the tool set); the test registers the Node and CSINode objects the registrar would.
  */
@@ -211,6 +213,9 @@ export async function startController(
       const a = (c.args ?? [])
         .map((x) => expand(x, env, c.name))
         .map((x) => (x === `--csi-address=${SOCKET_IN_POD}` ? `--csi-address=${socket}` : x));
+      // The pod's fixed metrics/health port is the machine's here: a free loopback port instead.
+      const http = a.findIndex((x) => x.startsWith('--http-endpoint='));
+      if (http !== -1) a[http] = `--http-endpoint=127.0.0.1:${await freePort()}`;
       a.push(`--kubeconfig=${kubeconfig}`);
       sidecarArgs.set(c.name, a);
       const p = startProc(dir, c.name, binary(bin), a, { ...process.env, ...env });
