@@ -7,60 +7,23 @@
  * that no node record was written.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { handlerCodeOf } from '../helpers/grpc.js';
-import { createNodeService, type NodeService } from '../../src/csi/node.js';
-import type { Exec } from '../../src/host/exec.js';
-import { silentLogger } from '../../src/log.js';
+import { callCtx, refusingNode } from './refusing-node.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
 
 const DRIVER = 'csi.sec.inputs';
 const WWN = '60002AC0000000000000000000001234';
 
 describe('node inputs a tenant or a forged call controls are refused before any host command', () => {
-  let base: string;
-  let kubelet: string;
-  let stateDir: string;
-  let node: NodeService;
-  const ran: string[] = [];
-  const exec: Exec = async (command, args) => {
-    ran.push([command, ...args].join(' '));
-    throw new Error(`test exec: ${command} must not run in this case`);
-  };
-  const ctx = () => ({ rpc: 'test', log: silentLogger, signal: new AbortController().signal });
-
-  beforeAll(() => {
-    base = mkdtempSync(join(tmpdir(), '3par-sec-inputs-'));
-    kubelet = join(base, 'kubelet');
-    stateDir = join(kubelet, 'plugins', DRIVER, 'state');
-    mkdirSync(kubelet, { recursive: true });
-    node = createNodeService({
-      driverName: DRIVER,
-      nodeName: 'n',
-      backendIds: [],
-      maxVolumesPerNode: 0,
-      kubeletDir: kubelet,
-      simDataDir: join(base, 'sim'),
-      exec,
-      hostExec: 'direct',
-      log: silentLogger,
-      mountinfoPath: '/proc/self/mountinfo',
-    });
-  });
-  afterAll(() => rmSync(base, { recursive: true, force: true }));
-  beforeEach(() => {
-    // Each case starts from an empty host record (a regressed case must not fail the next one).
-    ran.length = 0;
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  const h = refusingNode(DRIVER, '3par-sec-inputs-');
 
   const untouched = (): void => {
-    expect(ran).toEqual([]);
-    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+    expect(h.ran).toEqual([]);
+    expect(existsSync(h.stateDir) ? readdirSync(h.stateDir) : []).toEqual([]);
   };
 
   function stage(o: {
@@ -72,7 +35,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   }): NodeStageVolumeRequest__Output {
     return {
       volume_id: 'sim/attack',
-      staging_target_path: join(kubelet, 'attack', 'globalmount'),
+      staging_target_path: join(h.kubelet, 'attack', 'globalmount'),
       publish_context: { protocol: 'loop', wwn: WWN, lun: '1', ...o.pc },
       volume_context: { createdEmpty: 'true', ...o.vc },
       volume_capability: {
@@ -102,12 +65,12 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   ])('mount flag %j (StorageClass mountOptions): INVALID_ARGUMENT, nothing run or recorded', async (flag) => {
     expect(
       await handlerCodeOf(
-        node.NodeStageVolume(
+        h.node.NodeStageVolume(
           stage({
             flags: [flag],
             fs: flag.includes('journal') || flag.toLowerCase().includes('errors') ? 'ext4' : 'xfs',
           }),
-          ctx(),
+          callCtx(),
         ),
       ),
     ).toBe(grpcStatus.INVALID_ARGUMENT);
@@ -147,9 +110,9 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   )(
     '%s fsCreateOptions %s (static PV volumeAttributes): INVALID_ARGUMENT, nothing run or recorded',
     async (fs, _label, options) => {
-      expect(await handlerCodeOf(node.NodeStageVolume(stage({ fs, vc: { fsCreateOptions: options } }), ctx()))).toBe(
-        grpcStatus.INVALID_ARGUMENT,
-      );
+      expect(
+        await handlerCodeOf(h.node.NodeStageVolume(stage({ fs, vc: { fsCreateOptions: options } }), callCtx())),
+      ).toBe(grpcStatus.INVALID_ARGUMENT);
       untouched();
     },
   );
@@ -158,7 +121,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   it.each([['4294967296:0'], ['0:9999999999'], ['4294967295:4294967295']])(
     'fsOwner %j: INVALID_ARGUMENT before anything is attached',
     async (owner) => {
-      expect(await handlerCodeOf(node.NodeStageVolume(stage({ vc: { fsOwner: owner } }), ctx()))).toBe(
+      expect(await handlerCodeOf(h.node.NodeStageVolume(stage({ vc: { fsOwner: owner } }), callCtx()))).toBe(
         grpcStatus.INVALID_ARGUMENT,
       );
       untouched();
@@ -180,7 +143,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
     ['naa.2FF70002AC01E1/../x'],
     ['eui.zz'],
   ])('target IQN %j (publish_context of a forged call): INVALID_ARGUMENT, no iscsiadm', async (iqn) => {
-    expect(await handlerCodeOf(node.NodeStageVolume(stage({ pc: iscsi(iqn) }), ctx()))).toBe(
+    expect(await handlerCodeOf(h.node.NodeStageVolume(stage({ pc: iscsi(iqn) }), callCtx()))).toBe(
       grpcStatus.INVALID_ARGUMENT,
     );
     untouched();
@@ -193,7 +156,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   ])('CHAP from a node-stage Secret with a control character: INVALID_ARGUMENT, no iscsiadm', async (secrets) => {
     expect(
       await handlerCodeOf(
-        node.NodeStageVolume(stage({ pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'), secrets }), ctx()),
+        h.node.NodeStageVolume(stage({ pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'), secrets }), callCtx()),
       ),
     ).toBe(grpcStatus.INVALID_ARGUMENT);
     untouched();
@@ -201,33 +164,33 @@ describe('node inputs a tenant or a forged call controls are refused before any 
 
   it('a well-formed 3PAR IQN and CHAP are not refused by validation (they reach iscsiadm)', async () => {
     const code = await handlerCodeOf(
-      node.NodeStageVolume(
+      h.node.NodeStageVolume(
         stage({
           pc: iscsi('iqn.2000-05.com.3pardata:21210002ac01e1f1'),
           secrets: { chapUser: 'csi-node', chapSecret: 'abc!@#$%^&*()12' },
         }),
-        ctx(),
+        callCtx(),
       ),
     );
     // The fake Exec refuses to run anything: the call got past validation to the first iscsiadm.
     expect(code).not.toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(ran[0]).toMatch(/^iscsiadm -m node -T iqn\.2000-05\.com\.3pardata:21210002ac01e1f1 -p 10\.0\.0\.1:3260/);
-    rmSync(stateDir, { recursive: true, force: true });
+    expect(h.ran[0]).toMatch(/^iscsiadm -m node -T iqn\.2000-05\.com\.3pardata:21210002ac01e1f1 -p 10\.0\.0\.1:3260/);
+    rmSync(h.stateDir, { recursive: true, force: true });
   });
 
   it('loop protocol: exports/<WWN> linking to a fifo inside the data directory is never attached (no losetup), and unstage leaves nothing', async () => {
-    const sim = join(base, 'sim');
+    const sim = join(h.base, 'sim');
     mkdirSync(join(sim, 'exports'), { recursive: true });
     execFileSync('mkfifo', [join(sim, 'pipe')]);
     symlinkSync(join(sim, 'pipe'), join(sim, 'exports', WWN));
-    expect(await handlerCodeOf(node.NodeStageVolume(stage({}), ctx()))).toBe(grpcStatus.FAILED_PRECONDITION);
-    expect(ran).toEqual([]);
+    expect(await handlerCodeOf(h.node.NodeStageVolume(stage({}), callCtx()))).toBe(grpcStatus.FAILED_PRECONDITION);
+    expect(h.ran).toEqual([]);
     // The record written before the attach names no device: the unstage removes it and runs nothing.
     expect(
       await handlerCodeOf(
-        node.NodeUnstageVolume(
-          { volume_id: 'sim/attack', staging_target_path: join(kubelet, 'attack', 'globalmount') },
-          ctx(),
+        h.node.NodeUnstageVolume(
+          { volume_id: 'sim/attack', staging_target_path: join(h.kubelet, 'attack', 'globalmount') },
+          callCtx(),
         ),
       ),
     ).toBe(grpcStatus.OK);
@@ -244,7 +207,7 @@ describe('node inputs a tenant or a forged call controls are refused before any 
   ])('NodeUnstage of volume id %s (never staged, nothing at the path): OK, nothing run', async (_label, id) => {
     expect(
       await handlerCodeOf(
-        node.NodeUnstageVolume({ volume_id: id, staging_target_path: join(kubelet, 'nothing-here') }, ctx()),
+        h.node.NodeUnstageVolume({ volume_id: id, staging_target_path: join(h.kubelet, 'nothing-here') }, callCtx()),
       ),
     ).toBe(grpcStatus.OK);
     untouched();

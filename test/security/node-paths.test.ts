@@ -8,25 +8,12 @@
  * The cases that need another owner or a mount need root; the rest run anywhere.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { handlerCodeOf } from '../helpers/grpc.js';
-import { createNodeService, type NodeService } from '../../src/csi/node.js';
-import type { Exec } from '../../src/host/exec.js';
-import { silentLogger } from '../../src/log.js';
+import { callCtx, refusingNode } from './refusing-node.js';
 import { itUnless } from '../helpers/skip.js';
 import { isMounted, unmountUnder } from '../helpers/host.js';
 import type { NodeStageVolumeRequest__Output } from '../../src/gen/csi/v1/NodeStageVolumeRequest.js';
@@ -39,45 +26,9 @@ const rootReason =
     : 'needs root (a directory of another owner, a tmpfs mount under the kubelet root)';
 
 describe('node paths through directories a tenant can change are refused', () => {
-  let base: string;
-  let kubelet: string;
-  let stateDir: string;
-  let node: NodeService;
-  const ran: string[] = [];
-  const exec: Exec = async (command, args) => {
-    ran.push([command, ...args].join(' '));
-    throw new Error(`test exec: ${command} must not run in this case`);
-  };
-  const ctx = () => ({ rpc: 'test', log: silentLogger, signal: new AbortController().signal });
-
-  beforeAll(() => {
-    base = mkdtempSync(join(tmpdir(), '3par-sec-paths-'));
-    kubelet = join(base, 'kubelet');
-    stateDir = join(kubelet, 'plugins', DRIVER, 'state');
-    mkdirSync(kubelet, { recursive: true });
-    node = createNodeService({
-      driverName: DRIVER,
-      nodeName: 'n',
-      backendIds: [],
-      maxVolumesPerNode: 0,
-      kubeletDir: kubelet,
-      simDataDir: join(base, 'sim'),
-      exec,
-      hostExec: 'direct',
-      log: silentLogger,
-      mountinfoPath: '/proc/self/mountinfo',
-    });
-  });
-  afterAll(() => {
-    unmountUnder(`${base}/`);
-    rmSync(base, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    ran.length = 0;
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  const h = refusingNode(DRIVER, '3par-sec-paths-', (base) => unmountUnder(`${base}/`));
   const noRecord = (): void => {
-    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+    expect(existsSync(h.stateDir) ? readdirSync(h.stateDir) : []).toEqual([]);
   };
 
   function stage(stagingPath: string): NodeStageVolumeRequest__Output {
@@ -96,24 +47,24 @@ describe('node paths through directories a tenant can change are refused', () =>
   }
 
   it('a staging path inside an emptyDir (mode 0777, the tenant renames in it at will): INVALID_ARGUMENT, nothing run or recorded', async () => {
-    const emptyDir = join(kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~empty-dir', 'scratch');
+    const emptyDir = join(h.kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~empty-dir', 'scratch');
     mkdirSync(join(emptyDir, 'a'), { recursive: true });
     chmodSync(emptyDir, 0o777);
-    expect(await handlerCodeOf(node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), ctx()))).toBe(
+    expect(await handlerCodeOf(h.node.NodeStageVolume(stage(join(emptyDir, 'a', 'globalmount')), callCtx()))).toBe(
       grpcStatus.INVALID_ARGUMENT,
     );
-    expect(ran).toEqual([]);
+    expect(h.ran).toEqual([]);
     noRecord();
     // NodeUnpublish / NodeUnstage of a path there are refused the same way (a tenant's file is never removed).
     writeFileSync(join(emptyDir, 'a', 'file'), 'tenant');
     expect(
       await handlerCodeOf(
-        node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, ctx()),
+        h.node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(emptyDir, 'a', 'file') }, callCtx()),
       ),
     ).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(
       await handlerCodeOf(
-        node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, ctx()),
+        h.node.NodeUnstageVolume({ volume_id: 'sim/paths', staging_target_path: join(emptyDir, 'a') }, callCtx()),
       ),
     ).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(readFileSync(join(emptyDir, 'a', 'file'), 'utf8')).toBe('tenant');
@@ -122,13 +73,13 @@ describe('node paths through directories a tenant can change are refused', () =>
   itUnless(rootReason)(
     "a staging path inside a directory a tenant's uid owns (mode 0755): INVALID_ARGUMENT, nothing run or recorded",
     async () => {
-      const dir = join(kubelet, 'pods', 'uid-2', 'volumes', 'kubernetes.io~empty-dir', 'owned', 'sub');
+      const dir = join(h.kubelet, 'pods', 'uid-2', 'volumes', 'kubernetes.io~empty-dir', 'owned', 'sub');
       mkdirSync(dir, { recursive: true });
       chownSync(dir, 1000, 1000);
-      expect(await handlerCodeOf(node.NodeStageVolume(stage(join(dir, 'globalmount')), ctx()))).toBe(
+      expect(await handlerCodeOf(h.node.NodeStageVolume(stage(join(dir, 'globalmount')), callCtx()))).toBe(
         grpcStatus.INVALID_ARGUMENT,
       );
-      expect(ran).toEqual([]);
+      expect(h.ran).toEqual([]);
       noRecord();
     },
   );
@@ -136,40 +87,43 @@ describe('node paths through directories a tenant can change are refused', () =>
   itUnless(rootReason)(
     'a staging or target path inside a mounted volume (its users own its contents): INVALID_ARGUMENT, nothing run, the volume untouched',
     async () => {
-      const volume = join(kubelet, 'pods', 'uid-3', 'volumes', 'kubernetes.io~csi', 'pv-other', 'mount');
+      const volume = join(h.kubelet, 'pods', 'uid-3', 'volumes', 'kubernetes.io~csi', 'pv-other', 'mount');
       mkdirSync(volume, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', volume]);
       mkdirSync(join(volume, 'dir'));
       writeFileSync(join(volume, 'dir', 'data'), 'other tenant');
-      expect(await handlerCodeOf(node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), ctx()))).toBe(
+      expect(await handlerCodeOf(h.node.NodeStageVolume(stage(join(volume, 'dir', 'globalmount')), callCtx()))).toBe(
         grpcStatus.INVALID_ARGUMENT,
       );
       expect(
         await handlerCodeOf(
-          node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, ctx()),
+          h.node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: join(volume, 'dir', 'data') }, callCtx()),
         ),
       ).toBe(grpcStatus.INVALID_ARGUMENT);
-      expect(ran).toEqual([]);
+      expect(h.ran).toEqual([]);
       noRecord();
       expect(readFileSync(join(volume, 'dir', 'data'), 'utf8')).toBe('other tenant');
       expect(isMounted(volume)).toBe(true);
-      // The volume's own mount point stays a valid target: kubelet unpublishes exactly there.
+      // The volume's own mount point stays a valid target: h.kubelet unpublishes exactly there.
       expect(
-        await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, ctx())),
+        await handlerCodeOf(h.node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: volume }, callCtx())),
       ).toBe(grpcStatus.FAILED_PRECONDITION);
       expect(isMounted(volume)).toBe(true);
     },
   );
 
   it("kubelet's own paths (root's 0750 directories) pass the path checks", async () => {
-    const staging = join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d', 'globalmount');
-    mkdirSync(join(kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d'), { recursive: true, mode: 0o750 });
+    const staging = join(h.kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d', 'globalmount');
+    mkdirSync(join(h.kubelet, 'plugins', 'kubernetes.io', 'csi', DRIVER, 'f00d'), { recursive: true, mode: 0o750 });
     // The loop export does not exist: the call gets past every path check to the connector.
-    expect(await handlerCodeOf(node.NodeStageVolume(stage(staging), ctx()))).toBe(grpcStatus.UNAVAILABLE);
-    const target = join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x', 'mount');
-    mkdirSync(join(kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x'), { recursive: true, mode: 0o750 });
-    expect(await handlerCodeOf(node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, ctx()))).toBe(
-      grpcStatus.OK,
-    );
+    expect(await handlerCodeOf(h.node.NodeStageVolume(stage(staging), callCtx()))).toBe(grpcStatus.UNAVAILABLE);
+    const target = join(h.kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x', 'mount');
+    mkdirSync(join(h.kubelet, 'pods', 'uid-4', 'volumes', 'kubernetes.io~csi', 'pv-x'), {
+      recursive: true,
+      mode: 0o750,
+    });
+    expect(
+      await handlerCodeOf(h.node.NodeUnpublishVolume({ volume_id: 'sim/paths', target_path: target }, callCtx())),
+    ).toBe(grpcStatus.OK);
   });
 });
