@@ -14,6 +14,7 @@ import { COPY_POLL_MS, findNamedTask } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, type VolumeMarker } from './marker.js';
 import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { requireFirmwareFor } from './volumes.js';
 import { followTask, taskPercent } from './task-wait.js';
 
 /**
@@ -73,7 +74,6 @@ function tuneRunning(v: Volume): boolean {
 /** The changes `want` asks of `v` (empty when everything already matches). INVALID_ARGUMENT when infeasible. */
 function plan(backend: Backend, v: Volume, marker: VolumeMarker, want: VolumeChange): Plan {
   const out: Plan = {};
-  const f = backend.features;
   const prov = v.provisioningType ?? Prov.TPVV;
   const compressed = v.compressionState === COMPRESSED;
   const targetProv = want.provisioningType ? PROVISIONING_OF[want.provisioningType] : prov;
@@ -84,18 +84,7 @@ function plan(backend: Backend, v: Volume, marker: VolumeMarker, want: VolumeCha
       : want.provisioningType !== undefined && targetProv === Prov.FULL
         ? false
         : compressed);
-  if (want.provisioningType === 'dedup' && !f.tdvv)
-    throw invalidArgument(
-      `parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`,
-    );
-  if (want.provisioningType === 'reduce' && !f.reduce)
-    throw invalidArgument(
-      `parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`,
-    );
-  if (want.compression !== undefined && want.compression !== compressed && !f.compression)
-    throw invalidArgument(
-      `parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`,
-    );
+  requireFirmwareFor(backend, want.provisioningType, want.compression !== undefined && want.compression !== compressed);
   if (targetCompressed && targetProv === Prov.FULL)
     throw invalidArgument('parameter "compression" needs a thin volume; convert it (provisioningType) as well');
   const move = want.cpg !== undefined && want.cpg !== v.userCPG;

@@ -358,24 +358,32 @@ export async function setReadOnlyExports(
   await c.modifyVolume(name, { comment: formatVolumeMarker(next) });
 }
 
+/**
+ * INVALID_ARGUMENT when the backend's firmware is too old for a provisioning type or for turning
+ * compression on or off (the feature table, wsapi/features.ts): for a create and for a tune alike.
+ */
+export function requireFirmwareFor(backend: Backend, provisioningType: string | undefined, compression: boolean): void {
+  const f = backend.features;
+  if (provisioningType === 'dedup' && !f.tdvv)
+    throw invalidArgument(
+      `parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`,
+    );
+  if (provisioningType === 'reduce' && !f.reduce)
+    throw invalidArgument(
+      `parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`,
+    );
+  if (compression && !f.compression)
+    throw invalidArgument(
+      `parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`,
+    );
+}
+
 /** Volume fields of the create request that only the array's firmware decides (INVALID_ARGUMENT when it is too old). */
 export function provisioning(
   spec: Pick<VolumeSpec, 'provisioning' | 'compression'>,
   backend: Backend,
 ): Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> {
-  const f = backend.features;
-  if (spec.provisioning === 'dedup' && !f.tdvv)
-    throw invalidArgument(
-      `parameter "provisioningType": dedup needs 3PAR OS 3.2.1 MU1 (build 30201120) or later; backend ${backend.id} runs an older release`,
-    );
-  if (spec.provisioning === 'reduce' && !f.reduce)
-    throw invalidArgument(
-      `parameter "provisioningType": reduce needs WSAPI 1.6 or later; backend ${backend.id} has an older release`,
-    );
-  if (spec.compression && !f.compression)
-    throw invalidArgument(
-      `parameter "compression": needs 3PAR OS 3.3.1 (build 30301215) or later; backend ${backend.id} runs an older release`,
-    );
+  requireFirmwareFor(backend, spec.provisioning, spec.compression === true);
   const out: Pick<CreateVolumeBody, 'tpvv' | 'tdvv' | 'reduce' | 'compression'> = {};
   if (spec.provisioning === 'tpvv') out.tpvv = true;
   if (spec.provisioning === 'dedup') out.tdvv = true;
