@@ -4,6 +4,7 @@ import type { ArrayClient, SnapshotParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
 import { isCopySourceName, isTombstoneName } from './names.js';
 import { isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { removeCopyHelpers } from './copies.js';
 
 /**
  * Creates the read-only virtual copy, or finds the one an earlier attempt made (same name and
@@ -80,13 +81,26 @@ export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContex
   if (snap.copyOf && isTombstoneName(snap.copyOf)) await removeTombstone(c, snap.copyOf, ctx);
 }
 
+/**
+ * The read-write helper of a stopped copy from `source`: the array's read-only snapshot of it,
+ * that one's read-write child, and nothing under that (no destination reads it any more).
+ */
+function stoppedHelper(all: readonly Volume[], source: string): string | undefined {
+  const ro = all.find((x) => x.copyOf === source && x.readOnly === true);
+  const rw = ro && all.find((x) => x.copyOf === ro.name);
+  return rw && !all.some((x) => x.copyOf === rw.name) ? rw.name : undefined;
+}
+
 /** Deletes the driver's temporary copy sources made of `snapshot` that no running copy reads; returns how many. */
 async function removeEndedCopySources(c: ArrayClient, snapshot: string, ctx: OpContext): Promise<number> {
   const all = await c.listVolumes(ctx.signal);
   const parents = new Set(all.map((v) => v.copyOf).filter((n): n is string => n !== undefined));
   let removed = 0;
   for (const v of all) {
-    if (v.copyOf !== snapshot || !isCopySourceName(v.name) || !ownMarker(v, ctx.owner) || parents.has(v.name)) continue;
+    if (v.copyOf !== snapshot || !isCopySourceName(v.name) || !ownMarker(v, ctx.owner)) continue;
+    // A copy that stopped after its destination went (a restart cut its cleanup short) leaves the
+    // array's helper snapshots under our temporary source, and nothing else copies from it.
+    if (parents.has(v.name) && (await removeCopyHelpers(c, stoppedHelper(all, v.name), ctx)) === 0) continue;
     try {
       await c.deleteVolume(v.name);
       removed++;

@@ -429,6 +429,28 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     await d.client.call('DeleteVolume', { volume_id: c.volume_id });
   });
 
+  test('a restore whose copy stopped after its destination went (a kill mid-cleanup) leaves no helper that blocks DeleteSnapshot', async () => {
+    const v = await volume('pvc-rkill-src');
+    const s = await snapshot('snap-rkill', v.volume_id);
+    const dest = arrayNameFor('volume', CLUSTER, 'pvc-rkill');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    try {
+      await volume('pvc-rkill', fromSnapshot(s.snapshot_id));
+      // What a driver killed between the destination's delete and its helpers' leaves: the copy
+      // stopped, the destination gone, the array's helpers under the temporary read-write source.
+      const task = activeTasks().find((t) => t.name === dest)!;
+      await wsapi.tasks.cancel(task.id);
+      await wsapi.volumes.delete(dest);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    // Before the fix: FAILED_PRECONDITION "in use on the array" at every retry, for ever.
+    await d.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id });
+    expect(sim.array.volume(arrayName(s.snapshot_id))).toBeUndefined();
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
   test("helper snapshots another tool's stopped copy left behind keep the source (FAILED_PRECONDITION naming them), as any foreign snapshot", async () => {
     const v = await volume('pvc-left-src');
     const src = arrayName(v.volume_id);
