@@ -160,6 +160,13 @@ class ServedCall<R> implements InFlightCall {
     this.deadline = deadlineOf(call);
     if (this.deadline !== undefined) this.timer = setTimeout(this.onCancel, Math.max(0, this.deadline - Date.now()));
     call.on('cancelled', this.onCancel);
+    // The request line and the give-up line exist at debug only: their work (a redacted copy of
+    // the request, a listener per call) is not done at info, where every call passes here.
+    if (this.log.isLevelEnabled('debug')) this.debugLines(call.request);
+    deps.inFlight?.add(this);
+  }
+
+  private debugLines(request: unknown): void {
     this.signal.addEventListener(
       'abort',
       () =>
@@ -171,12 +178,11 @@ class ServedCall<R> implements InFlightCall {
     );
     this.log.debug(
       {
-        request: redactDeep(call.request),
+        request: redactDeep(request),
         deadlineMs: this.deadline === undefined ? undefined : this.deadline - Date.now(),
       },
       'request',
     );
-    deps.inFlight?.add(this);
   }
 
   get signal(): AbortSignal {
