@@ -37,6 +37,46 @@ describe('profile 3.2.2', () => {
     expect((await api('GET', `/vluns?${q('hostname EQ other')}`)).body.total).toBe(0);
   });
 
+  test('a VLUN query answers what the full list holds for it, sets and port presents included', async () => {
+    for (const name of ['qa', 'qb', 'qc']) await api('POST', '/volumes', { name, cpg: 'SSD_r6', sizeMiB: 256 });
+    await api('POST', '/hosts', { name: 'hq1', iSCSINames: ['iqn.1994-05.com.example:hq1'] });
+    await api('POST', '/hosts', { name: 'hq2', iSCSINames: ['iqn.1994-05.com.example:hq2'] });
+    await api('POST', '/hostsets', { name: 'hsq', setmembers: ['hq2'] });
+    await api('POST', '/volumesets', { name: 'vsq', setmembers: ['qa', 'qb'] });
+    const made = [
+      await api('POST', '/vluns', { volumeName: 'qa', hostname: 'hq1', lun: 0, autoLun: true }),
+      await api('POST', '/vluns', { volumeName: 'set:vsq', hostname: 'hq1', lun: 7 }),
+      await api('POST', '/vluns', { volumeName: 'qc', hostname: 'set:hsq', lun: 0, autoLun: true }),
+      await api('POST', '/vluns', {
+        volumeName: 'qb',
+        lun: 9,
+        portPos: { node: 1, slot: 1, cardPort: 1 },
+      }),
+    ];
+    expect(made.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    type Row = Record<string, unknown>;
+    const all = (await api('GET', '/vluns')).body.members as Row[];
+    const wwn = (all.find((r) => r['volumeName'] === 'qb' && r['volumeWWN']) ?? {})['volumeWWN'] as string;
+    const exprs = [
+      ['volumeName', 'qa'],
+      ['volumeName', 'qb'],
+      ['volumeName', 'qc'],
+      ['volumeName', 'set:vsq'],
+      ['hostname', 'hq1'],
+      ['hostname', 'hq2'],
+      ['hostname', 'set:hsq'],
+      ['volumeWWN', wwn],
+    ] as const;
+    for (const [k, v] of exprs) {
+      const got = (await api('GET', `/vluns?${q(`${k} EQ ${v}`)}`)).body.members as Row[];
+      const want = all.filter((r) => r[k] === v);
+      expect(want.length).toBeGreaterThan(0);
+      expect({ expr: `${k} EQ ${v}`, rows: got }).toEqual({ expr: `${k} EQ ${v}`, rows: want });
+    }
+    const either = (await api('GET', `/vluns?${q('volumeName EQ qc OR hostname EQ hq1')}`)).body.members;
+    expect(either).toEqual(all.filter((r) => r['volumeName'] === 'qc' || r['hostname'] === 'hq1'));
+  });
+
   test('object key/values on volumes', async () => {
     const c = await api('POST', '/volumes/dd/objectKeyValues', { key: 'k1', value: 'v1' });
     expect([c.status, c.headers['location']]).toEqual([201, '/api/v1/volumes/dd/objectKeyValues/k1']);

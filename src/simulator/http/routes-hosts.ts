@@ -3,6 +3,7 @@ import { createHost, deleteHost, modifyHost, queryHosts } from '../model/hosts.j
 import { renderHost, renderIscsiVlans, renderPort } from '../model/render.js';
 import { createVlun, deleteVlun, findVlun, nsp, parseNsp, renderVlun } from '../model/vluns.js';
 import type { HostRec, VlunRec } from '../model/types.js';
+import type { Sim } from '../model/context.js';
 import { checkName } from '../validate.js';
 import type { Answer, Req, Server } from './types.js';
 
@@ -57,20 +58,50 @@ export function portRoutes(srv: Server, req: Req): Answer {
   return { status: 200, body: renderPort(sim, p) };
 }
 
-/** Later profiles: `?query="volumeName EQ v"` / `"hostname EQ h"` (ORed). */
-function vlunFilter(srv: Server, query: string): ((row: Record<string, unknown>) => boolean) | undefined {
+type VlunCond = [key: 'volumeName' | 'hostname' | 'volumeWWN', value: string];
+
+/** Later profiles: `?query="volumeName EQ v"` / `"hostname EQ h"` / `"volumeWWN EQ w"` (ORed). */
+function vlunQuery(srv: Server, query: string): VlunCond[] | undefined {
   if (!srv.sim.opts.profile.eqQueries) return undefined;
   const q = query
     .trim()
     .replace(/^"(.*)"$/s, '$1')
     .trim();
-  const conds: [string, string][] = [];
+  const conds: VlunCond[] = [];
   for (const t of q.split(/\s+OR\s+/)) {
     const m = /^(volumeName|hostname|volumeWWN)\s+EQ\s+(\S+)$/.exec(t.trim());
     if (!m) return undefined;
-    conds.push([m[1]!, m[2]!]);
+    conds.push([m[1] as VlunCond[0], m[2]!]);
   }
-  return (row) => conds.some(([k, v]) => row[k] === v);
+  return conds;
+}
+
+/**
+ * Whether a VLUN template can render a row the query matches: its own volume or host decides,
+ * except for templates of a set or port-presents, which are rendered and filtered row by row.
+ * Only the simulator's own CPU changes (a query no longer renders every VLUN of the array); the
+ * answer is the same.
+ */
+function mayMatch(sim: Sim, t: VlunRec, conds: readonly VlunCond[]): boolean {
+  return conds.some(([k, v]) => {
+    if (k === 'hostname') return t.hostId === undefined || sim.array.hostById(t.hostId)?.name === v;
+    if (t.volumeId === undefined) return true;
+    const vol = sim.array.volumeById(t.volumeId);
+    return k === 'volumeName' ? vol?.name === v : vol?.wwn === v;
+  });
+}
+
+/** GET /vluns, whole or by query; an unknown query is refused or ignored (`unsupportedQuery`). */
+function listVluns(srv: Server, query: string | undefined): Record<string, unknown>[] {
+  const { sim, ports } = srv;
+  const conds = query === undefined ? undefined : vlunQuery(srv, query);
+  if (query !== undefined && !conds && sim.opts.unsupportedQuery === 'reject')
+    throw sim.errors.err('INV_QUERY_STRING', 'query');
+  if (!conds) return sim.array.vluns.flatMap((t: VlunRec) => renderVlun(sim, ports, t));
+  return sim.array.vluns
+    .filter((t: VlunRec) => mayMatch(sim, t, conds))
+    .flatMap((t: VlunRec) => renderVlun(sim, ports, t))
+    .filter((row) => conds.some(([k, v]) => row[k] === v));
 }
 
 export function vlunRoutes(srv: Server, req: Req): Answer {
@@ -79,15 +110,7 @@ export function vlunRoutes(srv: Server, req: Req): Answer {
   const m = req.method;
   if (extra !== undefined) throw sim.errors.err('URI_RES_NOT_FOUND');
   if (id === undefined) {
-    if (m === 'GET') {
-      let rows = sim.array.vluns.flatMap((t: VlunRec) => renderVlun(sim, ports, t));
-      if (req.query !== undefined) {
-        const f = vlunFilter(srv, req.query);
-        if (f) rows = rows.filter(f);
-        else if (sim.opts.unsupportedQuery === 'reject') throw sim.errors.err('INV_QUERY_STRING', 'query');
-      }
-      return { status: 200, members: rows, stream: true };
-    }
+    if (m === 'GET') return { status: 200, members: listVluns(srv, req.query), stream: true };
     if (m === 'POST') return createVlun(sim, ports, req.body);
   } else {
     if (m === 'GET') {
