@@ -84,7 +84,7 @@ async function runWorkloads(run: Run): Promise<void> {
     extra.cpuSecPer1000Rpc[workload] = ((after.cpuSec - before.cpuSec) / r.driverCalls) * 1000;
     extra.rss[workload] = after.hwmMiB;
   };
-  await warmUp(ctx);
+  await warmUp(ctx, o.warmUp);
   if (!o.skip.has('w1')) {
     await w1Run('W1', o.volumes);
   }

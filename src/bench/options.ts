@@ -23,6 +23,7 @@ export interface BenchOptions {
   perMemberUs: number;
   sessionPool: number;
   maxInFlight: number;
+  warmUp: number;
   skip: Set<string>;
   json: boolean;
   quick: boolean;
@@ -46,6 +47,7 @@ export const DEFAULTS: Omit<BenchOptions, 'skip' | 'json' | 'quick'> = {
   perMemberUs: 20,
   sessionPool: 4,
   maxInFlight: 8,
+  warmUp: 8,
 };
 
 /** --quick: every workload, small (a smoke run in well under 30 s). */
@@ -86,6 +88,11 @@ const SIZES: Record<string, [keyof typeof DEFAULTS, string, number?]> = {
   'per-member-us': ['perMemberUs', 'simulator service time per list member, k'],
   'session-pool': ['sessionPool', 'session keys per backend (driver and baseline)', 1],
   'max-in-flight': ['maxInFlight', 'WSAPI requests in flight per backend (driver and baseline)', 1],
+  'warm-up': [
+    'warmUp',
+    'volumes created, published, unpublished and deleted before the workloads, not measured (a few thousand: JIT-warm steady state)',
+    1,
+  ],
 };
 export const WORKLOADS = ['w1', 'w1-20k', 'w2', 'w3', 'w4', 'node'];
 
