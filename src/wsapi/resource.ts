@@ -29,7 +29,7 @@ export abstract class Resource {
     op: string,
     method: WsapiRequest['method'],
     path: string,
-    opts: CallOptions | undefined,
+    opts: StreamedCall | undefined,
     body?: object,
     idempotent?: boolean,
   ): Promise<WsapiResult> {
@@ -40,8 +40,22 @@ export abstract class Resource {
       ...(body !== undefined && { body }),
       ...(idempotent !== undefined && { idempotent }),
       ...(opts?.signal !== undefined && { signal: opts.signal }),
+      ...(opts?.members !== undefined && { members: opts.members }),
     });
   }
+}
+
+/**
+ * The options of a collection GET read as it streams: each member is parsed alone, and `read`
+ * (a shape check, and a projection to the members the caller needs) replaces it (member-stream.ts).
+ */
+export function streamed(opts: CallOptions | undefined, read: (member: unknown) => unknown): StreamedCall {
+  return { ...opts, members: read };
+}
+
+/** CallOptions with a member reader (see streamed). */
+export interface StreamedCall extends CallOptions {
+  members?: (member: unknown) => unknown;
 }
 
 /** Drops members whose value is undefined, so optional parameters are never sent as null. */
