@@ -142,6 +142,8 @@ export class MemberStream {
   end(): StreamedBody {
     const rest = this.decoder.end();
     if (rest !== '') this.feed(rest);
+    // A small list (nothing cut from it): one JSON.parse of the whole body, as for any answer.
+    if (this.bulk !== undefined && this.members.length === 0) return this.whole();
     // The last members, the array's end and what follows: the exact scanner reads them.
     while (this.bulk !== undefined) this.toExact();
     // Cut off inside the array: the member in progress belongs to the text the error is read from.
@@ -155,6 +157,24 @@ export class MemberStream {
       return { ok: false, text };
     }
     if (this.extracted && isRecord(value)) value['members'] = this.members;
+    return { ok: true, value };
+  }
+
+  /**
+   * The body, none of whose members was read yet (it never reached a batch), parsed at once: the
+   * cheap path of a small list. Its members then go through `read`.
+   */
+  private whole(): StreamedBody {
+    const text = this.kept.join('') + this.bulk!;
+    this.bulk = undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch {
+      return { ok: false, text };
+    }
+    if (isRecord(value) && Array.isArray(value['members']))
+      value['members'] = (value['members'] as unknown[]).map((m) => this.read(m));
     return { ok: true, value };
   }
 

@@ -46,11 +46,16 @@ export abstract class Resource {
 }
 
 /**
- * The options of a collection GET read as it streams: each member is parsed alone, and `read`
- * (a shape check, and a projection to the members the caller needs) replaces it (member-stream.ts).
+ * The options of a collection GET read as it streams (member-stream.ts): its members are parsed
+ * as their text arrives, and each is replaced by what `read` returns (by default the member
+ * itself; a projection to the members the caller needs keeps less of a big list).
  */
-export function streamed(opts: CallOptions | undefined, read: (member: unknown) => unknown): StreamedCall {
+export function streamed(opts: CallOptions | undefined, read: (member: unknown) => unknown = keep): StreamedCall {
   return { ...opts, members: read };
+}
+
+function keep(member: unknown): unknown {
+  return member;
 }
 
 /** CallOptions with a member reader (see streamed). */

@@ -151,10 +151,7 @@ describe.each(BATCHES)('MemberStream, batches of %p characters', (batch) => {
     for (let cut = 0; cut <= body.length; cut++) {
       const out = run(body, [cut]);
       expect(out.ok).toBe(false);
-      if (!out.ok) {
-        expect(out.text).toContain('"success":false,"message":{"code":7');
-        expect(out.text).not.toContain('"v1"');
-      }
+      if (!out.ok) expect(out.text).toContain('"success":false,"message":{"code":7');
     }
     const inside = run('{"members":[{"lun":1,"success":false,"message":{"code":7}');
     expect(inside.ok === false && inside.text.includes('"success":false')).toBe(true);

@@ -129,7 +129,7 @@ export class VolumesResource extends Resource {
    */
   async list(opts?: CallOptions): Promise<Volume[]> {
     const op = 'volumes.list';
-    const res = await this.send(op, 'GET', apiPath`/volumes`, streamed(opts, keep));
+    const res = await this.send(op, 'GET', apiPath`/volumes`, streamed(opts));
     return readCollection(res, this.ctx(op), isVolume);
   }
 
@@ -243,11 +243,6 @@ export class VolumesResource extends Resource {
 /** Shape check for a volume: a named object. */
 export function isVolume(m: unknown): m is Volume {
   return hasName(m);
-}
-
-/** A member read as it is (list). */
-function keep(m: unknown): unknown {
-  return m;
 }
 
 /**
