@@ -31,6 +31,8 @@ export function publishedNodeIds(
   vluns: Parameters<typeof exportsOf>[0],
   hostNodes: ReadonlyMap<string, string>,
 ): string[] {
+  // Most listed volumes are exported nowhere: no sets and arrays made for each of 10,000 of them.
+  if (vluns.length === 0) return [];
   const ids = exportsOf(vluns, name)
     .map((l) => hostNodes.get(l.hostname ?? ''))
     .filter((n): n is string => n !== undefined);
@@ -63,15 +65,14 @@ export async function collect(
   for (const b of backends) {
     await b.run(`listing ${kind}s`, async (c) => {
       const volumes = await c.listVolumes(signal);
-      const wanted = volumes.filter(
-        (v) =>
-          (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) &&
-          !isTombstoneName(v.name) &&
-          !isCopySourceName(v.name),
-      );
-      const marked = wanted
-        .map((v) => ({ v, m: ownMarker(v, owner) }))
-        .filter((x): x is { v: VolumeSummary; m: VolumeMarker } => x.m !== undefined);
+      // One pass, one array (a listing goes through tens of thousands of volumes).
+      const marked: { v: VolumeSummary; m: VolumeMarker }[] = [];
+      for (const v of volumes) {
+        if ((v.copyType === CopyType.VIRTUAL_COPY) !== (kind === 'snapshot')) continue;
+        if (isTombstoneName(v.name) || isCopySourceName(v.name)) continue;
+        const m = ownMarker(v, owner);
+        if (m !== undefined) marked.push({ v, m });
+      }
       // VLUNs grouped by volume once: a listing beside tens of thousands of VLUNs must not scan
       // the whole VLUN list once per volume.
       const vlunsByVolume = new Map<string, Vlun[]>();

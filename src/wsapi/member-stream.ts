@@ -318,26 +318,40 @@ export class MemberStream {
   }
 
   /**
-   * The members array, in batches: once BATCH characters are waiting, the text up to the last
-   * `}` that a `,` and a `{` follow is parsed as one array (`[` + text + `]`). When that parses,
+   * The members array, in batches: once `batchChars` characters are waiting, the text up to the
+   * last `}` that a `,` and a `{` follow is parsed as one array (`[` + text + `]`). When that parses,
    * the cut was between two members: a prefix of the members that ends inside one (inside a
    * string, or inside a nested object) never parses, as its first `{` or `"` is left open. When it
    * does not parse (a `},{` inside a string, or a broken body), the exact scanner takes over.
    */
   private feedBulk(s: string): void {
-    const text = this.bulk + s;
-    this.bulk = text;
-    if (text.length < this.batchChars) return;
-    const cut = lastBoundary(text);
+    const head = this.bulk!;
+    const size = head.length + s.length;
+    if (size < this.batchChars) {
+      this.bulk = head + s;
+      return;
+    }
+    // The cut is looked for in the new piece, so that the waiting text is copied once, into the
+    // batch; in all the waiting text only when pieces are smaller than members.
+    let text = s;
+    let prefix = head;
+    let cut = lastBoundary(s);
+    if (cut === undefined && size >= 2 * this.batchChars) {
+      text = head + s;
+      prefix = '';
+      cut = lastBoundary(text);
+    }
     if (cut === undefined) {
-      // Members that are no objects, or one bigger than this: member by member from here.
-      if (text.length > 4 * Math.max(this.batchChars, BATCH)) this.toExact();
+      this.bulk = head + s;
+      // Members that are no objects, or far bigger than a batch: member by member from here.
+      if (size > 4 * Math.max(this.batchChars, BATCH)) this.toExact();
       return;
     }
     let batch: unknown[];
     try {
-      batch = JSON.parse(`[${text.slice(0, cut.end)}]`) as unknown[];
+      batch = JSON.parse(`[${prefix}${text.slice(0, cut.end)}]`) as unknown[];
     } catch {
+      this.bulk = head + s;
       return this.toExact();
     }
     for (const m of batch) this.members.push(this.read(m));
