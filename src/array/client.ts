@@ -20,6 +20,7 @@ import type {
   CreateVolumeParams,
   ModifyVolumeParams,
   TuneVolumeParams,
+  VolumeSummary,
 } from '../wsapi/resources/volumes.js';
 import type { CreateHostParams } from '../wsapi/resources/hosts.js';
 import type { CreateVlunParams } from '../wsapi/resources/vluns.js';
@@ -38,8 +39,11 @@ export interface ArrayClient {
   /** `GET /api/v1/wsapiconfiguration`. */
   getWsapiConfiguration(): Promise<WsapiConfiguration>;
 
-  /** `GET /volumes` (snapshots included). */
-  listVolumes(signal?: AbortSignal): Promise<Volume[]>;
+  /**
+   * `GET /volumes` (snapshots included), each volume reduced to the members the listings read
+   * (VolumeSummary: a 10,000-volume list is read as it streams and never held whole).
+   */
+  listVolumes(signal?: AbortSignal): Promise<VolumeSummary[]>;
   /** `GET /volumes/<name>`; 404/23 when absent. */
   getVolume(name: string, signal?: AbortSignal): Promise<Volume>;
   /** `POST /volumes`. */

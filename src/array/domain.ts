@@ -1,4 +1,4 @@
-import type { Volume } from '../wsapi/types.js';
+import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import type { ObjectLabels, VolumeMarker } from './marker.js';
 import { formatId } from './names.js';
 import type { Provisioning } from './modify.js';
@@ -124,7 +124,7 @@ export interface PublishOptions {
   ports?: { iscsiPortalIps?: string[]; fcPorts?: string[]; oneVlunPerPort: boolean };
 }
 
-export function toArrayVolume(backendId: string, v: Volume, marker: VolumeMarker | undefined): ArrayVolume {
+export function toArrayVolume(backendId: string, v: VolumeSummary, marker: VolumeMarker | undefined): ArrayVolume {
   return {
     id: formatId(backendId, v.name),
     name: v.name,
@@ -138,7 +138,7 @@ export function toArrayVolume(backendId: string, v: Volume, marker: VolumeMarker
 /** The snapshot `snap` with its marker; `sourceName` overrides its `copyOf` (a tombstone's original name). */
 export function toArraySnapshot(
   backendId: string,
-  snap: Volume,
+  snap: VolumeSummary,
   marker: VolumeMarker | undefined,
   sourceName = snap.copyOf,
 ): ArraySnapshot {

@@ -1,5 +1,6 @@
 import { CopyType } from '../wsapi/enums.js';
-import type { Vlun, Volume } from '../wsapi/types.js';
+import type { Vlun } from '../wsapi/types.js';
+import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import type { Backend } from './backend.js';
 import { exportsOf } from './exports.js';
 import { hostOwnerTag, parseHostMarker, type VolumeMarker } from './marker.js';
@@ -9,7 +10,8 @@ import { ownMarker, type Owner } from './ops.js';
 /** A marked volume or snapshot of one backend, with what the list RPCs report about it. */
 export interface Listed {
   backend: Backend;
-  volume: Volume;
+  /** The array's volume, reduced to what the listings read (ArrayClient.listVolumes). */
+  volume: VolumeSummary;
   marker: VolumeMarker;
   /** Exact node_ids read back from the markers of the hosts it is exported to. */
   publishedNodeIds: string[];
@@ -18,7 +20,7 @@ export interface Listed {
 }
 
 /** The name a soft-deleted volume had before it became a tombstone (from its marker). */
-export function originalName(tomb: Volume, owner: Owner): string | undefined {
+export function originalName(tomb: VolumeSummary, owner: Owner): string | undefined {
   const m = ownMarker(tomb, owner);
   return m?.n !== undefined ? arrayNameFor('volume', owner.clusterId, m.n) : undefined;
 }
@@ -29,6 +31,8 @@ export function publishedNodeIds(
   vluns: Parameters<typeof exportsOf>[0],
   hostNodes: ReadonlyMap<string, string>,
 ): string[] {
+  // Most listed volumes are exported nowhere: no sets and arrays made for each of 10,000 of them.
+  if (vluns.length === 0) return [];
   const ids = exportsOf(vluns, name)
     .map((l) => hostNodes.get(l.hostname ?? ''))
     .filter((n): n is string => n !== undefined);
@@ -61,15 +65,14 @@ export async function collect(
   for (const b of backends) {
     await b.run(`listing ${kind}s`, async (c) => {
       const volumes = await c.listVolumes(signal);
-      const wanted = volumes.filter(
-        (v) =>
-          (kind === 'snapshot' ? v.copyType === CopyType.VIRTUAL_COPY : v.copyType !== CopyType.VIRTUAL_COPY) &&
-          !isTombstoneName(v.name) &&
-          !isCopySourceName(v.name),
-      );
-      const marked = wanted
-        .map((v) => ({ v, m: ownMarker(v, owner) }))
-        .filter((x): x is { v: Volume; m: VolumeMarker } => x.m !== undefined);
+      // One pass, one array (a listing goes through tens of thousands of volumes).
+      const marked: { v: VolumeSummary; m: VolumeMarker }[] = [];
+      for (const v of volumes) {
+        if ((v.copyType === CopyType.VIRTUAL_COPY) !== (kind === 'snapshot')) continue;
+        if (isTombstoneName(v.name) || isCopySourceName(v.name)) continue;
+        const m = ownMarker(v, owner);
+        if (m !== undefined) marked.push({ v, m });
+      }
       // VLUNs grouped by volume once: a listing beside tens of thousands of VLUNs must not scan
       // the whole VLUN list once per volume.
       const vlunsByVolume = new Map<string, Vlun[]>();

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { failedPrecondition } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
+import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import { CopyType, ObjectState, VolumeDetailedState } from '../wsapi/enums.js';
 import { parseVolumeMarker, ownedBy, type VolumeMarker } from './marker.js';
 
@@ -19,23 +20,23 @@ export interface OpContext {
 }
 
 /** A volume's marker, when this cluster owns it. */
-export function ownMarker(v: Volume, owner: Owner): VolumeMarker | undefined {
+export function ownMarker(v: VolumeSummary, owner: Owner): VolumeMarker | undefined {
   const m = parseVolumeMarker(v.comment);
   return ownedBy(m, owner.driverName, owner.clusterId) ? m : undefined;
 }
 
 /** True for a snapshot (virtual copy). */
-export function isSnapshot(v: Volume): boolean {
+export function isSnapshot(v: VolumeSummary): boolean {
   return v.copyType === CopyType.VIRTUAL_COPY;
 }
 
 /** True while the volume is the destination of a running physical copy. */
-export function isCopyTarget(v: Volume): boolean {
+export function isCopyTarget(v: VolumeSummary): boolean {
   return v.copyType === CopyType.PHYSICAL_COPY || (v.additionalStates ?? []).includes(VolumeDetailedState.COPY_TARGET);
 }
 
 /** CSI VolumeCondition from the array's state (DEGRADED / FAILED are abnormal). */
-export function conditionOfVolume(v: Volume): { abnormal: boolean; message: string } {
+export function conditionOfVolume(v: VolumeSummary): { abnormal: boolean; message: string } {
   if (v.state === ObjectState.FAILED)
     return {
       abnormal: true,

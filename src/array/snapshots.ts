@@ -1,5 +1,6 @@
 import { alreadyExists, busy, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
+import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import type { ArrayClient, SnapshotParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
 import { isCopySourceName, isTombstoneName } from './names.js';
@@ -85,7 +86,7 @@ export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContex
  * The read-write helper of a stopped copy from `source`: the array's read-only snapshot of it,
  * that one's read-write child, and nothing under that (no destination reads it any more).
  */
-function stoppedHelper(all: readonly Volume[], source: string): string | undefined {
+function stoppedHelper(all: readonly VolumeSummary[], source: string): string | undefined {
   const ro = all.find((x) => x.copyOf === source && x.readOnly === true);
   const rw = ro && all.find((x) => x.copyOf === ro.name);
   return rw && !all.some((x) => x.copyOf === rw.name) ? rw.name : undefined;

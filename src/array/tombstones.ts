@@ -1,5 +1,6 @@
 import { busy, failedPrecondition } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
+import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient } from './client.js';
 import { isTombstoneName } from './names.js';
@@ -18,7 +19,7 @@ import { isCopyTarget, isSnapshot, ownMarker, type OpContext, type Owner } from 
  */
 export interface Children {
   /** This cluster's snapshots: a soft delete keeps them readable. */
-  own: Volume[];
+  own: VolumeSummary[];
   /** Destinations of copies still reading from the volume (through helpers or directly). */
   copying: string[];
   /** Children the driver neither owns nor recognises (an admin's snapshot, a foreign copy). */
@@ -26,13 +27,13 @@ export interface Children {
 }
 
 /** An unmarked snapshot without a comment: what the array makes for an online copy. */
-function isHelper(v: Volume): boolean {
+function isHelper(v: VolumeSummary): boolean {
   return isSnapshot(v) && (v.comment ?? '') === '';
 }
 
 /** The children of `name` in one volume listing, judged as above. */
-export function childrenOf(all: readonly Volume[], name: string, owner: Owner): Children {
-  const byParent = new Map<string, Volume[]>();
+export function childrenOf(all: readonly VolumeSummary[], name: string, owner: Owner): Children {
+  const byParent = new Map<string, VolumeSummary[]>();
   for (const v of all) if (v.copyOf !== undefined) byParent.set(v.copyOf, [...(byParent.get(v.copyOf) ?? []), v]);
   const out: Children = { own: [], copying: [], foreign: [] };
   for (const child of byParent.get(name) ?? []) {
@@ -45,7 +46,7 @@ export function childrenOf(all: readonly Volume[], name: string, owner: Owner): 
 }
 
 /** A read-only helper whose read-write helper children are read by copies; otherwise foreign. */
-function judgeHelper(ro: Volume, byParent: Map<string, Volume[]>, out: Children): void {
+function judgeHelper(ro: VolumeSummary, byParent: Map<string, VolumeSummary[]>, out: Children): void {
   const rws = byParent.get(ro.name) ?? [];
   const dests = rws.flatMap((rw) => byParent.get(rw.name) ?? []);
   if (
@@ -92,7 +93,7 @@ export async function clearChildren(c: ArrayClient, v: Volume, ctx: OpContext): 
  */
 export async function sweepTombstones(
   c: ArrayClient,
-  all: readonly Volume[],
+  all: readonly VolumeSummary[],
   ctx: OpContext,
   skip?: string,
 ): Promise<number> {

@@ -13,7 +13,7 @@ export function wsapiArrayClient(w: WsapiClient): ArrayClient {
     getApiVersion: () => w.apiVersion(),
     getSystem: () => w.system.get(),
     getWsapiConfiguration: () => w.wsapiConfiguration.get(),
-    listVolumes: (signal) => w.volumes.list(o(signal)),
+    listVolumes: (signal) => w.volumes.listSummaries(o(signal)),
     getVolume: (name, signal) => w.volumes.get(name, o(signal)),
     createVolume: (body) => w.volumes.create(dataReduction(body)),
     modifyVolume: (name, body) => w.volumes.modify(name, body),

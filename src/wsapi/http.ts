@@ -8,6 +8,7 @@ import {
   type WsapiErrorContext,
   type WsapiConnectionReason,
 } from './errors.js';
+import { MemberStream, type StreamedBody } from './member-stream.js';
 
 /** HTTP methods WSAPI uses; there is no PATCH. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -20,8 +21,10 @@ export interface RawResponse {
   status: number;
   location?: string;
   retryAfter?: string;
-  /** Undefined when the body is empty. */
+  /** Undefined when the body is empty, or read by `members` (a 2xx collection, see ExchangeRequest). */
   text?: string;
+  /** A 2xx body read member by member as it arrived (ExchangeRequest.members). */
+  streamed?: StreamedBody;
 }
 
 /**
@@ -127,6 +130,11 @@ export interface ExchangeRequest {
   signal?: AbortSignal;
   /** A shorter whole-request limit for this exchange (logouts at shutdown). */
   totalMs?: number;
+  /**
+   * A 2xx answer is a collection read as it streams (MemberStream): each member is parsed alone
+   * and replaced by what this returns. Any other status is read as text.
+   */
+  members?: (member: unknown) => unknown;
 }
 
 /** What got's stream reports with `response`: the native answer's head. */
@@ -165,15 +173,20 @@ export function exchange(
     let out: RawResponse | undefined;
     const chunks: Buffer[] = [];
     let bytes = 0;
+    // A big list is scanned chunk by chunk and its chunks dropped, never kept and joined.
+    let reader: MemberStream | undefined;
     stream.once('response', (res: ResponseHead) => {
       out = { status: res.statusCode };
+      if (req.members !== undefined && res.statusCode >= 200 && res.statusCode < 300)
+        reader = new MemberStream(req.members);
       const location = res.headers['location'];
       if (typeof location === 'string') out.location = location;
       const retryAfter = res.headers['retry-after'];
       if (typeof retryAfter === 'string') out.retryAfter = retryAfter;
     });
     stream.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
+      if (reader) reader.write(chunk);
+      else chunks.push(chunk);
       bytes += chunk.length;
     });
     stream.once('end', () => {
@@ -184,7 +197,8 @@ export function exchange(
         return reject(
           classifyTransportError(lib, new Error('the answer ended without a head'), baseUrl, ctx, req.signal, timeouts),
         );
-      if (bytes > 0) out.text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)).toString('utf8');
+      if (bytes > 0 && reader) out.streamed = reader.end();
+      else if (bytes > 0) out.text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)).toString('utf8');
       resolve(out);
     });
     // `on`, not `once`: got may emit a second error while it tears the request down.

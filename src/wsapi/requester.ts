@@ -36,6 +36,8 @@ export interface WsapiRequest {
   signal?: AbortSignal;
   /** Send without a session key (only `GET /api` needs none). */
   noSession?: boolean;
+  /** A collection read member by member as it streams (ExchangeRequest.members). */
+  members?: (member: unknown) => unknown;
 }
 
 /** Bounded exponential back-off with jitter for retried requests. */
@@ -283,6 +285,7 @@ export class Requester {
           ...(sessionKey !== undefined && { sessionKey }),
           ...(cut !== undefined && { signal: cut }),
           ...(logoutMs !== undefined && { totalMs: logoutMs }),
+          ...(req.members !== undefined && { members: req.members }),
         },
         ctx,
         this.o.timeouts,

@@ -29,7 +29,7 @@ export abstract class Resource {
     op: string,
     method: WsapiRequest['method'],
     path: string,
-    opts: CallOptions | undefined,
+    opts: StreamedCall | undefined,
     body?: object,
     idempotent?: boolean,
   ): Promise<WsapiResult> {
@@ -40,8 +40,27 @@ export abstract class Resource {
       ...(body !== undefined && { body }),
       ...(idempotent !== undefined && { idempotent }),
       ...(opts?.signal !== undefined && { signal: opts.signal }),
+      ...(opts?.members !== undefined && { members: opts.members }),
     });
   }
+}
+
+/**
+ * The options of a collection GET read as it streams (member-stream.ts): its members are parsed
+ * as their text arrives, and each is replaced by what `read` returns (by default the member
+ * itself; a projection to the members the caller needs keeps less of a big list).
+ */
+export function streamed(opts: CallOptions | undefined, read: (member: unknown) => unknown = keep): StreamedCall {
+  return { ...opts, members: read };
+}
+
+function keep(member: unknown): unknown {
+  return member;
+}
+
+/** CallOptions with a member reader (see streamed). */
+export interface StreamedCall extends CallOptions {
+  members?: (member: unknown) => unknown;
 }
 
 /** Drops members whose value is undefined, so optional parameters are never sent as null. */

@@ -19,9 +19,12 @@ const SUCCESS_FALSE = /"success"\s*:\s*false/;
  */
 export function parseResponse(raw: RawResponse, ctx: WsapiErrorContext): WsapiResult {
   if (raw.status >= 200 && raw.status < 300) {
-    const body = raw.text === undefined ? undefined : parseJson(raw.text);
+    const streamed = raw.streamed;
+    // A streamed collection was parsed as it arrived; what is left of a broken one is its text.
+    const text = streamed && !streamed.ok ? streamed.text : raw.text;
+    const body = streamed ? (streamed.ok ? streamed.value : INVALID) : text === undefined ? undefined : parseJson(text);
     if (body === INVALID) {
-      if (SUCCESS_FALSE.test(raw.text!)) throw successFalse(raw, ctx, codeInText(raw.text!));
+      if (SUCCESS_FALSE.test(text!)) throw successFalse(raw, ctx, codeInText(text!));
       throw new WsapiProtocolError(
         'invalid-json',
         `WSAPI ${ctx.op} on backend ${ctx.backendId}: the answer is not valid JSON`,

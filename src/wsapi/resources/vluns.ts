@@ -1,5 +1,5 @@
 import { apiPath, parseVlunLocation, queryParam, vlunPath } from '../path.js';
-import { Resource, compact, type CallOptions } from '../resource.js';
+import { Resource, compact, streamed, type CallOptions } from '../resource.js';
 import { readCollection } from '../response.js';
 import { isRecord } from '../../util/record.js';
 import { WsapiProtocolError } from '../errors.js';
@@ -33,7 +33,8 @@ export class VlunsResource extends Resource {
    * VLUNs (templates and active paths), optionally filtered. On 1.3.x arrays there are no VLUN
    * queries, so a filter costs the full list (one request) and is applied here; on later
    * firmware the array filters by `volumeName EQ` (or `hostname EQ`). The first filtered call
-   * also reads `GET /api` once (cached) to learn which.
+   * also reads `GET /api` once (cached) to learn which. The array streams this list (§1.6): it is
+   * read as it arrives (member-stream.ts), never held whole as text.
    */
   async list(filter: VlunFilter = {}, opts?: CallOptions): Promise<Vlun[]> {
     const op = 'vluns.list';
@@ -44,7 +45,7 @@ export class VlunsResource extends Resource {
         path += `?${queryParam(filter.volumeName !== undefined ? `volumeName EQ ${filter.volumeName}` : `hostname EQ ${filter.hostname!}`)}`;
       }
     }
-    const all = readCollection(await this.send(op, 'GET', path, opts), this.ctx(op), isVlun);
+    const all = readCollection(await this.send(op, 'GET', path, streamed(opts)), this.ctx(op), isVlun);
     return all.filter(
       (v) =>
         (filter.volumeName === undefined || v.volumeName === filter.volumeName) &&

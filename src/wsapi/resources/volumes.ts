@@ -1,6 +1,6 @@
 import { WsapiProtocolError } from '../errors.js';
 import { apiPath, parseNameLocation } from '../path.js';
-import { Resource, compact, type CallOptions } from '../resource.js';
+import { Resource, compact, streamed, type CallOptions } from '../resource.js';
 import { hasName, readCollection, readObject, type WsapiResult } from '../response.js';
 import { isRecord } from '../../util/record.js';
 import type { SpaceAllocLimits, Volume, VolumePolicies } from '../types.js';
@@ -97,12 +97,47 @@ export interface PhysicalCopyStarted {
   destVolume: string;
 }
 
+/**
+ * A volume as the driver's listings read it (array/listing.ts, snapshots.ts, tombstones.ts,
+ * through ArrayClient.listVolumes): `listSummaries` keeps only these members (and of `policies`
+ * only `oneHost`), so that a 10,000-volume list holds 14 members per volume instead of the ~40
+ * the array sends (§5.2). Functions that read listed volumes take this type, so the compiler
+ * refuses a read of a member that is not kept.
+ */
+export type VolumeSummary = Pick<
+  Volume,
+  | 'name'
+  | 'copyType'
+  | 'copyOf'
+  | 'comment'
+  | 'readOnly'
+  | 'state'
+  | 'failedStates'
+  | 'degradedStates'
+  | 'additionalStates'
+  | 'sizeMiB'
+  | 'wwn'
+  | 'creationTimeSec'
+  | 'creationTime8601'
+> & { policies?: Pick<VolumePolicies, 'oneHost'> };
+
 /** Virtual volumes, snapshots and physical copies: `/api/v1/volumes`. */
 export class VolumesResource extends Resource {
-  /** `GET /volumes` — every volume and snapshot (one request; streamed, a cut-off stream is an error). */
+  /**
+   * `GET /volumes` — every volume and snapshot (one request; streamed, a cut-off stream is an
+   * error). The body is read member by member as it arrives (member-stream.ts).
+   */
   async list(opts?: CallOptions): Promise<Volume[]> {
     const op = 'volumes.list';
-    return readCollection(await this.send(op, 'GET', apiPath`/volumes`, opts), this.ctx(op), isVolume);
+    const res = await this.send(op, 'GET', apiPath`/volumes`, streamed(opts));
+    return readCollection(res, this.ctx(op), isVolume);
+  }
+
+  /** `GET /volumes` as `list`, each volume reduced to a VolumeSummary as soon as it is read. */
+  async listSummaries(opts?: CallOptions): Promise<VolumeSummary[]> {
+    const op = 'volumes.list';
+    const res = await this.send(op, 'GET', apiPath`/volumes`, streamed(opts, summarize));
+    return readCollection(res, this.ctx(op), isVolume);
   }
 
   /** `GET /volumes/<name>` (404/23 when absent). */
@@ -208,4 +243,29 @@ export class VolumesResource extends Resource {
 /** Shape check for a volume: a named object. */
 export function isVolume(m: unknown): m is Volume {
   return hasName(m);
+}
+
+/**
+ * A listed member reduced to a VolumeSummary; one that is no volume is returned unchanged, so
+ * that readCollection reports it by its index. Member by member (not a loop over the names): a
+ * 10,000-volume list goes through here, and named reads are several times faster than keyed ones.
+ */
+function summarize(m: unknown): unknown {
+  if (!isVolume(m)) return m;
+  const out: VolumeSummary = { name: m.name };
+  if (m.copyType !== undefined) out.copyType = m.copyType;
+  if (m.copyOf !== undefined) out.copyOf = m.copyOf;
+  if (m.comment !== undefined) out.comment = m.comment;
+  if (m.readOnly !== undefined) out.readOnly = m.readOnly;
+  if (m.state !== undefined) out.state = m.state;
+  if (m.failedStates !== undefined) out.failedStates = m.failedStates;
+  if (m.degradedStates !== undefined) out.degradedStates = m.degradedStates;
+  if (m.additionalStates !== undefined) out.additionalStates = m.additionalStates;
+  if (m.sizeMiB !== undefined) out.sizeMiB = m.sizeMiB;
+  if (m.wwn !== undefined) out.wwn = m.wwn;
+  if (m.creationTimeSec !== undefined) out.creationTimeSec = m.creationTimeSec;
+  if (m.creationTime8601 !== undefined) out.creationTime8601 = m.creationTime8601;
+  const oneHost = m.policies?.oneHost;
+  if (oneHost !== undefined) out.policies = { oneHost };
+  return out;
 }
