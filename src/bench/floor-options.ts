@@ -37,7 +37,7 @@ export const FLOOR_DEFAULTS: FloorOptions = {
   latencyMs: 10,
   calls: 1000,
   rounds: 5,
-  warmup: 1000,
+  warmup: 3000,
   concurrency: 32,
   maxInFlight: 8,
   layers: [...LAYERS],
@@ -50,7 +50,7 @@ const NUMBERS: Record<string, [keyof FloorOptions, string, number]> = {
   'latency-ms': ['latencyMs', "the array's service time per request, L", 0],
   calls: ['calls', 'CreateVolume calls per layer and round', 1],
   rounds: ['rounds', 'measured rounds (the layers take turns in each)', 1],
-  warmup: ['warmup', 'unmeasured calls per layer first (JIT, sockets, sessions)', 0],
+  warmup: ['warmup', 'unmeasured calls per layer first, the array answering at once (JIT, heap, sessions)', 0],
   concurrency: ['concurrency', 'calls in flight (sidecar workers)', 1],
   'max-in-flight': ['maxInFlight', 'WSAPI requests in flight per backend', 1],
 };

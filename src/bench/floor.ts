@@ -4,16 +4,16 @@
  * driver's stack to the layer below — grpc-js alone, + R requests through bare node:http, + the
  * driver's got layer instead, + WsapiClient instead — and the last is `3par-csi serve` itself
  * against the embedded simulator. The figure is each server process's CPU (user + system) per
- * call, read around every round (process.cpuUsage in that process; /proc's per-thread run times for
- * the driver), while
- * this process calls it through CsiClient at the sidecars' concurrency. The array
- * (src/bench/http-server.ts, the simulator for the driver) answers each request after L ms and
- * closes the connection, as the array does. Warm-up calls come first (the first thousand calls
- * cost ~1.5× while the JIT settles); then the layers take turns round by round, so load from
- * elsewhere on the machine hits each alike.
+ * call, read around every round (process.cpuUsage in that process; /proc's per-thread run times
+ * for the driver), while this process calls it through CsiClient at the sidecars' concurrency.
+ * The array (src/bench/http-server.ts, the simulator for the driver) answers each request after
+ * L ms and closes the connection, as the array does. Warm-up calls come first, against an array
+ * answering at once (the first few thousand calls cost up to 1.5–3× while the JIT and the heap
+ * settle); then the layers take turns round by round, so load from elsewhere on the machine hits
+ * each alike. BENCH_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the layers' servers.
  *
  *   npm run bench:floor -- [--requests-per-call 1] [--latency-ms 10] [--calls 1000] [--rounds 5]
- *                          [--warmup 1000] [--concurrency 32] [--layers grpc,got] [--json]   (--help)
+ *                          [--warmup 3000] [--concurrency 32] [--layers grpc,got] [--json]   (--help)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -40,6 +40,8 @@ interface Target {
   cpuMs(): Promise<number>;
   /** WSAPI requests the array served so far, logins excluded (driver only). */
   wsapi?(): number;
+  /** Sets the array's service time per request, ms; resolves once it is in force. */
+  setLatency(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,27 +74,47 @@ function message<T>(child: ChildProcess, pick: (m: unknown) => T | undefined): P
   });
 }
 
+interface ArrayServer {
+  child: ChildProcess;
+  base: string;
+  setLatency(ms: number): Promise<void>;
+}
+
 /** The array of the bare layers (src/bench/http-server.ts) in its own process; its base URL. */
-async function startArray(latencyMs: number): Promise<{ child: ChildProcess; base: string }> {
+async function startArray(latencyMs: number): Promise<ArrayServer> {
   const child = fork(here('./http-server.js'), [`--latency-ms=${latencyMs}`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await message(child, (m) => (m as { port?: number }).port);
-  return { child, base: `http://127.0.0.1:${port}` };
+  const setLatency = async (ms: number): Promise<void> => {
+    const done = message(child, (m) => ((m as { latencyMs?: number }).latencyMs === ms ? true : undefined));
+    child.send({ latencyMs: ms });
+    await done;
+  };
+  return { child, base: `http://127.0.0.1:${port}`, setLatency };
 }
 
 /** A floor server process for `layer`, serving on a socket in `workDir`. */
-async function startLayer(layer: BareLayer, workDir: string, base: string, o: FloorOptions): Promise<Target> {
+async function startLayer(
+  layer: BareLayer,
+  workDir: string,
+  array: ArrayServer | undefined,
+  o: FloorOptions,
+): Promise<Target> {
   const socket = join(workDir, `${layer}.sock`);
   const config: FloorServerConfig = {
     layer,
     socket,
-    base,
+    base: array?.base ?? 'http://127.0.0.1:1',
     requestsPerCall: o.requestsPerCall,
     maxInFlight: o.maxInFlight,
   };
+  // BENCH_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles each layer's server
+  // (BENCH_DRIVER_NODE_ARGS the driver's, src/bench/harness.ts).
+  const execArgv = (process.env['BENCH_FLOOR_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const child = fork(here('./floor-server.js'), [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
   });
   await message(child, (m) => (m === 'ready' ? true : undefined));
   const client = new CsiClient(`unix://${socket}`);
@@ -104,6 +126,7 @@ async function startLayer(layer: BareLayer, workDir: string, base: string, o: Fl
       child.send('cpu');
       return answer;
     },
+    setLatency: async (ms) => array?.setLatency(ms),
     stop: async () => {
       client.close();
       child.disconnect();
@@ -148,6 +171,7 @@ async function startDriver(workDir: string, o: FloorOptions): Promise<Target> {
     client: d.client,
     cpuMs: () => Promise.resolve(processCpuMs(d.child.pid)),
     wsapi: () => requests.filter((r) => !isOverhead(r.path)).length,
+    setLatency: async (ms) => s.plain.faults.set({ latencyMs: ms }),
     stop: async () => {
       await d.stop();
       await Promise.all([s.plain.close(), s.data.close(), s.base.close()]);
@@ -190,7 +214,13 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Warm-up, then the measured rounds with the layers taking turns; the figures per layer. */
 async function measure(targets: readonly Target[], o: FloorOptions): Promise<Map<Layer, LayerResult>> {
-  for (const t of targets) await run(t.client, o.warmup, o.concurrency);
+  // The warm-up runs against an array answering at once: the JIT and the heap settle by calls, not
+  // by time, and a sparse run (L = 150 ms) would otherwise wait minutes for it.
+  for (const t of targets) {
+    await t.setLatency(0);
+    await run(t.client, o.warmup, o.concurrency);
+    await t.setLatency(o.latencyMs);
+  }
   const cpu = new Map<Layer, number[]>(targets.map((t) => [t.layer, []]));
   const wall = new Map<Layer, number[]>(targets.map((t) => [t.layer, []]));
   const wsapi = new Map<Layer, number>();
@@ -246,7 +276,7 @@ function formatTable(o: FloorOptions, results: Map<Layer, LayerResult>, load: nu
 async function startTargets(o: FloorOptions, workDir: string, started: Target[]): Promise<ChildProcess | undefined> {
   const bare = o.layers.filter((l): l is BareLayer => l !== 'driver');
   const array = bare.some((l) => l !== 'grpc') ? await startArray(o.latencyMs) : undefined;
-  for (const layer of bare) started.push(await startLayer(layer, workDir, array?.base ?? 'http://127.0.0.1:1', o));
+  for (const layer of bare) started.push(await startLayer(layer, workDir, array, o));
   if (o.layers.includes('driver')) started.push(await startDriver(workDir, o));
   return array?.child;
 }

@@ -4,12 +4,13 @@
  * error body, a login with its session key), with the array's headers. Runs in its own process so
  * that the client's CPU is the client's. `--keep-alive` leaves connections open (the array closes
  * every one: REFERENCE §1.2); `--latency-ms=N` answers each request N ms after its body arrived
- * (the array's service time; 0 by default).
+ * (the array's service time; 0 by default), and an IPC message `{latencyMs}` changes it (answered
+ * with the same message once in force).
  */
 import http from 'node:http';
 
 const keepAlive = process.argv.includes('--keep-alive');
-const latencyMs = Number(process.argv.find((a) => a.startsWith('--latency-ms='))?.slice(13) ?? 0);
+let latencyMs = Number(process.argv.find((a) => a.startsWith('--latency-ms='))?.slice(13) ?? 0);
 const BASE = {
   Server: 'hp3par-wsapi',
   'Cache-Control': 'no-cache',
@@ -73,5 +74,10 @@ server.keepAliveTimeout = 5_000;
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
+});
+process.on('message', (m: { latencyMs?: unknown }) => {
+  if (typeof m.latencyMs !== 'number') return;
+  latencyMs = m.latencyMs;
+  process.send?.({ latencyMs });
 });
 process.on('disconnect', () => process.exit(0));
