@@ -1,12 +1,16 @@
 /**
- * The server of `npm run bench:http`: answers like the array does for the three shapes the
- * benchmark sends (a volume read, a create with `Location`, a 404 with the array's error body),
- * with the array's headers. Runs in its own process so that the client's CPU is the client's.
- * `--keep-alive` leaves connections open (the array closes every one: REFERENCE §1.2).
+ * The array of `npm run bench:http` and `npm run bench:floor`: answers like the array does for the
+ * shapes those benchmarks send (a volume read, a create with `Location`, a 404 with the array's
+ * error body, a login with its session key), with the array's headers. Runs in its own process so
+ * that the client's CPU is the client's. `--keep-alive` leaves connections open (the array closes
+ * every one: REFERENCE §1.2); `--latency-ms=N` answers each request N ms after its body arrived
+ * (the array's service time; 0 by default), and an IPC message `{latencyMs}` changes it (answered
+ * with the same message once in force).
  */
 import http from 'node:http';
 
 const keepAlive = process.argv.includes('--keep-alive');
+let latencyMs = Number(process.argv.find((a) => a.startsWith('--latency-ms='))?.slice(13) ?? 0);
 const BASE = {
   Server: 'hp3par-wsapi',
   'Cache-Control': 'no-cache',
@@ -30,6 +34,9 @@ const VOLUME = JSON.stringify({
   links: [{ href: 'https://array:8080/api/v1/volumes/pvc-0d3c1a34-5e8f-4b5a-9c6e-2f1d7a8b9c0d', rel: 'self' }],
 });
 const NOT_FOUND = JSON.stringify({ code: 23, desc: 'volume does not exist' });
+/** A login (POST /api/v1/credentials) answers 201 with `{key}` and its `Location` (REFERENCE §2.1). */
+const KEY = '0-8a4b0a5e7d1c2f3e4d5c6b7a8f9e0d1c-00112233';
+const SESSION = JSON.stringify({ key: KEY });
 
 function answer(
   res: http.ServerResponse,
@@ -48,17 +55,29 @@ function answer(
   res.end(body);
 }
 
+function respond(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.method === 'POST' && req.url === '/api/v1/credentials')
+    answer(res, 201, SESSION, { Location: `/api/v1/credentials/${KEY}` });
+  else if (req.method === 'POST') answer(res, 201, undefined, { Location: '/api/v1/vluns/vol1,3,host1' });
+  else if (req.url?.includes('missing')) answer(res, 404, NOT_FOUND);
+  else answer(res, 200, VOLUME);
+}
+
 const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
-    if (req.method === 'POST') answer(res, 201, undefined, { Location: '/api/v1/vluns/vol1,3,host1' });
-    else if (req.url?.includes('missing')) answer(res, 404, NOT_FOUND);
-    else answer(res, 200, VOLUME);
+    if (latencyMs > 0) setTimeout(respond, latencyMs, req, res);
+    else respond(req, res);
   });
 });
 server.keepAliveTimeout = 5_000;
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
+});
+process.on('message', (m: { latencyMs?: unknown }) => {
+  if (typeof m.latencyMs !== 'number') return;
+  latencyMs = m.latencyMs;
+  process.send?.({ latencyMs });
 });
 process.on('disconnect', () => process.exit(0));
