@@ -32,7 +32,7 @@ async function setup(inner: Handler): Promise<WsapiClient> {
   return c;
 }
 
-/** Writes `text` as a chunked answer in pieces of `piece` bytes; `cutAt`: the socket is destroyed after that many bytes. */
+/** Writes `text` as a chunked answer in pieces of `piece` bytes (`cutAt`: the socket dies after so many). */
 async function stream(res: http.ServerResponse, text: string, piece: number, cutAt?: number): Promise<void> {
   res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'close' });
   const bytes = Buffer.from(text, 'utf8').subarray(0, cutAt);
