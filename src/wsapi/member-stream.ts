@@ -123,6 +123,8 @@ export class MemberStream {
   private bulk: string | undefined;
   /** Where this piece's kept text starts (-1: inside the members array, nothing kept). */
   private keepFrom = 0;
+  /** The waiting text's length from which all of it is searched for a cut again (see feedBulk). */
+  private wideFrom = 0;
 
   /**
    * `read` gets each member's parsed JSON and returns what is kept of it. `batchChars`: the
@@ -336,10 +338,13 @@ export class MemberStream {
     let text = s;
     let prefix = head;
     let cut = lastBoundary(s);
-    if (cut === undefined && size >= 2 * this.batchChars) {
+    if (cut === undefined && size >= Math.max(2 * this.batchChars, this.wideFrom)) {
       text = head + s;
       prefix = '';
       cut = lastBoundary(text);
+      // Not again before another half batch has arrived: a member far bigger than a batch, in
+      // small pieces, would have all the waiting text copied and searched once per piece.
+      if (cut === undefined) this.wideFrom = size + (this.batchChars >> 1);
     }
     if (cut === undefined) {
       this.bulk = head + s;
@@ -356,6 +361,7 @@ export class MemberStream {
     }
     for (const m of batch) this.members.push(this.read(m));
     this.needMember = true;
+    this.wideFrom = 0;
     this.bulk = text.slice(cut.next);
   }
 
