@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseQuantity } from '../../src/csi/json-request.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const built = existsSync(BIN);
-if (!built) console.log(`call tests skipped: ${BIN} is missing — run "npm run build" first`);
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : `${BIN} is missing — run "npm run build" first`);
 const dir = mkdtempSync(join(tmpdir(), 'calljson-'));
 const sock = join(dir, 'csi.sock');
 let server: ChildProcess | undefined;

@@ -5,7 +5,7 @@
  * — run with `--unhandled-rejections=strict`, so any unhandled rejection on the way out is a
  * crash (exit 1, stack trace). Runs the built binary (`npm run build` first).
  */
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +16,11 @@ import * as grpc from '@grpc/grpc-js';
 import { CsiTestClient } from '../helpers/grpc.js';
 import { startFake, type FakeArray } from '../wsapi/fake-array.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const built = existsSync(BIN);
-if (!built) console.log(`shutdown tests skipped: ${BIN} is missing — run "npm run build" first`);
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : `${BIN} is missing — run "npm run build" first`);
 const dir = mkdtempSync(join(tmpdir(), 'shutdown-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

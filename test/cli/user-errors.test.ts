@@ -3,7 +3,7 @@
  * stack trace) and a fitting exit code — 2 for a usage or configuration error, 1 for a problem
  * of the machine (permission, address in use). Runs the built binary (`npm run build` first).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers/wait.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const built = existsSync(BIN);
-if (!built) console.log(`user-error tests skipped: ${BIN} is missing — run "npm run build" first`);
-const d = built ? describe : describe.skip;
+const d = describeUnless(built ? undefined : `${BIN} is missing — run "npm run build" first`);
 const dir = mkdtempSync(join(tmpdir(), 'usererr-'));
 chmodSync(dir, 0o755);
 

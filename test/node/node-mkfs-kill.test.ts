@@ -7,7 +7,7 @@
  * The driver is restarted without the shim; the retried NodeStage formats the device again and
  * mounts a clean filesystem. A volume that held a filesystem before is never formatted.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +16,11 @@ import { spawnExec } from '../../src/host/exec.js';
 import { StateStore } from '../../src/host/state.js';
 import { CsiTestClient } from '../helpers/grpc.js';
 import { DRIVER, NodeHarness, mountCap, rootSkipReason, stageReq } from './harness.js';
+import { describeUnless } from '../helpers/skip.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const skip = rootSkipReason() ?? (existsSync(BIN) ? undefined : `${BIN} is missing — run "npm run build" first`);
-if (skip) console.log(`skipping the mkfs-kill node tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const d = describeUnless(skip);
 
 /** Safety net of every wait below; reaching it fails the test with a message saying so. */
 const SAFETY_MS = 60_000;

@@ -73,89 +73,91 @@ describeUnless(helmMissing)('the dashboard ConfigMap', () => {
 });
 
 const built = existsSync(BIN);
-if (!built) console.warn('test/packaging: dashboard scrape test skipped: dist/ is not built (npm run build)');
-(built ? describe : describe.skip)('every dashboard query against a scrape of the running driver', () => {
-  let dir: string;
-  let child: ChildProcess;
-  let scrape = '';
+describeUnless(built ? undefined : 'dist/ is not built (npm run build)')(
+  'every dashboard query against a scrape of the running driver',
+  () => {
+    let dir: string;
+    let child: ChildProcess;
+    let scrape = '';
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), '3par-dash-'));
-    const sock = join(dir, 'csi.sock');
-    child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'serve',
-        '--simulator',
-        '--mode',
-        'controller',
-        '--endpoint',
-        `unix://${sock}`,
-        '--metrics-address',
-        '127.0.0.1:0',
-        '--log-format',
-        'json',
-        '--log-level',
-        'info',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    // The metrics URL and readiness come from the driver's own log lines, not from waiting.
-    let url = '';
-    for await (const line of createInterface({ input: child.stdout! })) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { msg: string; url?: string };
-      if (entry.msg === 'metrics served') url = entry.url!;
-      if (entry.msg === 'driver ready') break;
-    }
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-    const client = new CsiTestClient('Controller', `unix://${sock}`);
-    try {
-      const cap = { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
-      const src = await client.call<{ volume: { volume_id: string } }>('CreateVolume', {
-        name: 'pvc-dash',
-        capacity_range: { required_bytes: String(1024 * 1024 * 1024) },
-        volume_capabilities: [cap],
-      });
-      // Larger than its source: the driver waits for the array's copy task, then grows it.
-      const clone = await client.call<{ volume: { volume_id: string } }>('CreateVolume', {
-        name: 'pvc-dash-clone',
-        capacity_range: { required_bytes: String(2 * 1024 * 1024 * 1024) },
-        volume_capabilities: [cap],
-        volume_content_source: { volume: { volume_id: src.volume.volume_id } },
-      });
-      await client.call('DeleteVolume', { volume_id: 'sim/not-there' });
-      await client.call('DeleteVolume', { volume_id: clone.volume.volume_id });
-      await client.call('DeleteVolume', { volume_id: src.volume.volume_id });
-    } finally {
-      client.close();
-    }
-    scrape = await (await fetch(url)).text();
-  });
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), '3par-dash-'));
+      const sock = join(dir, 'csi.sock');
+      child = spawn(
+        process.execPath,
+        [
+          BIN,
+          'serve',
+          '--simulator',
+          '--mode',
+          'controller',
+          '--endpoint',
+          `unix://${sock}`,
+          '--metrics-address',
+          '127.0.0.1:0',
+          '--log-format',
+          'json',
+          '--log-level',
+          'info',
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      // The metrics URL and readiness come from the driver's own log lines, not from waiting.
+      let url = '';
+      for await (const line of createInterface({ input: child.stdout! })) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { msg: string; url?: string };
+        if (entry.msg === 'metrics served') url = entry.url!;
+        if (entry.msg === 'driver ready') break;
+      }
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const client = new CsiTestClient('Controller', `unix://${sock}`);
+      try {
+        const cap = { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+        const src = await client.call<{ volume: { volume_id: string } }>('CreateVolume', {
+          name: 'pvc-dash',
+          capacity_range: { required_bytes: String(1024 * 1024 * 1024) },
+          volume_capabilities: [cap],
+        });
+        // Larger than its source: the driver waits for the array's copy task, then grows it.
+        const clone = await client.call<{ volume: { volume_id: string } }>('CreateVolume', {
+          name: 'pvc-dash-clone',
+          capacity_range: { required_bytes: String(2 * 1024 * 1024 * 1024) },
+          volume_capabilities: [cap],
+          volume_content_source: { volume: { volume_id: src.volume.volume_id } },
+        });
+        await client.call('DeleteVolume', { volume_id: 'sim/not-there' });
+        await client.call('DeleteVolume', { volume_id: clone.volume.volume_id });
+        await client.call('DeleteVolume', { volume_id: src.volume.volume_id });
+      } finally {
+        client.close();
+      }
+      scrape = await (await fetch(url)).text();
+    });
 
-  afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      if (child && child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('exports every metric a dashboard query names, with samples', () => {
-    const exported = new Set(
-      scrape
-        .split('\n')
-        .filter((l) => l !== '' && !l.startsWith('#'))
-        .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]),
-    );
-    const missing = queries.flatMap((q) =>
-      metricNames(q.expr)
-        .filter((n) => !exported.has(n))
-        .map((n) => `${q.panel}: ${n}`),
-    );
-    expect(missing).toEqual([]);
-    expect(scrape).toMatch(/^threepar_csi_array_tasks\{backend="sim",type="copy",state="(done|active)"\} 1$/m);
-    expect(scrape).toMatch(/^threepar_csi_rpc_total\{method="CreateVolume",code="OK"\} 2$/m);
-  });
-});
+    it('exports every metric a dashboard query names, with samples', () => {
+      const exported = new Set(
+        scrape
+          .split('\n')
+          .filter((l) => l !== '' && !l.startsWith('#'))
+          .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]),
+      );
+      const missing = queries.flatMap((q) =>
+        metricNames(q.expr)
+          .filter((n) => !exported.has(n))
+          .map((n) => `${q.panel}: ${n}`),
+      );
+      expect(missing).toEqual([]);
+      expect(scrape).toMatch(/^threepar_csi_array_tasks\{backend="sim",type="copy",state="(done|active)"\} 1$/m);
+      expect(scrape).toMatch(/^threepar_csi_rpc_total\{method="CreateVolume",code="OK"\} 2$/m);
+    });
+  },
+);

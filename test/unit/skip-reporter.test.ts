@@ -4,8 +4,8 @@
  * a file with skipped tests and no reason is named too.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { appendFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import SkipReporter from '../helpers/skip-reporter.js';
 import { SKIP_LOG_ENV } from '../helpers/skip.js';
 
@@ -65,5 +65,28 @@ describe('skip reporter', () => {
     const r = new SkipReporter({ testNamePattern: 'something' });
     r.onTestResult(undefined, result('test/x/filtered.test.ts', 7));
     expect(summary(r)).toBe('');
+  });
+});
+
+/** Every .ts file under test/, as paths relative to the repository. */
+function testFiles(dir = join(process.cwd(), 'test')): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? testFiles(join(dir, e.name))
+      : e.name.endsWith('.ts')
+        ? [relative(process.cwd(), join(dir, e.name))]
+        : [],
+  );
+}
+
+describe('declared skips', () => {
+  it('no test file skips through describe/it/test.skip itself (its reason would be lost: use test/helpers/skip.ts)', () => {
+    const bare = /\b(?:describe|it|test)\.skip\b/;
+    const offenders = testFiles().filter(
+      (f) =>
+        f !== 'test/helpers/skip.ts' && f !== 'test/unit/skip-reporter.test.ts' && bare.test(readFileSync(f, 'utf8')),
+    );
+    expect(offenders).toEqual([]);
+    expect(bare.test('const d = ok ? describe : describe.skip;')).toBe(true);
   });
 });
