@@ -188,11 +188,25 @@ export async function removeCopySource(c: ArrayClient, dest: string, ctx: OpCont
   }
 }
 
-async function removeVolumeQuietly(c: ArrayClient, name: string): Promise<void> {
+/**
+ * Deletes a volume; gone already is fine. When the answer is lost (a connection dropped after the
+ * array may have acted), the volume is read back: gone → deleted. For a copy's destination this
+ * matters: its helpers are found only through its `copyOf`, which the caller read before, and a
+ * retried call would find no destination to follow (the helpers stayed for ever under the source).
+ * Still there, or the read fails too → the delete's error.
+ */
+export async function deleteVolumeConfirmed(c: ArrayClient, name: string, signal: AbortSignal): Promise<void> {
   try {
     await c.deleteVolume(name);
   } catch (err) {
-    if (conditionOf(err) !== 'no-volume') throw err;
+    const cond = conditionOf(err);
+    if (cond === 'no-volume') return;
+    if (cond !== 'unavailable') throw err;
+    const gone = await readQuietly(c, name, signal).then(
+      (v) => v === undefined,
+      () => false,
+    );
+    if (!gone) throw err;
   }
 }
 
@@ -222,7 +236,7 @@ export async function removeFailedCopy(
       if (conditionOf(err) !== 'no-volume') throw err;
     }
   }
-  await removeVolumeQuietly(c, name);
+  await deleteVolumeConfirmed(c, name, ctx.signal);
   await removeCopyHelpers(c, v?.copyOf, ctx);
   await removeCopySource(c, name, ctx);
   backend.copyTasks.delete(name);

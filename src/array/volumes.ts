@@ -3,7 +3,7 @@ import type { Volume } from '../wsapi/types.js';
 import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
 import type { VolumeSpec } from './domain.js';
-import { cancelCopy, removeCopyHelpers, removeCopySource } from './copies.js';
+import { cancelCopy, deleteVolumeConfirmed, removeCopyHelpers, removeCopySource } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, ownerMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
@@ -110,7 +110,7 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
   await sweepOnce(backend, c, ctx);
   for (let attempt = 1; ; attempt++) {
     try {
-      await c.deleteVolume(name);
+      await deleteVolumeConfirmed(c, name, ctx.signal);
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
       // A copy the driver made that never completed (cancelled above, or failed) leaves the

@@ -409,6 +409,58 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     expect(tombstonesOf('pvc-hfail-src')).toEqual([]);
   });
 
+  /** The answer to the next DELETE of array volume `name` is lost after the array deleted it. */
+  const loseDeleteAnswer = (name: string) =>
+    sim.faults.add({
+      type: 'drop',
+      when: 'after',
+      match: { method: 'DELETE', path: `^/api/v1/volumes/${name}$` },
+      count: 1,
+    });
+
+  test('a clone deleted mid-copy whose delete answer is lost still takes its helper snapshots (the retry cannot find them)', async () => {
+    const v = await volume('pvc-dlost-src');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    try {
+      const c = await volume('pvc-dlost', fromVolume(v.volume_id));
+      helpers = chainOf(arrayName(c.volume_id));
+      expect(helpers).toHaveLength(2);
+      loseDeleteAnswer(arrayName(c.volume_id));
+      // Before the fix: UNAVAILABLE here, the retry found no destination, the helpers stayed and
+      // the source's DeleteVolume answered FAILED_PRECONDITION for ever (quick soak, seed 771081535).
+      await d.client.call('DeleteVolume', { volume_id: c.volume_id });
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    expect(present(helpers)).toEqual([]);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
+  test('a failed copy whose removal answer is lost is still removed with its helper snapshots', async () => {
+    const v = await volume('pvc-lostfail-src');
+    const name = arrayNameFor('volume', CLUSTER, 'pvc-lostfail');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    try {
+      await volume('pvc-lostfail', fromVolume(v.volume_id));
+      helpers = chainOf(name);
+      expect(helpers).toHaveLength(2);
+      expect(sim.faults.failTask(activeTasks().find((t) => t.name === name)!.id)).toBe(true);
+      loseDeleteAnswer(name);
+      expect(await codeOf(volume('pvc-lostfail', fromVolume(v.volume_id)))).toBe(grpcStatus.INTERNAL);
+      expect(sim.array.volume(name)).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    expect(present(helpers)).toEqual([]);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(tombstonesOf('pvc-lostfail-src')).toEqual([]);
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
   test('the source of a running copy is not soft-deleted (ABORTED); once the copy ended it is deleted', async () => {
     const v = await volume('pvc-busysrc');
     sim.faults.set({ copyRateMiBps: 0.001 });
