@@ -8,6 +8,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { generate } from 'selfsigned';
+import { afterEach } from '@jest/globals';
+import { WsapiClient } from '../../src/wsapi/index.js';
 
 export interface FakeRequest {
   method: string;
@@ -161,4 +163,30 @@ export function withSessions(
 /** Requests other than login/logout (what a client method itself costs). */
 export function apiRequests(fake: FakeArray): FakeRequest[] {
   return fake.requests.filter((r) => !r.url.startsWith('/api/v1/credentials'));
+}
+
+/**
+ * A WsapiClient (one attempt per request) on a fake array that logs sessions in and hands the
+ * rest to `inner`; both are closed after each test of the file that calls this at its top level.
+ */
+export function clientsOnFakes(): (inner: Handler) => Promise<WsapiClient> {
+  const fakes: FakeArray[] = [];
+  const clients: WsapiClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(fakes.splice(0).map((f) => f.close()));
+  });
+  return async (inner) => {
+    const fake = await startFake(withSessions(inner));
+    fakes.push(fake);
+    const c = new WsapiClient({
+      backendId: 't',
+      url: fake.url,
+      username: 'u',
+      password: 'secret',
+      retry: { attempts: 1 },
+    });
+    clients.push(c);
+    return c;
+  };
 }

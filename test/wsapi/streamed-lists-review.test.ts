@@ -7,30 +7,11 @@
  * ownership marker, copyOf, wwn, sizes, policies.oneHost), present or absent as the array sent them.
  */
 import type http from 'node:http';
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { WsapiClient, WsapiProtocolError, WsapiConnectionError } from '../../src/wsapi/index.js';
-import { reply, startFake, withSessions, type FakeArray, type Handler } from './fake-array.js';
+import { describe, expect, it } from '@jest/globals';
+import { WsapiProtocolError, WsapiConnectionError } from '../../src/wsapi/index.js';
+import { reply, clientsOnFakes } from './fake-array.js';
 
-const fakes: FakeArray[] = [];
-const clients: WsapiClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
-
-async function setup(inner: Handler): Promise<WsapiClient> {
-  const fake = await startFake(withSessions(inner));
-  fakes.push(fake);
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 1 },
-  });
-  clients.push(c);
-  return c;
-}
+const setup = clientsOnFakes();
 
 /** Writes `text` as a chunked answer in pieces of `piece` bytes (`cutAt`: the socket dies after so many). */
 async function stream(res: http.ServerResponse, text: string, piece: number, cutAt?: number): Promise<void> {

@@ -5,30 +5,11 @@
  * an error status with its code; a body that is not JSON) must still be reported the same way.
  */
 import type http from 'node:http';
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { WsapiClient, WsapiError, WsapiProtocolError } from '../../src/wsapi/index.js';
-import { startFake, withSessions, type FakeArray, type Handler } from './fake-array.js';
+import { describe, expect, it } from '@jest/globals';
+import { WsapiError, WsapiProtocolError } from '../../src/wsapi/index.js';
+import { clientsOnFakes } from './fake-array.js';
 
-const fakes: FakeArray[] = [];
-const clients: WsapiClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
-
-async function setup(inner: Handler): Promise<WsapiClient> {
-  const fake = await startFake(withSessions(inner));
-  fakes.push(fake);
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 1 },
-  });
-  clients.push(c);
-  return c;
-}
+const setup = clientsOnFakes();
 
 /** A volume as the array sends it (§5.2), with strings that could fool a scanner. */
 function volume(i: number): Record<string, unknown> {
