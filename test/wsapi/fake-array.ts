@@ -165,18 +165,30 @@ export function apiRequests(fake: FakeArray): FakeRequest[] {
   return fake.requests.filter((r) => !r.url.startsWith('/api/v1/credentials'));
 }
 
+type ClientOptions = ConstructorParameters<typeof WsapiClient>[0];
+
+/** A fake array and the client on it, as one test sees them. */
+export interface ClientOnFake {
+  fake: FakeArray;
+  c: WsapiClient;
+}
+
 /**
- * A WsapiClient (one attempt per request) on a fake array that logs sessions in and hands the
- * rest to `inner`; both are closed after each test of the file that calls this at its top level.
+ * A WsapiClient (one attempt per request unless `client` says otherwise) on a fake array that logs
+ * sessions in and hands the rest to `inner`; both are closed after each test (or, with
+ * `after: afterAll`, after the file) of the file that calls this at its top level. `extra` adds
+ * client options for one set-up.
  */
-export function clientsOnFakes(): (inner: Handler) => Promise<WsapiClient> {
+export function clientsOnFakes(
+  settings: { client?: Partial<ClientOptions>; after?: typeof afterEach } = {},
+): (inner: Handler, extra?: Partial<ClientOptions>) => Promise<ClientOnFake> {
   const fakes: FakeArray[] = [];
   const clients: WsapiClient[] = [];
-  afterEach(async () => {
+  (settings.after ?? afterEach)(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     await Promise.all(fakes.splice(0).map((f) => f.close()));
   });
-  return async (inner) => {
+  return async (inner, extra = {}) => {
     const fake = await startFake(withSessions(inner));
     fakes.push(fake);
     const c = new WsapiClient({
@@ -185,8 +197,10 @@ export function clientsOnFakes(): (inner: Handler) => Promise<WsapiClient> {
       username: 'u',
       password: 'secret',
       retry: { attempts: 1 },
+      ...settings.client,
+      ...extra,
     });
     clients.push(c);
-    return c;
+    return { fake, c };
   };
 }

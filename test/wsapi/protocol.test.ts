@@ -1,33 +1,10 @@
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { createLogger } from '../../src/log.js';
 import { WsapiClient, WsapiError, WsapiProtocolError, WsapiCode, isWsapiCode } from '../../src/wsapi/index.js';
-import { apiRequests, reply, startFake, withSessions, type FakeArray, type Handler } from './fake-array.js';
+import { apiRequests, clientsOnFakes, reply, startFake, withSessions, type Handler } from './fake-array.js';
 
-const fakes: FakeArray[] = [];
-const clients: WsapiClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
-
-async function setup(
-  inner: Handler,
-  extra: Partial<ConstructorParameters<typeof WsapiClient>[0]> = {},
-): Promise<{ fake: FakeArray; c: WsapiClient }> {
-  const fake = await startFake(withSessions(inner));
-  fakes.push(fake);
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 1 },
-    ...extra,
-  });
-  clients.push(c);
-  return { fake, c };
-}
+const setup = clientsOnFakes();
 
 /** A chunked list that breaks off the way the array fails mid-stream (§1.6): no final chunk. */
 const truncatedList: Handler = (req, res) => {
@@ -158,10 +135,12 @@ describe('request log', () => {
     const fake = await startFake(
       withSessions((req, res) => reply(res, 404, { code: 23, desc: 'nope' }), { password: 'secret-pw' }),
     );
-    fakes.push(fake);
     const c = new WsapiClient({ backendId: 't', url: fake.url, username: 'u', password: 'secret-pw', log });
-    await c.volumes.get('v1').catch(() => undefined);
-    await c.close();
+    await c.volumes
+      .get('v1')
+      .catch(() => undefined)
+      .finally(() => c.close())
+      .finally(() => fake.close());
     const key = fake.requests.find((r) => r.key)!.key!;
     const all = lines.join('');
     expect(all).not.toContain(key);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   WsapiAbortedError,
   WsapiClient,
@@ -8,32 +8,9 @@ import {
   isWsapiCode,
 } from '../../src/wsapi/index.js';
 import { createLogger } from '../../src/log.js';
-import { apiRequests, reply, startFake, withSessions, type FakeArray, type Handler } from './fake-array.js';
+import { apiRequests, clientsOnFakes, reply, startFake, type Handler } from './fake-array.js';
 
-const fakes: FakeArray[] = [];
-const clients: WsapiClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
-
-async function setup(
-  inner: Handler,
-  extra: Partial<ConstructorParameters<typeof WsapiClient>[0]> = {},
-): Promise<{ fake: FakeArray; c: WsapiClient }> {
-  const fake = await startFake(withSessions(inner));
-  fakes.push(fake);
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
-    ...extra,
-  });
-  clients.push(c);
-  return { fake, c };
-}
+const setup = clientsOnFakes({ client: { retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 } } });
 
 /** Fails the first `n` API calls with `fail`, then answers with `ok`. */
 function failFirst(n: number, fail: Handler, ok: Handler): Handler {
@@ -156,8 +133,10 @@ describe('retries', () => {
       password: 'secret',
       retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
     });
-    clients.push(c);
-    const err = await c.volumes.create({ name: 'v', cpg: 'c', sizeMiB: 1 }).catch((e: unknown) => e);
+    const err = await c.volumes
+      .create({ name: 'v', cpg: 'c', sizeMiB: 1 })
+      .catch((e: unknown) => e)
+      .finally(() => c.close());
     expect(err).toBeInstanceOf(WsapiConnectionError);
     expect((err as WsapiConnectionError).reason).toBe('refused');
     expect((err as Error).message).toMatch(/refused/);

@@ -44,7 +44,7 @@ describe('streamed lists, reviewed', () => {
   it('filters the full VLUN list of a 1.3 array exactly, however the answer is chunked', async () => {
     const urls: string[] = [];
     for (const piece of [7, 1460, 65536]) {
-      const c = await setup((req, res) => {
+      const { c } = await setup((req, res) => {
         urls.push(req.url);
         return req.url === '/api' ? reply(res, 200, API_13) : stream(res, VLUN_BODY, piece);
       });
@@ -59,7 +59,7 @@ describe('streamed lists, reviewed', () => {
   it('reports a VLUN list cut off right after a member (or its comma) as an error, never a shorter list', async () => {
     const ends = [VLUN_BODY.indexOf('},{', 200_000) + 1, VLUN_BODY.indexOf('},{', 250_000) + 2, VLUN_BODY.length - 2];
     for (const cutAt of ends) {
-      const c = await setup((req, res) => stream(res, VLUN_BODY, 4096, cutAt));
+      const { c } = await setup((req, res) => stream(res, VLUN_BODY, 4096, cutAt));
       const err = await c.vluns.list().catch((e: unknown) => e);
       expect({ cutAt, error: err instanceof WsapiProtocolError || err instanceof WsapiConnectionError }).toEqual({
         cutAt,
@@ -71,7 +71,7 @@ describe('streamed lists, reviewed', () => {
   it('keeps exactly the summary members of every volume, present or absent as sent', async () => {
     const volumes = Array.from({ length: 1200 }, (_, i) => volume(i));
     const body = JSON.stringify({ total: volumes.length, members: volumes });
-    const c = await setup((req, res) => stream(res, body, 1460));
+    const { c } = await setup((req, res) => stream(res, body, 1460));
     const got = await c.volumes.listSummaries();
     expect(got).toEqual(volumes.map(summaryOf));
   });

@@ -57,13 +57,13 @@ const BODY = JSON.stringify({ total: COUNT, members: VOLUMES });
 describe('streamed volume lists', () => {
   it('gives exactly the array list, however the answer is cut into chunks', async () => {
     for (const piece of [7, 1000, 65536]) {
-      const c = await setup((req, res) => stream(res, BODY, piece));
+      const { c } = await setup((req, res) => stream(res, BODY, piece));
       expect(await c.volumes.list()).toEqual(VOLUMES);
     }
   });
 
   it('keeps only the summary members in listSummaries, each with its own values', async () => {
-    const c = await setup((req, res) => stream(res, BODY, 4096));
+    const { c } = await setup((req, res) => stream(res, BODY, 4096));
     const got = await c.volumes.listSummaries();
     expect(got).toHaveLength(COUNT);
     expect(got[3]).toEqual({
@@ -86,7 +86,7 @@ describe('streamed volume lists', () => {
   });
 
   it('reports a stream cut off after many members as truncated, never a short list', async () => {
-    const c = await setup((req, res) => stream(res, BODY.slice(0, 300_000), 8192, true));
+    const { c } = await setup((req, res) => stream(res, BODY.slice(0, 300_000), 8192, true));
     const err = await c.volumes.listSummaries().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WsapiProtocolError);
     expect((err as WsapiProtocolError).reason).toBe('truncated');
@@ -94,7 +94,7 @@ describe('streamed volume lists', () => {
 
   it('reports "success":false appended after many members with its code', async () => {
     const broken = BODY.slice(0, BODY.indexOf(',{"id":900,')) + ',"success":false,"message":{"code":18,"desc":"x"}';
-    const c = await setup((req, res) => stream(res, broken, 8192));
+    const { c } = await setup((req, res) => stream(res, broken, 8192));
     const err = await c.volumes.listSummaries().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WsapiProtocolError);
     expect(err).toMatchObject({ reason: 'success-false', code: 18 });
@@ -102,7 +102,7 @@ describe('streamed volume lists', () => {
 
   it('reports a complete body with "success": false after the members', async () => {
     const marked = BODY.slice(0, -1) + ',"success":false,"message":{"code":1,"desc":"x"}}';
-    const c = await setup((req, res) => stream(res, marked, 8192));
+    const { c } = await setup((req, res) => stream(res, marked, 8192));
     expect(await c.volumes.listSummaries().catch((e: unknown) => e)).toMatchObject({
       reason: 'success-false',
       code: 1,
@@ -113,7 +113,7 @@ describe('streamed volume lists', () => {
     const short = JSON.stringify({ total: COUNT + 1, members: VOLUMES });
     const nameless = JSON.stringify({ total: COUNT, members: VOLUMES.map((v, i) => (i === 700 ? { id: 1 } : v)) });
     const answers = [short, nameless];
-    const c = await setup((req, res) => stream(res, answers.shift()!, 8192));
+    const { c } = await setup((req, res) => stream(res, answers.shift()!, 8192));
     expect(await c.volumes.listSummaries().catch((e: unknown) => e)).toMatchObject({ reason: 'truncated' });
     const err = await c.volumes.listSummaries().catch((e: unknown) => e);
     expect(err).toMatchObject({ reason: 'unexpected-shape' });
@@ -122,7 +122,7 @@ describe('streamed volume lists', () => {
 
   it('reports a member that is not JSON, and a body that is not JSON, as invalid-json', async () => {
     const badMember = BODY.replace(',{"id":800,', ',{"id":800,,');
-    const c = await setup((req, res) =>
+    const { c } = await setup((req, res) =>
       req.url.endsWith('volumes') ? stream(res, badMember, 8192) : stream(res, '<html>busy</html>', 4),
     );
     expect(await c.volumes.listSummaries().catch((e: unknown) => e)).toMatchObject({ reason: 'invalid-json' });
@@ -133,7 +133,7 @@ describe('streamed volume lists', () => {
   });
 
   it('maps an error status to its WSAPI error with the array code and description', async () => {
-    const c = await setup((req, res) => {
+    const { c } = await setup((req, res) => {
       res.writeHead(500, { 'Content-Type': 'application/json', Connection: 'close' });
       res.end(JSON.stringify({ code: 1, desc: 'internal error, list not available' }));
     });

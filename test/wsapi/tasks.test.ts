@@ -1,39 +1,22 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { TaskStatus, WsapiAbortedError, WsapiClient, WsapiTaskError, type Task } from '../../src/wsapi/index.js';
-import { apiRequests, reply, startFake, withSessions, type FakeArray } from './fake-array.js';
+import { describe, expect, it } from '@jest/globals';
+import { TaskStatus, WsapiAbortedError, WsapiTaskError, type Task } from '../../src/wsapi/index.js';
+import { apiRequests, clientsOnFakes, reply, type ClientOnFake } from './fake-array.js';
 
-const fakes: FakeArray[] = [];
-const clients: WsapiClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+const onFake = clientsOnFakes();
 
 /** A task that is ACTIVE for `activePolls` polls, then ends with `final`; answers wait for `gate`. */
 async function setup(
   activePolls: number,
   final: number,
   gate: Promise<void> = Promise.resolve(),
-): Promise<{ fake: FakeArray; c: WsapiClient }> {
+): Promise<ClientOnFake> {
   let polls = 0;
-  const fake = await startFake(
-    withSessions((req, res) => {
-      const status = polls++ < activePolls ? TaskStatus.ACTIVE : final;
-      void gate.then(() =>
-        reply(res, 200, { id: 7, type: 18, name: 'dst', status, completedSteps: polls, totalSteps: activePolls + 1 }),
-      );
-    }),
-  );
-  fakes.push(fake);
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 1 },
+  return onFake((req, res) => {
+    const status = polls++ < activePolls ? TaskStatus.ACTIVE : final;
+    void gate.then(() =>
+      reply(res, 200, { id: 7, type: 18, name: 'dst', status, completedSteps: polls, totalSteps: activePolls + 1 }),
+    );
   });
-  clients.push(c);
-  return { fake, c };
 }
 
 describe('waitForTask', () => {

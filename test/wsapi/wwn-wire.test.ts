@@ -5,33 +5,15 @@
  * stand-in sees the bytes sent.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { WsapiClient } from '../../src/wsapi/client.js';
 import { HostEditOperation } from '../../src/wsapi/enums.js';
-import { apiRequests, reply, startFake, withSessions, type FakeArray } from './fake-array.js';
+import { apiRequests, clientsOnFakes, reply, type ClientOnFake } from './fake-array.js';
 
-const fakes: FakeArray[] = [];
-const clients: WsapiClient[] = [];
-afterAll(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+const onFake = clientsOnFakes({ after: afterAll });
 
-async function setup(): Promise<{ fake: FakeArray; c: WsapiClient }> {
-  const fake = await startFake(
-    withSessions((req, res) =>
-      req.method === 'GET' ? reply(res, 200, { total: 0, members: [] }) : reply(res, req.method === 'POST' ? 201 : 200),
-    ),
+function setup(): Promise<ClientOnFake> {
+  return onFake((req, res) =>
+    req.method === 'GET' ? reply(res, 200, { total: 0, members: [] }) : reply(res, req.method === 'POST' ? 201 : 200),
   );
-  fakes.push(fake);
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 1 },
-  });
-  clients.push(c);
-  return { fake, c };
 }
 
 const SPELLINGS = ['10000000c9abcdef', '10:00:00:00:c9:ab:cd:ef', '0x10000000c9abcdef', '10000000C9ABCDEF'];
