@@ -638,18 +638,11 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     try {
       const c = await volume('pvc-hrefuse', fromVolume(v.volume_id));
       helpers = chainOf(arrayName(c.volume_id));
-      sim.faults.add({
-        type: 'error',
-        status: 409,
-        code: 1,
-        match: { method: 'PUT', path: `^/api/v1/volumes/${src}\\.ro` },
-        count: 100,
-      });
+      sim.faults.set({ helperSnapshotComment: 'refuse' });
       await d.client.call('DeleteVolume', { volume_id: c.volume_id });
       expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
     } finally {
-      sim.faults.clear();
-      sim.faults.set({ copyRateMiBps: 1_000_000 });
+      sim.faults.set({ helperSnapshotComment: 'accept', copyRateMiBps: 1_000_000 });
     }
     expect(present(helpers)).toEqual([]);
     await d.client.call('DeleteVolume', { volume_id: v.volume_id });
