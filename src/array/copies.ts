@@ -6,7 +6,7 @@ import type { ArrayClient, PhysicalCopyParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, ownerMarker, parseVolumeMarker } from './marker.js';
 import { copySourceNameFor } from './names.js';
-import { isCopyTarget, isSnapshot, ownMarker, type OpContext } from './ops.js';
+import { isCopyTarget, isSnapshot, ownHelperMarker, ownMarker, type OpContext } from './ops.js';
 import { awaitStop, followTask, taskPercent } from './task-wait.js';
 
 /**
@@ -210,16 +210,21 @@ export async function deleteVolumeConfirmed(c: ArrayClient, name: string, signal
   }
 }
 
-/** An array-internal snapshot: a virtual copy that carries no comment at all (no marker, no admin's note). */
-function isHelperSnapshot(v: Volume): boolean {
-  return isSnapshot(v) && (v.comment ?? '') === '';
+/**
+ * An array-internal snapshot: a virtual copy that carries no comment at all (no marker, no admin's
+ * note), or one this cluster marked as a stopped copy's helper (claimCopyHelpers).
+ */
+function isHelperSnapshot(v: Volume, ctx: OpContext): boolean {
+  return isSnapshot(v) && ((v.comment ?? '') === '' || ownHelperMarker(v, ctx.owner) !== undefined);
 }
 
 /**
  * Removes a copy that ended without success (cancelled or failed), as python-3parclient's
  * stopOnlinePhysicalCopy does: the destination, then the helper snapshots of the source its
  * `copyOf` chain names (the array removes them only when a copy completes), then the driver's
- * temporary read-write source if it made one. `dest` is the destination as read, or its name.
+ * temporary read-write source if it made one. The helpers are marked as this cluster's first
+ * (claimCopyHelpers): a restart between the destination's delete and theirs must not leave them
+ * unprovable. `dest` is the destination as read, or its name.
  */
 export async function removeFailedCopy(
   backend: Backend,
@@ -236,8 +241,9 @@ export async function removeFailedCopy(
       if (conditionOf(err) !== 'no-volume') throw err;
     }
   }
+  const helpers = await claimCopyHelpers(c, v?.copyOf, name, ctx);
   await deleteVolumeConfirmed(c, name, ctx.signal);
-  await removeCopyHelpers(c, v?.copyOf, ctx);
+  await removeHelpers(c, helpers, ctx);
   await removeCopySource(c, name, ctx);
   backend.copyTasks.delete(name);
 }
@@ -253,22 +259,64 @@ async function readQuietly(c: ArrayClient, name: string, signal: AbortSignal): P
 }
 
 /**
- * Deletes the helper snapshots of an online copy whose destination was just deleted, `first`
- * being its `copyOf`: only when the chain has the helpers' shape [S python-3parclient
- * stopOnlinePhysicalCopy: snapshot 1 and its parent, snapshot 2; the simulator's `<src>.ro.rw`
- * and `<src>.ro`] — an unmarked read-write snapshot whose parent is an unmarked read-only one —
- * read both first, then child before parent. Anything else (an admin's snapshot a destination
- * was an offline copy of, the source itself) is left. Two GETs and two DELETEs; gone, or still
- * needed by another copy (has children) → left.
+ * The helper snapshots of an online copy, `first` being its destination's `copyOf`, read-write
+ * first: only when the chain has the helpers' shape [S python-3parclient stopOnlinePhysicalCopy:
+ * snapshot 1 and its parent, snapshot 2; the simulator's `<src>.ro.rw` and `<src>.ro`] — an
+ * unmarked (or this cluster's helper-marked) read-write snapshot whose parent is such a read-only
+ * one. Anything else (an admin's snapshot a destination was an offline copy of, the source
+ * itself) → none. Two GETs.
  */
-export async function removeCopyHelpers(c: ArrayClient, first: string | undefined, ctx: OpContext): Promise<number> {
-  if (first === undefined) return 0;
+async function helpersOf(c: ArrayClient, first: string | undefined, ctx: OpContext): Promise<Volume[]> {
+  if (first === undefined) return [];
   const rw = await readQuietly(c, first, ctx.signal);
-  if (!rw || !isHelperSnapshot(rw) || rw.readOnly === true || rw.copyOf === undefined) return 0;
+  if (!rw || !isHelperSnapshot(rw, ctx) || rw.readOnly === true || rw.copyOf === undefined) return [];
   const ro = await readQuietly(c, rw.copyOf, ctx.signal);
-  if (!ro || !isHelperSnapshot(ro) || ro.readOnly !== true) return 0;
+  if (!ro || !isHelperSnapshot(ro, ctx) || ro.readOnly !== true) return [];
+  return [rw, ro];
+}
+
+/**
+ * Marks the helper snapshots of the copy into `dest` (`first` its `copyOf`) as this cluster's
+ * (marker key `h`), before `dest` is deleted: while `dest` exists, its `copyOf` proves they are
+ * its helpers; once it is gone nothing else would (an admin's read-only snapshot with a writable
+ * child has the same shape), and a restart in between left them for ever under the source (quick
+ * soak seed 967243634). Helpers already marked cost no request. A refused comment (what an array
+ * does with a comment on its helper is [U]) is logged, and the helpers are removed as before,
+ * without that protection. Returns the helpers, read-write first.
+ */
+export async function claimCopyHelpers(
+  c: ArrayClient,
+  first: string | undefined,
+  dest: string,
+  ctx: OpContext,
+): Promise<Volume[]> {
+  const helpers = await helpersOf(c, first, ctx);
+  for (const h of helpers) {
+    if (ownHelperMarker(h, ctx.owner)) continue;
+    const comment = formatVolumeMarker(ownerMarker(ctx.owner, { h: dest }));
+    try {
+      await c.modifyVolume(h.name, { comment });
+      h.comment = comment;
+    } catch (err) {
+      const cond = conditionOf(err);
+      if (cond === 'no-volume') continue;
+      if (cond === 'unavailable') throw err;
+      ctx.log.warn(
+        { snapshot: h.name, volume: dest, err: (err as Error).message },
+        "the array refused the marker on a copy's helper snapshot; it is removed unmarked",
+      );
+    }
+  }
+  return helpers;
+}
+
+/**
+ * Deletes helper snapshots read by helpersOf (read-write first) of a copy whose destination was
+ * just deleted. Gone, or still needed by another copy (has children) → left. Returns how many went.
+ */
+export async function removeHelpers(c: ArrayClient, helpers: readonly Volume[], ctx: OpContext): Promise<number> {
   let removed = 0;
-  for (const h of [rw, ro]) {
+  for (const h of helpers) {
     try {
       await c.deleteVolume(h.name);
       removed++;
@@ -282,6 +330,14 @@ export async function removeCopyHelpers(c: ArrayClient, first: string | undefine
     }
   }
   return removed;
+}
+
+/**
+ * Deletes the helper snapshots of an online copy whose destination is gone, `first` being its
+ * `copyOf` (helpersOf, then removeHelpers): two GETs and two DELETEs.
+ */
+export async function removeCopyHelpers(c: ArrayClient, first: string | undefined, ctx: OpContext): Promise<number> {
+  return removeHelpers(c, await helpersOf(c, first, ctx), ctx);
 }
 
 /**

@@ -7,7 +7,7 @@ import { formatId, hashedName, isTombstoneName } from './names.js';
 import { toArraySnapshot, type ArrayGroup, type ArraySnapshot } from './domain.js';
 import { originalName } from './listing.js';
 import { isSnapshot, ownMarker, requireOwnedSource, type OpContext } from './ops.js';
-import { removeTombstone } from './snapshots.js';
+import { clearEndedCopies, removeTombstone } from './snapshots.js';
 import { sourcesDomain } from './domains.js';
 
 /**
@@ -200,20 +200,33 @@ export async function deleteGroupSnapshot(c: ArrayClient, group: GroupSnapshot, 
   for (let i = group.members.length - 1; i >= 0; i--) {
     const v = group.members[i];
     if (!v) continue;
-    try {
-      await c.deleteVolume(v.name);
-    } catch (err) {
-      const cond = conditionOf(err);
-      if (cond === 'has-children' || cond === 'in-use' || cond === 'copy-busy')
-        throw failedPrecondition(
-          `member ${v.name} of group snapshot ${group.name} is in use (exported or the source of a copy); retry later`,
-        );
-      // A member gone meanwhile (a racing delete) is the outcome the caller wants.
-      if (cond !== 'no-volume') throw err;
-    }
+    await deleteMember(c, group.name, v.name, ctx);
     if (v.copyOf && isTombstoneName(v.copyOf)) await removeTombstone(c, v.copyOf, ctx);
   }
   ctx.log.info({ group: group.name, members: group.members.length }, 'group snapshot deleted');
+}
+
+/**
+ * Deletes one member; gone already is fine. With children, what ended copies from it left goes
+ * first (clearEndedCopies, once); still in use → FAILED_PRECONDITION.
+ */
+async function deleteMember(c: ArrayClient, group: string, name: string, ctx: OpContext): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await c.deleteVolume(name);
+      return;
+    } catch (err) {
+      const cond = conditionOf(err);
+      if (cond === 'has-children' && attempt === 1 && (await clearEndedCopies(c, name, ctx)) > 0) continue;
+      if (cond === 'has-children' || cond === 'in-use' || cond === 'copy-busy')
+        throw failedPrecondition(
+          `member ${name} of group snapshot ${group} is in use (exported or the source of a copy); retry later`,
+        );
+      // A member gone meanwhile (a racing delete) is the outcome the caller wants.
+      if (cond !== 'no-volume') throw err;
+      return;
+    }
+  }
 }
 
 /**

@@ -55,6 +55,13 @@ export interface VolumeMarker {
   s?: 1;
   /** 1 on a soft-deleted volume (renamed to a tombstone). */
   t?: 1;
+  /**
+   * On the array's helper snapshot of an online copy the driver stopped: the destination's array
+   * name. Written before the destination is deleted, so that any later call (after a restart cut
+   * the cleanup short) can prove the helper is this cluster's leftover and delete it. A marker
+   * with `h` is never a CSI snapshot or volume (ownMarker ignores it; ownHelperMarker reads it).
+   */
+  h?: string;
   /** Admin-supplied description (bounded). */
   desc?: string;
 }

@@ -19,10 +19,20 @@ export interface OpContext {
   signal: AbortSignal;
 }
 
-/** A volume's marker, when this cluster owns it. */
+/** A volume's marker, when this cluster owns it (a stopped copy's helper is no CSI object: see ownHelperMarker). */
 export function ownMarker(v: VolumeSummary, owner: Owner): VolumeMarker | undefined {
   const m = parseVolumeMarker(v.comment);
-  return ownedBy(m, owner.driverName, owner.clusterId) ? m : undefined;
+  return ownedBy(m, owner.driverName, owner.clusterId) && m.h === undefined ? m : undefined;
+}
+
+/**
+ * The marker of an online copy's helper snapshot that this cluster marked before deleting the
+ * copy's destination (marker key `h`): the proof that it is this cluster's to delete.
+ */
+export function ownHelperMarker(v: VolumeSummary, owner: Owner): VolumeMarker | undefined {
+  if (!isSnapshot(v)) return undefined;
+  const m = parseVolumeMarker(v.comment);
+  return ownedBy(m, owner.driverName, owner.clusterId) && m.h !== undefined ? m : undefined;
 }
 
 /** True for a snapshot (virtual copy). */

@@ -6,6 +6,7 @@ import { conditionOf, isConflict } from './errors.js';
 import { isCopySourceName, isTombstoneName } from './names.js';
 import { isSnapshot, ownMarker, type OpContext } from './ops.js';
 import { removeCopyHelpers } from './copies.js';
+import { childrenOf, removeStaleHelpers } from './tombstones.js';
 
 /**
  * Creates the read-only virtual copy, or finds the one an earlier attempt made (same name and
@@ -69,8 +70,8 @@ export async function deleteSnapshot(c: ArrayClient, name: string, ctx: OpContex
     } catch (err) {
       const cond = conditionOf(err);
       if (cond === 'no-volume') break;
-      // Temporary copy sources of copies that have ended go first (one listing, on this path only).
-      if (cond === 'has-children' && attempt === 1 && (await removeEndedCopySources(c, name, ctx)) > 0) continue;
+      // What copies that have ended left goes first (one listing, on this path only).
+      if (cond === 'has-children' && attempt === 1 && (await clearEndedCopies(c, name, ctx)) > 0) continue;
       if (cond === 'has-children' || cond === 'in-use')
         throw failedPrecondition(
           `snapshot ${name} is in use on the array (exported or the source of a copy); retry later`,
@@ -92,9 +93,25 @@ function stoppedHelper(all: readonly VolumeSummary[], source: string): string | 
   return rw && !all.some((x) => x.copyOf === rw.name) ? rw.name : undefined;
 }
 
-/** Deletes the driver's temporary copy sources made of `snapshot` that no running copy reads; returns how many. */
-async function removeEndedCopySources(c: ArrayClient, snapshot: string, ctx: OpContext): Promise<number> {
+/**
+ * Deletes what copies from `snapshot` that have ended left under it (one listing): helper snapshots
+ * this cluster marked before it deleted their destination (a copy straight from a read-write
+ * snapshot, a group member), and the driver's temporary copy sources that no running copy reads.
+ * Returns how many objects went.
+ */
+export async function clearEndedCopies(c: ArrayClient, snapshot: string, ctx: OpContext): Promise<number> {
   const all = await c.listVolumes(ctx.signal);
+  const stale = await removeStaleHelpers(c, childrenOf(all, snapshot, ctx.owner).stale, ctx);
+  return stale + (await removeEndedCopySources(c, all, snapshot, ctx));
+}
+
+/** Deletes the driver's temporary copy sources made of `snapshot` that no running copy reads; returns how many. */
+async function removeEndedCopySources(
+  c: ArrayClient,
+  all: readonly VolumeSummary[],
+  snapshot: string,
+  ctx: OpContext,
+): Promise<number> {
   const parents = new Set(all.map((v) => v.copyOf).filter((n): n is string => n !== undefined));
   let removed = 0;
   for (const v of all) {

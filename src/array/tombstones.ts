@@ -4,7 +4,8 @@ import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient } from './client.js';
 import { isTombstoneName } from './names.js';
-import { isCopyTarget, isSnapshot, ownMarker, type OpContext, type Owner } from './ops.js';
+import { conditionOf } from './errors.js';
+import { isCopyTarget, isSnapshot, ownHelperMarker, ownMarker, type OpContext, type Owner } from './ops.js';
 
 /**
  * What depends on a volume the driver deletes (DESIGN "Copies", issue 16 item 8). On 3PAR a
@@ -15,7 +16,9 @@ import { isCopyTarget, isSnapshot, ownMarker, type OpContext, type Owner } from 
  * else's, including an unmarked read-only snapshot with a read-write child and nothing below: a
  * stopped copy's helpers have that shape, but so has an admin's `createsv -ro` with a writable
  * snapshot of it, and nothing on the array tells them apart. Like python-3parclient, the driver
- * removes helpers only by following the `copyOf` of a destination it stopped (copies.ts).
+ * removes helpers by following the `copyOf` of a destination it stopped (copies.ts), after marking
+ * them as this cluster's (marker key `h`, claimCopyHelpers): marked helpers with nothing below but
+ * marked helpers are the leftovers of a stop a restart cut short, and the driver deletes them.
  */
 export interface Children {
   /** This cluster's snapshots: a soft delete keeps them readable. */
@@ -24,34 +27,47 @@ export interface Children {
   copying: string[];
   /** Children the driver neither owns nor recognises (an admin's snapshot, a foreign copy). */
   foreign: string[];
+  /**
+   * Helper snapshots of copies this cluster stopped (marked `h`) that nothing reads any more, in
+   * delete order (read-write before its read-only parent): the driver's to delete.
+   */
+  stale: string[];
 }
 
-/** An unmarked snapshot without a comment: what the array makes for an online copy. */
-function isHelper(v: VolumeSummary): boolean {
-  return isSnapshot(v) && (v.comment ?? '') === '';
+/** A snapshot without a comment (what the array makes for an online copy), or one this cluster marked as such. */
+function isHelper(v: VolumeSummary, owner: Owner): boolean {
+  return isSnapshot(v) && ((v.comment ?? '') === '' || ownHelperMarker(v, owner) !== undefined);
 }
 
 /** The children of `name` in one volume listing, judged as above. */
 export function childrenOf(all: readonly VolumeSummary[], name: string, owner: Owner): Children {
   const byParent = new Map<string, VolumeSummary[]>();
   for (const v of all) if (v.copyOf !== undefined) byParent.set(v.copyOf, [...(byParent.get(v.copyOf) ?? []), v]);
-  const out: Children = { own: [], copying: [], foreign: [] };
+  const out: Children = { own: [], copying: [], foreign: [], stale: [] };
   for (const child of byParent.get(name) ?? []) {
     if (isSnapshot(child) && ownMarker(child, owner)) out.own.push(child);
     else if (!isSnapshot(child) && isCopyTarget(child)) out.copying.push(child.name);
-    else if (isHelper(child) && child.readOnly === true) judgeHelper(child, byParent, out);
+    else if (isHelper(child, owner) && child.readOnly === true) judgeHelper(child, byParent, owner, out);
     else out.foreign.push(child.name);
   }
   return out;
 }
 
-/** A read-only helper whose read-write helper children are read by copies; otherwise foreign. */
-function judgeHelper(ro: VolumeSummary, byParent: Map<string, VolumeSummary[]>, out: Children): void {
+/**
+ * A read-only helper whose read-write helper children are read by copies: copying. Marked by this
+ * cluster, with only marked children and nothing below them: stale. Otherwise foreign.
+ */
+function judgeHelper(ro: VolumeSummary, byParent: Map<string, VolumeSummary[]>, owner: Owner, out: Children): void {
   const rws = byParent.get(ro.name) ?? [];
   const dests = rws.flatMap((rw) => byParent.get(rw.name) ?? []);
+  const marked = (x: VolumeSummary) => ownHelperMarker(x, owner) !== undefined;
+  if (marked(ro) && dests.length === 0 && rws.every(marked)) {
+    out.stale.push(...rws.map((rw) => rw.name), ro.name);
+    return;
+  }
   if (
     rws.length === 0 ||
-    rws.some((rw) => !isHelper(rw) || rw.readOnly === true) ||
+    rws.some((rw) => !isHelper(rw, owner) || rw.readOnly === true) ||
     dests.length === 0 ||
     !dests.every(isCopyTarget)
   ) {
@@ -81,8 +97,33 @@ export async function clearChildren(c: ArrayClient, v: Volume, ctx: OpContext): 
     throw failedPrecondition(
       `volume ${v.name} has snapshots or copies this cluster does not own (${kids.foreign.join(', ')}); the driver deletes neither them nor the volume (an unmarked read-only snapshot with a writable child may be a stopped copy's helpers: remove them if they are)`,
     );
+  await removeStaleHelpers(c, kids.stale, ctx);
   await sweepTombstones(c, all, ctx, v.name);
   return kids.own.length > 0;
+}
+
+/**
+ * Deletes the stale helper snapshots childrenOf found (in its order). Gone already → fine; given
+ * a child meanwhile (has children) → the rest are left, and the caller's retry reports what holds
+ * them. Returns how many went.
+ */
+export async function removeStaleHelpers(c: ArrayClient, names: readonly string[], ctx: OpContext): Promise<number> {
+  let removed = 0;
+  for (const name of names) {
+    try {
+      await c.deleteVolume(name);
+      removed++;
+      ctx.log.info(
+        { snapshot: name },
+        'helper snapshot of a copy this cluster stopped removed (left by a cut-short cleanup)',
+      );
+    } catch (err) {
+      const cond = conditionOf(err);
+      if (cond === 'has-children' || cond === 'in-use') break;
+      if (cond !== 'no-volume') throw err;
+    }
+  }
+  return removed;
 }
 
 /**

@@ -3,13 +3,14 @@ import type { Volume } from '../wsapi/types.js';
 import type { Backend, OwnedVolume } from './backend.js';
 import type { ArrayClient, CreateVolumeBody } from './client.js';
 import type { VolumeSpec } from './domain.js';
-import { cancelCopy, deleteVolumeConfirmed, removeCopyHelpers, removeCopySource } from './copies.js';
+import { cancelCopy, claimCopyHelpers, deleteVolumeConfirmed, removeCopySource, removeHelpers } from './copies.js';
 import { conditionOf, isConflict } from './errors.js';
 import { formatVolumeMarker, ownerMarker, parseVolumeMarker, type VolumeMarker } from './marker.js';
 import { Role, tombstoneNameFor } from './names.js';
 import {
   isCopyTarget,
   isSnapshot,
+  ownHelperMarker,
   ownMarker,
   refuseFailed,
   requireOwnedSource,
@@ -108,15 +109,20 @@ export async function deleteVolume(backend: Backend, c: ArrayClient, name: strin
   if (!marker && !ourCopy)
     throw failedPrecondition(`volume ${name} does not carry this cluster's marker; the driver never deletes it`);
   await sweepOnce(backend, c, ctx);
+  // A copy the driver made that never completed (cancelled below, or failed) leaves the array's
+  // helper snapshots, marked as this cluster's before each delete attempt until they carry the
+  // mark (claimCopyHelpers). A volume created empty or imported was never a copy the driver made:
+  // its parent (an admin's offline copy, a restore) is never the driver's to delete.
+  const takesHelpers = v.copyOf !== undefined && !marker?.im && marker?.e !== 1;
+  let helpers: Volume[] | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
+      if (takesHelpers && !helpers?.every((h) => ownHelperMarker(h, ctx.owner)))
+        helpers = await claimCopyHelpers(c, v.copyOf, name, ctx);
       await deleteVolumeConfirmed(c, name, ctx.signal);
       backend.copyTasks.delete(name);
       ctx.log.info({ volume: name }, 'volume deleted');
-      // A copy the driver made that never completed (cancelled above, or failed) leaves the
-      // array's helper snapshots. A volume created empty or imported was never a copy the driver
-      // made: its parent (an admin's offline copy, a restore) is never the driver's to delete.
-      if (v.copyOf !== undefined && !marker?.im && marker?.e !== 1) await removeCopyHelpers(c, v.copyOf, ctx);
+      if (helpers) await removeHelpers(c, helpers, ctx);
       // A copy of a read-only snapshot leaves its temporary source at the latest here.
       if (marker?.s) await removeCopySource(c, name, ctx);
       return;

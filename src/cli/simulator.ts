@@ -130,6 +130,13 @@ export const SIMULATOR_FLAGS: FlagSpec[] = [
     help: 'Error for deleting a running online-copy target: 400/29 or 409/151.',
   },
   {
+    name: 'helper-snapshot-comment',
+    type: 'string',
+    choices: ['accept', 'refuse'],
+    default: 'accept',
+    help: "A comment on an online copy's helper snapshot: accepted, or refused with 403 (uncertain on real arrays).",
+  },
+  {
     name: 'unsupported-query',
     type: 'string',
     choices: ['reject', 'ignore'],
@@ -223,6 +230,7 @@ export function simulatorOptionsFromFlags(args: string[]): { options: SimulatorO
     refuseModifyDuringCopy: get.bool(values, 'refuse-modify-during-copy'),
     snapshotCreateStatus: status,
     copyTargetDeleteError: get.str(values, 'copy-target-delete-error') as 'code29' | 'code151',
+    helperSnapshotComment: get.str(values, 'helper-snapshot-comment') as 'accept' | 'refuse',
     unsupportedQuery: get.str(values, 'unsupported-query') as 'reject' | 'ignore',
     vlunGetShape: get.str(values, 'vlun-get-shape') as 'object' | 'collection',
     growChunkMiB: get.num(values, 'grow-chunk')!,

@@ -50,6 +50,7 @@ export interface Switches {
   snapshotCreateStatus?: 200 | 201;
   copyTargetDeleteError?: 'code29' | 'code151';
   onlineCopySnapshots?: 'chain' | 'none';
+  helperSnapshotComment?: 'accept' | 'refuse';
   unsupportedQuery?: 'reject' | 'ignore';
   latencyMs?: number;
   perMemberUs?: number;

@@ -69,6 +69,11 @@ export interface SimulatorOptions {
    * failure) or 'none' (the destination's `copyOf` is the source, nothing is left) [U names].
    */
   onlineCopySnapshots?: 'chain' | 'none';
+  /**
+   * A comment (PUT) on an online copy's helper snapshot: 'accept' (default, as on any snapshot) or
+   * 'refuse' (403 INV_OPERATION_VV_SYS_VOLUME) [U: not documented either way].
+   */
+  helperSnapshotComment?: 'accept' | 'refuse';
   /** Status of a successful volume createSnapshot: 201 (default) or 200 (1.2 guide) [U]. */
   snapshotCreateStatus?: 200 | 201;
   /** Error for deleting a running online-copy target: 'code29' (400/29, default) or 'code151' (409/151) [U]. */
@@ -257,6 +262,7 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     refuseModifyDuringCopy: o.refuseModifyDuringCopy ?? false,
     copyFromReadOnlySnapshot: o.copyFromReadOnlySnapshot ?? 'refuse',
     onlineCopySnapshots: o.onlineCopySnapshots ?? 'chain',
+    helperSnapshotComment: o.helperSnapshotComment ?? 'accept',
     snapshotCreateStatus: o.snapshotCreateStatus ?? 201,
     copyTargetDeleteError: o.copyTargetDeleteError ?? 'code29',
     unsupportedQuery: o.unsupportedQuery ?? 'reject',

@@ -32,7 +32,8 @@ export interface AuditResult {
   anomalies: string[];
   /**
    * What issue 16 watches for (each also appears in `leaked`): snapshots without this driver's
-   * marker (the array's helper snapshots of an online copy, or a foreign snapshot), soft-deleted
+   * marker or with its helper mark `h` (the array's helper snapshots of an online copy, or a
+   * foreign snapshot), soft-deleted
    * volumes still on the array, and hosts that export nothing.
    */
   counts: { helperSnapshots: number; tombstones: number; emptyHosts: number };
@@ -56,7 +57,11 @@ export function audit(s: AuditScope): AuditResult {
       continue;
     }
     if (!marker?.n) {
-      if (v.copyType === VIRTUAL_COPY && (marker?.d !== s.driverName || isCopySourceName(v.name)))
+      // An online copy's helper: unmarked, or marked by the driver (`h`) before it deleted the destination.
+      if (
+        v.copyType === VIRTUAL_COPY &&
+        (marker?.d !== s.driverName || marker.h !== undefined || isCopySourceName(v.name))
+      )
         out.counts.helperSnapshots++;
       out.leaked.push(`volume ${v.name} carries no marker with a CSI name`);
       continue;

@@ -14,6 +14,7 @@ import {
   arrayRequests,
   backendOf,
   CLUSTER,
+  DRIVER,
   GiB,
   mountCap,
   startDriver,
@@ -459,6 +460,252 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     await d.client.call('DeleteVolume', { volume_id: v.volume_id });
     expect(tombstonesOf('pvc-lostfail-src')).toEqual([]);
     expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
+  /**
+   * A driver process killed after it deleted a copy's destination and before that copy's helper
+   * snapshots: the DELETE of the read-write helper `rw` never reaches the array (a fault answers it
+   * instead, so the call fails right after the destination's delete), then the process is stopped.
+   * What happens next is a fresh process's work, with nothing remembered of the copy.
+   */
+  async function killedAfterDestDelete(rw: string, call: (drv: Driver) => Promise<unknown>): Promise<Driver> {
+    const d1 = await startDriver([backendOf(sim, 'sim')]);
+    const fault = sim.faults.add({
+      type: 'error',
+      status: 500,
+      code: 1,
+      match: { method: 'DELETE', path: `^/api/v1/volumes/${rw.replace(/\./g, '\\.')}$` },
+      count: 100,
+    });
+    try {
+      expect(await codeOf(call(d1))).toBe(grpcStatus.INTERNAL);
+    } finally {
+      sim.faults.remove(fault);
+      await d1.stop();
+    }
+    return startDriver([backendOf(sim, 'sim')]);
+  }
+
+  test('a clone deleted mid-copy by a driver killed before its helpers went: the source still deletes (quick soak seed 967243634)', async () => {
+    const v = await volume('pvc-hkill-src');
+    const src = arrayName(v.volume_id);
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    let d2: Driver;
+    let c: Vol;
+    try {
+      c = await volume('pvc-hkill', fromVolume(v.volume_id));
+      helpers = chainOf(arrayName(c.volume_id));
+      expect(helpers).toHaveLength(2);
+      d2 = await killedAfterDestDelete(helpers[0]!, (drv) =>
+        drv.client.call('DeleteVolume', { volume_id: c.volume_id }),
+      );
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+      expect(present(helpers)).toEqual(helpers);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    try {
+      // Marked helpers are no CSI snapshots: not listed, not found, never deleted by DeleteSnapshot.
+      const listed = await d2.client.call('ListSnapshots', {});
+      expect(listed.entries.filter((e) => helpers.includes(arrayName(e.snapshot!.snapshot_id)))).toEqual([]);
+      expect(await codeOf(d2.client.call('GetSnapshot', { snapshot_id: `sim/${helpers[1]!}` }))).toBe(
+        grpcStatus.NOT_FOUND,
+      );
+      expect(await codeOf(d2.client.call('DeleteSnapshot', { snapshot_id: `sim/${helpers[1]!}` }))).toBe(
+        grpcStatus.FAILED_PRECONDITION,
+      );
+      expect(present(helpers)).toEqual(helpers);
+      // The CO's retry: the destination is gone, nothing leads to its helpers any more.
+      await d2.client.call('DeleteVolume', { volume_id: c.volume_id });
+      // Before the fix: FAILED_PRECONDITION naming the helpers, at every retry, for ever.
+      await d2.client.call('DeleteVolume', { volume_id: v.volume_id });
+    } finally {
+      await d2.stop();
+    }
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(src)).toBeUndefined();
+    expect(tombstonesOf('pvc-hkill-src')).toEqual([]);
+  });
+
+  test('a failed copy removed by a driver killed before its helpers went: the source still deletes', async () => {
+    const v = await volume('pvc-fkill-src');
+    const name = arrayNameFor('volume', CLUSTER, 'pvc-fkill');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    let d2: Driver;
+    try {
+      await volume('pvc-fkill', fromVolume(v.volume_id));
+      helpers = chainOf(name);
+      expect(helpers).toHaveLength(2);
+      expect(sim.faults.failTask(activeTasks().find((t) => t.name === name)!.id)).toBe(true);
+      // The retried CreateVolume finds the failed copy and removes it; the kill cuts that short.
+      d2 = await killedAfterDestDelete(helpers[0]!, (drv) => volume('pvc-fkill', fromVolume(v.volume_id), drv));
+      expect(sim.array.volume(name)).toBeUndefined();
+      expect(present(helpers)).toEqual(helpers);
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    try {
+      const again = await volume('pvc-fkill', fromVolume(v.volume_id), d2);
+      await until(() => activeTasks().every((t) => t.name !== name));
+      await d2.client.call('DeleteVolume', { volume_id: again.volume_id });
+      await d2.client.call('DeleteVolume', { volume_id: v.volume_id });
+    } finally {
+      await d2.stop();
+    }
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+    expect(tombstonesOf('pvc-fkill-src')).toEqual([]);
+  });
+
+  test('a restore deleted by a driver killed before its helpers went: the snapshot and its source still delete', async () => {
+    const v = await volume('pvc-skill-src');
+    const s = await snapshot('snap-skill', v.volume_id);
+    const dest = arrayNameFor('volume', CLUSTER, 'pvc-skill');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    let d2: Driver;
+    try {
+      await volume('pvc-skill', fromSnapshot(s.snapshot_id));
+      helpers = chainOf(dest);
+      expect(helpers).toHaveLength(2);
+      d2 = await killedAfterDestDelete(helpers[0]!, (drv) =>
+        drv.client.call('DeleteVolume', { volume_id: `sim/${dest}` }),
+      );
+      expect(sim.array.volume(dest)).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    try {
+      await d2.client.call('DeleteSnapshot', { snapshot_id: s.snapshot_id });
+      await d2.client.call('DeleteVolume', { volume_id: v.volume_id });
+    } finally {
+      await d2.stop();
+    }
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(arrayName(s.snapshot_id))).toBeUndefined();
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
+  test('a copy of a read-write group snapshot member deleted by a driver killed before its helpers went: the group still deletes', async () => {
+    const v = await volume('pvc-gkill-src');
+    const g = (
+      await d.group.call('CreateVolumeGroupSnapshot', {
+        name: 'group-gkill',
+        source_volume_ids: [v.volume_id],
+        parameters: { readOnly: 'false' },
+      })
+    ).group_snapshot!;
+    const member = g.snapshots[0]!;
+    const dest = arrayNameFor('volume', CLUSTER, 'pvc-gkill');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    let d2: Driver;
+    try {
+      await volume('pvc-gkill', fromSnapshot(member.snapshot_id));
+      helpers = chainOf(dest);
+      expect(helpers).toHaveLength(2);
+      // Straight from the writable member: no temporary source between them.
+      expect(sim.array.volumeById(sim.array.volume(helpers[1]!)!.parentId!)!.name).toBe(arrayName(member.snapshot_id));
+      d2 = await killedAfterDestDelete(helpers[0]!, (drv) =>
+        drv.client.call('DeleteVolume', { volume_id: `sim/${dest}` }),
+      );
+      expect(sim.array.volume(dest)).toBeUndefined();
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    try {
+      // Before the fix: FAILED_PRECONDITION "member … is in use", for ever.
+      await d2.group.call('DeleteVolumeGroupSnapshot', {
+        group_snapshot_id: g.group_snapshot_id,
+        snapshot_ids: [member.snapshot_id],
+      });
+      await d2.client.call('DeleteVolume', { volume_id: v.volume_id });
+    } finally {
+      await d2.stop();
+    }
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(arrayName(member.snapshot_id))).toBeUndefined();
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
+  test('an array that refuses a comment on its helper snapshots ([U]): they are deleted unmarked, as before', async () => {
+    const v = await volume('pvc-hrefuse-src');
+    const src = arrayName(v.volume_id);
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    try {
+      const c = await volume('pvc-hrefuse', fromVolume(v.volume_id));
+      helpers = chainOf(arrayName(c.volume_id));
+      sim.faults.set({ helperSnapshotComment: 'refuse' });
+      await d.client.call('DeleteVolume', { volume_id: c.volume_id });
+      expect(sim.array.volume(arrayName(c.volume_id))).toBeUndefined();
+    } finally {
+      sim.faults.set({ helperSnapshotComment: 'accept', copyRateMiBps: 1_000_000 });
+    }
+    expect(present(helpers)).toEqual([]);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(src)).toBeUndefined();
+  });
+
+  test('a clone deleted mid-copy: its helpers carry the mark before the destination goes', async () => {
+    const v = await volume('pvc-hmark-src');
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    let c: Vol;
+    const hold = sim.faults.hold({ method: 'DELETE', path: '^/api/v1/volumes/csv-' });
+    try {
+      c = await volume('pvc-hmark', fromVolume(v.volume_id));
+      helpers = chainOf(arrayName(c.volume_id));
+      const deleting = d.client.call('DeleteVolume', { volume_id: c.volume_id });
+      await hold.arrived();
+      // The destination's delete is on its way: its helpers are already this cluster's.
+      for (const h of helpers)
+        expect(JSON.parse(sim.array.volume(h)!.comment!)).toMatchObject({
+          d: DRIVER,
+          c: CLUSTER,
+          h: arrayName(c.volume_id),
+        });
+      hold.release();
+      await deleting;
+    } finally {
+      hold.release();
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    expect(present(helpers)).toEqual([]);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+  });
+
+  test.each([
+    ['unmarked, named like helpers', 'none', undefined],
+    ["marked as another cluster's helpers", 'cluster', JSON.stringify({ v: 1, d: DRIVER, c: 'cluster-b', h: 'csv-x' })],
+    [
+      "marked by another driver with this cluster's id",
+      'driver',
+      JSON.stringify({ v: 1, d: 'other.example.com', c: CLUSTER, h: 'csv-x' }),
+    ],
+  ])('snapshots %s under a source are never deleted (FAILED_PRECONDITION)', async (_what, tag, c) => {
+    const v = await volume(`pvc-alike-${tag}`);
+    const src = arrayName(v.volume_id);
+    await wsapi.volumes.createSnapshot(src, { name: `${src}.ro`, readOnly: true, ...(c && { comment: c }) });
+    await wsapi.volumes.createSnapshot(`${src}.ro`, {
+      name: `${src}.ro.rw`,
+      readOnly: false,
+      ...(c && { comment: c }),
+    });
+    const alike = [`${src}.ro.rw`, `${src}.ro`];
+    expect(await codeOf(d.client.call('DeleteVolume', { volume_id: v.volume_id }))).toBe(
+      grpcStatus.FAILED_PRECONDITION,
+    );
+    expect(present(alike)).toEqual(alike);
+    expect(sim.array.volume(src)).toBeDefined();
+    const snaps = await d.client.call('ListSnapshots', { source_volume_id: v.volume_id });
+    expect(snaps.entries).toEqual([]);
+    for (const h of alike) await wsapi.volumes.delete(h);
+    await d.client.call('DeleteVolume', { volume_id: v.volume_id });
+    expect(sim.array.volume(src)).toBeUndefined();
   });
 
   test('the source of a running copy is not soft-deleted (ABORTED); once the copy ended it is deleted', async () => {

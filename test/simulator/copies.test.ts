@@ -232,6 +232,18 @@ describe('online copy helper snapshots (python-3parclient stopOnlinePhysicalCopy
       expect((await api('DELETE', '/volumes/h-src')).body.code).toBe(32);
       const after = (await api('GET', '/volumes/h-dst')).body;
       expect(after.copyOf).toBe(rw.name);
+      // A comment on a helper (the driver's marker): taken as on any snapshot, or refused with the switch [U].
+      expect((await api('PUT', `/volumes/${String(ro.name)}`, { comment: 'mine' })).status).toBe(200);
+      sim.faults.set({ helperSnapshotComment: 'refuse' });
+      try {
+        expect((await api('PUT', `/volumes/${String(rw.name)}`, { comment: 'mine' })).body).toMatchObject({
+          code: 9042,
+          ref: 'comment',
+        });
+        expect((await api('PUT', '/volumes/h-src', { comment: 'still ok' })).status).toBe(200);
+      } finally {
+        sim.faults.set({ helperSnapshotComment: 'accept' });
+      }
       // The cleanup python-3parclient does: destination, then the read-write, then the read-only one.
       expect((await api('DELETE', `/volumes/${String(ro.name)}`)).body.code).toBe(32);
       for (const n of ['h-dst', rw.name, ro.name])

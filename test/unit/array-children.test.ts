@@ -62,4 +62,40 @@ describe('childrenOf', () => {
     ];
     expect(childrenOf(all, 'v', owner).foreign.sort()).toEqual(['lone', 'noted', 'offline', 'theirs', 'v.ro'].sort());
   });
+
+  describe("helpers the driver marked (`h`) before it deleted their copy's destination", () => {
+    const helper = (c = owner.clusterId, d = owner.driverName) => JSON.stringify({ v: 1, d, c, h: 'dst' });
+
+    test('with nothing below: stale, read-write before read-only; a lone marked read-only one too', () => {
+      const all = [
+        snap('v.ro', 'v', true, helper()),
+        snap('v.ro.rw', 'v.ro', false, helper()),
+        snap('v.ro0', 'v', true, helper()),
+        snap('s1', 'v', true, mark),
+      ];
+      const k = childrenOf(all, 'v', owner);
+      expect(k.stale).toEqual(['v.ro.rw', 'v.ro', 'v.ro0']);
+      expect(names(k.own)).toEqual(['s1']);
+      expect([k.copying, k.foreign]).toEqual([[], []]);
+    });
+
+    test('still read by a running copy (marked before a cancel that did not stop it in time): copying', () => {
+      const all = [snap('v.ro', 'v', true, helper()), snap('v.ro.rw', 'v.ro', false, helper()), copy('dst', 'v.ro.rw')];
+      expect(childrenOf(all, 'v', owner)).toMatchObject({ copying: ['dst'], foreign: [], stale: [] });
+    });
+
+    test("half marked (a kill while marking, the destination still there), another cluster's or driver's mark, or a snapshot below: never stale", () => {
+      const cases: Volume[][] = [
+        [snap('v.ro', 'v', true, helper()), snap('v.ro.rw', 'v.ro', false)],
+        [snap('v.ro', 'v', true), snap('v.ro.rw', 'v.ro', false, helper())],
+        [snap('v.ro', 'v', true, helper('c2')), snap('v.ro.rw', 'v.ro', false, helper('c2'))],
+        [
+          snap('v.ro', 'v', true, helper(owner.clusterId, 'other.example.com')),
+          snap('v.ro.rw', 'v.ro', false, helper()),
+        ],
+        [snap('v.ro', 'v', true, helper()), snap('v.ro.rw', 'v.ro', false, helper()), snap('under', 'v.ro.rw', true)],
+      ];
+      for (const all of cases) expect(childrenOf(all, 'v', owner)).toMatchObject({ foreign: ['v.ro'], stale: [] });
+    });
+  });
 });

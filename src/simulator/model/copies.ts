@@ -218,6 +218,7 @@ function makeCopyHelpers(sim: Sim, src: VolumeRec): [VolumeRec, VolumeRec] {
       sizeMiB: parent.sizeMiB,
       policies: { ...parent.policies },
       ...(src.snapCPG === undefined ? {} : { snapCPG: src.snapCPG }),
+      copyHelper: true,
     });
     sim.array.addVolume(snap);
     return snap;

@@ -68,6 +68,8 @@ export interface VolumeRec {
   failedStates: number[];
   /** Later firmware: object key/values. */
   keyValues?: Record<string, string>;
+  /** A helper snapshot the array made for an online copy (see `helperSnapshotComment`). */
+  copyHelper?: boolean;
 }
 
 export interface HostRec {

@@ -212,6 +212,9 @@ export function modifyVolume(sim: Sim, v: VolumeRec, body: unknown): Reply {
   const b = validate(e, body, MODIFY_SCHEMA);
   if (sim.opts.refuseModifyDuringCopy && isOnlineCopyTarget(sim, v))
     throw e.err('INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS');
+  // [U] whether an array takes a comment on its online copy's helper snapshots (the driver marks them).
+  if (v.copyHelper && b['comment'] !== undefined && sim.opts.helperSnapshotComment === 'refuse')
+    throw e.err('INV_OPERATION_VV_SYS_VOLUME', 'comment');
   const thin = v.provisioningType === PROV.TPVV || v.provisioningType === PROV.TDVV;
   checkPoliciesAndLimits(sim, b, thin || v.provisioningType === PROV.SNP);
   const isSnap = v.copyType === COPY.VIRTUAL_COPY;
