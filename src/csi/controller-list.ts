@@ -23,9 +23,8 @@ export function listHandlers(deps: ControllerDeps): Handlers {
       // its next pages is some 10,000 small Buffers.
       const entries: Buffer[] = [];
       for (const array of deps.registry.all()) {
-        const listed = await array.listVolumes(ctx.signal);
         const topology = accessibleTopology(deps, array);
-        for (const v of listed) entries.push(encodeEntry('ListVolumes', listEntry(v, topology)));
+        await array.listVolumes(ctx.signal, (v) => entries.push(encodeEntry('ListVolumes', listEntry(v, topology))));
       }
       const page = deps.volumeListings.start(entries, req.max_entries);
       return encodePage('ListVolumes', page.items, page.next);
