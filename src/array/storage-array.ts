@@ -396,20 +396,37 @@ export class StorageArray {
     });
   }
 
-  /** Every volume of this cluster, by name (tombstones hidden). Three requests: volumes, VLUNs, hosts. */
-  async listVolumes(signal: AbortSignal): Promise<VolumeStatus[]> {
-    const listed = await collect([this.backend], this.options.owner, 'volume', signal);
-    return listed.map((l) => ({
-      ...toArrayVolume(this.id, l.volume, l.marker),
-      publishedNodeIds: l.publishedNodeIds,
-      condition: conditionOfVolume(l.volume),
-    }));
+  /**
+   * Every volume of this cluster, by name (tombstones hidden), handed to `each` one at a time once
+   * all are read (a caller keeps what it needs of each; nothing holds all of them at once). Three
+   * requests: volumes, VLUNs, hosts.
+   */
+  async listVolumes(signal: AbortSignal, each: (volume: VolumeStatus) => void): Promise<void> {
+    await collect(
+      [this.backend],
+      this.options.owner,
+      'volume',
+      (l) =>
+        each({
+          ...toArrayVolume(this.id, l.volume, l.marker),
+          publishedNodeIds: l.publishedNodeIds,
+          condition: conditionOfVolume(l.volume),
+        }),
+      signal,
+    );
   }
 
   /** Every snapshot of this cluster, by name. One request. */
   async listSnapshots(signal: AbortSignal): Promise<ArraySnapshot[]> {
-    const listed = await collect([this.backend], this.options.owner, 'snapshot', signal);
-    return listed.map((l) => toArraySnapshot(this.id, l.volume, l.marker, l.sourceName ?? l.volume.copyOf));
+    const out: ArraySnapshot[] = [];
+    await collect(
+      [this.backend],
+      this.options.owner,
+      'snapshot',
+      (l) => out.push(toArraySnapshot(this.id, l.volume, l.marker, l.sourceName ?? l.volume.copyOf)),
+      signal,
+    );
+    return out;
   }
 
   /** Free space for new volumes of the CPG (or the backend's only/default CPG; else the whole array), MiB. */

@@ -7,8 +7,6 @@ import type { ListingCache } from './listing-cache.js';
 import { topologyKey } from './context.js';
 import type { TopologyRequirement__Output } from '../gen/csi/v1/TopologyRequirement.js';
 import type { Topology } from '../gen/csi/v1/Topology.js';
-import type { _csi_v1_ListVolumesResponse_Entry as ListVolumesEntry } from '../gen/csi/v1/ListVolumesResponse.js';
-import type { _csi_v1_ListSnapshotsResponse_Entry as ListSnapshotsEntry } from '../gen/csi/v1/ListSnapshotsResponse.js';
 
 /** Controller-only volume_context keys: what ControllerPublish needs from the StorageClass. */
 export const ControllerVolumeContext = {
@@ -28,10 +26,10 @@ export interface ControllerDeps {
   log: Logger;
   /** Duplicate requests for a resource that is busy → ABORTED. */
   inflight: InFlight;
-  /** ListVolumes pages not served yet: the response entries themselves. */
-  volumeListings: ListingCache<ListVolumesEntry>;
-  /** ListSnapshots pages not served yet: the response entries themselves. */
-  snapshotListings: ListingCache<ListSnapshotsEntry>;
+  /** ListVolumes pages not served yet: each entry as its bytes in the answer (encoded.ts). */
+  volumeListings: ListingCache<Buffer>;
+  /** ListSnapshots pages not served yet: each entry as its bytes in the answer (encoded.ts). */
+  snapshotListings: ListingCache<Buffer>;
   /** Topology advertised (the controller's `--topology`, resolved at start). */
   topology: boolean;
 }

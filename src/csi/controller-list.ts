@@ -4,6 +4,9 @@ import { accessibleTopology, topologyOn, type ControllerDeps } from './controlle
 import { CREATE_GRANULARITY_MIB, MAX_VOLUME_MIB, MiB, validateListVolumesRequest } from './controller-validate.js';
 import type { _csi_v1_ListVolumesResponse_Entry as ListVolumesResponse_Entry } from '../gen/csi/v1/ListVolumesResponse.js';
 import type { ControllerImpl } from './server.js';
+import { encodeEntry, encodePage } from './encoded.js';
+import type { VolumeStatus } from '../array/storage-array.js';
+import type { Topology } from '../gen/csi/v1/Topology.js';
 
 type Handlers = Pick<ControllerImpl, 'ListVolumes' | 'GetCapacity'>;
 
@@ -13,29 +16,18 @@ export function listHandlers(deps: ControllerDeps): Handlers {
       validateListVolumesRequest(req);
       if (req.starting_token !== '') {
         const page = deps.volumeListings.continue(req.starting_token, req.max_entries);
-        return { entries: page.items, next_token: page.next };
+        return encodePage('ListVolumes', page.items, page.next);
       }
-      // The cache keeps the response entries themselves (ids, capacity, topology, status), not
-      // the arrays' volume objects: a 10,000-volume listing held for its next pages stays small.
-      const entries: ListVolumesResponse_Entry[] = [];
+      // The cache keeps each entry as the bytes it takes in the answer (encodeEntry), neither
+      // the response objects nor the arrays' volume objects: a 10,000-volume listing held for
+      // its next pages is some 10,000 small Buffers.
+      const entries: Buffer[] = [];
       for (const array of deps.registry.all()) {
-        const listed = await array.listVolumes(ctx.signal);
         const topology = accessibleTopology(deps, array);
-        for (const v of listed) {
-          entries.push({
-            volume: {
-              volume_id: v.id,
-              capacity_bytes: String(BigInt(v.sizeMiB) * BigInt(MiB)),
-              volume_context: {},
-              content_source: null,
-              accessible_topology: topology,
-            },
-            status: { published_node_ids: v.publishedNodeIds, volume_condition: v.condition },
-          });
-        }
+        await array.listVolumes(ctx.signal, (v) => entries.push(encodeEntry('ListVolumes', listEntry(v, topology))));
       }
       const page = deps.volumeListings.start(entries, req.max_entries);
-      return { entries: page.items, next_token: page.next };
+      return encodePage('ListVolumes', page.items, page.next);
     },
 
     async GetCapacity(req, ctx) {
@@ -62,6 +54,22 @@ export function listHandlers(deps: ControllerDeps): Handlers {
         minimum_volume_size: { value: String(BigInt(CREATE_GRANULARITY_MIB) * BigInt(MiB)) },
       };
     },
+  };
+}
+
+/** The ListVolumes entry of one listed volume. */
+function listEntry(v: VolumeStatus, topology: Topology[]): ListVolumesResponse_Entry {
+  const bytes = v.sizeMiB * MiB;
+  return {
+    volume: {
+      volume_id: v.id,
+      // The product as a number while it is exact (every size an array has), else as a BigInt.
+      capacity_bytes: Number.isSafeInteger(bytes) ? String(bytes) : String(BigInt(v.sizeMiB) * BigInt(MiB)),
+      volume_context: {},
+      content_source: null,
+      accessible_topology: topology,
+    },
+    status: { published_node_ids: v.publishedNodeIds, volume_condition: v.condition },
   };
 }
 

@@ -10,6 +10,7 @@ import {
   validateListSnapshotsRequest,
 } from './controller-validate.js';
 import type { ControllerImpl } from './server.js';
+import { encodeEntry, encodePage } from './encoded.js';
 import type { Snapshot } from '../gen/csi/v1/Snapshot.js';
 import type { ListSnapshotsRequest__Output } from '../gen/csi/v1/ListSnapshotsRequest.js';
 
@@ -95,15 +96,17 @@ export function snapshotHandlers(deps: ControllerDeps): Handlers {
 
     async ListSnapshots(req, ctx) {
       validateListSnapshotsRequest(req);
-      // The cache keeps the response entries, not the arrays' volume objects.
+      // The cache keeps each entry as the bytes it takes in the answer (encodeEntry).
       const page =
         req.starting_token !== ''
           ? deps.snapshotListings.continue(req.starting_token, req.max_entries)
           : deps.snapshotListings.start(
-              (await listSnapshots(deps, req, ctx.signal)).map((snapshot) => ({ snapshot })),
+              (await listSnapshots(deps, req, ctx.signal)).map((snapshot) =>
+                encodeEntry('ListSnapshots', { snapshot }),
+              ),
               req.max_entries,
             );
-      return { entries: page.items, next_token: page.next };
+      return encodePage('ListSnapshots', page.items, page.next);
     },
   };
 }

@@ -12,19 +12,21 @@ export const LISTING_TTL_MS = 5 * 60_000;
 export const LISTINGS_MAX = 32;
 /**
  * Estimated bytes of all listings kept at once; the oldest are dropped beyond this. A page entry
- * of ListVolumes is about 300 bytes by estimateBytes, so this holds some 100,000 entries: a few
- * 10,000-volume listings paged at once.
+ * of ListVolumes (its encoded bytes, encoded.ts) is some 200 bytes by estimateBytes, so this
+ * holds over 100,000 entries: several 10,000-volume listings paged at once.
  */
 export const LISTINGS_MAX_BYTES = 32 * 1024 * 1024;
 
 /**
- * A rough size in bytes of what a cached page entry keeps alive on the V8 heap: strings at one
- * byte a character plus a header, numbers and booleans as a slot, objects and arrays as a
- * header plus a slot per member. An estimate for bounding the cache, not an exact figure.
+ * A rough size in bytes of what a cached page entry keeps alive: strings at one byte a
+ * character plus a header, numbers and booleans as a slot, a Buffer as its bytes plus a header,
+ * objects and arrays as a header plus a slot per member. An estimate for bounding the cache,
+ * not an exact figure.
  */
 export function estimateBytes(value: unknown): number {
   if (typeof value === 'string') return 16 + value.length;
   if (value === null || typeof value !== 'object') return 8;
+  if (value instanceof Uint8Array) return 80 + value.byteLength;
   let n = 32;
   if (Array.isArray(value)) {
     for (const v of value) n += 8 + estimateBytes(v);
@@ -55,8 +57,8 @@ export interface Page<T> {
 
 /**
  * Listings cached for pagination: next_token is `<listing id>:<offset>`, so paging walks one
- * consistent snapshot of the arrays. Callers store the page entries they answer with (small
- * response objects, not the arrays' volume objects). A listing is kept only while pages remain:
+ * consistent snapshot of the arrays. Callers store the page entries they answer with (the
+ * listings: each entry's encoded bytes, not the arrays' volume objects). A listing is kept only while pages remain:
  * it is dropped when its last page is served, after LISTING_TTL_MS, and oldest first when the
  * cache would hold more than `maxListings` listings or more than `maxBytes` (estimated; the
  * newest listing is kept even when it alone is larger). An unknown, expired, dropped or

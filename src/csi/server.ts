@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { toStatus, statusName } from './errors.js';
 import { StartupError, listenError, unavailable } from '../errors.js';
 import { loadCsi } from './proto.js';
+import { passEncoded, type Encoded } from './encoded.js';
 import type { IdentityHandlers } from '../gen/csi/v1/Identity.js';
 import type { ControllerHandlers } from '../gen/csi/v1/Controller.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
@@ -33,14 +34,19 @@ type UnaryRes<T> = T extends grpc.handleUnaryCall<infer _Q, infer R> ? R : never
 
 /**
  * A CSI service as the driver writes it: one async method per RPC of the generated handler
- * interface `H`, so the compiler checks that every RPC is present with the right types.
+ * interface `H`, so the compiler checks that every RPC is present with the right types. The
+ * RPCs named in `E` may answer with their response already encoded (Encoded, sent as it is).
  */
-export type ServiceImpl<H> = {
-  [K in keyof H as string extends K ? never : K]: (req: UnaryReq<H[K]>, ctx: CallContext) => Promise<UnaryRes<H[K]>>;
+export type ServiceImpl<H, E extends keyof H = never> = {
+  [K in keyof H as string extends K ? never : K]: (
+    req: UnaryReq<H[K]>,
+    ctx: CallContext,
+  ) => Promise<K extends E ? UnaryRes<H[K]> | Encoded<UnaryRes<H[K]>> : UnaryRes<H[K]>>;
 };
 
 export type IdentityImpl = ServiceImpl<IdentityHandlers>;
-export type ControllerImpl = ServiceImpl<ControllerHandlers>;
+/** ListVolumes and ListSnapshots answer with pages already encoded (encoded.ts). */
+export type ControllerImpl = ServiceImpl<ControllerHandlers, 'ListVolumes' | 'ListSnapshots'>;
 export type NodeImpl = ServiceImpl<NodeHandlers>;
 export type GroupControllerImpl = ServiceImpl<GroupControllerHandlers>;
 
@@ -251,7 +257,10 @@ function msSince(started: bigint): number {
 }
 
 /** Wraps each method of a service implementation. */
-export function wrapService<H>(impl: ServiceImpl<H>, deps: WrapDeps): grpc.UntypedServiceImplementation {
+export function wrapService<H, E extends keyof H>(
+  impl: ServiceImpl<H, E>,
+  deps: WrapDeps,
+): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, fn] of Object.entries(
     impl as Record<string, (req: unknown, ctx: CallContext) => Promise<unknown>>,
@@ -319,12 +328,17 @@ export class CsiServer {
     });
     const csi = loadCsi().csi.v1;
     const deps = { log: options.log, metrics: options.metrics, inFlight: this.inFlight };
-    this.server.addService(csi.Identity.service, wrapService(options.services.identity, deps));
+    // passEncoded: a handler's Encoded answer (the listings' pages) is sent as its bytes.
+    this.server.addService(passEncoded(csi.Identity.service), wrapService(options.services.identity, deps));
     if (options.services.controller)
-      this.server.addService(csi.Controller.service, wrapService(options.services.controller, deps));
-    if (options.services.node) this.server.addService(csi.Node.service, wrapService(options.services.node, deps));
+      this.server.addService(passEncoded(csi.Controller.service), wrapService(options.services.controller, deps));
+    if (options.services.node)
+      this.server.addService(passEncoded(csi.Node.service), wrapService(options.services.node, deps));
     if (options.services.groupController)
-      this.server.addService(csi.GroupController.service, wrapService(options.services.groupController, deps));
+      this.server.addService(
+        passEncoded(csi.GroupController.service),
+        wrapService(options.services.groupController, deps),
+      );
   }
 
   /** Binds and starts serving; resolves with the address served (unix path or host:port). */

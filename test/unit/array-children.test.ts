@@ -16,7 +16,7 @@ const snap = (name: string, copyOf: string, readOnly: boolean, comment?: string)
   ...(comment !== undefined && { comment }),
 });
 const copy = (name: string, copyOf: string): Volume => ({ name, copyOf, copyType: 2, additionalStates: [13] });
-const names = (vs: Volume[]) => vs.map((v) => v.name);
+const names = (vs: readonly { name: string }[]) => vs.map((v) => v.name);
 
 describe('childrenOf', () => {
   test('own snapshots only → soft delete; nothing else listed', () => {
