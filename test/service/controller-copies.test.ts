@@ -662,9 +662,10 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
       await hold.arrived();
       // The destination's delete is on its way: its helpers are already this cluster's.
       for (const h of helpers)
-        expect(JSON.parse(sim.array.volume(h)!.comment!)).toMatchObject({
-          d: DRIVER,
-          c: CLUSTER,
+        expect(JSON.parse(sim.array.volume(h)!.comment!)).toEqual({
+          v: 1,
+          hd: DRIVER,
+          hc: CLUSTER,
           h: arrayName(c.volume_id),
         });
       hold.release();
@@ -680,11 +681,20 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
 
   test.each([
     ['unmarked, named like helpers', 'none', undefined],
-    ["marked as another cluster's helpers", 'cluster', JSON.stringify({ v: 1, d: DRIVER, c: 'cluster-b', h: 'csv-x' })],
+    [
+      "marked as another cluster's helpers",
+      'cluster',
+      JSON.stringify({ v: 1, hd: DRIVER, hc: 'cluster-b', h: 'csv-x' }),
+    ],
+    [
+      "marked as another cluster's helpers (the mark's first form)",
+      'cluster1',
+      JSON.stringify({ v: 1, d: DRIVER, c: 'cluster-b', h: 'csv-x' }),
+    ],
     [
       "marked by another driver with this cluster's id",
       'driver',
-      JSON.stringify({ v: 1, d: 'other.example.com', c: CLUSTER, h: 'csv-x' }),
+      JSON.stringify({ v: 1, hd: 'other.example.com', hc: CLUSTER, h: 'csv-x' }),
     ],
   ])('snapshots %s under a source are never deleted (FAILED_PRECONDITION)', async (_what, tag, c) => {
     const v = await volume(`pvc-alike-${tag}`);
