@@ -4,7 +4,7 @@ import type { Task, Volume } from '../wsapi/types.js';
 import type { Backend } from './backend.js';
 import type { ArrayClient, PhysicalCopyParams } from './client.js';
 import { conditionOf, isConflict } from './errors.js';
-import { formatVolumeMarker, ownerMarker, parseVolumeMarker } from './marker.js';
+import { formatHelperMarker, formatVolumeMarker, ownerMarker, parseVolumeMarker } from './marker.js';
 import { copySourceNameFor } from './names.js';
 import { isCopyTarget, isSnapshot, ownHelperMarker, ownMarker, type OpContext } from './ops.js';
 import { awaitStop, followTask, taskPercent } from './task-wait.js';
@@ -277,7 +277,7 @@ async function helpersOf(c: ArrayClient, first: string | undefined, ctx: OpConte
 
 /**
  * Marks the helper snapshots of the copy into `dest` (`first` its `copyOf`) as this cluster's
- * (marker key `h`), before `dest` is deleted: while `dest` exists, its `copyOf` proves they are
+ * (HelperMarker, naming `dest`), before `dest` is deleted: while `dest` exists, its `copyOf` proves they are
  * its helpers; once it is gone nothing else would (an admin's read-only snapshot with a writable
  * child has the same shape), and a restart in between left them for ever under the source (quick
  * soak seed 967243634). Helpers already marked cost no request. A refused comment (what an array
@@ -293,7 +293,7 @@ export async function claimCopyHelpers(
   const helpers = await helpersOf(c, first, ctx);
   for (const h of helpers) {
     if (ownHelperMarker(h, ctx.owner)) continue;
-    const comment = formatVolumeMarker(ownerMarker(ctx.owner, { h: dest }));
+    const comment = formatHelperMarker(ctx.owner, dest);
     try {
       await c.modifyVolume(h.name, { comment });
       h.comment = comment;
@@ -303,7 +303,7 @@ export async function claimCopyHelpers(
       if (cond === 'unavailable') throw err;
       ctx.log.warn(
         { snapshot: h.name, volume: dest, err: (err as Error).message },
-        "the array refused the marker on a copy's helper snapshot; it is removed unmarked",
+        "the array refused the mark on a copy's helper snapshot: it is removed right after the destination; should that not happen (a restart), nothing proves it this cluster's any more: delete it by hand",
       );
     }
   }

@@ -56,10 +56,9 @@ export interface VolumeMarker {
   /** 1 on a soft-deleted volume (renamed to a tombstone). */
   t?: 1;
   /**
-   * On the array's helper snapshot of an online copy the driver stopped: the destination's array
-   * name. Written before the destination is deleted, so that any later call (after a restart cut
-   * the cleanup short) can prove the helper is this cluster's leftover and delete it. A marker
-   * with `h` is never a CSI snapshot or volume (ownMarker ignores it; ownHelperMarker reads it).
+   * Read only: the first form of the helper mark (HelperMarker), `{v,d,c,h}`, which a driver before
+   * it reads as a CSI snapshot. A marker with `h` is never a CSI snapshot or volume (ownMarker
+   * ignores it; ownHelperMarker reads it).
    */
   h?: string;
   /** Admin-supplied description (bounded). */
@@ -150,6 +149,50 @@ export function ownedBy(
   clusterId: string,
 ): marker is VolumeMarker {
   return marker !== undefined && marker.d === driverName && marker.c === clusterId;
+}
+
+/**
+ * The mark on the array's helper snapshots of an online copy the driver stopped, written before
+ * the copy's destination is deleted, so that a later call (after a restart cut the cleanup short)
+ * can prove the helpers are this cluster's leftovers and delete them: `{"v":1,"hd":driver,
+ * "hc":cluster,"h":destination}`. Not a VolumeMarker on purpose: drivers before it read any
+ * `{v:1,d,c}` of theirs as a CSI object (a listed, deletable snapshot; an own snapshot that
+ * soft-deletes its source), and they must keep seeing the helpers as not theirs.
+ */
+export interface HelperMarker {
+  v: number;
+  /** CSI driver name. */
+  hd: string;
+  /** Cluster id. */
+  hc: string;
+  /** The array name of the destination whose copy the helpers served. */
+  h: string;
+}
+
+/** The helper mark for this cluster and the copy into `dest` (at most 31 + 70 + names: within 511). */
+export function formatHelperMarker(owner: Owner, dest: string): string {
+  const text = asciiJson({ v: MARKER_VERSION, hd: owner.driverName, hc: owner.clusterId, h: dest });
+  if (text.length > VOLUME_COMMENT_MAX)
+    throw invalidArgument(`the helper mark would be ${text.length} characters, over the array's ${VOLUME_COMMENT_MAX}`);
+  return text;
+}
+
+/**
+ * The helper mark in a comment when it is `owner`'s: the current form (HelperMarker), or the
+ * first one (a VolumeMarker of this cluster with `h`), still read. Undefined otherwise.
+ */
+export function ownHelperMark(comment: string | undefined, owner: Owner): string | undefined {
+  if (!comment || !comment.startsWith('{')) return undefined;
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(comment) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof o !== 'object' || o === null || o['v'] !== MARKER_VERSION || typeof o['h'] !== 'string') return undefined;
+  const current = o['hd'] === owner.driverName && o['hc'] === owner.clusterId;
+  const first = o['d'] === owner.driverName && o['c'] === owner.clusterId;
+  return current || first ? o['h'] : undefined;
 }
 
 /** A short hash of the values that make two requests "the same" (order-independent for objects). */

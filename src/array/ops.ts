@@ -3,7 +3,7 @@ import { failedPrecondition } from '../errors.js';
 import type { Volume } from '../wsapi/types.js';
 import type { VolumeSummary } from '../wsapi/resources/volumes.js';
 import { CopyType, ObjectState, VolumeDetailedState } from '../wsapi/enums.js';
-import { parseVolumeMarker, ownedBy, type VolumeMarker } from './marker.js';
+import { ownHelperMark, parseVolumeMarker, ownedBy, type VolumeMarker } from './marker.js';
 
 /** Who owns what the driver creates: markers carry both (DESIGN "Names and ownership"). */
 export interface Owner {
@@ -27,12 +27,11 @@ export function ownMarker(v: VolumeSummary, owner: Owner): VolumeMarker | undefi
 
 /**
  * The marker of an online copy's helper snapshot that this cluster marked before deleting the
- * copy's destination (marker key `h`): the proof that it is this cluster's to delete.
+ * copy's destination (HelperMarker): the proof that it is this cluster's to delete. Returns the
+ * destination's name it records.
  */
-export function ownHelperMarker(v: VolumeSummary, owner: Owner): VolumeMarker | undefined {
-  if (!isSnapshot(v)) return undefined;
-  const m = parseVolumeMarker(v.comment);
-  return ownedBy(m, owner.driverName, owner.clusterId) && m.h !== undefined ? m : undefined;
+export function ownHelperMarker(v: VolumeSummary, owner: Owner): string | undefined {
+  return isSnapshot(v) ? ownHelperMark(v.comment, owner) : undefined;
 }
 
 /** True for a snapshot (virtual copy). */

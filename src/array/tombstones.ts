@@ -17,7 +17,7 @@ import { isCopyTarget, isSnapshot, ownHelperMarker, ownMarker, type OpContext, t
  * stopped copy's helpers have that shape, but so has an admin's `createsv -ro` with a writable
  * snapshot of it, and nothing on the array tells them apart. Like python-3parclient, the driver
  * removes helpers by following the `copyOf` of a destination it stopped (copies.ts), after marking
- * them as this cluster's (marker key `h`, claimCopyHelpers): marked helpers with nothing below but
+ * them as this cluster's (the helper mark, HelperMarker, claimCopyHelpers): marked helpers with nothing below but
  * marked helpers are the leftovers of a stop a restart cut short, and the driver deletes them.
  */
 export interface Children {
@@ -28,7 +28,7 @@ export interface Children {
   /** Children the driver neither owns nor recognises (an admin's snapshot, a foreign copy). */
   foreign: string[];
   /**
-   * Helper snapshots of copies this cluster stopped (marked `h`) that nothing reads any more, in
+   * Helper snapshots of copies this cluster stopped (the helper mark) that nothing reads any more, in
    * delete order (read-write before its read-only parent): the driver's to delete.
    */
   stale: string[];

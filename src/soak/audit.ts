@@ -32,7 +32,7 @@ export interface AuditResult {
   anomalies: string[];
   /**
    * What issue 16 watches for (each also appears in `leaked`): snapshots without this driver's
-   * marker or with its helper mark `h` (the array's helper snapshots of an online copy, or a
+   * marker or with its helper mark (HelperMarker) (the array's helper snapshots of an online copy, or a
    * foreign snapshot), soft-deleted
    * volumes still on the array, and hosts that export nothing.
    */
@@ -57,7 +57,7 @@ export function audit(s: AuditScope): AuditResult {
       continue;
     }
     if (!marker?.n) {
-      // An online copy's helper: unmarked, or marked by the driver (`h`) before it deleted the destination.
+      // An online copy's helper: unmarked (the helper mark is no VolumeMarker), or its mark's first form (`h`).
       if (
         v.copyType === VIRTUAL_COPY &&
         (marker?.d !== s.driverName || marker.h !== undefined || isCopySourceName(v.name))

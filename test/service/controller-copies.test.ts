@@ -528,6 +528,40 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
     expect(tombstonesOf('pvc-hkill-src')).toEqual([]);
   });
 
+  test.each([
+    ['after it marked the helpers, before the destination went', 'dest'],
+    ['between the read-write helper and the read-only one', 'ro'],
+  ])('a clone deleted mid-copy by a driver killed %s: the retries delete all of it', async (_when, at) => {
+    const v = await volume(`pvc-hk${at}-src`);
+    sim.faults.set({ copyRateMiBps: 0.001 });
+    let helpers: string[];
+    let d2: Driver;
+    let c: Vol;
+    try {
+      c = await volume(`pvc-hk${at}`, fromVolume(v.volume_id));
+      const dest = arrayName(c.volume_id);
+      helpers = chainOf(dest);
+      expect(helpers).toHaveLength(2);
+      d2 = await killedAfterDestDelete(at === 'dest' ? dest : helpers[1]!, (drv) =>
+        drv.client.call('DeleteVolume', { volume_id: c.volume_id }),
+      );
+      expect(sim.array.volume(dest) !== undefined).toBe(at === 'dest');
+      expect(present(helpers)).toEqual(at === 'dest' ? helpers : [helpers[1]]);
+      for (const h of present(helpers)) expect(JSON.parse(sim.array.volume(h)!.comment!)).toMatchObject({ h: dest });
+    } finally {
+      sim.faults.set({ copyRateMiBps: 1_000_000 });
+    }
+    try {
+      await d2.client.call('DeleteVolume', { volume_id: c.volume_id });
+      await d2.client.call('DeleteVolume', { volume_id: v.volume_id });
+    } finally {
+      await d2.stop();
+    }
+    expect(present(helpers)).toEqual([]);
+    expect(sim.array.volume(arrayName(v.volume_id))).toBeUndefined();
+    expect(tombstonesOf(`pvc-hk${at}-src`)).toEqual([]);
+  });
+
   test('a failed copy removed by a driver killed before its helpers went: the source still deletes', async () => {
     const v = await volume('pvc-fkill-src');
     const name = arrayNameFor('volume', CLUSTER, 'pvc-fkill');
@@ -662,9 +696,10 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
       await hold.arrived();
       // The destination's delete is on its way: its helpers are already this cluster's.
       for (const h of helpers)
-        expect(JSON.parse(sim.array.volume(h)!.comment!)).toMatchObject({
-          d: DRIVER,
-          c: CLUSTER,
+        expect(JSON.parse(sim.array.volume(h)!.comment!)).toEqual({
+          v: 1,
+          hd: DRIVER,
+          hc: CLUSTER,
           h: arrayName(c.volume_id),
         });
       hold.release();
@@ -680,11 +715,20 @@ describe('online copy helper snapshots (issue 16 item 8)', () => {
 
   test.each([
     ['unmarked, named like helpers', 'none', undefined],
-    ["marked as another cluster's helpers", 'cluster', JSON.stringify({ v: 1, d: DRIVER, c: 'cluster-b', h: 'csv-x' })],
+    [
+      "marked as another cluster's helpers",
+      'cluster',
+      JSON.stringify({ v: 1, hd: DRIVER, hc: 'cluster-b', h: 'csv-x' }),
+    ],
+    [
+      "marked as another cluster's helpers (the mark's first form)",
+      'cluster1',
+      JSON.stringify({ v: 1, d: DRIVER, c: 'cluster-b', h: 'csv-x' }),
+    ],
     [
       "marked by another driver with this cluster's id",
       'driver',
-      JSON.stringify({ v: 1, d: 'other.example.com', c: CLUSTER, h: 'csv-x' }),
+      JSON.stringify({ v: 1, hd: 'other.example.com', hc: CLUSTER, h: 'csv-x' }),
     ],
   ])('snapshots %s under a source are never deleted (FAILED_PRECONDITION)', async (_what, tag, c) => {
     const v = await volume(`pvc-alike-${tag}`);
