@@ -129,8 +129,10 @@ export async function removeStaleHelpers(c: ArrayClient, names: readonly string[
 /**
  * Deletes this cluster's tombstones that nothing depends on any more (their last snapshot went
  * without the driver: an admin, or a crash between a DeleteSnapshot and the tombstone's delete).
- * Only tombstones with no child at all in the listing (the array refuses the rest anyway). `skip` is a
- * volume the caller is deleting itself. Failures are logged, never thrown: a sweep is a bonus.
+ * Only tombstones with no child in the listing but this cluster's stale copy helpers (childrenOf),
+ * which go first (a soft delete that raced their removal, or a driver of the first helper-mark
+ * form, can leave them under one); the array refuses the rest anyway. `skip` is a volume the
+ * caller is deleting itself. Failures are logged, never thrown: a sweep is a bonus.
  */
 export async function sweepTombstones(
   c: ArrayClient,
@@ -141,8 +143,10 @@ export async function sweepTombstones(
   let removed = 0;
   for (const t of all) {
     if (!isTombstoneName(t.name) || t.name === skip || !ownMarker(t, ctx.owner)) continue;
-    if (all.some((x) => x.copyOf === t.name)) continue;
+    const kids = childrenOf(all, t.name, ctx.owner);
+    if (kids.own.length + kids.copying.length + kids.foreign.length > 0) continue;
     try {
+      if ((await removeStaleHelpers(c, kids.stale, ctx)) < kids.stale.length) continue;
       await c.deleteVolume(t.name);
       removed++;
       ctx.log.info({ volume: t.name }, 'soft-deleted volume with no snapshots left removed (tombstone sweep)');
