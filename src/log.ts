@@ -85,12 +85,7 @@ export function createLogger(config: LoggerConfig = {}): Logger {
       },
     });
   }
-  // Each line is written to stdout at once (write(2) on the calling thread), as Node writes its own
-  // stdout to files and pipes on Linux. pino's default destination hands every write to libuv's
-  // thread pool instead: measured 60-70 µs of process CPU per write against 18 µs (futex wake-ups
-  // and context switches, docs/performance.md "CreateVolume CPU, fourth part"), and lines still
-  // queued are lost if the process dies.
-  return pino(json, pino.destination({ dest: 1, sync: true }));
+  return pino(json);
 }
 
 /** A logger that drops everything (library defaults, tests that do not look at logs). */
