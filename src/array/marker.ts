@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { invalidArgument } from '../errors.js';
 import type { Owner } from './ops.js';
 
@@ -197,7 +197,7 @@ export function ownHelperMark(comment: string | undefined, owner: Owner): string
 
 /** A short hash of the values that make two requests "the same" (order-independent for objects). */
 export function requestIdentity(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 12);
+  return hash('sha256', canonicalJson(value), 'hex').slice(0, 12);
 }
 
 function canonicalJson(value: unknown): string {
@@ -213,7 +213,7 @@ function canonicalJson(value: unknown): string {
 
 /** The host marker's owner tag: the first 16 hex digits of sha256(driverName/clusterId). */
 export function hostOwnerTag(driverName: string, clusterId: string): string {
-  return createHash('sha256').update(`${driverName}/${clusterId}`).digest('hex').slice(0, 16);
+  return hash('sha256', `${driverName}/${clusterId}`, 'hex').slice(0, 16);
 }
 
 export interface HostMarker {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { wwnForArray } from '../util/wwn.js';
 
 /**
@@ -58,7 +58,7 @@ export function base32(bytes: Uint8Array): string {
 
 /** `<prefix>-<hash>` of the parts (joined with NUL, so ("a","bc") ≠ ("ab","c")). */
 export function hashedName(role: RoleName, ...parts: string[]): string {
-  const digest = createHash('sha256').update(parts.join('\0')).digest();
+  const digest = hash('sha256', parts.join('\0'), 'buffer');
   return `${Role[role]}-${base32(digest).slice(0, HASH_CHARS)}`;
 }
 
