@@ -15,6 +15,8 @@ export interface BaselineWorkerData {
   sessionPoolSize: number;
   maxInFlight: number;
   cpg: string;
+  /** With HTTPS: the array's CA. */
+  caCert?: string;
 }
 
 /** One phase: the same call for every item, `concurrency` in flight. */
@@ -27,7 +29,14 @@ export interface BaselinePhase {
 }
 
 const data = workerData as BaselineWorkerData;
-const client = new BareClient(data.url, data.username, data.password, data.sessionPoolSize, data.maxInFlight);
+const client = new BareClient(
+  data.url,
+  data.username,
+  data.password,
+  data.sessionPoolSize,
+  data.maxInFlight,
+  data.caCert,
+);
 let w1: BaselineW1 | undefined;
 const opened = client.open();
 

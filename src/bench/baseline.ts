@@ -7,6 +7,8 @@
  * The benchmark checks that its requests have the same shapes and counts as the driver's.
  */
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import { Semaphore } from '../wsapi/limiter.js';
 import { KeyedMutex } from '../util/inflight.js';
 
@@ -23,6 +25,8 @@ export class BareClient {
   private readonly keys: { key: string; inUse: number }[] = [];
   private readonly slots: Semaphore;
   private readonly base: URL;
+  /** HTTPS: one secure context of the array's CA and a session cache (no kept connections: the array closes them). */
+  private readonly tls?: https.Agent;
   logins = 0;
 
   constructor(
@@ -31,8 +35,11 @@ export class BareClient {
     private readonly password: string,
     private readonly poolSize: number,
     maxInFlight: number,
+    caCert?: string,
   ) {
     this.base = new URL(url);
+    if (this.base.protocol === 'https:')
+      this.tls = new https.Agent({ secureContext: tls.createSecureContext(caCert ? { ca: caCert } : {}) });
     this.slots = new Semaphore(maxInFlight);
   }
 
@@ -67,13 +74,13 @@ export class BareClient {
   private send(method: string, path: string, key?: string, body?: unknown): Promise<Answer> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = http.request(
+      const req = (this.tls ? https.request : http.request)(
         {
           host: this.base.hostname,
           port: this.base.port,
           path,
           method,
-          agent: false,
+          agent: this.tls ?? false,
           headers: {
             accept: 'application/json',
             ...(key ? { 'X-HP3PAR-WSAPI-SessionKey': key } : {}),

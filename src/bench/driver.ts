@@ -169,6 +169,7 @@ async function main(): Promise<number> {
   const o = parseBenchArgs(argv);
   const workDir = mkdtempSync(join(tmpdir(), '3par-bench-'));
   const model = { latencyMs: o.latencyMs, perMemberUs: o.perMemberUs };
+  const tls = { https: o.https, tlsResumption: o.tlsResumption, tlsMaxVersion: o.tlsMaxVersion };
   const bytes = new WireBytes();
   let sims: Sims | undefined;
   let driver: DriverProcess | undefined;
@@ -184,7 +185,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
   const started = new Date();
   try {
-    sims = await startSims(workDir, model);
+    sims = await startSims(workDir, { ...model, ...tls });
     const nodeBootMs = await nodeBoot();
     const skipNode = nodeSkipReason(o);
     driver = await startDriverProcess(workDir, sims, {

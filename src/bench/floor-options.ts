@@ -2,7 +2,7 @@
  * `npm run bench:floor` flags, read by the CLI's one parser (src/cli/flags.ts), and the layers it
  * measures. A bad command line is a UsageError (exit 2).
  */
-import { formatHelp, get, parseFlags, UsageError, type FlagSpec } from '../cli/flags.js';
+import { formatHelp, get, parseFlags, UsageError, type FlagSpec, type FlagValues } from '../cli/flags.js';
 
 /** The layers, bottom up; each adds one part of the driver's stack to the one before it. */
 export const LAYERS = ['grpc', 'node-http', 'got', 'client', 'driver'] as const;
@@ -18,9 +18,51 @@ export interface FloorServerConfig {
   base: string;
   requestsPerCall: number;
   maxInFlight: number;
+  /** With https: the CA of the array's certificate. */
+  caCert?: string;
 }
 
-export interface FloorOptions {
+/** Over HTTPS (--https), as arrays answer on 8080; the two [U] server switches of src/simulator/tls.ts. */
+export interface TlsBenchOptions {
+  https: boolean;
+  tlsMaxVersion: '1.2' | '1.3';
+  tlsResumption: boolean;
+}
+
+/** The flags of TlsBenchOptions, shared by bench:floor and bench. */
+export const TLS_FLAGS: FlagSpec[] = [
+  {
+    name: 'https',
+    type: 'boolean',
+    help: 'the arrays speak HTTPS (a TLS handshake per request, as they close each connection); the driver verifies their CA',
+    env: false,
+  },
+  {
+    name: 'tls-max-version',
+    type: 'string',
+    choices: ['1.2', '1.3'],
+    metavar: 'V',
+    help: 'with --https: the highest TLS version the arrays speak (default 1.3)',
+    env: false,
+  },
+  {
+    name: 'tls-no-resumption',
+    type: 'boolean',
+    help: 'with --https: the arrays refuse TLS session resumption (a full handshake per request)',
+    env: false,
+  },
+];
+
+/** TlsBenchOptions from parsed flags. */
+export function tlsBenchOptions(values: FlagValues): TlsBenchOptions {
+  return {
+    https: get.bool(values, 'https'),
+    tlsMaxVersion: (get.str(values, 'tls-max-version') ?? '1.3') as '1.2' | '1.3',
+    tlsResumption: !get.bool(values, 'tls-no-resumption'),
+  };
+}
+
+export interface FloorOptions extends TlsBenchOptions {
   requestsPerCall: number;
   latencyMs: number;
   calls: number;
@@ -42,6 +84,9 @@ export const FLOOR_DEFAULTS: FloorOptions = {
   maxInFlight: 8,
   layers: [...LAYERS],
   json: false,
+  https: false,
+  tlsMaxVersion: '1.3',
+  tlsResumption: true,
 };
 
 /** The numeric flags: the option each sets, its help, its smallest value. */
@@ -71,6 +116,7 @@ export const FLOOR_FLAGS: FlagSpec[] = [
     help: `layers to measure (default ${LAYERS.join(',')}; driver only with R = 1)`,
     env: false,
   },
+  ...TLS_FLAGS,
   { name: 'json', type: 'boolean', help: 'one JSON object on the last line', env: false },
 ];
 
@@ -84,7 +130,7 @@ export const FLOOR_HELP = formatHelp(
 export function parseFloorArgs(argv: readonly string[]): FloorOptions {
   const { values, positional } = parseFlags(argv, FLOOR_FLAGS, {});
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}" (see --help)`);
-  const o: FloorOptions = { ...FLOOR_DEFAULTS, json: get.bool(values, 'json') };
+  const o: FloorOptions = { ...FLOOR_DEFAULTS, json: get.bool(values, 'json'), ...tlsBenchOptions(values) };
   for (const [name, [key]] of Object.entries(NUMBERS)) {
     const n = get.num(values, name);
     if (n !== undefined) (o[key] as number) = n;

@@ -16,6 +16,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import { loadCsi } from '../csi/proto.js';
 import { createHttp, exchange } from '../wsapi/http.js';
 import { WsapiClient } from '../wsapi/client.js';
@@ -62,8 +64,13 @@ function gate(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /** One POST through bare node:http: JSON body and session key out, status, Location and body text in. */
-function bareRequest(base: string): Request {
-  const agent = new http.Agent({ keepAlive: false });
+function bareRequest(base: string, caCert: string | undefined): Request {
+  // HTTPS: one secure context for every connection, sessions kept by the agent (the cheapest Node offers).
+  const secure = base.startsWith('https:');
+  const agent = secure
+    ? new https.Agent({ keepAlive: false, secureContext: tls.createSecureContext(caCert ? { ca: caCert } : {}) })
+    : new http.Agent({ keepAlive: false });
+  const request = secure ? https.request : http.request;
   const url = new URL(base);
   return () =>
     new Promise((resolve, reject) => {
@@ -76,7 +83,7 @@ function bareRequest(base: string): Request {
         'X-HP3PAR-WSAPI-SessionKey': KEY,
       };
       const path = '/api/v1/volumes';
-      const req = http.request({ host: url.hostname, port: url.port, path, method: 'POST', agent, headers }, (res) => {
+      const req = request({ host: url.hostname, port: url.port, path, method: 'POST', agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -93,9 +100,14 @@ function bareRequest(base: string): Request {
 }
 
 /** One POST through the driver's got layer. */
-function gotRequest(base: string): Request {
+function gotRequest(base: string, caCert: string | undefined): Request {
   const timeouts = { connectMs: 10_000, responseMs: 30_000, totalMs: 120_000 };
-  const client = createHttp({ url: base, timeouts, userAgent: '3par-csi/bench' });
+  const client = createHttp({
+    url: base,
+    timeouts,
+    userAgent: '3par-csi/bench',
+    ...(caCert !== undefined && { caCert }),
+  });
   const ctx = { backendId: 'bench', op: 'volumes.create' };
   return async () => {
     const raw = await exchange(
@@ -109,8 +121,15 @@ function gotRequest(base: string): Request {
 }
 
 /** One volume create through WsapiClient (it logs in on first use and caps its own requests). */
-function clientRequest(base: string, maxInFlight: number): Request {
-  const wc = new WsapiClient({ backendId: 'bench', url: base, username: 'bench', password: 'bench', maxInFlight });
+function clientRequest(base: string, maxInFlight: number, caCert: string | undefined): Request {
+  const wc = new WsapiClient({
+    backendId: 'bench',
+    url: base,
+    username: 'bench',
+    password: 'bench',
+    maxInFlight,
+    ...(caCert !== undefined && { caCert }),
+  });
   return () => wc.volumes.create(BODY);
 }
 
@@ -118,9 +137,9 @@ function clientRequest(base: string, maxInFlight: number): Request {
 function callWork(c: FloorServerConfig): () => Promise<void> {
   if (c.layer === 'grpc') return () => Promise.resolve();
   let one: Request;
-  if (c.layer === 'client') one = clientRequest(c.base, c.maxInFlight);
+  if (c.layer === 'client') one = clientRequest(c.base, c.maxInFlight, c.caCert);
   else {
-    const send = c.layer === 'got' ? gotRequest(c.base) : bareRequest(c.base);
+    const send = c.layer === 'got' ? gotRequest(c.base, c.caCert) : bareRequest(c.base, c.caCert);
     const capped = gate(c.maxInFlight);
     one = () => capped(send);
   }

@@ -29,6 +29,7 @@ import {
   type FloorOptions,
   type FloorServerConfig,
   type Layer,
+  type TlsBenchOptions,
 } from './floor-options.js';
 import { procSample, startDriverProcess, startSims, type DriverProcess, type Sims } from './harness.js';
 import { isOverhead } from './stats.js';
@@ -77,21 +78,27 @@ function message<T>(child: ChildProcess, pick: (m: unknown) => T | undefined): P
 interface ArrayServer {
   child: ChildProcess;
   base: string;
+  caCert?: string;
   setLatency(ms: number): Promise<void>;
 }
 
 /** The array of the bare layers (src/bench/http-server.ts) in its own process; its base URL. */
-async function startArray(latencyMs: number): Promise<ArrayServer> {
-  const child = fork(here('./http-server.js'), [`--latency-ms=${latencyMs}`], {
+async function startArray(latencyMs: number, t: TlsBenchOptions): Promise<ArrayServer> {
+  const tlsArgs = t.https ? ['--https', `--tls-max-version=${t.tlsMaxVersion}`] : [];
+  if (t.https && !t.tlsResumption) tlsArgs.push('--tls-no-resumption');
+  const child = fork(here('./http-server.js'), [`--latency-ms=${latencyMs}`, ...tlsArgs], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const port = await message(child, (m) => (m as { port?: number }).port);
+  const hello = await message(child, (m) =>
+    (m as { port?: number }).port !== undefined ? (m as { port: number; caCert?: string }) : undefined,
+  );
   const setLatency = async (ms: number): Promise<void> => {
     const done = message(child, (m) => ((m as { latencyMs?: number }).latencyMs === ms ? true : undefined));
     child.send({ latencyMs: ms });
     await done;
   };
-  return { child, base: `http://127.0.0.1:${port}`, setLatency };
+  const base = `${t.https ? 'https' : 'http'}://127.0.0.1:${hello.port}`;
+  return { child, base, ...(hello.caCert !== undefined && { caCert: hello.caCert }), setLatency };
 }
 
 /** A floor server process for `layer`, serving on a socket in `workDir`. */
@@ -108,6 +115,7 @@ async function startLayer(
     base: array?.base ?? 'http://127.0.0.1:1',
     requestsPerCall: o.requestsPerCall,
     maxInFlight: o.maxInFlight,
+    ...(array?.caCert !== undefined && { caCert: array.caCert }),
   };
   // BENCH_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles each layer's server
   // (BENCH_DRIVER_NODE_ARGS the driver's, src/bench/harness.ts).
@@ -158,7 +166,8 @@ async function startDriver(workDir: string, o: FloorOptions): Promise<Target> {
   let sims: Sims | undefined;
   let driver: DriverProcess | undefined;
   try {
-    sims = await startSims(workDir, { latencyMs: o.latencyMs, perMemberUs: 0 });
+    const tls = { https: o.https, tlsResumption: o.tlsResumption, tlsMaxVersion: o.tlsMaxVersion };
+    sims = await startSims(workDir, { latencyMs: o.latencyMs, perMemberUs: 0, ...tls });
     driver = await startDriverProcess(workDir, sims, { node: false, sessionPoolSize: 4, maxInFlight: o.maxInFlight });
   } catch (err) {
     await Promise.all([sims?.plain.close(), sims?.data.close(), sims?.base.close()]);
@@ -256,6 +265,7 @@ async function measure(targets: readonly Target[], o: FloorOptions): Promise<Map
 function formatTable(o: FloorOptions, results: Map<Layer, LayerResult>, load: number[]): string {
   const head =
     `server CPU per CreateVolume: R=${o.requestsPerCall} WSAPI requests per call, array latency ${o.latencyMs} ms, ` +
+    (o.https ? `HTTPS (TLS ≤ ${o.tlsMaxVersion}, resumption ${o.tlsResumption ? 'on' : 'refused'}), ` : '') +
     `concurrency ${o.concurrency}, in-flight cap ${o.maxInFlight}; ${o.rounds} rounds of ${o.calls} calls ` +
     `after ${o.warmup} warm-up calls per layer; node ${process.version}, load ${load.map((l) => l.toFixed(2)).join(' ')}\n`;
   const cols = ['layer', 'CPU median', 'CPU min', 'over previous', 'wall/call'];
@@ -275,7 +285,7 @@ function formatTable(o: FloorOptions, results: Map<Layer, LayerResult>, load: nu
 /** Starts the layers `o` names (the array first when a bare layer needs it). */
 async function startTargets(o: FloorOptions, workDir: string, started: Target[]): Promise<ChildProcess | undefined> {
   const bare = o.layers.filter((l): l is BareLayer => l !== 'driver');
-  const array = bare.some((l) => l !== 'grpc') ? await startArray(o.latencyMs) : undefined;
+  const array = bare.some((l) => l !== 'grpc') ? await startArray(o.latencyMs, o) : undefined;
   for (const layer of bare) started.push(await startLayer(layer, workDir, array, o));
   if (o.layers.includes('driver')) started.push(await startDriver(workDir, o));
   return array?.child;

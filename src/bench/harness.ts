@@ -90,7 +90,7 @@ export function benchProfile(): string {
 /** Starts the simulators on loopback with the latency model. */
 export async function startSims(
   workDir: string,
-  model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs'>,
+  model: Pick<SimulatorOptions, 'latencyMs' | 'perMemberUs' | 'https' | 'tlsResumption' | 'tlsMaxVersion'>,
 ): Promise<Sims> {
   const dataDir = join(workDir, 'sim-data');
   // Room for the 20,000 VLUNs' volumes, W2 and W4's 10,000 volumes (thin, so only the used share counts).
@@ -113,6 +113,9 @@ export interface DriverProcess {
   stop(): Promise<void>;
 }
 
+/** An HTTPS simulator's certificate, for its backend entry (the driver verifies it as an array's). */
+const ca = (sim: RunningSimulator): { caCert?: string } => (sim.caCert !== undefined ? { caCert: sim.caCert } : {});
+
 /** Writes the driver's backends file into `workDir`: both simulators, with the bench's session limits; its path. */
 function writeBackends(workDir: string, sims: Sims, opts: { sessionPoolSize: number; maxInFlight: number }): string {
   const backendsFile = join(workDir, 'backends.json');
@@ -126,8 +129,8 @@ function writeBackends(workDir: string, sims: Sims, opts: { sessionPoolSize: num
   writeFileSync(
     backendsFile,
     JSON.stringify([
-      { id: PLAIN, url: sims.plain.url, default: true, defaultAccessProtocol: 'iscsi', ...common },
-      { id: DATA, url: sims.data.url, defaultAccessProtocol: 'loop', ...common },
+      { id: PLAIN, url: sims.plain.url, default: true, defaultAccessProtocol: 'iscsi', ...common, ...ca(sims.plain) },
+      { id: DATA, url: sims.data.url, defaultAccessProtocol: 'loop', ...common, ...ca(sims.data) },
     ]),
   );
   return backendsFile;

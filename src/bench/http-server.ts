@@ -5,11 +5,23 @@
  * that the client's CPU is the client's. `--keep-alive` leaves connections open (the array closes
  * every one: REFERENCE §1.2); `--latency-ms=N` answers each request N ms after its body arrived
  * (the array's service time; 0 by default), and an IPC message `{latencyMs}` changes it (answered
- * with the same message once in force).
+ * with the same message once in force). `--https` serves TLS with a generated certificate (sent
+ * to the parent with the port, as `caCert`), `--tls-max-version=1.2` caps the version and
+ * `--tls-no-resumption` refuses session resumption (src/simulator/tls.ts); an IPC message
+ * `{stats: true}` is answered with `{requests, resumed}`: requests served, and how many of them came
+ * on a connection whose TLS session was resumed (the server's own view), both since the last ask.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { tlsMaterial, tlsServerOptions } from '../simulator/tls.js';
 
 const keepAlive = process.argv.includes('--keep-alive');
+const useTls = process.argv.includes('--https');
+const tlsMaxVersion = process.argv.includes('--tls-max-version=1.2') ? '1.2' : '1.3';
+const tlsResumption = !process.argv.includes('--tls-no-resumption');
+let served = 0;
+let resumed = 0;
 let latencyMs = Number(process.argv.find((a) => a.startsWith('--latency-ms='))?.slice(13) ?? 0);
 const BASE = {
   Server: 'hp3par-wsapi',
@@ -63,19 +75,30 @@ function respond(req: http.IncomingMessage, res: http.ServerResponse): void {
   else answer(res, 200, VOLUME);
 }
 
-const server = http.createServer((req, res) => {
+const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  served++;
+  if (useTls && (req.socket as TLSSocket).isSessionReused()) resumed++;
   req.resume();
   req.on('end', () => {
     if (latencyMs > 0) setTimeout(respond, latencyMs, req, res);
     else respond(req, res);
   });
-});
+};
+const material = useTls ? await tlsMaterial(true, '127.0.0.1') : undefined;
+const server = material
+  ? https.createServer({ ...material, ...tlsServerOptions({ tlsMaxVersion, tlsResumption }) }, listener)
+  : http.createServer(listener);
 server.keepAliveTimeout = 5_000;
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
-  process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0 });
+  process.send?.({ port: typeof addr === 'object' && addr ? addr.port : 0, caCert: material?.cert });
 });
-process.on('message', (m: { latencyMs?: unknown }) => {
+process.on('message', (m: { latencyMs?: unknown; stats?: unknown }) => {
+  if (m.stats === true) {
+    process.send?.({ requests: served, resumed });
+    served = resumed = 0;
+    return;
+  }
   if (typeof m.latencyMs !== 'number') return;
   latencyMs = m.latencyMs;
   process.send?.({ latencyMs });

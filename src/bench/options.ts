@@ -3,9 +3,10 @@
  * twin. A bad command line is a UsageError (exit 2).
  */
 import { formatHelp, get, parseFlags, UsageError, type FlagSpec } from '../cli/flags.js';
+import { TLS_FLAGS, tlsBenchOptions, type TlsBenchOptions } from './floor-options.js';
 
 /** Every size and knob, with the issue's values as defaults. */
-export interface BenchOptions {
+export interface BenchOptions extends TlsBenchOptions {
   volumes: number;
   nodes: number;
   vluns: number;
@@ -29,7 +30,7 @@ export interface BenchOptions {
   quick: boolean;
 }
 
-export const DEFAULTS: Omit<BenchOptions, 'skip' | 'json' | 'quick'> = {
+export const DEFAULTS: Omit<BenchOptions, 'skip' | 'json' | 'quick' | keyof TlsBenchOptions> = {
   volumes: 1000,
   nodes: 20,
   vluns: 20_000,
@@ -107,6 +108,7 @@ export const BENCH_FLAGS: FlagSpec[] = [
     help: `${help} (default ${DEFAULTS[key]}${QUICK[key] !== undefined ? `, ${QUICK[key]} with --quick` : ''})`,
     env: false,
   })),
+  ...TLS_FLAGS,
 ];
 
 export const BENCH_HELP = formatHelp(
@@ -126,6 +128,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     skip: new Set(get.list(values, 'skip')),
     json: get.bool(values, 'json'),
     quick,
+    ...tlsBenchOptions(values),
   };
   for (const [name, [key]] of Object.entries(SIZES)) {
     const n = get.num(values, name);

@@ -283,6 +283,7 @@ function runConditions(extra: Extra): Record<string, unknown> {
     simProfile: benchProfile(),
     latencyMs: o.latencyMs,
     perMemberUs: o.perMemberUs,
+    ...(o.https && { https: { tlsMaxVersion: o.tlsMaxVersion, tlsResumption: o.tlsResumption } }),
     sessionPool: o.sessionPool,
     maxInFlight: o.maxInFlight,
     concurrency: o.concurrency,
@@ -360,7 +361,7 @@ export function formatTable(r: Report): string {
   const fmt = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
   lines.push(
-    `3par-csi bench — firmware profile ${benchProfile()}; L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.quick ? ' (--quick sizes)' : ''}`,
+    `3par-csi bench — firmware profile ${benchProfile()}; L ${o.latencyMs} ms per request + ${o.perMemberUs} µs per list member; pool ${o.sessionPool} sessions, ${o.maxInFlight} in flight; ${o.concurrency} client workers${o.https ? `; HTTPS (TLS ≤ ${o.tlsMaxVersion}, resumption ${o.tlsResumption ? 'on' : 'refused'})` : ''}${o.quick ? ' (--quick sizes)' : ''}`,
   );
   lines.push(
     `machine: ${r.extra.machine ?? ''}; load average ${r.extra.loadStart.toFixed(1)} → ${r.extra.loadEnd.toFixed(1)} (a shared machine: wall-clock figures vary)`,

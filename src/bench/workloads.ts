@@ -143,6 +143,7 @@ function startBaseline(ctx: Ctx): BaselineThread {
     sessionPoolSize: ctx.sessionPoolSize,
     maxInFlight: ctx.maxInFlight,
     cpg: CPG,
+    ...(b.caCert !== undefined && { caCert: b.caCert }),
   });
 }
 
@@ -453,7 +454,7 @@ async function setUp(
   count: number,
   make: (c: BareClient, i: number) => Promise<void>,
 ): Promise<void> {
-  const c = new BareClient(sim.url, sim.username, sim.password, 16, 32);
+  const c = new BareClient(sim.url, sim.username, sim.password, 16, 32, sim.caCert);
   await c.open();
   let next = 0;
   await Promise.all(

@@ -26,6 +26,19 @@ export const SIMULATOR_FLAGS: FlagSpec[] = [
     default: false,
     help: 'Serve HTTPS with a self-signed certificate generated at start (or --tls-cert/--tls-key).',
   },
+  {
+    name: 'tls-max-version',
+    type: 'string',
+    choices: ['1.2', '1.3'],
+    default: '1.3',
+    help: 'Highest TLS version served with --https ([U] which versions arrays speak).',
+  },
+  {
+    name: 'tls-no-resumption',
+    type: 'boolean',
+    default: false,
+    help: 'Refuse TLS session resumption: every connection a full handshake ([U] whether arrays resume).',
+  },
   { name: 'tls-cert', type: 'string', metavar: 'FILE', help: 'PEM certificate for HTTPS (with --tls-key).' },
   { name: 'tls-key', type: 'string', metavar: 'FILE', help: 'PEM private key for HTTPS (with --tls-cert).' },
   {
@@ -217,6 +230,8 @@ export function simulatorOptionsFromFlags(args: string[]): { options: SimulatorO
       certFile && keyFile
         ? { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }
         : get.bool(values, 'https'),
+    tlsMaxVersion: get.str(values, 'tls-max-version') as '1.2' | '1.3',
+    tlsResumption: !get.bool(values, 'tls-no-resumption'),
     username: get.str(values, 'username')!,
     password: get.str(values, 'password')!,
     profile: get.str(values, 'profile')!,

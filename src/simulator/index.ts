@@ -19,6 +19,7 @@ import { resolveOptions, type SimulatorOptions } from './options.js';
 import { StateSaver, loadState } from './persistence.js';
 import { Sessions } from './sessions.js';
 import { TaskEngine } from './tasks.js';
+import { tlsMaterial, tlsServerOptions } from './tls.js';
 
 export type { SimulatorOptions, Profile } from './options.js';
 export { PROFILE_NAMES } from './options.js';
@@ -46,28 +47,6 @@ export interface RunningSimulator {
   /** The data directory, when the data plane is on. */
   dataDir?: string;
   close(): Promise<void>;
-}
-
-async function tlsMaterial(
-  option: true | { cert: string; key: string },
-  host: string,
-): Promise<{ cert: string; key: string }> {
-  if (option !== true) return option;
-  const { generate } = await import('selfsigned');
-  const altNames = [
-    { type: 2 as const, value: 'localhost' },
-    { type: 7 as const, ip: '127.0.0.1' },
-    ...(/^[\d.]+$/.test(host) && host !== '127.0.0.1' ? [{ type: 7 as const, ip: host }] : []),
-  ];
-  const pems = await generate([{ name: 'commonName', value: 'hp3par-wsapi-simulator' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      { name: 'subjectAltName', altNames },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
 }
 
 /** Listens on host:port (0: any free port) and answers the port it got. */
@@ -125,7 +104,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   };
   const front = new WsapiFront(srv, faults, opts.admin ? new AdminHandler(faults, array) : undefined);
   front.afterChange = afterChange;
-  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
+  const server = tls
+    ? https.createServer({ cert: tls.cert, key: tls.key, ...tlsServerOptions(opts) })
+    : http.createServer();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => front.handle(req, res));
   const port = await listen(server, opts.port, opts.host);
   const hostPart = opts.host.includes(':') ? `[${opts.host}]` : opts.host;

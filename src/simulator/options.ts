@@ -86,6 +86,15 @@ export interface SimulatorOptions {
    * firmware keeps connections.
    */
   keepAlive?: boolean;
+  /**
+   * With `https`: let clients resume TLS sessions (tickets, TLS 1.2 and 1.3), so a new connection
+   * skips the certificate exchange. Default true; false refuses every resumption (each connection
+   * a full handshake). [U] whether arrays resume sessions: not in the WSAPI guides, python-3parclient
+   * or cinder's driver (src/simulator/README.md).
+   */
+  tlsResumption?: boolean;
+  /** With `https`: the highest TLS version served, '1.2' or '1.3' (default '1.3'). [U] which arrays speak. */
+  tlsMaxVersion?: '1.2' | '1.3';
   /** Shape of GET /vluns/<id>: the bare VLUN (default) or a one-member collection [U]. */
   vlunGetShape?: 'object' | 'collection';
   /** Grow rounds the delta up to this (default 256 MiB; real 7400s use 1024). */
@@ -268,6 +277,8 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
     unsupportedQuery: o.unsupportedQuery ?? 'reject',
     vlunGetShape: o.vlunGetShape ?? 'object',
     keepAlive: o.keepAlive ?? false,
+    tlsResumption: o.tlsResumption ?? true,
+    tlsMaxVersion: tlsVersion(o.tlsMaxVersion),
     growChunkMiB: positive('growChunkMiB', o.growChunkMiB, 256, 1),
     maxVolumeSizeMiB: positive('maxVolumeSizeMiB', o.maxVolumeSizeMiB, 16 * 1024 * 1024, 256),
     thinUsedPct: positive('thinUsedPct', o.thinUsedPct, 10),
@@ -279,4 +290,9 @@ export function resolveOptions(o: SimulatorOptions = {}): ResolvedOptions {
   if (o.dataDir !== undefined) resolved.dataDir = o.dataDir;
   if (o.stateFile !== undefined) resolved.stateFile = o.stateFile;
   return resolved;
+}
+
+function tlsVersion(v: string | undefined): '1.2' | '1.3' {
+  if (v === undefined || v === '1.2' || v === '1.3') return v ?? '1.3';
+  throw new SimulatorError('SIM_BAD_OPTIONS', `simulator option tlsMaxVersion must be '1.2' or '1.3', not ${v}`);
 }

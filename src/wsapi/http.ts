@@ -1,6 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { Got } from 'got';
+import { createAgents } from './agents.js';
 import {
   WsapiAbortedError,
   WsapiConnectionError,
@@ -95,12 +94,13 @@ function loadGot(): Promise<GotModule> {
 }
 
 function configure({ got }: GotModule, options: HttpOptions): Got {
-  const agentOptions = { keepAlive: true, keepAliveMsecs: 1_000, timeout: FREE_SOCKET_MS, scheduling: 'lifo' as const };
+  // One secure context, session cache and lookup cache per backend: see agents.ts.
+  const agents = createAgents({ ...(options.caCert !== undefined && { caCert: options.caCert }) });
   return got.extend({
-    agent: { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) },
+    agent: { http: agents.http, https: agents.https },
     https: {
       rejectUnauthorized: options.insecureSkipVerify !== true,
-      ...(options.caCert !== undefined && { certificateAuthority: options.caCert }),
+      ...(options.caCert !== undefined && !agents.sharedContext && { certificateAuthority: options.caCert }),
     },
     timeout: {
       lookup: options.timeouts.connectMs,
@@ -116,9 +116,6 @@ function configure({ got }: GotModule, options: HttpOptions): Got {
     headers: { accept: 'application/json', 'user-agent': options.userAgent },
   });
 }
-
-/** Idle time after which a kept-alive socket is closed by the client (see createHttp). */
-const FREE_SOCKET_MS = 2_000;
 
 export interface ExchangeRequest {
   method: HttpMethod;

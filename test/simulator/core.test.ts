@@ -1,6 +1,8 @@
 /** Transport, sessions and the read-only system resources, with a plain HTTP client. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { call, login, session, sleep, type CallOptions, type Res } from './helpers.js';
 
@@ -216,6 +218,35 @@ describe('system resources', () => {
       const r = await call(s, 'GET', '/api');
       expect(r.status).toBe(200);
     } finally {
+      await s.close();
+    }
+  });
+
+  test.each([
+    [{}, 'TLSv1.3', [false, true, true]],
+    [{ tlsMaxVersion: '1.2' as const }, 'TLSv1.2', [false, true, true]],
+    [{ tlsResumption: false }, 'TLSv1.3', [false, false, false]],
+    [{ tlsResumption: false, tlsMaxVersion: '1.2' as const }, 'TLSv1.2', [false, false, false]],
+  ])('HTTPS %j: protocol and session resumption over connections the array closes', async (o, version, resumed) => {
+    const s = await startSimulator({ https: true, ...o });
+    const agent = new https.Agent({ keepAlive: true });
+    try {
+      const seen: [string | null, boolean][] = [];
+      for (let i = 0; i < 3; i++)
+        seen.push(
+          await new Promise((resolve, reject) => {
+            const req = https.get(`${s.url}/api`, { agent, ca: s.caCert }, (res) => {
+              const sock = res.socket as TLSSocket;
+              const out: [string | null, boolean] = [sock.getProtocol(), sock.isSessionReused()];
+              res.resume();
+              res.on('end', () => resolve(out));
+            });
+            req.on('error', reject);
+          }),
+        );
+      expect(seen).toEqual(resumed.map((r) => [version, r]));
+    } finally {
+      agent.destroy();
       await s.close();
     }
   });
