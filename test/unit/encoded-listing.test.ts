@@ -77,28 +77,18 @@ const snapshots: SnapshotEntry[] = [
 const TOKENS = ['', '0123456789ab:2', 'ffffffffffff:123456789'];
 
 describe('encoded listing pages', () => {
-  test('a ListVolumes page is byte for byte the serializer’s answer for the same entries and token', () => {
-    const encoded = volumes.map((e) => encodeEntry('ListVolumes', e));
-    for (let start = 0; start <= volumes.length; start++)
-      for (let end = start; end <= volumes.length; end++)
+  test.each([
+    ['ListVolumes', volumes],
+    ['ListSnapshots', snapshots],
+  ] as const)('a %s page is byte for byte the serializer’s answer for the same entries and token', (rpc, entries) => {
+    const encoded = entries.map((e: VolumeEntry | SnapshotEntry) => encodeEntry(rpc, e));
+    for (let start = 0; start <= entries.length; start++)
+      for (let end = start; end <= entries.length; end++)
         for (const next_token of TOKENS) {
-          const page = encodePage('ListVolumes', encoded.slice(start, end), next_token);
-          const whole = service.ListVolumes.responseSerialize({ entries: volumes.slice(start, end), next_token });
+          const page = encodePage(rpc, encoded.slice(start, end), next_token);
+          const whole = service[rpc].responseSerialize({ entries: entries.slice(start, end), next_token });
           expect(page.bytes.equals(whole)).toBe(true);
-          expect(service.ListVolumes.responseDeserialize(page.bytes)).toEqual(
-            service.ListVolumes.responseDeserialize(whole),
-          );
-        }
-  });
-
-  test('a ListSnapshots page is byte for byte the serializer’s answer for the same entries and token', () => {
-    const encoded = snapshots.map((e) => encodeEntry('ListSnapshots', e));
-    for (let start = 0; start <= snapshots.length; start++)
-      for (let end = start; end <= snapshots.length; end++)
-        for (const next_token of TOKENS) {
-          const page = encodePage('ListSnapshots', encoded.slice(start, end), next_token);
-          const whole = service.ListSnapshots.responseSerialize({ entries: snapshots.slice(start, end), next_token });
-          expect(page.bytes.equals(whole)).toBe(true);
+          expect(service[rpc].responseDeserialize(page.bytes)).toEqual(service[rpc].responseDeserialize(whole));
         }
   });
 

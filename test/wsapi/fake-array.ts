@@ -167,6 +167,14 @@ export function apiRequests(fake: FakeArray): FakeRequest[] {
 
 type ClientOptions = ConstructorParameters<typeof WsapiClient>[0];
 
+/**
+ * A WsapiClient of user `u` (password `secret`, withSessions' default) at `url`, one attempt per
+ * request unless `extra` says otherwise.
+ */
+export function clientOn(url: string, extra: Partial<ClientOptions> = {}): WsapiClient {
+  return new WsapiClient({ backendId: 't', url, username: 'u', password: 'secret', retry: { attempts: 1 }, ...extra });
+}
+
 /** A fake array and the client on it, as one test sees them. */
 export interface ClientOnFake {
   fake: FakeArray;
@@ -191,15 +199,7 @@ export function clientsOnFakes(
   return async (inner, extra = {}) => {
     const fake = await startFake(withSessions(inner));
     fakes.push(fake);
-    const c = new WsapiClient({
-      backendId: 't',
-      url: fake.url,
-      username: 'u',
-      password: 'secret',
-      retry: { attempts: 1 },
-      ...settings.client,
-      ...extra,
-    });
+    const c = clientOn(fake.url, { ...settings.client, ...extra });
     clients.push(c);
     return { fake, c };
   };

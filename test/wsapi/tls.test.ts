@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLogger } from '../../src/log.js';
 import { WsapiClient, WsapiConnectionError } from '../../src/wsapi/index.js';
-import { reply, selfSignedCert, startFake, withSessions, type FakeArray } from './fake-array.js';
+import { clientOn, reply, selfSignedCert, startFake, withSessions, type FakeArray } from './fake-array.js';
 
 let fake: FakeArray;
 let cert: { key: string; cert: string };
@@ -19,14 +19,7 @@ afterAll(async () => {
 });
 
 async function tryGet(extra: Partial<ConstructorParameters<typeof WsapiClient>[0]>): Promise<unknown> {
-  const c = new WsapiClient({
-    backendId: 't',
-    url: fake.url,
-    username: 'u',
-    password: 'secret',
-    retry: { attempts: 1 },
-    ...extra,
-  });
+  const c = clientOn(fake.url, extra);
   try {
     return await c.system.get();
   } catch (err) {
